@@ -1,0 +1,257 @@
+//! The JSON shapes of the public REST API (`/api`). Amounts are strings of base units; hashes
+//! are lowercase hex; addresses are `alx1…`.
+
+use crate::{
+    Address, Amount, Block, ChainId, Hash, Receipt, SignedTx, block::Height, hash::to_hex,
+    merkle::StateProof, tx::Payload,
+};
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusResponse {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// Height of the last finalized, committed block.
+    pub height: Height,
+    /// Its digest (hex).
+    pub last_block_hash: String,
+    /// The state root after it (hex).
+    pub state_root: String,
+    /// The active validators of the current epoch.
+    pub validators: Vec<Address>,
+    /// Transactions waiting in this node's mempool.
+    pub mempool_size: usize,
+    /// Software version of the node.
+    pub version: String,
+}
+
+/// A transaction as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TxJson {
+    /// Transaction id (hex).
+    pub hash: String,
+    /// Chain id.
+    pub chain_id: ChainId,
+    /// Sender.
+    pub sender: Address,
+    /// Nonce.
+    pub nonce: u64,
+    /// Fee.
+    pub fee: Amount,
+    /// What it does.
+    pub payload: PayloadJson,
+}
+
+/// A payload as JSON, tagged by `kind`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PayloadJson {
+    /// See [`Payload::Transfer`].
+    Transfer {
+        /// Recipient.
+        to: Address,
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`Payload::Bond`].
+    Bond {
+        /// Validator.
+        validator: Address,
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`Payload::Unbond`].
+    Unbond {
+        /// Validator.
+        validator: Address,
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`Payload::RegisterValidator`].
+    RegisterValidator,
+}
+
+impl From<&Payload> for PayloadJson {
+    fn from(p: &Payload) -> Self {
+        match *p {
+            Payload::Transfer { to, amount } => Self::Transfer { to, amount },
+            Payload::Bond { validator, amount } => Self::Bond { validator, amount },
+            Payload::Unbond { validator, amount } => Self::Unbond { validator, amount },
+            Payload::RegisterValidator => Self::RegisterValidator,
+        }
+    }
+}
+
+impl From<&SignedTx> for TxJson {
+    fn from(s: &SignedTx) -> Self {
+        Self {
+            hash: to_hex(&s.hash()),
+            chain_id: s.tx.chain_id.clone(),
+            sender: s.tx.sender,
+            nonce: s.tx.nonce,
+            fee: s.tx.fee,
+            payload: PayloadJson::from(&s.tx.payload),
+        }
+    }
+}
+
+/// A block header as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlockHeaderJson {
+    /// Block digest (hex).
+    pub hash: String,
+    /// Parent digest (hex).
+    pub parent: String,
+    /// Height.
+    pub height: Height,
+    /// Consensus epoch.
+    pub epoch: u64,
+    /// Consensus view.
+    pub view: u64,
+    /// Proposer.
+    pub proposer: Address,
+    /// Proposer's timestamp (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// Transaction root (hex).
+    pub tx_root: String,
+    /// Receipts root (hex).
+    pub receipts_root: String,
+    /// State root after the block (hex).
+    pub state_root: String,
+    /// Number of transactions.
+    pub tx_count: usize,
+}
+
+impl From<&Block> for BlockHeaderJson {
+    fn from(b: &Block) -> Self {
+        let h = &b.header;
+        Self {
+            hash: to_hex(&b.digest()),
+            parent: to_hex(&h.parent),
+            height: h.height,
+            epoch: h.epoch,
+            view: h.view,
+            proposer: h.proposer,
+            timestamp_ms: h.timestamp_ms,
+            tx_root: to_hex(&h.tx_root),
+            receipts_root: to_hex(&h.receipts_root),
+            state_root: to_hex(&h.state_root),
+            tx_count: b.txs.len(),
+        }
+    }
+}
+
+/// `GET /api/blocks/{height|hash}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlockResponse {
+    /// The header.
+    pub header: BlockHeaderJson,
+    /// The transactions with their receipts, in order.
+    pub txs: Vec<TxWithReceipt>,
+}
+
+/// A transaction and its receipt.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TxWithReceipt {
+    /// The transaction.
+    pub tx: TxJson,
+    /// Its receipt.
+    pub receipt: Receipt,
+}
+
+/// `GET /api/txs/{hash}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TxResponse {
+    /// The transaction.
+    pub tx: TxJson,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// The block that included it.
+    pub height: Height,
+    /// Its index in that block.
+    pub index: u32,
+    /// The block's digest (hex).
+    pub block_hash: String,
+}
+
+/// An account's state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountJson {
+    /// Spendable balance.
+    pub balance: Amount,
+    /// Next nonce.
+    pub nonce: u64,
+    /// Total stake bonded by this account (to any validator).
+    pub bonded: Amount,
+    /// Total stake unbonding.
+    pub unbonding: Amount,
+}
+
+/// `GET /api/accounts/{address}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountResponse {
+    /// The address.
+    pub address: Address,
+    /// The account.
+    pub account: AccountJson,
+    /// Height of the state this answer is from.
+    pub height: Height,
+    /// State root at that height (hex): the root in that block's header.
+    pub state_root: String,
+    /// The proof, present when `?proof=true`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proof: Option<AccountProof>,
+}
+
+/// A Merkle proof of the account's state entry against `state_root`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountProof {
+    /// The state key (hex).
+    pub key: String,
+    /// The encoded account entry (hex), or `None` if the account does not exist.
+    pub value: Option<String>,
+    /// The proof.
+    pub proof: StateProof,
+}
+
+/// `POST /api/txs` body: the canonical encoding of a signed transaction, hex.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTxRequest {
+    /// Hex of the signed transaction's canonical encoding.
+    pub tx: String,
+}
+
+/// `POST /api/txs` answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubmitTxResponse {
+    /// The transaction id (hex).
+    pub hash: String,
+}
+
+/// Every API error: `{"error": {"type": "...", "message": "..."}}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of an API error.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// A stable snake_case identifier clients can match on.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+/// A finalized block event on the stream (`GET /api/stream/blocks`).
+pub type BlockEvent = BlockHeaderJson;
+
+/// Formats a hash for JSON.
+#[must_use]
+pub fn hash_json(h: &Hash) -> String {
+    to_hex(h)
+}

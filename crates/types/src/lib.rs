@@ -1,0 +1,36 @@
+//! Alexandria's shared vocabulary: addresses, amounts, transactions, blocks, receipts, the
+//! canonical encoding of each (commonware-codec), signing namespaces, protocol limits and the
+//! JSON shapes of the public API.
+//!
+//! Everything here is pure: no I/O, no clock, no randomness. Every decoder treats its input as
+//! hostile and bounds every length it reads by a constant from [`limits`].
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod address;
+pub mod amount;
+pub mod api;
+pub mod block;
+pub mod chain_id;
+pub mod hash;
+pub mod limits;
+pub mod merkle;
+pub mod receipt;
+pub mod tx;
+
+pub use address::{Address, AddressError};
+pub use amount::Amount;
+pub use block::{Block, BlockHeader, Height};
+pub use chain_id::ChainId;
+pub use hash::Hash;
+pub use receipt::{ErrorCode, Receipt, TxStatus};
+pub use tx::{Nonce, Payload, SignedTx, Transaction, TxHash};
+
+/// Signing namespace of transactions: a signature made for any other purpose never verifies as
+/// a transaction signature.
+pub const NAMESPACE_TX: &[u8] = b"_ALX_TX";
+/// Namespace of the consensus votes of validators.
+pub const NAMESPACE_CONSENSUS: &[u8] = b"_ALX_CONSENSUS";
+/// Namespace of the p2p handshake.
+pub const NAMESPACE_P2P: &[u8] = b"_ALX_P2P";

@@ -1,0 +1,20 @@
+//! Protocol limits. They affect consensus (a block that breaks one is invalid on every node),
+//! so they are constants, never configuration.
+
+/// Longest chain id, in bytes.
+pub const CHAIN_ID_LEN_MAX: usize = 32;
+/// Largest encoded signed transaction, in bytes.
+pub const TX_SIZE_MAX: usize = 1024;
+/// Most transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 8192;
+/// Largest encoded block, in bytes (header plus transactions).
+pub const BLOCK_SIZE_MAX: usize = BLOCK_TXS_MAX * TX_SIZE_MAX / 4;
+/// Blocks between an unbond and the moment its amount becomes spendable again.
+pub const UNBONDING_PERIOD_BLOCKS: u64 = 1000;
+/// Most validators in the active set.
+pub const VALIDATORS_ACTIVE_MAX: usize = 100;
+/// Most unbonding entries one account may have pending at once (bounds the per-block work of
+/// maturing them).
+pub const UNBONDINGS_PER_ACCOUNT_MAX: usize = 32;
+/// Most accounts in a genesis file.
+pub const GENESIS_ACCOUNTS_MAX: usize = 100_000;

@@ -1,0 +1,147 @@
+//! Receipts: the outcome of every transaction in a block. A transaction that cannot apply gets
+//! a failed receipt with a stable error code; it never makes its block invalid.
+
+use crate::{Amount, TxHash};
+use bytes::BufMut;
+use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt as _, Write};
+use serde::{Deserialize, Serialize};
+
+/// Did the transaction apply?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    /// Applied: fee charged, nonce advanced, payload applied.
+    Success,
+    /// Not applied. See the error code for whether the fee was charged.
+    Failed,
+}
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = $num:literal, $text:literal; )*) => {
+        /// Why a transaction failed. The numbers and names are stable: clients match on them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name = $num, )*
+        }
+
+        impl ErrorCode {
+            /// The stable snake_case name, as used in the API's `error.type`.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $( Self::$name => $text, )* }
+            }
+
+            /// The stable number stored in receipts.
+            #[must_use]
+            pub const fn code(self) -> u16 {
+                self as u16
+            }
+
+            /// The error of a stored number.
+            #[must_use]
+            pub const fn from_code(code: u16) -> Option<Self> {
+                match code { $( $num => Some(Self::$name), )* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The signature does not verify for the sender. Nothing charged.
+    BadSignature = 1, "bad_signature";
+    /// The transaction names another chain. Nothing charged.
+    WrongChainId = 2, "wrong_chain_id";
+    /// The nonce is not the sender's next nonce (a replay or a gap). Nothing charged.
+    BadNonce = 3, "bad_nonce";
+    /// The fee is below the chain's minimum. Nothing charged.
+    FeeTooLow = 4, "fee_too_low";
+    /// The sender cannot pay the fee. Nothing charged.
+    InsufficientFee = 5, "insufficient_fee";
+    /// The sender cannot pay the amount. Fee charged.
+    InsufficientFunds = 6, "insufficient_funds";
+    /// An amount would overflow. Fee charged.
+    AmountOverflow = 7, "amount_overflow";
+    /// The amount is zero. Fee charged.
+    ZeroAmount = 8, "zero_amount";
+    /// The validator is not registered. Fee charged.
+    UnknownValidator = 9, "unknown_validator";
+    /// Unbonding more than is bonded. Fee charged.
+    InsufficientStake = 10, "insufficient_stake";
+    /// The sender is already a validator. Fee charged.
+    AlreadyValidator = 11, "already_validator";
+    /// The sender already has the maximum number of pending unbondings. Fee charged.
+    TooManyUnbondings = 12, "too_many_unbondings";
+    /// The same transaction appears earlier in the block. Nothing charged.
+    Duplicate = 13, "duplicate";
+}
+
+impl ErrorCode {
+    /// True if the sender paid the fee (and used the nonce) despite the failure.
+    #[must_use]
+    pub const fn fee_charged(self) -> bool {
+        !matches!(
+            self,
+            Self::BadSignature
+                | Self::WrongChainId
+                | Self::BadNonce
+                | Self::FeeTooLow
+                | Self::InsufficientFee
+                | Self::Duplicate
+        )
+    }
+}
+
+/// The outcome of one transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub tx_hash: TxHash,
+    /// Applied or not.
+    pub status: TxStatus,
+    /// Why not, if not.
+    pub error: Option<ErrorCode>,
+    /// The fee actually charged.
+    pub fee_paid: Amount,
+}
+
+impl Receipt {
+    /// A successful receipt.
+    #[must_use]
+    pub const fn success(tx_hash: TxHash, fee_paid: Amount) -> Self {
+        Self { tx_hash, status: TxStatus::Success, error: None, fee_paid }
+    }
+
+    /// A failed receipt.
+    #[must_use]
+    pub const fn failed(tx_hash: TxHash, error: ErrorCode, fee_paid: Amount) -> Self {
+        Self { tx_hash, status: TxStatus::Failed, error: Some(error), fee_paid }
+    }
+}
+
+impl Write for Receipt {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx_hash.write(buf);
+        buf.put_u16(self.error.map_or(0, ErrorCode::code));
+        self.fee_paid.write(buf);
+    }
+}
+
+impl FixedSize for Receipt {
+    const SIZE: usize = 32 + 2 + Amount::SIZE;
+}
+
+impl Read for Receipt {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tx_hash = TxHash::read(buf)?;
+        let code = u16::read(buf)?;
+        let fee_paid = Amount::read(buf)?;
+        if code == 0 {
+            return Ok(Self::success(tx_hash, fee_paid));
+        }
+        let error = ErrorCode::from_code(code).ok_or(CodecError::Invalid("receipt", "code"))?;
+        Ok(Self::failed(tx_hash, error, fee_paid))
+    }
+}

@@ -1,0 +1,331 @@
+//! Transactions: what a sender asks the chain to do, signed with the sender's ed25519 key.
+//!
+//! ```text
+//! Transaction = chain_id | sender | nonce (u64) | fee (u128) | payload
+//! Payload     = 0 Transfer { to, amount }
+//!             | 1 Bond { validator, amount }      delegate stake (to oneself = self-bond)
+//!             | 2 Unbond { validator, amount }    starts the unbonding period
+//!             | 3 RegisterValidator               sender becomes a validator candidate
+//! SignedTx    = Transaction | signature (64 bytes, ed25519 over NAMESPACE_TX ‖ Transaction)
+//! TxHash      = SHA-256(Transaction)
+//! ```
+//!
+//! The hash covers the unsigned transaction, so re-encoding a signature (ed25519 signatures
+//! accepted under ZIP-215 rules are not unique) never yields a second id for the same
+//! transaction. The chain id and the per-sender nonce make every transaction unique.
+
+use crate::{Address, Amount, ChainId, Hash, NAMESPACE_TX, hash::sha256, limits::TX_SIZE_MAX};
+use bytes::{BufMut, Bytes};
+use commonware_codec::{
+    Buf, Encode as _, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt as _, Write,
+};
+use commonware_cryptography::{
+    Signer as _, Verifier as _,
+    ed25519::{PrivateKey, Signature},
+};
+
+/// A transaction id.
+pub type TxHash = Hash;
+
+/// A sender's transaction counter: the n-th transaction of an account carries nonce n (from 0).
+pub type Nonce = u64;
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Move `amount` from the sender to `to`.
+    Transfer {
+        /// Recipient.
+        to: Address,
+        /// Amount moved.
+        amount: Amount,
+    },
+    /// Lock `amount` of the sender's balance as stake delegated to `validator`.
+    Bond {
+        /// A registered validator (or the sender itself once registered).
+        validator: Address,
+        /// Amount bonded.
+        amount: Amount,
+    },
+    /// Start unbonding `amount` of the sender's stake with `validator`; it becomes spendable
+    /// after the unbonding period.
+    Unbond {
+        /// The validator the stake is delegated to.
+        validator: Address,
+        /// Amount unbonded.
+        amount: Amount,
+    },
+    /// Register the sender as a validator candidate. Candidates with the most stake form the
+    /// active set at each epoch boundary.
+    RegisterValidator,
+}
+
+impl Payload {
+    const TAG_TRANSFER: u8 = 0;
+    const TAG_BOND: u8 = 1;
+    const TAG_UNBOND: u8 = 2;
+    const TAG_REGISTER_VALIDATOR: u8 = 3;
+
+    /// A stable lowercase name of the payload kind, as shown by the API.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Transfer { .. } => "transfer",
+            Self::Bond { .. } => "bond",
+            Self::Unbond { .. } => "unbond",
+            Self::RegisterValidator => "register_validator",
+        }
+    }
+}
+
+impl Write for Payload {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Self::Transfer { to, amount } => {
+                buf.put_u8(Self::TAG_TRANSFER);
+                to.write(buf);
+                amount.write(buf);
+            }
+            Self::Bond { validator, amount } => {
+                buf.put_u8(Self::TAG_BOND);
+                validator.write(buf);
+                amount.write(buf);
+            }
+            Self::Unbond { validator, amount } => {
+                buf.put_u8(Self::TAG_UNBOND);
+                validator.write(buf);
+                amount.write(buf);
+            }
+            Self::RegisterValidator => buf.put_u8(Self::TAG_REGISTER_VALIDATOR),
+        }
+    }
+}
+
+impl EncodeSize for Payload {
+    fn encode_size(&self) -> usize {
+        match self {
+            Self::Transfer { .. } | Self::Bond { .. } | Self::Unbond { .. } => {
+                1 + Address::SIZE + Amount::SIZE
+            }
+            Self::RegisterValidator => 1,
+        }
+    }
+}
+
+impl Read for Payload {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tag = u8::read(buf)?;
+        Ok(match tag {
+            Self::TAG_TRANSFER => {
+                Self::Transfer { to: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
+            Self::TAG_BOND => {
+                Self::Bond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
+            Self::TAG_UNBOND => {
+                Self::Unbond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
+            Self::TAG_REGISTER_VALIDATOR => Self::RegisterValidator,
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+/// An unsigned transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    /// The chain this transaction is for.
+    pub chain_id: ChainId,
+    /// The account that signs and pays.
+    pub sender: Address,
+    /// The sender's next nonce.
+    pub nonce: Nonce,
+    /// The fee the sender pays the block's proposer.
+    pub fee: Amount,
+    /// What the transaction does.
+    pub payload: Payload,
+}
+
+impl Transaction {
+    /// The transaction id.
+    #[must_use]
+    pub fn hash(&self) -> TxHash {
+        sha256(&[&self.encode()])
+    }
+
+    /// Signs with `key`. The caller makes sure `key` belongs to `self.sender`.
+    #[must_use]
+    pub fn sign(self, key: &PrivateKey) -> SignedTx {
+        let message = self.encode();
+        let signature = key.sign(NAMESPACE_TX, &message);
+        let hash = sha256(&[&message]);
+        SignedTx { tx: self, signature, hash }
+    }
+}
+
+impl Write for Transaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.chain_id.write(buf);
+        self.sender.write(buf);
+        self.nonce.write(buf);
+        self.fee.write(buf);
+        self.payload.write(buf);
+    }
+}
+
+impl EncodeSize for Transaction {
+    fn encode_size(&self) -> usize {
+        self.chain_id.encode_size()
+            + Address::SIZE
+            + u64::SIZE
+            + Amount::SIZE
+            + self.payload.encode_size()
+    }
+}
+
+impl Read for Transaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            chain_id: ChainId::read(buf)?,
+            sender: Address::read(buf)?,
+            nonce: u64::read(buf)?,
+            fee: Amount::read(buf)?,
+            payload: Payload::read(buf)?,
+        })
+    }
+}
+
+/// A transaction with its signature, and its id computed once.
+#[derive(Clone, Debug)]
+pub struct SignedTx {
+    /// The signed transaction.
+    pub tx: Transaction,
+    /// ed25519 signature over `NAMESPACE_TX ‖ encode(tx)`.
+    pub signature: Signature,
+    hash: TxHash,
+}
+
+impl PartialEq for SignedTx {
+    fn eq(&self, other: &Self) -> bool {
+        self.tx == other.tx && self.signature == other.signature
+    }
+}
+impl Eq for SignedTx {}
+
+impl SignedTx {
+    /// Builds from parts (used by decoders of other encodings, e.g. JSON).
+    #[must_use]
+    pub fn from_parts(tx: Transaction, signature: Signature) -> Self {
+        let hash = tx.hash();
+        Self { tx, signature, hash }
+    }
+
+    /// The transaction id.
+    #[must_use]
+    pub const fn hash(&self) -> TxHash {
+        self.hash
+    }
+
+    /// Checks the signature on its own. Block execution and the mempool verify signatures in
+    /// batches instead; this is for single transactions and tests.
+    #[must_use]
+    pub fn verify_signature(&self) -> bool {
+        match self.tx.sender.to_public_key() {
+            Some(key) => key.verify(NAMESPACE_TX, &self.tx.encode(), &self.signature),
+            None => false,
+        }
+    }
+
+    /// Decodes a signed transaction from exactly `bytes`, refusing anything over
+    /// [`TX_SIZE_MAX`] before reading it.
+    pub fn decode_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        if bytes.len() > TX_SIZE_MAX {
+            return Err(CodecError::InvalidLength(bytes.len()));
+        }
+        use commonware_codec::DecodeExt as _;
+        Self::decode(commonware_codec::Copying(bytes))
+    }
+
+    /// The canonical encoding.
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        self.encode()
+    }
+}
+
+impl Write for SignedTx {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx.write(buf);
+        self.signature.write(buf);
+    }
+}
+
+impl EncodeSize for SignedTx {
+    fn encode_size(&self) -> usize {
+        self.tx.encode_size() + Signature::SIZE
+    }
+}
+
+impl Read for SignedTx {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tx = Transaction::read(buf)?;
+        let signature = Signature::read(buf)?;
+        Ok(Self::from_parts(tx, signature))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::DecodeExt as _;
+    use commonware_cryptography::Signer as _;
+
+    fn sample(nonce: u64) -> (PrivateKey, SignedTx) {
+        let key = PrivateKey::from_seed(1);
+        let tx = Transaction {
+            chain_id: "alx-test".parse().unwrap(),
+            sender: Address::from_public_key(&key.public_key()),
+            nonce,
+            fee: Amount(10),
+            payload: Payload::Transfer { to: Address([9; 32]), amount: Amount(5) },
+        };
+        (key.clone(), tx.sign(&key))
+    }
+
+    #[test]
+    fn sign_verify_and_round_trip() {
+        let (_, signed) = sample(3);
+        assert!(signed.verify_signature());
+        let bytes = signed.to_bytes();
+        let back = SignedTx::decode_bytes(&bytes).unwrap();
+        assert_eq!(back, signed);
+        assert_eq!(back.hash(), signed.hash());
+    }
+
+    #[test]
+    fn tampering_breaks_the_signature() {
+        let (_, mut signed) = sample(0);
+        signed.tx.nonce = 1;
+        assert!(!signed.verify_signature());
+    }
+
+    #[test]
+    fn hostile_bytes_are_refused() {
+        let (_, signed) = sample(0);
+        let bytes = signed.to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(SignedTx::decode_bytes(&bytes[..cut]).is_err(), "prefix {cut}");
+        }
+        let mut extra = bytes.to_vec();
+        extra.push(0);
+        assert!(SignedTx::decode_bytes(&extra).is_err());
+        assert!(SignedTx::decode_bytes(&vec![0u8; TX_SIZE_MAX + 1]).is_err());
+        let mut bad_tag = bytes.to_vec();
+        let tag_at = 1 + 8 + 32 + 8 + 16; // chain id "alx-test" is 1 + 8 bytes
+        bad_tag[tag_at] = 9;
+        assert!(Transaction::decode(commonware_codec::Copying(&bad_tag[..bad_tag.len() - 64])).is_err());
+    }
+}
