@@ -92,3 +92,9 @@ pub mod serde_hex_pairs {
             .collect()
     }
 }
+
+/// A digest from its 32 bytes.
+#[must_use]
+pub const fn from_bytes(bytes: [u8; 32]) -> Hash {
+    commonware_cryptography::sha256::Digest(bytes)
+}

@@ -1,0 +1,200 @@
+//! Block execution: `apply(state, block) -> (state', receipts)`.
+//!
+//! For each transaction, in order:
+//!
+//! ```text
+//! signature invalid            → failed: bad_signature     (nothing charged)
+//! chain id differs             → failed: wrong_chain_id    (nothing charged)
+//! nonce ≠ sender's next nonce  → failed: bad_nonce         (nothing charged)
+//! fee < min_fee                → failed: fee_too_low       (nothing charged)
+//! balance < fee                → failed: insufficient_fee  (nothing charged)
+//! otherwise: charge the fee, advance the nonce, then run the payload; a payload that fails
+//! changes nothing else and gets a failed receipt with the fee charged.
+//! ```
+//!
+//! After the transactions: unbondings that matured at this height return to balances; the
+//! block's fees go to its proposer; on an epoch boundary the active set is re-chosen. A failed
+//! transaction never makes the block invalid.
+
+use crate::{
+    keys::Account,
+    state::{CorruptState, State},
+};
+use alx_types::{Address, Amount, ErrorCode, Hash, Receipt, SignedTx, block::Height, tx::Payload};
+
+/// What execution needs to know about the block beyond its transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    /// The block's height: the state's height plus one.
+    pub height: Height,
+    /// The proposer, who receives the fees.
+    pub proposer: Address,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// The state root after the block.
+    pub state_root: Hash,
+}
+
+/// Why a block could not be executed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The block does not extend this state.
+    #[error("block height {got} does not follow state height {state}")]
+    WrongHeight {
+        /// The state's height.
+        state: Height,
+        /// The block's height.
+        got: Height,
+    },
+    /// Signature results do not match the transactions (a caller bug).
+    #[error("{sigs} signature results for {txs} transactions")]
+    SignatureCount {
+        /// Results given.
+        sigs: usize,
+        /// Transactions given.
+        txs: usize,
+    },
+    /// Storage is corrupt.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptState),
+}
+
+/// A payload failure: the fee stays charged, nothing else changes.
+pub(crate) type PayloadResult = Result<(), PayloadError>;
+
+/// Either a user-facing failure code or corrupt state.
+pub(crate) enum PayloadError {
+    Code(ErrorCode),
+    Corrupt(CorruptState),
+}
+
+impl From<CorruptState> for PayloadError {
+    fn from(e: CorruptState) -> Self {
+        Self::Corrupt(e)
+    }
+}
+
+impl From<ErrorCode> for PayloadError {
+    fn from(e: ErrorCode) -> Self {
+        Self::Code(e)
+    }
+}
+
+impl State {
+    /// Executes a block's transactions on this state. `signatures_valid[i]` says whether
+    /// transaction `i`'s signature verified (checked in batches by the caller). On error the
+    /// state may be partly written and must be discarded: callers execute on a clone.
+    pub fn execute_block(
+        &mut self,
+        ctx: &BlockContext,
+        txs: &[SignedTx],
+        signatures_valid: &[bool],
+    ) -> Result<BlockOutcome, ExecuteError> {
+        if signatures_valid.len() != txs.len() {
+            return Err(ExecuteError::SignatureCount { sigs: signatures_valid.len(), txs: txs.len() });
+        }
+        let state_height = self.height()?;
+        if ctx.height != state_height.next() {
+            return Err(ExecuteError::WrongHeight { state: state_height, got: ctx.height });
+        }
+        let mut fees = Amount::ZERO;
+        let mut receipts = Vec::with_capacity(txs.len());
+        for (tx, &sig_ok) in txs.iter().zip(signatures_valid) {
+            let receipt = self.execute_tx(ctx, tx, sig_ok)?;
+            // Fees are bounded by the supply, which fits in u128.
+            fees = fees.checked_add(receipt.fee_paid).ok_or_else(overflow)?;
+            receipts.push(receipt);
+        }
+        self.mature_unbondings(ctx.height)?;
+        if !fees.is_zero() {
+            let mut proposer = self.account(&ctx.proposer)?.unwrap_or_default();
+            proposer.balance = proposer.balance.checked_add(fees).ok_or_else(overflow)?;
+            self.put_account(&ctx.proposer, &proposer);
+        }
+        if ctx.height.0 % self.params.epoch_length == 0 {
+            self.rotate_active_set()?;
+        }
+        self.put_height(ctx.height);
+        let state_root = self.root();
+        Ok(BlockOutcome { receipts, state_root })
+    }
+
+    fn execute_tx(
+        &mut self,
+        ctx: &BlockContext,
+        signed: &SignedTx,
+        sig_ok: bool,
+    ) -> Result<Receipt, CorruptState> {
+        let hash = signed.hash();
+        let tx = &signed.tx;
+        let reject = |code| Ok(Receipt::failed(hash, code, Amount::ZERO));
+        if !sig_ok {
+            return reject(ErrorCode::BadSignature);
+        }
+        if tx.chain_id != self.chain_id {
+            return reject(ErrorCode::WrongChainId);
+        }
+        let mut sender = self.account(&tx.sender)?.unwrap_or_default();
+        if tx.nonce != sender.nonce {
+            return reject(ErrorCode::BadNonce);
+        }
+        if tx.fee < self.params.min_fee {
+            return reject(ErrorCode::FeeTooLow);
+        }
+        let Some(balance) = sender.balance.checked_sub(tx.fee) else {
+            return reject(ErrorCode::InsufficientFee);
+        };
+        sender.balance = balance;
+        sender.nonce += 1;
+        self.put_account(&tx.sender, &sender);
+
+        let result = match tx.payload {
+            Payload::Transfer { to, amount } => self.transfer(&tx.sender, &to, amount),
+            Payload::Bond { validator, amount } => self.bond(&tx.sender, &validator, amount),
+            Payload::Unbond { validator, amount } => {
+                self.unbond(ctx.height, &tx.sender, tx.nonce, &validator, amount)
+            }
+            Payload::RegisterValidator => self.register_validator(ctx.height, &tx.sender),
+        };
+        match result {
+            Ok(()) => Ok(Receipt::success(hash, tx.fee)),
+            Err(PayloadError::Code(code)) => Ok(Receipt::failed(hash, code, tx.fee)),
+            Err(PayloadError::Corrupt(e)) => Err(e),
+        }
+    }
+
+    fn transfer(&mut self, from: &Address, to: &Address, amount: Amount) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let mut sender = self.account(from)?.unwrap_or_default();
+        let balance = sender.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
+        if from == to {
+            return Ok(());
+        }
+        let mut recipient = self.account(to)?.unwrap_or_default();
+        recipient.balance =
+            recipient.balance.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        sender.balance = balance;
+        self.put_account(from, &sender);
+        self.put_account(to, &recipient);
+        Ok(())
+    }
+
+    /// Reads an account that must exist (the sender, after its fee was charged).
+    pub(crate) fn existing_account(&self, address: &Address) -> Result<Account, CorruptState> {
+        Ok(self.account(address)?.unwrap_or_default())
+    }
+}
+
+pub(crate) fn overflow() -> CorruptState {
+    CorruptState {
+        key: "supply".into(),
+        source: commonware_codec::Error::Invalid("amount", "sum exceeds the supply"),
+    }
+}

@@ -1,0 +1,131 @@
+//! Genesis: the chain's first state, from a JSON file every validator shares.
+
+use alx_types::{Address, Amount, ChainId, limits::GENESIS_ACCOUNTS_MAX};
+use serde::{Deserialize, Serialize};
+
+/// Chain parameters fixed at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The smallest fee a transaction may offer.
+    pub min_fee: Amount,
+    /// Blocks per epoch: the active validator set is re-chosen when a block's height is a
+    /// multiple of this.
+    pub epoch_length: u64,
+    /// Size of the active validator set (top candidates by stake, equal votes).
+    pub validators_max: u32,
+}
+
+/// A funded account at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// The address.
+    pub address: Address,
+    /// Its spendable balance.
+    pub balance: Amount,
+}
+
+/// A validator at genesis: registered, self-bonded with `stake`, in the first active set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// The validator's account and consensus key.
+    pub address: Address,
+    /// Self-bonded stake (created at genesis, counted in the supply).
+    pub stake: Amount,
+    /// Where its peers reach it (`host:port`). Not part of the state.
+    pub p2p_addr: String,
+}
+
+/// The genesis file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// Parameters.
+    pub params: Params,
+    /// Funded accounts.
+    pub accounts: Vec<GenesisAccount>,
+    /// Initial validators.
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// Why a genesis was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenesisError {
+    /// No validator: nothing could ever produce a block.
+    #[error("genesis has no validators")]
+    NoValidators,
+    /// More validators than the active set holds.
+    #[error("genesis has {0} validators but validators_max is {1}")]
+    TooManyValidators(usize, u32),
+    /// Too many accounts.
+    #[error("genesis has {0} accounts, at most {GENESIS_ACCOUNTS_MAX} allowed")]
+    TooManyAccounts(usize),
+    /// An address is listed twice.
+    #[error("address {0} is listed twice")]
+    Duplicate(Address),
+    /// A validator without stake.
+    #[error("validator {0} has zero stake")]
+    ZeroStake(Address),
+    /// The total does not fit in u128.
+    #[error("total supply overflows")]
+    SupplyOverflow,
+    /// Parameters out of range.
+    #[error("invalid params: {0}")]
+    Params(&'static str),
+}
+
+impl Genesis {
+    /// Checks the file's own consistency.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.validators.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        if self.params.epoch_length == 0 {
+            return Err(GenesisError::Params("epoch_length must be positive"));
+        }
+        if self.params.validators_max == 0
+            || self.params.validators_max as usize > alx_types::limits::VALIDATORS_ACTIVE_MAX
+        {
+            return Err(GenesisError::Params("validators_max must be 1..=100"));
+        }
+        if self.validators.len() > self.params.validators_max as usize {
+            return Err(GenesisError::TooManyValidators(
+                self.validators.len(),
+                self.params.validators_max,
+            ));
+        }
+        if self.accounts.len() > GENESIS_ACCOUNTS_MAX {
+            return Err(GenesisError::TooManyAccounts(self.accounts.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            if !seen.insert(a.address) {
+                return Err(GenesisError::Duplicate(a.address));
+            }
+        }
+        let mut seen_validators = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !seen_validators.insert(v.address) {
+                return Err(GenesisError::Duplicate(v.address));
+            }
+            if v.stake.is_zero() {
+                return Err(GenesisError::ZeroStake(v.address));
+            }
+        }
+        self.total_supply().map(|_| ())
+    }
+
+    /// Balances plus stakes.
+    pub fn total_supply(&self) -> Result<Amount, GenesisError> {
+        self.accounts
+            .iter()
+            .map(|a| a.balance)
+            .chain(self.validators.iter().map(|v| v.stake))
+            .try_fold(Amount::ZERO, Amount::checked_add)
+            .ok_or(GenesisError::SupplyOverflow)
+    }
+}

@@ -1,0 +1,122 @@
+//! Staking: validator registration, bonding (delegation), unbonding with a waiting period, and
+//! the choice of the active set at epoch boundaries (top `validators_max` candidates by stake;
+//! every member gets one equal vote, as simplex counts participants, not weight).
+
+use crate::{
+    execute::{PayloadResult, overflow},
+    keys::{self, PREFIX_UNBONDING, PREFIX_VALIDATOR, Unbonding, Validator, unbonding_key},
+    state::{CorruptState, State, hex_key},
+};
+use alx_types::{
+    Address, Amount, ErrorCode,
+    block::Height,
+    limits::{UNBONDING_PERIOD_BLOCKS, UNBONDINGS_PER_ACCOUNT_MAX},
+};
+
+impl State {
+    pub(crate) fn register_validator(&mut self, height: Height, who: &Address) -> PayloadResult {
+        if self.validator(who)?.is_some() {
+            return Err(ErrorCode::AlreadyValidator.into());
+        }
+        self.put_validator(who, &Validator { stake: Amount::ZERO, registered_at: height.0 });
+        Ok(())
+    }
+
+    pub(crate) fn bond(&mut self, who: &Address, to: &Address, amount: Amount) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let mut validator = self.validator(to)?.ok_or(ErrorCode::UnknownValidator)?;
+        let mut account = self.existing_account(who)?;
+        account.balance = account.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
+        account.bonded = account.bonded.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        validator.stake = validator.stake.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        let delegation =
+            self.delegation(who, to)?.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        self.put_account(who, &account);
+        self.put_validator(to, &validator);
+        self.put_delegation(who, to, delegation);
+        Ok(())
+    }
+
+    pub(crate) fn unbond(
+        &mut self,
+        height: Height,
+        who: &Address,
+        nonce: u64,
+        from: &Address,
+        amount: Amount,
+    ) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let mut validator = self.validator(from)?.ok_or(ErrorCode::UnknownValidator)?;
+        let delegation =
+            self.delegation(who, from)?.checked_sub(amount).ok_or(ErrorCode::InsufficientStake)?;
+        let mut account = self.existing_account(who)?;
+        if account.unbonding_count as usize >= UNBONDINGS_PER_ACCOUNT_MAX {
+            return Err(ErrorCode::TooManyUnbondings.into());
+        }
+        // The delegation covers `amount`, and the validator's and account's totals include it.
+        validator.stake = validator.stake.checked_sub(amount).ok_or_else(overflow)?;
+        account.bonded = account.bonded.checked_sub(amount).ok_or_else(overflow)?;
+        account.unbonding = account.unbonding.checked_add(amount).ok_or_else(overflow)?;
+        account.unbonding_count += 1;
+        let mature = height.0.saturating_add(UNBONDING_PERIOD_BLOCKS);
+        self.put_account(who, &account);
+        self.put_validator(from, &validator);
+        self.put_delegation(who, from, delegation);
+        let entry = Unbonding { validator: *from, amount };
+        self.auth_mut().put(unbonding_key(mature, who, nonce), keys::encode(&entry));
+        Ok(())
+    }
+
+    /// Returns every unbonding that matures at or before `height` to its owner's balance.
+    pub(crate) fn mature_unbondings(&mut self, height: Height) -> Result<(), CorruptState> {
+        let from = vec![PREFIX_UNBONDING];
+        let mut to = vec![PREFIX_UNBONDING];
+        to.extend_from_slice(&height.0.saturating_add(1).to_be_bytes());
+        let due: Vec<(Vec<u8>, Vec<u8>)> =
+            self.auth().range(from, to).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (key, value) in due {
+            let entry: Unbonding = keys::decode(&value)
+                .map_err(|source| CorruptState { key: hex_key(&key), source })?;
+            let mut owner = [0u8; 32];
+            owner.copy_from_slice(&key[9..41]);
+            let owner = Address(owner);
+            let mut account = self.existing_account(&owner)?;
+            account.unbonding = account.unbonding.checked_sub(entry.amount).ok_or_else(overflow)?;
+            account.balance = account.balance.checked_add(entry.amount).ok_or_else(overflow)?;
+            account.unbonding_count = account.unbonding_count.saturating_sub(1);
+            self.put_account(&owner, &account);
+            self.auth_mut().delete(&key);
+        }
+        Ok(())
+    }
+
+    /// Chooses the next active set: the `validators_max` candidates with the most stake
+    /// (ties broken by address), among those with any stake. Keeps the current set if no
+    /// candidate has stake, so the chain can never be left without validators.
+    pub(crate) fn rotate_active_set(&mut self) -> Result<(), CorruptState> {
+        let mut candidates: Vec<(Amount, Address)> = Vec::new();
+        for (key, value) in self.auth().scan_prefix(&[PREFIX_VALIDATOR]) {
+            let v: Validator = keys::decode(value)
+                .map_err(|source| CorruptState { key: hex_key(key), source })?;
+            if !v.stake.is_zero() {
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&key[1..]);
+                candidates.push((v.stake, Address(a)));
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        // Most stake first; equal stake by address, so every node picks the same set.
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        candidates.truncate(self.params.validators_max as usize);
+        let mut set: Vec<Address> = candidates.into_iter().map(|(_, a)| a).collect();
+        set.sort();
+        self.put_active_set(&set);
+        Ok(())
+    }
+}
