@@ -1,1 +1,261 @@
-//! placeholder
+//! Durable storage of a node: the committed chain state, finalized blocks with their receipts,
+//! and the indexes the API serves (block by digest, transaction by hash).
+//!
+//! One [redb](https://docs.rs/redb) database, written by one ACID transaction per finalized
+//! block: the block, its receipts, its state changes and the new committed height land together
+//! or not at all, and a commit returns only once it is on disk. So after a crash (`kill -9`,
+//! power loss) the store holds exactly the blocks it acknowledged, and the state root recomputed
+//! from it equals the root in the last committed block's header.
+//!
+//! No business rules live here: the state machine decides what to write.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+use alx_types::{Block, Hash, Receipt, block::Height};
+use commonware_codec::{DecodeExt as _, Encode as _, FixedSize as _};
+use redb::{Database, ReadableTable as _, ReadableTableMetadata as _, TableDefinition};
+use std::path::Path;
+
+const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
+const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
+const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
+const BLOCK_INDEX: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("block_index");
+const TX_INDEX: TableDefinition<'_, &[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+
+const META_HEIGHT: &str = "committed_height";
+const META_GENESIS: &str = "genesis_hash";
+
+/// A storage failure. Any write failure is fatal for the node: it must stop rather than run on
+/// uncertain state.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+    /// Stored bytes did not decode: the store is corrupt.
+    #[error("corrupt {what} at {at}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Where.
+        at: String,
+    },
+    /// The store belongs to another genesis.
+    #[error("this store was created for genesis {stored}, not {given}")]
+    GenesisMismatch {
+        /// Stored genesis hash (hex).
+        stored: String,
+        /// Given genesis hash (hex).
+        given: String,
+    },
+    /// A block was committed out of order.
+    #[error("block {got} committed after height {committed}")]
+    OutOfOrder {
+        /// Last committed height.
+        committed: u64,
+        /// Height given.
+        got: u64,
+    },
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StorageError {
+            fn from(e: $t) -> Self {
+                Self::Database(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The result of storage operations.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// A state change: a key and its new value, or `None` for a deletion.
+pub type StateChange = (Vec<u8>, Option<Vec<u8>>);
+
+/// The node's durable store.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        {
+            // Create every table so readers never meet a missing one.
+            tx.open_table(STATE)?;
+            tx.open_table(BLOCKS)?;
+            tx.open_table(RECEIPTS)?;
+            tx.open_table(BLOCK_INDEX)?;
+            tx.open_table(TX_INDEX)?;
+            tx.open_table(META)?;
+        }
+        tx.commit()?;
+        Ok(Self { db })
+    }
+
+    /// Height of the last committed block, or `None` before genesis was written.
+    pub fn committed_height(&self) -> Result<Option<Height>> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let Some(v) = meta.get(META_HEIGHT)? else { return Ok(None) };
+        let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("height", META_HEIGHT))?;
+        Ok(Some(Height(u64::from_be_bytes(bytes))))
+    }
+
+    /// Writes the genesis state (height 0). `genesis_hash` identifies the genesis file; opening
+    /// the store later with another genesis is refused by [`Store::check_genesis`].
+    pub fn commit_genesis(&self, genesis_hash: &Hash, changes: &[StateChange]) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut state = tx.open_table(STATE)?;
+            apply_changes(&mut state, changes)?;
+            let mut meta = tx.open_table(META)?;
+            meta.insert(META_GENESIS, genesis_hash.as_ref())?;
+            meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Refuses a store made for another genesis.
+    pub fn check_genesis(&self, genesis_hash: &Hash) -> Result<()> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        if let Some(stored) = meta.get(META_GENESIS)? {
+            if stored.value() != genesis_hash.as_ref() {
+                return Err(StorageError::GenesisMismatch {
+                    stored: hex(stored.value()),
+                    given: hex(genesis_hash.as_ref()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits a finalized block with its receipts and state changes, atomically and durably.
+    /// Committing a height that is already committed does nothing (delivery of finalized
+    /// blocks is at-least-once); skipping a height is an error.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        changes: &[StateChange],
+    ) -> Result<bool> {
+        let height = block.height().0;
+        let committed = self.committed_height()?.map_or(0, |h| h.0);
+        if height <= committed {
+            return Ok(false);
+        }
+        if height != committed + 1 {
+            return Err(StorageError::OutOfOrder { committed, got: height });
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut state = tx.open_table(STATE)?;
+            apply_changes(&mut state, changes)?;
+            tx.open_table(BLOCKS)?.insert(height, block.encode().as_ref())?;
+            let mut encoded = Vec::with_capacity(receipts.len() * Receipt::SIZE);
+            for r in receipts {
+                encoded.extend_from_slice(&r.encode());
+            }
+            tx.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
+            tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
+            let mut tx_index = tx.open_table(TX_INDEX)?;
+            for (i, t) in block.txs.iter().enumerate() {
+                // Block size limits keep the index far below u32::MAX.
+                tx_index.insert(&t.hash().0, (height, i as u32))?;
+            }
+            tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Every committed state entry, in key order.
+    pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let mut out = Vec::with_capacity(table.len()? as usize);
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The committed block at `height`.
+    pub fn block(&self, height: Height) -> Result<Option<Block>> {
+        let tx = self.db.begin_read()?;
+        let Some(bytes) = tx.open_table(BLOCKS)?.get(height.0)? else { return Ok(None) };
+        Block::decode(bytes.value().to_vec())
+            .map(Some)
+            .map_err(|_| corrupt("block", &height.to_string()))
+    }
+
+    /// The height of the committed block with this digest.
+    pub fn height_of(&self, digest: &Hash) -> Result<Option<Height>> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(BLOCK_INDEX)?.get(&digest.0)?.map(|v| Height(v.value())))
+    }
+
+    /// The receipts of the committed block at `height`.
+    pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>> {
+        let tx = self.db.begin_read()?;
+        let Some(bytes) = tx.open_table(RECEIPTS)?.get(height.0)? else { return Ok(Vec::new()) };
+        bytes
+            .value()
+            .chunks(Receipt::SIZE)
+            .map(|c| {
+                Receipt::decode(commonware_codec::Copying(c))
+                    .map_err(|_| corrupt("receipt", &height.to_string()))
+            })
+            .collect()
+    }
+
+    /// Where a committed transaction is: its block height and index.
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<(Height, u32)>> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(TX_INDEX)?.get(&hash.0)?.map(|v| {
+            let (h, i) = v.value();
+            (Height(h), i)
+        }))
+    }
+}
+
+fn apply_changes(table: &mut redb::Table<'_, &[u8], &[u8]>, changes: &[StateChange]) -> Result<()> {
+    for (k, v) in changes {
+        match v {
+            Some(v) => {
+                table.insert(k.as_slice(), v.as_slice())?;
+            }
+            None => {
+                table.remove(k.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(what: &'static str, at: &str) -> StorageError {
+    StorageError::Corrupt { what, at: at.to_owned() }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

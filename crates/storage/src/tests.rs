@@ -1,0 +1,59 @@
+use super::*;
+use alx_types::{
+    Address, Amount, BlockHeader,
+    hash::{ZERO, sha256},
+};
+
+fn block(height: u64, parent: Hash) -> Block {
+    Block::new(
+        BlockHeader {
+            parent,
+            height: Height(height),
+            epoch: 0,
+            view: height,
+            parent_view: height - 1,
+            proposer: Address([7; 32]),
+            timestamp_ms: 0,
+            tx_root: ZERO,
+            receipts_root: ZERO,
+            state_root: sha256(&[&height.to_be_bytes()]),
+        },
+        vec![],
+    )
+}
+
+#[test]
+fn commits_are_ordered_idempotent_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let genesis = sha256(&[b"genesis"]);
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.committed_height().unwrap(), None);
+        store.commit_genesis(&genesis, &[(b"a".to_vec(), Some(b"1".to_vec()))]).unwrap();
+        let b1 = block(1, ZERO);
+        let r = Receipt::success(sha256(&[b"tx"]), Amount(3));
+        assert!(store.commit_block(&b1, &[r.clone()], &[(b"b".to_vec(), Some(b"2".to_vec()))]).unwrap());
+        // At-least-once delivery: the same block again changes nothing.
+        assert!(!store.commit_block(&b1, &[], &[(b"c".to_vec(), Some(b"3".to_vec()))]).unwrap());
+        // A gap is refused.
+        assert!(matches!(
+            store.commit_block(&block(3, ZERO), &[], &[]),
+            Err(StorageError::OutOfOrder { committed: 1, got: 3 })
+        ));
+        let b2 = block(2, b1.digest());
+        store.commit_block(&b2, &[], &[(b"a".to_vec(), None)]).unwrap();
+        assert_eq!(store.receipts(Height(1)).unwrap(), vec![r]);
+    }
+    let store = Store::open(&path).unwrap();
+    store.check_genesis(&genesis).unwrap();
+    assert!(matches!(
+        store.check_genesis(&sha256(&[b"other"])),
+        Err(StorageError::GenesisMismatch { .. })
+    ));
+    assert_eq!(store.committed_height().unwrap(), Some(Height(2)));
+    assert_eq!(store.state_entries().unwrap(), vec![(b"b".to_vec(), b"2".to_vec())]);
+    let b2 = store.block(Height(2)).unwrap().unwrap();
+    assert_eq!(store.height_of(&b2.digest()).unwrap(), Some(Height(2)));
+    assert_eq!(store.block(Height(9)).unwrap(), None);
+}
