@@ -96,11 +96,17 @@ impl State {
         signatures_valid: &[bool],
     ) -> Result<BlockOutcome, ExecuteError> {
         if signatures_valid.len() != txs.len() {
-            return Err(ExecuteError::SignatureCount { sigs: signatures_valid.len(), txs: txs.len() });
+            return Err(ExecuteError::SignatureCount {
+                sigs: signatures_valid.len(),
+                txs: txs.len(),
+            });
         }
         let state_height = self.height()?;
         if ctx.height != state_height.next() {
-            return Err(ExecuteError::WrongHeight { state: state_height, got: ctx.height });
+            return Err(ExecuteError::WrongHeight {
+                state: state_height,
+                got: ctx.height,
+            });
         }
         let mut fees = Amount::ZERO;
         let mut receipts = Vec::with_capacity(txs.len());
@@ -116,12 +122,15 @@ impl State {
             proposer.balance = proposer.balance.checked_add(fees).ok_or_else(overflow)?;
             self.put_account(&ctx.proposer, &proposer);
         }
-        if ctx.height.0 % self.params.epoch_length == 0 {
+        if ctx.height.0.is_multiple_of(self.params.epoch_length) {
             self.rotate_active_set()?;
         }
         self.put_height(ctx.height);
         let state_root = self.root();
-        Ok(BlockOutcome { receipts, state_root })
+        Ok(BlockOutcome {
+            receipts,
+            state_root,
+        })
     }
 
     fn execute_tx(
@@ -173,13 +182,18 @@ impl State {
             return Err(ErrorCode::ZeroAmount.into());
         }
         let mut sender = self.account(from)?.unwrap_or_default();
-        let balance = sender.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
+        let balance = sender
+            .balance
+            .checked_sub(amount)
+            .ok_or(ErrorCode::InsufficientFunds)?;
         if from == to {
             return Ok(());
         }
         let mut recipient = self.account(to)?.unwrap_or_default();
-        recipient.balance =
-            recipient.balance.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        recipient.balance = recipient
+            .balance
+            .checked_add(amount)
+            .ok_or(ErrorCode::AmountOverflow)?;
         sender.balance = balance;
         self.put_account(from, &sender);
         self.put_account(to, &recipient);

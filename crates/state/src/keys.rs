@@ -12,7 +12,9 @@
 
 use alx_types::{Address, Amount};
 use bytes::BufMut as _;
-use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
+use commonware_codec::{
+    DecodeExt as _, Encode as _, EncodeSize, Error as CodecError, Read, ReadExt as _, Write,
+};
 
 pub(crate) const PREFIX_ACCOUNT: u8 = 0x01;
 pub(crate) const PREFIX_VALIDATOR: u8 = 0x02;
@@ -129,7 +131,10 @@ impl EncodeSize for Validator {
 impl Read for Validator {
     type Cfg = ();
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self { stake: Amount::read(buf)?, registered_at: u64::read(buf)? })
+        Ok(Self {
+            stake: Amount::read(buf)?,
+            registered_at: u64::read(buf)?,
+        })
     }
 }
 
@@ -158,7 +163,10 @@ impl EncodeSize for Unbonding {
 impl Read for Unbonding {
     type Cfg = ();
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self { validator: Address::read(buf)?, amount: Amount::read(buf)? })
+        Ok(Self {
+            validator: Address::read(buf)?,
+            amount: Amount::read(buf)?,
+        })
     }
 }
 

@@ -46,12 +46,21 @@ impl State {
             chain_id: genesis.chain_id.clone(),
             params: genesis.params.clone(),
         };
-        state.auth.put(global_key(GLOBAL_CHAIN_ID), genesis.chain_id.as_str().as_bytes().to_vec());
+        state.auth.put(
+            global_key(GLOBAL_CHAIN_ID),
+            genesis.chain_id.as_str().as_bytes().to_vec(),
+        );
         state.put_params(&genesis.params);
         state.put_amount_global(GLOBAL_SUPPLY, genesis.total_supply()?);
         state.put_height(Height(0));
         for a in &genesis.accounts {
-            state.put_account(&a.address, &Account { balance: a.balance, ..Account::default() });
+            state.put_account(
+                &a.address,
+                &Account {
+                    balance: a.balance,
+                    ..Account::default()
+                },
+            );
         }
         let mut set = Vec::new();
         for v in &genesis.validators {
@@ -59,7 +68,13 @@ impl State {
             let mut account = state.account(&v.address).ok().flatten().unwrap_or_default();
             account.bonded = v.stake;
             state.put_account(&v.address, &account);
-            state.put_validator(&v.address, &Validator { stake: v.stake, registered_at: 0 });
+            state.put_validator(
+                &v.address,
+                &Validator {
+                    stake: v.stake,
+                    registered_at: 0,
+                },
+            );
             state.put_delegation(&v.address, &v.address, v.stake);
             set.push(v.address);
         }
@@ -85,9 +100,15 @@ impl State {
             .get(&global_key(GLOBAL_CHAIN_ID))
             .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
             .ok_or_else(|| corrupt(GLOBAL_CHAIN_ID))?;
-        let params_bytes = auth.get(&global_key(GLOBAL_PARAMS)).ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
+        let params_bytes = auth
+            .get(&global_key(GLOBAL_PARAMS))
+            .ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
         let params = decode_params(params_bytes).ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
-        Ok(Self { auth, chain_id, params })
+        Ok(Self {
+            auth,
+            chain_id,
+            params,
+        })
     }
 
     /// The chain id.
@@ -109,12 +130,14 @@ impl State {
 
     /// Height of the last applied block.
     pub fn height(&self) -> Result<Height, CorruptState> {
-        self.get_global::<u64>(GLOBAL_HEIGHT).map(|h| Height(h.unwrap_or(0)))
+        self.get_global::<u64>(GLOBAL_HEIGHT)
+            .map(|h| Height(h.unwrap_or(0)))
     }
 
     /// Total supply.
     pub fn supply(&self) -> Result<Amount, CorruptState> {
-        self.get_global::<Amount>(GLOBAL_SUPPLY).map(Option::unwrap_or_default)
+        self.get_global::<Amount>(GLOBAL_SUPPLY)
+            .map(Option::unwrap_or_default)
     }
 
     /// An account, if it exists.
@@ -128,14 +151,21 @@ impl State {
     }
 
     /// Stake `delegator` has bonded to `validator`.
-    pub fn delegation(&self, delegator: &Address, validator: &Address) -> Result<Amount, CorruptState> {
-        self.get(&delegation_key(delegator, validator)).map(Option::unwrap_or_default)
+    pub fn delegation(
+        &self,
+        delegator: &Address,
+        validator: &Address,
+    ) -> Result<Amount, CorruptState> {
+        self.get(&delegation_key(delegator, validator))
+            .map(Option::unwrap_or_default)
     }
 
     /// The active validator set, sorted by address.
     pub fn active_set(&self) -> Result<Vec<Address>, CorruptState> {
         let key = global_key(GLOBAL_ACTIVE_SET);
-        let Some(bytes) = self.auth.get(&key) else { return Ok(Vec::new()) };
+        let Some(bytes) = self.auth.get(&key) else {
+            return Ok(Vec::new());
+        };
         if bytes.len() % 32 != 0 {
             return Err(CorruptState {
                 key: hex_key(&key),
@@ -159,7 +189,10 @@ impl State {
             a.copy_from_slice(&k[1..]);
             keys::decode::<Account>(v)
                 .map(|acc| (Address(a), acc))
-                .map_err(|source| CorruptState { key: hex_key(k), source })
+                .map_err(|source| CorruptState {
+                    key: hex_key(k),
+                    source,
+                })
         })
     }
 
@@ -189,7 +222,10 @@ impl State {
             None => Ok(None),
             Some(bytes) => keys::decode(bytes)
                 .map(Some)
-                .map_err(|source| CorruptState { key: hex_key(key), source }),
+                .map_err(|source| CorruptState {
+                    key: hex_key(key),
+                    source,
+                }),
         }
     }
 
@@ -209,7 +245,12 @@ impl State {
         self.put(validator_key(address), validator);
     }
 
-    pub(crate) fn put_delegation(&mut self, delegator: &Address, validator: &Address, amount: Amount) {
+    pub(crate) fn put_delegation(
+        &mut self,
+        delegator: &Address,
+        validator: &Address,
+        amount: Amount,
+    ) {
         let key = delegation_key(delegator, validator);
         if amount.is_zero() {
             self.auth.delete(&key);

@@ -33,7 +33,7 @@ const META_GENESIS: &str = "genesis_hash";
 pub enum StorageError {
     /// The database failed.
     #[error("database: {0}")]
-    Database(#[from] redb::Error),
+    Database(Box<redb::Error>),
     /// Stored bytes did not decode: the store is corrupt.
     #[error("corrupt {what} at {at}")]
     Corrupt {
@@ -64,12 +64,13 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StorageError {
             fn from(e: $t) -> Self {
-                Self::Database(e.into())
+                Self::Database(Box::new(e.into()))
             }
         }
     )*};
 }
 from_redb!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -110,8 +111,13 @@ impl Store {
     pub fn committed_height(&self) -> Result<Option<Height>> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
-        let Some(v) = meta.get(META_HEIGHT)? else { return Ok(None) };
-        let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("height", META_HEIGHT))?;
+        let Some(v) = meta.get(META_HEIGHT)? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = v
+            .value()
+            .try_into()
+            .map_err(|_| corrupt("height", META_HEIGHT))?;
         Ok(Some(Height(u64::from_be_bytes(bytes))))
     }
 
@@ -134,13 +140,13 @@ impl Store {
     pub fn check_genesis(&self, genesis_hash: &Hash) -> Result<()> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
-        if let Some(stored) = meta.get(META_GENESIS)? {
-            if stored.value() != genesis_hash.as_ref() {
-                return Err(StorageError::GenesisMismatch {
-                    stored: hex(stored.value()),
-                    given: hex(genesis_hash.as_ref()),
-                });
-            }
+        if let Some(stored) = meta.get(META_GENESIS)?
+            && stored.value() != genesis_hash.as_ref()
+        {
+            return Err(StorageError::GenesisMismatch {
+                stored: hex(stored.value()),
+                given: hex(genesis_hash.as_ref()),
+            });
         }
         Ok(())
     }
@@ -160,25 +166,32 @@ impl Store {
             return Ok(false);
         }
         if height != committed + 1 {
-            return Err(StorageError::OutOfOrder { committed, got: height });
+            return Err(StorageError::OutOfOrder {
+                committed,
+                got: height,
+            });
         }
         let tx = self.db.begin_write()?;
         {
             let mut state = tx.open_table(STATE)?;
             apply_changes(&mut state, changes)?;
-            tx.open_table(BLOCKS)?.insert(height, block.encode().as_ref())?;
+            tx.open_table(BLOCKS)?
+                .insert(height, block.encode().as_ref())?;
             let mut encoded = Vec::with_capacity(receipts.len() * Receipt::SIZE);
             for r in receipts {
                 encoded.extend_from_slice(&r.encode());
             }
-            tx.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
-            tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
+            tx.open_table(RECEIPTS)?
+                .insert(height, encoded.as_slice())?;
+            tx.open_table(BLOCK_INDEX)?
+                .insert(&block.digest().0, height)?;
             let mut tx_index = tx.open_table(TX_INDEX)?;
             for (i, t) in block.txs.iter().enumerate() {
                 // Block size limits keep the index far below u32::MAX.
                 tx_index.insert(&t.hash().0, (height, i as u32))?;
             }
-            tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
+            tx.open_table(META)?
+                .insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
         }
         tx.commit()?;
         Ok(true)
@@ -199,7 +212,9 @@ impl Store {
     /// The committed block at `height`.
     pub fn block(&self, height: Height) -> Result<Option<Block>> {
         let tx = self.db.begin_read()?;
-        let Some(bytes) = tx.open_table(BLOCKS)?.get(height.0)? else { return Ok(None) };
+        let Some(bytes) = tx.open_table(BLOCKS)?.get(height.0)? else {
+            return Ok(None);
+        };
         Block::decode(bytes.value().to_vec())
             .map(Some)
             .map_err(|_| corrupt("block", &height.to_string()))
@@ -208,13 +223,18 @@ impl Store {
     /// The height of the committed block with this digest.
     pub fn height_of(&self, digest: &Hash) -> Result<Option<Height>> {
         let tx = self.db.begin_read()?;
-        Ok(tx.open_table(BLOCK_INDEX)?.get(&digest.0)?.map(|v| Height(v.value())))
+        Ok(tx
+            .open_table(BLOCK_INDEX)?
+            .get(&digest.0)?
+            .map(|v| Height(v.value())))
     }
 
     /// The receipts of the committed block at `height`.
     pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>> {
         let tx = self.db.begin_read()?;
-        let Some(bytes) = tx.open_table(RECEIPTS)?.get(height.0)? else { return Ok(Vec::new()) };
+        let Some(bytes) = tx.open_table(RECEIPTS)?.get(height.0)? else {
+            return Ok(Vec::new());
+        };
         bytes
             .value()
             .chunks(Receipt::SIZE)
@@ -250,7 +270,10 @@ fn apply_changes(table: &mut redb::Table<'_, &[u8], &[u8]>, changes: &[StateChan
 }
 
 fn corrupt(what: &'static str, at: &str) -> StorageError {
-    StorageError::Corrupt { what, at: at.to_owned() }
+    StorageError::Corrupt {
+        what,
+        at: at.to_owned(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -8,12 +8,7 @@
 //! digest      = SHA-256(BlockHeader)
 //! ```
 
-use crate::{
-    Address, Hash, SignedTx,
-    hash::sha256,
-    limits::BLOCK_TXS_MAX,
-    merkle::list_root,
-};
+use crate::{Address, Hash, SignedTx, hash::sha256, limits::BLOCK_TXS_MAX, merkle::list_root};
 use bytes::BufMut;
 use commonware_codec::{
     Buf, Encode as _, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt as _, Write,
@@ -128,7 +123,11 @@ impl Block {
     #[must_use]
     pub fn new(header: BlockHeader, txs: Vec<SignedTx>) -> Self {
         let digest = header.digest();
-        Self { header, txs, digest }
+        Self {
+            header,
+            txs,
+            digest,
+        }
     }
 
     /// The block's id.

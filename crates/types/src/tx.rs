@@ -117,15 +117,18 @@ impl Read for Payload {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         let tag = u8::read(buf)?;
         Ok(match tag {
-            Self::TAG_TRANSFER => {
-                Self::Transfer { to: Address::read(buf)?, amount: Amount::read(buf)? }
-            }
-            Self::TAG_BOND => {
-                Self::Bond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
-            }
-            Self::TAG_UNBOND => {
-                Self::Unbond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
-            }
+            Self::TAG_TRANSFER => Self::Transfer {
+                to: Address::read(buf)?,
+                amount: Amount::read(buf)?,
+            },
+            Self::TAG_BOND => Self::Bond {
+                validator: Address::read(buf)?,
+                amount: Amount::read(buf)?,
+            },
+            Self::TAG_UNBOND => Self::Unbond {
+                validator: Address::read(buf)?,
+                amount: Amount::read(buf)?,
+            },
             Self::TAG_REGISTER_VALIDATOR => Self::RegisterValidator,
             other => return Err(CodecError::InvalidEnum(other)),
         })
@@ -160,7 +163,11 @@ impl Transaction {
         let message = self.encode();
         let signature = key.sign(NAMESPACE_TX, &message);
         let hash = sha256(&[&message]);
-        SignedTx { tx: self, signature, hash }
+        SignedTx {
+            tx: self,
+            signature,
+            hash,
+        }
     }
 }
 
@@ -219,7 +226,11 @@ impl SignedTx {
     #[must_use]
     pub fn from_parts(tx: Transaction, signature: Signature) -> Self {
         let hash = tx.hash();
-        Self { tx, signature, hash }
+        Self {
+            tx,
+            signature,
+            hash,
+        }
     }
 
     /// The transaction id.
@@ -281,7 +292,6 @@ impl Read for SignedTx {
 mod tests {
     use super::*;
     use commonware_codec::DecodeExt as _;
-    use commonware_cryptography::Signer as _;
 
     fn sample(nonce: u64) -> (PrivateKey, SignedTx) {
         let key = PrivateKey::from_seed(1);
@@ -290,7 +300,10 @@ mod tests {
             sender: Address::from_public_key(&key.public_key()),
             nonce,
             fee: Amount(10),
-            payload: Payload::Transfer { to: Address([9; 32]), amount: Amount(5) },
+            payload: Payload::Transfer {
+                to: Address([9; 32]),
+                amount: Amount(5),
+            },
         };
         (key.clone(), tx.sign(&key))
     }
@@ -317,7 +330,10 @@ mod tests {
         let (_, signed) = sample(0);
         let bytes = signed.to_bytes();
         for cut in 0..bytes.len() {
-            assert!(SignedTx::decode_bytes(&bytes[..cut]).is_err(), "prefix {cut}");
+            assert!(
+                SignedTx::decode_bytes(&bytes[..cut]).is_err(),
+                "prefix {cut}"
+            );
         }
         let mut extra = bytes.to_vec();
         extra.push(0);
@@ -326,6 +342,8 @@ mod tests {
         let mut bad_tag = bytes.to_vec();
         let tag_at = 1 + 8 + 32 + 8 + 16; // chain id "alx-test" is 1 + 8 bytes
         bad_tag[tag_at] = 9;
-        assert!(Transaction::decode(commonware_codec::Copying(&bad_tag[..bad_tag.len() - 64])).is_err());
+        assert!(
+            Transaction::decode(commonware_codec::Copying(&bad_tag[..bad_tag.len() - 64])).is_err()
+        );
     }
 }

@@ -1,0 +1,411 @@
+//! The ledger: the committed chain (durable, in [`Store`]), the executed-but-not-final blocks
+//! consensus is voting on, and the mempool.
+//!
+//! ```text
+//!   submit ──► mempool ──► propose: execute on parent's state ──► pending[digest]
+//!                          verify:  re-execute, compare roots  ──► pending[digest]
+//!   finalized (in height order) ──► commit: store block + receipts + state changes durably
+//!                                   ──► committed = pending[digest]; prune; notify
+//! ```
+//!
+//! States are cheap to clone (persistent maps), so every pending block keeps its own post-state
+//! and any of them can be the parent of the next proposal. Only [`Ledger::commit`] writes
+//! to disk, and only once a block is final.
+
+use crate::{
+    block::genesis_block,
+    mempool::{AdmitError, Mempool, MempoolConfig},
+    signatures::verify_signatures,
+};
+use alx_state::{BlockContext, CorruptState, ExecuteError, Genesis, GenesisError, State};
+use alx_storage::{StorageError, Store};
+use alx_types::{
+    Address, Block, ErrorCode, Hash, Receipt, SignedTx, block::Height, hash::to_hex,
+    merkle::list_root,
+};
+use commonware_codec::Encode as _;
+use rand_core::CryptoRng;
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+/// A block with the state after it and its receipts.
+#[derive(Clone)]
+pub struct Executed {
+    /// The block.
+    pub block: Arc<Block>,
+    /// The state after it (root computed).
+    pub state: State,
+    /// Its receipts.
+    pub receipts: Vec<Receipt>,
+}
+
+/// A finalized, committed block, as announced to subscribers.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its receipts.
+    pub receipts: Arc<Vec<Receipt>>,
+}
+
+/// Ledger failures. All but `Submit` are fatal for a node.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Stored state is corrupt.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptState),
+    /// The genesis file is invalid.
+    #[error("invalid genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    /// A block could not be executed.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// Executing a finalized block gave another state root than its header: this node's state
+    /// machine disagrees with the validators that finalized it.
+    #[error("state root mismatch at height {height}: block says {expected}, execution gave {got}")]
+    RootMismatch {
+        /// Height.
+        height: Height,
+        /// Root in the header.
+        expected: String,
+        /// Root computed.
+        got: String,
+    },
+    /// A finalized block does not extend the committed chain.
+    #[error("finalized block at height {height} does not extend the committed chain")]
+    NotExtending {
+        /// Height.
+        height: Height,
+    },
+}
+
+/// Why a submitted transaction was refused before reaching the mempool.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// A check a block would also fail.
+    #[error("{}: {detail}", .code.as_str())]
+    Invalid {
+        /// The receipt code the transaction would get.
+        code: ErrorCode,
+        /// Details.
+        detail: String,
+    },
+    /// Refused by the mempool.
+    #[error(transparent)]
+    Mempool(#[from] AdmitError),
+}
+
+struct Inner {
+    committed: Arc<Executed>,
+    pending: BTreeMap<Hash, Arc<Executed>>,
+}
+
+/// Pending executions kept at most (forks and pipelined blocks).
+const PENDING_MAX: usize = 1024;
+
+/// The ledger of one node.
+pub struct Ledger {
+    store: Store,
+    inner: Mutex<Inner>,
+    mempool: Mutex<Mempool>,
+    events: tokio::sync::broadcast::Sender<Finalized>,
+    genesis: Arc<Block>,
+}
+
+impl Ledger {
+    /// Opens the ledger stored at `path`, creating it from `genesis` if new. Refuses a store
+    /// made for another genesis, and one whose state does not match its last block's root.
+    pub fn open(
+        path: &Path,
+        genesis: &Genesis,
+        mempool: MempoolConfig,
+    ) -> Result<Self, LedgerError> {
+        let mut genesis_state = State::from_genesis(genesis)?;
+        let root = genesis_state.root();
+        let genesis_block = Arc::new(genesis_block(genesis.validators[0].address, root));
+        let store = Store::open(path)?;
+        store.check_genesis(&genesis_block.digest())?;
+        let committed = match store.committed_height()? {
+            None => {
+                let changes = genesis_state.take_changes();
+                store.commit_genesis(&genesis_block.digest(), &changes)?;
+                Executed {
+                    block: genesis_block.clone(),
+                    state: genesis_state,
+                    receipts: vec![],
+                }
+            }
+            Some(height) => {
+                let mut state = State::from_entries(store.state_entries()?)?;
+                let block = if height.0 == 0 {
+                    genesis_block.clone()
+                } else {
+                    Arc::new(store.block(height)?.ok_or(StorageError::Corrupt {
+                        what: "last block",
+                        at: height.to_string(),
+                    })?)
+                };
+                let got = state.root();
+                if got != block.header.state_root {
+                    return Err(LedgerError::RootMismatch {
+                        height,
+                        expected: to_hex(&block.header.state_root),
+                        got: to_hex(&got),
+                    });
+                }
+                let receipts = store.receipts(height)?;
+                Executed {
+                    block,
+                    state,
+                    receipts,
+                }
+            }
+        };
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        Ok(Self {
+            store,
+            inner: Mutex::new(Inner {
+                committed: Arc::new(committed),
+                pending: BTreeMap::new(),
+            }),
+            mempool: Mutex::new(Mempool::new(mempool)),
+            events,
+            genesis: genesis_block,
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every update is one
+        // assignment), so a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The genesis block (height 0).
+    #[must_use]
+    pub fn genesis(&self) -> Arc<Block> {
+        self.genesis.clone()
+    }
+
+    /// The last committed block and the state after it.
+    #[must_use]
+    pub fn committed(&self) -> Arc<Executed> {
+        self.inner().committed.clone()
+    }
+
+    /// The durable store (for reads of history).
+    #[must_use]
+    pub const fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Subscribes to finalized blocks as they are committed.
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Finalized> {
+        self.events.subscribe()
+    }
+
+    /// The state after block `digest`, if it is committed or executed and pending.
+    #[must_use]
+    pub fn state_after(&self, digest: &Hash) -> Option<State> {
+        let inner = self.inner();
+        if inner.committed.block.digest() == *digest {
+            return Some(inner.committed.state.clone());
+        }
+        inner.pending.get(digest).map(|e| e.state.clone())
+    }
+
+    /// A pending execution of block `digest`.
+    #[must_use]
+    pub fn pending(&self, digest: &Hash) -> Option<Arc<Executed>> {
+        self.inner().pending.get(digest).cloned()
+    }
+
+    /// Records an execution so later blocks can build on it.
+    pub fn insert_pending(&self, executed: Executed) {
+        let mut inner = self.inner();
+        if inner.pending.len() >= PENDING_MAX {
+            // Keep the newest: forks that old will not be finalized.
+            let lowest = inner
+                .pending
+                .iter()
+                .min_by_key(|(_, e)| e.block.height())
+                .map(|(d, _)| *d);
+            if let Some(d) = lowest {
+                inner.pending.remove(&d);
+            }
+        }
+        inner
+            .pending
+            .insert(executed.block.digest(), Arc::new(executed));
+    }
+
+    /// Transactions for a block on `parent`.
+    #[must_use]
+    pub fn select_txs(&self, parent: &State, max: usize) -> Vec<SignedTx> {
+        self.pool().select(parent, max)
+    }
+
+    /// Number of transactions waiting.
+    #[must_use]
+    pub fn mempool_len(&self) -> usize {
+        self.pool().len()
+    }
+
+    /// Checks and admits transactions (signatures verified as one batch). One result per
+    /// transaction, in order.
+    pub fn submit(
+        &self,
+        txs: Vec<SignedTx>,
+        rng: &mut impl CryptoRng,
+    ) -> Vec<Result<Hash, SubmitError>> {
+        let committed = self.committed();
+        let state = &committed.state;
+        let sigs = verify_signatures(&txs, rng);
+        let mut pool = self.pool();
+        txs.into_iter()
+            .zip(sigs)
+            .map(|(tx, sig_ok)| {
+                let invalid = |code, detail: String| Err(SubmitError::Invalid { code, detail });
+                if !sig_ok {
+                    return invalid(
+                        ErrorCode::BadSignature,
+                        "signature does not verify for the sender".into(),
+                    );
+                }
+                if tx.tx.chain_id != *state.chain_id() {
+                    return invalid(
+                        ErrorCode::WrongChainId,
+                        format!(
+                            "transaction is for {}, this chain is {}",
+                            tx.tx.chain_id,
+                            state.chain_id()
+                        ),
+                    );
+                }
+                let min_fee = state.params().min_fee;
+                if tx.tx.fee < min_fee {
+                    return invalid(
+                        ErrorCode::FeeTooLow,
+                        format!("fee {} is below the minimum {min_fee}", tx.tx.fee),
+                    );
+                }
+                let account = state
+                    .account(&tx.tx.sender)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                if account.balance < tx.tx.fee {
+                    return invalid(
+                        ErrorCode::InsufficientFee,
+                        format!(
+                            "balance {} cannot pay the fee {}",
+                            account.balance, tx.tx.fee
+                        ),
+                    );
+                }
+                let hash = tx.hash();
+                pool.admit(tx, account.nonce)?;
+                Ok(hash)
+            })
+            .collect()
+    }
+
+    /// Commits a finalized block: executes it if no pending execution exists, checks its state
+    /// root, writes it durably, then makes it the committed tip. Idempotent for heights already
+    /// committed.
+    pub fn commit(&self, block: &Arc<Block>, rng: &mut impl CryptoRng) -> Result<(), LedgerError> {
+        let committed = self.committed();
+        let height = block.height();
+        if height <= committed.block.height() {
+            return Ok(());
+        }
+        if block.header.parent != committed.block.digest()
+            || height != committed.block.height().next()
+        {
+            return Err(LedgerError::NotExtending { height });
+        }
+        let executed = match self.pending(&block.digest()) {
+            Some(e) => e,
+            None => {
+                let sigs = verify_signatures(&block.txs, rng);
+                let (state, receipts) = execute(&committed.state, block, &sigs)?;
+                Arc::new(Executed {
+                    block: block.clone(),
+                    state,
+                    receipts,
+                })
+            }
+        };
+        let mut state = executed.state.clone();
+        let root = state.root();
+        if root != block.header.state_root {
+            return Err(LedgerError::RootMismatch {
+                height,
+                expected: to_hex(&block.header.state_root),
+                got: to_hex(&root),
+            });
+        }
+        let changes = state.take_changes();
+        self.store
+            .commit_block(block, &executed.receipts, &changes)?;
+        let new = Arc::new(Executed {
+            block: block.clone(),
+            state,
+            receipts: executed.receipts.clone(),
+        });
+        {
+            let mut inner = self.inner();
+            inner.committed = new.clone();
+            inner.pending.retain(|_, e| e.block.height() > height);
+        }
+        let senders: std::collections::BTreeSet<Address> =
+            block.txs.iter().map(|t| t.tx.sender).collect();
+        self.pool().prune(senders, &new.state);
+        // No subscriber is fine.
+        let _ = self.events.send(Finalized {
+            block: block.clone(),
+            receipts: Arc::new(new.receipts.clone()),
+        });
+        Ok(())
+    }
+}
+
+/// Executes `block`'s transactions on a copy of `parent`, returning the state after and the
+/// receipts. Does not check the header's roots: callers compare them.
+pub fn execute(
+    parent: &State,
+    block: &Block,
+    signatures_valid: &[bool],
+) -> Result<(State, Vec<Receipt>), ExecuteError> {
+    let mut state = parent.clone();
+    let ctx = BlockContext {
+        height: block.height(),
+        proposer: block.header.proposer,
+    };
+    let outcome = state.execute_block(&ctx, &block.txs, signatures_valid)?;
+    Ok((state, outcome.receipts))
+}
+
+/// The root of a block's receipts.
+#[must_use]
+pub fn receipts_root(receipts: &[Receipt]) -> Hash {
+    let hashes: Vec<Hash> = receipts
+        .iter()
+        .map(|r| alx_types::hash::sha256(&[&r.encode()]))
+        .collect();
+    list_root(&hashes)
+}

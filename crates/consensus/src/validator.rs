@@ -1,0 +1,283 @@
+//! Wiring of one validator: marshal (block dissemination, backfill, finalized archive), the
+//! simplex engine wrapped around [`App`] by marshal's `Deferred` adapter, and the finalizer.
+//! Generic over the runtime and the p2p implementation, so the same code runs on tokio with
+//! authenticated TCP and in the deterministic simulator.
+
+use crate::{
+    application::{App, AppConfig},
+    block::ChainBlock,
+    finalizer::{self, Finalizer},
+    ledger::Ledger,
+};
+use alx_types::NAMESPACE_CONSENSUS;
+use commonware_broadcast::buffered;
+use commonware_consensus::{
+    marshal::{
+        self, Start,
+        core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
+        resolver::p2p as marshal_resolver,
+        standard::{Deferred, Standard},
+    },
+    simplex::{
+        self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin, scheme::ed25519::Scheme,
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{
+    Digested, Sha256, Signer as _,
+    certificate::ConstantProvider,
+    certificate::Verifier as _,
+    ed25519::{PrivateKey, PublicKey},
+};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
+use commonware_storage::archive::immutable;
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
+use rand_core::CryptoRng;
+use std::{num::NonZeroU64, sync::Arc, time::Duration};
+
+/// One epoch covering the whole chain until validator-set rotation reaches the engine.
+const BLOCKS_PER_EPOCH: NonZeroU64 = NZU64!(u64::MAX);
+
+/// Consensus timing.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// How long to wait for a leader's proposal before voting to skip the view.
+    pub leader: Duration,
+    /// How long to wait for certification of a notarized block.
+    pub certification: Duration,
+}
+
+/// One validator's settings.
+#[derive(Clone)]
+pub struct ValidatorConfig {
+    /// The validator's key (consensus and p2p identity).
+    pub signer: PrivateKey,
+    /// The validator set.
+    pub participants: Vec<PublicKey>,
+    /// Prefix of the storage partitions (unique per node, stable across restarts).
+    pub partition_prefix: String,
+    /// Block building.
+    pub app: AppConfig,
+    /// Consensus timing.
+    pub timeouts: Timeouts,
+}
+
+/// The p2p channels a validator uses, all of one network implementation.
+pub struct Channels<S, R> {
+    /// Simplex votes.
+    pub votes: (S, R),
+    /// Simplex certificates.
+    pub certificates: (S, R),
+    /// Simplex certificate resolver.
+    pub resolver: (S, R),
+    /// Full blocks (buffered broadcast).
+    pub blocks: (S, R),
+    /// Marshal backfill of missing finalized blocks.
+    pub backfill: (S, R),
+}
+
+/// The running tasks of a validator.
+pub struct Running {
+    /// The consensus engine.
+    pub engine: Handle<()>,
+    /// Marshal.
+    pub marshal: Handle<()>,
+    /// Block broadcast.
+    pub broadcast: Handle<()>,
+    /// The finalizer (ends with an error if a commit failed).
+    pub finalizer: Handle<Result<(), crate::ledger::LedgerError>>,
+}
+
+impl Running {
+    /// Stops every task.
+    pub fn abort(&self) {
+        self.engine.abort();
+        self.marshal.abort();
+        self.broadcast.abort();
+        self.finalizer.abort();
+    }
+}
+
+/// Starts a validator over `ledger` on the given network.
+pub async fn start<E, S, R, B, P>(
+    context: E,
+    ledger: Arc<Ledger>,
+    cfg: ValidatorConfig,
+    blocker: B,
+    peers: P,
+    channels: Channels<S, R>,
+) -> Running
+where
+    E: Spawner + Clock + Metrics + Storage + CryptoRng + commonware_runtime::Supervisor,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+    P: Provider<PublicKey = PublicKey> + Clone,
+{
+    let me = cfg.signer.public_key();
+    let participants = Set::from_iter_dedup(cfg.participants.iter().cloned());
+    let scheme = Scheme::signer(NAMESPACE_CONSENSUS, participants, cfg.signer.clone())
+        .expect("validator key must be in the validator set");
+    let provider = ConstantProvider::<Scheme, Epoch>::new(scheme.clone());
+    let prefix = cfg.partition_prefix.clone();
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
+    let buffer_size = NZUsize!(64 << 10);
+
+    let resolver = marshal_resolver::init(
+        context.child("backfill"),
+        marshal_resolver::Config {
+            public_key: me.clone(),
+            peer_provider: peers.clone(),
+            blocker: blocker.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+    let (broadcast_engine, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 10,
+            priority: false,
+            codec_config: (),
+            peer_provider: peers.clone(),
+            strategy: Sequential,
+        },
+    );
+    let broadcast = broadcast_engine.start(channels.blocks);
+
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        archive_config(
+            &prefix,
+            "finalizations",
+            &page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .expect("finalizations archive must open");
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(&prefix, "blocks", &page_cache, ()),
+    )
+    .await
+    .expect("blocks archive must open");
+
+    let genesis = ChainBlock::new((*ledger.genesis()).clone()).expect("genesis proposer is a key");
+    let genesis_digest = ledger.genesis().digest();
+    let (marshal_actor, marshal_mailbox, _floor): (
+        _,
+        MarshalMailbox<Scheme, Standard<ChainBlock>>,
+        _,
+    ) = MarshalActor::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider,
+            epocher: FixedEpocher::new(BLOCKS_PER_EPOCH),
+            start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            partition_prefix: format!("{prefix}-marshal"),
+            mailbox_size: NZUsize!(1024),
+            view_retention: ViewDelta::new(10),
+            prunable_items_per_section: NZU64!(64),
+            page_cache: page_cache.clone(),
+            replay_buffer: buffer_size,
+            key_write_buffer: buffer_size,
+            value_write_buffer: buffer_size,
+            block_codec_config: (),
+            max_repair: NZUsize!(10),
+            max_pending_acks: NZUsize!(4),
+            strategy: Sequential,
+        },
+    )
+    .await;
+    let (finalizer, updates) = Finalizer::new();
+    let marshal = marshal_actor.start(finalizer, buffer, resolver);
+    let finalizer = context.child("finalizer").spawn({
+        let ledger = ledger.clone();
+        move |ctx| finalizer::run(ledger, updates, ctx)
+    });
+
+    let app = App::new(ledger, cfg.app);
+    let wrapper = Deferred::new(
+        context.child("application"),
+        app,
+        marshal_mailbox,
+        FixedEpocher::new(BLOCKS_PER_EPOCH),
+    );
+    let engine = simplex::Engine::new(
+        context.child("consensus"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: wrapper.clone(),
+            relay: wrapper.clone(),
+            reporter: wrapper,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex-0"),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            replay_buffer: buffer_size,
+            write_buffer: buffer_size,
+            page_cache,
+            leader_timeout: cfg.timeouts.leader,
+            certification_timeout: cfg.timeouts.certification,
+            timeout_retry: cfg.timeouts.leader,
+            view_retention: ViewDelta::new(10),
+            skip: SkipPolicy::Enabled {
+                timeout: cfg.timeouts.certification * 2,
+                budget: SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    let engine = engine.start(channels.votes, channels.certificates, channels.resolver);
+    Running {
+        engine,
+        marshal,
+        broadcast,
+        finalizer,
+    }
+}
+
+fn archive_config<C>(
+    prefix: &str,
+    name: &str,
+    page_cache: &CacheRef,
+    codec_config: C,
+) -> immutable::Config<C> {
+    let buffer_size = NZUsize!(64 << 10);
+    immutable::Config {
+        metadata_partition: format!("{prefix}-{name}-metadata"),
+        freezer_table_partition: format!("{prefix}-{name}-table"),
+        freezer_table_initial_size: 64,
+        freezer_table_resize_frequency: 10,
+        freezer_table_resize_chunk_size: 10,
+        freezer_key_partition: format!("{prefix}-{name}-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: format!("{prefix}-{name}-value"),
+        freezer_value_target_size: 4 << 20,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{prefix}-{name}-ordinal"),
+        items_per_section: NZU64!(1024),
+        codec_config,
+        replay_buffer: buffer_size,
+        freezer_key_write_buffer: buffer_size,
+        freezer_value_write_buffer: buffer_size,
+        ordinal_write_buffer: buffer_size,
+    }
+}
