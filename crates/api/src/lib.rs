@@ -1,1 +1,67 @@
-//! placeholder
+//! The node's HTTP API: REST/JSON under `/api`, Prometheus metrics under `/metrics`, and the
+//! OpenAPI document at `/api/openapi.json`.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET  | `/api/status` | chain id, height, last block hash, state root, validators |
+//! | GET  | `/api/blocks/latest`, `/api/blocks/{height or hash}` | a block with receipts |
+//! | GET  | `/api/txs/{hash}` | a committed transaction with its receipt |
+//! | POST | `/api/txs` | submit one signed transaction (hex) |
+//! | POST | `/api/txs/batch` | submit many (one signature batch) |
+//! | GET  | `/api/accounts/{address}[?proof=true]` | balance, nonce, stake; Merkle proof |
+//! | GET  | `/api/stream/blocks` | server-sent events, one per finalized block |
+//! | GET  | `/metrics` | Prometheus text |
+//!
+//! Errors are `{"error": {"type", "message"}}` with a stable `type` (see [`ApiError`]).
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod routes;
+
+pub use error::ApiError;
+
+use alx_consensus::Ledger;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use std::sync::Arc;
+
+/// Renders the runtime's Prometheus metrics (the consensus engine's and ours).
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node's ledger.
+    pub ledger: Arc<Ledger>,
+    /// Prometheus text of the runtime's registry.
+    pub metrics: MetricsSource,
+    /// The node's software version.
+    pub version: &'static str,
+}
+
+/// Largest request body: a batch of transactions.
+pub const BODY_LIMIT_BYTES: usize = 8 << 20;
+/// Most transactions in one batch request.
+pub const BATCH_TXS_MAX: usize = 10_000;
+
+/// The router of the whole API.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/status", get(routes::status))
+        .route("/api/blocks/latest", get(routes::latest_block))
+        .route("/api/blocks/{id}", get(routes::block))
+        .route("/api/txs", post(routes::submit))
+        .route("/api/txs/batch", post(routes::submit_batch))
+        .route("/api/txs/{hash}", get(routes::tx))
+        .route("/api/accounts/{address}", get(routes::account))
+        .route("/api/stream/blocks", get(routes::stream_blocks))
+        .route("/api/openapi.json", get(routes::openapi))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state)
+}

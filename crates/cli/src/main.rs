@@ -1,1 +1,113 @@
-fn main() {}
+//! `alx`: the Alexandria command line. Runs a node (`alx up`, `alx node start`), manages keys,
+//! sends transactions, and benchmarks the ledger.
+//!
+//! Data goes to stdout (JSON with `--json`); logs, progress and errors go to stderr, errors with
+//! a `hint:` line saying what to do next.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, reason = "the CLI's output is its product")]
+
+mod cmd;
+mod env;
+mod output;
+mod wallet;
+
+use clap::{Parser, Subcommand};
+use std::{path::PathBuf, process::ExitCode};
+
+const AFTER_HELP: &str = "\
+Start here:
+  alx up                         run a local network (one validator) with funded dev keys
+  alx keys list                  the dev keys: alice, bob, carol
+  alx transfer --from alice --to bob --amount 1.5
+  alx balance bob
+
+Environment: ALX_HOME, ALX_NODE, ALX_PASSPHRASE (no prompts when set), ALX_LOG, NO_COLOR.";
+
+/// Alexandria: an open network for specialized AI models, on a verifiable ledger.
+#[derive(Parser)]
+#[command(name = "alx", version, about, after_help = AFTER_HELP, propagate_version = true)]
+struct Cli {
+    /// Home directory: config, genesis, keys and chain data.
+    #[arg(long, global = true, env = env::ALX_HOME)]
+    home: Option<PathBuf>,
+    /// Node API URL for wallet commands.
+    #[arg(long, global = true, env = env::ALX_NODE, default_value = alx_client::DEFAULT_NODE_URL)]
+    node: String,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create (first run) or resume a local network and run it until Ctrl-C.
+    Up(cmd::up::UpArgs),
+    /// Run one node from an existing home.
+    #[command(subcommand)]
+    Node(cmd::up::NodeCommand),
+    /// Create, import and list keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Show an account's balance, nonce and stake.
+    Balance(cmd::wallet::BalanceArgs),
+    /// Send ALX to another account.
+    Transfer(cmd::wallet::TransferArgs),
+    /// Bond, unbond, or register as a validator.
+    #[command(subcommand)]
+    Stake(cmd::wallet::StakeCommand),
+    /// Look up transactions.
+    #[command(subcommand)]
+    Tx(cmd::wallet::TxCommand),
+    /// Measure this machine.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+/// What every command gets.
+pub(crate) struct Globals {
+    pub(crate) home: PathBuf,
+    pub(crate) node: String,
+    pub(crate) json: bool,
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".alexandria"), |h| PathBuf::from(h).join(".alexandria"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let globals =
+        Globals { home: cli.home.unwrap_or_else(default_home), node: cli.node, json: cli.json };
+    let result = match cli.command {
+        Command::Up(args) => cmd::up::up(&globals, &args),
+        Command::Node(c) => cmd::up::node(&globals, c),
+        Command::Keys(c) => cmd::keys::run(&globals, c),
+        Command::Balance(a) => cmd::wallet::balance(&globals, &a),
+        Command::Transfer(a) => cmd::wallet::transfer(&globals, &a),
+        Command::Stake(c) => cmd::wallet::stake(&globals, c),
+        Command::Tx(c) => cmd::wallet::tx(&globals, c),
+        Command::Bench(c) => cmd::bench::run(&globals, c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(env::ALX_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,commonware=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os(env::NO_COLOR).is_none())
+        .try_init();
+}

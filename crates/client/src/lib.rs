@@ -1,1 +1,175 @@
-//! placeholder
+//! A typed, blocking HTTP client of a node's `/api`. Used by the `alx` CLI and by tests.
+
+#![forbid(unsafe_code)]
+
+use alx_types::{
+    Address, Hash, SignedTx,
+    api::{
+        AccountResponse, BlockResponse, ErrorResponse, StatusResponse, SubmitTxRequest,
+        SubmitTxResponse, TxResponse,
+    },
+    hash::parse_hex,
+};
+use serde::de::DeserializeOwned;
+use std::time::{Duration, Instant};
+
+/// Default node URL.
+pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:7700";
+
+/// A client failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node could not be reached.
+    #[error("cannot reach the node at {url}: {source}")]
+    Connect {
+        /// The node URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The node answered with an error.
+    #[error("{kind}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error type.
+        kind: String,
+        /// Explanation.
+        message: String,
+    },
+    /// The answer did not parse.
+    #[error("unexpected answer from the node: {0}")]
+    Decode(String),
+    /// Waited too long.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+impl ClientError {
+    /// True if the node said the thing does not exist.
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+}
+
+/// Results of a batch submission, one per transaction.
+#[derive(Debug, serde::Deserialize)]
+pub struct BatchResponse {
+    /// How many were admitted.
+    pub accepted: usize,
+    /// `{"hash"}` or `{"error": {"type", "message"}}` per transaction.
+    pub results: Vec<serde_json::Value>,
+}
+
+/// A node's API.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Client {
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:7700`).
+    #[must_use]
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::blocking::Client::new());
+        Self { base: base.trim_end_matches('/').to_owned(), http }
+    }
+
+    /// The node URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn handle<T: DeserializeOwned>(
+        &self,
+        resp: Result<reqwest::blocking::Response, reqwest::Error>,
+    ) -> Result<T, ClientError> {
+        let resp =
+            resp.map_err(|source| ClientError::Connect { url: self.base.clone(), source })?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| ClientError::Decode(e.to_string()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_str::<ErrorResponse>(&text) {
+                Ok(e) => ClientError::Api {
+                    status: status.as_u16(),
+                    kind: e.error.kind,
+                    message: e.error.message,
+                },
+                Err(_) => {
+                    ClientError::Api { status: status.as_u16(), kind: "http".into(), message: text }
+                }
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Decode(format!("{e}: {text}")))
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.handle(self.http.get(format!("{}{path}", self.base)).send())
+    }
+
+    /// `GET /api/status`.
+    pub fn status(&self) -> Result<StatusResponse, ClientError> {
+        self.get("/api/status")
+    }
+
+    /// `GET /api/accounts/{address}`.
+    pub fn account(&self, address: &Address, proof: bool) -> Result<AccountResponse, ClientError> {
+        self.get(&format!("/api/accounts/{address}?proof={proof}"))
+    }
+
+    /// `GET /api/blocks/{id}` (a height, a hash, or `latest`).
+    pub fn block(&self, id: &str) -> Result<BlockResponse, ClientError> {
+        self.get(&format!("/api/blocks/{id}"))
+    }
+
+    /// `GET /api/txs/{hash}`.
+    pub fn tx(&self, hash: &str) -> Result<TxResponse, ClientError> {
+        self.get(&format!("/api/txs/{hash}"))
+    }
+
+    /// `POST /api/txs`.
+    pub fn submit(&self, tx: &SignedTx) -> Result<Hash, ClientError> {
+        let body = SubmitTxRequest { tx: hex_of(tx) };
+        let resp: SubmitTxResponse =
+            self.handle(self.http.post(format!("{}/api/txs", self.base)).json(&body).send())?;
+        parse_hex(&resp.hash).ok_or_else(|| ClientError::Decode(format!("bad hash {}", resp.hash)))
+    }
+
+    /// `POST /api/txs/batch`.
+    pub fn submit_batch(&self, txs: &[SignedTx]) -> Result<BatchResponse, ClientError> {
+        let body = serde_json::json!({ "txs": txs.iter().map(hex_of).collect::<Vec<_>>() });
+        self.handle(self.http.post(format!("{}/api/txs/batch", self.base)).json(&body).send())
+    }
+
+    /// Polls until the transaction is committed, or `timeout`.
+    pub fn wait_for_tx(&self, hash: &str, timeout: Duration) -> Result<TxResponse, ClientError> {
+        let start = Instant::now();
+        loop {
+            match self.tx(hash) {
+                Ok(tx) => return Ok(tx),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+            if start.elapsed() > timeout {
+                return Err(ClientError::Timeout(timeout));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn hex_of(tx: &SignedTx) -> String {
+    let bytes = tx.to_bytes();
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}

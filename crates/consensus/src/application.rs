@@ -141,9 +141,8 @@ where
         let parent_block = parent.inner().shared();
         let parent_state = self.state_after(parent, ancestry, &mut runtime).await?;
         self.wait_for_txs(&runtime).await;
-        let txs: Vec<SignedTx> = self
-            .ledger
-            .select_txs(&parent_state, self.cfg.block_txs_max.min(BLOCK_TXS_MAX));
+        let txs: Vec<SignedTx> =
+            self.ledger.select_txs(&parent_state, self.cfg.block_txs_max.min(BLOCK_TXS_MAX));
         // Mempool transactions had their signatures verified on admission.
         let sigs = vec![true; txs.len()];
         let proposer = alx_types::Address::from_public_key(&context.leader);
@@ -202,7 +201,6 @@ where
         let Some(parent_state) = self.state_after(parent, ancestry, &mut runtime).await else {
             return false;
         };
-        self.execute_and_check(&parent_state, &block, &mut runtime)
-            .is_some()
+        self.execute_and_check(&parent_state, &block, &mut runtime).is_some()
     }
 }

@@ -29,10 +29,7 @@ impl ChainBlock {
     #[must_use]
     pub fn new(block: Block) -> Option<Self> {
         let leader = block.header.proposer.to_public_key()?;
-        Some(Self {
-            block: Arc::new(block),
-            leader,
-        })
+        Some(Self { block: Arc::new(block), leader })
     }
 
     /// The chain block.
@@ -70,10 +67,7 @@ impl Read for ChainBlock {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, cfg: &()) -> Result<Self, CodecError> {
         let block = Block::read_cfg(buf, cfg)?;
-        Self::new(block).ok_or(CodecError::Invalid(
-            "block",
-            "proposer is not an ed25519 key",
-        ))
+        Self::new(block).ok_or(CodecError::Invalid("block", "proposer is not an ed25519 key"))
     }
 }
 

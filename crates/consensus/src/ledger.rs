@@ -135,11 +135,7 @@ impl Ledger {
             None => {
                 let changes = genesis_state.take_changes();
                 store.commit_genesis(&genesis_block.digest(), &changes)?;
-                Executed {
-                    block: genesis_block.clone(),
-                    state: genesis_state,
-                    receipts: vec![],
-                }
+                Executed { block: genesis_block.clone(), state: genesis_state, receipts: vec![] }
             }
             Some(height) => {
                 let mut state = State::from_entries(store.state_entries()?)?;
@@ -160,20 +156,13 @@ impl Ledger {
                     });
                 }
                 let receipts = store.receipts(height)?;
-                Executed {
-                    block,
-                    state,
-                    receipts,
-                }
+                Executed { block, state, receipts }
             }
         };
         let (events, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             store,
-            inner: Mutex::new(Inner {
-                committed: Arc::new(committed),
-                pending: BTreeMap::new(),
-            }),
+            inner: Mutex::new(Inner { committed: Arc::new(committed), pending: BTreeMap::new() }),
             mempool: Mutex::new(Mempool::new(mempool)),
             events,
             genesis: genesis_block,
@@ -183,15 +172,11 @@ impl Ledger {
     fn inner(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent data (every update is one
         // assignment), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn pool(&self) -> MutexGuard<'_, Mempool> {
-        self.mempool
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The genesis block (height 0).
@@ -239,18 +224,13 @@ impl Ledger {
         let mut inner = self.inner();
         if inner.pending.len() >= PENDING_MAX {
             // Keep the newest: forks that old will not be finalized.
-            let lowest = inner
-                .pending
-                .iter()
-                .min_by_key(|(_, e)| e.block.height())
-                .map(|(d, _)| *d);
+            let lowest =
+                inner.pending.iter().min_by_key(|(_, e)| e.block.height()).map(|(d, _)| *d);
             if let Some(d) = lowest {
                 inner.pending.remove(&d);
             }
         }
-        inner
-            .pending
-            .insert(executed.block.digest(), Arc::new(executed));
+        inner.pending.insert(executed.block.digest(), Arc::new(executed));
     }
 
     /// Transactions for a block on `parent`.
@@ -303,18 +283,11 @@ impl Ledger {
                         format!("fee {} is below the minimum {min_fee}", tx.tx.fee),
                     );
                 }
-                let account = state
-                    .account(&tx.tx.sender)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
+                let account = state.account(&tx.tx.sender).ok().flatten().unwrap_or_default();
                 if account.balance < tx.tx.fee {
                     return invalid(
                         ErrorCode::InsufficientFee,
-                        format!(
-                            "balance {} cannot pay the fee {}",
-                            account.balance, tx.tx.fee
-                        ),
+                        format!("balance {} cannot pay the fee {}", account.balance, tx.tx.fee),
                     );
                 }
                 let hash = tx.hash();
@@ -343,11 +316,7 @@ impl Ledger {
             None => {
                 let sigs = verify_signatures(&block.txs, rng);
                 let (state, receipts) = execute(&committed.state, block, &sigs)?;
-                Arc::new(Executed {
-                    block: block.clone(),
-                    state,
-                    receipts,
-                })
+                Arc::new(Executed { block: block.clone(), state, receipts })
             }
         };
         let mut state = executed.state.clone();
@@ -360,13 +329,9 @@ impl Ledger {
             });
         }
         let changes = state.take_changes();
-        self.store
-            .commit_block(block, &executed.receipts, &changes)?;
-        let new = Arc::new(Executed {
-            block: block.clone(),
-            state,
-            receipts: executed.receipts.clone(),
-        });
+        self.store.commit_block(block, &executed.receipts, &changes)?;
+        let new =
+            Arc::new(Executed { block: block.clone(), state, receipts: executed.receipts.clone() });
         {
             let mut inner = self.inner();
             inner.committed = new.clone();
@@ -376,10 +341,9 @@ impl Ledger {
             block.txs.iter().map(|t| t.tx.sender).collect();
         self.pool().prune(senders, &new.state);
         // No subscriber is fine.
-        let _ = self.events.send(Finalized {
-            block: block.clone(),
-            receipts: Arc::new(new.receipts.clone()),
-        });
+        let _ = self
+            .events
+            .send(Finalized { block: block.clone(), receipts: Arc::new(new.receipts.clone()) });
         Ok(())
     }
 }
@@ -392,10 +356,7 @@ pub fn execute(
     signatures_valid: &[bool],
 ) -> Result<(State, Vec<Receipt>), ExecuteError> {
     let mut state = parent.clone();
-    let ctx = BlockContext {
-        height: block.height(),
-        proposer: block.header.proposer,
-    };
+    let ctx = BlockContext { height: block.height(), proposer: block.header.proposer };
     let outcome = state.execute_block(&ctx, &block.txs, signatures_valid)?;
     Ok((state, outcome.receipts))
 }
@@ -403,9 +364,7 @@ pub fn execute(
 /// The root of a block's receipts.
 #[must_use]
 pub fn receipts_root(receipts: &[Receipt]) -> Hash {
-    let hashes: Vec<Hash> = receipts
-        .iter()
-        .map(|r| alx_types::hash::sha256(&[&r.encode()]))
-        .collect();
+    let hashes: Vec<Hash> =
+        receipts.iter().map(|r| alx_types::hash::sha256(&[&r.encode()])).collect();
     list_root(&hashes)
 }

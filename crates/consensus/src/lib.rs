@@ -13,6 +13,7 @@ pub mod block;
 pub mod finalizer;
 pub mod ledger;
 pub mod mempool;
+pub mod network;
 pub mod signatures;
 pub mod validator;
 

@@ -67,11 +67,7 @@ impl Mempool {
     /// An empty mempool.
     #[must_use]
     pub fn new(cfg: MempoolConfig) -> Self {
-        Self {
-            senders: BTreeMap::new(),
-            hashes: BTreeSet::new(),
-            cfg,
-        }
+        Self { senders: BTreeMap::new(), hashes: BTreeSet::new(), cfg }
     }
 
     /// Number of waiting transactions.
@@ -102,16 +98,10 @@ impl Mempool {
         }
         let nonce = tx.tx.nonce;
         if nonce < account_nonce {
-            return Err(AdmitError::NonceTooLow {
-                expected: account_nonce,
-                got: nonce,
-            });
+            return Err(AdmitError::NonceTooLow { expected: account_nonce, got: nonce });
         }
         if nonce - account_nonce >= cfg.per_sender_max as u64 {
-            return Err(AdmitError::NonceTooHigh {
-                expected: account_nonce,
-                got: nonce,
-            });
+            return Err(AdmitError::NonceTooHigh { expected: account_nonce, got: nonce });
         }
         let queue = self.senders.entry(tx.tx.sender).or_default();
         if let Some(existing) = queue.get(&nonce) {
@@ -168,11 +158,7 @@ impl Mempool {
             let Some(queue) = self.senders.get_mut(&sender) else {
                 continue;
             };
-            let next = committed
-                .account(&sender)
-                .ok()
-                .flatten()
-                .map_or(0, |a| a.nonce);
+            let next = committed.account(&sender).ok().flatten().map_or(0, |a| a.nonce);
             let stale: Vec<u64> = queue.range(..next).map(|(n, _)| *n).collect();
             for n in stale {
                 if let Some(tx) = queue.remove(&n) {

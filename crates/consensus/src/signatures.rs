@@ -54,9 +54,7 @@ pub fn verify_signatures(txs: &[SignedTx], rng: &mut impl CryptoRng) -> Vec<bool
         return valid;
     }
     for item in &items {
-        valid[item.index] = item
-            .key
-            .verify(NAMESPACE_TX, &item.message, &item.signature);
+        valid[item.index] = item.key.verify(NAMESPACE_TX, &item.message, &item.signature);
     }
     valid
 }

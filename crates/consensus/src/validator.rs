@@ -246,12 +246,7 @@ where
         },
     );
     let engine = engine.start(channels.votes, channels.certificates, channels.resolver);
-    Running {
-        engine,
-        marshal,
-        broadcast,
-        finalizer,
-    }
+    Running { engine, marshal, broadcast, finalizer }
 }
 
 fn archive_config<C>(

@@ -1,1 +1,13 @@
-//! placeholder
+//! The node: composition root. Reads the home directory (config, genesis, validator key),
+//! starts the runtime, the ledger, the p2p network, consensus and the API, and stops them on
+//! Ctrl-C or on the first fatal error.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod home;
+pub mod node_key;
+pub mod run;
+
+pub use config::NodeConfig;
+pub use run::{Ready, run};

@@ -107,11 +107,7 @@ pub fn recipient() -> Address {
 fn genesis(validators: &[PrivateKey]) -> Genesis {
     Genesis {
         chain_id: CHAIN_ID.parse().expect("valid chain id"),
-        params: Params {
-            min_fee: Amount(1),
-            epoch_length: 100,
-            validators_max: 16,
-        },
+        params: Params { min_fee: Amount(1), epoch_length: 100, validators_max: 16 },
         accounts: vec![GenesisAccount {
             address: Address::from_public_key(&sender_key().public_key()),
             balance: Amount(1_000_000_000),
@@ -133,10 +129,7 @@ fn validator_config(key: &PrivateKey, participants: &[PublicKey], index: usize) 
         signer: key.clone(),
         participants: participants.to_vec(),
         partition_prefix: format!("validator{index}"),
-        app: AppConfig {
-            empty_block_interval: Duration::from_millis(200),
-            block_txs_max: 1000,
-        },
+        app: AppConfig { empty_block_interval: Duration::from_millis(200), block_txs_max: 1000 },
         timeouts: Timeouts {
             leader: Duration::from_secs(1),
             certification: Duration::from_secs(2),
@@ -158,10 +151,7 @@ async fn start_node(
     store: &Path,
     genesis: &Genesis,
 ) -> Node {
-    let mempool = MempoolConfig {
-        capacity: 100_000,
-        per_sender_max: 10_000,
-    };
+    let mempool = MempoolConfig { capacity: 100_000, per_sender_max: 10_000 };
     let ledger = Arc::new(Ledger::open(store, genesis, mempool).expect("ledger opens"));
     let me = key.public_key();
     let control = oracle.control(me.clone());
@@ -225,9 +215,7 @@ async fn wait_height(
 ) {
     loop {
         let done = who.iter().all(|&i| {
-            nodes[i]
-                .as_ref()
-                .is_some_and(|n| n.ledger.committed().block.height().0 >= height)
+            nodes[i].as_ref().is_some_and(|n| n.ledger.committed().block.height().0 >= height)
         });
         if done {
             return;
@@ -235,17 +223,11 @@ async fn wait_height(
         if std::env::var("ALX_SIM_TRACE").is_ok() {
             let heights: Vec<u64> = nodes
                 .iter()
-                .map(|n| {
-                    n.as_ref()
-                        .map_or(0, |n| n.ledger.committed().block.height().0)
-                })
+                .map(|n| n.as_ref().map_or(0, |n| n.ledger.committed().block.height().0))
                 .collect();
             eprintln!(
                 "t={:?} heights={heights:?}",
-                context
-                    .current()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
+                context.current().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
             );
         }
         context.sleep(Duration::from_millis(50)).await;
@@ -257,9 +239,8 @@ async fn wait_height(
 #[must_use]
 pub fn run(scenario: &Scenario) -> Outcome {
     let dir = tempfile::tempdir().expect("temp dir");
-    let stores: Vec<PathBuf> = (0..scenario.validators)
-        .map(|i| dir.path().join(format!("v{i}.redb")))
-        .collect();
+    let stores: Vec<PathBuf> =
+        (0..scenario.validators).map(|i| dir.path().join(format!("v{i}.redb"))).collect();
     let cfg = deterministic::Config::new()
         .with_seed(scenario.seed)
         .with_timeout(Some(Duration::from_secs(600)));
@@ -284,16 +265,9 @@ pub fn run(scenario: &Scenario) -> Outcome {
 
         let mut nodes: Vec<Option<Node>> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            let node = start_node(
-                &mut context,
-                &oracle,
-                key,
-                &participants,
-                i,
-                &stores[i],
-                &genesis,
-            )
-            .await;
+            let node =
+                start_node(&mut context, &oracle, key, &participants, i, &stores[i], &genesis)
+                    .await;
             nodes.push(Some(node));
         }
         let all: Vec<usize> = (0..scenario.validators).collect();
@@ -307,10 +281,7 @@ pub fn run(scenario: &Scenario) -> Outcome {
                     sender: Address::from_public_key(&sender.public_key()),
                     nonce,
                     fee: Amount(1),
-                    payload: Payload::Transfer {
-                        to: recipient(),
-                        amount: Amount(10),
-                    },
+                    payload: Payload::Transfer { to: recipient(), amount: Amount(10) },
                 }
                 .sign(&sender)
             })
@@ -354,12 +325,8 @@ pub fn run(scenario: &Scenario) -> Outcome {
             .map(|n| {
                 (1..=scenario.target_height)
                     .map(|h| {
-                        let block = n
-                            .ledger
-                            .store()
-                            .block(Height(h))
-                            .expect("store")
-                            .expect("block");
+                        let block =
+                            n.ledger.store().block(Height(h)).expect("store").expect("block");
                         (block.digest(), block.header.state_root)
                     })
                     .collect()
@@ -367,22 +334,11 @@ pub fn run(scenario: &Scenario) -> Outcome {
             .collect();
         let recipient_balance = nodes[0]
             .as_ref()
-            .and_then(|n| {
-                n.ledger
-                    .committed()
-                    .state
-                    .account(&recipient())
-                    .ok()
-                    .flatten()
-            })
+            .and_then(|n| n.ledger.committed().state.account(&recipient()).ok().flatten())
             .map_or(Amount::ZERO, |a| a.balance);
         for node in nodes.iter().flatten() {
             node.running.abort();
         }
-        Outcome {
-            chains,
-            recipient_balance,
-            auditor: context.auditor().state(),
-        }
+        Outcome { chains, recipient_balance, auditor: context.auditor().state() }
     })
 }

@@ -84,9 +84,7 @@ impl AuthState {
         &'a self,
         prefix: &'a [u8],
     ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
-        self.entries
-            .range(prefix.to_vec()..)
-            .take_while(move |(k, _)| k.starts_with(prefix))
+        self.entries.range(prefix.to_vec()..).take_while(move |(k, _)| k.starts_with(prefix))
     }
 
     /// Entries with keys in `[from, to)`, in key order.
@@ -140,19 +138,14 @@ impl AuthState {
         debug_assert!(self.dirty.is_empty(), "prove() needs an up-to-date root");
         let kh = key_hash(key);
         let bucket = bucket_of(&kh);
-        let entries = bucket_entries(&self.leaves, bucket)
-            .map(|(k, l)| (*k, *l))
-            .collect();
+        let entries = bucket_entries(&self.leaves, bucket).map(|(k, l)| (*k, *l)).collect();
         let mut siblings = Vec::with_capacity(STATE_TREE_DEPTH);
         let mut i = STATE_BUCKETS + bucket;
         while i > 1 {
             siblings.push(self.nodes[i ^ 1]);
             i /= 2;
         }
-        StateProof {
-            bucket: entries,
-            siblings,
-        }
+        StateProof { bucket: entries, siblings }
     }
 
     /// The keys written since the last call, each with its value now (`None` if deleted).
@@ -179,9 +172,7 @@ fn bucket_entries(
     let mut lo = [0u8; 32];
     lo[..2].copy_from_slice(&(bucket as u16).to_be_bytes());
     let lo = alx_types::hash::from_bytes(lo);
-    leaves
-        .range(lo..)
-        .take_while(move |(k, _)| bucket_of(k) == bucket)
+    leaves.range(lo..).take_while(move |(k, _)| bucket_of(k) == bucket)
 }
 
 #[cfg(test)]

@@ -103,10 +103,7 @@ impl State {
         }
         let state_height = self.height()?;
         if ctx.height != state_height.next() {
-            return Err(ExecuteError::WrongHeight {
-                state: state_height,
-                got: ctx.height,
-            });
+            return Err(ExecuteError::WrongHeight { state: state_height, got: ctx.height });
         }
         let mut fees = Amount::ZERO;
         let mut receipts = Vec::with_capacity(txs.len());
@@ -127,10 +124,7 @@ impl State {
         }
         self.put_height(ctx.height);
         let state_root = self.root();
-        Ok(BlockOutcome {
-            receipts,
-            state_root,
-        })
+        Ok(BlockOutcome { receipts, state_root })
     }
 
     fn execute_tx(
@@ -182,18 +176,13 @@ impl State {
             return Err(ErrorCode::ZeroAmount.into());
         }
         let mut sender = self.account(from)?.unwrap_or_default();
-        let balance = sender
-            .balance
-            .checked_sub(amount)
-            .ok_or(ErrorCode::InsufficientFunds)?;
+        let balance = sender.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
         if from == to {
             return Ok(());
         }
         let mut recipient = self.account(to)?.unwrap_or_default();
-        recipient.balance = recipient
-            .balance
-            .checked_add(amount)
-            .ok_or(ErrorCode::AmountOverflow)?;
+        recipient.balance =
+            recipient.balance.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         sender.balance = balance;
         self.put_account(from, &sender);
         self.put_account(to, &recipient);

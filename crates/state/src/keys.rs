@@ -131,10 +131,7 @@ impl EncodeSize for Validator {
 impl Read for Validator {
     type Cfg = ();
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            stake: Amount::read(buf)?,
-            registered_at: u64::read(buf)?,
-        })
+        Ok(Self { stake: Amount::read(buf)?, registered_at: u64::read(buf)? })
     }
 }
 
@@ -163,10 +160,7 @@ impl EncodeSize for Unbonding {
 impl Read for Unbonding {
     type Cfg = ();
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            validator: Address::read(buf)?,
-            amount: Amount::read(buf)?,
-        })
+        Ok(Self { validator: Address::read(buf)?, amount: Amount::read(buf)? })
     }
 }
 

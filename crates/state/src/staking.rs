@@ -18,13 +18,7 @@ impl State {
         if self.validator(who)?.is_some() {
             return Err(ErrorCode::AlreadyValidator.into());
         }
-        self.put_validator(
-            who,
-            &Validator {
-                stake: Amount::ZERO,
-                registered_at: height.0,
-            },
-        );
+        self.put_validator(who, &Validator { stake: Amount::ZERO, registered_at: height.0 });
         Ok(())
     }
 
@@ -34,22 +28,12 @@ impl State {
         }
         let mut validator = self.validator(to)?.ok_or(ErrorCode::UnknownValidator)?;
         let mut account = self.existing_account(who)?;
-        account.balance = account
-            .balance
-            .checked_sub(amount)
-            .ok_or(ErrorCode::InsufficientFunds)?;
-        account.bonded = account
-            .bonded
-            .checked_add(amount)
-            .ok_or(ErrorCode::AmountOverflow)?;
-        validator.stake = validator
-            .stake
-            .checked_add(amount)
-            .ok_or(ErrorCode::AmountOverflow)?;
-        let delegation = self
-            .delegation(who, to)?
-            .checked_add(amount)
-            .ok_or(ErrorCode::AmountOverflow)?;
+        account.balance =
+            account.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
+        account.bonded = account.bonded.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        validator.stake = validator.stake.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        let delegation =
+            self.delegation(who, to)?.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         self.put_account(who, &account);
         self.put_validator(to, &validator);
         self.put_delegation(who, to, delegation);
@@ -68,10 +52,8 @@ impl State {
             return Err(ErrorCode::ZeroAmount.into());
         }
         let mut validator = self.validator(from)?.ok_or(ErrorCode::UnknownValidator)?;
-        let delegation = self
-            .delegation(who, from)?
-            .checked_sub(amount)
-            .ok_or(ErrorCode::InsufficientStake)?;
+        let delegation =
+            self.delegation(who, from)?.checked_sub(amount).ok_or(ErrorCode::InsufficientStake)?;
         let mut account = self.existing_account(who)?;
         if account.unbonding_count as usize >= UNBONDINGS_PER_ACCOUNT_MAX {
             return Err(ErrorCode::TooManyUnbondings.into());
@@ -85,12 +67,8 @@ impl State {
         self.put_account(who, &account);
         self.put_validator(from, &validator);
         self.put_delegation(who, from, delegation);
-        let entry = Unbonding {
-            validator: *from,
-            amount,
-        };
-        self.auth_mut()
-            .put(unbonding_key(mature, who, nonce), keys::encode(&entry));
+        let entry = Unbonding { validator: *from, amount };
+        self.auth_mut().put(unbonding_key(mature, who, nonce), keys::encode(&entry));
         Ok(())
     }
 
@@ -99,28 +77,17 @@ impl State {
         let from = vec![PREFIX_UNBONDING];
         let mut to = vec![PREFIX_UNBONDING];
         to.extend_from_slice(&height.0.saturating_add(1).to_be_bytes());
-        let due: Vec<(Vec<u8>, Vec<u8>)> = self
-            .auth()
-            .range(from, to)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let due: Vec<(Vec<u8>, Vec<u8>)> =
+            self.auth().range(from, to).map(|(k, v)| (k.clone(), v.clone())).collect();
         for (key, value) in due {
-            let entry: Unbonding = keys::decode(&value).map_err(|source| CorruptState {
-                key: hex_key(&key),
-                source,
-            })?;
+            let entry: Unbonding = keys::decode(&value)
+                .map_err(|source| CorruptState { key: hex_key(&key), source })?;
             let mut owner = [0u8; 32];
             owner.copy_from_slice(&key[9..41]);
             let owner = Address(owner);
             let mut account = self.existing_account(&owner)?;
-            account.unbonding = account
-                .unbonding
-                .checked_sub(entry.amount)
-                .ok_or_else(overflow)?;
-            account.balance = account
-                .balance
-                .checked_add(entry.amount)
-                .ok_or_else(overflow)?;
+            account.unbonding = account.unbonding.checked_sub(entry.amount).ok_or_else(overflow)?;
+            account.balance = account.balance.checked_add(entry.amount).ok_or_else(overflow)?;
             account.unbonding_count = account.unbonding_count.saturating_sub(1);
             self.put_account(&owner, &account);
             self.auth_mut().delete(&key);
@@ -134,10 +101,8 @@ impl State {
     pub(crate) fn rotate_active_set(&mut self) -> Result<(), CorruptState> {
         let mut candidates: Vec<(Amount, Address)> = Vec::new();
         for (key, value) in self.auth().scan_prefix(&[PREFIX_VALIDATOR]) {
-            let v: Validator = keys::decode(value).map_err(|source| CorruptState {
-                key: hex_key(key),
-                source,
-            })?;
+            let v: Validator =
+                keys::decode(value).map_err(|source| CorruptState { key: hex_key(key), source })?;
             if !v.stake.is_zero() {
                 let mut a = [0u8; 32];
                 a.copy_from_slice(&key[1..]);

@@ -46,21 +46,12 @@ impl State {
             chain_id: genesis.chain_id.clone(),
             params: genesis.params.clone(),
         };
-        state.auth.put(
-            global_key(GLOBAL_CHAIN_ID),
-            genesis.chain_id.as_str().as_bytes().to_vec(),
-        );
+        state.auth.put(global_key(GLOBAL_CHAIN_ID), genesis.chain_id.as_str().as_bytes().to_vec());
         state.put_params(&genesis.params);
         state.put_amount_global(GLOBAL_SUPPLY, genesis.total_supply()?);
         state.put_height(Height(0));
         for a in &genesis.accounts {
-            state.put_account(
-                &a.address,
-                &Account {
-                    balance: a.balance,
-                    ..Account::default()
-                },
-            );
+            state.put_account(&a.address, &Account { balance: a.balance, ..Account::default() });
         }
         let mut set = Vec::new();
         for v in &genesis.validators {
@@ -68,13 +59,7 @@ impl State {
             let mut account = state.account(&v.address).ok().flatten().unwrap_or_default();
             account.bonded = v.stake;
             state.put_account(&v.address, &account);
-            state.put_validator(
-                &v.address,
-                &Validator {
-                    stake: v.stake,
-                    registered_at: 0,
-                },
-            );
+            state.put_validator(&v.address, &Validator { stake: v.stake, registered_at: 0 });
             state.put_delegation(&v.address, &v.address, v.stake);
             set.push(v.address);
         }
@@ -100,15 +85,10 @@ impl State {
             .get(&global_key(GLOBAL_CHAIN_ID))
             .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
             .ok_or_else(|| corrupt(GLOBAL_CHAIN_ID))?;
-        let params_bytes = auth
-            .get(&global_key(GLOBAL_PARAMS))
-            .ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
+        let params_bytes =
+            auth.get(&global_key(GLOBAL_PARAMS)).ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
         let params = decode_params(params_bytes).ok_or_else(|| corrupt(GLOBAL_PARAMS))?;
-        Ok(Self {
-            auth,
-            chain_id,
-            params,
-        })
+        Ok(Self { auth, chain_id, params })
     }
 
     /// The chain id.
@@ -130,14 +110,12 @@ impl State {
 
     /// Height of the last applied block.
     pub fn height(&self) -> Result<Height, CorruptState> {
-        self.get_global::<u64>(GLOBAL_HEIGHT)
-            .map(|h| Height(h.unwrap_or(0)))
+        self.get_global::<u64>(GLOBAL_HEIGHT).map(|h| Height(h.unwrap_or(0)))
     }
 
     /// Total supply.
     pub fn supply(&self) -> Result<Amount, CorruptState> {
-        self.get_global::<Amount>(GLOBAL_SUPPLY)
-            .map(Option::unwrap_or_default)
+        self.get_global::<Amount>(GLOBAL_SUPPLY).map(Option::unwrap_or_default)
     }
 
     /// An account, if it exists.
@@ -156,8 +134,7 @@ impl State {
         delegator: &Address,
         validator: &Address,
     ) -> Result<Amount, CorruptState> {
-        self.get(&delegation_key(delegator, validator))
-            .map(Option::unwrap_or_default)
+        self.get(&delegation_key(delegator, validator)).map(Option::unwrap_or_default)
     }
 
     /// The active validator set, sorted by address.
@@ -189,10 +166,7 @@ impl State {
             a.copy_from_slice(&k[1..]);
             keys::decode::<Account>(v)
                 .map(|acc| (Address(a), acc))
-                .map_err(|source| CorruptState {
-                    key: hex_key(k),
-                    source,
-                })
+                .map_err(|source| CorruptState { key: hex_key(k), source })
         })
     }
 
@@ -222,10 +196,7 @@ impl State {
             None => Ok(None),
             Some(bytes) => keys::decode(bytes)
                 .map(Some)
-                .map_err(|source| CorruptState {
-                    key: hex_key(key),
-                    source,
-                }),
+                .map_err(|source| CorruptState { key: hex_key(key), source }),
         }
     }
 

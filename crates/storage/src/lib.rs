@@ -114,10 +114,7 @@ impl Store {
         let Some(v) = meta.get(META_HEIGHT)? else {
             return Ok(None);
         };
-        let bytes: [u8; 8] = v
-            .value()
-            .try_into()
-            .map_err(|_| corrupt("height", META_HEIGHT))?;
+        let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("height", META_HEIGHT))?;
         Ok(Some(Height(u64::from_be_bytes(bytes))))
     }
 
@@ -166,32 +163,25 @@ impl Store {
             return Ok(false);
         }
         if height != committed + 1 {
-            return Err(StorageError::OutOfOrder {
-                committed,
-                got: height,
-            });
+            return Err(StorageError::OutOfOrder { committed, got: height });
         }
         let tx = self.db.begin_write()?;
         {
             let mut state = tx.open_table(STATE)?;
             apply_changes(&mut state, changes)?;
-            tx.open_table(BLOCKS)?
-                .insert(height, block.encode().as_ref())?;
+            tx.open_table(BLOCKS)?.insert(height, block.encode().as_ref())?;
             let mut encoded = Vec::with_capacity(receipts.len() * Receipt::SIZE);
             for r in receipts {
                 encoded.extend_from_slice(&r.encode());
             }
-            tx.open_table(RECEIPTS)?
-                .insert(height, encoded.as_slice())?;
-            tx.open_table(BLOCK_INDEX)?
-                .insert(&block.digest().0, height)?;
+            tx.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
+            tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
             let mut tx_index = tx.open_table(TX_INDEX)?;
             for (i, t) in block.txs.iter().enumerate() {
                 // Block size limits keep the index far below u32::MAX.
                 tx_index.insert(&t.hash().0, (height, i as u32))?;
             }
-            tx.open_table(META)?
-                .insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
+            tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
         }
         tx.commit()?;
         Ok(true)
@@ -223,10 +213,7 @@ impl Store {
     /// The height of the committed block with this digest.
     pub fn height_of(&self, digest: &Hash) -> Result<Option<Height>> {
         let tx = self.db.begin_read()?;
-        Ok(tx
-            .open_table(BLOCK_INDEX)?
-            .get(&digest.0)?
-            .map(|v| Height(v.value())))
+        Ok(tx.open_table(BLOCK_INDEX)?.get(&digest.0)?.map(|v| Height(v.value())))
     }
 
     /// The receipts of the committed block at `height`.
@@ -270,10 +257,7 @@ fn apply_changes(table: &mut redb::Table<'_, &[u8], &[u8]>, changes: &[StateChan
 }
 
 fn corrupt(what: &'static str, at: &str) -> StorageError {
-    StorageError::Corrupt {
-        what,
-        at: at.to_owned(),
-    }
+    StorageError::Corrupt { what, at: at.to_owned() }
 }
 
 fn hex(bytes: &[u8]) -> String {

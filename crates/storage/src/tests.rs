@@ -30,9 +30,7 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
     {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.committed_height().unwrap(), None);
-        store
-            .commit_genesis(&genesis, &[(b"a".to_vec(), Some(b"1".to_vec()))])
-            .unwrap();
+        store.commit_genesis(&genesis, &[(b"a".to_vec(), Some(b"1".to_vec()))]).unwrap();
         let b1 = block(1, ZERO);
         let r = Receipt::success(sha256(&[b"tx"]), Amount(3));
         assert!(
@@ -45,23 +43,14 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
                 .unwrap()
         );
         // At-least-once delivery: the same block again changes nothing.
-        assert!(
-            !store
-                .commit_block(&b1, &[], &[(b"c".to_vec(), Some(b"3".to_vec()))])
-                .unwrap()
-        );
+        assert!(!store.commit_block(&b1, &[], &[(b"c".to_vec(), Some(b"3".to_vec()))]).unwrap());
         // A gap is refused.
         assert!(matches!(
             store.commit_block(&block(3, ZERO), &[], &[]),
-            Err(StorageError::OutOfOrder {
-                committed: 1,
-                got: 3
-            })
+            Err(StorageError::OutOfOrder { committed: 1, got: 3 })
         ));
         let b2 = block(2, b1.digest());
-        store
-            .commit_block(&b2, &[], &[(b"a".to_vec(), None)])
-            .unwrap();
+        store.commit_block(&b2, &[], &[(b"a".to_vec(), None)]).unwrap();
         assert_eq!(store.receipts(Height(1)).unwrap(), vec![r]);
     }
     let store = Store::open(&path).unwrap();
@@ -71,10 +60,7 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
         Err(StorageError::GenesisMismatch { .. })
     ));
     assert_eq!(store.committed_height().unwrap(), Some(Height(2)));
-    assert_eq!(
-        store.state_entries().unwrap(),
-        vec![(b"b".to_vec(), b"2".to_vec())]
-    );
+    assert_eq!(store.state_entries().unwrap(), vec![(b"b".to_vec(), b"2".to_vec())]);
     let b2 = store.block(Height(2)).unwrap().unwrap();
     assert_eq!(store.height_of(&b2.digest()).unwrap(), Some(Height(2)));
     assert_eq!(store.block(Height(9)).unwrap(), None);

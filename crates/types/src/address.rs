@@ -81,10 +81,8 @@ impl FromStr for Address {
             return Err(AddressError::WrongPrefix(hrp.to_string()));
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        let bytes: [u8; 32] = data
-            .as_slice()
-            .try_into()
-            .map_err(|_| AddressError::WrongLength(data.len()))?;
+        let bytes: [u8; 32] =
+            data.as_slice().try_into().map_err(|_| AddressError::WrongLength(data.len()))?;
         Ok(Self(bytes))
     }
 }
@@ -138,16 +136,10 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] = if bad[last] == 'q' { 'p' } else { 'q' };
         let bad: String = bad.into_iter().collect();
-        assert!(matches!(
-            bad.parse::<Address>(),
-            Err(AddressError::Bech32(_))
-        ));
+        assert!(matches!(bad.parse::<Address>(), Err(AddressError::Bech32(_))));
 
         let other = bech32::encode::<Bech32m>(Hrp::parse("cosmos").unwrap(), &[0u8; 32]).unwrap();
-        assert_eq!(
-            other.parse::<Address>(),
-            Err(AddressError::WrongPrefix("cosmos".into()))
-        );
+        assert_eq!(other.parse::<Address>(), Err(AddressError::WrongPrefix("cosmos".into())));
         let short = bech32::encode::<Bech32m>(Hrp::parse("alx").unwrap(), &[0u8; 20]).unwrap();
         assert_eq!(short.parse::<Address>(), Err(AddressError::WrongLength(20)));
     }

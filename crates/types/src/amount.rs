@@ -148,13 +148,9 @@ impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(serde::de::Error::custom(
-                "amount must be a string of base-unit digits",
-            ));
+            return Err(serde::de::Error::custom("amount must be a string of base-unit digits"));
         }
-        text.parse::<u128>()
-            .map(Self)
-            .map_err(serde::de::Error::custom)
+        text.parse::<u128>().map(Self).map_err(serde::de::Error::custom)
     }
 }
 
@@ -173,14 +169,8 @@ mod tests {
         check("1.5", 1_500_000_000, "1.5 ALX");
         check("0.000000001", 1, "0.000000001 ALX");
         check(".25", 250_000_000, "0.25 ALX");
-        assert_eq!(
-            Amount::parse_alx("1.0000000001"),
-            Err(AmountParseError::TooPrecise)
-        );
-        assert!(matches!(
-            Amount::parse_alx("-1"),
-            Err(AmountParseError::NotDecimal(_))
-        ));
+        assert_eq!(Amount::parse_alx("1.0000000001"), Err(AmountParseError::TooPrecise));
+        assert!(matches!(Amount::parse_alx("-1"), Err(AmountParseError::NotDecimal(_))));
         assert_eq!(Amount::parse_alx(""), Err(AmountParseError::Empty));
         assert_eq!(
             Amount::parse_alx("999999999999999999999999999999999999999"),

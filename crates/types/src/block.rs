@@ -123,11 +123,7 @@ impl Block {
     #[must_use]
     pub fn new(header: BlockHeader, txs: Vec<SignedTx>) -> Self {
         let digest = header.digest();
-        Self {
-            header,
-            txs,
-            digest,
-        }
+        Self { header, txs, digest }
     }
 
     /// The block's id.

@@ -29,14 +29,8 @@ impl FromStr for ChainId {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let ok = !text.is_empty()
             && text.len() <= CHAIN_ID_LEN_MAX
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ChainIdError(text.to_owned()))
-        }
+            && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(text.to_owned())) } else { Err(ChainIdError(text.to_owned())) }
     }
 }
 
@@ -79,8 +73,7 @@ impl Read for ChainId {
         let mut raw = vec![0u8; len];
         buf.copy_to_slice(&mut raw);
         let text = String::from_utf8(raw).map_err(|_| CodecError::Invalid("chain_id", "utf8"))?;
-        text.parse()
-            .map_err(|_| CodecError::Invalid("chain_id", "characters"))
+        text.parse().map_err(|_| CodecError::Invalid("chain_id", "characters"))
     }
 }
 
@@ -92,8 +85,6 @@ impl Serialize for ChainId {
 
 impl<'de> Deserialize<'de> for ChainId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }

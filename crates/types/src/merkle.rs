@@ -47,13 +47,7 @@ pub fn list_root(items: &[Hash]) -> Hash {
     while level.len() > 1 {
         level = level
             .chunks(2)
-            .map(|pair| {
-                if pair.len() == 2 {
-                    node_hash(&pair[0], &pair[1])
-                } else {
-                    pair[0]
-                }
-            })
+            .map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] })
             .collect();
     }
     level[0]
@@ -68,10 +62,7 @@ pub fn key_hash(key: &[u8]) -> Hash {
 /// The bucket of a key hash.
 #[must_use]
 pub fn bucket_of(key_hash: &Hash) -> usize {
-    usize::from(u16::from_be_bytes([
-        key_hash.as_ref()[0],
-        key_hash.as_ref()[1],
-    ]))
+    usize::from(u16::from_be_bytes([key_hash.as_ref()[0], key_hash.as_ref()[1]]))
 }
 
 /// Hash of a state entry.
@@ -125,10 +116,7 @@ impl StateProof {
         }
         let kh = key_hash(key);
         let sorted = self.bucket.windows(2).all(|w| w[0].0 < w[1].0);
-        let all_in_bucket = self
-            .bucket
-            .iter()
-            .all(|(k, _)| bucket_of(k) == bucket_of(&kh));
+        let all_in_bucket = self.bucket.iter().all(|(k, _)| bucket_of(k) == bucket_of(&kh));
         if !sorted || !all_in_bucket {
             return false;
         }
@@ -141,11 +129,8 @@ impl StateProof {
         let mut hash = bucket_hash(self.bucket.iter().map(|(k, l)| (k, l)));
         let mut index = bucket_of(&kh);
         for sibling in &self.siblings {
-            hash = if index & 1 == 0 {
-                node_hash(&hash, sibling)
-            } else {
-                node_hash(sibling, &hash)
-            };
+            hash =
+                if index & 1 == 0 { node_hash(&hash, sibling) } else { node_hash(sibling, &hash) };
             index >>= 1;
         }
         hash == *root
@@ -162,9 +147,6 @@ mod tests {
         assert_eq!(list_root(&[]), crate::hash::ZERO);
         assert_eq!(list_root(&[h(1)]), h(1));
         assert_eq!(list_root(&[h(1), h(2)]), node_hash(&h(1), &h(2)));
-        assert_eq!(
-            list_root(&[h(1), h(2), h(3)]),
-            node_hash(&node_hash(&h(1), &h(2)), &h(3))
-        );
+        assert_eq!(list_root(&[h(1), h(2), h(3)]), node_hash(&node_hash(&h(1), &h(2)), &h(3)));
     }
 }

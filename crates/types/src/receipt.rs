@@ -110,23 +110,13 @@ impl Receipt {
     /// A successful receipt.
     #[must_use]
     pub const fn success(tx_hash: TxHash, fee_paid: Amount) -> Self {
-        Self {
-            tx_hash,
-            status: TxStatus::Success,
-            error: None,
-            fee_paid,
-        }
+        Self { tx_hash, status: TxStatus::Success, error: None, fee_paid }
     }
 
     /// A failed receipt.
     #[must_use]
     pub const fn failed(tx_hash: TxHash, error: ErrorCode, fee_paid: Amount) -> Self {
-        Self {
-            tx_hash,
-            status: TxStatus::Failed,
-            error: Some(error),
-            fee_paid,
-        }
+        Self { tx_hash, status: TxStatus::Failed, error: Some(error), fee_paid }
     }
 }
 

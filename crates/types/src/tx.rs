@@ -117,18 +117,15 @@ impl Read for Payload {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         let tag = u8::read(buf)?;
         Ok(match tag {
-            Self::TAG_TRANSFER => Self::Transfer {
-                to: Address::read(buf)?,
-                amount: Amount::read(buf)?,
-            },
-            Self::TAG_BOND => Self::Bond {
-                validator: Address::read(buf)?,
-                amount: Amount::read(buf)?,
-            },
-            Self::TAG_UNBOND => Self::Unbond {
-                validator: Address::read(buf)?,
-                amount: Amount::read(buf)?,
-            },
+            Self::TAG_TRANSFER => {
+                Self::Transfer { to: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
+            Self::TAG_BOND => {
+                Self::Bond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
+            Self::TAG_UNBOND => {
+                Self::Unbond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
+            }
             Self::TAG_REGISTER_VALIDATOR => Self::RegisterValidator,
             other => return Err(CodecError::InvalidEnum(other)),
         })
@@ -163,11 +160,7 @@ impl Transaction {
         let message = self.encode();
         let signature = key.sign(NAMESPACE_TX, &message);
         let hash = sha256(&[&message]);
-        SignedTx {
-            tx: self,
-            signature,
-            hash,
-        }
+        SignedTx { tx: self, signature, hash }
     }
 }
 
@@ -226,11 +219,7 @@ impl SignedTx {
     #[must_use]
     pub fn from_parts(tx: Transaction, signature: Signature) -> Self {
         let hash = tx.hash();
-        Self {
-            tx,
-            signature,
-            hash,
-        }
+        Self { tx, signature, hash }
     }
 
     /// The transaction id.
@@ -300,10 +289,7 @@ mod tests {
             sender: Address::from_public_key(&key.public_key()),
             nonce,
             fee: Amount(10),
-            payload: Payload::Transfer {
-                to: Address([9; 32]),
-                amount: Amount(5),
-            },
+            payload: Payload::Transfer { to: Address([9; 32]), amount: Amount(5) },
         };
         (key.clone(), tx.sign(&key))
     }
@@ -330,10 +316,7 @@ mod tests {
         let (_, signed) = sample(0);
         let bytes = signed.to_bytes();
         for cut in 0..bytes.len() {
-            assert!(
-                SignedTx::decode_bytes(&bytes[..cut]).is_err(),
-                "prefix {cut}"
-            );
+            assert!(SignedTx::decode_bytes(&bytes[..cut]).is_err(), "prefix {cut}");
         }
         let mut extra = bytes.to_vec();
         extra.push(0);

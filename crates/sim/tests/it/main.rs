@@ -5,24 +5,14 @@ use alx_types::Amount;
 use std::time::Duration;
 
 fn base(seed: u64) -> Scenario {
-    Scenario {
-        validators: 4,
-        seed,
-        target_height: 12,
-        transfers: 20,
-        partition: None,
-        crash: None,
-    }
+    Scenario { validators: 4, seed, target_height: 12, transfers: 20, partition: None, crash: None }
 }
 
 fn assert_agreement(outcome: &Outcome, validators: usize, target: u64) {
     assert_eq!(outcome.chains.len(), validators);
     for chain in &outcome.chains {
         assert_eq!(chain.len() as u64, target);
-        assert_eq!(
-            chain, &outcome.chains[0],
-            "validators committed different chains"
-        );
+        assert_eq!(chain, &outcome.chains[0], "validators committed different chains");
     }
 }
 
@@ -44,11 +34,7 @@ fn same_seed_same_run() {
 #[test]
 fn partitioned_validator_catches_up_after_healing() {
     let scenario = Scenario {
-        partition: Some(Partition {
-            validator: 3,
-            from_height: 3,
-            until_height: 10,
-        }),
+        partition: Some(Partition { validator: 3, from_height: 3, until_height: 10 }),
         target_height: 14,
         ..base(3)
     };
@@ -58,11 +44,7 @@ fn partitioned_validator_catches_up_after_healing() {
 #[test]
 fn crashed_validator_restarts_and_rejoins() {
     let scenario = Scenario {
-        crash: Some(Crash {
-            validator: 2,
-            at_height: 4,
-            down_for: Duration::from_secs(5),
-        }),
+        crash: Some(Crash { validator: 2, at_height: 4, down_for: Duration::from_secs(5) }),
         target_height: 14,
         ..base(5)
     };

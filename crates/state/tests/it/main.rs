@@ -22,16 +22,9 @@ pub(crate) fn addr(i: u64) -> Address {
 pub(crate) fn genesis() -> Genesis {
     Genesis {
         chain_id: "alx-test".parse().unwrap(),
-        params: Params {
-            min_fee: Amount(MIN_FEE),
-            epoch_length: 5,
-            validators_max: 4,
-        },
+        params: Params { min_fee: Amount(MIN_FEE), epoch_length: 5, validators_max: 4 },
         accounts: (0..4)
-            .map(|i| GenesisAccount {
-                address: addr(i),
-                balance: Amount(1_000_000),
-            })
+            .map(|i| GenesisAccount { address: addr(i), balance: Amount(1_000_000) })
             .collect(),
         validators: vec![GenesisValidator {
             address: addr(0),
@@ -56,10 +49,7 @@ pub(crate) fn tx(from: u64, nonce: u64, fee: u128, payload: Payload) -> SignedTx
 pub(crate) fn run(state: &mut State, txs: &[SignedTx]) -> Vec<alx_types::Receipt> {
     let height = state.height().unwrap().next();
     let sigs: Vec<bool> = txs.iter().map(SignedTx::verify_signature).collect();
-    let ctx = BlockContext {
-        height,
-        proposer: addr(0),
-    };
+    let ctx = BlockContext { height, proposer: addr(0) };
     state.execute_block(&ctx, txs, &sigs).unwrap().receipts
 }
 

@@ -3,26 +3,11 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Transfer {
-        from: u64,
-        to: u64,
-        amount: u128,
-        fee: u128,
-    },
-    Bond {
-        from: u64,
-        amount: u128,
-    },
-    Unbond {
-        from: u64,
-        amount: u128,
-    },
-    Register {
-        from: u64,
-    },
-    BadNonce {
-        from: u64,
-    },
+    Transfer { from: u64, to: u64, amount: u128, fee: u128 },
+    Bond { from: u64, amount: u128 },
+    Unbond { from: u64, amount: u128 },
+    Register { from: u64 },
+    BadNonce { from: u64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {

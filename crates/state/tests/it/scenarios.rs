@@ -4,32 +4,13 @@ use alx_types::{ErrorCode, TxStatus, limits::UNBONDING_PERIOD_BLOCKS};
 #[test]
 fn transfer_charges_fee_and_moves_amount() {
     let mut s = State::from_genesis(&genesis()).unwrap();
-    let receipts = run(
-        &mut s,
-        &[tx(
-            1,
-            0,
-            MIN_FEE,
-            Payload::Transfer {
-                to: addr(2),
-                amount: Amount(500),
-            },
-        )],
-    );
+    let receipts =
+        run(&mut s, &[tx(1, 0, MIN_FEE, Payload::Transfer { to: addr(2), amount: Amount(500) })]);
     assert_eq!(receipts[0].status, TxStatus::Success);
-    assert_eq!(
-        s.account(&addr(1)).unwrap().unwrap().balance,
-        Amount(1_000_000 - 500 - MIN_FEE)
-    );
-    assert_eq!(
-        s.account(&addr(2)).unwrap().unwrap().balance,
-        Amount(1_000_500)
-    );
+    assert_eq!(s.account(&addr(1)).unwrap().unwrap().balance, Amount(1_000_000 - 500 - MIN_FEE));
+    assert_eq!(s.account(&addr(2)).unwrap().unwrap().balance, Amount(1_000_500));
     // The proposer (account 0) got the fee.
-    assert_eq!(
-        s.account(&addr(0)).unwrap().unwrap().balance,
-        Amount(1_000_000 + MIN_FEE)
-    );
+    assert_eq!(s.account(&addr(0)).unwrap().unwrap().balance, Amount(1_000_000 + MIN_FEE));
     assert_eq!(total_held(&s), s.supply().unwrap().0);
 }
 
@@ -49,10 +30,7 @@ fn every_failure_code_leaves_state_as_documented() {
             assert_eq!(after, before, "{code:?}");
         }
     };
-    let transfer = |amount| Payload::Transfer {
-        to: addr(2),
-        amount: Amount(amount),
-    };
+    let transfer = |amount| Payload::Transfer { to: addr(2), amount: Amount(amount) };
 
     // Signed by account 2 but claiming to be account 1.
     let mut wrong_signer = tx(2, 0, MIN_FEE, transfer(1));
@@ -64,76 +42,29 @@ fn every_failure_code_leaves_state_as_documented() {
     other_chain.chain_id = "alx-other".parse().unwrap();
     check(&mut s, other_chain.sign(&key(1)), ErrorCode::WrongChainId);
     check(&mut s, tx(1, 5, MIN_FEE, transfer(1)), ErrorCode::BadNonce);
+    check(&mut s, tx(1, 0, MIN_FEE - 1, transfer(1)), ErrorCode::FeeTooLow);
+    check(&mut s, tx(1, 0, 2_000_000, transfer(1)), ErrorCode::InsufficientFee);
+    check(&mut s, tx(1, 0, MIN_FEE, transfer(5_000_000)), ErrorCode::InsufficientFunds);
+    check(&mut s, tx(1, 1, MIN_FEE, transfer(0)), ErrorCode::ZeroAmount);
     check(
         &mut s,
-        tx(1, 0, MIN_FEE - 1, transfer(1)),
-        ErrorCode::FeeTooLow,
-    );
-    check(
-        &mut s,
-        tx(1, 0, 2_000_000, transfer(1)),
-        ErrorCode::InsufficientFee,
-    );
-    check(
-        &mut s,
-        tx(1, 0, MIN_FEE, transfer(5_000_000)),
-        ErrorCode::InsufficientFunds,
-    );
-    check(
-        &mut s,
-        tx(1, 1, MIN_FEE, transfer(0)),
-        ErrorCode::ZeroAmount,
-    );
-    check(
-        &mut s,
-        tx(
-            1,
-            2,
-            MIN_FEE,
-            Payload::Bond {
-                validator: addr(3),
-                amount: Amount(1),
-            },
-        ),
+        tx(1, 2, MIN_FEE, Payload::Bond { validator: addr(3), amount: Amount(1) }),
         ErrorCode::UnknownValidator,
     );
     check(
         &mut s,
-        tx(
-            1,
-            3,
-            MIN_FEE,
-            Payload::Unbond {
-                validator: addr(0),
-                amount: Amount(1),
-            },
-        ),
+        tx(1, 3, MIN_FEE, Payload::Unbond { validator: addr(0), amount: Amount(1) }),
         ErrorCode::InsufficientStake,
     );
-    assert_eq!(
-        run(&mut s, &[tx(1, 4, MIN_FEE, Payload::RegisterValidator)])[0].error,
-        None
-    );
-    check(
-        &mut s,
-        tx(1, 5, MIN_FEE, Payload::RegisterValidator),
-        ErrorCode::AlreadyValidator,
-    );
+    assert_eq!(run(&mut s, &[tx(1, 4, MIN_FEE, Payload::RegisterValidator)])[0].error, None);
+    check(&mut s, tx(1, 5, MIN_FEE, Payload::RegisterValidator), ErrorCode::AlreadyValidator);
     assert_eq!(total_held(&s), s.supply().unwrap().0);
 }
 
 #[test]
 fn replayed_transaction_fails_with_bad_nonce() {
     let mut s = State::from_genesis(&genesis()).unwrap();
-    let t = tx(
-        1,
-        0,
-        MIN_FEE,
-        Payload::Transfer {
-            to: addr(2),
-            amount: Amount(1),
-        },
-    );
+    let t = tx(1, 0, MIN_FEE, Payload::Transfer { to: addr(2), amount: Amount(1) });
     let receipts = run(&mut s, &[t.clone(), t.clone()]);
     assert_eq!(receipts[0].status, TxStatus::Success);
     assert_eq!(receipts[1].error, Some(ErrorCode::BadNonce));
@@ -146,30 +77,8 @@ fn bond_unbond_mature_and_rotate() {
     // Account 1 registers and bonds more than validator 0: at the epoch boundary (height 5)
     // both are active (validators_max 4).
     run(&mut s, &[tx(1, 0, MIN_FEE, Payload::RegisterValidator)]);
-    run(
-        &mut s,
-        &[tx(
-            1,
-            1,
-            MIN_FEE,
-            Payload::Bond {
-                validator: addr(1),
-                amount: Amount(9000),
-            },
-        )],
-    );
-    run(
-        &mut s,
-        &[tx(
-            2,
-            0,
-            MIN_FEE,
-            Payload::Bond {
-                validator: addr(1),
-                amount: Amount(100),
-            },
-        )],
-    );
+    run(&mut s, &[tx(1, 1, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(9000) })]);
+    run(&mut s, &[tx(2, 0, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(100) })]);
     assert_eq!(s.validator(&addr(1)).unwrap().unwrap().stake, Amount(9100));
     assert_eq!(s.active_set().unwrap(), vec![addr(0)]);
     while s.height().unwrap().0 < 5 {
@@ -182,31 +91,17 @@ fn bond_unbond_mature_and_rotate() {
     // Unbond: stake leaves at once, balance returns after the period.
     let r = run(
         &mut s,
-        &[tx(
-            2,
-            1,
-            MIN_FEE,
-            Payload::Unbond {
-                validator: addr(1),
-                amount: Amount(60),
-            },
-        )],
+        &[tx(2, 1, MIN_FEE, Payload::Unbond { validator: addr(1), amount: Amount(60) })],
     );
     assert_eq!(r[0].status, TxStatus::Success);
     let unbond_height = s.height().unwrap().0;
     let a = s.account(&addr(2)).unwrap().unwrap();
-    assert_eq!(
-        (a.bonded, a.unbonding, a.unbonding_count),
-        (Amount(40), Amount(60), 1)
-    );
+    assert_eq!((a.bonded, a.unbonding, a.unbonding_count), (Amount(40), Amount(60), 1));
     let balance_before = a.balance;
     while s.height().unwrap().0 < unbond_height + UNBONDING_PERIOD_BLOCKS - 1 {
         run(&mut s, &[]);
     }
-    assert_eq!(
-        s.account(&addr(2)).unwrap().unwrap().balance,
-        balance_before
-    );
+    assert_eq!(s.account(&addr(2)).unwrap().unwrap().balance, balance_before);
     run(&mut s, &[]);
     let a = s.account(&addr(2)).unwrap().unwrap();
     assert_eq!(a.balance, Amount(balance_before.0 + 60));
@@ -228,18 +123,7 @@ fn stored_entries_rebuild_the_same_state() {
     };
     persist(&mut s);
     for n in 0..3 {
-        run(
-            &mut s,
-            &[tx(
-                1,
-                n,
-                MIN_FEE,
-                Payload::Transfer {
-                    to: addr(3),
-                    amount: Amount(7),
-                },
-            )],
-        );
+        run(&mut s, &[tx(1, n, MIN_FEE, Payload::Transfer { to: addr(3), amount: Amount(7) })]);
         persist(&mut s);
     }
     let mut rebuilt = State::from_entries(stored).unwrap();
@@ -253,10 +137,7 @@ fn stored_entries_rebuild_the_same_state() {
 fn wrong_height_is_refused_without_change() {
     let mut s = State::from_genesis(&genesis()).unwrap();
     let root = s.root();
-    let ctx = BlockContext {
-        height: Height(3),
-        proposer: addr(0),
-    };
+    let ctx = BlockContext { height: Height(3), proposer: addr(0) };
     assert!(s.execute_block(&ctx, &[], &[]).is_err());
     assert_eq!(s.root(), root);
 }

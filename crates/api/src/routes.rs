@@ -1,0 +1,255 @@
+//! Request handlers. Each parses its input strictly, reads the committed ledger, and answers
+//! with the JSON shapes of `alx_types::api`.
+
+use crate::{ApiError, ApiState, BATCH_TXS_MAX};
+use alx_types::{
+    Address, Block, SignedTx,
+    api::{
+        AccountJson, AccountProof, AccountResponse, BlockHeaderJson, BlockResponse, StatusResponse,
+        SubmitTxRequest, SubmitTxResponse, TxJson, TxResponse, TxWithReceipt,
+    },
+    block::Height,
+    hash::{parse_hex, to_hex},
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::JsonRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response, Sse, sse::Event},
+};
+use futures::{Stream, StreamExt as _};
+use serde::Deserialize;
+use std::convert::Infallible;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<StatusResponse> {
+    let committed = s.ledger.committed();
+    Ok(Json(StatusResponse {
+        chain_id: committed.state.chain_id().clone(),
+        height: committed.block.height(),
+        last_block_hash: to_hex(&committed.block.digest()),
+        state_root: to_hex(&committed.block.header.state_root),
+        validators: committed.state.active_set()?,
+        mempool_size: s.ledger.mempool_len(),
+        version: s.version.to_owned(),
+    }))
+}
+
+fn block_response(s: &ApiState, block: &Block) -> Result<BlockResponse, ApiError> {
+    let receipts = if block.height() == s.ledger.committed().block.height() {
+        s.ledger.committed().receipts.clone()
+    } else {
+        s.ledger.store().receipts(block.height())?
+    };
+    let txs = block
+        .txs
+        .iter()
+        .zip(receipts)
+        .map(|(tx, receipt)| TxWithReceipt { tx: TxJson::from(tx), receipt })
+        .collect();
+    Ok(BlockResponse { header: BlockHeaderJson::from(block), txs })
+}
+
+pub(crate) async fn latest_block(State(s): State<ApiState>) -> ApiResult<BlockResponse> {
+    let committed = s.ledger.committed();
+    Ok(Json(block_response(&s, &committed.block)?))
+}
+
+pub(crate) async fn block(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<BlockResponse> {
+    let height = if let Ok(h) = id.parse::<u64>() {
+        Height(h)
+    } else if let Some(hash) = parse_hex(&id) {
+        s.ledger
+            .store()
+            .height_of(&hash)?
+            .ok_or_else(|| ApiError::NotFound(format!("no committed block with hash {id}")))?
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "{id:?} is neither a height nor a 64-hex-character block hash"
+        )));
+    };
+    let block = if height.0 == 0 {
+        (*s.ledger.genesis()).clone()
+    } else {
+        s.ledger
+            .store()
+            .block(height)?
+            .ok_or_else(|| ApiError::NotFound(format!("no committed block at height {height}")))?
+    };
+    Ok(Json(block_response(&s, &block)?))
+}
+
+pub(crate) async fn tx(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+) -> ApiResult<TxResponse> {
+    let digest = parse_hex(&hash)
+        .ok_or_else(|| ApiError::BadRequest(format!("{hash:?} is not a 64-hex-character hash")))?;
+    let not_found = || {
+        let pending = s.ledger.committed().block.height();
+        ApiError::NotFound(format!(
+            "transaction {hash} is not in any committed block (chain height {pending}); it may still be pending"
+        ))
+    };
+    let (height, index) = s.ledger.store().tx_location(&digest)?.ok_or_else(not_found)?;
+    let block = s.ledger.store().block(height)?.ok_or_else(not_found)?;
+    let receipts = s.ledger.store().receipts(height)?;
+    let i = index as usize;
+    let (Some(signed), Some(receipt)) = (block.txs.get(i), receipts.get(i)) else {
+        return Err(ApiError::Internal(format!("tx index {i} out of range at height {height}")));
+    };
+    Ok(Json(TxResponse {
+        tx: TxJson::from(signed),
+        receipt: receipt.clone(),
+        height,
+        index,
+        block_hash: to_hex(&block.digest()),
+    }))
+}
+
+fn decode_tx(text: &str) -> Result<SignedTx, ApiError> {
+    let bytes = hex::decode(text.trim_start_matches("0x"))
+        .map_err(|e| ApiError::BadRequest(format!("tx is not hex: {e}")))?;
+    SignedTx::decode_bytes(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("tx does not decode: {e}")))
+}
+
+fn parse_json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+pub(crate) async fn submit(
+    State(s): State<ApiState>,
+    body: Result<Json<SubmitTxRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
+    let tx = decode_tx(&parse_json(body)?.tx)?;
+    let mut rng = commonware_utils::rng::sys_rng();
+    let result = s.ledger.submit(vec![tx], &mut rng).remove(0);
+    let hash = result?;
+    Ok((StatusCode::ACCEPTED, Json(SubmitTxResponse { hash: to_hex(&hash) })))
+}
+
+/// `POST /api/txs/batch` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BatchRequest {
+    txs: Vec<String>,
+}
+
+/// One result per submitted transaction: `{"hash"}` or `{"error": {"type","message"}}`.
+#[derive(serde::Serialize)]
+pub(crate) struct BatchResponse {
+    accepted: usize,
+    results: Vec<serde_json::Value>,
+}
+
+pub(crate) async fn submit_batch(
+    State(s): State<ApiState>,
+    body: Result<Json<BatchRequest>, JsonRejection>,
+) -> ApiResult<BatchResponse> {
+    let req = parse_json(body)?;
+    if req.txs.len() > BATCH_TXS_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "{} transactions in one batch; at most {BATCH_TXS_MAX}",
+            req.txs.len()
+        )));
+    }
+    // Decode everything first: one malformed entry refuses the request, nothing is admitted.
+    let txs = req.txs.iter().map(|t| decode_tx(t)).collect::<Result<Vec<_>, _>>()?;
+    let mut rng = commonware_utils::rng::sys_rng();
+    let results = s.ledger.submit(txs, &mut rng);
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(hash) => serde_json::json!({ "hash": to_hex(&hash) }),
+            Err(e) => {
+                let err = ApiError::from(e);
+                let (kind, message) = match err {
+                    ApiError::InvalidTransaction { kind, message } => (kind, message),
+                    ApiError::Overloaded(m) => ("mempool_full", m),
+                    other => ("internal", format!("{other:?}")),
+                };
+                serde_json::json!({ "error": { "type": kind, "message": message } })
+            }
+        })
+        .collect();
+    Ok(Json(BatchResponse { accepted, results }))
+}
+
+/// Query of `GET /api/accounts/{address}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountQuery {
+    #[serde(default)]
+    proof: bool,
+}
+
+pub(crate) async fn account(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+    query: Result<Query<AccountQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<AccountResponse> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let address: Address = address.parse().map_err(|e| ApiError::BadRequest(format!("{e}")))?;
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let account = state.account(&address)?.unwrap_or_default();
+    let proof = query.proof.then(|| {
+        let (key, value, proof) = state.prove_account(&address);
+        AccountProof { key: hex::encode(key), value: value.map(hex::encode), proof }
+    });
+    Ok(Json(AccountResponse {
+        address,
+        account: AccountJson {
+            balance: account.balance,
+            nonce: account.nonce,
+            bonded: account.bonded,
+            unbonding: account.unbonding,
+        },
+        height: committed.block.height(),
+        state_root: to_hex(&committed.block.header.state_root),
+        proof,
+    }))
+}
+
+pub(crate) async fn stream_blocks(
+    State(s): State<ApiState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = s.ledger.subscribe();
+    let stream =
+        tokio_stream::wrappers::BroadcastStream::new(receiver).filter_map(|item| async move {
+            // A slow client that lagged behind skips the blocks it missed.
+            let finalized = item.ok()?;
+            let header = BlockHeaderJson::from(&*finalized.block);
+            let data = serde_json::to_string(&header).ok()?;
+            Some(Ok(Event::default().event("block").data(data)))
+        });
+    Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default())
+}
+
+pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
+    let committed = s.ledger.committed();
+    let mut text = (s.metrics)();
+    text.push_str(&format!(
+        "# HELP alx_chain_height_blocks Height of the last committed block.\n\
+         # TYPE alx_chain_height_blocks gauge\nalx_chain_height_blocks {}\n\
+         # HELP alx_mempool_txs Transactions waiting in the mempool.\n\
+         # TYPE alx_mempool_txs gauge\nalx_mempool_txs {}\n",
+        committed.block.height(),
+        s.ledger.mempool_len(),
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see /api/openapi.json".into())
+}

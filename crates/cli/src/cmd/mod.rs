@@ -1,0 +1,7 @@
+//! One module per command group.
+
+pub(crate) mod bench;
+pub(crate) mod bench_ledger;
+pub(crate) mod keys;
+pub(crate) mod up;
+pub(crate) mod wallet;

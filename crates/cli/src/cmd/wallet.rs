@@ -1,0 +1,218 @@
+//! `alx balance`, `alx transfer`, `alx stake`, `alx tx`.
+
+use crate::{
+    Globals,
+    output::{emit, hinted},
+    wallet::{self, Sent},
+};
+use alx_client::Client;
+use alx_types::{Amount, TxStatus, tx::Payload};
+use clap::{Args, Subcommand};
+
+fn amount(text: &str) -> Result<Amount, String> {
+    Amount::parse_alx(text).map_err(|e| format!("{e} (amounts are in ALX, e.g. 1.5)"))
+}
+
+/// `alx balance`.
+#[derive(Args)]
+pub(crate) struct BalanceArgs {
+    /// An address (alx1…) or a key name.
+    who: String,
+    /// Include a Merkle proof against the state root (checked locally).
+    #[arg(long)]
+    proof: bool,
+}
+
+pub(crate) fn balance(g: &Globals, a: &BalanceArgs) -> anyhow::Result<()> {
+    let address = wallet::resolve_address(g, &a.who)?;
+    let resp = Client::new(&g.node).account(&address, a.proof)?;
+    let verified = match &resp.proof {
+        None => None,
+        Some(p) => {
+            let root = alx_types::hash::parse_hex(&resp.state_root)
+                .ok_or_else(|| anyhow::anyhow!("bad state root"))?;
+            let key = hex_bytes(&p.key)?;
+            let value = p.value.as_deref().map(hex_bytes).transpose()?;
+            let ok = p.proof.verify(&root, &key, value.as_deref());
+            if !ok {
+                anyhow::bail!("the node's Merkle proof does NOT verify against its state root");
+            }
+            Some(ok)
+        }
+    };
+    emit(g.json, &resp, || {
+        let acc = &resp.account;
+        let mut s = format!(
+            "{}\n  balance    {}\n  bonded     {}\n  unbonding  {}\n  nonce      {}\n  at height  {}",
+            resp.address, acc.balance, acc.bonded, acc.unbonding, acc.nonce, resp.height
+        );
+        if verified == Some(true) {
+            s.push_str(&format!("\n  proof      verified against state root {}", resp.state_root));
+        }
+        s
+    })
+}
+
+fn hex_bytes(s: &str) -> anyhow::Result<Vec<u8>> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("bad hex from node: {e}"))
+}
+
+/// Options of every transaction.
+#[derive(Args)]
+pub(crate) struct TxOptions {
+    /// Fee in ALX.
+    #[arg(long, default_value = "0.000001", value_parser = amount)]
+    fee: Amount,
+    /// Return once the node accepted the transaction, without waiting for it to be committed.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+/// `alx transfer`.
+#[derive(Args)]
+pub(crate) struct TransferArgs {
+    /// The sending key's name.
+    #[arg(long)]
+    from: String,
+    /// Recipient: an address (alx1…) or a key name.
+    #[arg(long)]
+    to: String,
+    /// Amount in ALX (up to 9 decimals).
+    #[arg(long, value_parser = amount)]
+    amount: Amount,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
+fn report(g: &Globals, what: &str, sent: &Sent) -> anyhow::Result<()> {
+    if let Some(c) = &sent.committed
+        && c.receipt.status == TxStatus::Failed
+    {
+        let code = c.receipt.error.map_or("unknown", alx_types::ErrorCode::as_str);
+        if g.json {
+            emit(true, sent, String::new)?;
+        }
+        return Err(hinted(
+            format!("{what} {} failed at height {}: {code}", sent.hash, c.height),
+            "see `alx tx show HASH`; failed transactions keep their fee when the code says so",
+        ));
+    }
+    emit(g.json, sent, || match &sent.committed {
+        Some(c) => format!(
+            "{what} {} committed at height {} (fee {})",
+            sent.hash, c.height, c.receipt.fee_paid
+        ),
+        None => format!("{what} {} accepted; not waiting for it to be committed", sent.hash),
+    })
+}
+
+pub(crate) fn transfer(g: &Globals, a: &TransferArgs) -> anyhow::Result<()> {
+    let to = wallet::resolve_address(g, &a.to)?;
+    let sent = wallet::send(
+        g,
+        &a.from,
+        a.opts.fee,
+        Payload::Transfer { to, amount: a.amount },
+        !a.opts.no_wait,
+    )?;
+    report(g, "transfer", &sent)
+}
+
+/// `alx stake …`.
+#[derive(Subcommand)]
+pub(crate) enum StakeCommand {
+    /// Delegate stake to a validator.
+    Bond {
+        /// The delegating key.
+        #[arg(long)]
+        from: String,
+        /// The validator (address or key name).
+        #[arg(long)]
+        validator: String,
+        /// Amount in ALX.
+        #[arg(long, value_parser = amount)]
+        amount: Amount,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Start unbonding stake (spendable after the unbonding period).
+    Unbond {
+        /// The delegating key.
+        #[arg(long)]
+        from: String,
+        /// The validator (address or key name).
+        #[arg(long)]
+        validator: String,
+        /// Amount in ALX.
+        #[arg(long, value_parser = amount)]
+        amount: Amount,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Register this key as a validator candidate.
+    Register {
+        /// The key to register.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+}
+
+pub(crate) fn stake(g: &Globals, cmd: StakeCommand) -> anyhow::Result<()> {
+    let (what, from, payload, opts) = match cmd {
+        StakeCommand::Bond { from, validator, amount, opts } => {
+            let validator = wallet::resolve_address(g, &validator)?;
+            ("bond", from, Payload::Bond { validator, amount }, opts)
+        }
+        StakeCommand::Unbond { from, validator, amount, opts } => {
+            let validator = wallet::resolve_address(g, &validator)?;
+            ("unbond", from, Payload::Unbond { validator, amount }, opts)
+        }
+        StakeCommand::Register { from, opts } => {
+            ("register", from, Payload::RegisterValidator, opts)
+        }
+    };
+    let sent = wallet::send(g, &from, opts.fee, payload, !opts.no_wait)?;
+    report(g, what, &sent)
+}
+
+/// `alx tx …`.
+#[derive(Subcommand)]
+pub(crate) enum TxCommand {
+    /// A committed transaction and its receipt.
+    Show {
+        /// The transaction hash (64 hex characters).
+        hash: String,
+    },
+}
+
+pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
+    let TxCommand::Show { hash } = cmd;
+    let resp = Client::new(&g.node).tx(&hash)?;
+    emit(g.json, &resp, || {
+        let r = &resp.receipt;
+        let status = match r.status {
+            TxStatus::Success => "success".to_owned(),
+            TxStatus::Failed => {
+                format!("failed ({})", r.error.map_or("unknown", alx_types::ErrorCode::as_str))
+            }
+        };
+        format!(
+            "{}\n  status  {status}\n  block   {} (index {})\n  sender  {}\n  nonce   {}\n  fee     {}\n  kind    {}",
+            resp.tx.hash,
+            resp.height,
+            resp.index,
+            resp.tx.sender,
+            resp.tx.nonce,
+            r.fee_paid,
+            serde_json::to_value(&resp.tx.payload)
+                .ok()
+                .and_then(|v| v.get("kind").cloned())
+                .unwrap_or_default(),
+        )
+    })
+}

@@ -1,0 +1,87 @@
+//! Wallet plumbing shared by commands: the keystore, resolving a name or address, unlocking a
+//! key (ALX_PASSPHRASE or a prompt), and building, signing and sending transactions.
+
+use crate::{Globals, env, output::hinted};
+use alx_client::Client;
+use alx_keys::Keystore;
+use alx_types::{Address, Amount, Transaction, TxHash, api::TxResponse, hash::to_hex, tx::Payload};
+use commonware_cryptography::ed25519::PrivateKey;
+use std::{io::IsTerminal as _, time::Duration};
+
+/// The keystore of the home directory.
+pub(crate) fn keystore(g: &Globals) -> anyhow::Result<Keystore> {
+    Ok(Keystore::open(g.home.join(alx_node::home::KEYS_DIR))?)
+}
+
+/// An `alx1…` address, or the address of a key in the keystore.
+pub(crate) fn resolve_address(g: &Globals, who: &str) -> anyhow::Result<Address> {
+    if who.starts_with("alx1") {
+        return who
+            .parse::<Address>()
+            .map_err(|e| hinted(e.to_string(), "check the address, or use a key name"));
+    }
+    Ok(keystore(g)?.info(who)?.address)
+}
+
+/// The passphrase: ALX_PASSPHRASE, else a prompt on a terminal, else an error.
+pub(crate) fn passphrase(prompt: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(env::ALX_PASSPHRASE) {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(hinted(
+            "a passphrase is needed and stdin is not a terminal",
+            "set ALX_PASSPHRASE",
+        ));
+    }
+    Ok(rpassword::prompt_password(prompt)?)
+}
+
+/// Unlocks the key `name` (no prompt for dev keys).
+pub(crate) fn unlock(g: &Globals, name: &str) -> anyhow::Result<PrivateKey> {
+    let store = keystore(g)?;
+    let pass = if store.needs_passphrase(name)? {
+        passphrase(&format!("passphrase for {name}: "))?
+    } else {
+        String::new()
+    };
+    Ok(store.unlock(name, &pass)?)
+}
+
+/// Signs `payload` from key `from` with the sender's next nonce, submits it, and (unless
+/// `wait` is false) waits until it is committed.
+pub(crate) fn send(
+    g: &Globals,
+    from: &str,
+    fee: Amount,
+    payload: Payload,
+    wait: bool,
+) -> anyhow::Result<Sent> {
+    let key = unlock(g, from)?;
+    let sender = keystore(g)?.info(from)?.address;
+    let client = Client::new(&g.node);
+    let status = client.status()?;
+    let account = client.account(&sender, false)?;
+    let tx = Transaction {
+        chain_id: status.chain_id,
+        sender,
+        nonce: account.account.nonce,
+        fee,
+        payload,
+    }
+    .sign(&key);
+    let hash: TxHash = client.submit(&tx)?;
+    let hash = to_hex(&hash);
+    if !wait {
+        return Ok(Sent { hash, committed: None });
+    }
+    let committed = client.wait_for_tx(&hash, Duration::from_secs(60))?;
+    Ok(Sent { hash, committed: Some(committed) })
+}
+
+/// A submitted transaction.
+#[derive(serde::Serialize)]
+pub(crate) struct Sent {
+    pub(crate) hash: String,
+    pub(crate) committed: Option<TxResponse>,
+}

@@ -1,0 +1,96 @@
+//! End-to-end tests of the `alx` binary: a real node on loopback, driven through the CLI and the
+//! HTTP client.
+
+mod crash;
+mod wallet;
+
+use alx_client::Client;
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A node started with `alx up`, killed on drop.
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) api: String,
+}
+
+impl Node {
+    pub(crate) fn up(home: &Path, api_port: u16, p2p_port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_alx"))
+            .arg("--home")
+            .arg(home)
+            .args([
+                "up",
+                "--api-addr",
+                &format!("127.0.0.1:{api_port}"),
+                "--p2p-port",
+                &p2p_port.to_string(),
+            ])
+            .env("ALX_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("alx up starts");
+        let node = Self { child, api: format!("http://127.0.0.1:{api_port}") };
+        node.wait_height(1, Duration::from_secs(90));
+        node
+    }
+
+    pub(crate) fn client(&self) -> Client {
+        Client::new(&self.api)
+    }
+
+    pub(crate) fn wait_height(&self, height: u64, timeout: Duration) {
+        let start = Instant::now();
+        let client = self.client();
+        while !client.status().is_ok_and(|s| s.height.0 >= height) {
+            assert!(start.elapsed() < timeout, "node did not reach height {height} in {timeout:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub(crate) fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `alx --home HOME --node API --json ARGS…`.
+pub(crate) fn alx(home: &Path, api: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alx"))
+        .arg("--home")
+        .arg(home)
+        .args(["--node", api, "--json"])
+        .args(args)
+        .env("ALX_LOG", "warn")
+        .env_remove("ALX_PASSPHRASE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("alx runs")
+}
+
+pub(crate) fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "alx failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json on stdout")
+}

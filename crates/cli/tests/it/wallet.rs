@@ -1,0 +1,52 @@
+use crate::*;
+
+#[test]
+fn up_then_keys_and_a_transfer_through_the_cli_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+
+    let keys = json(&alx(h, &node.api, &["keys", "list"]));
+    let names: Vec<&str> =
+        keys.as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+
+    let sent = json(&alx(
+        h,
+        &node.api,
+        &["transfer", "--from", "alice", "--to", "bob", "--amount", "1.5"],
+    ));
+    let hash = sent["hash"].as_str().unwrap().to_owned();
+    assert_eq!(sent["committed"]["receipt"]["status"], "success");
+
+    let bob = json(&alx(h, &node.api, &["balance", "bob", "--proof"]));
+    assert_eq!(bob["account"]["balance"], "1000001500000000");
+    let shown = json(&alx(h, &node.api, &["tx", "show", &hash]));
+    assert_eq!(shown["tx"]["payload"]["kind"], "transfer");
+
+    // A new encrypted key, used without a prompt through ALX_PASSPHRASE.
+    let out = Command::new(env!("CARGO_BIN_EXE_alx"))
+        .arg("--home")
+        .arg(h)
+        .args(["--json", "keys", "new", "dave"])
+        .env("ALX_PASSPHRASE", "correct horse")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let dave = json(&out);
+    assert_eq!(dave["mnemonic"].as_str().unwrap().split(' ').count(), 24);
+
+    // Bad input: a clear error with a hint, nothing sent.
+    let out =
+        alx(h, &node.api, &["transfer", "--from", "alice", "--to", "nobody", "--amount", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hint:"), "{err}");
+    let out =
+        alx(h, &node.api, &["transfer", "--from", "bob", "--to", "alice", "--amount", "5000000"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("insufficient_funds"));
+    // Locked key without ALX_PASSPHRASE and no terminal: refused with a hint.
+    let out = alx(h, &node.api, &["transfer", "--from", "dave", "--to", "alice", "--amount", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALX_PASSPHRASE"));
+}

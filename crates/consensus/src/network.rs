@@ -1,0 +1,101 @@
+//! Authenticated, encrypted TCP between validators (commonware `p2p::authenticated::lookup`:
+//! every peer's address is known from the genesis file, and only validators of the current set
+//! may connect).
+
+use crate::validator::Channels;
+use alx_types::{NAMESPACE_P2P, limits::BLOCK_SIZE_MAX};
+use commonware_cryptography::{
+    ChaCha20Poly1305, Signer as _,
+    ed25519::{PrivateKey, PublicKey},
+};
+use commonware_p2p::{
+    Address, AddressableManager as _,
+    authenticated::lookup::{self, Network},
+};
+use commonware_runtime::{Clock, Handle, Metrics, Network as RNetwork, Quota, Resolver, Spawner};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use rand_core::CryptoRng;
+use std::{net::SocketAddr, time::Duration};
+
+/// Where this validator listens and where its peers are.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Every validator (this one included) and its address.
+    pub peers: Vec<(PublicKey, SocketAddr)>,
+}
+
+/// Channel numbers on the wire. Stable: changing one splits the network.
+mod channel {
+    pub(super) const VOTES: u64 = 0;
+    pub(super) const CERTIFICATES: u64 = 1;
+    pub(super) const RESOLVER: u64 = 2;
+    pub(super) const BLOCKS: u64 = 3;
+    pub(super) const BACKFILL: u64 = 4;
+}
+
+/// The running network of one validator.
+pub struct Started<S, R, O> {
+    /// The channels for the validator.
+    pub channels: Channels<S, R>,
+    /// The peer oracle (blocker and peer provider).
+    pub oracle: O,
+    /// The network task.
+    pub handle: Handle<()>,
+}
+
+/// Largest message: a full block plus framing headroom.
+pub const MAX_MESSAGE_SIZE: u32 = (BLOCK_SIZE_MAX + (64 << 10)) as u32;
+
+/// Starts the network.
+#[allow(clippy::type_complexity)]
+pub fn start<E>(
+    context: E,
+    signer: &PrivateKey,
+    cfg: &NetworkConfig,
+) -> Started<lookup::Sender<PublicKey, E>, lookup::Receiver<PublicKey>, lookup::Oracle<PublicKey>>
+where
+    E: Spawner + Clock + CryptoRng + RNetwork + Resolver + Metrics,
+{
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: signer.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let me = signer.public_key();
+    let keys: Vec<PublicKey> = cfg.peers.iter().map(|(k, _)| k.clone()).collect();
+    let limit = commonware_p2p::authenticated::peer_set_limit(keys.iter(), &me);
+    let net_cfg = lookup::Config::local(
+        handshake,
+        NAMESPACE_P2P,
+        cfg.listen,
+        limit,
+        MAX_MESSAGE_SIZE,
+        NZUsize!(1024),
+    );
+    let (mut network, mut oracle) = Network::new(context, net_cfg);
+    let peers: Map<PublicKey, Address> = Map::from_iter_dedup(
+        cfg.peers.iter().map(|(k, addr)| (k.clone(), Address::Symmetric(*addr))),
+    );
+    // The set id is the epoch; the genesis set is epoch 0.
+    let _ = oracle.track(0, peers);
+    let quota = Quota::per_second(NZU32!(1_000));
+    let channels = Channels {
+        votes: network.register(channel::VOTES, quota),
+        certificates: network.register(channel::CERTIFICATES, quota),
+        resolver: network.register(channel::RESOLVER, quota),
+        blocks: network.register(channel::BLOCKS, quota),
+        backfill: network.register(channel::BACKFILL, quota),
+    };
+    let handle = network.start();
+    Started { channels, oracle, handle }
+}

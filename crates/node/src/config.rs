@@ -1,0 +1,151 @@
+//! `config.toml`: one file per node, strictly parsed (unknown fields are errors), validated at
+//! startup, then split into the components' own configs.
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// The file name inside a node's home.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// A node's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Human-readable name of the node (logs only).
+    pub moniker: String,
+    /// Where the HTTP API listens.
+    pub api_addr: SocketAddr,
+    /// Where the p2p network listens (must match this validator's entry in the genesis).
+    pub p2p_addr: SocketAddr,
+    /// The genesis file, relative to the home directory.
+    pub genesis_file: PathBuf,
+    /// The validator key file, relative to the home directory.
+    pub key_file: PathBuf,
+    /// The data directory, relative to the home directory.
+    pub data_dir: PathBuf,
+    /// Consensus timing and block building.
+    pub consensus: ConsensusSection,
+    /// Mempool limits.
+    pub mempool: MempoolSection,
+}
+
+/// `[consensus]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// Wait for a leader's proposal before voting to skip its view.
+    pub leader_timeout_ms: u64,
+    /// Wait for certification of a notarized block.
+    pub certification_timeout_ms: u64,
+    /// Longest wait for transactions before proposing an empty block.
+    pub empty_block_interval_ms: u64,
+    /// Most transactions this node puts in a block.
+    pub block_txs_max: usize,
+}
+
+/// `[mempool]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Most transactions held.
+    pub capacity: usize,
+    /// Most transactions held per sender.
+    pub per_sender_max: usize,
+}
+
+impl NodeConfig {
+    /// The defaults of a local node listening on the given ports.
+    #[must_use]
+    pub fn local(moniker: &str, api_addr: SocketAddr, p2p_addr: SocketAddr) -> Self {
+        Self {
+            moniker: moniker.to_owned(),
+            api_addr,
+            p2p_addr,
+            genesis_file: "genesis.json".into(),
+            key_file: "node_key.json".into(),
+            data_dir: "data".into(),
+            consensus: ConsensusSection {
+                leader_timeout_ms: 2000,
+                certification_timeout_ms: 3000,
+                empty_block_interval_ms: 1000,
+                block_txs_max: alx_types::limits::BLOCK_TXS_MAX,
+            },
+            mempool: MempoolSection { capacity: 200_000, per_sender_max: 10_000 },
+        }
+    }
+
+    /// Reads and validates `home/config.toml`.
+    pub fn load(home: &Path) -> anyhow::Result<Self> {
+        let path = home.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let cfg: Self =
+            toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
+        cfg.validate().with_context(|| format!("invalid {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Writes the file.
+    pub fn save(&self, home: &Path) -> anyhow::Result<()> {
+        let path = home.join(CONFIG_FILE);
+        let text = toml::to_string_pretty(self)?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Checks value ranges.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let c = &self.consensus;
+        if c.leader_timeout_ms == 0 || c.certification_timeout_ms <= c.leader_timeout_ms {
+            bail!("consensus: need 0 < leader_timeout_ms < certification_timeout_ms");
+        }
+        if c.empty_block_interval_ms >= c.leader_timeout_ms {
+            bail!(
+                "consensus: empty_block_interval_ms must be below leader_timeout_ms, or leaders time out while waiting for transactions"
+            );
+        }
+        if c.block_txs_max == 0 || c.block_txs_max > alx_types::limits::BLOCK_TXS_MAX {
+            bail!("consensus: block_txs_max must be 1..={}", alx_types::limits::BLOCK_TXS_MAX);
+        }
+        if self.mempool.capacity == 0 || self.mempool.per_sender_max == 0 {
+            bail!("mempool: capacity and per_sender_max must be positive");
+        }
+        Ok(())
+    }
+
+    /// Consensus timeouts as durations.
+    #[must_use]
+    pub const fn timeouts(&self) -> (Duration, Duration, Duration) {
+        (
+            Duration::from_millis(self.consensus.leader_timeout_ms),
+            Duration::from_millis(self.consensus.certification_timeout_ms),
+            Duration::from_millis(self.consensus.empty_block_interval_ms),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_unknown_fields_refused() {
+        let cfg = NodeConfig::local(
+            "n",
+            "127.0.0.1:7700".parse().unwrap(),
+            "127.0.0.1:7800".parse().unwrap(),
+        );
+        let text = toml::to_string_pretty(&cfg).unwrap();
+        assert_eq!(toml::from_str::<NodeConfig>(&text).unwrap(), cfg);
+        let bad = text.replace("moniker", "monicker");
+        assert!(toml::from_str::<NodeConfig>(&bad).is_err());
+        cfg.validate().unwrap();
+        let mut slow = cfg;
+        slow.consensus.empty_block_interval_ms = 5000;
+        assert!(slow.validate().is_err());
+    }
+}

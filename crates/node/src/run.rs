@@ -1,0 +1,127 @@
+//! Running a validator node: the runtime, the ledger, the p2p network, consensus and the API,
+//! until Ctrl-C or a fatal error.
+
+use crate::{config::NodeConfig, home::read_genesis, node_key};
+use alx_consensus::{
+    AppConfig, Ledger, MempoolConfig, Timeouts, ValidatorConfig,
+    network::{self, NetworkConfig},
+    validator,
+};
+use alx_types::Address;
+use anyhow::{Context as _, bail};
+use commonware_cryptography::{Signer as _, ed25519::PublicKey};
+use commonware_runtime::{
+    Metrics as _, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
+};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+use tracing::{error, info};
+
+/// What a started node reports once it serves.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    /// The API's address.
+    pub api_addr: SocketAddr,
+    /// The validator's address.
+    pub validator: Address,
+}
+
+/// Runs the node of `home` until Ctrl-C (returns `Ok`) or a fatal error. `on_ready` is called
+/// once the API listens.
+pub fn run(
+    home: &Path,
+    api_addr: Option<SocketAddr>,
+    on_ready: impl FnOnce(&Ready) + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut cfg = NodeConfig::load(home)?;
+    if let Some(addr) = api_addr {
+        cfg.api_addr = addr;
+    }
+    let genesis = read_genesis(&home.join(&cfg.genesis_file))?;
+    let key = node_key::read(&home.join(&cfg.key_file))?;
+    let me = Address::from_public_key(&key.public_key());
+    let mut peers = Vec::new();
+    for v in &genesis.validators {
+        let pk =
+            v.address.to_public_key().context("genesis validator address is not an ed25519 key")?;
+        let addr: SocketAddr = v.p2p_addr.parse().with_context(|| {
+            format!("genesis p2p_addr {:?} of {} is not host:port", v.p2p_addr, v.address)
+        })?;
+        peers.push((pk, addr));
+    }
+    if !genesis.validators.iter().any(|v| v.address == me) {
+        bail!(
+            "this node's key {me} is not a validator in the genesis; only validators can run a node yet"
+        );
+    }
+    let data = home.join(&cfg.data_dir);
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let mempool = MempoolConfig {
+        capacity: cfg.mempool.capacity,
+        per_sender_max: cfg.mempool.per_sender_max,
+    };
+    let ledger = Arc::new(
+        Ledger::open(&data.join("chain.redb"), &genesis, mempool)
+            .context("cannot open the ledger")?,
+    );
+    let (leader, certification, empty_block_interval) = cfg.timeouts();
+    let validator_cfg = ValidatorConfig {
+        signer: key.clone(),
+        participants: peers.iter().map(|(k, _)| k.clone()).collect::<Vec<PublicKey>>(),
+        partition_prefix: "alx".into(),
+        app: AppConfig { empty_block_interval, block_txs_max: cfg.consensus.block_txs_max },
+        timeouts: Timeouts { leader, certification },
+    };
+    let net_cfg = NetworkConfig { listen: cfg.p2p_addr, peers };
+    let runtime = cw_tokio::Config::new()
+        .with_worker_threads(2)
+        .with_catch_panics(false)
+        .with_storage_directory(data.join("consensus"));
+    info!(moniker = %cfg.moniker, validator = %me, height = %ledger.committed().block.height(), "starting node");
+    cw_tokio::Runner::new(runtime).start(|context| async move {
+        let api_listener =
+            tokio::net::TcpListener::bind(cfg.api_addr).await.with_context(|| {
+                format!("cannot listen on {} for the API (in use? pass --api-addr)", cfg.api_addr)
+            })?;
+        let started = network::start(context.child("p2p"), &key, &net_cfg);
+        let running = validator::start(
+            context.child("validator"),
+            ledger.clone(),
+            validator_cfg,
+            started.oracle.clone(),
+            started.oracle.clone(),
+            started.channels,
+        )
+        .await;
+        let metrics_ctx = Mutex::new(context.child("api_metrics"));
+        let state = alx_api::ApiState {
+            ledger: ledger.clone(),
+            metrics: Arc::new(move || metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default()),
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        let api = alx_api::router(state);
+        let api_task = context.child("api").spawn(move |_| async move {
+            axum::serve(api_listener, api).await.context("API server failed")
+        });
+        on_ready(&Ready { api_addr: cfg.api_addr, validator: me });
+        let result = tokio::select! {
+            _ = tokio::signal::ctrl_c() => { info!("shutting down"); Ok(()) }
+            r = running.finalizer => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::Error::from(e).context("ledger failed")),
+                Err(e) => Err(anyhow::anyhow!("finalizer task ended: {e:?}")),
+            },
+            r = api_task => match r {
+                Ok(r) => r,
+                Err(e) => Err(anyhow::anyhow!("API task ended: {e:?}")),
+            },
+        };
+        if let Err(e) = &result {
+            error!(err = %format!("{e:#}"), "node stopped");
+        }
+        result
+    })
+}
