@@ -127,10 +127,22 @@ pub(crate) async fn submit(
     body: Result<Json<SubmitTxRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
     let tx = decode_tx(&parse_json(body)?.tx)?;
-    let mut rng = commonware_utils::rng::sys_rng();
-    let result = s.ledger.submit(vec![tx], &mut rng).remove(0);
-    let hash = result?;
+    let hash = submit_blocking(&s, vec![tx]).await?.remove(0)?;
     Ok((StatusCode::ACCEPTED, Json(SubmitTxResponse { hash: to_hex(&hash) })))
+}
+
+/// Signature checks are CPU work: run them off the async workers that drive consensus.
+async fn submit_blocking(
+    s: &ApiState,
+    txs: Vec<SignedTx>,
+) -> Result<Vec<Result<alx_types::Hash, alx_consensus::SubmitError>>, ApiError> {
+    let ledger = s.ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut rng = commonware_utils::rng::sys_rng();
+        ledger.submit(txs, &mut rng)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("submit task failed: {e}")))
 }
 
 /// `POST /api/txs/batch` body.
@@ -160,8 +172,7 @@ pub(crate) async fn submit_batch(
     }
     // Decode everything first: one malformed entry refuses the request, nothing is admitted.
     let txs = req.txs.iter().map(|t| decode_tx(t)).collect::<Result<Vec<_>, _>>()?;
-    let mut rng = commonware_utils::rng::sys_rng();
-    let results = s.ledger.submit(txs, &mut rng);
+    let results = submit_blocking(&s, txs).await?;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
     let results = results
         .into_iter()

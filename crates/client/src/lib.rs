@@ -166,10 +166,5 @@ impl Client {
 }
 
 fn hex_of(tx: &SignedTx) -> String {
-    let bytes = tx.to_bytes();
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex::encode(tx.to_bytes())
 }

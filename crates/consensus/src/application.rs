@@ -11,7 +11,6 @@
 use crate::{
     block::{BlockContext, ChainBlock},
     ledger::{Ledger, execute, receipts_root},
-    signatures::verify_signatures,
 };
 use alx_state::State;
 use alx_types::{Block, BlockHeader, Height, SignedTx, limits::BLOCK_TXS_MAX};
@@ -83,7 +82,7 @@ impl App {
         block: &Arc<Block>,
         rng: &mut impl CryptoRng,
     ) -> Option<State> {
-        let sigs = verify_signatures(&block.txs, rng);
+        let sigs = self.ledger.verify_signatures(&block.txs, rng);
         let (mut state, receipts) = match execute(parent, block, &sigs) {
             Ok(out) => out,
             Err(err) => {
@@ -176,7 +175,7 @@ where
             receipts,
         });
         let digest = block.digest();
-        let chain_block = ChainBlock::new((*block).clone())?;
+        let chain_block = ChainBlock::new(block)?;
         Some(Digested::precomputed(chain_block, digest))
     }
 

@@ -27,9 +27,10 @@ impl ChainBlock {
     /// Wraps a block. `None` if its proposer is not a valid ed25519 key (such a block cannot
     /// carry a consensus context, so it is refused at decoding).
     #[must_use]
-    pub fn new(block: Block) -> Option<Self> {
+    pub fn new(block: impl Into<Arc<Block>>) -> Option<Self> {
+        let block = block.into();
         let leader = block.header.proposer.to_public_key()?;
-        Some(Self { block: Arc::new(block), leader })
+        Some(Self { block, leader })
     }
 
     /// The chain block.

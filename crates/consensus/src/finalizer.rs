@@ -47,13 +47,16 @@ pub async fn run(
             continue;
         };
         let block = block.inner().shared();
-        if let Err(err) = ledger.commit(&block, &mut rng) {
-            error!(%err, height = %block.height(), "failed to commit finalized block; stopping");
-            // Dropping the acknowledgement stops marshal too.
-            return Err(err);
-        }
-        if block.height().0 % 100 == 0 || !block.txs.is_empty() {
-            info!(height = %block.height(), txs = block.txs.len(), "committed");
+        match ledger.commit(&block, &mut rng) {
+            Ok(true) if block.height().0 % 100 == 0 || !block.txs.is_empty() => {
+                info!(height = %block.height(), txs = block.txs.len(), "committed");
+            }
+            Ok(_) => {}
+            Err(err) => {
+                error!(%err, height = %block.height(), "failed to commit finalized block; stopping");
+                // Dropping the acknowledgement stops marshal too.
+                return Err(err);
+            }
         }
         ack.acknowledge();
     }

@@ -15,7 +15,7 @@
 use crate::{
     block::genesis_block,
     mempool::{AdmitError, Mempool, MempoolConfig},
-    signatures::verify_signatures,
+    signatures::{KeyCache, verify_signatures},
 };
 use alx_state::{BlockContext, CorruptState, ExecuteError, Genesis, GenesisError, State};
 use alx_storage::{StorageError, Store};
@@ -24,6 +24,7 @@ use alx_types::{
     merkle::list_root,
 };
 use commonware_codec::Encode as _;
+use commonware_parallel::Rayon;
 use rand_core::CryptoRng;
 use std::{
     collections::BTreeMap,
@@ -77,6 +78,9 @@ pub enum LedgerError {
         /// Root computed.
         got: String,
     },
+    /// The verification thread pool could not start.
+    #[error("cannot start verification threads: {0}")]
+    Threads(String),
     /// A finalized block does not extend the committed chain.
     #[error("finalized block at height {height} does not extend the committed chain")]
     NotExtending {
@@ -106,12 +110,19 @@ struct Inner {
     pending: BTreeMap<Hash, Arc<Executed>>,
 }
 
+/// Sender keys kept decompressed.
+const KEY_CACHE_MAX: usize = 100_000;
+
 /// Pending executions kept at most (forks and pipelined blocks).
 const PENDING_MAX: usize = 1024;
 
 /// The ledger of one node.
 pub struct Ledger {
     store: Store,
+    /// Threads for batch signature verification (all cores).
+    strategy: Rayon,
+    /// Decompressed sender keys.
+    keys: KeyCache,
     inner: Mutex<Inner>,
     mempool: Mutex<Mempool>,
     events: tokio::sync::broadcast::Sender<Finalized>,
@@ -160,8 +171,12 @@ impl Ledger {
             }
         };
         let (events, _) = tokio::sync::broadcast::channel(256);
+        let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+        let strategy = Rayon::new(threads).map_err(|e| LedgerError::Threads(e.to_string()))?;
         Ok(Self {
             store,
+            strategy,
+            keys: KeyCache::new(KEY_CACHE_MAX),
             inner: Mutex::new(Inner { committed: Arc::new(committed), pending: BTreeMap::new() }),
             mempool: Mutex::new(Mempool::new(mempool)),
             events,
@@ -177,6 +192,17 @@ impl Ledger {
 
     fn pool(&self) -> MutexGuard<'_, Mempool> {
         self.mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The thread pool for batch signature verification.
+    #[must_use]
+    pub const fn strategy(&self) -> &Rayon {
+        &self.strategy
+    }
+
+    /// Checks signatures in a batch on all cores.
+    pub fn verify_signatures(&self, txs: &[SignedTx], rng: &mut impl CryptoRng) -> Vec<bool> {
+        verify_signatures(txs, rng, &self.strategy, &self.keys)
     }
 
     /// The genesis block (height 0).
@@ -254,7 +280,7 @@ impl Ledger {
     ) -> Vec<Result<Hash, SubmitError>> {
         let committed = self.committed();
         let state = &committed.state;
-        let sigs = verify_signatures(&txs, rng);
+        let sigs = self.verify_signatures(&txs, rng);
         let mut pool = self.pool();
         txs.into_iter()
             .zip(sigs)
@@ -299,12 +325,16 @@ impl Ledger {
 
     /// Commits a finalized block: executes it if no pending execution exists, checks its state
     /// root, writes it durably, then makes it the committed tip. Idempotent for heights already
-    /// committed.
-    pub fn commit(&self, block: &Arc<Block>, rng: &mut impl CryptoRng) -> Result<(), LedgerError> {
+    /// committed (returns `false` for those).
+    pub fn commit(
+        &self,
+        block: &Arc<Block>,
+        rng: &mut impl CryptoRng,
+    ) -> Result<bool, LedgerError> {
         let committed = self.committed();
         let height = block.height();
         if height <= committed.block.height() {
-            return Ok(());
+            return Ok(false);
         }
         if block.header.parent != committed.block.digest()
             || height != committed.block.height().next()
@@ -314,7 +344,7 @@ impl Ledger {
         let executed = match self.pending(&block.digest()) {
             Some(e) => e,
             None => {
-                let sigs = verify_signatures(&block.txs, rng);
+                let sigs = self.verify_signatures(&block.txs, rng);
                 let (state, receipts) = execute(&committed.state, block, &sigs)?;
                 Arc::new(Executed { block: block.clone(), state, receipts })
             }
@@ -344,7 +374,7 @@ impl Ledger {
         let _ = self
             .events
             .send(Finalized { block: block.clone(), receipts: Arc::new(new.receipts.clone()) });
-        Ok(())
+        Ok(true)
     }
 }
 

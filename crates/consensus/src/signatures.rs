@@ -2,14 +2,15 @@
 //! ledger. A batch that fails is re-checked one by one, so one forged signature costs its sender
 //! a failed receipt and never hides behind or condemns the others.
 
-use alx_types::{NAMESPACE_TX, SignedTx};
+use alx_types::{Address, NAMESPACE_TX, SignedTx};
 use commonware_codec::Encode as _;
 use commonware_cryptography::{
     BatchEntry, BatchVerifier as _, Verifier as _,
     ed25519::{PublicKey, Signature},
 };
-use commonware_parallel::Sequential;
+use commonware_parallel::Strategy;
 use rand_core::CryptoRng;
+use std::{collections::HashMap, sync::Mutex};
 
 struct Item {
     key: PublicKey,
@@ -27,13 +28,88 @@ fn project(_: usize, item: &Item) -> BatchEntry<'_, PublicKey> {
     }
 }
 
+/// Decompressed public keys of recent senders. Decompressing a point costs about as much as
+/// verifying a signature in a batch, and the same accounts send again and again.
+pub struct KeyCache {
+    keys: Mutex<HashMap<Address, PublicKey>>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    /// A cache of at most `capacity` keys (emptied when full: simple, and bounded).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self { keys: Mutex::new(HashMap::new()), capacity }
+    }
+
+    /// The key of `address`, or `None` if it is not a valid ed25519 point.
+    pub fn get(&self, address: &Address) -> Option<PublicKey> {
+        let keys = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = keys.get(address) {
+            return Some(k.clone());
+        }
+        drop(keys);
+        let key = address.to_public_key()?;
+        let mut keys = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if keys.len() >= self.capacity {
+            keys.clear();
+        }
+        keys.insert(*address, key.clone());
+        Some(key)
+    }
+}
+
+/// Signatures with their keys decompressed and messages encoded: what remains is the pure
+/// batch equation, the physical limit of a signed-transaction ledger (`alx bench ledger`).
+pub struct PreparedBatch {
+    items: Vec<Item>,
+}
+
+impl PreparedBatch {
+    /// Prepares `txs` (senders that are not valid points are left out).
+    #[must_use]
+    pub fn new(txs: &[SignedTx]) -> Self {
+        let items = txs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tx)| {
+                let key = tx.tx.sender.to_public_key()?;
+                Some(Item { key, message: tx.tx.encode(), signature: tx.signature.clone(), index })
+            })
+            .collect();
+        Self { items }
+    }
+
+    /// Number of signatures.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True if empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Verifies the whole batch as one equation.
+    pub fn verify(&self, rng: &mut impl CryptoRng, strategy: &impl Strategy) -> bool {
+        PublicKey::verify_batch(rng, &self.items, project, strategy)
+    }
+}
+
 /// Whether each transaction's signature verifies for its sender.
-pub fn verify_signatures(txs: &[SignedTx], rng: &mut impl CryptoRng) -> Vec<bool> {
+pub fn verify_signatures(
+    txs: &[SignedTx],
+    rng: &mut impl CryptoRng,
+    strategy: &impl Strategy,
+    keys: &KeyCache,
+) -> Vec<bool> {
     let mut valid = vec![false; txs.len()];
     let mut items = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
         // A sender that is not a valid point can never have signed anything.
-        if let Some(key) = tx.tx.sender.to_public_key() {
+        if let Some(key) = keys.get(&tx.tx.sender) {
             items.push(Item {
                 key,
                 message: tx.tx.encode(),
@@ -47,7 +123,7 @@ pub fn verify_signatures(txs: &[SignedTx], rng: &mut impl CryptoRng) -> Vec<bool
     }
     // Safe only in batches of more than one: batch equations are probabilistic, and single
     // checks are exact and as fast for one.
-    if items.len() > 1 && PublicKey::verify_batch(rng, &items, project, &Sequential) {
+    if items.len() > 1 && PublicKey::verify_batch(rng, &items, project, strategy) {
         for item in &items {
             valid[item.index] = true;
         }
@@ -81,10 +157,11 @@ mod tests {
             })
             .collect();
         let mut rng = commonware_utils::rng::test_rng();
-        assert_eq!(verify_signatures(&txs, &mut rng), vec![true; 8]);
+        let strategy = commonware_parallel::Sequential;
+        assert_eq!(verify_signatures(&txs, &mut rng, &strategy, &KeyCache::new(4)), vec![true; 8]);
         txs[3].tx.nonce = 9;
         txs[5].tx.sender = Address([0xff; 32]);
         let expect: Vec<bool> = (0..8).map(|i| i != 3 && i != 5).collect();
-        assert_eq!(verify_signatures(&txs, &mut rng), expect);
+        assert_eq!(verify_signatures(&txs, &mut rng, &strategy, &KeyCache::new(4)), expect);
     }
 }

@@ -171,7 +171,7 @@ where
     .await
     .expect("blocks archive must open");
 
-    let genesis = ChainBlock::new((*ledger.genesis()).clone()).expect("genesis proposer is a key");
+    let genesis = ChainBlock::new(ledger.genesis()).expect("genesis proposer is a key");
     let genesis_digest = ledger.genesis().digest();
     let (marshal_actor, marshal_mailbox, _floor): (
         _,

@@ -10,4 +10,4 @@ pub mod node_key;
 pub mod run;
 
 pub use config::NodeConfig;
-pub use run::{Ready, run};
+pub use run::{Ready, StopSignal, run};

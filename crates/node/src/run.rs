@@ -29,12 +29,16 @@ pub struct Ready {
     pub validator: Address,
 }
 
-/// Runs the node of `home` until Ctrl-C (returns `Ok`) or a fatal error. `on_ready` is called
-/// once the API listens.
+/// Stops a node started with [`run`] when fired (or dropped).
+pub type StopSignal = tokio::sync::oneshot::Receiver<()>;
+
+/// Runs the node of `home` until Ctrl-C or `stop` (returns `Ok`), or a fatal error. `on_ready`
+/// is called once the API listens.
 pub fn run(
     home: &Path,
     api_addr: Option<SocketAddr>,
     on_ready: impl FnOnce(&Ready) + Send + 'static,
+    stop: Option<StopSignal>,
 ) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::load(home)?;
     if let Some(addr) = api_addr {
@@ -109,6 +113,12 @@ pub fn run(
         on_ready(&Ready { api_addr: cfg.api_addr, validator: me });
         let result = tokio::select! {
             _ = tokio::signal::ctrl_c() => { info!("shutting down"); Ok(()) }
+            _ = async move {
+                match stop {
+                    Some(rx) => { let _ = rx.await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => { info!("stopped"); Ok(()) }
             r = running.finalizer => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(anyhow::Error::from(e).context("ledger failed")),

@@ -65,9 +65,14 @@ pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
     if dev.nodes.len() == 1 {
         let json = g.json;
         let root = g.home.clone();
-        return alx_node::run(&dev.nodes[0], Some(args.api_addr), move |ready| {
-            announce(json, &root, &[ready.api_addr], 1);
-        });
+        return alx_node::run(
+            &dev.nodes[0],
+            Some(args.api_addr),
+            move |ready| {
+                announce(json, &root, &[ready.api_addr], 1);
+            },
+            None,
+        );
     }
     run_processes(g, &dev.nodes, args.api_addr)
 }
@@ -165,16 +170,21 @@ pub(crate) fn node(g: &Globals, cmd: NodeCommand) -> anyhow::Result<()> {
                 ));
             }
             let json = g.json;
-            alx_node::run(&g.home, api_addr, move |ready| {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"event": "ready", "api": format!("http://{}", ready.api_addr), "validator": ready.validator})
-                    );
-                } else {
-                    println!("node {} serving http://{}", ready.validator, ready.api_addr);
-                }
-            })
+            alx_node::run(
+                &g.home,
+                api_addr,
+                move |ready| {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"event": "ready", "api": format!("http://{}", ready.api_addr), "validator": ready.validator})
+                        );
+                    } else {
+                        println!("node {} serving http://{}", ready.validator, ready.api_addr);
+                    }
+                },
+                None,
+            )
         }
     }
 }
