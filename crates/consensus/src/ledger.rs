@@ -123,6 +123,8 @@ pub struct Ledger {
     strategy: Rayon,
     /// Decompressed sender keys.
     keys: KeyCache,
+    /// Where locally admitted transactions go to be gossiped (set by the validator).
+    gossip: Mutex<Option<tokio::sync::mpsc::Sender<Vec<SignedTx>>>>,
     inner: Mutex<Inner>,
     mempool: Mutex<Mempool>,
     events: tokio::sync::broadcast::Sender<Finalized>,
@@ -177,6 +179,7 @@ impl Ledger {
             store,
             strategy,
             keys: KeyCache::new(KEY_CACHE_MAX),
+            gossip: Mutex::new(None),
             inner: Mutex::new(Inner { committed: Arc::new(committed), pending: BTreeMap::new() }),
             mempool: Mutex::new(Mempool::new(mempool)),
             events,
@@ -271,9 +274,44 @@ impl Ledger {
         self.pool().len()
     }
 
-    /// Checks and admits transactions (signatures verified as one batch). One result per
-    /// transaction, in order.
+    /// Sends locally admitted transactions to `gossip` from now on.
+    pub fn set_gossip(&self, gossip: tokio::sync::mpsc::Sender<Vec<SignedTx>>) {
+        *self.gossip.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gossip);
+    }
+
+    /// Checks and admits transactions from a client (signatures verified as one batch), then
+    /// gossips the admitted ones to the other validators. One result per transaction, in order.
     pub fn submit(
+        &self,
+        txs: Vec<SignedTx>,
+        rng: &mut impl CryptoRng,
+    ) -> Vec<Result<Hash, SubmitError>> {
+        let gossip = self.gossip.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let Some(gossip) = gossip else { return self.admit(txs, rng) };
+        let copies = txs.clone();
+        let results = self.admit(txs, rng);
+        let admitted: Vec<SignedTx> = copies
+            .into_iter()
+            .zip(&results)
+            .filter_map(|(tx, r)| r.is_ok().then_some(tx))
+            .collect();
+        if !admitted.is_empty() {
+            // Best effort: a full queue drops the batch; the origin still includes it.
+            let _ = gossip.try_send(admitted);
+        }
+        results
+    }
+
+    /// Admits transactions gossiped by a peer: the same checks, never forwarded again.
+    pub fn submit_from_peer(
+        &self,
+        txs: Vec<SignedTx>,
+        rng: &mut impl CryptoRng,
+    ) -> Vec<Result<Hash, SubmitError>> {
+        self.admit(txs, rng)
+    }
+
+    fn admit(
         &self,
         txs: Vec<SignedTx>,
         rng: &mut impl CryptoRng,

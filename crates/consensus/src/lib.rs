@@ -11,6 +11,7 @@
 pub mod application;
 pub mod block;
 pub mod finalizer;
+pub mod gossip;
 pub mod ledger;
 pub mod mempool;
 pub mod network;

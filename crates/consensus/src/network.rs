@@ -37,6 +37,7 @@ mod channel {
     pub(super) const RESOLVER: u64 = 2;
     pub(super) const BLOCKS: u64 = 3;
     pub(super) const BACKFILL: u64 = 4;
+    pub(super) const TXS: u64 = 5;
 }
 
 /// The running network of one validator.
@@ -95,6 +96,7 @@ where
         resolver: network.register(channel::RESOLVER, quota),
         blocks: network.register(channel::BLOCKS, quota),
         backfill: network.register(channel::BACKFILL, quota),
+        txs: network.register(channel::TXS, quota),
     };
     let handle = network.start();
     Started { channels, oracle, handle }

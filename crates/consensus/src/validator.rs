@@ -76,6 +76,8 @@ pub struct Channels<S, R> {
     pub blocks: (S, R),
     /// Marshal backfill of missing finalized blocks.
     pub backfill: (S, R),
+    /// Transaction gossip.
+    pub txs: (S, R),
 }
 
 /// The running tasks of a validator.
@@ -88,6 +90,8 @@ pub struct Running {
     pub broadcast: Handle<()>,
     /// The finalizer (ends with an error if a commit failed).
     pub finalizer: Handle<Result<(), crate::ledger::LedgerError>>,
+    /// Transaction gossip.
+    pub gossip: Handle<()>,
 }
 
 impl Running {
@@ -97,6 +101,7 @@ impl Running {
         self.marshal.abort();
         self.broadcast.abort();
         self.finalizer.abort();
+        self.gossip.abort();
     }
 }
 
@@ -207,6 +212,12 @@ where
         move |ctx| finalizer::run(ledger, updates, ctx)
     });
 
+    let (outbound, outbound_rx) = tokio::sync::mpsc::channel(crate::gossip::GOSSIP_QUEUE_MAX);
+    ledger.set_gossip(outbound);
+    let gossip = context.child("gossip").spawn({
+        let ledger = ledger.clone();
+        move |ctx| crate::gossip::run(ledger, outbound_rx, channels.txs, ctx)
+    });
     let app = App::new(ledger, cfg.app);
     let wrapper = Deferred::new(
         context.child("application"),
@@ -246,7 +257,7 @@ where
         },
     );
     let engine = engine.start(channels.votes, channels.certificates, channels.resolver);
-    Running { engine, marshal, broadcast, finalizer }
+    Running { engine, marshal, broadcast, finalizer, gossip }
 }
 
 fn archive_config<C>(

@@ -36,8 +36,10 @@ pub struct Scenario {
     pub seed: u64,
     /// Height every validator must commit.
     pub target_height: u64,
-    /// Transfers submitted at the start (to validator 0's mempool).
+    /// Transfers submitted at the start.
     pub transfers: u64,
+    /// Submit them to this validator only (others learn them by gossip); `None`: to every one.
+    pub submit_to: Option<usize>,
     /// Cut this validator off between two heights, then heal.
     pub partition: Option<Partition>,
     /// Crash this validator (abort all its tasks) at a height and restart it later.
@@ -73,6 +75,8 @@ pub struct Outcome {
     pub chains: Vec<Vec<(Hash, Hash)>>,
     /// Balance of the transfer recipient on validator 0 at the end.
     pub recipient_balance: Amount,
+    /// Indices of the validators that proposed blocks carrying transactions.
+    pub proposers_with_txs: std::collections::BTreeSet<usize>,
     /// Hash of every event of the run: equal for equal seeds.
     pub auditor: String,
 }
@@ -166,6 +170,7 @@ async fn start_node(
         resolver: channel(2).await,
         blocks: channel(3).await,
         backfill: channel(4).await,
+        txs: channel(5).await,
     };
     let running = validator::start(
         context.child("validator").with_attribute("index", index),
@@ -286,7 +291,11 @@ pub fn run(scenario: &Scenario) -> Outcome {
                 .sign(&sender)
             })
             .collect();
-        for node in nodes.iter().flatten() {
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(node) = node else { continue };
+            if scenario.submit_to.is_some_and(|to| to != i) {
+                continue;
+            }
             for result in node.ledger.submit(txs.clone(), &mut context) {
                 result.expect("transfer admitted");
             }
@@ -336,9 +345,25 @@ pub fn run(scenario: &Scenario) -> Outcome {
             .as_ref()
             .and_then(|n| n.ledger.committed().state.account(&recipient()).ok().flatten())
             .map_or(Amount::ZERO, |a| a.balance);
+        let addresses: Vec<Address> = participants.iter().map(Address::from_public_key).collect();
+        let proposers_with_txs = nodes[0]
+            .as_ref()
+            .map(|n| {
+                (1..=scenario.target_height)
+                    .filter_map(|h| n.ledger.store().block(Height(h)).ok().flatten())
+                    .filter(|b| !b.txs.is_empty())
+                    .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
+                    .collect()
+            })
+            .unwrap_or_default();
         for node in nodes.iter().flatten() {
             node.running.abort();
         }
-        Outcome { chains, recipient_balance, auditor: context.auditor().state() }
+        Outcome {
+            chains,
+            recipient_balance,
+            proposers_with_txs,
+            auditor: context.auditor().state(),
+        }
     })
 }

@@ -154,15 +154,26 @@ impl State {
         };
         sender.balance = balance;
         sender.nonce += 1;
-        self.put_account(&tx.sender, &sender);
 
         let result = match tx.payload {
-            Payload::Transfer { to, amount } => self.transfer(&tx.sender, &to, amount),
-            Payload::Bond { validator, amount } => self.bond(&tx.sender, &validator, amount),
+            // The hot path: the sender's record is written once, with fee and amount applied.
+            Payload::Transfer { to, amount } => {
+                let result = self.transfer(&tx.sender, &mut sender, &to, amount);
+                self.put_account(&tx.sender, &sender);
+                result
+            }
+            Payload::Bond { validator, amount } => {
+                self.put_account(&tx.sender, &sender);
+                self.bond(&tx.sender, &validator, amount)
+            }
             Payload::Unbond { validator, amount } => {
+                self.put_account(&tx.sender, &sender);
                 self.unbond(ctx.height, &tx.sender, tx.nonce, &validator, amount)
             }
-            Payload::RegisterValidator => self.register_validator(ctx.height, &tx.sender),
+            Payload::RegisterValidator => {
+                self.put_account(&tx.sender, &sender);
+                self.register_validator(ctx.height, &tx.sender)
+            }
         };
         match result {
             Ok(()) => Ok(Receipt::success(hash, tx.fee)),
@@ -171,11 +182,17 @@ impl State {
         }
     }
 
-    fn transfer(&mut self, from: &Address, to: &Address, amount: Amount) -> PayloadResult {
+    /// Moves `amount` from `sender` (the caller writes the sender's record) to `to`.
+    fn transfer(
+        &mut self,
+        from: &Address,
+        sender: &mut Account,
+        to: &Address,
+        amount: Amount,
+    ) -> PayloadResult {
         if amount.is_zero() {
             return Err(ErrorCode::ZeroAmount.into());
         }
-        let mut sender = self.account(from)?.unwrap_or_default();
         let balance = sender.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
         if from == to {
             return Ok(());
@@ -184,7 +201,6 @@ impl State {
         recipient.balance =
             recipient.balance.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         sender.balance = balance;
-        self.put_account(from, &sender);
         self.put_account(to, &recipient);
         Ok(())
     }

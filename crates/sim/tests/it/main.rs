@@ -5,7 +5,15 @@ use alx_types::Amount;
 use std::time::Duration;
 
 fn base(seed: u64) -> Scenario {
-    Scenario { validators: 4, seed, target_height: 12, transfers: 20, partition: None, crash: None }
+    Scenario {
+        validators: 4,
+        seed,
+        target_height: 12,
+        transfers: 20,
+        submit_to: None,
+        partition: None,
+        crash: None,
+    }
 }
 
 fn assert_agreement(outcome: &Outcome, validators: usize, target: u64) {
@@ -49,4 +57,18 @@ fn crashed_validator_restarts_and_rejoins() {
         ..base(5)
     };
     assert_agreement(&run(&scenario), 4, 14);
+}
+
+#[test]
+fn transactions_sent_to_one_validator_reach_the_others_by_gossip() {
+    // Each transfer has its own nonce, so they spread over several blocks and leaders.
+    let scenario = Scenario { submit_to: Some(3), transfers: 4000, target_height: 16, ..base(11) };
+    let outcome = run(&scenario);
+    assert_agreement(&outcome, 4, 16);
+    assert_eq!(outcome.recipient_balance, Amount(40_000));
+    assert!(
+        outcome.proposers_with_txs.iter().any(|&p| p != 3),
+        "only the validator that received the transactions included them: {:?}",
+        outcome.proposers_with_txs
+    );
 }
