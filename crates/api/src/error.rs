@@ -13,6 +13,8 @@ use axum::{
 pub enum ApiError {
     /// The request is malformed.
     BadRequest(String),
+    /// The request body is over the limit.
+    PayloadTooLarge(String),
     /// A transaction was refused; `kind` is its receipt code (`bad_nonce`, …) or a mempool
     /// reason (`mempool_full`, …).
     InvalidTransaction {
@@ -33,6 +35,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, message) = match self {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             Self::InvalidTransaction { kind, message } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, kind, message)
             }

@@ -119,7 +119,16 @@ fn decode_tx(text: &str) -> Result<SignedTx, ApiError> {
 }
 
 fn parse_json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| ApiError::BadRequest(e.body_text()))
+    body.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "request body over {} bytes",
+                crate::BODY_LIMIT_BYTES
+            ))
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })
 }
 
 pub(crate) async fn submit(

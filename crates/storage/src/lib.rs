@@ -177,9 +177,13 @@ impl Store {
             tx.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
             tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
             let mut tx_index = tx.open_table(TX_INDEX)?;
-            for (i, t) in block.txs.iter().enumerate() {
-                // Block size limits keep the index far below u32::MAX.
-                tx_index.insert(&t.hash().0, (height, i as u32))?;
+            // Hashes are random: inserting them in key order touches each B-tree page once.
+            // Block size limits keep the index far below u32::MAX.
+            let mut entries: Vec<([u8; 32], u32)> =
+                block.txs.iter().enumerate().map(|(i, t)| (t.hash().0, i as u32)).collect();
+            entries.sort_unstable();
+            for (hash, i) in &entries {
+                tx_index.insert(hash, (height, *i))?;
             }
             tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
         }
