@@ -225,16 +225,6 @@ async fn wait_height(
         if done {
             return;
         }
-        if std::env::var("ALX_SIM_TRACE").is_ok() {
-            let heights: Vec<u64> = nodes
-                .iter()
-                .map(|n| n.as_ref().map_or(0, |n| n.ledger.committed().block.height().0))
-                .collect();
-            eprintln!(
-                "t={:?} heights={heights:?}",
-                context.current().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
-            );
-        }
         context.sleep(Duration::from_millis(50)).await;
     }
 }

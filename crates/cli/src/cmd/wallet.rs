@@ -121,37 +121,29 @@ pub(crate) fn transfer(g: &Globals, a: &TransferArgs) -> anyhow::Result<()> {
     report(g, "transfer", &sent)
 }
 
+/// Who delegates how much to which validator.
+#[derive(Args)]
+pub(crate) struct DelegationArgs {
+    /// The delegating key.
+    #[arg(long)]
+    from: String,
+    /// The validator (address or key name).
+    #[arg(long)]
+    validator: String,
+    /// Amount in ALX.
+    #[arg(long, value_parser = amount)]
+    amount: Amount,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
 /// `alx stake …`.
 #[derive(Subcommand)]
 pub(crate) enum StakeCommand {
     /// Delegate stake to a validator.
-    Bond {
-        /// The delegating key.
-        #[arg(long)]
-        from: String,
-        /// The validator (address or key name).
-        #[arg(long)]
-        validator: String,
-        /// Amount in ALX.
-        #[arg(long, value_parser = amount)]
-        amount: Amount,
-        #[command(flatten)]
-        opts: TxOptions,
-    },
+    Bond(DelegationArgs),
     /// Start unbonding stake (spendable after the unbonding period).
-    Unbond {
-        /// The delegating key.
-        #[arg(long)]
-        from: String,
-        /// The validator (address or key name).
-        #[arg(long)]
-        validator: String,
-        /// Amount in ALX.
-        #[arg(long, value_parser = amount)]
-        amount: Amount,
-        #[command(flatten)]
-        opts: TxOptions,
-    },
+    Unbond(DelegationArgs),
     /// Register this key as a validator candidate.
     Register {
         /// The key to register.
@@ -164,13 +156,13 @@ pub(crate) enum StakeCommand {
 
 pub(crate) fn stake(g: &Globals, cmd: StakeCommand) -> anyhow::Result<()> {
     let (what, from, payload, opts) = match cmd {
-        StakeCommand::Bond { from, validator, amount, opts } => {
-            let validator = wallet::resolve_address(g, &validator)?;
-            ("bond", from, Payload::Bond { validator, amount }, opts)
+        StakeCommand::Bond(a) => {
+            let validator = wallet::resolve_address(g, &a.validator)?;
+            ("bond", a.from, Payload::Bond { validator, amount: a.amount }, a.opts)
         }
-        StakeCommand::Unbond { from, validator, amount, opts } => {
-            let validator = wallet::resolve_address(g, &validator)?;
-            ("unbond", from, Payload::Unbond { validator, amount }, opts)
+        StakeCommand::Unbond(a) => {
+            let validator = wallet::resolve_address(g, &a.validator)?;
+            ("unbond", a.from, Payload::Unbond { validator, amount: a.amount }, a.opts)
         }
         StakeCommand::Register { from, opts } => {
             ("register", from, Payload::RegisterValidator, opts)

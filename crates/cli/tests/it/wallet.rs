@@ -24,6 +24,17 @@ fn up_then_keys_and_a_transfer_through_the_cli_slow() {
     let shown = json(&alx(h, &node.api, &["tx", "show", &hash]));
     assert_eq!(shown["tx"]["payload"]["kind"], "transfer");
 
+    // Delegate stake to the validator.
+    let validator = node.client().status().unwrap().validators[0].to_string();
+    let bonded = json(&alx(
+        h,
+        &node.api,
+        &["stake", "bond", "--from", "carol", "--validator", &validator, "--amount", "100"],
+    ));
+    assert_eq!(bonded["committed"]["receipt"]["status"], "success");
+    let carol = json(&alx(h, &node.api, &["balance", "carol"]));
+    assert_eq!(carol["account"]["bonded"], "100000000000");
+
     // A new encrypted key, used without a prompt through ALX_PASSPHRASE.
     let out = Command::new(env!("CARGO_BIN_EXE_alx"))
         .arg("--home")
