@@ -8,6 +8,7 @@
 //! | GET  | `/api/txs/{hash}` | a committed transaction with its receipt |
 //! | POST | `/api/txs` | submit one signed transaction (hex) |
 //! | POST | `/api/txs/batch` | submit many (one signature batch) |
+//! | POST | `/api/txs/raw` | submit many as raw canonical bytes (no hex, no JSON) |
 //! | GET  | `/api/accounts/{address}[?proof=true]` | balance, nonce, stake; Merkle proof |
 //! | GET  | `/api/stream/blocks` | server-sent events, one per finalized block |
 //! | GET  | `/metrics` | Prometheus text |
@@ -56,6 +57,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/blocks/{id}", get(routes::block))
         .route("/api/txs", post(routes::submit))
         .route("/api/txs/batch", post(routes::submit_batch))
+        .route("/api/txs/raw", post(routes::submit_raw))
         .route("/api/txs/{hash}", get(routes::tx))
         .route("/api/accounts/{address}", get(routes::account))
         .route("/api/stream/blocks", get(routes::stream_blocks))

@@ -188,17 +188,75 @@ pub(crate) async fn submit_batch(
         .map(|r| match r {
             Ok(hash) => serde_json::json!({ "hash": to_hex(&hash) }),
             Err(e) => {
-                let err = ApiError::from(e);
-                let (kind, message) = match err {
-                    ApiError::InvalidTransaction { kind, message } => (kind, message),
-                    ApiError::Overloaded(m) => ("mempool_full", m),
-                    other => ("internal", format!("{other:?}")),
-                };
+                let (kind, message) = rejection(e);
                 serde_json::json!({ "error": { "type": kind, "message": message } })
             }
         })
         .collect();
     Ok(Json(BatchResponse { accepted, results }))
+}
+
+/// `POST /api/txs/raw` answer: how many were admitted, and why the others were not.
+#[derive(serde::Serialize)]
+pub(crate) struct RawBatchResponse {
+    accepted: usize,
+    rejected: Vec<serde_json::Value>,
+}
+
+/// `POST /api/txs/raw`: the body is the canonical encoding of a list of signed transactions
+/// (a varint count, then each transaction), with no hex or JSON to parse. For high-rate clients.
+pub(crate) async fn submit_raw(
+    State(s): State<ApiState>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<RawBatchResponse> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "request body over {} bytes",
+                crate::BODY_LIMIT_BYTES
+            ))
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    let txs = decode_raw_batch(&body)?;
+    let results = submit_blocking(&s, txs).await?;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let rejected = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, r)| {
+            let (kind, message) = rejection(r.err()?);
+            Some(serde_json::json!({ "index": index, "error": { "type": kind, "message": message } }))
+        })
+        .collect();
+    Ok(Json(RawBatchResponse { accepted, rejected }))
+}
+
+fn decode_raw_batch(body: &[u8]) -> Result<Vec<SignedTx>, ApiError> {
+    use commonware_codec::Read as _;
+    let cfg: (commonware_codec::RangeCfg<usize>, ()) = ((..=BATCH_TXS_MAX).into(), ());
+    let mut buf = commonware_codec::Copying(body);
+    let txs = Vec::<SignedTx>::read_cfg(&mut buf, &cfg).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body is not a list of at most {BATCH_TXS_MAX} encoded transactions: {e}"
+        ))
+    })?;
+    if !buf.0.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "{} bytes after the last transaction",
+            buf.0.len()
+        )));
+    }
+    Ok(txs)
+}
+
+fn rejection(e: alx_consensus::SubmitError) -> (&'static str, String) {
+    match ApiError::from(e) {
+        ApiError::InvalidTransaction { kind, message } => (kind, message),
+        ApiError::Overloaded(m) => ("mempool_full", m),
+        other => ("internal", format!("{other:?}")),
+    }
 }
 
 /// Query of `GET /api/accounts/{address}`.

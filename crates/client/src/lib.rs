@@ -63,6 +63,15 @@ pub struct BatchResponse {
     pub results: Vec<serde_json::Value>,
 }
 
+/// Results of a raw batch submission: rejections only (the client knows its hashes).
+#[derive(Debug, serde::Deserialize)]
+pub struct RawBatchResponse {
+    /// How many were admitted.
+    pub accepted: usize,
+    /// `{"index", "error": {"type", "message"}}` per refused transaction.
+    pub rejected: Vec<serde_json::Value>,
+}
+
 /// A node's API.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -146,6 +155,19 @@ impl Client {
     pub fn submit_batch(&self, txs: &[SignedTx]) -> Result<BatchResponse, ClientError> {
         let body = serde_json::json!({ "txs": txs.iter().map(hex_of).collect::<Vec<_>>() });
         self.handle(self.http.post(format!("{}/api/txs/batch", self.base)).json(&body).send())
+    }
+
+    /// `POST /api/txs/raw`: many transactions as one binary body (the fast path).
+    pub fn submit_raw(&self, txs: &[SignedTx]) -> Result<RawBatchResponse, ClientError> {
+        use commonware_codec::Encode as _;
+        let body = txs.to_vec().encode();
+        self.handle(
+            self.http
+                .post(format!("{}/api/txs/raw", self.base))
+                .header("content-type", "application/octet-stream")
+                .body(body.to_vec())
+                .send(),
+        )
     }
 
     /// Polls until the transaction is committed, or `timeout`.

@@ -214,13 +214,13 @@ fn throughput(client: &Client, txs: &[SignedTx], keys: &[PrivateKey]) -> anyhow:
     let per_sender = (txs.len() / keys.len()) as u64;
     let start = Instant::now();
     for chunk in txs.chunks(4096) {
-        let resp = client.submit_batch(chunk)?;
+        let resp = client.submit_raw(chunk)?;
         if resp.accepted != chunk.len() {
             anyhow::bail!(
                 "node refused {} of {} transactions: {:?}",
                 chunk.len() - resp.accepted,
                 chunk.len(),
-                resp.results.iter().find(|r| r.get("error").is_some())
+                resp.rejected.first()
             );
         }
     }

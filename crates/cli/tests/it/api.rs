@@ -56,6 +56,27 @@ fn api_refuses_bad_input_with_stable_error_types_slow() {
     let (status, v) = post(&format!("{}/api/txs/batch", node.api), &huge);
     assert_eq!((status, error_type(&v)), (413, "payload_too_large"));
 
+    // The binary endpoint: garbage and trailing bytes refused, refusals listed by index.
+    let raw = |body: Vec<u8>| {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/api/txs/raw", node.api))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<serde_json::Value>().unwrap_or_default())
+    };
+    assert_eq!(error_type(&raw(vec![0xff, 0xff, 0xff]).1), "bad_request");
+    let one = hex::decode(sign("alx-dev", 0, &stranger)).unwrap();
+    let mut list = vec![1u8];
+    list.extend_from_slice(&one);
+    let (status, v) = raw(list.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 0);
+    assert_eq!(v["rejected"][0]["error"]["type"], "insufficient_fee");
+    list.push(0);
+    assert_eq!(error_type(&raw(list).1), "bad_request");
+
     let get = |path: &str| {
         let resp = reqwest::blocking::get(format!("{}{path}", node.api)).unwrap();
         let status = resp.status().as_u16();
