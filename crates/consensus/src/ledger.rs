@@ -319,6 +319,7 @@ impl Ledger {
         let committed = self.committed();
         let state = &committed.state;
         let sigs = self.verify_signatures(&txs, rng);
+        let mut accounts = std::collections::BTreeMap::new();
         let mut pool = self.pool();
         txs.into_iter()
             .zip(sigs)
@@ -347,7 +348,10 @@ impl Ledger {
                         format!("fee {} is below the minimum {min_fee}", tx.tx.fee),
                     );
                 }
-                let account = state.account(&tx.tx.sender).ok().flatten().unwrap_or_default();
+                // Batches repeat senders: read each account once.
+                let account = *accounts.entry(tx.tx.sender).or_insert_with(|| {
+                    state.account(&tx.tx.sender).ok().flatten().unwrap_or_default()
+                });
                 if account.balance < tx.tx.fee {
                     return invalid(
                         ErrorCode::InsufficientFee,
