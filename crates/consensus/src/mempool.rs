@@ -7,11 +7,13 @@
 //! - **Nonce-ordered** per sender: a block takes a sender's transactions in nonce order starting
 //!   at the sender's nonce in the parent state, never with a gap.
 //! - **Fee-prioritized**: across senders, the next transaction with the highest fee goes first
-//!   (ties by address, so selection is deterministic).
+//!   (ties by address, so selection is deterministic). When full, a transaction that pays more
+//!   than the cheapest sender tail (a sender's highest-nonce transaction) evicts that tail; tails
+//!   go first so no sender is left with a nonce gap.
 //! - Signatures are verified once, in batches, on admission (see `Ledger::submit`).
 
 use alx_state::State;
-use alx_types::{Address, Hash, SignedTx};
+use alx_types::{Address, Amount, Hash, SignedTx};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// Mempool limits.
@@ -60,6 +62,8 @@ pub enum AdmitError {
 pub struct Mempool {
     senders: BTreeMap<Address, BTreeMap<u64, SignedTx>>,
     hashes: BTreeSet<Hash>,
+    /// Each sender's tail (highest-nonce transaction) by fee: the eviction order.
+    tails: BTreeSet<(Amount, Address)>,
     cfg: MempoolConfig,
 }
 
@@ -67,7 +71,7 @@ impl Mempool {
     /// An empty mempool.
     #[must_use]
     pub fn new(cfg: MempoolConfig) -> Self {
-        Self { senders: BTreeMap::new(), hashes: BTreeSet::new(), cfg }
+        Self { senders: BTreeMap::new(), hashes: BTreeSet::new(), tails: BTreeSet::new(), cfg }
     }
 
     /// Number of waiting transactions.
@@ -96,34 +100,77 @@ impl Mempool {
         if self.hashes.contains(&hash) {
             return Err(AdmitError::Duplicate);
         }
-        let nonce = tx.tx.nonce;
+        let (sender, nonce, fee) = (tx.tx.sender, tx.tx.nonce, tx.tx.fee);
         if nonce < account_nonce {
             return Err(AdmitError::NonceTooLow { expected: account_nonce, got: nonce });
         }
         if nonce - account_nonce >= cfg.per_sender_max as u64 {
             return Err(AdmitError::NonceTooHigh { expected: account_nonce, got: nonce });
         }
-        let queue = self.senders.entry(tx.tx.sender).or_default();
-        if let Some(existing) = queue.get(&nonce) {
-            if existing.tx.fee >= tx.tx.fee {
-                return Err(AdmitError::Underpriced);
-            }
-            let old = existing.hash();
-            self.hashes.remove(&old);
-        } else {
-            if queue.len() >= cfg.per_sender_max {
-                return Err(AdmitError::SenderFull(queue.len()));
-            }
-            if self.hashes.len() >= cfg.capacity {
-                if queue.is_empty() {
-                    self.senders.remove(&tx.tx.sender);
+        let queue = self.senders.get(&sender);
+        match queue.and_then(|q| q.get(&nonce)) {
+            Some(existing) if existing.tx.fee >= fee => return Err(AdmitError::Underpriced),
+            Some(_) => {}
+            None => {
+                let queued = queue.map_or(0, BTreeMap::len);
+                if queued >= cfg.per_sender_max {
+                    return Err(AdmitError::SenderFull(queued));
                 }
-                return Err(AdmitError::Full(cfg.capacity));
+                if self.hashes.len() >= cfg.capacity {
+                    self.evict_for(sender, nonce, fee)?;
+                }
             }
         }
-        queue.insert(nonce, tx);
-        self.hashes.insert(hash);
+        self.with_queue(sender, |queue, hashes| {
+            if let Some(old) = queue.insert(nonce, tx) {
+                hashes.remove(&old.hash());
+            }
+            hashes.insert(hash);
+        });
         Ok(())
+    }
+
+    /// Makes room for a transaction paying `fee` by evicting the cheapest sender tail, if it
+    /// pays less and evicting it leaves no gap before `nonce`.
+    fn evict_for(&mut self, sender: Address, nonce: u64, fee: Amount) -> Result<(), AdmitError> {
+        let full = AdmitError::Full(self.cfg.capacity);
+        let &(tail_fee, victim) = self.tails.iter().next().ok_or_else(|| full.clone())?;
+        let own_lower_tail = victim == sender
+            && self
+                .senders
+                .get(&sender)
+                .and_then(|q| q.keys().next_back())
+                .is_some_and(|&n| n < nonce);
+        if tail_fee >= fee || own_lower_tail {
+            return Err(full);
+        }
+        self.with_queue(victim, |queue, hashes| {
+            if let Some((_, evicted)) = queue.pop_last() {
+                hashes.remove(&evicted.hash());
+            }
+        });
+        Ok(())
+    }
+
+    /// Changes one sender's queue, keeping the tail index and empty queues in order.
+    fn with_queue(
+        &mut self,
+        sender: Address,
+        change: impl FnOnce(&mut BTreeMap<u64, SignedTx>, &mut BTreeSet<Hash>),
+    ) {
+        let queue = self.senders.entry(sender).or_default();
+        if let Some((_, tail)) = queue.last_key_value() {
+            self.tails.remove(&(tail.tx.fee, sender));
+        }
+        change(queue, &mut self.hashes);
+        match queue.last_key_value() {
+            Some((_, tail)) => {
+                self.tails.insert((tail.tx.fee, sender));
+            }
+            None => {
+                self.senders.remove(&sender);
+            }
+        }
     }
 
     /// Picks up to `max` transactions for a block built on `parent`: per sender in nonce order
@@ -155,19 +202,112 @@ impl Mempool {
     /// Drops what a committed state made stale: transactions whose nonce its senders used.
     pub fn prune(&mut self, senders: impl IntoIterator<Item = Address>, committed: &State) {
         for sender in senders {
-            let Some(queue) = self.senders.get_mut(&sender) else {
+            if !self.senders.contains_key(&sender) {
                 continue;
-            };
+            }
             let next = committed.account(&sender).ok().flatten().map_or(0, |a| a.nonce);
-            let stale: Vec<u64> = queue.range(..next).map(|(n, _)| *n).collect();
-            for n in stale {
-                if let Some(tx) = queue.remove(&n) {
-                    self.hashes.remove(&tx.hash());
+            self.with_queue(sender, |queue, hashes| {
+                let stale: Vec<u64> = queue.range(..next).map(|(n, _)| *n).collect();
+                for n in stale {
+                    if let Some(tx) = queue.remove(&n) {
+                        hashes.remove(&tx.hash());
+                    }
                 }
-            }
-            if queue.is_empty() {
-                self.senders.remove(&sender);
-            }
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alx_state::{Genesis, GenesisAccount, GenesisValidator, Params};
+    use alx_types::{Transaction, tx::Payload};
+    use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+
+    fn key(i: u64) -> PrivateKey {
+        PrivateKey::from_seed(i)
+    }
+
+    fn addr(i: u64) -> Address {
+        Address::from_public_key(&key(i).public_key())
+    }
+
+    fn tx(from: u64, nonce: u64, fee: u128) -> SignedTx {
+        Transaction {
+            chain_id: "alx-test".parse().unwrap(),
+            sender: addr(from),
+            nonce,
+            fee: Amount(fee),
+            payload: Payload::Transfer { to: addr(99), amount: Amount(1) },
+        }
+        .sign(&key(from))
+    }
+
+    fn state() -> State {
+        State::from_genesis(&Genesis {
+            chain_id: "alx-test".parse().unwrap(),
+            params: Params { min_fee: Amount(1), epoch_length: 10, validators_max: 4 },
+            accounts: (0..4)
+                .map(|i| GenesisAccount { address: addr(i), balance: Amount(1_000) })
+                .collect(),
+            validators: vec![GenesisValidator {
+                address: addr(0),
+                stake: Amount(1),
+                p2p_addr: "x:1".into(),
+            }],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn selection_is_nonce_ordered_per_sender_and_fee_first_across_senders() {
+        let mut pool = Mempool::new(MempoolConfig { capacity: 100, per_sender_max: 10 });
+        for t in [tx(1, 1, 50), tx(1, 0, 5), tx(2, 0, 20), tx(3, 1, 100)] {
+            pool.admit(t, 0).unwrap();
+        }
+        let picked: Vec<(Address, u64)> =
+            pool.select(&state(), 10).iter().map(|t| (t.tx.sender, t.tx.nonce)).collect();
+        // Sender 3 has a gap (no nonce 0): never picked. Sender 2's 20 beats sender 1's 5; then
+        // sender 1's nonce 1 (fee 50) follows its nonce 0.
+        assert_eq!(picked, vec![(addr(2), 0), (addr(1), 0), (addr(1), 1)]);
+        assert_eq!(pool.select(&state(), 1).len(), 1);
+    }
+
+    #[test]
+    fn duplicates_replacements_and_windows() {
+        let mut pool = Mempool::new(MempoolConfig { capacity: 100, per_sender_max: 3 });
+        pool.admit(tx(1, 0, 10), 0).unwrap();
+        assert_eq!(pool.admit(tx(1, 0, 10), 0), Err(AdmitError::Duplicate));
+        assert_eq!(pool.admit(tx(1, 0, 9), 0), Err(AdmitError::Underpriced));
+        pool.admit(tx(1, 0, 11), 0).unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!(
+            pool.admit(tx(1, 0, 30), 1),
+            Err(AdmitError::NonceTooLow { expected: 1, got: 0 })
+        );
+        assert_eq!(
+            pool.admit(tx(1, 3, 30), 0),
+            Err(AdmitError::NonceTooHigh { expected: 0, got: 3 })
+        );
+    }
+
+    #[test]
+    fn a_full_pool_evicts_the_cheapest_tail_only_for_a_better_fee() {
+        let mut pool = Mempool::new(MempoolConfig { capacity: 3, per_sender_max: 10 });
+        pool.admit(tx(1, 0, 10), 0).unwrap();
+        pool.admit(tx(1, 1, 5), 0).unwrap();
+        pool.admit(tx(2, 0, 8), 0).unwrap();
+        assert_eq!(pool.admit(tx(3, 0, 5), 0), Err(AdmitError::Full(3)));
+        // Sender 1's tail (nonce 1, fee 5) is the cheapest: evicted, no gap left behind.
+        pool.admit(tx(3, 0, 6), 0).unwrap();
+        assert_eq!(pool.len(), 3);
+        let picked: Vec<(Address, u64)> =
+            pool.select(&state(), 10).iter().map(|t| (t.tx.sender, t.tx.nonce)).collect();
+        assert!(picked.contains(&(addr(1), 0)) && !picked.contains(&(addr(1), 1)));
+        // A sender never evicts its own lower tail to queue a higher nonce.
+        let mut own = Mempool::new(MempoolConfig { capacity: 1, per_sender_max: 10 });
+        own.admit(tx(1, 0, 1), 0).unwrap();
+        assert_eq!(own.admit(tx(1, 1, 100), 0), Err(AdmitError::Full(1)));
     }
 }
