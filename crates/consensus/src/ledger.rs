@@ -113,8 +113,10 @@ struct Inner {
 /// Sender keys kept decompressed.
 const KEY_CACHE_MAX: usize = 100_000;
 
-/// Pending executions kept at most (forks and pipelined blocks).
-const PENDING_MAX: usize = 1024;
+/// Pending executions kept at most (forks and pipelined blocks). Each holds its own copy of
+/// the state tree's 4 MiB node array, so this bounds their memory to 256 MiB; an evicted
+/// execution is redone from the ancestry if it is needed again.
+const PENDING_MAX: usize = 64;
 
 /// The ledger of one node.
 pub struct Ledger {
