@@ -132,6 +132,10 @@ pub fn run(
         if let Err(e) = &result {
             error!(err = %format!("{e:#}"), "node stopped");
         }
+        // Stop the consensus engine first, then signal every task to wind down, so that
+        // shutdown does not read as a cascade of failures in the logs.
+        running.engine.abort();
+        let _ = context.stop(0, Some(std::time::Duration::from_secs(3))).await;
         result
     })
 }
