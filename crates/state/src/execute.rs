@@ -13,8 +13,8 @@
 //! ```
 //!
 //! After the transactions: unbondings that matured at this height return to balances; the
-//! block's fees go to its proposer; on an epoch boundary the active set is re-chosen. A failed
-//! transaction never makes the block invalid.
+//! block's fees go to its proposer; the last block of an epoch re-chooses the active set for the
+//! next epoch. A failed transaction never makes the block invalid.
 
 use crate::{
     keys::Account,
@@ -119,7 +119,9 @@ impl State {
             proposer.balance = proposer.balance.checked_add(fees).ok_or_else(overflow)?;
             self.put_account(&ctx.proposer, &proposer);
         }
-        if ctx.height.0.is_multiple_of(self.params.epoch_length) {
+        // The last block of an epoch chooses the set of the next one (heights
+        // [e·L, e·L + L − 1] form epoch e, as the consensus engine's epocher counts them).
+        if ctx.height.0 % self.params.epoch_length == self.params.epoch_length - 1 {
             self.rotate_active_set()?;
         }
         self.put_height(ctx.height);

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Params {
     /// The smallest fee a transaction may offer.
     pub min_fee: Amount,
-    /// Blocks per epoch: the active validator set is re-chosen when a block's height is a
-    /// multiple of this.
+    /// Blocks per epoch (at least 2): epoch e holds heights [e·L, e·L + L − 1], and its last
+    /// block re-chooses the active validator set for the next epoch.
     pub epoch_length: u64,
     /// Size of the active validator set (top candidates by stake, equal votes).
     pub validators_max: u32,
@@ -76,6 +76,12 @@ pub enum GenesisError {
     /// Parameters out of range.
     #[error("invalid params: {0}")]
     Params(&'static str),
+    /// A validator address is not an ed25519 public key (it could never sign a vote).
+    #[error("validator {0} is not an ed25519 public key")]
+    NotAKey(Address),
+    /// A validator's p2p address is not `ip:port`.
+    #[error("validator {0} has p2p_addr {1:?}, expected ip:port")]
+    BadP2pAddr(Address, String),
 }
 
 impl Genesis {
@@ -84,8 +90,8 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }
-        if self.params.epoch_length == 0 {
-            return Err(GenesisError::Params("epoch_length must be positive"));
+        if self.params.epoch_length < 2 {
+            return Err(GenesisError::Params("epoch_length must be at least 2"));
         }
         if self.params.validators_max == 0
             || self.params.validators_max as usize > alx_types::limits::VALIDATORS_ACTIVE_MAX
@@ -114,6 +120,12 @@ impl Genesis {
             }
             if v.stake.is_zero() {
                 return Err(GenesisError::ZeroStake(v.address));
+            }
+            if v.address.to_public_key().is_none() {
+                return Err(GenesisError::NotAKey(v.address));
+            }
+            if v.p2p_addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(GenesisError::BadP2pAddr(v.address, v.p2p_addr.clone()));
             }
         }
         self.total_supply().map(|_| ())

@@ -74,16 +74,15 @@ fn replayed_transaction_fails_with_bad_nonce() {
 #[test]
 fn bond_unbond_mature_and_rotate() {
     let mut s = State::from_genesis(&genesis()).unwrap();
-    // Account 1 registers and bonds more than validator 0: at the epoch boundary (height 5)
-    // both are active (validators_max 4).
+    // Account 1 registers and bonds more than validator 0: the last block of epoch 0 (height 4,
+    // epoch_length 5) makes both active (validators_max 4).
     run(&mut s, &[tx(1, 0, MIN_FEE, Payload::RegisterValidator)]);
     run(&mut s, &[tx(1, 1, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(9000) })]);
     run(&mut s, &[tx(2, 0, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(100) })]);
     assert_eq!(s.validator(&addr(1)).unwrap().unwrap().stake, Amount(9100));
     assert_eq!(s.active_set().unwrap(), vec![addr(0)]);
-    while s.height().unwrap().0 < 5 {
-        run(&mut s, &[]);
-    }
+    run(&mut s, &[]);
+    assert_eq!(s.height().unwrap().0, 4);
     let mut expected = vec![addr(0), addr(1)];
     expected.sort();
     assert_eq!(s.active_set().unwrap(), expected);
@@ -140,4 +139,20 @@ fn wrong_height_is_refused_without_change() {
     let ctx = BlockContext { height: Height(3), proposer: addr(0) };
     assert!(s.execute_block(&ctx, &[], &[]).is_err());
     assert_eq!(s.root(), root);
+}
+
+#[test]
+fn genesis_refuses_bad_validators_and_short_epochs() {
+    let mut g = genesis();
+    g.params.epoch_length = 1;
+    assert!(State::from_genesis(&g).is_err());
+    let mut g = genesis();
+    g.validators[0].p2p_addr = "not-an-address".into();
+    assert!(matches!(State::from_genesis(&g), Err(alx_state::GenesisError::BadP2pAddr(..))));
+    let mut g = genesis();
+    // The y-coordinate 2 is not on the curve.
+    let mut bytes = [0u8; 32];
+    bytes[0] = 2;
+    g.validators[0].address = Address(bytes);
+    assert!(matches!(State::from_genesis(&g), Err(alx_state::GenesisError::NotAKey(_))));
 }
