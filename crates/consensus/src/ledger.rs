@@ -162,14 +162,7 @@ impl Ledger {
                         at: height.to_string(),
                     })?)
                 };
-                let got = state.root();
-                if got != block.header.state_root {
-                    return Err(LedgerError::RootMismatch {
-                        height,
-                        expected: to_hex(&block.header.state_root),
-                        got: to_hex(&got),
-                    });
-                }
+                check_root(&block, &mut state)?;
                 let receipts = store.receipts(height)?;
                 Executed { block, state, receipts }
             }
@@ -394,14 +387,7 @@ impl Ledger {
             }
         };
         let mut state = executed.state.clone();
-        let root = state.root();
-        if root != block.header.state_root {
-            return Err(LedgerError::RootMismatch {
-                height,
-                expected: to_hex(&block.header.state_root),
-                got: to_hex(&root),
-            });
-        }
+        check_root(block, &mut state)?;
         let changes = state.take_changes();
         self.store.commit_block(block, &executed.receipts, &changes)?;
         let new =
@@ -420,6 +406,19 @@ impl Ledger {
             .send(Finalized { block: block.clone(), receipts: Arc::new(new.receipts.clone()) });
         Ok(true)
     }
+}
+
+/// Refuses a state whose root differs from the one `block`'s header commits to.
+fn check_root(block: &Block, state: &mut State) -> Result<(), LedgerError> {
+    let got = state.root();
+    if got == block.header.state_root {
+        return Ok(());
+    }
+    Err(LedgerError::RootMismatch {
+        height: block.height(),
+        expected: to_hex(&block.header.state_root),
+        got: to_hex(&got),
+    })
 }
 
 /// Executes `block`'s transactions on a copy of `parent`, returning the state after and the
