@@ -254,7 +254,7 @@ mod tests {
             validators: vec![GenesisValidator {
                 address: addr(0),
                 stake: Amount(1),
-                p2p_addr: "127.0.0.1:1".into(),
+                p2p_addr: "127.0.0.1:1".parse().unwrap(),
             }],
         })
         .unwrap()

@@ -151,7 +151,9 @@ mod tests {
                     sender: Address::from_public_key(&key.public_key()),
                     nonce: 0,
                     fee: Amount(1),
-                    payload: Payload::RegisterValidator,
+                    payload: Payload::RegisterValidator {
+                        p2p_addr: "127.0.0.1:1".parse().unwrap(),
+                    },
                 }
                 .sign(&key)
             })

@@ -116,6 +116,12 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         let address = Address::from_public_key(&key.public_key());
         let api_addr = SocketAddr::new(opts.api_addr.ip(), opts.api_addr.port() + i as u16);
         let p2p_addr = SocketAddr::new(opts.api_addr.ip(), opts.p2p_port + i as u16);
+        // Listening on every interface is fine; peers still need one address they can dial.
+        let dial_ip = if p2p_addr.ip().is_unspecified() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            p2p_addr.ip()
+        };
         let mut cfg = NodeConfig::local(&format!("validator-{i}"), api_addr, p2p_addr);
         if opts.validators > 1 {
             cfg.genesis_file = PathBuf::from("../..").join(GENESIS_FILE);
@@ -125,7 +131,7 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         validators.push(GenesisValidator {
             address,
             stake: alx(1_000_000),
-            p2p_addr: p2p_addr.to_string(),
+            p2p_addr: SocketAddr::new(dial_ip, p2p_addr.port()),
         });
         // Validators pay fees for their own operations.
         accounts.push(GenesisAccount { address, balance: alx(1_000) });

@@ -22,6 +22,7 @@ use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, probability};
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -122,7 +123,7 @@ fn genesis(validators: &[PrivateKey]) -> Genesis {
             .map(|(i, k)| GenesisValidator {
                 address: Address::from_public_key(&k.public_key()),
                 stake: Amount(1_000_000),
-                p2p_addr: format!("127.0.0.1:{}", 30_000 + i),
+                p2p_addr: SocketAddr::from(([127, 0, 0, 1], 30_000 + i as u16)),
             })
             .collect(),
     }

@@ -172,9 +172,9 @@ impl State {
                 self.put_account(&tx.sender, &sender);
                 self.unbond(ctx.height, &tx.sender, tx.nonce, &validator, amount)
             }
-            Payload::RegisterValidator => {
+            Payload::RegisterValidator { p2p_addr } => {
                 self.put_account(&tx.sender, &sender);
-                self.register_validator(ctx.height, &tx.sender)
+                self.register_validator(ctx.height, &tx.sender, p2p_addr)
             }
         };
         match result {

@@ -34,8 +34,8 @@ pub struct GenesisValidator {
     pub address: Address,
     /// Self-bonded stake (created at genesis, counted in the supply).
     pub stake: Amount,
-    /// Where its peers reach it (`host:port`). Not part of the state.
-    pub p2p_addr: String,
+    /// Where its peers reach it (`ip:port`), recorded in the state like a registered one.
+    pub p2p_addr: std::net::SocketAddr,
 }
 
 /// The genesis file.
@@ -79,9 +79,11 @@ pub enum GenesisError {
     /// A validator address is not an ed25519 public key (it could never sign a vote).
     #[error("validator {0} is not an ed25519 public key")]
     NotAKey(Address),
-    /// A validator's p2p address is not `ip:port`.
-    #[error("validator {0} has p2p_addr {1:?}, expected ip:port")]
-    BadP2pAddr(Address, String),
+    /// A validator's p2p address names no endpoint peers could dial.
+    #[error(
+        "validator {0} has p2p_addr {1}, which peers cannot dial (unspecified or multicast IP, or port 0)"
+    )]
+    BadP2pAddr(Address, std::net::SocketAddr),
 }
 
 impl Genesis {
@@ -124,8 +126,8 @@ impl Genesis {
             if v.address.to_public_key().is_none() {
                 return Err(GenesisError::NotAKey(v.address));
             }
-            if v.p2p_addr.parse::<std::net::SocketAddr>().is_err() {
-                return Err(GenesisError::BadP2pAddr(v.address, v.p2p_addr.clone()));
+            if !alx_types::tx::is_dialable(&v.p2p_addr) {
+                return Err(GenesisError::BadP2pAddr(v.address, v.p2p_addr));
             }
         }
         self.total_supply().map(|_| ())

@@ -7,6 +7,7 @@
 //! 0x03 ‖ delegator ‖ validator                     → Amount (bonded)
 //! 0x04 ‖ mature_height (BE) ‖ delegator ‖ nonce    → Unbonding
 //! 0x05 ‖ name                                      → chain-wide values (params, supply, set)
+//! 0x06 ‖ address                                   → SocketAddr (a validator's p2p endpoint)
 //! ```
 //! Big-endian heights make the unbonding queue iterate in maturity order.
 
@@ -21,6 +22,7 @@ pub(crate) const PREFIX_VALIDATOR: u8 = 0x02;
 pub(crate) const PREFIX_DELEGATION: u8 = 0x03;
 pub(crate) const PREFIX_UNBONDING: u8 = 0x04;
 pub(crate) const PREFIX_GLOBAL: u8 = 0x05;
+pub(crate) const PREFIX_P2P_ADDR: u8 = 0x06;
 
 /// The state key of an account.
 #[must_use]
@@ -52,6 +54,13 @@ pub(crate) fn unbonding_key(mature: u64, delegator: &Address, nonce: u64) -> Vec
     k.put_u64(mature);
     k.extend_from_slice(delegator.as_bytes());
     k.put_u64(nonce);
+    k
+}
+
+pub(crate) fn p2p_addr_key(address: &Address) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(PREFIX_P2P_ADDR);
+    k.extend_from_slice(address.as_bytes());
     k
 }
 

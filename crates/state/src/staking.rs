@@ -4,7 +4,7 @@
 
 use crate::{
     execute::{PayloadResult, overflow},
-    keys::{self, PREFIX_UNBONDING, PREFIX_VALIDATOR, Unbonding, Validator, unbonding_key},
+    keys::{self, PREFIX_UNBONDING, Unbonding, Validator, unbonding_key},
     state::{CorruptState, State, hex_key},
 };
 use alx_types::{
@@ -12,13 +12,23 @@ use alx_types::{
     block::Height,
     limits::{UNBONDING_PERIOD_BLOCKS, UNBONDINGS_PER_ACCOUNT_MAX},
 };
+use std::net::SocketAddr;
 
 impl State {
-    pub(crate) fn register_validator(&mut self, height: Height, who: &Address) -> PayloadResult {
+    pub(crate) fn register_validator(
+        &mut self,
+        height: Height,
+        who: &Address,
+        p2p_addr: SocketAddr,
+    ) -> PayloadResult {
         if self.validator(who)?.is_some() {
             return Err(ErrorCode::AlreadyValidator.into());
         }
+        if !alx_types::tx::is_dialable(&p2p_addr) {
+            return Err(ErrorCode::BadP2pAddr.into());
+        }
         self.put_validator(who, &Validator { stake: Amount::ZERO, registered_at: height.0 });
+        self.put_p2p_addr(who, p2p_addr);
         Ok(())
     }
 
@@ -99,23 +109,12 @@ impl State {
     /// (ties broken by address), among those with any stake. Keeps the current set if no
     /// candidate has stake, so the chain can never be left without validators.
     pub(crate) fn rotate_active_set(&mut self) -> Result<(), CorruptState> {
-        let mut candidates: Vec<(Amount, Address)> = Vec::new();
-        for (key, value) in self.auth().scan_prefix(&[PREFIX_VALIDATOR]) {
-            let v: Validator =
-                keys::decode(value).map_err(|source| CorruptState { key: hex_key(key), source })?;
-            if !v.stake.is_zero() {
-                let mut a = [0u8; 32];
-                a.copy_from_slice(&key[1..]);
-                candidates.push((v.stake, Address(a)));
-            }
-        }
+        let mut candidates = self.ranked_candidates()?;
         if candidates.is_empty() {
             return Ok(());
         }
-        // Most stake first; equal stake by address, so every node picks the same set.
-        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         candidates.truncate(self.params.validators_max as usize);
-        let mut set: Vec<Address> = candidates.into_iter().map(|(_, a)| a).collect();
+        let mut set: Vec<Address> = candidates.into_iter().map(|(a, _)| a).collect();
         set.sort();
         self.put_active_set(&set);
         Ok(())

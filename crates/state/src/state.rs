@@ -4,12 +4,13 @@ use crate::{
     auth::AuthState,
     genesis::{Genesis, GenesisError, Params},
     keys::{
-        self, Account, PREFIX_ACCOUNT, Validator, account_key, delegation_key, global_key,
-        validator_key,
+        self, Account, PREFIX_ACCOUNT, PREFIX_VALIDATOR, Validator, account_key, delegation_key,
+        global_key, p2p_addr_key, validator_key,
     },
 };
 use alx_types::{Address, Amount, ChainId, Hash, block::Height, merkle::StateProof};
 use commonware_codec::{EncodeSize, Read, Write};
+use std::net::SocketAddr;
 
 /// State that should have decoded did not: storage is corrupt. Fatal for a node.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,7 @@ impl State {
             state.put_account(&v.address, &account);
             state.put_validator(&v.address, &Validator { stake: v.stake, registered_at: 0 });
             state.put_delegation(&v.address, &v.address, v.stake);
+            state.put_p2p_addr(&v.address, v.p2p_addr);
             set.push(v.address);
         }
         set.sort();
@@ -126,6 +128,31 @@ impl State {
     /// A validator candidate, if registered.
     pub fn validator(&self, address: &Address) -> Result<Option<Validator>, CorruptState> {
         self.get(&validator_key(address))
+    }
+
+    /// Where peers dial a validator candidate (set at registration or in the genesis).
+    pub fn validator_p2p_addr(
+        &self,
+        address: &Address,
+    ) -> Result<Option<SocketAddr>, CorruptState> {
+        self.get(&p2p_addr_key(address))
+    }
+
+    /// Every candidate with stake, most stake first, equal stake by address: the order the
+    /// active set is chosen in, so every node ranks alike.
+    pub fn ranked_candidates(&self) -> Result<Vec<(Address, Amount)>, CorruptState> {
+        let mut candidates = Vec::new();
+        for (key, value) in self.auth.scan_prefix(&[PREFIX_VALIDATOR]) {
+            let v: Validator =
+                keys::decode(value).map_err(|source| CorruptState { key: hex_key(key), source })?;
+            if !v.stake.is_zero() {
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&key[1..]);
+                candidates.push((Address(a), v.stake));
+            }
+        }
+        candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(candidates)
     }
 
     /// Stake `delegator` has bonded to `validator`.
@@ -228,6 +255,10 @@ impl State {
         } else {
             self.put(key, &amount);
         }
+    }
+
+    pub(crate) fn put_p2p_addr(&mut self, address: &Address, addr: SocketAddr) {
+        self.put(p2p_addr_key(address), &addr);
     }
 
     pub(crate) fn put_height(&mut self, height: Height) {

@@ -69,7 +69,10 @@ pub enum PayloadJson {
         amount: Amount,
     },
     /// See [`Payload::RegisterValidator`].
-    RegisterValidator,
+    RegisterValidator {
+        /// `host:port` where peers dial the validator, e.g. `203.0.113.7:7701`.
+        p2p_addr: std::net::SocketAddr,
+    },
 }
 
 impl From<&Payload> for PayloadJson {
@@ -78,7 +81,7 @@ impl From<&Payload> for PayloadJson {
             Payload::Transfer { to, amount } => Self::Transfer { to, amount },
             Payload::Bond { validator, amount } => Self::Bond { validator, amount },
             Payload::Unbond { validator, amount } => Self::Unbond { validator, amount },
-            Payload::RegisterValidator => Self::RegisterValidator,
+            Payload::RegisterValidator { p2p_addr } => Self::RegisterValidator { p2p_addr },
         }
     }
 }

@@ -74,6 +74,8 @@ error_codes! {
     TooManyUnbondings = 12, "too_many_unbondings";
     /// The same transaction appears earlier in the block. Nothing charged.
     Duplicate = 13, "duplicate";
+    /// The p2p address cannot be dialed (unspecified or multicast IP, or port 0). Fee charged.
+    BadP2pAddr = 14, "bad_p2p_addr";
 }
 
 impl ErrorCode {

@@ -5,7 +5,7 @@
 //! Payload     = 0 Transfer { to, amount }
 //!             | 1 Bond { validator, amount }      delegate stake (to oneself = self-bond)
 //!             | 2 Unbond { validator, amount }    starts the unbonding period
-//!             | 3 RegisterValidator               sender becomes a validator candidate
+//!             | 3 RegisterValidator { p2p_addr }  sender becomes a validator candidate, reachable there
 //! SignedTx    = Transaction | signature (64 bytes, ed25519 over NAMESPACE_TX ‖ Transaction)
 //! TxHash      = SHA-256(Transaction)
 //! ```
@@ -23,6 +23,7 @@ use commonware_cryptography::{
     Signer as _, Verifier as _,
     ed25519::{PrivateKey, Signature},
 };
+use std::net::SocketAddr;
 
 /// A transaction id.
 pub type TxHash = Hash;
@@ -57,7 +58,10 @@ pub enum Payload {
     },
     /// Register the sender as a validator candidate. Candidates with the most stake form the
     /// active set at each epoch boundary.
-    RegisterValidator,
+    RegisterValidator {
+        /// Where peers dial the validator's p2p endpoint (the chain has no other directory).
+        p2p_addr: SocketAddr,
+    },
 }
 
 impl Payload {
@@ -73,7 +77,7 @@ impl Payload {
             Self::Transfer { .. } => "transfer",
             Self::Bond { .. } => "bond",
             Self::Unbond { .. } => "unbond",
-            Self::RegisterValidator => "register_validator",
+            Self::RegisterValidator { .. } => "register_validator",
         }
     }
 }
@@ -96,7 +100,10 @@ impl Write for Payload {
                 validator.write(buf);
                 amount.write(buf);
             }
-            Self::RegisterValidator => buf.put_u8(Self::TAG_REGISTER_VALIDATOR),
+            Self::RegisterValidator { p2p_addr } => {
+                buf.put_u8(Self::TAG_REGISTER_VALIDATOR);
+                p2p_addr.write(buf);
+            }
         }
     }
 }
@@ -107,7 +114,7 @@ impl EncodeSize for Payload {
             Self::Transfer { .. } | Self::Bond { .. } | Self::Unbond { .. } => {
                 1 + Address::SIZE + Amount::SIZE
             }
-            Self::RegisterValidator => 1,
+            Self::RegisterValidator { p2p_addr } => 1 + p2p_addr.encode_size(),
         }
     }
 }
@@ -126,10 +133,19 @@ impl Read for Payload {
             Self::TAG_UNBOND => {
                 Self::Unbond { validator: Address::read(buf)?, amount: Amount::read(buf)? }
             }
-            Self::TAG_REGISTER_VALIDATOR => Self::RegisterValidator,
+            Self::TAG_REGISTER_VALIDATOR => {
+                Self::RegisterValidator { p2p_addr: SocketAddr::read(buf)? }
+            }
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
+}
+
+/// True if peers could dial `addr`: an unspecified or multicast IP, or port 0, names no
+/// endpoint. The one rule for genesis validators and `RegisterValidator`.
+#[must_use]
+pub fn is_dialable(addr: &SocketAddr) -> bool {
+    !(addr.ip().is_unspecified() || addr.ip().is_multicast() || addr.port() == 0)
 }
 
 /// An unsigned transaction.
@@ -328,5 +344,19 @@ mod tests {
         assert!(
             Transaction::decode(commonware_codec::Copying(&bad_tag[..bad_tag.len() - 64])).is_err()
         );
+    }
+
+    #[test]
+    fn register_validator_round_trips_both_ip_families() {
+        for addr in ["127.0.0.1:7701", "[2001:db8::7]:65535"] {
+            let payload = Payload::RegisterValidator { p2p_addr: addr.parse().unwrap() };
+            let bytes = payload.encode();
+            assert_eq!(bytes.len(), payload.encode_size());
+            assert_eq!(Payload::decode(bytes.clone()).unwrap(), payload);
+            // the IP family tag is the second byte: anything but 4 or 6 is refused
+            let mut bad = bytes.to_vec();
+            bad[1] = 5;
+            assert!(Payload::decode(commonware_codec::Copying(&bad[..])).is_err());
+        }
     }
 }

@@ -144,11 +144,18 @@ pub(crate) enum StakeCommand {
     Bond(DelegationArgs),
     /// Start unbonding stake (spendable after the unbonding period).
     Unbond(DelegationArgs),
-    /// Register this key as a validator candidate.
+    /// Register this key as a validator candidate, reachable by peers at `--p2p-addr`.
+    ///
+    /// Bond stake to it afterwards; the candidates with the most stake form the active set
+    /// from the next epoch on.
     Register {
         /// The key to register.
         #[arg(long)]
         from: String,
+        /// The `ip:port` other validators dial to reach this node's p2p endpoint (the
+        /// `p2p_addr` of its config, as seen from the network).
+        #[arg(long, value_name = "IP:PORT")]
+        p2p_addr: std::net::SocketAddr,
         #[command(flatten)]
         opts: TxOptions,
     },
@@ -164,8 +171,8 @@ pub(crate) fn stake(g: &Globals, cmd: StakeCommand) -> anyhow::Result<()> {
             let validator = wallet::resolve_address(g, &a.validator)?;
             ("unbond", a.from, Payload::Unbond { validator, amount: a.amount }, a.opts)
         }
-        StakeCommand::Register { from, opts } => {
-            ("register", from, Payload::RegisterValidator, opts)
+        StakeCommand::Register { from, p2p_addr, opts } => {
+            ("register", from, Payload::RegisterValidator { p2p_addr }, opts)
         }
     };
     let sent = wallet::send(g, &from, opts.fee, payload, !opts.no_wait)?;

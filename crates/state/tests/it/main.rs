@@ -29,9 +29,14 @@ pub(crate) fn genesis() -> Genesis {
         validators: vec![GenesisValidator {
             address: addr(0),
             stake: Amount(5000),
-            p2p_addr: "127.0.0.1:1".into(),
+            p2p_addr: "127.0.0.1:1".parse().unwrap(),
         }],
     }
+}
+
+/// A registration with a dialable address.
+pub(crate) fn register() -> Payload {
+    Payload::RegisterValidator { p2p_addr: "127.0.0.1:7701".parse().unwrap() }
 }
 
 pub(crate) fn tx(from: u64, nonce: u64, fee: u128, payload: Payload) -> SignedTx {

@@ -43,10 +43,10 @@ proptest! {
                         (from, MIN_FEE, Payload::Bond { validator: addr(0), amount: Amount(amount) }),
                     Op::Unbond { from, amount } =>
                         (from, MIN_FEE, Payload::Unbond { validator: addr(0), amount: Amount(amount) }),
-                    Op::Register { from } => (from, MIN_FEE, Payload::RegisterValidator),
+                    Op::Register { from } => (from, MIN_FEE, register()),
                     Op::BadNonce { from } => {
                         let n = nonces[from as usize] + 7;
-                        return tx(from, n, MIN_FEE, Payload::RegisterValidator);
+                        return tx(from, n, MIN_FEE, register());
                     }
                 };
                 let n = nonces[from as usize];

@@ -56,8 +56,17 @@ fn every_failure_code_leaves_state_as_documented() {
         tx(1, 3, MIN_FEE, Payload::Unbond { validator: addr(0), amount: Amount(1) }),
         ErrorCode::InsufficientStake,
     );
-    assert_eq!(run(&mut s, &[tx(1, 4, MIN_FEE, Payload::RegisterValidator)])[0].error, None);
-    check(&mut s, tx(1, 5, MIN_FEE, Payload::RegisterValidator), ErrorCode::AlreadyValidator);
+    let unspecified = Payload::RegisterValidator { p2p_addr: "0.0.0.0:7701".parse().unwrap() };
+    check(&mut s, tx(1, 4, MIN_FEE, unspecified), ErrorCode::BadP2pAddr);
+    assert_eq!(s.validator(&addr(1)).unwrap(), None);
+    assert_eq!(run(&mut s, &[tx(1, 5, MIN_FEE, register())])[0].error, None);
+    check(&mut s, tx(1, 6, MIN_FEE, register()), ErrorCode::AlreadyValidator);
+    assert_eq!(
+        s.validator_p2p_addr(&addr(1)).unwrap(),
+        Some("127.0.0.1:7701".parse().unwrap()),
+        "registration records where to dial"
+    );
+    assert_eq!(s.validator_p2p_addr(&addr(0)).unwrap(), Some("127.0.0.1:1".parse().unwrap()));
     assert_eq!(total_held(&s), s.supply().unwrap().0);
 }
 
@@ -76,7 +85,7 @@ fn bond_unbond_mature_and_rotate() {
     let mut s = State::from_genesis(&genesis()).unwrap();
     // Account 1 registers and bonds more than validator 0: the last block of epoch 0 (height 4,
     // epoch_length 5) makes both active (validators_max 4).
-    run(&mut s, &[tx(1, 0, MIN_FEE, Payload::RegisterValidator)]);
+    run(&mut s, &[tx(1, 0, MIN_FEE, register())]);
     run(&mut s, &[tx(1, 1, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(9000) })]);
     run(&mut s, &[tx(2, 0, MIN_FEE, Payload::Bond { validator: addr(1), amount: Amount(100) })]);
     assert_eq!(s.validator(&addr(1)).unwrap().unwrap().stake, Amount(9100));
@@ -147,8 +156,10 @@ fn genesis_refuses_bad_validators_and_short_epochs() {
     g.params.epoch_length = 1;
     assert!(State::from_genesis(&g).is_err());
     let mut g = genesis();
-    g.validators[0].p2p_addr = "not-an-address".into();
-    assert!(matches!(State::from_genesis(&g), Err(alx_state::GenesisError::BadP2pAddr(..))));
+    for bad in ["0.0.0.0:7701", "127.0.0.1:0", "[ff02::1]:7701"] {
+        g.validators[0].p2p_addr = bad.parse().unwrap();
+        assert!(matches!(State::from_genesis(&g), Err(alx_state::GenesisError::BadP2pAddr(..))));
+    }
     let mut g = genesis();
     // The y-coordinate 2 is not on the curve.
     let mut bytes = [0u8; 32];
