@@ -30,6 +30,8 @@ pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<StatusRespons
         height: committed.block.height(),
         last_block_hash: to_hex(&committed.block.digest()),
         state_root: to_hex(&committed.block.header.state_root),
+        epoch: committed.block.height().0.saturating_add(1) / committed.state.params().epoch_length,
+        epoch_length: committed.state.params().epoch_length,
         validators: committed.state.active_set()?,
         mempool_size: s.ledger.mempool_len(),
         version: s.version.to_owned(),

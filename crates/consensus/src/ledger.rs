@@ -81,6 +81,9 @@ pub enum LedgerError {
     /// The verification thread pool could not start.
     #[error("cannot start verification threads: {0}")]
     Threads(String),
+    /// The committed state cannot describe the next epoch (corrupt or inconsistent).
+    #[error("epoch transition failed: {0}")]
+    Epoch(String),
     /// A finalized block does not extend the committed chain.
     #[error("finalized block at height {height} does not extend the committed chain")]
     NotExtending {

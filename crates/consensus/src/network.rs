@@ -1,33 +1,28 @@
 //! Authenticated, encrypted TCP between validators (commonware `p2p::authenticated::lookup`:
-//! every peer's address is known from the genesis file, and only validators of the current set
-//! may connect).
+//! every peer's address is known from the state, and only the peers of the tracked epochs
+//! may connect; the orchestrator tells the network each epoch's peers).
 
-use crate::validator::Channels;
+use crate::{epochs::TRACKED_PEERS_MAX, validator::Channels};
 use alx_types::{NAMESPACE_P2P, limits::BLOCK_SIZE_MAX};
 use commonware_cryptography::{
-    ChaCha20Poly1305, Signer as _,
+    ChaCha20Poly1305,
     ed25519::{PrivateKey, PublicKey},
 };
-use commonware_p2p::{
-    Address, AddressableManager as _,
-    authenticated::lookup::{self, Network},
-};
+use commonware_p2p::authenticated::lookup::{self, Network};
 use commonware_runtime::{Clock, Handle, Metrics, Network as RNetwork, Quota, Resolver, Spawner};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use commonware_utils::{NZU32, NZUsize};
 use rand_core::CryptoRng;
 use std::{net::SocketAddr, time::Duration};
 
-/// Where this validator listens and where its peers are.
+/// Where this validator listens.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
     /// Listen address.
     pub listen: SocketAddr,
-    /// Every validator (this one included) and its address.
-    pub peers: Vec<(PublicKey, SocketAddr)>,
 }
 
 /// Channel numbers on the wire. Stable: changing one splits the network.
@@ -72,9 +67,9 @@ where
         },
         cups::Version::V1,
     );
-    let me = signer.public_key();
-    let keys: Vec<PublicKey> = cfg.peers.iter().map(|(k, _)| k.clone()).collect();
-    let limit = commonware_p2p::authenticated::peer_set_limit(keys.iter(), &me);
+    // Lookup refuses (panics on) a tracked set above the limit: size it for the largest set
+    // an epoch can have, not for today's.
+    let limit = NZUsize!(TRACKED_PEERS_MAX);
     let net_cfg = lookup::Config::local(
         handshake,
         NAMESPACE_P2P,
@@ -83,12 +78,7 @@ where
         MAX_MESSAGE_SIZE,
         NZUsize!(1024),
     );
-    let (mut network, mut oracle) = Network::new(context, net_cfg);
-    let peers: Map<PublicKey, Address> = Map::from_iter_dedup(
-        cfg.peers.iter().map(|(k, addr)| (k.clone(), Address::Symmetric(*addr))),
-    );
-    // The set id is the epoch; the genesis set is epoch 0.
-    let _ = oracle.track(0, peers);
+    let (mut network, oracle) = Network::new(context, net_cfg);
     let quota = Quota::per_second(NZU32!(1_000));
     let channels = Channels {
         votes: network.register(channel::VOTES, quota),

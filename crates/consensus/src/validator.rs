@@ -1,15 +1,17 @@
 //! Wiring of one validator: marshal (block dissemination, backfill, finalized archive), the
-//! simplex engine wrapped around [`App`] by marshal's `Deferred` adapter, and the finalizer.
+//! per-epoch simplex engines (started by the [`Orchestrator`]) wrapped around [`App`] by
+//! marshal's `Deferred` adapter, and the finalizer.
 //! Generic over the runtime and the p2p implementation, so the same code runs on tokio with
 //! authenticated TCP and in the deterministic simulator.
 
 use crate::{
     application::{App, AppConfig},
     block::ChainBlock,
+    epochs::{self, EpochSchemes, MAX_PENDING_ACKS},
     finalizer::{self, Finalizer},
-    ledger::Ledger,
+    ledger::{Ledger, LedgerError},
+    orchestrator::Orchestrator,
 };
-use alx_types::NAMESPACE_CONSENSUS;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     marshal::{
@@ -18,27 +20,21 @@ use commonware_consensus::{
         resolver::p2p as marshal_resolver,
         standard::{Deferred, Standard},
     },
-    simplex::{
-        self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin, scheme::ed25519::Scheme,
-    },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    simplex::scheme::ed25519::Scheme,
+    types::ViewDelta,
 };
 use commonware_cryptography::{
-    Digested, Sha256, Signer as _,
-    certificate::ConstantProvider,
+    Digested, Signer as _,
     certificate::Verifier as _,
     ed25519::{PrivateKey, PublicKey},
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_p2p::{AddressableManager, Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
 use rand_core::CryptoRng;
-use std::{num::NonZeroU64, sync::Arc, time::Duration};
-
-/// One epoch covering the whole chain until validator-set rotation reaches the engine.
-const BLOCKS_PER_EPOCH: NonZeroU64 = NZU64!(u64::MAX);
+use std::{sync::Arc, time::Duration};
 
 /// Consensus timing.
 #[derive(Clone, Copy, Debug)]
@@ -52,10 +48,9 @@ pub struct Timeouts {
 /// One validator's settings.
 #[derive(Clone)]
 pub struct ValidatorConfig {
-    /// The validator's key (consensus and p2p identity).
+    /// The validator's key (consensus and p2p identity). Validator sets come from the state:
+    /// outside the active set the node follows, verifying without voting.
     pub signer: PrivateKey,
-    /// The validator set.
-    pub participants: Vec<PublicKey>,
     /// Prefix of the storage partitions (unique per node, stable across restarts).
     pub partition_prefix: String,
     /// Block building.
@@ -82,8 +77,9 @@ pub struct Channels<S, R> {
 
 /// The running tasks of a validator.
 pub struct Running {
-    /// The consensus engine.
-    pub engine: Handle<()>,
+    /// The per-epoch consensus engines (ends with an error if the state cannot describe the
+    /// next epoch).
+    pub orchestrator: Handle<Result<(), LedgerError>>,
     /// Marshal.
     pub marshal: Handle<()>,
     /// Block broadcast.
@@ -97,7 +93,7 @@ pub struct Running {
 impl Running {
     /// Stops every task.
     pub fn abort(&self) {
-        self.engine.abort();
+        self.orchestrator.abort();
         self.marshal.abort();
         self.broadcast.abort();
         self.finalizer.abort();
@@ -105,7 +101,11 @@ impl Running {
     }
 }
 
-/// Starts a validator over `ledger` on the given network.
+/// Starts a validator over `ledger` on the given network. `peers` is told, epoch by epoch,
+/// whom to connect.
+///
+/// # Errors
+/// If the committed state cannot give an epoch length (a corrupt store).
 pub async fn start<E, S, R, B, P>(
     context: E,
     ledger: Arc<Ledger>,
@@ -113,19 +113,18 @@ pub async fn start<E, S, R, B, P>(
     blocker: B,
     peers: P,
     channels: Channels<S, R>,
-) -> Running
+) -> Result<Running, LedgerError>
 where
     E: Spawner + Clock + Metrics + Storage + CryptoRng + commonware_runtime::Supervisor,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey> + Clone,
-    P: Provider<PublicKey = PublicKey> + Clone,
+    P: Provider<PublicKey = PublicKey> + AddressableManager + Clone,
 {
     let me = cfg.signer.public_key();
-    let participants = Set::from_iter_dedup(cfg.participants.iter().cloned());
-    let scheme = Scheme::signer(NAMESPACE_CONSENSUS, participants, cfg.signer.clone())
-        .expect("validator key must be in the validator set");
-    let provider = ConstantProvider::<Scheme, Epoch>::new(scheme.clone());
+    let epocher = epochs::epocher(&ledger.committed().state)?;
+    // Filled by the orchestrator before each epoch's engine starts.
+    let schemes = EpochSchemes::default();
     let prefix = cfg.partition_prefix.clone();
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
     let buffer_size = NZUsize!(64 << 10);
@@ -187,8 +186,8 @@ where
         finalizations,
         blocks,
         marshal::Config {
-            provider,
-            epocher: FixedEpocher::new(BLOCKS_PER_EPOCH),
+            provider: schemes.clone(),
+            epocher: epocher.clone(),
             start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
             partition_prefix: format!("{prefix}-marshal"),
             mailbox_size: NZUsize!(1024),
@@ -200,7 +199,7 @@ where
             value_write_buffer: buffer_size,
             block_codec_config: (),
             max_repair: NZUsize!(10),
-            max_pending_acks: NZUsize!(4),
+            max_pending_acks: NZUsize!(MAX_PENDING_ACKS as usize),
             strategy: Sequential,
         },
     )
@@ -218,46 +217,29 @@ where
         let ledger = ledger.clone();
         move |ctx| crate::gossip::run(ledger, outbound_rx, channels.txs, ctx)
     });
-    let app = App::new(ledger, cfg.app);
-    let wrapper = Deferred::new(
-        context.child("application"),
-        app,
-        marshal_mailbox,
-        FixedEpocher::new(BLOCKS_PER_EPOCH),
+    let app = App::new(ledger.clone(), cfg.app);
+    let wrapper =
+        Deferred::new(context.child("application"), app, marshal_mailbox.clone(), epocher.clone());
+    let orchestrator = Orchestrator {
+        ledger,
+        signer: cfg.signer,
+        epocher,
+        schemes,
+        marshal: marshal_mailbox,
+        wrapper,
+        blocker,
+        manager: peers,
+        partition_prefix: prefix,
+        page_cache,
+        timeouts: cfg.timeouts,
+    }
+    .start(
+        context.child("orchestrator"),
+        channels.votes,
+        channels.certificates,
+        channels.resolver,
     );
-    let engine = simplex::Engine::new(
-        context.child("consensus"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: wrapper.clone(),
-            relay: wrapper.clone(),
-            reporter: wrapper,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-0"),
-            mailbox_size: NZUsize!(1024),
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: buffer_size,
-            write_buffer: buffer_size,
-            page_cache,
-            leader_timeout: cfg.timeouts.leader,
-            certification_timeout: cfg.timeouts.certification,
-            timeout_retry: cfg.timeouts.leader,
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: cfg.timeouts.certification * 2,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
-    );
-    let engine = engine.start(channels.votes, channels.certificates, channels.resolver);
-    Running { engine, marshal, broadcast, finalizer, gossip }
+    Ok(Running { orchestrator, marshal, broadcast, finalizer, gossip })
 }
 
 fn archive_config<C>(

@@ -8,8 +8,8 @@ use alx_consensus::{
     validator,
 };
 use alx_types::Address;
-use anyhow::{Context as _, bail};
-use commonware_cryptography::{Signer as _, ed25519::PublicKey};
+use anyhow::Context as _;
+use commonware_cryptography::Signer as _;
 use commonware_runtime::{
     Metrics as _, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
 };
@@ -18,7 +18,7 @@ use std::{
     path::Path,
     sync::{Arc, Mutex},
 };
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// What a started node reports once it serves.
 #[derive(Clone, Debug)]
@@ -47,17 +47,6 @@ pub fn run(
     let genesis = read_genesis(&home.join(&cfg.genesis_file))?;
     let key = node_key::read(&home.join(&cfg.key_file))?;
     let me = Address::from_public_key(&key.public_key());
-    let mut peers = Vec::new();
-    for v in &genesis.validators {
-        let pk =
-            v.address.to_public_key().context("genesis validator address is not an ed25519 key")?;
-        peers.push((pk, v.p2p_addr));
-    }
-    if !genesis.validators.iter().any(|v| v.address == me) {
-        bail!(
-            "this node's key {me} is not a validator in the genesis; only validators can run a node yet"
-        );
-    }
     let data = home.join(&cfg.data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let mempool = MempoolConfig {
@@ -68,15 +57,25 @@ pub fn run(
         Ledger::open(&data.join("chain.redb"), &genesis, mempool)
             .context("cannot open the ledger")?,
     );
+    {
+        // Only candidates are dialed by the validators; anyone else waits for no one.
+        let state = &ledger.committed().state;
+        if state.validator(&me).context("cannot read the state")?.is_none() {
+            warn!(
+                validator = %me,
+                "this node's key is not a registered validator: peers will not connect to it \
+                 (register with `alx stake register`, then bond stake)"
+            );
+        }
+    }
     let (leader, certification, empty_block_interval) = cfg.timeouts();
     let validator_cfg = ValidatorConfig {
         signer: key.clone(),
-        participants: peers.iter().map(|(k, _)| k.clone()).collect::<Vec<PublicKey>>(),
         partition_prefix: "alx".into(),
         app: AppConfig { empty_block_interval, block_txs_max: cfg.consensus.block_txs_max },
         timeouts: Timeouts { leader, certification },
     };
-    let net_cfg = NetworkConfig { listen: cfg.p2p_addr, peers };
+    let net_cfg = NetworkConfig { listen: cfg.p2p_addr };
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(2)
         .with_catch_panics(false)
@@ -88,7 +87,7 @@ pub fn run(
                 format!("cannot listen on {} for the API (in use? pass --api-addr)", cfg.api_addr)
             })?;
         let started = network::start(context.child("p2p"), &key, &net_cfg);
-        let running = validator::start(
+        let mut running = validator::start(
             context.child("validator"),
             ledger.clone(),
             validator_cfg,
@@ -96,7 +95,8 @@ pub fn run(
             started.oracle.clone(),
             started.channels,
         )
-        .await;
+        .await
+        .context("cannot start consensus")?;
         let metrics_ctx = Mutex::new(context.child("api_metrics"));
         let state = alx_api::ApiState {
             ledger: ledger.clone(),
@@ -121,6 +121,11 @@ pub fn run(
                 Ok(Err(e)) => Err(anyhow::Error::from(e).context("ledger failed")),
                 Err(e) => Err(anyhow::anyhow!("finalizer task ended: {e:?}")),
             },
+            r = &mut running.orchestrator => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::Error::from(e).context("epoch transition failed")),
+                Err(e) => Err(anyhow::anyhow!("consensus task ended: {e:?}")),
+            },
             r = api_task => match r {
                 Ok(r) => r,
                 Err(e) => Err(anyhow::anyhow!("API task ended: {e:?}")),
@@ -131,7 +136,7 @@ pub fn run(
         }
         // Stop the consensus engine first, then signal every task to wind down, so that
         // shutdown does not read as a cascade of failures in the logs.
-        running.engine.abort();
+        running.orchestrator.abort();
         let _ = context.stop(0, Some(std::time::Duration::from_secs(3))).await;
         result
     })

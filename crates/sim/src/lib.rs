@@ -13,7 +13,7 @@ use alx_consensus::{
     AppConfig, Channels, Ledger, MempoolConfig, Running, Timeouts, ValidatorConfig, validator,
 };
 use alx_state::{Genesis, GenesisAccount, GenesisValidator, Params};
-use alx_types::{Address, Amount, Hash, Transaction, block::Height, tx::Payload};
+use alx_types::{Address, Amount, Transaction, block::Height, tx::Payload};
 use commonware_cryptography::{
     Signer as _,
     ed25519::{PrivateKey, PublicKey},
@@ -28,59 +28,9 @@ use std::{
     time::Duration,
 };
 
-/// What to simulate.
-#[derive(Clone, Debug)]
-pub struct Scenario {
-    /// Number of validators.
-    pub validators: usize,
-    /// Seed of the runtime (scheduling, latency, jitter).
-    pub seed: u64,
-    /// Height every validator must commit.
-    pub target_height: u64,
-    /// Transfers submitted at the start.
-    pub transfers: u64,
-    /// Submit them to this validator only (others learn them by gossip); `None`: to every one.
-    pub submit_to: Option<usize>,
-    /// Cut this validator off between two heights, then heal.
-    pub partition: Option<Partition>,
-    /// Crash this validator (abort all its tasks) at a height and restart it later.
-    pub crash: Option<Crash>,
-}
+mod scenario;
 
-/// A partition of one validator.
-#[derive(Clone, Copy, Debug)]
-pub struct Partition {
-    /// The isolated validator (index in key order).
-    pub validator: usize,
-    /// Isolate when the others reach this height.
-    pub from_height: u64,
-    /// Heal when the others reach this height.
-    pub until_height: u64,
-}
-
-/// An unclean shutdown of one validator.
-#[derive(Clone, Copy, Debug)]
-pub struct Crash {
-    /// The crashed validator (index in key order).
-    pub validator: usize,
-    /// Crash when validator 0 reaches this height.
-    pub at_height: u64,
-    /// Stay down for this long (simulated time).
-    pub down_for: Duration,
-}
-
-/// What every validator committed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// Per validator, per height from 1 to the target: (block digest, state root).
-    pub chains: Vec<Vec<(Hash, Hash)>>,
-    /// Balance of the transfer recipient on validator 0 at the end.
-    pub recipient_balance: Amount,
-    /// Indices of the validators that proposed blocks carrying transactions.
-    pub proposers_with_txs: std::collections::BTreeSet<usize>,
-    /// Hash of every event of the run: equal for equal seeds.
-    pub auditor: String,
-}
+pub use scenario::{Crash, Outcome, Partition, Scenario, Stop};
 
 const LINK: Link = Link {
     latency: Duration::from_millis(40),
@@ -109,30 +59,74 @@ pub fn recipient() -> Address {
     Address::from_public_key(&PrivateKey::from_seed(1_001).public_key())
 }
 
-fn genesis(validators: &[PrivateKey]) -> Genesis {
+/// The key of the node that joins the set by bonding (see [`Scenario::joiner`]).
+#[must_use]
+pub fn joiner_key() -> PrivateKey {
+    PrivateKey::from_seed(2_000)
+}
+
+fn p2p_addr(index: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 30_000 + index as u16))
+}
+
+fn genesis(scenario: &Scenario, validators: &[PrivateKey]) -> Genesis {
+    let mut accounts = vec![GenesisAccount {
+        address: Address::from_public_key(&sender_key().public_key()),
+        balance: Amount(1_000_000_000),
+    }];
+    if let Some(stake) = scenario.joiner {
+        accounts.push(GenesisAccount {
+            address: Address::from_public_key(&joiner_key().public_key()),
+            balance: Amount(stake.0 + 1_000_000),
+        });
+    }
     Genesis {
         chain_id: CHAIN_ID.parse().expect("valid chain id"),
-        params: Params { min_fee: Amount(1), epoch_length: 100, validators_max: 16 },
-        accounts: vec![GenesisAccount {
-            address: Address::from_public_key(&sender_key().public_key()),
-            balance: Amount(1_000_000_000),
-        }],
+        params: Params {
+            min_fee: Amount(1),
+            epoch_length: scenario.epoch_length,
+            validators_max: scenario.validators as u32,
+        },
+        accounts,
         validators: validators
             .iter()
             .enumerate()
             .map(|(i, k)| GenesisValidator {
                 address: Address::from_public_key(&k.public_key()),
                 stake: Amount(1_000_000),
-                p2p_addr: SocketAddr::from(([127, 0, 0, 1], 30_000 + i as u16)),
+                p2p_addr: p2p_addr(i),
             })
             .collect(),
     }
 }
 
-fn validator_config(key: &PrivateKey, participants: &[PublicKey], index: usize) -> ValidatorConfig {
+/// The joiner's registration and bond.
+fn joiner_txs(stake: Amount, index: usize) -> Vec<alx_types::SignedTx> {
+    let key = joiner_key();
+    let me = Address::from_public_key(&key.public_key());
+    let payloads = [
+        Payload::RegisterValidator { p2p_addr: p2p_addr(index) },
+        Payload::Bond { validator: me, amount: stake },
+    ];
+    payloads
+        .into_iter()
+        .zip(0..)
+        .map(|(payload, nonce)| {
+            Transaction {
+                chain_id: CHAIN_ID.parse().expect("valid chain id"),
+                sender: me,
+                nonce,
+                fee: Amount(1),
+                payload,
+            }
+            .sign(&key)
+        })
+        .collect()
+}
+
+fn validator_config(key: &PrivateKey, index: usize) -> ValidatorConfig {
     ValidatorConfig {
         signer: key.clone(),
-        participants: participants.to_vec(),
         partition_prefix: format!("validator{index}"),
         app: AppConfig { empty_block_interval: Duration::from_millis(200), block_txs_max: 1000 },
         timeouts: Timeouts {
@@ -151,7 +145,6 @@ async fn start_node(
     context: &mut deterministic::Context,
     oracle: &Oracle<PublicKey, deterministic::Context>,
     key: &PrivateKey,
-    participants: &[PublicKey],
     index: usize,
     store: &Path,
     genesis: &Genesis,
@@ -176,12 +169,13 @@ async fn start_node(
     let running = validator::start(
         context.child("validator").with_attribute("index", index),
         ledger.clone(),
-        validator_config(key, participants, index),
+        validator_config(key, index),
         control.clone(),
-        oracle.manager(),
+        oracle.socket_manager(),
         channels,
     )
-    .await;
+    .await
+    .expect("validator starts");
     Node { ledger, running }
 }
 
@@ -230,22 +224,37 @@ async fn wait_height(
     }
 }
 
+fn live(nodes: &[Option<Node>]) -> Vec<usize> {
+    nodes.iter().enumerate().filter(|(_, n)| n.is_some()).map(|(i, _)| i).collect()
+}
+
+fn abort(nodes: &mut [Option<Node>], who: usize) {
+    if let Some(node) = nodes[who].take() {
+        node.running.abort();
+    }
+}
+
 /// Runs a scenario to completion. Panics (with the seed) if the target is not reached within
 /// the simulated time limit or the validators disagree.
 #[must_use]
 pub fn run(scenario: &Scenario) -> Outcome {
     let dir = tempfile::tempdir().expect("temp dir");
-    let stores: Vec<PathBuf> =
-        (0..scenario.validators).map(|i| dir.path().join(format!("v{i}.redb"))).collect();
+    let count = scenario.validators + usize::from(scenario.joiner.is_some());
+    let stores: Vec<PathBuf> = (0..count).map(|i| dir.path().join(format!("v{i}.redb"))).collect();
     let cfg = deterministic::Config::new()
         .with_seed(scenario.seed)
         .with_timeout(Some(Duration::from_secs(600)));
     let scenario = scenario.clone();
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let keys = keys(scenario.validators);
-        let participants: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-        let genesis = genesis(&keys);
-        let (network, oracle) = Network::new_with_peers(
+        let mut keys = keys(scenario.validators);
+        let genesis = genesis(&scenario, &keys);
+        let validators: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        if scenario.joiner.is_some() {
+            keys.push(joiner_key());
+        }
+        let everyone: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        // Until the orchestrators track epoch sets, the genesis set drives and the joiner follows.
+        let (network, oracle) = Network::new_with_split_peers(
             context.child("network"),
             simulated::Config {
                 max_size: 8 << 20,
@@ -253,20 +262,17 @@ pub fn run(scenario: &Scenario) -> Outcome {
                 disconnect_on_block: true,
                 tracked_peer_sets: NZUsize!(4),
             },
-            participants.clone(),
+            validators,
+            everyone[scenario.validators..].iter().cloned(),
         )
         .await;
         network.start();
-        link_all(&oracle, &participants, None).await;
+        link_all(&oracle, &everyone, None).await;
 
         let mut nodes: Vec<Option<Node>> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            let node =
-                start_node(&mut context, &oracle, key, &participants, i, &stores[i], &genesis)
-                    .await;
-            nodes.push(Some(node));
+            nodes.push(Some(start_node(&mut context, &oracle, key, i, &stores[i], &genesis).await));
         }
-        let all: Vec<usize> = (0..scenario.validators).collect();
 
         // Transfers from one account, submitted to every validator so whichever leads includes them.
         let sender = sender_key();
@@ -282,79 +288,109 @@ pub fn run(scenario: &Scenario) -> Outcome {
                 .sign(&sender)
             })
             .collect();
+        let joining = scenario.joiner.map(|stake| joiner_txs(stake, scenario.validators));
         for (i, node) in nodes.iter().enumerate() {
             let Some(node) = node else { continue };
-            if scenario.submit_to.is_some_and(|to| to != i) {
-                continue;
+            if scenario.submit_to.is_none_or(|to| to == i) {
+                for result in node.ledger.submit(txs.clone(), &mut context) {
+                    result.expect("transfer admitted");
+                }
             }
-            for result in node.ledger.submit(txs.clone(), &mut context) {
-                result.expect("transfer admitted");
+            if let Some(joining) = &joining {
+                for result in node.ledger.submit(joining.clone(), &mut context) {
+                    result.expect("registration admitted");
+                }
             }
         }
 
         if let Some(p) = scenario.partition {
-            let others: Vec<usize> = all.iter().copied().filter(|&i| i != p.validator).collect();
+            let others: Vec<usize> =
+                live(&nodes).into_iter().filter(|&i| i != p.validator).collect();
             wait_height(&context, &nodes, &others, p.from_height).await;
-            unlink(&oracle, &participants, p.validator).await;
+            unlink(&oracle, &everyone, p.validator).await;
             wait_height(&context, &nodes, &others, p.until_height).await;
-            link_all(&oracle, &participants, None).await;
+            link_all(&oracle, &everyone, None).await;
         }
         if let Some(c) = scenario.crash {
-            wait_height(&context, &nodes, &[0], c.at_height).await;
-            if let Some(node) = nodes[c.validator].take() {
-                node.running.abort();
-            }
+            let others: Vec<usize> =
+                live(&nodes).into_iter().filter(|&i| i != c.validator).collect();
+            wait_height(&context, &nodes, &others, c.at_height).await;
+            abort(&mut nodes, c.validator);
             context.sleep(c.down_for).await;
-            let node = start_node(
-                &mut context,
-                &oracle,
-                &keys[c.validator],
-                &participants,
-                c.validator,
-                &stores[c.validator],
-                &genesis,
-            )
-            .await;
-            nodes[c.validator] = Some(node);
+            let i = c.validator;
+            nodes[i] =
+                Some(start_node(&mut context, &oracle, &keys[i], i, &stores[i], &genesis).await);
         }
-        wait_height(&context, &nodes, &all, scenario.target_height).await;
-
-        let chains = nodes
-            .iter()
-            .flatten()
-            .map(|n| {
-                (1..=scenario.target_height)
-                    .map(|h| {
-                        let block =
-                            n.ledger.store().block(Height(h)).expect("store").expect("block");
-                        (block.digest(), block.header.state_root)
-                    })
-                    .collect()
-            })
-            .collect();
-        let recipient_balance = nodes[0]
-            .as_ref()
-            .and_then(|n| n.ledger.committed().state.account(&recipient()).ok().flatten())
-            .map_or(Amount::ZERO, |a| a.balance);
-        let addresses: Vec<Address> = participants.iter().map(Address::from_public_key).collect();
-        let proposers_with_txs = nodes[0]
-            .as_ref()
-            .map(|n| {
-                (1..=scenario.target_height)
-                    .filter_map(|h| n.ledger.store().block(Height(h)).ok().flatten())
-                    .filter(|b| !b.txs.is_empty())
-                    .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
-                    .collect()
-            })
-            .unwrap_or_default();
+        if let Some(stop) = &scenario.stop {
+            wait_height(&context, &nodes, &live(&nodes), stop.at_height).await;
+            for &i in &stop.nodes {
+                abort(&mut nodes, i);
+            }
+        }
+        if let Some(at) = scenario.restart_all_at {
+            let all = live(&nodes);
+            wait_height(&context, &nodes, &all, at).await;
+            for &i in &all {
+                abort(&mut nodes, i);
+            }
+            context.sleep(Duration::from_secs(1)).await;
+            for &i in &all {
+                nodes[i] = Some(
+                    start_node(&mut context, &oracle, &keys[i], i, &stores[i], &genesis).await,
+                );
+            }
+        }
+        wait_height(&context, &nodes, &live(&nodes), scenario.target_height).await;
+        let outcome = outcome(&scenario, &nodes, &keys);
         for node in nodes.iter().flatten() {
             node.running.abort();
         }
-        Outcome {
-            chains,
-            recipient_balance,
-            proposers_with_txs,
-            auditor: context.auditor().state(),
-        }
+        Outcome { auditor: context.auditor().state(), ..outcome }
     })
+}
+
+fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> Outcome {
+    let heights = 1..=scenario.target_height;
+    let block =
+        |n: &Node, h: u64| n.ledger.store().block(Height(h)).expect("store").expect("block");
+    let chains = nodes
+        .iter()
+        .flatten()
+        .map(|n| {
+            heights
+                .clone()
+                .map(|h| {
+                    let b = block(n, h);
+                    (b.digest(), b.header.state_root)
+                })
+                .collect()
+        })
+        .collect();
+    let first = nodes.iter().flatten().next().expect("a live node");
+    let headers = heights
+        .clone()
+        .map(|h| {
+            let b = block(first, h);
+            (b.header.epoch, b.header.proposer)
+        })
+        .collect();
+    let committed = first.ledger.committed();
+    let recipient_balance =
+        committed.state.account(&recipient()).ok().flatten().map_or(Amount::ZERO, |a| a.balance);
+    let addresses: Vec<Address> =
+        keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+    let proposers_with_txs = heights
+        .map(|h| block(first, h))
+        .filter(|b| !b.txs.is_empty())
+        .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
+        .collect();
+    Outcome {
+        chains,
+        headers,
+        addresses,
+        active_set: committed.state.active_set().expect("state"),
+        recipient_balance,
+        proposers_with_txs,
+        auditor: String::new(),
+    }
 }

@@ -18,7 +18,11 @@ pub struct StatusResponse {
     pub last_block_hash: String,
     /// The state root after it (hex).
     pub state_root: String,
-    /// The active validators of the current epoch.
+    /// The epoch the next block belongs to (epoch `e` holds heights `e·L ..= e·L + L − 1`).
+    pub epoch: u64,
+    /// Blocks per epoch (`L`).
+    pub epoch_length: u64,
+    /// The active validators of that epoch, by address.
     pub validators: Vec<Address>,
     /// Transactions waiting in this node's mempool.
     pub mempool_size: usize,

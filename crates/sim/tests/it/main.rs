@@ -1,22 +1,16 @@
 //! Multi-validator scenarios on the deterministic runtime.
 
+mod epochs;
+
 use alx_sim::{Crash, Outcome, Partition, Scenario, run};
 use alx_types::Amount;
 use std::time::Duration;
 
 fn base(seed: u64) -> Scenario {
-    Scenario {
-        validators: 4,
-        seed,
-        target_height: 12,
-        transfers: 20,
-        submit_to: None,
-        partition: None,
-        crash: None,
-    }
+    Scenario::new(seed)
 }
 
-fn assert_agreement(outcome: &Outcome, validators: usize, target: u64) {
+pub(crate) fn assert_agreement(outcome: &Outcome, validators: usize, target: u64) {
     assert_eq!(outcome.chains.len(), validators);
     for chain in &outcome.chains {
         assert_eq!(chain.len() as u64, target);
