@@ -45,9 +45,9 @@ struct Cli {
 enum Command {
     /// Create (first run) or resume a local network and run it until Ctrl-C.
     Up(cmd::up::UpArgs),
-    /// Run one node from an existing home.
+    /// Run a node, or set one up to join an existing chain as a validator.
     #[command(subcommand)]
-    Node(cmd::up::NodeCommand),
+    Node(cmd::node::NodeCommand),
     /// Create, import and list keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         Globals { home: cli.home.unwrap_or_else(default_home), node: cli.node, json: cli.json };
     let result = match cli.command {
         Command::Up(args) => cmd::up::up(&globals, &args),
-        Command::Node(c) => cmd::up::node(&globals, c),
+        Command::Node(c) => cmd::node::run(&globals, c),
         Command::Keys(c) => cmd::keys::run(&globals, c),
         Command::Balance(a) => cmd::wallet::balance(&globals, &a),
         Command::Transfer(a) => cmd::wallet::transfer(&globals, &a),

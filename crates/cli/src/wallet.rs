@@ -58,25 +58,39 @@ pub(crate) fn send(
     wait: bool,
 ) -> anyhow::Result<Sent> {
     let key = unlock(g, from)?;
-    let sender = keystore(g)?.info(from)?.address;
+    let mut sent = send_all(g, &key, fee, vec![payload], wait)?;
+    Ok(sent.remove(0))
+}
+
+/// Signs `payloads` with `key` under consecutive nonces from the sender's next, submits them
+/// in order, and (unless `wait` is false) waits until each is committed.
+pub(crate) fn send_all(
+    g: &Globals,
+    key: &PrivateKey,
+    fee: Amount,
+    payloads: Vec<Payload>,
+    wait: bool,
+) -> anyhow::Result<Vec<Sent>> {
+    use commonware_cryptography::Signer as _;
+    let sender = Address::from_public_key(&key.public_key());
     let client = Client::new(&g.node);
     let status = client.status()?;
-    let account = client.account(&sender, false)?;
-    let tx = Transaction {
-        chain_id: status.chain_id,
-        sender,
-        nonce: account.account.nonce,
-        fee,
-        payload,
+    let first = client.account(&sender, false)?.account.nonce;
+    let mut hashes = Vec::new();
+    for (payload, nonce) in payloads.into_iter().zip(first..) {
+        let tx = Transaction { chain_id: status.chain_id.clone(), sender, nonce, fee, payload }
+            .sign(key);
+        let hash: TxHash = client.submit(&tx)?;
+        hashes.push(to_hex(&hash));
     }
-    .sign(&key);
-    let hash: TxHash = client.submit(&tx)?;
-    let hash = to_hex(&hash);
-    if !wait {
-        return Ok(Sent { hash, committed: None });
-    }
-    let committed = client.wait_for_tx(&hash, Duration::from_secs(60))?;
-    Ok(Sent { hash, committed: Some(committed) })
+    hashes
+        .into_iter()
+        .map(|hash| {
+            let committed =
+                if wait { Some(client.wait_for_tx(&hash, Duration::from_secs(60))?) } else { None };
+            Ok(Sent { hash, committed })
+        })
+        .collect()
 }
 
 /// A submitted transaction.

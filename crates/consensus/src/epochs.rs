@@ -19,6 +19,7 @@ use commonware_p2p::{Address as P2pAddress, AddressableTrackedPeers};
 use commonware_utils::ordered::{Map, Set};
 use std::{
     collections::BTreeMap,
+    net::SocketAddr,
     num::NonZeroU64,
     sync::{Arc, Mutex},
 };
@@ -59,10 +60,7 @@ pub fn epoch_after(epocher: &FixedEpocher, height: u64) -> Result<Epoch, LedgerE
 /// # Errors
 /// If a member is not an ed25519 public key (the state refuses such validators).
 pub fn participants(set: &[Address]) -> Result<Set<PublicKey>, LedgerError> {
-    let keys = set
-        .iter()
-        .map(|a| a.to_public_key().ok_or_else(|| LedgerError::Epoch(format!("{a} is not a key"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = set.iter().map(key_of).collect::<Result<Vec<_>, _>>()?;
     Ok(Set::from_iter_dedup(keys))
 }
 
@@ -129,48 +127,69 @@ impl Provider for EpochSchemes {
     }
 }
 
-/// Who an epoch's network connects: the active set drives consensus (primary); the next
-/// candidates by stake follow (secondary), so a validator just dropped keeps following and a
-/// candidate about to join is in sync when its epoch starts.
+/// Who the network connects after a committed state: the active set drives consensus
+/// (primary); the next candidates by stake follow (secondary), so a validator just dropped keeps
+/// following and a candidate registered mid-epoch syncs before its epoch starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EpochPeers {
-    /// The active set.
-    pub validators: Set<PublicKey>,
-    /// Their addresses and the followers', for the p2p layer.
-    pub tracked: AddressableTrackedPeers<PublicKey>,
+    /// The active set with its addresses, by address.
+    pub primary: Vec<(Address, SocketAddr)>,
+    /// Up to `validators_max` more candidates, most stake first.
+    pub secondary: Vec<(Address, SocketAddr)>,
 }
 
-/// The peers of the epoch that follows a committed `state`.
+impl EpochPeers {
+    /// The consensus keys of the active set.
+    ///
+    /// # Errors
+    /// If a member is not an ed25519 key (the state refuses such validators).
+    pub fn validators(&self) -> Result<Set<PublicKey>, LedgerError> {
+        let set: Vec<Address> = self.primary.iter().map(|(a, _)| *a).collect();
+        participants(&set)
+    }
+
+    /// The same, as the p2p layer takes it.
+    ///
+    /// # Errors
+    /// If a peer is not an ed25519 key.
+    pub fn tracked(&self) -> Result<AddressableTrackedPeers<PublicKey>, LedgerError> {
+        let map = |peers: &[(Address, SocketAddr)]| -> Result<_, LedgerError> {
+            let entries = peers
+                .iter()
+                .map(|(a, addr)| Ok((key_of(a)?, P2pAddress::Symmetric(*addr))))
+                .collect::<Result<Vec<_>, LedgerError>>()?;
+            Ok(Map::from_iter_dedup(entries))
+        };
+        Ok(AddressableTrackedPeers::new(map(&self.primary)?, map(&self.secondary)?))
+    }
+}
+
+fn key_of(a: &Address) -> Result<PublicKey, LedgerError> {
+    a.to_public_key().ok_or_else(|| LedgerError::Epoch(format!("{a} is not a key")))
+}
+
+/// The peers after a committed `state`.
 ///
 /// # Errors
-/// If the state is corrupt, or a member has no recorded address.
+/// If the state is corrupt, or a candidate has no recorded address.
 pub fn epoch_peers(state: &State) -> Result<EpochPeers, LedgerError> {
     let set = state.active_set()?;
-    let validators = participants(&set)?;
-    let address_of = |a: &Address| -> Result<(PublicKey, P2pAddress), LedgerError> {
-        let key =
-            a.to_public_key().ok_or_else(|| LedgerError::Epoch(format!("{a} is not a key")))?;
+    let with_address = |a: Address| -> Result<(Address, SocketAddr), LedgerError> {
         let addr = state
-            .validator_p2p_addr(a)?
+            .validator_p2p_addr(&a)?
             .ok_or_else(|| LedgerError::Epoch(format!("validator {a} has no p2p address")))?;
-        Ok((key, P2pAddress::Symmetric(addr)))
+        Ok((a, addr))
     };
-    let primary = set.iter().map(address_of).collect::<Result<Vec<_>, _>>()?;
-    let followers = state.params().validators_max as usize;
+    let primary = set.iter().copied().map(with_address).collect::<Result<Vec<_>, _>>()?;
     let secondary = state
         .ranked_candidates()?
         .into_iter()
         .map(|(a, _)| a)
         .filter(|a| set.binary_search(a).is_err())
-        .take(followers)
-        .map(|a| address_of(&a))
+        .take(state.params().validators_max as usize)
+        .map(with_address)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(EpochPeers {
-        validators,
-        tracked: AddressableTrackedPeers::new(
-            Map::from_iter_dedup(primary),
-            Map::from_iter_dedup(secondary),
-        ),
-    })
+    Ok(EpochPeers { primary, secondary })
 }
 
 #[cfg(test)]
@@ -222,5 +241,60 @@ mod tests {
         use commonware_cryptography::certificate::Scheme as _;
         assert!(scheme(set.clone(), &member).me().is_some());
         assert!(scheme(set, &outsider).me().is_none());
+    }
+
+    #[test]
+    fn peers_are_the_set_then_the_next_candidates_by_stake() {
+        use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params};
+        use alx_types::{Amount, Height, Payload, Transaction};
+        let key = |seed| PrivateKey::from_seed(seed);
+        let addr = |seed| Address::from_public_key(&key(seed).public_key());
+        let dial = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let genesis = Genesis {
+            chain_id: "alx-test".parse().unwrap(),
+            params: Params { min_fee: Amount(1), epoch_length: 10, validators_max: 2 },
+            accounts: vec![GenesisAccount { address: addr(9), balance: Amount(1_000) }],
+            validators: (1..=2)
+                .map(|s| GenesisValidator {
+                    address: addr(s),
+                    stake: Amount(100),
+                    p2p_addr: dial(s as u16),
+                })
+                .collect(),
+        };
+        let mut state = State::from_genesis(&genesis).unwrap();
+        let before = epoch_peers(&state).unwrap();
+        let mut set = vec![(addr(1), dial(1)), (addr(2), dial(2))];
+        set.sort();
+        assert_eq!(before.primary, set);
+        assert!(before.secondary.is_empty());
+
+        // A candidate registers and bonds mid-epoch: it follows at once, as a secondary peer.
+        let txs: Vec<_> = [
+            Payload::RegisterValidator { p2p_addr: dial(9) },
+            Payload::Bond { validator: addr(9), amount: Amount(500) },
+        ]
+        .into_iter()
+        .zip(0..)
+        .map(|(payload, nonce)| {
+            Transaction {
+                chain_id: genesis.chain_id.clone(),
+                sender: addr(9),
+                nonce,
+                fee: Amount(1),
+                payload,
+            }
+            .sign(&key(9))
+        })
+        .collect();
+        let ctx = BlockContext { height: Height(1), proposer: addr(1) };
+        state.execute_block(&ctx, &txs, &[true, true]).unwrap();
+        let after = epoch_peers(&state).unwrap();
+        assert_eq!(after.primary, set, "the set changes only at the epoch's last block");
+        assert_eq!(after.secondary, vec![(addr(9), dial(9))]);
+        let tracked = after.tracked().unwrap();
+        assert_eq!(tracked.primary.len(), 2);
+        assert_eq!(tracked.secondary.len(), 1);
+        assert_eq!(after.validators().unwrap().len(), 2);
     }
 }

@@ -13,7 +13,7 @@
 use crate::{
     application::App,
     block::ChainBlock,
-    epochs::{self, EpochSchemes},
+    epochs::{self, EpochPeers, EpochSchemes},
     ledger::{Ledger, LedgerError},
     validator::Timeouts,
 };
@@ -61,6 +61,8 @@ where
     pub(crate) partition_prefix: String,
     pub(crate) page_cache: CacheRef,
     pub(crate) timeouts: Timeouts,
+    /// The peers last given to the p2p layer.
+    pub(crate) tracked: Option<EpochPeers>,
 }
 
 /// The engine running now.
@@ -148,6 +150,18 @@ where
         }
     }
 
+    /// Tells the p2p layer whom to connect when the committed state changed it: a new set, a
+    /// new candidate or a new ranking. The set id is the committed height, so every node
+    /// tracks the same sets under the same ids, in increasing order.
+    fn track(&mut self, height: u64, peers: &EpochPeers) -> Result<(), LedgerError> {
+        if self.tracked.as_ref() == Some(peers) {
+            return Ok(());
+        }
+        let _ = self.manager.track(height, peers.tracked()?);
+        self.tracked = Some(peers.clone());
+        Ok(())
+    }
+
     /// Enters the epoch of the block after the committed one, if not in it already. Only
     /// moves forward; epochs finalized while we lagged are skipped (nothing left to vote on).
     async fn reconcile<S: Sender<PublicKey = PublicKey>>(
@@ -158,15 +172,16 @@ where
     ) -> Result<(), LedgerError> {
         let committed = self.ledger.committed();
         let height = committed.block.height().0;
+        // The committed state chose the set of the epoch that follows it.
+        let peers = epochs::epoch_peers(&committed.state)?;
+        self.track(height, &peers)?;
         let target = epochs::epoch_after(&self.epocher, height)?;
         if current.as_ref().is_some_and(|c| c.epoch >= target) {
             return Ok(());
         }
-        // The committed state chose the set of the epoch that follows it.
-        let peers = epochs::epoch_peers(&committed.state)?;
-        let scheme = epochs::scheme(peers.validators.clone(), &self.signer);
+        let validators = peers.validators()?;
+        let scheme = epochs::scheme(validators.clone(), &self.signer);
         self.schemes.insert(target, scheme.clone());
-        let _ = self.manager.track(target.get(), peers.tracked);
 
         let floor = if target == Epoch::zero() {
             self.ledger.genesis().digest()
@@ -201,7 +216,7 @@ where
         let certificates = muxes.certificates.register(channel).await.map_err(subchannel)?;
         let resolver = muxes.resolver.register(channel).await.map_err(subchannel)?;
         let engine = engine.start(votes, certificates, resolver);
-        info!(epoch = target.get(), height, validators = peers.validators.len(), "entered epoch");
+        info!(epoch = target.get(), height, validators = validators.len(), "entered epoch");
 
         self.schemes.prune(&self.epocher, target, height);
         if let Some(old) = target.get().checked_sub(2) {

@@ -232,6 +232,7 @@ where
         partition_prefix: prefix,
         page_cache,
         timeouts: cfg.timeouts,
+        tracked: None,
     }
     .start(
         context.child("orchestrator"),

@@ -30,6 +30,34 @@ pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
 /// Chain id of local dev networks.
 pub const DEV_CHAIN_ID: &str = "alx-dev";
 
+/// Creates the home of a node that joins an existing chain: its config, a fresh node key and a
+/// copy of the chain's genesis. Returns the node's address (fund it, then register it).
+///
+/// # Errors
+/// If `root` already holds a node, the genesis is invalid, or a file cannot be written.
+pub fn init_node(
+    root: &Path,
+    genesis: &Path,
+    api_addr: SocketAddr,
+    p2p_addr: SocketAddr,
+) -> anyhow::Result<Address> {
+    let config = root.join(crate::config::CONFIG_FILE);
+    if config.exists() {
+        bail!("{} already holds a node ({} exists)", root.display(), config.display());
+    }
+    let parsed = read_genesis(genesis)?;
+    std::fs::create_dir_all(root.join("data"))
+        .with_context(|| format!("cannot create {}", root.display()))?;
+    let cfg = NodeConfig::local("node", api_addr, p2p_addr);
+    std::fs::write(root.join(&cfg.genesis_file), serde_json::to_string_pretty(&parsed)?)
+        .with_context(|| format!("cannot write the genesis into {}", root.display()))?;
+    let key = PrivateKey::random(commonware_utils::rng::sys_rng());
+    node_key::write(&root.join(&cfg.key_file), &key)?;
+    // The config last: its presence marks a complete home.
+    cfg.save(root)?;
+    Ok(Address::from_public_key(&key.public_key()))
+}
+
 /// How to lay out a new local network.
 #[derive(Clone, Debug)]
 pub struct DevOptions {
@@ -41,7 +69,20 @@ pub struct DevOptions {
     pub p2p_port: u16,
     /// More accounts to fund with 1,000,000 ALX each (benchmarks, tests).
     pub funded: Vec<Address>,
+    /// Blocks per epoch (the validator set may change between epochs).
+    pub epoch_length: u64,
 }
+
+impl DevOptions {
+    /// One validator on the default ports, epochs of [`DEV_EPOCH_LENGTH`] blocks.
+    #[must_use]
+    pub fn new(validators: usize, api_addr: SocketAddr, p2p_port: u16) -> Self {
+        Self { validators, api_addr, p2p_port, funded: vec![], epoch_length: DEV_EPOCH_LENGTH }
+    }
+}
+
+/// Blocks per epoch of a local network unless told otherwise (about 100 s when idle).
+pub const DEV_EPOCH_LENGTH: u64 = 100;
 
 /// A local network's layout.
 #[derive(Clone, Debug)]
@@ -139,7 +180,11 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
     }
     let genesis = Genesis {
         chain_id: DEV_CHAIN_ID.parse().expect("valid chain id"),
-        params: Params { min_fee: Amount(1_000), epoch_length: 100, validators_max: 100 },
+        params: Params {
+            min_fee: Amount(1_000),
+            epoch_length: opts.epoch_length,
+            validators_max: 100,
+        },
         accounts,
         validators,
     };

@@ -180,10 +180,7 @@ fn start_single(
 ) -> anyhow::Result<(Client, f64, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)> {
     let api: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let start = Instant::now();
-    let home = init_dev(
-        dir,
-        &DevOptions { validators: 1, api_addr: api, p2p_port: free_port()?, funded },
-    )?;
+    let home = init_dev(dir, &DevOptions { funded, ..DevOptions::new(1, api, free_port()?) })?;
     let node_home = home.nodes[0].clone();
     let (stop, stop_rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::spawn(move || {
@@ -289,7 +286,7 @@ fn start_four(
     let api: SocketAddr = format!("127.0.0.1:{api_port}").parse()?;
     let funded = vec![Address::from_public_key(&key.public_key())];
     let start = Instant::now();
-    init_dev(dir.path(), &DevOptions { validators: 4, api_addr: api, p2p_port, funded })?;
+    init_dev(dir.path(), &DevOptions { funded, ..DevOptions::new(4, api, p2p_port) })?;
     let child = std::process::Command::new(std::env::current_exe()?)
         .arg("--home")
         .arg(dir.path())

@@ -3,5 +3,6 @@
 pub(crate) mod bench;
 pub(crate) mod bench_ledger;
 pub(crate) mod keys;
+pub(crate) mod node;
 pub(crate) mod up;
 pub(crate) mod wallet;

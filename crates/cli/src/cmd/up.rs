@@ -1,8 +1,8 @@
-//! `alx up` (create or resume a local network and run it) and `alx node start`.
+//! `alx up`: create or resume a local network and run it.
 
 use crate::{Globals, output::hinted};
 use alx_node::home::{self, DevOptions};
-use clap::{Args, Subcommand};
+use clap::Args;
 use std::{
     net::SocketAddr,
     path::Path,
@@ -22,17 +22,10 @@ pub(crate) struct UpArgs {
     /// p2p port of validator 0 (the others take the next ports). Only when creating the home.
     #[arg(long, default_value_t = 7800)]
     p2p_port: u16,
-}
-
-/// `alx node …`.
-#[derive(Subcommand)]
-pub(crate) enum NodeCommand {
-    /// Run the node whose home is --home until Ctrl-C.
-    Start {
-        /// Override the API address of the config file.
-        #[arg(long)]
-        api_addr: Option<SocketAddr>,
-    },
+    /// Blocks per epoch: the validator set may change only between epochs. Only when creating
+    /// the home.
+    #[arg(long, default_value_t = home::DEV_EPOCH_LENGTH, value_parser = clap::value_parser!(u64).range(2..))]
+    epoch_length: u64,
 }
 
 pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
@@ -53,10 +46,8 @@ pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
         None => home::init_dev(
             &g.home,
             &DevOptions {
-                validators: args.validators,
-                api_addr: args.api_addr,
-                p2p_port: args.p2p_port,
-                funded: vec![],
+                epoch_length: args.epoch_length,
+                ..DevOptions::new(args.validators, args.api_addr, args.p2p_port)
             },
         )?,
     };
@@ -158,33 +149,4 @@ fn announce(json: bool, root: &Path, apis: &[SocketAddr], validators: usize) {
     }
     println!("Try:  alx transfer --from alice --to bob --amount 1.5");
     println!("Stop: Ctrl-C (run `alx up` again to resume)");
-}
-
-pub(crate) fn node(g: &Globals, cmd: NodeCommand) -> anyhow::Result<()> {
-    match cmd {
-        NodeCommand::Start { api_addr } => {
-            if !g.home.join(alx_node::config::CONFIG_FILE).exists() {
-                return Err(hinted(
-                    format!("{} has no {}", g.home.display(), alx_node::config::CONFIG_FILE),
-                    "create a network with `alx up`, or pass --home NODE_DIR",
-                ));
-            }
-            let json = g.json;
-            alx_node::run(
-                &g.home,
-                api_addr,
-                move |ready| {
-                    if json {
-                        println!(
-                            "{}",
-                            serde_json::json!({"event": "ready", "api": format!("http://{}", ready.api_addr), "validator": ready.validator})
-                        );
-                    } else {
-                        println!("node {} serving http://{}", ready.validator, ready.api_addr);
-                    }
-                },
-                None,
-            )
-        }
-    }
 }

@@ -9,7 +9,7 @@ use alx_client::Client;
 use alx_types::{Amount, TxStatus, tx::Payload};
 use clap::{Args, Subcommand};
 
-fn amount(text: &str) -> Result<Amount, String> {
+pub(crate) fn amount(text: &str) -> Result<Amount, String> {
     Amount::parse_alx(text).map_err(|e| format!("{e} (amounts are in ALX, e.g. 1.5)"))
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod join;
 mod wallet;
 
 use alx_client::Client;
@@ -25,24 +26,33 @@ pub(crate) struct Node {
 
 impl Node {
     pub(crate) fn up(home: &Path, api_port: u16, p2p_port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_alx"))
-            .arg("--home")
-            .arg(home)
-            .args([
+        let node = Self::spawn(
+            home,
+            api_port,
+            &[
                 "up",
                 "--api-addr",
                 &format!("127.0.0.1:{api_port}"),
                 "--p2p-port",
                 &p2p_port.to_string(),
-            ])
+            ],
+        );
+        node.wait_height(1, Duration::from_secs(90));
+        node
+    }
+
+    /// Runs `alx --home HOME ARGS…` whose API will listen on `api_port`.
+    pub(crate) fn spawn(home: &Path, api_port: u16, args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_alx"))
+            .arg("--home")
+            .arg(home)
+            .args(args)
             .env("ALX_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("alx up starts");
-        let node = Self { child, api: format!("http://127.0.0.1:{api_port}") };
-        node.wait_height(1, Duration::from_secs(90));
-        node
+            .expect("alx starts");
+        Self { child, api: format!("http://127.0.0.1:{api_port}") }
     }
 
     pub(crate) fn client(&self) -> Client {
