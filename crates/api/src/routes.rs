@@ -26,7 +26,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<StatusResponse> {
     let committed = s.ledger.committed();
     Ok(Json(StatusResponse {
-        chain_id: committed.state.chain_id().clone(),
+        chain_id: *committed.state.chain_id(),
         height: committed.block.height(),
         last_block_hash: to_hex(&committed.block.digest()),
         state_root: to_hex(&committed.block.header.state_root),

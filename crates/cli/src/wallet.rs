@@ -78,8 +78,7 @@ pub(crate) fn send_all(
     let first = client.account(&sender, false)?.account.nonce;
     let mut hashes = Vec::new();
     for (payload, nonce) in payloads.into_iter().zip(first..) {
-        let tx = Transaction { chain_id: status.chain_id.clone(), sender, nonce, fee, payload }
-            .sign(key);
+        let tx = Transaction { chain_id: status.chain_id, sender, nonce, fee, payload }.sign(key);
         let hash: TxHash = client.submit(&tx)?;
         hashes.push(to_hex(&hash));
     }

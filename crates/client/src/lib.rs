@@ -80,6 +80,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// The node's base URL.
+    #[must_use]
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A client of the node at `base` (e.g. `http://127.0.0.1:7700`).
     #[must_use]
     pub fn new(base: &str) -> Self {
@@ -159,13 +165,17 @@ impl Client {
 
     /// `POST /api/txs/raw`: many transactions as one binary body (the fast path).
     pub fn submit_raw(&self, txs: &[SignedTx]) -> Result<RawBatchResponse, ClientError> {
-        use commonware_codec::Encode as _;
-        let body = txs.to_vec().encode();
+        self.submit_raw_encoded(encode_raw_batch(txs))
+    }
+
+    /// `POST /api/txs/raw` with a body made by [`encode_raw_batch`] (so a load generator can
+    /// encode ahead of time).
+    pub fn submit_raw_encoded(&self, body: Vec<u8>) -> Result<RawBatchResponse, ClientError> {
         self.handle(
             self.http
                 .post(format!("{}/api/txs/raw", self.base))
                 .header("content-type", "application/octet-stream")
-                .body(body.to_vec())
+                .body(body)
                 .send(),
         )
     }
@@ -189,4 +199,14 @@ impl Client {
 
 fn hex_of(tx: &SignedTx) -> String {
     hex::encode(tx.to_bytes())
+}
+
+/// The body of `POST /api/txs/raw`: the transactions in their canonical encoding, as one
+/// length-prefixed list.
+#[must_use]
+pub fn encode_raw_batch(txs: &[SignedTx]) -> Vec<u8> {
+    use commonware_codec::{EncodeSize as _, Write as _};
+    let mut body = Vec::with_capacity(txs.encode_size());
+    txs.write(&mut body);
+    body
 }

@@ -278,7 +278,7 @@ mod tests {
         .zip(0..)
         .map(|(payload, nonce)| {
             Transaction {
-                chain_id: genesis.chain_id.clone(),
+                chain_id: genesis.chain_id,
                 sender: addr(9),
                 nonce,
                 fee: Amount(1),

@@ -7,7 +7,7 @@
 
 use crate::ledger::Ledger;
 use alx_types::SignedTx;
-use commonware_codec::{Encode as _, RangeCfg, Read as _};
+use commonware_codec::{EncodeSize as _, RangeCfg, Read as _, Write as _};
 use commonware_p2p::{Receiver, Recipients, Sender};
 use rand_core::CryptoRng;
 use std::sync::Arc;
@@ -22,7 +22,9 @@ pub const GOSSIP_QUEUE_MAX: usize = 256;
 /// Encodes a batch: a length-prefixed list of signed transactions.
 #[must_use]
 pub fn encode_batch(txs: &[SignedTx]) -> bytes::Bytes {
-    txs.to_vec().encode()
+    let mut buf = bytes::BytesMut::with_capacity(txs.encode_size());
+    txs.write(&mut buf);
+    buf.freeze()
 }
 
 /// Decodes a batch, refusing more than [`GOSSIP_BATCH_MAX`] transactions.
@@ -77,6 +79,7 @@ pub async fn run<S, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonware_codec::Encode as _;
 
     #[test]
     fn batches_round_trip_and_are_bounded() {

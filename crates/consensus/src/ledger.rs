@@ -285,7 +285,10 @@ impl Ledger {
         rng: &mut impl CryptoRng,
     ) -> Vec<Result<Hash, SubmitError>> {
         let gossip = self.gossip.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let Some(gossip) = gossip else { return self.admit(txs, rng) };
+        // A lone validator without candidates (the embedded default) has nobody to tell.
+        let Some(gossip) = gossip.filter(|_| self.has_peers()) else {
+            return self.admit(txs, rng);
+        };
         let copies = txs.clone();
         let results = self.admit(txs, rng);
         let admitted: Vec<SignedTx> = copies
@@ -298,6 +301,12 @@ impl Ledger {
             let _ = gossip.try_send(admitted);
         }
         results
+    }
+
+    /// True if the committed state names any node besides one validator.
+    fn has_peers(&self) -> bool {
+        crate::epochs::epoch_peers(&self.committed().state)
+            .map_or(true, |p| p.primary.len() + p.secondary.len() > 1)
     }
 
     /// Admits transactions gossiped by a peer: the same checks, never forwarded again.

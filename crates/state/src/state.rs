@@ -44,7 +44,7 @@ impl State {
         genesis.validate()?;
         let mut state = Self {
             auth: AuthState::new(),
-            chain_id: genesis.chain_id.clone(),
+            chain_id: genesis.chain_id,
             params: genesis.params.clone(),
         };
         state.auth.put(global_key(GLOBAL_CHAIN_ID), genesis.chain_id.as_str().as_bytes().to_vec());

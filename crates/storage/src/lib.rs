@@ -165,6 +165,9 @@ impl Store {
         if height != committed + 1 {
             return Err(StorageError::OutOfOrder { committed, got: height });
         }
+        if receipts.len() != block.txs.len() {
+            return Err(corrupt("receipts", &height.to_string()));
+        }
         let tx = self.db.begin_write()?;
         {
             let mut state = tx.open_table(STATE)?;
@@ -178,9 +181,10 @@ impl Store {
             tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
             let mut tx_index = tx.open_table(TX_INDEX)?;
             // Hashes are random: inserting them in key order touches each B-tree page once.
-            // Block size limits keep the index far below u32::MAX.
+            // Block size limits keep the index far below u32::MAX. Receipt i names tx i's
+            // hash (execution computed it): no rehashing.
             let mut entries: Vec<([u8; 32], u32)> =
-                block.txs.iter().enumerate().map(|(i, t)| (t.hash().0, i as u32)).collect();
+                receipts.iter().enumerate().map(|(i, r)| (r.tx_hash.0, i as u32)).collect();
             entries.sort_unstable();
             for (hash, i) in &entries {
                 tx_index.insert(hash, (height, *i))?;

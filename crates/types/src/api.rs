@@ -94,7 +94,7 @@ impl From<&SignedTx> for TxJson {
     fn from(s: &SignedTx) -> Self {
         Self {
             hash: to_hex(&s.hash()),
-            chain_id: s.tx.chain_id.clone(),
+            chain_id: s.tx.chain_id,
             sender: s.tx.sender,
             nonce: s.tx.nonce,
             fee: s.tx.fee,

@@ -8,8 +8,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::{fmt, str::FromStr};
 
 /// A validated chain id: 1 to 32 bytes of `[a-z0-9-]`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ChainId(String);
+///
+/// Stored inline (every transaction carries one, and transactions are decoded, cloned and
+/// queued by the hundred thousand per second: no allocation each time).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainId {
+    len: u8,
+    bytes: [u8; CHAIN_ID_LEN_MAX],
+}
 
 /// Why a chain id was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -20,7 +26,20 @@ impl ChainId {
     /// The text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only `from_str` builds a chain id, from ASCII text: never the fallback.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl PartialOrd for ChainId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ChainId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -30,33 +49,39 @@ impl FromStr for ChainId {
         let ok = !text.is_empty()
             && text.len() <= CHAIN_ID_LEN_MAX
             && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok { Ok(Self(text.to_owned())) } else { Err(ChainIdError(text.to_owned())) }
+        if !ok {
+            return Err(ChainIdError(text.to_owned()));
+        }
+        let mut bytes = [0u8; CHAIN_ID_LEN_MAX];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        // At most CHAIN_ID_LEN_MAX (32): fits in a byte.
+        Ok(Self { len: text.len() as u8, bytes })
     }
 }
 
 impl fmt::Display for ChainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for ChainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
+        write!(f, "{:?}", self.as_str())
     }
 }
 
 impl Write for ChainId {
     fn write(&self, buf: &mut impl BufMut) {
         // Length fits in a byte: at most CHAIN_ID_LEN_MAX.
-        buf.put_u8(self.0.len() as u8);
-        buf.put_slice(self.0.as_bytes());
+        buf.put_u8(self.len);
+        buf.put_slice(&self.bytes[..usize::from(self.len)]);
     }
 }
 
 impl EncodeSize for ChainId {
     fn encode_size(&self) -> usize {
-        1 + self.0.len()
+        1 + usize::from(self.len)
     }
 }
 
@@ -70,16 +95,17 @@ impl Read for ChainId {
         if buf.remaining() < len {
             return Err(CodecError::EndOfBuffer);
         }
-        let mut raw = vec![0u8; len];
-        buf.copy_to_slice(&mut raw);
-        let text = String::from_utf8(raw).map_err(|_| CodecError::Invalid("chain_id", "utf8"))?;
+        let mut raw = [0u8; CHAIN_ID_LEN_MAX];
+        buf.copy_to_slice(&mut raw[..len]);
+        let text = std::str::from_utf8(&raw[..len])
+            .map_err(|_| CodecError::Invalid("chain_id", "utf8"))?;
         text.parse().map_err(|_| CodecError::Invalid("chain_id", "characters"))
     }
 }
 
 impl Serialize for ChainId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -32,6 +32,9 @@ pub(crate) struct LedgerArgs {
     /// Latency samples per configuration.
     #[arg(long, default_value_t = 40)]
     samples: usize,
+    /// Concurrent HTTP clients in the throughput run.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
     /// Skip the 4-validator runs (finality latency and cold start).
     #[arg(long)]
     single_only: bool,
@@ -68,7 +71,7 @@ pub(crate) fn run(g: &Globals, args: &LedgerArgs) -> anyhow::Result<()> {
         keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
     let (node, cold_1v, stop, node_thread) = start_single(tmp.path(), funded)?;
     eprintln!("end-to-end throughput: {} transfers…", txs.len());
-    let tx_per_s = throughput(&node, &txs, &keys)?;
+    let tx_per_s = throughput(&node, node.base(), &txs, &keys, args.clients.max(1))?;
     eprintln!("finality latency, 1 validator…");
     let lat1 = latency(&node, &keys[0], args.txs / args.senders, args.samples)?;
     // Stop the node before its directory goes away.
@@ -207,25 +210,62 @@ fn wait_height(client: &Client, height: u64, timeout: Duration) -> anyhow::Resul
 }
 
 /// Submits every transaction in batches and waits until all are committed.
-fn throughput(client: &Client, txs: &[SignedTx], keys: &[PrivateKey]) -> anyhow::Result<f64> {
+/// Transfers per second from the first submission until every one is committed, sent by
+/// `clients` concurrent HTTP clients as many users would; each owns a disjoint set of
+/// senders (so each sender's nonces arrive in order) and encodes its request bodies before
+/// the clock starts, since encoding is the client's work, not the ledger's.
+fn throughput(
+    client: &Client,
+    api: &str,
+    txs: &[SignedTx],
+    keys: &[PrivateKey],
+    clients: usize,
+) -> anyhow::Result<f64> {
     let per_sender = (txs.len() / keys.len()) as u64;
+    let senders: Vec<Address> =
+        keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+    let bodies: Vec<Vec<Vec<u8>>> = (0..clients)
+        .map(|c| {
+            // `sign_transfers` gives transaction i to sender i % senders.
+            let mine: Vec<SignedTx> = txs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i % senders.len()) % clients == c)
+                .map(|(_, tx)| tx.clone())
+                .collect();
+            mine.chunks(RAW_BATCH).map(alx_client::encode_raw_batch).collect()
+        })
+        .collect();
     let start = Instant::now();
-    for chunk in txs.chunks(4096) {
-        let resp = client.submit_raw(chunk)?;
-        if resp.accepted != chunk.len() {
-            anyhow::bail!(
-                "node refused {} of {} transactions: {:?}",
-                chunk.len() - resp.accepted,
-                chunk.len(),
-                resp.rejected.first()
-            );
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = bodies
+            .into_iter()
+            .map(|bodies| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    let client = Client::new(api);
+                    for body in bodies {
+                        let resp = client.submit_raw_encoded(body)?;
+                        if let Some(first) = resp.rejected.first() {
+                            anyhow::bail!(
+                                "node refused {} transactions: {first}",
+                                resp.rejected.len()
+                            );
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| anyhow::anyhow!("a load client panicked"))??;
         }
-    }
-    let last = Address::from_public_key(&keys[keys.len() - 1].public_key());
-    let first = Address::from_public_key(&keys[0].public_key());
+        Ok(())
+    })?;
     loop {
-        let done = [first, last]
+        let done = senders
             .iter()
+            .take(clients)
+            .chain(senders.last())
             .all(|a| client.account(a, false).is_ok_and(|r| r.account.nonce >= per_sender));
         if done && client.status().is_ok_and(|s| s.mempool_size == 0) {
             break;
@@ -237,6 +277,9 @@ fn throughput(client: &Client, txs: &[SignedTx], keys: &[PrivateKey]) -> anyhow:
     }
     Ok(txs.len() as f64 / start.elapsed().as_secs_f64())
 }
+
+/// Transactions per request of the load clients.
+const RAW_BATCH: usize = 4096;
 
 /// Submit-to-committed latency of single transfers, in ms: (p50, p99).
 fn latency(

@@ -38,7 +38,7 @@ fn kill_9_mid_load_loses_nothing_acknowledged_slow() {
         for s in &senders {
             txs.push(
                 Transaction {
-                    chain_id: chain_id.clone(),
+                    chain_id,
                     sender: Address::from_public_key(&s.public_key()),
                     nonce,
                     fee: Amount(1_000),
