@@ -5,6 +5,23 @@ use alx_types::{
 };
 
 fn block(height: u64, parent: Hash) -> Block {
+    block_with(height, parent, vec![])
+}
+
+fn transfer() -> alx_types::SignedTx {
+    use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+    let key = PrivateKey::from_seed(1);
+    alx_types::Transaction {
+        chain_id: "alx-test".parse().unwrap(),
+        sender: Address::from_public_key(&key.public_key()),
+        nonce: 0,
+        fee: Amount(3),
+        payload: alx_types::Payload::Transfer { to: Address([9; 32]), amount: Amount(1) },
+    }
+    .sign(&key)
+}
+
+fn block_with(height: u64, parent: Hash, txs: Vec<alx_types::SignedTx>) -> Block {
     Block::new(
         BlockHeader {
             parent,
@@ -18,7 +35,7 @@ fn block(height: u64, parent: Hash) -> Block {
             receipts_root: ZERO,
             state_root: sha256(&[&height.to_be_bytes()]),
         },
-        vec![],
+        txs,
     )
 }
 
@@ -31,8 +48,14 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.committed_height().unwrap(), None);
         store.commit_genesis(&genesis, &[(b"a".to_vec(), Some(b"1".to_vec()))]).unwrap();
-        let b1 = block(1, ZERO);
-        let r = Receipt::success(sha256(&[b"tx"]), Amount(3));
+        let tx = transfer();
+        let b1 = block_with(1, ZERO, vec![tx.clone()]);
+        let r = Receipt::success(tx.hash(), Amount(3));
+        // One receipt per transaction, or nothing is written.
+        assert!(matches!(
+            store.commit_block(&b1, &[], &[]),
+            Err(StorageError::Corrupt { what: "receipts", .. })
+        ));
         assert!(
             store
                 .commit_block(
@@ -43,7 +66,15 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
                 .unwrap()
         );
         // At-least-once delivery: the same block again changes nothing.
-        assert!(!store.commit_block(&b1, &[], &[(b"c".to_vec(), Some(b"3".to_vec()))]).unwrap());
+        assert!(
+            !store
+                .commit_block(
+                    &b1,
+                    std::slice::from_ref(&r),
+                    &[(b"c".to_vec(), Some(b"3".to_vec()))]
+                )
+                .unwrap()
+        );
         // A gap is refused.
         assert!(matches!(
             store.commit_block(&block(3, ZERO), &[], &[]),
@@ -52,6 +83,7 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
         let b2 = block(2, b1.digest());
         store.commit_block(&b2, &[], &[(b"a".to_vec(), None)]).unwrap();
         assert_eq!(store.receipts(Height(1)).unwrap(), vec![r]);
+        assert_eq!(store.tx_location(&tx.hash()).unwrap(), Some((Height(1), 0)));
     }
     let store = Store::open(&path).unwrap();
     store.check_genesis(&genesis).unwrap();
