@@ -120,20 +120,12 @@ impl<'a> Searcher<'a> {
         Ok(out)
     }
 
-    /// The longest match at `output[start..]` over all segments.
-    fn longest(&self, rest: &[u8]) -> Hit {
-        let mut best = Hit { len: 0, ranges: Vec::new() };
-        for (i, seg) in self.segments.iter().enumerate() {
-            let (len, range) = seg.longest_prefix(rest);
-            if len == 0 || len < best.len {
-                continue;
-            }
-            if len > best.len {
-                best = Hit { len, ranges: Vec::new() };
-            }
-            best.ranges.push((i, range));
-        }
-        best
+    /// The longest match at the start of `rest` over all segments, and the segments where
+    /// it reaches that length.
+    fn longest(&self, rest: &[u8], lens: &mut Vec<usize>) -> usize {
+        lens.clear();
+        lens.extend(self.segments.iter().map(|seg| seg.longest_prefix(rest)));
+        lens.iter().copied().max().unwrap_or(0)
     }
 
     fn maximal_hits(&self, output: &str, min_len: usize) -> Result<Vec<(usize, Hit)>, IndexError> {
@@ -144,18 +136,28 @@ impl<'a> Searcher<'a> {
         let bytes = output.as_bytes();
         let mut frontier = 0;
         let mut hits = Vec::new();
+        let mut lens = Vec::with_capacity(self.segments.len());
         for start in self.sampling.anchors(bytes) {
             // Only a match reaching past the frontier can be maximal.
             if bytes.len() - start < min_len || bytes.len() <= frontier {
                 break;
             }
-            let hit = self.longest(&bytes[start..]);
-            let end = start + hit.len;
-            if end > frontier {
-                frontier = end;
-                if hit.len >= min_len {
-                    hits.push((start, hit));
-                }
+            let rest = &bytes[start..];
+            let len = self.longest(rest, &mut lens);
+            let end = start + len;
+            if end <= frontier {
+                continue;
+            }
+            frontier = end;
+            if len >= min_len {
+                // Occurrences are counted only for kept spans: two more searches per segment.
+                let ranges = lens
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &l)| l == len)
+                    .map(|(i, _)| (i, self.segments[i].range(&rest[..len])))
+                    .collect();
+                hits.push((start, Hit { len, ranges }));
             }
         }
         Ok(hits)

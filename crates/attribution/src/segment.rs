@@ -260,17 +260,14 @@ impl<'a> SegmentView<'a> {
         lo..hi.max(lo)
     }
 
-    /// The longest prefix of `pattern` that starts some indexed suffix: its length and ranks.
+    /// The length of the longest prefix of `pattern` that starts some indexed suffix: the
+    /// longer common prefix with the two suffixes around the pattern's insertion point.
     #[must_use]
-    pub fn longest_prefix(&self, pattern: &[u8]) -> (usize, Range<usize>) {
+    pub fn longest_prefix(&self, pattern: &[u8]) -> usize {
         let at = self.bound(pattern, false);
         let before = if at > 0 { self.compare(at - 1, pattern, 0).1 } else { 0 };
         let after = if at < self.anchors() { self.compare(at, pattern, 0).1 } else { 0 };
-        let len = before.max(after);
-        if len == 0 {
-            return (0, at..at);
-        }
-        (len, self.range(&pattern[..len]))
+        before.max(after)
     }
 
     /// The document containing the suffix of rank `rank`.

@@ -184,6 +184,13 @@ impl Index {
         Searcher::new(self.segments.iter().map(Loaded::view).collect(), self.manifest.sampling)
     }
 
+    /// One past the largest contribution id in the index (0 when empty): the next free id
+    /// for plain corpora, whose ids are line numbers.
+    #[must_use]
+    pub fn next_contribution(&self) -> ContributionId {
+        ContributionId(self.contributions.last().map_or(0, |c| c.0.saturating_add(1)))
+    }
+
     /// Sizes of the index.
     #[must_use]
     pub fn stats(&self) -> IndexStats {

@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod index;
 mod wallet;
 
 use alx_client::Client;
