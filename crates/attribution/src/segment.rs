@@ -234,7 +234,10 @@ impl<'a> SegmentView<'a> {
 
     /// First rank whose suffix is not below `pattern` (`upper = false`), or not below-or-equal
     /// (`upper = true`). Skips the bytes both bounds already share with the pattern.
-    fn bound(&self, pattern: &[u8], upper: bool) -> usize {
+    ///
+    /// Also returns the common prefix lengths of the pattern with the suffixes just below and
+    /// at the bound (0 where there is none): the binary search compared both last.
+    fn bound(&self, pattern: &[u8], upper: bool) -> (usize, usize, usize) {
         let (mut lo, mut hi) = (0, self.anchors());
         let (mut lcp_lo, mut lcp_hi) = (0, 0);
         while lo < hi {
@@ -249,14 +252,14 @@ impl<'a> SegmentView<'a> {
                 lcp_hi = lcp;
             }
         }
-        lo
+        (lo, lcp_lo, lcp_hi)
     }
 
     /// The ranks of the suffixes starting with `pattern`.
     #[must_use]
     pub fn range(&self, pattern: &[u8]) -> Range<usize> {
-        let lo = self.bound(pattern, false);
-        let hi = self.bound(pattern, true);
+        let lo = self.bound(pattern, false).0;
+        let hi = self.bound(pattern, true).0;
         lo..hi.max(lo)
     }
 
@@ -264,9 +267,7 @@ impl<'a> SegmentView<'a> {
     /// longer common prefix with the two suffixes around the pattern's insertion point.
     #[must_use]
     pub fn longest_prefix(&self, pattern: &[u8]) -> usize {
-        let at = self.bound(pattern, false);
-        let before = if at > 0 { self.compare(at - 1, pattern, 0).1 } else { 0 };
-        let after = if at < self.anchors() { self.compare(at, pattern, 0).1 } else { 0 };
+        let (_, before, after) = self.bound(pattern, false);
         before.max(after)
     }
 
