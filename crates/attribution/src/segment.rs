@@ -60,28 +60,17 @@ impl SegmentData {
                 .map_err(|e| IndexError::Construction(format!("{e:?}")))?
                 .into_vec()
         };
-        let mut sa = Vec::new();
-        match sampling {
+        let sa = match sampling {
             Sampling::EveryByte => {
                 // Separator suffixes start with 0xFF, the largest byte: they sort last.
-                let keep = text.len() - docs.len();
-                sa.reserve(keep * width);
-                for &p in &full[..keep] {
-                    sa.extend_from_slice(&(p as u32).to_le_bytes()[..width]);
-                }
+                let keep = text.len().saturating_sub(docs.len());
+                pack(&full[..keep.min(full.len())], width, |_| true)
             }
             Sampling::WordStarts => {
                 let bitmap = anchor_bitmap(&text, sampling);
-                let count: usize = bitmap.iter().map(|w| w.count_ones() as usize).sum();
-                sa.reserve(count * width);
-                for &p in &full {
-                    let p = p as usize;
-                    if bitmap[p / 64] >> (p % 64) & 1 == 1 {
-                        sa.extend_from_slice(&(p as u32).to_le_bytes()[..width]);
-                    }
-                }
+                pack(&full, width, |p| bitmap[p / 64] >> (p % 64) & 1 == 1)
             }
-        }
+        };
         Ok(Self { text, sa, width, docs })
     }
 
@@ -144,6 +133,33 @@ impl SegmentData {
     pub fn view(&self) -> SegmentView<'_> {
         SegmentView { text: &self.text, sa: &self.sa, width: self.width, docs: &self.docs }
     }
+}
+
+/// Packs the positions of `full` that `keep` accepts, `width` bytes each, in order. The scan
+/// is a random walk over the text (or its anchor bitmap), so large arrays are split between
+/// threads; the concatenated result is the same whatever the split.
+fn pack(full: &[i32], width: usize, keep: impl Fn(usize) -> bool + Sync) -> Vec<u8> {
+    const CHUNK_MIN: usize = 1 << 22;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let chunk = full.len().div_ceil(threads).max(CHUNK_MIN);
+    let pack_one = |part: &[i32]| {
+        let mut out = Vec::with_capacity(part.len() * width / 2);
+        for &p in part {
+            let p = p as u32;
+            if keep(p as usize) {
+                out.extend_from_slice(&p.to_le_bytes()[..width]);
+            }
+        }
+        out
+    };
+    let parts: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = full.chunks(chunk).map(|part| s.spawn(|| pack_one(part))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    parts.concat()
 }
 
 /// One bit per text byte, set at anchors (never at separators).
