@@ -123,3 +123,27 @@ fn shares_are_the_same_for_any_segmentation() {
     }
     assert_eq!(attribute(&corpus, 0, &output), one, "same run twice");
 }
+
+#[test]
+fn coverage_flags_near_duplicates() {
+    use alx_attribution::{MIN_SPAN_BYTES_DEFAULT, NEAR_DUPLICATE_BPS_DEFAULT};
+    let corpus = corpus();
+    let segs = segments(&corpus, 2, Sampling::WordStarts);
+    let s = searcher(&segs, Sampling::WordStarts);
+    let cov = |t: &str| s.coverage(t, MIN_SPAN_BYTES_DEFAULT).unwrap();
+
+    let copy = cov(&corpus[3].text);
+    assert_eq!(copy.bps, BPS_TOTAL);
+    assert!(copy.is_near_duplicate(NEAR_DUPLICATE_BPS_DEFAULT));
+
+    let novel = cov(&prose(5, 100, NOVEL_WORDS));
+    assert_eq!((novel.covered_bytes, novel.bps), (0, 0));
+    assert!(!novel.is_near_duplicate(NEAR_DUPLICATE_BPS_DEFAULT));
+
+    // Half copied, half new: about 5,000 bps, not a near-duplicate.
+    let half = format!("{} {}", &corpus[0].text[..400], prose(6, 60, NOVEL_WORDS));
+    let c = cov(&half);
+    assert!((4_000..6_000).contains(&c.bps), "{c:?}");
+    assert!(!c.is_near_duplicate(NEAR_DUPLICATE_BPS_DEFAULT));
+    assert_eq!(cov("").bps, 0);
+}
