@@ -12,6 +12,9 @@
 //! then the manifest is replaced the same way. Until the manifest's rename, readers see the old
 //! index; files no manifest lists are ignored and removed by the next write. Segment files are
 //! never modified once renamed, which is what makes reading them through memory maps sound.
+//!
+//! One writer at a time: appends and merges of two processes on one directory are not
+//! coordinated (the chain's state layer is the single writer of a datanet's index).
 
 use crate::{
     ContributionId, DocTable, Document, IndexError, Sampling, Searcher, SegmentData, SegmentView,
@@ -222,6 +225,9 @@ impl Index {
                 limit: SEGMENTS_MAX as u64,
             });
         }
+        if docs.is_empty() {
+            return Ok(());
+        }
         if let Some(d) = docs.iter().find(|d| self.contributions.contains(&d.key.contribution)) {
             return Err(IndexError::DuplicateContribution(d.key.contribution.0));
         }
@@ -257,13 +263,27 @@ impl Index {
         self.manifest = next;
         self.segments.retain(|l| !replaced.contains(&l.meta.id));
         self.load(meta)?;
-        for old in replaced {
-            for ext in ["text", "sa", "docs"] {
-                // Best effort: a leftover file is unreferenced and harmless.
-                let _ = fs::remove_file(seg_path(&self.dir, *old, ext));
+        self.sweep();
+        Ok(())
+    }
+
+    /// Removes files no manifest lists: segments replaced by a merge, and whatever a crashed
+    /// write left behind. Best effort: a leftover file is unreferenced and harmless.
+    fn sweep(&self) {
+        let live: BTreeSet<String> = self
+            .manifest
+            .segments
+            .iter()
+            .flat_map(|s| ["text", "sa", "docs"].map(|ext| format!("seg-{:010}.{ext}", s.id)))
+            .collect();
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with("seg-") || name.ends_with(".tmp");
+            if ours && !live.contains(&name) {
+                let _ = fs::remove_file(entry.path());
             }
         }
-        Ok(())
     }
 
     /// Merges the segments with ids `ids` (in id order) into one.

@@ -67,6 +67,25 @@ fn appends_merge_and_keep_answers() {
 }
 
 #[test]
+fn leftovers_of_a_crashed_write_are_ignored_then_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(built(dir.path()));
+    // A crash after writing a segment's files (or a temp file) but before the manifest.
+    std::fs::write(dir.path().join("seg-0000000099.text"), b"half").unwrap();
+    std::fs::write(dir.path().join("seg-0000000099.sa.tmp"), b"half").unwrap();
+    std::fs::write(dir.path().join("MANIFEST.tmp"), b"{").unwrap();
+    let mut index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.searcher().count("document").unwrap(), 10);
+    append(&mut index, &texts(2, 100), 100);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("99") && !n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(names.len(), 7);
+}
+
+#[test]
 fn duplicate_contribution_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let mut index = built(dir.path());
