@@ -222,7 +222,7 @@ def bench_infini(work, docs, queries, outputs, cpus):
     shutil.rmtree(parts)
     shutil.rmtree(merged)
     corpus_bytes = sum(len(d.encode()) for d in docs)
-    eng = InfiniGramEngine(index_dir=str(idx), eos_token_id=255, vocab_size=256, token_dtype="u8")
+    eng = InfiniGramEngine(index_dir=str(idx), eos_token_id=254, vocab_size=255, token_dtype="u8")
     counts, micros = [], []
     for q in queries:
         ids = list(q.encode())

@@ -353,7 +353,7 @@ fn describe(r: &AttributeReport) -> String {
         );
     }
     if a.contributions.is_empty() {
-        out += "no data share: the output quotes no contribution";
+        out += "no data share: the output quotes no contribution\n";
     }
     for c in &a.contributions {
         out += &format!("  contribution {}: {} bps\n", c.contribution.0, c.bps);
