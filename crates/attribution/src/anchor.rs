@@ -15,7 +15,8 @@
 //!   Whitespace and UTF-8 continuation bytes are never anchors. Counts are exact for the
 //!   occurrences that *start at an anchor*: `count("ello")` does not count the one inside
 //!   `hello`. Spans of at least 32 bytes lose at most the bytes before the first anchor, so
-//!   attribution barely changes, and the index shrinks about five-fold on prose.
+//!   attribution barely changes, and the suffix array keeps about one pointer per 3.4 bytes of
+//!   source code (2.2 index bytes per corpus byte at 100 MB, against 5.0 for every byte).
 //!
 //! The rule only looks at a byte and the byte before it. So when an output and a document
 //! agree on a stretch of bytes, every position inside the stretch (past its first byte) is an
