@@ -9,7 +9,7 @@
 //! ```
 
 use crate::{ContributionId, DocKey, IndexError};
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 const MAGIC: &[u8; 8] = b"ALXDOCS1";
 const RECORD_BYTES: usize = 24;
@@ -19,14 +19,37 @@ const NO_CONTRIBUTOR: u32 = u32::MAX;
 pub const CONTRIBUTOR_BYTES_MAX: usize = 256;
 
 /// The document table of one segment, sorted by start offset.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct DocTable {
     starts: Vec<u64>,
     contributions: Vec<u64>,
     ordinals: Vec<u32>,
     contributor_of: Vec<u32>,
     contributors: Vec<String>,
+    /// Contributor name to index, filled while building (not stored).
+    lookup: BTreeMap<String, u32>,
 }
+
+impl PartialEq for DocTable {
+    fn eq(&self, other: &Self) -> bool {
+        // The lookup is a cache of `contributors`: equal tables may differ in it.
+        (
+            &self.starts,
+            &self.contributions,
+            &self.ordinals,
+            &self.contributor_of,
+            &self.contributors,
+        ) == (
+            &other.starts,
+            &other.contributions,
+            &other.ordinals,
+            &other.contributor_of,
+            &other.contributors,
+        )
+    }
+}
+
+impl Eq for DocTable {}
 
 impl DocTable {
     /// Number of documents.
@@ -44,15 +67,13 @@ impl DocTable {
     /// Appends a document starting at `start` (after every document already present).
     pub(crate) fn push(&mut self, start: u64, key: DocKey, contributor: Option<&str>) {
         let index = contributor.map_or(NO_CONTRIBUTOR, |name| {
-            // Contributors repeat within a segment; a linear scan of the tail is enough for the
-            // common case of consecutive documents from one contributor.
-            match self.contributors.iter().rposition(|c| c == name) {
-                Some(i) => i as u32,
-                None => {
-                    self.contributors.push(name.to_owned());
-                    (self.contributors.len() - 1) as u32
-                }
+            if let Some(&i) = self.lookup.get(name) {
+                return i;
             }
+            let i = self.contributors.len() as u32;
+            self.contributors.push(name.to_owned());
+            self.lookup.insert(name.to_owned(), i);
+            i
         });
         self.starts.push(start);
         self.contributions.push(key.contribution.0);
@@ -199,5 +220,66 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Option<u32> {
         self.take(4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn table() -> (DocTable, Vec<u8>) {
+        let mut t = DocTable::default();
+        let mut text = Vec::new();
+        for (i, (body, who)) in
+            [("ab", Some("x")), ("", None), ("cde", Some("y")), ("f", Some("x"))]
+                .into_iter()
+                .enumerate()
+        {
+            let key = DocKey { contribution: ContributionId(i as u64 * 10), ordinal: i as u32 };
+            t.push(text.len() as u64, key, who);
+            text.extend_from_slice(body.as_bytes());
+            text.push(crate::SEPARATOR);
+        }
+        (t, text)
+    }
+
+    #[test]
+    fn round_trip() {
+        let (t, text) = table();
+        let back = DocTable::decode(&t.encode(), &text, Path::new("t")).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.contributor(3), Some("x"));
+        assert_eq!(back.contributor(1), None);
+        assert_eq!(back.at(4), Some(2));
+        assert_eq!(back.key(2).contribution, ContributionId(20));
+    }
+
+    #[test]
+    fn rejects_tables_that_do_not_fit_the_text() {
+        let (t, mut text) = table();
+        text.pop();
+        assert!(DocTable::decode(&t.encode(), &text, Path::new("t")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_hostile_bytes_never_panics(
+            mut bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            cut in 0usize..200,
+        ) {
+            let (t, text) = table();
+            let good = t.encode();
+            let _ = DocTable::decode(&bytes, &text, Path::new("t"));
+            // Also mutate a real table: a flipped or truncated byte is an error or a table,
+            // never a panic.
+            bytes.truncate(good.len());
+            let mut mixed = good.clone();
+            for (m, b) in mixed.iter_mut().zip(&bytes).step_by(7) {
+                *m ^= *b;
+            }
+            let _ = DocTable::decode(&mixed, &text, Path::new("t"));
+            let _ = DocTable::decode(&good[..cut.min(good.len())], &text, Path::new("t"));
+        }
     }
 }
