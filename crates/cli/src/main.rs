@@ -64,6 +64,9 @@ enum Command {
     /// Measure this machine.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Build and query an attribution index over a plain JSONL corpus.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCommand),
 }
 
 /// What every command gets.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
+        Command::Index(c) => cmd::index::run(&globals, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

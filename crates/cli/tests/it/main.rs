@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod index;
 mod join;
 mod wallet;
 

@@ -1,0 +1,364 @@
+//! The on-disk index: a directory of immutable segment files and a manifest that lists them.
+//! This is the crate's only I/O.
+//!
+//! ```text
+//! DIR/MANIFEST                 JSON: format, sampling, next segment id, live segments
+//! DIR/seg-0000000007.text      document bytes, each followed by 0xFF
+//! DIR/seg-0000000007.sa        packed suffix array (pointer_bytes per anchor)
+//! DIR/seg-0000000007.docs      document table (see DocTable)
+//! ```
+//!
+//! Writes are crash-safe: segment files are written to temporary names, synced and renamed,
+//! then the manifest is replaced the same way. Until the manifest's rename, readers see the old
+//! index; files no manifest lists are ignored and removed by the next write. Segment files are
+//! never modified once renamed, which is what makes reading them through memory maps sound.
+//!
+//! One writer at a time: appends and merges of two processes on one directory are not
+//! coordinated (the chain's state layer is the single writer of a datanet's index).
+
+use crate::{
+    ContributionId, DocTable, Document, IndexError, Sampling, Searcher, SegmentData, SegmentView,
+    manifest::{FORMAT_VERSION, Manifest, SEGMENTS_MAX, SegmentMeta},
+};
+use filebuffer::FileBuffer;
+use std::{
+    collections::BTreeSet,
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+const MANIFEST: &str = "MANIFEST";
+
+/// When to merge segments: whenever `fan_in` segments fall in the same size tier (tier `t`
+/// holds segments of `fan_in^t` up to `fan_in^(t+1)` bytes), the oldest `fan_in` of the
+/// smallest such tier are merged into one; repeated until no tier is full. Each byte is thus
+/// rewritten about `log_fan_in(corpus / smallest segment)` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergePolicy {
+    /// Segments per tier that trigger a merge (at least 2).
+    pub fan_in: usize,
+}
+
+/// Sizes of an index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    /// Live segments.
+    pub segments: usize,
+    /// Documents.
+    pub documents: u64,
+    /// Corpus text bytes (without separators).
+    pub corpus_bytes: u64,
+    /// Indexed suffixes.
+    pub anchors: u64,
+    /// Bytes of all segment files (text, suffix array, documents).
+    pub index_bytes: u64,
+}
+
+struct Loaded {
+    meta: SegmentMeta,
+    text: Option<FileBuffer>,
+    sa: Option<FileBuffer>,
+    docs: DocTable,
+}
+
+impl Loaded {
+    fn view(&self) -> SegmentView<'_> {
+        let text = self.text.as_deref().unwrap_or(&[]);
+        let sa = self.sa.as_deref().unwrap_or(&[]);
+        SegmentView::new(text, sa, usize::from(self.meta.pointer_bytes), &self.docs)
+    }
+}
+
+/// An index directory, open for queries and appends.
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    segments: Vec<Loaded>,
+    contributions: BTreeSet<ContributionId>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("dir", &self.dir).field("manifest", &self.manifest).finish()
+    }
+}
+
+fn seg_path(dir: &Path, id: u64, ext: &str) -> PathBuf {
+    dir.join(format!("seg-{id:010}.{ext}"))
+}
+
+/// Maps a file read-only; empty files are not mapped.
+fn map(path: &Path, len: u64) -> Result<Option<FileBuffer>, IndexError> {
+    let actual = fs::metadata(path).map_err(|e| IndexError::io(path, e))?.len();
+    if actual != len {
+        return Err(IndexError::corrupt(path, format!("{actual} bytes, the manifest says {len}")));
+    }
+    if len == 0 {
+        return Ok(None);
+    }
+    FileBuffer::open(path).map(Some).map_err(|e| IndexError::io(path, e))
+}
+
+/// Writes `bytes` to `path` via a synced temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| IndexError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| IndexError::io(dir, e))
+}
+
+fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+impl Index {
+    /// Creates an empty index in `dir` (created if missing).
+    pub fn create(dir: &Path, sampling: Sampling) -> Result<Self, IndexError> {
+        fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+        let path = dir.join(MANIFEST);
+        if path.exists() {
+            return Err(IndexError::AlreadyExists(dir.to_owned()));
+        }
+        let manifest =
+            Manifest { format: FORMAT_VERSION, sampling, next_segment: 0, segments: Vec::new() };
+        write_atomic(&path, &manifest.encode())?;
+        sync_dir(dir)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            manifest,
+            segments: Vec::new(),
+            contributions: BTreeSet::new(),
+        })
+    }
+
+    /// Opens the index in `dir`: reads the manifest, maps every segment and checks file sizes
+    /// and document tables (suffix arrays are checked by [`Index::verify`]).
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let manifest = Manifest::read(&dir.join(MANIFEST))?;
+        let mut index = Self {
+            dir: dir.to_owned(),
+            manifest: manifest.clone(),
+            segments: Vec::new(),
+            contributions: BTreeSet::new(),
+        };
+        for meta in manifest.segments {
+            index.load(meta)?;
+        }
+        Ok(index)
+    }
+
+    fn load(&mut self, meta: SegmentMeta) -> Result<(), IndexError> {
+        let text = map(&seg_path(&self.dir, meta.id, "text"), meta.text_bytes)?;
+        let sa_len = meta.anchors.checked_mul(u64::from(meta.pointer_bytes));
+        let sa_path = seg_path(&self.dir, meta.id, "sa");
+        let sa_len =
+            sa_len.ok_or_else(|| IndexError::corrupt(&sa_path, "anchor count overflows"))?;
+        let sa = map(&sa_path, sa_len)?;
+        let docs_path = seg_path(&self.dir, meta.id, "docs");
+        let raw = fs::read(&docs_path).map_err(|e| IndexError::io(&docs_path, e))?;
+        let docs = DocTable::decode(&raw, text.as_deref().unwrap_or(&[]), &docs_path)?;
+        if docs.len() as u64 != meta.documents {
+            return Err(IndexError::corrupt(
+                &docs_path,
+                "document count differs from the manifest",
+            ));
+        }
+        for c in docs.contributions() {
+            self.contributions.insert(c);
+        }
+        self.segments.push(Loaded { meta, text, sa, docs });
+        Ok(())
+    }
+
+    /// The index's sampling.
+    #[must_use]
+    pub const fn sampling(&self) -> Sampling {
+        self.manifest.sampling
+    }
+
+    /// A searcher over the live segments.
+    #[must_use]
+    pub fn searcher(&self) -> Searcher<'_> {
+        Searcher::new(self.segments.iter().map(Loaded::view).collect(), self.manifest.sampling)
+    }
+
+    /// One past the largest contribution id in the index (0 when empty): the next free id
+    /// for plain corpora, whose ids are line numbers.
+    #[must_use]
+    pub fn next_contribution(&self) -> ContributionId {
+        ContributionId(self.contributions.last().map_or(0, |c| c.0.saturating_add(1)))
+    }
+
+    /// Sizes of the index.
+    #[must_use]
+    pub fn stats(&self) -> IndexStats {
+        let mut s = IndexStats {
+            segments: self.segments.len(),
+            documents: 0,
+            corpus_bytes: 0,
+            anchors: 0,
+            index_bytes: 0,
+        };
+        for l in &self.segments {
+            let m = &l.meta;
+            s.documents += m.documents;
+            s.corpus_bytes += m.text_bytes - m.documents;
+            s.anchors += m.anchors;
+            let docs_bytes = fs::metadata(seg_path(&self.dir, m.id, "docs")).map_or(0, |d| d.len());
+            s.index_bytes += m.text_bytes + m.anchors * u64::from(m.pointer_bytes) + docs_bytes;
+        }
+        s
+    }
+
+    /// Adds a batch of documents as one new segment, searchable once this returns. Every
+    /// contribution in the batch must be new to the index.
+    pub fn append(&mut self, docs: &[Document]) -> Result<(), IndexError> {
+        if self.segments.len() >= SEGMENTS_MAX {
+            return Err(IndexError::TooLarge {
+                what: "segment count",
+                actual: self.segments.len() as u64,
+                limit: SEGMENTS_MAX as u64,
+            });
+        }
+        if docs.is_empty() {
+            return Ok(());
+        }
+        if let Some(d) = docs.iter().find(|d| self.contributions.contains(&d.key.contribution)) {
+            return Err(IndexError::DuplicateContribution(d.key.contribution.0));
+        }
+        let data = SegmentData::from_documents(docs, self.manifest.sampling)?;
+        self.commit(data, &[])
+    }
+
+    /// Writes `data` as a new segment and replaces the segments `replaced` (ids) by it.
+    fn commit(&mut self, data: SegmentData, replaced: &[u64]) -> Result<(), IndexError> {
+        let id = self.manifest.next_segment;
+        let docs = data.docs.encode();
+        let meta = SegmentMeta {
+            id,
+            text_bytes: data.text.len() as u64,
+            anchors: (data.sa.len() / data.width) as u64,
+            pointer_bytes: data.width as u8,
+            documents: data.docs.len() as u64,
+            text_hash: hash(&data.text),
+            sa_hash: hash(&data.sa),
+            docs_hash: hash(&docs),
+        };
+        write_atomic(&seg_path(&self.dir, id, "text"), &data.text)?;
+        write_atomic(&seg_path(&self.dir, id, "sa"), &data.sa)?;
+        write_atomic(&seg_path(&self.dir, id, "docs"), &docs)?;
+        drop(data);
+        let mut next = self.manifest.clone();
+        next.next_segment = id + 1;
+        next.segments.retain(|s| !replaced.contains(&s.id));
+        next.segments.push(meta.clone());
+        sync_dir(&self.dir)?;
+        write_atomic(&self.dir.join(MANIFEST), &next.encode())?;
+        sync_dir(&self.dir)?;
+        self.manifest = next;
+        self.segments.retain(|l| !replaced.contains(&l.meta.id));
+        self.load(meta)?;
+        self.sweep();
+        Ok(())
+    }
+
+    /// Removes files no manifest lists: segments replaced by a merge, and whatever a crashed
+    /// write left behind. Best effort: a leftover file is unreferenced and harmless.
+    fn sweep(&self) {
+        let live: BTreeSet<String> = self
+            .manifest
+            .segments
+            .iter()
+            .flat_map(|s| ["text", "sa", "docs"].map(|ext| format!("seg-{:010}.{ext}", s.id)))
+            .collect();
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with("seg-") || name.ends_with(".tmp");
+            if ours && !live.contains(&name) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Merges the segments with ids `ids` (in id order) into one.
+    fn merge_ids(&mut self, ids: &[u64]) -> Result<(), IndexError> {
+        let views: Vec<SegmentView<'_>> =
+            self.segments.iter().filter(|l| ids.contains(&l.meta.id)).map(Loaded::view).collect();
+        let data = SegmentData::merge(&views, self.manifest.sampling)?;
+        self.commit(data, ids)
+    }
+
+    /// Applies `policy` until no tier is full. Returns the number of merges done.
+    pub fn merge(&mut self, policy: MergePolicy) -> Result<usize, IndexError> {
+        let fan_in = policy.fan_in.max(2);
+        let mut merges = 0;
+        loop {
+            let mut tiers: std::collections::BTreeMap<u32, Vec<(u64, u64)>> = Default::default();
+            for l in &self.segments {
+                let tier = tier_of(l.meta.text_bytes, fan_in as u64);
+                tiers.entry(tier).or_default().push((l.meta.id, l.meta.text_bytes));
+            }
+            let Some(group) = tiers.into_values().find(|g| g.len() >= fan_in) else {
+                return Ok(merges);
+            };
+            let mut group = group;
+            group.sort_unstable();
+            let ids: Vec<u64> = group.iter().take(fan_in).map(|(id, _)| *id).collect();
+            let bytes: u64 = group.iter().take(fan_in).map(|(_, b)| *b).sum();
+            if bytes > crate::SEGMENT_BYTES_MAX as u64 {
+                return Ok(merges);
+            }
+            self.merge_ids(&ids)?;
+            merges += 1;
+        }
+    }
+
+    /// Merges every segment into one (when the result fits in a segment).
+    pub fn compact(&mut self) -> Result<(), IndexError> {
+        if self.segments.len() < 2 {
+            return Ok(());
+        }
+        let ids: Vec<u64> = self.manifest.segments.iter().map(|s| s.id).collect();
+        self.merge_ids(&ids)
+    }
+
+    /// Recomputes every segment file's BLAKE3 hash and compares it with the manifest.
+    pub fn verify(&self) -> Result<(), IndexError> {
+        for l in &self.segments {
+            let m = &l.meta;
+            let text = l.text.as_deref().unwrap_or(&[]);
+            let sa = l.sa.as_deref().unwrap_or(&[]);
+            let docs_path = seg_path(&self.dir, m.id, "docs");
+            let docs = fs::read(&docs_path).map_err(|e| IndexError::io(&docs_path, e))?;
+            for (bytes, want, ext) in [
+                (text, &m.text_hash, "text"),
+                (sa, &m.sa_hash, "sa"),
+                (&docs[..], &m.docs_hash, "docs"),
+            ] {
+                if &hash(bytes) != want {
+                    return Err(IndexError::corrupt(
+                        seg_path(&self.dir, m.id, ext),
+                        "hash mismatch",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tier_of(bytes: u64, fan_in: u64) -> u32 {
+    let mut tier = 0;
+    let mut size = bytes.max(1);
+    while size >= fan_in {
+        size /= fan_in;
+        tier += 1;
+    }
+    tier
+}

@@ -1,0 +1,366 @@
+//! `alx index …`: the attribution index over a plain corpus, outside the chain, for benchmarks
+//! and curious users.
+//!
+//! A corpus is JSON lines, one document per line: `{"text": "…", "contributor": "…"}` (the
+//! contributor is optional). A document's contribution id is its line number, 1-based (for
+//! `append`, counted on from the index's largest id).
+
+use crate::{Globals, output};
+use alx_attribution::{
+    AttributionConfig, ContributionId, DocKey, Document, Index, MergePolicy, Sampling,
+};
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+/// `alx index …`.
+#[derive(Subcommand)]
+pub(crate) enum IndexCommand {
+    /// Index a JSONL corpus (one `{"text": …}` object per line) into a new index directory.
+    Build(BuildArgs),
+    /// Add a JSONL file to an index as one new segment (then merge by the tiered policy).
+    Append(AppendArgs),
+    /// Count the occurrences of a text, or of each line of a file (JSON lines out).
+    Count(CountArgs),
+    /// Attribute an output: maximal spans and shares per contribution and contributor.
+    Attribute(AttributeArgs),
+}
+
+/// Which positions to index.
+#[derive(Clone, Copy, ValueEnum)]
+enum SamplingArg {
+    /// Word starts: ~5× smaller; counts occurrences that start a word.
+    WordStarts,
+    /// Every byte: counts any substring.
+    EveryByte,
+}
+
+/// `alx index build`.
+#[derive(Args)]
+pub(crate) struct BuildArgs {
+    /// The corpus: JSON lines with a `text` field and an optional `contributor`.
+    #[arg(long)]
+    input: PathBuf,
+    /// The index directory to create.
+    #[arg(long)]
+    out: PathBuf,
+    /// Which positions the suffix array indexes.
+    #[arg(long, value_enum, default_value = "word-starts")]
+    sampling: SamplingArg,
+    /// Split the corpus into segments of about this many MiB (default: one segment).
+    #[arg(long)]
+    segment_mib: Option<u64>,
+}
+
+/// `alx index append`.
+#[derive(Args)]
+pub(crate) struct AppendArgs {
+    /// The index directory.
+    #[arg(long)]
+    index: PathBuf,
+    /// The contribution: JSON lines with a `text` field and an optional `contributor`.
+    #[arg(long)]
+    input: PathBuf,
+    /// Merge when this many segments share a size tier (0: never merge).
+    #[arg(long, default_value_t = 4)]
+    fan_in: usize,
+}
+
+/// `alx index count`.
+#[derive(Args)]
+pub(crate) struct CountArgs {
+    /// The index directory.
+    #[arg(long)]
+    index: PathBuf,
+    /// The text to count.
+    #[arg(required_unless_present = "queries")]
+    text: Option<String>,
+    /// A file of queries, one per line; prints one JSON line per query.
+    #[arg(long, conflicts_with = "text")]
+    queries: Option<PathBuf>,
+}
+
+/// `alx index attribute`.
+#[derive(Args)]
+pub(crate) struct AttributeArgs {
+    /// The index directory.
+    #[arg(long)]
+    index: PathBuf,
+    /// The output to attribute (UTF-8 text).
+    #[arg(long, required_unless_present = "outputs")]
+    text_file: Option<PathBuf>,
+    /// JSON lines of outputs (`{"text": …}`); prints one JSON line per output.
+    #[arg(long, conflicts_with = "text_file")]
+    outputs: Option<PathBuf>,
+    /// Shortest span, in bytes.
+    #[arg(long, default_value_t = alx_attribution::MIN_SPAN_BYTES_DEFAULT)]
+    min_len: usize,
+    /// Spans seen more often than this earn nothing.
+    #[arg(long, default_value_t = AttributionConfig::DEFAULT.max_count)]
+    max_count: u64,
+}
+
+pub(crate) fn run(g: &Globals, cmd: IndexCommand) -> anyhow::Result<()> {
+    match cmd {
+        IndexCommand::Build(a) => build(g, &a),
+        IndexCommand::Append(a) => append(g, &a),
+        IndexCommand::Count(a) => count(g, &a),
+        IndexCommand::Attribute(a) => attribute(g, &a),
+    }
+}
+
+#[derive(Deserialize)]
+struct Line {
+    text: String,
+    contributor: Option<String>,
+}
+
+/// Reads a JSONL corpus; ids are `first_id + line number - 1`. Shows a progress bar by bytes.
+fn read_corpus(path: &Path, first_id: u64) -> anyhow::Result<Vec<Document>> {
+    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let bar = ProgressBar::new(len).with_style(
+        ProgressStyle::with_template("reading  {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+    let mut docs = Vec::new();
+    let mut raw = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        raw.clear();
+        if reader.read_until(b'\n', &mut raw)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = alx_attribution::utf8(&raw).with_context(|| format!("line {line_no}"))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_str(text).map_err(|e| {
+            output::hinted(
+                format!("line {line_no} of {} is not a JSON object: {e}", path.display()),
+                "each line must be an object like {\"text\": \"…\", \"contributor\": \"…\"}",
+            )
+        })?;
+        docs.push(Document {
+            key: DocKey { contribution: ContributionId(first_id + line_no - 1), ordinal: 0 },
+            contributor: line.contributor,
+            text: line.text,
+        });
+    }
+    bar.finish_and_clear();
+    Ok(docs)
+}
+
+fn spinner(message: &'static str) -> ProgressBar {
+    let s = ProgressBar::new_spinner().with_message(message);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
+}
+
+#[derive(Serialize)]
+struct BuildReport {
+    documents: u64,
+    corpus_bytes: u64,
+    index_bytes: u64,
+    index_bytes_per_corpus_byte: f64,
+    anchors: u64,
+    segments: usize,
+    read_seconds: f64,
+    index_seconds: f64,
+}
+
+fn build(g: &Globals, a: &BuildArgs) -> anyhow::Result<()> {
+    let sampling = match a.sampling {
+        SamplingArg::WordStarts => Sampling::WordStarts,
+        SamplingArg::EveryByte => Sampling::EveryByte,
+    };
+    let started = Instant::now();
+    let docs = read_corpus(&a.input, 1)?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut index = Index::create(&a.out, sampling).map_err(|e| {
+        output::hinted(e.to_string(), "pick a new --out directory, or delete the old index")
+    })?;
+    let chunk_bytes = a.segment_mib.map_or(u64::MAX, |m| m.max(1) << 20);
+    let s = spinner("sorting suffixes");
+    let mut from = 0;
+    while from < docs.len() {
+        let mut to = from;
+        let mut bytes = 0u64;
+        while to < docs.len() && (to == from || bytes + docs[to].text.len() as u64 <= chunk_bytes) {
+            bytes += docs[to].text.len() as u64 + 1;
+            to += 1;
+        }
+        index.append(&docs[from..to])?;
+        from = to;
+    }
+    s.finish_and_clear();
+    let index_seconds = started.elapsed().as_secs_f64();
+    let st = index.stats();
+    let report = BuildReport {
+        documents: st.documents,
+        corpus_bytes: st.corpus_bytes,
+        index_bytes: st.index_bytes,
+        index_bytes_per_corpus_byte: st.index_bytes as f64 / st.corpus_bytes.max(1) as f64,
+        anchors: st.anchors,
+        segments: st.segments,
+        read_seconds,
+        index_seconds,
+    };
+    output::emit(g.json, &report, || {
+        format!(
+            "indexed {} documents ({} bytes) in {:.2} s (+{:.2} s reading): {} bytes of index, {:.2} per corpus byte",
+            report.documents,
+            report.corpus_bytes,
+            report.index_seconds,
+            report.read_seconds,
+            report.index_bytes,
+            report.index_bytes_per_corpus_byte
+        )
+    })
+}
+
+#[derive(Serialize)]
+struct AppendReport {
+    documents: usize,
+    bytes: u64,
+    first_contribution: u64,
+    append_seconds: f64,
+    merges: usize,
+    merge_seconds: f64,
+    segments: usize,
+}
+
+fn append(g: &Globals, a: &AppendArgs) -> anyhow::Result<()> {
+    let mut index = open(&a.index)?;
+    let first = index.next_contribution().0.max(1);
+    let docs = read_corpus(&a.input, first)?;
+    let started = Instant::now();
+    index.append(&docs)?;
+    let append_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let merges = if a.fan_in == 0 { 0 } else { index.merge(MergePolicy { fan_in: a.fan_in })? };
+    let report = AppendReport {
+        documents: docs.len(),
+        bytes: docs.iter().map(|d| d.text.len() as u64).sum(),
+        first_contribution: first,
+        append_seconds,
+        merges,
+        merge_seconds: started.elapsed().as_secs_f64(),
+        segments: index.stats().segments,
+    };
+    output::emit(g.json, &report, || {
+        format!(
+            "appended {} documents in {:.3} s; {} merges in {:.3} s; {} segments",
+            report.documents,
+            report.append_seconds,
+            report.merges,
+            report.merge_seconds,
+            report.segments
+        )
+    })
+}
+
+fn open(dir: &Path) -> anyhow::Result<Index> {
+    Index::open(dir).map_err(|e| {
+        output::hinted(
+            e.to_string(),
+            "build one with `alx index build --input CORPUS.jsonl --out DIR`",
+        )
+    })
+}
+
+#[derive(Serialize)]
+struct CountLine<'a> {
+    query: &'a str,
+    count: u64,
+    micros: f64,
+}
+
+fn count(g: &Globals, a: &CountArgs) -> anyhow::Result<()> {
+    let index = open(&a.index)?;
+    let searcher = index.searcher();
+    if let Some(text) = &a.text {
+        let started = Instant::now();
+        let count = searcher.count(text)?;
+        let line = CountLine { query: text, count, micros: started.elapsed().as_secs_f64() * 1e6 };
+        return output::emit(g.json, &line, || count.to_string());
+    }
+    let path = a.queries.as_deref().context("no query given")?;
+    let mut raw = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut raw))
+        .with_context(|| format!("read {}", path.display()))?;
+    let all = alx_attribution::utf8(&raw).with_context(|| format!("{}", path.display()))?;
+    for query in all.lines().filter(|q| !q.is_empty()) {
+        let started = Instant::now();
+        let count = searcher.count(query).with_context(|| format!("query {query:?}"))?;
+        let micros = started.elapsed().as_secs_f64() * 1e6;
+        println!("{}", serde_json::to_string(&CountLine { query, count, micros })?);
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct AttributeReport {
+    micros: f64,
+    #[serde(flatten)]
+    attribution: alx_attribution::Attribution,
+}
+
+fn attribute(g: &Globals, a: &AttributeArgs) -> anyhow::Result<()> {
+    let index = open(&a.index)?;
+    let searcher = index.searcher();
+    let config = AttributionConfig { min_len: a.min_len, max_count: a.max_count };
+    if let Some(path) = &a.text_file {
+        let raw = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+        let text = alx_attribution::utf8(&raw).with_context(|| format!("{}", path.display()))?;
+        let started = Instant::now();
+        let attribution = searcher.attribute(text, &config)?;
+        let report = AttributeReport { micros: started.elapsed().as_secs_f64() * 1e6, attribution };
+        return output::emit(g.json, &report, || describe(&report));
+    }
+    let path = a.outputs.as_deref().context("no output given")?;
+    for doc in read_corpus(path, 1)? {
+        let started = Instant::now();
+        let attribution = searcher.attribute(&doc.text, &config)?;
+        let report = AttributeReport { micros: started.elapsed().as_secs_f64() * 1e6, attribution };
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn describe(r: &AttributeReport) -> String {
+    let a = &r.attribution;
+    let mut out = format!("{} spans in {:.0} µs\n", a.spans.len(), r.micros);
+    for s in &a.spans {
+        let ids: Vec<String> = s.sources.iter().map(|c| c.contribution.0.to_string()).collect();
+        out += &format!(
+            "  bytes {}..{} ({} B, seen {}×) in contributions [{}]\n",
+            s.start,
+            s.end,
+            s.len,
+            s.count,
+            ids.join(", ")
+        );
+    }
+    if a.contributions.is_empty() {
+        out += "no data share: the output quotes no contribution\n";
+    }
+    for c in &a.contributions {
+        out += &format!("  contribution {}: {} bps\n", c.contribution.0, c.bps);
+    }
+    for c in &a.contributors {
+        out +=
+            &format!("  contributor {}: {} bps\n", c.contributor.as_deref().unwrap_or("-"), c.bps);
+    }
+    out.trim_end().to_owned()
+}
