@@ -176,6 +176,10 @@ impl State {
                 self.put_account(&tx.sender, &sender);
                 self.register_validator(ctx.height, &tx.sender, p2p_addr)
             }
+            Payload::Datanet(ref op) => {
+                self.put_account(&tx.sender, &sender);
+                self.datanet_op(ctx.height, &tx.sender, op)
+            }
         };
         match result {
             Ok(()) => Ok(Receipt::success(hash, tx.fee)),

@@ -5,19 +5,23 @@
 //! root goes into every block header. Signature checks happen outside (in batches); this crate
 //! receives their results.
 //!
-//! Modules by domain: [`execute`] (transactions and blocks), `staking`, [`genesis`], [`keys`]
-//! (the state layout).
+//! Modules by domain: [`execute`] (transactions and blocks), `staking`, `datanets` (with their
+//! records in `datanet_records`), [`genesis`], [`keys`] (the state layout).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod auth;
+mod datanet_records;
+mod datanets;
 pub mod execute;
 pub mod genesis;
 pub mod keys;
 mod staking;
 mod state;
 
+pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
+pub use datanets::contribution_leaf;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator, Params};
 pub use keys::{Account, Validator};

@@ -231,7 +231,7 @@ impl State {
         self.get(&global_key(name))
     }
 
-    fn put<T: Write + EncodeSize>(&mut self, key: Vec<u8>, value: &T) {
+    pub(crate) fn put<T: Write + EncodeSize>(&mut self, key: Vec<u8>, value: &T) {
         self.auth.put(key, keys::encode(value));
     }
 

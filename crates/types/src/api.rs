@@ -2,8 +2,12 @@
 //! are lowercase hex; addresses are `alx1…`.
 
 use crate::{
-    Address, Amount, Block, ChainId, Hash, Receipt, SignedTx, block::Height, hash::to_hex,
-    merkle::StateProof, tx::Payload,
+    Address, Amount, Block, ChainId, Hash, Receipt, SignedTx,
+    block::Height,
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec},
+    hash::to_hex,
+    merkle::StateProof,
+    tx::Payload,
 };
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +81,41 @@ pub enum PayloadJson {
         /// `host:port` where peers dial the validator, e.g. `203.0.113.7:7701`.
         p2p_addr: std::net::SocketAddr,
     },
+    /// See [`DatanetOp::Create`].
+    DatanetCreate {
+        /// The new datanet.
+        #[serde(flatten)]
+        spec: DatanetSpec,
+    },
+    /// See [`DatanetOp::Contribute`].
+    DatanetContribute {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The content.
+        #[serde(flatten)]
+        content: ContentRef,
+    },
+    /// See [`DatanetOp::Review`].
+    DatanetReview {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+        /// Approved or rejected.
+        approve: bool,
+    },
+    /// See [`DatanetOp::Withdraw`].
+    DatanetWithdraw {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
+    /// See [`DatanetOp::PublishVersion`].
+    DatanetPublishVersion {
+        /// The datanet.
+        datanet: DatanetId,
+    },
 }
 
 impl From<&Payload> for PayloadJson {
@@ -86,6 +125,23 @@ impl From<&Payload> for PayloadJson {
             Payload::Bond { validator, amount } => Self::Bond { validator, amount },
             Payload::Unbond { validator, amount } => Self::Unbond { validator, amount },
             Payload::RegisterValidator { p2p_addr } => Self::RegisterValidator { p2p_addr },
+            Payload::Datanet(ref op) => match op {
+                DatanetOp::Create(spec) => Self::DatanetCreate { spec: (**spec).clone() },
+                DatanetOp::Contribute { datanet, content } => {
+                    Self::DatanetContribute { datanet: *datanet, content: *content }
+                }
+                DatanetOp::Review { datanet, contribution, approve } => Self::DatanetReview {
+                    datanet: *datanet,
+                    contribution: *contribution,
+                    approve: *approve,
+                },
+                DatanetOp::Withdraw { datanet, contribution } => {
+                    Self::DatanetWithdraw { datanet: *datanet, contribution: *contribution }
+                }
+                DatanetOp::PublishVersion { datanet } => {
+                    Self::DatanetPublishVersion { datanet: *datanet }
+                }
+            },
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod amount;
 pub mod api;
 pub mod block;
 pub mod chain_id;
+pub mod datanet;
 pub mod hash;
 pub mod limits;
 pub mod merkle;

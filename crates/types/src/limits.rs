@@ -4,7 +4,7 @@
 /// Longest chain id, in bytes.
 pub const CHAIN_ID_LEN_MAX: usize = 32;
 /// Largest encoded signed transaction, in bytes.
-pub const TX_SIZE_MAX: usize = 1024;
+pub const TX_SIZE_MAX: usize = 2048;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 8192;
 /// Largest encoded block, in bytes (header plus transactions).

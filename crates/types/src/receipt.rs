@@ -76,6 +76,27 @@ error_codes! {
     Duplicate = 13, "duplicate";
     /// The p2p address cannot be dialed (unspecified or multicast IP, or port 0). Fee charged.
     BadP2pAddr = 14, "bad_p2p_addr";
+    /// No datanet has this id. Fee charged.
+    UnknownDatanet = 15, "unknown_datanet";
+    /// A datanet field breaks its rules (name or tag characters, license, duplicate
+    /// curators). Fee charged.
+    BadDatanetField = 16, "bad_datanet_field";
+    /// Only the datanet's owner (or, to review, a curator) may do this. Fee charged.
+    NotCurator = 17, "not_curator";
+    /// The datanet already holds this content (pending or approved). Fee charged.
+    DuplicateContent = 18, "duplicate_content";
+    /// The contribution would pass the sender's daily byte cap for the datanet. Fee charged.
+    DailyCapExceeded = 19, "daily_cap_exceeded";
+    /// The contribution is empty or larger than the protocol allows. Fee charged.
+    BadContribution = 20, "bad_contribution";
+    /// The datanet has no contribution with this id. Fee charged.
+    UnknownContribution = 21, "unknown_contribution";
+    /// The contribution is no longer pending. Fee charged.
+    NotPending = 22, "not_pending";
+    /// Only the contributor may withdraw a contribution. Fee charged.
+    NotContributor = 23, "not_contributor";
+    /// No contribution was approved since the last version. Fee charged.
+    NothingToPublish = 24, "nothing_to_publish";
 }
 
 impl ErrorCode {

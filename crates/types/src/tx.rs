@@ -6,6 +6,7 @@
 //!             | 1 Bond { validator, amount }      delegate stake (to oneself = self-bond)
 //!             | 2 Unbond { validator, amount }    starts the unbonding period
 //!             | 3 RegisterValidator { p2p_addr }  sender becomes a validator candidate, reachable there
+//!             | 4 Datanet(DatanetOp)              datanets: create, contribute, review… (datanet.rs)
 //! SignedTx    = Transaction | signature (64 bytes, ed25519 over NAMESPACE_TX ‖ Transaction)
 //! TxHash      = SHA-256(Transaction)
 //! ```
@@ -14,7 +15,10 @@
 //! accepted under ZIP-215 rules are not unique) never yields a second id for the same
 //! transaction. The chain id and the per-sender nonce make every transaction unique.
 
-use crate::{Address, Amount, ChainId, Hash, NAMESPACE_TX, hash::sha256, limits::TX_SIZE_MAX};
+use crate::{
+    Address, Amount, ChainId, Hash, NAMESPACE_TX, datanet::DatanetOp, hash::sha256,
+    limits::TX_SIZE_MAX,
+};
 use bytes::{BufMut, Bytes};
 use commonware_codec::{
     Buf, Encode as _, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt as _, Write,
@@ -62,6 +66,8 @@ pub enum Payload {
         /// Where peers dial the validator's p2p endpoint (the chain has no other directory).
         p2p_addr: SocketAddr,
     },
+    /// A datanet operation.
+    Datanet(DatanetOp),
 }
 
 impl Payload {
@@ -69,6 +75,7 @@ impl Payload {
     const TAG_BOND: u8 = 1;
     const TAG_UNBOND: u8 = 2;
     const TAG_REGISTER_VALIDATOR: u8 = 3;
+    const TAG_DATANET: u8 = 4;
 
     /// A stable lowercase name of the payload kind, as shown by the API.
     #[must_use]
@@ -78,6 +85,7 @@ impl Payload {
             Self::Bond { .. } => "bond",
             Self::Unbond { .. } => "unbond",
             Self::RegisterValidator { .. } => "register_validator",
+            Self::Datanet(op) => op.kind(),
         }
     }
 }
@@ -104,6 +112,10 @@ impl Write for Payload {
                 buf.put_u8(Self::TAG_REGISTER_VALIDATOR);
                 p2p_addr.write(buf);
             }
+            Self::Datanet(op) => {
+                buf.put_u8(Self::TAG_DATANET);
+                op.write(buf);
+            }
         }
     }
 }
@@ -115,6 +127,7 @@ impl EncodeSize for Payload {
                 1 + Address::SIZE + Amount::SIZE
             }
             Self::RegisterValidator { p2p_addr } => 1 + p2p_addr.encode_size(),
+            Self::Datanet(op) => 1 + op.encode_size(),
         }
     }
 }
@@ -136,6 +149,7 @@ impl Read for Payload {
             Self::TAG_REGISTER_VALIDATOR => {
                 Self::RegisterValidator { p2p_addr: SocketAddr::read(buf)? }
             }
+            Self::TAG_DATANET => Self::Datanet(DatanetOp::read(buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

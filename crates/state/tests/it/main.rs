@@ -1,6 +1,7 @@
 //! Integration tests of the state machine: genesis, every transaction kind, every failure code,
 //! and property tests of supply conservation and nonce monotonicity.
 
+mod datanets;
 mod properties;
 mod scenarios;
 
@@ -58,15 +59,17 @@ pub(crate) fn run(state: &mut State, txs: &[SignedTx]) -> Vec<alx_types::Receipt
     state.execute_block(&ctx, txs, &sigs).unwrap().receipts
 }
 
-/// Sum of every balance, bonded and unbonding amount.
+/// Sum of every balance, bonded and unbonding amount, and the contribution stakes the chain
+/// holds.
 pub(crate) fn total_held(state: &State) -> u128 {
-    state
-        .accounts()
-        .map(|r| {
-            let (_, a) = r.unwrap();
-            a.balance.0 + a.bonded.0 + a.unbonding.0
-        })
-        .sum()
+    state.datanet_stake_locked().unwrap().0
+        + state
+            .accounts()
+            .map(|r| {
+                let (_, a) = r.unwrap();
+                a.balance.0 + a.bonded.0 + a.unbonding.0
+            })
+            .sum::<u128>()
 }
 
 #[allow(dead_code)]

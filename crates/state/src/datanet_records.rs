@@ -1,0 +1,336 @@
+//! Datanet records in the authenticated map, and their typed reads and writes.
+//!
+//! ```text
+//! 0x07 ‖ datanet (BE)                                  → Datanet
+//! 0x08 ‖ datanet (BE) ‖ contribution (BE)              → Contribution
+//! 0x09 ‖ datanet (BE) ‖ content hash                   → contribution id (duplicate check)
+//! 0x0A ‖ datanet (BE) ‖ version (BE)                   → DatanetVersion
+//! 0x0B ‖ datanet (BE) ‖ account                       → (day, bytes contributed that day)
+//! 0x05 ‖ "datanet_next" / "datanet_stake_locked"       → u64 / Amount
+//! ```
+//! Big-endian ids make a datanet's contributions iterate in id order.
+
+use crate::{
+    keys::{self, global_key},
+    state::{CorruptState, State, hex_key},
+};
+use alx_types::{
+    Address, Amount, Hash,
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetSpec},
+};
+use bytes::BufMut as _;
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
+};
+
+pub(crate) const PREFIX_DATANET: u8 = 0x07;
+pub(crate) const PREFIX_CONTRIBUTION: u8 = 0x08;
+pub(crate) const PREFIX_CONTENT: u8 = 0x09;
+pub(crate) const PREFIX_VERSION: u8 = 0x0A;
+pub(crate) const PREFIX_DAILY_BYTES: u8 = 0x0B;
+const GLOBAL_NEXT: &str = "datanet_next";
+const GLOBAL_STAKE_LOCKED: &str = "datanet_stake_locked";
+
+fn key(prefix: u8, datanet: DatanetId, rest: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + rest.iter().map(|r| r.len()).sum::<usize>());
+    k.push(prefix);
+    k.put_u64(datanet);
+    for r in rest {
+        k.extend_from_slice(r);
+    }
+    k
+}
+
+/// A datanet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datanet {
+    /// Its creator, who publishes versions and reviews.
+    pub owner: Address,
+    /// What it is and its rules.
+    pub spec: DatanetSpec,
+    /// Height of creation.
+    pub created_at: u64,
+    /// Contributions ever submitted (the next contribution id).
+    pub contributions: u64,
+    /// Contributions approved.
+    pub approved: u64,
+    /// Their bytes.
+    pub approved_bytes: u64,
+    /// The latest published version (0: none yet).
+    pub version: u32,
+}
+
+/// Where a contribution stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionStatus {
+    /// Waiting for review.
+    Pending,
+    /// Part of the datanet (and of every version from the next one on).
+    Approved,
+    /// Refused; its stake went to the owner.
+    Rejected,
+    /// Taken back by its contributor.
+    Withdrawn,
+}
+
+/// A contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    /// Who offered it (and is paid when it is used).
+    pub contributor: Address,
+    /// The blob.
+    pub content: ContentRef,
+    /// Where it stands.
+    pub status: ContributionStatus,
+    /// Height it was submitted at.
+    pub submitted_at: u64,
+    /// Stake still locked with it (pending only).
+    pub stake: Amount,
+}
+
+/// A published version of a datanet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatanetVersion {
+    /// Merkle root over the approved contributions' leaves, in id order.
+    pub root: Hash,
+    /// Approved contributions it holds.
+    pub contributions: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Height of publication.
+    pub published_at: u64,
+}
+
+impl Write for Datanet {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.owner.write(buf);
+        self.spec.write(buf);
+        self.created_at.write(buf);
+        self.contributions.write(buf);
+        self.approved.write(buf);
+        self.approved_bytes.write(buf);
+        self.version.write(buf);
+    }
+}
+
+impl EncodeSize for Datanet {
+    fn encode_size(&self) -> usize {
+        Address::SIZE + self.spec.encode_size() + 4 * u64::SIZE + u32::SIZE
+    }
+}
+
+impl Read for Datanet {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            owner: Address::read(buf)?,
+            spec: DatanetSpec::read(buf)?,
+            created_at: u64::read(buf)?,
+            contributions: u64::read(buf)?,
+            approved: u64::read(buf)?,
+            approved_bytes: u64::read(buf)?,
+            version: u32::read(buf)?,
+        })
+    }
+}
+
+impl ContributionStatus {
+    const ALL: [Self; 4] = [Self::Pending, Self::Approved, Self::Rejected, Self::Withdrawn];
+}
+
+impl Write for Contribution {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.contributor.write(buf);
+        self.content.write(buf);
+        buf.put_u8(self.status as u8);
+        self.submitted_at.write(buf);
+        self.stake.write(buf);
+    }
+}
+
+impl EncodeSize for Contribution {
+    fn encode_size(&self) -> usize {
+        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE
+    }
+}
+
+impl Read for Contribution {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let contributor = Address::read(buf)?;
+        let content = ContentRef::read(buf)?;
+        let tag = u8::read(buf)?;
+        let status =
+            *ContributionStatus::ALL.get(usize::from(tag)).ok_or(CodecError::InvalidEnum(tag))?;
+        Ok(Self {
+            contributor,
+            content,
+            status,
+            submitted_at: u64::read(buf)?,
+            stake: Amount::read(buf)?,
+        })
+    }
+}
+
+impl Write for DatanetVersion {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.root.write(buf);
+        self.contributions.write(buf);
+        self.bytes.write(buf);
+        self.published_at.write(buf);
+    }
+}
+
+impl EncodeSize for DatanetVersion {
+    fn encode_size(&self) -> usize {
+        Hash::SIZE + 3 * u64::SIZE
+    }
+}
+
+impl Read for DatanetVersion {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            root: Hash::read(buf)?,
+            contributions: u64::read(buf)?,
+            bytes: u64::read(buf)?,
+            published_at: u64::read(buf)?,
+        })
+    }
+}
+
+impl State {
+    /// A datanet, if it exists.
+    pub fn datanet(&self, id: DatanetId) -> Result<Option<Datanet>, CorruptState> {
+        self.get(&key(PREFIX_DATANET, id, &[]))
+    }
+
+    /// Datanets created so far (ids are `0..count`).
+    pub fn datanet_count(&self) -> Result<u64, CorruptState> {
+        self.get(&global_key(GLOBAL_NEXT)).map(Option::unwrap_or_default)
+    }
+
+    /// A contribution, if it exists.
+    pub fn contribution(
+        &self,
+        datanet: DatanetId,
+        id: ContributionId,
+    ) -> Result<Option<Contribution>, CorruptState> {
+        self.get(&key(PREFIX_CONTRIBUTION, datanet, &[&id.to_be_bytes()]))
+    }
+
+    /// A datanet's contributions in id order.
+    pub fn contributions(
+        &self,
+        datanet: DatanetId,
+    ) -> Result<Vec<(ContributionId, Contribution)>, CorruptState> {
+        let prefix = key(PREFIX_CONTRIBUTION, datanet, &[]);
+        self.auth()
+            .scan_prefix(&prefix)
+            .map(|(k, v)| {
+                let corrupt = |source| CorruptState { key: hex_key(k), source };
+                let id = k
+                    .get(9..17)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| corrupt(CodecError::InvalidLength(k.len())))?;
+                keys::decode::<Contribution>(v).map(|c| (id, c)).map_err(corrupt)
+            })
+            .collect()
+    }
+
+    /// The live (pending or approved) contribution with this content, if any.
+    pub fn contribution_by_content(
+        &self,
+        datanet: DatanetId,
+        hash: &Hash,
+    ) -> Result<Option<ContributionId>, CorruptState> {
+        self.get(&key(PREFIX_CONTENT, datanet, &[&hash.0]))
+    }
+
+    /// A published version.
+    pub fn datanet_version(
+        &self,
+        datanet: DatanetId,
+        version: u32,
+    ) -> Result<Option<DatanetVersion>, CorruptState> {
+        self.get(&key(PREFIX_VERSION, datanet, &[&version.to_be_bytes()]))
+    }
+
+    /// Bytes `who` contributed to a datanet on `day`. Only the latest day is kept, so the
+    /// record stays one per contributor.
+    pub fn bytes_contributed(
+        &self,
+        datanet: DatanetId,
+        who: &Address,
+        day: u64,
+    ) -> Result<u64, CorruptState> {
+        // Stored as day << 64 | bytes.
+        let last: Option<u128> = self.get(&key(PREFIX_DAILY_BYTES, datanet, &[who.as_bytes()]))?;
+        Ok(last.filter(|v| (v >> 64) as u64 == day).map_or(0, |v| v as u64))
+    }
+
+    /// Contribution stakes the chain holds (part of the supply).
+    pub fn datanet_stake_locked(&self) -> Result<Amount, CorruptState> {
+        self.get(&global_key(GLOBAL_STAKE_LOCKED)).map(Option::unwrap_or_default)
+    }
+
+    pub(crate) fn next_datanet_id(&self) -> Result<DatanetId, CorruptState> {
+        self.datanet_count()
+    }
+
+    pub(crate) fn put_next_datanet_id(&mut self, next: DatanetId) {
+        self.put(global_key(GLOBAL_NEXT), &next);
+    }
+
+    pub(crate) fn put_datanet(&mut self, id: DatanetId, d: &Datanet) {
+        self.put(key(PREFIX_DATANET, id, &[]), d);
+    }
+
+    pub(crate) fn put_contribution(
+        &mut self,
+        datanet: DatanetId,
+        id: ContributionId,
+        c: &Contribution,
+    ) {
+        self.put(key(PREFIX_CONTRIBUTION, datanet, &[&id.to_be_bytes()]), c);
+    }
+
+    pub(crate) fn put_contribution_by_content(
+        &mut self,
+        datanet: DatanetId,
+        hash: &Hash,
+        id: ContributionId,
+    ) {
+        self.put(key(PREFIX_CONTENT, datanet, &[&hash.0]), &id);
+    }
+
+    pub(crate) fn delete_contribution_by_content(&mut self, datanet: DatanetId, hash: &Hash) {
+        self.auth_mut().delete(&key(PREFIX_CONTENT, datanet, &[&hash.0]));
+    }
+
+    pub(crate) fn put_datanet_version(
+        &mut self,
+        datanet: DatanetId,
+        version: u32,
+        v: &DatanetVersion,
+    ) {
+        self.put(key(PREFIX_VERSION, datanet, &[&version.to_be_bytes()]), v);
+    }
+
+    pub(crate) fn put_bytes_contributed(
+        &mut self,
+        datanet: DatanetId,
+        who: &Address,
+        day: u64,
+        bytes: u64,
+    ) {
+        let packed = (u128::from(day) << 64) | u128::from(bytes);
+        self.put(key(PREFIX_DAILY_BYTES, datanet, &[who.as_bytes()]), &packed);
+    }
+
+    pub(crate) fn put_datanet_stake_locked(&mut self, amount: Amount) {
+        self.put(global_key(GLOBAL_STAKE_LOCKED), &amount);
+    }
+}

@@ -1,0 +1,300 @@
+//! Datanets: creation, contributions (fee, stake, daily byte cap, exact-duplicate refusal),
+//! review by the owner or curators, withdrawal, and versions.
+//!
+//! Every operation checks everything first and writes only once nothing can fail, so a failed
+//! transaction changes nothing but its fee and nonce.
+//!
+//! Money: the contribution fee goes to the owner at once. The stake leaves the contributor's
+//! balance and is held by the chain (`datanet_stake_locked`, counted in the supply) until the
+//! contribution is approved or withdrawn (back to the contributor) or rejected (to the owner,
+//! which is what makes spam cost something).
+
+use crate::{
+    datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion},
+    execute::{PayloadResult, overflow},
+    state::{CorruptState, State},
+};
+use alx_types::{
+    Address, Amount, ErrorCode, Hash,
+    block::Height,
+    datanet::{
+        BLOCKS_PER_DAY, CONTRIBUTION_SIZE_MAX, ContentRef, ContributionId, DatanetId, DatanetOp,
+        DatanetSpec, Policy,
+    },
+    hash::sha256,
+    merkle::list_root,
+};
+
+impl State {
+    pub(crate) fn datanet_op(
+        &mut self,
+        height: Height,
+        who: &Address,
+        op: &DatanetOp,
+    ) -> PayloadResult {
+        match op {
+            DatanetOp::Create(spec) => self.create_datanet(height, who, spec),
+            DatanetOp::Contribute { datanet, content } => {
+                self.contribute(height, who, *datanet, content)
+            }
+            DatanetOp::Review { datanet, contribution, approve } => {
+                self.review(who, *datanet, *contribution, *approve)
+            }
+            DatanetOp::Withdraw { datanet, contribution } => {
+                self.withdraw(who, *datanet, *contribution)
+            }
+            DatanetOp::PublishVersion { datanet } => self.publish_version(height, who, *datanet),
+        }
+    }
+
+    fn create_datanet(
+        &mut self,
+        height: Height,
+        owner: &Address,
+        spec: &DatanetSpec,
+    ) -> PayloadResult {
+        if !valid_spec(spec) {
+            return Err(ErrorCode::BadDatanetField.into());
+        }
+        let id = self.next_datanet_id()?;
+        let datanet = Datanet {
+            owner: *owner,
+            spec: spec.clone(),
+            created_at: height.0,
+            contributions: 0,
+            approved: 0,
+            approved_bytes: 0,
+            version: 0,
+        };
+        self.put_datanet(id, &datanet);
+        self.put_next_datanet_id(id + 1);
+        Ok(())
+    }
+
+    fn contribute(
+        &mut self,
+        height: Height,
+        who: &Address,
+        id: DatanetId,
+        content: &ContentRef,
+    ) -> PayloadResult {
+        let mut datanet = self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
+        if content.size == 0 || content.size > CONTRIBUTION_SIZE_MAX {
+            return Err(ErrorCode::BadContribution.into());
+        }
+        if self.contribution_by_content(id, &content.hash)?.is_some() {
+            return Err(ErrorCode::DuplicateContent.into());
+        }
+        let day = height.0 / BLOCKS_PER_DAY;
+        let used = self.bytes_contributed(id, who, day)?;
+        let used = used.checked_add(content.size).ok_or(ErrorCode::DailyCapExceeded)?;
+        if datanet.spec.daily_byte_cap != 0 && used > datanet.spec.daily_byte_cap {
+            return Err(ErrorCode::DailyCapExceeded.into());
+        }
+        let fee = datanet.spec.contribution_fee;
+        let stake = datanet.spec.contribution_stake;
+        let mut account = self.existing_account(who)?;
+        let cost = fee.checked_add(stake).ok_or(ErrorCode::AmountOverflow)?;
+        account.balance = account.balance.checked_sub(cost).ok_or(ErrorCode::InsufficientFunds)?;
+        let locked = self.datanet_stake_locked()?.checked_add(stake).ok_or_else(overflow)?;
+
+        let approved = datanet.spec.policy == Policy::Open;
+        let contribution_id = datanet.contributions;
+        let contribution = Contribution {
+            contributor: *who,
+            content: *content,
+            status: if approved {
+                ContributionStatus::Approved
+            } else {
+                ContributionStatus::Pending
+            },
+            submitted_at: height.0,
+            stake: if approved { Amount::ZERO } else { stake },
+        };
+        datanet.contributions += 1;
+        // An open datanet approves on arrival: the stake comes straight back.
+        if approved {
+            datanet.approved += 1;
+            datanet.approved_bytes = datanet.approved_bytes.saturating_add(content.size);
+            account.balance = account.balance.checked_add(stake).ok_or_else(overflow)?;
+        } else {
+            self.put_datanet_stake_locked(locked);
+        }
+        self.put_account(who, &account);
+        self.credit(&datanet.owner, fee)?;
+        self.put_contribution(id, contribution_id, &contribution);
+        self.put_contribution_by_content(id, &content.hash, contribution_id);
+        self.put_bytes_contributed(id, who, day, used);
+        self.put_datanet(id, &datanet);
+        Ok(())
+    }
+
+    fn review(
+        &mut self,
+        who: &Address,
+        id: DatanetId,
+        contribution_id: ContributionId,
+        approve: bool,
+    ) -> PayloadResult {
+        let mut datanet = self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
+        if datanet.owner != *who && !datanet.spec.curators.contains(who) {
+            return Err(ErrorCode::NotCurator.into());
+        }
+        let mut c =
+            self.contribution(id, contribution_id)?.ok_or(ErrorCode::UnknownContribution)?;
+        if c.status != ContributionStatus::Pending {
+            return Err(ErrorCode::NotPending.into());
+        }
+        let locked = self.datanet_stake_locked()?.checked_sub(c.stake).ok_or_else(overflow)?;
+        // Approval returns the stake to the contributor; rejection forfeits it to the owner.
+        let to = if approve { c.contributor } else { datanet.owner };
+        if approve {
+            c.status = ContributionStatus::Approved;
+            datanet.approved += 1;
+            datanet.approved_bytes = datanet.approved_bytes.saturating_add(c.content.size);
+        } else {
+            c.status = ContributionStatus::Rejected;
+            // The content may be offered again (e.g. fixed), so it no longer blocks duplicates.
+            self.delete_contribution_by_content(id, &c.content.hash);
+        }
+        let stake = std::mem::take(&mut c.stake);
+        self.put_datanet_stake_locked(locked);
+        self.credit(&to, stake)?;
+        self.put_contribution(id, contribution_id, &c);
+        self.put_datanet(id, &datanet);
+        Ok(())
+    }
+
+    fn withdraw(
+        &mut self,
+        who: &Address,
+        id: DatanetId,
+        contribution_id: ContributionId,
+    ) -> PayloadResult {
+        self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
+        let mut c =
+            self.contribution(id, contribution_id)?.ok_or(ErrorCode::UnknownContribution)?;
+        if c.contributor != *who {
+            return Err(ErrorCode::NotContributor.into());
+        }
+        if c.status != ContributionStatus::Pending {
+            return Err(ErrorCode::NotPending.into());
+        }
+        let locked = self.datanet_stake_locked()?.checked_sub(c.stake).ok_or_else(overflow)?;
+        c.status = ContributionStatus::Withdrawn;
+        let stake = std::mem::take(&mut c.stake);
+        self.put_datanet_stake_locked(locked);
+        self.credit(who, stake)?;
+        self.delete_contribution_by_content(id, &c.content.hash);
+        self.put_contribution(id, contribution_id, &c);
+        Ok(())
+    }
+
+    fn publish_version(&mut self, height: Height, who: &Address, id: DatanetId) -> PayloadResult {
+        let mut datanet = self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
+        if datanet.owner != *who {
+            return Err(ErrorCode::NotCurator.into());
+        }
+        let previous = match datanet.version {
+            0 => None,
+            v => self.datanet_version(id, v)?,
+        };
+        if previous.as_ref().is_some_and(|p| p.contributions == datanet.approved) {
+            return Err(ErrorCode::NothingToPublish.into());
+        }
+        if datanet.approved == 0 {
+            return Err(ErrorCode::NothingToPublish.into());
+        }
+        let leaves = self.approved_leaves(id)?;
+        let version = DatanetVersion {
+            root: list_root(&leaves),
+            contributions: datanet.approved,
+            bytes: datanet.approved_bytes,
+            published_at: height.0,
+        };
+        datanet.version += 1;
+        self.put_datanet_version(id, datanet.version, &version);
+        self.put_datanet(id, &datanet);
+        Ok(())
+    }
+
+    /// Adds `amount` to an account's balance (creating it).
+    fn credit(&mut self, to: &Address, amount: Amount) -> Result<(), CorruptState> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let mut account = self.existing_account(to)?;
+        account.balance = account.balance.checked_add(amount).ok_or_else(overflow)?;
+        self.put_account(to, &account);
+        Ok(())
+    }
+
+    /// The Merkle leaves of a datanet's approved contributions, in id order: what a version
+    /// commits to. A leaf binds the id, the content hash, its size and the contributor.
+    fn approved_leaves(&self, id: DatanetId) -> Result<Vec<Hash>, CorruptState> {
+        Ok(self
+            .contributions(id)?
+            .iter()
+            .filter(|(_, c)| c.status == ContributionStatus::Approved)
+            .map(|(cid, c)| contribution_leaf(*cid, c))
+            .collect())
+    }
+}
+
+/// The leaf of one approved contribution in a version's Merkle tree.
+#[must_use]
+pub fn contribution_leaf(id: ContributionId, c: &Contribution) -> Hash {
+    sha256(&[
+        &id.to_be_bytes(),
+        &c.content.hash.0,
+        &c.content.size.to_be_bytes(),
+        c.contributor.as_bytes(),
+    ])
+}
+
+fn slug(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// An SPDX license expression's characters: ids (`Apache-2.0`, `CC-BY-4.0`,
+/// `LicenseRef-x`), `+`, parentheses and the operators with single spaces.
+fn spdx(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.+() :".contains(&b))
+}
+
+fn valid_spec(spec: &DatanetSpec) -> bool {
+    use alx_types::datanet::{DESCRIPTION_LEN_MAX, NAME_LEN_MAX, TAG_LEN_MAX};
+    let mut curators = spec.curators.clone();
+    curators.sort();
+    curators.dedup();
+    slug(&spec.name, NAME_LEN_MAX)
+        && spec.description.len() <= DESCRIPTION_LEN_MAX
+        && !spec.description.chars().any(char::is_control)
+        && spec.tags.iter().all(|t| slug(t, TAG_LEN_MAX))
+        && spdx(&spec.license)
+        && curators.len() == spec.curators.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_licenses() {
+        assert!(slug("move-contracts", 64));
+        assert!(!slug("Move", 64));
+        assert!(!slug("", 64));
+        assert!(spdx("Apache-2.0"));
+        assert!(spdx("MIT OR Apache-2.0"));
+        assert!(spdx("(MIT AND CC-BY-4.0)"));
+        assert!(!spdx(" MIT"));
+        assert!(!spdx("MIT\nX"));
+        assert!(!spdx(""));
+    }
+}

@@ -1,0 +1,447 @@
+//! Datanet transactions: a community's pool of domain data, recorded on the ledger.
+//!
+//! ```text
+//! DatanetOp = 0 Create { spec }                       the sender owns the new datanet
+//!           | 1 Contribute { datanet, content }       a blob (by BLAKE3 hash) offered to it
+//!           | 2 Review { datanet, contribution, approve }   owner or curator decides
+//!           | 3 Withdraw { datanet, contribution }    the contributor takes a pending one back
+//!           | 4 PublishVersion { datanet }            owner: a new version over all approved
+//! ```
+//!
+//! Decoding checks structure only (lengths, UTF-8); what a field may contain (a name's
+//! characters, a license id) is checked by execution, which fails the transaction with a
+//! receipt instead.
+
+use crate::{Address, Amount, Hash};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
+};
+use serde::{Deserialize, Serialize};
+
+/// A datanet's id: datanets are numbered from 0 in creation order.
+pub type DatanetId = u64;
+/// A contribution's id within its datanet, numbered from 0 in submission order.
+pub type ContributionId = u64;
+
+/// Longest datanet name, in bytes.
+pub const NAME_LEN_MAX: usize = 64;
+/// Longest description, in bytes.
+pub const DESCRIPTION_LEN_MAX: usize = 400;
+/// Most tags.
+pub const TAGS_MAX: usize = 8;
+/// Longest tag, in bytes.
+pub const TAG_LEN_MAX: usize = 32;
+/// Longest SPDX license expression, in bytes.
+pub const LICENSE_LEN_MAX: usize = 64;
+/// Most curators besides the owner.
+pub const CURATORS_MAX: usize = 8;
+/// Largest contribution, in bytes (the blob store's limit too).
+pub const CONTRIBUTION_SIZE_MAX: u64 = 64 << 20;
+/// Blocks in a "day" for daily byte caps (one block per second at the default pace).
+pub const BLOCKS_PER_DAY: u64 = 86_400;
+
+/// Who may add data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Contributions are approved on arrival.
+    Open,
+    /// Contributions wait for the owner or a curator.
+    Approval,
+}
+
+/// The kind of content a contribution holds; ingestion reads it accordingly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaType {
+    /// `text/plain`.
+    Text,
+    /// `text/markdown`.
+    Markdown,
+    /// JSON lines, one document per line's `text` field.
+    Jsonl,
+    /// Source code.
+    Code,
+}
+
+impl MediaType {
+    const ALL: [Self; 4] = [Self::Text, Self::Markdown, Self::Jsonl, Self::Code];
+
+    const fn tag(self) -> u8 {
+        self as u8
+    }
+}
+
+/// What a new datanet is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatanetSpec {
+    /// Short name: `[a-z0-9-]`, 1 to 64 bytes.
+    pub name: String,
+    /// What data belongs here.
+    pub description: String,
+    /// Topic tags, each `[a-z0-9-]`.
+    pub tags: Vec<String>,
+    /// SPDX license expression of the data, e.g. `Apache-2.0` or `CC-BY-4.0`.
+    pub license: String,
+    /// Open, or by approval.
+    pub policy: Policy,
+    /// Paid to the owner with every contribution (anti-spam; may be zero).
+    pub contribution_fee: Amount,
+    /// Locked with every contribution; returned on approval or withdrawal, forfeited to the
+    /// owner on rejection (may be zero).
+    pub contribution_stake: Amount,
+    /// Most bytes one account may contribute per day (`BLOCKS_PER_DAY` blocks); 0: no cap.
+    pub daily_byte_cap: u64,
+    /// Accounts that may approve and reject besides the owner.
+    pub curators: Vec<Address>,
+}
+
+/// A contribution's content, as stored in the blob store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentRef {
+    /// BLAKE3 hash of the bytes (the blob's key; 32 bytes like every hash here).
+    #[serde(with = "crate::hash::serde_hex")]
+    pub hash: Hash,
+    /// Size in bytes.
+    pub size: u64,
+    /// How to read it.
+    pub media_type: MediaType,
+}
+
+/// A datanet operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatanetOp {
+    /// Create a datanet owned by the sender.
+    Create(Box<DatanetSpec>),
+    /// Offer content to a datanet.
+    Contribute {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The content.
+        content: ContentRef,
+    },
+    /// Approve or reject a pending contribution (owner or curator).
+    Review {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+        /// Approve (true) or reject.
+        approve: bool,
+    },
+    /// Take back one's own pending contribution (its stake is returned).
+    Withdraw {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
+    /// Publish a new version: a Merkle root over every approved contribution (owner).
+    PublishVersion {
+        /// The datanet.
+        datanet: DatanetId,
+    },
+}
+
+impl DatanetOp {
+    /// A stable lowercase name, as shown by the API.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Create(_) => "datanet_create",
+            Self::Contribute { .. } => "datanet_contribute",
+            Self::Review { .. } => "datanet_review",
+            Self::Withdraw { .. } => "datanet_withdraw",
+            Self::PublishVersion { .. } => "datanet_publish_version",
+        }
+    }
+}
+
+/// Strings are a u16 length and the bytes. A string over the limit (only a buggy caller
+/// builds one: decoding refuses them) is written cut at the limit of the encoding.
+fn str_bytes(s: &str) -> &[u8] {
+    &s.as_bytes()[..s.len().min(usize::from(u16::MAX))]
+}
+
+fn write_str(s: &str, buf: &mut impl BufMut) {
+    let bytes = str_bytes(s);
+    // str_bytes caps the length at u16::MAX.
+    buf.put_u16(bytes.len() as u16);
+    buf.put_slice(bytes);
+}
+
+fn read_str(buf: &mut impl Buf, max: usize) -> Result<String, CodecError> {
+    let len = usize::from(u16::read(buf)?);
+    if len > max {
+        return Err(CodecError::InvalidLength(len));
+    }
+    if buf.remaining() < len {
+        return Err(CodecError::EndOfBuffer);
+    }
+    let mut raw = vec![0u8; len];
+    buf.copy_to_slice(&mut raw);
+    String::from_utf8(raw).map_err(|_| CodecError::Invalid("datanet", "utf8"))
+}
+
+fn read_count(buf: &mut impl Buf, max: usize) -> Result<usize, CodecError> {
+    let n = usize::from(u8::read(buf)?);
+    if n > max { Err(CodecError::InvalidLength(n)) } else { Ok(n) }
+}
+
+impl Write for DatanetSpec {
+    fn write(&self, buf: &mut impl BufMut) {
+        write_str(&self.name, buf);
+        write_str(&self.description, buf);
+        buf.put_u8(self.tags.len().min(255) as u8);
+        for t in self.tags.iter().take(255) {
+            write_str(t, buf);
+        }
+        write_str(&self.license, buf);
+        buf.put_u8(match self.policy {
+            Policy::Open => 0,
+            Policy::Approval => 1,
+        });
+        self.contribution_fee.write(buf);
+        self.contribution_stake.write(buf);
+        self.daily_byte_cap.write(buf);
+        buf.put_u8(self.curators.len().min(255) as u8);
+        for c in self.curators.iter().take(255) {
+            c.write(buf);
+        }
+    }
+}
+
+impl EncodeSize for DatanetSpec {
+    fn encode_size(&self) -> usize {
+        let s = |x: &str| 2 + str_bytes(x).len();
+        s(&self.name)
+            + s(&self.description)
+            + 1
+            + self.tags.iter().take(255).map(|t| s(t)).sum::<usize>()
+            + s(&self.license)
+            + 1
+            + 2 * Amount::SIZE
+            + u64::SIZE
+            + 1
+            + self.curators.len().min(255) * Address::SIZE
+    }
+}
+
+impl Read for DatanetSpec {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let name = read_str(buf, NAME_LEN_MAX)?;
+        let description = read_str(buf, DESCRIPTION_LEN_MAX)?;
+        let tags = (0..read_count(buf, TAGS_MAX)?)
+            .map(|_| read_str(buf, TAG_LEN_MAX))
+            .collect::<Result<_, _>>()?;
+        let license = read_str(buf, LICENSE_LEN_MAX)?;
+        let policy = match u8::read(buf)? {
+            0 => Policy::Open,
+            1 => Policy::Approval,
+            other => return Err(CodecError::InvalidEnum(other)),
+        };
+        let contribution_fee = Amount::read(buf)?;
+        let contribution_stake = Amount::read(buf)?;
+        let daily_byte_cap = u64::read(buf)?;
+        let curators = (0..read_count(buf, CURATORS_MAX)?)
+            .map(|_| Address::read(buf))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            name,
+            description,
+            tags,
+            license,
+            policy,
+            contribution_fee,
+            contribution_stake,
+            daily_byte_cap,
+            curators,
+        })
+    }
+}
+
+impl Write for ContentRef {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.hash.write(buf);
+        self.size.write(buf);
+        buf.put_u8(self.media_type.tag());
+    }
+}
+
+impl commonware_codec::FixedSize for ContentRef {
+    const SIZE: usize = Hash::SIZE + u64::SIZE + 1;
+}
+
+impl Read for ContentRef {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let hash = Hash::read(buf)?;
+        let size = u64::read(buf)?;
+        let tag = u8::read(buf)?;
+        let media_type =
+            *MediaType::ALL.get(usize::from(tag)).ok_or(CodecError::InvalidEnum(tag))?;
+        Ok(Self { hash, size, media_type })
+    }
+}
+
+impl Write for DatanetOp {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Self::Create(spec) => {
+                buf.put_u8(0);
+                spec.write(buf);
+            }
+            Self::Contribute { datanet, content } => {
+                buf.put_u8(1);
+                datanet.write(buf);
+                content.write(buf);
+            }
+            Self::Review { datanet, contribution, approve } => {
+                buf.put_u8(2);
+                datanet.write(buf);
+                contribution.write(buf);
+                buf.put_u8(u8::from(*approve));
+            }
+            Self::Withdraw { datanet, contribution } => {
+                buf.put_u8(3);
+                datanet.write(buf);
+                contribution.write(buf);
+            }
+            Self::PublishVersion { datanet } => {
+                buf.put_u8(4);
+                datanet.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for DatanetOp {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Self::Create(spec) => spec.encode_size(),
+            Self::Contribute { .. } => u64::SIZE + ContentRef::SIZE,
+            Self::Review { .. } => 2 * u64::SIZE + 1,
+            Self::Withdraw { .. } => 2 * u64::SIZE,
+            Self::PublishVersion { .. } => u64::SIZE,
+        }
+    }
+}
+
+impl Read for DatanetOp {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            0 => Self::Create(Box::new(DatanetSpec::read(buf)?)),
+            1 => Self::Contribute { datanet: u64::read(buf)?, content: ContentRef::read(buf)? },
+            2 => Self::Review {
+                datanet: u64::read(buf)?,
+                contribution: u64::read(buf)?,
+                approve: match u8::read(buf)? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(CodecError::InvalidEnum(other)),
+                },
+            },
+            3 => Self::Withdraw { datanet: u64::read(buf)?, contribution: u64::read(buf)? },
+            4 => Self::PublishVersion { datanet: u64::read(buf)? },
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{DecodeExt as _, Encode as _};
+
+    pub(crate) fn spec() -> DatanetSpec {
+        DatanetSpec {
+            name: "move-contracts".into(),
+            description: "Audited Move smart contracts".into(),
+            tags: vec!["move".into(), "smart-contracts".into()],
+            license: "Apache-2.0".into(),
+            policy: Policy::Approval,
+            contribution_fee: Amount(5),
+            contribution_stake: Amount(100),
+            daily_byte_cap: 1 << 20,
+            curators: vec![Address([3; 32])],
+        }
+    }
+
+    #[test]
+    fn every_op_round_trips_and_truncations_fail() {
+        let ops = [
+            DatanetOp::Create(Box::new(spec())),
+            DatanetOp::Contribute {
+                datanet: 7,
+                content: ContentRef {
+                    hash: crate::hash::sha256(&[b"c"]),
+                    size: 42,
+                    media_type: MediaType::Jsonl,
+                },
+            },
+            DatanetOp::Review { datanet: 7, contribution: 3, approve: true },
+            DatanetOp::Withdraw { datanet: 7, contribution: 3 },
+            DatanetOp::PublishVersion { datanet: 7 },
+        ];
+        for op in ops {
+            let bytes = op.encode();
+            assert_eq!(bytes.len(), op.encode_size(), "{}", op.kind());
+            assert_eq!(DatanetOp::decode(bytes.clone()).unwrap(), op);
+            for cut in 0..bytes.len() {
+                assert!(
+                    DatanetOp::decode(commonware_codec::Copying(&bytes[..cut])).is_err(),
+                    "{} cut {cut}",
+                    op.kind()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_fields_and_bad_tags_are_refused() {
+        let mut long = spec();
+        long.name = "x".repeat(NAME_LEN_MAX + 1);
+        assert!(DatanetOp::decode(DatanetOp::Create(Box::new(long)).encode()).is_err());
+        let mut many = spec();
+        many.tags = vec!["t".into(); TAGS_MAX + 1];
+        assert!(DatanetOp::decode(DatanetOp::Create(Box::new(many)).encode()).is_err());
+        let content = DatanetOp::Contribute {
+            datanet: 1,
+            content: ContentRef { hash: crate::hash::ZERO, size: 1, media_type: MediaType::Text },
+        };
+        let mut bytes = content.encode().to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] = 9; // media type
+        assert!(DatanetOp::decode(commonware_codec::Copying(&bytes[..])).is_err());
+        assert!(DatanetOp::decode(commonware_codec::Copying(&[5u8][..])).is_err());
+    }
+
+    #[test]
+    fn the_largest_create_fits_in_a_transaction() {
+        use crate::{Transaction, limits::TX_SIZE_MAX};
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        let spec = DatanetSpec {
+            name: "n".repeat(NAME_LEN_MAX),
+            description: "d".repeat(DESCRIPTION_LEN_MAX),
+            tags: vec!["t".repeat(TAG_LEN_MAX); TAGS_MAX],
+            license: "l".repeat(LICENSE_LEN_MAX),
+            curators: vec![Address([1; 32]); CURATORS_MAX],
+            ..spec()
+        };
+        let key = PrivateKey::from_seed(1);
+        let signed = Transaction {
+            chain_id: "x".repeat(crate::limits::CHAIN_ID_LEN_MAX).parse().unwrap(),
+            sender: Address::from_public_key(&key.public_key()),
+            nonce: u64::MAX,
+            fee: Amount(u128::MAX),
+            payload: crate::Payload::Datanet(DatanetOp::Create(Box::new(spec))),
+        }
+        .sign(&key);
+        let bytes = signed.to_bytes();
+        assert!(bytes.len() <= TX_SIZE_MAX, "{} bytes", bytes.len());
+        assert_eq!(crate::SignedTx::decode_bytes(&bytes).unwrap(), signed);
+    }
+}
