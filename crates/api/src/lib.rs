@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+mod datanets;
 mod error;
 mod routes;
 
@@ -61,6 +62,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/txs/{hash}", get(routes::tx))
         .route("/api/accounts/{address}", get(routes::account))
         .route("/api/stream/blocks", get(routes::stream_blocks))
+        .route("/api/datanets", get(datanets::list))
+        .route("/api/datanets/{id}", get(datanets::show))
+        .route("/api/datanets/{id}/contributions", get(datanets::contributions))
+        .route("/api/datanets/{id}/versions/{version}", get(datanets::version))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)

@@ -58,6 +58,9 @@ enum Command {
     /// Bond, unbond, or register as a validator.
     #[command(subcommand)]
     Stake(cmd::wallet::StakeCommand),
+    /// Datanets: create, contribute, review, publish versions.
+    #[command(subcommand)]
+    Datanet(cmd::datanet::DatanetCommand),
     /// Look up transactions.
     #[command(subcommand)]
     Tx(cmd::wallet::TxCommand),
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Transfer(a) => cmd::wallet::transfer(&globals, &a),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
+        Command::Datanet(c) => cmd::datanet::run(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
         Command::Index(c) => cmd::index::run(&globals, c),
     };

@@ -8,6 +8,7 @@ use alx_types::{
         AccountResponse, BlockResponse, ErrorResponse, StatusResponse, SubmitTxRequest,
         SubmitTxResponse, TxResponse,
     },
+    datanet_api::{ContributionJson, DatanetJson, DatanetResponse},
     hash::parse_hex,
 };
 use serde::de::DeserializeOwned;
@@ -127,6 +128,26 @@ impl Client {
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.handle(self.http.get(format!("{}{path}", self.base)).send())
+    }
+
+    /// `GET /api/datanets` (ids from `from`, at most `limit`).
+    pub fn datanets(&self, from: u64, limit: u64) -> Result<Vec<DatanetJson>, ClientError> {
+        self.get(&format!("/api/datanets?from={from}&limit={limit}"))
+    }
+
+    /// `GET /api/datanets/{id}`.
+    pub fn datanet(&self, id: u64) -> Result<DatanetResponse, ClientError> {
+        self.get(&format!("/api/datanets/{id}"))
+    }
+
+    /// `GET /api/datanets/{id}/contributions`, optionally only those with `status`.
+    pub fn contributions(
+        &self,
+        id: u64,
+        status: Option<&str>,
+    ) -> Result<Vec<ContributionJson>, ClientError> {
+        let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
+        self.get(&format!("/api/datanets/{id}/contributions?limit=500{filter}"))
     }
 
     /// `GET /api/status`.

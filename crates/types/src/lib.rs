@@ -14,6 +14,7 @@ pub mod api;
 pub mod block;
 pub mod chain_id;
 pub mod datanet;
+pub mod datanet_api;
 pub mod hash;
 pub mod limits;
 pub mod merkle;

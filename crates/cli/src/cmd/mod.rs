@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_ledger;
+pub(crate) mod datanet;
 pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod node;

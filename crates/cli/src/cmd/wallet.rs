@@ -65,10 +65,10 @@ fn hex_bytes(s: &str) -> anyhow::Result<Vec<u8>> {
 pub(crate) struct TxOptions {
     /// Fee in ALX.
     #[arg(long, default_value = "0.000001", value_parser = amount)]
-    fee: Amount,
+    pub(crate) fee: Amount,
     /// Return once the node accepted the transaction, without waiting for it to be committed.
     #[arg(long)]
-    no_wait: bool,
+    pub(crate) no_wait: bool,
 }
 
 /// `alx transfer`.
@@ -87,7 +87,7 @@ pub(crate) struct TransferArgs {
     opts: TxOptions,
 }
 
-fn report(g: &Globals, what: &str, sent: &Sent) -> anyhow::Result<()> {
+pub(crate) fn report(g: &Globals, what: &str, sent: &Sent) -> anyhow::Result<()> {
     if let Some(c) = &sent.committed
         && c.receipt.status == TxStatus::Failed
     {

@@ -1,0 +1,160 @@
+//! `/api/datanets…`: datanets, their contributions and versions, read from the committed state.
+
+use crate::{ApiError, ApiState};
+use alx_state::{Contribution, ContributionStatus, Datanet, DatanetVersion, State as ChainState};
+use alx_types::{
+    datanet::DatanetId,
+    datanet_api::{ContributionJson, DatanetJson, DatanetResponse, VersionJson},
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+};
+use serde::Deserialize;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Most datanets or contributions in one listing.
+const PAGE_MAX: u64 = 500;
+
+fn datanet_json(id: DatanetId, d: Datanet) -> DatanetJson {
+    DatanetJson {
+        id,
+        owner: d.owner,
+        spec: d.spec,
+        created_at: d.created_at,
+        contributions: d.contributions,
+        approved: d.approved,
+        approved_bytes: d.approved_bytes,
+        version: d.version,
+    }
+}
+
+fn version_json(datanet: DatanetId, version: u32, v: DatanetVersion) -> VersionJson {
+    VersionJson {
+        datanet,
+        version,
+        root: v.root,
+        contributions: v.contributions,
+        bytes: v.bytes,
+        published_at: v.published_at,
+    }
+}
+
+const fn status_name(s: ContributionStatus) -> &'static str {
+    match s {
+        ContributionStatus::Pending => "pending",
+        ContributionStatus::Approved => "approved",
+        ContributionStatus::Rejected => "rejected",
+        ContributionStatus::Withdrawn => "withdrawn",
+    }
+}
+
+fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
+    ContributionJson {
+        id,
+        contributor: c.contributor,
+        content: c.content,
+        status: status_name(c.status).to_owned(),
+        submitted_at: c.submitted_at,
+        stake: c.stake,
+    }
+}
+
+fn number(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
+}
+
+fn existing(state: &ChainState, id: DatanetId) -> Result<Datanet, ApiError> {
+    state.datanet(id)?.ok_or_else(|| ApiError::NotFound(format!("no datanet {id}")))
+}
+
+/// Paging of listings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    /// First id.
+    #[serde(default)]
+    from: u64,
+    /// Most items (at most 500).
+    limit: Option<u64>,
+    /// Contributions only: `pending`, `approved`, `rejected` or `withdrawn`.
+    status: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(s): State<ApiState>,
+    Query(page): Query<Page>,
+) -> ApiResult<Vec<DatanetJson>> {
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let limit = page.limit.unwrap_or(100).min(PAGE_MAX);
+    let end = state.datanet_count()?.min(page.from.saturating_add(limit));
+    let mut out = Vec::new();
+    for id in page.from..end {
+        out.push(datanet_json(id, existing(state, id)?));
+    }
+    Ok(Json(out))
+}
+
+pub(crate) async fn show(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<DatanetResponse> {
+    let id = number(&id, "datanet id")?;
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let datanet = existing(state, id)?;
+    let mut versions = Vec::new();
+    for v in 1..=datanet.version {
+        if let Some(version) = state.datanet_version(id, v)? {
+            versions.push(version_json(id, v, version));
+        }
+    }
+    Ok(Json(DatanetResponse { datanet: datanet_json(id, datanet), versions }))
+}
+
+pub(crate) async fn contributions(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Vec<ContributionJson>> {
+    let id = number(&id, "datanet id")?;
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    existing(state, id)?;
+    if let Some(status) = &page.status
+        && !["pending", "approved", "rejected", "withdrawn"].contains(&status.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "status {status:?} is not one of pending, approved, rejected, withdrawn"
+        )));
+    }
+    let limit = page.limit.unwrap_or(100).min(PAGE_MAX) as usize;
+    let out = state
+        .contributions(id)?
+        .into_iter()
+        .filter(|(cid, c)| {
+            *cid >= page.from && page.status.as_deref().is_none_or(|s| s == status_name(c.status))
+        })
+        .take(limit)
+        .map(|(cid, c)| contribution_json(cid, c))
+        .collect();
+    Ok(Json(out))
+}
+
+pub(crate) async fn version(
+    State(s): State<ApiState>,
+    Path((id, v)): Path<(String, String)>,
+) -> ApiResult<VersionJson> {
+    let id = number(&id, "datanet id")?;
+    let v = u32::try_from(number(&v, "version")?)
+        .map_err(|_| ApiError::NotFound(format!("datanet {id} has no version {v}")))?;
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    existing(state, id)?;
+    let version = state
+        .datanet_version(id, v)?
+        .ok_or_else(|| ApiError::NotFound(format!("datanet {id} has no version {v}")))?;
+    Ok(Json(version_json(id, v, version)))
+}

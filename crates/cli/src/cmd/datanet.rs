@@ -1,0 +1,260 @@
+//! `alx datanet …`: create datanets, contribute files, review, publish versions.
+
+use crate::{
+    Globals,
+    cmd::wallet::{TxOptions, amount, report},
+    output::{emit, hinted},
+    wallet,
+};
+use alx_client::Client;
+use alx_types::{
+    Address, Amount,
+    datanet::{DatanetOp, DatanetSpec, Policy},
+    datanet_api::{ContributionJson, DatanetJson},
+    tx::Payload,
+};
+use clap::{Args, Subcommand, ValueEnum};
+
+/// `alx datanet …`.
+#[derive(Subcommand)]
+pub(crate) enum DatanetCommand {
+    /// Create a datanet owned by --from.
+    Create(CreateArgs),
+    /// List datanets.
+    List {
+        /// First datanet id.
+        #[arg(long, default_value_t = 0)]
+        from_id: u64,
+        /// Most datanets.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// A datanet, its versions and its contributions.
+    Show {
+        /// Datanet id.
+        id: u64,
+        /// Only contributions with this status.
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+    },
+    /// Approve a pending contribution (owner or curator); its stake returns to its contributor.
+    Approve(ReviewArgs),
+    /// Reject a pending contribution (owner or curator); its stake goes to the owner.
+    Reject(ReviewArgs),
+    /// Take back your own pending contribution; its stake returns to you.
+    Withdraw(ReviewArgs),
+    /// Publish a new version: a Merkle root over every approved contribution (owner).
+    Version {
+        /// Datanet id.
+        id: u64,
+        /// The owner's key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+}
+
+/// A contribution status, as a filter.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Status {
+    /// Waiting for review.
+    Pending,
+    /// Part of the datanet.
+    Approved,
+    /// Refused.
+    Rejected,
+    /// Taken back.
+    Withdrawn,
+}
+
+impl Status {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// `alx datanet create`.
+#[derive(Args)]
+pub(crate) struct CreateArgs {
+    /// Short name: lowercase letters, digits and '-'.
+    #[arg(long)]
+    name: String,
+    /// What data belongs here.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// A topic tag (repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// SPDX license expression of the data, e.g. Apache-2.0 or CC-BY-4.0.
+    #[arg(long)]
+    license: String,
+    /// Who may add data: open (approved on arrival) or approval (by owner or curators).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Approval)]
+    policy: PolicyArg,
+    /// Paid to the owner with every contribution, in ALX.
+    #[arg(long, default_value = "0", value_parser = amount)]
+    contribution_fee: Amount,
+    /// Locked with every contribution until reviewed, in ALX.
+    #[arg(long, default_value = "0", value_parser = amount)]
+    contribution_stake: Amount,
+    /// Most bytes one account may contribute per day (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    daily_byte_cap: u64,
+    /// An account that may approve and reject (repeatable): an address or a key name.
+    #[arg(long = "curator")]
+    curators: Vec<String>,
+    /// The owner's key.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
+/// The contribution policy.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum PolicyArg {
+    /// Approved on arrival.
+    Open,
+    /// Reviewed by the owner or a curator.
+    Approval,
+}
+
+/// Review and withdrawal.
+#[derive(Args)]
+pub(crate) struct ReviewArgs {
+    /// Datanet id.
+    id: u64,
+    /// Contribution id.
+    contribution: u64,
+    /// The reviewing (or withdrawing) key.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
+pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
+    let client = Client::new(&g.node);
+    match cmd {
+        DatanetCommand::Create(a) => create(g, a),
+        DatanetCommand::List { from_id, limit } => {
+            let list = client.datanets(from_id, limit)?;
+            emit(g.json, &list, || {
+                if list.is_empty() {
+                    return "no datanets yet (hint: alx datanet create --help)".into();
+                }
+                list.iter().map(line).collect::<Vec<_>>().join("\n")
+            })
+        }
+        DatanetCommand::Show { id, status } => {
+            let shown = client.datanet(id).map_err(|e| not_found(e, id))?;
+            let contributions = client.contributions(id, status.map(Status::as_str))?;
+            let value = serde_json::json!({
+                "datanet": shown.datanet, "versions": shown.versions, "contributions": contributions,
+            });
+            emit(g.json, &value, || {
+                let mut out = vec![line(&shown.datanet)];
+                out.push(format!("  {}", shown.datanet.spec.description));
+                for v in &shown.versions {
+                    out.push(format!(
+                        "  version {:>3}  {} contributions, {} bytes, root {}",
+                        v.version,
+                        v.contributions,
+                        v.bytes,
+                        alx_types::hash::to_hex(&v.root)
+                    ));
+                }
+                out.extend(contributions.iter().map(contribution_line));
+                out.join("\n")
+            })
+        }
+        DatanetCommand::Approve(a) => review(g, a, Some(true)),
+        DatanetCommand::Reject(a) => review(g, a, Some(false)),
+        DatanetCommand::Withdraw(a) => review(g, a, None),
+        DatanetCommand::Version { id, from, opts } => {
+            let op = DatanetOp::PublishVersion { datanet: id };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Datanet(op), !opts.no_wait)?;
+            report(g, "version", &sent)
+        }
+    }
+}
+
+fn not_found(e: alx_client::ClientError, id: u64) -> anyhow::Error {
+    if e.is_not_found() {
+        hinted(format!("no datanet {id}"), "list them with `alx datanet list`")
+    } else {
+        e.into()
+    }
+}
+
+fn line(d: &DatanetJson) -> String {
+    let policy = match d.spec.policy {
+        Policy::Open => "open",
+        Policy::Approval => "approval",
+    };
+    format!(
+        "{:>4}  {:<24} {:<10} {} approved of {} ({} bytes), version {}, owner {}",
+        d.id,
+        d.spec.name,
+        policy,
+        d.approved,
+        d.contributions,
+        d.approved_bytes,
+        d.version,
+        d.owner
+    )
+}
+
+fn contribution_line(c: &ContributionJson) -> String {
+    format!(
+        "  #{:<5} {:<9} {:>10} bytes  {}  by {}",
+        c.id,
+        c.status,
+        c.content.size,
+        alx_types::hash::to_hex(&c.content.hash),
+        c.contributor
+    )
+}
+
+fn create(g: &Globals, a: CreateArgs) -> anyhow::Result<()> {
+    let curators = a
+        .curators
+        .iter()
+        .map(|c| wallet::resolve_address(g, c))
+        .collect::<anyhow::Result<Vec<Address>>>()?;
+    let spec = DatanetSpec {
+        name: a.name,
+        description: a.description,
+        tags: a.tags,
+        license: a.license,
+        policy: match a.policy {
+            PolicyArg::Open => Policy::Open,
+            PolicyArg::Approval => Policy::Approval,
+        },
+        contribution_fee: a.contribution_fee,
+        contribution_stake: a.contribution_stake,
+        daily_byte_cap: a.daily_byte_cap,
+        curators,
+    };
+    let op = DatanetOp::Create(Box::new(spec));
+    let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
+    report(g, "datanet create", &sent)
+}
+
+fn review(g: &Globals, a: ReviewArgs, approve: Option<bool>) -> anyhow::Result<()> {
+    let (what, op) = match approve {
+        Some(approve) => (
+            if approve { "approval" } else { "rejection" },
+            DatanetOp::Review { datanet: a.id, contribution: a.contribution, approve },
+        ),
+        None => ("withdrawal", DatanetOp::Withdraw { datanet: a.id, contribution: a.contribution }),
+    };
+    let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
+    report(g, what, &sent)
+}

@@ -1,0 +1,74 @@
+//! The JSON shapes of the datanet endpoints (`/api/datanets…`).
+
+use crate::{
+    Address, Amount, Hash,
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetSpec},
+};
+use serde::{Deserialize, Serialize};
+
+/// A datanet.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DatanetJson {
+    /// Its id.
+    pub id: DatanetId,
+    /// Its owner.
+    pub owner: Address,
+    /// Name, description, tags, license, policy, fee, stake, cap, curators.
+    #[serde(flatten)]
+    pub spec: DatanetSpec,
+    /// Height of creation.
+    pub created_at: u64,
+    /// Contributions ever submitted.
+    pub contributions: u64,
+    /// Contributions approved.
+    pub approved: u64,
+    /// Their bytes.
+    pub approved_bytes: u64,
+    /// The latest version (0: none).
+    pub version: u32,
+}
+
+/// A contribution.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContributionJson {
+    /// Its id within the datanet.
+    pub id: ContributionId,
+    /// Who offered it.
+    pub contributor: Address,
+    /// The blob.
+    #[serde(flatten)]
+    pub content: ContentRef,
+    /// `pending`, `approved`, `rejected` or `withdrawn`.
+    pub status: String,
+    /// Height of submission.
+    pub submitted_at: u64,
+    /// Stake still locked with it.
+    pub stake: Amount,
+}
+
+/// A published version.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionJson {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// Its number (from 1).
+    pub version: u32,
+    /// Merkle root over the approved contributions' leaves, in id order.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub root: Hash,
+    /// Contributions it holds.
+    pub contributions: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Height of publication.
+    pub published_at: u64,
+}
+
+/// `GET /api/datanets/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DatanetResponse {
+    /// The datanet.
+    pub datanet: DatanetJson,
+    /// Every published version, oldest first.
+    pub versions: Vec<VersionJson>,
+}
