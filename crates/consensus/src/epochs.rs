@@ -28,8 +28,12 @@ use std::{
 /// the committed height, and must still be able to check their certificates.
 pub const MAX_PENDING_ACKS: u64 = 4;
 
-/// The most peers one tracked set holds: the active set plus as many candidates, plus us.
-pub const TRACKED_PEERS_MAX: usize = 2 * VALIDATORS_ACTIVE_MAX + 1;
+/// Candidates outside the active set that are connected as followers (the next by stake).
+pub const FOLLOWERS_MAX: usize = 16;
+
+/// The most peers one tracked set holds: the active set, the followers, and us. The p2p layer
+/// sizes its mailboxes by this bound, so it stays tight.
+pub const TRACKED_PEERS_MAX: usize = VALIDATORS_ACTIVE_MAX + FOLLOWERS_MAX + 1;
 
 /// The epocher of a chain: epoch `e` holds heights `[e·L, e·L + L − 1]`.
 ///
@@ -134,7 +138,7 @@ impl Provider for EpochSchemes {
 pub struct EpochPeers {
     /// The active set with its addresses, by address.
     pub primary: Vec<(Address, SocketAddr)>,
-    /// Up to `validators_max` more candidates, most stake first.
+    /// Up to [`FOLLOWERS_MAX`] more candidates, most stake first.
     pub secondary: Vec<(Address, SocketAddr)>,
 }
 
@@ -186,7 +190,7 @@ pub fn epoch_peers(state: &State) -> Result<EpochPeers, LedgerError> {
         .into_iter()
         .map(|(a, _)| a)
         .filter(|a| set.binary_search(a).is_err())
-        .take(state.params().validators_max as usize)
+        .take(FOLLOWERS_MAX)
         .map(with_address)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(EpochPeers { primary, secondary })

@@ -79,14 +79,17 @@ where
         NZUsize!(1024),
     );
     let (mut network, oracle) = Network::new(context, net_cfg);
-    let quota = Quota::per_second(NZU32!(1_000));
+    // Per-peer rates. The network sizes each channel's inbound mailbox as one second's burst
+    // from every peer it may retain, so these stay near what the protocol needs (simplex sends
+    // a few votes per view; gossip sends batches): generous quotas cost memory up front.
+    let quota = |n| Quota::per_second(n);
     let channels = Channels {
-        votes: network.register(channel::VOTES, quota),
-        certificates: network.register(channel::CERTIFICATES, quota),
-        resolver: network.register(channel::RESOLVER, quota),
-        blocks: network.register(channel::BLOCKS, quota),
-        backfill: network.register(channel::BACKFILL, quota),
-        txs: network.register(channel::TXS, quota),
+        votes: network.register(channel::VOTES, quota(NZU32!(300))),
+        certificates: network.register(channel::CERTIFICATES, quota(NZU32!(300))),
+        resolver: network.register(channel::RESOLVER, quota(NZU32!(100))),
+        blocks: network.register(channel::BLOCKS, quota(NZU32!(100))),
+        backfill: network.register(channel::BACKFILL, quota(NZU32!(200))),
+        txs: network.register(channel::TXS, quota(NZU32!(50))),
     };
     let handle = network.start();
     Started { channels, oracle, handle }

@@ -32,8 +32,11 @@ pub(crate) struct LedgerArgs {
     /// Latency samples per configuration.
     #[arg(long, default_value_t = 40)]
     samples: usize,
+    /// Transactions per request in the throughput run (the node takes up to 10,000).
+    #[arg(long, default_value_t = 8192)]
+    batch: usize,
     /// Concurrent HTTP clients in the throughput run.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     clients: usize,
     /// Skip the 4-validator runs (finality latency and cold start).
     #[arg(long)]
@@ -71,7 +74,7 @@ pub(crate) fn run(g: &Globals, args: &LedgerArgs) -> anyhow::Result<()> {
         keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
     let (node, cold_1v, stop, node_thread) = start_single(tmp.path(), funded)?;
     eprintln!("end-to-end throughput: {} transfers…", txs.len());
-    let tx_per_s = throughput(&node, node.base(), &txs, &keys, args.clients.max(1))?;
+    let tx_per_s = throughput(&node, node.base(), &txs, &keys, args.clients.max(1), args.batch.max(1))?;
     eprintln!("finality latency, 1 validator…");
     let lat1 = latency(&node, &keys[0], args.txs / args.senders, args.samples)?;
     // Stop the node before its directory goes away.
@@ -220,11 +223,12 @@ fn throughput(
     txs: &[SignedTx],
     keys: &[PrivateKey],
     clients: usize,
+    batch: usize,
 ) -> anyhow::Result<f64> {
     let per_sender = (txs.len() / keys.len()) as u64;
     let senders: Vec<Address> =
         keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
-    let bodies: Vec<Vec<Vec<u8>>> = (0..clients)
+    let bodies: Vec<Vec<(Vec<SignedTx>, Vec<u8>)>> = (0..clients)
         .map(|c| {
             // `sign_transfers` gives transaction i to sender i % senders.
             let mine: Vec<SignedTx> = txs
@@ -233,7 +237,9 @@ fn throughput(
                 .filter(|(i, _)| (i % senders.len()) % clients == c)
                 .map(|(_, tx)| tx.clone())
                 .collect();
-            mine.chunks(RAW_BATCH).map(alx_client::encode_raw_batch).collect()
+            mine.chunks(batch)
+                .map(|chunk| (chunk.to_vec(), alx_client::encode_raw_batch(chunk)))
+                .collect()
         })
         .collect();
     let start = Instant::now();
@@ -243,14 +249,8 @@ fn throughput(
             .map(|bodies| {
                 scope.spawn(move || -> anyhow::Result<()> {
                     let client = Client::new(api);
-                    for body in bodies {
-                        let resp = client.submit_raw_encoded(body)?;
-                        if let Some(first) = resp.rejected.first() {
-                            anyhow::bail!(
-                                "node refused {} transactions: {first}",
-                                resp.rejected.len()
-                            );
-                        }
+                    for (txs, body) in bodies {
+                        submit_until_admitted(&client, txs, body)?;
                     }
                     Ok(())
                 })
@@ -278,8 +278,39 @@ fn throughput(
     Ok(txs.len() as f64 / start.elapsed().as_secs_f64())
 }
 
-/// Transactions per request of the load clients.
-const RAW_BATCH: usize = 4096;
+/// Submits a batch; what a full mempool refused is sent again after a pause (backpressure,
+/// as a well-behaved client does). Any other refusal fails the run.
+fn submit_until_admitted(
+    client: &Client,
+    mut txs: Vec<SignedTx>,
+    mut body: Vec<u8>,
+) -> anyhow::Result<()> {
+    loop {
+        let resp = match client.submit_raw_encoded(body) {
+            Err(e) if e.to_string().contains("mempool") => {
+                std::thread::sleep(Duration::from_millis(20));
+                body = alx_client::encode_raw_batch(&txs);
+                continue;
+            }
+            r => r?,
+        };
+        let mut retry = Vec::new();
+        for r in &resp.rejected {
+            let index = r["index"].as_u64().and_then(|i| usize::try_from(i).ok());
+            match index.and_then(|i| txs.get(i)) {
+                Some(tx) if r["error"]["type"] == "mempool_full" => retry.push(tx.clone()),
+                _ => anyhow::bail!("node refused {} transactions: {r}", resp.rejected.len()),
+            }
+        }
+        if retry.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        txs = retry;
+        body = alx_client::encode_raw_batch(&txs);
+    }
+}
+
 
 /// Submit-to-committed latency of single transfers, in ms: (p50, p99).
 fn latency(
