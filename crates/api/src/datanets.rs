@@ -58,6 +58,7 @@ fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
         status: status_name(c.status).to_owned(),
         submitted_at: c.submitted_at,
         stake: c.stake,
+        near_duplicate: c.near_duplicate,
     }
 }
 

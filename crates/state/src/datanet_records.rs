@@ -87,6 +87,8 @@ pub struct Contribution {
     pub submitted_at: u64,
     /// Stake still locked with it (pending only).
     pub stake: Amount,
+    /// Flagged by a reviewer as mostly present already: it earns no data share.
+    pub near_duplicate: bool,
 }
 
 /// A published version of a datanet.
@@ -146,12 +148,13 @@ impl Write for Contribution {
         buf.put_u8(self.status as u8);
         self.submitted_at.write(buf);
         self.stake.write(buf);
+        buf.put_u8(u8::from(self.near_duplicate));
     }
 }
 
 impl EncodeSize for Contribution {
     fn encode_size(&self) -> usize {
-        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE
+        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE + 1
     }
 }
 
@@ -169,6 +172,11 @@ impl Read for Contribution {
             status,
             submitted_at: u64::read(buf)?,
             stake: Amount::read(buf)?,
+            near_duplicate: match u8::read(buf)? {
+                0 => false,
+                1 => true,
+                other => return Err(CodecError::InvalidEnum(other)),
+            },
         })
     }
 }

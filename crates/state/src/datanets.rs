@@ -44,6 +44,9 @@ impl State {
                 self.withdraw(who, *datanet, *contribution)
             }
             DatanetOp::PublishVersion { datanet } => self.publish_version(height, who, *datanet),
+            DatanetOp::FlagNearDuplicate { datanet, contribution } => {
+                self.flag_near_duplicate(who, *datanet, *contribution)
+            }
         }
     }
 
@@ -110,6 +113,7 @@ impl State {
             },
             submitted_at: height.0,
             stake: if approved { Amount::ZERO } else { stake },
+            near_duplicate: false,
         };
         datanet.contributions += 1;
         // An open datanet approves on arrival: the stake comes straight back.
@@ -215,6 +219,26 @@ impl State {
         datanet.version += 1;
         self.put_datanet_version(id, datanet.version, &version);
         self.put_datanet(id, &datanet);
+        Ok(())
+    }
+
+    fn flag_near_duplicate(
+        &mut self,
+        who: &Address,
+        id: DatanetId,
+        contribution_id: ContributionId,
+    ) -> PayloadResult {
+        let datanet = self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
+        if datanet.owner != *who && !datanet.spec.curators.contains(who) {
+            return Err(ErrorCode::NotCurator.into());
+        }
+        let mut c =
+            self.contribution(id, contribution_id)?.ok_or(ErrorCode::UnknownContribution)?;
+        if !matches!(c.status, ContributionStatus::Pending | ContributionStatus::Approved) {
+            return Err(ErrorCode::NotPending.into());
+        }
+        c.near_duplicate = true;
+        self.put_contribution(id, contribution_id, &c);
         Ok(())
     }
 

@@ -116,6 +116,13 @@ pub enum PayloadJson {
         /// The datanet.
         datanet: DatanetId,
     },
+    /// See [`DatanetOp::FlagNearDuplicate`].
+    DatanetFlagNearDuplicate {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
 }
 
 impl From<&Payload> for PayloadJson {
@@ -140,6 +147,12 @@ impl From<&Payload> for PayloadJson {
                 }
                 DatanetOp::PublishVersion { datanet } => {
                     Self::DatanetPublishVersion { datanet: *datanet }
+                }
+                DatanetOp::FlagNearDuplicate { datanet, contribution } => {
+                    Self::DatanetFlagNearDuplicate {
+                        datanet: *datanet,
+                        contribution: *contribution,
+                    }
                 }
             },
         }

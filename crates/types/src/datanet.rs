@@ -6,7 +6,13 @@
 //!           | 2 Review { datanet, contribution, approve }   owner or curator decides
 //!           | 3 Withdraw { datanet, contribution }    the contributor takes a pending one back
 //!           | 4 PublishVersion { datanet }            owner: a new version over all approved
+//!           | 5 FlagNearDuplicate { datanet, contribution }  owner or curator: no rewards
 //! ```
+//!
+//! Near-duplicates: a reviewer's node measures how much of a contribution the datanet's
+//! index already covers (spans of at least 32 bytes; `alx-attribution`'s coverage rule, flag
+//! at 80%) and flags it on chain; anyone can recompute the coverage to audit the flag. A
+//! flagged contribution stays in the datanet (and its versions) but earns no data share.
 //!
 //! Decoding checks structure only (lengths, UTF-8); what a field may contain (a name's
 //! characters, a license id) is checked by execution, which fails the transaction with a
@@ -142,6 +148,14 @@ pub enum DatanetOp {
         /// The datanet.
         datanet: DatanetId,
     },
+    /// Mark a pending or approved contribution as a near-duplicate: it earns no data share
+    /// (owner or curator).
+    FlagNearDuplicate {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
 }
 
 impl DatanetOp {
@@ -154,6 +168,7 @@ impl DatanetOp {
             Self::Review { .. } => "datanet_review",
             Self::Withdraw { .. } => "datanet_withdraw",
             Self::PublishVersion { .. } => "datanet_publish_version",
+            Self::FlagNearDuplicate { .. } => "datanet_flag_near_duplicate",
         }
     }
 }
@@ -313,6 +328,11 @@ impl Write for DatanetOp {
                 buf.put_u8(4);
                 datanet.write(buf);
             }
+            Self::FlagNearDuplicate { datanet, contribution } => {
+                buf.put_u8(5);
+                datanet.write(buf);
+                contribution.write(buf);
+            }
         }
     }
 }
@@ -323,7 +343,7 @@ impl EncodeSize for DatanetOp {
             Self::Create(spec) => spec.encode_size(),
             Self::Contribute { .. } => u64::SIZE + ContentRef::SIZE,
             Self::Review { .. } => 2 * u64::SIZE + 1,
-            Self::Withdraw { .. } => 2 * u64::SIZE,
+            Self::Withdraw { .. } | Self::FlagNearDuplicate { .. } => 2 * u64::SIZE,
             Self::PublishVersion { .. } => u64::SIZE,
         }
     }
@@ -346,6 +366,9 @@ impl Read for DatanetOp {
             },
             3 => Self::Withdraw { datanet: u64::read(buf)?, contribution: u64::read(buf)? },
             4 => Self::PublishVersion { datanet: u64::read(buf)? },
+            5 => {
+                Self::FlagNearDuplicate { datanet: u64::read(buf)?, contribution: u64::read(buf)? }
+            }
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -385,6 +408,7 @@ mod tests {
             DatanetOp::Review { datanet: 7, contribution: 3, approve: true },
             DatanetOp::Withdraw { datanet: 7, contribution: 3 },
             DatanetOp::PublishVersion { datanet: 7 },
+            DatanetOp::FlagNearDuplicate { datanet: 7, contribution: 3 },
         ];
         for op in ops {
             let bytes = op.encode();
@@ -416,7 +440,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] = 9; // media type
         assert!(DatanetOp::decode(commonware_codec::Copying(&bytes[..])).is_err());
-        assert!(DatanetOp::decode(commonware_codec::Copying(&[5u8][..])).is_err());
+        assert!(DatanetOp::decode(commonware_codec::Copying(&[6u8][..])).is_err());
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct ContributionJson {
     pub submitted_at: u64,
     /// Stake still locked with it.
     pub stake: Amount,
+    /// Flagged as a near-duplicate: it earns no data share.
+    pub near_duplicate: bool,
 }
 
 /// A published version.

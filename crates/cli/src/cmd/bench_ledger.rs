@@ -74,7 +74,8 @@ pub(crate) fn run(g: &Globals, args: &LedgerArgs) -> anyhow::Result<()> {
         keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
     let (node, cold_1v, stop, node_thread) = start_single(tmp.path(), funded)?;
     eprintln!("end-to-end throughput: {} transfers…", txs.len());
-    let tx_per_s = throughput(&node, node.base(), &txs, &keys, args.clients.max(1), args.batch.max(1))?;
+    let tx_per_s =
+        throughput(&node, node.base(), &txs, &keys, args.clients.max(1), args.batch.max(1))?;
     eprintln!("finality latency, 1 validator…");
     let lat1 = latency(&node, &keys[0], args.txs / args.senders, args.samples)?;
     // Stop the node before its directory goes away.
@@ -310,7 +311,6 @@ fn submit_until_admitted(
         body = alx_client::encode_raw_batch(&txs);
     }
 }
-
 
 /// Submit-to-committed latency of single transfers, in ms: (p50, p99).
 fn latency(

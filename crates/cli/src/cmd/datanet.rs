@@ -43,6 +43,8 @@ pub(crate) enum DatanetCommand {
     Reject(ReviewArgs),
     /// Take back your own pending contribution; its stake returns to you.
     Withdraw(ReviewArgs),
+    /// Flag a contribution as a near-duplicate (owner or curator): it stays, earns nothing.
+    Flag(ReviewArgs),
     /// Publish a new version: a Merkle root over every approved contribution (owner).
     Version {
         /// Datanet id.
@@ -177,6 +179,11 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
         DatanetCommand::Approve(a) => review(g, a, Some(true)),
         DatanetCommand::Reject(a) => review(g, a, Some(false)),
         DatanetCommand::Withdraw(a) => review(g, a, None),
+        DatanetCommand::Flag(a) => {
+            let op = DatanetOp::FlagNearDuplicate { datanet: a.id, contribution: a.contribution };
+            let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
+            report(g, "flag", &sent)
+        }
         DatanetCommand::Version { id, from, opts } => {
             let op = DatanetOp::PublishVersion { datanet: id };
             let sent = wallet::send(g, &from, opts.fee, Payload::Datanet(op), !opts.no_wait)?;
@@ -212,10 +219,11 @@ fn line(d: &DatanetJson) -> String {
 }
 
 fn contribution_line(c: &ContributionJson) -> String {
+    let status = if c.near_duplicate { format!("{} (dup)", c.status) } else { c.status.clone() };
     format!(
-        "  #{:<5} {:<9} {:>10} bytes  {}  by {}",
+        "  #{:<5} {:<15} {:>10} bytes  {}  by {}",
         c.id,
-        c.status,
+        status,
         c.content.size,
         alx_types::hash::to_hex(&c.content.hash),
         c.contributor

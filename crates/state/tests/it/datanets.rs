@@ -138,6 +138,22 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     assert_eq!(v2.root, list_root(&[contribution_leaf(0, &c0), contribution_leaf(3, &c3)]));
     assert_eq!((v2.contributions, v2.bytes), (2, 450));
     assert_eq!(c.state.datanet_version(0, 1).unwrap().unwrap(), v1, "old versions never change");
+
+    // Near-duplicates: flagged by owner or curator, kept, marked.
+    c.refused(
+        2,
+        DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 3 },
+        ErrorCode::NotCurator,
+    );
+    c.refused(
+        3,
+        DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 2 },
+        ErrorCode::NotPending,
+    );
+    assert_eq!(c.send(3, DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 3 }), None);
+    let flagged = c.state.contribution(0, 3).unwrap().unwrap();
+    assert!(flagged.near_duplicate);
+    assert_eq!(flagged.status, ContributionStatus::Approved);
 }
 
 #[test]
