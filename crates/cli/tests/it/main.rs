@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod datanet;
 mod index;
 mod join;
 mod wallet;
