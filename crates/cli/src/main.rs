@@ -64,6 +64,9 @@ enum Command {
     /// Measure this machine.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Yuma Consensus conformance: run epochs from a JSON scenario.
+    #[command(subcommand)]
+    Yuma(cmd::yuma::YumaCommand),
 }
 
 /// What every command gets.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
+        Command::Yuma(c) => cmd::yuma::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -157,11 +157,8 @@ pub(crate) struct BondsInput<'a> {
 
 /// Loads the stored bonds through `load` and drops the columns of recently registered uids.
 fn load(input: &BondsInput<'_>, load: impl Fn(u16) -> I32F32) -> Sparse {
-    let rows: Sparse = input
-        .stored
-        .iter()
-        .map(|row| row.iter().map(|&(j, b)| (j, load(b))).collect())
-        .collect();
+    let rows: Sparse =
+        input.stored.iter().map(|row| row.iter().map(|&(j, b)| (j, load(b))).collect()).collect();
     sparse::retain(&rows, |_, j| {
         input.last_tempo <= input.block_at_registration.get(j).copied().unwrap_or(0)
     })

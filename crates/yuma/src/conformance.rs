@@ -6,8 +6,8 @@
 //! its default and produce a vector for a different subnet.
 
 use crate::{
-    EpochOutput, Params, StateInit, SubnetState, YumaError, epoch, params::activity_cutoff_for_tempo,
-    state::Row,
+    EpochOutput, Params, StateInit, SubnetState, YumaError, epoch,
+    params::activity_cutoff_for_tempo, state::Row,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,9 +126,10 @@ fn rows(
     for (key, row) in map {
         let bad = || ConformanceError::BadKey { field, key: key.clone() };
         let uid: u64 = key.parse().map_err(|_| bad())?;
-        let slot = usize::try_from(uid).ok().and_then(|u| out.get_mut(u)).ok_or_else(|| {
-            ConformanceError::State(YumaError::UidOutOfRange { field, uid, n })
-        })?;
+        let slot = usize::try_from(uid)
+            .ok()
+            .and_then(|u| out.get_mut(u))
+            .ok_or_else(|| ConformanceError::State(YumaError::UidOutOfRange { field, uid, n }))?;
         *slot = row;
     }
     Ok(out)
@@ -344,9 +345,8 @@ pub fn run(input: &str) -> Result<Output, ConformanceError> {
     let mut epochs = Vec::new();
     for (index, op) in input.ops.into_iter().enumerate() {
         let name = op.name();
-        apply(&params, emission, &mut state, op, &mut epochs).map_err(|e| {
-            ConformanceError::Op { index, op: name, reason: e.to_string() }
-        })?;
+        apply(&params, emission, &mut state, op, &mut epochs)
+            .map_err(|e| ConformanceError::Op { index, op: name, reason: e.to_string() })?;
     }
     Ok(Output { epochs })
 }

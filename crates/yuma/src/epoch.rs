@@ -23,7 +23,9 @@
 use crate::{
     Params, SubnetState,
     bonds::{self, BondsInput},
-    fixed_point::{ZERO, div64, from_u16_proportion, normalize, normalize_by, sum, to_u16_proportion},
+    fixed_point::{
+        ZERO, div64, from_u16_proportion, normalize, normalize_by, sum, to_u16_proportion,
+    },
     median,
     sparse::{self, Sparse},
     state::Row,
@@ -115,7 +117,11 @@ fn masked_weights(state: &SubnetState, permit: &[bool]) -> Sparse {
         .iter()
         .zip(permit)
         .map(|(row, &p)| {
-            if p { row.iter().map(|&(j, w)| (j, I32F32::saturating_from_num(w))).collect() } else { vec![] }
+            if p {
+                row.iter().map(|&(j, w)| (j, I32F32::saturating_from_num(w))).collect()
+            } else {
+                vec![]
+            }
         })
         .collect();
     weights = sparse::retain(&weights, |i, j| i == j && !(owner == Some(i)));
@@ -183,14 +189,19 @@ pub fn epoch(params: &Params, state: &mut SubnetState, emission: u64) -> EpochOu
 
     let pay = payout(&incentive, &dividends, &active_stake, &stake, emission);
 
-    let stored_bonds: Vec<Row> = outcome
-        .bonds
-        .iter()
-        .zip(&new_permit)
-        .map(|(row, &p)| {
-            if p { row.iter().map(|&(j, v)| (j, to_u16_proportion(v))).collect() } else { vec![] }
-        })
-        .collect();
+    let stored_bonds: Vec<Row> =
+        outcome
+            .bonds
+            .iter()
+            .zip(&new_permit)
+            .map(|(row, &p)| {
+                if p {
+                    row.iter().map(|&(j, v)| (j, to_u16_proportion(v))).collect()
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
     state.s.bonds.clone_from(&stored_bonds);
     state.s.validator_permit.clone_from(&new_permit);
     state.s.last_epoch_block = block;
@@ -243,10 +254,16 @@ fn payout(
     let amount = I96F32::saturating_from_num(emission);
     let base_units = |v: &[I32F32]| -> Vec<u64> {
         v.iter()
-            .map(|&x| I96F32::saturating_from_num(x).saturating_mul(amount).saturating_to_num::<u64>())
+            .map(|&x| {
+                I96F32::saturating_from_num(x).saturating_mul(amount).saturating_to_num::<u64>()
+            })
             .collect()
     };
-    Payout { combined: base_units(&combined), server: base_units(&server), validator: base_units(&validator) }
+    Payout {
+        combined: base_units(&combined),
+        server: base_units(&server),
+        validator: base_units(&validator),
+    }
 }
 
 #[cfg(test)]

@@ -105,8 +105,14 @@ mod tests {
     #[test]
     fn exp_is_clamped() {
         assert_eq!(exp_clamped(ZERO), ONE);
-        assert_eq!(exp_clamped(I32F32::saturating_from_num(100)), exp_clamped(I32F32::saturating_from_num(20)));
-        assert_eq!(exp_clamped(I32F32::saturating_from_num(-100)), exp_clamped(I32F32::saturating_from_num(-20)));
+        assert_eq!(
+            exp_clamped(I32F32::saturating_from_num(100)),
+            exp_clamped(I32F32::saturating_from_num(20))
+        );
+        assert_eq!(
+            exp_clamped(I32F32::saturating_from_num(-100)),
+            exp_clamped(I32F32::saturating_from_num(-20))
+        );
     }
 
     #[test]

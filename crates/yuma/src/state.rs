@@ -49,10 +49,7 @@ fn check_len(field: &'static str, len: usize, n: usize) -> Result<(), YumaError>
 }
 
 fn check_uid(field: &'static str, uid: u64, n: usize) -> Result<usize, YumaError> {
-    usize::try_from(uid)
-        .ok()
-        .filter(|&u| u < n)
-        .ok_or(YumaError::UidOutOfRange { field, uid, n })
+    usize::try_from(uid).ok().filter(|&u| u < n).ok_or(YumaError::UidOutOfRange { field, uid, n })
 }
 
 fn check_row(field: &'static str, row: &[(u16, u16)], n: usize) -> Result<(), YumaError> {

@@ -5,3 +5,4 @@ pub(crate) mod bench_ledger;
 pub(crate) mod keys;
 pub(crate) mod up;
 pub(crate) mod wallet;
+pub(crate) mod yuma;

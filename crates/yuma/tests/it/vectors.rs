@@ -23,7 +23,10 @@ fn first_difference(got: &Value, want: &Value) -> Option<String> {
     for (k, (ge, we)) in g.iter().zip(w).enumerate() {
         for (field, wv) in we.as_object()? {
             if ge.get(field) != Some(wv) {
-                return Some(format!("epoch {k} field {field}:\n got {:?}\nwant {wv}", ge.get(field)));
+                return Some(format!(
+                    "epoch {k} field {field}:\n got {:?}\nwant {wv}",
+                    ge.get(field)
+                ));
             }
         }
         if ge.as_object()?.len() != we.as_object()?.len() {
@@ -35,10 +38,8 @@ fn first_difference(got: &Value, want: &Value) -> Option<String> {
 
 #[test]
 fn golden_vectors_match_subtensor() {
-    let dir = std::env::var_os("YUMA_VECTORS_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors"),
-        PathBuf::from,
-    );
+    let dir = std::env::var_os("YUMA_VECTORS_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors"), PathBuf::from);
     let files = vector_files(&dir);
     assert!(!files.is_empty(), "no vectors in {}", dir.display());
     let mut failures = Vec::new();
@@ -49,5 +50,11 @@ fn golden_vectors_match_subtensor() {
             failures.push(format!("{}: {diff}", file.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of {} vectors differ:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
