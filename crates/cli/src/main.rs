@@ -70,6 +70,9 @@ enum Command {
     /// Build and query an attribution index over a plain JSONL corpus.
     #[command(subcommand)]
     Index(cmd::index::IndexCommand),
+    /// Yuma Consensus conformance: run epochs from a JSON scenario.
+    #[command(subcommand)]
+    Yuma(cmd::yuma::YumaCommand),
 }
 
 /// What every command gets.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Datanet(c) => cmd::datanet::run(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
         Command::Index(c) => cmd::index::run(&globals, c),
+        Command::Yuma(c) => cmd::yuma::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,3 +8,4 @@ pub(crate) mod keys;
 pub(crate) mod node;
 pub(crate) mod up;
 pub(crate) mod wallet;
+pub(crate) mod yuma;

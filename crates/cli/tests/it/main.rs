@@ -7,6 +7,7 @@ mod datanet;
 mod index;
 mod join;
 mod wallet;
+mod yuma;
 
 use alx_client::Client;
 use std::{
