@@ -59,6 +59,7 @@ fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
         submitted_at: c.submitted_at,
         stake: c.stake,
         near_duplicate: c.near_duplicate,
+        first_version: c.first_version,
     }
 }
 

@@ -22,7 +22,7 @@
 
 use crate::{ContributionId, IndexError, Searcher};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Basis points in a whole.
 pub const BPS_TOTAL: u32 = 10_000;
@@ -108,6 +108,18 @@ impl Searcher<'_> {
         output: &str,
         config: &AttributionConfig,
     ) -> Result<Attribution, IndexError> {
+        self.attribute_excluding(output, config, &BTreeSet::new())
+    }
+
+    /// Attributes `output`, giving no share to the contributions in `excluded` (flagged
+    /// near-duplicates): they still appear as span sources, as evidence, and still dilute
+    /// the spans they share, so excluding one never raises anyone else's share of that span.
+    pub fn attribute_excluding(
+        &self,
+        output: &str,
+        config: &AttributionConfig,
+        excluded: &BTreeSet<ContributionId>,
+    ) -> Result<Attribution, IndexError> {
         let found = self.matches_with_docs(output, config.min_len, config.max_count)?;
         let mut names: BTreeMap<ContributionId, Option<String>> = BTreeMap::new();
         let mut raw: BTreeMap<ContributionId, u128> = BTreeMap::new();
@@ -121,7 +133,7 @@ impl Searcher<'_> {
                 names.entry(key.contribution).or_insert_with(|| contributor.map(str::to_owned));
             }
             let total_docs = docs.len() as u128;
-            for (&c, &n) in &per_contribution {
+            for (&c, &n) in per_contribution.iter().filter(|(c, _)| !excluded.contains(c)) {
                 *raw.entry(c).or_insert(0) += u128::from(weight) * u128::from(n) / total_docs;
             }
             spans.push(Span {

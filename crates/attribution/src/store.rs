@@ -328,6 +328,45 @@ impl Index {
         self.merge_ids(&ids)
     }
 
+    /// Whether the index holds a document of `contribution`.
+    #[must_use]
+    pub fn contains(&self, contribution: ContributionId) -> bool {
+        self.contributions.contains(&contribution)
+    }
+
+    /// Writes the index as it is now to `dest`, which must not exist: hard links to the
+    /// immutable segment files (copies where the file system cannot link) and the manifest.
+    /// The copy is assembled under a temporary name and renamed, so `dest` is whole or absent.
+    /// Later appends and merges here never change it: that is how each datanet version keeps
+    /// its own index at almost no cost.
+    pub fn snapshot(&self, dest: &Path) -> Result<(), IndexError> {
+        if dest.exists() {
+            return Err(IndexError::AlreadyExists(dest.to_owned()));
+        }
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dest.with_file_name(format!(".{name}.tmp"));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        }
+        fs::create_dir_all(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        for meta in &self.manifest.segments {
+            for ext in ["text", "sa", "docs"] {
+                let from = seg_path(&self.dir, meta.id, ext);
+                let to = seg_path(&tmp, meta.id, ext);
+                if fs::hard_link(&from, &to).is_err() {
+                    fs::copy(&from, &to).map_err(|e| IndexError::io(&to, e))?;
+                }
+            }
+        }
+        write_atomic(&tmp.join(MANIFEST), &self.manifest.encode())?;
+        sync_dir(&tmp)?;
+        fs::rename(&tmp, dest).map_err(|e| IndexError::io(dest, e))?;
+        if let Some(parent) = dest.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
     /// Recomputes every segment file's BLAKE3 hash and compares it with the manifest.
     pub fn verify(&self) -> Result<(), IndexError> {
         for l in &self.segments {

@@ -89,6 +89,10 @@ pub struct Contribution {
     pub stake: Amount,
     /// Flagged by a reviewer as mostly present already: it earns no data share.
     pub near_duplicate: bool,
+    /// The first version that holds it (0 until approved): the version published next after
+    /// its approval. Version `v` holds exactly the approved contributions with
+    /// `first_version <= v`, which lets anyone rebuild any version's content.
+    pub first_version: u32,
 }
 
 /// A published version of a datanet.
@@ -149,12 +153,13 @@ impl Write for Contribution {
         self.submitted_at.write(buf);
         self.stake.write(buf);
         buf.put_u8(u8::from(self.near_duplicate));
+        self.first_version.write(buf);
     }
 }
 
 impl EncodeSize for Contribution {
     fn encode_size(&self) -> usize {
-        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE + 1
+        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE + 1 + u32::SIZE
     }
 }
 
@@ -177,6 +182,7 @@ impl Read for Contribution {
                 1 => true,
                 other => return Err(CodecError::InvalidEnum(other)),
             },
+            first_version: u32::read(buf)?,
         })
     }
 }
@@ -246,6 +252,20 @@ impl State {
                 keys::decode::<Contribution>(v).map(|c| (id, c)).map_err(corrupt)
             })
             .collect()
+    }
+
+    /// The contributions version `version` of a datanet holds, in id order: the approved ones
+    /// whose first version is at most `version`. Their leaves hash to the version's root.
+    pub fn version_contents(
+        &self,
+        datanet: DatanetId,
+        version: u32,
+    ) -> Result<Vec<(ContributionId, Contribution)>, CorruptState> {
+        let mut all = self.contributions(datanet)?;
+        all.retain(|(_, c)| {
+            c.status == ContributionStatus::Approved && (1..=version).contains(&c.first_version)
+        });
+        Ok(all)
     }
 
     /// The live (pending or approved) contribution with this content, if any.

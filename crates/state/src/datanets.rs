@@ -114,6 +114,7 @@ impl State {
             submitted_at: height.0,
             stake: if approved { Amount::ZERO } else { stake },
             near_duplicate: false,
+            first_version: if approved { datanet.version.saturating_add(1) } else { 0 },
         };
         datanet.contributions += 1;
         // An open datanet approves on arrival: the stake comes straight back.
@@ -154,6 +155,7 @@ impl State {
         let to = if approve { c.contributor } else { datanet.owner };
         if approve {
             c.status = ContributionStatus::Approved;
+            c.first_version = datanet.version.saturating_add(1);
             datanet.approved += 1;
             datanet.approved_bytes = datanet.approved_bytes.saturating_add(c.content.size);
         } else {

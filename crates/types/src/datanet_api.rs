@@ -46,6 +46,8 @@ pub struct ContributionJson {
     pub stake: Amount,
     /// Flagged as a near-duplicate: it earns no data share.
     pub near_duplicate: bool,
+    /// The first version that holds it (0 until approved).
+    pub first_version: u32,
 }
 
 /// A published version.

@@ -147,3 +147,21 @@ fn coverage_flags_near_duplicates() {
     assert!(!c.is_near_duplicate(NEAR_DUPLICATE_BPS_DEFAULT));
     assert_eq!(cov("").bps, 0);
 }
+
+#[test]
+fn excluded_contributions_get_nothing_but_stay_evidence() {
+    let corpus = corpus();
+    let output = format!("{} {}", &corpus[1].text[0..300], &corpus[3].text[0..200]);
+    let segs = segments(&corpus, 0, Sampling::WordStarts);
+    let s = searcher(&segs, Sampling::WordStarts);
+    let excluded = [ContributionId(1)].into_iter().collect();
+    let a = s.attribute_excluding(&output, &AttributionConfig::DEFAULT, &excluded).unwrap();
+    assert!(a.contributions.iter().all(|c| c.contribution != ContributionId(1)), "{a:#?}");
+    assert_eq!(top_contributor(&a), Some("erin"));
+    assert_eq!(a.contributions.iter().map(|c| c.bps).sum::<u32>(), BPS_TOTAL);
+    assert!(a.spans.iter().any(|s| s.sources.iter().any(|x| x.contribution == ContributionId(1))));
+    // Excluding everyone quoted leaves no shares at all.
+    let all = [ContributionId(1), ContributionId(3)].into_iter().collect();
+    let none = s.attribute_excluding(&output, &AttributionConfig::DEFAULT, &all).unwrap();
+    assert!(none.contributions.is_empty() && none.contributors.is_empty(), "{none:#?}");
+}

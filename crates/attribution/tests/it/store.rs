@@ -159,3 +159,27 @@ fn missing_index_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(Index::open(&dir.path().join("nope")), Err(IndexError::Io { .. })));
 }
+
+#[test]
+fn snapshots_keep_their_contents_through_appends_and_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let mut index = built(&live);
+    let v1 = dir.path().join("v1");
+    index.snapshot(&v1).unwrap();
+    assert!(matches!(index.snapshot(&v1), Err(IndexError::AlreadyExists(_))));
+    assert!(index.contains(alx_attribution::ContributionId(9)));
+    assert!(!index.contains(alx_attribution::ContributionId(10)));
+
+    append(&mut index, &texts(10, 100), 10);
+    index.compact().unwrap();
+    assert_eq!(index.searcher().count("hello to the world").unwrap(), 20);
+
+    let old = Index::open(&v1).unwrap();
+    old.verify().unwrap();
+    assert_eq!(old.searcher().count("hello to the world").unwrap(), 10);
+    assert_eq!(old.searcher().count("document 105").unwrap(), 0);
+    drop(index);
+    std::fs::remove_dir_all(&live).unwrap();
+    assert_eq!(old.searcher().count("document 5").unwrap(), 1, "a snapshot outlives its source");
+}

@@ -138,6 +138,18 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     assert_eq!(v2.root, list_root(&[contribution_leaf(0, &c0), contribution_leaf(3, &c3)]));
     assert_eq!((v2.contributions, v2.bytes), (2, 450));
     assert_eq!(c.state.datanet_version(0, 1).unwrap().unwrap(), v1, "old versions never change");
+    // Every version's contents can be rebuilt from the state, and hash to its root.
+    for (version, expected) in [(1, v1.root), (2, v2.root)] {
+        let leaves: Vec<_> = c
+            .state
+            .version_contents(0, version)
+            .unwrap()
+            .iter()
+            .map(|(id, c)| contribution_leaf(*id, c))
+            .collect();
+        assert_eq!(list_root(&leaves), expected, "version {version}");
+    }
+    assert_eq!((c0.first_version, c3.first_version), (1, 2));
 
     // Near-duplicates: flagged by owner or curator, kept, marked.
     c.refused(
