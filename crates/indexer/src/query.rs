@@ -1,0 +1,255 @@
+//! Queries over version snapshots: attribution of a text, and a contribution's coverage (what
+//! reviewers look at before approving).
+
+use crate::DatanetIndexes;
+use alx_attribution::{
+    AttributionConfig, ContributionId, IndexError, MIN_SPAN_BYTES_DEFAULT,
+    NEAR_DUPLICATE_BPS_DEFAULT,
+};
+use alx_blobs::{BlobError, ingest};
+use alx_state::{ContributionStatus, CorruptState, State};
+use alx_types::datanet::DatanetId;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No such datanet.
+    #[error("datanet {0} does not exist")]
+    UnknownDatanet(DatanetId),
+    /// No such contribution.
+    #[error("datanet {datanet} has no contribution {contribution}")]
+    UnknownContribution {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: u64,
+    },
+    /// The version is not published, or not indexed here yet.
+    #[error("version {version} of datanet {datanet} is not indexed on this node")]
+    NotIndexed {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The version.
+        version: u32,
+    },
+    /// The contribution's blob is not held here.
+    #[error("the content of contribution {contribution} is not stored on this node")]
+    MissingBlob {
+        /// The contribution.
+        contribution: u64,
+    },
+    /// The contribution's content is not text.
+    #[error("the content cannot be read as text: {0}")]
+    Unreadable(#[from] ingest::IngestError),
+    /// A bad query (text not UTF-8, span length out of range, …) or a damaged index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The state could not be read.
+    #[error(transparent)]
+    State(#[from] CorruptState),
+    /// The blob store failed.
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+    /// A thread panicked while holding the cache.
+    #[error("index cache poisoned")]
+    Poisoned,
+}
+
+impl QueryError {
+    /// Whether the caller's input caused the failure (a 4xx rather than a 5xx).
+    #[must_use]
+    pub const fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownDatanet(_)
+                | Self::UnknownContribution { .. }
+                | Self::NotIndexed { .. }
+                | Self::MissingBlob { .. }
+                | Self::Unreadable(_)
+                | Self::Index(
+                    IndexError::Query(_) | IndexError::NotUtf8 { .. } | IndexError::TooLarge { .. }
+                )
+        )
+    }
+}
+
+/// One span of the text and the contributions holding it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportSpan {
+    /// First byte in the text.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Occurrences in the version.
+    pub count: u64,
+    /// Its weight (0 when too common to pay).
+    pub weight: u64,
+    /// Contribution ids holding it.
+    pub contributions: Vec<u64>,
+}
+
+/// A share in basis points.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportShare {
+    /// Contribution id, or contributor address.
+    pub id: String,
+    /// Basis points (they sum to 10,000 when anything is attributed).
+    pub bps: u32,
+}
+
+/// The attribution of a text against one datanet version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AttributionReport {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The version attributed against.
+    pub version: u32,
+    /// Shortest span counted, bytes.
+    pub min_len: usize,
+    /// Bytes of the text.
+    pub text_bytes: usize,
+    /// Bytes of the text inside at least one span.
+    pub covered_bytes: usize,
+    /// The spans, by start.
+    pub spans: Vec<ReportSpan>,
+    /// Shares per contribution.
+    pub contributions: Vec<ReportShare>,
+    /// Shares per contributor.
+    pub contributors: Vec<ReportShare>,
+    /// Flagged near-duplicates: evidence only, no share.
+    pub excluded: Vec<u64>,
+}
+
+/// How much of a contribution an earlier version already holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContributionCoverage {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: u64,
+    /// The version compared against (0: none yet, nothing is covered).
+    pub version: u32,
+    /// Bytes of its documents covered by spans of at least 32 bytes found in that version.
+    pub covered_bytes: u64,
+    /// Bytes of its documents.
+    pub total_bytes: u64,
+    /// `covered_bytes * 10_000 / total_bytes`.
+    pub bps: u32,
+    /// Whether that reaches the near-duplicate threshold (80%).
+    pub near_duplicate: bool,
+}
+
+impl DatanetIndexes {
+    /// Attributes `text` to version `version` of `datanet` (default: the latest indexed).
+    pub fn attribute(
+        &self,
+        state: &State,
+        datanet: DatanetId,
+        version: Option<u32>,
+        text: &str,
+        min_len: Option<usize>,
+    ) -> Result<AttributionReport, QueryError> {
+        if state.datanet(datanet)?.is_none() {
+            return Err(QueryError::UnknownDatanet(datanet));
+        }
+        let version = version.unwrap_or_else(|| self.indexed_version(datanet));
+        let index = self.version(datanet, version)?;
+        let config = AttributionConfig {
+            min_len: min_len.unwrap_or(MIN_SPAN_BYTES_DEFAULT),
+            ..AttributionConfig::DEFAULT
+        };
+        let excluded: BTreeSet<ContributionId> = Self::flagged(state, datanet)?
+            .into_iter()
+            .filter(|(_, flagged)| *flagged)
+            .map(|(id, _)| ContributionId(id))
+            .collect();
+        let a = index.searcher().attribute_excluding(text, &config, &excluded)?;
+        let mut covered = vec![false; text.len()];
+        for s in &a.spans {
+            covered.get_mut(s.start..s.end).into_iter().flatten().for_each(|b| *b = true);
+        }
+        let in_spans: BTreeSet<ContributionId> =
+            a.spans.iter().flat_map(|s| s.sources.iter().map(|x| x.contribution)).collect();
+        Ok(AttributionReport {
+            datanet,
+            version,
+            min_len: config.min_len,
+            text_bytes: text.len(),
+            covered_bytes: covered.iter().filter(|b| **b).count(),
+            spans: a
+                .spans
+                .iter()
+                .map(|s| ReportSpan {
+                    start: s.start,
+                    end: s.end,
+                    count: s.count,
+                    weight: s.weight,
+                    contributions: s.sources.iter().map(|x| x.contribution.0).collect(),
+                })
+                .collect(),
+            contributions: a
+                .contributions
+                .iter()
+                .map(|c| ReportShare { id: c.contribution.0.to_string(), bps: c.bps })
+                .collect(),
+            contributors: a
+                .contributors
+                .iter()
+                .map(|c| ReportShare { id: c.contributor.clone().unwrap_or_default(), bps: c.bps })
+                .collect(),
+            excluded: excluded.intersection(&in_spans).map(|c| c.0).collect(),
+        })
+    }
+
+    /// How much of contribution `contribution` the version before it already holds: the
+    /// latest indexed version for a pending one, the version before its first for an
+    /// approved one.
+    pub async fn coverage(
+        &self,
+        state: &State,
+        datanet: DatanetId,
+        contribution: u64,
+    ) -> Result<ContributionCoverage, QueryError> {
+        if state.datanet(datanet)?.is_none() {
+            return Err(QueryError::UnknownDatanet(datanet));
+        }
+        let c = state
+            .contribution(datanet, contribution)?
+            .ok_or(QueryError::UnknownContribution { datanet, contribution })?;
+        let version = match c.status {
+            ContributionStatus::Approved => c.first_version.saturating_sub(1),
+            _ => self.indexed_version(datanet),
+        };
+        let bytes = self
+            .blobs
+            .get_verified(&c.content.hash)
+            .await?
+            .ok_or(QueryError::MissingBlob { contribution })?;
+        let docs = ingest::documents(c.content.media_type, &bytes)?;
+        let total: u64 = docs.iter().map(|d| d.len() as u64).sum();
+        let mut covered = 0u64;
+        if version > 0 {
+            let index = self.version(datanet, version)?;
+            let searcher = index.searcher();
+            for doc in &docs {
+                covered += searcher.coverage(doc, MIN_SPAN_BYTES_DEFAULT)?.covered_bytes;
+            }
+        }
+        let bps = if total == 0 {
+            0
+        } else {
+            u32::try_from(u128::from(covered) * 10_000 / u128::from(total)).unwrap_or(10_000)
+        };
+        Ok(ContributionCoverage {
+            datanet,
+            contribution,
+            version,
+            covered_bytes: covered,
+            total_bytes: total,
+            bps,
+            near_duplicate: total > 0 && bps >= NEAR_DUPLICATE_BPS_DEFAULT,
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! The indexer against a real state machine and a real (local) blob store: versions become
+//! snapshots, attribution names the quoted contributor, flagged content earns nothing, and a
+//! missing blob makes its version wait without writing anything.
+
+use alx_blobs::{BlobConfig, BlobStore};
+use alx_indexer::{DatanetIndexes, QueryError};
+use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params, State};
+use alx_types::{
+    Address, Amount, SignedTx, Transaction,
+    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    tx::Payload,
+};
+use bytes::Bytes;
+use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+
+fn key(i: u64) -> PrivateKey {
+    PrivateKey::from_seed(i)
+}
+
+fn addr(i: u64) -> Address {
+    Address::from_public_key(&key(i).public_key())
+}
+
+struct Chain {
+    state: State,
+    nonces: [u64; 4],
+}
+
+impl Chain {
+    fn new() -> Self {
+        let genesis = Genesis {
+            chain_id: "alx-test".parse().unwrap(),
+            params: Params { min_fee: Amount(10), epoch_length: 100, validators_max: 4 },
+            accounts: (0..4)
+                .map(|i| GenesisAccount { address: addr(i), balance: Amount(1_000_000) })
+                .collect(),
+            validators: vec![GenesisValidator {
+                address: addr(0),
+                stake: Amount(5000),
+                p2p_addr: "127.0.0.1:1".parse().unwrap(),
+            }],
+        };
+        Self { state: State::from_genesis(&genesis).unwrap(), nonces: [0; 4] }
+    }
+
+    fn send(&mut self, from: u64, op: DatanetOp) {
+        let tx: SignedTx = Transaction {
+            chain_id: "alx-test".parse().unwrap(),
+            sender: addr(from),
+            nonce: self.nonces[from as usize],
+            fee: Amount(10),
+            payload: Payload::Datanet(op),
+        }
+        .sign(&key(from));
+        self.nonces[from as usize] += 1;
+        let height = self.state.height().unwrap().next();
+        let ctx = BlockContext { height, proposer: addr(0) };
+        let receipts = self.state.execute_block(&ctx, &[tx], &[true]).unwrap().receipts;
+        assert_eq!(receipts[0].error, None, "{receipts:?}");
+    }
+}
+
+fn spec() -> DatanetSpec {
+    DatanetSpec {
+        name: "move".into(),
+        description: "Move modules".into(),
+        tags: vec![],
+        license: "Apache-2.0".into(),
+        policy: Policy::Approval,
+        contribution_fee: Amount(0),
+        contribution_stake: Amount(0),
+        daily_byte_cap: 1 << 20,
+        curators: vec![],
+    }
+}
+
+fn module(name: &str, seed: u64) -> String {
+    let words = ["coin", "vault", "mint", "burn", "signer", "balance", "store", "drop", "key"];
+    let mut x = seed;
+    let mut body = String::new();
+    for i in 0..60 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let w = words[(x >> 33) as usize % words.len()];
+        body.push_str(&format!(
+            "    public fun {name}_{w}_{i}(who: &signer) {{ {name}::{w}(who, {x}) }}\n"
+        ));
+    }
+    format!("module 0x1::{name} {{\n{body}}}\n")
+}
+
+async fn contribute(chain: &mut Chain, store: &BlobStore, from: u64, text: &str) -> ContentRef {
+    let (info, _) =
+        store.put_bytes(Bytes::from(text.to_owned()), Some(MediaType::Code)).await.unwrap();
+    let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Code };
+    chain.send(from, DatanetOp::Contribute { datanet: 0, content });
+    content
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_indexed_and_attributed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        BlobStore::open(&BlobConfig::default(), dir.path(), &dir.path().join("staging"), 1 << 20)
+            .unwrap();
+    let indexes =
+        std::sync::Arc::new(DatanetIndexes::new(&dir.path().join("index"), store.clone()));
+    let mut chain = Chain::new();
+    chain.send(1, DatanetOp::Create(Box::new(spec())));
+    let (alice, bob) = (module("alice", 1), module("bob", 2));
+    contribute(&mut chain, &store, 2, &alice).await;
+    contribute(&mut chain, &store, 3, &bob).await;
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+
+    let sync = |indexes: std::sync::Arc<DatanetIndexes>, state: State| {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || indexes.sync(&state, &handle).unwrap())
+    };
+    let report = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert_eq!(report.versions, vec![(0, 1), (0, 2)]);
+    assert_eq!(indexes.indexed_version(0), 2);
+    let again = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert!(again.versions.is_empty(), "a second sync has nothing to do");
+
+    // Bob's text is in version 2 only.
+    let quote = &bob[40..600];
+    let v1 = indexes.attribute(&chain.state, 0, Some(1), quote, None).unwrap();
+    assert!(v1.contributions.is_empty(), "{v1:?}");
+    let v2 = indexes.attribute(&chain.state, 0, None, quote, None).unwrap();
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.contributors[0].id, addr(3).to_string());
+    assert_eq!(v2.contributions.iter().map(|c| c.bps).sum::<u32>(), 10_000);
+    assert!(v2.covered_bytes > 500, "{v2:?}");
+
+    // Flagged: evidence stays, the share goes.
+    chain.send(1, DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 1 });
+    let flagged = indexes.attribute(&chain.state, 0, Some(2), quote, None).unwrap();
+    assert_eq!(flagged.excluded, vec![1]);
+    assert!(flagged.contributions.iter().all(|c| c.id != "1"), "{flagged:?}");
+
+    // Coverage for reviewers: a near-copy of Alice's module is mostly covered.
+    let copy = format!("// mine now\n{}", &alice[..alice.len() - 40]);
+    contribute(&mut chain, &store, 3, &copy).await;
+    let cov = indexes.coverage(&chain.state, 0, 2).await.unwrap();
+    assert_eq!(cov.version, 2);
+    assert!(cov.near_duplicate && cov.bps > 9_000, "{cov:?}");
+    let fresh = indexes.coverage(&chain.state, 0, 0).await.unwrap();
+    assert_eq!((fresh.version, fresh.covered_bytes), (0, 0), "nothing before version 1");
+
+    // A contribution whose blob this node lacks: its version waits, nothing is written.
+    let absent = ContentRef {
+        hash: alx_blobs::blake3_hash(b"never uploaded"),
+        size: 14,
+        media_type: MediaType::Text,
+    };
+    chain.send(2, DatanetOp::Contribute { datanet: 0, content: absent });
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 3, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    let waiting = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert_eq!(waiting.missing, vec![(0, 3)]);
+    assert_eq!(indexes.indexed_version(0), 2);
+    assert!(matches!(
+        indexes.attribute(&chain.state, 0, Some(3), quote, None),
+        Err(QueryError::NotIndexed { version: 3, .. })
+    ));
+    store.put_bytes(Bytes::from_static(b"never uploaded"), None).await.unwrap();
+    let caught_up = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert_eq!(caught_up.versions, vec![(0, 3)]);
+
+    // Bad queries are the caller's fault.
+    let err = indexes.attribute(&chain.state, 9, None, quote, None).unwrap_err();
+    assert!(err.is_client_error(), "{err}");
+    let err = indexes.attribute(&chain.state, 0, None, quote, Some(0)).unwrap_err();
+    assert!(err.is_client_error(), "{err}");
+}
