@@ -63,7 +63,7 @@ fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
     }
 }
 
-fn number(text: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn number(text: &str, what: &str) -> Result<u64, ApiError> {
     text.parse().map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
 }
 
@@ -113,7 +113,8 @@ pub(crate) async fn show(
             versions.push(version_json(id, v, version));
         }
     }
-    Ok(Json(DatanetResponse { datanet: datanet_json(id, datanet), versions }))
+    let indexed_version = s.indexes.indexed_version(id);
+    Ok(Json(DatanetResponse { datanet: datanet_json(id, datanet), versions, indexed_version }))
 }
 
 pub(crate) async fn contributions(

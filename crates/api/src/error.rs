@@ -27,6 +27,10 @@ pub enum ApiError {
     Overloaded(String),
     /// Nothing with that id.
     NotFound(String),
+    /// A refused upload, or a blob store failure.
+    Blob(alx_blobs::BlobError),
+    /// A refused or failed attribution query.
+    Query(alx_indexer::QueryError),
     /// A failure on our side; details are logged, never returned.
     Internal(String),
 }
@@ -41,6 +45,34 @@ impl IntoResponse for ApiError {
             }
             Self::Overloaded(m) => (StatusCode::TOO_MANY_REQUESTS, "mempool_full", m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            Self::Blob(e) => {
+                use alx_blobs::BlobError as B;
+                let (status, kind) = match &e {
+                    B::Empty => (StatusCode::BAD_REQUEST, "empty_blob"),
+                    B::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                    B::HashMismatch { .. } => (StatusCode::BAD_REQUEST, "hash_mismatch"),
+                    B::Content(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_content"),
+                    B::Body(_) => (StatusCode::BAD_REQUEST, "upload_interrupted"),
+                    B::Corrupt { .. } | B::Store(_) | B::Io { .. } => {
+                        return Self::Internal(e.to_string()).into_response();
+                    }
+                };
+                (status, kind, e.to_string())
+            }
+            Self::Query(e) => {
+                use alx_indexer::QueryError as Q;
+                let (status, kind) = match &e {
+                    Q::UnknownDatanet(_) | Q::UnknownContribution { .. } => {
+                        (StatusCode::NOT_FOUND, "not_found")
+                    }
+                    Q::NotIndexed { .. } => (StatusCode::NOT_FOUND, "not_indexed"),
+                    Q::MissingBlob { .. } => (StatusCode::NOT_FOUND, "missing_blob"),
+                    Q::Unreadable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_content"),
+                    _ if e.is_client_error() => (StatusCode::BAD_REQUEST, "bad_query"),
+                    _ => return Self::Internal(e.to_string()).into_response(),
+                };
+                (status, kind, e.to_string())
+            }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
@@ -48,6 +80,18 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorResponse { error: ErrorBody { kind: kind.to_owned(), message } };
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<alx_blobs::BlobError> for ApiError {
+    fn from(e: alx_blobs::BlobError) -> Self {
+        Self::Blob(e)
+    }
+}
+
+impl From<alx_indexer::QueryError> for ApiError {
+    fn from(e: alx_indexer::QueryError) -> Self {
+        Self::Query(e)
     }
 }
 

@@ -11,12 +11,20 @@
 //! | POST | `/api/txs/raw` | submit many as raw canonical bytes (no hex, no JSON) |
 //! | GET  | `/api/accounts/{address}[?proof=true]` | balance, nonce, stake; Merkle proof |
 //! | GET  | `/api/stream/blocks` | server-sent events, one per finalized block |
+//! | GET  | `/api/datanets[/{id}[/contributions, /versions/{v}]]` | datanets, contributions, versions |
+//! | GET  | `/api/datanets/{id}/contributions/{c}/coverage` | how much of it earlier versions hold |
+//! | PUT  | `/api/blobs/{hash}` | upload bytes that must hash to `hash` (streamed) |
+//! | POST | `/api/blobs` | upload bytes, get their hash |
+//! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
+//! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/metrics` | Prometheus text |
 //!
 //! Errors are `{"error": {"type", "message"}}` with a stable `type` (see [`ApiError`]).
 
 #![forbid(unsafe_code)]
 
+mod attribution;
+mod blobs;
 mod datanets;
 mod error;
 mod routes;
@@ -27,7 +35,7 @@ use alx_consensus::Ledger;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use std::sync::Arc;
 
@@ -43,6 +51,10 @@ pub struct ApiState {
     pub metrics: MetricsSource,
     /// The node's software version.
     pub version: &'static str,
+    /// Contribution bytes.
+    pub blobs: alx_blobs::BlobStore,
+    /// Attribution indexes of datanet versions.
+    pub indexes: Arc<alx_indexer::DatanetIndexes>,
 }
 
 /// Largest request body: a batch of transactions.
@@ -66,6 +78,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/datanets/{id}", get(datanets::show))
         .route("/api/datanets/{id}/contributions", get(datanets::contributions))
         .route("/api/datanets/{id}/versions/{version}", get(datanets::version))
+        .route(
+            "/api/datanets/{id}/contributions/{contribution}/coverage",
+            get(attribution::coverage),
+        )
+        .route("/api/attribution", post(attribution::attribute))
+        .route("/api/blobs", post(blobs::post).layer(DefaultBodyLimit::disable()))
+        .route(
+            "/api/blobs/{hash}",
+            put(blobs::put).get(blobs::get).head(blobs::head).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)

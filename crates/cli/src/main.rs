@@ -58,6 +58,9 @@ enum Command {
     /// Bond, unbond, or register as a validator.
     #[command(subcommand)]
     Stake(cmd::wallet::StakeCommand),
+    /// Blobs: upload a file under its hash, download one and check it.
+    #[command(subcommand)]
+    Blob(cmd::blob::BlobCommand),
     /// Datanets: create, contribute, review, publish versions.
     #[command(subcommand)]
     Datanet(cmd::datanet::DatanetCommand),
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),
+        Command::Blob(c) => cmd::blob::run(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
         Command::Index(c) => cmd::index::run(&globals, c),
         Command::Yuma(c) => cmd::yuma::run(c),
@@ -122,4 +126,15 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os(env::NO_COLOR).is_none())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clap's own consistency checks over every subcommand (duplicate names, bad defaults…),
+    /// which otherwise only fire when that subcommand runs.
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+mod blobs;
+
 use alx_types::{
     Address, Hash, SignedTx,
     api::{
@@ -103,7 +105,7 @@ impl Client {
         &self.base
     }
 
-    fn handle<T: DeserializeOwned>(
+    pub(crate) fn handle<T: DeserializeOwned>(
         &self,
         resp: Result<reqwest::blocking::Response, reqwest::Error>,
     ) -> Result<T, ClientError> {

@@ -8,8 +8,10 @@ use alx_attribution::{
 };
 use alx_blobs::{BlobError, ingest};
 use alx_state::{ContributionStatus, CorruptState, State};
+pub use alx_types::attribution_api::{
+    AttributionReport, ContributionCoverage, ReportShare, ReportSpan,
+};
 use alx_types::datanet::DatanetId;
-use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Why a query failed.
@@ -73,72 +75,6 @@ impl QueryError {
                 )
         )
     }
-}
-
-/// One span of the text and the contributions holding it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReportSpan {
-    /// First byte in the text.
-    pub start: usize,
-    /// One past the last byte.
-    pub end: usize,
-    /// Occurrences in the version.
-    pub count: u64,
-    /// Its weight (0 when too common to pay).
-    pub weight: u64,
-    /// Contribution ids holding it.
-    pub contributions: Vec<u64>,
-}
-
-/// A share in basis points.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReportShare {
-    /// Contribution id, or contributor address.
-    pub id: String,
-    /// Basis points (they sum to 10,000 when anything is attributed).
-    pub bps: u32,
-}
-
-/// The attribution of a text against one datanet version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AttributionReport {
-    /// The datanet.
-    pub datanet: DatanetId,
-    /// The version attributed against.
-    pub version: u32,
-    /// Shortest span counted, bytes.
-    pub min_len: usize,
-    /// Bytes of the text.
-    pub text_bytes: usize,
-    /// Bytes of the text inside at least one span.
-    pub covered_bytes: usize,
-    /// The spans, by start.
-    pub spans: Vec<ReportSpan>,
-    /// Shares per contribution.
-    pub contributions: Vec<ReportShare>,
-    /// Shares per contributor.
-    pub contributors: Vec<ReportShare>,
-    /// Flagged near-duplicates: evidence only, no share.
-    pub excluded: Vec<u64>,
-}
-
-/// How much of a contribution an earlier version already holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ContributionCoverage {
-    /// The datanet.
-    pub datanet: DatanetId,
-    /// The contribution.
-    pub contribution: u64,
-    /// The version compared against (0: none yet, nothing is covered).
-    pub version: u32,
-    /// Bytes of its documents covered by spans of at least 32 bytes found in that version.
-    pub covered_bytes: u64,
-    /// Bytes of its documents.
-    pub total_bytes: u64,
-    /// `covered_bytes * 10_000 / total_bytes`.
-    pub bps: u32,
-    /// Whether that reaches the near-duplicate threshold (80%).
-    pub near_duplicate: bool,
 }
 
 impl DatanetIndexes {

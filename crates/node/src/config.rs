@@ -32,6 +32,9 @@ pub struct NodeConfig {
     pub consensus: ConsensusSection,
     /// Mempool limits.
     pub mempool: MempoolSection,
+    /// Where contribution bytes are stored (default: `blobs/` in the data directory).
+    #[serde(default)]
+    pub blobs: alx_blobs::BlobConfig,
 }
 
 /// `[consensus]`.
@@ -76,6 +79,7 @@ impl NodeConfig {
                 block_txs_max: alx_types::limits::BLOCK_TXS_MAX,
             },
             mempool: MempoolSection { capacity: 200_000, per_sender_max: 10_000 },
+            blobs: alx_blobs::BlobConfig::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod home;
+mod indexer;
 pub mod node_key;
 pub mod run;
 

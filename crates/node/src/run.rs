@@ -68,6 +68,14 @@ pub fn run(
             );
         }
     }
+    let blobs = alx_blobs::BlobStore::open(
+        &cfg.blobs,
+        &data,
+        &data.join("blob-staging"),
+        alx_types::datanet::CONTRIBUTION_SIZE_MAX,
+    )
+    .context("cannot open the blob store (see [blobs] in config.toml)")?;
+    let indexes = Arc::new(alx_indexer::DatanetIndexes::new(&data.join("index"), blobs.clone()));
     let (leader, certification, empty_block_interval) = cfg.timeouts();
     let validator_cfg = ValidatorConfig {
         signer: key.clone(),
@@ -102,7 +110,11 @@ pub fn run(
             ledger: ledger.clone(),
             metrics: Arc::new(move || metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default()),
             version: env!("CARGO_PKG_VERSION"),
+            blobs,
+            indexes: indexes.clone(),
         };
+        let indexer_ledger = ledger.clone();
+        context.child("indexer").spawn(move |_| crate::indexer::run(indexer_ledger, indexes));
         let api = alx_api::router(state);
         let api_task = context.child("api").spawn(move |_| async move {
             axum::serve(api_listener, api).await.context("API server failed")

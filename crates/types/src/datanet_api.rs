@@ -75,4 +75,7 @@ pub struct DatanetResponse {
     pub datanet: DatanetJson,
     /// Every published version, oldest first.
     pub versions: Vec<VersionJson>,
+    /// The latest version the answering node has indexed for attribution (0: none).
+    #[serde(default)]
+    pub indexed_version: u32,
 }

@@ -37,6 +37,19 @@ pub(crate) enum DatanetCommand {
         #[arg(long, value_enum)]
         status: Option<Status>,
     },
+    /// Contribute files: each is checked, uploaded (with its hash verified by the node), and
+    /// offered in a signed transaction. Nothing is offered unless every upload succeeded.
+    Contribute(super::datanet_data::ContributeArgs),
+    /// How much of a contribution earlier versions already hold (check before approving; 80%
+    /// or more suggests a near-duplicate).
+    Coverage {
+        /// Datanet id.
+        id: u64,
+        /// Contribution id.
+        contribution: u64,
+    },
+    /// Attribute a text (e.g. a model's answer) to a datanet version: spans and shares.
+    Attribute(super::datanet_data::AttributeArgs),
     /// Approve a pending contribution (owner or curator); its stake returns to its contributor.
     Approve(ReviewArgs),
     /// Reject a pending contribution (owner or curator); its stake goes to the owner.
@@ -158,7 +171,8 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
             let shown = client.datanet(id).map_err(|e| not_found(e, id))?;
             let contributions = client.contributions(id, status.map(Status::as_str))?;
             let value = serde_json::json!({
-                "datanet": shown.datanet, "versions": shown.versions, "contributions": contributions,
+                "datanet": shown.datanet, "versions": shown.versions,
+                "indexed_version": shown.indexed_version, "contributions": contributions,
             });
             emit(g.json, &value, || {
                 let mut out = vec![line(&shown.datanet)];
@@ -176,6 +190,11 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
                 out.join("\n")
             })
         }
+        DatanetCommand::Contribute(a) => super::datanet_data::contribute(g, &client, a),
+        DatanetCommand::Coverage { id, contribution } => {
+            super::datanet_data::coverage(g, &client, id, contribution)
+        }
+        DatanetCommand::Attribute(a) => super::datanet_data::attribute(g, &client, &a),
         DatanetCommand::Approve(a) => review(g, a, Some(true)),
         DatanetCommand::Reject(a) => review(g, a, Some(false)),
         DatanetCommand::Withdraw(a) => review(g, a, None),
@@ -192,7 +211,7 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
     }
 }
 
-fn not_found(e: alx_client::ClientError, id: u64) -> anyhow::Error {
+pub(crate) fn not_found(e: alx_client::ClientError, id: u64) -> anyhow::Error {
     if e.is_not_found() {
         hinted(format!("no datanet {id}"), "list them with `alx datanet list`")
     } else {

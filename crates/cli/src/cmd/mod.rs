@@ -2,7 +2,9 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_ledger;
+pub(crate) mod blob;
 pub(crate) mod datanet;
+pub(crate) mod datanet_data;
 pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod node;

@@ -1,0 +1,37 @@
+//! Keeps the datanet attribution indexes level with the committed chain: one sync at start,
+//! then one after each batch of finalized blocks.
+
+use alx_consensus::Ledger;
+use alx_indexer::DatanetIndexes;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tracing::{debug, error};
+
+/// Runs until the ledger stops publishing blocks.
+pub(crate) async fn run(ledger: Arc<Ledger>, indexes: Arc<DatanetIndexes>) {
+    let mut blocks = ledger.subscribe();
+    loop {
+        sync(&ledger, &indexes).await;
+        match blocks.recv().await {
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+        // Blocks that arrived meanwhile are covered by the next sync.
+        while !matches!(blocks.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+    }
+}
+
+async fn sync(ledger: &Arc<Ledger>, indexes: &Arc<DatanetIndexes>) {
+    let committed = ledger.committed();
+    let indexes = indexes.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // Index builds are CPU and disk work: off the async threads.
+    let result =
+        tokio::task::spawn_blocking(move || indexes.sync(&committed.state, &runtime)).await;
+    match result {
+        Ok(Ok(report)) if report.versions.is_empty() && report.missing.is_empty() => {}
+        Ok(Ok(report)) => debug!(?report, "datanet indexes synced"),
+        Ok(Err(e)) => error!(err = %e, "datanet indexing failed; retrying after the next block"),
+        Err(e) => error!(err = %e, "datanet indexing task failed"),
+    }
+}
