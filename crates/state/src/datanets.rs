@@ -245,7 +245,7 @@ impl State {
     }
 
     /// Adds `amount` to an account's balance (creating it).
-    fn credit(&mut self, to: &Address, amount: Amount) -> Result<(), CorruptState> {
+    pub(crate) fn credit(&mut self, to: &Address, amount: Amount) -> Result<(), CorruptState> {
         if amount.is_zero() {
             return Ok(());
         }
@@ -278,7 +278,7 @@ pub fn contribution_leaf(id: ContributionId, c: &Contribution) -> Hash {
     ])
 }
 
-fn slug(s: &str, max: usize) -> bool {
+pub(crate) fn slug(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

@@ -180,6 +180,14 @@ impl State {
                 self.put_account(&tx.sender, &sender);
                 self.datanet_op(ctx.height, &tx.sender, op)
             }
+            Payload::Model(ref op) => {
+                self.put_account(&tx.sender, &sender);
+                self.model_op(ctx.height, &tx.sender, op)
+            }
+            Payload::Usage(ref op) => {
+                self.put_account(&tx.sender, &sender);
+                self.usage_op(&tx.sender, op)
+            }
         };
         match result {
             Ok(()) => Ok(Receipt::success(hash, tx.fee)),

@@ -17,12 +17,16 @@ mod datanets;
 pub mod execute;
 pub mod genesis;
 pub mod keys;
+mod model_records;
+mod models;
 mod staking;
 mod state;
+mod usage;
 
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
 pub use datanets::contribution_leaf;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator, Params};
 pub use keys::{Account, Validator};
+pub use model_records::{ApiKey, Model, Rewards};
 pub use state::{CorruptState, State};

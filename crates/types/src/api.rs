@@ -7,7 +7,9 @@ use crate::{
     datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec},
     hash::to_hex,
     merkle::StateProof,
+    model::ModelOp,
     tx::Payload,
+    usage::UsageOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +125,60 @@ pub enum PayloadJson {
         /// The contribution.
         contribution: ContributionId,
     },
+    /// See [`ModelOp::Register`].
+    ModelRegister {
+        /// The new model.
+        #[serde(flatten)]
+        spec: crate::model::ModelSpec,
+    },
+    /// See [`ModelOp::SetPrices`].
+    ModelSetPrices {
+        /// The model.
+        model: crate::model::ModelId,
+        /// Per 1,000 prompt tokens.
+        input_per_1k: Amount,
+        /// Per 1,000 generated tokens.
+        output_per_1k: Amount,
+    },
+    /// See [`ModelOp::Retire`].
+    ModelRetire {
+        /// The model.
+        model: crate::model::ModelId,
+    },
+    /// See [`UsageOp::Deposit`].
+    Deposit {
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`UsageOp::Withdraw`].
+    WithdrawDeposit {
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`UsageOp::CreateApiKey`].
+    ApiKeyCreate {
+        /// SHA-256 of the key (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        key_hash: Hash,
+        /// The provider allowed to charge it.
+        provider: Address,
+        /// Spending limit.
+        limit: Amount,
+    },
+    /// See [`UsageOp::RevokeApiKey`].
+    ApiKeyRevoke {
+        /// SHA-256 of the key (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        key_hash: Hash,
+    },
+    /// See [`UsageOp::Settle`].
+    Settle {
+        /// The batch.
+        #[serde(flatten)]
+        settlement: crate::usage::Settlement,
+    },
+    /// See [`UsageOp::Claim`].
+    Claim,
 }
 
 impl From<&Payload> for PayloadJson {
@@ -154,6 +210,25 @@ impl From<&Payload> for PayloadJson {
                         contribution: *contribution,
                     }
                 }
+            },
+            Payload::Model(ref op) => match op {
+                ModelOp::Register(spec) => Self::ModelRegister { spec: (**spec).clone() },
+                ModelOp::SetPrices { model, input_per_1k, output_per_1k } => Self::ModelSetPrices {
+                    model: *model,
+                    input_per_1k: *input_per_1k,
+                    output_per_1k: *output_per_1k,
+                },
+                ModelOp::Retire { model } => Self::ModelRetire { model: *model },
+            },
+            Payload::Usage(ref op) => match op {
+                UsageOp::Deposit { amount } => Self::Deposit { amount: *amount },
+                UsageOp::Withdraw { amount } => Self::WithdrawDeposit { amount: *amount },
+                UsageOp::CreateApiKey { key_hash, provider, limit } => {
+                    Self::ApiKeyCreate { key_hash: *key_hash, provider: *provider, limit: *limit }
+                }
+                UsageOp::RevokeApiKey { key_hash } => Self::ApiKeyRevoke { key_hash: *key_hash },
+                UsageOp::Settle(s) => Self::Settle { settlement: (**s).clone() },
+                UsageOp::Claim => Self::Claim,
             },
         }
     }

@@ -175,18 +175,18 @@ impl DatanetOp {
 
 /// Strings are a u16 length and the bytes. A string over the limit (only a buggy caller
 /// builds one: decoding refuses them) is written cut at the limit of the encoding.
-fn str_bytes(s: &str) -> &[u8] {
+pub(crate) fn str_bytes(s: &str) -> &[u8] {
     &s.as_bytes()[..s.len().min(usize::from(u16::MAX))]
 }
 
-fn write_str(s: &str, buf: &mut impl BufMut) {
+pub(crate) fn write_str(s: &str, buf: &mut impl BufMut) {
     let bytes = str_bytes(s);
     // str_bytes caps the length at u16::MAX.
     buf.put_u16(bytes.len() as u16);
     buf.put_slice(bytes);
 }
 
-fn read_str(buf: &mut impl Buf, max: usize) -> Result<String, CodecError> {
+pub(crate) fn read_str(buf: &mut impl Buf, max: usize) -> Result<String, CodecError> {
     let len = usize::from(u16::read(buf)?);
     if len > max {
         return Err(CodecError::InvalidLength(len));
@@ -199,7 +199,7 @@ fn read_str(buf: &mut impl Buf, max: usize) -> Result<String, CodecError> {
     String::from_utf8(raw).map_err(|_| CodecError::Invalid("datanet", "utf8"))
 }
 
-fn read_count(buf: &mut impl Buf, max: usize) -> Result<usize, CodecError> {
+pub(crate) fn read_count(buf: &mut impl Buf, max: usize) -> Result<usize, CodecError> {
     let n = usize::from(u8::read(buf)?);
     if n > max { Err(CodecError::InvalidLength(n)) } else { Ok(n) }
 }

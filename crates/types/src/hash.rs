@@ -46,6 +46,29 @@ pub mod serde_hex {
     }
 }
 
+/// Serde for an `Option<Hash>` as hex or null.
+pub mod serde_hex_opt {
+    use super::{Hash, parse_hex, to_hex};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes as hex or null.
+    pub fn serialize<S: Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            Some(h) => s.serialize_some(&to_hex(h)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes from hex or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| {
+                parse_hex(&t).ok_or_else(|| serde::de::Error::custom("expected 64 hex characters"))
+            })
+            .transpose()
+    }
+}
+
 /// Serde for a `Vec<Hash>` as a list of hex strings.
 pub mod serde_hex_vec {
     use super::{Hash, parse_hex, to_hex};

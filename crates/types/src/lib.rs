@@ -19,8 +19,10 @@ pub mod datanet_api;
 pub mod hash;
 pub mod limits;
 pub mod merkle;
+pub mod model;
 pub mod receipt;
 pub mod tx;
+pub mod usage;
 
 pub use address::{Address, AddressError};
 pub use amount::Amount;

@@ -3,12 +3,12 @@
 
 /// Longest chain id, in bytes.
 pub const CHAIN_ID_LEN_MAX: usize = 32;
-/// Largest encoded signed transaction, in bytes.
-pub const TX_SIZE_MAX: usize = 2048;
+/// Largest encoded signed transaction, in bytes (a full settlement batch is the largest).
+pub const TX_SIZE_MAX: usize = 8192;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 8192;
 /// Largest encoded block, in bytes (header plus transactions).
-pub const BLOCK_SIZE_MAX: usize = BLOCK_TXS_MAX * TX_SIZE_MAX / 4;
+pub const BLOCK_SIZE_MAX: usize = 4 << 20;
 /// Blocks between an unbond and the moment its amount becomes spendable again.
 pub const UNBONDING_PERIOD_BLOCKS: u64 = 1000;
 /// Most validators in the active set.

@@ -97,6 +97,36 @@ error_codes! {
     NotContributor = 23, "not_contributor";
     /// No contribution was approved since the last version. Fee charged.
     NothingToPublish = 24, "nothing_to_publish";
+    /// No model has this id. Fee charged.
+    UnknownModel = 25, "unknown_model";
+    /// A model field breaks its rules (name characters or uniqueness, an unknown or
+    /// unpublished datanet version, a datanet named twice, a split outside the protocol's
+    /// bounds). Fee charged.
+    BadModelField = 26, "bad_model_field";
+    /// Only the model's owner may do this. Fee charged.
+    NotModelOwner = 27, "not_model_owner";
+    /// The model is retired. Fee charged.
+    ModelRetired = 28, "model_retired";
+    /// No API key has this hash. Fee charged.
+    UnknownApiKey = 29, "unknown_api_key";
+    /// An API key with this hash exists already. Fee charged.
+    ApiKeyExists = 30, "api_key_exists";
+    /// The API key was revoked. Fee charged.
+    ApiKeyRevoked = 31, "api_key_revoked";
+    /// Only the key's payer may revoke it, and only its provider may charge it. Fee charged.
+    NotKeyParty = 32, "not_key_party";
+    /// The settlement does not start at the provider's next receipt, or is empty. Fee
+    /// charged.
+    BadReceiptRange = 33, "bad_receipt_range";
+    /// A charge would pass the key's spending limit. Fee charged.
+    OverLimit = 34, "over_limit";
+    /// A charge is more than the payer's prepaid deposit. Fee charged.
+    InsufficientDeposit = 35, "insufficient_deposit";
+    /// A credit names a contribution the model does not draw on, a model the settlement does
+    /// not charge, or more than the model's data share. Fee charged.
+    BadCredit = 36, "bad_credit";
+    /// There is nothing to claim. Fee charged.
+    NothingToClaim = 37, "nothing_to_claim";
 }
 
 impl ErrorCode {

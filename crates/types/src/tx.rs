@@ -68,6 +68,10 @@ pub enum Payload {
     },
     /// A datanet operation.
     Datanet(DatanetOp),
+    /// A model operation.
+    Model(crate::model::ModelOp),
+    /// Deposits, API keys, settlements and claims.
+    Usage(crate::usage::UsageOp),
 }
 
 impl Payload {
@@ -76,6 +80,8 @@ impl Payload {
     const TAG_UNBOND: u8 = 2;
     const TAG_REGISTER_VALIDATOR: u8 = 3;
     const TAG_DATANET: u8 = 4;
+    const TAG_MODEL: u8 = 5;
+    const TAG_USAGE: u8 = 6;
 
     /// A stable lowercase name of the payload kind, as shown by the API.
     #[must_use]
@@ -86,6 +92,8 @@ impl Payload {
             Self::Unbond { .. } => "unbond",
             Self::RegisterValidator { .. } => "register_validator",
             Self::Datanet(op) => op.kind(),
+            Self::Model(op) => op.kind(),
+            Self::Usage(op) => op.kind(),
         }
     }
 }
@@ -116,6 +124,14 @@ impl Write for Payload {
                 buf.put_u8(Self::TAG_DATANET);
                 op.write(buf);
             }
+            Self::Model(op) => {
+                buf.put_u8(Self::TAG_MODEL);
+                op.write(buf);
+            }
+            Self::Usage(op) => {
+                buf.put_u8(Self::TAG_USAGE);
+                op.write(buf);
+            }
         }
     }
 }
@@ -128,6 +144,8 @@ impl EncodeSize for Payload {
             }
             Self::RegisterValidator { p2p_addr } => 1 + p2p_addr.encode_size(),
             Self::Datanet(op) => 1 + op.encode_size(),
+            Self::Model(op) => 1 + op.encode_size(),
+            Self::Usage(op) => 1 + op.encode_size(),
         }
     }
 }
@@ -150,6 +168,8 @@ impl Read for Payload {
                 Self::RegisterValidator { p2p_addr: SocketAddr::read(buf)? }
             }
             Self::TAG_DATANET => Self::Datanet(DatanetOp::read(buf)?),
+            Self::TAG_MODEL => Self::Model(crate::model::ModelOp::read(buf)?),
+            Self::TAG_USAGE => Self::Usage(crate::usage::UsageOp::read(buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

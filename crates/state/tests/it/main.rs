@@ -4,6 +4,7 @@
 mod datanets;
 mod properties;
 mod scenarios;
+mod usage;
 
 use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params, State};
 use alx_types::{Address, Amount, SignedTx, Transaction, block::Height, tx::Payload};
@@ -63,6 +64,9 @@ pub(crate) fn run(state: &mut State, txs: &[SignedTx]) -> Vec<alx_types::Receipt
 /// holds.
 pub(crate) fn total_held(state: &State) -> u128 {
     state.datanet_stake_locked().unwrap().0
+        + state.prepaid_total().unwrap().0
+        + state.claimable_total().unwrap().0
+        + state.treasury().unwrap().0
         + state
             .accounts()
             .map(|r| {

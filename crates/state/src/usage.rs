@@ -1,0 +1,321 @@
+//! Paying for model use: prepaid deposits, API keys, settlements and reward claims.
+//!
+//! A settlement is checked whole before anything is written: the receipt range, every key
+//! (its provider, limit and payer's deposit), every model, every credit. Then, per model, the
+//! fees charged are split exactly in base units:
+//!
+//! ```text
+//! data     = total * data_bps / 10_000          (floor)
+//! owner    = total * owner_bps / 10_000         (floor)   → the model owner's balance
+//! provider = total * provider_bps / 10_000      (floor)   → the settling node's balance
+//! protocol = total - data - owner - provider              → the treasury (gets the dust)
+//! ```
+//!
+//! The data share pays the credited contributions (claimable rewards). A credit for a
+//! flagged near-duplicate, and whatever no credit claims, goes to the owners of the model's
+//! datanets pro rata to their versions' bytes (floor; the dust to the first datanet's owner),
+//! or to the model owner's claimable rewards if it names no datanet. Nothing is created or
+//! lost: the charges equal the payouts.
+
+use crate::{
+    ContributionStatus,
+    execute::{PayloadError, PayloadResult, overflow},
+    model_records::{
+        ApiKey, GLOBAL_CLAIMABLE_TOTAL, GLOBAL_PREPAID_TOTAL, GLOBAL_TREASURY, Model, Rewards,
+    },
+    state::State,
+};
+use alx_types::{
+    Address, Amount, ErrorCode, Hash,
+    datanet::{ContributionId, DatanetId},
+    model::{BPS, ModelId},
+    usage::{Settlement, UsageOp},
+};
+use std::collections::BTreeMap;
+
+fn add(a: Amount, b: Amount) -> Result<Amount, PayloadError> {
+    a.checked_add(b).ok_or_else(|| ErrorCode::AmountOverflow.into())
+}
+
+fn bps_of(total: Amount, bps: u16) -> Amount {
+    // total < 2^128 and bps ≤ 10^4: split to avoid overflow of total * bps.
+    let (q, r) = (total.0 / u128::from(BPS), total.0 % u128::from(BPS));
+    Amount(q * u128::from(bps) + r * u128::from(bps) / u128::from(BPS))
+}
+
+/// Everything a valid settlement writes, computed before any write.
+#[derive(Default)]
+struct Payouts {
+    keys: BTreeMap<Hash, ApiKey>,
+    prepaid: BTreeMap<Address, Amount>,
+    balances: BTreeMap<Address, Amount>,
+    rewards: BTreeMap<Address, Amount>,
+    earned: BTreeMap<(DatanetId, ContributionId), Amount>,
+    treasury: Amount,
+    charged: Amount,
+}
+
+impl State {
+    pub(crate) fn usage_op(&mut self, who: &Address, op: &UsageOp) -> PayloadResult {
+        match op {
+            UsageOp::Deposit { amount } => self.deposit(who, *amount),
+            UsageOp::Withdraw { amount } => self.withdraw_deposit(who, *amount),
+            UsageOp::CreateApiKey { key_hash, provider, limit } => {
+                if self.api_key(key_hash)?.is_some() {
+                    return Err(ErrorCode::ApiKeyExists.into());
+                }
+                let key = ApiKey {
+                    payer: *who,
+                    provider: *provider,
+                    limit: *limit,
+                    spent: Amount::ZERO,
+                    revoked: false,
+                };
+                self.put_api_key(key_hash, &key);
+                Ok(())
+            }
+            UsageOp::RevokeApiKey { key_hash } => {
+                let mut key = self.api_key(key_hash)?.ok_or(ErrorCode::UnknownApiKey)?;
+                if key.payer != *who {
+                    return Err(ErrorCode::NotKeyParty.into());
+                }
+                if key.revoked {
+                    return Err(ErrorCode::ApiKeyRevoked.into());
+                }
+                key.revoked = true;
+                self.put_api_key(key_hash, &key);
+                Ok(())
+            }
+            UsageOp::Settle(s) => self.settle(who, s),
+            UsageOp::Claim => self.claim(who),
+        }
+    }
+
+    fn deposit(&mut self, who: &Address, amount: Amount) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let mut account = self.existing_account(who)?;
+        account.balance =
+            account.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
+        let prepaid = add(self.prepaid(who)?, amount)?;
+        let total = self.prepaid_total()?.checked_add(amount).ok_or_else(overflow)?;
+        self.put_account(who, &account);
+        self.put_prepaid(who, prepaid);
+        self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, total);
+        Ok(())
+    }
+
+    fn withdraw_deposit(&mut self, who: &Address, amount: Amount) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let prepaid =
+            self.prepaid(who)?.checked_sub(amount).ok_or(ErrorCode::InsufficientDeposit)?;
+        let total = self.prepaid_total()?.checked_sub(amount).ok_or_else(overflow)?;
+        self.put_prepaid(who, prepaid);
+        self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, total);
+        self.credit(who, amount)?;
+        Ok(())
+    }
+
+    fn claim(&mut self, who: &Address) -> PayloadResult {
+        let mut rewards = self.rewards(who)?;
+        if rewards.claimable.is_zero() {
+            return Err(ErrorCode::NothingToClaim.into());
+        }
+        let amount = std::mem::take(&mut rewards.claimable);
+        let total = self.claimable_total()?.checked_sub(amount).ok_or_else(overflow)?;
+        self.put_rewards(who, &rewards);
+        self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, total);
+        self.credit(who, amount)?;
+        Ok(())
+    }
+
+    fn settle(&mut self, provider: &Address, s: &Settlement) -> PayloadResult {
+        let next = self.next_receipt(provider)?;
+        if s.receipts == 0 || s.first_receipt != next {
+            return Err(ErrorCode::BadReceiptRange.into());
+        }
+        let end = next.checked_add(u64::from(s.receipts)).ok_or(ErrorCode::BadReceiptRange)?;
+        let mut out = Payouts::default();
+        let mut per_model: BTreeMap<ModelId, Amount> = BTreeMap::new();
+        let mut models: BTreeMap<ModelId, Model> = BTreeMap::new();
+        for charge in &s.charges {
+            let key = match out.keys.get(&charge.key_hash) {
+                Some(k) => *k,
+                None => self.api_key(&charge.key_hash)?.ok_or(ErrorCode::UnknownApiKey)?,
+            };
+            if key.provider != *provider {
+                return Err(ErrorCode::NotKeyParty.into());
+            }
+            if key.revoked {
+                return Err(ErrorCode::ApiKeyRevoked.into());
+            }
+            if let std::collections::btree_map::Entry::Vacant(slot) = models.entry(charge.model) {
+                let m = self.model(charge.model)?.ok_or(ErrorCode::UnknownModel)?;
+                if m.retired {
+                    return Err(ErrorCode::ModelRetired.into());
+                }
+                slot.insert(m);
+            }
+            let spent = add(key.spent, charge.amount)?;
+            if spent > key.limit {
+                return Err(ErrorCode::OverLimit.into());
+            }
+            out.keys.insert(charge.key_hash, ApiKey { spent, ..key });
+            let owed =
+                add(out.prepaid.get(&key.payer).copied().unwrap_or_default(), charge.amount)?;
+            out.prepaid.insert(key.payer, owed);
+            let total = per_model.entry(charge.model).or_default();
+            *total = add(*total, charge.amount)?;
+            out.charged = add(out.charged, charge.amount)?;
+        }
+        for (payer, owed) in &out.prepaid {
+            if self.prepaid(payer)? < *owed {
+                return Err(ErrorCode::InsufficientDeposit.into());
+            }
+        }
+        // Credits, checked against each model's datanet versions and data share.
+        let mut credited: BTreeMap<ModelId, Amount> = BTreeMap::new();
+        let mut unpaid: BTreeMap<ModelId, Amount> = BTreeMap::new();
+        for c in &s.credits {
+            let model = models.get(&c.model).ok_or(ErrorCode::BadCredit)?;
+            let version = model
+                .spec
+                .datanets
+                .iter()
+                .find(|d| d.datanet == c.datanet)
+                .ok_or(ErrorCode::BadCredit)?
+                .version;
+            let contribution =
+                self.contribution(c.datanet, c.contribution)?.ok_or(ErrorCode::BadCredit)?;
+            if contribution.status != ContributionStatus::Approved
+                || !(1..=version).contains(&contribution.first_version)
+            {
+                return Err(ErrorCode::BadCredit.into());
+            }
+            let sum = credited.entry(c.model).or_default();
+            *sum = add(*sum, c.amount)?;
+            if contribution.near_duplicate {
+                // Flagged after it was served: its share falls to the datanets' owners.
+                let u = unpaid.entry(c.model).or_default();
+                *u = add(*u, c.amount)?;
+                continue;
+            }
+            let r = out.rewards.entry(contribution.contributor).or_default();
+            *r = add(*r, c.amount)?;
+            let e = out.earned.entry((c.datanet, c.contribution)).or_default();
+            *e = add(*e, c.amount)?;
+        }
+        for (id, total) in &per_model {
+            let model = &models[id];
+            let split = model.spec.split;
+            let data = bps_of(*total, split.data_bps);
+            let owner = bps_of(*total, split.owner_bps);
+            let provider_part = bps_of(*total, split.provider_bps);
+            let protocol = Amount(total.0 - data.0 - owner.0 - provider_part.0);
+            let paid = credited.get(id).copied().unwrap_or_default();
+            let rest = data.checked_sub(paid).ok_or(ErrorCode::BadCredit)?;
+            let rest = add(rest, unpaid.get(id).copied().unwrap_or_default())?;
+            self.share_among_datanet_owners(model, rest, &mut out)?;
+            for (to, amount) in [(model.owner, owner), (*provider, provider_part)] {
+                let b = out.balances.entry(to).or_default();
+                *b = add(*b, amount)?;
+            }
+            out.treasury = add(out.treasury, protocol)?;
+        }
+        if credited.keys().any(|m| !per_model.contains_key(m)) {
+            return Err(ErrorCode::BadCredit.into());
+        }
+        self.apply_payouts(out)?;
+        self.put_next_receipt(provider, end);
+        Ok(())
+    }
+
+    /// Splits `amount` among the owners of the model's datanets, pro rata to the bytes of the
+    /// versions it names; to the model owner if it names none.
+    fn share_among_datanet_owners(
+        &self,
+        model: &Model,
+        amount: Amount,
+        out: &mut Payouts,
+    ) -> PayloadResult {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let mut owners = Vec::new();
+        for d in &model.spec.datanets {
+            let owner = self.datanet(d.datanet)?.map(|n| n.owner);
+            let bytes = self.datanet_version(d.datanet, d.version)?.map_or(0, |v| v.bytes);
+            if let Some(owner) = owner {
+                owners.push((owner, u128::from(bytes)));
+            }
+        }
+        let weight: u128 = owners.iter().map(|(_, b)| *b).sum();
+        if owners.is_empty() || weight == 0 {
+            let r = out.rewards.entry(model.owner).or_default();
+            *r = add(*r, amount)?;
+            return Ok(());
+        }
+        let mut given = 0u128;
+        for (owner, bytes) in &owners {
+            // amount * bytes / weight without overflow: bytes ≤ weight < 2^64·8.
+            let part = mul_div(amount.0, *bytes, weight);
+            given += part;
+            let r = out.rewards.entry(*owner).or_default();
+            *r = add(*r, Amount(part))?;
+        }
+        let first = owners[0].0;
+        let r = out.rewards.entry(first).or_default();
+        *r = add(*r, Amount(amount.0 - given))?;
+        Ok(())
+    }
+
+    fn apply_payouts(&mut self, out: Payouts) -> PayloadResult {
+        for (hash, key) in &out.keys {
+            self.put_api_key(hash, key);
+        }
+        for (payer, owed) in &out.prepaid {
+            let left = self.prepaid(payer)?.checked_sub(*owed).ok_or_else(overflow)?;
+            self.put_prepaid(payer, left);
+        }
+        let prepaid_total = self.prepaid_total()?.checked_sub(out.charged).ok_or_else(overflow)?;
+        self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, prepaid_total);
+        for (to, amount) in &out.balances {
+            self.credit(to, *amount)?;
+        }
+        let mut claimable_total = self.claimable_total()?;
+        for (to, amount) in &out.rewards {
+            let old = self.rewards(to)?;
+            let new = Rewards {
+                claimable: old.claimable.checked_add(*amount).ok_or_else(overflow)?,
+                earned: old.earned.checked_add(*amount).ok_or_else(overflow)?,
+            };
+            self.put_rewards(to, &new);
+            claimable_total = claimable_total.checked_add(*amount).ok_or_else(overflow)?;
+        }
+        self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, claimable_total);
+        for ((datanet, contribution), amount) in &out.earned {
+            let e = self.contribution_earned(*datanet, *contribution)?;
+            self.put_contribution_earned(
+                *datanet,
+                *contribution,
+                e.checked_add(*amount).ok_or_else(overflow)?,
+            );
+        }
+        let treasury = self.treasury()?.checked_add(out.treasury).ok_or_else(overflow)?;
+        self.put_amount_global_named(GLOBAL_TREASURY, treasury);
+        Ok(())
+    }
+}
+
+/// `a * b / c` rounded down, exact for `b ≤ c` (no intermediate overflow).
+fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+    if c == 0 {
+        return 0;
+    }
+    let (q, r) = (a / c, a % c);
+    // q * b ≤ a, and r * b < c * b ≤ c² fits while c < 2^64; weights are byte counts.
+    q * b + r.saturating_mul(b) / c
+}

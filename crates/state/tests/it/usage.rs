@@ -1,0 +1,305 @@
+//! Models, deposits, API keys, settlement and claims. Account 1 owns a datanet and a model,
+//! 2 and 3 contribute, 0 is the provider (and proposer), 4 pays.
+
+use crate::*;
+use alx_types::{
+    ErrorCode, TxStatus,
+    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    hash::sha256,
+    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    usage::{Charge, Credit, Settlement, UsageOp},
+};
+
+struct Chain {
+    state: State,
+    nonces: [u64; 5],
+}
+
+impl Chain {
+    fn new() -> Self {
+        let mut g = genesis();
+        g.accounts.push(alx_state::GenesisAccount { address: addr(4), balance: Amount(1_000_000) });
+        Self { state: State::from_genesis(&g).unwrap(), nonces: [0; 5] }
+    }
+
+    fn send(&mut self, from: u64, payload: Payload) -> Option<ErrorCode> {
+        let nonce = self.nonces[from as usize];
+        self.nonces[from as usize] += 1;
+        let receipt = run(&mut self.state, &[tx(from, nonce, MIN_FEE, payload)]).remove(0);
+        assert_eq!(total_held(&self.state), self.state.supply().unwrap().0, "supply moved");
+        assert_eq!(receipt.status == TxStatus::Success, receipt.error.is_none());
+        receipt.error
+    }
+
+    fn ok(&mut self, from: u64, payload: Payload) {
+        assert_eq!(self.send(from, payload), None);
+    }
+
+    /// A failed transaction changes nothing but the sender's fee and nonce.
+    fn refused(&mut self, from: u64, payload: Payload, code: ErrorCode) {
+        let before = self.state.clone();
+        assert_eq!(self.send(from, payload), Some(code));
+        for i in 0..5 {
+            if i != from && i != 0 {
+                assert_eq!(
+                    self.state.account(&addr(i)).unwrap(),
+                    before.account(&addr(i)).unwrap()
+                );
+                assert_eq!(
+                    self.state.rewards(&addr(i)).unwrap(),
+                    before.rewards(&addr(i)).unwrap()
+                );
+                assert_eq!(
+                    self.state.prepaid(&addr(i)).unwrap(),
+                    before.prepaid(&addr(i)).unwrap()
+                );
+            }
+        }
+        assert_eq!(self.state.treasury().unwrap(), before.treasury().unwrap());
+    }
+
+    fn balance(&self, who: u64) -> u128 {
+        self.state.account(&addr(who)).unwrap().unwrap_or_default().balance.0
+    }
+}
+
+fn datanet(op: DatanetOp) -> Payload {
+    Payload::Datanet(op)
+}
+
+fn usage(op: UsageOp) -> Payload {
+    Payload::Usage(op)
+}
+
+fn model_spec(name: &str) -> ModelSpec {
+    ModelSpec {
+        name: name.into(),
+        base_model: sha256(&[b"smollm2"]),
+        adapter: None,
+        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        price_input_per_1k: Amount(100),
+        price_output_per_1k: Amount(300),
+        split: FeeSplit::DEFAULT,
+    }
+}
+
+/// Datanet 0 with contributions 0 (by 2, 300 bytes) and 1 (by 3, 100 bytes) in version 1, a
+/// model on it, a key for provider 0 with limit 50,000, and a deposit of 100,000 from 4.
+fn setup() -> Chain {
+    let mut c = Chain::new();
+    let spec = DatanetSpec {
+        name: "move".into(),
+        description: String::new(),
+        tags: vec![],
+        license: "MIT".into(),
+        policy: Policy::Open,
+        contribution_fee: Amount(0),
+        contribution_stake: Amount(0),
+        daily_byte_cap: 0,
+        curators: vec![],
+    };
+    c.ok(1, datanet(DatanetOp::Create(Box::new(spec))));
+    for (who, seed, size) in [(2, "a", 300), (3, "b", 100)] {
+        let content =
+            ContentRef { hash: sha256(&[seed.as_bytes()]), size, media_type: MediaType::Code };
+        c.ok(who, datanet(DatanetOp::Contribute { datanet: 0, content }));
+    }
+    c.ok(1, datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    c.ok(1, Payload::Model(ModelOp::Register(Box::new(model_spec("move-coder")))));
+    c.ok(4, usage(UsageOp::Deposit { amount: Amount(100_000) }));
+    c.ok(
+        4,
+        usage(UsageOp::CreateApiKey {
+            key_hash: key_hash(),
+            provider: addr(0),
+            limit: Amount(50_000),
+        }),
+    );
+    c
+}
+
+fn key_hash() -> alx_types::Hash {
+    sha256(&[b"alx-sk-secret"])
+}
+
+fn settlement(first: u64, amount: u128, credits: Vec<Credit>) -> Payload {
+    usage(UsageOp::Settle(Box::new(Settlement {
+        first_receipt: first,
+        receipts: 3,
+        receipts_root: sha256(&[b"receipts"]),
+        charges: vec![Charge { key_hash: key_hash(), model: 0, amount: Amount(amount) }],
+        credits,
+    })))
+}
+
+fn credit(contribution: u64, amount: u128) -> Credit {
+    Credit { model: 0, datanet: 0, contribution, amount: Amount(amount) }
+}
+
+#[test]
+fn settlement_splits_fees_exactly_and_rewards_are_claimed() {
+    let mut c = setup();
+    let m = c.state.model(0).unwrap().unwrap();
+    assert_eq!((m.owner, m.spec.name.as_str()), (addr(1), "move-coder"));
+    assert_eq!(c.state.model_by_name("move-coder").unwrap(), Some(0));
+
+    // 10,001 charged: data 5,000, owner 2,500, provider 1,500, protocol 1,001 (the dust).
+    // Of the data share, 3,000 credited to contribution 0 and 1,000 to 1; the 1,000 left
+    // goes to the datanet's owner.
+    let (owner0, provider0) = (c.balance(1), c.balance(0));
+    c.ok(0, settlement(0, 10_001, vec![credit(0, 3_000), credit(1, 1_000)]));
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(89_999));
+    assert_eq!(c.state.api_key(&key_hash()).unwrap().unwrap().spent, Amount(10_001));
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(3_000));
+    assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount(1_000));
+    assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(1_000));
+    assert_eq!(c.balance(1), owner0 + 2_500);
+    // The provider pays its fee to itself as the proposer: it nets its share.
+    assert_eq!(c.balance(0) - provider0, 1_500);
+    assert_eq!(c.state.treasury().unwrap(), Amount(1_001));
+    assert_eq!(c.state.contribution_earned(0, 0).unwrap(), Amount(3_000));
+    assert_eq!(c.state.next_receipt(&addr(0)).unwrap(), 3);
+
+    // A receipt range is settled once.
+    c.refused(0, settlement(0, 10, vec![]), ErrorCode::BadReceiptRange);
+
+    // Claims move rewards to the balance, once.
+    let before = c.balance(2);
+    c.ok(2, usage(UsageOp::Claim));
+    assert_eq!(c.balance(2), before - MIN_FEE + 3_000);
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().earned, Amount(3_000));
+    c.refused(2, usage(UsageOp::Claim), ErrorCode::NothingToClaim);
+
+    // Nothing attributed: the whole data share goes to the datanet's owner.
+    c.ok(0, settlement(3, 1_000, vec![]));
+    assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(1_500));
+}
+
+#[test]
+fn bad_settlements_change_nothing() {
+    let mut c = setup();
+    // Over the data share (5,000 of 10,000).
+    c.refused(0, settlement(0, 10_000, vec![credit(0, 5_001)]), ErrorCode::BadCredit);
+    // A contribution the model's version does not hold.
+    let content = ContentRef { hash: sha256(&[b"late"]), size: 10, media_type: MediaType::Text };
+    c.ok(2, datanet(DatanetOp::Contribute { datanet: 0, content }));
+    c.refused(0, settlement(0, 10_000, vec![credit(2, 1)]), ErrorCode::BadCredit);
+    c.refused(0, settlement(0, 10_000, vec![credit(9, 1)]), ErrorCode::BadCredit);
+    // Someone else's key; the wrong receipt number; over the key's limit; over the deposit.
+    c.refused(3, settlement(0, 10, vec![]), ErrorCode::NotKeyParty);
+    c.refused(0, settlement(5, 10, vec![]), ErrorCode::BadReceiptRange);
+    c.refused(0, settlement(0, 50_001, vec![]), ErrorCode::OverLimit);
+    c.ok(4, usage(UsageOp::Withdraw { amount: Amount(99_000) }));
+    c.refused(0, settlement(0, 1_001, vec![]), ErrorCode::InsufficientDeposit);
+    c.refused(
+        4,
+        usage(UsageOp::Withdraw { amount: Amount(1_001) }),
+        ErrorCode::InsufficientDeposit,
+    );
+    // Revoked keys and retired models cannot be charged.
+    c.refused(2, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::NotKeyParty);
+    c.ok(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
+    c.refused(0, settlement(0, 10, vec![]), ErrorCode::ApiKeyRevoked);
+    c.refused(
+        4,
+        usage(UsageOp::CreateApiKey { key_hash: key_hash(), provider: addr(0), limit: Amount(1) }),
+        ErrorCode::ApiKeyExists,
+    );
+    c.refused(3, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::NotModelOwner);
+    c.ok(1, Payload::Model(ModelOp::Retire { model: 0 }));
+    c.refused(1, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::ModelRetired);
+}
+
+#[test]
+fn flagged_contributions_earn_nothing() {
+    let mut c = setup();
+    c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 1 }));
+    c.ok(0, settlement(0, 10_000, vec![credit(0, 2_000), credit(1, 3_000)]));
+    assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount::ZERO);
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(2_000));
+    assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(3_000));
+}
+
+#[test]
+fn model_registration_rules() {
+    let mut c = setup();
+    let register = |spec: ModelSpec| Payload::Model(ModelOp::Register(Box::new(spec)));
+    c.refused(1, register(model_spec("move-coder")), ErrorCode::BadModelField);
+    c.refused(1, register(model_spec("Bad Name")), ErrorCode::BadModelField);
+    let mut unpublished = model_spec("v2");
+    unpublished.datanets[0].version = 2;
+    c.refused(1, register(unpublished), ErrorCode::BadModelField);
+    let mut twice = model_spec("twice");
+    twice.datanets.push(twice.datanets[0]);
+    c.refused(1, register(twice), ErrorCode::BadModelField);
+    let mut greedy = model_spec("greedy");
+    greedy.split =
+        FeeSplit { data_bps: 1_000, owner_bps: 7_500, provider_bps: 1_000, protocol_bps: 500 };
+    c.refused(1, register(greedy), ErrorCode::BadModelField);
+    let mut no_data = model_spec("plain");
+    no_data.datanets.clear();
+    c.ok(2, register(no_data));
+    c.ok(
+        2,
+        Payload::Model(ModelOp::SetPrices {
+            model: 1,
+            input_per_1k: Amount(1),
+            output_per_1k: Amount(2),
+        }),
+    );
+    assert_eq!(c.state.model(1).unwrap().unwrap().spec.price_output_per_1k, Amount(2));
+    // A model without datanets: the data share is its owner's.
+    c.ok(
+        4,
+        usage(UsageOp::CreateApiKey {
+            key_hash: sha256(&[b"k2"]),
+            provider: addr(0),
+            limit: Amount(10_000),
+        }),
+    );
+    let s = Settlement {
+        first_receipt: 0,
+        receipts: 1,
+        receipts_root: sha256(&[b"r"]),
+        charges: vec![Charge { key_hash: sha256(&[b"k2"]), model: 1, amount: Amount(1_000) }],
+        credits: vec![],
+    };
+    c.ok(0, usage(UsageOp::Settle(Box::new(s))));
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(500));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever is charged and credited, a settlement either applies and moves exactly what it
+    /// charged (supply checked after every transaction by `send`), or changes nothing.
+    #[test]
+    fn settlements_conserve_supply(
+        amount in 0u128..60_000,
+        c0 in 0u128..40_000,
+        c1 in 0u128..40_000,
+        flag in proptest::bool::ANY,
+    ) {
+        let mut c = setup();
+        if flag {
+            c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 0 }));
+        }
+        let before = c.state.prepaid(&addr(4)).unwrap().0;
+        let paid_out = |s: &State| {
+            s.claimable_total().unwrap().0 + s.treasury().unwrap().0
+                + s.account(&addr(1)).unwrap().unwrap().balance.0
+                + s.account(&addr(0)).unwrap().unwrap().balance.0
+        };
+        let out_before = paid_out(&c.state);
+        match c.send(0, settlement(0, amount, vec![credit(0, c0), credit(1, c1)])) {
+            None => {
+                proptest::prop_assert!(c0 + c1 <= amount / 2 + 1);
+                proptest::prop_assert_eq!(before - c.state.prepaid(&addr(4)).unwrap().0, amount);
+                proptest::prop_assert_eq!(paid_out(&c.state) - out_before, amount);
+            }
+            Some(code) => {
+                proptest::prop_assert!(matches!(code, ErrorCode::BadCredit | ErrorCode::OverLimit));
+                proptest::prop_assert_eq!(c.state.prepaid(&addr(4)).unwrap().0, before);
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Paying for model use: prepaid deposits, API keys, settlement of served requests, and
+//! claiming rewards.
+//!
+//! ```text
+//! UsageOp = 0 Deposit { amount }                     balance → prepaid deposit
+//!         | 1 Withdraw { amount }                    prepaid deposit → balance
+//!         | 2 CreateApiKey { key_hash, provider, limit }   a key `provider` may charge
+//!         | 3 RevokeApiKey { key_hash }               the payer stops a key
+//!         | 4 Settle { settlement }                  a provider charges served requests
+//!         | 5 Claim                                  claimable rewards → balance
+//! ```
+//!
+//! An API key is a secret the payer gives to a serving node; the chain holds only its hash,
+//! the payer, the one provider allowed to charge it, and a spending limit. A settlement covers
+//! the provider's next receipts (numbered from 0, so none is settled twice), commits to them
+//! with a Merkle root (so anyone holding the receipts can audit it), charges each key its
+//! total, and credits the data share of each model's fees to the contributions the receipts
+//! attribute it to.
+
+use crate::{
+    Address, Amount, Hash,
+    datanet::{ContributionId, DatanetId, read_count},
+    model::ModelId,
+};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
+};
+use serde::{Deserialize, Serialize};
+
+/// Most charges in one settlement.
+pub const SETTLEMENT_CHARGES_MAX: usize = 32;
+/// Most contribution credits in one settlement.
+pub const SETTLEMENT_CREDITS_MAX: usize = 64;
+
+/// What one API key owes for one model in a settlement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    /// SHA-256 of the API key.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub key_hash: Hash,
+    /// The model used.
+    pub model: ModelId,
+    /// Total fee of the receipts for this key and model.
+    pub amount: Amount,
+}
+
+/// The part of a model's data share a contribution earned in a settlement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credit {
+    /// The model whose fees pay it.
+    pub model: ModelId,
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// Base units.
+    pub amount: Amount,
+}
+
+/// A batch of served requests, charged and paid out at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// The provider's first receipt number in the batch (its next unsettled one).
+    pub first_receipt: u64,
+    /// Receipts in the batch (at least 1).
+    pub receipts: u32,
+    /// Merkle root over the batch's receipt ids, in order.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub receipts_root: Hash,
+    /// Totals per key and model.
+    pub charges: Vec<Charge>,
+    /// Data-share credits per contribution.
+    pub credits: Vec<Credit>,
+}
+
+/// A usage operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageOp {
+    /// Move `amount` from the balance to the prepaid deposit.
+    Deposit {
+        /// Base units.
+        amount: Amount,
+    },
+    /// Move `amount` from the prepaid deposit back to the balance.
+    Withdraw {
+        /// Base units.
+        amount: Amount,
+    },
+    /// Let `provider` charge requests made with the key whose hash is `key_hash`, up to
+    /// `limit` in total.
+    CreateApiKey {
+        /// SHA-256 of the secret key.
+        key_hash: Hash,
+        /// The only node that may settle charges on it.
+        provider: Address,
+        /// Most it may ever be charged.
+        limit: Amount,
+    },
+    /// Stop a key (payer only); later settlements against it fail.
+    RevokeApiKey {
+        /// SHA-256 of the secret key.
+        key_hash: Hash,
+    },
+    /// Settle a batch of the sender's receipts.
+    Settle(Box<Settlement>),
+    /// Move the sender's claimable rewards to its balance.
+    Claim,
+}
+
+impl UsageOp {
+    /// A stable lowercase name, as shown by the API.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Deposit { .. } => "deposit",
+            Self::Withdraw { .. } => "withdraw_deposit",
+            Self::CreateApiKey { .. } => "api_key_create",
+            Self::RevokeApiKey { .. } => "api_key_revoke",
+            Self::Settle(_) => "settle",
+            Self::Claim => "claim",
+        }
+    }
+}
+
+const CHARGE_SIZE: usize = Hash::SIZE + u64::SIZE + Amount::SIZE;
+const CREDIT_SIZE: usize = 3 * u64::SIZE + Amount::SIZE;
+
+impl Write for Settlement {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.first_receipt.write(buf);
+        self.receipts.write(buf);
+        self.receipts_root.write(buf);
+        buf.put_u8(self.charges.len().min(255) as u8);
+        for c in self.charges.iter().take(255) {
+            c.key_hash.write(buf);
+            c.model.write(buf);
+            c.amount.write(buf);
+        }
+        buf.put_u8(self.credits.len().min(255) as u8);
+        for c in self.credits.iter().take(255) {
+            c.model.write(buf);
+            c.datanet.write(buf);
+            c.contribution.write(buf);
+            c.amount.write(buf);
+        }
+    }
+}
+
+impl EncodeSize for Settlement {
+    fn encode_size(&self) -> usize {
+        u64::SIZE
+            + u32::SIZE
+            + Hash::SIZE
+            + 1
+            + self.charges.len().min(255) * CHARGE_SIZE
+            + 1
+            + self.credits.len().min(255) * CREDIT_SIZE
+    }
+}
+
+impl Read for Settlement {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let first_receipt = u64::read(buf)?;
+        let receipts = u32::read(buf)?;
+        let receipts_root = Hash::read(buf)?;
+        let charges = (0..read_count(buf, SETTLEMENT_CHARGES_MAX)?)
+            .map(|_| {
+                Ok(Charge {
+                    key_hash: Hash::read(buf)?,
+                    model: u64::read(buf)?,
+                    amount: Amount::read(buf)?,
+                })
+            })
+            .collect::<Result<_, CodecError>>()?;
+        let credits = (0..read_count(buf, SETTLEMENT_CREDITS_MAX)?)
+            .map(|_| {
+                Ok(Credit {
+                    model: u64::read(buf)?,
+                    datanet: u64::read(buf)?,
+                    contribution: u64::read(buf)?,
+                    amount: Amount::read(buf)?,
+                })
+            })
+            .collect::<Result<_, CodecError>>()?;
+        Ok(Self { first_receipt, receipts, receipts_root, charges, credits })
+    }
+}
+
+impl Write for UsageOp {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Self::Deposit { amount } => {
+                buf.put_u8(0);
+                amount.write(buf);
+            }
+            Self::Withdraw { amount } => {
+                buf.put_u8(1);
+                amount.write(buf);
+            }
+            Self::CreateApiKey { key_hash, provider, limit } => {
+                buf.put_u8(2);
+                key_hash.write(buf);
+                provider.write(buf);
+                limit.write(buf);
+            }
+            Self::RevokeApiKey { key_hash } => {
+                buf.put_u8(3);
+                key_hash.write(buf);
+            }
+            Self::Settle(s) => {
+                buf.put_u8(4);
+                s.write(buf);
+            }
+            Self::Claim => buf.put_u8(5),
+        }
+    }
+}
+
+impl EncodeSize for UsageOp {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Self::Deposit { .. } | Self::Withdraw { .. } => Amount::SIZE,
+            Self::CreateApiKey { .. } => Hash::SIZE + Address::SIZE + Amount::SIZE,
+            Self::RevokeApiKey { .. } => Hash::SIZE,
+            Self::Settle(s) => s.encode_size(),
+            Self::Claim => 0,
+        }
+    }
+}
+
+impl Read for UsageOp {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            0 => Self::Deposit { amount: Amount::read(buf)? },
+            1 => Self::Withdraw { amount: Amount::read(buf)? },
+            2 => Self::CreateApiKey {
+                key_hash: Hash::read(buf)?,
+                provider: Address::read(buf)?,
+                limit: Amount::read(buf)?,
+            },
+            3 => Self::RevokeApiKey { key_hash: Hash::read(buf)? },
+            4 => Self::Settle(Box::new(Settlement::read(buf)?)),
+            5 => Self::Claim,
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DatanetVersionRef, FeeSplit, MODEL_DATANETS_MAX, ModelOp, ModelSpec};
+    use commonware_codec::{DecodeExt as _, Encode as _};
+
+    fn full_settlement() -> Settlement {
+        Settlement {
+            first_receipt: u64::MAX - 5,
+            receipts: u32::MAX,
+            receipts_root: crate::hash::ZERO,
+            charges: vec![
+                Charge {
+                    key_hash: crate::hash::ZERO,
+                    model: 1,
+                    amount: Amount(u128::MAX)
+                };
+                SETTLEMENT_CHARGES_MAX
+            ],
+            credits: vec![
+                Credit {
+                    model: 1,
+                    datanet: 2,
+                    contribution: 3,
+                    amount: Amount(u128::MAX)
+                };
+                SETTLEMENT_CREDITS_MAX
+            ],
+        }
+    }
+
+    #[test]
+    fn every_op_round_trips_and_truncations_fail() {
+        let spec = ModelSpec {
+            name: "m".repeat(crate::model::MODEL_NAME_LEN_MAX),
+            base_model: crate::hash::ZERO,
+            adapter: Some(crate::hash::ZERO),
+            datanets: vec![DatanetVersionRef { datanet: 1, version: 2 }; MODEL_DATANETS_MAX],
+            price_input_per_1k: Amount(1),
+            price_output_per_1k: Amount(2),
+            split: FeeSplit::DEFAULT,
+        };
+        let payloads = [
+            crate::Payload::Model(ModelOp::Register(Box::new(spec))),
+            crate::Payload::Model(ModelOp::SetPrices {
+                model: 1,
+                input_per_1k: Amount(1),
+                output_per_1k: Amount(2),
+            }),
+            crate::Payload::Model(ModelOp::Retire { model: 1 }),
+            crate::Payload::Usage(UsageOp::Deposit { amount: Amount(5) }),
+            crate::Payload::Usage(UsageOp::Withdraw { amount: Amount(5) }),
+            crate::Payload::Usage(UsageOp::CreateApiKey {
+                key_hash: crate::hash::ZERO,
+                provider: Address([1; 32]),
+                limit: Amount(9),
+            }),
+            crate::Payload::Usage(UsageOp::RevokeApiKey { key_hash: crate::hash::ZERO }),
+            crate::Payload::Usage(UsageOp::Settle(Box::new(full_settlement()))),
+            crate::Payload::Usage(UsageOp::Claim),
+        ];
+        for p in payloads {
+            let bytes = p.encode();
+            assert_eq!(bytes.len(), p.encode_size(), "{}", p.kind());
+            assert_eq!(crate::Payload::decode(bytes.clone()).unwrap(), p);
+            for cut in 0..bytes.len() {
+                assert!(crate::Payload::decode(commonware_codec::Copying(&bytes[..cut])).is_err());
+            }
+        }
+        let mut too_many = full_settlement();
+        too_many.credits.push(too_many.credits[0]);
+        let bytes = UsageOp::Settle(Box::new(too_many)).encode();
+        assert!(UsageOp::decode(bytes).is_err());
+    }
+
+    #[test]
+    fn the_largest_settlement_fits_in_a_transaction() {
+        use crate::{Transaction, limits::TX_SIZE_MAX};
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        let key = PrivateKey::from_seed(1);
+        let signed = Transaction {
+            chain_id: "x".repeat(crate::limits::CHAIN_ID_LEN_MAX).parse().unwrap(),
+            sender: Address::from_public_key(&key.public_key()),
+            nonce: u64::MAX,
+            fee: Amount(u128::MAX),
+            payload: crate::Payload::Usage(UsageOp::Settle(Box::new(full_settlement()))),
+        }
+        .sign(&key);
+        let bytes = signed.to_bytes();
+        assert!(bytes.len() <= TX_SIZE_MAX, "{} bytes", bytes.len());
+        assert_eq!(crate::SignedTx::decode_bytes(&bytes).unwrap(), signed);
+    }
+}
