@@ -50,8 +50,13 @@ const fn status_name(s: ContributionStatus) -> &'static str {
     }
 }
 
-fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
-    ContributionJson {
+fn contribution_json(
+    state: &ChainState,
+    datanet: DatanetId,
+    id: u64,
+    c: Contribution,
+) -> Result<ContributionJson, ApiError> {
+    Ok(ContributionJson {
         id,
         contributor: c.contributor,
         content: c.content,
@@ -60,7 +65,8 @@ fn contribution_json(id: u64, c: Contribution) -> ContributionJson {
         stake: c.stake,
         near_duplicate: c.near_duplicate,
         first_version: c.first_version,
-    }
+        earned: state.contribution_earned(datanet, id)?,
+    })
 }
 
 pub(crate) fn number(text: &str, what: &str) -> Result<u64, ApiError> {
@@ -141,8 +147,8 @@ pub(crate) async fn contributions(
             *cid >= page.from && page.status.as_deref().is_none_or(|s| s == status_name(c.status))
         })
         .take(limit)
-        .map(|(cid, c)| contribution_json(cid, c))
-        .collect();
+        .map(|(cid, c)| contribution_json(state, id, cid, c))
+        .collect::<Result<_, _>>()?;
     Ok(Json(out))
 }
 

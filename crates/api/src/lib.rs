@@ -17,6 +17,9 @@
 //! | POST | `/api/blobs` | upload bytes, get their hash |
 //! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
+//! | GET  | `/api/models[/{id or name}]` | registered models |
+//! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
+//! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, limit and spending |
 //! | GET  | `/metrics` | Prometheus text |
 //!
 //! Errors are `{"error": {"type", "message"}}` with a stable `type` (see [`ApiError`]).
@@ -27,6 +30,7 @@ mod attribution;
 mod blobs;
 mod datanets;
 mod error;
+mod models;
 mod routes;
 
 pub use error::ApiError;
@@ -83,6 +87,10 @@ pub fn router(state: ApiState) -> Router {
             get(attribution::coverage),
         )
         .route("/api/attribution", post(attribution::attribute))
+        .route("/api/models", get(models::list))
+        .route("/api/models/{id}", get(models::show))
+        .route("/api/accounts/{address}/rewards", get(models::rewards))
+        .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/blobs", post(blobs::post).layer(DefaultBodyLimit::disable()))
         .route(
             "/api/blobs/{hash}",

@@ -55,6 +55,16 @@ enum Command {
     Balance(cmd::wallet::BalanceArgs),
     /// Send ALX to another account.
     Transfer(cmd::wallet::TransferArgs),
+    /// Prepay model use: move ALX from your balance to your prepaid deposit.
+    Deposit(cmd::usage::DepositArgs),
+    /// Take ALX back from your prepaid deposit.
+    Withdraw(cmd::usage::DepositArgs),
+    /// Rewards: what your data and models earned; claim it.
+    #[command(subcommand)]
+    Rewards(cmd::usage::RewardsCommand),
+    /// Models: register, list, show.
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
     /// Bond, unbond, or register as a validator.
     #[command(subcommand)]
     Stake(cmd::wallet::StakeCommand),
@@ -101,6 +111,10 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(&globals, c),
         Command::Balance(a) => cmd::wallet::balance(&globals, &a),
         Command::Transfer(a) => cmd::wallet::transfer(&globals, &a),
+        Command::Deposit(a) => cmd::usage::deposit(&globals, &a, false),
+        Command::Withdraw(a) => cmd::usage::deposit(&globals, &a, true),
+        Command::Rewards(c) => cmd::usage::rewards(&globals, c),
+        Command::Model(c) => cmd::model::run(&globals, c),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),

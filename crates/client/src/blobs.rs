@@ -78,3 +78,28 @@ impl Client {
         self.get(&format!("/api/datanets/{datanet}/contributions/{contribution}/coverage"))
     }
 }
+
+impl Client {
+    /// `GET /api/models`.
+    pub fn models(&self) -> Result<Vec<alx_types::model_api::ModelJson>, ClientError> {
+        self.get("/api/models?limit=500")
+    }
+
+    /// `GET /api/models/{id or name}`.
+    pub fn model(&self, id: &str) -> Result<alx_types::model_api::ModelJson, ClientError> {
+        self.get(&format!("/api/models/{id}"))
+    }
+
+    /// `GET /api/accounts/{address}/rewards`.
+    pub fn rewards(
+        &self,
+        address: &alx_types::Address,
+    ) -> Result<alx_types::model_api::RewardsJson, ClientError> {
+        self.get(&format!("/api/accounts/{address}/rewards"))
+    }
+
+    /// `GET /api/api-keys/{hash}`.
+    pub fn api_key(&self, hash: &Hash) -> Result<alx_types::model_api::ApiKeyJson, ClientError> {
+        self.get(&format!("/api/api-keys/{}", to_hex(hash)))
+    }
+}

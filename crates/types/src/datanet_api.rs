@@ -48,6 +48,9 @@ pub struct ContributionJson {
     pub near_duplicate: bool,
     /// The first version that holds it (0 until approved).
     pub first_version: u32,
+    /// What it has earned from paid model use, in total.
+    #[serde(default)]
+    pub earned: crate::Amount,
 }
 
 /// A published version.

@@ -20,6 +20,7 @@ pub mod hash;
 pub mod limits;
 pub mod merkle;
 pub mod model;
+pub mod model_api;
 pub mod receipt;
 pub mod tx;
 pub mod usage;

@@ -26,6 +26,9 @@ pub(crate) enum KeysCommand {
         /// Name of the key.
         name: String,
     },
+    /// API keys for the OpenAI-compatible gateway, paid from a prepaid deposit.
+    #[command(subcommand)]
+    ApiKey(super::usage::ApiKeyCommand),
     /// Import a key from its mnemonic, read from stdin (one line).
     Import {
         /// Name of the key.
@@ -100,6 +103,7 @@ pub(crate) fn run(g: &Globals, cmd: KeysCommand) -> anyhow::Result<()> {
             let info = store.info(&name)?;
             emit(g.json, &info, || format!("{} {}", info.name, info.address))
         }
+        KeysCommand::ApiKey(c) => super::usage::api_key(g, c),
         KeysCommand::Import { name, no_passphrase } => {
             if std::io::stdin().is_terminal() {
                 eprintln!("mnemonic (24 words, one line): ");

@@ -6,6 +6,7 @@ mod crash;
 mod datanet;
 mod index;
 mod join;
+mod models;
 mod wallet;
 mod yuma;
 

@@ -1,0 +1,117 @@
+//! `/api/models…`, `/api/accounts/{address}/rewards`, `/api/api-keys/{hash}`: models, what
+//! accounts earned and prepaid, and API keys, read from the committed state.
+
+use crate::{ApiError, ApiState};
+use alx_state::{Model, State as ChainState};
+use alx_types::{
+    Address,
+    hash::parse_hex,
+    model::ModelId,
+    model_api::{ApiKeyJson, ModelJson, RewardsJson},
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+};
+use serde::Deserialize;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Most models in one listing.
+const PAGE_MAX: u64 = 500;
+
+fn model_json(id: ModelId, m: Model) -> ModelJson {
+    ModelJson {
+        id,
+        owner: m.owner,
+        spec: m.spec,
+        registered_at: m.registered_at,
+        retired: m.retired,
+    }
+}
+
+/// A model by id, or by name.
+pub(crate) fn find_model(state: &ChainState, id: &str) -> Result<(ModelId, Model), ApiError> {
+    let id = match id.parse::<u64>() {
+        Ok(n) => n,
+        Err(_) => state
+            .model_by_name(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no model named {id:?}")))?,
+    };
+    let model = state.model(id)?.ok_or_else(|| ApiError::NotFound(format!("no model {id}")))?;
+    Ok((id, model))
+}
+
+/// Paging of listings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    #[serde(default)]
+    from: u64,
+    limit: Option<u64>,
+}
+
+pub(crate) async fn list(
+    State(s): State<ApiState>,
+    Query(page): Query<Page>,
+) -> ApiResult<Vec<ModelJson>> {
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let end =
+        state.model_count()?.min(page.from.saturating_add(page.limit.unwrap_or(100).min(PAGE_MAX)));
+    let mut out = Vec::new();
+    for id in page.from..end {
+        if let Some(m) = state.model(id)? {
+            out.push(model_json(id, m));
+        }
+    }
+    Ok(Json(out))
+}
+
+pub(crate) async fn show(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<ModelJson> {
+    let committed = s.ledger.committed();
+    let (id, m) = find_model(&committed.state, &id)?;
+    Ok(Json(model_json(id, m)))
+}
+
+pub(crate) async fn rewards(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<RewardsJson> {
+    let address: Address = address
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let r = state.rewards(&address)?;
+    Ok(Json(RewardsJson {
+        address,
+        claimable: r.claimable,
+        earned: r.earned,
+        prepaid: state.prepaid(&address)?,
+    }))
+}
+
+pub(crate) async fn api_key(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+) -> ApiResult<ApiKeyJson> {
+    let key_hash = parse_hex(&hash)
+        .ok_or_else(|| ApiError::BadRequest(format!("{hash:?} is not a 64-hex-character hash")))?;
+    let committed = s.ledger.committed();
+    let k = committed
+        .state
+        .api_key(&key_hash)?
+        .ok_or_else(|| ApiError::NotFound(format!("no API key with hash {hash}")))?;
+    Ok(Json(ApiKeyJson {
+        key_hash,
+        payer: k.payer,
+        provider: k.provider,
+        limit: k.limit,
+        spent: k.spent,
+        revoked: k.revoked,
+    }))
+}

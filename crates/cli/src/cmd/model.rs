@@ -1,0 +1,176 @@
+//! `alx model register|list|show|retire`: specialized models on chain.
+
+use crate::{
+    Globals,
+    cmd::wallet::{TxOptions, amount, report},
+    output::{emit, hinted},
+    wallet,
+};
+use alx_client::Client;
+use alx_types::{
+    Amount,
+    hash::{parse_hex, to_hex},
+    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    model_api::ModelJson,
+    tx::Payload,
+};
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `alx model …`.
+#[derive(Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Register a model owned by --from: its weights (by hash), the datanet versions it draws
+    /// on, its prices and its fee split.
+    Register(RegisterArgs),
+    /// List registered models.
+    List,
+    /// One model, by id or name.
+    Show {
+        /// Id or name.
+        model: String,
+    },
+    /// Retire a model you own: it can no longer be charged for.
+    Retire {
+        /// Id.
+        id: u64,
+        /// The owner's key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+}
+
+/// `alx model register`.
+#[derive(Args)]
+pub(crate) struct RegisterArgs {
+    /// Short name: lowercase letters, digits and '-' (unique on chain).
+    #[arg(long)]
+    name: String,
+    /// The base weights file (its BLAKE3 hash is registered).
+    #[arg(long, conflicts_with = "base_model_hash", required_unless_present = "base_model_hash")]
+    base_model: Option<PathBuf>,
+    /// The base weights' BLAKE3 hash, if the file is not here.
+    #[arg(long)]
+    base_model_hash: Option<String>,
+    /// A datanet version it draws on, as DATANET@VERSION (repeatable).
+    #[arg(long = "datanet", value_parser = datanet_version)]
+    datanets: Vec<DatanetVersionRef>,
+    /// Price per 1,000 prompt tokens, in ALX.
+    #[arg(long, default_value = "0.001", value_parser = amount)]
+    price_input: Amount,
+    /// Price per 1,000 generated tokens, in ALX.
+    #[arg(long, default_value = "0.002", value_parser = amount)]
+    price_output: Amount,
+    /// Fee split in basis points DATA,OWNER,PROVIDER,PROTOCOL (sum 10000; data ≥ 2500,
+    /// protocol ≥ 500).
+    #[arg(long, default_value = "5000,2500,1500,1000", value_parser = split)]
+    split: FeeSplit,
+    /// The owner's key.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
+fn datanet_version(text: &str) -> Result<DatanetVersionRef, String> {
+    let (d, v) = text.split_once('@').ok_or("expected DATANET@VERSION, e.g. 0@3")?;
+    Ok(DatanetVersionRef {
+        datanet: d.parse().map_err(|_| format!("bad datanet id {d:?}"))?,
+        version: v.parse().map_err(|_| format!("bad version {v:?}"))?,
+    })
+}
+
+fn split(text: &str) -> Result<FeeSplit, String> {
+    let parts: Vec<u16> = text
+        .split(',')
+        .map(|p| p.trim().parse::<u16>().map_err(|_| format!("bad basis points {p:?}")))
+        .collect::<Result<_, _>>()?;
+    let [data_bps, owner_bps, provider_bps, protocol_bps] = parts[..] else {
+        return Err("expected four numbers: DATA,OWNER,PROVIDER,PROTOCOL".into());
+    };
+    let s = FeeSplit { data_bps, owner_bps, provider_bps, protocol_bps };
+    if !s.is_valid() {
+        return Err("the parts must sum to 10000, with data ≥ 2500 and protocol ≥ 500".into());
+    }
+    Ok(s)
+}
+
+/// BLAKE3 of a file, read in chunks.
+pub(crate) fn file_hash(path: &std::path::Path) -> anyhow::Result<alx_types::Hash> {
+    let mut hasher = blake3::Hasher::new();
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    hasher.update_reader(file).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(alx_types::hash::from_bytes(*hasher.finalize().as_bytes()))
+}
+
+pub(crate) fn run(g: &Globals, cmd: ModelCommand) -> anyhow::Result<()> {
+    let client = Client::new(&g.node);
+    match cmd {
+        ModelCommand::Register(a) => register(g, a),
+        ModelCommand::List => {
+            let models = client.models()?;
+            emit(g.json, &models, || {
+                if models.is_empty() {
+                    return "no models yet (hint: alx model register --help)".into();
+                }
+                models.iter().map(line).collect::<Vec<_>>().join("\n")
+            })
+        }
+        ModelCommand::Show { model } => {
+            let m = client.model(&model).map_err(|e| {
+                if e.is_not_found() {
+                    hinted(format!("no model {model}"), "list them with `alx model list`")
+                } else {
+                    e.into()
+                }
+            })?;
+            emit(g.json, &m, || line(&m))
+        }
+        ModelCommand::Retire { id, from, opts } => {
+            let op = ModelOp::Retire { model: id };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Model(op), !opts.no_wait)?;
+            report(g, "retire", &sent)
+        }
+    }
+}
+
+fn line(m: &ModelJson) -> String {
+    let datanets: Vec<String> =
+        m.spec.datanets.iter().map(|d| format!("{}@{}", d.datanet, d.version)).collect();
+    format!(
+        "{:>4}  {:<24} in {} / out {} per 1k tokens, datanets [{}], base {}…, owner {}{}",
+        m.id,
+        m.spec.name,
+        m.spec.price_input_per_1k,
+        m.spec.price_output_per_1k,
+        datanets.join(", "),
+        &to_hex(&m.spec.base_model)[..12],
+        m.owner,
+        if m.retired { " (retired)" } else { "" }
+    )
+}
+
+fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
+    let base_model = match (&a.base_model, &a.base_model_hash) {
+        (Some(path), _) => file_hash(path)?,
+        (None, Some(h)) => parse_hex(h)
+            .ok_or_else(|| hinted(format!("{h:?} is not a hash"), "give 64 hex characters"))?,
+        (None, None) => anyhow::bail!("give --base-model FILE or --base-model-hash HASH"),
+    };
+    let spec = ModelSpec {
+        name: a.name,
+        base_model,
+        adapter: None,
+        datanets: a.datanets,
+        price_input_per_1k: a.price_input,
+        price_output_per_1k: a.price_output,
+        split: a.split,
+    };
+    let op = ModelOp::Register(Box::new(spec));
+    let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Model(op), !a.opts.no_wait)?;
+    report(g, "model register", &sent)
+}

@@ -1,0 +1,187 @@
+//! `alx deposit|withdraw`, `alx keys api-key create|revoke`, `alx rewards show|claim`: paying
+//! for model use and collecting what data earns.
+
+use crate::{
+    Globals,
+    cmd::wallet::{TxOptions, amount, report},
+    output::emit,
+    wallet,
+};
+use alx_client::Client;
+use alx_types::{
+    Amount,
+    hash::{sha256, to_hex},
+    tx::Payload,
+    usage::UsageOp,
+};
+use clap::Subcommand;
+
+/// The prefix of every API key secret, so leaked keys are easy to recognise and scan for.
+pub(crate) const API_KEY_PREFIX: &str = "alx-sk-";
+
+/// The on-chain hash of an API key secret.
+#[must_use]
+pub(crate) fn api_key_hash(secret: &str) -> alx_types::Hash {
+    sha256(&[secret.as_bytes()])
+}
+
+/// `alx keys api-key …`.
+#[derive(Subcommand)]
+pub(crate) enum ApiKeyCommand {
+    /// Create an API key paid from --from's prepaid deposit and chargeable only by --provider
+    /// (the node that serves you). The secret is printed once: store it.
+    Create {
+        /// The paying key.
+        #[arg(long)]
+        from: String,
+        /// The serving node's address, or a key name (default: the local node's key).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Most the key may ever be charged, in ALX.
+        #[arg(long, value_parser = amount)]
+        limit: Amount,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Revoke a key: later charges on it fail.
+    Revoke {
+        /// The secret (alx-sk-…) or its hash.
+        key: String,
+        /// The paying key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// A key's payer, provider, limit and spending.
+    Show {
+        /// The secret (alx-sk-…) or its hash.
+        key: String,
+    },
+}
+
+/// `alx rewards …`.
+#[derive(Subcommand)]
+pub(crate) enum RewardsCommand {
+    /// Claimable and lifetime rewards, and the prepaid deposit, of an account.
+    Show {
+        /// An address or a key name.
+        who: String,
+    },
+    /// Move your claimable rewards to your balance.
+    Claim {
+        /// Your key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+}
+
+fn key_hash_of(key: &str) -> anyhow::Result<alx_types::Hash> {
+    if key.starts_with(API_KEY_PREFIX) {
+        return Ok(api_key_hash(key));
+    }
+    alx_types::hash::parse_hex(key).ok_or_else(|| {
+        crate::output::hinted(
+            format!("{key:?} is neither an API key nor its hash"),
+            "keys start with alx-sk-; hashes are 64 hex characters",
+        )
+    })
+}
+
+pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        ApiKeyCommand::Create { from, provider, limit, opts } => {
+            let provider = match provider {
+                Some(p) => wallet::resolve_address(g, &p)?,
+                None => local_node_address(g)?,
+            };
+            let mut raw = [0u8; 24];
+            getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let secret = format!("{API_KEY_PREFIX}{}", hex::encode(raw));
+            let key_hash = api_key_hash(&secret);
+            let op = UsageOp::CreateApiKey { key_hash, provider, limit };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Usage(op), !opts.no_wait)?;
+            if let Some(c) = &sent.committed
+                && c.receipt.error.is_some()
+            {
+                return report(g, "api-key create", &sent);
+            }
+            let value = serde_json::json!({
+                "api_key": secret, "key_hash": to_hex(&key_hash), "provider": provider,
+                "limit": limit, "tx": sent.hash,
+            });
+            emit(g.json, &value, || {
+                format!(
+                    "{secret}\n(store it now: only its hash is on chain; provider {provider}, limit {limit})",
+                )
+            })
+        }
+        ApiKeyCommand::Revoke { key, from, opts } => {
+            let op = UsageOp::RevokeApiKey { key_hash: key_hash_of(&key)? };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Usage(op), !opts.no_wait)?;
+            report(g, "api-key revoke", &sent)
+        }
+        ApiKeyCommand::Show { key } => {
+            let k = Client::new(&g.node).api_key(&key_hash_of(&key)?)?;
+            emit(g.json, &k, || {
+                format!(
+                    "payer {}\nprovider {}\nspent {} of {}{}",
+                    k.payer,
+                    k.provider,
+                    k.spent,
+                    k.limit,
+                    if k.revoked { " (revoked)" } else { "" }
+                )
+            })
+        }
+    }
+}
+
+/// The address of the node this home runs (the default provider of new API keys).
+fn local_node_address(g: &Globals) -> anyhow::Result<alx_types::Address> {
+    Ok(Client::new(&g.node).status()?.validators.first().copied().ok_or_else(|| {
+        crate::output::hinted("the node reports no validator", "pass --provider ADDRESS")
+    })?)
+}
+
+pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
+    match cmd {
+        RewardsCommand::Show { who } => {
+            let address = wallet::resolve_address(g, &who)?;
+            let r = Client::new(&g.node).rewards(&address)?;
+            emit(g.json, &r, || {
+                format!(
+                    "claimable {} (earned {} in total); prepaid deposit {}",
+                    r.claimable, r.earned, r.prepaid
+                )
+            })
+        }
+        RewardsCommand::Claim { from, opts } => {
+            let sent =
+                wallet::send(g, &from, opts.fee, Payload::Usage(UsageOp::Claim), !opts.no_wait)?;
+            report(g, "claim", &sent)
+        }
+    }
+}
+
+/// `alx deposit` and `alx withdraw`.
+#[derive(clap::Args)]
+pub(crate) struct DepositArgs {
+    /// Amount in ALX.
+    #[arg(value_parser = amount)]
+    amount: Amount,
+    /// Your key.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
+pub(crate) fn deposit(g: &Globals, a: &DepositArgs, withdraw: bool) -> anyhow::Result<()> {
+    let amount = a.amount;
+    let op = if withdraw { UsageOp::Withdraw { amount } } else { UsageOp::Deposit { amount } };
+    let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Usage(op), !a.opts.no_wait)?;
+    report(g, if withdraw { "withdrawal" } else { "deposit" }, &sent)
+}

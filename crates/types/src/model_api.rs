@@ -1,0 +1,54 @@
+//! JSON of models, rewards and API keys under `/api`.
+
+use crate::{
+    Address, Amount,
+    model::{ModelId, ModelSpec},
+};
+use serde::{Deserialize, Serialize};
+
+/// A registered model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelJson {
+    /// Its id.
+    pub id: ModelId,
+    /// Its owner.
+    pub owner: Address,
+    /// Name, weights, datanets, prices, split.
+    #[serde(flatten)]
+    pub spec: ModelSpec,
+    /// Height of registration.
+    pub registered_at: u64,
+    /// No longer settled against.
+    pub retired: bool,
+}
+
+/// An account's rewards and prepaid deposit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardsJson {
+    /// The account.
+    pub address: Address,
+    /// Earned and not yet claimed.
+    pub claimable: Amount,
+    /// Earned in total.
+    pub earned: Amount,
+    /// Prepaid deposit for model use.
+    pub prepaid: Amount,
+}
+
+/// An API key's on-chain record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyJson {
+    /// SHA-256 of the secret, hex.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub key_hash: crate::Hash,
+    /// Who pays.
+    pub payer: Address,
+    /// The only node that may charge it.
+    pub provider: Address,
+    /// Most it may be charged.
+    pub limit: Amount,
+    /// Charged so far.
+    pub spent: Amount,
+    /// Stopped by the payer.
+    pub revoked: bool,
+}
