@@ -141,9 +141,9 @@ pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
 
 /// The address of the node this home runs (the default provider of new API keys).
 fn local_node_address(g: &Globals) -> anyhow::Result<alx_types::Address> {
-    Ok(Client::new(&g.node).status()?.validators.first().copied().ok_or_else(|| {
+    Client::new(&g.node).status()?.validators.first().copied().ok_or_else(|| {
         crate::output::hinted("the node reports no validator", "pass --provider ADDRESS")
-    })?)
+    })
 }
 
 pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
