@@ -1,0 +1,201 @@
+//! The llama forward pass: token embedding, blocks of (RMSNorm → grouped-query attention with
+//! interleaved RoPE) and (RMSNorm → SwiGLU MLP) with residual connections, a final RMSNorm and
+//! the output projection.
+//!
+//! Shapes for a sequence of `s` new tokens after `p` cached ones (batch size is always 1):
+//!
+//! ```text
+//! x (s, hidden) ─ norm ─ q (heads, s, d)     k, v (kv_heads, s, d) ─ cache ─ K, V (kv_heads, p+s, d)
+//!                        q regrouped (kv_heads, group·s, d) · Kᵀ → scores (heads, s, p+s) + mask
+//!                        softmax · V → (heads, s, d) → (s, hidden) ─ wo ─ + x
+//! ```
+//!
+//! GGUF llama files store Q and K permuted for the interleaved rotary convention (pairs
+//! `(2i, 2i+1)` rotate together), hence `rope_i`. Query head `h` reads key/value head
+//! `h / group`; regrouping the queries instead of repeating the keys avoids copying the cache.
+
+use candle_core::{D, Device, Module, Tensor};
+use candle_nn::{
+    ops::{rms_norm, softmax_last_dim},
+    rotary_emb::rope_i,
+};
+
+use crate::{
+    cache::KvCache,
+    error::{Error, Result},
+    params::LlamaParams,
+    weights::{Block, Weights},
+};
+
+/// Which positions of a forward pass get logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Positions {
+    /// Only the last position (next-token prediction; skips most of the output projection).
+    Last,
+    /// Every position (perplexity, scoring).
+    All,
+}
+
+/// A loaded llama model: weights plus precomputed rotary tables.
+pub(crate) struct Llama {
+    params: LlamaParams,
+    weights: Weights,
+    /// Usable context length (the model's, possibly capped by the load configuration).
+    context_length: usize,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Llama {
+    pub(crate) fn new(
+        params: LlamaParams,
+        weights: Weights,
+        context_length: usize,
+    ) -> Result<Self> {
+        let (cos, sin) = rope_tables(&params, context_length)?;
+        Ok(Self { params, weights, context_length, cos, sin })
+    }
+
+    pub(crate) const fn context_length(&self) -> usize {
+        self.context_length
+    }
+
+    /// A cache sized for this model.
+    pub(crate) fn cache(&self) -> KvCache {
+        KvCache::new(self.params.layers, self.context_length)
+    }
+
+    /// Runs `tokens` after the ones already in `cache`, appends them to the cache and returns
+    /// logits `(positions, vocab)` as f32.
+    pub(crate) fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        positions: Positions,
+    ) -> Result<Tensor> {
+        let seq = tokens.len();
+        let start = cache.len();
+        if seq == 0 {
+            return Err(Error::TooFewTokens { needed: 1, got: 0 });
+        }
+        if start + seq > self.context_length {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: start,
+                max_tokens: seq,
+                context_length: self.context_length,
+            });
+        }
+        let vocab_size = self.params.vocab_size;
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
+            return Err(Error::TokenOutOfRange { token, vocab_size });
+        }
+        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        let mut x = self.weights.embedding.embedding(&ids)?;
+        let cos = self.cos.narrow(0, start, seq)?;
+        let sin = self.sin.narrow(0, start, seq)?;
+        let mask = if seq > 1 { Some(causal_mask(seq, start)?) } else { None };
+        let eps = self.params.rms_eps;
+        for (layer, block) in self.weights.blocks.iter().enumerate() {
+            let h = rms_norm(&x, &block.attn_norm, eps)?;
+            let rope = Rope { cos: &cos, sin: &sin };
+            let attn = self.attention(block, &h, rope, mask.as_ref(), cache, layer)?;
+            x = (x + attn)?;
+            let h = rms_norm(&x, &block.ffn_norm, eps)?;
+            let gate = block.w_gate.forward(&h)?.silu()?;
+            let up = block.w_up.forward(&h)?;
+            x = (x + block.w_down.forward(&(gate * up)?)?)?;
+        }
+        cache.commit(seq);
+        let x = match positions {
+            Positions::Last => x.narrow(0, seq - 1, 1)?,
+            Positions::All => x,
+        };
+        let x = rms_norm(&x, &self.weights.output_norm, eps)?;
+        Ok(self.weights.lm_head.forward(&x)?)
+    }
+
+    fn attention(
+        &self,
+        block: &Block,
+        h: &Tensor,
+        rope: Rope<'_>,
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Result<Tensor> {
+        let p = &self.params;
+        let seq = h.dim(0)?;
+        let heads = |w: &candle_core::quantized::QMatMul, n: usize| -> Result<Tensor> {
+            let t = w.forward(h)?.reshape((seq, n, p.head_dim))?.transpose(0, 1)?;
+            Ok(t.contiguous()?)
+        };
+        let q = rope.apply(&heads(&block.wq, p.heads)?)?;
+        let k = rope.apply(&heads(&block.wk, p.kv_heads)?)?;
+        let v = heads(&block.wv, p.kv_heads)?;
+        let (keys, values) = cache.append(layer, &k, &v)?;
+        let total = keys.dim(1)?;
+        let group = p.heads / p.kv_heads;
+        let q = q.reshape((p.kv_heads, group * seq, p.head_dim))?;
+        let scale = 1.0 / (p.head_dim as f64).sqrt();
+        let scores = (q.matmul(&keys.t()?)? * scale)?.reshape((p.heads, seq, total))?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
+        let probs = softmax_last_dim(&scores)?.reshape((p.kv_heads, group * seq, total))?;
+        let out = probs.matmul(&values)?.reshape((p.heads, seq, p.head_dim))?;
+        let out = out.transpose(0, 1)?.reshape((seq, p.heads * p.head_dim))?;
+        Ok(block.wo.forward(&out)?)
+    }
+}
+
+/// The rotary tables of the positions being computed.
+#[derive(Clone, Copy)]
+struct Rope<'a> {
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+}
+
+impl Rope<'_> {
+    /// Rotates `(heads, seq, head_dim)`.
+    fn apply(self, x: &Tensor) -> Result<Tensor> {
+        Ok(rope_i(&x.unsqueeze(0)?, self.cos, self.sin)?.squeeze(0)?)
+    }
+}
+
+/// `cos` and `sin` of `position · base^(-2i/d)` for every position below `len`, `(len, d/2)`.
+fn rope_tables(params: &LlamaParams, len: usize) -> Result<(Tensor, Tensor)> {
+    let half = params.head_dim / 2;
+    let d = params.head_dim as f32;
+    let inv_freq: Vec<f32> =
+        (0..half).map(|i| params.rope_base.powf(-2.0 * i as f32 / d)).collect();
+    let mut cos = Vec::with_capacity(len * half);
+    let mut sin = Vec::with_capacity(len * half);
+    for position in 0..len {
+        for &f in &inv_freq {
+            let angle = position as f32 * f;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
+        }
+    }
+    let cos = Tensor::from_vec(cos, (len, half), &Device::Cpu)?;
+    let sin = Tensor::from_vec(sin, (len, half), &Device::Cpu)?;
+    Ok((cos, sin))
+}
+
+/// `(seq, start + seq)`: 0 where query `i` (at position `start + i`) may attend to key `j`,
+/// minus infinity after it.
+fn causal_mask(seq: usize, start: usize) -> Result<Tensor> {
+    let total = start + seq;
+    let mask: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Ok(Tensor::from_vec(mask, (seq, total), &Device::Cpu)?)
+}
+
+/// Natural-log probabilities of `targets[i]` under logits row `i`, `(n, vocab)` → n values.
+pub(crate) fn target_log_probs(logits: &Tensor, targets: &[u32]) -> Result<Vec<f32>> {
+    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let ids = Tensor::new(targets, &Device::Cpu)?.unsqueeze(1)?;
+    Ok(log_probs.gather(&ids, 1)?.squeeze(1)?.to_vec1::<f32>()?)
+}

@@ -1,0 +1,153 @@
+//! Generation on the tiny model: determinism, sampling, stops, limits, streaming.
+
+use alx_model::{Error, FinishReason, GenerateConfig, Model, Sampling, WeightFormat};
+
+use crate::support::tiny_model;
+
+const PROMPT: [u32; 6] = [1, 40, 50, 60, 70, 80];
+
+fn greedy(max_tokens: usize) -> GenerateConfig {
+    GenerateConfig { max_tokens, sampling: Sampling::Greedy, stop: vec![] }
+}
+
+fn seeded(seed: u64) -> GenerateConfig {
+    GenerateConfig {
+        max_tokens: 24,
+        sampling: Sampling::Random { temperature: 1.0, top_p: 0.95, seed },
+        stop: vec![],
+    }
+}
+
+fn run(model: &Model, config: &GenerateConfig) -> alx_model::Completion {
+    model.generate(&PROMPT, config, |_| {}).expect("generate")
+}
+
+#[test]
+fn greedy_is_deterministic_across_runs_and_loads() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let first = run(&model, &greedy(20));
+    assert_eq!(first.tokens.len(), 20);
+    assert!(!first.text.is_empty());
+    assert_eq!(first, run(&model, &greedy(20)));
+    assert_eq!(first, run(&tiny_model(WeightFormat::Q8_0), &greedy(20)));
+}
+
+#[test]
+fn seeded_sampling_is_deterministic() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let a = run(&model, &seeded(42));
+    assert_eq!(a, run(&model, &seeded(42)));
+    let others: Vec<_> = (43..47).map(|seed| run(&model, &seeded(seed)).tokens).collect();
+    assert!(others.iter().any(|t| *t != a.tokens), "different seeds never differ");
+}
+
+#[test]
+fn max_tokens_bounds_the_output() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    for n in [1, 2, 7] {
+        let c = run(&model, &greedy(n));
+        assert_eq!((c.tokens.len(), c.finish_reason), (n, FinishReason::Length));
+        assert_eq!(c.prompt_tokens, PROMPT.len());
+    }
+}
+
+#[test]
+fn stop_sequences_end_the_output_before_them() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let full = run(&model, &greedy(30)).text;
+    let chars: Vec<char> = full.chars().collect();
+    assert!(chars.len() >= 8, "output too short for the test: {full:?}");
+    let stop: String = chars[4..7].iter().collect();
+    let expected = &full[..full.find(&stop).expect("stop occurs")];
+    assert!(!expected.is_empty(), "degenerate output {full:?}");
+    eprintln!("greedy {full:?}, stop {stop:?}");
+    let config =
+        GenerateConfig { stop: vec!["never appears".to_owned(), stop.clone()], ..greedy(30) };
+    let mut streamed = String::new();
+    let c = model.generate(&PROMPT, &config, |piece| streamed.push_str(piece)).expect("generate");
+    assert_eq!(c.text, expected, "stop {stop:?} in {full:?}");
+    assert_eq!(streamed, expected);
+    assert_eq!(c.finish_reason, FinishReason::Stop);
+    assert!(c.tokens.len() < 30);
+}
+
+#[test]
+fn streaming_yields_nonempty_pieces_that_add_up() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let whole = run(&model, &seeded(7));
+    let mut generation = model.generation(&PROMPT, &seeded(7)).expect("start");
+    let pieces: Vec<String> = generation.by_ref().map(|p| p.expect("piece")).collect();
+    assert!(pieces.iter().all(|p| !p.is_empty()));
+    assert_eq!(pieces.concat(), whole.text);
+    assert_eq!(generation.tokens(), whole.tokens);
+    assert_eq!(generation.finish_reason(), Some(whole.finish_reason));
+    assert!(generation.next().is_none());
+}
+
+#[test]
+fn requests_that_cannot_run_are_rejected() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let context = model.context_length();
+    let long = vec![40; context - 5];
+    let err = model.generation(&long, &greedy(10)).expect_err("overflow");
+    assert!(matches!(
+        err,
+        Error::ContextOverflow { prompt_tokens: 59, max_tokens: 10, context_length: 64 }
+    ));
+    assert!(err.is_bad_request());
+    assert!(model.generation(&long, &greedy(5)).is_ok());
+    let cases = [
+        model.generation(&[], &greedy(5)).expect_err("empty"),
+        model.generation(&PROMPT, &greedy(0)).expect_err("zero"),
+        model.generation(&[1, 9_999], &greedy(5)).expect_err("vocab"),
+        model
+            .generation(&PROMPT, &GenerateConfig { stop: vec![String::new()], ..greedy(5) })
+            .expect_err("stop"),
+        model
+            .generation(
+                &PROMPT,
+                &GenerateConfig {
+                    sampling: Sampling::Random { temperature: -1.0, top_p: 1.0, seed: 0 },
+                    ..greedy(5)
+                },
+            )
+            .expect_err("temperature"),
+    ];
+    for err in cases {
+        assert!(err.is_bad_request(), "{err:?}");
+    }
+}
+
+#[test]
+fn a_session_refuses_to_overflow_and_stays_usable() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let mut session = model.session();
+    session.feed(&[40; 60], alx_model::Positions::Last).expect("feed");
+    let err = session.feed(&[40; 5], alx_model::Positions::Last).expect_err("overflow");
+    assert!(matches!(err, Error::ContextOverflow { .. }));
+    assert_eq!(session.len(), 60);
+    session.feed(&[40; 4], alx_model::Positions::Last).expect("fits");
+    assert_eq!(session.len(), 64);
+}
+
+#[test]
+fn bench_runs_on_the_tiny_model() {
+    let file = crate::support::tiny_file(&alx_model::tiny::TinySpec {
+        context_length: 512,
+        ..alx_model::tiny::TinySpec::DEFAULT
+    });
+    let options = alx_model::bench::BenchOptions {
+        decode_tokens: 8,
+        perplexity_tokens: 300,
+        perplexity_window: std::num::NonZeroUsize::new(128).expect("128"),
+        ..alx_model::bench::BenchOptions::DEFAULT
+    };
+    let report = alx_model::bench::run(&file.path, &options).expect("bench");
+    assert!(report.prompt_tokens > 10);
+    assert_eq!(report.decode_tokens, 8);
+    assert!(report.prefill_tokens_per_s > 0.0 && report.decode_tokens_per_s > 0.0);
+    assert_eq!(report.perplexity_tokens, 300 - 3);
+    assert!(report.perplexity.is_finite() && report.perplexity > 1.0);
+    let json = serde_json::to_value(&report).expect("serialize");
+    assert!(json.get("decode_tokens_per_s").is_some());
+}

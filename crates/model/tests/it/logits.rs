@@ -1,0 +1,72 @@
+//! All-position logits against incremental decoding, and perplexity against the logits.
+
+use std::num::NonZeroUsize;
+
+use alx_model::{Error, PerplexityConfig, Positions, WeightFormat};
+
+use crate::support::tiny_model;
+
+const TOKENS: [u32; 14] = [1, 40, 41, 42, 43, 100, 200, 250, 17, 18, 19, 260, 270, 33];
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+}
+
+#[test]
+fn all_position_logits_match_incremental_decoding() {
+    for weights in [WeightFormat::F32, WeightFormat::Q8_0] {
+        let model = tiny_model(weights);
+        let all = model.logits(&TOKENS).expect("logits");
+        assert_eq!(all.rows(), TOKENS.len());
+        // Prefill 5 tokens with all positions, then one token at a time.
+        let mut session = model.session();
+        let prefill = session.feed(&TOKENS[..5], Positions::All).expect("prefill");
+        for i in 0..5 {
+            let d = max_diff(prefill.row(i).expect("row"), all.row(i).expect("row"));
+            assert!(d < 1e-4, "{weights:?} prefill row {i}: {d}");
+        }
+        for (i, &token) in TOKENS.iter().enumerate().skip(5) {
+            let step = session.feed(&[token], Positions::Last).expect("step");
+            assert_eq!(step.rows(), 1);
+            let d = max_diff(step.last(), all.row(i).expect("row"));
+            assert!(d < 1e-3, "{weights:?} position {i}: {d}");
+        }
+        // The last-position pass agrees with the all-position pass.
+        let last = model.session().feed(&TOKENS, Positions::Last).expect("last");
+        assert!(max_diff(last.last(), all.last()) < 1e-4);
+    }
+}
+
+#[test]
+fn perplexity_is_the_mean_log_likelihood_of_the_logits() {
+    let model = tiny_model(WeightFormat::F32);
+    let window = 5;
+    let mut nll = 0.0;
+    let mut scored = 0;
+    for chunk in TOKENS.chunks(window) {
+        let logits = model.logits(chunk).expect("logits");
+        for (i, &target) in chunk.iter().enumerate().skip(1) {
+            let row = logits.row(i - 1).expect("row");
+            let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+            let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
+            nll += max + sum.ln() - f64::from(row[target as usize]);
+            scored += 1;
+        }
+    }
+    let config = PerplexityConfig { window: NonZeroUsize::new(window).expect("window") };
+    let ppl = model.perplexity(&TOKENS, &config).expect("perplexity");
+    assert_eq!(ppl.tokens_scored, scored);
+    assert!((ppl.nll_sum - nll).abs() < 1e-3 * nll, "{} vs {nll}", ppl.nll_sum);
+    assert!((ppl.perplexity - (nll / scored as f64).exp()).abs() < 1e-3 * ppl.perplexity);
+}
+
+#[test]
+fn perplexity_rejects_what_it_cannot_score() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let config = PerplexityConfig { window: NonZeroUsize::new(8).expect("8") };
+    assert!(matches!(model.perplexity(&[1], &config), Err(Error::TooFewTokens { .. })));
+    let too_wide = PerplexityConfig { window: NonZeroUsize::new(65).expect("65") };
+    assert!(matches!(model.perplexity(&TOKENS, &too_wide), Err(Error::InvalidConfig { .. })));
+    assert!(matches!(model.perplexity(&[1, 99_999], &config), Err(Error::TokenOutOfRange { .. })));
+}

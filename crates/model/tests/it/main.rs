@@ -1,0 +1,9 @@
+//! Integration tests of alx-model on a tiny generated llama GGUF (and one slow end-to-end test
+//! on the real SmolLM2 file).
+
+mod generate;
+mod load;
+mod logits;
+mod smollm2;
+mod support;
+mod tokenizer;
