@@ -15,9 +15,11 @@
 #![forbid(unsafe_code)]
 
 mod query;
+mod retrieve;
 mod sync;
 
 pub use query::{AttributionReport, ContributionCoverage, QueryError, ReportShare, ReportSpan};
+pub use retrieve::Passage;
 pub use sync::{SyncError, SyncReport};
 
 use alx_attribution::Index;

@@ -35,6 +35,37 @@ pub struct NodeConfig {
     /// Where contribution bytes are stored (default: `blobs/` in the data directory).
     #[serde(default)]
     pub blobs: alx_blobs::BlobConfig,
+    /// The OpenAI-compatible gateway.
+    #[serde(default)]
+    pub gateway: GatewaySection,
+}
+
+/// `[gateway]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySection {
+    /// Directory of the GGUF weights this node serves, relative to the home directory.
+    pub models_dir: PathBuf,
+    /// Requests waiting or running at once; more get HTTP 429.
+    pub queue_max: usize,
+    /// Largest `max_tokens` accepted.
+    pub max_tokens_max: u32,
+    /// Seconds between settlement rounds.
+    pub settle_interval_secs: u64,
+    /// Threads a model uses to generate (1 keeps a 2-core machine responsive).
+    pub threads: usize,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self {
+            models_dir: "models".into(),
+            queue_max: 16,
+            max_tokens_max: 4096,
+            settle_interval_secs: 5,
+            threads: 1,
+        }
+    }
 }
 
 /// `[consensus]`.
@@ -80,6 +111,7 @@ impl NodeConfig {
             },
             mempool: MempoolSection { capacity: 200_000, per_sender_max: 10_000 },
             blobs: alx_blobs::BlobConfig::default(),
+            gateway: GatewaySection::default(),
         }
     }
 
@@ -114,6 +146,16 @@ impl NodeConfig {
         }
         if c.block_txs_max == 0 || c.block_txs_max > alx_types::limits::BLOCK_TXS_MAX {
             bail!("consensus: block_txs_max must be 1..={}", alx_types::limits::BLOCK_TXS_MAX);
+        }
+        let g = &self.gateway;
+        if g.queue_max == 0
+            || g.max_tokens_max == 0
+            || g.settle_interval_secs == 0
+            || g.threads == 0
+        {
+            bail!(
+                "gateway: queue_max, max_tokens_max, settle_interval_secs and threads must be positive"
+            );
         }
         if self.mempool.capacity == 0 || self.mempool.per_sender_max == 0 {
             bail!("mempool: capacity and per_sender_max must be positive");

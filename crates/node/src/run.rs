@@ -114,8 +114,31 @@ pub fn run(
             indexes: indexes.clone(),
         };
         let indexer_ledger = ledger.clone();
-        context.child("indexer").spawn(move |_| crate::indexer::run(indexer_ledger, indexes));
-        let api = alx_api::router(state);
+        let indexer_indexes = indexes.clone();
+        let _indexer = context
+            .child("indexer")
+            .spawn(move |_| crate::indexer::run(indexer_ledger, indexer_indexes));
+        let load = alx_model::LoadConfig {
+            threads: std::num::NonZeroUsize::new(cfg.gateway.threads)
+                .unwrap_or(std::num::NonZeroUsize::MIN),
+            ..alx_model::LoadConfig::DEFAULT
+        };
+        let gateway = alx_gateway::Gateway::new(
+            ledger.clone(),
+            indexes.clone(),
+            alx_gateway::Catalog::new(&home.join(&cfg.gateway.models_dir), load),
+            &data.join("receipts"),
+            key.clone(),
+            alx_gateway::GatewayConfig {
+                queue_max: cfg.gateway.queue_max,
+                max_tokens_max: cfg.gateway.max_tokens_max,
+                settle_interval: std::time::Duration::from_secs(cfg.gateway.settle_interval_secs),
+                ..alx_gateway::GatewayConfig::default()
+            },
+        )
+        .context("cannot start the gateway")?;
+        let api = alx_api::router(state).merge(gateway.router());
+        let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
         let api_task = context.child("api").spawn(move |_| async move {
             axum::serve(api_listener, api).await.context("API server failed")
         });

@@ -24,6 +24,7 @@ pub mod model_api;
 pub mod receipt;
 pub mod tx;
 pub mod usage;
+pub mod usage_api;
 
 pub use address::{Address, AddressError};
 pub use amount::Amount;

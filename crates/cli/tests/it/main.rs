@@ -4,6 +4,7 @@
 mod api;
 mod crash;
 mod datanet;
+mod gateway;
 mod index;
 mod join;
 mod models;

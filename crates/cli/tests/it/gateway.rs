@@ -1,0 +1,256 @@
+//! The main loop end to end, on one node: contribute → version → register a model → chat
+//! through the OpenAI-compatible gateway → settle → the contributor's claimable balance grows
+//! by exactly the credit its receipt names. Plus the gateway's error shapes and streaming.
+
+use crate::*;
+use alx_types::usage_api::UsageReceipt;
+
+const KNOWLEDGE: &str = "The quokka vault module stores coins in a quokka_vault resource. \
+    To withdraw, call quokka_vault::withdraw with a signer and an amount; deposits use \
+    quokka_vault::deposit. Every vault emits a QuokkaEvent on each change.";
+
+fn post(
+    api: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::blocking::Response {
+    let mut req = reqwest::blocking::Client::new().post(format!("{api}{path}")).json(body);
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    req.send().unwrap()
+}
+
+#[test]
+fn chat_is_paid_attributed_and_settled_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    // Data: bob's text in version 1 of datanet 0.
+    ok(&[
+        "datanet",
+        "create",
+        "--from",
+        "alice",
+        "--name",
+        "vaults",
+        "--license",
+        "MIT",
+        "--policy",
+        "open",
+    ]);
+    let doc = h.join("vault.md");
+    std::fs::write(&doc, KNOWLEDGE).unwrap();
+    ok(&["datanet", "contribute", "0", doc.to_str().unwrap(), "--from", "bob"]);
+    ok(&["datanet", "version", "0", "--from", "alice"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ok(&["datanet", "show", "0"])["indexed_version"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "never indexed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A model: a tiny generated GGUF in the node's model directory, registered by alice.
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 1024, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    ok(&[
+        "model",
+        "register",
+        "--from",
+        "alice",
+        "--name",
+        "vault-helper",
+        "--base-model",
+        weights.to_str().unwrap(),
+        "--datanet",
+        "0@1",
+        "--price-input",
+        "1",
+        "--price-output",
+        "2",
+    ]);
+
+    // A payer: carol deposits and creates a key for this node.
+    ok(&["deposit", "100", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "50"]);
+    let key = key["api_key"].as_str().unwrap().to_owned();
+
+    let models: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/models", node.api))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "vault-helper");
+
+    let chat = serde_json::json!({
+        "model": "vault-helper",
+        "messages": [{"role": "user", "content": "How do I withdraw from a quokka vault?"}],
+        "max_tokens": 12, "temperature": 0,
+    });
+    let resp = post(&node.api, "/v1/chat/completions", Some(&key), &chat);
+    assert_eq!(resp.status(), 200);
+    let answer: serde_json::Value = resp.json().unwrap();
+    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(answer["choices"][0]["message"]["role"], "assistant");
+    let x = &answer["alexandria"];
+    assert_eq!(x["citations"][0]["contribution"], 0, "{answer}");
+    assert_eq!(x["attribution"][0]["contribution"], 0);
+    assert_eq!(x["attribution"][0]["bps"], 10_000);
+    assert!(answer["usage"]["prompt_tokens"].as_u64().unwrap() > 20);
+
+    // The receipt: signed by the node, and its credit is what bob will be paid.
+    let id = x["receipt_id"].as_str().unwrap();
+    let receipt: UsageReceipt =
+        reqwest::blocking::get(format!("{}/api/receipts/{id}", node.api)).unwrap().json().unwrap();
+    assert!(receipt.verify(), "the receipt's signature or id does not check");
+    let fee = receipt.body.fee.0;
+    assert_eq!(x["fee"], fee.to_string());
+    let credit = receipt.body.credits[0].amount.0;
+    assert_eq!(credit, fee / 2, "bob's credit is the whole data share (50%)");
+
+    // Greedy generation is deterministic.
+    let again: serde_json::Value =
+        post(&node.api, "/v1/chat/completions", Some(&key), &chat).json().unwrap();
+    assert_eq!(
+        again["choices"][0]["message"]["content"],
+        answer["choices"][0]["message"]["content"]
+    );
+
+    // Settlement: both receipts, then bob's claimable balance holds exactly both credits.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let paid = loop {
+        let r = ok(&["rewards", "show", "bob"]);
+        let claimable: u128 = r["claimable"].as_str().unwrap().parse().unwrap();
+        if claimable >= 2 * credit {
+            break claimable;
+        }
+        assert!(std::time::Instant::now() < deadline, "never settled: {r}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(paid, 2 * credit);
+    let carol = ok(&["rewards", "show", "carol"]);
+    assert_eq!(
+        carol["prepaid"].as_str().unwrap().parse::<u128>().unwrap(),
+        100_000_000_000 - 2 * fee
+    );
+}
+
+#[test]
+fn gateway_errors_have_openai_shapes_and_streaming_works_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    alx_model::tiny::write(&weights, &alx_model::tiny::TinySpec::DEFAULT).unwrap();
+    ok(&[
+        "model",
+        "register",
+        "--from",
+        "alice",
+        "--name",
+        "tiny",
+        "--base-model",
+        weights.to_str().unwrap(),
+    ]);
+    ok(&["deposit", "1", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "1"]);
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let msg = |extra: serde_json::Value| {
+        let mut body =
+            serde_json::json!({"model": "tiny", "messages": [{"role": "user", "content": "hi"}]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let expect = |resp: reqwest::blocking::Response, status: u16, code: &str| {
+        let got = resp.status();
+        let body: serde_json::Value = resp.json().unwrap();
+        assert_eq!(got, status, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().len() > 5);
+    };
+    expect(
+        post(&node.api, "/v1/chat/completions", None, &msg(serde_json::json!({}))),
+        401,
+        "invalid_api_key",
+    );
+    expect(
+        post(&node.api, "/v1/chat/completions", Some("alx-sk-nope"), &msg(serde_json::json!({}))),
+        401,
+        "invalid_api_key",
+    );
+    expect(
+        post(
+            &node.api,
+            "/v1/chat/completions",
+            Some(&key),
+            &msg(serde_json::json!({"model": "gpt-9"})),
+        ),
+        404,
+        "model_not_found",
+    );
+    expect(
+        post(
+            &node.api,
+            "/v1/chat/completions",
+            Some(&key),
+            &msg(serde_json::json!({"max_tokens": -1})),
+        ),
+        400,
+        "invalid_value",
+    );
+    expect(
+        post(
+            &node.api,
+            "/v1/chat/completions",
+            Some(&key),
+            &msg(serde_json::json!({"max_tokens": 60})),
+        ),
+        400,
+        "context_length_exceeded",
+    );
+    let bad_json = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/chat/completions", node.api))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{\"model\": ")
+        .send()
+        .unwrap();
+    expect(bad_json, 400, "invalid_json");
+
+    // Streaming: chunks, then a last chunk with the receipt, then [DONE].
+    let body = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/chat/completions", node.api))
+        .bearer_auth(&key)
+        .json(&msg(serde_json::json!({"stream": true, "max_tokens": 8, "temperature": 0})))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let events: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(events.last(), Some(&"[DONE]"), "{body}");
+    let last: serde_json::Value = serde_json::from_str(events[events.len() - 2]).unwrap();
+    assert_eq!(last["object"], "chat.completion.chunk");
+    assert!(last["alexandria"]["receipt_id"].is_string(), "{last}");
+    // Nothing left: a charge beyond the key's limit is refused before any work.
+    ok(&["keys", "api-key", "revoke", &key, "--from", "carol"]);
+    expect(
+        post(&node.api, "/v1/chat/completions", Some(&key), &msg(serde_json::json!({}))),
+        401,
+        "invalid_api_key",
+    );
+}

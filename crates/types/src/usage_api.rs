@@ -1,0 +1,137 @@
+//! The receipt of one paid model request, as the serving node signs, stores and serves it
+//! (`GET /api/receipts/{id}`), and as settlements aggregate it.
+
+use crate::{
+    Address, Amount, Hash,
+    datanet::{ContributionId, DatanetId},
+    hash::sha256,
+    model::{DatanetVersionRef, ModelId},
+    usage::Credit,
+};
+use serde::{Deserialize, Serialize};
+
+/// Domain separation of receipt signatures.
+pub const NAMESPACE_RECEIPT: &[u8] = b"_ALX_RECEIPT";
+
+/// A passage retrieved into the prompt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// Who contributed it.
+    pub contributor: String,
+    /// Rank in the retrieval (0 = best).
+    pub rank: u32,
+    /// The start of the passage, for people.
+    pub excerpt: String,
+}
+
+/// One contribution's share of the data fee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareEntry {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// Who contributed it.
+    pub contributor: String,
+    /// Basis points of the data share (all entries sum to 10,000, or there are none).
+    pub bps: u32,
+}
+
+/// What a receipt commits to (everything but its id and signature).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptBody {
+    /// The provider's receipt number (settled in order, once).
+    pub number: u64,
+    /// The serving node.
+    pub provider: Address,
+    /// The model.
+    pub model: ModelId,
+    /// Its name.
+    pub model_name: String,
+    /// SHA-256 of the API key used.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub key_hash: Hash,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Generated tokens.
+    pub completion_tokens: u32,
+    /// The fee charged.
+    pub fee: Amount,
+    /// The datanet versions the model draws on.
+    pub datanets: Vec<DatanetVersionRef>,
+    /// Passages retrieved into the prompt.
+    pub citations: Vec<Citation>,
+    /// Shares from span matching of the output, per datanet (basis points of that part).
+    pub span_shares: Vec<ShareEntry>,
+    /// The combined shares of the data fee.
+    pub shares: Vec<ShareEntry>,
+    /// The data fee paid to each contribution, in base units.
+    pub credits: Vec<Credit>,
+    /// The generated text (kept so anyone can re-derive the span attribution).
+    pub output: String,
+}
+
+impl ReceiptBody {
+    /// The receipt id: SHA-256 of the body's JSON (field order fixed by the struct, no maps).
+    #[must_use]
+    pub fn id(&self) -> Hash {
+        sha256(&[&serde_json::to_vec(self).unwrap_or_default()])
+    }
+}
+
+/// A signed receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageReceipt {
+    /// SHA-256 of the body.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub id: Hash,
+    /// What it records.
+    #[serde(flatten)]
+    pub body: ReceiptBody,
+    /// ed25519 signature by the provider over `NAMESPACE_RECEIPT ‖ id`, hex.
+    pub signature: String,
+}
+
+impl UsageReceipt {
+    /// Whether the id matches the body and the provider signed it.
+    #[must_use]
+    pub fn verify(&self) -> bool {
+        use commonware_codec::ReadExt as _;
+        use commonware_cryptography::Verifier as _;
+        if self.body.id() != self.id {
+            return false;
+        }
+        let Some(key) = self.body.provider.to_public_key() else { return false };
+        let Ok(bytes) = hex::decode(&self.signature) else { return false };
+        let Ok(sig) = commonware_cryptography::ed25519::Signature::read(
+            &mut commonware_codec::Copying(bytes.as_slice()),
+        ) else {
+            return false;
+        };
+        key.verify(NAMESPACE_RECEIPT, &self.id.0, &sig)
+    }
+}
+
+/// The `alexandria` object of every gateway response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptSummary {
+    /// The receipt id (fetch it at `/api/receipts/{id}`).
+    #[serde(with = "crate::hash::serde_hex")]
+    pub receipt_id: Hash,
+    /// The model.
+    pub model: String,
+    /// Prompt tokens.
+    pub tokens_in: u32,
+    /// Generated tokens.
+    pub tokens_out: u32,
+    /// The fee charged.
+    pub fee: Amount,
+    /// Passages retrieved into the prompt.
+    pub citations: Vec<Citation>,
+    /// Shares of the data fee.
+    pub attribution: Vec<ShareEntry>,
+}
