@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{
     cache::KvCache,
-    chat::{ChatTemplate, Message, no_template},
+    chat::{ChatTemplate, Message, PromptEnd, no_template},
     error::Result,
     gguf::GgufFile,
     llama::{Llama, Positions},
@@ -147,7 +147,7 @@ impl Model {
     /// The prompt for a conversation, ending with the opened assistant turn.
     pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<TokenId>> {
         let chat = self.chat.as_ref().ok_or_else(no_template)?;
-        chat.tokens(&self.tokenizer, messages, true)
+        chat.tokens(&self.tokenizer, messages, PromptEnd::AssistantTurn)
     }
 
     /// A new, empty sequence.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use alx_model::{
-    GenerateConfig, LoadConfig, Message, Model, PerplexityConfig, Role, Sampling, WeightFormat,
+    GenerateConfig, LoadConfig, Message, Model, PerplexityConfig, PromptEnd, Role, Sampling,
+    WeightFormat,
 };
 
 /// Where the file is looked for, under `$HOME`, when `ALX_SMOLLM2_GGUF` is not set (where
@@ -52,7 +53,10 @@ fn smollm2_end_to_end_slow() {
     );
     let messages = [Message::new(Role::User, "What is the capital of France?")];
     let prompt = model.chat_prompt(&messages).expect("prompt");
-    assert_eq!(prompt, tok.encode_with_special(&chat.text(&messages, true)).expect("encode"));
+    assert_eq!(
+        prompt,
+        tok.encode_with_special(&chat.text(&messages, PromptEnd::AssistantTurn)).expect("encode")
+    );
 
     // Q8_0 (the default) quantizes activations to 8 bits in every matrix product, which
     // changes some greedy answers of this small model; the exact f32 path must answer right.
