@@ -58,19 +58,18 @@ fn smollm2_end_to_end_slow() {
         tok.encode_with_special(&chat.text(&messages, PromptEnd::AssistantTurn)).expect("encode")
     );
 
-    // Q8_0 (the default) quantizes activations to 8 bits in every matrix product, which
-    // changes some greedy answers of this small model; the exact f32 path must answer right.
+    // Greedy answers flip at near-ties, so they show quantization damage that perplexity
+    // hides: Q8_0 must answer as the exact f32 model does (see weights.rs on ffn_down).
     let config = GenerateConfig { max_tokens: 24, sampling: Sampling::Greedy, stop: vec![] };
-    let first = model.generate(&prompt, &config, |_| {}).expect("generate");
-    eprintln!("SmolLM2 Q8_0 greedy answer: {:?} ({:?})", first.text, first.finish_reason);
-    assert!(!first.tokens.is_empty() && !first.text.trim().is_empty());
-    assert_eq!(first, model.generate(&prompt, &config, |_| {}).expect("generate again"));
     let exact_config = LoadConfig { weights: WeightFormat::F32, ..LoadConfig::DEFAULT };
     let exact = Model::load(&path, &exact_config).expect("load SmolLM2 in f32");
-    let answer = exact.generate(&prompt, &config, |_| {}).expect("generate");
-    eprintln!("SmolLM2 f32 greedy answer: {:?} ({:?})", answer.text, answer.finish_reason);
-    assert_eq!(answer.text, "The capital of France is Paris.");
-    assert_eq!(answer.finish_reason, alx_model::FinishReason::Eos);
+    for (label, model) in [("Q8_0", &model), ("f32", &exact)] {
+        let answer = model.generate(&prompt, &config, |_| {}).expect("generate");
+        eprintln!("SmolLM2 {label} greedy answer: {:?} ({:?})", answer.text, answer.finish_reason);
+        assert_eq!(answer.text, "The capital of France is Paris.", "{label}");
+        assert_eq!(answer.finish_reason, alx_model::FinishReason::Eos);
+        assert_eq!(answer, model.generate(&prompt, &config, |_| {}).expect("generate again"));
+    }
 
     let text = "The capital of France is Paris. It is known for the Eiffel Tower, its museums \
                 and its cafes, and millions of tourists visit it every year.";
