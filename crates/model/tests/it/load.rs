@@ -208,4 +208,7 @@ fn a_model_can_be_shared_across_threads() {
     fn check<T: Send + Sync>() {}
     check::<Model>();
     check::<alx_model::Tokenizer>();
+    // A generation may move to another thread (a blocking task of an async server).
+    fn send<T: Send>() {}
+    send::<alx_model::Generation<'static>>();
 }
