@@ -5,9 +5,10 @@
 //! Shapes for a sequence of `s` new tokens after `p` cached ones (batch size is always 1):
 //!
 //! ```text
-//! x (s, hidden) ─ norm ─ q (heads, s, d)     k, v (kv_heads, s, d) ─ cache ─ K, V (kv_heads, p+s, d)
-//!                        q regrouped (kv_heads, group·s, d) · Kᵀ → scores (heads, s, p+s) + mask
-//!                        softmax · V → (heads, s, d) → (s, hidden) ─ wo ─ + x
+//! x (s, hidden) ─ norm ─┬─ q (heads, s, d)
+//!                       └─ k, v (kv_heads, s, d) ─ cache ─ K, V (kv_heads, p+s, d)
+//! q regrouped (kv_heads, group·s, d) · Kᵀ → scores (heads, s, p+s) + causal mask
+//! softmax · V → (heads, s, d) → (s, hidden) ─ wo ─ + x
 //! ```
 //!
 //! GGUF llama files store Q and K permuted for the interleaved rotary convention (pairs
