@@ -59,6 +59,15 @@ impl Message {
     }
 }
 
+/// How a rendered conversation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptEnd {
+    /// Right after the last message.
+    LastMessage,
+    /// With the assistant's turn opened (`<|im_start|>assistant\n`), ready for generation.
+    AssistantTurn,
+}
+
 /// A ChatML template, with the model's default system message if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatTemplate {
@@ -86,13 +95,12 @@ impl ChatTemplate {
         self.default_system.as_deref()
     }
 
-    /// The prompt for `messages`; with `add_generation_prompt`, it ends by opening the
-    /// assistant's turn.
+    /// The prompt tokens for `messages`.
     pub fn tokens(
         &self,
         tokenizer: &Tokenizer,
         messages: &[Message],
-        add_generation_prompt: bool,
+        end: PromptEnd,
     ) -> Result<Vec<TokenId>> {
         let mut ids = Vec::new();
         let mut turn = |role: &str, content: &str| -> Result<()> {
@@ -108,7 +116,7 @@ impl ChatTemplate {
         for message in messages {
             turn(message.role.as_str(), &message.content)?;
         }
-        if add_generation_prompt {
+        if end == PromptEnd::AssistantTurn {
             ids.push(self.im_start);
             ids.extend(tokenizer.encode("assistant\n")?);
         }
@@ -116,7 +124,7 @@ impl ChatTemplate {
     }
 
     /// The prompt for `messages` as text (for logs and tests).
-    pub fn text(&self, messages: &[Message], add_generation_prompt: bool) -> String {
+    pub fn text(&self, messages: &[Message], end: PromptEnd) -> String {
         let mut out = String::new();
         let mut turn = |role: &str, content: &str| {
             out.push_str(&format!("{IM_START}{role}\n{content}{IM_END}\n"));
@@ -127,7 +135,7 @@ impl ChatTemplate {
         for message in messages {
             turn(message.role.as_str(), &message.content);
         }
-        if add_generation_prompt {
+        if end == PromptEnd::AssistantTurn {
             out.push_str(&format!("{IM_START}assistant\n"));
         }
         out

@@ -43,7 +43,7 @@ pub mod tiny;
 mod tokenizer;
 mod weights;
 
-pub use chat::{ChatTemplate, Message, Role};
+pub use chat::{ChatTemplate, Message, PromptEnd, Role};
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, GenerateConfig, Generation};
 pub use llama::Positions;

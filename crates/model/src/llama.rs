@@ -5,9 +5,10 @@
 //! Shapes for a sequence of `s` new tokens after `p` cached ones (batch size is always 1):
 //!
 //! ```text
-//! x (s, hidden) ─ norm ─ q (heads, s, d)     k, v (kv_heads, s, d) ─ cache ─ K, V (kv_heads, p+s, d)
-//!                        q regrouped (kv_heads, group·s, d) · Kᵀ → scores (heads, s, p+s) + mask
-//!                        softmax · V → (heads, s, d) → (s, hidden) ─ wo ─ + x
+//! x (s, hidden) ─ norm ─┬─ q (heads, s, d)
+//!                       └─ k, v (kv_heads, s, d) ─ cache ─ K, V (kv_heads, p+s, d)
+//! q regrouped (kv_heads, group·s, d) · Kᵀ → scores (heads, s, p+s) + causal mask
+//! softmax · V → (heads, s, d) → (s, hidden) ─ wo ─ + x
 //! ```
 //!
 //! GGUF llama files store Q and K permuted for the interleaved rotary convention (pairs
@@ -73,6 +74,23 @@ impl Llama {
         cache: &mut KvCache,
         positions: Positions,
     ) -> Result<Tensor> {
+        let hidden = self.hidden(tokens, cache)?;
+        let hidden = match positions {
+            Positions::Last => hidden.narrow(0, tokens.len() - 1, 1)?,
+            Positions::All => hidden,
+        };
+        self.logits(&hidden)
+    }
+
+    /// Logits `(rows, vocab)` of final hidden states `(rows, hidden)`.
+    pub(crate) fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let x = rms_norm(hidden, &self.weights.output_norm, self.params.rms_eps)?;
+        Ok(self.weights.lm_head.forward(&x)?)
+    }
+
+    /// Runs `tokens` after the ones already in `cache`, appends them to the cache and returns
+    /// the last block's output `(tokens, hidden)`, before the final norm.
+    pub(crate) fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         let seq = tokens.len();
         let start = cache.len();
         if seq == 0 {
@@ -106,12 +124,7 @@ impl Llama {
             x = (x + block.w_down.forward(&(gate * up)?)?)?;
         }
         cache.commit(seq);
-        let x = match positions {
-            Positions::Last => x.narrow(0, seq - 1, 1)?,
-            Positions::All => x,
-        };
-        let x = rms_norm(&x, &self.weights.output_norm, eps)?;
-        Ok(self.weights.lm_head.forward(&x)?)
+        Ok(x)
     }
 
     fn attention(

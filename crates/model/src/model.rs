@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{
     cache::KvCache,
-    chat::{ChatTemplate, Message, no_template},
+    chat::{ChatTemplate, Message, PromptEnd, no_template},
     error::Result,
     gguf::GgufFile,
     llama::{Llama, Positions},
@@ -80,8 +80,9 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Loads a llama-family GGUF file. Any defect of the file is an [`Error`](crate::Error) for which
-    /// [`Error::is_bad_model`](crate::Error::is_bad_model) holds (or [`Error::Io`](crate::Error::Io)), never a panic.
+    /// Loads a llama-family GGUF file. Any defect of the file is an error for which
+    /// [`Error::is_bad_model`](crate::Error::is_bad_model) holds (or
+    /// [`Error::Io`](crate::Error::Io)), never a panic.
     #[tracing::instrument(name = "model.load", skip_all, fields(path = %path.display()))]
     pub fn load(path: &Path, config: &LoadConfig) -> Result<Self> {
         let mut file = GgufFile::open(path)?;
@@ -147,7 +148,7 @@ impl Model {
     /// The prompt for a conversation, ending with the opened assistant turn.
     pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<TokenId>> {
         let chat = self.chat.as_ref().ok_or_else(no_template)?;
-        chat.tokens(&self.tokenizer, messages, true)
+        chat.tokens(&self.tokenizer, messages, PromptEnd::AssistantTurn)
     }
 
     /// A new, empty sequence.
@@ -204,8 +205,8 @@ impl<'m> Session<'m> {
     }
 
     /// Feeds `tokens` after the ones already fed and returns the logits of `positions`.
-    /// Fails with [`Error::ContextOverflow`](crate::Error::ContextOverflow) past the context length, leaving the session as
-    /// it was.
+    /// Fails with [`Error::ContextOverflow`](crate::Error::ContextOverflow) past the context
+    /// length, leaving the session as it was.
     pub fn feed(&mut self, tokens: &[TokenId], positions: Positions) -> Result<Logits> {
         let llama = self.model.llama();
         let cache = &mut self.cache;

@@ -6,7 +6,7 @@ use alx_model::{
     Error, LoadConfig, Model, WeightFormat,
     tiny::{self, TinySpec},
 };
-use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::{QTensor, gguf_file::Value};
 
 use crate::support::{load_config, tiny_file};
 
@@ -20,7 +20,7 @@ fn check_rejected(path: &Path) -> Error {
 /// Writes the default tiny model with `edit` applied to its metadata and tensors.
 fn write_edited(
     dir: &Path,
-    edit: impl FnOnce(&mut Vec<(String, Value)>, &mut Vec<(String, candle_core::quantized::QTensor)>),
+    edit: impl FnOnce(&mut Vec<(String, Value)>, &mut Vec<(String, QTensor)>),
 ) -> std::path::PathBuf {
     let spec = TinySpec::DEFAULT;
     let mut metadata = tiny::metadata(&spec);
@@ -201,4 +201,14 @@ fn threads_are_configurable() {
     let model = Model::load(&file.path, &config).expect("load");
     assert_eq!(model.info().load.threads.get(), 2);
     model.logits(&[1, 2, 3]).expect("logits");
+}
+
+#[test]
+fn a_model_can_be_shared_across_threads() {
+    fn check<T: Send + Sync>() {}
+    check::<Model>();
+    check::<alx_model::Tokenizer>();
+    // A generation may move to another thread (a blocking task of an async server).
+    fn send<T: Send>() {}
+    send::<alx_model::Generation<'static>>();
 }

@@ -2,9 +2,9 @@
 
 use std::num::NonZeroUsize;
 
-use alx_model::{Error, PerplexityConfig, Positions, WeightFormat};
+use alx_model::{Error, Model, PerplexityConfig, Positions, WeightFormat, tiny::TinySpec};
 
-use crate::support::tiny_model;
+use crate::support::{load_config, tiny_file, tiny_model};
 
 const TOKENS: [u32; 14] = [1, 40, 41, 42, 43, 100, 200, 250, 17, 18, 19, 260, 270, 33];
 
@@ -38,13 +38,11 @@ fn all_position_logits_match_incremental_decoding() {
     }
 }
 
-#[test]
-fn perplexity_is_the_mean_log_likelihood_of_the_logits() {
-    let model = tiny_model(WeightFormat::F32);
-    let window = 5;
+/// Sum of negative log-likelihoods and tokens scored, from the logits, window by window.
+fn nll_from_logits(model: &Model, tokens: &[u32], window: usize) -> (f64, usize) {
     let mut nll = 0.0;
     let mut scored = 0;
-    for chunk in TOKENS.chunks(window) {
+    for chunk in tokens.chunks(window) {
         let logits = model.logits(chunk).expect("logits");
         for (i, &target) in chunk.iter().enumerate().skip(1) {
             let row = logits.row(i - 1).expect("row");
@@ -54,11 +52,27 @@ fn perplexity_is_the_mean_log_likelihood_of_the_logits() {
             scored += 1;
         }
     }
+    (nll, scored)
+}
+
+fn check_perplexity(model: &Model, tokens: &[u32], window: usize) {
+    let (nll, scored) = nll_from_logits(model, tokens, window);
     let config = PerplexityConfig { window: NonZeroUsize::new(window).expect("window") };
-    let ppl = model.perplexity(&TOKENS, &config).expect("perplexity");
+    let ppl = model.perplexity(tokens, &config).expect("perplexity");
     assert_eq!(ppl.tokens_scored, scored);
     assert!((ppl.nll_sum - nll).abs() < 1e-3 * nll, "{} vs {nll}", ppl.nll_sum);
     assert!((ppl.perplexity - (nll / scored as f64).exp()).abs() < 1e-3 * ppl.perplexity);
+}
+
+#[test]
+fn perplexity_is_the_mean_log_likelihood_of_the_logits() {
+    check_perplexity(&tiny_model(WeightFormat::F32), &TOKENS, 5);
+    // A window wider than one pass of logits (128 rows).
+    let file = tiny_file(&TinySpec { context_length: 512, ..TinySpec::DEFAULT });
+    let model = Model::load(&file.path, &load_config(WeightFormat::F32)).expect("load");
+    let tokens: Vec<u32> = (0..300).map(|i| 3 + (i * 7_919) % 280).collect();
+    check_perplexity(&model, &tokens, 300);
+    check_perplexity(&model, &tokens, 129);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The tokenizer and chat template of the tiny model.
 
-use alx_model::{Message, Role, TokenKind, WeightFormat};
+use alx_model::{Message, PromptEnd, Role, TokenKind, WeightFormat};
 
 use crate::support::tiny_model;
 
@@ -65,7 +65,7 @@ fn chat_template_matches_its_text_form() {
         Message::new(Role::Assistant, "the world"),
         Message::new(Role::User, "Again, with <|im_end|> inside."),
     ];
-    let text = chat.text(&messages, true);
+    let text = chat.text(&messages, PromptEnd::AssistantTurn);
     assert!(text.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"));
     assert!(text.ends_with("<|im_end|>\n<|im_start|>assistant\n"));
     let tokens = model.chat_prompt(&messages).expect("prompt");
@@ -77,6 +77,9 @@ fn chat_template_matches_its_text_form() {
     let without = [&messages[..3], &[Message::new(Role::User, "Again.")]].concat();
     assert_eq!(
         model.chat_prompt(&without).expect("prompt"),
-        model.tokenizer().encode_with_special(&chat.text(&without, true)).expect("encode")
+        model
+            .tokenizer()
+            .encode_with_special(&chat.text(&without, PromptEnd::AssistantTurn))
+            .expect("encode")
     );
 }
