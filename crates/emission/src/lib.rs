@@ -10,7 +10,9 @@
 //!
 //! A [`Schedule`] is a [`Curve`] (Morpheus-style linear decay, Bitcoin-style halving by
 //! height, or Bittensor-style halving by minted supply) under a hard cap: the block that
-//! reaches the cap mints only the remainder, and nothing after.
+//! reaches the cap mints only the remainder, and nothing after. [`Split`] and [`SubnetSplit`]
+//! divide an amount by basis points with the largest-remainder rule, so the parts always sum
+//! to the amount.
 //!
 //! Pure: integer arithmetic only (`u128` base units), no floats, no clock, no randomness, no
 //! I/O, no panics on input. Parameters are validated once, when built or deserialized.
@@ -32,9 +34,15 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod controller;
 mod curve;
 mod error;
 mod schedule;
+mod split;
 
+pub use controller::{BlockEmission, EmissionParams};
 pub use error::EmissionError;
 pub use schedule::{CAP_MAX, Curve, Schedule, ScheduleParams};
+pub use split::{
+    Allocation, BPS_TOTAL, Class, Split, SplitBps, SubnetAllocation, SubnetSplit, SubnetSplitBps,
+};

@@ -2,6 +2,7 @@
 //! schedule's closed forms against block-by-block sums, exact splits, and refused parameters.
 
 mod schedule;
+mod split;
 
 use alx_emission::{Curve, Schedule, ScheduleParams};
 use alx_types::{Amount, Height};
