@@ -12,22 +12,26 @@
 //! height, or Bittensor-style halving by minted supply) under a hard cap: the block that
 //! reaches the cap mints only the remainder, and nothing after. [`Split`] and [`SubnetSplit`]
 //! divide an amount by basis points with the largest-remainder rule, so the parts always sum
-//! to the amount.
+//! to the amount. [`presets`] holds the Morpheus and Bittensor curves.
 //!
 //! Pure: integer arithmetic only (`u128` base units), no floats, no clock, no randomness, no
 //! I/O, no panics on input. Parameters are validated once, when built or deserialized.
 //!
 //! ```
-//! use alx_emission::{Curve, Schedule, ScheduleParams};
-//! use alx_types::{Amount, Height};
+//! use alx_emission::{EmissionParams, Split, SubnetSplit, presets};
+//! use alx_types::{Amount, Height, datanet::BLOCKS_PER_DAY};
 //!
-//! let schedule = Schedule::new(ScheduleParams {
-//!     curve: Curve::Halving { initial_per_block: Amount(8), interval_blocks: 2 },
-//!     cap: Amount(100),
-//! })?;
-//! assert_eq!(schedule.emission_at(Height(3), Amount(16)), Amount(4));
-//! assert_eq!(schedule.minted_through(Height(3)), Amount(20));
-//! assert_eq!(schedule.total(), Amount(30));
+//! let params = EmissionParams {
+//!     schedule: presets::morpheus(BLOCKS_PER_DAY)?,
+//!     split: Split::DEFAULT,
+//!     subnet_split: SubnetSplit::DEFAULT,
+//! };
+//! // The first block of day 0: 14_400 tokens over 86_400 blocks, remainder to the first ones.
+//! let block = params.block(Height(1), Amount::ZERO);
+//! assert_eq!(block.total, Amount(166_666_667));
+//! assert_eq!(block.allocation.total(), Some(block.total));
+//! // Day 0 as a whole is exact.
+//! assert_eq!(params.schedule.minted_through(Height(BLOCKS_PER_DAY)), Amount(14_400_000_000_000));
 //! # Ok::<(), alx_emission::EmissionError>(())
 //! ```
 
@@ -37,6 +41,7 @@
 mod controller;
 mod curve;
 mod error;
+pub mod presets;
 mod schedule;
 mod split;
 

@@ -1,6 +1,8 @@
 //! Integration tests of alx-emission: the presets against their published figures, the
 //! schedule's closed forms against block-by-block sums, exact splits, and refused parameters.
 
+mod bad_input;
+mod presets;
 mod schedule;
 mod split;
 
