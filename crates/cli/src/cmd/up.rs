@@ -26,6 +26,10 @@ pub(crate) struct UpArgs {
     /// the home.
     #[arg(long, default_value_t = home::DEV_EPOCH_LENGTH, value_parser = clap::value_parser!(u64).range(2..))]
     epoch_length: u64,
+    /// Do not set up the sample (SmolLM2, a Move datanet, a model and an API key) on a new
+    /// home.
+    #[arg(long)]
+    no_sample: bool,
 }
 
 pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
@@ -56,11 +60,32 @@ pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
     if dev.nodes.len() == 1 {
         let json = g.json;
         let root = g.home.clone();
+        // The sample needs the weights before the node starts serving.
+        let weights = if dev.created && !args.no_sample {
+            Some(super::model_fetch::fetch_smollm2(&g.home.join("models"))?)
+        } else {
+            None
+        };
         return alx_node::run(
             &dev.nodes[0],
             Some(args.api_addr),
             move |ready| {
-                announce(json, &root, &[ready.api_addr], 1);
+                let api = format!("http://{}", ready.api_addr);
+                let Some(weights) = weights else {
+                    announce(json, &root, &[ready.api_addr], 1);
+                    return;
+                };
+                let addr = ready.api_addr;
+                std::thread::spawn(move || match super::sample::set_up(&root, &api, &weights) {
+                    Ok(sample) => {
+                        announce(json, &root, &[addr], 1);
+                        announce_sample(json, &sample);
+                    }
+                    Err(e) => {
+                        announce(json, &root, &[addr], 1);
+                        eprintln!("the sample could not be set up: {e:#}");
+                    }
+                });
             },
             None,
         );
@@ -120,6 +145,23 @@ fn kill_all(children: &mut [Child]) {
         let _ = c.kill();
         let _ = c.wait();
     }
+}
+
+fn announce_sample(json: bool, sample: &super::sample::Sample) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "sample", "model": sample.model, "api_key": sample.api_key, "api": sample.api})
+        );
+        return;
+    }
+    println!("Sample: model {} (SmolLM2 + the move-basics datanet), paid by carol", sample.model);
+    println!("  chat      alx chat \"How do I withdraw coins in Move?\"");
+    println!(
+        "  curl      curl {}/v1/chat/completions -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"model\": \"{}\", \"messages\": [{{\"role\": \"user\", \"content\": \"What is a resource in Move?\"}}]}}'",
+        sample.api, sample.api_key, sample.model
+    );
+    println!("  rewards   alx rewards show bob   (bob contributed the datanet)");
 }
 
 fn announce(json: bool, root: &Path, apis: &[SocketAddr], validators: usize) {

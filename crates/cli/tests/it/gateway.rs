@@ -254,3 +254,51 @@ fn gateway_errors_have_openai_shapes_and_streaming_works_slow() {
         "invalid_api_key",
     );
 }
+
+/// `alx up` on a new home with the real SmolLM2: the sample datanet, model and key are set
+/// up, `alx chat` answers with a receipt that credits the datanet, and bob (who contributed
+/// it) earns once it settles.
+#[test]
+fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let api_port = free_port();
+    let node = Node::spawn(
+        h,
+        api_port,
+        &[
+            "up",
+            "--api-addr",
+            &format!("127.0.0.1:{api_port}"),
+            "--p2p-port",
+            &free_port().to_string(),
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !h.join("sample.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "the sample was never set up");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Text mode: the answer streams, then the receipt and the attribution.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alx"))
+        .args(["--home", h.to_str().unwrap(), "--node", &node.api])
+        .args(["chat", "How do I withdraw coins from a balance in Move?", "--max-tokens", "40"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("receipt") && text.contains("contribution #"), "{text}");
+    let answer =
+        json(&alx(h, &node.api, &["chat", "What is a resource in Move?", "--max-tokens", "30"]));
+    assert!(!answer["choices"][0]["message"]["content"].as_str().unwrap().is_empty());
+    assert_eq!(answer["alexandria"]["model"], "smollm2-move");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = json(&alx(h, &node.api, &["rewards", "show", "bob"]));
+        if r["claimable"].as_str().unwrap() != "0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "bob never earned: {r}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

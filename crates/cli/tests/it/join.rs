@@ -20,6 +20,7 @@ fn a_registered_node_joins_the_set_at_the_next_epoch_slow() {
             &p2p_port.to_string(),
             "--epoch-length",
             &epoch_length.to_string(),
+            "--no-sample",
         ],
     );
     founder.wait_height(1, Duration::from_secs(90));

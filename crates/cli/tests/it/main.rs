@@ -40,6 +40,7 @@ impl Node {
                 &format!("127.0.0.1:{api_port}"),
                 "--p2p-port",
                 &p2p_port.to_string(),
+                "--no-sample",
             ],
         );
         node.wait_height(1, Duration::from_secs(90));
