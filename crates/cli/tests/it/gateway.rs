@@ -302,3 +302,67 @@ fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// The Python interpreter with the `openai` package: `ALX_PYTHON` (CI sets it to a venv), else
+/// `python3` if it can import `openai`.
+fn openai_python() -> Option<String> {
+    let candidates = std::env::var("ALX_PYTHON").into_iter().chain(["python3".to_owned()]);
+    for python in candidates {
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import openai"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    None
+}
+
+#[test]
+fn official_openai_python_client_works_slow() {
+    let Some(python) = openai_python() else {
+        assert!(
+            std::env::var_os("ALX_REQUIRE_OPENAI").is_none(),
+            "ALX_REQUIRE_OPENAI is set but no Python with the openai package was found"
+        );
+        eprintln!("skipped: no Python with the `openai` package (set ALX_PYTHON)");
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 512, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    ok(&[
+        "model",
+        "register",
+        "--from",
+        "alice",
+        "--name",
+        "tiny",
+        "--base-model",
+        weights.to_str().unwrap(),
+    ]);
+    ok(&["deposit", "10", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "10"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_client.py");
+    let out = std::process::Command::new(python)
+        .args([script, &node.api, key["api_key"].as_str().unwrap(), "tiny"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
