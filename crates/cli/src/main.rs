@@ -65,6 +65,9 @@ enum Command {
     /// Chat with a model through the node's OpenAI-compatible gateway (streamed, with its
     /// receipt and attribution).
     Chat(cmd::chat::ChatArgs),
+    /// Receipts of served requests: show one, or verify its signature and attribution.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::ReceiptCommand),
     /// Models: fetch, register, list, show.
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Rewards(c) => cmd::usage::rewards(&globals, c),
         Command::Model(c) => cmd::model::run(&globals, c),
         Command::Chat(a) => cmd::chat::run(&globals, &a),
+        Command::Receipt(c) => cmd::receipt::run(&globals, c),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),

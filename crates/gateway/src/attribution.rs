@@ -28,7 +28,8 @@ pub const RETRIEVED_PASSAGES: usize = 3;
 /// Longest excerpt kept in a citation, in bytes.
 const EXCERPT_BYTES: usize = 160;
 
-type Key = (u64, u64);
+/// (datanet, contribution).
+pub type Key = (u64, u64);
 
 /// Retrieved passages with their datanet.
 pub fn retrieve(indexes: &DatanetIndexes, spec: &ModelSpec, query: &str) -> Vec<(u64, Passage)> {
@@ -103,18 +104,28 @@ pub fn span_shares(
     spec: &ModelSpec,
     output: &str,
 ) -> BTreeMap<Key, u32> {
-    let mut raw: BTreeMap<Key, u128> = BTreeMap::new();
+    let mut reports = Vec::new();
     for d in &spec.datanets {
-        let report = match indexes.attribute(state, d.datanet, Some(d.version), output, None) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(datanet = d.datanet, err = %e, "no span attribution");
-                continue;
-            }
-        };
+        match indexes.attribute(state, d.datanet, Some(d.version), output, None) {
+            Ok(r) => reports.push(r),
+            Err(e) => tracing::debug!(datanet = d.datanet, err = %e, "no span attribution"),
+        }
+    }
+    span_weights(&reports)
+}
+
+/// Span shares from each datanet version's attribution report: each report's contribution
+/// shares weighted by the output bytes it covers, normalized. Anyone holding the reports (from
+/// `POST /api/attribution`) recomputes a receipt's span part with this.
+#[must_use]
+pub fn span_weights(
+    reports: &[alx_types::attribution_api::AttributionReport],
+) -> BTreeMap<Key, u32> {
+    let mut raw: BTreeMap<Key, u128> = BTreeMap::new();
+    for report in reports {
         for share in &report.contributions {
             let Ok(contribution) = share.id.parse::<u64>() else { continue };
-            *raw.entry((d.datanet, contribution)).or_default() +=
+            *raw.entry((report.datanet, contribution)).or_default() +=
                 u128::from(share.bps) * report.covered_bytes as u128;
         }
     }
@@ -123,10 +134,18 @@ pub fn span_shares(
 
 /// The combined shares (see the module docs).
 pub fn combine(retrieved: &[(u64, Passage)], spans: &BTreeMap<Key, u32>) -> BTreeMap<Key, u32> {
-    let k = retrieved.len() as u128;
+    let ranked: Vec<Key> = retrieved.iter().map(|(d, p)| (*d, p.contribution)).collect();
+    combine_ranked(&ranked, spans)
+}
+
+/// The combined shares from the cited contributions in rank order (best first) and the span
+/// shares: what a receipt's `shares` must equal.
+#[must_use]
+pub fn combine_ranked(ranked: &[Key], spans: &BTreeMap<Key, u32>) -> BTreeMap<Key, u32> {
+    let k = ranked.len() as u128;
     let mut by_rank: BTreeMap<Key, u128> = BTreeMap::new();
-    for (rank, (datanet, p)) in retrieved.iter().enumerate() {
-        *by_rank.entry((*datanet, p.contribution)).or_default() += k - rank as u128;
+    for (rank, key) in ranked.iter().enumerate() {
+        *by_rank.entry(*key).or_default() += k - rank as u128;
     }
     let retrieval = to_bps(&by_rank);
     let mut raw: BTreeMap<Key, u128> = BTreeMap::new();
@@ -181,4 +200,31 @@ pub fn credits(
         })
         .filter(|c| !c.amount.is_zero())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_sum_to_a_whole_and_split_half_and_half() {
+        let spans: BTreeMap<Key, u32> = [((0, 5), 10_000)].into_iter().collect();
+        let both = combine_ranked(&[(0, 1), (0, 2), (0, 3)], &spans);
+        assert_eq!(both.values().sum::<u32>(), 10_000);
+        assert_eq!(both[&(0, 5)], 5_000);
+        // Ranks 3:2:1 of the other half; 1/6 of 5,000 leaves a remainder point.
+        assert_eq!((both[&(0, 1)], both[&(0, 2)], both[&(0, 3)]), (2_500, 1_667, 833));
+        assert_eq!(combine_ranked(&[], &spans), spans);
+        assert!(combine_ranked(&[], &BTreeMap::new()).is_empty());
+        let only = combine_ranked(&[(1, 1), (1, 1)], &BTreeMap::new());
+        assert_eq!(only[&(1, 1)], 10_000);
+    }
+
+    #[test]
+    fn ties_go_to_the_smaller_key() {
+        let raw: BTreeMap<Key, u128> =
+            [((0, 2), 1), ((0, 1), 1), ((0, 3), 1)].into_iter().collect();
+        let bps = to_bps(&raw);
+        assert_eq!((bps[&(0, 1)], bps[&(0, 2)], bps[&(0, 3)]), (3_334, 3_333, 3_333));
+    }
 }

@@ -11,6 +11,7 @@ pub(crate) mod keys;
 pub(crate) mod model;
 pub(crate) mod model_fetch;
 pub(crate) mod node;
+pub(crate) mod receipt;
 pub(crate) mod sample;
 pub(crate) mod up;
 pub(crate) mod usage;

@@ -117,6 +117,12 @@ fn chat_is_paid_attributed_and_settled_slow() {
     let credit = receipt.body.credits[0].amount.0;
     assert_eq!(credit, fee / 2, "bob's credit is the whole data share (50%)");
 
+    // Anyone can check the receipt: signature, and shares re-derived from its output.
+    let verified = ok(&["receipt", "verify", id]);
+    assert_eq!(verified["signature_valid"], true, "{verified}");
+    assert_eq!(verified["shares_match"], true, "{verified}");
+    assert_eq!(verified["span_shares_match"], true, "{verified}");
+
     // Greedy generation is deterministic.
     let again: serde_json::Value =
         post(&node.api, "/v1/chat/completions", Some(&key), &chat).json().unwrap();

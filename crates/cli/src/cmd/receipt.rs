@@ -1,0 +1,107 @@
+//! `alx receipt show|verify`: a served request's signed receipt, and an independent check of
+//! it: the signature, and the attribution re-derived from the stored output and the datanet
+//! indexes (through `POST /api/attribution`).
+
+use crate::{
+    Globals,
+    output::{emit, hinted},
+};
+use alx_client::Client;
+use alx_gateway::attribution::{Key, combine_ranked, span_weights};
+use alx_types::{
+    attribution_api::AttributionRequest,
+    hash::to_hex,
+    usage_api::{ShareEntry, UsageReceipt},
+};
+use clap::Subcommand;
+use std::collections::BTreeMap;
+
+/// `alx receipt …`.
+#[derive(Subcommand)]
+pub(crate) enum ReceiptCommand {
+    /// A receipt as the node stored it.
+    Show {
+        /// The receipt id (64 hex characters).
+        id: String,
+    },
+    /// Check a receipt: its id and signature, then its span and combined shares re-derived from
+    /// its output against the datanet versions it names.
+    Verify {
+        /// The receipt id.
+        id: String,
+    },
+}
+
+fn fetch(g: &Globals, id: &str) -> anyhow::Result<UsageReceipt> {
+    let url = format!("{}/api/receipts/{id}", g.node);
+    let resp =
+        reqwest::blocking::get(&url).map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))?;
+    if resp.status() == 404 {
+        return Err(hinted(
+            format!("no receipt {id} on this node"),
+            "receipts live on the node that served the request",
+        ));
+    }
+    Ok(resp.error_for_status()?.json()?)
+}
+
+fn as_map(entries: &[ShareEntry]) -> BTreeMap<Key, u32> {
+    entries.iter().map(|e| ((e.datanet, e.contribution), e.bps)).collect()
+}
+
+pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReceiptCommand::Show { id } => {
+            let r = fetch(g, &id)?;
+            emit(g.json, &r, || serde_json::to_string_pretty(&r).unwrap_or_default())
+        }
+        ReceiptCommand::Verify { id } => {
+            let r = fetch(g, &id)?;
+            let signed = r.verify();
+            let client = Client::new(&g.node);
+            let mut reports = Vec::new();
+            for d in &r.body.datanets {
+                let req = AttributionRequest {
+                    datanet: d.datanet,
+                    version: Some(d.version),
+                    text: r.body.output.clone(),
+                    min_len: None,
+                };
+                match client.attribute(&req) {
+                    Ok(report) => reports.push(report),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let spans = span_weights(&reports);
+            let ranked: Vec<Key> =
+                r.body.citations.iter().map(|c| (c.datanet, c.contribution)).collect();
+            let shares = combine_ranked(&ranked, &spans);
+            let spans_match = spans == as_map(&r.body.span_shares);
+            let shares_match = shares == as_map(&r.body.shares);
+            let value = serde_json::json!({
+                "receipt": to_hex(&r.id), "signature_valid": signed,
+                "span_shares_match": spans_match, "shares_match": shares_match,
+                "rederived_span_shares": spans.iter().map(|((d, c), b)| serde_json::json!({"datanet": d, "contribution": c, "bps": b})).collect::<Vec<_>>(),
+            });
+            emit(g.json, &value, || {
+                let mark = |ok: bool| if ok { "ok" } else { "MISMATCH" };
+                format!(
+                    "receipt {}\n  signature by {}: {}\n  span shares re-derived from the output: {}\n  combined shares: {}",
+                    to_hex(&r.id),
+                    r.body.provider,
+                    mark(signed),
+                    mark(spans_match),
+                    mark(shares_match)
+                )
+            })?;
+            if !(signed && spans_match && shares_match) {
+                return Err(hinted(
+                    "the receipt does not check out",
+                    "a mismatch in shares can also mean a contribution was flagged after the request was served",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
