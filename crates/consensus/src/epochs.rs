@@ -265,6 +265,7 @@ mod tests {
                     p2p_addr: dial(s as u16),
                 })
                 .collect(),
+            emission: None,
         };
         let mut state = State::from_genesis(&genesis).unwrap();
         let before = epoch_peers(&state).unwrap();

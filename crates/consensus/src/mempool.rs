@@ -256,6 +256,7 @@ mod tests {
                 stake: Amount(1),
                 p2p_addr: "127.0.0.1:1".parse().unwrap(),
             }],
+            emission: None,
         })
         .unwrap()
     }

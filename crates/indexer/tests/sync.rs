@@ -39,6 +39,7 @@ impl Chain {
                 stake: Amount(5000),
                 p2p_addr: "127.0.0.1:1".parse().unwrap(),
             }],
+            emission: None,
         };
         Self { state: State::from_genesis(&genesis).unwrap(), nonces: [0; 4] }
     }

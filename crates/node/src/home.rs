@@ -187,6 +187,14 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         },
         accounts,
         validators,
+        // The dev chain mints on Morpheus's published schedule (14,400 ALX a day at one block
+        // a second, falling by 2.468994701 a day), split by DESIGN.md's defaults.
+        emission: Some(alx_emission::EmissionParams {
+            schedule: alx_emission::presets::morpheus(alx_types::datanet::BLOCKS_PER_DAY)
+                .context("the Morpheus emission preset")?,
+            split: alx_emission::Split::DEFAULT,
+            subnet_split: alx_emission::SubnetSplit::DEFAULT,
+        }),
     };
     genesis.validate()?;
     let path = root.join(GENESIS_FILE);

@@ -97,6 +97,13 @@ fn genesis(scenario: &Scenario, validators: &[PrivateKey]) -> Genesis {
                 p2p_addr: p2p_addr(i),
             })
             .collect(),
+        // Every simulated block mints and splits, so the nodes must agree on emission too.
+        emission: Some(alx_emission::EmissionParams {
+            schedule: alx_emission::presets::morpheus(alx_types::datanet::BLOCKS_PER_DAY)
+                .expect("the preset is valid"),
+            split: alx_emission::Split::DEFAULT,
+            subnet_split: alx_emission::SubnetSplit::DEFAULT,
+        }),
     }
 }
 

@@ -119,9 +119,12 @@ impl State {
             proposer.balance = proposer.balance.checked_add(fees).ok_or_else(overflow)?;
             self.put_account(&ctx.proposer, &proposer);
         }
-        // The last block of an epoch chooses the set of the next one (heights
-        // [e·L, e·L + L − 1] form epoch e, as the consensus engine's epocher counts them).
+        self.emit(ctx.height, &ctx.proposer)?;
+        // The last block of an epoch pays the epoch's emission pools and chooses the set of
+        // the next one (heights [e·L, e·L + L − 1] form epoch e, as the consensus engine's
+        // epocher counts them).
         if ctx.height.0 % self.params.epoch_length == self.params.epoch_length - 1 {
+            self.pay_epoch_pools(ctx.height)?;
             self.rotate_active_set()?;
         }
         self.put_height(ctx.height);
@@ -186,7 +189,7 @@ impl State {
             }
             Payload::Usage(ref op) => {
                 self.put_account(&tx.sender, &sender);
-                self.usage_op(&tx.sender, op)
+                self.usage_op(ctx.height, &tx.sender, op)
             }
         };
         match result {

@@ -50,6 +50,9 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     /// Initial validators.
     pub validators: Vec<GenesisValidator>,
+    /// What each block mints and how it is divided (none: nothing is minted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emission: Option<alx_emission::EmissionParams>,
 }
 
 /// Why a genesis was refused.

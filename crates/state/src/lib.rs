@@ -14,6 +14,7 @@
 pub mod auth;
 mod datanet_records;
 mod datanets;
+pub mod emission;
 pub mod execute;
 pub mod genesis;
 pub mod keys;

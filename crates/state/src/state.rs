@@ -67,6 +67,9 @@ impl State {
         }
         set.sort();
         state.put_active_set(&set);
+        if let Some(emission) = &genesis.emission {
+            state.put_emission_params(emission);
+        }
         Ok(state)
     }
 

@@ -56,7 +56,12 @@ struct Payouts {
 }
 
 impl State {
-    pub(crate) fn usage_op(&mut self, who: &Address, op: &UsageOp) -> PayloadResult {
+    pub(crate) fn usage_op(
+        &mut self,
+        height: alx_types::block::Height,
+        who: &Address,
+        op: &UsageOp,
+    ) -> PayloadResult {
         match op {
             UsageOp::Deposit { amount } => self.deposit(who, *amount),
             UsageOp::Withdraw { amount } => self.withdraw_deposit(who, *amount),
@@ -86,7 +91,7 @@ impl State {
                 self.put_api_key(key_hash, &key);
                 Ok(())
             }
-            UsageOp::Settle(s) => self.settle(who, s),
+            UsageOp::Settle(s) => self.settle(height, who, s),
             UsageOp::Claim => self.claim(who),
         }
     }
@@ -132,7 +137,12 @@ impl State {
         Ok(())
     }
 
-    fn settle(&mut self, provider: &Address, s: &Settlement) -> PayloadResult {
+    fn settle(
+        &mut self,
+        height: alx_types::block::Height,
+        provider: &Address,
+        s: &Settlement,
+    ) -> PayloadResult {
         let next = self.next_receipt(provider)?;
         if s.receipts == 0 || s.first_receipt != next {
             return Err(ErrorCode::BadReceiptRange.into());
@@ -228,6 +238,11 @@ impl State {
         if credited.keys().any(|m| !per_model.contains_key(m)) {
             return Err(ErrorCode::BadCredit.into());
         }
+        // This epoch's emission pools pay by these weights (see `emission`).
+        for (who, amount) in &out.rewards {
+            self.record_epoch_weight(height, true, who, *amount)?;
+        }
+        self.record_epoch_weight(height, false, provider, out.charged)?;
         self.apply_payouts(out)?;
         self.put_next_receipt(provider, end);
         Ok(())
@@ -311,7 +326,7 @@ impl State {
 }
 
 /// `a * b / c` rounded down, exact for `b ≤ c` (no intermediate overflow).
-fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+pub(crate) fn mul_div(a: u128, b: u128, c: u128) -> u128 {
     if c == 0 {
         return 0;
     }

@@ -2,6 +2,7 @@
 //! and property tests of supply conservation and nonce monotonicity.
 
 mod datanets;
+mod emission;
 mod properties;
 mod scenarios;
 mod usage;
@@ -33,6 +34,7 @@ pub(crate) fn genesis() -> Genesis {
             stake: Amount(5000),
             p2p_addr: "127.0.0.1:1".parse().unwrap(),
         }],
+        emission: None,
     }
 }
 
@@ -67,6 +69,15 @@ pub(crate) fn total_held(state: &State) -> u128 {
         + state.prepaid_total().unwrap().0
         + state.claimable_total().unwrap().0
         + state.treasury().unwrap().0
+        + [
+            alx_state::emission::POOL_SUBNETS,
+            alx_state::emission::POOL_DATA,
+            alx_state::emission::POOL_COMPUTE,
+            alx_state::emission::PROTECTION_FUND,
+        ]
+        .iter()
+        .map(|name| state.amount_global(name).unwrap().0)
+        .sum::<u128>()
         + state
             .accounts()
             .map(|r| {

@@ -1,0 +1,172 @@
+//! Emission: every block mints what the genesis schedule says (`alx-emission`, never past its
+//! cap) and divides it exactly among the classes:
+//!
+//! | class | where it goes |
+//! |---|---|
+//! | chain validators | the block's proposer (balance), like fees |
+//! | data contributors | the epoch's data pool, paid at the epoch's last block pro rata to what each account earned from settled requests in that epoch |
+//! | compute | the epoch's compute pool, paid the same way pro rata to the fees each provider settled |
+//! | subnets | held in the subnet pool until subnets distribute it |
+//! | protection fund, treasury | their chain accounts |
+//!
+//! Pool payouts are floors; the dust, and a pool with no usage in an epoch, carry over to the
+//! next epoch. The supply grows by exactly what is minted, and everything minted is held
+//! somewhere the supply check counts.
+//!
+//! ```text
+//! 0x13 ‖ epoch (BE) ‖ address → Amount   data-share earnings in that epoch (weights)
+//! 0x14 ‖ epoch (BE) ‖ address → Amount   fees settled by a provider in that epoch (weights)
+//! 0x05 ‖ "emission" → JSON of EmissionParams; "minted", "pool_subnets", "pool_data",
+//!        "pool_compute", "protection_fund" → Amount
+//! ```
+
+use crate::{
+    keys::{self, global_key},
+    model_records::{GLOBAL_CLAIMABLE_TOTAL, GLOBAL_TREASURY, Rewards},
+    state::{CorruptState, State, hex_key},
+};
+use alx_emission::EmissionParams;
+use alx_types::{Address, Amount, block::Height};
+use commonware_codec::Error as CodecError;
+
+const PREFIX_EPOCH_USAGE: u8 = 0x13;
+const PREFIX_EPOCH_WORK: u8 = 0x14;
+const GLOBAL_EMISSION: &str = "emission";
+const GLOBAL_MINTED: &str = "minted";
+/// Held for subnets.
+pub const POOL_SUBNETS: &str = "pool_subnets";
+/// Data contributors' pool of the current epoch.
+pub const POOL_DATA: &str = "pool_data";
+/// Compute providers' pool of the current epoch.
+pub const POOL_COMPUTE: &str = "pool_compute";
+/// The protection fund.
+pub const PROTECTION_FUND: &str = "protection_fund";
+
+fn weight_key(prefix: u8, epoch: u64, who: &Address) -> Vec<u8> {
+    let mut k = Vec::with_capacity(41);
+    k.push(prefix);
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k.extend_from_slice(who.as_bytes());
+    k
+}
+
+fn add(a: Amount, b: Amount) -> Result<Amount, CorruptState> {
+    a.checked_add(b).ok_or_else(crate::execute::overflow)
+}
+
+impl State {
+    /// The emission parameters fixed at genesis (`None`: this chain mints nothing).
+    pub fn emission_params(&self) -> Result<Option<EmissionParams>, CorruptState> {
+        let Some(bytes) = self.auth().get(&global_key(GLOBAL_EMISSION)) else { return Ok(None) };
+        serde_json::from_slice(bytes).map(Some).map_err(|_| CorruptState {
+            key: GLOBAL_EMISSION.into(),
+            source: CodecError::Invalid("emission", "not valid emission parameters"),
+        })
+    }
+
+    pub(crate) fn put_emission_params(&mut self, params: &EmissionParams) {
+        // Serializing a plain struct of integers cannot fail.
+        let bytes = serde_json::to_vec(params).unwrap_or_default();
+        self.auth_mut().put(global_key(GLOBAL_EMISSION), bytes);
+    }
+
+    /// Minted by emission so far.
+    pub fn minted(&self) -> Result<Amount, CorruptState> {
+        self.amount_global(GLOBAL_MINTED)
+    }
+
+    /// Mints the block's emission and divides it (see the module docs).
+    pub(crate) fn emit(&mut self, height: Height, proposer: &Address) -> Result<(), CorruptState> {
+        let Some(params) = self.emission_params()? else { return Ok(()) };
+        let minted = self.minted()?;
+        let block = params.block(height, minted);
+        if block.total.is_zero() {
+            return Ok(());
+        }
+        let a = block.allocation;
+        self.put_amount_global_named(GLOBAL_MINTED, add(minted, block.total)?);
+        let supply = add(self.supply()?, block.total)?;
+        self.put_amount_global_named("supply", supply);
+        for (name, part) in [
+            (POOL_SUBNETS, a.subnets),
+            (POOL_DATA, a.data_contributors),
+            (POOL_COMPUTE, a.compute),
+            (PROTECTION_FUND, a.protection_fund),
+            (GLOBAL_TREASURY, a.community_treasury),
+        ] {
+            let held = add(self.amount_global(name)?, part)?;
+            self.put_amount_global_named(name, held);
+        }
+        self.credit(proposer, a.chain_validators)?;
+        Ok(())
+    }
+
+    /// Records `amount` of data-share earnings (`data`) or settled fees (`!data`) for `who` in
+    /// the epoch of `height`.
+    pub(crate) fn record_epoch_weight(
+        &mut self,
+        height: Height,
+        data: bool,
+        who: &Address,
+        amount: Amount,
+    ) -> Result<(), CorruptState> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let prefix = if data { PREFIX_EPOCH_USAGE } else { PREFIX_EPOCH_WORK };
+        let k = weight_key(prefix, height.0 / self.params().epoch_length, who);
+        let old: Amount = self.get(&k)?.unwrap_or_default();
+        self.put(k, &add(old, amount)?);
+        Ok(())
+    }
+
+    /// At an epoch's last block: pays the data and compute pools pro rata to the epoch's
+    /// weights, as claimable rewards, and clears the weights.
+    pub(crate) fn pay_epoch_pools(&mut self, height: Height) -> Result<(), CorruptState> {
+        let epoch = height.0 / self.params().epoch_length;
+        for (prefix, pool) in [(PREFIX_EPOCH_USAGE, POOL_DATA), (PREFIX_EPOCH_WORK, POOL_COMPUTE)] {
+            let mut start = vec![prefix];
+            start.extend_from_slice(&epoch.to_be_bytes());
+            let weights: Vec<(Vec<u8>, Address, Amount)> = self
+                .auth()
+                .scan_prefix(&start)
+                .map(|(k, v)| {
+                    let corrupt = |source| CorruptState { key: hex_key(k), source };
+                    let who = k
+                        .get(9..41)
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                        .map(Address)
+                        .ok_or_else(|| corrupt(CodecError::InvalidLength(k.len())))?;
+                    let amount = keys::decode::<Amount>(v).map_err(corrupt)?;
+                    Ok((k.to_vec(), who, amount))
+                })
+                .collect::<Result<_, CorruptState>>()?;
+            let total: u128 = weights.iter().map(|(_, _, a)| a.0).sum();
+            let available = self.amount_global(pool)?;
+            let mut paid = 0u128;
+            if total > 0 && !available.is_zero() {
+                let mut claimable_total = self.claimable_total()?;
+                for (_, who, weight) in &weights {
+                    let part = crate::usage::mul_div(available.0, weight.0, total);
+                    if part == 0 {
+                        continue;
+                    }
+                    paid += part;
+                    let old = self.rewards(who)?;
+                    let new = Rewards {
+                        claimable: add(old.claimable, Amount(part))?,
+                        earned: add(old.earned, Amount(part))?,
+                    };
+                    self.put_rewards(who, &new);
+                    claimable_total = add(claimable_total, Amount(part))?;
+                }
+                self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, claimable_total);
+            }
+            self.put_amount_global_named(pool, Amount(available.0 - paid));
+            for (k, _, _) in weights {
+                self.auth_mut().delete(&k);
+            }
+        }
+        Ok(())
+    }
+}
