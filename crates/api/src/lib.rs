@@ -20,6 +20,7 @@
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, limit and spending |
+//! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
 //! | GET  | `/metrics` | Prometheus text |
 //!
 //! Errors are `{"error": {"type", "message"}}` with a stable `type` (see [`ApiError`]).
@@ -91,6 +92,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/models/{id}", get(models::show))
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
+        .route("/api/emission", get(models::emission))
         .route("/api/blobs", post(blobs::post).layer(DefaultBodyLimit::disable()))
         .route(
             "/api/blobs/{hash}",

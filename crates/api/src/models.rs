@@ -115,3 +115,27 @@ pub(crate) async fn api_key(
         revoked: k.revoked,
     }))
 }
+
+pub(crate) async fn emission(
+    State(s): State<ApiState>,
+) -> ApiResult<alx_types::model_api::EmissionJson> {
+    use alx_state::emission::{POOL_COMPUTE, POOL_DATA, POOL_SUBNETS, PROTECTION_FUND};
+    let committed = s.ledger.committed();
+    let state = &committed.state;
+    let params = state.emission_params()?;
+    let minted = state.minted()?;
+    let next_block = params.map_or(alx_types::Amount::ZERO, |p| {
+        p.block(committed.block.height().next(), minted).total
+    });
+    Ok(Json(alx_types::model_api::EmissionJson {
+        params: params.and_then(|p| serde_json::to_value(p).ok()),
+        minted,
+        supply: state.supply()?,
+        next_block,
+        pool_subnets: state.amount_global(POOL_SUBNETS)?,
+        pool_data: state.amount_global(POOL_DATA)?,
+        pool_compute: state.amount_global(POOL_COMPUTE)?,
+        protection_fund: state.amount_global(PROTECTION_FUND)?,
+        treasury: state.treasury()?,
+    }))
+}

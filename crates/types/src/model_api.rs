@@ -52,3 +52,26 @@ pub struct ApiKeyJson {
     /// Stopped by the payer.
     pub revoked: bool,
 }
+
+/// `GET /api/emission`: the schedule's state and where minted tokens wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmissionJson {
+    /// The genesis emission parameters (schedule, split, subnet split), if the chain mints.
+    pub params: Option<serde_json::Value>,
+    /// Minted by emission so far.
+    pub minted: Amount,
+    /// The total supply.
+    pub supply: Amount,
+    /// What the next block mints.
+    pub next_block: Amount,
+    /// Held for subnets.
+    pub pool_subnets: Amount,
+    /// This epoch's data contributors' pool.
+    pub pool_data: Amount,
+    /// This epoch's compute providers' pool.
+    pub pool_compute: Amount,
+    /// The protection fund.
+    pub protection_fund: Amount,
+    /// The community treasury (also receives the protocol's fee share).
+    pub treasury: Amount,
+}

@@ -8,10 +8,13 @@ use clap::Subcommand;
 pub(crate) enum BenchCommand {
     /// Ledger throughput, the ed25519 batch-verification limit, finality latency, cold start.
     Ledger(crate::cmd::bench_ledger::LedgerArgs),
+    /// Yuma Consensus: one epoch at subtensor's limits, and all subnets of one block.
+    Yuma(crate::cmd::bench_yuma::YumaArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
+        BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
     }
 }

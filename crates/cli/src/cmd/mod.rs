@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_ledger;
+pub(crate) mod bench_yuma;
 pub(crate) mod blob;
 pub(crate) mod chat;
 pub(crate) mod datanet;
