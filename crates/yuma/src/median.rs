@@ -13,10 +13,14 @@ use substrate_fixed::types::I32F32;
 ///
 /// `minority` is `T − κ` where `T` is the total stake of the candidates; `lo..hi` is the stake
 /// range the current partition spans.
+/// `idx`, `lower` and `upper` are scratch buffers reused across columns (their contents on
+/// entry: `idx` the candidates, the others anything); partitions keep the input order, as
+/// subtensor's do.
 fn weighted_median(
     stake: &[I32F32],
     score: &[I32F32],
-    mut idx: Vec<usize>,
+    idx: &mut Vec<usize>,
+    (lower, upper): (&mut Vec<usize>, &mut Vec<usize>),
     minority: I32F32,
     mut lo: I32F32,
     mut hi: I32F32,
@@ -31,9 +35,10 @@ fn weighted_median(
             1 => return at(score, idx[0]),
             len => {
                 let pivot = at(score, idx[len / 2]);
-                let (mut lower, mut upper) = (Vec::new(), Vec::new());
+                lower.clear();
+                upper.clear();
                 let (mut lower_stake, mut upper_stake) = (ZERO, ZERO);
-                for &i in &idx {
+                for &i in idx.iter() {
                     let s = at(score, i);
                     if s < pivot {
                         lower_stake = lower_stake.saturating_add(at(stake, i));
@@ -45,10 +50,10 @@ fn weighted_median(
                 }
                 if minority < lo.saturating_add(lower_stake) && !lower.is_empty() {
                     hi = lo.saturating_add(lower_stake);
-                    idx = lower;
+                    std::mem::swap(idx, lower);
                 } else if hi.saturating_sub(upper_stake) <= minority && !upper.is_empty() {
                     lo = hi.saturating_sub(upper_stake);
-                    idx = upper;
+                    std::mem::swap(idx, upper);
                 } else {
                     return pivot;
                 }
@@ -81,10 +86,14 @@ pub(crate) fn column_medians(
             }
         }
     }
-    let all: Vec<usize> = (0..voters.len()).collect();
+    let (mut idx, mut lower, mut upper) = (Vec::new(), Vec::new(), Vec::new());
     scores
         .iter()
-        .map(|col| weighted_median(&stake, col, all.clone(), minority, ZERO, total))
+        .map(|col| {
+            idx.clear();
+            idx.extend(0..voters.len());
+            weighted_median(&stake, col, &mut idx, (&mut lower, &mut upper), minority, ZERO, total)
+        })
         .collect()
 }
 
