@@ -22,7 +22,11 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response, Sse, sse::Event},
 };
-use std::{convert::Infallible, sync::Arc};
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -212,6 +216,47 @@ struct Served {
     completion_tokens: u32,
     finish: &'static str,
     receipt: UsageReceipt,
+    /// Time spent generating (prefill and decode), for `Server-Timing`.
+    model_time: Duration,
+    /// Time spent on the receipt (span attribution, signing, the durable write).
+    receipt_time: Duration,
+}
+
+/// When each stage of a request ended, for `Server-Timing`.
+struct Stages {
+    started: Instant,
+    prepared: Instant,
+    retrieved: Instant,
+    tokenized: Instant,
+}
+
+impl Stages {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self { started: now, prepared: now, retrieved: now, tokenized: now }
+    }
+}
+
+/// `Server-Timing` of a finished request: the model's time and the gateway's own (everything
+/// else the handler did), then the gateway's stages (auth and model lookup, retrieval,
+/// tokenizing, receipt), so that clients and `alx bench inference` can see the overhead
+/// without instrumenting the server.
+fn timed(response: impl IntoResponse, t: &Stages, served: &Served) -> Response {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let value = format!(
+        "model;dur={:.3}, gateway;dur={:.3}, prepare;dur={:.3}, retrieve;dur={:.3}, tokenize;dur={:.3}, receipt;dur={:.3}",
+        ms(served.model_time),
+        ms(t.started.elapsed().saturating_sub(served.model_time)),
+        ms(t.prepared - t.started),
+        ms(t.retrieved - t.prepared),
+        ms(t.tokenized - t.retrieved),
+        ms(served.receipt_time),
+    );
+    let mut response = response.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    response
 }
 
 const fn finish_name(f: Option<FinishReason>) -> &'static str {
@@ -259,6 +304,7 @@ async fn run(
     let model = p.model.clone();
     let config = p.config.clone();
     let result = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let mut generation = model.generation(&prompt, &config)?;
         let mut text = String::new();
         for piece in generation.by_ref() {
@@ -271,11 +317,12 @@ async fn run(
             text.push_str(&piece);
         }
         let tokens = generation.tokens().len();
-        Ok::<_, alx_model::Error>(Some((text, tokens, generation.finish_reason())))
+        let done = (text, tokens, generation.finish_reason(), started.elapsed());
+        Ok::<_, alx_model::Error>(Some(done))
     })
     .await;
     drop(engine);
-    let (text, tokens, finish) = match result {
+    let (text, tokens, finish, model_time) = match result {
         Ok(Ok(Some(done))) => done,
         Ok(Ok(None)) => {
             released(Amount::ZERO);
@@ -292,6 +339,7 @@ async fn run(
     };
     let completion_tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
     let fee = meter::fee(&p.spec, prompt_tokens, completion_tokens);
+    let receipt_started = Instant::now();
     let receipt =
         match receipt_for(g, &p, &passages, &text, prompt_tokens, completion_tokens, fee).await {
             Ok(r) => r,
@@ -301,7 +349,9 @@ async fn run(
             }
         };
     released(fee);
-    Ok(Served { text, prompt_tokens, completion_tokens, finish: finish_name(finish), receipt })
+    let finish = finish_name(finish);
+    let receipt_time = receipt_started.elapsed();
+    Ok(Served { text, prompt_tokens, completion_tokens, finish, receipt, model_time, receipt_time })
 }
 
 async fn receipt_for(
@@ -378,6 +428,7 @@ pub(crate) async fn chat(
     headers: HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Response, GatewayError> {
+    let mut t = Stages::new();
     let req = json_body(body)?;
     if req.messages.is_empty() {
         return Err(GatewayError::bad("messages must not be empty", Some("messages")));
@@ -389,16 +440,19 @@ pub(crate) async fn chat(
         .collect::<Result<Vec<_>, GatewayError>>()?;
     let _permit = permit(&g)?;
     let p = prepare(&g, &headers, &req.model, &req.sampling).await?;
+    t.prepared = Instant::now();
     let query =
         req.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
     let (passages, messages) = with_context(&g, &p.spec, messages, query);
+    t.retrieved = Instant::now();
     let prompt = p.model.chat_prompt(&messages).map_err(|e| model_error(&e))?;
+    t.tokenized = Instant::now();
     let name = p.spec.name.clone();
     if p.stream {
         return Ok(stream(g.clone(), p, prompt, passages, name, true, _permit).into_response());
     }
     let served = run(&g, p, prompt, passages, None).await?;
-    Ok(Json(ChatResponse {
+    let response = Json(ChatResponse {
         id: format!("chatcmpl-{}", to_hex(&served.receipt.id)),
         object: "chat.completion",
         created: now_secs(),
@@ -410,8 +464,8 @@ pub(crate) async fn chat(
         }],
         usage: usage(&served),
         alexandria: summary(&served.receipt),
-    })
-    .into_response())
+    });
+    Ok(timed(response, &t, &served))
 }
 
 pub(crate) async fn completion(
@@ -419,16 +473,20 @@ pub(crate) async fn completion(
     headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, GatewayError> {
+    let mut t = Stages::new();
     let req = json_body(body)?;
     let _permit = permit(&g)?;
     let p = prepare(&g, &headers, &req.model, &req.sampling).await?;
+    t.prepared = Instant::now();
     let passages = attribution::retrieve(&g.indexes, &p.spec, &req.prompt);
+    t.retrieved = Instant::now();
     let mut text = String::new();
     for (i, (_, passage)) in passages.iter().enumerate() {
         text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
     }
     text.push_str(&req.prompt);
     let prompt = p.model.tokenizer().encode(&text).map_err(|e| model_error(&e))?;
+    t.tokenized = Instant::now();
     if prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
     }
@@ -437,7 +495,7 @@ pub(crate) async fn completion(
         return Ok(stream(g.clone(), p, prompt, passages, name, false, _permit).into_response());
     }
     let served = run(&g, p, prompt, passages, None).await?;
-    Ok(Json(CompletionResponse {
+    let response = Json(CompletionResponse {
         id: format!("cmpl-{}", to_hex(&served.receipt.id)),
         object: "text_completion",
         created: now_secs(),
@@ -450,8 +508,8 @@ pub(crate) async fn completion(
         }],
         usage: usage(&served),
         alexandria: summary(&served.receipt),
-    })
-    .into_response())
+    });
+    Ok(timed(response, &t, &served))
 }
 
 /// Server-sent events in OpenAI's chunk format, ending with a chunk that carries the finish

@@ -70,6 +70,12 @@ pub struct BenchReport {
     pub perplexity: f64,
     /// Peak resident memory of the process (Linux `VmHWM`), if known.
     pub peak_rss_bytes: Option<u64>,
+    /// The prompt's token ids, so that a peer engine can be measured on the same input.
+    #[serde(skip)]
+    pub prompt_ids: Vec<TokenId>,
+    /// The token ids scored for perplexity, likewise.
+    #[serde(skip)]
+    pub perplexity_ids: Vec<TokenId>,
 }
 
 /// The benchmark's conversation.
@@ -124,8 +130,9 @@ pub fn run(path: &Path, options: &BenchOptions) -> Result<BenchReport> {
     let decode_s = started.elapsed().as_secs_f64();
     let decode_text = model.tokenizer().decode(&generated)?;
 
+    let perplexity_ids = perplexity_text(&model, options.perplexity_tokens)?;
     let (perplexity_tokens, perplexity_tokens_per_s, perplexity) =
-        measure_perplexity(&model, options)?;
+        measure_perplexity(&model, options, &perplexity_ids)?;
     Ok(BenchReport {
         path: path.display().to_string(),
         options: *options,
@@ -140,23 +147,34 @@ pub fn run(path: &Path, options: &BenchOptions) -> Result<BenchReport> {
         perplexity_tokens_per_s,
         perplexity,
         peak_rss_bytes: peak_rss_bytes(),
+        prompt_ids: prompt,
+        perplexity_ids,
     })
 }
 
-fn measure_perplexity(model: &Model, options: &BenchOptions) -> Result<(usize, f64, f64)> {
-    if options.perplexity_tokens == 0 {
-        return Ok((0, 0.0, 0.0));
-    }
+/// `len` tokens of the benchmark text (repeated as needed).
+fn perplexity_text(model: &Model, len: usize) -> Result<Vec<TokenId>> {
     let mut tokens = Vec::new();
     let once = model.tokenizer().encode(TEXT)?;
-    while tokens.len() < options.perplexity_tokens && !once.is_empty() {
+    while tokens.len() < len && !once.is_empty() {
         tokens.extend_from_slice(&once);
     }
-    tokens.truncate(options.perplexity_tokens);
+    tokens.truncate(len);
+    Ok(tokens)
+}
+
+fn measure_perplexity(
+    model: &Model,
+    options: &BenchOptions,
+    tokens: &[TokenId],
+) -> Result<(usize, f64, f64)> {
+    if tokens.is_empty() {
+        return Ok((0, 0.0, 0.0));
+    }
     let window = options.perplexity_window.get().min(model.context_length());
     let window = NonZeroUsize::new(window).unwrap_or(NonZeroUsize::MIN);
     let started = Instant::now();
-    let result = model.perplexity(&tokens, &PerplexityConfig { window })?;
+    let result = model.perplexity(tokens, &PerplexityConfig { window })?;
     let elapsed = started.elapsed().as_secs_f64();
     Ok((result.tokens_scored, rate(result.tokens_scored, elapsed), result.perplexity))
 }

@@ -26,12 +26,14 @@
 //! # }
 //! ```
 
+mod attention;
 pub mod bench;
 mod cache;
 mod chat;
 mod error;
 mod generate;
 mod gguf;
+mod kernels;
 mod llama;
 mod model;
 mod params;

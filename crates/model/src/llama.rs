@@ -15,13 +15,14 @@
 //! `(2i, 2i+1)` rotate together), hence `rope_i`. Query head `h` reads key/value head
 //! `h / group`; regrouping the queries instead of repeating the keys avoids copying the cache.
 
-use candle_core::{D, Device, Module, Tensor};
+use candle_core::{D, Device, Tensor};
 use candle_nn::{
     ops::{rms_norm, softmax_last_dim},
     rotary_emb::rope_i,
 };
 
 use crate::{
+    attention::{self, Heads},
     cache::KvCache,
     error::{Error, Result},
     params::LlamaParams,
@@ -138,7 +139,7 @@ impl Llama {
     ) -> Result<Tensor> {
         let p = &self.params;
         let seq = h.dim(0)?;
-        let heads = |w: &candle_core::quantized::QMatMul, n: usize| -> Result<Tensor> {
+        let heads = |w: &crate::weights::Linear, n: usize| -> Result<Tensor> {
             let t = w.forward(h)?.reshape((seq, n, p.head_dim))?.transpose(0, 1)?;
             Ok(t.contiguous()?)
         };
@@ -146,6 +147,14 @@ impl Llama {
         let k = rope.apply(&heads(&block.wk, p.kv_heads)?)?;
         let v = heads(&block.wv, p.kv_heads)?;
         let (keys, values) = cache.append(layer, &k, &v)?;
+        if seq == 1 {
+            let shape = Heads { heads: p.heads, kv_heads: p.kv_heads, head_dim: p.head_dim };
+            let query = q.flatten_all()?.to_vec1::<f32>()?;
+            if let Some(out) = attention::one_token(&query, &keys, &values, shape) {
+                let out = Tensor::from_vec(out, (1, p.heads * p.head_dim), &Device::Cpu)?;
+                return Ok(block.wo.forward(&out)?);
+            }
+        }
         let total = keys.dim(1)?;
         let group = p.heads / p.kv_heads;
         let q = q.reshape((p.kv_heads, group * seq, p.head_dim))?;

@@ -39,9 +39,9 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
-    /// Q8_0 weights, one thread, context capped at 32,768 tokens.
+    /// Weights as stored on alx-model's kernels, one thread, context capped at 32,768 tokens.
     pub const DEFAULT: Self = Self {
-        weights: WeightFormat::Q8_0,
+        weights: WeightFormat::Native,
         threads: NonZeroUsize::MIN,
         context_length_max: NonZeroUsize::new(32_768).expect("non-zero"),
     };

@@ -1,6 +1,10 @@
 //! Weight tensors of a llama GGUF file, converted at load to the format the forward pass runs.
 //!
-//! Why convert: candle's CPU kernels have a fast (AVX2) dot product for Q8_0 but only a scalar
+//! The default, [`WeightFormat::Native`], converts nothing: Q4_1 and Q8_0 matrices stay as
+//! stored and run on alx-model's own kernels (`kernels`), which read the fewest bytes per
+//! token. The other formats run on candle and are kept for comparison and as references.
+//!
+//! Why candle's Q8_0 format converts: candle's CPU kernels have a fast (AVX2) dot product for Q8_0 but only a scalar
 //! one for Q4_1, the format SmolLM2 ships in, so Q4_1 runs 3–4× slower than the same weights
 //! re-quantized to Q8_0, which is near-lossless (perplexity 23.70 vs 23.74 in f32). f32 is the
 //! exact reference, and the fastest for long prompts, at four times the memory.
@@ -17,7 +21,7 @@
 use std::sync::Arc;
 
 use candle_core::{
-    Device, Tensor,
+    Device, Module as _, Tensor,
     quantized::{GgmlDType, QMatMul, QTensor},
 };
 use serde::Serialize;
@@ -25,6 +29,7 @@ use serde::Serialize;
 use crate::{
     error::{Error, Result},
     gguf::GgufFile,
+    kernels::{self, QuantMatrix},
     params::LlamaParams,
 };
 
@@ -32,6 +37,10 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightFormat {
+    /// Q4_1 and Q8_0 matrices as stored, on alx-model's own kernels (the default: the fewest
+    /// bytes per token, the arithmetic of llama.cpp); matrices in other formats or whose input
+    /// width is not a multiple of 32 are converted to f32 and run on candle.
+    Native,
     /// Every matrix re-quantized to Q8_0 (the default: fast and near-lossless), except the
     /// feed-forward down projections, held in f16. Matrices whose input width is not a
     /// multiple of 32 stay in f32.
@@ -45,6 +54,7 @@ pub enum WeightFormat {
 /// What one matrix becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
+    Native,
     Q8_0,
     F16,
     F32,
@@ -55,6 +65,7 @@ impl WeightFormat {
     /// The target of every matrix but the down projections.
     const fn matrix(self) -> Target {
         match self {
+            Self::Native => Target::Native,
             Self::Q8_0 => Target::Q8_0,
             Self::F32 => Target::F32,
             Self::AsStored => Target::AsStored,
@@ -73,14 +84,39 @@ impl WeightFormat {
 /// One transformer block.
 pub(crate) struct Block {
     pub(crate) attn_norm: Tensor,
-    pub(crate) wq: QMatMul,
-    pub(crate) wk: QMatMul,
-    pub(crate) wv: QMatMul,
-    pub(crate) wo: QMatMul,
+    pub(crate) wq: Linear,
+    pub(crate) wk: Linear,
+    pub(crate) wv: Linear,
+    pub(crate) wo: Linear,
     pub(crate) ffn_norm: Tensor,
-    pub(crate) w_gate: QMatMul,
-    pub(crate) w_up: QMatMul,
-    pub(crate) w_down: QMatMul,
+    pub(crate) w_gate: Linear,
+    pub(crate) w_up: Linear,
+    pub(crate) w_down: Linear,
+}
+
+/// A matrix weight and the kernels that run its products.
+pub(crate) enum Linear {
+    /// candle's kernels (f32, f16, or its quantized formats).
+    Candle(QMatMul),
+    /// alx-model's own Q4_1/Q8_0 kernels.
+    Own(QuantMatrix),
+}
+
+impl Linear {
+    /// `x (rows, in) → (rows, out)`.
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Candle(m) => m.forward(x),
+            Self::Own(w) => {
+                let (rows, width) = x.dims2()?;
+                if width != w.cols() {
+                    candle_core::bail!("input width {width}, the matrix takes {}", w.cols());
+                }
+                let input = x.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(w.matmul(&input, rows), (rows, w.rows()), &Device::Cpu)
+            }
+        }
+    }
 }
 
 /// All weights of a llama model.
@@ -89,7 +125,7 @@ pub(crate) struct Weights {
     pub(crate) embedding: Arc<QTensor>,
     pub(crate) blocks: Vec<Block>,
     pub(crate) output_norm: Tensor,
-    pub(crate) lm_head: QMatMul,
+    pub(crate) lm_head: Linear,
 }
 
 impl Weights {
@@ -135,13 +171,33 @@ fn vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Tensor> {
 }
 
 /// A matrix weight, converted to `target`.
-fn matrix(file: &mut GgufFile, name: &str, shape: &[usize], target: Target) -> Result<QMatMul> {
+fn matrix(file: &mut GgufFile, name: &str, shape: &[usize], target: Target) -> Result<Linear> {
     let q = Arc::new(file.tensor(name, shape)?);
     matrix_from(name, &q, target)
 }
 
-fn matrix_from(name: &str, q: &Arc<QTensor>, target: Target) -> Result<QMatMul> {
-    convert(q, target).map_err(|source| tensor_error(name, source))
+fn matrix_from(name: &str, q: &Arc<QTensor>, target: Target) -> Result<Linear> {
+    if target == Target::Native
+        && let Some(own) = native(q).map_err(|source| tensor_error(name, source))?
+    {
+        return Ok(Linear::Own(own));
+    }
+    convert(q, target).map(Linear::Candle).map_err(|source| tensor_error(name, source))
+}
+
+/// `q` on alx-model's kernels, if its format has them.
+fn native(q: &QTensor) -> candle_core::Result<Option<QuantMatrix>> {
+    let &[rows, cols] = q.shape().dims() else { return Ok(None) };
+    if !cols.is_multiple_of(kernels::BLOCK) {
+        return Ok(None);
+    }
+    let bytes = q.data()?;
+    let matrix = match q.dtype() {
+        GgmlDType::Q4_1 => QuantMatrix::from_q4_1(rows, cols, &bytes),
+        GgmlDType::Q8_0 => QuantMatrix::from_q8_0(rows, cols, &bytes),
+        _ => return Ok(None),
+    };
+    matrix.map(Some).map_err(|e| candle_core::Error::Msg(e.to_string()))
 }
 
 fn convert(q: &Arc<QTensor>, target: Target) -> candle_core::Result<QMatMul> {
@@ -149,7 +205,7 @@ fn convert(q: &Arc<QTensor>, target: Target) -> candle_core::Result<QMatMul> {
     let in_width = q.shape().dims().last().copied().unwrap_or(0);
     let q8_fits = in_width % GgmlDType::Q8_0.block_size() == 0;
     match target {
-        Target::F32 => Ok(QMatMul::Tensor(q.dequantize(&Device::Cpu)?)),
+        Target::F32 | Target::Native => Ok(QMatMul::Tensor(q.dequantize(&Device::Cpu)?)),
         Target::F16 => Ok(QMatMul::TensorF16(q.dequantize_f16(&Device::Cpu)?)),
         Target::AsStored if dense => Ok(QMatMul::Tensor(q.dequantize(&Device::Cpu)?)),
         Target::AsStored => Ok(QMatMul::QTensor(Arc::clone(q))),

@@ -10,11 +10,15 @@ pub(crate) enum BenchCommand {
     Ledger(crate::cmd::bench_ledger::LedgerArgs),
     /// Yuma Consensus: one epoch at subtensor's limits, and all subnets of one block.
     Yuma(crate::cmd::bench_yuma::YumaArgs),
+    /// SmolLM2 tokens/s (prefill, decode, perplexity) against llama.cpp on the same file in the
+    /// same run, and the gateway's overhead per request.
+    Inference(crate::cmd::bench_inference::InferenceArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
+        BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
     }
 }

@@ -1,6 +1,8 @@
 //! One module per command group.
 
 pub(crate) mod bench;
+pub(crate) mod bench_gateway;
+pub(crate) mod bench_inference;
 pub(crate) mod bench_ledger;
 pub(crate) mod bench_yuma;
 pub(crate) mod blob;

@@ -98,6 +98,9 @@ fn chat_is_paid_attributed_and_settled_slow() {
     });
     let resp = post(&node.api, "/v1/chat/completions", Some(&key), &chat);
     assert_eq!(resp.status(), 200);
+    // The model's time and the gateway's own, for clients and `alx bench inference`.
+    let timing = resp.headers()["server-timing"].to_str().unwrap().to_owned();
+    assert!(timing.starts_with("model;dur=") && timing.contains(", gateway;dur="), "{timing}");
     let answer: serde_json::Value = resp.json().unwrap();
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["choices"][0]["message"]["role"], "assistant");

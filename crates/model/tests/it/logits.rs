@@ -15,8 +15,12 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn all_position_logits_match_incremental_decoding() {
-    for weights in [WeightFormat::F32, WeightFormat::Q8_0] {
+    for weights in [WeightFormat::F32, WeightFormat::Q8_0, WeightFormat::Native] {
         let model = tiny_model(weights);
+        // Native rounds each activation row to 16 bits; a last-bit difference in a hidden
+        // state (candle's f32 attention blocks its sums by batch size) can move one rounding
+        // step, about 1e-4 of a logit here.
+        let tol = if weights == WeightFormat::Native { 2e-3 } else { 1e-4 };
         let all = model.logits(&TOKENS).expect("logits");
         assert_eq!(all.rows(), TOKENS.len());
         // Prefill 5 tokens with all positions, then one token at a time.
@@ -24,17 +28,17 @@ fn all_position_logits_match_incremental_decoding() {
         let prefill = session.feed(&TOKENS[..5], Positions::All).expect("prefill");
         for i in 0..5 {
             let d = max_diff(prefill.row(i).expect("row"), all.row(i).expect("row"));
-            assert!(d < 1e-4, "{weights:?} prefill row {i}: {d}");
+            assert!(d < tol, "{weights:?} prefill row {i}: {d}");
         }
         for (i, &token) in TOKENS.iter().enumerate().skip(5) {
             let step = session.feed(&[token], Positions::Last).expect("step");
             assert_eq!(step.rows(), 1);
             let d = max_diff(step.last(), all.row(i).expect("row"));
-            assert!(d < 1e-3, "{weights:?} position {i}: {d}");
+            assert!(d < tol.max(1e-3), "{weights:?} position {i}: {d}");
         }
         // The last-position pass agrees with the all-position pass.
         let last = model.session().feed(&TOKENS, Positions::Last).expect("last");
-        assert!(max_diff(last.last(), all.last()) < 1e-4);
+        assert!(max_diff(last.last(), all.last()) < tol);
     }
 }
 

@@ -1,0 +1,135 @@
+//! The AVX2 + FMA kernels (x86-64-v3), through `pulp`'s safe intrinsics: everything below is
+//! inlined into one `vectorize` call, which runs it with those target features enabled.
+//!
+//! A row block's integer dot product: the weights widened to 16 bits (Q4_1: bytes zero-extended,
+//! then the low nibbles masked and the high ones shifted down; Q8_0: sign-extended), two
+//! `vpmaddwd` against the 16-bit activations (→ eight i32 lanes, each at most 4·128·32767, far
+//! inside i32), converted to f32 and accumulated with the block's scale by one FMA.
+//! A group's four scales (and four minimums) are widened from f16 together, lane-wise.
+//! Lanes are summed once per output, at the end.
+
+use super::{BlockQ16, Blocks, GROUP, GroupQ4_1, GroupQ8_0, TWO_POW_112};
+use core::arch::x86_64::{__m128i, __m256, __m256i};
+use pulp::x86::V3;
+use std::ops::Range;
+
+/// The 32 activation values as two vectors of sixteen i16.
+#[inline(always)]
+fn activations(x: &BlockQ16) -> [__m256i; 2] {
+    bytemuck::cast(x.q)
+}
+
+/// Eight partial sums of a Q4_1 row block times the activations, as f32.
+#[inline(always)]
+fn dot_q4_1(simd: V3, q: &[u8; 16], x: [__m256i; 2]) -> __m256 {
+    let avx2 = simd.avx2;
+    let bytes: __m128i = bytemuck::cast(*q);
+    let wide = avx2._mm256_cvtepu8_epi16(bytes);
+    let lo = avx2._mm256_and_si256(wide, simd.avx._mm256_set1_epi16(0x0f));
+    let hi = avx2._mm256_srli_epi16::<4>(wide);
+    let sums =
+        avx2._mm256_add_epi32(avx2._mm256_madd_epi16(lo, x[0]), avx2._mm256_madd_epi16(hi, x[1]));
+    simd.avx._mm256_cvtepi32_ps(sums)
+}
+
+/// Eight partial sums of a Q8_0 row block times the activations, as f32.
+#[inline(always)]
+fn dot_q8_0(simd: V3, q: &[i8; 32], x: [__m256i; 2]) -> __m256 {
+    let avx2 = simd.avx2;
+    let halves: [__m128i; 2] = bytemuck::cast(*q);
+    let lo = avx2._mm256_cvtepi8_epi16(halves[0]);
+    let hi = avx2._mm256_cvtepi8_epi16(halves[1]);
+    let sums =
+        avx2._mm256_add_epi32(avx2._mm256_madd_epi16(lo, x[0]), avx2._mm256_madd_epi16(hi, x[1]));
+    simd.avx._mm256_cvtepi32_ps(sums)
+}
+
+/// Eight f16 values (zero-extended into u32 lanes) as f32, as `half_to_f32` does.
+#[inline(always)]
+fn widen(simd: V3, h: __m256i) -> __m256 {
+    let (avx, avx2) = (simd.avx, simd.avx2);
+    let sign =
+        avx2._mm256_slli_epi32::<16>(avx2._mm256_and_si256(h, avx._mm256_set1_epi32(0x8000)));
+    let bits =
+        avx2._mm256_slli_epi32::<13>(avx2._mm256_and_si256(h, avx._mm256_set1_epi32(0x7fff)));
+    let magnitude =
+        avx._mm256_mul_ps(avx._mm256_castsi256_ps(bits), avx._mm256_set1_ps(TWO_POW_112));
+    avx._mm256_or_ps(magnitude, avx._mm256_castsi256_ps(sign))
+}
+
+#[inline(always)]
+fn hsum(v: __m256) -> f32 {
+    let lanes: [f32; 8] = bytemuck::cast(v);
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+/// Lane `r` of a vector, in every lane.
+#[inline(always)]
+fn lane(simd: V3, v: __m256, r: usize) -> __m256 {
+    simd.avx2._mm256_permutevar8x32_ps(v, simd.avx._mm256_set1_epi32(r as i32))
+}
+
+/// The four rows of a Q4_1 group column range against one activation row.
+#[inline(always)]
+fn group_q4_1(simd: V3, w: &[GroupQ4_1], x: &[BlockQ16]) -> [f32; GROUP] {
+    let avx = simd.avx;
+    let mut acc = [avx._mm256_setzero_ps(); GROUP];
+    let mut minimums = avx._mm256_setzero_ps();
+    for (g, xb) in w.iter().zip(x) {
+        let xq = activations(xb);
+        let halves: __m128i = bytemuck::cast(g.scales);
+        let scales = widen(simd, simd.avx2._mm256_cvtepu16_epi32(halves));
+        // Lanes 0–3: d[r]·d_x; lanes 4–7: min[r]·s_x.
+        let by = avx._mm256_blend_ps::<0xf0>(avx._mm256_set1_ps(xb.d), avx._mm256_set1_ps(xb.s));
+        let scaled = avx._mm256_mul_ps(scales, by);
+        minimums = avx._mm256_add_ps(minimums, scaled);
+        for (r, (acc, q)) in acc.iter_mut().zip(&g.q).enumerate() {
+            let p = dot_q4_1(simd, q, xq);
+            *acc = simd.fma._mm256_fmadd_ps(p, lane(simd, scaled, r), *acc);
+        }
+    }
+    let minimums: [f32; 8] = bytemuck::cast(minimums);
+    std::array::from_fn(|r| hsum(acc[r]) + minimums[GROUP + r])
+}
+
+/// The four rows of a Q8_0 group column range against one activation row.
+#[inline(always)]
+fn group_q8_0(simd: V3, w: &[GroupQ8_0], x: &[BlockQ16]) -> [f32; GROUP] {
+    let avx = simd.avx;
+    let mut acc = [avx._mm256_setzero_ps(); GROUP];
+    for (g, xb) in w.iter().zip(x) {
+        let xq = activations(xb);
+        let halves = simd.sse2._mm_set_epi64x(0, bytemuck::cast::<[u16; 4], i64>(g.d));
+        let scales = widen(simd, simd.avx2._mm256_cvtepu16_epi32(halves));
+        let scaled = avx._mm256_mul_ps(scales, avx._mm256_set1_ps(xb.d));
+        for (r, (acc, q)) in acc.iter_mut().zip(&g.q).enumerate() {
+            let p = dot_q8_0(simd, q, xq);
+            *acc = simd.fma._mm256_fmadd_ps(p, lane(simd, scaled, r), *acc);
+        }
+    }
+    std::array::from_fn(|r| hsum(acc[r]))
+}
+
+pub(super) fn run(
+    simd: V3,
+    w: &Blocks,
+    k: usize,
+    xq: &[BlockQ16],
+    m: usize,
+    groups: Range<usize>,
+    dst: &mut [f32],
+) {
+    simd.vectorize(|| {
+        for (n, g) in groups.enumerate() {
+            for i in 0..m {
+                let x = &xq[i * k..(i + 1) * k];
+                let out = match w {
+                    Blocks::Q4_1(w) => group_q4_1(simd, &w[g * k..(g + 1) * k], x),
+                    Blocks::Q8_0(w) => group_q8_0(simd, &w[g * k..(g + 1) * k], x),
+                };
+                dst[(n * m + i) * GROUP..][..GROUP].copy_from_slice(&out);
+            }
+        }
+    });
+}
