@@ -6,7 +6,7 @@
 //! | chain validators | the block's proposer (balance), like fees |
 //! | data contributors | the epoch's data pool, paid at the epoch's last block pro rata to what each account earned from settled requests in that epoch |
 //! | compute | the epoch's compute pool, paid the same way pro rata to the fees each provider settled |
-//! | subnets | held in the subnet pool until subnets distribute it |
+//! | subnets | shared equally among the subnets' pending balances (floor), paid at each subnet's epoch (`subnet_epoch`); the dust, and everything while no subnet exists, stays in the subnet pool |
 //! | protection fund, treasury | their chain accounts |
 //!
 //! Pool payouts are floors; the dust, and a pool with no usage in an epoch, carry over to the
@@ -33,7 +33,8 @@ const PREFIX_EPOCH_USAGE: u8 = 0x13;
 const PREFIX_EPOCH_WORK: u8 = 0x14;
 const GLOBAL_EMISSION: &str = "emission";
 const GLOBAL_MINTED: &str = "minted";
-/// Held for subnets.
+/// Subnet-class emission no subnet took: the per-block dust, and all of it while no subnet
+/// existed.
 pub const POOL_SUBNETS: &str = "pool_subnets";
 /// Data contributors' pool of the current epoch.
 pub const POOL_DATA: &str = "pool_data";
@@ -87,8 +88,9 @@ impl State {
         self.put_amount_global_named(GLOBAL_MINTED, add(minted, block.total)?);
         let supply = add(self.supply()?, block.total)?;
         self.put_amount_global_named("supply", supply);
+        let unshared = self.share_subnet_emission(a.subnets)?;
         for (name, part) in [
-            (POOL_SUBNETS, a.subnets),
+            (POOL_SUBNETS, unshared),
             (POOL_DATA, a.data_contributors),
             (POOL_COMPUTE, a.compute),
             (PROTECTION_FUND, a.protection_fund),

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! After the transactions: unbondings that matured at this height return to balances; the
-//! block's fees go to its proposer; the last block of an epoch re-chooses the active set for the
-//! next epoch. A failed transaction never makes the block invalid.
+//! block's fees go to its proposer; the block's emission is minted and split; subnets whose
+//! tempo ends at this height run their Yuma epoch; the last block of an epoch pays the epoch
+//! pools and re-chooses the active set for the next epoch. A failed transaction never makes the block invalid.
 
 use crate::{
     keys::Account,
@@ -120,6 +121,9 @@ impl State {
             self.put_account(&ctx.proposer, &proposer);
         }
         self.emit(ctx.height, &ctx.proposer)?;
+        // Subnets whose tempo ends here run Yuma over the weights revealed so far, this
+        // block's included, and pay what is pending (this block's share included).
+        self.run_subnet_epochs(ctx.height)?;
         // The last block of an epoch pays the epoch's emission pools and chooses the set of
         // the next one (heights [e·L, e·L + L − 1] form epoch e, as the consensus engine's
         // epocher counts them).
@@ -190,6 +194,10 @@ impl State {
             Payload::Usage(ref op) => {
                 self.put_account(&tx.sender, &sender);
                 self.usage_op(ctx.height, &tx.sender, op)
+            }
+            Payload::Subnet(ref op) => {
+                self.put_account(&tx.sender, &sender);
+                self.subnet_op(ctx.height, &tx.sender, op)
             }
         };
         match result {

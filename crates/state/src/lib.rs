@@ -6,7 +6,10 @@
 //! receives their results.
 //!
 //! Modules by domain: [`execute`] (transactions and blocks), `staking`, `datanets` (with their
-//! records in `datanet_records`), [`genesis`], [`keys`] (the state layout).
+//! records in `datanet_records`), `models` and `usage` (records in `model_records`),
+//! [`emission`], `subnets` (registration and weights; `subnet_epoch`: emission and Yuma epochs;
+//! records in `subnet_records`; read views in `subnet_views`), [`genesis`], [`keys`] (the state
+//! layout).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -22,6 +25,10 @@ mod model_records;
 mod models;
 mod staking;
 mod state;
+mod subnet_epoch;
+mod subnet_records;
+mod subnet_views;
+mod subnets;
 mod usage;
 
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};

@@ -97,7 +97,7 @@ impl EncodeSize for Model {
     }
 }
 
-fn read_bool(buf: &mut impl Buf) -> Result<bool, CodecError> {
+pub(crate) fn read_bool(buf: &mut impl Buf) -> Result<bool, CodecError> {
     match u8::read(buf)? {
         0 => Ok(false),
         1 => Ok(true),

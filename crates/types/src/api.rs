@@ -8,6 +8,7 @@ use crate::{
     hash::to_hex,
     merkle::StateProof,
     model::ModelOp,
+    subnet::{SubnetId, SubnetOp, Uid},
     tx::Payload,
     usage::UsageOp,
 };
@@ -179,6 +180,46 @@ pub enum PayloadJson {
     },
     /// See [`UsageOp::Claim`].
     Claim,
+    /// See [`SubnetOp::Create`].
+    SubnetCreate {
+        /// The new subnet.
+        #[serde(flatten)]
+        spec: crate::subnet::SubnetSpec,
+    },
+    /// See [`SubnetOp::RegisterMiner`].
+    SubnetRegisterMiner {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The model served.
+        model: crate::model::ModelId,
+        /// Where it is served.
+        endpoint: String,
+    },
+    /// See [`SubnetOp::RegisterValidator`].
+    SubnetRegisterValidator {
+        /// The subnet.
+        subnet: SubnetId,
+    },
+    /// See [`SubnetOp::CommitWeights`].
+    SubnetCommitWeights {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The commit (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        commit: Hash,
+    },
+    /// See [`SubnetOp::RevealWeights`].
+    SubnetRevealWeights {
+        /// The subnet.
+        subnet: SubnetId,
+        /// Destination uids.
+        dests: Vec<Uid>,
+        /// Their weights.
+        values: Vec<u16>,
+        /// The commit's salt (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        salt: Hash,
+    },
 }
 
 impl From<&Payload> for PayloadJson {
@@ -229,6 +270,28 @@ impl From<&Payload> for PayloadJson {
                 UsageOp::RevokeApiKey { key_hash } => Self::ApiKeyRevoke { key_hash: *key_hash },
                 UsageOp::Settle(s) => Self::Settle { settlement: (**s).clone() },
                 UsageOp::Claim => Self::Claim,
+            },
+            Payload::Subnet(ref op) => match op {
+                SubnetOp::Create(spec) => Self::SubnetCreate { spec: (**spec).clone() },
+                SubnetOp::RegisterMiner { subnet, model, endpoint } => Self::SubnetRegisterMiner {
+                    subnet: *subnet,
+                    model: *model,
+                    endpoint: endpoint.clone(),
+                },
+                SubnetOp::RegisterValidator { subnet } => {
+                    Self::SubnetRegisterValidator { subnet: *subnet }
+                }
+                SubnetOp::CommitWeights { subnet, commit } => {
+                    Self::SubnetCommitWeights { subnet: *subnet, commit: *commit }
+                }
+                SubnetOp::RevealWeights { subnet, dests, values, salt } => {
+                    Self::SubnetRevealWeights {
+                        subnet: *subnet,
+                        dests: dests.clone(),
+                        values: values.clone(),
+                        salt: commonware_cryptography::sha256::Digest(*salt),
+                    }
+                }
             },
         }
     }

@@ -22,6 +22,8 @@ pub mod merkle;
 pub mod model;
 pub mod model_api;
 pub mod receipt;
+pub mod subnet;
+pub mod subnet_api;
 pub mod tx;
 pub mod usage;
 pub mod usage_api;

@@ -18,3 +18,9 @@ pub const VALIDATORS_ACTIVE_MAX: usize = 100;
 pub const UNBONDINGS_PER_ACCOUNT_MAX: usize = 32;
 /// Most accounts in a genesis file.
 pub const GENESIS_ACCOUNTS_MAX: usize = 100_000;
+/// Locked by every subnet creation: 100 ALX, recycled into the new subnet's emission (the
+/// supply is unchanged). It makes names and the subnet cap costly to squat.
+pub const SUBNET_CREATION_LOCK: crate::Amount =
+    crate::Amount(100 * crate::amount::BASE_UNITS_PER_ALX);
+/// Most subnets on chain (bounds the per-block work of sharing emission and running epochs).
+pub const SUBNETS_MAX: u64 = 128;

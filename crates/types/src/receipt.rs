@@ -127,6 +127,37 @@ error_codes! {
     BadCredit = 36, "bad_credit";
     /// There is nothing to claim. Fee charged.
     NothingToClaim = 37, "nothing_to_claim";
+    /// No subnet has this id. Fee charged.
+    UnknownSubnet = 38, "unknown_subnet";
+    /// A subnet field breaks its rules (name characters or uniqueness, task text, an unknown
+    /// or unpublished datanet version, a datanet named twice or none, tempo, uid, validator
+    /// or immunity bounds). Fee charged.
+    BadSubnetField = 39, "bad_subnet_field";
+    /// The chain holds the most subnets it may. Fee charged.
+    TooManySubnets = 40, "too_many_subnets";
+    /// The sender already holds a uid in this subnet. Fee charged.
+    AlreadyRegistered = 41, "already_registered";
+    /// Every uid is taken and none can be pruned (all immune or the owner's). Fee charged.
+    SubnetFull = 42, "subnet_full";
+    /// The miner endpoint is not an `http(s)://` URL of at most 256 printable bytes. Fee
+    /// charged.
+    BadEndpoint = 43, "bad_endpoint";
+    /// The sender holds no uid in this subnet. Fee charged.
+    NotRegistered = 44, "not_registered";
+    /// The sender's uid holds no validator permit. Fee charged.
+    NoValidatorPermit = 45, "no_validator_permit";
+    /// The sender's uid has no outstanding weight commit. Fee charged.
+    NoCommit = 46, "no_commit";
+    /// The commit was made in this epoch: it may be revealed only in the next one. Fee
+    /// charged.
+    RevealTooEarly = 47, "reveal_too_early";
+    /// The commit's reveal epoch has passed. Fee charged.
+    RevealExpired = 48, "reveal_expired";
+    /// The revealed weights and salt do not hash to the commit. Fee charged.
+    RevealMismatch = 49, "reveal_mismatch";
+    /// The revealed weights are malformed (a destination twice or out of range, lengths that
+    /// differ or exceed the uids). Fee charged.
+    BadWeights = 50, "bad_weights";
 }
 
 impl ErrorCode {

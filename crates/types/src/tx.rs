@@ -7,6 +7,9 @@
 //!             | 2 Unbond { validator, amount }    starts the unbonding period
 //!             | 3 RegisterValidator { p2p_addr }  sender becomes a validator candidate, reachable there
 //!             | 4 Datanet(DatanetOp)              datanets: create, contribute, review… (datanet.rs)
+//!             | 5 Model(ModelOp)                  models: register, prices, retire (model.rs)
+//!             | 6 Usage(UsageOp)                  deposits, API keys, settlement, claims (usage.rs)
+//!             | 7 Subnet(SubnetOp)                subnets: create, register, weights (subnet.rs)
 //! SignedTx    = Transaction | signature (64 bytes, ed25519 over NAMESPACE_TX ‖ Transaction)
 //! TxHash      = SHA-256(Transaction)
 //! ```
@@ -72,6 +75,8 @@ pub enum Payload {
     Model(crate::model::ModelOp),
     /// Deposits, API keys, settlements and claims.
     Usage(crate::usage::UsageOp),
+    /// Subnets: creation, registration of miners and validators, weights.
+    Subnet(crate::subnet::SubnetOp),
 }
 
 impl Payload {
@@ -82,6 +87,7 @@ impl Payload {
     const TAG_DATANET: u8 = 4;
     const TAG_MODEL: u8 = 5;
     const TAG_USAGE: u8 = 6;
+    const TAG_SUBNET: u8 = 7;
 
     /// A stable lowercase name of the payload kind, as shown by the API.
     #[must_use]
@@ -94,6 +100,7 @@ impl Payload {
             Self::Datanet(op) => op.kind(),
             Self::Model(op) => op.kind(),
             Self::Usage(op) => op.kind(),
+            Self::Subnet(op) => op.kind(),
         }
     }
 }
@@ -132,6 +139,10 @@ impl Write for Payload {
                 buf.put_u8(Self::TAG_USAGE);
                 op.write(buf);
             }
+            Self::Subnet(op) => {
+                buf.put_u8(Self::TAG_SUBNET);
+                op.write(buf);
+            }
         }
     }
 }
@@ -146,6 +157,7 @@ impl EncodeSize for Payload {
             Self::Datanet(op) => 1 + op.encode_size(),
             Self::Model(op) => 1 + op.encode_size(),
             Self::Usage(op) => 1 + op.encode_size(),
+            Self::Subnet(op) => 1 + op.encode_size(),
         }
     }
 }
@@ -170,6 +182,7 @@ impl Read for Payload {
             Self::TAG_DATANET => Self::Datanet(DatanetOp::read(buf)?),
             Self::TAG_MODEL => Self::Model(crate::model::ModelOp::read(buf)?),
             Self::TAG_USAGE => Self::Usage(crate::usage::UsageOp::read(buf)?),
+            Self::TAG_SUBNET => Self::Subnet(crate::subnet::SubnetOp::read(buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -5,6 +5,8 @@ mod datanets;
 mod emission;
 mod properties;
 mod scenarios;
+mod subnet_refusals;
+mod subnets;
 mod usage;
 
 use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params, State};
@@ -62,10 +64,11 @@ pub(crate) fn run(state: &mut State, txs: &[SignedTx]) -> Vec<alx_types::Receipt
     state.execute_block(&ctx, txs, &sigs).unwrap().receipts
 }
 
-/// Sum of every balance, bonded and unbonding amount, and the contribution stakes the chain
-/// holds.
+/// Sum of every balance, bonded and unbonding amount, and what the chain holds: contribution
+/// stakes, deposits, rewards, treasury, pools, and the subnets' pending emission.
 pub(crate) fn total_held(state: &State) -> u128 {
     state.datanet_stake_locked().unwrap().0
+        + state.subnet_pending_total().unwrap().0
         + state.prepaid_total().unwrap().0
         + state.claimable_total().unwrap().0
         + state.treasury().unwrap().0

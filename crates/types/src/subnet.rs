@@ -1,0 +1,503 @@
+//! Subnet transactions: incentivized competitions of specialized models. Miners register a
+//! model and the endpoint that serves it, validators score the miners on the held-out split of
+//! the subnet's datanets and set weights on chain (commit, then reveal an epoch later), and
+//! every `tempo` blocks Yuma Consensus (`alx-yuma`) turns the weights into emission.
+//!
+//! ```text
+//! SubnetOp = 0 Create { spec }                               the sender owns the new subnet
+//!          | 1 RegisterMiner { subnet, model, endpoint }     a uid serving `model`
+//!          | 2 RegisterValidator { subnet }                  a uid that scores the miners
+//!          | 3 CommitWeights { subnet, commit }              hash of weights revealed later
+//!          | 4 RevealWeights { subnet, dests, values, salt } the weights behind the commit
+//! ```
+//!
+//! The commit of a reveal is [`weights_commit`]:
+//!
+//! ```text
+//! commit = SHA-256( "_ALX_WEIGHTS" ‖ subnet (u64 BE) ‖ uid (u16 BE)
+//!                   ‖ len(dests) (u16 BE) ‖ dests (u16 BE each)
+//!                   ‖ len(values) (u16 BE) ‖ values (u16 BE each) ‖ salt (32 bytes) )
+//! ```
+//!
+//! The uid binds the commit to its validator (a copied commit reveals nothing and cannot be
+//! revealed by another uid), the salt hides low-entropy weights until the reveal, and both
+//! lengths are encoded so that no two inputs share an encoding.
+//!
+//! Decoding checks structure only (lengths, UTF-8); the ranges and rules of each field are
+//! checked by execution, which fails the transaction with a receipt instead.
+
+use crate::{
+    Amount, Hash,
+    datanet::{read_count, read_str, str_bytes, write_str},
+    hash::sha256,
+    model::{DatanetVersionRef, ModelId},
+};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
+};
+use serde::{Deserialize, Serialize};
+
+/// A subnet's id: subnets are numbered from 0 in creation order.
+pub type SubnetId = u64;
+/// A neuron's slot in its subnet, `0..max_uids`.
+pub type Uid = u16;
+/// The secret that hides committed weights until their reveal.
+pub type Salt = [u8; 32];
+
+/// Longest subnet name, in bytes (the same rule as model names: `[a-z0-9-]`).
+pub const SUBNET_NAME_LEN_MAX: usize = 64;
+/// Longest task description, in bytes.
+pub const TASK_LEN_MAX: usize = 256;
+/// Most datanet versions a subnet evaluates on.
+pub const SUBNET_DATANETS_MAX: usize = 8;
+/// Fewest blocks per epoch.
+pub const TEMPO_MIN: u16 = 10;
+/// Most blocks per epoch.
+pub const TEMPO_MAX: u16 = 10_000;
+/// Fewest uids a subnet may be created with.
+pub const UIDS_MIN: u16 = 2;
+/// Most uids a subnet may have (subtensor's cap; Yuma's own limit is higher).
+pub const UIDS_MAX: u16 = 256;
+/// Most validator permits a subnet may grant.
+pub const VALIDATORS_MAX: u16 = 64;
+/// Longest immunity from pruning after registration, in blocks.
+pub const IMMUNITY_BLOCKS_MAX: u64 = 100_000;
+/// Longest miner endpoint URL, in bytes.
+pub const ENDPOINT_LEN_MAX: usize = 256;
+/// Epoch results kept per subnet (older ones are deleted).
+pub const SUBNET_EPOCHS_KEPT: u64 = 64;
+/// Namespace of weight commits.
+pub const NAMESPACE_WEIGHTS: &[u8] = b"_ALX_WEIGHTS";
+
+/// What a new subnet is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetSpec {
+    /// Short name: `[a-z0-9-]`, 1 to 64 bytes, unique on chain.
+    pub name: String,
+    /// What the models compete on (UTF-8, at most 256 bytes, no control characters).
+    pub task: String,
+    /// The datanet versions whose held-out split defines the evaluation: 1 to 8, no datanet
+    /// twice, each published.
+    pub datanets: Vec<DatanetVersionRef>,
+    /// Blocks per epoch, `10..=10_000`.
+    pub tempo: u16,
+    /// Most uids, `2..=256`.
+    pub max_uids: u16,
+    /// Most validator permits, `1..=64` and at most `max_uids`.
+    pub max_validators: u16,
+    /// Paid by every registration, recycled into the subnet's emission (may be zero).
+    pub registration_burn: Amount,
+    /// Blocks after registration during which a uid cannot be pruned, at most 100,000.
+    pub immunity_blocks: u64,
+    /// Yuma3 bonds instead of the legacy ones.
+    pub yuma3: bool,
+}
+
+/// A subnet operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubnetOp {
+    /// Create a subnet owned by the sender, locking `SUBNET_CREATION_LOCK`.
+    Create(Box<SubnetSpec>),
+    /// Take a uid as a miner serving `model` (owned by the sender) at `endpoint`.
+    RegisterMiner {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The model served (registered, not retired, owned by the sender).
+        model: ModelId,
+        /// Where it is served: an `http://` or `https://` URL, at most 256 bytes.
+        endpoint: String,
+    },
+    /// Take a uid as a validator.
+    RegisterValidator {
+        /// The subnet.
+        subnet: SubnetId,
+    },
+    /// Commit to weights revealed in the next epoch (validator with a permit).
+    CommitWeights {
+        /// The subnet.
+        subnet: SubnetId,
+        /// [`weights_commit`] of the weights to reveal.
+        commit: Hash,
+    },
+    /// Reveal the weights of the sender's commit.
+    RevealWeights {
+        /// The subnet.
+        subnet: SubnetId,
+        /// Destination uids, each once.
+        dests: Vec<Uid>,
+        /// One weight per destination (`x / 65535`, normalized by Yuma).
+        values: Vec<u16>,
+        /// The commit's salt.
+        salt: Salt,
+    },
+}
+
+impl SubnetOp {
+    /// A stable lowercase name, as shown by the API.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Create(_) => "subnet_create",
+            Self::RegisterMiner { .. } => "subnet_register_miner",
+            Self::RegisterValidator { .. } => "subnet_register_validator",
+            Self::CommitWeights { .. } => "subnet_commit_weights",
+            Self::RevealWeights { .. } => "subnet_reveal_weights",
+        }
+    }
+}
+
+/// The commit of weights (see the module docs for the encoding).
+#[must_use]
+pub fn weights_commit(
+    subnet: SubnetId,
+    uid: Uid,
+    dests: &[Uid],
+    values: &[u16],
+    salt: &Salt,
+) -> Hash {
+    sha256(&[
+        NAMESPACE_WEIGHTS,
+        &subnet.to_be_bytes(),
+        &uid.to_be_bytes(),
+        &u16_list(dests),
+        &u16_list(values),
+        salt,
+    ])
+}
+
+/// `len (u16 BE) ‖ items (u16 BE each)`; a list longer than `u16::MAX` is cut (decoding never
+/// yields one: lists are bounded by [`UIDS_MAX`]).
+fn u16_list(items: &[u16]) -> Vec<u8> {
+    let items = &items[..items.len().min(usize::from(u16::MAX))];
+    let mut out = Vec::with_capacity(2 + 2 * items.len());
+    out.put_u16(items.len() as u16);
+    for i in items {
+        out.put_u16(*i);
+    }
+    out
+}
+
+/// True if `url` may be stored as a miner's endpoint: `http://` or `https://`, a host, at most
+/// [`ENDPOINT_LEN_MAX`] bytes, printable ASCII without spaces.
+#[must_use]
+pub fn is_endpoint(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    url.len() <= ENDPOINT_LEN_MAX && !host.is_empty() && url.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn read_bool(buf: &mut impl Buf) -> Result<bool, CodecError> {
+    match u8::read(buf)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(CodecError::InvalidEnum(other)),
+    }
+}
+
+fn read_u16_list(buf: &mut impl Buf) -> Result<Vec<u16>, CodecError> {
+    let n = usize::from(u16::read(buf)?);
+    if n > usize::from(UIDS_MAX) {
+        return Err(CodecError::InvalidLength(n));
+    }
+    if buf.remaining() < 2 * n {
+        return Err(CodecError::EndOfBuffer);
+    }
+    (0..n).map(|_| u16::read(buf)).collect()
+}
+
+fn write_u16_list(items: &[u16], buf: &mut impl BufMut) {
+    buf.put_slice(&u16_list(items));
+}
+
+fn u16_list_size(items: &[u16]) -> usize {
+    2 + 2 * items.len().min(usize::from(u16::MAX))
+}
+
+impl Write for SubnetSpec {
+    fn write(&self, buf: &mut impl BufMut) {
+        write_str(&self.name, buf);
+        write_str(&self.task, buf);
+        buf.put_u8(self.datanets.len().min(255) as u8);
+        for d in self.datanets.iter().take(255) {
+            d.datanet.write(buf);
+            d.version.write(buf);
+        }
+        self.tempo.write(buf);
+        self.max_uids.write(buf);
+        self.max_validators.write(buf);
+        self.registration_burn.write(buf);
+        self.immunity_blocks.write(buf);
+        buf.put_u8(u8::from(self.yuma3));
+    }
+}
+
+impl EncodeSize for SubnetSpec {
+    fn encode_size(&self) -> usize {
+        2 + str_bytes(&self.name).len()
+            + 2
+            + str_bytes(&self.task).len()
+            + 1
+            + self.datanets.len().min(255) * (u64::SIZE + u32::SIZE)
+            + 3 * u16::SIZE
+            + Amount::SIZE
+            + u64::SIZE
+            + 1
+    }
+}
+
+impl Read for SubnetSpec {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let name = read_str(buf, SUBNET_NAME_LEN_MAX)?;
+        let task = read_str(buf, TASK_LEN_MAX)?;
+        let datanets = (0..read_count(buf, SUBNET_DATANETS_MAX)?)
+            .map(|_| Ok(DatanetVersionRef { datanet: u64::read(buf)?, version: u32::read(buf)? }))
+            .collect::<Result<_, CodecError>>()?;
+        Ok(Self {
+            name,
+            task,
+            datanets,
+            tempo: u16::read(buf)?,
+            max_uids: u16::read(buf)?,
+            max_validators: u16::read(buf)?,
+            registration_burn: Amount::read(buf)?,
+            immunity_blocks: u64::read(buf)?,
+            yuma3: read_bool(buf)?,
+        })
+    }
+}
+
+impl Write for SubnetOp {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Self::Create(spec) => {
+                buf.put_u8(0);
+                spec.write(buf);
+            }
+            Self::RegisterMiner { subnet, model, endpoint } => {
+                buf.put_u8(1);
+                subnet.write(buf);
+                model.write(buf);
+                write_str(endpoint, buf);
+            }
+            Self::RegisterValidator { subnet } => {
+                buf.put_u8(2);
+                subnet.write(buf);
+            }
+            Self::CommitWeights { subnet, commit } => {
+                buf.put_u8(3);
+                subnet.write(buf);
+                commit.write(buf);
+            }
+            Self::RevealWeights { subnet, dests, values, salt } => {
+                buf.put_u8(4);
+                subnet.write(buf);
+                write_u16_list(dests, buf);
+                write_u16_list(values, buf);
+                buf.put_slice(salt);
+            }
+        }
+    }
+}
+
+impl EncodeSize for SubnetOp {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Self::Create(spec) => spec.encode_size(),
+            Self::RegisterMiner { endpoint, .. } => 2 * u64::SIZE + 2 + str_bytes(endpoint).len(),
+            Self::RegisterValidator { .. } => u64::SIZE,
+            Self::CommitWeights { .. } => u64::SIZE + Hash::SIZE,
+            Self::RevealWeights { dests, values, .. } => {
+                u64::SIZE + u16_list_size(dests) + u16_list_size(values) + 32
+            }
+        }
+    }
+}
+
+impl Read for SubnetOp {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            0 => Self::Create(Box::new(SubnetSpec::read(buf)?)),
+            1 => Self::RegisterMiner {
+                subnet: u64::read(buf)?,
+                model: u64::read(buf)?,
+                endpoint: read_str(buf, ENDPOINT_LEN_MAX)?,
+            },
+            2 => Self::RegisterValidator { subnet: u64::read(buf)? },
+            3 => Self::CommitWeights { subnet: u64::read(buf)?, commit: Hash::read(buf)? },
+            4 => {
+                let subnet = u64::read(buf)?;
+                let dests = read_u16_list(buf)?;
+                let values = read_u16_list(buf)?;
+                let mut salt = [0u8; 32];
+                if buf.remaining() < salt.len() {
+                    return Err(CodecError::EndOfBuffer);
+                }
+                buf.copy_to_slice(&mut salt);
+                Self::RevealWeights { subnet, dests, values, salt }
+            }
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{DecodeExt as _, Encode as _};
+
+    pub(crate) fn spec() -> SubnetSpec {
+        SubnetSpec {
+            name: "move-coders".into(),
+            task: "Write Move smart contracts".into(),
+            datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+            tempo: 100,
+            max_uids: 64,
+            max_validators: 8,
+            registration_burn: Amount(1_000),
+            immunity_blocks: 500,
+            yuma3: true,
+        }
+    }
+
+    fn ops() -> Vec<SubnetOp> {
+        vec![
+            SubnetOp::Create(Box::new(spec())),
+            SubnetOp::RegisterMiner {
+                subnet: 3,
+                model: 9,
+                endpoint: "https://miner.example/v1".into(),
+            },
+            SubnetOp::RegisterValidator { subnet: 3 },
+            SubnetOp::CommitWeights { subnet: 3, commit: sha256(&[b"c"]) },
+            SubnetOp::RevealWeights {
+                subnet: 3,
+                dests: vec![0, 5],
+                values: vec![65_535, 7],
+                salt: [4; 32],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_op_round_trips_and_truncations_fail() {
+        for op in ops() {
+            let bytes = op.encode();
+            assert_eq!(bytes.len(), op.encode_size(), "{}", op.kind());
+            assert_eq!(SubnetOp::decode(bytes.clone()).unwrap(), op);
+            for cut in 0..bytes.len() {
+                assert!(
+                    SubnetOp::decode(commonware_codec::Copying(&bytes[..cut])).is_err(),
+                    "{} cut {cut}",
+                    op.kind()
+                );
+            }
+            let payload = crate::Payload::Subnet(op);
+            let bytes = payload.encode();
+            assert_eq!(bytes.len(), payload.encode_size());
+            assert_eq!(crate::Payload::decode(bytes).unwrap(), payload);
+        }
+    }
+
+    #[test]
+    fn oversized_fields_and_bad_tags_are_refused() {
+        let mut long = spec();
+        long.task = "t".repeat(TASK_LEN_MAX + 1);
+        assert!(SubnetOp::decode(SubnetOp::Create(Box::new(long)).encode()).is_err());
+        let mut many = spec();
+        many.datanets = vec![DatanetVersionRef { datanet: 0, version: 1 }; 9];
+        assert!(SubnetOp::decode(SubnetOp::Create(Box::new(many)).encode()).is_err());
+        let reveal = SubnetOp::RevealWeights {
+            subnet: 0,
+            dests: vec![0; usize::from(UIDS_MAX) + 1],
+            values: vec![],
+            salt: [0; 32],
+        };
+        assert!(SubnetOp::decode(reveal.encode()).is_err());
+        let mut bad_bool = SubnetOp::Create(Box::new(spec())).encode().to_vec();
+        let last = bad_bool.len() - 1;
+        bad_bool[last] = 2;
+        assert!(SubnetOp::decode(commonware_codec::Copying(&bad_bool[..])).is_err());
+        assert!(SubnetOp::decode(commonware_codec::Copying(&[5u8][..])).is_err());
+    }
+
+    #[test]
+    fn the_largest_ops_fit_in_a_transaction() {
+        use crate::{Address, Transaction, limits::TX_SIZE_MAX};
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        let key = PrivateKey::from_seed(1);
+        let full = [
+            SubnetOp::Create(Box::new(SubnetSpec {
+                name: "n".repeat(SUBNET_NAME_LEN_MAX),
+                task: "t".repeat(TASK_LEN_MAX),
+                datanets: vec![
+                    DatanetVersionRef { datanet: u64::MAX, version: 1 };
+                    SUBNET_DATANETS_MAX
+                ],
+                ..spec()
+            })),
+            SubnetOp::RevealWeights {
+                subnet: u64::MAX,
+                dests: vec![1; usize::from(UIDS_MAX)],
+                values: vec![1; usize::from(UIDS_MAX)],
+                salt: [9; 32],
+            },
+        ];
+        for op in full {
+            let signed = Transaction {
+                chain_id: "x".repeat(crate::limits::CHAIN_ID_LEN_MAX).parse().unwrap(),
+                sender: Address::from_public_key(&key.public_key()),
+                nonce: u64::MAX,
+                fee: Amount(u128::MAX),
+                payload: crate::Payload::Subnet(op),
+            }
+            .sign(&key);
+            let bytes = signed.to_bytes();
+            assert!(bytes.len() <= TX_SIZE_MAX, "{} bytes", bytes.len());
+            assert_eq!(crate::SignedTx::decode_bytes(&bytes).unwrap(), signed);
+        }
+    }
+
+    #[test]
+    fn commits_bind_every_field() {
+        let base = weights_commit(1, 2, &[3, 4], &[5, 6], &[7; 32]);
+        // The documented encoding, spelled out: a change here is a protocol change.
+        let mut bytes = b"_ALX_WEIGHTS".to_vec();
+        bytes.extend_from_slice(&1u64.to_be_bytes());
+        bytes.extend_from_slice(&2u16.to_be_bytes());
+        bytes.extend_from_slice(&[0, 2, 0, 3, 0, 4, 0, 2, 0, 5, 0, 6]);
+        bytes.extend_from_slice(&[7; 32]);
+        assert_eq!(base, sha256(&[&bytes]));
+        for other in [
+            weights_commit(9, 2, &[3, 4], &[5, 6], &[7; 32]),
+            weights_commit(1, 9, &[3, 4], &[5, 6], &[7; 32]),
+            weights_commit(1, 2, &[4, 3], &[5, 6], &[7; 32]),
+            weights_commit(1, 2, &[3, 4], &[5, 9], &[7; 32]),
+            weights_commit(1, 2, &[3, 4], &[5, 6], &[8; 32]),
+            weights_commit(1, 2, &[3], &[4, 5, 6], &[7; 32]),
+        ] {
+            assert_ne!(other, base);
+        }
+    }
+
+    #[test]
+    fn endpoints() {
+        assert!(is_endpoint("https://miner.example"));
+        assert!(is_endpoint("http://10.0.0.7:8080/v1?x=1"));
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://a b",
+            "https://é.example",
+            "miner.example",
+        ] {
+            assert!(!is_endpoint(bad), "{bad:?}");
+        }
+        assert!(!is_endpoint(&format!("https://{}", "a".repeat(ENDPOINT_LEN_MAX))));
+    }
+}
