@@ -92,6 +92,24 @@ enum Command {
     /// Yuma Consensus conformance: run epochs from a JSON scenario.
     #[command(subcommand)]
     Yuma(cmd::yuma::YumaCommand),
+    /// Subnet miners: serve a registered model in a subnet and follow its incentive.
+    #[command(subcommand)]
+    Miner(MinerCommand),
+    /// Subnet validators: score the miners on held-out data, commit and reveal weights.
+    #[command(subcommand)]
+    Validator(ValidatorCommand),
+}
+
+#[derive(Subcommand)]
+enum MinerCommand {
+    /// Register (once) and serve a model in a subnet; report its incentive every epoch.
+    Run(cmd::miner::MinerArgs),
+}
+
+#[derive(Subcommand)]
+enum ValidatorCommand {
+    /// Register (once), then every epoch: reveal the last weights, score, commit new ones.
+    Run(cmd::validator::ValidatorArgs),
 }
 
 /// What every command gets.
@@ -128,6 +146,8 @@ fn main() -> ExitCode {
         Command::Datanet(c) => cmd::datanet::run(&globals, c),
         Command::Blob(c) => cmd::blob::run(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
+        Command::Miner(MinerCommand::Run(a)) => cmd::miner::run(&globals, &a),
+        Command::Validator(ValidatorCommand::Run(a)) => cmd::validator::run(&globals, &a),
         Command::Index(c) => cmd::index::run(&globals, c),
         Command::Yuma(c) => cmd::yuma::run(c),
     };

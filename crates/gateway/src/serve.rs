@@ -14,6 +14,7 @@ use alx_types::{
     Amount,
     hash::{parse_hex, to_hex},
     model::{ModelId, ModelSpec},
+    subnet_api::NeuronRole,
     usage_api::{ReceiptBody, ReceiptSummary, UsageReceipt},
 };
 use axum::{
@@ -140,9 +141,10 @@ async fn prepare(
     let committed = g.ledger.committed();
     let state = &committed.state;
     let payer = meter::Meter::authenticate(state, &g.me, bearer(headers))?;
-    let model_id = match name.parse::<u64>() {
-        Ok(id) => Some(id),
-        Err(_) => state.model_by_name(name)?,
+    let model_id = match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
+        (Some(subnet), _) => top_miner_model(state, subnet)?,
+        (None, Ok(id)) => Some(id),
+        (None, Err(_)) => state.model_by_name(name)?,
     };
     let unknown = || {
         GatewayError::ModelNotFound(format!(
@@ -160,6 +162,31 @@ async fn prepare(
         .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
         .ok_or_else(unknown)?;
     Ok(Prepared { payer, model_id, spec: record.spec, model, config, stream: sampling.stream })
+}
+
+/// Model names of this form route to a subnet's best model: `subnet/ID` or `subnet/NAME`.
+const SUBNET_ROUTE: &str = "subnet/";
+
+/// The model of the subnet's miner with the highest incentive from the last Yuma epoch (ties:
+/// the lower uid), if the subnet exists and has a miner.
+fn top_miner_model(
+    state: &alx_state::State,
+    subnet: &str,
+) -> Result<Option<ModelId>, alx_state::CorruptState> {
+    let id = match subnet.parse::<u64>() {
+        Ok(id) => Some(id),
+        Err(_) => state.subnets()?.into_iter().find(|s| s.spec.name == subnet).map(|s| s.id),
+    };
+    let Some(graph) = id.map(|id| state.metagraph(id)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let best = graph
+        .neurons
+        .iter()
+        .filter(|n| n.kind == NeuronRole::Miner)
+        .filter_map(|n| Some((n.incentive, std::cmp::Reverse(n.uid), n.model?)))
+        .max();
+    Ok(best.map(|(_, _, model)| model))
 }
 
 /// The passages of the model's datanets for `query`, and the prompt messages with them.

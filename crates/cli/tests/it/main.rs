@@ -2,6 +2,7 @@
 //! HTTP client.
 
 mod api;
+mod competition;
 mod crash;
 mod datanet;
 mod gateway;

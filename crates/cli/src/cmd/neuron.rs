@@ -1,0 +1,39 @@
+//! What `alx miner run` and `alx validator run` share: finding the sender's uid, sending a
+//! subnet operation and checking its receipt, and waiting for the subnet's next epoch.
+
+use crate::{Globals, wallet};
+use alx_client::Client;
+use alx_types::{
+    Address, Amount,
+    subnet::{SubnetOp, Uid},
+    subnet_api::SubnetJson,
+    tx::Payload,
+};
+use std::time::Duration;
+
+/// The uid `me` holds in `subnet`, if any.
+pub(crate) fn uid_of(client: &Client, subnet: &str, me: &Address) -> anyhow::Result<Option<Uid>> {
+    let graph = client.metagraph(subnet)?;
+    Ok(graph.neurons.iter().find(|n| n.address == *me).map(|n| n.uid))
+}
+
+/// Sends `op` from `from`, waits for it, and fails with the receipt's error code if it failed.
+pub(crate) fn send(g: &Globals, from: &str, fee: Amount, op: SubnetOp) -> anyhow::Result<()> {
+    let kind = op.kind();
+    let sent = wallet::send(g, from, fee, Payload::Subnet(op), true)?;
+    if let Some(code) = sent.committed.as_ref().and_then(|c| c.receipt.error) {
+        anyhow::bail!("{kind} failed: {} (transaction {})", code.as_str(), sent.hash);
+    }
+    Ok(())
+}
+
+/// Waits until the subnet has run more epochs than `seen` (polling the node), and returns it.
+pub(crate) fn next_epoch(client: &Client, subnet: &str, seen: u64) -> anyhow::Result<SubnetJson> {
+    loop {
+        let s = client.subnet(subnet)?;
+        if s.epochs > seen {
+            return Ok(s);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
