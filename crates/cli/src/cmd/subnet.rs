@@ -66,7 +66,7 @@ pub(crate) enum SubnetCommand {
         uid: Uid,
     },
     /// Commit weights (validators with a permit): sends their hash with a random salt, and
-    /// saves the weights and salt in <home>/weights/ for `alx subnet reveal` in the next
+    /// saves the weights and salt in `<home>/weights/` for `alx subnet reveal` in the next
     /// subnet epoch. Pays the default fee.
     Commit(CommitArgs),
     /// Reveal the weights saved by `alx subnet commit`, in the subnet epoch after the commit.
@@ -207,43 +207,49 @@ fn dispatch(g: &Globals, cmd: SubnetCommand) -> anyhow::Result<()> {
             let row = client.weights_row(&find(&client, &subnet)?.id.to_string(), uid)?;
             emit(g.json, &row, || super::subnet_table::weights(&row))
         }
-        SubnetCommand::Commit(a) => {
-            let s = find(&client, &a.subnet)?;
-            let (dests, values): (Vec<Uid>, Vec<u16>) = a.weights.0.into_iter().unzip();
-            let c = weights::commit(g, &a.from, s.id, &dests, &values)?;
-            emit(g.json, &c, || {
-                format!(
-                    "commit {} committed at height {}: uid {} sets {} weights in subnet {}\n\
-                     saved to {}; reveal it after block {} with `alx subnet reveal {} --from {}`",
-                    c.sent.hash,
-                    c.sent.committed.as_ref().map_or(0, |t| t.height.0),
-                    c.uid,
-                    dests.len(),
-                    s.id,
-                    c.saved.display(),
-                    s.next_epoch_block,
-                    s.id,
-                    a.from
-                )
-            })
-        }
-        SubnetCommand::Reveal { subnet, from } => {
-            let s = find(&client, &subnet)?;
-            let r = weights::reveal(g, &from, s.id)?;
-            emit(g.json, &r, || {
-                format!(
-                    "reveal {} committed at height {}: uid {} set {} weights in subnet {}; they \
-                     count at the epoch of block {}",
-                    r.sent.hash,
-                    r.sent.committed.as_ref().map_or(0, |t| t.height.0),
-                    r.uid,
-                    r.weights.len(),
-                    s.id,
-                    s.next_epoch_block
-                )
-            })
-        }
+        SubnetCommand::Commit(a) => commit(g, &client, a),
+        SubnetCommand::Reveal { subnet, from } => reveal(g, &client, &subnet, &from),
     }
+}
+
+fn commit(g: &Globals, client: &Client, a: CommitArgs) -> anyhow::Result<()> {
+    let s = find(client, &a.subnet)?;
+    let (dests, values): (Vec<Uid>, Vec<u16>) = a.weights.0.into_iter().unzip();
+    let c = weights::commit(g, &a.from, s.id, &dests, &values)?;
+    let height = c.sent.committed.as_ref().map_or(0, |t| t.height.0);
+    emit(g.json, &c, || {
+        format!(
+            "commit {} committed at height {}: uid {} sets {} weights in subnet {}\n\
+             saved to {}; reveal it after block {} with `alx subnet reveal {} --from {}`",
+            c.sent.hash,
+            height,
+            c.uid,
+            dests.len(),
+            s.id,
+            c.saved.display(),
+            weights::epoch_end(&s, height),
+            s.id,
+            a.from
+        )
+    })
+}
+
+fn reveal(g: &Globals, client: &Client, subnet: &str, from: &str) -> anyhow::Result<()> {
+    let s = find(client, subnet)?;
+    let r = weights::reveal(g, from, s.id)?;
+    let height = r.sent.committed.as_ref().map_or(0, |t| t.height.0);
+    emit(g.json, &r, || {
+        format!(
+            "reveal {} committed at height {}: uid {} set {} weights in subnet {}; they \
+             count at the epoch of block {}",
+            r.sent.hash,
+            height,
+            r.uid,
+            r.weights.len(),
+            s.id,
+            weights::epoch_end(&s, height)
+        )
+    })
 }
 
 /// With `--json`, a failed receipt also goes to stdout, as `report` does for other commands.

@@ -26,6 +26,7 @@ use alx_types::{
     Address, ErrorCode, Hash, SignedTx, Transaction,
     hash::to_hex,
     subnet::{Salt, SubnetId, SubnetOp, UIDS_MAX, Uid, weights_commit},
+    subnet_api::SubnetJson,
     tx::Payload,
 };
 use anyhow::Context as _;
@@ -102,6 +103,14 @@ pub(crate) struct Revealed {
 /// Where `address`'s pending weights in `subnet` are kept.
 pub(crate) fn pending_path(home: &Path, subnet: SubnetId, address: &Address) -> PathBuf {
     home.join(WEIGHTS_DIR).join(format!("{subnet}-{address}.json"))
+}
+
+/// The last block of the subnet epoch holding `height`: epoch e is the heights
+/// `(created + e·tempo, created + (e+1)·tempo]`, and its Yuma epoch runs at its last block.
+pub(crate) fn epoch_end(s: &SubnetJson, height: u64) -> u64 {
+    let tempo = u64::from(s.spec.tempo.max(1));
+    let into = height.saturating_sub(s.created_at).saturating_sub(1);
+    s.created_at.saturating_add((into / tempo + 1).saturating_mul(tempo))
 }
 
 /// Checks weights as the chain will at the reveal, so that a bad row is refused now rather
@@ -238,13 +247,9 @@ fn reveal_hint(g: &Globals, code: Option<ErrorCode>, at: RevealAt<'_>) -> String
     let again = format!("commit again: alx subnet commit {subnet} --from {from} --weights …");
     match code {
         Some(ErrorCode::RevealTooEarly) => {
-            // The epoch the reveal landed in ends at created + k·tempo, the first such height
-            // at or after it (the subnet may have moved on since, so not `next_epoch_block`).
-            let end = Client::new(&g.node).subnet(&subnet.to_string()).ok().map(|s| {
-                let tempo = u64::from(s.spec.tempo.max(1));
-                let into = height.saturating_sub(s.created_at).saturating_sub(1);
-                s.created_at + (into / tempo + 1) * tempo
-            });
+            // The end of the epoch the reveal landed in (the subnet may have moved on since).
+            let s = Client::new(&g.node).subnet(&subnet.to_string()).ok();
+            let end = s.map(|s| epoch_end(&s, height));
             let after = end.map_or_else(String::new, |end| format!(" (after block {end})"));
             format!("a commit is revealed in the subnet epoch after its own; retry then{after}")
         }
@@ -399,6 +404,20 @@ mod salt_hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epochs_end_every_tempo_blocks_after_creation() {
+        let s: SubnetJson = serde_json::from_value(serde_json::json!({
+            "id": 0, "owner": Address([1; 32]), "name": "s", "task": "t", "datanets": [],
+            "tempo": 10, "max_uids": 8, "max_validators": 4, "registration_burn": "0",
+            "immunity_blocks": 0, "yuma3": false, "created_at": 15, "neurons": 0,
+            "pending": "0", "epochs": 0, "last_epoch_block": 0, "next_epoch_block": 25,
+        }))
+        .unwrap();
+        for (height, end) in [(16, 25), (24, 25), (25, 25), (26, 35), (35, 35), (36, 45)] {
+            assert_eq!(epoch_end(&s, height), end, "height {height}");
+        }
+    }
 
     #[test]
     fn weights_are_checked_before_the_commit() {
