@@ -21,6 +21,11 @@
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, limit and spending |
 //! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
+//! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
+//! | GET  | `/api/subnets/{id}/metagraph` | every uid: kind, stake, permit, Yuma results |
+//! | GET  | `/api/subnets/{id}/epochs` | the kept epochs: owner and per-uid emission |
+//! | GET  | `/api/subnets/{id}/weights/{uid}` | the weights a uid last revealed |
+//! | GET  | `/api/subnets/{id}/commits/{uid}` | a uid's outstanding weight commit (404: none) |
 //! | GET  | `/metrics` | Prometheus text |
 //!
 //! Errors are `{"error": {"type", "message"}}` with a stable `type` (see [`ApiError`]).
@@ -33,6 +38,7 @@ mod datanets;
 mod error;
 mod models;
 mod routes;
+mod subnets;
 
 pub use error::ApiError;
 
@@ -93,6 +99,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/emission", get(models::emission))
+        .route("/api/subnets", get(subnets::list))
+        .route("/api/subnets/{id}", get(subnets::show))
+        .route("/api/subnets/{id}/metagraph", get(subnets::metagraph))
+        .route("/api/subnets/{id}/epochs", get(subnets::epochs))
+        .route("/api/subnets/{id}/weights/{uid}", get(subnets::weights))
+        .route("/api/subnets/{id}/commits/{uid}", get(subnets::commit))
         .route("/api/blobs", post(blobs::post).layer(DefaultBodyLimit::disable()))
         .route(
             "/api/blobs/{hash}",

@@ -80,6 +80,10 @@ enum Command {
     /// Datanets: create, contribute, review, publish versions.
     #[command(subcommand)]
     Datanet(cmd::datanet::DatanetCommand),
+    /// Subnets: create, register miners and validators, metagraphs, epochs, commit and reveal
+    /// weights.
+    #[command(subcommand)]
+    Subnet(cmd::subnet::SubnetCommand),
     /// Look up transactions.
     #[command(subcommand)]
     Tx(cmd::wallet::TxCommand),
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),
+        Command::Subnet(c) => cmd::subnet::run(&globals, c),
         Command::Blob(c) => cmd::blob::run(&globals, c),
         Command::Bench(c) => cmd::bench::run(&globals, c),
         Command::Miner(MinerCommand::Run(a)) => cmd::miner::run(&globals, &a),

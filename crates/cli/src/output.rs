@@ -38,10 +38,38 @@ pub(crate) fn hinted(message: impl Into<String>, hint: impl Into<String>) -> any
     anyhow::Error::new(Hinted { message: message.into(), hint: hint.into() })
 }
 
+/// A transaction that was committed with a failed receipt. Callers that act on the failure
+/// (a validator retrying a reveal) downcast to it and match `code`.
+#[derive(Debug)]
+pub(crate) struct TxFailed {
+    /// What was sent (`subnet commit`, …).
+    pub(crate) what: String,
+    /// The transaction hash (hex).
+    pub(crate) hash: String,
+    /// The height it was committed at.
+    pub(crate) height: u64,
+    /// The receipt's error code (always present on a failed receipt).
+    pub(crate) code: Option<alx_types::ErrorCode>,
+    /// What to do about it.
+    pub(crate) hint: String,
+}
+
+impl std::fmt::Display for TxFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self.code.map_or("unknown", alx_types::ErrorCode::as_str);
+        write!(f, "{} {} failed at height {}: {code}", self.what, self.hash, self.height)
+    }
+}
+
+impl std::error::Error for TxFailed {}
+
 fn hint_for(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
+        }
+        if let Some(f) = cause.downcast_ref::<TxFailed>() {
+            return Some(f.hint.clone());
         }
         if let Some(c) = cause.downcast_ref::<ClientError>() {
             return Some(match c {

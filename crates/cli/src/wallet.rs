@@ -1,10 +1,16 @@
 //! Wallet plumbing shared by commands: the keystore, resolving a name or address, unlocking a
 //! key (ALX_PASSPHRASE or a prompt), and building, signing and sending transactions.
 
-use crate::{Globals, env, output::hinted};
+use crate::{
+    Globals, env,
+    output::{TxFailed, hinted},
+};
 use alx_client::Client;
 use alx_keys::Keystore;
-use alx_types::{Address, Amount, Transaction, TxHash, api::TxResponse, hash::to_hex, tx::Payload};
+use alx_types::{
+    Address, Amount, ErrorCode, Transaction, TxHash, TxStatus, api::TxResponse, hash::to_hex,
+    tx::Payload,
+};
 use commonware_cryptography::ed25519::PrivateKey;
 use std::{io::IsTerminal as _, time::Duration};
 
@@ -97,4 +103,23 @@ pub(crate) fn send_all(
 pub(crate) struct Sent {
     pub(crate) hash: String,
     pub(crate) committed: Option<TxResponse>,
+}
+
+impl Sent {
+    /// If it was committed with a failed receipt: that failure, with `hint(code)` as the fix.
+    pub(crate) fn failure(
+        &self,
+        what: &str,
+        hint: impl FnOnce(Option<ErrorCode>) -> String,
+    ) -> Option<TxFailed> {
+        let c = self.committed.as_ref().filter(|c| c.receipt.status == TxStatus::Failed)?;
+        let code = c.receipt.error;
+        Some(TxFailed {
+            what: what.to_owned(),
+            hash: self.hash.clone(),
+            height: c.height.0,
+            code,
+            hint: hint(code),
+        })
+    }
 }

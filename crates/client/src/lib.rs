@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod blobs;
+mod subnets;
 
 use alx_types::{
     Address, Hash, SignedTx,

@@ -82,7 +82,8 @@ pub(crate) struct RegisterArgs {
     opts: TxOptions,
 }
 
-fn datanet_version(text: &str) -> Result<DatanetVersionRef, String> {
+/// `DATANET@VERSION`, e.g. `0@3`.
+pub(crate) fn datanet_version(text: &str) -> Result<DatanetVersionRef, String> {
     let (d, v) = text.split_once('@').ok_or("expected DATANET@VERSION, e.g. 0@3")?;
     Ok(DatanetVersionRef {
         datanet: d.parse().map_err(|_| format!("bad datanet id {d:?}"))?,

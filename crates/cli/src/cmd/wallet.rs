@@ -60,11 +60,14 @@ fn hex_bytes(s: &str) -> anyhow::Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("bad hex from node: {e}"))
 }
 
+/// The fee transactions offer unless told otherwise, in ALX (the dev chain's minimum).
+pub(crate) const FEE_DEFAULT: &str = "0.000001";
+
 /// Options of every transaction.
 #[derive(Args)]
 pub(crate) struct TxOptions {
     /// Fee in ALX.
-    #[arg(long, default_value = "0.000001", value_parser = amount)]
+    #[arg(long, default_value = FEE_DEFAULT, value_parser = amount)]
     pub(crate) fee: Amount,
     /// Return once the node accepted the transaction, without waiting for it to be committed.
     #[arg(long)]

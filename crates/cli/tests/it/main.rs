@@ -9,6 +9,7 @@ mod gateway;
 mod index;
 mod join;
 mod models;
+mod subnet;
 mod wallet;
 mod yuma;
 
