@@ -4,7 +4,7 @@
 use crate::{Globals, wallet};
 use alx_client::Client;
 use alx_types::{
-    Address, Amount,
+    Address, Amount, ErrorCode,
     subnet::{SubnetOp, Uid},
     subnet_api::SubnetJson,
     tx::Payload,
@@ -20,11 +20,23 @@ pub(crate) fn uid_of(client: &Client, subnet: &str, me: &Address) -> anyhow::Res
 /// Sends `op` from `from`, waits for it, and fails with the receipt's error code if it failed.
 pub(crate) fn send(g: &Globals, from: &str, fee: Amount, op: SubnetOp) -> anyhow::Result<()> {
     let kind = op.kind();
-    let sent = wallet::send(g, from, fee, Payload::Subnet(op), true)?;
-    if let Some(code) = sent.committed.as_ref().and_then(|c| c.receipt.error) {
-        anyhow::bail!("{kind} failed: {} (transaction {})", code.as_str(), sent.hash);
+    match try_send(g, from, fee, op)? {
+        None => Ok(()),
+        Some((code, hash)) => {
+            anyhow::bail!("{kind} failed: {} (transaction {hash})", code.as_str())
+        }
     }
-    Ok(())
+}
+
+/// Sends `op` and returns its receipt's error code (and the transaction) if it failed.
+pub(crate) fn try_send(
+    g: &Globals,
+    from: &str,
+    fee: Amount,
+    op: SubnetOp,
+) -> anyhow::Result<Option<(ErrorCode, String)>> {
+    let sent = wallet::send(g, from, fee, Payload::Subnet(op), true)?;
+    Ok(sent.committed.as_ref().and_then(|c| c.receipt.error).map(|code| (code, sent.hash)))
 }
 
 /// Waits until the subnet has run more epochs than `seen` (polling the node), and returns it.

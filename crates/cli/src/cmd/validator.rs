@@ -15,7 +15,7 @@ use alx_client::Client;
 use alx_gateway::Catalog;
 use alx_model::LoadConfig;
 use alx_types::{
-    Address,
+    Address, ErrorCode,
     subnet::{Salt, SubnetOp, Uid, weights_commit},
     subnet_api::NeuronRole,
 };
@@ -74,18 +74,31 @@ pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
     let mut seen = client.subnet(&a.subnet)?.epochs;
     loop {
         if let Some(p) = pending.take() {
-            if seen == p.epoch + 1 {
-                let op = SubnetOp::RevealWeights {
-                    subnet: subnet.id,
-                    dests: p.dests,
-                    values: p.values,
-                    salt: p.salt,
-                };
-                neuron::send(g, &a.from, a.opts.fee, op)?;
-                revealed += 1;
-                eprintln!("epoch {seen}: revealed the weights committed in epoch {}", p.epoch);
-            } else {
-                eprintln!("epoch {seen}: the commit of epoch {} expired unrevealed", p.epoch);
+            let op = SubnetOp::RevealWeights {
+                subnet: subnet.id,
+                dests: p.dests.clone(),
+                values: p.values.clone(),
+                salt: p.salt,
+            };
+            // The chain decides the epoch of each transaction by its block: a commit sent
+            // near an epoch's end may land in the next one, making this reveal early.
+            match neuron::try_send(g, &a.from, a.opts.fee, op)? {
+                None => {
+                    revealed += 1;
+                    eprintln!("epoch {seen}: revealed the weights committed in epoch {}", p.epoch);
+                }
+                Some((ErrorCode::RevealTooEarly, _)) => {
+                    eprintln!("epoch {seen}: too early to reveal; waiting an epoch");
+                    pending = Some(p);
+                    seen = neuron::next_epoch(&client, &a.subnet, seen)?.epochs;
+                    continue;
+                }
+                Some((code, hash)) => {
+                    eprintln!(
+                        "epoch {seen}: reveal refused ({}, {hash}); committing anew",
+                        code.as_str()
+                    );
+                }
             }
         }
         if a.epochs.is_some_and(|n| revealed >= n) {
