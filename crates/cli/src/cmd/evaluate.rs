@@ -103,7 +103,9 @@ mod tests {
     #[test]
     fn the_best_model_gets_the_full_weight() {
         let w = weights(&[s(2.0), s(0.5), None, s(0.5 + std::f64::consts::LN_2)]);
-        assert_eq!(w, vec![(65_535.0 * (-1.5f64).exp()).round() as u16, 65_535, 0, 32_768]);
+        assert_eq!(w[..3], [(65_535.0 * (-1.5f64).exp()).round() as u16, 65_535, 0]);
+        // Half the best likelihood: 32767.5 before rounding, either side by float error.
+        assert!(w[3].abs_diff(32_768) <= 1, "{w:?}");
         assert_eq!(weights(&[None, None]), vec![0, 0]);
     }
 }
