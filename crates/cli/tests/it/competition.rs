@@ -1,7 +1,8 @@
 //! A subnet competition end to end: two miners serve different models (the real SmolLM2 and
 //! a tiny random model), one validator scores them on the held-out text of the subnet's
 //! datanet, commits and reveals weights every epoch, and Yuma pays the better model (lower
-//! held-out perplexity) the higher incentive.
+//! held-out perplexity) the higher incentive; the gateway's `subnet/NAME` route then answers
+//! with it.
 
 use crate::*;
 
@@ -141,6 +142,21 @@ fn the_better_model_earns_the_higher_incentive_slow() {
     let validator = graph["neurons"].as_array().unwrap().iter().find(|n| n["kind"] == "validator");
     assert!(validator.unwrap()["dividends"].as_u64().unwrap() > 0, "{graph}");
 
+    // The subnet's route answers with its top miner's model.
+    ok(&["deposit", "10", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "5"]);
+    let answer: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/chat/completions", node.api))
+        .bearer_auth(key["api_key"].as_str().unwrap())
+        .json(&serde_json::json!({
+            "model": "subnet/libraries", "max_tokens": 4,
+            "messages": [{"role": "user", "content": "What does a library lend?"}],
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(answer["model"], "smol", "{answer}");
     for m in &mut miners {
         let _ = m.kill();
         let _ = m.wait();
