@@ -57,16 +57,9 @@ pub(crate) fn run(g: &Globals, a: &MinerArgs) -> anyhow::Result<()> {
         }
     }
     let subnet = client.subnet(&a.subnet)?;
-    let uid = match neuron::uid_of(&client, &a.subnet, &me)? {
-        Some(uid) => uid,
-        None => {
-            let endpoint = a.endpoint.clone().unwrap_or_else(|| format!("{}/v1", g.node));
-            let op = SubnetOp::RegisterMiner { subnet: subnet.id, model: model.id, endpoint };
-            neuron::send(g, &a.from, a.opts.fee, op)?;
-            neuron::uid_of(&client, &a.subnet, &me)?
-                .ok_or_else(|| anyhow::anyhow!("registered, but no uid holds {me}"))?
-        }
-    };
+    let endpoint = a.endpoint.clone().unwrap_or_else(|| format!("{}/v1", g.node));
+    let register = SubnetOp::RegisterMiner { subnet: subnet.id, model: model.id, endpoint };
+    let uid = neuron::ensure_uid(g, &client, &a.subnet, (&me, &a.from), a.opts.fee, register)?;
     eprintln!(
         "miner uid {uid} in subnet {} ({}) serving {} through {}/v1 (or model \"subnet/{}\" while it leads)",
         subnet.id, subnet.spec.name, model.spec.name, g.node, subnet.spec.name

@@ -13,8 +13,23 @@ use std::time::Duration;
 
 /// The uid `me` holds in `subnet`, if any.
 pub(crate) fn uid_of(client: &Client, subnet: &str, me: &Address) -> anyhow::Result<Option<Uid>> {
-    let graph = client.metagraph(subnet)?;
-    Ok(graph.neurons.iter().find(|n| n.address == *me).map(|n| n.uid))
+    Ok(super::subnet::own_uid(&client.metagraph(subnet)?, me))
+}
+
+/// The uid `me` holds in `subnet`, registering with `register` first if it holds none.
+pub(crate) fn ensure_uid(
+    g: &Globals,
+    client: &Client,
+    subnet: &str,
+    (me, from): (&Address, &str),
+    fee: Amount,
+    register: SubnetOp,
+) -> anyhow::Result<Uid> {
+    if let Some(uid) = uid_of(client, subnet, me)? {
+        return Ok(uid);
+    }
+    send(g, from, fee, register)?;
+    uid_of(client, subnet, me)?.ok_or_else(|| anyhow::anyhow!("registered, but no uid holds {me}"))
 }
 
 /// Sends `op` from `from`, waits for it, and fails with the receipt's error code if it failed.

@@ -387,7 +387,8 @@ fn registered(
     })
 }
 
-fn own_uid(graph: &MetagraphJson, address: &Address) -> Option<Uid> {
+/// The uid `address` holds in `graph`, if any.
+pub(crate) fn own_uid(graph: &MetagraphJson, address: &Address) -> Option<Uid> {
     graph.neurons.iter().find(|n| n.address == *address).map(|n| n.uid)
 }
 

@@ -57,15 +57,8 @@ pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
     let client = Client::new(&g.node);
     let me = Address::from_public_key(&wallet::unlock(g, &a.from)?.public_key());
     let subnet = client.subnet(&a.subnet)?;
-    let uid = match neuron::uid_of(&client, &a.subnet, &me)? {
-        Some(uid) => uid,
-        None => {
-            let op = SubnetOp::RegisterValidator { subnet: subnet.id };
-            neuron::send(g, &a.from, a.opts.fee, op)?;
-            neuron::uid_of(&client, &a.subnet, &me)?
-                .ok_or_else(|| anyhow::anyhow!("registered, but no uid holds {me}"))?
-        }
-    };
+    let register = SubnetOp::RegisterValidator { subnet: subnet.id };
+    let uid = neuron::ensure_uid(g, &client, &a.subnet, (&me, &a.from), a.opts.fee, register)?;
     eprintln!("validator uid {uid} in subnet {} ({})", subnet.id, subnet.spec.name);
     let dir = a.models_dir.clone().unwrap_or_else(|| g.home.join("models"));
     let catalog = Catalog::new(&dir, LoadConfig::DEFAULT);
