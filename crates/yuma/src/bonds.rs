@@ -18,7 +18,7 @@
 
 use crate::{
     Params,
-    fixed_point::{ONE, ZERO, div64, exp_clamped, from_u16_proportion, normalize},
+    fixed_point::{Divisor, ONE, ZERO, div, div64, exp_clamped, from_u16_proportion, normalize},
     sparse::{self, Sparse},
 };
 use substrate_fixed::types::{I32F32, I64F64};
@@ -32,50 +32,76 @@ pub(crate) fn fixed_alpha(params: &Params) -> I32F32 {
     ONE.saturating_sub(I32F32::saturating_from_num(bma))
 }
 
-/// `α·new + (1−α)·old` entry by entry; rows densified, positive results kept.
-fn ema_fixed(new: &[Vec<(u16, I32F32)>], old: &[Vec<(u16, I32F32)>], alpha: I32F32) -> Sparse {
+/// `α·f(new) + (1−α)·g(old)` entry by entry, with `f` and `g` applied to each entry
+/// (`(row, column, value)`) as it is read; rows densified, positive results kept.
+fn ema_fixed(
+    new: &[Vec<(u16, I32F32)>],
+    old: &[Vec<(u16, I32F32)>],
+    alpha: I32F32,
+    f: impl Fn(usize, u16, I32F32) -> I32F32,
+    g: impl Fn(u16, I32F32) -> I32F32,
+) -> Sparse {
     let columns = new.len();
     let keep = ONE.saturating_sub(alpha);
+    let mut acc = vec![ZERO; columns];
     new.iter()
         .enumerate()
         .map(|(i, new_row)| {
-            let mut acc = vec![ZERO; columns];
+            let old_row = old.get(i).map_or(&[][..], Vec::as_slice);
+            if new_row.is_empty() && old_row.is_empty() {
+                return Vec::new();
+            }
+            acc.fill(ZERO);
             for &(j, v) in new_row {
                 if let Some(cell) = acc.get_mut(usize::from(j)) {
-                    *cell = cell.saturating_add(alpha.saturating_mul(v));
+                    *cell = cell.saturating_add(alpha.saturating_mul(f(i, j, v)));
                 }
             }
-            for &(j, v) in old.get(i).map_or(&[][..], Vec::as_slice) {
+            for &(j, v) in old_row {
                 if let Some(cell) = acc.get_mut(usize::from(j)) {
-                    *cell = cell.saturating_add(keep.saturating_mul(v));
+                    *cell = cell.saturating_add(keep.saturating_mul(g(j, v)));
                 }
             }
-            acc.iter()
-                .enumerate()
-                .filter(|&(_, v)| *v > ZERO)
-                .map(|(j, &v)| (sparse::column(j), v))
-                .collect()
+            let positive = acc.iter().enumerate().filter(|&(_, v)| *v > ZERO);
+            sparse::row_of(columns, positive.map(|(j, &v)| (sparse::column(j), v)))
         })
         .collect()
 }
 
-/// The liquid EMA rate of one entry.
-fn liquid_alpha(params: &Params, consensus: I32F32, weight: I32F32, bond: I32F32) -> I32F32 {
-    let clamp = |v: I32F32, lo: I32F32, hi: I32F32| v.min(hi).max(lo);
-    let low = from_u16_proportion(params.alpha_low);
-    let high = from_u16_proportion(params.alpha_high);
-    let steepness = I32F32::saturating_from_num(params.alpha_sigmoid_steepness);
-    let diff = if weight >= bond {
-        clamp(weight.saturating_sub(consensus), ZERO, ONE)
-    } else {
-        clamp(bond.saturating_sub(weight), ZERO, ONE)
-    };
-    let half = I32F32::from_bits(1 << 31);
-    let slope = steepness.saturating_div(I32F32::saturating_from_num(-100));
-    let exponent = slope.saturating_mul(diff.saturating_sub(half));
-    let sigmoid = ONE.saturating_div(ONE.saturating_add(exp_clamped(exponent)));
-    let alpha = low.saturating_add(sigmoid.saturating_mul(high.saturating_sub(low)));
-    clamp(alpha, low, high)
+/// The liquid EMA rate's parameters, converted once per epoch.
+struct LiquidRates {
+    low: I32F32,
+    high: I32F32,
+    /// `−steepness / 100`.
+    slope: I32F32,
+}
+
+impl LiquidRates {
+    fn new(params: &Params) -> Self {
+        let steepness = I32F32::saturating_from_num(params.alpha_sigmoid_steepness);
+        Self {
+            low: from_u16_proportion(params.alpha_low),
+            high: from_u16_proportion(params.alpha_high),
+            slope: steepness.saturating_div(I32F32::saturating_from_num(-100)),
+        }
+    }
+
+    /// The liquid EMA rate of one entry.
+    fn alpha(&self, consensus: I32F32, weight: I32F32, bond: I32F32) -> I32F32 {
+        let clamp = |v: I32F32, lo: I32F32, hi: I32F32| v.min(hi).max(lo);
+        let diff = if weight >= bond {
+            clamp(weight.saturating_sub(consensus), ZERO, ONE)
+        } else {
+            clamp(bond.saturating_sub(weight), ZERO, ONE)
+        };
+        let half = I32F32::from_bits(1 << 31);
+        let exponent = self.slope.saturating_mul(diff.saturating_sub(half));
+        // 1 + e^x ≥ 1, so the quotient is at most 1: `div` neither overflows nor saturates.
+        let sigmoid = div(ONE, ONE.saturating_add(exp_clamped(exponent)));
+        let alpha =
+            self.low.saturating_add(sigmoid.saturating_mul(self.high.saturating_sub(self.low)));
+        clamp(alpha, self.low, self.high)
+    }
 }
 
 /// The value at column `j` of a row scanned left to right as if sorted by column: entries
@@ -99,22 +125,39 @@ fn ema_liquid(
     bonds: &[Vec<(u16, I32F32)>],
     consensus: &[I32F32],
 ) -> Sparse {
+    let rates = LiquidRates::new(params);
+    let columns = consensus.len();
+    // Scratch reused across rows: the rate of each column the row uses.
+    let mut alphas = vec![ZERO; columns];
+    let mut used = vec![false; columns];
     weights
         .iter()
         .zip(bonds)
         .map(|(w_row, b_row)| {
+            if w_row.is_empty() {
+                // Only entries of `W̃` survive.
+                return Vec::new();
+            }
+            used.fill(false);
+            for &(j, _) in w_row.iter().chain(b_row) {
+                if let Some(u) = used.get_mut(usize::from(j)) {
+                    *u = true;
+                }
+            }
+            // The scan visits every column (it decides which entries a column sees); the
+            // rate, an exponential, is computed only where an entry will read it.
             let (mut wp, mut bp) = (0, 0);
-            let alphas: Vec<I32F32> = consensus
-                .iter()
-                .enumerate()
-                .map(|(j, &c)| {
-                    let j = sparse::column(j);
-                    let w = scan_to(w_row, &mut wp, j);
-                    let b = scan_to(b_row, &mut bp, j);
-                    liquid_alpha(params, c, w, b)
-                })
-                .collect();
-            let mut decayed = vec![ZERO; alphas.len()];
+            for (j, (&c, (alpha, &u))) in
+                consensus.iter().zip(alphas.iter_mut().zip(&used)).enumerate()
+            {
+                let j = sparse::column(j);
+                let w = scan_to(w_row, &mut wp, j);
+                let b = scan_to(b_row, &mut bp, j);
+                if u {
+                    *alpha = rates.alpha(c, w, b);
+                }
+            }
+            let mut decayed = vec![ZERO; columns];
             for &(j, b) in b_row {
                 if let (Some(&a), Some(cell)) =
                     (alphas.get(usize::from(j)), decayed.get_mut(usize::from(j)))
@@ -155,13 +198,19 @@ pub(crate) struct BondsInput<'a> {
     pub(crate) block_at_registration: &'a [u64],
 }
 
-/// Loads the stored bonds through `load` and drops the columns of recently registered uids.
+/// Loads the stored bonds through `load`, without the columns of recently registered uids.
 fn load(input: &BondsInput<'_>, load: impl Fn(u16) -> I32F32) -> Sparse {
-    let rows: Sparse =
-        input.stored.iter().map(|row| row.iter().map(|&(j, b)| (j, load(b))).collect()).collect();
-    sparse::retain(&rows, |_, j| {
-        input.last_tempo <= input.block_at_registration.get(j).copied().unwrap_or(0)
-    })
+    let recent = |j: u16| {
+        input.last_tempo <= input.block_at_registration.get(usize::from(j)).copied().unwrap_or(0)
+    };
+    input
+        .stored
+        .iter()
+        .map(|row| {
+            let kept = row.iter().filter(|&&(j, _)| !recent(j));
+            sparse::row_of(row.len(), kept.map(|&(j, b)| (j, load(b))))
+        })
+        .collect()
 }
 
 /// Yuma3: absolute bonds in [0, 1], dividends weighted by active stake.
@@ -172,11 +221,21 @@ pub(crate) fn yuma3(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
     let bonds = if liquid {
         ema_liquid(params, input.weights_for_bonds, &old, input.consensus)
     } else {
-        ema_fixed(input.weights_for_bonds, &old, fixed_alpha(params))
+        let alpha = fixed_alpha(params);
+        ema_fixed(input.weights_for_bonds, &old, alpha, |_, _, v| v, |_, v| v)
     };
-    let mut shares = bonds.clone();
-    sparse::normalize_columns(&mut shares, n);
-    let per_validator = sparse::row_sums(&sparse::scale_columns(&shares, input.incentive));
+    // Σ_j colnorm(B')_ij · I_j, each share normalized as it is read (products of 0, which
+    // the sparse product would drop, add nothing).
+    let shares = sparse::column_divisors(&bonds, n);
+    let per_validator: Vec<I32F32> = bonds
+        .iter()
+        .map(|row| {
+            row.iter().fold(ZERO, |acc, &(j, b)| {
+                let incentive = input.incentive.get(usize::from(j)).copied().unwrap_or(ZERO);
+                acc.saturating_add(sparse::normalized(&shares, j, b).saturating_mul(incentive))
+            })
+        })
+        .collect();
     let mut dividends: Vec<I32F32> = per_validator
         .iter()
         .zip(input.active_stake)
@@ -189,11 +248,26 @@ pub(crate) fn yuma3(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
 /// Legacy ("Yuma 2"): stake-weighted, column-normalized bonds.
 pub(crate) fn legacy(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
     let n = input.active_stake.len();
-    let mut old = load(input, I32F32::saturating_from_num);
-    sparse::normalize_columns(&mut old, n);
-    let mut delta = sparse::scale_rows(input.weights_for_bonds, input.active_stake);
-    sparse::normalize_columns(&mut delta, n);
-    let mut bonds = ema_fixed(&delta, &old, fixed_alpha(params));
+    let stake = |i: usize| input.active_stake.get(i).copied().unwrap_or(ZERO);
+    let old = load(input, I32F32::saturating_from_num);
+    let old_sums = sparse::column_divisors(&old, n);
+    // ΔB = colnorm(W̃ ∘ A), each entry scaled and normalized as the EMA reads it.
+    let mut delta_sums = vec![ZERO; n];
+    for (i, row) in input.weights_for_bonds.iter().enumerate() {
+        for &(j, w) in row {
+            if let Some(cell) = delta_sums.get_mut(usize::from(j)) {
+                *cell = cell.saturating_add(w.saturating_mul(stake(i)));
+            }
+        }
+    }
+    let delta_sums: Vec<Divisor> = delta_sums.into_iter().map(Divisor::new).collect();
+    let mut bonds = ema_fixed(
+        input.weights_for_bonds,
+        &old,
+        fixed_alpha(params),
+        |i, j, w| sparse::normalized(&delta_sums, j, w.saturating_mul(stake(i))),
+        |j, b| sparse::normalized(&old_sums, j, b),
+    );
     sparse::normalize_columns(&mut bonds, n);
     let mut dividends = sparse::row_dot(&bonds, input.incentive);
     normalize(&mut dividends);
@@ -217,7 +291,7 @@ mod tests {
         // C = W = 1, B = 0: diff = 0, σ = 1/(1+e^5) ≈ 0.00669, α = 0.1 + 0.00669·0.2 ≈ 0.1013
         // (the value that opens subtensor's Yuma3 test tables, alpha in [0.1, 0.3]).
         let p = Params { alpha_low: 6554, alpha_high: 19661, ..Params::subtensor_defaults() };
-        let a = liquid_alpha(&p, ONE, ONE, ZERO);
+        let a = LiquidRates::new(&p).alpha(ONE, ONE, ZERO);
         let expected = I32F32::from_num(0.1013);
         assert!((a - expected).abs() < I32F32::from_num(0.0001), "{a}");
     }

@@ -112,20 +112,26 @@ fn top_k_nonzero(values: &[I32F32], k: usize) -> Vec<bool> {
 fn masked_weights(state: &SubnetState, permit: &[bool]) -> Sparse {
     let s = &state.s;
     let owner = s.owner_uid.map(usize::from);
+    let registered = |j: usize| s.block_at_registration.get(j).copied().unwrap_or(0);
     let mut weights: Sparse = s
         .weights
         .iter()
         .zip(permit)
-        .map(|(row, &p)| {
-            if p {
-                row.iter().map(|&(j, w)| (j, I32F32::saturating_from_num(w))).collect()
-            } else {
-                vec![]
+        .enumerate()
+        .map(|(i, (row, &p))| {
+            if !p {
+                return vec![];
             }
+            let updated = s.last_update.get(i).copied().unwrap_or(0);
+            // Dropped: self-weights (except the owner's), and weights on a uid registered
+            // since they were set.
+            let kept = row.iter().filter(|&&(j, _)| {
+                let j = usize::from(j);
+                !(i == j && owner != Some(i)) && updated > registered(j)
+            });
+            sparse::row_of(row.len(), kept.map(|&(j, w)| (j, I32F32::saturating_from_num(w))))
         })
         .collect();
-    weights = sparse::retain(&weights, |i, j| i == j && owner != Some(i));
-    weights = sparse::retain(&weights, |i, j| s.last_update[i] <= s.block_at_registration[j]);
     sparse::normalize_rows(&mut weights);
     weights
 }

@@ -24,8 +24,108 @@ pub(crate) const ZERO: I32F32 = I32F32::from_bits(0);
 pub(crate) const ONE: I32F32 = I32F32::from_bits(1 << 32);
 
 /// `a / b`, or 0 when the quotient does not exist or does not fit (subtensor's `safe_div`).
+///
+/// Most divisions in an epoch are normalizations: `0 ≤ a < 1` and `b > 0`. Then `a << 32`
+/// fits in 64 bits and the quotient is one native 64-bit division instead of the 128-bit
+/// software division `checked_div` needs; both truncate, so the bits are the same.
+/// `div(0, 0)` is 0 (no quotient).
 pub(crate) fn div(a: I32F32, b: I32F32) -> I32F32 {
+    let (x, y) = (a.to_bits(), b.to_bits());
+    if let (Ok(x), Ok(y)) = (u64::try_from(x), u64::try_from(y))
+        && y > 0
+    {
+        // Dividing both by a common power of two leaves the quotient as it is, and turns
+        // integer operands (stored u16 weights and bonds, loaded as integers) into small
+        // ones.
+        let common = x.trailing_zeros().min(y.trailing_zeros());
+        let (x, y) = (x >> common, y >> common);
+        if let Ok(x) = u32::try_from(x) {
+            let q = (u64::from(x) << 32) / y;
+            return i64::try_from(q).map_or(ZERO, I32F32::from_bits);
+        }
+    }
+    if x == ONE.to_bits()
+        && let Ok(y) = u64::try_from(y)
+        && y > 0
+    {
+        // 1 / b: floor(2^64 / y) from floor((2^64 − 1) / y), one more when y divides 2^64.
+        let q = u64::MAX / y + u64::from(u64::MAX % y == y - 1);
+        return i64::try_from(q).map_or(ZERO, I32F32::from_bits);
+    }
     a.checked_div(b).unwrap_or(ZERO)
+}
+
+/// A divisor prepared for many divisions by it, each giving exactly [`div`]'s bits.
+///
+/// Normalizing a row or a column divides every entry by one sum. Two cases are common:
+/// fractions (`0 ≤ a < 1`, `b > 0`: the quotient is `floor((a << 32) / b)` on 64-bit bits),
+/// and integers (stored u16 bonds loaded as whole numbers: `a = A·2^32`, `b = B·2^32`, the
+/// quotient is `floor((A << 32) / B)`). Both are a 64-bit division by a fixed divisor, which
+/// Granlund and Montgomery's method ("Division by invariant integers using multiplication",
+/// 1994, figure 4.1) computes with one multiplication and shifts, exactly for every 64-bit
+/// dividend. Other operands fall back to [`div`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Divisor {
+    by: I32F32,
+    /// For fractions: divides by `b`'s bits.
+    fraction: Option<Reciprocal>,
+    /// For integers: divides by `b`'s integer part, when `b` is a whole number.
+    integer: Option<Reciprocal>,
+}
+
+impl Divisor {
+    pub(crate) fn new(by: I32F32) -> Self {
+        let bits = u64::try_from(by.to_bits()).ok().filter(|&d| d > 0);
+        let whole = bits.filter(|&d| d & 0xFFFF_FFFF == 0).map(|d| d >> 32);
+        Self { by, fraction: bits.map(Reciprocal::new), integer: whole.map(Reciprocal::new) }
+    }
+
+    /// The divisor.
+    pub(crate) fn by(&self) -> I32F32 {
+        self.by
+    }
+
+    /// `a / by`, bit for bit as [`div`].
+    #[inline]
+    pub(crate) fn divide(&self, a: I32F32) -> I32F32 {
+        let bits = a.to_bits();
+        let quotient = if let (Some(r), Ok(x)) = (&self.fraction, u32::try_from(bits)) {
+            r.quotient(u64::from(x) << 32)
+        } else if let (Some(r), Ok(x)) = (&self.integer, u64::try_from(bits))
+            && x & 0xFFFF_FFFF == 0
+            && let Ok(whole) = u32::try_from(x >> 32)
+        {
+            r.quotient(u64::from(whole) << 32)
+        } else {
+            return div(a, self.by);
+        };
+        i64::try_from(quotient).map_or(ZERO, I32F32::from_bits)
+    }
+}
+
+/// `floor(n / d)` for a fixed `d ≥ 1` by multiplication: `m' = floor(2^64·(2^l − d)/d) + 1`
+/// with `l = ceil(log2 d)`.
+#[derive(Debug, Clone, Copy)]
+struct Reciprocal {
+    magic: u64,
+    shift_1: u32,
+    shift_2: u32,
+}
+
+impl Reciprocal {
+    fn new(d: u64) -> Self {
+        let l = 64 - d.saturating_sub(1).leading_zeros();
+        // 2^l − d < d, so the quotient is below 2^64; l ≤ 64.
+        let excess = (1u128 << l) - u128::from(d);
+        let magic = u64::try_from(((excess << 64) / u128::from(d)) + 1).unwrap_or(u64::MAX);
+        Self { magic, shift_1: l.min(1), shift_2: l.saturating_sub(1) }
+    }
+
+    #[inline]
+    fn quotient(&self, n: u64) -> u64 {
+        let high = u64::try_from((u128::from(self.magic) * u128::from(n)) >> 64).unwrap_or(0);
+        (high + ((n - high) >> self.shift_1)) >> self.shift_2
+    }
 }
 
 /// `a / b` in `I64F64`, or 0 when the quotient does not exist or does not fit.
@@ -53,11 +153,50 @@ pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
     } else {
         x
     };
-    match transcendental::exp::<I32F32, I32F32>(clamped) {
+    match exp(clamped) {
         Ok(value) => value,
         Err(()) if clamped <= ZERO => ZERO,
         Err(()) => I32F32::max_value(),
     }
+}
+
+/// `substrate_fixed::transcendental::exp::<I32F32, I32F32>`, bit for bit, faster.
+///
+/// The library sums the Taylor series `1 + x + Σ_{i=2}^{31} t_i` with `t_i = floor(t_{i−1}·x)
+/// / i` (truncated), on `|x|`, and inverts for negative `x`. Liquid alpha evaluates it for
+/// every bond entry, so this is the epoch's hottest function. Here the same steps run on the
+/// raw bits: the divisors are literals (the compiler turns each division into a multiply),
+/// and once a term truncates to 0 every later term is 0, so the loop stops.
+fn exp(x: I32F32) -> Result<I32F32, ()> {
+    if x == ZERO || x == ONE {
+        // 1 and e: the library's constants.
+        return transcendental::exp::<I32F32, I32F32>(x);
+    }
+    let magnitude = x.to_bits().checked_abs().ok_or(())?;
+    let sum = exp_series(magnitude).ok_or(())?;
+    if x < ZERO {
+        ONE.checked_div(I32F32::from_bits(sum)).ok_or(())
+    } else {
+        Ok(I32F32::from_bits(sum))
+    }
+}
+
+/// The series of [`exp`] for a positive operand, on I32F32 bits; `None` on overflow.
+fn exp_series(x: i64) -> Option<i64> {
+    let mut sum = x.checked_add(ONE.to_bits())?;
+    let mut term = x;
+    macro_rules! terms {
+        ($($i:literal)*) => {$(
+            if term == 0 {
+                return Some(sum);
+            }
+            // Both factors are positive: the arithmetic shift and truncation are floors.
+            term = i64::try_from((i128::from(term) * i128::from(x)) >> 32).ok()? / $i;
+            sum = sum.checked_add(term)?;
+        )*};
+    }
+    terms!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    Some(sum)
 }
 
 /// Sum of a slice. Saturating, which equals subtensor's plain sum for every input the crate
@@ -77,8 +216,9 @@ pub(crate) fn normalize_by(values: &mut [I32F32], total: I32F32) {
     if total == ZERO {
         return;
     }
+    let by = Divisor::new(total);
     for v in values {
-        *v = div(*v, total);
+        *v = by.divide(*v);
     }
 }
 
@@ -100,6 +240,88 @@ mod tests {
         assert_eq!(div(ONE, ZERO), ZERO);
         assert_eq!(div(I32F32::max_value(), I32F32::from_bits(1)), ZERO);
         assert_eq!(div64(I64F64::from_num(1), I64F64::from_num(0)), I64F64::from_num(0));
+    }
+
+    /// The fast path of `div` against `checked_div` on edges and a spread of magnitudes.
+    #[test]
+    fn div_matches_checked_div() {
+        let edges = [0, 1, 2, (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1];
+        let mut values: Vec<i64> = edges.iter().flat_map(|&e| [e, -e]).collect();
+        values.extend([i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1]);
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for shift in 0..64 {
+            for _ in 0..40 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = i64::from_ne_bytes((x >> shift).to_ne_bytes());
+                values.extend([v, -v]);
+            }
+        }
+        for &a in &values {
+            for &b in &values {
+                let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
+                assert_eq!(div(a, b), a.checked_div(b).unwrap_or(ZERO), "{a:?} / {b:?}");
+            }
+        }
+    }
+
+    /// The fast `exp` against the library's on edges and random operands in the clamp range
+    /// and past it (where both overflow).
+    #[test]
+    fn exp_matches_the_library() {
+        let mut ops: Vec<i64> = vec![0, 1, -1, 1 << 32, -(1 << 32), 20 << 32, -(20 << 32)];
+        ops.extend([22 << 32, -(22 << 32), (21 << 32) + 12_345, i64::MAX, i64::MIN, i64::MIN + 1]);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Uniform over ±24 in I32F32 bits.
+            let v = i64::from_ne_bytes(x.to_ne_bytes()) % (24 << 32);
+            ops.push(v);
+        }
+        for &bits in &ops {
+            let v = I32F32::from_bits(bits);
+            assert_eq!(exp(v), transcendental::exp::<I32F32, I32F32>(v), "exp({v:?})");
+        }
+    }
+
+    /// The prepared divisor against native division on edges and random operands, and
+    /// against `div` on fixed-point operands of every sign.
+    #[test]
+    fn prepared_division_is_exact() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut divisors: Vec<u64> = vec![1, 2, 3, 5, 7, 1 << 31, (1 << 32) - 1, 1 << 32];
+        divisors.extend([(1 << 32) + 1, 1 << 63, (1 << 63) + 1, u64::MAX, u64::MAX - 1]);
+        divisors.extend((0..2_000).map(|i| (next() >> (i % 64)).max(1)));
+        for &d in &divisors {
+            let r = Reciprocal::new(d);
+            for n in [0, 1, d - 1, d, d + 1, u64::MAX, u64::MAX - 1, 1 << 63] {
+                assert_eq!(r.quotient(n), n / d, "{n} / {d}");
+            }
+            for _ in 0..200 {
+                let n = next() >> (next() % 64);
+                assert_eq!(r.quotient(n), n / d, "{n} / {d}");
+            }
+        }
+        // Whole numbers (loaded u16 bonds and their sums).
+        for _ in 0..100_000 {
+            let a = I32F32::from_bits(i64::try_from(next() % 65_536).unwrap_or(0) << 32);
+            let b = I32F32::from_bits(i64::try_from(next() % (1 << 24)).unwrap_or(0) << 32);
+            assert_eq!(Divisor::new(b).divide(a), div(a, b), "{a:?} / {b:?}");
+        }
+        for _ in 0..200_000 {
+            let a = I32F32::from_bits(i64::from_ne_bytes(next().to_ne_bytes()) >> (next() % 64));
+            let b = I32F32::from_bits(i64::from_ne_bytes(next().to_ne_bytes()) >> (next() % 64));
+            assert_eq!(Divisor::new(b).divide(a), div(a, b), "{a:?} / {b:?}");
+        }
     }
 
     #[test]

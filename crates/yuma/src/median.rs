@@ -1,66 +1,88 @@
 //! Consensus: the stake-weighted median of each column of the weight matrix.
 //!
 //! `C_j` is the largest weight `w` such that validators holding at least κ of the active stake
-//! set `W_ij ≥ w`. It is found by a quickselect whose pivot is the middle element of the
-//! current partition and whose partial stake sums are accumulated in `I32F32` in partition
-//! order, the same steps subtensor takes, so the result is the same bit pattern even where
-//! rounding of the partial sums decides a tie.
+//! set `W_ij ≥ w`. Subtensor finds it by a quickselect (pivot: the middle element of the
+//! current partition, partial stake sums in `I32F32`). Its answer does not depend on the pivot
+//! path: the partial sums are exact (fixed-point addition is integer addition, and the stakes,
+//! normalized, cannot overflow), so with `m = T − κ` (`T` the voters' total stake) and
+//! `G(x)` the stake of voters scoring at most `x`, the search returns
+//!
+//! - the smallest score `x` with `G(x) > m` when `0 ≤ m < T`;
+//! - the smallest score when `m < 0`, and the largest when `m ≥ T`.
+//!
+//! So this module selects over `(score, stake)` pairs with a branch-free partition and
+//! subtensor's decision rules; the reference search, as subtensor writes it, lives in
+//! the tests and is checked against this one on random columns with ties and zero stakes.
 
 use crate::fixed_point::{ZERO, normalize, sum};
 use substrate_fixed::types::I32F32;
 
-/// The stake-weighted median of `score` over the candidates `idx`.
+/// Buffers one column's selection works in, reused across columns: the current range of
+/// `(score, stake)` pairs is `range[..len]`, and a round writes its sides into `lower` and
+/// `upper`. All three hold one slot per voter.
+struct Scratch {
+    range: Vec<(I32F32, I32F32)>,
+    lower: Vec<(I32F32, I32F32)>,
+    upper: Vec<(I32F32, I32F32)>,
+}
+
+impl Scratch {
+    fn new(voters: usize) -> Self {
+        let slots = vec![(ZERO, ZERO); voters];
+        Self { range: slots.clone(), lower: slots.clone(), upper: slots }
+    }
+}
+
+/// The stake-weighted median of the first `len` pairs of `scratch.range`, with
+/// `minority = T − κ`.
 ///
-/// `minority` is `T − κ` where `T` is the total stake of the candidates; `lo..hi` is the stake
-/// range the current partition spans.
-/// `idx`, `lower` and `upper` are scratch buffers reused across columns (their contents on
-/// entry: `idx` the candidates, the others anything); partitions keep the input order, as
-/// subtensor's do.
+/// Each round partitions without branching on the data (every pair is written to both
+/// sides and only the matching side's length grows): on real weights the comparisons are
+/// coin flips a branch predictor cannot learn.
 fn weighted_median(
-    stake: &[I32F32],
-    score: &[I32F32],
-    idx: &mut Vec<usize>,
-    (lower, upper): (&mut Vec<usize>, &mut Vec<usize>),
+    scratch: &mut Scratch,
+    mut len: usize,
+    mut range_stake: i64,
     minority: I32F32,
-    mut lo: I32F32,
-    mut hi: I32F32,
 ) -> I32F32 {
-    let at = |v: &[I32F32], i: usize| v.get(i).copied().unwrap_or(ZERO);
-    // Each round removes at least the pivot, so the loop ends within `idx.len()` rounds; the
-    // bound is kept as a guard.
-    let rounds_max = idx.len();
-    for _ in 0..=rounds_max {
-        match idx.len() {
-            0 => return ZERO,
-            1 => return at(score, idx[0]),
-            len => {
-                let pivot = at(score, idx[len / 2]);
-                lower.clear();
-                upper.clear();
-                let (mut lower_stake, mut upper_stake) = (ZERO, ZERO);
-                for &i in idx.iter() {
-                    let s = at(score, i);
-                    if s < pivot {
-                        lower_stake = lower_stake.saturating_add(at(stake, i));
-                        lower.push(i);
-                    } else if s > pivot {
-                        upper_stake = upper_stake.saturating_add(at(stake, i));
-                        upper.push(i);
-                    }
-                }
-                if minority < lo.saturating_add(lower_stake) && !lower.is_empty() {
-                    hi = lo.saturating_add(lower_stake);
-                    std::mem::swap(idx, lower);
-                } else if hi.saturating_sub(upper_stake) <= minority && !upper.is_empty() {
-                    lo = hi.saturating_sub(upper_stake);
-                    std::mem::swap(idx, upper);
-                } else {
-                    return pivot;
-                }
+    let Scratch { range, lower, upper } = scratch;
+    let minority = minority.to_bits();
+    // The stake below the current range. Stakes are normalized (each at most 2^32 in bits,
+    // at most `limits::UIDS_MAX` of them), so no sum here comes near overflow and plain
+    // additions are the saturating ones subtensor performs.
+    let mut below = 0i64;
+    loop {
+        let current = range.get(..len).unwrap_or_default();
+        let Some(&(pivot, _)) = current.get(len / 2) else { return ZERO };
+        if len == 1 {
+            return pivot;
+        }
+        let (mut n_lower, mut n_upper) = (0, 0);
+        let (mut lower_stake, mut upper_stake) = (0i64, 0i64);
+        for &pair in current {
+            let (score, stake) = (pair.0, pair.1.to_bits());
+            if let (Some(l), Some(u)) = (lower.get_mut(n_lower), upper.get_mut(n_upper)) {
+                (*l, *u) = (pair, pair);
             }
+            let (is_lower, is_upper) = (score < pivot, score > pivot);
+            n_lower += usize::from(is_lower);
+            n_upper += usize::from(is_upper);
+            lower_stake = lower_stake.wrapping_add(stake & -i64::from(is_lower));
+            upper_stake = upper_stake.wrapping_add(stake & -i64::from(is_upper));
+        }
+        let before_pivot = below.wrapping_add(lower_stake);
+        let through_pivot = below.wrapping_add(range_stake.wrapping_sub(upper_stake));
+        if minority < before_pivot && n_lower > 0 {
+            std::mem::swap(range, lower);
+            (len, range_stake) = (n_lower, lower_stake);
+        } else if through_pivot <= minority && n_upper > 0 {
+            below = through_pivot;
+            std::mem::swap(range, upper);
+            (len, range_stake) = (n_upper, upper_stake);
+        } else {
+            return pivot;
         }
     }
-    ZERO
 }
 
 /// Consensus of every column: validators with positive active stake vote with their stake
@@ -77,22 +99,28 @@ pub(crate) fn column_medians(
     let total = sum(&stake);
     let minority = total.saturating_sub(kappa);
 
-    // Column-major scores: scores[j][k] is the weight voter k puts on column j.
-    let mut scores = vec![vec![ZERO; voters.len()]; columns];
+    // Column-major scores: scores[j·v + k] is the weight voter k puts on column j.
+    let v = voters.len();
+    if v == 0 {
+        return vec![ZERO; columns];
+    }
+    let mut scores = vec![ZERO; columns.saturating_mul(v)];
     for (k, &i) in voters.iter().enumerate() {
         for &(j, w) in weights.get(i).map_or(&[][..], Vec::as_slice) {
-            if let Some(col) = scores.get_mut(usize::from(j)) {
-                col[k] = w;
+            if let Some(cell) = scores.get_mut(usize::from(j) * v + k) {
+                *cell = w;
             }
         }
     }
-    let (mut idx, mut lower, mut upper) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = Scratch::new(v);
     scores
-        .iter()
-        .map(|col| {
-            idx.clear();
-            idx.extend(0..voters.len());
-            weighted_median(&stake, col, &mut idx, (&mut lower, &mut upper), minority, ZERO, total)
+        .chunks(v)
+        .take(columns)
+        .map(|column| {
+            for (slot, pair) in scratch.range.iter_mut().zip(column.iter().zip(&stake)) {
+                *slot = (*pair.0, *pair.1);
+            }
+            weighted_median(&mut scratch, v, total.to_bits(), minority)
         })
         .collect()
 }
@@ -100,6 +128,112 @@ pub(crate) fn column_medians(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Subtensor's search, step for step: the pivot is the middle element of the partition,
+    /// partitions keep the input order.
+    /// The stake-weighted median of `score` over the candidates `idx`.
+    ///
+    /// `minority` is `T − κ` where `T` is the total stake of the candidates; `lo..hi` is the stake
+    /// range the current partition spans.
+    /// `idx`, `lower` and `upper` are scratch buffers reused across columns (their contents on
+    /// entry: `idx` the candidates, the others anything); partitions keep the input order, as
+    /// subtensor's do.
+    fn reference_median(
+        stake: &[I32F32],
+        score: &[I32F32],
+        idx: &mut Vec<usize>,
+        (lower, upper): (&mut Vec<usize>, &mut Vec<usize>),
+        minority: I32F32,
+        mut lo: I32F32,
+        mut hi: I32F32,
+    ) -> I32F32 {
+        let at = |v: &[I32F32], i: usize| v.get(i).copied().unwrap_or(ZERO);
+        // Each round removes at least the pivot, so the loop ends within `idx.len()` rounds; the
+        // bound is kept as a guard.
+        let rounds_max = idx.len();
+        for _ in 0..=rounds_max {
+            match idx.len() {
+                0 => return ZERO,
+                1 => return at(score, idx[0]),
+                len => {
+                    let pivot = at(score, idx[len / 2]);
+                    lower.clear();
+                    upper.clear();
+                    let (mut lower_stake, mut upper_stake) = (ZERO, ZERO);
+                    for &i in idx.iter() {
+                        let s = at(score, i);
+                        if s < pivot {
+                            lower_stake = lower_stake.saturating_add(at(stake, i));
+                            lower.push(i);
+                        } else if s > pivot {
+                            upper_stake = upper_stake.saturating_add(at(stake, i));
+                            upper.push(i);
+                        }
+                    }
+                    if minority < lo.saturating_add(lower_stake) && !lower.is_empty() {
+                        hi = lo.saturating_add(lower_stake);
+                        std::mem::swap(idx, lower);
+                    } else if hi.saturating_sub(upper_stake) <= minority && !upper.is_empty() {
+                        lo = hi.saturating_sub(upper_stake);
+                        std::mem::swap(idx, upper);
+                    } else {
+                        return pivot;
+                    }
+                }
+            }
+        }
+        ZERO
+    }
+
+    /// The in-place selection gives subtensor's answer on random columns: few distinct
+    /// scores (ties), zero stakes, and κ from 0 to past the total.
+    #[test]
+    fn selection_matches_the_reference_search() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for round in 0..20_000 {
+            let n = 1 + usize::try_from(next(40)).unwrap_or(0);
+            let distinct = 1 + next(if round % 2 == 0 { 4 } else { 1 << 32 });
+            let score: Vec<I32F32> = (0..n)
+                .map(|_| I32F32::from_bits(i64::try_from(next(distinct)).unwrap_or(0)))
+                .collect();
+            let mut stake: Vec<I32F32> = (0..n)
+                .map(|_| {
+                    I32F32::from_bits(if next(5) == 0 {
+                        0
+                    } else {
+                        1 + i64::try_from(next(1 << 32)).unwrap_or(0)
+                    })
+                })
+                .collect();
+            normalize(&mut stake);
+            let total = sum(&stake);
+            let kappa = I32F32::from_bits(i64::try_from(next((1 << 32) + (1 << 30))).unwrap_or(0));
+            let minority = total.saturating_sub(kappa);
+            let mut idx: Vec<usize> = (0..n).collect();
+            let want = reference_median(
+                &stake,
+                &score,
+                &mut idx,
+                (&mut Vec::new(), &mut Vec::new()),
+                minority,
+                ZERO,
+                total,
+            );
+            let mut scratch = Scratch::new(n);
+            scratch.range = score.iter().copied().zip(stake.iter().copied()).collect();
+            assert_eq!(
+                weighted_median(&mut scratch, n, total.to_bits(), minority),
+                want,
+                "{score:?} {stake:?} {kappa:?}"
+            );
+        }
+    }
 
     fn fx(v: f64) -> I32F32 {
         I32F32::from_num(v)

@@ -6,11 +6,23 @@
 //! sorted by column, exactly as subtensor does, so rows are never re-sorted behind its back.
 //! Operations that densify a row emit it in column order; all others keep the input order.
 
-use crate::fixed_point::{ZERO, div};
+use crate::fixed_point::{Divisor, ZERO};
+use std::borrow::Cow;
 use substrate_fixed::types::I32F32;
 
 /// Rows of `(column, value)`.
 pub(crate) type Sparse = Vec<Vec<(u16, I32F32)>>;
+
+/// A row from an iterator of at most `capacity` entries, allocated once (a filtered
+/// iterator's `collect` would grow the row by doubling).
+pub(crate) fn row_of(
+    capacity: usize,
+    entries: impl Iterator<Item = (u16, I32F32)>,
+) -> Vec<(u16, I32F32)> {
+    let mut row = Vec::with_capacity(capacity);
+    row.extend(entries);
+    row
+}
 
 /// A row's entries spread over `columns` cells; later duplicates overwrite earlier ones and
 /// columns out of range are ignored.
@@ -34,8 +46,9 @@ pub(crate) fn normalize_rows(m: &mut Sparse) {
     for row in m.iter_mut() {
         let total = row.iter().fold(ZERO, |acc, &(_, v)| acc.saturating_add(v));
         if total > ZERO {
+            let by = Divisor::new(total);
             for (_, v) in row.iter_mut() {
-                *v = div(*v, total);
+                *v = by.divide(*v);
             }
         }
     }
@@ -56,34 +69,38 @@ fn column_fold(
     acc
 }
 
-/// Divides every entry by the column's value in `by`, where that value is non-zero.
-fn divide_columns(m: &mut Sparse, by: &[I32F32]) {
+/// Each column's sum, prepared for dividing by it.
+pub(crate) fn column_divisors(m: &[Vec<(u16, I32F32)>], columns: usize) -> Vec<Divisor> {
+    column_fold(m, columns, I32F32::saturating_add).into_iter().map(Divisor::new).collect()
+}
+
+/// An entry of column `j` divided by the column's divisor in `by`, unchanged where that
+/// divisor is 0: one entry of [`normalize_columns`] (or [`max_upscale_columns`]).
+pub(crate) fn normalized(by: &[Divisor], j: u16, v: I32F32) -> I32F32 {
+    match by.get(usize::from(j)) {
+        Some(d) if d.by() != ZERO => d.divide(v),
+        _ => v,
+    }
+}
+
+/// Divides every entry by its column's divisor in `by`, where that divisor is non-zero.
+fn divide_columns(m: &mut Sparse, by: &[Divisor]) {
     for (j, v) in m.iter_mut().flatten() {
-        let d = by.get(usize::from(*j)).copied().unwrap_or(ZERO);
-        if d != ZERO {
-            *v = div(*v, d);
-        }
+        *v = normalized(by, *j, *v);
     }
 }
 
 /// Divides each column by its sum (columns summing to 0 stay as they are).
 pub(crate) fn normalize_columns(m: &mut Sparse, columns: usize) {
-    let sums = column_fold(m, columns, I32F32::saturating_add);
+    let sums = column_divisors(m, columns);
     divide_columns(m, &sums);
 }
 
 /// Divides each column by its largest entry, so every non-zero column peaks at 1.
 pub(crate) fn max_upscale_columns(m: &mut Sparse, columns: usize) {
     let maxima = column_fold(m, columns, |a, b| if a < b { b } else { a });
+    let maxima: Vec<Divisor> = maxima.into_iter().map(Divisor::new).collect();
     divide_columns(m, &maxima);
-}
-
-/// Keeps the entries `(i, j)` for which `drop(i, j)` is false.
-pub(crate) fn retain(m: &[Vec<(u16, I32F32)>], drop: impl Fn(usize, usize) -> bool) -> Sparse {
-    m.iter()
-        .enumerate()
-        .map(|(i, row)| row.iter().copied().filter(|&(j, _)| !drop(i, usize::from(j))).collect())
-        .collect()
 }
 
 /// Caps each entry at its column's consensus; an entry above a consensus of 0 or less is
@@ -91,12 +108,13 @@ pub(crate) fn retain(m: &[Vec<(u16, I32F32)>], drop: impl Fn(usize, usize) -> bo
 pub(crate) fn clip_columns(m: &[Vec<(u16, I32F32)>], cap: &[I32F32]) -> Sparse {
     m.iter()
         .map(|row| {
-            row.iter()
-                .filter_map(|&(j, v)| {
+            row_of(
+                row.len(),
+                row.iter().filter_map(|&(j, v)| {
                     let c = cap.get(usize::from(j)).copied().unwrap_or(ZERO);
                     if c < v { (c > ZERO).then_some((j, c)) } else { Some((j, v)) }
-                })
-                .collect()
+                }),
+            )
         })
         .collect()
 }
@@ -129,56 +147,38 @@ pub(crate) fn row_dot(m: &[Vec<(u16, I32F32)>], v: &[I32F32]) -> Vec<I32F32> {
         .collect()
 }
 
-/// Each row scaled by its own factor: `m_ij · s_i`.
-pub(crate) fn scale_rows(m: &[Vec<(u16, I32F32)>], s: &[I32F32]) -> Sparse {
-    m.iter()
-        .zip(s)
-        .map(|(row, &scale)| row.iter().map(|&(j, v)| (j, v.saturating_mul(scale))).collect())
-        .collect()
-}
-
-/// Each entry scaled by its column's factor, `m_ij · v_j`, dropping products equal to 0.
-pub(crate) fn scale_columns(m: &[Vec<(u16, I32F32)>], v: &[I32F32]) -> Sparse {
-    m.iter()
-        .map(|row| {
-            row.iter()
-                .filter_map(|&(j, x)| {
-                    let p = x.saturating_mul(*v.get(usize::from(j))?);
-                    (p != ZERO).then_some((j, p))
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// `a + t·(b − a)` entry by entry. `t = 0` returns `a` and `t = 1` returns `b` untouched
 /// (order kept); otherwise rows are densified and only positive results are kept.
-pub(crate) fn interpolate(
-    a: &[Vec<(u16, I32F32)>],
-    b: &[Vec<(u16, I32F32)>],
+pub(crate) fn interpolate<'m>(
+    a: &'m [Vec<(u16, I32F32)>],
+    b: &'m [Vec<(u16, I32F32)>],
     columns: usize,
     t: I32F32,
-) -> Sparse {
+) -> Cow<'m, [Vec<(u16, I32F32)>]> {
     if t == ZERO {
-        return a.to_vec();
+        return Cow::Borrowed(a);
     }
     if t == crate::fixed_point::ONE {
-        return b.to_vec();
+        return Cow::Borrowed(b);
     }
-    a.iter()
+    let rows = a
+        .iter()
         .zip(b)
         .map(|(ra, rb)| {
+            if ra.is_empty() && rb.is_empty() {
+                return Vec::new();
+            }
             let (da, db) = (densify(ra, columns), densify(rb, columns));
-            da.iter()
-                .zip(&db)
-                .enumerate()
-                .filter_map(|(j, (&x, &y))| {
+            row_of(
+                columns,
+                da.iter().zip(&db).enumerate().filter_map(|(j, (&x, &y))| {
                     let v = x.saturating_add(t.saturating_mul(y.saturating_sub(x)));
                     (v > ZERO).then_some((column(j), v))
-                })
-                .collect()
+                }),
+            )
         })
-        .collect()
+        .collect();
+    Cow::Owned(rows)
 }
 
 /// A dense column index back to a sparse one. Columns never exceed `limits::UIDS_MAX`.
@@ -205,9 +205,9 @@ mod tests {
     fn interpolate_keeps_order_at_the_ends_and_densifies_between() {
         let a = vec![vec![(2, fx(1.0)), (0, fx(0.5))]];
         let b = vec![vec![(2, fx(0.5))]];
-        assert_eq!(interpolate(&a, &b, 3, ZERO), a);
-        assert_eq!(interpolate(&a, &b, 3, crate::fixed_point::ONE), b);
-        assert_eq!(interpolate(&a, &b, 3, fx(0.5)), vec![vec![(0, fx(0.25)), (2, fx(0.75))]]);
+        assert_eq!(*interpolate(&a, &b, 3, ZERO), a);
+        assert_eq!(*interpolate(&a, &b, 3, crate::fixed_point::ONE), b);
+        assert_eq!(*interpolate(&a, &b, 3, fx(0.5)), vec![vec![(0, fx(0.25)), (2, fx(0.75))]]);
     }
 
     #[test]
@@ -216,7 +216,7 @@ mod tests {
         normalize_columns(&mut m, 2);
         assert_eq!(m, vec![vec![(0, fx(0.25)), (1, fx(1.0))], vec![(0, fx(0.75))]]);
         max_upscale_columns(&mut m, 2);
-        assert_eq!(m[0][0].1, div(fx(0.25), fx(0.75)));
+        assert_eq!(m[0][0].1, crate::fixed_point::div(fx(0.25), fx(0.75)));
         assert_eq!(m[1][0].1, fx(1.0));
     }
 }
