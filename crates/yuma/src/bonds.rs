@@ -18,7 +18,9 @@
 
 use crate::{
     Params,
-    fixed_point::{Divisor, ONE, ZERO, div, div64, exp_clamped, from_u16_proportion, normalize},
+    fixed_point::{
+        Divisor, ONE, U16_ONE, ZERO, div, div64, exp_clamped, from_u16_proportion, mul, normalize,
+    },
     sparse::{self, Sparse},
 };
 use substrate_fixed::types::{I32F32, I64F64};
@@ -54,12 +56,12 @@ fn ema_fixed(
             acc.fill(ZERO);
             for &(j, v) in new_row {
                 if let Some(cell) = acc.get_mut(usize::from(j)) {
-                    *cell = cell.saturating_add(alpha.saturating_mul(f(i, j, v)));
+                    *cell = cell.saturating_add(mul(alpha, f(i, j, v)));
                 }
             }
             for &(j, v) in old_row {
                 if let Some(cell) = acc.get_mut(usize::from(j)) {
-                    *cell = cell.saturating_add(keep.saturating_mul(g(j, v)));
+                    *cell = cell.saturating_add(mul(keep, g(j, v)));
                 }
             }
             let positive = acc.iter().enumerate().filter(|&(_, v)| *v > ZERO);
@@ -95,11 +97,10 @@ impl LiquidRates {
             clamp(bond.saturating_sub(weight), ZERO, ONE)
         };
         let half = I32F32::from_bits(1 << 31);
-        let exponent = self.slope.saturating_mul(diff.saturating_sub(half));
+        let exponent = mul(self.slope, diff.saturating_sub(half));
         // 1 + e^x ≥ 1, so the quotient is at most 1: `div` neither overflows nor saturates.
         let sigmoid = div(ONE, ONE.saturating_add(exp_clamped(exponent)));
-        let alpha =
-            self.low.saturating_add(sigmoid.saturating_mul(self.high.saturating_sub(self.low)));
+        let alpha = self.low.saturating_add(mul(sigmoid, self.high.saturating_sub(self.low)));
         clamp(alpha, self.low, self.high)
     }
 }
@@ -162,7 +163,7 @@ fn ema_liquid(
                 if let (Some(&a), Some(cell)) =
                     (alphas.get(usize::from(j)), decayed.get_mut(usize::from(j)))
                 {
-                    *cell = ONE.saturating_sub(a).saturating_mul(b);
+                    *cell = mul(ONE.saturating_sub(a), b);
                 }
             }
             w_row
@@ -170,7 +171,7 @@ fn ema_liquid(
                 .filter_map(|&(j, w)| {
                     let a = *alphas.get(usize::from(j))?;
                     let d = *decayed.get(usize::from(j))?;
-                    let v = d.saturating_add(a.saturating_mul(w).max(ZERO)).min(ONE);
+                    let v = d.saturating_add(mul(a, w).max(ZERO)).min(ONE);
                     (v > ZERO).then_some((j, v))
                 })
                 .collect()
@@ -216,7 +217,9 @@ fn load(input: &BondsInput<'_>, load: impl Fn(u16) -> I32F32) -> Sparse {
 /// Yuma3: absolute bonds in [0, 1], dividends weighted by active stake.
 pub(crate) fn yuma3(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
     let n = input.active_stake.len();
-    let old = load(input, from_u16_proportion);
+    // `from_u16_proportion` for every entry, with the division by 65535 prepared once.
+    let per_u16 = Divisor::new(I32F32::saturating_from_num(U16_ONE));
+    let old = load(input, |b| per_u16.divide(I32F32::saturating_from_num(b)));
     let liquid = params.liquid_alpha && input.consensus.iter().any(|&c| c != ZERO);
     let bonds = if liquid {
         ema_liquid(params, input.weights_for_bonds, &old, input.consensus)
@@ -232,7 +235,7 @@ pub(crate) fn yuma3(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
         .map(|row| {
             row.iter().fold(ZERO, |acc, &(j, b)| {
                 let incentive = input.incentive.get(usize::from(j)).copied().unwrap_or(ZERO);
-                acc.saturating_add(sparse::normalized(&shares, j, b).saturating_mul(incentive))
+                acc.saturating_add(mul(sparse::normalized(&shares, j, b), incentive))
             })
         })
         .collect();
@@ -256,7 +259,7 @@ pub(crate) fn legacy(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
     for (i, row) in input.weights_for_bonds.iter().enumerate() {
         for &(j, w) in row {
             if let Some(cell) = delta_sums.get_mut(usize::from(j)) {
-                *cell = cell.saturating_add(w.saturating_mul(stake(i)));
+                *cell = cell.saturating_add(mul(w, stake(i)));
             }
         }
     }
@@ -265,7 +268,7 @@ pub(crate) fn legacy(params: &Params, input: &BondsInput<'_>) -> BondsOutcome {
         input.weights_for_bonds,
         &old,
         fixed_alpha(params),
-        |i, j, w| sparse::normalized(&delta_sums, j, w.saturating_mul(stake(i))),
+        |i, j, w| sparse::normalized(&delta_sums, j, mul(w, stake(i))),
         |j, b| sparse::normalized(&old_sums, j, b),
     );
     sparse::normalize_columns(&mut bonds, n);

@@ -55,6 +55,23 @@ pub(crate) fn div(a: I32F32, b: I32F32) -> I32F32 {
     a.checked_div(b).unwrap_or(ZERO)
 }
 
+/// `a · b`, saturating: the bits of `I32F32::saturating_mul`, without its 128-bit
+/// overflow-checked multiplication (a library call per product).
+///
+/// The library computes `(a · (b << 32)) >> 64` in 128 bits and saturates when that product
+/// overflows, that is when the exact product `p = a·b` is outside `[−2^95, 2^95)`, which is
+/// exactly when `p >> 32` does not fit in 64 bits; the sign of the saturated value is the
+/// sign of the product.
+#[inline]
+pub(crate) fn mul(a: I32F32, b: I32F32) -> I32F32 {
+    let p = i128::from(a.to_bits()) * i128::from(b.to_bits());
+    match i64::try_from(p >> 32) {
+        Ok(bits) => I32F32::from_bits(bits),
+        Err(_) if (a < ZERO) != (b < ZERO) => I32F32::min_value(),
+        Err(_) => I32F32::max_value(),
+    }
+}
+
 /// A divisor prepared for many divisions by it, each giving exactly [`div`]'s bits.
 ///
 /// Normalizing a row or a column divides every entry by one sum. Two cases are common:
@@ -140,7 +157,7 @@ pub(crate) fn from_u16_proportion(x: u16) -> I32F32 {
 
 /// A fixed-point proportion as stored: `floor(x · 65535)`, saturated to `0..=65535`.
 pub fn to_u16_proportion(x: I32F32) -> u16 {
-    x.saturating_mul(I32F32::saturating_from_num(U16_ONE)).saturating_to_num::<u16>()
+    mul(x, I32F32::saturating_from_num(U16_ONE)).saturating_to_num::<u16>()
 }
 
 /// `e^x` with the input clamped to `[-20, 20]`; an overflowing result saturates.
@@ -321,6 +338,27 @@ mod tests {
             let a = I32F32::from_bits(i64::from_ne_bytes(next().to_ne_bytes()) >> (next() % 64));
             let b = I32F32::from_bits(i64::from_ne_bytes(next().to_ne_bytes()) >> (next() % 64));
             assert_eq!(Divisor::new(b).divide(a), div(a, b), "{a:?} / {b:?}");
+        }
+    }
+
+    #[test]
+    fn mul_matches_saturating_mul() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut values: Vec<i64> = vec![0, 1, -1, 1 << 32, -(1 << 32), i64::MAX, i64::MIN];
+        values.extend([i64::MAX - 1, i64::MIN + 1, 1 << 31, (1 << 31) + 1, -(1 << 31) - 1]);
+        for shift in 0..64 {
+            for _ in 0..30 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                values.push(i64::from_ne_bytes(x.to_ne_bytes()) >> shift);
+            }
+        }
+        for &a in &values {
+            for &b in &values {
+                let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
+                assert_eq!(mul(a, b), a.saturating_mul(b), "{a:?} · {b:?}");
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 //! sorted by column, exactly as subtensor does, so rows are never re-sorted behind its back.
 //! Operations that densify a row emit it in column order; all others keep the input order.
 
-use crate::fixed_point::{Divisor, ZERO};
+use crate::fixed_point::{Divisor, ZERO, mul};
 use std::borrow::Cow;
 use substrate_fixed::types::I32F32;
 
@@ -112,7 +112,9 @@ pub(crate) fn clip_columns(m: &[Vec<(u16, I32F32)>], cap: &[I32F32]) -> Sparse {
                 row.len(),
                 row.iter().filter_map(|&(j, v)| {
                     let c = cap.get(usize::from(j)).copied().unwrap_or(ZERO);
-                    if c < v { (c > ZERO).then_some((j, c)) } else { Some((j, v)) }
+                    // Whether an entry is above its consensus is a coin flip: `min` is
+                    // branch-free, and the rare zero consensus is tested first.
+                    if c <= ZERO && c < v { None } else { Some((j, v.min(c))) }
                 }),
             )
         })
@@ -129,7 +131,7 @@ pub(crate) fn weighted_column_sums(
     for (row, &scale) in m.iter().zip(s) {
         for &(j, v) in row {
             if let Some(cell) = out.get_mut(usize::from(j)) {
-                *cell = cell.saturating_add(scale.saturating_mul(v));
+                *cell = cell.saturating_add(mul(scale, v));
             }
         }
     }
@@ -141,7 +143,7 @@ pub(crate) fn row_dot(m: &[Vec<(u16, I32F32)>], v: &[I32F32]) -> Vec<I32F32> {
     m.iter()
         .map(|row| {
             row.iter().fold(ZERO, |acc, &(j, x)| {
-                acc.saturating_add(x.saturating_mul(v.get(usize::from(j)).copied().unwrap_or(ZERO)))
+                acc.saturating_add(mul(x, v.get(usize::from(j)).copied().unwrap_or(ZERO)))
             })
         })
         .collect()
@@ -172,7 +174,7 @@ pub(crate) fn interpolate<'m>(
             row_of(
                 columns,
                 da.iter().zip(&db).enumerate().filter_map(|(j, (&x, &y))| {
-                    let v = x.saturating_add(t.saturating_mul(y.saturating_sub(x)));
+                    let v = x.saturating_add(mul(t, y.saturating_sub(x)));
                     (v > ZERO).then_some((column(j), v))
                 }),
             )
