@@ -17,9 +17,9 @@
 use crate::fixed_point::{ZERO, normalize, sum};
 use substrate_fixed::types::I32F32;
 
-/// Buffers one column's selection works in, reused across columns: the current range of
-/// `(score, stake)` pairs is `range[..len]`, and a round writes its sides into `lower` and
-/// `upper`. All three hold one slot per voter.
+/// Buffers one column's selection works in, reused across columns: after the first round
+/// the current range of pairs is `range[..len]`, and a round writes its sides into `lower`
+/// and `upper`. All three hold one slot per voter.
 struct Scratch {
     range: Vec<(I32F32, I32F32)>,
     lower: Vec<(I32F32, I32F32)>,
@@ -33,26 +33,30 @@ impl Scratch {
     }
 }
 
-/// The stake-weighted median of the first `len` pairs of `scratch.range`, with
-/// `minority = T − κ`.
+/// The stake-weighted median of a column's `(score, stake)` pairs (their stakes summing to
+/// `range_stake`), with `minority = T − κ`.
 ///
 /// Each round partitions without branching on the data (every pair is written to both
 /// sides and only the matching side's length grows): on real weights the comparisons are
 /// coin flips a branch predictor cannot learn.
 fn weighted_median(
+    column: &[(I32F32, I32F32)],
     scratch: &mut Scratch,
-    mut len: usize,
     mut range_stake: i64,
     minority: I32F32,
 ) -> I32F32 {
     let Scratch { range, lower, upper } = scratch;
+    // The first round reads the column itself; later ones the side the previous one kept.
+    let mut first = true;
+    let mut len = column.len();
     let minority = minority.to_bits();
     // The stake below the current range. Stakes are normalized (each at most 2^32 in bits,
     // at most `limits::UIDS_MAX` of them), so no sum here comes near overflow and plain
     // additions are the saturating ones subtensor performs.
     let mut below = 0i64;
     loop {
-        let current = range.get(..len).unwrap_or_default();
+        let current = if first { column } else { range.get(..len).unwrap_or_default() };
+        first = false;
         let Some(&(middle, _)) = current.get(len / 2) else { return ZERO };
         if len == 1 {
             return middle;
@@ -102,29 +106,27 @@ pub(crate) fn column_medians(
     let total = sum(&stake);
     let minority = total.saturating_sub(kappa);
 
-    // Column-major scores: scores[j·v + k] is the weight voter k puts on column j.
+    // Column-major `(score, stake)` pairs: pairs[j·v + k] is voter k's on column j.
     let v = voters.len();
     if v == 0 {
         return vec![ZERO; columns];
     }
-    let mut scores = vec![ZERO; columns.saturating_mul(v)];
+    let mut pairs: Vec<(I32F32, I32F32)> = Vec::with_capacity(columns.saturating_mul(v));
+    for _ in 0..columns {
+        pairs.extend(stake.iter().map(|&s| (ZERO, s)));
+    }
     for (k, &i) in voters.iter().enumerate() {
         for &(j, w) in weights.get(i).map_or(&[][..], Vec::as_slice) {
-            if let Some(cell) = scores.get_mut(usize::from(j) * v + k) {
-                *cell = w;
+            if let Some(cell) = pairs.get_mut(usize::from(j) * v + k) {
+                cell.0 = w;
             }
         }
     }
     let mut scratch = Scratch::new(v);
-    scores
+    pairs
         .chunks(v)
         .take(columns)
-        .map(|column| {
-            for (slot, pair) in scratch.range.iter_mut().zip(column.iter().zip(&stake)) {
-                *slot = (*pair.0, *pair.1);
-            }
-            weighted_median(&mut scratch, v, total.to_bits(), minority)
-        })
+        .map(|column| weighted_median(column, &mut scratch, total.to_bits(), minority))
         .collect()
 }
 
@@ -228,10 +230,10 @@ mod tests {
                 ZERO,
                 total,
             );
-            let mut scratch = Scratch::new(n);
-            scratch.range = score.iter().copied().zip(stake.iter().copied()).collect();
+            let column: Vec<(I32F32, I32F32)> =
+                score.iter().copied().zip(stake.iter().copied()).collect();
             assert_eq!(
-                weighted_median(&mut scratch, n, total.to_bits(), minority),
+                weighted_median(&column, &mut Scratch::new(n), total.to_bits(), minority),
                 want,
                 "{score:?} {stake:?} {kappa:?}"
             );
