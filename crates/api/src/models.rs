@@ -133,6 +133,7 @@ pub(crate) async fn emission(
         supply: state.supply()?,
         next_block,
         pool_subnets: state.amount_global(POOL_SUBNETS)?,
+        subnets_pending: state.subnet_pending_total()?,
         pool_data: state.amount_global(POOL_DATA)?,
         pool_compute: state.amount_global(POOL_COMPUTE)?,
         protection_fund: state.amount_global(PROTECTION_FUND)?,

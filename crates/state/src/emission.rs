@@ -6,7 +6,7 @@
 //! | chain validators | the block's proposer (balance), like fees |
 //! | data contributors | the epoch's data pool, paid at the epoch's last block pro rata to what each account earned from settled requests in that epoch |
 //! | compute | the epoch's compute pool, paid the same way pro rata to the fees each provider settled |
-//! | subnets | shared equally among the subnets' pending balances (floor), paid at each subnet's epoch (`subnet_epoch`); the dust, and everything while no subnet exists, stays in the subnet pool |
+//! | subnets | shared equally among the subnets' pending balances (floor), paid at each subnet's epoch (`subnet_epoch`); the dust, and everything while no subnet exists, goes to the subnet pool, which is released to the subnets again at most at the class's rate per block |
 //! | protection fund, treasury | their chain accounts |
 //!
 //! Pool payouts are floors; the dust, and a pool with no usage in an epoch, carry over to the
@@ -33,8 +33,8 @@ const PREFIX_EPOCH_USAGE: u8 = 0x13;
 const PREFIX_EPOCH_WORK: u8 = 0x14;
 const GLOBAL_EMISSION: &str = "emission";
 const GLOBAL_MINTED: &str = "minted";
-/// Subnet-class emission no subnet took: the per-block dust, and all of it while no subnet
-/// existed.
+/// Subnet-class emission no subnet has taken yet: the per-block dust, and all of it while no
+/// subnet existed (released to the subnets at most at the class's rate per block).
 pub const POOL_SUBNETS: &str = "pool_subnets";
 /// Data contributors' pool of the current epoch.
 pub const POOL_DATA: &str = "pool_data";
@@ -88,9 +88,8 @@ impl State {
         self.put_amount_global_named(GLOBAL_MINTED, add(minted, block.total)?);
         let supply = add(self.supply()?, block.total)?;
         self.put_amount_global_named("supply", supply);
-        let unshared = self.share_subnet_emission(a.subnets)?;
+        self.share_subnet_emission(a.subnets)?;
         for (name, part) in [
-            (POOL_SUBNETS, unshared),
             (POOL_DATA, a.data_contributors),
             (POOL_COMPUTE, a.compute),
             (PROTECTION_FUND, a.protection_fund),

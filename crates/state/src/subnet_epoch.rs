@@ -2,9 +2,10 @@
 //! validators and owners.
 //!
 //! ```text
-//! every block   share = ⌊subnets_class / count⌋ to each existing subnet's pending balance;
-//!               the dust (< count base units) stays in pool_subnets; with no subnet the
-//!               whole class stays there, as before subnets existed
+//! every block   release = min(pool_subnets, subnets_class)     (the backlog, paced)
+//!               share = ⌊(subnets_class + release) / count⌋ to each subnet's pending
+//!               balance; the dust (< count base units) goes back to pool_subnets; with no
+//!               subnet the whole class goes there
 //! recycling     the creation lock and every registration burn go to their own subnet's
 //!               pending balance (the supply is unchanged)
 //! epoch         at heights created_at + k·tempo (k ≥ 1), after the block's transactions:
@@ -34,6 +35,7 @@
 //! `SUBNET_EPOCHS_KEPT` epochs).
 
 use crate::{
+    emission::POOL_SUBNETS,
     execute::overflow,
     keys,
     state::{CorruptState, State, hex_key},
@@ -83,18 +85,33 @@ pub(crate) fn yuma_params(spec: &SubnetSpec) -> Params {
 }
 
 impl State {
-    /// Credits the block's subnet-class emission equally to every subnet; returns what stays
-    /// in `pool_subnets` (the dust, or everything when there is no subnet).
-    pub(crate) fn share_subnet_emission(&mut self, amount: Amount) -> Result<Amount, CorruptState> {
+    /// Credits the block's subnet-class emission `amount` equally to every subnet, with part
+    /// of the backlog in `pool_subnets`; what cannot be split evenly (or everything, while no
+    /// subnet exists) goes to the backlog.
+    ///
+    /// The backlog is released at most at the class's own rate (`min(pool, amount)` per
+    /// block): a chain that ran without subnets pays its backlog out over as many blocks as
+    /// it took to build, so the first subnet does not take it all and later ones share in it.
+    pub(crate) fn share_subnet_emission(&mut self, amount: Amount) -> Result<(), CorruptState> {
+        let pool = self.amount_global(POOL_SUBNETS)?;
         let count = u128::from(self.subnet_count()?);
-        if count == 0 || amount.is_zero() {
-            return Ok(amount);
+        if count == 0 {
+            self.put_amount_global_named(POOL_SUBNETS, add(pool, amount)?);
+            return Ok(());
         }
-        let share = amount.0 / count;
+        let release = pool.min(amount);
+        let available = add(amount, release)?;
+        let share = available.0 / count;
         let shared = Amount(share * count);
-        self.put_subnet_emission_acc(add(self.subnet_emission_acc()?, Amount(share))?);
-        self.put_subnet_pending_total(add(self.subnet_pending_total()?, shared)?);
-        sub(amount, shared)
+        if share > 0 {
+            self.put_subnet_emission_acc(add(self.subnet_emission_acc()?, Amount(share))?);
+            self.put_subnet_pending_total(add(self.subnet_pending_total()?, shared)?);
+        }
+        self.put_amount_global_named(
+            POOL_SUBNETS,
+            add(sub(pool, release)?, sub(available, shared)?)?,
+        );
+        Ok(())
     }
 
     /// Runs the epoch of every subnet due at `height`, in id order.

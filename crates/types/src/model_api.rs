@@ -64,8 +64,13 @@ pub struct EmissionJson {
     pub supply: Amount,
     /// What the next block mints.
     pub next_block: Amount,
-    /// Held for subnets.
+    /// Subnet-class emission no subnet has taken yet (dust, and the backlog of blocks without
+    /// subnets, released at most at the class's rate per block).
     pub pool_subnets: Amount,
+    /// Credited to subnets and waiting for their epochs (creation locks and registration
+    /// burns included).
+    #[serde(default)]
+    pub subnets_pending: Amount,
     /// This epoch's data contributors' pool.
     pub pool_data: Amount,
     /// This epoch's compute providers' pool.

@@ -131,6 +131,12 @@ fn subnet_endpoints_follow_a_commit_reveal_cycle() {
     assert_eq!(e1.emission.iter().map(|a| a.0).sum::<u128>(), e1.total_emission.0);
     let s = api.subnet("0").unwrap();
     assert_eq!((s.epochs, s.last_epoch_block), (2, created + 2 * TEMPO));
+
+    // /api/emission shows what waits in the subnets (here the one subnet's pending).
+    let (status, emission) = c.get("/api/emission");
+    assert_eq!(status, 200, "{emission}");
+    let field = |name: &str| emission[name].as_str().and_then(|v| v.parse::<u128>().ok());
+    assert_eq!(field("subnets_pending"), Some(s.pending.0), "{emission}");
 }
 
 #[test]

@@ -238,8 +238,11 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     let (id, created) = c.subnet(spec("move-qa"));
     let s = c.state.subnet(id).unwrap().unwrap();
     assert_eq!((s.owner, s.created_at, s.neurons), (addr(1), created, 0));
-    assert_eq!(s.pending.0, SUBNET_CREATION_LOCK.0 + SUBNET_CLASS, "the lock and one block");
-    assert_eq!(c.state.amount_global(POOL_SUBNETS).unwrap().0, pool_before, "no dust, 1 subnet");
+    // The lock, one block's class, and as much again from the backlog of the blocks before.
+    let release = pool_before.min(SUBNET_CLASS);
+    assert_eq!(s.pending.0, SUBNET_CREATION_LOCK.0 + SUBNET_CLASS + release);
+    let pool_after = c.state.amount_global(POOL_SUBNETS).unwrap().0;
+    assert_eq!(pool_after, pool_before - release, "no dust with 1 subnet");
     assert_eq!(c.state.subnet_by_name("move-qa").unwrap(), Some(id));
 
     let (v1, v2) = (c.validator(id, 3), c.validator(id, 4));
@@ -260,8 +263,12 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     assert_eq!(commit.epoch, 0);
     let end0 = created + 10;
     c.advance_to(end0 - 1);
-    let pending0 = c.state.subnet(id).unwrap().unwrap().pending.0 + SUBNET_CLASS;
-    assert_eq!(pending0, SUBNET_CREATION_LOCK.0 + 4 * BURN + 11 * SUBNET_CLASS);
+    // The epoch's block adds its class and what is left of the backlog, up to a class.
+    let pool = c.state.amount_global(POOL_SUBNETS).unwrap().0;
+    let pending0 =
+        c.state.subnet(id).unwrap().unwrap().pending.0 + SUBNET_CLASS + pool.min(SUBNET_CLASS);
+    let backlog_paid = pool_before - pool + pool.min(SUBNET_CLASS);
+    assert_eq!(pending0, SUBNET_CREATION_LOCK.0 + 4 * BURN + 11 * SUBNET_CLASS + backlog_paid);
     let before: Vec<u128> = [1, 3, 4, 8, 9].iter().map(|&w| c.balance(w)).collect();
     c.advance_to(end0);
     let epochs = c.state.subnet_epochs(id).unwrap();
@@ -327,6 +334,29 @@ fn block_shares_split_equally_and_the_dust_stays_in_the_pool() {
     let now: Vec<u128> = c.state.subnets().unwrap().iter().map(|s| s.pending.0).collect();
     assert_eq!(now, vec![pending[0] + share, pending[1] + share, SUBNET_CREATION_LOCK.0 + share]);
     assert_eq!(c.state.amount_global(POOL_SUBNETS).unwrap().0, pool + SUBNET_CLASS - 3 * share);
+}
+
+#[test]
+fn the_backlog_of_blocks_without_subnets_is_paid_out_at_the_class_rate() {
+    let mut c = Chain::new(true);
+    for _ in 0..3 {
+        c.block(vec![]);
+    }
+    let backlog = c.state.amount_global(POOL_SUBNETS).unwrap().0;
+    assert!(backlog >= 3 * SUBNET_CLASS, "{backlog}");
+    let (id, _) = c.subnet(spec("late"));
+    let pending = |c: &Chain| c.state.subnet(id).unwrap().unwrap().pending.0;
+    let mut last = pending(&c);
+    let mut pool = c.state.amount_global(POOL_SUBNETS).unwrap().0;
+    while pool > 0 {
+        c.block(vec![]);
+        let (now, pool_now) = (pending(&c), c.state.amount_global(POOL_SUBNETS).unwrap().0);
+        let release = pool.min(SUBNET_CLASS);
+        assert_eq!((now - last, pool_now), (SUBNET_CLASS + release, pool - release));
+        (last, pool) = (now, pool_now);
+    }
+    c.block(vec![]);
+    assert_eq!(pending(&c) - last, SUBNET_CLASS, "drained: back to the class alone");
 }
 
 #[test]
