@@ -106,27 +106,30 @@ pub(crate) fn column_medians(
     let total = sum(&stake);
     let minority = total.saturating_sub(kappa);
 
-    // Column-major `(score, stake)` pairs: pairs[j·v + k] is voter k's on column j.
     let v = voters.len();
     if v == 0 {
         return vec![ZERO; columns];
     }
-    let mut pairs: Vec<(I32F32, I32F32)> = Vec::with_capacity(columns.saturating_mul(v));
-    for _ in 0..columns {
-        pairs.extend(stake.iter().map(|&s| (ZERO, s)));
-    }
-    for (k, &i) in voters.iter().enumerate() {
+    // Dense voter-major scores, written row by row (each row in its stored order): scores[k·n
+    // + j] is voter k's weight on column j. Each column is then gathered with strided reads,
+    // which pipeline, instead of scattering every weight to a column-major layout.
+    let mut scores = vec![ZERO; v.saturating_mul(columns)];
+    for (row, &i) in scores.chunks_mut(columns.max(1)).zip(&voters) {
         for &(j, w) in weights.get(i).map_or(&[][..], Vec::as_slice) {
-            if let Some(cell) = pairs.get_mut(usize::from(j) * v + k) {
-                cell.0 = w;
+            if let Some(cell) = row.get_mut(usize::from(j)) {
+                *cell = w;
             }
         }
     }
+    let mut column = vec![(ZERO, ZERO); v];
     let mut scratch = Scratch::new(v);
-    pairs
-        .chunks(v)
-        .take(columns)
-        .map(|column| weighted_median(column, &mut scratch, total.to_bits(), minority))
+    (0..columns)
+        .map(|j| {
+            for (k, (pair, &s)) in column.iter_mut().zip(&stake).enumerate() {
+                *pair = (scores.get(k * columns + j).copied().unwrap_or(ZERO), s);
+            }
+            weighted_median(&column, &mut scratch, total.to_bits(), minority)
+        })
         .collect()
 }
 
