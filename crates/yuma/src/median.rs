@@ -74,8 +74,11 @@ fn weighted_median(
             let (is_lower, is_upper) = (score < pivot, score > pivot);
             n_lower += usize::from(is_lower);
             n_upper += usize::from(is_upper);
-            lower_stake = lower_stake.wrapping_add(stake & -i64::from(is_lower));
-            upper_stake = upper_stake.wrapping_add(stake & -i64::from(is_upper));
+            // A plain mask gets turned back into a branch by the optimizer.
+            let below_pivot = std::hint::select_unpredictable(is_lower, stake, 0);
+            let above_pivot = std::hint::select_unpredictable(is_upper, stake, 0);
+            lower_stake = lower_stake.wrapping_add(below_pivot);
+            upper_stake = upper_stake.wrapping_add(above_pivot);
         }
         let before_pivot = below.wrapping_add(lower_stake);
         let through_pivot = below.wrapping_add(range_stake.wrapping_sub(upper_stake));
