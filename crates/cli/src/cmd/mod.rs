@@ -10,6 +10,7 @@ pub(crate) mod chat;
 pub(crate) mod datanet;
 pub(crate) mod datanet_data;
 pub(crate) mod evaluate;
+pub(crate) mod evaluate_qa;
 pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod miner;

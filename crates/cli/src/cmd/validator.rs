@@ -1,13 +1,15 @@
 //! `alx validator run`: a subnet validator. Each subnet epoch it reveals the weights it
 //! committed in the previous epoch, scores every miner's model on the subnet's held-out data
-//! (`evaluate`), and commits the new weights, so that nobody sees them before they are fixed.
+//! (`evaluate`: likelihood per byte of the held-out text, and, where the data has
+//! question/answer pairs, the share of questions answered correctly), and commits the new
+//! weights, so that nobody sees them before they are fixed.
 //!
 //! The salt of the outstanding commit lives in memory: a restarted validator lets that commit
 //! expire and commits again.
 
 use super::{
-    evaluate::{self, Score},
-    neuron,
+    evaluate::{self, HeldOut, Score},
+    evaluate_qa, neuron,
     wallet::TxOptions,
 };
 use crate::{Globals, output::hinted, wallet};
@@ -35,6 +37,10 @@ pub(crate) struct ValidatorArgs {
     /// Held-out tokens scored per model and epoch.
     #[arg(long, default_value_t = 1024)]
     eval_tokens: usize,
+    /// Held-out questions asked per model and epoch, from JSONL contributions whose lines have
+    /// `question` and `answer` (or `prompt` and `completion`); 0 scores likelihood only.
+    #[arg(long, default_value_t = 16)]
+    eval_questions: usize,
     /// Stop after revealing weights this many times (default: run until stopped).
     #[arg(long)]
     epochs: Option<u64>,
@@ -113,8 +119,8 @@ fn commit(
     epoch: u64,
 ) -> anyhow::Result<Pending> {
     let info = client.subnet(&a.subnet)?;
-    let texts = evaluate::held_out(client, &info)?;
-    if texts.is_empty() {
+    let held_out = evaluate::held_out(client, &info, a.eval_questions)?;
+    if held_out.texts.is_empty() {
         return Err(hinted(
             "the subnet's datanet versions have no approved text to evaluate on",
             "contribute to the datanet and publish a version, then create a subnet naming it",
@@ -124,7 +130,7 @@ fn commit(
     let miners: Vec<_> = graph.neurons.iter().filter(|n| n.kind == NeuronRole::Miner).collect();
     let mut scores: Vec<Option<Score>> = Vec::with_capacity(miners.len());
     for n in &miners {
-        let score = n.model.map(|m| score_model(client, catalog, m, &texts, a.eval_tokens));
+        let score = n.model.map(|m| score_model(client, catalog, m, &held_out, a.eval_tokens));
         let score = match score {
             Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
@@ -134,8 +140,12 @@ fn commit(
             None => None,
         };
         if let Some(s) = score {
+            let answers = s
+                .accuracy
+                .map(|a| format!(", {}/{} answers", a.correct, a.asked))
+                .unwrap_or_default();
             eprintln!(
-                "  uid {}: {:.4} nats/byte ({} tokens, {} bytes)",
+                "  uid {}: {:.4} nats/byte{answers} ({} tokens, {} bytes)",
                 n.uid, s.nats_per_byte, s.tokens, s.bytes
             );
         }
@@ -155,7 +165,7 @@ fn score_model(
     client: &Client,
     catalog: &Catalog,
     model: u64,
-    texts: &[String],
+    held_out: &HeldOut,
     budget: usize,
 ) -> anyhow::Result<Score> {
     let record = client.model(&model.to_string())?;
@@ -167,5 +177,9 @@ fn score_model(
             catalog.dir().display()
         )
     })?;
-    evaluate::score(&weights, texts, budget)
+    let mut score = evaluate::score(&weights, &held_out.texts, budget)?;
+    if !held_out.pairs.is_empty() {
+        score.accuracy = Some(evaluate_qa::accuracy(&weights, &held_out.pairs)?);
+    }
+    Ok(score)
 }

@@ -1,8 +1,8 @@
 //! A subnet competition end to end: two miners serve different models (the real SmolLM2 and
-//! a tiny random model), one validator scores them on the held-out text of the subnet's
-//! datanet, commits and reveals weights every epoch, and Yuma pays the better model (lower
-//! held-out perplexity) the higher incentive; the gateway's `subnet/NAME` route then answers
-//! with it.
+//! a tiny random model), one validator scores them on the held-out split of the subnet's
+//! datanet (text and question/answer pairs), commits and reveals weights every epoch, and Yuma
+//! pays the better model (lower held-out perplexity) the higher incentive; the gateway's
+//! `subnet/NAME` route then answers with it.
 
 use crate::*;
 
@@ -12,6 +12,12 @@ const TEXT: &str = "A library keeps books so that people can read them. Readers 
     Many libraries also lend music and films, offer computers with internet access, and hold \
     reading groups for children and adults. A good library is a quiet place to study and a \
     friendly place to meet neighbours.";
+
+/// Question/answer pairs, as JSON lines that also pass the ingest rule (a `text` field).
+const QA: &str = r#"{"text": "Readers borrow books from a library.", "question": "What do readers borrow from a library?", "answer": "books"}
+{"text": "Libraries lend music and films.", "prompt": "Besides books, what do libraries lend?", "completion": "music"}
+{"text": "Librarians help visitors find what they need.", "question": "Who helps visitors find what they need in a library?", "answer": "librarians"}
+"#;
 
 fn spawn(h: &std::path::Path, api: &str, args: &[&str]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_alx"))
@@ -50,7 +56,14 @@ fn the_better_model_earns_the_higher_incentive_slow() {
     ]);
     let doc = h.join("library.md");
     std::fs::write(&doc, TEXT).unwrap();
-    ok(&["datanet", "contribute", "0", doc.to_str().unwrap(), "--from", "alice"]);
+    let qa = h.join("library-qa.jsonl");
+    std::fs::write(&qa, QA).unwrap();
+    // The split holds the contributions whose hash starts with a multiple of 5, or all when
+    // none does: here none does, so the text and the questions are both evaluated.
+    let held = |text: &str| blake3::hash(text.as_bytes()).as_bytes()[0].is_multiple_of(5);
+    assert!(!held(QA) && !held(TEXT), "the split is not the whole version: change the texts");
+    let (doc, qa) = (doc.to_str().unwrap(), qa.to_str().unwrap());
+    ok(&["datanet", "contribute", "0", doc, qa, "--from", "alice"]);
     ok(&["datanet", "version", "0", "--from", "alice"]);
 
     // Two models: bob's is SmolLM2, carol's a tiny random model.
@@ -118,7 +131,9 @@ fn the_better_model_earns_the_higher_incentive_slow() {
         &node.api,
         &["validator", "run", "0", "--from", "alice", "--epochs", "2", "--eval-tokens", "96"],
     );
-    assert!(validator.status.success(), "{}", String::from_utf8_lossy(&validator.stderr));
+    let stderr = String::from_utf8_lossy(&validator.stderr);
+    assert!(validator.status.success(), "{stderr}");
+    assert!(stderr.contains("/3 answers ("), "the validator asked no question: {stderr}");
 
     // The second reveal counts in the epoch it was made in: wait for that epoch to end.
     let seen = ok(&["subnet", "show", "0"])["epochs"].as_u64().unwrap();
