@@ -19,7 +19,8 @@
 use crate::{
     Params,
     fixed_point::{
-        Divisor, ONE, U16_ONE, ZERO, div, div64, exp_clamped, from_u16_proportion, mul, normalize,
+        Divisor, ONE, U16_ONE, ZERO, div, div64, exp_clamped_all, from_u16_proportion, mul,
+        normalize,
     },
     sparse::{self, Sparse},
 };
@@ -88,20 +89,24 @@ impl LiquidRates {
         }
     }
 
-    /// The liquid EMA rate of one entry.
-    fn alpha(&self, consensus: I32F32, weight: I32F32, bond: I32F32) -> I32F32 {
-        let clamp = |v: I32F32, lo: I32F32, hi: I32F32| v.min(hi).max(lo);
+    /// The exponent of an entry's sigmoid, from its consensus, weight and bond.
+    fn exponent(&self, consensus: I32F32, weight: I32F32, bond: I32F32) -> I32F32 {
+        let clamp = |v: I32F32| v.min(ONE).max(ZERO);
         let diff = if weight >= bond {
-            clamp(weight.saturating_sub(consensus), ZERO, ONE)
+            clamp(weight.saturating_sub(consensus))
         } else {
-            clamp(bond.saturating_sub(weight), ZERO, ONE)
+            clamp(bond.saturating_sub(weight))
         };
         let half = I32F32::from_bits(1 << 31);
-        let exponent = mul(self.slope, diff.saturating_sub(half));
+        mul(self.slope, diff.saturating_sub(half))
+    }
+
+    /// The rate from `e^exponent`.
+    fn alpha(&self, exp: I32F32) -> I32F32 {
         // 1 + e^x ≥ 1, so the quotient is at most 1: `div` neither overflows nor saturates.
-        let sigmoid = div(ONE, ONE.saturating_add(exp_clamped(exponent)));
+        let sigmoid = div(ONE, ONE.saturating_add(exp));
         let alpha = self.low.saturating_add(mul(sigmoid, self.high.saturating_sub(self.low)));
-        clamp(alpha, self.low, self.high)
+        alpha.min(self.high).max(self.low)
     }
 }
 
@@ -131,6 +136,7 @@ fn ema_liquid(
     // Scratch reused across rows: the rate of each column the row uses.
     let mut alphas = vec![ZERO; columns];
     let mut used = vec![false; columns];
+    let (mut needed, mut exps) = (Vec::with_capacity(columns), Vec::with_capacity(columns));
     weights
         .iter()
         .zip(bonds)
@@ -146,16 +152,23 @@ fn ema_liquid(
                 }
             }
             // The scan visits every column (it decides which entries a column sees); the
-            // rate, an exponential, is computed only where an entry will read it.
+            // rate, an exponential, is computed only where an entry will read it, all the
+            // row's exponentials together.
             let (mut wp, mut bp) = (0, 0);
-            for (j, (&c, (alpha, &u))) in
-                consensus.iter().zip(alphas.iter_mut().zip(&used)).enumerate()
-            {
-                let j = sparse::column(j);
-                let w = scan_to(w_row, &mut wp, j);
-                let b = scan_to(b_row, &mut bp, j);
+            needed.clear();
+            exps.clear();
+            for (j, (&c, &u)) in consensus.iter().zip(&used).enumerate() {
+                let w = scan_to(w_row, &mut wp, sparse::column(j));
+                let b = scan_to(b_row, &mut bp, sparse::column(j));
                 if u {
-                    *alpha = rates.alpha(c, w, b);
+                    needed.push(j);
+                    exps.push(rates.exponent(c, w, b));
+                }
+            }
+            exp_clamped_all(&mut exps);
+            for (&j, &e) in needed.iter().zip(&exps) {
+                if let Some(alpha) = alphas.get_mut(j) {
+                    *alpha = rates.alpha(e);
                 }
             }
             let mut decayed = vec![ZERO; columns];
@@ -294,7 +307,8 @@ mod tests {
         // C = W = 1, B = 0: diff = 0, σ = 1/(1+e^5) ≈ 0.00669, α = 0.1 + 0.00669·0.2 ≈ 0.1013
         // (the value that opens subtensor's Yuma3 test tables, alpha in [0.1, 0.3]).
         let p = Params { alpha_low: 6554, alpha_high: 19661, ..Params::subtensor_defaults() };
-        let a = LiquidRates::new(&p).alpha(ONE, ONE, ZERO);
+        let rates = LiquidRates::new(&p);
+        let a = rates.alpha(crate::fixed_point::exp_clamped(rates.exponent(ONE, ONE, ZERO)));
         let expected = I32F32::from_num(0.1013);
         assert!((a - expected).abs() < I32F32::from_num(0.0001), "{a}");
     }

@@ -177,6 +177,62 @@ pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
     }
 }
 
+/// [`exp_clamped`] of every value, in place. The series is a chain of dependent steps, so
+/// four operands run side by side to keep the multiplier busy; each lane takes exactly the
+/// scalar path's steps (a finished lane's zero term stays zero).
+pub(crate) fn exp_clamped_all(values: &mut [I32F32]) {
+    const LANES: usize = 4;
+    let bound = I32F32::saturating_from_num(20);
+    let mut chunks = values.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        let clamped: [I32F32; LANES] = std::array::from_fn(|l| chunk[l].max(-bound).min(bound));
+        // The library's constants for 0 and 1, and a negation that cannot overflow, are the
+        // scalar path's business.
+        if clamped.iter().any(|&x| x == ZERO || x == ONE) {
+            for (v, &x) in chunk.iter_mut().zip(&clamped) {
+                *v = exp_clamped(x);
+            }
+            continue;
+        }
+        let magnitude: [i64; LANES] = std::array::from_fn(|l| clamped[l].to_bits().abs());
+        let sums = exp_series_lanes(magnitude);
+        for ((v, &x), sum) in chunk.iter_mut().zip(&clamped).zip(sums) {
+            *v = match sum {
+                Some(sum) if x < ZERO => div(ONE, I32F32::from_bits(sum)),
+                Some(sum) => I32F32::from_bits(sum),
+                None if x <= ZERO => ZERO,
+                None => I32F32::max_value(),
+            };
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = exp_clamped(*v);
+    }
+}
+
+/// [`exp_series`] of several positive operands at once; `None` for a lane that overflows.
+fn exp_series_lanes<const L: usize>(x: [i64; L]) -> [Option<i64>; L] {
+    let mut sum: [Option<i64>; L] = std::array::from_fn(|l| x[l].checked_add(ONE.to_bits()));
+    let mut term = x;
+    macro_rules! terms {
+        ($($i:literal)*) => {$(
+            if term.iter().all(|&t| t == 0) {
+                return sum;
+            }
+            for l in 0..L {
+                let next = i64::try_from((i128::from(term[l]) * i128::from(x[l])) >> 32);
+                term[l] = next.map_or(0, |t| t / $i);
+                sum[l] = match (sum[l], next) {
+                    (Some(s), Ok(_)) => s.checked_add(term[l]),
+                    _ => None,
+                };
+            }
+        )*};
+    }
+    terms!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    sum
+}
+
 /// `substrate_fixed::transcendental::exp::<I32F32, I32F32>`, bit for bit, faster.
 ///
 /// The library sums the Taylor series `1 + x + Σ_{i=2}^{31} t_i` with `t_i = floor(t_{i−1}·x)
@@ -360,6 +416,25 @@ mod tests {
                 assert_eq!(mul(a, b), a.saturating_mul(b), "{a:?} · {b:?}");
             }
         }
+    }
+
+    /// Four lanes at once give each lane's scalar result, specials and overflow included.
+    #[test]
+    fn exp_of_all_matches_one_by_one() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut values: Vec<I32F32> = [0, 1 << 32, -(1 << 32), 30 << 32, -(30 << 32), 1, -1]
+            .iter()
+            .map(|&b| I32F32::from_bits(b))
+            .collect();
+        for _ in 0..100_003 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(I32F32::from_bits(i64::from_ne_bytes(x.to_ne_bytes()) % (24 << 32)));
+        }
+        let want: Vec<I32F32> = values.iter().map(|&v| exp_clamped(v)).collect();
+        exp_clamped_all(&mut values);
+        assert_eq!(values, want);
     }
 
     #[test]
