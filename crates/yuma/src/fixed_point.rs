@@ -49,8 +49,9 @@ pub(crate) fn div(a: I32F32, b: I32F32) -> I32F32 {
         && y > 0
     {
         // 1 / b: floor(2^64 / y) from floor((2^64 − 1) / y), one more when y divides 2^64.
-        let q = u64::MAX / y + u64::from(u64::MAX % y == y - 1);
-        return i64::try_from(q).map_or(ZERO, I32F32::from_bits);
+        // (2^64 itself, for y = 1, does not fit: no quotient.)
+        let q = (u64::MAX / y).checked_add(u64::from(u64::MAX % y == y - 1));
+        return q.and_then(|q| i64::try_from(q).ok()).map_or(ZERO, I32F32::from_bits);
     }
     a.checked_div(b).unwrap_or(ZERO)
 }
@@ -376,7 +377,7 @@ mod tests {
         divisors.extend((0..2_000).map(|i| (next() >> (i % 64)).max(1)));
         for &d in &divisors {
             let r = Reciprocal::new(d);
-            for n in [0, 1, d - 1, d, d + 1, u64::MAX, u64::MAX - 1, 1 << 63] {
+            for n in [0, 1, d - 1, d, d.saturating_add(1), u64::MAX, u64::MAX - 1, 1 << 63] {
                 assert_eq!(r.quotient(n), n / d, "{n} / {d}");
             }
             for _ in 0..200 {
