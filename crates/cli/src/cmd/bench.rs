@@ -8,7 +8,7 @@ use clap::Subcommand;
 pub(crate) enum BenchCommand {
     /// Ledger throughput, the ed25519 batch-verification limit, finality latency, cold start.
     Ledger(crate::cmd::bench_ledger::LedgerArgs),
-    /// Yuma Consensus: one epoch at subtensor's limits, and all subnets of one block.
+    /// Yuma Consensus: first and steady epochs at subtensor's limits, and a block of 128 subnets.
     Yuma(crate::cmd::bench_yuma::YumaArgs),
     /// SmolLM2 tokens/s (prefill, decode, perplexity) against llama.cpp on the same file in the
     /// same run, and the gateway's overhead per request.
