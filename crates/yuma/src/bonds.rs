@@ -133,9 +133,10 @@ fn ema_liquid(
 ) -> Sparse {
     let rates = LiquidRates::new(params);
     let columns = consensus.len();
-    // Scratch reused across rows: the rate of each column the row uses.
+    // Scratch reused across rows: the rate and the decayed bond of each column the row uses.
     let mut alphas = vec![ZERO; columns];
     let mut used = vec![false; columns];
+    let mut decayed = vec![ZERO; columns];
     let (mut needed, mut exps) = (Vec::with_capacity(columns), Vec::with_capacity(columns));
     weights
         .iter()
@@ -171,7 +172,7 @@ fn ema_liquid(
                     *alpha = rates.alpha(e);
                 }
             }
-            let mut decayed = vec![ZERO; columns];
+            decayed.fill(ZERO);
             for &(j, b) in b_row {
                 if let (Some(&a), Some(cell)) =
                     (alphas.get(usize::from(j)), decayed.get_mut(usize::from(j)))

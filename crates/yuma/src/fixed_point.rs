@@ -161,21 +161,25 @@ pub fn to_u16_proportion(x: I32F32) -> u16 {
     mul(x, I32F32::saturating_from_num(U16_ONE)).saturating_to_num::<u16>()
 }
 
-/// `e^x` with the input clamped to `[-20, 20]`; an overflowing result saturates.
-pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
+/// The exponent range `exp_clamped` works in: `[-20, 20]`.
+fn clamp_exponent(x: I32F32) -> I32F32 {
     let bound = I32F32::saturating_from_num(20);
-    let clamped = if x < -bound {
-        -bound
-    } else if bound < x {
-        bound
-    } else {
-        x
-    };
-    match exp(clamped) {
+    x.max(-bound).min(bound)
+}
+
+/// An `exp` result as `exp_clamped` returns it: an overflow saturates (to 0 below 0).
+fn saturate(clamped: I32F32, value: Result<I32F32, ()>) -> I32F32 {
+    match value {
         Ok(value) => value,
         Err(()) if clamped <= ZERO => ZERO,
         Err(()) => I32F32::max_value(),
     }
+}
+
+/// `e^x` with the input clamped to `[-20, 20]`; an overflowing result saturates.
+pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
+    let clamped = clamp_exponent(x);
+    saturate(clamped, exp(clamped))
 }
 
 /// [`exp_clamped`] of every value, in place. The series is a chain of dependent steps, so
@@ -183,55 +187,25 @@ pub(crate) fn exp_clamped(x: I32F32) -> I32F32 {
 /// scalar path's steps (a finished lane's zero term stays zero).
 pub(crate) fn exp_clamped_all(values: &mut [I32F32]) {
     const LANES: usize = 4;
-    let bound = I32F32::saturating_from_num(20);
     let mut chunks = values.chunks_exact_mut(LANES);
     for chunk in &mut chunks {
-        let clamped: [I32F32; LANES] = std::array::from_fn(|l| chunk[l].max(-bound).min(bound));
-        // The library's constants for 0 and 1, and a negation that cannot overflow, are the
-        // scalar path's business.
+        let clamped: [I32F32; LANES] = std::array::from_fn(|l| clamp_exponent(chunk[l]));
+        // The library's constants for 0 and 1 are the scalar path's business.
         if clamped.iter().any(|&x| x == ZERO || x == ONE) {
             for (v, &x) in chunk.iter_mut().zip(&clamped) {
                 *v = exp_clamped(x);
             }
             continue;
         }
+        // Clamped operands are far from `i64::MIN`: `abs` cannot overflow.
         let magnitude: [i64; LANES] = std::array::from_fn(|l| clamped[l].to_bits().abs());
-        let sums = exp_series_lanes(magnitude);
-        for ((v, &x), sum) in chunk.iter_mut().zip(&clamped).zip(sums) {
-            *v = match sum {
-                Some(sum) if x < ZERO => div(ONE, I32F32::from_bits(sum)),
-                Some(sum) => I32F32::from_bits(sum),
-                None if x <= ZERO => ZERO,
-                None => I32F32::max_value(),
-            };
+        for ((v, &x), sum) in chunk.iter_mut().zip(&clamped).zip(exp_series(magnitude)) {
+            *v = saturate(x, from_series(x, sum));
         }
     }
     for v in chunks.into_remainder() {
         *v = exp_clamped(*v);
     }
-}
-
-/// [`exp_series`] of several positive operands at once; `None` for a lane that overflows.
-fn exp_series_lanes<const L: usize>(x: [i64; L]) -> [Option<i64>; L] {
-    let mut sum: [Option<i64>; L] = std::array::from_fn(|l| x[l].checked_add(ONE.to_bits()));
-    let mut term = x;
-    macro_rules! terms {
-        ($($i:literal)*) => {$(
-            if term.iter().all(|&t| t == 0) {
-                return sum;
-            }
-            for l in 0..L {
-                let next = i64::try_from((i128::from(term[l]) * i128::from(x[l])) >> 32);
-                term[l] = next.map_or(0, |t| t / $i);
-                sum[l] = match (sum[l], next) {
-                    (Some(s), Ok(_)) => s.checked_add(term[l]),
-                    _ => None,
-                };
-            }
-        )*};
-    }
-    terms!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
-    sum
 }
 
 /// `substrate_fixed::transcendental::exp::<I32F32, I32F32>`, bit for bit, faster.
@@ -247,30 +221,41 @@ fn exp(x: I32F32) -> Result<I32F32, ()> {
         return transcendental::exp::<I32F32, I32F32>(x);
     }
     let magnitude = x.to_bits().checked_abs().ok_or(())?;
-    let sum = exp_series(magnitude).ok_or(())?;
-    if x < ZERO {
-        ONE.checked_div(I32F32::from_bits(sum)).ok_or(())
-    } else {
-        Ok(I32F32::from_bits(sum))
-    }
+    let [sum] = exp_series([magnitude]);
+    from_series(x, sum)
 }
 
-/// The series of [`exp`] for a positive operand, on I32F32 bits; `None` on overflow.
-fn exp_series(x: i64) -> Option<i64> {
-    let mut sum = x.checked_add(ONE.to_bits())?;
+/// `e^x` from the series sum of `|x|` (`None`: it overflowed).
+fn from_series(x: I32F32, sum: Option<i64>) -> Result<I32F32, ()> {
+    let sum = I32F32::from_bits(sum.ok_or(())?);
+    // For negative x, 1 / sum with sum > 1: the quotient exists, so `div` is `checked_div`.
+    Ok(if x < ZERO { div(ONE, sum) } else { sum })
+}
+
+/// The series of [`exp`] for positive operands (on I32F32 bits), one lane each; `None` for a
+/// lane that overflows.
+fn exp_series<const L: usize>(x: [i64; L]) -> [Option<i64>; L] {
+    let mut sum: [Option<i64>; L] = std::array::from_fn(|l| x[l].checked_add(ONE.to_bits()));
     let mut term = x;
     macro_rules! terms {
         ($($i:literal)*) => {$(
-            if term == 0 {
-                return Some(sum);
+            if term.iter().all(|&t| t == 0) {
+                return sum;
             }
-            // Both factors are positive: the arithmetic shift and truncation are floors.
-            term = i64::try_from((i128::from(term) * i128::from(x)) >> 32).ok()? / $i;
-            sum = sum.checked_add(term)?;
+            for l in 0..L {
+                // Both factors are positive: the arithmetic shift and truncation are floors.
+                let next = i64::try_from((i128::from(term[l]) * i128::from(x[l])) >> 32);
+                // An overflowed lane keeps a zero term and no sum.
+                term[l] = next.map_or(0, |t| t / $i);
+                sum[l] = match (sum[l], next) {
+                    (Some(s), Ok(_)) => s.checked_add(term[l]),
+                    _ => None,
+                };
+            }
         )*};
     }
     terms!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
-    Some(sum)
+    sum
 }
 
 /// Sum of a slice. Saturating, which equals subtensor's plain sum for every input the crate

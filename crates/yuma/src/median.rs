@@ -140,15 +140,10 @@ pub(crate) fn column_medians(
 mod tests {
     use super::*;
 
-    /// Subtensor's search, step for step: the pivot is the middle element of the partition,
-    /// partitions keep the input order.
-    /// The stake-weighted median of `score` over the candidates `idx`.
-    ///
-    /// `minority` is `T − κ` where `T` is the total stake of the candidates; `lo..hi` is the stake
-    /// range the current partition spans.
-    /// `idx`, `lower` and `upper` are scratch buffers reused across columns (their contents on
-    /// entry: `idx` the candidates, the others anything); partitions keep the input order, as
-    /// subtensor's do.
+    /// Subtensor's search, step for step: the stake-weighted median of `score` over the
+    /// candidates `idx`, pivoting on the middle element of each partition, partitions in input
+    /// order. `minority` is `T − κ` (`T` the candidates' total stake); `lo..hi` is the stake
+    /// range the current partition spans; `lower` and `upper` are scratch.
     fn reference_median(
         stake: &[I32F32],
         score: &[I32F32],

@@ -64,8 +64,8 @@ fn median_micros(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Median time of one epoch on `base`, in microseconds, and the time of the 128-subnet block
-/// in milliseconds.
+/// Median time of one epoch on the `bases` in turn, in microseconds, and the time of all of
+/// them back to back (one block's worth), in milliseconds.
 fn time_mode(params: &Params, bases: &[SubnetState], runs: usize) -> (f64, f64) {
     let mut samples = Vec::with_capacity(runs);
     for r in 0..runs {
