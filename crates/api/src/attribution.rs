@@ -12,7 +12,8 @@ pub(crate) async fn attribute(
     State(s): State<ApiState>,
     body: Result<Json<AttributionRequest>, JsonRejection>,
 ) -> Result<Json<AttributionReport>, ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    // One mapping for every JSON body: a body over the limit is 413, not 400.
+    let req = crate::routes::parse_json(body)?;
     let committed = s.ledger.committed();
     let indexes = s.indexes.clone();
     // Span matching is CPU work: keep it off the I/O threads.

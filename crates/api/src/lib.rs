@@ -38,9 +38,11 @@ mod datanets;
 mod error;
 mod models;
 mod routes;
+pub mod server;
 mod subnets;
 
 pub use error::ApiError;
+pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
 
 use alx_consensus::Ledger;
 use axum::{
@@ -66,6 +68,8 @@ pub struct ApiState {
     pub blobs: alx_blobs::BlobStore,
     /// Attribution indexes of datanet versions.
     pub indexes: Arc<alx_indexer::DatanetIndexes>,
+    /// The listener's connection counters (for `/metrics`).
+    pub connections: Arc<ConnectionStats>,
 }
 
 /// Largest request body: a batch of transactions.

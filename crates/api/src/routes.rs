@@ -120,7 +120,7 @@ fn decode_tx(text: &str) -> Result<SignedTx, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("tx does not decode: {e}")))
 }
 
-fn parse_json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(format!(
@@ -315,6 +315,7 @@ pub(crate) async fn stream_blocks(
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
     let committed = s.ledger.committed();
     let mut text = (s.metrics)();
+    text.push_str(&s.connections.render());
     text.push_str(&format!(
         "# HELP alx_chain_height_blocks Height of the last committed block.\n\
          # TYPE alx_chain_height_blocks gauge\nalx_chain_height_blocks {}\n\

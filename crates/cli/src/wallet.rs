@@ -22,9 +22,16 @@ pub(crate) fn keystore(g: &Globals) -> anyhow::Result<Keystore> {
 /// An `alx1…` address, or the address of a key in the keystore.
 pub(crate) fn resolve_address(g: &Globals, who: &str) -> anyhow::Result<Address> {
     if who.starts_with("alx1") {
-        return who
+        let address = who
             .parse::<Address>()
-            .map_err(|e| hinted(e.to_string(), "check the address, or use a key name"));
+            .map_err(|e| hinted(e.to_string(), "check the address, or use a key name"))?;
+        if !address.is_strict_key() {
+            return Err(hinted(
+                format!("{address} is not an account anyone holds a key for"),
+                "the chain refuses addresses that are not strict ed25519 keys (bad_address); check where the address came from",
+            ));
+        }
+        return Ok(address);
     }
     Ok(keystore(g)?.info(who)?.address)
 }

@@ -42,7 +42,7 @@ impl KeyCache {
         Self { keys: Mutex::new(HashMap::new()), capacity }
     }
 
-    /// The key of `address`, or `None` if it is not a valid ed25519 point.
+    /// The key of `address`, or `None` if it is not a strict ed25519 key.
     pub fn get(&self, address: &Address) -> Option<PublicKey> {
         let keys = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(k) = keys.get(address) {
@@ -73,7 +73,7 @@ impl PreparedBatch {
             .iter()
             .enumerate()
             .filter_map(|(index, tx)| {
-                let key = tx.tx.sender.to_public_key()?;
+                let key = tx.tx.sender.to_public_key().filter(|_| tx.has_strict_signature())?;
                 Some(Item { key, message: tx.tx.encode(), signature: tx.signature.clone(), index })
             })
             .collect();
@@ -108,7 +108,11 @@ pub fn verify_signatures(
     let mut valid = vec![false; txs.len()];
     let mut items = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
-        // A sender that is not a valid point can never have signed anything.
+        // A sender that is not a strict key, or a signature that is not strictly encoded, is
+        // invalid whatever the batch equation says (see `alx_types::strict`).
+        if !tx.has_strict_signature() {
+            continue;
+        }
         if let Some(key) = keys.get(&tx.tx.sender) {
             items.push(Item {
                 key,
@@ -163,7 +167,18 @@ mod tests {
         assert_eq!(verify_signatures(&txs, &mut rng, &strategy, &KeyCache::new(4)), vec![true; 8]);
         txs[3].tx.nonce = 9;
         txs[5].tx.sender = Address([0xff; 32]);
-        let expect: Vec<bool> = (0..8).map(|i| i != 3 && i != 5).collect();
+        // A small-order key with R = its point and s = 0 satisfies the batch's cofactored
+        // equation for any message: only the strict rule refuses it.
+        let weak = alx_types::strict::SMALL_ORDER_ENCODINGS[2];
+        txs[6].tx.sender = Address(weak);
+        let mut raw = [0u8; 64];
+        raw[..32].copy_from_slice(&weak);
+        txs[6].signature = {
+            use commonware_codec::DecodeExt as _;
+            Signature::decode(commonware_codec::Copying(&raw[..])).unwrap()
+        };
+        let expect: Vec<bool> = (0..8).map(|i| i != 3 && i != 5 && i != 6).collect();
         assert_eq!(verify_signatures(&txs, &mut rng, &strategy, &KeyCache::new(4)), expect);
+        assert_eq!(PreparedBatch::new(&txs).len(), 6);
     }
 }

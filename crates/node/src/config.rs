@@ -38,6 +38,52 @@ pub struct NodeConfig {
     /// The OpenAI-compatible gateway.
     #[serde(default)]
     pub gateway: GatewaySection,
+    /// Limits of the HTTP listener.
+    #[serde(default)]
+    pub api: ApiSection,
+}
+
+/// `[api]`: what HTTP clients may hold open (see `alx_api::server`). The node never lets the
+/// listener take more than half of the process's descriptor limit, whatever `connections_max`
+/// says: the other half stays for storage, consensus and peers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Connections open at once; more are answered `503` and closed.
+    pub connections_max: usize,
+    /// Connections open at once from one IP address; more are answered `503` and closed.
+    pub connections_per_ip_max: usize,
+    /// Seconds a client has to send a request's headers (and an idle kept-alive connection
+    /// stays open).
+    pub header_timeout_secs: u64,
+    /// Longest silence, in seconds, between two chunks of a request body.
+    pub body_timeout_secs: u64,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            connections_max: 1024,
+            connections_per_ip_max: 128,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+        }
+    }
+}
+
+impl ApiSection {
+    /// The listener's limits, with connections capped at half of `nofile` descriptors.
+    #[must_use]
+    pub fn limits(&self, nofile: u64) -> alx_api::ServerLimits {
+        let positive =
+            |n: usize| std::num::NonZeroUsize::new(n).unwrap_or(std::num::NonZeroUsize::MIN);
+        alx_api::ServerLimits {
+            connections_max: alx_api::descriptor_budget(positive(self.connections_max), nofile),
+            connections_per_ip_max: positive(self.connections_per_ip_max),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+        }
+    }
 }
 
 /// `[gateway]`.
@@ -112,6 +158,7 @@ impl NodeConfig {
             mempool: MempoolSection { capacity: 200_000, per_sender_max: 10_000 },
             blobs: alx_blobs::BlobConfig::default(),
             gateway: GatewaySection::default(),
+            api: ApiSection::default(),
         }
     }
 
@@ -155,6 +202,16 @@ impl NodeConfig {
         {
             bail!(
                 "gateway: queue_max, max_tokens_max, settle_interval_secs and threads must be positive"
+            );
+        }
+        let a = &self.api;
+        if a.connections_max == 0
+            || a.connections_per_ip_max == 0
+            || a.header_timeout_secs == 0
+            || a.body_timeout_secs == 0
+        {
+            bail!(
+                "api: connections_max, connections_per_ip_max, header_timeout_secs and body_timeout_secs must be positive"
             );
         }
         if self.mempool.capacity == 0 || self.mempool.per_sender_max == 0 {

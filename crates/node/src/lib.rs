@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod descriptors;
 pub mod home;
 mod indexer;
 pub mod node_key;

@@ -45,6 +45,8 @@ pub fn run(
         cfg.api_addr = addr;
     }
     let genesis = read_genesis(&home.join(&cfg.genesis_file))?;
+    let nofile = crate::descriptors::raise_limit();
+    let api_limits = cfg.api.limits(nofile);
     let key = node_key::read(&home.join(&cfg.key_file))?;
     let me = Address::from_public_key(&key.public_key());
     let data = home.join(&cfg.data_dir);
@@ -106,7 +108,9 @@ pub fn run(
         .await
         .context("cannot start consensus")?;
         let metrics_ctx = Mutex::new(context.child("api_metrics"));
+        let connections = Arc::new(alx_api::ConnectionStats::default());
         let state = alx_api::ApiState {
+            connections: connections.clone(),
             ledger: ledger.clone(),
             metrics: Arc::new(move || metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default()),
             version: env!("CARGO_PKG_VERSION"),
@@ -139,8 +143,16 @@ pub fn run(
         .context("cannot start the gateway")?;
         let api = alx_api::router(state).merge(gateway.router());
         let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
+        info!(
+            connections_max = api_limits.connections_max,
+            per_ip = api_limits.connections_per_ip_max,
+            nofile,
+            "API listener limits"
+        );
         let api_task = context.child("api").spawn(move |_| async move {
-            axum::serve(api_listener, api).await.context("API server failed")
+            alx_api::serve(api_listener, api, api_limits, connections)
+                .await
+                .context("API server failed")
         });
         on_ready(&Ready { api_addr: cfg.api_addr, validator: me });
         let result = tokio::select! {

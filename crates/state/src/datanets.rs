@@ -59,6 +59,9 @@ impl State {
         if !valid_spec(spec) {
             return Err(ErrorCode::BadDatanetField.into());
         }
+        if !spec.curators.iter().all(Address::is_strict_key) {
+            return Err(ErrorCode::BadAddress.into());
+        }
         let id = self.next_datanet_id()?;
         let datanet = Datanet {
             owner: *owner,

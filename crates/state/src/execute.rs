@@ -12,6 +12,11 @@
 //! changes nothing else and gets a failed receipt with the fee charged.
 //! ```
 //!
+//! A signature is valid only under the strict rule of `alx_types::strict` (no small-order or
+//! non-canonical key or `R`); addresses a payload creates or names for later signing (a new
+//! transfer recipient, curators, an API key's provider) must be strict keys too
+//! (`bad_address`).
+//!
 //! After the transactions: unbondings that matured at this height return to balances; the
 //! block's fees go to its proposer; the block's emission is minted and split; subnets whose
 //! tempo ends at this height run their Yuma epoch; the last block of an epoch pays the epoch
@@ -222,7 +227,15 @@ impl State {
         if from == to {
             return Ok(());
         }
-        let mut recipient = self.account(to)?.unwrap_or_default();
+        let recipient = self.account(to)?;
+        // A new account must be a key someone holds: funds sent to bytes that are no point
+        // are lost, and a small-order key could be spent by anyone. Existing accounts passed
+        // this check (or the genesis's) when they were created, so the hot path of transfers
+        // between known accounts decompresses nothing.
+        if recipient.is_none() && !to.is_strict_key() {
+            return Err(ErrorCode::BadAddress.into());
+        }
+        let mut recipient = recipient.unwrap_or_default();
         recipient.balance =
             recipient.balance.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         sender.balance = balance;

@@ -79,8 +79,11 @@ pub enum GenesisError {
     /// Parameters out of range.
     #[error("invalid params: {0}")]
     Params(&'static str),
-    /// A validator address is not an ed25519 public key (it could never sign a vote).
-    #[error("validator {0} is not an ed25519 public key")]
+    /// An address is not a strict ed25519 public key (see `alx_types::strict`): nobody could
+    /// sign for it, or anybody could.
+    #[error(
+        "{0} is not a strict ed25519 public key (not a point, not canonical, or of small order)"
+    )]
     NotAKey(Address),
     /// A validator's p2p address names no endpoint peers could dial.
     #[error(
@@ -116,6 +119,9 @@ impl Genesis {
         for a in &self.accounts {
             if !seen.insert(a.address) {
                 return Err(GenesisError::Duplicate(a.address));
+            }
+            if !a.address.is_strict_key() {
+                return Err(GenesisError::NotAKey(a.address));
             }
         }
         let mut seen_validators = std::collections::BTreeSet::new();

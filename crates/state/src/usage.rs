@@ -69,6 +69,9 @@ impl State {
                 if self.api_key(key_hash)?.is_some() {
                     return Err(ErrorCode::ApiKeyExists.into());
                 }
+                if !provider.is_strict_key() {
+                    return Err(ErrorCode::BadAddress.into());
+                }
                 let key = ApiKey {
                     payer: *who,
                     provider: *provider,

@@ -2,7 +2,8 @@
 //! the human-readable part `alx` (`alx1…`), so a mistyped address is caught by its checksum.
 //!
 //! An address is kept as raw bytes: decoding a transaction never pays for point decompression
-//! of a recipient, and only a sender's key is decompressed, once, when its signature is checked.
+//! of a recipient. A sender's key is decompressed when its signature is checked, and a
+//! recipient's only when it names an account the chain does not hold yet (see `alx-state`).
 
 use bech32::{Bech32m, Hrp, primitives::decode::CheckedHrpstring};
 use bytes::BufMut;
@@ -41,10 +42,21 @@ impl Address {
         Self(out)
     }
 
-    /// The public key, or `None` if these bytes are not a valid ed25519 point.
+    /// The public key, or `None` if these bytes are not a key the chain accepts: a point's
+    /// canonical encoding, not of small order (see [`crate::strict`]).
     #[must_use]
     pub fn to_public_key(&self) -> Option<PublicKey> {
+        if !self.is_strict_key() {
+            return None;
+        }
         PublicKey::read(&mut commonware_codec::Copying(&self.0)).ok()
+    }
+
+    /// True if only the holder of a private key can sign for this address: funds sent to an
+    /// address that is not are lost (no key) or anyone's (a small-order key).
+    #[must_use]
+    pub fn is_strict_key(&self) -> bool {
+        crate::strict::is_strict_point(&self.0)
     }
 
     /// The raw bytes.

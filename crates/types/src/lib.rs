@@ -22,6 +22,7 @@ pub mod merkle;
 pub mod model;
 pub mod model_api;
 pub mod receipt;
+pub mod strict;
 pub mod subnet;
 pub mod subnet_api;
 pub mod tx;

@@ -158,6 +158,9 @@ error_codes! {
     /// The revealed weights are malformed (a destination twice or out of range, lengths that
     /// differ or exceed the uids). Fee charged.
     BadWeights = 50, "bad_weights";
+    /// An address the transaction names (a new recipient, a curator, a provider) is not a
+    /// strict ed25519 key: nobody could sign for it, or anybody could. Fee charged.
+    BadAddress = 51, "bad_address";
 }
 
 impl ErrorCode {

@@ -296,9 +296,19 @@ impl SignedTx {
     #[must_use]
     pub fn verify_signature(&self) -> bool {
         match self.tx.sender.to_public_key() {
-            Some(key) => key.verify(NAMESPACE_TX, &self.tx.encode(), &self.signature),
+            Some(key) => {
+                self.has_strict_signature()
+                    && key.verify(NAMESPACE_TX, &self.tx.encode(), &self.signature)
+            }
             None => false,
         }
+    }
+
+    /// True if the signature's encoding is one the chain accepts (see [`crate::strict`]); a
+    /// signature that is not never verifies, whatever the equation says.
+    #[must_use]
+    pub fn has_strict_signature(&self) -> bool {
+        crate::strict::is_strict_signature(self.signature.as_ref())
     }
 
     /// Decodes a signed transaction from exactly `bytes`, refusing anything over
@@ -352,7 +362,10 @@ mod tests {
             sender: Address::from_public_key(&key.public_key()),
             nonce,
             fee: Amount(10),
-            payload: Payload::Transfer { to: Address([9; 32]), amount: Amount(5) },
+            payload: Payload::Transfer {
+                to: Address::from_public_key(&PrivateKey::from_seed(9).public_key()),
+                amount: Amount(5),
+            },
         };
         (key.clone(), tx.sign(&key))
     }
@@ -365,6 +378,48 @@ mod tests {
         let back = SignedTx::decode_bytes(&bytes).unwrap();
         assert_eq!(back, signed);
         assert_eq!(back.hash(), signed.hash());
+    }
+
+    /// The all-zero address with an all-zero signature satisfies the ZIP-215 equation for
+    /// every message: before the strict rule, anyone could spend from it.
+    #[test]
+    fn small_order_senders_and_signatures_never_verify() {
+        use crate::strict::SMALL_ORDER_ENCODINGS;
+        use commonware_codec::DecodeExt as _;
+        for (i, weak) in SMALL_ORDER_ENCODINGS.iter().enumerate() {
+            let tx = Transaction {
+                chain_id: "alx-test".parse().unwrap(),
+                sender: Address(*weak),
+                nonce: 0,
+                fee: Amount(10),
+                payload: Payload::Transfer {
+                    to: Address::from_public_key(&PrivateKey::from_seed(2).public_key()),
+                    amount: Amount(5),
+                },
+            };
+            // R = the weak point itself, s = 0: [s]B = R + [k]A holds after the cofactor
+            // is cleared, whatever the message.
+            let mut raw = [0u8; 64];
+            raw[..32].copy_from_slice(weak);
+            let signature = Signature::decode(commonware_codec::Copying(&raw[..])).unwrap();
+            // The library's ZIP-215 rule alone accepts the forgery: that is the hole.
+            let lax = commonware_cryptography::ed25519::PublicKey::decode(
+                commonware_codec::Copying(&weak[..]),
+            )
+            .unwrap();
+            assert!(lax.verify(NAMESPACE_TX, &tx.encode(), &signature), "weak key {i}");
+            let forged = SignedTx::from_parts(tx, signature);
+            assert!(!forged.verify_signature(), "weak key {i} verified");
+            assert!(forged.tx.sender.to_public_key().is_none(), "weak key {i} accepted");
+        }
+        // An honest key with a weak R in its signature is refused too.
+        let (_, mut honest) = sample(0);
+        let mut raw = [0u8; 64];
+        raw.copy_from_slice(honest.signature.as_ref());
+        raw[..32].copy_from_slice(&SMALL_ORDER_ENCODINGS[0]);
+        honest.signature = Signature::decode(commonware_codec::Copying(&raw[..])).unwrap();
+        assert!(!honest.has_strict_signature());
+        assert!(!honest.verify_signature());
     }
 
     #[test]

@@ -107,6 +107,9 @@ impl UsageReceipt {
         }
         let Some(key) = self.body.provider.to_public_key() else { return false };
         let Ok(bytes) = hex::decode(&self.signature) else { return false };
+        if !crate::strict::is_strict_signature(&bytes) {
+            return false;
+        }
         let Ok(sig) = commonware_cryptography::ed25519::Signature::read(
             &mut commonware_codec::Copying(bytes.as_slice()),
         ) else {

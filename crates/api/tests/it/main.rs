@@ -2,6 +2,7 @@
 //! consensus, no node process), served on loopback and read through `alx-client` and raw
 //! requests (for the error shapes).
 
+mod limits;
 mod subnets;
 
 use alx_api::ApiState;
@@ -67,8 +68,21 @@ pub(crate) struct Chain {
     _dir: tempfile::TempDir,
 }
 
+/// Limits loose enough for any test that is not about them.
+pub(crate) const LOOSE: alx_api::ServerLimits = alx_api::ServerLimits {
+    connections_max: std::num::NonZeroUsize::new(256).expect("positive"),
+    connections_per_ip_max: std::num::NonZeroUsize::new(256).expect("positive"),
+    header_timeout: std::time::Duration::from_secs(10),
+    body_timeout: std::time::Duration::from_secs(10),
+};
+
 impl Chain {
     pub(crate) fn new() -> Self {
+        Self::with_limits(LOOSE)
+    }
+
+    /// A chain whose API listener has `limits`.
+    pub(crate) fn with_limits(limits: alx_api::ServerLimits) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mempool = MempoolConfig { capacity: 1_000, per_sender_max: 100 };
         let ledger = Arc::new(
@@ -83,12 +97,14 @@ impl Chain {
         .expect("blob store");
         let indexes =
             Arc::new(alx_indexer::DatanetIndexes::new(&dir.path().join("index"), blobs.clone()));
+        let connections = Arc::new(alx_api::ConnectionStats::default());
         let state = ApiState {
             ledger: ledger.clone(),
             metrics: Arc::new(String::new),
             version: "test",
             blobs,
             indexes,
+            connections: connections.clone(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -99,7 +115,7 @@ impl Chain {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
-        runtime.spawn(async move { axum::serve(listener, alx_api::router(state)).await });
+        runtime.spawn(alx_api::serve(listener, alx_api::router(state), limits, connections));
         Self { ledger, client: Client::new(&url), url, _runtime: runtime, _dir: dir }
     }
 

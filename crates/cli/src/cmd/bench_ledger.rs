@@ -133,7 +133,8 @@ fn chain_id() -> alx_types::ChainId {
 
 /// `count` transfers round-robin over `keys`, nonces from 0.
 fn sign_transfers(keys: &[PrivateKey], count: usize) -> Vec<SignedTx> {
-    let to = Address([7; 32]);
+    // A strict key: the chain refuses transfers to bytes nobody holds a key for.
+    let to = Address::from_public_key(&PrivateKey::from_seed(7).public_key());
     (0..count)
         .map(|i| {
             let key = &keys[i % keys.len()];
@@ -328,7 +329,10 @@ fn latency(
             sender,
             nonce,
             fee: Amount(1_000),
-            payload: Payload::Transfer { to: Address([9; 32]), amount: Amount(1) },
+            payload: Payload::Transfer {
+                to: Address::from_public_key(&PrivateKey::from_seed(9).public_key()),
+                amount: Amount(1),
+            },
         }
         .sign(key);
         let start = Instant::now();

@@ -29,7 +29,10 @@ fn api_refuses_bad_input_with_stable_error_types_slow() {
             sender: Address::from_public_key(&key.public_key()),
             nonce,
             fee: Amount(1_000),
-            payload: Payload::Transfer { to: Address([1; 32]), amount: Amount(1) },
+            payload: Payload::Transfer {
+                to: Address::from_public_key(&PrivateKey::from_seed(1).public_key()),
+                amount: Amount(1),
+            },
         }
         .sign(key);
         hex::encode(tx.to_bytes())

@@ -32,7 +32,7 @@ fn kill_9_mid_load_loses_nothing_acknowledged_slow() {
         json(&out);
     }
     let _ = alice;
-    let recipient = Address([42; 32]);
+    let recipient = Address::from_public_key(&PrivateKey::from_seed(42).public_key());
     let mut txs = Vec::new();
     for nonce in 0..150u64 {
         for s in &senders {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `alx` binary: a real node on loopback, driven through the CLI and the
 //! HTTP client.
 
+mod adversarial;
 mod api;
 mod competition;
 mod crash;

@@ -8,6 +8,7 @@ mod scenarios;
 mod subnet_refusals;
 mod subnets;
 mod usage;
+mod weak_keys;
 
 use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params, State};
 use alx_types::{Address, Amount, SignedTx, Transaction, block::Height, tx::Payload};
