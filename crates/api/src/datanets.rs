@@ -42,12 +42,7 @@ fn version_json(datanet: DatanetId, version: u32, v: DatanetVersion) -> VersionJ
 }
 
 const fn status_name(s: ContributionStatus) -> &'static str {
-    match s {
-        ContributionStatus::Pending => "pending",
-        ContributionStatus::Approved => "approved",
-        ContributionStatus::Rejected => "rejected",
-        ContributionStatus::Withdrawn => "withdrawn",
-    }
+    s.name()
 }
 
 fn contribution_json(
@@ -66,6 +61,10 @@ fn contribution_json(
         near_duplicate: c.near_duplicate,
         first_version: c.first_version,
         earned: state.contribution_earned(datanet, id)?,
+        base_version: c.base_version,
+        data_due_at: (c.status == ContributionStatus::AwaitingData)
+            .then(|| c.submitted_at.saturating_add(alx_types::availability::DATA_DEADLINE_BLOCKS)),
+        refusal: c.refusal,
     })
 }
 
@@ -86,7 +85,7 @@ pub(crate) struct Page {
     from: u64,
     /// Most items (at most 500).
     limit: Option<u64>,
-    /// Contributions only: `pending`, `approved`, `rejected` or `withdrawn`.
+    /// Contributions only: a status name (`awaiting_data`, `pending`, `approved`, …).
     status: Option<String>,
 }
 
@@ -133,10 +132,12 @@ pub(crate) async fn contributions(
     let state = &committed.state;
     existing(state, id)?;
     if let Some(status) = &page.status
-        && !["pending", "approved", "rejected", "withdrawn"].contains(&status.as_str())
+        && !ContributionStatus::ALL.iter().any(|s| s.name() == status)
     {
+        let names: Vec<&str> = ContributionStatus::ALL.iter().map(|s| s.name()).collect();
         return Err(ApiError::BadRequest(format!(
-            "status {status:?} is not one of pending, approved, rejected, withdrawn"
+            "status {status:?} is not one of {}",
+            names.join(", ")
         )));
     }
     let limit = page.limit.unwrap_or(100).min(PAGE_MAX) as usize;

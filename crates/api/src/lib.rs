@@ -19,7 +19,7 @@
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
-//! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, limit and spending |
+//! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
 //! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
 //! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
 //! | GET  | `/api/subnets/{id}/metagraph` | every uid: kind, stake, permit, Yuma results |

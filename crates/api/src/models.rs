@@ -110,9 +110,10 @@ pub(crate) async fn api_key(
         key_hash,
         payer: k.payer,
         provider: k.provider,
-        limit: k.limit,
+        allowance: k.allowance,
         spent: k.spent,
         revoked: k.revoked,
+        closes_at: (k.closes_at != 0 && !k.revoked).then_some(k.closes_at),
     }))
 }
 

@@ -43,6 +43,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod anchor;
+pub mod coverage;
 mod docs;
 mod error;
 mod manifest;
@@ -52,6 +53,7 @@ pub mod shares;
 mod store;
 
 pub use anchor::Sampling;
+pub use coverage::SourcedCoverage;
 pub use docs::{CONTRIBUTOR_BYTES_MAX, DocTable};
 pub use error::IndexError;
 pub use search::{Coverage, MIN_SPAN_BYTES_DEFAULT, Match, QUERY_BYTES_MAX, Searcher};

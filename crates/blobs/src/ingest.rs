@@ -10,6 +10,9 @@
 //! - Text, Markdown and code: the whole file is one document.
 //! - JSON lines: every non-blank line is a JSON object whose `text` field is a non-empty
 //!   string; each line is one document. Other fields are ignored.
+//! - Duplicates are judged on the **normalized text** ([`text_hash`]): every run of whitespace
+//!   becomes one space, each document is trimmed, and the documents are joined by a line feed.
+//!   A copy that only changes line endings, indentation or spacing has the same text hash.
 
 use alx_types::datanet::MediaType;
 use std::path::Path;
@@ -123,6 +126,27 @@ fn json_lines(text: &str) -> Result<Vec<String>, IngestError> {
     Ok(docs)
 }
 
+/// BLAKE3 of the documents' normalized text (see the module docs): equal for two contributions
+/// that differ only in whitespace and line endings.
+#[must_use]
+pub fn text_hash(documents: &[String]) -> alx_types::Hash {
+    let mut hasher = blake3::Hasher::new();
+    for (i, doc) in documents.iter().enumerate() {
+        if i > 0 {
+            hasher.update(b"\n");
+        }
+        let mut first = true;
+        for word in doc.split_whitespace() {
+            if !first {
+                hasher.update(b" ");
+            }
+            hasher.update(word.as_bytes());
+            first = false;
+        }
+    }
+    alx_types::hash::from_bytes(*hasher.finalize().as_bytes())
+}
+
 const fn is_binary_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0b | 0x0e..=0x1f | 0x7f)
 }
@@ -170,6 +194,23 @@ mod tests {
             }
         }
         assert_eq!(documents(MediaType::Jsonl, b"\n \n"), Err(IngestError::NoDocuments));
+    }
+
+    #[test]
+    fn whitespace_and_line_endings_do_not_change_the_text_hash() {
+        let hash = |media, bytes: &[u8]| text_hash(&documents(media, bytes).unwrap());
+        let original = hash(MediaType::Markdown, b"# Coins\n\nA coin  is a resource.\n");
+        assert_eq!(
+            original,
+            hash(MediaType::Markdown, b"# Coins\r\n\r\nA coin  is a resource.\r\n")
+        );
+        assert_eq!(original, hash(MediaType::Markdown, b"  # Coins\n\tA coin is\n a resource."));
+        assert_ne!(original, hash(MediaType::Markdown, b"# Coins\n\nA coin is a module."));
+        // Document boundaries count: two lines are not one document with a space.
+        assert_ne!(
+            hash(MediaType::Jsonl, b"{\"text\":\"a\"}\n{\"text\":\"b\"}"),
+            hash(MediaType::Jsonl, b"{\"text\":\"a b\"}")
+        );
     }
 
     #[test]

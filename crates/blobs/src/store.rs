@@ -60,6 +60,24 @@ impl fmt::Debug for BlobStore {
     }
 }
 
+/// Removes what uploads cut short by a crash left in the staging directory: nothing else
+/// writes there, and no upload survives a restart.
+fn clear_staging(staging: &Path) -> Result<(), BlobError> {
+    let entries = std::fs::read_dir(staging).map_err(|e| BlobError::io(staging, e))?;
+    let mut removed = 0u64;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| BlobError::io(&path, e))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %staging.display(), "removed uploads left unfinished by a restart");
+    }
+    Ok(())
+}
+
 /// BLAKE3 of `bytes` as a chain hash.
 #[must_use]
 pub fn blake3_hash(bytes: &[u8]) -> Hash {
@@ -80,6 +98,7 @@ impl BlobStore {
         max_bytes: u64,
     ) -> Result<Self, BlobError> {
         std::fs::create_dir_all(staging).map_err(|e| BlobError::io(staging, e))?;
+        clear_staging(staging)?;
         let (inner, backend): (Arc<dyn ObjectStore>, _) = match config {
             BlobConfig::Local { dir } => {
                 let dir = base.join(dir);

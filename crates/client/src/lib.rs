@@ -149,8 +149,18 @@ impl Client {
         id: u64,
         status: Option<&str>,
     ) -> Result<Vec<ContributionJson>, ClientError> {
+        self.contributions_from(id, 0, status)
+    }
+
+    /// `GET /api/datanets/{id}/contributions?from=…`: at most 500 contributions from id `from`.
+    pub fn contributions_from(
+        &self,
+        id: u64,
+        from: u64,
+        status: Option<&str>,
+    ) -> Result<Vec<ContributionJson>, ClientError> {
         let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
-        self.get(&format!("/api/datanets/{id}/contributions?limit=500{filter}"))
+        self.get(&format!("/api/datanets/{id}/contributions?from={from}&limit=500{filter}"))
     }
 
     /// `GET /api/status`.

@@ -132,6 +132,8 @@ pub struct Ledger {
     gossip: Mutex<Option<tokio::sync::mpsc::Sender<Vec<SignedTx>>>>,
     inner: Mutex<Inner>,
     mempool: Mutex<Mempool>,
+    /// Held while the node signs and submits one of its own transactions.
+    own: Mutex<()>,
     events: tokio::sync::broadcast::Sender<Finalized>,
     genesis: Arc<Block>,
 }
@@ -180,6 +182,7 @@ impl Ledger {
             gossip: Mutex::new(None),
             inner: Mutex::new(Inner { committed: Arc::new(committed), pending: BTreeMap::new() }),
             mempool: Mutex::new(Mempool::new(mempool)),
+            own: Mutex::new(()),
             events,
             genesis: genesis_block,
         })
@@ -270,6 +273,46 @@ impl Ledger {
     #[must_use]
     pub fn mempool_len(&self) -> usize {
         self.pool().len()
+    }
+
+    /// True if the transaction waits in this node's mempool.
+    #[must_use]
+    pub fn mempool_contains(&self, hash: &Hash) -> bool {
+        self.pool().contains(hash)
+    }
+
+    /// The committed transaction `hash`'s height and receipt, if it is committed.
+    pub fn tx_receipt(&self, hash: &Hash) -> Result<Option<(Height, Receipt)>, StorageError> {
+        let Some((height, index)) = self.store.tx_location(hash)? else { return Ok(None) };
+        Ok(self.store.receipts(height)?.get(index as usize).cloned().map(|r| (height, r)))
+    }
+
+    /// Signs `payload` with `key` at the sender's next free nonce (past its transactions
+    /// already waiting here), paying the chain's minimum fee, and submits it. For the node's
+    /// own transactions (settlements, data reports): they share one key, and one lock keeps
+    /// two of them from taking the same nonce.
+    pub fn submit_own(
+        &self,
+        key: &commonware_cryptography::ed25519::PrivateKey,
+        payload: alx_types::Payload,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Hash, SubmitError> {
+        use commonware_cryptography::Signer as _;
+        let _own = self.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let committed = self.committed();
+        let state = &committed.state;
+        let sender = Address::from_public_key(&key.public_key());
+        let account_nonce = state.account(&sender).ok().flatten().map_or(0, |a| a.nonce);
+        let nonce = self.pool().next_free_nonce(&sender, account_nonce);
+        let tx = alx_types::Transaction {
+            chain_id: *state.chain_id(),
+            sender,
+            nonce,
+            fee: state.params().min_fee,
+            payload,
+        }
+        .sign(key);
+        self.submit(vec![tx], rng).remove(0)
     }
 
     /// Sends locally admitted transactions to `gossip` from now on.

@@ -92,6 +92,19 @@ impl Mempool {
         self.hashes.contains(hash)
     }
 
+    /// The sender's first nonce from `account_nonce` on with no transaction waiting: where
+    /// its next transaction goes without replacing or leaving a gap.
+    #[must_use]
+    pub fn next_free_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let mut next = account_nonce;
+        if let Some(queue) = self.senders.get(sender) {
+            while queue.contains_key(&next) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     /// Admits a transaction whose signature, chain id and fee were already checked.
     /// `account_nonce` is the sender's next nonce in the committed state.
     pub fn admit(&mut self, tx: SignedTx, account_nonce: u64) -> Result<(), AdmitError> {

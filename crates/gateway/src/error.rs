@@ -32,12 +32,23 @@ pub enum GatewayError {
     /// The queue is full (429).
     #[error("the server is busy ({0} requests queued); retry shortly")]
     Busy(usize),
+    /// The body is over the limit (413).
+    #[error("the request body is over {0} bytes")]
+    TooLarge(usize),
     /// A failure on our side (500); details are logged.
     #[error("{0}")]
     Internal(String),
 }
 
 impl GatewayError {
+    /// The message a client may see: internal failures say only that they happened.
+    pub(crate) fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn bad(message: impl Into<String>, param: Option<&'static str>) -> Self {
         Self::BadRequest { message: message.into(), param, code: "invalid_value" }
     }
@@ -69,6 +80,12 @@ impl IntoResponse for GatewayError {
                 "rate_limit_error",
                 None,
                 Some("rate_limit_exceeded"),
+            ),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                None,
+                Some("payload_too_large"),
             ),
             Self::Internal(detail) => {
                 tracing::error!(%detail, "gateway request failed");

@@ -2,34 +2,42 @@
 //! (streamed or not), paid from on-chain prepaid deposits through API keys, attributed to the
 //! datanet contributions each answer drew on, receipted, and settled on chain in batches.
 //!
-//! A request: API key checked against the committed state → model resolved (on chain, weights
-//! here) → input validated → a place in the bounded queue (429 when full) → passages retrieved
-//! from the model's datanet versions into the prompt → the most it may cost reserved from the
-//! key's limit and the payer's deposit (429 `insufficient_quota`) → generation → fee, span
-//! attribution, shares and credits → a signed receipt → the answer with an `alexandria`
-//! object. A failed request is never charged. The settler turns receipts into settlement
-//! transactions (see [`settle`]).
+//! A request: API key checked against the committed state → model resolved on chain → input
+//! validated → a place on the gateway's own worker threads (429 when the bounded queue is
+//! full; see `pool`) → weights loaded → passages retrieved from the model's datanet versions
+//! into the prompt → the most it may cost reserved from the key's allowance (429
+//! `insufficient_quota`) → generation → fee for the prompt and every token generated, span
+//! attribution, shares and credits → a signed receipt → the answer with an `alexandria` object
+//! (see `infer`). A request that fails on this side is never charged; one whose client leaves
+//! is charged for what it consumed. The settler turns receipts into settlement transactions
+//! and never stops (see [`settle`]).
 
 #![forbid(unsafe_code)]
 
 pub mod attribution;
 mod catalog;
 mod error;
+mod infer;
 pub mod meter;
 pub mod openai;
+pub mod pool;
 mod receipts;
 mod serve;
 pub mod settle;
+mod stats;
+mod stream;
 
 pub use catalog::Catalog;
 pub use error::GatewayError;
 pub use receipts::ReceiptStore;
+pub use stats::GatewayStats;
 
 use alx_consensus::Ledger;
 use alx_indexer::DatanetIndexes;
 use alx_types::Address;
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     routing::{get, post},
 };
 use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
@@ -39,11 +47,18 @@ use std::{
     time::Duration,
 };
 
+/// Largest request body of `/v1`: far more text than any context holds (a prompt that cannot
+/// fit is refused by length before it is tokenized).
+pub const BODY_LIMIT_BYTES: usize = 4 << 20;
+
 /// Gateway settings.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
-    /// Requests waiting or running at once; more get 429.
+    /// Requests waiting for a worker at once; more get 429.
     pub queue_max: usize,
+    /// Threads running requests (tokenizing, retrieval, generation, receipts). On a small
+    /// machine, leave a core to consensus and the API.
+    pub workers: usize,
     /// `max_tokens` when the request gives none.
     pub max_tokens_default: u32,
     /// Largest `max_tokens` accepted.
@@ -56,6 +71,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             queue_max: 16,
+            workers: 1,
             max_tokens_default: 256,
             max_tokens_max: 4096,
             settle_interval: Duration::from_secs(5),
@@ -72,9 +88,8 @@ pub struct Gateway {
     receipts: ReceiptStore,
     key: PrivateKey,
     me: Address,
-    queue: Arc<tokio::sync::Semaphore>,
-    /// One generation at a time: the model runs on its own thread(s).
-    engine: tokio::sync::Mutex<()>,
+    pool: pool::WorkerPool,
+    stats: GatewayStats,
     config: GatewayConfig,
 }
 
@@ -100,6 +115,7 @@ impl Gateway {
         if let Err(e) = catalog.scan() {
             tracing::warn!(dir = %catalog.dir().display(), err = %e, "cannot scan the model directory");
         }
+        let pool = pool::WorkerPool::new("gateway", config.workers, config.queue_max)?;
         let gateway = Arc::new(Self {
             ledger,
             indexes,
@@ -108,8 +124,8 @@ impl Gateway {
             receipts,
             key,
             me,
-            queue: Arc::new(tokio::sync::Semaphore::new(config.queue_max)),
-            engine: tokio::sync::Mutex::new(()),
+            pool,
+            stats: GatewayStats::default(),
             config,
         });
         gateway.hold_unsettled();
@@ -134,16 +150,19 @@ impl Gateway {
         &self.receipts
     }
 
-    /// After a restart, the receipts not yet settled are held back from their payers again.
+    /// The counters (rendered into `/metrics`).
+    #[must_use]
+    pub const fn stats(&self) -> &GatewayStats {
+        &self.stats
+    }
+
+    /// After a restart, the receipts not yet settled are held back on their keys again.
     fn hold_unsettled(&self) {
         let Ok(from) = self.ledger.committed().state.next_receipt(&self.me) else { return };
-        let mut meter = self.meter.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut meter = meter::lock(&self.meter);
         for n in from..self.receipts.next_number() {
-            if let Some(r) = self.receipts.by_number(n)
-                && let Ok(Some(key)) = self.ledger.committed().state.api_key(&r.body.key_hash)
-            {
-                let payer = meter::Payer { key_hash: r.body.key_hash, payer: key.payer };
-                meter.release(&payer, alx_types::Amount::ZERO, r.body.fee);
+            if let Some(r) = self.receipts.by_number(n) {
+                meter.hold(r.body.key_hash, r.body.fee);
             }
         }
     }
@@ -155,6 +174,7 @@ impl Gateway {
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
             .route("/api/receipts/{id}", get(serve::receipt))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .with_state(self.clone())
     }
 }

@@ -1,46 +1,55 @@
-//! The request handlers.
+//! The HTTP handlers: parse and check the request, authenticate, resolve the model, hand the
+//! work to a worker (`infer`), answer. Nothing CPU-heavy runs here: these run on the async
+//! threads consensus and the API share.
 
 use crate::{
-    Gateway, GatewayError, attribution,
+    Gateway, GatewayError,
+    infer::{self, Input, Job, Served},
     meter::{self, Payer},
     openai::{
         ChatChoice, ChatMessage, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse,
         ModelEntry, ModelList, Sampling, TextChoice, Usage,
     },
+    stream,
 };
-use alx_indexer::Passage;
-use alx_model::{FinishReason, GenerateConfig, Message, Model, Role, TokenId};
+use alx_model::{GenerateConfig, Message, Role};
 use alx_types::{
-    Amount,
     hash::{parse_hex, to_hex},
     model::{ModelId, ModelSpec},
     subnet_api::NeuronRole,
-    usage_api::{ReceiptBody, ReceiptSummary, UsageReceipt},
+    usage_api::{ReceiptSummary, UsageReceipt},
 };
 use axum::{
     Json,
     extract::{Path, State, rejection::JsonRejection},
     http::HeaderMap,
-    response::{IntoResponse, Response, Sse, sse::Event},
+    response::{IntoResponse, Response},
 };
 use std::{
-    convert::Infallible,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 type Shared = State<Arc<Gateway>>;
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     // Display only (OpenAI's `created`); nothing on chain reads it.
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, GatewayError> {
-    body.map(|Json(t)| t).map_err(|e| GatewayError::BadRequest {
-        message: format!("invalid request body: {}", e.body_text()),
-        param: None,
-        code: "invalid_json",
+    body.map(|Json(t)| t).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return GatewayError::TooLarge(crate::BODY_LIMIT_BYTES);
+        }
+        GatewayError::BadRequest {
+            message: format!("invalid request body: {}", e.body_text()),
+            param: None,
+            code: "invalid_json",
+        }
     })
 }
 
@@ -85,14 +94,13 @@ pub(crate) async fn receipt(
     g.receipts.by_id(&hash).map(Json).ok_or_else(|| not_found(format!("no receipt {id} here")))
 }
 
-/// A request made ready to run: who pays, which model, how to generate.
-struct Prepared {
-    payer: Payer,
-    model_id: ModelId,
-    spec: ModelSpec,
-    model: Arc<Model>,
-    config: GenerateConfig,
-    stream: bool,
+/// A request checked and authenticated, ready to queue.
+pub(crate) struct Prepared {
+    pub(crate) payer: Payer,
+    pub(crate) model_id: ModelId,
+    pub(crate) spec: ModelSpec,
+    pub(crate) config: GenerateConfig,
+    pub(crate) stream: bool,
 }
 
 fn generate_config(g: &Gateway, s: &Sampling) -> Result<GenerateConfig, GatewayError> {
@@ -132,8 +140,10 @@ fn generate_config(g: &Gateway, s: &Sampling) -> Result<GenerateConfig, GatewayE
     Ok(GenerateConfig { max_tokens: max_tokens as usize, sampling, stop })
 }
 
-async fn prepare(
-    g: &Arc<Gateway>,
+/// Authenticates, resolves the model on chain and checks the sampling settings: state reads
+/// only, no I/O. A key with nothing left to spend is refused here, before any work.
+fn prepare(
+    g: &Gateway,
     headers: &HeaderMap,
     name: &str,
     sampling: &Sampling,
@@ -154,14 +164,15 @@ async fn prepare(
     let model_id = model_id.ok_or_else(unknown)?;
     let record = state.model(model_id)?.filter(|m| !m.retired).ok_or_else(unknown)?;
     let config = generate_config(g, sampling)?;
-    let gateway = g.clone();
-    let hash = record.spec.base_model;
-    let model = tokio::task::spawn_blocking(move || gateway.catalog.get(&hash))
-        .await
-        .map_err(|e| GatewayError::Internal(format!("model load task: {e}")))?
-        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
-        .ok_or_else(unknown)?;
-    Ok(Prepared { payer, model_id, spec: record.spec, model, config, stream: sampling.stream })
+    let allowance =
+        state.api_key(&payer.key_hash)?.map_or(alx_types::Amount::ZERO, |k| k.allowance);
+    let held = meter::lock(&g.meter).held(&payer.key_hash);
+    if allowance <= held {
+        return Err(GatewayError::InsufficientQuota(format!(
+            "this API key has no allowance left ({allowance}, all held for requests not yet settled); fund it with `alx keys api-key fund`"
+        )));
+    }
+    Ok(Prepared { payer, model_id, spec: record.spec, config, stream: sampling.stream })
 }
 
 /// Model names of this form route to a subnet's best model: `subnet/ID` or `subnet/NAME`.
@@ -189,28 +200,6 @@ fn top_miner_model(
     Ok(best.map(|(_, _, model)| model))
 }
 
-/// The passages of the model's datanets for `query`, and the prompt messages with them.
-fn with_context(
-    g: &Gateway,
-    spec: &ModelSpec,
-    mut messages: Vec<Message>,
-    query: &str,
-) -> (Vec<(u64, Passage)>, Vec<Message>) {
-    let passages = attribution::retrieve(&g.indexes, spec, query);
-    if passages.is_empty() {
-        return (passages, messages);
-    }
-    let mut context = String::from(
-        "Answer using these passages from the model's datanets when they are relevant:\n",
-    );
-    for (i, (_, p)) in passages.iter().enumerate() {
-        context.push_str(&format!("\n[{}] {}\n", i + 1, p.text));
-    }
-    let at = messages.iter().take_while(|m| m.role == Role::System).count();
-    messages.insert(at, Message::new(Role::System, context));
-    (passages, messages)
-}
-
 fn role(name: &str) -> Result<Role, GatewayError> {
     match name {
         "system" | "developer" => Ok(Role::System),
@@ -220,11 +209,11 @@ fn role(name: &str) -> Result<Role, GatewayError> {
     }
 }
 
-fn model_error(e: &alx_model::Error) -> GatewayError {
+pub(crate) fn model_error(e: &alx_model::Error) -> GatewayError {
     if let alx_model::Error::ContextOverflow { prompt_tokens, max_tokens, context_length } = e {
         return GatewayError::BadRequest {
             message: format!(
-                "this model's context is {context_length} tokens; the prompt has {prompt_tokens} and max_tokens asks {max_tokens} more"
+                "this model's context is {context_length} tokens; the prompt has at least {prompt_tokens} and max_tokens asks {max_tokens} more"
             ),
             param: Some("messages"),
             code: "context_length_exceeded",
@@ -236,48 +225,21 @@ fn model_error(e: &alx_model::Error) -> GatewayError {
     GatewayError::Internal(e.to_string())
 }
 
-/// What a finished generation produced.
-struct Served {
-    text: String,
-    prompt_tokens: u32,
-    completion_tokens: u32,
-    finish: &'static str,
-    receipt: UsageReceipt,
-    /// Time spent generating (prefill and decode), for `Server-Timing`.
-    model_time: Duration,
-    /// Time spent on the receipt (span attribution, signing, the durable write).
-    receipt_time: Duration,
-}
-
-/// When each stage of a request ended, for `Server-Timing`.
-struct Stages {
-    started: Instant,
-    prepared: Instant,
-    retrieved: Instant,
-    tokenized: Instant,
-}
-
-impl Stages {
-    fn new() -> Self {
-        let now = Instant::now();
-        Self { started: now, prepared: now, retrieved: now, tokenized: now }
-    }
-}
-
 /// `Server-Timing` of a finished request: the model's time and the gateway's own (everything
-/// else the handler did), then the gateway's stages (auth and model lookup, retrieval,
-/// tokenizing, receipt), so that clients and `alx bench inference` can see the overhead
-/// without instrumenting the server.
-fn timed(response: impl IntoResponse, t: &Stages, served: &Served) -> Response {
+/// else, queueing included), then the stages, so that clients and `alx bench inference` see the
+/// overhead without instrumenting the server.
+fn timed(response: impl IntoResponse, started: Instant, served: &Served) -> Response {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let t = &served.timings;
     let value = format!(
-        "model;dur={:.3}, gateway;dur={:.3}, prepare;dur={:.3}, retrieve;dur={:.3}, tokenize;dur={:.3}, receipt;dur={:.3}",
-        ms(served.model_time),
-        ms(t.started.elapsed().saturating_sub(served.model_time)),
-        ms(t.prepared - t.started),
-        ms(t.retrieved - t.prepared),
-        ms(t.tokenized - t.retrieved),
-        ms(served.receipt_time),
+        "model;dur={:.3}, gateway;dur={:.3}, queue;dur={:.3}, load;dur={:.3}, retrieve;dur={:.3}, tokenize;dur={:.3}, receipt;dur={:.3}",
+        ms(t.model),
+        ms(started.elapsed().saturating_sub(t.model)),
+        ms(t.queued),
+        ms(t.load),
+        ms(t.retrieve),
+        ms(t.tokenize),
+        ms(t.receipt),
     );
     let mut response = response.into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
@@ -286,147 +248,7 @@ fn timed(response: impl IntoResponse, t: &Stages, served: &Served) -> Response {
     response
 }
 
-const fn finish_name(f: Option<FinishReason>) -> &'static str {
-    match f {
-        Some(FinishReason::Length) => "length",
-        _ => "stop",
-    }
-}
-
-/// Runs a prepared request: reserve, generate (sending pieces to `pieces` if given), then
-/// receipt. Nothing is charged unless the generation completes.
-async fn run(
-    g: &Arc<Gateway>,
-    p: Prepared,
-    prompt: Vec<TokenId>,
-    passages: Vec<(u64, Passage)>,
-    pieces: Option<tokio::sync::mpsc::Sender<String>>,
-) -> Result<Served, GatewayError> {
-    let context = p.model.context_length();
-    if prompt.len().saturating_add(p.config.max_tokens) > context {
-        return Err(model_error(&alx_model::Error::ContextOverflow {
-            prompt_tokens: prompt.len(),
-            max_tokens: p.config.max_tokens,
-            context_length: context,
-        }));
-    }
-    let prompt_tokens = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
-    let most =
-        meter::fee(&p.spec, prompt_tokens, u32::try_from(p.config.max_tokens).unwrap_or(u32::MAX));
-    {
-        let committed = g.ledger.committed();
-        g.meter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).reserve(
-            &committed.state,
-            &p.payer,
-            most,
-        )?;
-    }
-    let released = |charged: Amount| {
-        g.meter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .release(&p.payer, most, charged);
-    };
-    let engine = g.engine.lock().await;
-    let model = p.model.clone();
-    let config = p.config.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let mut generation = model.generation(&prompt, &config)?;
-        let mut text = String::new();
-        for piece in generation.by_ref() {
-            let piece = piece?;
-            if let Some(tx) = &pieces
-                && tx.blocking_send(piece.clone()).is_err()
-            {
-                return Ok(None); // The client left: nothing is charged.
-            }
-            text.push_str(&piece);
-        }
-        let tokens = generation.tokens().len();
-        let done = (text, tokens, generation.finish_reason(), started.elapsed());
-        Ok::<_, alx_model::Error>(Some(done))
-    })
-    .await;
-    drop(engine);
-    let (text, tokens, finish, model_time) = match result {
-        Ok(Ok(Some(done))) => done,
-        Ok(Ok(None)) => {
-            released(Amount::ZERO);
-            return Err(GatewayError::bad("the client disconnected", None));
-        }
-        Ok(Err(e)) => {
-            released(Amount::ZERO);
-            return Err(model_error(&e));
-        }
-        Err(e) => {
-            released(Amount::ZERO);
-            return Err(GatewayError::Internal(format!("generation task: {e}")));
-        }
-    };
-    let completion_tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
-    let fee = meter::fee(&p.spec, prompt_tokens, completion_tokens);
-    let receipt_started = Instant::now();
-    let receipt =
-        match receipt_for(g, &p, &passages, &text, prompt_tokens, completion_tokens, fee).await {
-            Ok(r) => r,
-            Err(e) => {
-                released(Amount::ZERO);
-                return Err(e);
-            }
-        };
-    released(fee);
-    let finish = finish_name(finish);
-    let receipt_time = receipt_started.elapsed();
-    Ok(Served { text, prompt_tokens, completion_tokens, finish, receipt, model_time, receipt_time })
-}
-
-async fn receipt_for(
-    g: &Arc<Gateway>,
-    p: &Prepared,
-    passages: &[(u64, Passage)],
-    output: &str,
-    prompt_tokens: u32,
-    completion_tokens: u32,
-    fee: Amount,
-) -> Result<UsageReceipt, GatewayError> {
-    let g2 = g.clone();
-    let spec = p.spec.clone();
-    let (model_id, key_hash) = (p.model_id, p.payer.key_hash);
-    let passages = passages.to_vec();
-    let output = output.to_owned();
-    // Span matching and file writes: off the async threads.
-    tokio::task::spawn_blocking(move || {
-        let committed = g2.ledger.committed();
-        let state = &committed.state;
-        let spans = attribution::span_shares(&g2.indexes, state, &spec, &output);
-        let shares = attribution::combine(&passages, &spans);
-        let body = ReceiptBody {
-            number: 0,
-            provider: g2.me,
-            model: model_id,
-            model_name: spec.name.clone(),
-            key_hash,
-            prompt_tokens,
-            completion_tokens,
-            fee,
-            datanets: spec.datanets.clone(),
-            citations: attribution::citations(&passages),
-            span_shares: attribution::entries(state, &spans),
-            shares: attribution::entries(state, &shares),
-            credits: attribution::credits(state, model_id, &spec, fee, &shares),
-            output,
-        };
-        let floor = state.next_receipt(&g2.me)?;
-        g2.receipts
-            .issue(body, floor)
-            .map_err(|e| GatewayError::Internal(format!("cannot store the receipt: {e}")))
-    })
-    .await
-    .map_err(|e| GatewayError::Internal(format!("receipt task: {e}")))?
-}
-
-fn summary(r: &UsageReceipt) -> ReceiptSummary {
+pub(crate) fn summary(r: &UsageReceipt) -> ReceiptSummary {
     ReceiptSummary {
         receipt_id: r.id,
         model: r.body.model_name.clone(),
@@ -438,7 +260,7 @@ fn summary(r: &UsageReceipt) -> ReceiptSummary {
     }
 }
 
-fn usage(s: &Served) -> Usage {
+pub(crate) const fn usage(s: &Served) -> Usage {
     Usage {
         prompt_tokens: s.prompt_tokens,
         completion_tokens: s.completion_tokens,
@@ -446,8 +268,53 @@ fn usage(s: &Served) -> Usage {
     }
 }
 
-fn permit(g: &Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
-    g.queue.clone().try_acquire_owned().map_err(|_| GatewayError::Busy(g.config.queue_max))
+/// Sets the job's cancel flag when dropped: the handler went away with its client.
+pub(crate) struct CancelOnDrop(pub(crate) Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where a queued job's result arrives.
+pub(crate) type Done = tokio::sync::oneshot::Receiver<Result<Served, GatewayError>>;
+
+/// Queues the job on a worker (429 if the queue is full) and returns where its result comes
+/// and the flag that cancels it.
+pub(crate) fn submit(
+    g: &Arc<Gateway>,
+    p: Prepared,
+    input: Input,
+    pieces: Option<tokio::sync::mpsc::Sender<String>>,
+) -> Result<(Done, Arc<AtomicBool>), GatewayError> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let job = Job {
+        payer: p.payer,
+        model_id: p.model_id,
+        spec: p.spec,
+        input,
+        config: p.config,
+        pieces,
+        cancel: cancel.clone(),
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let worker = g.clone();
+    let queued_at = Instant::now();
+    g.pool
+        .try_submit(move || {
+            let result = infer::execute(&worker, job, queued_at.elapsed());
+            let _ = done_tx.send(result);
+        })
+        .map_err(|_| {
+            g.stats.note_busy();
+            GatewayError::Busy(g.pool.queue_max())
+        })?;
+    Ok((done_rx, cancel))
+}
+
+async fn finished(done: Done) -> Result<Served, GatewayError> {
+    done.await.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
 }
 
 pub(crate) async fn chat(
@@ -455,7 +322,7 @@ pub(crate) async fn chat(
     headers: HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Response, GatewayError> {
-    let mut t = Stages::new();
+    let started = Instant::now();
     let req = json_body(body)?;
     if req.messages.is_empty() {
         return Err(GatewayError::bad("messages must not be empty", Some("messages")));
@@ -465,20 +332,14 @@ pub(crate) async fn chat(
         .iter()
         .map(|m| Ok(Message::new(role(&m.role)?, m.content.clone())))
         .collect::<Result<Vec<_>, GatewayError>>()?;
-    let _permit = permit(&g)?;
-    let p = prepare(&g, &headers, &req.model, &req.sampling).await?;
-    t.prepared = Instant::now();
-    let query =
-        req.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
-    let (passages, messages) = with_context(&g, &p.spec, messages, query);
-    t.retrieved = Instant::now();
-    let prompt = p.model.chat_prompt(&messages).map_err(|e| model_error(&e))?;
-    t.tokenized = Instant::now();
+    let p = prepare(&g, &headers, &req.model, &req.sampling)?;
     let name = p.spec.name.clone();
     if p.stream {
-        return Ok(stream(g.clone(), p, prompt, passages, name, true, _permit).into_response());
+        return stream::respond(&g, p, Input::Chat(messages), name, true).await;
     }
-    let served = run(&g, p, prompt, passages, None).await?;
+    let (done, cancel) = submit(&g, p, Input::Chat(messages), None)?;
+    let _cancel = CancelOnDrop(cancel);
+    let served = finished(done).await?;
     let response = Json(ChatResponse {
         id: format!("chatcmpl-{}", to_hex(&served.receipt.id)),
         object: "chat.completion",
@@ -492,7 +353,7 @@ pub(crate) async fn chat(
         usage: usage(&served),
         alexandria: summary(&served.receipt),
     });
-    Ok(timed(response, &t, &served))
+    Ok(timed(response, started, &served))
 }
 
 pub(crate) async fn completion(
@@ -500,28 +361,19 @@ pub(crate) async fn completion(
     headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, GatewayError> {
-    let mut t = Stages::new();
+    let started = Instant::now();
     let req = json_body(body)?;
-    let _permit = permit(&g)?;
-    let p = prepare(&g, &headers, &req.model, &req.sampling).await?;
-    t.prepared = Instant::now();
-    let passages = attribution::retrieve(&g.indexes, &p.spec, &req.prompt);
-    t.retrieved = Instant::now();
-    let mut text = String::new();
-    for (i, (_, passage)) in passages.iter().enumerate() {
-        text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
-    }
-    text.push_str(&req.prompt);
-    let prompt = p.model.tokenizer().encode(&text).map_err(|e| model_error(&e))?;
-    t.tokenized = Instant::now();
-    if prompt.is_empty() {
+    if req.prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
     }
+    let p = prepare(&g, &headers, &req.model, &req.sampling)?;
     let name = p.spec.name.clone();
     if p.stream {
-        return Ok(stream(g.clone(), p, prompt, passages, name, false, _permit).into_response());
+        return stream::respond(&g, p, Input::Completion(req.prompt), name, false).await;
     }
-    let served = run(&g, p, prompt, passages, None).await?;
+    let (done, cancel) = submit(&g, p, Input::Completion(req.prompt), None)?;
+    let _cancel = CancelOnDrop(cancel);
+    let served = finished(done).await?;
     let response = Json(CompletionResponse {
         id: format!("cmpl-{}", to_hex(&served.receipt.id)),
         object: "text_completion",
@@ -536,65 +388,5 @@ pub(crate) async fn completion(
         usage: usage(&served),
         alexandria: summary(&served.receipt),
     });
-    Ok(timed(response, &t, &served))
+    Ok(timed(response, started, &served))
 }
-
-/// Server-sent events in OpenAI's chunk format, ending with a chunk that carries the finish
-/// reason, usage and the `alexandria` object, then `[DONE]`.
-fn stream(
-    g: Arc<Gateway>,
-    p: Prepared,
-    prompt: Vec<TokenId>,
-    passages: Vec<(u64, Passage)>,
-    model: String,
-    chat: bool,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<String>(64);
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let result = run(&g, p, prompt, passages, Some(tx)).await;
-        drop(permit);
-        let _ = done_tx.send(result);
-    });
-    let created = now_secs();
-    let (object, id) =
-        if chat { ("chat.completion.chunk", "chatcmpl") } else { ("text_completion", "cmpl") };
-    let chunk = move |content: serde_json::Value, finish: Option<&str>| {
-        if chat {
-            serde_json::json!({"id": id, "object": object, "created": created, "model": model,
-                "choices": [{"index": 0, "delta": content, "finish_reason": finish}]})
-        } else {
-            serde_json::json!({"id": id, "object": object, "created": created, "model": model,
-                "choices": [{"index": 0, "text": content.get("content").cloned().unwrap_or_default(), "finish_reason": finish, "logprobs": null}]})
-        }
-    };
-    let first = chat.then(|| chunk(serde_json::json!({"role": "assistant", "content": ""}), None));
-    let pieces = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let chunk2 = chunk.clone();
-    let body = futures::stream::iter(first)
-        .chain(futures::StreamExt::map(pieces, move |piece| {
-            chunk2(serde_json::json!({"content": piece}), None)
-        }))
-        .map(|v| Ok(Event::default().data(v.to_string())));
-    let tail = futures::stream::once(async move {
-        match done_rx.await {
-            Ok(Ok(served)) => {
-                let mut last = chunk(serde_json::json!({}), Some(served.finish));
-                last["usage"] = serde_json::to_value(usage(&served)).unwrap_or_default();
-                last["alexandria"] = serde_json::to_value(summary(&served.receipt)).unwrap_or_default();
-                last["id"] = serde_json::Value::String(format!("{id}-{}", to_hex(&served.receipt.id)));
-                vec![Ok(Event::default().data(last.to_string())), Ok(Event::default().data("[DONE]"))]
-            }
-            Ok(Err(e)) => {
-                let body = serde_json::json!({"error": {"message": e.to_string(), "type": "server_error"}});
-                vec![Ok(Event::default().data(body.to_string()))]
-            }
-            Err(_) => vec![],
-        }
-    })
-    .flat_map(futures::stream::iter);
-    Sse::new(futures::StreamExt::chain(body, tail))
-}
-
-use futures::StreamExt as _;

@@ -1,51 +1,154 @@
-//! The settler: turns this node's receipts into settlement transactions, in receipt order,
-//! one in flight at a time.
+//! The settler: turns this node's receipts into settlement transactions, in receipt order, one
+//! in flight at a time, and never stops.
 //!
-//! Every `settle_interval` it reads the chain's next unsettled receipt number for this node,
-//! gathers the receipts from there (as many as fit in one transaction: 32 key/model charges,
-//! 64 contribution credits), sums the charges per key and model and the credits per
-//! contribution, and signs a `Settle` with the node's key. Charges the committed state can no
-//! longer honour (a revoked key, a limit or deposit too small, a retired model) are dropped
-//! with their credits before submitting: the provider bears that loss, the payer is never
-//! charged beyond what the chain allows, and the receipt range still advances.
+//! Every `settle_interval` it reads the chain's next unsettled receipt number for this node and
+//! gathers the receipts from there, as many as fit in one transaction (32 key/model charges, 64
+//! contribution credits). Each receipt is checked against the committed state the way the
+//! chain will check it: a receipt whose charge the chain would refuse (its key closed or out of
+//! allowance, its model retired) is **written off**: it stays in the range (so the range
+//! advances), carries no charge and no credit, and is logged and counted
+//! (`alx_gateway_receipts_written_off_total`). Credits the chain would refuse are dropped (their
+//! share goes to the datanets' owners, as the chain rules).
+//!
+//! ```text
+//! submitted ──committed, range advanced──► done: release the held fees, next batch
+//!     │──committed with a failed receipt──► diagnosed (logged, counted), rebuilt, escalating:
+//!     │                                      1st failure: without credits
+//!     │                                      2nd and later: every receipt written off
+//!     └──not in the mempool, not committed──► resubmitted (the node's next free nonce)
+//! ```
+//!
+//! The state can change between building a batch and its block (a revocation closing, a
+//! model retired in the same block), so a refusal is expected now and then; the escalation
+//! guarantees the range moves on within three attempts whatever the chain says, so a failed
+//! settlement never jams this node's payments again.
 
-use crate::{Gateway, meter::Payer};
-use alx_state::State;
+use crate::{Gateway, meter::lock};
+use alx_state::{ContributionStatus, State};
 use alx_types::{
-    Amount, Hash, Transaction,
-    hash::sha256,
+    Amount, Hash,
+    block::Height,
+    hash::{sha256, to_hex},
     merkle::list_root,
-    model::ModelId,
+    model::{BPS, ModelId},
     tx::Payload,
     usage::{Charge, Credit, SETTLEMENT_CHARGES_MAX, SETTLEMENT_CREDITS_MAX, Settlement, UsageOp},
     usage_api::UsageReceipt,
 };
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+/// How much of a batch to keep, after earlier refusals of the same range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchPolicy {
+    /// Charges and credits (the normal case).
+    Full,
+    /// Charges only: the data shares go to the datanets' owners.
+    NoCredits,
+    /// Nothing charged: every receipt in the range written off.
+    WriteOffAll,
+}
+
+impl BatchPolicy {
+    const fn after_failures(failures: u32) -> Self {
+        match failures {
+            0 => Self::Full,
+            1 => Self::NoCredits,
+            _ => Self::WriteOffAll,
+        }
+    }
+}
 
 /// A settlement ready to sign, with what it covers.
 #[derive(Debug)]
 pub struct Batch {
     /// The transaction payload.
     pub settlement: Settlement,
-    /// What each payer is charged (to release from the meter once it commits).
-    pub charged: Vec<(Payer, Amount)>,
+    /// What each key is charged (released from the meter once it commits).
+    pub charged: Vec<(Hash, Amount)>,
+    /// Receipts settled without a charge: (number, fee, why).
+    pub written_off: Vec<(u64, Amount, &'static str)>,
 }
 
-/// Builds the next batch from receipts `from…`, or `None` when there is none.
-pub fn next_batch(state: &State, from: u64, receipts: &[UsageReceipt]) -> Option<Batch> {
+/// Why the chain would refuse a receipt's charge, if it would.
+fn refusal(state: &State, r: &UsageReceipt, charged_on_key: Amount) -> Option<&'static str> {
+    let model = state.model(r.body.model).ok().flatten();
+    if model.is_none_or(|m| m.retired) {
+        return Some("model retired or unknown");
+    }
+    let Some(key) = state.api_key(&r.body.key_hash).ok().flatten() else {
+        return Some("unknown API key");
+    };
+    if key.revoked {
+        return Some("API key closed");
+    }
+    if charged_on_key.0.saturating_add(r.body.fee.0) > key.allowance.0 {
+        return Some("over the key's allowance");
+    }
+    None
+}
+
+/// Whether the chain would accept a credit: an approved contribution in the version the model
+/// names.
+fn credit_ok(
+    state: &State,
+    model_datanets: &[alx_types::model::DatanetVersionRef],
+    c: &Credit,
+) -> bool {
+    let Some(version) = model_datanets.iter().find(|d| d.datanet == c.datanet).map(|d| d.version)
+    else {
+        return false;
+    };
+    state.contribution(c.datanet, c.contribution).ok().flatten().is_some_and(|x| {
+        x.status == ContributionStatus::Approved && (1..=version).contains(&x.first_version)
+    })
+}
+
+/// Builds the next batch from `receipts` (numbered from `from`, in order), or `None` when there
+/// is none.
+#[must_use]
+pub fn next_batch(
+    state: &State,
+    from: u64,
+    receipts: &[UsageReceipt],
+    policy: BatchPolicy,
+) -> Option<Batch> {
     let mut charges: BTreeMap<(Hash, ModelId), Amount> = BTreeMap::new();
     let mut credits: BTreeMap<(ModelId, u64, u64), Amount> = BTreeMap::new();
+    let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
     let mut ids = Vec::new();
+    let mut written_off = Vec::new();
     for r in receipts {
+        let number = from + ids.len() as u64;
+        if r.body.number != number {
+            break; // A gap: the store lost a receipt; settle up to it.
+        }
+        let on_key = per_key.get(&r.body.key_hash).copied().unwrap_or_default();
+        let why = match policy {
+            BatchPolicy::WriteOffAll => Some("written off after repeated refusals"),
+            _ => refusal(state, r, on_key),
+        };
+        if let Some(why) = why {
+            written_off.push((number, r.body.fee, why));
+            ids.push(r.id);
+            continue;
+        }
         let mut next_charges = charges.clone();
         let c = next_charges.entry((r.body.key_hash, r.body.model)).or_default();
         *c = Amount(c.0.saturating_add(r.body.fee.0));
         let mut next_credits = credits.clone();
-        for credit in &r.body.credits {
-            let e = next_credits
-                .entry((credit.model, credit.datanet, credit.contribution))
-                .or_default();
-            *e = Amount(e.0.saturating_add(credit.amount.0));
+        if policy == BatchPolicy::Full {
+            let spec = state.model(r.body.model).ok().flatten().map(|m| m.spec.datanets);
+            for credit in &r.body.credits {
+                if spec.as_deref().is_some_and(|d| credit_ok(state, d, credit)) {
+                    let e = next_credits
+                        .entry((credit.model, credit.datanet, credit.contribution))
+                        .or_default();
+                    *e = Amount(e.0.saturating_add(credit.amount.0));
+                }
+            }
         }
         if next_charges.len() > SETTLEMENT_CHARGES_MAX
             || next_credits.len() > SETTLEMENT_CREDITS_MAX
@@ -54,95 +157,136 @@ pub fn next_batch(state: &State, from: u64, receipts: &[UsageReceipt]) -> Option
         }
         charges = next_charges;
         credits = next_credits;
+        per_key.insert(r.body.key_hash, Amount(on_key.0.saturating_add(r.body.fee.0)));
         ids.push(r.id);
     }
     if ids.is_empty() {
         return None;
     }
-    // Drop what the chain would refuse, so one bad key does not block everyone's settlement.
-    let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
-    let mut per_payer: BTreeMap<alx_types::Address, Amount> = BTreeMap::new();
-    let mut kept: BTreeMap<(Hash, ModelId), Amount> = BTreeMap::new();
-    let mut charged = Vec::new();
-    for (&(key_hash, model), &amount) in &charges {
-        let ok_model = state.model(model).ok().flatten().is_some_and(|m| !m.retired);
-        let Some(key) = state.api_key(&key_hash).ok().flatten() else { continue };
-        let spent = per_key.get(&key_hash).copied().unwrap_or_default().0 + amount.0;
-        let owed = per_payer.get(&key.payer).copied().unwrap_or_default().0 + amount.0;
-        let prepaid = state.prepaid(&key.payer).unwrap_or_default();
-        if !ok_model
-            || key.revoked
-            || key.spent.0.saturating_add(spent) > key.limit.0
-            || owed > prepaid.0
-        {
-            tracing::warn!(key = %alx_types::hash::to_hex(&key_hash), model, %amount, "charge dropped: the chain would refuse it");
-            continue;
-        }
-        per_key.insert(key_hash, Amount(spent));
-        per_payer.insert(key.payer, Amount(owed));
-        kept.insert((key_hash, model), amount);
-        charged.push((Payer { key_hash, payer: key.payer }, amount));
-    }
-    let charged_models: std::collections::BTreeSet<ModelId> =
-        kept.keys().map(|(_, m)| *m).collect();
+    let credits = within_data_shares(state, &charges, credits);
     let settlement = Settlement {
         first_receipt: from,
         receipts: u32::try_from(ids.len()).unwrap_or(u32::MAX),
         receipts_root: list_root(&ids),
-        charges: kept
-            .into_iter()
-            .map(|((key_hash, model), amount)| Charge { key_hash, model, amount })
+        charges: charges
+            .iter()
+            .map(|(&(key_hash, model), &amount)| Charge { key_hash, model, amount })
             .collect(),
-        credits: credits
-            .into_iter()
-            .filter(|((m, _, _), _)| charged_models.contains(m))
-            .map(|((model, datanet, contribution), amount)| Credit {
-                model,
-                datanet,
-                contribution,
-                amount,
-            })
-            .collect(),
+        credits,
     };
-    Some(Batch { settlement, charged })
+    Some(Batch { settlement, charged: per_key.into_iter().collect(), written_off })
 }
 
-impl Gateway {
-    /// One settlement round: submits the next batch unless the last one is still pending.
-    /// Returns the submitted transaction's hash.
-    pub fn settle_once(&self, in_flight: &mut Option<(u64, Vec<(Payer, Amount)>)>) -> Option<Hash> {
-        let committed = self.ledger.committed();
+/// The credits, per model, unless they add up to more than the model's data share of its
+/// charges (never with honest receipts: each receipt's credits fit its own fee's share): then
+/// that model's credits are dropped, so the chain cannot refuse the settlement for them.
+fn within_data_shares(
+    state: &State,
+    charges: &BTreeMap<(Hash, ModelId), Amount>,
+    credits: BTreeMap<(ModelId, u64, u64), Amount>,
+) -> Vec<Credit> {
+    let mut charged: BTreeMap<ModelId, u128> = BTreeMap::new();
+    for (&(_, model), amount) in charges {
+        *charged.entry(model).or_default() += amount.0;
+    }
+    let mut credited: BTreeMap<ModelId, u128> = BTreeMap::new();
+    for (&(model, _, _), amount) in &credits {
+        *credited.entry(model).or_default() += amount.0;
+    }
+    let over: BTreeSet<ModelId> = credited
+        .iter()
+        .filter(|&(model, sum)| {
+            let share = state.model(*model).ok().flatten().map_or(0, |m| {
+                let total = charged.get(model).copied().unwrap_or(0);
+                let bps = u128::from(m.spec.split.data_bps);
+                total / u128::from(BPS) * bps + total % u128::from(BPS) * bps / u128::from(BPS)
+            });
+            *sum > share
+        })
+        .map(|(m, _)| *m)
+        .collect();
+    credits
+        .into_iter()
+        .filter(|((model, _, _), _)| charged.contains_key(model) && !over.contains(model))
+        .map(|((model, datanet, contribution), amount)| Credit {
+            model,
+            datanet,
+            contribution,
+            amount,
+        })
+        .collect()
+}
+
+/// A settlement submitted and not yet seen committed.
+#[derive(Debug)]
+struct InFlight {
+    tx: Hash,
+    first: u64,
+    end: u64,
+    charged: Vec<(Hash, Amount)>,
+    written_off: Vec<(u64, Amount, &'static str)>,
+    submitted_at: Height,
+}
+
+/// A settlement not seen in the mempool nor committed for this many blocks is considered
+/// dropped, and submitted again.
+const LOST_AFTER_BLOCKS: u64 = 10;
+
+/// The settler's memory between rounds.
+#[derive(Debug, Default)]
+pub struct Settler {
+    in_flight: Option<InFlight>,
+    /// Refusals of the range starting at `failures_at`.
+    failures: u32,
+    failures_at: u64,
+}
+
+impl Settler {
+    /// One round: follows up the settlement in flight, then submits the next batch if none
+    /// is. Returns the hash of a settlement submitted in this round.
+    pub fn round(&mut self, g: &Gateway) -> Option<Hash> {
+        let committed = g.ledger.committed();
         let state = &committed.state;
-        let from = state.next_receipt(&self.me).ok()?;
-        if let Some((end, charged)) = in_flight.take() {
-            if from < end {
-                *in_flight = Some((end, charged));
-                return None; // Still waiting for it to commit.
+        let height = committed.block.height();
+        let from = state.next_receipt(&g.me).ok()?;
+        if let Some(f) = self.in_flight.take() {
+            if from >= f.end {
+                self.finish(g, &f);
+            } else if let Some(code) = self.refused_code(g, &f) {
+                tracing::warn!(first = f.first, end = f.end, tx = %to_hex(&f.tx), code, failures = self.failures + 1, "settlement refused by the chain; rebuilding it without the refused part");
+                g.stats.note_failed();
+                self.note_failure(f.first);
+            } else if g.ledger.mempool_contains(&f.tx)
+                || height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
+            {
+                self.in_flight = Some(f);
+                return None; // Still on its way.
+            } else {
+                tracing::warn!(first = f.first, tx = %to_hex(&f.tx), "settlement lost (neither waiting nor committed); submitting again");
             }
-            let mut meter = self.meter.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (payer, amount) in charged {
-                meter.settled(payer.key_hash, payer.payer, amount);
-            }
+        }
+        if from != self.failures_at {
+            self.failures = 0;
         }
         let receipts: Vec<UsageReceipt> =
-            (from..self.receipts.next_number()).map_while(|n| self.receipts.by_number(n)).collect();
-        let batch = next_batch(state, from, &receipts)?;
-        let nonce = state.account(&self.me).ok().flatten().map_or(0, |a| a.nonce);
+            (from..g.receipts.next_number()).map_while(|n| g.receipts.by_number(n)).collect();
+        let batch = next_batch(state, from, &receipts, BatchPolicy::after_failures(self.failures))?;
         let end = from + u64::from(batch.settlement.receipts);
-        let tx = Transaction {
-            chain_id: *state.chain_id(),
-            sender: self.me,
-            nonce,
-            fee: state.params().min_fee,
-            payload: Payload::Usage(UsageOp::Settle(Box::new(batch.settlement))),
-        }
-        .sign(&self.key);
+        let payload = Payload::Usage(UsageOp::Settle(Box::new(batch.settlement)));
         let mut rng = commonware_utils::rng::sys_rng();
-        match self.ledger.submit(vec![tx], &mut rng).remove(0) {
-            Ok(hash) => {
-                tracing::info!(from, end, tx = %alx_types::hash::to_hex(&hash), "settlement submitted");
-                *in_flight = Some((end, batch.charged));
-                Some(hash)
+        match g.ledger.submit_own(&g.key, payload, &mut rng) {
+            Ok(tx) => {
+                tracing::info!(from, end, tx = %to_hex(&tx), written_off = batch.written_off.len(), "settlement submitted");
+                g.stats.note_submitted();
+                self.in_flight = Some(InFlight {
+                    tx,
+                    first: from,
+                    end,
+                    charged: batch.charged,
+                    written_off: batch.written_off,
+                    submitted_at: height,
+                });
+                Some(tx)
             }
             Err(e) => {
                 tracing::warn!(err = %e, "settlement not admitted; retrying next round");
@@ -151,20 +295,63 @@ impl Gateway {
         }
     }
 
+    /// The code of the settlement's failed receipt, if it was committed and failed.
+    fn refused_code(&self, g: &Gateway, f: &InFlight) -> Option<&'static str> {
+        match g.ledger.tx_receipt(&f.tx) {
+            Ok(Some((_, receipt))) => receipt.error.map(alx_types::ErrorCode::as_str),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot read the settlement's receipt");
+                None
+            }
+        }
+    }
+
+    fn note_failure(&mut self, first: u64) {
+        if first == self.failures_at {
+            self.failures = self.failures.saturating_add(1);
+        } else {
+            self.failures_at = first;
+            self.failures = 1;
+        }
+    }
+
+    fn finish(&mut self, g: &Gateway, f: &InFlight) {
+        let mut meter = lock(&g.meter);
+        for (key_hash, amount) in &f.charged {
+            meter.settled(*key_hash, *amount);
+        }
+        drop(meter);
+        // Written-off receipts were held on their keys too: nobody will pay them now.
+        let mut total = 0u128;
+        for (number, fee, why) in &f.written_off {
+            if let Some(r) = g.receipts.by_number(*number) {
+                lock(&g.meter).settled(r.body.key_hash, *fee);
+            }
+            total = total.saturating_add(fee.0);
+            tracing::warn!(receipt = number, fee = %fee, why, "receipt written off");
+        }
+        if !f.written_off.is_empty() {
+            g.stats.note_written_off(f.written_off.len() as u64, total);
+        }
+        self.failures = 0;
+    }
+}
+
+impl Gateway {
     /// Settles forever, every `settle_interval`.
     pub async fn run_settler(self: Arc<Self>) {
-        let mut in_flight = None;
+        let settler = Arc::new(std::sync::Mutex::new(Settler::default()));
         let mut ticks = tokio::time::interval(self.config.settle_interval);
         loop {
             ticks.tick().await;
             let g = self.clone();
-            let mut state = in_flight.take();
-            in_flight = tokio::task::spawn_blocking(move || {
-                g.settle_once(&mut state);
-                state
+            let s = settler.clone();
+            // Reading receipts is file I/O: off the async threads.
+            let _ = tokio::task::spawn_blocking(move || {
+                s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).round(&g);
             })
-            .await
-            .unwrap_or(None);
+            .await;
         }
     }
 }

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+mod availability;
 mod query;
 mod retrieve;
 mod sync;
@@ -23,10 +24,10 @@ pub use retrieve::Passage;
 pub use sync::{SyncError, SyncReport};
 
 use alx_attribution::Index;
-use alx_blobs::BlobStore;
+use alx_blobs::{BlobStore, Peers};
 use alx_types::datanet::DatanetId;
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -41,8 +42,12 @@ type OpenVersions = BTreeMap<(DatanetId, u32), (u64, Arc<Index>)>;
 pub struct DatanetIndexes {
     root: PathBuf,
     blobs: BlobStore,
+    /// Where blobs this node lacks are fetched from.
+    peers: Peers,
     open: Mutex<OpenVersions>,
     opened: Mutex<u64>,
+    /// Blobs already reported missing, so a waiting version warns once, not every block.
+    warned: Mutex<BTreeSet<(DatanetId, u64)>>,
 }
 
 impl std::fmt::Debug for DatanetIndexes {
@@ -58,9 +63,24 @@ impl DatanetIndexes {
         Self {
             root: root.to_owned(),
             blobs,
+            peers: Peers::none(),
             open: Mutex::new(BTreeMap::new()),
             opened: Mutex::new(0),
+            warned: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Fetches blobs this node lacks from `peers`.
+    #[must_use]
+    pub fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = peers;
+        self
+    }
+
+    /// The peers blobs are fetched from.
+    #[must_use]
+    pub const fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// The blob store the indexes are built from.

@@ -87,8 +87,19 @@ impl DatanetIndexes {
             if live.contains(ContributionId(id)) {
                 continue;
             }
-            let Some(bytes) = runtime.block_on(self.blobs.get_verified(&c.content.hash))? else {
-                warn!(datanet, contribution = id, blob = %to_hex(&c.content.hash), "blob not held here: version waits");
+            let hash = c.content.hash;
+            let bytes = runtime.block_on(async {
+                // A quorum of validators held it when it was approved: fetch it from them.
+                if !self.peers.is_empty() {
+                    self.peers.fetch_into(&self.blobs, &hash).await?;
+                }
+                self.blobs.get_verified(&hash).await
+            })?;
+            let Some(bytes) = bytes else {
+                let first = self.warned.lock().map_or(true, |mut w| w.insert((datanet, id)));
+                if first {
+                    warn!(datanet, contribution = id, blob = %to_hex(&hash), "blob not held here nor by any peer: the version waits (this warning is given once)");
+                }
                 report.missing.push((datanet, id));
                 return Ok(false);
             };

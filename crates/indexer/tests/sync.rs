@@ -1,12 +1,15 @@
-//! The indexer against a real state machine and a real (local) blob store: versions become
+//! The indexer against a real state machine and a real (local) blob store: the validator's
+//! data verdicts (held, a whitespace copy, a near-copy, a lie about size), versions become
 //! snapshots, attribution names the quoted contributor, flagged content earns nothing, and a
-//! missing blob makes its version wait without writing anything.
+//! blob this node lost makes its version wait without writing anything.
 
 use alx_blobs::{BlobConfig, BlobStore};
 use alx_indexer::{DatanetIndexes, QueryError};
+use alx_state::ContributionStatus;
 use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params, State};
 use alx_types::{
     Address, Amount, SignedTx, Transaction,
+    availability::{DataReport, DataVerdict, Refusal},
     datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
     tx::Payload,
 };
@@ -72,6 +75,7 @@ fn spec() -> DatanetSpec {
         contribution_stake: Amount(0),
         daily_byte_cap: 1 << 20,
         curators: vec![],
+        duplicate_threshold_bps: 8_000,
     }
 }
 
@@ -97,6 +101,22 @@ async fn contribute(chain: &mut Chain, store: &BlobStore, from: u64, text: &str)
     content
 }
 
+/// The validator (account 0, the whole active set) judges contribution `id`'s data as a node
+/// does, and reports it; returns the verdict.
+async fn report(
+    chain: &mut Chain,
+    indexes: &DatanetIndexes,
+    store: &BlobStore,
+    id: u64,
+) -> DataVerdict {
+    let c = chain.state.contribution(0, id).unwrap().unwrap();
+    let bytes = store.get_verified(&c.content.hash).await.unwrap().unwrap();
+    let verdict = indexes.data_verdict(0, &c, &bytes).unwrap().expect("its version is indexed");
+    let reports = vec![DataReport { datanet: 0, contribution: id, verdict }];
+    chain.send(0, DatanetOp::Attest { reports });
+    verdict
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_are_indexed_and_attributed() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,19 +128,31 @@ async fn versions_are_indexed_and_attributed() {
     let mut chain = Chain::new();
     chain.send(1, DatanetOp::Create(Box::new(spec())));
     let (alice, bob) = (module("alice", 1), module("bob", 2));
-    contribute(&mut chain, &store, 2, &alice).await;
-    contribute(&mut chain, &store, 3, &bob).await;
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
-
     let sync = |indexes: std::sync::Arc<DatanetIndexes>, state: State| {
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || indexes.sync(&state, &handle).unwrap())
     };
-    let report = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(report.versions, vec![(0, 1), (0, 2)]);
+    contribute(&mut chain, &store, 2, &alice).await;
+    report(&mut chain, &indexes, &store, 0).await;
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    // Bob is measured against version 1, which must be indexed first.
+    contribute(&mut chain, &store, 3, &bob).await;
+    let c1 = chain.state.contribution(0, 1).unwrap().unwrap();
+    let bytes = store.get_verified(&c1.content.hash).await.unwrap().unwrap();
+    assert_eq!(indexes.data_verdict(0, &c1, &bytes).unwrap(), None, "version 1 not indexed yet");
+    let first = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert_eq!(first.versions, vec![(0, 1)]);
+    let verdict = report(&mut chain, &indexes, &store, 1).await;
+    assert!(
+        matches!(verdict, DataVerdict::Held { coverage_bps, .. } if coverage_bps < 2_000),
+        "{verdict:?}"
+    );
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+
+    let report_v2 = sync(indexes.clone(), chain.state.clone()).await.unwrap();
+    assert_eq!(report_v2.versions, vec![(0, 2)]);
     assert_eq!(indexes.indexed_version(0), 2);
     let again = sync(indexes.clone(), chain.state.clone()).await.unwrap();
     assert!(again.versions.is_empty(), "a second sync has nothing to do");
@@ -141,32 +173,61 @@ async fn versions_are_indexed_and_attributed() {
     assert_eq!(flagged.excluded, vec![1]);
     assert!(flagged.contributions.iter().all(|c| c.id != "1"), "{flagged:?}");
 
-    // Coverage for reviewers: a near-copy of Alice's module is mostly covered.
+    // A near-copy of Alice's module: measured against version 2, mostly covered, mostly by
+    // Alice's contribution, and refused by the chain with that evidence.
     let copy = format!("// mine now\n{}", &alice[..alice.len() - 40]);
     contribute(&mut chain, &store, 3, &copy).await;
     let cov = indexes.coverage(&chain.state, 0, 2).await.unwrap();
     assert_eq!(cov.version, 2);
     assert!(cov.near_duplicate && cov.bps > 9_000, "{cov:?}");
+    let verdict = report(&mut chain, &indexes, &store, 2).await;
+    assert!(
+        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(0), against_version: 2, .. } if coverage_bps > 9_000),
+        "{verdict:?}"
+    );
+    let refused = chain.state.contribution(0, 2).unwrap().unwrap();
+    assert_eq!(refused.status, ContributionStatus::Refused);
+    assert!(matches!(refused.refusal, Some(Refusal::NearDuplicate { covered_by: Some(0), .. })));
     let fresh = indexes.coverage(&chain.state, 0, 0).await.unwrap();
     assert_eq!((fresh.version, fresh.covered_bytes), (0, 0), "nothing before version 1");
 
-    // A contribution whose blob this node lacks: its version waits, nothing is written.
-    let absent = ContentRef {
-        hash: alx_blobs::blake3_hash(b"never uploaded"),
-        size: 14,
-        media_type: MediaType::Text,
-    };
-    chain.send(2, DatanetOp::Contribute { datanet: 0, content: absent });
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 3, approve: true });
+    // Bob's module with other line endings and indentation: the same text, a duplicate.
+    let reformatted = bob.replace('\n', "\r\n").replace("    ", "\t");
+    contribute(&mut chain, &store, 2, &reformatted).await;
+    report(&mut chain, &indexes, &store, 3).await;
+    let refused = chain.state.contribution(0, 3).unwrap().unwrap();
+    assert_eq!(refused.refusal, Some(Refusal::Duplicate { of: 1 }));
+
+    // A size lie: 10 bytes declared, far more stored.
+    let big = module("carol", 3);
+    let (info, _) = store.put_bytes(Bytes::from(big.clone()), None).await.unwrap();
+    let lying = ContentRef { hash: info.hash, size: 10, media_type: MediaType::Code };
+    chain.send(2, DatanetOp::Contribute { datanet: 0, content: lying });
+    let verdict = report(&mut chain, &indexes, &store, 4).await;
+    assert_eq!(verdict, DataVerdict::WrongSize { actual: big.len() as u64 });
+    assert_eq!(
+        chain.state.contribution(0, 4).unwrap().unwrap().refusal,
+        Some(Refusal::WrongSize { declared: 10, actual: big.len() as u64 })
+    );
+
+    // A contribution approved and then lost from this node's store (and no peer to ask): its
+    // version waits, nothing is written, and it catches up once the bytes are back.
+    let dave = module("dave", 4);
+    contribute(&mut chain, &store, 2, &dave).await;
+    report(&mut chain, &indexes, &store, 5).await;
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 5, approve: true });
     chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    let dave_hash = alx_blobs::blake3_hash(dave.as_bytes());
+    let file = dir.path().join("blobs/blobs").join(alx_types::hash::to_hex(&dave_hash));
+    std::fs::remove_file(&file).unwrap();
     let waiting = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(waiting.missing, vec![(0, 3)]);
+    assert_eq!(waiting.missing, vec![(0, 5)]);
     assert_eq!(indexes.indexed_version(0), 2);
     assert!(matches!(
         indexes.attribute(&chain.state, 0, Some(3), quote, None),
         Err(QueryError::NotIndexed { version: 3, .. })
     ));
-    store.put_bytes(Bytes::from_static(b"never uploaded"), None).await.unwrap();
+    store.put_bytes(Bytes::from(dave), None).await.unwrap();
     let caught_up = sync(indexes.clone(), chain.state.clone()).await.unwrap();
     assert_eq!(caught_up.versions, vec![(0, 3)]);
 

@@ -74,6 +74,8 @@ pub struct Tokenizer {
     eos: Option<TokenId>,
     /// Tokens that end a generation: EOS, EOT and the usual end-of-turn control tokens.
     end_of_generation: Vec<TokenId>,
+    /// The most bytes of text one token encodes (at least 1).
+    longest_token_bytes: usize,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -110,7 +112,8 @@ impl Tokenizer {
             .map_err(|e| invalid("tokenizer.ggml.merges", e.to_string()))?;
         let mut inner = tokenizers::Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(pre));
-        let bytes = tokens.iter().zip(&kinds).map(|(t, k)| token_bytes(t, *k)).collect();
+        let bytes: Vec<Vec<u8>> =
+            tokens.iter().zip(&kinds).map(|(t, k)| token_bytes(t, *k)).collect();
         let mut specials: Vec<(String, TokenId)> = tokens
             .iter()
             .zip(&kinds)
@@ -140,7 +143,25 @@ impl Tokenizer {
         }));
         end_of_generation.sort_unstable();
         end_of_generation.dedup();
-        Ok(Self { bpe: inner, kinds, bytes, specials, ids, bos, eos, end_of_generation })
+        let longest_token_bytes = bytes.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        Ok(Self {
+            bpe: inner,
+            kinds,
+            bytes,
+            specials,
+            ids,
+            bos,
+            eos,
+            end_of_generation,
+            longest_token_bytes,
+        })
+    }
+
+    /// The fewest tokens `text_bytes` bytes of plain text can encode to: no token covers more
+    /// than the longest vocabulary entry. Lets a server refuse a prompt that cannot fit the
+    /// context without spending time tokenizing it.
+    pub const fn tokens_at_least(&self, text_bytes: usize) -> usize {
+        text_bytes.div_ceil(self.longest_token_bytes)
     }
 
     /// Vocabulary size.

@@ -41,6 +41,20 @@ pub struct NodeConfig {
     /// Limits of the HTTP listener.
     #[serde(default)]
     pub api: ApiSection,
+    /// Where contribution data this node lacks is fetched from.
+    #[serde(default)]
+    pub data: DataSection,
+}
+
+/// `[data]`: contributions' bytes are uploaded to one node; the validators that must confirm
+/// them held, and the nodes that index datanet versions, fetch them from the nodes listed here
+/// (checked against their hash, so a peer can never plant content).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSection {
+    /// API base URLs of other nodes (`http://host:port`). `alx up --validators N` lists every
+    /// other validator.
+    pub peers: Vec<String>,
 }
 
 /// `[api]`: what HTTP clients may hold open (see `alx_api::server`). The node never lets the
@@ -92,7 +106,7 @@ impl ApiSection {
 pub struct GatewaySection {
     /// Directory of the GGUF weights this node serves, relative to the home directory.
     pub models_dir: PathBuf,
-    /// Requests waiting or running at once; more get HTTP 429.
+    /// Requests waiting for a worker at once; more get HTTP 429.
     pub queue_max: usize,
     /// Largest `max_tokens` accepted.
     pub max_tokens_max: u32,
@@ -100,6 +114,9 @@ pub struct GatewaySection {
     pub settle_interval_secs: u64,
     /// Threads a model uses to generate (1 keeps a 2-core machine responsive).
     pub threads: usize,
+    /// Threads running requests (tokenizing, retrieval, generation, receipts); requests beyond
+    /// them wait in a queue of `queue_max`. Consensus and the API never share these threads.
+    pub workers: usize,
 }
 
 impl Default for GatewaySection {
@@ -110,6 +127,7 @@ impl Default for GatewaySection {
             max_tokens_max: 4096,
             settle_interval_secs: 5,
             threads: 1,
+            workers: 1,
         }
     }
 }
@@ -159,6 +177,7 @@ impl NodeConfig {
             blobs: alx_blobs::BlobConfig::default(),
             gateway: GatewaySection::default(),
             api: ApiSection::default(),
+            data: DataSection::default(),
         }
     }
 
@@ -199,9 +218,10 @@ impl NodeConfig {
             || g.max_tokens_max == 0
             || g.settle_interval_secs == 0
             || g.threads == 0
+            || g.workers == 0
         {
             bail!(
-                "gateway: queue_max, max_tokens_max, settle_interval_secs and threads must be positive"
+                "gateway: queue_max, max_tokens_max, settle_interval_secs, threads and workers must be positive"
             );
         }
         let a = &self.api;
@@ -213,6 +233,11 @@ impl NodeConfig {
             bail!(
                 "api: connections_max, connections_per_ip_max, header_timeout_secs and body_timeout_secs must be positive"
             );
+        }
+        for peer in &self.data.peers {
+            if !(peer.starts_with("http://") || peer.starts_with("https://")) {
+                bail!("data: peer {peer:?} is not an http(s):// URL");
+            }
         }
         if self.mempool.capacity == 0 || self.mempool.per_sender_max == 0 {
             bail!("mempool: capacity and per_sender_max must be positive");

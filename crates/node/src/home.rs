@@ -166,6 +166,18 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         let mut cfg = NodeConfig::local(&format!("validator-{i}"), api_addr, p2p_addr);
         if opts.validators > 1 {
             cfg.genesis_file = PathBuf::from("../..").join(GENESIS_FILE);
+            // Each validator fetches contribution data uploaded to another from its API.
+            let api_ip = if api_addr.ip().is_unspecified() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                api_addr.ip()
+            };
+            cfg.data.peers = (0..opts.validators)
+                .filter(|j| *j != i)
+                .map(|j| {
+                    format!("http://{}", SocketAddr::new(api_ip, opts.api_addr.port() + j as u16))
+                })
+                .collect();
         }
         node_key::write(&node_home.join(&cfg.key_file), &key)?;
         cfg.save(&node_home)?;

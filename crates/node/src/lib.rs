@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod availability;
 pub mod config;
 pub mod descriptors;
 pub mod home;

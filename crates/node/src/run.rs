@@ -77,7 +77,11 @@ pub fn run(
         alx_types::datanet::CONTRIBUTION_SIZE_MAX,
     )
     .context("cannot open the blob store (see [blobs] in config.toml)")?;
-    let indexes = Arc::new(alx_indexer::DatanetIndexes::new(&data.join("index"), blobs.clone()));
+    let peers = alx_blobs::Peers::new(cfg.data.peers.clone(), std::time::Duration::from_secs(60))
+        .context("cannot set up the data peers (see [data] in config.toml)")?;
+    let indexes = Arc::new(
+        alx_indexer::DatanetIndexes::new(&data.join("index"), blobs.clone()).with_peers(peers),
+    );
     let (leader, certification, empty_block_interval) = cfg.timeouts();
     let validator_cfg = ValidatorConfig {
         signer: key.clone(),
@@ -109,10 +113,18 @@ pub fn run(
         .context("cannot start consensus")?;
         let metrics_ctx = Mutex::new(context.child("api_metrics"));
         let connections = Arc::new(alx_api::ConnectionStats::default());
+        let gateway_stats: Arc<std::sync::OnceLock<Arc<alx_gateway::Gateway>>> = Arc::default();
+        let stats_source = gateway_stats.clone();
         let state = alx_api::ApiState {
             connections: connections.clone(),
             ledger: ledger.clone(),
-            metrics: Arc::new(move || metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default()),
+            metrics: Arc::new(move || {
+                let mut text = metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default();
+                if let Some(g) = stats_source.get() {
+                    text.push_str(&g.stats().render());
+                }
+                text
+            }),
             version: env!("CARGO_PKG_VERSION"),
             blobs,
             indexes: indexes.clone(),
@@ -122,6 +134,11 @@ pub fn run(
         let _indexer = context
             .child("indexer")
             .spawn(move |_| crate::indexer::run(indexer_ledger, indexer_indexes));
+        let (reporter_ledger, reporter_indexes, reporter_key) =
+            (ledger.clone(), indexes.clone(), key.clone());
+        let _reporter = context.child("data_reports").spawn(move |_| {
+            crate::availability::run(reporter_ledger, reporter_indexes, reporter_key)
+        });
         let load = alx_model::LoadConfig {
             threads: std::num::NonZeroUsize::new(cfg.gateway.threads)
                 .unwrap_or(std::num::NonZeroUsize::MIN),
@@ -135,12 +152,14 @@ pub fn run(
             key.clone(),
             alx_gateway::GatewayConfig {
                 queue_max: cfg.gateway.queue_max,
+                workers: cfg.gateway.workers,
                 max_tokens_max: cfg.gateway.max_tokens_max,
                 settle_interval: std::time::Duration::from_secs(cfg.gateway.settle_interval_secs),
                 ..alx_gateway::GatewayConfig::default()
             },
         )
         .context("cannot start the gateway")?;
+        let _ = gateway_stats.set(gateway.clone());
         let api = alx_api::router(state).merge(gateway.router());
         let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
         info!(

@@ -6,6 +6,8 @@
 //! 0x09 ‖ datanet (BE) ‖ content hash                   → contribution id (duplicate check)
 //! 0x0A ‖ datanet (BE) ‖ version (BE)                   → DatanetVersion
 //! 0x0B ‖ datanet (BE) ‖ account                       → (day, bytes contributed that day)
+//! 0x1F ‖ datanet (BE) ‖ contribution (BE) ‖ verdict hash → attesters of that data verdict
+//! 0x20 ‖ datanet (BE) ‖ normalized text hash          → contribution id (duplicate check)
 //! 0x05 ‖ "datanet_next" / "datanet_stake_locked"       → u64 / Amount
 //! ```
 //! Big-endian ids make a datanet's contributions iterate in id order.
@@ -16,6 +18,7 @@ use crate::{
 };
 use alx_types::{
     Address, Amount, Hash,
+    availability::Refusal,
     datanet::{ContentRef, ContributionId, DatanetId, DatanetSpec},
 };
 use bytes::BufMut as _;
@@ -28,10 +31,12 @@ pub(crate) const PREFIX_CONTRIBUTION: u8 = 0x08;
 pub(crate) const PREFIX_CONTENT: u8 = 0x09;
 pub(crate) const PREFIX_VERSION: u8 = 0x0A;
 pub(crate) const PREFIX_DAILY_BYTES: u8 = 0x0B;
+pub(crate) const PREFIX_ATTEST: u8 = 0x1F;
+pub(crate) const PREFIX_TEXT: u8 = 0x20;
 const GLOBAL_NEXT: &str = "datanet_next";
 const GLOBAL_STAKE_LOCKED: &str = "datanet_stake_locked";
 
-fn key(prefix: u8, datanet: DatanetId, rest: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn key(prefix: u8, datanet: DatanetId, rest: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + rest.iter().map(|r| r.len()).sum::<usize>());
     k.push(prefix);
     k.put_u64(datanet);
@@ -64,14 +69,23 @@ pub struct Datanet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContributionStatus {
-    /// Waiting for review.
+    /// Its data is held; waiting for review by the owner or a curator.
     Pending,
     /// Part of the datanet (and of every version from the next one on).
     Approved,
-    /// Refused; its stake went to the owner.
+    /// Refused by a reviewer; its stake went to the owner.
     Rejected,
     /// Taken back by its contributor.
     Withdrawn,
+    /// Waiting for a quorum of validators to report holding its data.
+    AwaitingData,
+    /// Its data was not confirmed held by the deadline; its stake went back.
+    Unavailable,
+    /// Refused by the validators' verdict, with the evidence in `refusal`; its stake went to
+    /// the owner.
+    Refused,
+    /// Dropped by the owner while it awaited its data; its stake went back.
+    Removed,
 }
 
 /// A contribution.
@@ -93,6 +107,11 @@ pub struct Contribution {
     /// its approval. Version `v` holds exactly the approved contributions with
     /// `first_version <= v`, which lets anyone rebuild any version's content.
     pub first_version: u32,
+    /// The datanet's latest version when it was offered: what near-duplicate coverage is
+    /// measured against.
+    pub base_version: u32,
+    /// Why the validators' verdict refused it, with the evidence.
+    pub refusal: Option<Refusal>,
 }
 
 /// A published version of a datanet.
@@ -142,7 +161,32 @@ impl Read for Datanet {
 }
 
 impl ContributionStatus {
-    const ALL: [Self; 4] = [Self::Pending, Self::Approved, Self::Rejected, Self::Withdrawn];
+    /// Every status, in the order of their stored tags.
+    pub const ALL: [Self; 8] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Withdrawn,
+        Self::AwaitingData,
+        Self::Unavailable,
+        Self::Refused,
+        Self::Removed,
+    ];
+
+    /// The stable snake_case name the API shows.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::AwaitingData => "awaiting_data",
+            Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
+            Self::Removed => "removed",
+        }
+    }
 }
 
 impl Write for Contribution {
@@ -154,12 +198,28 @@ impl Write for Contribution {
         self.stake.write(buf);
         buf.put_u8(u8::from(self.near_duplicate));
         self.first_version.write(buf);
+        self.base_version.write(buf);
+        match &self.refusal {
+            None => buf.put_u8(0),
+            Some(r) => {
+                buf.put_u8(1);
+                r.write(buf);
+            }
+        }
     }
 }
 
 impl EncodeSize for Contribution {
     fn encode_size(&self) -> usize {
-        Address::SIZE + ContentRef::SIZE + 1 + u64::SIZE + Amount::SIZE + 1 + u32::SIZE
+        Address::SIZE
+            + ContentRef::SIZE
+            + 1
+            + u64::SIZE
+            + Amount::SIZE
+            + 1
+            + 2 * u32::SIZE
+            + 1
+            + self.refusal.as_ref().map_or(0, EncodeSize::encode_size)
     }
 }
 
@@ -183,6 +243,12 @@ impl Read for Contribution {
                 other => return Err(CodecError::InvalidEnum(other)),
             },
             first_version: u32::read(buf)?,
+            base_version: u32::read(buf)?,
+            refusal: match u8::read(buf)? {
+                0 => None,
+                1 => Some(Refusal::read(buf)?),
+                other => return Err(CodecError::InvalidEnum(other)),
+            },
         })
     }
 }
@@ -268,7 +334,8 @@ impl State {
         Ok(all)
     }
 
-    /// The live (pending or approved) contribution with this content, if any.
+    /// The live contribution with this exact content (awaiting its data, pending or approved),
+    /// if any.
     pub fn contribution_by_content(
         &self,
         datanet: DatanetId,
@@ -356,6 +423,32 @@ impl State {
     ) {
         let packed = (u128::from(day) << 64) | u128::from(bytes);
         self.put(key(PREFIX_DAILY_BYTES, datanet, &[who.as_bytes()]), &packed);
+    }
+
+    /// The live (pending or approved) contribution whose normalized text hashes to
+    /// `text_hash`, if any. The index is not cleaned when a contribution leaves (it does not
+    /// keep its text hash), so the entry is checked against the contribution's status.
+    pub fn contribution_by_text(
+        &self,
+        datanet: DatanetId,
+        text_hash: &Hash,
+    ) -> Result<Option<ContributionId>, CorruptState> {
+        let Some(id) = self.get::<u64>(&key(PREFIX_TEXT, datanet, &[&text_hash.0]))? else {
+            return Ok(None);
+        };
+        let live = self.contribution(datanet, id)?.is_some_and(|c| {
+            matches!(c.status, ContributionStatus::Pending | ContributionStatus::Approved)
+        });
+        Ok(live.then_some(id))
+    }
+
+    pub(crate) fn put_contribution_by_text(
+        &mut self,
+        datanet: DatanetId,
+        text_hash: &Hash,
+        id: ContributionId,
+    ) {
+        self.put(key(PREFIX_TEXT, datanet, &[&text_hash.0]), &id);
     }
 
     pub(crate) fn put_datanet_stake_locked(&mut self, amount: Amount) {

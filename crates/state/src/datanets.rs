@@ -1,25 +1,28 @@
 //! Datanets: creation, contributions (fee, stake, daily byte cap, exact-duplicate refusal),
-//! review by the owner or curators, withdrawal, and versions.
+//! review by the owner or curators, withdrawal, and versions. Whether a contribution's data is
+//! held, and what it is, is settled by the validators' reports (`availability`).
 //!
 //! Every operation checks everything first and writes only once nothing can fail, so a failed
 //! transaction changes nothing but its fee and nonce.
 //!
 //! Money: the contribution fee goes to the owner at once. The stake leaves the contributor's
 //! balance and is held by the chain (`datanet_stake_locked`, counted in the supply) until the
-//! contribution is approved or withdrawn (back to the contributor) or rejected (to the owner,
-//! which is what makes spam cost something).
+//! contribution is approved, withdrawn, removed or found unavailable (back to the contributor)
+//! or rejected or refused (to the owner, which is what makes spam and lies cost something).
 
 use crate::{
     datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion},
+    due::Due,
     execute::{PayloadResult, overflow},
     state::{CorruptState, State},
 };
 use alx_types::{
     Address, Amount, ErrorCode, Hash,
+    availability::DATA_DEADLINE_BLOCKS,
     block::Height,
     datanet::{
         BLOCKS_PER_DAY, CONTRIBUTION_SIZE_MAX, ContentRef, ContributionId, DatanetId, DatanetOp,
-        DatanetSpec, Policy,
+        DatanetSpec,
     },
     hash::sha256,
     merkle::list_root,
@@ -46,6 +49,10 @@ impl State {
             DatanetOp::PublishVersion { datanet } => self.publish_version(height, who, *datanet),
             DatanetOp::FlagNearDuplicate { datanet, contribution } => {
                 self.flag_near_duplicate(who, *datanet, *contribution)
+            }
+            DatanetOp::Attest { reports } => self.attest(who, reports),
+            DatanetOp::Remove { datanet, contribution } => {
+                self.remove_awaiting(who, *datanet, *contribution)
             }
         }
     }
@@ -104,36 +111,28 @@ impl State {
         account.balance = account.balance.checked_sub(cost).ok_or(ErrorCode::InsufficientFunds)?;
         let locked = self.datanet_stake_locked()?.checked_add(stake).ok_or_else(overflow)?;
 
-        let approved = datanet.spec.policy == Policy::Open;
         let contribution_id = datanet.contributions;
         let contribution = Contribution {
             contributor: *who,
             content: *content,
-            status: if approved {
-                ContributionStatus::Approved
-            } else {
-                ContributionStatus::Pending
-            },
+            status: ContributionStatus::AwaitingData,
             submitted_at: height.0,
-            stake: if approved { Amount::ZERO } else { stake },
+            stake,
             near_duplicate: false,
-            first_version: if approved { datanet.version.saturating_add(1) } else { 0 },
+            first_version: 0,
+            base_version: datanet.version,
+            refusal: None,
         };
         datanet.contributions += 1;
-        // An open datanet approves on arrival: the stake comes straight back.
-        if approved {
-            datanet.approved += 1;
-            datanet.approved_bytes = datanet.approved_bytes.saturating_add(content.size);
-            account.balance = account.balance.checked_add(stake).ok_or_else(overflow)?;
-        } else {
-            self.put_datanet_stake_locked(locked);
-        }
+        let due = height.0.checked_add(DATA_DEADLINE_BLOCKS).ok_or_else(overflow)?;
+        self.put_datanet_stake_locked(locked);
         self.put_account(who, &account);
         self.credit(&datanet.owner, fee)?;
         self.put_contribution(id, contribution_id, &contribution);
         self.put_contribution_by_content(id, &content.hash, contribution_id);
         self.put_bytes_contributed(id, who, day, used);
         self.put_datanet(id, &datanet);
+        self.schedule(due, &Due::DataDeadline(id, contribution_id));
         Ok(())
     }
 
@@ -153,22 +152,18 @@ impl State {
         if c.status != ContributionStatus::Pending {
             return Err(ErrorCode::NotPending.into());
         }
-        let locked = self.datanet_stake_locked()?.checked_sub(c.stake).ok_or_else(overflow)?;
         // Approval returns the stake to the contributor; rejection forfeits it to the owner.
-        let to = if approve { c.contributor } else { datanet.owner };
         if approve {
-            c.status = ContributionStatus::Approved;
-            c.first_version = datanet.version.saturating_add(1);
-            datanet.approved += 1;
-            datanet.approved_bytes = datanet.approved_bytes.saturating_add(c.content.size);
+            self.approve_held(&mut datanet, &mut c)?;
         } else {
+            let locked = self.datanet_stake_locked()?.checked_sub(c.stake).ok_or_else(overflow)?;
             c.status = ContributionStatus::Rejected;
             // The content may be offered again (e.g. fixed), so it no longer blocks duplicates.
             self.delete_contribution_by_content(id, &c.content.hash);
+            let stake = std::mem::take(&mut c.stake);
+            self.put_datanet_stake_locked(locked);
+            self.credit(&datanet.owner, stake)?;
         }
-        let stake = std::mem::take(&mut c.stake);
-        self.put_datanet_stake_locked(locked);
-        self.credit(&to, stake)?;
         self.put_contribution(id, contribution_id, &c);
         self.put_datanet(id, &datanet);
         Ok(())
@@ -186,8 +181,11 @@ impl State {
         if c.contributor != *who {
             return Err(ErrorCode::NotContributor.into());
         }
-        if c.status != ContributionStatus::Pending {
+        if !matches!(c.status, ContributionStatus::Pending | ContributionStatus::AwaitingData) {
             return Err(ErrorCode::NotPending.into());
+        }
+        if c.status == ContributionStatus::AwaitingData {
+            self.forget_awaiting(id, contribution_id, &c);
         }
         let locked = self.datanet_stake_locked()?.checked_sub(c.stake).ok_or_else(overflow)?;
         c.status = ContributionStatus::Withdrawn;
@@ -308,6 +306,7 @@ fn valid_spec(spec: &DatanetSpec) -> bool {
         && spec.tags.iter().all(|t| slug(t, TAG_LEN_MAX))
         && spdx(&spec.license)
         && curators.len() == spec.curators.len()
+        && spec.duplicate_threshold_bps <= 10_000
 }
 
 #[cfg(test)]

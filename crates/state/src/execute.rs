@@ -17,7 +17,9 @@
 //! transfer recipient, curators, an API key's provider) must be strict keys too
 //! (`bad_address`).
 //!
-//! After the transactions: unbondings that matured at this height return to balances; the
+//! After the transactions: what was scheduled for this height runs (API keys whose revocation
+//! delay ended close, contributions whose data never came are dropped); unbondings that
+//! matured at this height return to balances; the
 //! block's fees go to its proposer; the block's emission is minted and split; subnets whose
 //! tempo ends at this height run their Yuma epoch; the last block of an epoch pays the epoch
 //! pools and re-chooses the active set for the next epoch. A failed transaction never makes the block invalid.
@@ -119,6 +121,8 @@ impl State {
             fees = fees.checked_add(receipt.fee_paid).ok_or_else(overflow)?;
             receipts.push(receipt);
         }
+        // Revocations whose delay ended, data deadlines that passed.
+        self.run_due(ctx.height.0)?;
         self.mature_unbondings(ctx.height)?;
         if !fees.is_zero() {
             let mut proposer = self.account(&ctx.proposer)?.unwrap_or_default();

@@ -6,7 +6,8 @@
 //! receives their results.
 //!
 //! Modules by domain: [`execute`] (transactions and blocks), `staking`, `datanets` (with their
-//! records in `datanet_records`), `models` and `usage` (records in `model_records`),
+//! records in `datanet_records`; `availability`: validators' reports on contributions' data),
+//! `models` and `usage` (records in `model_records`), `due` (work scheduled for a height),
 //! [`emission`], `subnets` (registration and weights; `subnet_epoch`: emission and Yuma epochs;
 //! records in `subnet_records`; read views in `subnet_views`), [`genesis`], [`keys`] (the state
 //! layout).
@@ -15,8 +16,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod auth;
+mod availability;
 mod datanet_records;
 mod datanets;
+mod due;
 pub mod emission;
 pub mod execute;
 pub mod genesis;

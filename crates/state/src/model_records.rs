@@ -65,12 +65,23 @@ pub struct ApiKey {
     pub payer: Address,
     /// The only node that may charge it.
     pub provider: Address,
-    /// Most it may ever be charged.
-    pub limit: Amount,
+    /// What is left to charge: moved out of the payer's deposit, drawn only by the provider.
+    pub allowance: Amount,
     /// Charged so far.
     pub spent: Amount,
-    /// Stopped by the payer.
+    /// Closed: no more charges, and its allowance went back to the payer's deposit.
     pub revoked: bool,
+    /// The height at which a payer's revocation closes the key (0: not revoked). Until then
+    /// the provider may still settle what it served, but serves no more.
+    pub closes_at: u64,
+}
+
+impl ApiKey {
+    /// True if a provider may serve requests on it now: neither closed nor being revoked.
+    #[must_use]
+    pub const fn is_open(&self) -> bool {
+        !self.revoked && self.closes_at == 0
+    }
 }
 
 /// An account's rewards.
@@ -121,15 +132,16 @@ impl Write for ApiKey {
     fn write(&self, buf: &mut impl bytes::BufMut) {
         self.payer.write(buf);
         self.provider.write(buf);
-        self.limit.write(buf);
+        self.allowance.write(buf);
         self.spent.write(buf);
         buf.put_u8(u8::from(self.revoked));
+        self.closes_at.write(buf);
     }
 }
 
 impl EncodeSize for ApiKey {
     fn encode_size(&self) -> usize {
-        2 * Address::SIZE + 2 * Amount::SIZE + 1
+        2 * Address::SIZE + 2 * Amount::SIZE + 1 + u64::SIZE
     }
 }
 
@@ -139,9 +151,10 @@ impl Read for ApiKey {
         Ok(Self {
             payer: Address::read(buf)?,
             provider: Address::read(buf)?,
-            limit: Amount::read(buf)?,
+            allowance: Amount::read(buf)?,
             spent: Amount::read(buf)?,
             revoked: read_bool(buf)?,
+            closes_at: u64::read(buf)?,
         })
     }
 }
@@ -223,7 +236,7 @@ impl State {
         self.amount_global(GLOBAL_TREASURY)
     }
 
-    /// All prepaid deposits together.
+    /// All prepaid deposits together, API key allowances included.
     pub fn prepaid_total(&self) -> Result<Amount, CorruptState> {
         self.amount_global(GLOBAL_PREPAID_TOTAL)
     }

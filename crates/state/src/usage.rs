@@ -1,8 +1,16 @@
-//! Paying for model use: prepaid deposits, API keys, settlements and reward claims.
+//! Paying for model use: prepaid deposits, API keys with their allowances, settlements and
+//! reward claims.
+//!
+//! Money held for usage (`prepaid_total`, counted in the supply) sits in two places: each
+//! payer's free deposit, and each API key's allowance. Creating or funding a key moves deposit
+//! into its allowance; only the key's provider draws the allowance down, by settling; a
+//! payer's revocation returns what is left to the deposit [`REVOKE_DELAY_BLOCKS`] later (the
+//! due queue runs it), a provider's revocation at once. A withdrawal takes only free deposit,
+//! so nothing a provider has served against can be pulled away before it settles.
 //!
 //! A settlement is checked whole before anything is written: the receipt range, every key
-//! (its provider, limit and payer's deposit), every model, every credit. Then, per model, the
-//! fees charged are split exactly in base units:
+//! (its provider, state and allowance), every model, every credit. Then, per model, the fees
+//! charged are split exactly in base units:
 //!
 //! ```text
 //! data     = total * data_bps / 10_000          (floor)
@@ -19,17 +27,18 @@
 
 use crate::{
     ContributionStatus,
+    due::Due,
     execute::{PayloadError, PayloadResult, overflow},
     model_records::{
         ApiKey, GLOBAL_CLAIMABLE_TOTAL, GLOBAL_PREPAID_TOTAL, GLOBAL_TREASURY, Model, Rewards,
     },
-    state::State,
+    state::{CorruptState, State},
 };
 use alx_types::{
     Address, Amount, ErrorCode, Hash,
     datanet::{ContributionId, DatanetId},
     model::{BPS, ModelId},
-    usage::{Settlement, UsageOp},
+    usage::{REVOKE_DELAY_BLOCKS, Settlement, UsageOp},
 };
 use std::collections::BTreeMap;
 
@@ -47,7 +56,6 @@ fn bps_of(total: Amount, bps: u16) -> Amount {
 #[derive(Default)]
 struct Payouts {
     keys: BTreeMap<Hash, ApiKey>,
-    prepaid: BTreeMap<Address, Amount>,
     balances: BTreeMap<Address, Amount>,
     rewards: BTreeMap<Address, Amount>,
     earned: BTreeMap<(DatanetId, ContributionId), Amount>,
@@ -65,35 +73,11 @@ impl State {
         match op {
             UsageOp::Deposit { amount } => self.deposit(who, *amount),
             UsageOp::Withdraw { amount } => self.withdraw_deposit(who, *amount),
-            UsageOp::CreateApiKey { key_hash, provider, limit } => {
-                if self.api_key(key_hash)?.is_some() {
-                    return Err(ErrorCode::ApiKeyExists.into());
-                }
-                if !provider.is_strict_key() {
-                    return Err(ErrorCode::BadAddress.into());
-                }
-                let key = ApiKey {
-                    payer: *who,
-                    provider: *provider,
-                    limit: *limit,
-                    spent: Amount::ZERO,
-                    revoked: false,
-                };
-                self.put_api_key(key_hash, &key);
-                Ok(())
+            UsageOp::CreateApiKey { key_hash, provider, allowance } => {
+                self.create_api_key(who, key_hash, provider, *allowance)
             }
-            UsageOp::RevokeApiKey { key_hash } => {
-                let mut key = self.api_key(key_hash)?.ok_or(ErrorCode::UnknownApiKey)?;
-                if key.payer != *who {
-                    return Err(ErrorCode::NotKeyParty.into());
-                }
-                if key.revoked {
-                    return Err(ErrorCode::ApiKeyRevoked.into());
-                }
-                key.revoked = true;
-                self.put_api_key(key_hash, &key);
-                Ok(())
-            }
+            UsageOp::FundApiKey { key_hash, amount } => self.fund_api_key(who, key_hash, *amount),
+            UsageOp::RevokeApiKey { key_hash } => self.revoke_api_key(height.0, who, key_hash),
             UsageOp::Settle(s) => self.settle(height, who, s),
             UsageOp::Claim => self.claim(who),
         }
@@ -124,6 +108,92 @@ impl State {
         self.put_prepaid(who, prepaid);
         self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, total);
         self.credit(who, amount)?;
+        Ok(())
+    }
+
+    fn create_api_key(
+        &mut self,
+        who: &Address,
+        key_hash: &Hash,
+        provider: &Address,
+        allowance: Amount,
+    ) -> PayloadResult {
+        if self.api_key(key_hash)?.is_some() {
+            return Err(ErrorCode::ApiKeyExists.into());
+        }
+        if !provider.is_strict_key() {
+            return Err(ErrorCode::BadAddress.into());
+        }
+        let deposit =
+            self.prepaid(who)?.checked_sub(allowance).ok_or(ErrorCode::InsufficientDeposit)?;
+        let key = ApiKey {
+            payer: *who,
+            provider: *provider,
+            allowance,
+            spent: Amount::ZERO,
+            revoked: false,
+            closes_at: 0,
+        };
+        self.put_prepaid(who, deposit);
+        self.put_api_key(key_hash, &key);
+        Ok(())
+    }
+
+    fn fund_api_key(&mut self, who: &Address, key_hash: &Hash, amount: Amount) -> PayloadResult {
+        if amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let mut key = self.api_key(key_hash)?.ok_or(ErrorCode::UnknownApiKey)?;
+        if key.payer != *who {
+            return Err(ErrorCode::NotKeyParty.into());
+        }
+        if !key.is_open() {
+            return Err(ErrorCode::ApiKeyRevoked.into());
+        }
+        let deposit =
+            self.prepaid(who)?.checked_sub(amount).ok_or(ErrorCode::InsufficientDeposit)?;
+        key.allowance = add(key.allowance, amount)?;
+        self.put_prepaid(who, deposit);
+        self.put_api_key(key_hash, &key);
+        Ok(())
+    }
+
+    /// The payer starts the revocation delay; the provider closes the key at once.
+    fn revoke_api_key(&mut self, height: u64, who: &Address, key_hash: &Hash) -> PayloadResult {
+        let mut key = self.api_key(key_hash)?.ok_or(ErrorCode::UnknownApiKey)?;
+        if key.revoked {
+            return Err(ErrorCode::ApiKeyRevoked.into());
+        }
+        if key.provider == *who {
+            if key.closes_at != 0 {
+                self.unschedule(key.closes_at, &Due::CloseApiKey(*key_hash));
+            }
+            return Ok(self.close_api_key(key_hash)?);
+        }
+        if key.payer != *who {
+            return Err(ErrorCode::NotKeyParty.into());
+        }
+        if key.closes_at != 0 {
+            return Err(ErrorCode::ApiKeyRevoked.into());
+        }
+        key.closes_at = height.checked_add(REVOKE_DELAY_BLOCKS).ok_or_else(overflow)?;
+        self.schedule(key.closes_at, &Due::CloseApiKey(*key_hash));
+        self.put_api_key(key_hash, &key);
+        Ok(())
+    }
+
+    /// Closes a key: what is left of its allowance returns to the payer's deposit (both held
+    /// for usage: `prepaid_total` does not move). A key already closed stays as it is.
+    pub(crate) fn close_api_key(&mut self, key_hash: &Hash) -> Result<(), CorruptState> {
+        let Some(mut key) = self.api_key(key_hash)? else { return Ok(()) };
+        if key.revoked {
+            return Ok(());
+        }
+        let deposit = self.prepaid(&key.payer)?.checked_add(key.allowance).ok_or_else(overflow)?;
+        self.put_prepaid(&key.payer, deposit);
+        key.allowance = Amount::ZERO;
+        key.revoked = true;
+        self.put_api_key(key_hash, &key);
         Ok(())
     }
 
@@ -162,6 +232,7 @@ impl State {
             if key.provider != *provider {
                 return Err(ErrorCode::NotKeyParty.into());
             }
+            // A key being revoked still settles: what it served before the revocation is owed.
             if key.revoked {
                 return Err(ErrorCode::ApiKeyRevoked.into());
             }
@@ -172,22 +243,12 @@ impl State {
                 }
                 slot.insert(m);
             }
+            let allowance = key.allowance.checked_sub(charge.amount).ok_or(ErrorCode::OverLimit)?;
             let spent = add(key.spent, charge.amount)?;
-            if spent > key.limit {
-                return Err(ErrorCode::OverLimit.into());
-            }
-            out.keys.insert(charge.key_hash, ApiKey { spent, ..key });
-            let owed =
-                add(out.prepaid.get(&key.payer).copied().unwrap_or_default(), charge.amount)?;
-            out.prepaid.insert(key.payer, owed);
+            out.keys.insert(charge.key_hash, ApiKey { spent, allowance, ..key });
             let total = per_model.entry(charge.model).or_default();
             *total = add(*total, charge.amount)?;
             out.charged = add(out.charged, charge.amount)?;
-        }
-        for (payer, owed) in &out.prepaid {
-            if self.prepaid(payer)? < *owed {
-                return Err(ErrorCode::InsufficientDeposit.into());
-            }
         }
         // Credits, checked against each model's datanet versions and data share.
         let mut credited: BTreeMap<ModelId, Amount> = BTreeMap::new();
@@ -293,10 +354,6 @@ impl State {
     fn apply_payouts(&mut self, out: Payouts) -> PayloadResult {
         for (hash, key) in &out.keys {
             self.put_api_key(hash, key);
-        }
-        for (payer, owed) in &out.prepaid {
-            let left = self.prepaid(payer)?.checked_sub(*owed).ok_or_else(overflow)?;
-            self.put_prepaid(payer, left);
         }
         let prepaid_total = self.prepaid_total()?.checked_sub(out.charged).ok_or_else(overflow)?;
         self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, prepaid_total);

@@ -126,6 +126,18 @@ pub enum PayloadJson {
         /// The contribution.
         contribution: ContributionId,
     },
+    /// See [`DatanetOp::Attest`].
+    DatanetAttest {
+        /// The verdicts.
+        reports: Vec<crate::availability::DataReport>,
+    },
+    /// See [`DatanetOp::Remove`].
+    DatanetRemove {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
     /// See [`ModelOp::Register`].
     ModelRegister {
         /// The new model.
@@ -163,8 +175,16 @@ pub enum PayloadJson {
         key_hash: Hash,
         /// The provider allowed to charge it.
         provider: Address,
-        /// Spending limit.
-        limit: Amount,
+        /// Moved from the deposit to the key.
+        allowance: Amount,
+    },
+    /// See [`UsageOp::FundApiKey`].
+    ApiKeyFund {
+        /// SHA-256 of the key (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        key_hash: Hash,
+        /// Moved from the deposit to the key.
+        amount: Amount,
     },
     /// See [`UsageOp::RevokeApiKey`].
     ApiKeyRevoke {
@@ -251,6 +271,10 @@ impl From<&Payload> for PayloadJson {
                         contribution: *contribution,
                     }
                 }
+                DatanetOp::Attest { reports } => Self::DatanetAttest { reports: reports.clone() },
+                DatanetOp::Remove { datanet, contribution } => {
+                    Self::DatanetRemove { datanet: *datanet, contribution: *contribution }
+                }
             },
             Payload::Model(ref op) => match op {
                 ModelOp::Register(spec) => Self::ModelRegister { spec: (**spec).clone() },
@@ -264,8 +288,13 @@ impl From<&Payload> for PayloadJson {
             Payload::Usage(ref op) => match op {
                 UsageOp::Deposit { amount } => Self::Deposit { amount: *amount },
                 UsageOp::Withdraw { amount } => Self::WithdrawDeposit { amount: *amount },
-                UsageOp::CreateApiKey { key_hash, provider, limit } => {
-                    Self::ApiKeyCreate { key_hash: *key_hash, provider: *provider, limit: *limit }
+                UsageOp::CreateApiKey { key_hash, provider, allowance } => Self::ApiKeyCreate {
+                    key_hash: *key_hash,
+                    provider: *provider,
+                    allowance: *allowance,
+                },
+                UsageOp::FundApiKey { key_hash, amount } => {
+                    Self::ApiKeyFund { key_hash: *key_hash, amount: *amount }
                 }
                 UsageOp::RevokeApiKey { key_hash } => Self::ApiKeyRevoke { key_hash: *key_hash },
                 UsageOp::Settle(s) => Self::Settle { settlement: (**s).clone() },

@@ -7,18 +7,30 @@
 //!           | 3 Withdraw { datanet, contribution }    the contributor takes a pending one back
 //!           | 4 PublishVersion { datanet }            owner: a new version over all approved
 //!           | 5 FlagNearDuplicate { datanet, contribution }  owner or curator: no rewards
+//!           | 6 Attest { reports }                    active validators: the data is held, and
+//!                                                     what it is (see `availability`)
+//!           | 7 Remove { datanet, contribution }      owner: drop one still awaiting its data
 //! ```
 //!
-//! Near-duplicates: a reviewer's node measures how much of a contribution the datanet's
-//! index already covers (spans of at least 32 bytes; `alx-attribution`'s coverage rule, flag
-//! at 80%) and flags it on chain; anyone can recompute the coverage to audit the flag. A
-//! flagged contribution stays in the datanet (and its versions) but earns no data share.
+//! A contribution waits for its data (`awaiting_data`) until a quorum of the active validators
+//! reports holding its blob; only then is it approved (open datanets) or put up for review.
+//! The same reports refuse, with evidence, a contribution whose size was misdeclared, whose
+//! bytes are not text, whose normalized text repeats a live contribution, or which the
+//! datanet already holds above its `duplicate_threshold_bps`. One whose data never arrives is
+//! dropped as `unavailable` after `availability::DATA_DEADLINE_BLOCKS`, so no version ever
+//! waits for bytes nobody has.
+//!
+//! Curators may still flag a near-duplicate by hand (`FlagNearDuplicate`): it stays in the
+//! datanet (and its versions) but earns no data share.
 //!
 //! Decoding checks structure only (lengths, UTF-8); what a field may contain (a name's
 //! characters, a license id) is checked by execution, which fails the transaction with a
 //! receipt instead.
 
-use crate::{Address, Amount, Hash};
+use crate::{
+    Address, Amount, Hash,
+    availability::{DUPLICATE_THRESHOLD_BPS_DEFAULT, DataReport, REPORTS_PER_TX_MAX},
+};
 use bytes::BufMut;
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
@@ -101,6 +113,14 @@ pub struct DatanetSpec {
     pub daily_byte_cap: u64,
     /// Accounts that may approve and reject besides the owner.
     pub curators: Vec<Address>,
+    /// A contribution whose text the datanet already holds at this share or more (basis
+    /// points, measured by the validators) is refused as a near-duplicate; 0 turns it off.
+    #[serde(default = "default_threshold")]
+    pub duplicate_threshold_bps: u16,
+}
+
+const fn default_threshold() -> u16 {
+    DUPLICATE_THRESHOLD_BPS_DEFAULT
 }
 
 /// A contribution's content, as stored in the blob store.
@@ -156,6 +176,18 @@ pub enum DatanetOp {
         /// The contribution.
         contribution: ContributionId,
     },
+    /// An active validator's verdicts on contributions awaiting their data.
+    Attest {
+        /// At most `availability::REPORTS_PER_TX_MAX`.
+        reports: Vec<DataReport>,
+    },
+    /// Drop a contribution still awaiting its data (owner); its stake goes back.
+    Remove {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The contribution.
+        contribution: ContributionId,
+    },
 }
 
 impl DatanetOp {
@@ -169,6 +201,8 @@ impl DatanetOp {
             Self::Withdraw { .. } => "datanet_withdraw",
             Self::PublishVersion { .. } => "datanet_publish_version",
             Self::FlagNearDuplicate { .. } => "datanet_flag_near_duplicate",
+            Self::Attest { .. } => "datanet_attest",
+            Self::Remove { .. } => "datanet_remove",
         }
     }
 }
@@ -224,6 +258,7 @@ impl Write for DatanetSpec {
         for c in self.curators.iter().take(255) {
             c.write(buf);
         }
+        self.duplicate_threshold_bps.write(buf);
     }
 }
 
@@ -240,6 +275,7 @@ impl EncodeSize for DatanetSpec {
             + u64::SIZE
             + 1
             + self.curators.len().min(255) * Address::SIZE
+            + u16::SIZE
     }
 }
 
@@ -263,6 +299,7 @@ impl Read for DatanetSpec {
         let curators = (0..read_count(buf, CURATORS_MAX)?)
             .map(|_| Address::read(buf))
             .collect::<Result<_, _>>()?;
+        let duplicate_threshold_bps = crate::availability::read_bps(buf)?;
         Ok(Self {
             name,
             description,
@@ -273,6 +310,7 @@ impl Read for DatanetSpec {
             contribution_stake,
             daily_byte_cap,
             curators,
+            duplicate_threshold_bps,
         })
     }
 }
@@ -333,6 +371,18 @@ impl Write for DatanetOp {
                 datanet.write(buf);
                 contribution.write(buf);
             }
+            Self::Attest { reports } => {
+                buf.put_u8(6);
+                buf.put_u8(reports.len().min(255) as u8);
+                for r in reports.iter().take(255) {
+                    r.write(buf);
+                }
+            }
+            Self::Remove { datanet, contribution } => {
+                buf.put_u8(7);
+                datanet.write(buf);
+                contribution.write(buf);
+            }
         }
     }
 }
@@ -343,8 +393,13 @@ impl EncodeSize for DatanetOp {
             Self::Create(spec) => spec.encode_size(),
             Self::Contribute { .. } => u64::SIZE + ContentRef::SIZE,
             Self::Review { .. } => 2 * u64::SIZE + 1,
-            Self::Withdraw { .. } | Self::FlagNearDuplicate { .. } => 2 * u64::SIZE,
+            Self::Withdraw { .. } | Self::FlagNearDuplicate { .. } | Self::Remove { .. } => {
+                2 * u64::SIZE
+            }
             Self::PublishVersion { .. } => u64::SIZE,
+            Self::Attest { reports } => {
+                1 + reports.iter().take(255).map(EncodeSize::encode_size).sum::<usize>()
+            }
         }
     }
 }
@@ -369,6 +424,12 @@ impl Read for DatanetOp {
             5 => {
                 Self::FlagNearDuplicate { datanet: u64::read(buf)?, contribution: u64::read(buf)? }
             }
+            6 => Self::Attest {
+                reports: (0..read_count(buf, REPORTS_PER_TX_MAX)?)
+                    .map(|_| DataReport::read(buf))
+                    .collect::<Result<_, _>>()?,
+            },
+            7 => Self::Remove { datanet: u64::read(buf)?, contribution: u64::read(buf)? },
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -390,6 +451,7 @@ mod tests {
             contribution_stake: Amount(100),
             daily_byte_cap: 1 << 20,
             curators: vec![Address([3; 32])],
+            duplicate_threshold_bps: 8_000,
         }
     }
 
@@ -409,6 +471,17 @@ mod tests {
             DatanetOp::Withdraw { datanet: 7, contribution: 3 },
             DatanetOp::PublishVersion { datanet: 7 },
             DatanetOp::FlagNearDuplicate { datanet: 7, contribution: 3 },
+            DatanetOp::Remove { datanet: 7, contribution: 3 },
+            DatanetOp::Attest {
+                reports: vec![
+                    crate::availability::DataReport {
+                        datanet: 7,
+                        contribution: 3,
+                        verdict: crate::availability::DataVerdict::Unreadable,
+                    };
+                    REPORTS_PER_TX_MAX
+                ],
+            },
         ];
         for op in ops {
             let bytes = op.encode();
@@ -440,7 +513,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] = 9; // media type
         assert!(DatanetOp::decode(commonware_codec::Copying(&bytes[..])).is_err());
-        assert!(DatanetOp::decode(commonware_codec::Copying(&[6u8][..])).is_err());
+        assert!(DatanetOp::decode(commonware_codec::Copying(&[8u8][..])).is_err());
     }
 
     #[test]

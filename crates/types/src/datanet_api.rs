@@ -38,7 +38,9 @@ pub struct ContributionJson {
     /// The blob.
     #[serde(flatten)]
     pub content: ContentRef,
-    /// `pending`, `approved`, `rejected` or `withdrawn`.
+    /// `awaiting_data` (until a quorum of validators holds its bytes), `pending` (held,
+    /// awaiting review), `approved`, `rejected` (by a reviewer), `withdrawn`, `unavailable`
+    /// (its data never came), `refused` (see `refusal`) or `removed` (by the owner).
     pub status: String,
     /// Height of submission.
     pub submitted_at: u64,
@@ -51,6 +53,16 @@ pub struct ContributionJson {
     /// What it has earned from paid model use, in total.
     #[serde(default)]
     pub earned: crate::Amount,
+    /// The datanet's version when it was offered (near-duplicate coverage is measured
+    /// against it).
+    #[serde(default)]
+    pub base_version: u32,
+    /// While it awaits its data: the height at which it is dropped as unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_due_at: Option<u64>,
+    /// Why the validators' verdict refused it, with the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<crate::availability::Refusal>,
 }
 
 /// A published version.

@@ -12,6 +12,7 @@ pub mod address;
 pub mod amount;
 pub mod api;
 pub mod attribution_api;
+pub mod availability;
 pub mod block;
 pub mod chain_id;
 pub mod datanet;

@@ -45,12 +45,15 @@ pub struct ApiKeyJson {
     pub payer: Address,
     /// The only node that may charge it.
     pub provider: Address,
-    /// Most it may be charged.
-    pub limit: Amount,
+    /// What is left for the provider to charge.
+    pub allowance: Amount,
     /// Charged so far.
     pub spent: Amount,
-    /// Stopped by the payer.
+    /// Closed: no more charges; its allowance went back to the deposit.
     pub revoked: bool,
+    /// The height at which a payer's revocation closes it (absent: not being revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<u64>,
 }
 
 /// `GET /api/emission`: the schedule's state and where minted tokens wait.

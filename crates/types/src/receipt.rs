@@ -111,16 +111,16 @@ error_codes! {
     UnknownApiKey = 29, "unknown_api_key";
     /// An API key with this hash exists already. Fee charged.
     ApiKeyExists = 30, "api_key_exists";
-    /// The API key was revoked. Fee charged.
+    /// The API key was revoked (or its revocation is already under way). Fee charged.
     ApiKeyRevoked = 31, "api_key_revoked";
     /// Only the key's payer may revoke it, and only its provider may charge it. Fee charged.
     NotKeyParty = 32, "not_key_party";
     /// The settlement does not start at the provider's next receipt, or is empty. Fee
     /// charged.
     BadReceiptRange = 33, "bad_receipt_range";
-    /// A charge would pass the key's spending limit. Fee charged.
+    /// A charge is more than what is left of the key's allowance. Fee charged.
     OverLimit = 34, "over_limit";
-    /// A charge is more than the payer's prepaid deposit. Fee charged.
+    /// The payer's deposit cannot cover the withdrawal or the key's allowance. Fee charged.
     InsufficientDeposit = 35, "insufficient_deposit";
     /// A credit names a contribution the model does not draw on, a model the settlement does
     /// not charge, or more than the model's data share. Fee charged.
@@ -161,6 +161,12 @@ error_codes! {
     /// An address the transaction names (a new recipient, a curator, a provider) is not a
     /// strict ed25519 key: nobody could sign for it, or anybody could. Fee charged.
     BadAddress = 51, "bad_address";
+    /// Only a validator of the active set may report on contributions' data. Fee charged.
+    NotActiveValidator = 52, "not_active_validator";
+    /// A data report contradicts the contribution it names (an unknown contribution, a
+    /// version other than the one it was offered against, or a "wrong" size equal to the
+    /// declared one). Fee charged.
+    BadReport = 53, "bad_report";
 }
 
 impl ErrorCode {

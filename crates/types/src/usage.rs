@@ -1,21 +1,30 @@
-//! Paying for model use: prepaid deposits, API keys, settlement of served requests, and
-//! claiming rewards.
+//! Paying for model use: prepaid deposits, API keys with their own allowances, settlement of
+//! served requests, and claiming rewards.
 //!
 //! ```text
-//! UsageOp = 0 Deposit { amount }                     balance → prepaid deposit
-//!         | 1 Withdraw { amount }                    prepaid deposit → balance
-//!         | 2 CreateApiKey { key_hash, provider, limit }   a key `provider` may charge
-//!         | 3 RevokeApiKey { key_hash }               the payer stops a key
-//!         | 4 Settle { settlement }                  a provider charges served requests
-//!         | 5 Claim                                  claimable rewards → balance
+//! UsageOp = 0 Deposit { amount }                          balance → prepaid deposit
+//!         | 1 Withdraw { amount }                         prepaid deposit → balance
+//!         | 2 CreateApiKey { key_hash, provider, allowance }   deposit → the key's allowance
+//!         | 3 RevokeApiKey { key_hash }                   payer: no more service; the
+//!                                                         allowance returns after a delay
+//!                                                         provider: closes the key at once
+//!         | 4 Settle { settlement }                       a provider charges served requests
+//!         | 5 Claim                                       claimable rewards → balance
+//!         | 6 FundApiKey { key_hash, amount }             deposit → the key's allowance
 //! ```
 //!
 //! An API key is a secret the payer gives to a serving node; the chain holds only its hash,
-//! the payer, the one provider allowed to charge it, and a spending limit. A settlement covers
-//! the provider's next receipts (numbered from 0, so none is settled twice), commits to them
-//! with a Merkle root (so anyone holding the receipts can audit it), charges each key its
-//! total, and credits the data share of each model's fees to the contributions the receipts
-//! attribute it to.
+//! the payer, the one provider allowed to charge it, and its allowance: money moved out of the
+//! payer's deposit that only that provider can draw down. Two providers can therefore never
+//! spend the same deposit, and a withdrawal never takes what a provider has already served
+//! against. A payer's revocation stops service at once but returns the allowance only
+//! [`REVOKE_DELAY_BLOCKS`] later, so requests served before it still settle; the provider may
+//! close the key sooner once it has settled everything.
+//!
+//! A settlement covers the provider's next receipts (numbered from 0, so none is settled
+//! twice), commits to them with a Merkle root (so anyone holding the receipts can audit it),
+//! charges each key its total, and credits the data share of each model's fees to the
+//! contributions the receipts attribute it to.
 
 use crate::{
     Address, Amount, Hash,
@@ -27,6 +36,11 @@ use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
 };
 use serde::{Deserialize, Serialize};
+
+/// Blocks between a payer's revocation of a key and the return of its allowance: the window in
+/// which the provider settles what it served before the revocation (its settler runs every few
+/// seconds; at one block a second this is ten minutes).
+pub const REVOKE_DELAY_BLOCKS: u64 = 600;
 
 /// Most charges in one settlement.
 pub const SETTLEMENT_CHARGES_MAX: usize = 32;
@@ -87,17 +101,18 @@ pub enum UsageOp {
         /// Base units.
         amount: Amount,
     },
-    /// Let `provider` charge requests made with the key whose hash is `key_hash`, up to
-    /// `limit` in total.
+    /// Let `provider` charge requests made with the key whose hash is `key_hash`, from an
+    /// allowance of `allowance` moved out of the sender's deposit.
     CreateApiKey {
         /// SHA-256 of the secret key.
         key_hash: Hash,
         /// The only node that may settle charges on it.
         provider: Address,
-        /// Most it may ever be charged.
-        limit: Amount,
+        /// Moved from the deposit to the key now; what the provider may charge.
+        allowance: Amount,
     },
-    /// Stop a key (payer only); later settlements against it fail.
+    /// The payer stops a key: no more service, and its allowance returns to the deposit after
+    /// [`REVOKE_DELAY_BLOCKS`]. Sent by the provider, it closes the key at once.
     RevokeApiKey {
         /// SHA-256 of the secret key.
         key_hash: Hash,
@@ -106,6 +121,13 @@ pub enum UsageOp {
     Settle(Box<Settlement>),
     /// Move the sender's claimable rewards to its balance.
     Claim,
+    /// Move `amount` of the payer's deposit into the key's allowance.
+    FundApiKey {
+        /// SHA-256 of the secret key.
+        key_hash: Hash,
+        /// Base units.
+        amount: Amount,
+    },
 }
 
 impl UsageOp {
@@ -119,6 +141,7 @@ impl UsageOp {
             Self::RevokeApiKey { .. } => "api_key_revoke",
             Self::Settle(_) => "settle",
             Self::Claim => "claim",
+            Self::FundApiKey { .. } => "api_key_fund",
         }
     }
 }
@@ -199,11 +222,11 @@ impl Write for UsageOp {
                 buf.put_u8(1);
                 amount.write(buf);
             }
-            Self::CreateApiKey { key_hash, provider, limit } => {
+            Self::CreateApiKey { key_hash, provider, allowance } => {
                 buf.put_u8(2);
                 key_hash.write(buf);
                 provider.write(buf);
-                limit.write(buf);
+                allowance.write(buf);
             }
             Self::RevokeApiKey { key_hash } => {
                 buf.put_u8(3);
@@ -214,6 +237,11 @@ impl Write for UsageOp {
                 s.write(buf);
             }
             Self::Claim => buf.put_u8(5),
+            Self::FundApiKey { key_hash, amount } => {
+                buf.put_u8(6);
+                key_hash.write(buf);
+                amount.write(buf);
+            }
         }
     }
 }
@@ -226,6 +254,7 @@ impl EncodeSize for UsageOp {
             Self::RevokeApiKey { .. } => Hash::SIZE,
             Self::Settle(s) => s.encode_size(),
             Self::Claim => 0,
+            Self::FundApiKey { .. } => Hash::SIZE + Amount::SIZE,
         }
     }
 }
@@ -239,11 +268,12 @@ impl Read for UsageOp {
             2 => Self::CreateApiKey {
                 key_hash: Hash::read(buf)?,
                 provider: Address::read(buf)?,
-                limit: Amount::read(buf)?,
+                allowance: Amount::read(buf)?,
             },
             3 => Self::RevokeApiKey { key_hash: Hash::read(buf)? },
             4 => Self::Settle(Box::new(Settlement::read(buf)?)),
             5 => Self::Claim,
+            6 => Self::FundApiKey { key_hash: Hash::read(buf)?, amount: Amount::read(buf)? },
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -304,7 +334,11 @@ mod tests {
             crate::Payload::Usage(UsageOp::CreateApiKey {
                 key_hash: crate::hash::ZERO,
                 provider: Address([1; 32]),
-                limit: Amount(9),
+                allowance: Amount(9),
+            }),
+            crate::Payload::Usage(UsageOp::FundApiKey {
+                key_hash: crate::hash::ZERO,
+                amount: Amount(3),
             }),
             crate::Payload::Usage(UsageOp::RevokeApiKey { key_hash: crate::hash::ZERO }),
             crate::Payload::Usage(UsageOp::Settle(Box::new(full_settlement()))),

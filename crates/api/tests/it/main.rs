@@ -68,6 +68,24 @@ pub(crate) struct Chain {
     _dir: tempfile::TempDir,
 }
 
+/// The validator's report that contribution `id` of `datanet`, offered before any version, is
+/// held with the normalized text `text`.
+pub(crate) fn held_report(datanet: u64, id: u64, text: &[u8]) -> Payload {
+    use alx_types::availability::{DataReport, DataVerdict};
+    Payload::Datanet(alx_types::datanet::DatanetOp::Attest {
+        reports: vec![DataReport {
+            datanet,
+            contribution: id,
+            verdict: DataVerdict::Held {
+                text_hash: alx_types::hash::sha256(&[text]),
+                coverage_bps: 0,
+                covered_by: None,
+                against_version: 0,
+            },
+        }],
+    })
+}
+
 /// Limits loose enough for any test that is not about them.
 pub(crate) const LOOSE: alx_api::ServerLimits = alx_api::ServerLimits {
     connections_max: std::num::NonZeroUsize::new(256).expect("positive"),

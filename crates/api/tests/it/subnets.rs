@@ -33,6 +33,7 @@ fn subnet_with_neurons() -> (Chain, u64) {
         contribution_stake: Amount(0),
         daily_byte_cap: 0,
         curators: vec![],
+        duplicate_threshold_bps: 0,
     };
     let content = ContentRef { hash: sha256(&[b"held-out"]), size: 8, media_type: MediaType::Text };
     let version = DatanetVersionRef { datanet: 0, version: 1 };
@@ -48,6 +49,8 @@ fn subnet_with_neurons() -> (Chain, u64) {
     let receipts = c.block(vec![
         (1, Payload::Datanet(DatanetOp::Create(Box::new(datanet)))),
         (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+        // The validator (account 0, the whole active set) holds the data.
+        (0, crate::held_report(0, 0, b"held-out")),
         (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })),
         (3, Payload::Model(ModelOp::Register(Box::new(model)))),
         (2, Payload::Bond { validator: addr(0), amount: Amount(500 * ALX) }),

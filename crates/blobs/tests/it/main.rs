@@ -121,3 +121,15 @@ async fn s3_store_round_trips_and_refuses_cleanly() {
     let err = intruder.put_bytes(Bytes::from_static(b"x"), None).await.unwrap_err();
     assert!(matches!(err, BlobError::Store(_)), "{err}");
 }
+
+/// A `kill -9` mid-upload leaves its staging file; the next start removes it.
+#[tokio::test]
+async fn uploads_cut_short_by_a_crash_are_cleaned_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = dir.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join(".tmpAbC123"), vec![b'x'; 4096]).unwrap();
+    let store = BlobStore::open(&BlobConfig::default(), dir.path(), &staging, MAX).unwrap();
+    assert!(staging_is_empty(&staging), "the crashed upload's file is gone");
+    store.put_bytes(Bytes::from_static(b"after the restart"), None).await.unwrap();
+}

@@ -51,11 +51,16 @@ pub(crate) enum DatanetCommand {
     /// Attribute a text (e.g. a model's answer) to a datanet version: spans and shares.
     Attribute(super::datanet_data::AttributeArgs),
     /// Approve a pending contribution (owner or curator); its stake returns to its contributor.
+    /// A contribution is pending once the validators confirmed its data held.
     Approve(ReviewArgs),
     /// Reject a pending contribution (owner or curator); its stake goes to the owner.
     Reject(ReviewArgs),
-    /// Take back your own pending contribution; its stake returns to you.
+    /// Take back your own pending (or still awaiting-data) contribution; its stake returns to
+    /// you.
     Withdraw(ReviewArgs),
+    /// Drop a contribution still awaiting its data (owner); its stake returns to its
+    /// contributor. Without this it is dropped anyway when its deadline passes.
+    Remove(ReviewArgs),
     /// Flag a contribution as a near-duplicate (owner or curator): it stays, earns nothing.
     Flag(ReviewArgs),
     /// Publish a new version: a Merkle root over every approved contribution (owner).
@@ -73,24 +78,53 @@ pub(crate) enum DatanetCommand {
 /// A contribution status, as a filter.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Status {
-    /// Waiting for review.
+    /// Waiting for the validators to confirm its data held.
+    AwaitingData,
+    /// Its data is held; waiting for review.
     Pending,
     /// Part of the datanet.
     Approved,
-    /// Refused.
+    /// Refused by a reviewer.
     Rejected,
     /// Taken back.
     Withdrawn,
+    /// Its data never arrived.
+    Unavailable,
+    /// Refused by the validators' verdict (misdeclared size, not text, a copy).
+    Refused,
+    /// Dropped by the owner while awaiting its data.
+    Removed,
 }
 
 impl Status {
     const fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingData => "awaiting_data",
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Withdrawn => "withdrawn",
+            Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
+            Self::Removed => "removed",
         }
+    }
+}
+
+/// A refusal's evidence, for people.
+pub(crate) fn refusal_text(r: &alx_types::availability::Refusal) -> String {
+    use alx_types::availability::Refusal;
+    match r {
+        Refusal::WrongSize { declared, actual } => {
+            format!("declared {declared} bytes, the data is {actual}")
+        }
+        Refusal::Unreadable => "not text of its declared media type".into(),
+        Refusal::Duplicate { of } => format!("the same text as contribution #{of}"),
+        Refusal::NearDuplicate { coverage_bps, covered_by, against_version } => format!(
+            "{:.2}% already in version {against_version}{}",
+            f64::from(*coverage_bps) / 100.0,
+            covered_by.map(|c| format!(", mostly from #{c}")).unwrap_or_default()
+        ),
     }
 }
 
@@ -121,6 +155,10 @@ pub(crate) struct CreateArgs {
     /// Most bytes one account may contribute per day (0: no cap).
     #[arg(long, default_value_t = 0)]
     daily_byte_cap: u64,
+    /// Refuse a contribution when this share of its text (in basis points: 8000 = 80%) is
+    /// already in the datanet, as measured by the validators; 0 turns it off.
+    #[arg(long, default_value_t = alx_types::availability::DUPLICATE_THRESHOLD_BPS_DEFAULT, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    duplicate_threshold_bps: u16,
     /// An account that may approve and reject (repeatable): an address or a key name.
     #[arg(long = "curator")]
     curators: Vec<String>,
@@ -198,6 +236,11 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
         DatanetCommand::Approve(a) => review(g, a, Some(true)),
         DatanetCommand::Reject(a) => review(g, a, Some(false)),
         DatanetCommand::Withdraw(a) => review(g, a, None),
+        DatanetCommand::Remove(a) => {
+            let op = DatanetOp::Remove { datanet: a.id, contribution: a.contribution };
+            let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
+            report(g, "removal", &sent)
+        }
         DatanetCommand::Flag(a) => {
             let op = DatanetOp::FlagNearDuplicate { datanet: a.id, contribution: a.contribution };
             let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
@@ -239,8 +282,10 @@ fn line(d: &DatanetJson) -> String {
 
 fn contribution_line(c: &ContributionJson) -> String {
     let status = if c.near_duplicate { format!("{} (dup)", c.status) } else { c.status.clone() };
+    let why = c.refusal.map(|r| format!("  — {}", refusal_text(&r))).unwrap_or_default();
+    let due = c.data_due_at.map(|h| format!("  (data due by height {h})")).unwrap_or_default();
     format!(
-        "  #{:<5} {:<15} {:>10} bytes  {}  by {}",
+        "  #{:<5} {:<15} {:>10} bytes  {}  by {}{why}{due}",
         c.id,
         status,
         c.content.size,
@@ -268,6 +313,7 @@ fn create(g: &Globals, a: CreateArgs) -> anyhow::Result<()> {
         contribution_stake: a.contribution_stake,
         daily_byte_cap: a.daily_byte_cap,
         curators,
+        duplicate_threshold_bps: a.duplicate_threshold_bps,
     };
     let op = DatanetOp::Create(Box::new(spec));
     let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;

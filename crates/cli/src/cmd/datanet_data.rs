@@ -13,6 +13,7 @@ use crate::{
 };
 use alx_blobs::ingest;
 use alx_client::Client;
+use alx_types::datanet_api::ContributionJson;
 use alx_types::{
     TxStatus,
     attribution_api::AttributionRequest,
@@ -22,7 +23,10 @@ use alx_types::{
 };
 use anyhow::Context as _;
 use clap::Args;
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 /// `alx datanet contribute`.
 #[derive(Args)]
@@ -52,8 +56,57 @@ struct Contributed {
     tx: String,
     /// Its id in the datanet, once committed.
     contribution: Option<u64>,
+    /// `submitted`, `failed`, or the contribution's status once the validators reported on
+    /// its data (`approved`, `pending`, `refused`, …; `awaiting_data` if they had not yet).
     status: String,
     error: Option<&'static str>,
+    /// Why the validators refused it, with the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<alx_types::availability::Refusal>,
+}
+
+/// How long `contribute` waits for the validators to confirm the data held.
+const DATA_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until none of `ids` of `datanet` awaits its data any more (a quorum of validators
+/// reported on it, or its deadline passed) or `timeout` passes; returns their records.
+pub(crate) fn wait_decided(
+    client: &Client,
+    datanet: u64,
+    ids: &[u64],
+    timeout: Duration,
+) -> anyhow::Result<Vec<ContributionJson>> {
+    let deadline = Instant::now() + timeout;
+    let first = ids.iter().copied().min().unwrap_or(0);
+    loop {
+        let listed: Vec<ContributionJson> = client
+            .contributions_from(datanet, first, None)?
+            .into_iter()
+            .filter(|c| ids.contains(&c.id))
+            .collect();
+        let waiting = listed.iter().any(|c| c.status == "awaiting_data");
+        if !waiting || Instant::now() >= deadline {
+            return Ok(listed);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until no contribution of `datanet` awaits its data, or fails after `timeout`.
+pub(crate) fn wait_held(client: &Client, datanet: u64, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !client.contributions(datanet, Some("awaiting_data"))?.is_empty() {
+        if Instant::now() >= deadline {
+            return Err(hinted(
+                format!(
+                    "the validators did not confirm datanet {datanet}'s data within {timeout:?}"
+                ),
+                "check the node's log; a contribution is dropped as unavailable if no quorum holds its data",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
 }
 
 pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> anyhow::Result<()> {
@@ -82,31 +135,44 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
         })
         .collect();
     let key = wallet::unlock(g, &a.from)?;
+    let first_id = client.datanet(a.id)?.datanet.contributions;
     let sent = wallet::send_all(g, &key, a.opts.fee, payloads, !a.opts.no_wait)?;
-    let listed = if a.opts.no_wait { Vec::new() } else { client.contributions(a.id, None)? };
+    let mut listed = if a.opts.no_wait {
+        Vec::new()
+    } else {
+        client.contributions_from(a.id, first_id, None)?
+    };
+    listed.retain(|c| c.contributor == key_address(&key));
+    if !listed.is_empty() {
+        // The validators confirm they hold the data (and what it is) within a block or two.
+        let ids: Vec<u64> = listed.iter().map(|c| c.id).collect();
+        if !g.json {
+            eprintln!("waiting for the validators to confirm the data …");
+        }
+        listed = wait_decided(client, a.id, &ids, DATA_WAIT)?;
+    }
     let results: Vec<Contributed> = offers
         .iter()
         .zip(&sent)
         .map(|((file, content), sent)| {
             let receipt = sent.committed.as_ref().map(|c| &c.receipt);
             let failed = receipt.is_some_and(|r| r.status == TxStatus::Failed);
+            let record = listed.iter().rev().find(|c| c.content.hash == content.hash && !failed);
             Contributed {
                 file: file.display().to_string(),
                 hash: to_hex(&content.hash),
                 size: content.size,
                 media_type: content.media_type,
                 tx: sent.hash.clone(),
-                contribution: listed
-                    .iter()
-                    .rev()
-                    .find(|c| c.content.hash == content.hash && !failed)
-                    .map(|c| c.id),
-                status: match (receipt, failed) {
-                    (None, _) => "submitted".into(),
-                    (Some(_), true) => "failed".into(),
-                    (Some(_), false) => "committed".into(),
+                contribution: record.map(|c| c.id),
+                status: match (receipt, failed, record) {
+                    (None, _, _) => "submitted".into(),
+                    (Some(_), true, _) => "failed".into(),
+                    (Some(_), false, Some(c)) => c.status.clone(),
+                    (Some(_), false, None) => "committed".into(),
                 },
                 error: receipt.and_then(|r| r.error).map(alx_types::ErrorCode::as_str),
+                refusal: record.and_then(|c| c.refusal),
             }
         })
         .collect();
@@ -116,12 +182,16 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
             .map(|r| match (&r.error, r.contribution) {
                 (Some(code), _) => format!("{}: refused ({code}), tx {}", r.file, r.tx),
                 (None, Some(id)) => format!(
-                    "{}: contribution #{id} to datanet {} ({}), {} bytes, {}",
+                    "{}: contribution #{id} to datanet {} ({}), {} bytes, {}: {}{}",
                     r.file,
                     a.id,
                     datanet.datanet.spec.name,
                     r.size,
-                    &r.hash[..16]
+                    &r.hash[..16],
+                    r.status,
+                    r.refusal
+                        .map(|x| format!(" ({})", super::datanet::refusal_text(&x)))
+                        .unwrap_or_default(),
                 ),
                 (None, None) => format!("{}: submitted, tx {}", r.file, r.tx),
             })
@@ -134,7 +204,18 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
             "see `alx tx show HASH`; the upload itself is kept and costs nothing",
         ));
     }
+    if let Some(r) = results.iter().find(|r| r.refusal.is_some() || r.status == "unavailable") {
+        return Err(hinted(
+            format!("{} was refused by the validators: {}", r.file, r.status),
+            "see `alx datanet show ID` for the evidence; the stake of a refused contribution goes to the datanet's owner",
+        ));
+    }
     Ok(())
+}
+
+fn key_address(key: &commonware_cryptography::ed25519::PrivateKey) -> alx_types::Address {
+    use commonware_cryptography::Signer as _;
+    alx_types::Address::from_public_key(&key.public_key())
 }
 
 pub(crate) fn coverage(

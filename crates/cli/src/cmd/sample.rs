@@ -63,6 +63,7 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
         contribution_stake: Amount::ZERO,
         daily_byte_cap: 0,
         curators: vec![],
+        duplicate_threshold_bps: alx_types::availability::DUPLICATE_THRESHOLD_BPS_DEFAULT,
     };
     let datanet = client.status().map(|_| client.datanets(0, 500))??.len() as u64;
     committed(&wallet::send_all(
@@ -86,6 +87,8 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
         offers.push(Payload::Datanet(DatanetOp::Contribute { datanet, content }));
     }
     committed(&wallet::send_all(&g, &bob, fee, offers, true)?)?;
+    // The validator confirms it holds the data before the contributions count.
+    crate::cmd::datanet_data::wait_held(&client, datanet, Duration::from_secs(60))?;
     committed(&wallet::send_all(
         &g,
         &alice,
@@ -121,7 +124,7 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
         Payload::Usage(UsageOp::CreateApiKey {
             key_hash: super::usage::api_key_hash(&api_key),
             provider,
-            limit: Amount::parse_alx("100").map_err(|e| anyhow::anyhow!("{e}"))?,
+            allowance: Amount::parse_alx("100").map_err(|e| anyhow::anyhow!("{e}"))?,
         }),
     ];
     committed(&wallet::send_all(&g, &carol, fee, pay, true)?)?;

@@ -28,8 +28,9 @@ pub(crate) fn api_key_hash(secret: &str) -> alx_types::Hash {
 /// `alx keys api-key …`.
 #[derive(Subcommand)]
 pub(crate) enum ApiKeyCommand {
-    /// Create an API key paid from --from's prepaid deposit and chargeable only by --provider
-    /// (the node that serves you). The secret is printed once: store it.
+    /// Create an API key chargeable only by --provider (the node that serves you), with an
+    /// allowance moved out of --from's prepaid deposit (`alx deposit` first). The secret is
+    /// printed once: store it.
     Create {
         /// The paying key.
         #[arg(long)]
@@ -37,13 +38,28 @@ pub(crate) enum ApiKeyCommand {
         /// The serving node's address, or a key name (default: the local node's key).
         #[arg(long)]
         provider: Option<String>,
-        /// Most the key may ever be charged, in ALX.
-        #[arg(long, value_parser = amount)]
-        limit: Amount,
+        /// Moved from the deposit to the key, in ALX: the most the provider can charge until
+        /// you fund it again.
+        #[arg(long, alias = "limit", value_parser = amount)]
+        allowance: Amount,
         #[command(flatten)]
         opts: TxOptions,
     },
-    /// Revoke a key: later charges on it fail.
+    /// Move more of your deposit into a key's allowance.
+    Fund {
+        /// The secret (alx-sk-…) or its hash.
+        key: String,
+        /// Amount in ALX.
+        #[arg(long, value_parser = amount)]
+        amount: Amount,
+        /// The paying key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Revoke a key: the provider stops serving it at once and may settle what it already
+    /// served; what is left of its allowance returns to your deposit 600 blocks later.
     Revoke {
         /// The secret (alx-sk-…) or its hash.
         key: String,
@@ -53,7 +69,7 @@ pub(crate) enum ApiKeyCommand {
         #[command(flatten)]
         opts: TxOptions,
     },
-    /// A key's payer, provider, limit and spending.
+    /// A key's payer, provider, allowance, spending and revocation.
     Show {
         /// The secret (alx-sk-…) or its hash.
         key: String,
@@ -92,7 +108,7 @@ fn key_hash_of(key: &str) -> anyhow::Result<alx_types::Hash> {
 
 pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
     match cmd {
-        ApiKeyCommand::Create { from, provider, limit, opts } => {
+        ApiKeyCommand::Create { from, provider, allowance, opts } => {
             let provider = match provider {
                 Some(p) => wallet::resolve_address(g, &p)?,
                 None => local_node_address(g)?,
@@ -101,7 +117,7 @@ pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
             getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let secret = format!("{API_KEY_PREFIX}{}", hex::encode(raw));
             let key_hash = api_key_hash(&secret);
-            let op = UsageOp::CreateApiKey { key_hash, provider, limit };
+            let op = UsageOp::CreateApiKey { key_hash, provider, allowance };
             let sent = wallet::send(g, &from, opts.fee, Payload::Usage(op), !opts.no_wait)?;
             if let Some(c) = &sent.committed
                 && c.receipt.error.is_some()
@@ -110,13 +126,18 @@ pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
             }
             let value = serde_json::json!({
                 "api_key": secret, "key_hash": to_hex(&key_hash), "provider": provider,
-                "limit": limit, "tx": sent.hash,
+                "allowance": allowance, "tx": sent.hash,
             });
             emit(g.json, &value, || {
                 format!(
-                    "{secret}\n(store it now: only its hash is on chain; provider {provider}, limit {limit})",
+                    "{secret}\n(store it now: only its hash is on chain; provider {provider}, allowance {allowance})",
                 )
             })
+        }
+        ApiKeyCommand::Fund { key, amount, from, opts } => {
+            let op = UsageOp::FundApiKey { key_hash: key_hash_of(&key)?, amount };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Usage(op), !opts.no_wait)?;
+            report(g, "api-key fund", &sent)
         }
         ApiKeyCommand::Revoke { key, from, opts } => {
             let op = UsageOp::RevokeApiKey { key_hash: key_hash_of(&key)? };
@@ -126,13 +147,14 @@ pub(crate) fn api_key(g: &Globals, cmd: ApiKeyCommand) -> anyhow::Result<()> {
         ApiKeyCommand::Show { key } => {
             let k = Client::new(&g.node).api_key(&key_hash_of(&key)?)?;
             emit(g.json, &k, || {
+                let state = match (k.revoked, k.closes_at) {
+                    (true, _) => " (revoked)".to_owned(),
+                    (false, Some(h)) => format!(" (revoked: closes at height {h})"),
+                    (false, None) => String::new(),
+                };
                 format!(
-                    "payer {}\nprovider {}\nspent {} of {}{}",
-                    k.payer,
-                    k.provider,
-                    k.spent,
-                    k.limit,
-                    if k.revoked { " (revoked)" } else { "" }
+                    "payer {}\nprovider {}\nallowance left {}, spent {}{state}",
+                    k.payer, k.provider, k.allowance, k.spent,
                 )
             })
         }

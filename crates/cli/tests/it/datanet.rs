@@ -122,10 +122,11 @@ fn contribute_review_version_and_attribute_slow() {
     let out = alx(h, &node.api, &["datanet", "contribute", "9", vault_path, "--from", "bob"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no datanet 9"));
 
-    // Two contributors, one file each, reviewed and published as two versions.
+    // Two contributors, one file each, reviewed and published as two versions. The command
+    // returns once the validator confirmed the data held: pending review.
     let bob = ok(&["datanet", "contribute", "0", vault_path, "--from", "bob"]);
     assert_eq!(bob[0]["contribution"], 0);
-    assert_eq!(bob[0]["status"], "committed");
+    assert_eq!(bob[0]["status"], "pending");
     let carol = ok(&["datanet", "contribute", "0", pool_path, "--from", "carol"]);
     assert_eq!(carol[0]["contribution"], 1);
     ok(&["datanet", "approve", "0", "0", "--from", "alice"]);
@@ -149,12 +150,34 @@ fn contribute_review_version_and_attribute_slow() {
     let v1 = ok(&["datanet", "attribute", "0", "--text", &answer, "--at", "1"]);
     assert!(v1["contributors"].as_array().unwrap().is_empty(), "{v1}");
 
-    // A near-copy is flagged as such by the coverage check reviewers run.
+    // A near-copy is refused by the validators' verdict, with the evidence: the coverage, the
+    // contribution it copies, the version measured against.
     let copy = files.path().join("copy.move");
     std::fs::write(&copy, format!("// forked\n{vault}")).unwrap();
-    ok(&["datanet", "contribute", "0", copy.to_str().unwrap(), "--from", "alice"]);
+    let out = alx(
+        h,
+        &node.api,
+        &["datanet", "contribute", "0", copy.to_str().unwrap(), "--from", "alice"],
+    );
+    assert!(!out.status.success());
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(refused[0]["status"], "refused", "{refused}");
+    assert_eq!(refused[0]["refusal"]["reason"], "near_duplicate", "{refused}");
+    assert_eq!(refused[0]["refusal"]["covered_by"], 0, "{refused}");
+    assert_eq!(refused[0]["refusal"]["against_version"], 2, "{refused}");
     let cov = ok(&["datanet", "coverage", "0", "2"]);
     assert_eq!(cov["near_duplicate"], true, "{cov}");
+    // The same module with Windows line endings is the same text: refused as a duplicate.
+    let crlf = files.path().join("crlf.move");
+    std::fs::write(&crlf, vault.replace('\n', "\r\n")).unwrap();
+    let out = alx(
+        h,
+        &node.api,
+        &["datanet", "contribute", "0", crlf.to_str().unwrap(), "--from", "carol"],
+    );
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(refused[0]["refusal"]["reason"], "duplicate", "{refused}");
+    assert_eq!(refused[0]["refusal"]["of"], 0, "{refused}");
 
     // Blobs: download verified; a wrong hash is refused with a stable type and stores nothing.
     let out_file = files.path().join("back.move");

@@ -151,11 +151,12 @@ fn chat_is_paid_attributed_and_settled_slow() {
     let shown = ok(&["datanet", "show", "0"]);
     let earned: u128 = shown["contributions"][0]["earned"].as_str().unwrap().parse().unwrap();
     assert_eq!(earned, 2 * credit, "{shown}");
+    // Carol paid exactly the two fees, out of the key's allowance; her free deposit is whole.
     let carol = ok(&["rewards", "show", "carol"]);
-    assert_eq!(
-        carol["prepaid"].as_str().unwrap().parse::<u128>().unwrap(),
-        100_000_000_000 - 2 * fee
-    );
+    assert_eq!(carol["prepaid"].as_str().unwrap().parse::<u128>().unwrap(), 50_000_000_000);
+    let shown_key = ok(&["keys", "api-key", "show", &key]);
+    let allowance: u128 = shown_key["allowance"].as_str().unwrap().parse().unwrap();
+    assert_eq!(allowance, 50_000_000_000 - 2 * fee, "{shown_key}");
 }
 
 #[test]

@@ -63,12 +63,20 @@ fn register_models_prepay_and_create_api_keys_slow() {
     let secret = key["api_key"].as_str().unwrap();
     assert!(secret.starts_with("alx-sk-"));
     let shown = ok(&["keys", "api-key", "show", secret]);
-    assert_eq!(shown["limit"], "5000000000");
+    assert_eq!(shown["allowance"], "5000000000");
     assert_eq!(shown["revoked"], false);
+    // The allowance left the deposit: only the rest can be withdrawn or given to another key.
     let rewards = ok(&["rewards", "show", "bob"]);
-    assert_eq!(rewards["prepaid"], "10000000000");
+    assert_eq!(rewards["prepaid"], "5000000000");
+    ok(&["keys", "api-key", "fund", secret, "--amount", "1", "--from", "bob"]);
+    assert_eq!(ok(&["keys", "api-key", "show", secret])["allowance"], "6000000000");
     ok(&["keys", "api-key", "revoke", secret, "--from", "bob"]);
-    assert_eq!(ok(&["keys", "api-key", "show", secret])["revoked"], true);
+    // Revoked: no more service at once, the allowance back after the settle window.
+    let revoked = ok(&["keys", "api-key", "show", secret]);
+    assert!(revoked["closes_at"].as_u64().is_some(), "{revoked}");
+    let out =
+        alx(h, &node.api, &["keys", "api-key", "fund", secret, "--amount", "1", "--from", "bob"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("api_key_revoked"));
     let out = alx(h, &node.api, &["rewards", "claim", "--from", "bob"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing_to_claim"));
 }

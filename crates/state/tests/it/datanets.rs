@@ -24,6 +24,7 @@ fn spec(policy: Policy) -> DatanetSpec {
         contribution_stake: Amount(STAKE),
         daily_byte_cap: 1000,
         curators: vec![addr(3)],
+        duplicate_threshold_bps: 8_000,
     }
 }
 
@@ -62,6 +63,12 @@ impl Chain {
         self.state.account(&addr(who)).unwrap().unwrap().balance.0
     }
 
+    /// The validator (account 0, the whole active set) reports contribution `id`'s data held.
+    fn hold(&mut self, id: u64) {
+        let report = held(&self.state, 0, id);
+        assert_eq!(self.send_payload(0, attest(vec![report])), None);
+    }
+
     /// Fails with `code`, changing nothing but the sender's fee and nonce.
     fn refused(&mut self, from: u64, op: DatanetOp, code: ErrorCode) {
         let before: Vec<u128> = (1..5).map(|i| self.balance(i)).collect();
@@ -87,6 +94,14 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     assert_eq!(c.balance(2), contributor - MIN_FEE - FEE - STAKE, "the stake is locked");
     assert_eq!(c.state.datanet_stake_locked().unwrap(), Amount(STAKE));
     c.refused(2, DatanetOp::Contribute { datanet: 0, content: a }, ErrorCode::DuplicateContent);
+    // Nobody reviews bytes nobody has seen: it awaits its data first.
+    c.refused(
+        3,
+        DatanetOp::Review { datanet: 0, contribution: 0, approve: true },
+        ErrorCode::NotPending,
+    );
+    c.hold(0);
+    assert_eq!(c.state.contribution(0, 0).unwrap().unwrap().status, ContributionStatus::Pending);
 
     // Only the owner and curators review; a contributor cannot approve their own.
     c.refused(
@@ -107,6 +122,7 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     // A rejected contribution's stake goes to the owner; the content may come back later.
     let b = content("b", 100);
     assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: b }), None);
+    c.hold(1);
     let owner = c.balance(1);
     assert_eq!(c.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: false }), None);
     assert_eq!(c.balance(1), owner - MIN_FEE + STAKE);
@@ -130,6 +146,7 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
 
     let e = content("e", 50);
     assert_eq!(c.send(4, DatanetOp::Contribute { datanet: 0, content: e }), None);
+    c.hold(3);
     assert_eq!(c.send(1, DatanetOp::Review { datanet: 0, contribution: 3, approve: true }), None);
     assert_eq!(c.send(1, DatanetOp::PublishVersion { datanet: 0 }), None);
     let c3 = c.state.contribution(0, 3).unwrap().unwrap();
@@ -169,13 +186,23 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
 }
 
 #[test]
-fn open_datanet_approves_on_arrival_and_caps_daily_bytes() {
+fn open_datanet_approves_once_held_and_caps_daily_bytes() {
     let mut c = Chain::new();
     assert_eq!(c.send(1, DatanetOp::Create(Box::new(spec(Policy::Open)))), None);
     let contributor = c.balance(2);
     assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: content("a", 600) }), None);
-    assert_eq!(c.balance(2), contributor - MIN_FEE - FEE, "no stake held when approved at once");
+    assert_eq!(c.balance(2), contributor - MIN_FEE - FEE - STAKE, "the stake waits for the data");
+    let c0 = c.state.contribution(0, 0).unwrap().unwrap();
+    assert_eq!(c0.status, ContributionStatus::AwaitingData);
+    assert_eq!(
+        c.state.datanet(0).unwrap().unwrap().approved_bytes,
+        0,
+        "unheld bytes count nothing"
+    );
+    c.hold(0);
+    assert_eq!(c.balance(2), contributor - MIN_FEE - FEE, "approved once held: the stake is back");
     assert_eq!(c.state.contribution(0, 0).unwrap().unwrap().status, ContributionStatus::Approved);
+    assert_eq!(c.state.datanet(0).unwrap().unwrap().approved_bytes, 600);
     // 600 + 500 > the cap of 1000 bytes a day.
     c.refused(
         2,

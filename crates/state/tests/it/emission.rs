@@ -86,10 +86,18 @@ fn epoch_pools_pay_usage_and_work() {
     );
     let mut state = chain(e);
     let mut nonces = [0u64; 4];
-    let mut send = |state: &mut State, from: u64, payload: Payload| {
-        let receipt = run(state, &[tx(from, nonces[from as usize], MIN_FEE, payload)]).remove(0);
-        nonces[from as usize] += 1;
-        assert_eq!(receipt.error, None);
+    // One block of transactions, each of which must apply.
+    let mut block = |state: &mut State, txs: Vec<(u64, Payload)>| {
+        let signed: Vec<_> = txs
+            .into_iter()
+            .map(|(from, payload)| {
+                nonces[from as usize] += 1;
+                tx(from, nonces[from as usize] - 1, MIN_FEE, payload)
+            })
+            .collect();
+        for receipt in run(state, &signed) {
+            assert_eq!(receipt.error, None);
+        }
         assert_eq!(total_held(state), state.supply().unwrap().0, "supply moved");
     };
     let spec = DatanetSpec {
@@ -102,12 +110,30 @@ fn epoch_pools_pay_usage_and_work() {
         contribution_stake: Amount(0),
         daily_byte_cap: 0,
         curators: vec![],
+        duplicate_threshold_bps: 0,
     };
     // Epoch length 5: blocks 1–4 set up, block 5 settles… heights [5, 9] form epoch 1.
-    send(&mut state, 1, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
+    block(&mut state, vec![(1, Payload::Datanet(DatanetOp::Create(Box::new(spec))))]);
     let content = ContentRef { hash: sha256(&[b"x"]), size: 10, media_type: MediaType::Text };
-    send(&mut state, 2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }));
-    send(&mut state, 1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    // The contribution and the validator's report that its data is held, in one block.
+    let report = alx_types::availability::DataReport {
+        datanet: 0,
+        contribution: 0,
+        verdict: alx_types::availability::DataVerdict::Held {
+            text_hash: sha256(&[b"x text"]),
+            coverage_bps: 0,
+            covered_by: None,
+            against_version: 0,
+        },
+    };
+    block(
+        &mut state,
+        vec![
+            (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+            (0, attest(vec![report])),
+        ],
+    );
+    block(&mut state, vec![(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }))]);
     let model = ModelSpec {
         name: "m".into(),
         base_model: sha256(&[b"w"]),
@@ -117,19 +143,13 @@ fn epoch_pools_pay_usage_and_work() {
         price_output_per_1k: Amount(1),
         split: FeeSplit::DEFAULT,
     };
-    send(&mut state, 1, Payload::Model(ModelOp::Register(Box::new(model))));
+    block(&mut state, vec![(1, Payload::Model(ModelOp::Register(Box::new(model))))]);
     assert_eq!(state.height().unwrap(), Height(4), "epoch 0 ended: pools carried over");
-    send(&mut state, 3, Payload::Usage(UsageOp::Deposit { amount: Amount(1_000) }));
+    block(&mut state, vec![(3, Payload::Usage(UsageOp::Deposit { amount: Amount(1_000) }))]);
     let key = sha256(&[b"k"]);
-    send(
-        &mut state,
-        3,
-        Payload::Usage(UsageOp::CreateApiKey {
-            key_hash: key,
-            provider: addr(0),
-            limit: Amount(1_000),
-        }),
-    );
+    let create =
+        UsageOp::CreateApiKey { key_hash: key, provider: addr(0), allowance: Amount(1_000) };
+    block(&mut state, vec![(3, Payload::Usage(create))]);
     let settle = Settlement {
         first_receipt: 0,
         receipts: 1,
@@ -137,7 +157,7 @@ fn epoch_pools_pay_usage_and_work() {
         charges: vec![Charge { key_hash: key, model: 0, amount: Amount(100) }],
         credits: vec![Credit { model: 0, datanet: 0, contribution: 0, amount: Amount(50) }],
     };
-    send(&mut state, 0, Payload::Usage(UsageOp::Settle(Box::new(settle))));
+    block(&mut state, vec![(0, Payload::Usage(UsageOp::Settle(Box::new(settle))))]);
     let data_pool = state.amount_global(POOL_DATA).unwrap().0;
     let compute_pool = state.amount_global(POOL_COMPUTE).unwrap().0;
     assert!(data_pool > 0 && compute_pool > 0);

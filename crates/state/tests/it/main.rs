@@ -1,6 +1,7 @@
 //! Integration tests of the state machine: genesis, every transaction kind, every failure code,
 //! and property tests of supply conservation and nonce monotonicity.
 
+mod availability;
 mod datanets;
 mod emission;
 mod properties;
@@ -94,4 +95,25 @@ pub(crate) fn total_held(state: &State) -> u128 {
 #[allow(dead_code)]
 pub(crate) fn height(state: &State) -> Height {
     state.height().unwrap()
+}
+
+/// A report that contribution `id` of `datanet` is held: its text hash stands in for the
+/// normalized text (distinct per content), nothing of it was held before.
+pub(crate) fn held(state: &State, datanet: u64, id: u64) -> alx_types::availability::DataReport {
+    let c = state.contribution(datanet, id).unwrap().expect("the contribution exists");
+    alx_types::availability::DataReport {
+        datanet,
+        contribution: id,
+        verdict: alx_types::availability::DataVerdict::Held {
+            text_hash: alx_types::hash::sha256(&[b"text", &c.content.hash.0]),
+            coverage_bps: 0,
+            covered_by: None,
+            against_version: c.base_version,
+        },
+    }
+}
+
+/// The validator's (account 0's) `Attest` of `reports`.
+pub(crate) fn attest(reports: Vec<alx_types::availability::DataReport>) -> Payload {
+    Payload::Datanet(alx_types::datanet::DatanetOp::Attest { reports })
 }

@@ -57,12 +57,17 @@ impl Chain {
             contribution_stake: Amount(0),
             daily_byte_cap: 0,
             curators: vec![],
+            duplicate_threshold_bps: 0,
         };
         let content =
             ContentRef { hash: sha256(&[b"held-out"]), size: 10, media_type: MediaType::Text };
         c.block(vec![
             (1, Payload::Datanet(DatanetOp::Create(Box::new(spec)))),
             (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+        ]);
+        let report = held(&c.state, 0, 0);
+        c.block(vec![
+            (0, attest(vec![report])),
             (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })),
         ]);
         c

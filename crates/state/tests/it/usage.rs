@@ -84,7 +84,7 @@ fn model_spec(name: &str) -> ModelSpec {
 }
 
 /// Datanet 0 with contributions 0 (by 2, 300 bytes) and 1 (by 3, 100 bytes) in version 1, a
-/// model on it, a key for provider 0 with limit 50,000, and a deposit of 100,000 from 4.
+/// model on it, and a deposit of 100,000 from 4, half of it moved to a key for provider 0.
 fn setup() -> Chain {
     let mut c = Chain::new();
     let spec = DatanetSpec {
@@ -97,12 +97,15 @@ fn setup() -> Chain {
         contribution_stake: Amount(0),
         daily_byte_cap: 0,
         curators: vec![],
+        duplicate_threshold_bps: 0,
     };
     c.ok(1, datanet(DatanetOp::Create(Box::new(spec))));
-    for (who, seed, size) in [(2, "a", 300), (3, "b", 100)] {
+    for (id, (who, seed, size)) in [(2, "a", 300), (3, "b", 100)].into_iter().enumerate() {
         let content =
             ContentRef { hash: sha256(&[seed.as_bytes()]), size, media_type: MediaType::Code };
         c.ok(who, datanet(DatanetOp::Contribute { datanet: 0, content }));
+        let report = held(&c.state, 0, id as u64);
+        c.ok(0, attest(vec![report]));
     }
     c.ok(1, datanet(DatanetOp::PublishVersion { datanet: 0 }));
     c.ok(1, Payload::Model(ModelOp::Register(Box::new(model_spec("move-coder")))));
@@ -112,7 +115,7 @@ fn setup() -> Chain {
         usage(UsageOp::CreateApiKey {
             key_hash: key_hash(),
             provider: addr(0),
-            limit: Amount(50_000),
+            allowance: Amount(50_000),
         }),
     );
     c
@@ -148,8 +151,9 @@ fn settlement_splits_fees_exactly_and_rewards_are_claimed() {
     // goes to the datanet's owner.
     let (owner0, provider0) = (c.balance(1), c.balance(0));
     c.ok(0, settlement(0, 10_001, vec![credit(0, 3_000), credit(1, 1_000)]));
-    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(89_999));
-    assert_eq!(c.state.api_key(&key_hash()).unwrap().unwrap().spent, Amount(10_001));
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(50_000), "the free deposit is untouched");
+    let key = c.state.api_key(&key_hash()).unwrap().unwrap();
+    assert_eq!((key.spent, key.allowance), (Amount(10_001), Amount(39_999)));
     assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(3_000));
     assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount(1_000));
     assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(1_000));
@@ -185,29 +189,143 @@ fn bad_settlements_change_nothing() {
     c.ok(2, datanet(DatanetOp::Contribute { datanet: 0, content }));
     c.refused(0, settlement(0, 10_000, vec![credit(2, 1)]), ErrorCode::BadCredit);
     c.refused(0, settlement(0, 10_000, vec![credit(9, 1)]), ErrorCode::BadCredit);
-    // Someone else's key; the wrong receipt number; over the key's limit; over the deposit.
+    // Someone else's key; the wrong receipt number; over the key's allowance.
     c.refused(3, settlement(0, 10, vec![]), ErrorCode::NotKeyParty);
     c.refused(0, settlement(5, 10, vec![]), ErrorCode::BadReceiptRange);
     c.refused(0, settlement(0, 50_001, vec![]), ErrorCode::OverLimit);
-    c.ok(4, usage(UsageOp::Withdraw { amount: Amount(99_000) }));
-    c.refused(0, settlement(0, 1_001, vec![]), ErrorCode::InsufficientDeposit);
+    // Only the free deposit can be withdrawn: the allowance stays for the provider.
     c.refused(
         4,
-        usage(UsageOp::Withdraw { amount: Amount(1_001) }),
+        usage(UsageOp::Withdraw { amount: Amount(50_001) }),
         ErrorCode::InsufficientDeposit,
     );
-    // Revoked keys and retired models cannot be charged.
-    c.refused(2, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::NotKeyParty);
-    c.ok(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
-    c.refused(0, settlement(0, 10, vec![]), ErrorCode::ApiKeyRevoked);
+    c.ok(4, usage(UsageOp::Withdraw { amount: Amount(50_000) }));
     c.refused(
         4,
-        usage(UsageOp::CreateApiKey { key_hash: key_hash(), provider: addr(0), limit: Amount(1) }),
+        usage(UsageOp::CreateApiKey {
+            key_hash: sha256(&[b"k3"]),
+            provider: addr(0),
+            allowance: Amount(1),
+        }),
+        ErrorCode::InsufficientDeposit,
+    );
+    c.refused(
+        4,
+        usage(UsageOp::CreateApiKey {
+            key_hash: key_hash(),
+            provider: addr(0),
+            allowance: Amount(0),
+        }),
         ErrorCode::ApiKeyExists,
     );
+    // Closed keys and retired models cannot be charged.
+    c.refused(2, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::NotKeyParty);
+    c.ok(0, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
+    c.refused(0, settlement(0, 10, vec![]), ErrorCode::ApiKeyRevoked);
     c.refused(3, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::NotModelOwner);
     c.ok(1, Payload::Model(ModelOp::Retire { model: 0 }));
     c.refused(1, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::ModelRetired);
+}
+
+/// One deposit behind keys for two providers was served 1.7× over: each provider reserved
+/// against the same deposit. An allowance belongs to one key, so the second key can only take
+/// what the first left in the deposit.
+#[test]
+fn two_providers_never_share_an_allowance() {
+    let mut c = setup();
+    // 50,000 of 100,000 already went to provider 0's key; provider 1 gets the rest at most.
+    let second = sha256(&[b"second"]);
+    c.refused(
+        4,
+        usage(UsageOp::CreateApiKey {
+            key_hash: second,
+            provider: addr(1),
+            allowance: Amount(50_001),
+        }),
+        ErrorCode::InsufficientDeposit,
+    );
+    c.ok(
+        4,
+        usage(UsageOp::CreateApiKey {
+            key_hash: second,
+            provider: addr(1),
+            allowance: Amount(50_000),
+        }),
+    );
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount::ZERO);
+    // Each provider draws only its own key, and only up to it.
+    c.refused(1, settlement(0, 10, vec![]), ErrorCode::NotKeyParty);
+    c.ok(0, settlement(0, 50_000, vec![]));
+    c.refused(0, settlement(3, 1, vec![]), ErrorCode::OverLimit);
+    let s = Settlement {
+        first_receipt: 0,
+        receipts: 1,
+        receipts_root: sha256(&[b"r"]),
+        charges: vec![Charge { key_hash: second, model: 0, amount: Amount(50_000) }],
+        credits: vec![],
+    };
+    c.ok(1, usage(UsageOp::Settle(Box::new(s))));
+    // Both served in full, and the payer paid exactly its deposit.
+    let paid: u128 =
+        [key_hash(), second].iter().map(|k| c.state.api_key(k).unwrap().unwrap().spent.0).sum();
+    assert_eq!(paid, 100_000);
+}
+
+/// Revoking right after each answer left the answers unpaid. Now a payer's revocation stops
+/// service but keeps the allowance for the provider until the delay ends.
+#[test]
+fn revocation_waits_for_the_provider_to_settle() {
+    use alx_types::usage::REVOKE_DELAY_BLOCKS;
+    let mut c = setup();
+    c.ok(4, usage(UsageOp::FundApiKey { key_hash: key_hash(), amount: Amount(1_000) }));
+    assert_eq!(c.state.api_key(&key_hash()).unwrap().unwrap().allowance, Amount(51_000));
+    c.refused(
+        3,
+        usage(UsageOp::FundApiKey { key_hash: key_hash(), amount: Amount(1) }),
+        ErrorCode::NotKeyParty,
+    );
+    let revoked_at = c.state.height().unwrap().0 + 1;
+    c.ok(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
+    let key = c.state.api_key(&key_hash()).unwrap().unwrap();
+    assert!(!key.is_open() && !key.revoked, "{key:?}");
+    assert_eq!(key.closes_at, revoked_at + REVOKE_DELAY_BLOCKS);
+    c.refused(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::ApiKeyRevoked);
+    c.refused(
+        4,
+        usage(UsageOp::FundApiKey { key_hash: key_hash(), amount: Amount(1) }),
+        ErrorCode::ApiKeyRevoked,
+    );
+    // The withdrawal takes only the free deposit; the provider still settles what it served.
+    c.ok(4, usage(UsageOp::Withdraw { amount: Amount(49_000) }));
+    c.ok(0, settlement(0, 10_000, vec![]));
+    // At the end of the delay the key closes by itself and the rest goes back to the deposit.
+    while c.state.height().unwrap().0 < key.closes_at {
+        run(&mut c.state, &[]);
+        assert_eq!(total_held(&c.state), c.state.supply().unwrap().0, "supply moved");
+    }
+    let key = c.state.api_key(&key_hash()).unwrap().unwrap();
+    assert!(key.revoked);
+    assert_eq!(key.allowance, Amount::ZERO);
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(41_000));
+    c.refused(0, settlement(3, 1, vec![]), ErrorCode::ApiKeyRevoked);
+}
+
+#[test]
+fn the_provider_closes_a_key_at_once() {
+    let mut c = setup();
+    c.ok(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
+    c.ok(0, settlement(0, 5_000, vec![]));
+    // Settled everything: the provider closes the key without waiting out the delay.
+    c.ok(0, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
+    let key = c.state.api_key(&key_hash()).unwrap().unwrap();
+    assert!(key.revoked);
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(95_000));
+    // The due entry was cancelled: nothing runs twice when the delay ends.
+    for _ in 0..alx_types::usage::REVOKE_DELAY_BLOCKS + 1 {
+        run(&mut c.state, &[]);
+    }
+    assert_eq!(c.state.prepaid(&addr(4)).unwrap(), Amount(95_000));
+    assert_eq!(total_held(&c.state), c.state.supply().unwrap().0);
 }
 
 #[test]
@@ -254,7 +372,7 @@ fn model_registration_rules() {
         usage(UsageOp::CreateApiKey {
             key_hash: sha256(&[b"k2"]),
             provider: addr(0),
-            limit: Amount(10_000),
+            allowance: Amount(10_000),
         }),
     );
     let s = Settlement {
@@ -283,7 +401,8 @@ proptest::proptest! {
         if flag {
             c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 0 }));
         }
-        let before = c.state.prepaid(&addr(4)).unwrap().0;
+        let allowance = |s: &State| s.api_key(&key_hash()).unwrap().unwrap().allowance.0;
+        let before = allowance(&c.state);
         let paid_out = |s: &State| {
             s.claimable_total().unwrap().0 + s.treasury().unwrap().0
                 + s.account(&addr(1)).unwrap().unwrap().balance.0
@@ -293,12 +412,12 @@ proptest::proptest! {
         match c.send(0, settlement(0, amount, vec![credit(0, c0), credit(1, c1)])) {
             None => {
                 proptest::prop_assert!(c0 + c1 <= amount / 2 + 1);
-                proptest::prop_assert_eq!(before - c.state.prepaid(&addr(4)).unwrap().0, amount);
+                proptest::prop_assert_eq!(before - allowance(&c.state), amount);
                 proptest::prop_assert_eq!(paid_out(&c.state) - out_before, amount);
             }
             Some(code) => {
                 proptest::prop_assert!(matches!(code, ErrorCode::BadCredit | ErrorCode::OverLimit));
-                proptest::prop_assert_eq!(c.state.prepaid(&addr(4)).unwrap().0, before);
+                proptest::prop_assert_eq!(allowance(&c.state), before);
             }
         }
     }

@@ -90,13 +90,14 @@ fn new_accounts_must_be_strict_keys() {
         contribution_stake: Amount::ZERO,
         daily_byte_cap: 0,
         curators: vec![Address(SMALL_ORDER_ENCODINGS[1])],
+        duplicate_threshold_bps: 0,
     };
     let receipt = send(&mut state, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
     assert_eq!(receipt.error, Some(ErrorCode::BadAddress));
     let create_key = UsageOp::CreateApiKey {
         key_hash: alx_types::hash::sha256(&[b"k"]),
         provider: Address(not_a_point),
-        limit: Amount(10),
+        allowance: Amount(0),
     };
     let receipt = send(&mut state, Payload::Usage(create_key));
     assert_eq!(receipt.error, Some(ErrorCode::BadAddress));

@@ -1,0 +1,302 @@
+//! One request's work, start to end, on a gateway worker thread (see `pool`):
+//!
+//! ```text
+//! weights (load on first use) → retrieval → prompt (a cheap length bound first, then the
+//! tokenizer) → reservation of the most it may cost → generation (pieces streamed out; stops
+//! when the client leaves, stalls, or cancels) → fee for the prompt and every token generated
+//! → span attribution, credits, signed receipt → the reservation becomes the fee, held until
+//! settlement
+//! ```
+//!
+//! A request is charged for what it consumed: its prompt and every token generated, whether
+//! or not the client stayed to read them (a stream read for three tokens and dropped pays for
+//! those three and the prompt). A request that fails on this side (bad weights, a receipt that
+//! cannot be written) is charged nothing: its reservation is released whole.
+
+use crate::{
+    Gateway, GatewayError, attribution,
+    meter::{self, Payer, Reservation},
+};
+use alx_indexer::Passage;
+use alx_model::{FinishReason, GenerateConfig, Message, Role, TokenId};
+use alx_types::{
+    Amount,
+    model::{ModelId, ModelSpec},
+    usage_api::{ReceiptBody, UsageReceipt},
+};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc::{Sender, error::TrySendError};
+
+/// Longest a stream may go without the client taking a piece before it counts as gone: a
+/// client that stops reading must not hold a worker.
+pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
+
+/// What a request asks the model for.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A conversation, answered with the model's chat template.
+    Chat(Vec<Message>),
+    /// Raw text to continue.
+    Completion(String),
+}
+
+/// A request accepted by a handler, ready to run.
+pub(crate) struct Job {
+    pub(crate) payer: Payer,
+    pub(crate) model_id: ModelId,
+    pub(crate) spec: ModelSpec,
+    pub(crate) input: Input,
+    pub(crate) config: GenerateConfig,
+    /// Where generated pieces go, for a streamed answer.
+    pub(crate) pieces: Option<Sender<String>>,
+    /// Set when the client is gone (its handler was dropped).
+    pub(crate) cancel: Arc<AtomicBool>,
+}
+
+/// How long each stage took, for `Server-Timing`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Timings {
+    pub(crate) queued: Duration,
+    pub(crate) load: Duration,
+    pub(crate) retrieve: Duration,
+    pub(crate) tokenize: Duration,
+    pub(crate) model: Duration,
+    pub(crate) receipt: Duration,
+}
+
+/// A finished request.
+pub(crate) struct Served {
+    pub(crate) text: String,
+    pub(crate) prompt_tokens: u32,
+    pub(crate) completion_tokens: u32,
+    pub(crate) finish: &'static str,
+    pub(crate) receipt: UsageReceipt,
+    pub(crate) timings: Timings,
+}
+
+/// Why generation stopped early, if it did.
+enum Stopped {
+    Finished(Option<FinishReason>),
+    ClientGone,
+}
+
+/// Runs `job` to the end (blocking: on a worker thread).
+pub(crate) fn execute(g: &Gateway, job: Job, queued: Duration) -> Result<Served, GatewayError> {
+    let mut t = Timings { queued, ..Timings::default() };
+    let started = Instant::now();
+    let unknown = || {
+        GatewayError::ModelNotFound(format!(
+            "the model {:?} is not served here (see GET /v1/models)",
+            job.spec.name
+        ))
+    };
+    let model = g
+        .catalog
+        .get(&job.spec.base_model)
+        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
+        .ok_or_else(unknown)?;
+    t.load = started.elapsed();
+
+    let at = Instant::now();
+    let query = match &job.input {
+        Input::Chat(messages) => {
+            messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+        }
+        Input::Completion(prompt) => prompt.as_str(),
+    };
+    let passages = attribution::retrieve(&g.indexes, &job.spec, query);
+    t.retrieve = at.elapsed();
+
+    let at = Instant::now();
+    let prompt = prompt_tokens(&model, &job, &passages)?;
+    t.tokenize = at.elapsed();
+
+    let prompt_count = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
+    let max_tokens = u32::try_from(job.config.max_tokens).unwrap_or(u32::MAX);
+    let most = meter::fee(&job.spec, prompt_count, max_tokens);
+    let mut reservation = {
+        let committed = g.ledger.committed();
+        Reservation::new(&g.meter, &committed.state, &job.payer, most)?
+    };
+
+    let at = Instant::now();
+    let (text, generated, stopped) = generate(&model, &prompt, &job)?;
+    t.model = at.elapsed();
+
+    let completion_tokens = u32::try_from(generated).unwrap_or(u32::MAX);
+    let fee = meter::fee(&job.spec, prompt_count, completion_tokens);
+    let at = Instant::now();
+    let receipt = receipt_for(g, &job, &passages, &text, prompt_count, completion_tokens, fee)?;
+    reservation.charge(fee);
+    drop(reservation);
+    t.receipt = at.elapsed();
+    let finish = match stopped {
+        Stopped::Finished(Some(FinishReason::Length)) => "length",
+        Stopped::Finished(_) => "stop",
+        Stopped::ClientGone => {
+            g.stats.note_client_gone();
+            "client_gone"
+        }
+    };
+    Ok(Served { text, prompt_tokens: prompt_count, completion_tokens, finish, receipt, timings: t })
+}
+
+/// The prompt's tokens: passages in a system message (chat) or before the text (completion).
+/// A prompt whose bytes alone cannot fit the context is refused before it is tokenized, so a
+/// megabyte of text costs a length check, not a second of CPU.
+fn prompt_tokens(
+    model: &alx_model::Model,
+    job: &Job,
+    passages: &[(u64, Passage)],
+) -> Result<Vec<TokenId>, GatewayError> {
+    let context = model.context_length();
+    let room = context.saturating_sub(job.config.max_tokens);
+    let input_bytes = match &job.input {
+        Input::Chat(messages) => messages.iter().map(|m| m.content.len()).sum(),
+        Input::Completion(prompt) => prompt.len(),
+    };
+    let at_least = model.tokenizer().tokens_at_least(input_bytes);
+    if at_least > room {
+        return Err(context_overflow(at_least, job.config.max_tokens, context));
+    }
+    let prompt = match &job.input {
+        Input::Chat(messages) => {
+            let messages = with_context(messages.clone(), passages);
+            model.chat_prompt(&messages).map_err(|e| crate::serve::model_error(&e))?
+        }
+        Input::Completion(prompt) => {
+            let mut text = String::new();
+            for (i, (_, passage)) in passages.iter().enumerate() {
+                text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
+            }
+            text.push_str(prompt);
+            model.tokenizer().encode(&text).map_err(|e| crate::serve::model_error(&e))?
+        }
+    };
+    if prompt.is_empty() {
+        return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
+    }
+    if prompt.len().saturating_add(job.config.max_tokens) > context {
+        return Err(context_overflow(prompt.len(), job.config.max_tokens, context));
+    }
+    Ok(prompt)
+}
+
+fn context_overflow(
+    prompt_tokens: usize,
+    max_tokens: usize,
+    context_length: usize,
+) -> GatewayError {
+    crate::serve::model_error(&alx_model::Error::ContextOverflow {
+        prompt_tokens,
+        max_tokens,
+        context_length,
+    })
+}
+
+/// The messages with the retrieved passages in a system message after the caller's own.
+fn with_context(mut messages: Vec<Message>, passages: &[(u64, Passage)]) -> Vec<Message> {
+    if passages.is_empty() {
+        return messages;
+    }
+    let mut context = String::from(
+        "Answer using these passages from the model's datanets when they are relevant:\n",
+    );
+    for (i, (_, p)) in passages.iter().enumerate() {
+        context.push_str(&format!("\n[{}] {}\n", i + 1, p.text));
+    }
+    let at = messages.iter().take_while(|m| m.role == Role::System).count();
+    messages.insert(at, Message::new(Role::System, context));
+    messages
+}
+
+/// Generates, sending pieces out if the job streams; stops early when the client is gone.
+/// Returns the text, the number of tokens generated, and why it stopped.
+fn generate(
+    model: &alx_model::Model,
+    prompt: &[TokenId],
+    job: &Job,
+) -> Result<(String, usize, Stopped), GatewayError> {
+    let mut generation =
+        model.generation(prompt, &job.config).map_err(|e| crate::serve::model_error(&e))?;
+    let mut text = String::new();
+    let mut gone = false;
+    for piece in generation.by_ref() {
+        let piece = piece.map_err(|e| crate::serve::model_error(&e))?;
+        if job.cancel.load(Ordering::Relaxed) {
+            gone = true;
+        } else if let Some(tx) = &job.pieces {
+            gone = !send_piece(tx, piece.clone());
+        }
+        text.push_str(&piece);
+        if gone {
+            break;
+        }
+    }
+    let generated = generation.tokens().len();
+    let stopped =
+        if gone { Stopped::ClientGone } else { Stopped::Finished(generation.finish_reason()) };
+    Ok((text, generated, stopped))
+}
+
+/// Hands a piece to the stream; false if the client is gone or stopped reading for
+/// [`STREAM_STALL_MAX`].
+fn send_piece(tx: &Sender<String>, piece: String) -> bool {
+    let deadline = Instant::now() + STREAM_STALL_MAX;
+    let mut piece = piece;
+    loop {
+        match tx.try_send(piece) {
+            Ok(()) => return true,
+            Err(TrySendError::Closed(_)) => return false,
+            Err(TrySendError::Full(back)) => {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                piece = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+fn receipt_for(
+    g: &Gateway,
+    job: &Job,
+    passages: &[(u64, Passage)],
+    output: &str,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    fee: Amount,
+) -> Result<UsageReceipt, GatewayError> {
+    let committed = g.ledger.committed();
+    let state = &committed.state;
+    let spec = &job.spec;
+    let spans = attribution::span_shares(&g.indexes, state, spec, output);
+    let shares = attribution::combine(passages, &spans);
+    let body = ReceiptBody {
+        number: 0,
+        provider: g.me,
+        model: job.model_id,
+        model_name: spec.name.clone(),
+        key_hash: job.payer.key_hash,
+        prompt_tokens,
+        completion_tokens,
+        fee,
+        datanets: spec.datanets.clone(),
+        citations: attribution::citations(passages),
+        span_shares: attribution::entries(state, &spans),
+        shares: attribution::entries(state, &shares),
+        credits: attribution::credits(state, job.model_id, spec, fee, &shares),
+        output: output.to_owned(),
+    };
+    let floor = state.next_receipt(&g.me)?;
+    g.receipts
+        .issue(body, floor)
+        .map_err(|e| GatewayError::Internal(format!("cannot store the receipt: {e}")))
+}

@@ -1,0 +1,135 @@
+//! Streamed answers: server-sent events in OpenAI's chunk format, ending with a chunk that
+//! carries the finish reason, usage and the `alexandria` object, then `[DONE]`.
+//!
+//! The response starts only once the worker produced its first piece (or finished): a request
+//! refused before any output (no allowance, unknown weights, a prompt over the context) gets a
+//! proper HTTP error, not a `200` with an error event. A client that stops reading or leaves
+//! ends the generation; it is charged for the prompt and the tokens generated until then (see
+//! `infer`).
+
+use crate::{
+    Gateway, GatewayError,
+    infer::{Input, Served},
+    serve::{CancelOnDrop, Prepared, now_secs, submit, summary, usage},
+};
+use alx_types::hash::to_hex;
+use axum::response::{IntoResponse, Response, Sse, sse::Event};
+use futures::StreamExt as _;
+use std::{convert::Infallible, sync::Arc};
+use tokio::sync::{mpsc, oneshot};
+
+/// Pieces waiting for a slow client, at most; past this the worker waits (and gives up after
+/// `infer::STREAM_STALL_MAX`).
+const PIECES_BUFFERED_MAX: usize = 64;
+
+use crate::serve::Done;
+
+fn flatten(
+    result: Result<Result<Served, GatewayError>, oneshot::error::RecvError>,
+) -> Result<Served, GatewayError> {
+    result.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
+}
+
+/// Queues a streamed request and answers with its event stream.
+pub(crate) async fn respond(
+    g: &Arc<Gateway>,
+    p: Prepared,
+    input: Input,
+    model: String,
+    chat: bool,
+) -> Result<Response, GatewayError> {
+    let (tx, mut rx) = mpsc::channel::<String>(PIECES_BUFFERED_MAX);
+    let (mut done, cancel) = submit(g, p, input, Some(tx))?;
+    let guard = CancelOnDrop(cancel);
+    let mut first = None;
+    let early = tokio::select! {
+        biased;
+        piece = rx.recv() => {
+            first = piece;
+            None
+        }
+        result = &mut done => Some(flatten(result)),
+    };
+    if let Some(Err(e)) = early {
+        match rx.try_recv() {
+            Ok(piece) => first = Some(piece),
+            // Refused before producing anything: a plain HTTP error.
+            Err(_) => return Err(e),
+        }
+        return Ok(
+            events(first, rx, Tail::Ready(Box::new(Err(e))), model, chat, guard).into_response()
+        );
+    }
+    let tail = match early {
+        Some(result) => Tail::Ready(Box::new(result)),
+        None => Tail::Waiting(done),
+    };
+    Ok(events(first, rx, tail, model, chat, guard).into_response())
+}
+
+/// How the stream ends: a result already in hand, or one still to come.
+enum Tail {
+    Ready(Box<Result<Served, GatewayError>>),
+    Waiting(Done),
+}
+
+fn events(
+    first: Option<String>,
+    rx: mpsc::Receiver<String>,
+    tail: Tail,
+    model: String,
+    chat: bool,
+    guard: CancelOnDrop,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let created = now_secs();
+    let (object, id) =
+        if chat { ("chat.completion.chunk", "chatcmpl") } else { ("text_completion", "cmpl") };
+    let chunk = move |content: serde_json::Value, finish: Option<&str>| {
+        if chat {
+            serde_json::json!({"id": id, "object": object, "created": created, "model": model,
+                "choices": [{"index": 0, "delta": content, "finish_reason": finish}]})
+        } else {
+            serde_json::json!({"id": id, "object": object, "created": created, "model": model,
+                "choices": [{"index": 0, "text": content.get("content").cloned().unwrap_or_default(), "finish_reason": finish, "logprobs": null}]})
+        }
+    };
+    let role = chat.then(|| chunk(serde_json::json!({"role": "assistant", "content": ""}), None));
+    let piece_chunk = chunk.clone();
+    let pieces = futures::stream::iter(first)
+        .chain(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .map(move |piece| piece_chunk(serde_json::json!({"content": piece}), None));
+    let body =
+        futures::stream::iter(role).chain(pieces).map(|v| Ok(Event::default().data(v.to_string())));
+    let end = futures::stream::once(async move {
+        // The guard lives as long as the stream: dropping the stream (the client left)
+        // cancels the generation.
+        let _guard = guard;
+        let result = match tail {
+            Tail::Ready(result) => *result,
+            Tail::Waiting(done) => flatten(done.await),
+        };
+        match result {
+            Ok(served) => {
+                let mut last = chunk(serde_json::json!({}), Some(served.finish));
+                last["usage"] = serde_json::to_value(usage(&served)).unwrap_or_default();
+                last["alexandria"] =
+                    serde_json::to_value(summary(&served.receipt)).unwrap_or_default();
+                last["id"] =
+                    serde_json::Value::String(format!("{id}-{}", to_hex(&served.receipt.id)));
+                vec![
+                    Ok(Event::default().data(last.to_string())),
+                    Ok(Event::default().data("[DONE]")),
+                ]
+            }
+            Err(e) => {
+                if let GatewayError::Internal(detail) = &e {
+                    tracing::error!(%detail, "streamed request failed");
+                }
+                let body = serde_json::json!({"error": {"message": e.public_message(), "type": "server_error"}});
+                vec![Ok(Event::default().data(body.to_string()))]
+            }
+        }
+    })
+    .flat_map(futures::stream::iter);
+    Sse::new(body.chain(end))
+}

@@ -1,0 +1,62 @@
+//! A validator's verdict on a contribution's data (the rules: `alx_types::availability`): the
+//! bytes against the declared hash and size, their text against the declared media type, the
+//! hash of their normalized text, and how much of them the datanet held at the version the
+//! contribution was offered against, with its main source.
+//!
+//! Every step is a pure function of the blob and that version's index, which every node builds
+//! alike, so honest validators report the same verdict and anyone can recheck one.
+
+use crate::{DatanetIndexes, QueryError};
+use alx_attribution::{MIN_SPAN_BYTES_DEFAULT, coverage::main_source};
+use alx_blobs::ingest;
+use alx_state::Contribution;
+use alx_types::{availability::DataVerdict, datanet::DatanetId};
+use std::collections::BTreeMap;
+
+impl DatanetIndexes {
+    /// The verdict on contribution `c` of `datanet` from its `bytes` (which hash to its content
+    /// hash), or `None` while the version it is measured against is not indexed here yet.
+    pub fn data_verdict(
+        &self,
+        datanet: DatanetId,
+        c: &Contribution,
+        bytes: &[u8],
+    ) -> Result<Option<DataVerdict>, QueryError> {
+        let actual = bytes.len() as u64;
+        if actual != c.content.size {
+            return Ok(Some(DataVerdict::WrongSize { actual }));
+        }
+        let Ok(documents) = ingest::documents(c.content.media_type, bytes) else {
+            return Ok(Some(DataVerdict::Unreadable));
+        };
+        let text_hash = ingest::text_hash(&documents);
+        let against_version = c.base_version;
+        if against_version == 0 {
+            return Ok(Some(DataVerdict::Held {
+                text_hash,
+                coverage_bps: 0,
+                covered_by: None,
+                against_version,
+            }));
+        }
+        if self.indexed_version(datanet) < against_version {
+            return Ok(None);
+        }
+        let index = self.version(datanet, against_version)?;
+        let searcher = index.searcher();
+        let mut tally = BTreeMap::new();
+        let (mut covered, mut total) = (0u64, 0u64);
+        for doc in &documents {
+            let c = searcher.sourced_coverage(doc, MIN_SPAN_BYTES_DEFAULT, &mut tally)?;
+            covered += c.covered_bytes;
+            total += c.total_bytes;
+        }
+        let bps = if total == 0 { 0 } else { u128::from(covered) * 10_000 / u128::from(total) };
+        Ok(Some(DataVerdict::Held {
+            text_hash,
+            coverage_bps: u16::try_from(bps.min(10_000)).unwrap_or(10_000),
+            covered_by: main_source(&tally).map(|(id, _)| id.0),
+            against_version,
+        }))
+    }
+}

@@ -1,0 +1,149 @@
+//! Work the chain does by itself at a given height, after the block's transactions: closing
+//! an API key whose revocation delay has run out, and dropping a contribution whose data never
+//! became available by its deadline.
+//!
+//! ```text
+//! 0x1E ‖ height (BE) ‖ kind (u8) ‖ subject  → empty
+//!        kind 0: close an API key            subject: key hash
+//!        kind 1: a contribution's data deadline   subject: datanet (BE) ‖ contribution (BE)
+//! ```
+//!
+//! Big-endian heights keep each height's entries together, so a block reads exactly the
+//! entries due at its height; an entry is deleted when it runs, and one whose subject already
+//! moved on (a key closed early, data that arrived) is a no-op.
+
+use crate::state::{CorruptState, State};
+use alx_types::{
+    Hash,
+    datanet::{ContributionId, DatanetId},
+};
+
+pub(crate) const PREFIX_DUE: u8 = 0x1E;
+const KIND_CLOSE_API_KEY: u8 = 0;
+const KIND_DATA_DEADLINE: u8 = 1;
+
+/// Something the chain does at a height.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Close a revoked API key and return its allowance to the payer's deposit.
+    CloseApiKey(Hash),
+    /// Drop a contribution still waiting for its data.
+    DataDeadline(DatanetId, ContributionId),
+}
+
+fn height_prefix(height: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 8 + 1 + 32);
+    k.push(PREFIX_DUE);
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+fn due_key(height: u64, due: &Due) -> Vec<u8> {
+    let mut k = height_prefix(height);
+    match due {
+        Due::CloseApiKey(hash) => {
+            k.push(KIND_CLOSE_API_KEY);
+            k.extend_from_slice(&hash.0);
+        }
+        Due::DataDeadline(datanet, contribution) => {
+            k.push(KIND_DATA_DEADLINE);
+            k.extend_from_slice(&datanet.to_be_bytes());
+            k.extend_from_slice(&contribution.to_be_bytes());
+        }
+    }
+    k
+}
+
+fn parse(subject: &[u8]) -> Option<Due> {
+    let (&kind, rest) = subject.split_first()?;
+    match kind {
+        KIND_CLOSE_API_KEY => {
+            let bytes: [u8; 32] = rest.try_into().ok()?;
+            Some(Due::CloseApiKey(alx_types::hash::from_bytes(bytes)))
+        }
+        KIND_DATA_DEADLINE if rest.len() == 16 => {
+            let datanet = u64::from_be_bytes(rest[..8].try_into().ok()?);
+            let contribution = u64::from_be_bytes(rest[8..].try_into().ok()?);
+            Some(Due::DataDeadline(datanet, contribution))
+        }
+        _ => None,
+    }
+}
+
+impl State {
+    /// Schedules `due` to run at the end of block `height`.
+    pub(crate) fn schedule(&mut self, height: u64, due: &Due) {
+        self.auth_mut().put(due_key(height, due), Vec::new());
+    }
+
+    /// Cancels a scheduled `due` (nothing if it was not scheduled).
+    pub(crate) fn unschedule(&mut self, height: u64, due: &Due) {
+        self.auth_mut().delete(&due_key(height, due));
+    }
+
+    /// What is due at `height`, in key order (deterministic), removed from the queue.
+    pub(crate) fn take_due(&mut self, height: u64) -> Result<Vec<Due>, CorruptState> {
+        let prefix = height_prefix(height);
+        let entries: Vec<Vec<u8>> =
+            self.auth().scan_prefix(&prefix).map(|(k, _)| k.clone()).collect();
+        let mut due = Vec::with_capacity(entries.len());
+        for key in entries {
+            let item = parse(&key[prefix.len()..]).ok_or_else(|| CorruptState {
+                key: crate::state::hex_key(&key),
+                source: commonware_codec::Error::Invalid("due", "unknown entry"),
+            })?;
+            self.auth_mut().delete(&key);
+            due.push(item);
+        }
+        Ok(due)
+    }
+
+    /// Every scheduled data deadline, in deadline order.
+    pub(crate) fn data_deadlines(&self) -> Result<Vec<(DatanetId, ContributionId)>, CorruptState> {
+        let mut out = Vec::new();
+        for (key, _) in self.auth().scan_prefix(&[PREFIX_DUE]) {
+            match key.get(9..).and_then(parse) {
+                Some(Due::DataDeadline(datanet, id)) => out.push((datanet, id)),
+                Some(Due::CloseApiKey(_)) => {}
+                None => {
+                    return Err(CorruptState {
+                        key: crate::state::hex_key(key),
+                        source: commonware_codec::Error::Invalid("due", "unknown entry"),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs everything due at `height`.
+    pub(crate) fn run_due(&mut self, height: u64) -> Result<(), CorruptState> {
+        for due in self.take_due(height)? {
+            match due {
+                Due::CloseApiKey(hash) => self.close_api_key(&hash)?,
+                Due::DataDeadline(datanet, contribution) => {
+                    self.data_deadline(datanet, contribution)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for due in
+            [Due::CloseApiKey(alx_types::hash::sha256(&[b"k"])), Due::DataDeadline(3, u64::MAX)]
+        {
+            let key = due_key(77, &due);
+            assert_eq!(parse(&key[9..]), Some(due));
+            assert!(key.starts_with(&height_prefix(77)));
+        }
+        assert_eq!(parse(&[9]), None);
+        assert_eq!(parse(&[KIND_DATA_DEADLINE, 1, 2]), None);
+    }
+}
