@@ -1,12 +1,14 @@
 //! `/api/blobs`: content-addressed upload and download, streamed both ways.
 //!
-//! `PUT /api/blobs/{hash}` stores a body that must hash to `hash`; `POST /api/blobs` stores
-//! any body and answers with its hash. `?media_type=text|markdown|jsonl|code` also requires
-//! the body to ingest as that type. Nothing is stored unless every check passes; storing a
-//! blob twice changes nothing (`200` with `created: false` rather than `201`).
+//! `PUT /api/blobs/{hash}` stores a body that must hash to `hash`; `POST /api/blobs` stores a
+//! body and answers with its hash. Either needs an upload grant or an API key of this node
+//! (see `uploads`: who answers for the bytes, and the hourly quota). `?media_type=text|
+//! markdown|jsonl|code` also requires the body to ingest as that type. Nothing is stored unless
+//! every check passes; storing a blob twice changes nothing (`200` with `created: false` rather
+//! than `201`). Reads are open to everyone.
 
 use crate::{ApiError, ApiState};
-use alx_blobs::PutOutcome;
+use alx_blobs::{PutOutcome, PutRules};
 use alx_types::{
     attribution_api::BlobResponse,
     datanet::MediaType,
@@ -16,7 +18,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Path, Query, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -36,13 +38,22 @@ fn parse_hash(text: &str) -> Result<Hash, ApiError> {
 
 async fn store(
     s: &ApiState,
+    headers: &HeaderMap,
     expected: Option<Hash>,
     query: UploadQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (info, outcome) =
-        s.blobs.put_stream(expected, query.media_type, body.into_data_stream()).await?;
+    let authorized = {
+        let committed = s.ledger.committed();
+        s.uploads.authorize(&committed.state, committed.block.height().0, headers, expected)?
+    };
+    let rules =
+        PutRules { hash: authorized.hash, size: Some(authorized.size), media: query.media_type };
+    let (info, outcome) = s.blobs.put_checked(rules, body.into_data_stream()).await?;
     let created = outcome == PutOutcome::Created;
+    if created {
+        authorized.keep();
+    }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(BlobResponse { hash: info.hash, size: info.size, created })).into_response())
 }
@@ -51,18 +62,20 @@ pub(crate) async fn put(
     State(s): State<ApiState>,
     Path(hash): Path<String>,
     Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let expected = parse_hash(&hash)?;
-    store(&s, Some(expected), query, body).await
+    store(&s, &headers, Some(expected), query, body).await
 }
 
 pub(crate) async fn post(
     State(s): State<ApiState>,
     Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    store(&s, None, query, body).await
+    store(&s, &headers, None, query, body).await
 }
 
 fn not_found(hash: &Hash) -> ApiError {

@@ -27,6 +27,17 @@ pub enum ApiError {
     Overloaded(String),
     /// Nothing with that id.
     NotFound(String),
+    /// No (valid) credentials for a write that needs them.
+    Unauthorized(String),
+    /// Credentials that may not do this (an account without the funds uploads need).
+    Forbidden(String),
+    /// A quota is used up for now.
+    QuotaExceeded {
+        /// Explanation.
+        message: String,
+        /// Seconds until the quota starts over.
+        retry_after_secs: u64,
+    },
     /// A refused upload, or a blob store failure.
     Blob(alx_blobs::BlobError),
     /// A refused or failed attribution query.
@@ -45,6 +56,15 @@ impl IntoResponse for ApiError {
             }
             Self::Overloaded(m) => (StatusCode::TOO_MANY_REQUESTS, "mempool_full", m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "upload_unauthorized", m),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "insufficient_funds", m),
+            Self::QuotaExceeded { message, retry_after_secs } => {
+                let body = ErrorResponse {
+                    error: ErrorBody { kind: "quota_exceeded".to_owned(), message },
+                };
+                let retry = [(axum::http::header::RETRY_AFTER, retry_after_secs.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, retry, Json(body)).into_response();
+            }
             Self::Blob(e) => {
                 use alx_blobs::BlobError as B;
                 let (status, kind) = match &e {
@@ -53,6 +73,7 @@ impl IntoResponse for ApiError {
                     B::HashMismatch { .. } => (StatusCode::BAD_REQUEST, "hash_mismatch"),
                     B::Content(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_content"),
                     B::Body(_) => (StatusCode::BAD_REQUEST, "upload_interrupted"),
+                    B::SizeMismatch { .. } => (StatusCode::BAD_REQUEST, "size_mismatch"),
                     B::Corrupt { .. } | B::Store(_) | B::Io { .. } => {
                         return Self::Internal(e.to_string()).into_response();
                     }

@@ -13,14 +13,15 @@
 //! | GET  | `/api/stream/blocks` | server-sent events, one per finalized block |
 //! | GET  | `/api/datanets[/{id}[/contributions, /versions/{v}]]` | datanets, contributions, versions |
 //! | GET  | `/api/datanets/{id}/contributions/{c}/coverage` | how much of it earlier versions hold |
-//! | PUT  | `/api/blobs/{hash}` | upload bytes that must hash to `hash` (streamed) |
-//! | POST | `/api/blobs` | upload bytes, get their hash |
+//! | PUT  | `/api/blobs/{hash}` | upload bytes that must hash to `hash` (streamed; an upload grant or API key) |
+//! | POST | `/api/blobs` | upload bytes, get their hash (an upload grant or API key) |
 //! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
 //! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
+//! | GET  | `/api/supply` | the supply audit: recorded supply against everything held |
 //! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
 //! | GET  | `/api/subnets/{id}/metagraph` | every uid: kind, stake, permit, Yuma results |
 //! | GET  | `/api/subnets/{id}/epochs` | the kept epochs: owner and per-uid emission |
@@ -40,9 +41,11 @@ mod models;
 mod routes;
 pub mod server;
 mod subnets;
+mod uploads;
 
 pub use error::ApiError;
 pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
+pub use uploads::UploadPolicy;
 
 use alx_consensus::Ledger;
 use axum::{
@@ -70,12 +73,37 @@ pub struct ApiState {
     pub indexes: Arc<alx_indexer::DatanetIndexes>,
     /// The listener's connection counters (for `/metrics`).
     pub connections: Arc<ConnectionStats>,
+    /// Who may store blobs here, and how much.
+    pub uploads: Arc<UploadPolicy>,
+    /// The last supply audit, by height: it reads every account, so it runs once per block at
+    /// most whatever the request rate.
+    pub audit: Arc<std::sync::Mutex<Option<(u64, alx_state::SupplyAudit)>>>,
 }
 
 /// Largest request body: a batch of transactions.
 pub const BODY_LIMIT_BYTES: usize = 8 << 20;
 /// Most transactions in one batch request.
 pub const BATCH_TXS_MAX: usize = 10_000;
+
+/// Refuses a request whose declared body (`content-length`) is over [`BODY_LIMIT_BYTES`]
+/// before reading any of it: a client that waits for `100 Continue` gets its `413` at once, and
+/// none of the body is buffered. Blob uploads have their own limit and quota.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let blob = request.uri().path().starts_with("/api/blobs");
+    if !blob && declared.is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
+        return ApiError::PayloadTooLarge(format!("request body over {BODY_LIMIT_BYTES} bytes"))
+            .into_response();
+    }
+    next.run(request).await
+}
 
 /// The router of the whole API.
 pub fn router(state: ApiState) -> Router {
@@ -103,6 +131,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/emission", get(models::emission))
+        .route("/api/supply", get(models::supply))
         .route("/api/subnets", get(subnets::list))
         .route("/api/subnets/{id}", get(subnets::show))
         .route("/api/subnets/{id}/metagraph", get(subnets::metagraph))
@@ -118,5 +147,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .with_state(state)
 }

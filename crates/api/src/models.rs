@@ -141,3 +141,31 @@ pub(crate) async fn emission(
         treasury: state.treasury()?,
     }))
 }
+
+/// `GET /api/supply`: the recorded supply against the sum of everything held, at the committed
+/// height (computed once per block).
+pub(crate) async fn supply(State(s): State<ApiState>) -> ApiResult<serde_json::Value> {
+    let committed = s.ledger.committed();
+    let height = committed.block.height().0;
+    let cached = s.audit.lock().ok().and_then(|c| *c).filter(|(h, _)| *h == height);
+    let audit = match cached {
+        Some((_, audit)) => audit,
+        None => {
+            let state = committed.state.clone();
+            let audit = tokio::task::spawn_blocking(move || state.audit_supply())
+                .await
+                .map_err(|e| ApiError::Internal(format!("audit task: {e}")))??;
+            if let Ok(mut c) = s.audit.lock() {
+                *c = Some((height, audit));
+            }
+            audit
+        }
+    };
+    Ok(Json(serde_json::json!({
+        "height": height,
+        "supply": audit.supply,
+        "held": audit.held,
+        "minted": audit.minted,
+        "balanced": audit.balanced(),
+    })))
+}

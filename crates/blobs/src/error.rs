@@ -24,6 +24,14 @@ pub enum BlobError {
         /// Received.
         actual: Hash,
     },
+    /// The bytes are not the announced size.
+    #[error("the upload is {actual} bytes but {declared} were announced")]
+    SizeMismatch {
+        /// Announced.
+        declared: u64,
+        /// Received.
+        actual: u64,
+    },
     /// The bytes are not the announced media type.
     #[error("the content cannot be ingested: {0}")]
     Content(#[from] IngestError),
@@ -62,6 +70,7 @@ impl BlobError {
             Self::Empty
                 | Self::TooLarge { .. }
                 | Self::HashMismatch { .. }
+                | Self::SizeMismatch { .. }
                 | Self::Content(_)
                 | Self::Body(_)
         )

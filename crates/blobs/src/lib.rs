@@ -18,4 +18,4 @@ pub use config::{BlobConfig, S3Config};
 pub use error::BlobError;
 pub use ingest::IngestError;
 pub use peers::Peers;
-pub use store::{BlobInfo, BlobStore, PutOutcome, blake3_hash};
+pub use store::{BlobInfo, BlobStore, PutOutcome, PutRules, blake3_hash};

@@ -33,6 +33,17 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
+/// What an upload must be to be stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PutRules {
+    /// The bytes must hash to this.
+    pub hash: Option<Hash>,
+    /// The bytes must be exactly this many.
+    pub size: Option<u64>,
+    /// The bytes must ingest as this media type.
+    pub media: Option<MediaType>,
+}
+
 /// Whether a put stored new bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -149,6 +160,22 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: fmt::Display,
     {
+        self.put_checked(PutRules { hash: expected, size: None, media }, body).await
+    }
+
+    /// Stores the bytes of `body` if they pass every one of `rules` (an exact size is also a
+    /// limit: the upload stops as soon as it passes it). Nothing is stored otherwise.
+    pub async fn put_checked<S, E>(
+        &self,
+        rules: PutRules,
+        body: S,
+    ) -> Result<(BlobInfo, PutOutcome), BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: fmt::Display,
+    {
+        let PutRules { hash: expected, size: declared, media } = rules;
+        let limit = declared.map_or(self.max_bytes, |d| d.min(self.max_bytes));
         let staged = tempfile::NamedTempFile::new_in(&self.staging)
             .map_err(|e| BlobError::io(&self.staging, e))?;
         let mut file = tokio::fs::File::from_std(
@@ -160,8 +187,13 @@ impl BlobStore {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
             size = size.saturating_add(chunk.len() as u64);
-            if size > self.max_bytes {
-                return Err(BlobError::TooLarge { max: self.max_bytes });
+            if size > limit {
+                return Err(match declared {
+                    Some(declared) if declared <= self.max_bytes => {
+                        BlobError::SizeMismatch { declared, actual: size }
+                    }
+                    _ => BlobError::TooLarge { max: self.max_bytes },
+                });
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(|e| BlobError::io(staged.path(), e))?;
@@ -169,6 +201,11 @@ impl BlobStore {
         file.flush().await.map_err(|e| BlobError::io(staged.path(), e))?;
         if size == 0 {
             return Err(BlobError::Empty);
+        }
+        if let Some(declared) = declared
+            && declared != size
+        {
+            return Err(BlobError::SizeMismatch { declared, actual: size });
         }
         let hash = alx_types::hash::from_bytes(*hasher.finalize().as_bytes());
         if let Some(expected) = expected
@@ -229,6 +266,44 @@ impl BlobStore {
         }
         writer.finish().await?;
         Ok(())
+    }
+
+    /// Deletes blobs older than `grace` that `keep` says nobody needs, and returns how many and
+    /// how many bytes. A blob whose key is not a hash (something else in the bucket) is left
+    /// alone.
+    pub async fn collect(
+        &self,
+        grace: std::time::Duration,
+        keep: impl Fn(&Hash) -> bool,
+    ) -> Result<(u64, u64), BlobError> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(grace)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let prefix = ObjectPath::from("blobs");
+        let mut listing = self.inner.list(Some(&prefix));
+        let mut doomed = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let Some(hash) = meta.location.filename().and_then(alx_types::hash::parse_hex) else {
+                continue;
+            };
+            let modified = u64::try_from(meta.last_modified.timestamp()).unwrap_or(0);
+            if modified <= cutoff && !keep(&hash) {
+                doomed.push((meta.location, meta.size));
+            }
+        }
+        let (mut count, mut bytes) = (0, 0);
+        for (location, size) in doomed {
+            match self.inner.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    count += 1;
+                    bytes += size;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((count, bytes))
     }
 
     /// The size of a stored blob, or `None`.

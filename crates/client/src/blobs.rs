@@ -20,15 +20,26 @@ fn media_name(media: MediaType) -> &'static str {
     }
 }
 
+/// What authorizes an upload (see `alx_types::upload`).
+#[derive(Clone, Debug)]
+pub enum UploadAuth {
+    /// An account's signed grant for exactly this blob.
+    Grant(alx_types::upload::UploadGrant),
+    /// An API key of the node.
+    ApiKey(String),
+}
+
 impl Client {
     /// `PUT /api/blobs/{hash}`: streams `size` bytes from `body`; the node refuses them unless
-    /// they hash to `hash` (and ingest as `media`, when given).
+    /// `auth` lets this uploader store them and they hash to `hash` (and ingest as `media`,
+    /// when given).
     pub fn put_blob(
         &self,
         hash: &Hash,
         media: Option<MediaType>,
         body: impl Read + Send + 'static,
         size: u64,
+        auth: &UploadAuth,
     ) -> Result<BlobResponse, ClientError> {
         let mut url = format!("{}/api/blobs/{}", self.base, to_hex(hash));
         if let Some(media) = media {
@@ -36,14 +47,18 @@ impl Client {
             url.push_str(media_name(media));
         }
         let body = reqwest::blocking::Body::sized(body, size);
-        self.handle(
-            self.http
-                .put(url)
-                .header("content-type", "application/octet-stream")
-                .timeout(TRANSFER_TIMEOUT)
-                .body(body)
-                .send(),
-        )
+        let request = self
+            .http
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .timeout(TRANSFER_TIMEOUT);
+        let request = match auth {
+            UploadAuth::Grant(grant) => {
+                request.header(alx_types::upload::UPLOAD_GRANT_HEADER, grant.to_header())
+            }
+            UploadAuth::ApiKey(key) => request.bearer_auth(key),
+        };
+        self.handle(request.body(body).send())
     }
 
     /// `GET /api/blobs/{hash}`: the size and a reader of the bytes (not yet verified: hash them

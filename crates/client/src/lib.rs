@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 mod blobs;
+
+pub use blobs::UploadAuth;
 mod subnets;
 
 use alx_types::{

@@ -51,6 +51,22 @@ use std::{
 /// fit is refused by length before it is tokenized).
 pub const BODY_LIMIT_BYTES: usize = 4 << 20;
 
+/// Refuses a request whose declared body is over [`BODY_LIMIT_BYTES`] before reading any of it.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
+        return GatewayError::TooLarge(BODY_LIMIT_BYTES).into_response();
+    }
+    next.run(request).await
+}
+
 /// Gateway settings.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -175,6 +191,7 @@ impl Gateway {
             .route("/v1/completions", post(serve::completion))
             .route("/api/receipts/{id}", get(serve::receipt))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+            .layer(axum::middleware::from_fn(refuse_declared_oversize))
             .with_state(self.clone())
     }
 }

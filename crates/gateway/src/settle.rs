@@ -26,7 +26,7 @@
 use crate::{Gateway, meter::lock};
 use alx_state::{ContributionStatus, State};
 use alx_types::{
-    Amount, Hash,
+    Amount, ErrorCode, Hash,
     block::Height,
     hash::{sha256, to_hex},
     merkle::list_root,
@@ -228,6 +228,14 @@ struct InFlight {
     submitted_at: Height,
 }
 
+/// Whether a refusal is about the settlement's content (then the next attempt leaves more out)
+/// or about the transaction around it (a nonce taken, the node unable to pay the fee: the same
+/// settlement is simply submitted again).
+#[must_use]
+pub const fn escalates(code: ErrorCode) -> bool {
+    code.fee_charged()
+}
+
 /// A settlement not seen in the mempool nor committed for this many blocks is considered
 /// dropped, and submitted again.
 const LOST_AFTER_BLOCKS: u64 = 10;
@@ -253,9 +261,13 @@ impl Settler {
             if from >= f.end {
                 self.finish(g, &f);
             } else if let Some(code) = self.refused_code(g, &f) {
-                tracing::warn!(first = f.first, end = f.end, tx = %to_hex(&f.tx), code, failures = self.failures + 1, "settlement refused by the chain; rebuilding it without the refused part");
                 g.stats.note_failed();
-                self.note_failure(f.first);
+                if escalates(code) {
+                    tracing::warn!(first = f.first, end = f.end, tx = %to_hex(&f.tx), code = code.as_str(), failures = self.failures + 1, "settlement refused by the chain; rebuilding it without the refused part");
+                    self.note_failure(f.first);
+                } else {
+                    tracing::warn!(first = f.first, tx = %to_hex(&f.tx), code = code.as_str(), "settlement transaction refused before its content was read; submitting again");
+                }
             } else if g.ledger.mempool_contains(&f.tx)
                 || height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
             {
@@ -296,9 +308,9 @@ impl Settler {
     }
 
     /// The code of the settlement's failed receipt, if it was committed and failed.
-    fn refused_code(&self, g: &Gateway, f: &InFlight) -> Option<&'static str> {
+    fn refused_code(&self, g: &Gateway, f: &InFlight) -> Option<ErrorCode> {
         match g.ledger.tx_receipt(&f.tx) {
-            Ok(Some((_, receipt))) => receipt.error.map(alx_types::ErrorCode::as_str),
+            Ok(Some((_, receipt))) => receipt.error,
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(err = %e, "cannot read the settlement's receipt");

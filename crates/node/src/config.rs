@@ -41,20 +41,67 @@ pub struct NodeConfig {
     /// Limits of the HTTP listener.
     #[serde(default)]
     pub api: ApiSection,
-    /// Where contribution data this node lacks is fetched from.
+    /// Where contribution data this node lacks is fetched from, and how long unreferenced
+    /// blobs are kept.
     #[serde(default)]
     pub data: DataSection,
+    /// Who may upload blobs, and how much.
+    #[serde(default)]
+    pub uploads: UploadsSection,
+}
+
+/// `[uploads]`: a node stores bytes only for an account that signs for them and holds funds, or
+/// for one of its API keys, within an hourly quota (see `alx_api::UploadPolicy`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadsSection {
+    /// Least an account must hold (balance plus prepaid), in ALX, to sign uploads.
+    pub min_balance_alx: String,
+    /// Most bytes one uploader (account or API key) stores per clock hour.
+    pub bytes_per_hour: u64,
+    /// Most bytes all uploaders together store per clock hour.
+    pub bytes_per_hour_total: u64,
+}
+
+impl Default for UploadsSection {
+    fn default() -> Self {
+        Self {
+            min_balance_alx: "1".into(),
+            bytes_per_hour: 256 << 20,
+            bytes_per_hour_total: 4 << 30,
+        }
+    }
+}
+
+impl UploadsSection {
+    /// The least balance, parsed.
+    pub fn min_balance(&self) -> anyhow::Result<alx_types::Amount> {
+        alx_types::Amount::parse_alx(&self.min_balance_alx).map_err(|e| {
+            anyhow::anyhow!("uploads: min_balance_alx {:?}: {e}", self.min_balance_alx)
+        })
+    }
 }
 
 /// `[data]`: contributions' bytes are uploaded to one node; the validators that must confirm
 /// them held, and the nodes that index datanet versions, fetch them from the nodes listed here
-/// (checked against their hash, so a peer can never plant content).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// (checked against their hash, so a peer can never plant content). Blobs no contribution
+/// references (never offered, or refused) are deleted once older than the grace period.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataSection {
     /// API base URLs of other nodes (`http://host:port`). `alx up --validators N` lists every
     /// other validator.
     pub peers: Vec<String>,
+    /// Seconds an unreferenced blob is kept (time to offer it in a transaction).
+    pub unreferenced_grace_secs: u64,
+    /// Seconds between two sweeps of unreferenced blobs.
+    pub collect_interval_secs: u64,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self { peers: Vec::new(), unreferenced_grace_secs: 24 * 3600, collect_interval_secs: 3600 }
+    }
 }
 
 /// `[api]`: what HTTP clients may hold open (see `alx_api::server`). The node never lets the
@@ -178,6 +225,7 @@ impl NodeConfig {
             gateway: GatewaySection::default(),
             api: ApiSection::default(),
             data: DataSection::default(),
+            uploads: UploadsSection::default(),
         }
     }
 
@@ -233,6 +281,13 @@ impl NodeConfig {
             bail!(
                 "api: connections_max, connections_per_ip_max, header_timeout_secs and body_timeout_secs must be positive"
             );
+        }
+        self.uploads.min_balance()?;
+        if self.uploads.bytes_per_hour == 0 || self.uploads.bytes_per_hour_total == 0 {
+            bail!("uploads: bytes_per_hour and bytes_per_hour_total must be positive");
+        }
+        if self.data.collect_interval_secs == 0 {
+            bail!("data: collect_interval_secs must be positive");
         }
         for peer in &self.data.peers {
             if !(peer.starts_with("http://") || peer.starts_with("https://")) {

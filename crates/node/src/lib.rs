@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod availability;
+mod collect;
 pub mod config;
 pub mod descriptors;
 pub mod home;

@@ -115,7 +115,15 @@ pub fn run(
         let connections = Arc::new(alx_api::ConnectionStats::default());
         let gateway_stats: Arc<std::sync::OnceLock<Arc<alx_gateway::Gateway>>> = Arc::default();
         let stats_source = gateway_stats.clone();
+        let uploads = Arc::new(alx_api::UploadPolicy::new(
+            me,
+            cfg.uploads.min_balance()?,
+            cfg.uploads.bytes_per_hour,
+            cfg.uploads.bytes_per_hour_total,
+        ));
         let state = alx_api::ApiState {
+            uploads,
+            audit: Arc::default(),
             connections: connections.clone(),
             ledger: ledger.clone(),
             metrics: Arc::new(move || {
@@ -139,6 +147,12 @@ pub fn run(
         let _reporter = context.child("data_reports").spawn(move |_| {
             crate::availability::run(reporter_ledger, reporter_indexes, reporter_key)
         });
+        let (collector_ledger, collector_blobs) = (ledger.clone(), indexes.blobs().clone());
+        let grace = std::time::Duration::from_secs(cfg.data.unreferenced_grace_secs);
+        let every = std::time::Duration::from_secs(cfg.data.collect_interval_secs);
+        let _collector = context
+            .child("blob_collector")
+            .spawn(move |_| crate::collect::run(collector_ledger, collector_blobs, grace, every));
         let load = alx_model::LoadConfig {
             threads: std::num::NonZeroUsize::new(cfg.gateway.threads)
                 .unwrap_or(std::num::NonZeroUsize::MIN),

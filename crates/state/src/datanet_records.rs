@@ -344,6 +344,17 @@ impl State {
         self.get(&key(PREFIX_CONTENT, datanet, &[&hash.0]))
     }
 
+    /// True if a live contribution (awaiting its data, pending or approved) of any datanet
+    /// holds these bytes: the blob store must keep them.
+    pub fn references_blob(&self, hash: &Hash) -> Result<bool, CorruptState> {
+        for datanet in 0..self.datanet_count()? {
+            if self.contribution_by_content(datanet, hash)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A published version.
     pub fn datanet_version(
         &self,

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod audit;
 pub mod auth;
 mod availability;
 mod datanet_records;
@@ -34,6 +35,7 @@ mod subnet_views;
 mod subnets;
 mod usage;
 
+pub use audit::SupplyAudit;
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
 pub use datanets::contribution_leaf;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};

@@ -27,6 +27,7 @@ pub mod strict;
 pub mod subnet;
 pub mod subnet_api;
 pub mod tx;
+pub mod upload;
 pub mod usage;
 pub mod usage_api;
 

@@ -4,6 +4,7 @@
 
 mod limits;
 mod subnets;
+mod uploads;
 
 use alx_api::ApiState;
 use alx_client::Client;
@@ -123,6 +124,8 @@ impl Chain {
             blobs,
             indexes,
             connections: connections.clone(),
+            uploads: Arc::new(alx_api::UploadPolicy::new(addr(0), Amount(ALX), 1 << 20, 4 << 20)),
+            audit: Arc::default(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

@@ -133,3 +133,25 @@ async fn uploads_cut_short_by_a_crash_are_cleaned_at_start() {
     assert!(staging_is_empty(&staging), "the crashed upload's file is gone");
     store.put_bytes(Bytes::from_static(b"after the restart"), None).await.unwrap();
 }
+
+/// Blobs nobody references are deleted once past the grace period; referenced and recent
+/// ones stay.
+#[tokio::test]
+async fn unreferenced_blobs_are_collected_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        BlobStore::open(&BlobConfig::default(), dir.path(), &dir.path().join("staging"), MAX)
+            .unwrap();
+    let (kept, _) = store.put_bytes(Bytes::from_static(b"referenced"), None).await.unwrap();
+    let (junk, _) = store.put_bytes(Bytes::from_static(b"never offered"), None).await.unwrap();
+    let keep = |h: &alx_types::Hash| *h == kept.hash;
+    // Within the grace period nothing goes.
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(store.collect(day, keep).await.unwrap(), (0, 0));
+    assert!(store.head(&junk.hash).await.unwrap().is_some());
+    // Past it, only what nothing references goes.
+    let (count, bytes) = store.collect(std::time::Duration::ZERO, keep).await.unwrap();
+    assert_eq!((count, bytes), (1, junk.size));
+    assert!(store.head(&junk.hash).await.unwrap().is_none());
+    assert!(store.head(&kept.hash).await.unwrap().is_some());
+}

@@ -20,10 +20,15 @@ use std::path::{Path, PathBuf};
 /// `alx blob …`.
 #[derive(Subcommand)]
 pub(crate) enum BlobCommand {
-    /// Upload a file; prints its BLAKE3 hash (its address). Uploading twice is harmless.
+    /// Upload a file; prints its BLAKE3 hash (its address). Uploading twice is harmless. The
+    /// upload is signed by --from (an account holding funds answers for what a node stores);
+    /// blobs no transaction references are deleted by the node after a grace period.
     Put {
         /// The file.
         file: PathBuf,
+        /// The key signing the upload.
+        #[arg(long)]
+        from: String,
         /// Also require the content to ingest as this type (default: from the file name, if
         /// it is one datanets take; otherwise unchecked).
         #[arg(long, value_enum)]
@@ -66,10 +71,11 @@ impl From<MediaArg> for MediaType {
 pub(crate) fn run(g: &Globals, cmd: BlobCommand) -> anyhow::Result<()> {
     let client = Client::new(&g.node);
     match cmd {
-        BlobCommand::Put { file, media_type } => {
+        BlobCommand::Put { file, from, media_type } => {
             let media = media_type.map(MediaType::from).or_else(|| ingest::media_type_for(&file));
             let bytes = read_checked(&file, media)?;
-            let stored = upload(&client, &file, bytes, media, !g.json)?;
+            let key = crate::wallet::unlock(g, &from)?;
+            let stored = upload(&client, &key, &file, bytes, media, !g.json)?;
             emit(g.json, &stored, || {
                 let verb = if stored.created { "stored" } else { "already stored" };
                 format!("{verb} {} ({} bytes)", to_hex(&stored.hash), stored.size)
@@ -107,9 +113,13 @@ pub(crate) fn read_checked(file: &Path, media: Option<MediaType>) -> anyhow::Res
     Ok(bytes)
 }
 
-/// Uploads `bytes` under their hash, with a progress bar on a terminal.
+/// Blocks an upload grant stays good for: a few minutes, enough for a large upload.
+const GRANT_BLOCKS: u64 = 600;
+
+/// Uploads `bytes` under their hash, signed by `key`, with a progress bar on a terminal.
 pub(crate) fn upload(
     client: &Client,
+    key: &commonware_cryptography::ed25519::PrivateKey,
     file: &Path,
     bytes: Vec<u8>,
     media: Option<MediaType>,
@@ -117,6 +127,14 @@ pub(crate) fn upload(
 ) -> anyhow::Result<BlobResponse> {
     let hash = alx_blobs::blake3_hash(&bytes);
     let size = bytes.len() as u64;
+    let status = client.status()?;
+    let grant = alx_types::upload::UploadGrant::sign(
+        key,
+        &status.chain_id,
+        hash,
+        size,
+        status.height.0 + GRANT_BLOCKS,
+    );
     let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template(
@@ -127,8 +145,8 @@ pub(crate) fn upload(
     bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let body = bar.wrap_read(std::io::Cursor::new(bytes));
     let stored = client
-        .put_blob(&hash, media, body, size)
-        .with_context(|| format!("cannot upload {}", file.display()))?;
+        .put_blob(&hash, media, body, size, &alx_client::UploadAuth::Grant(grant))
+        .map_err(|e| upload_error(e, file))?;
     bar.finish_and_clear();
     if stored.hash != hash || stored.size != size {
         anyhow::bail!(
@@ -138,6 +156,25 @@ pub(crate) fn upload(
         );
     }
     Ok(stored)
+}
+
+fn upload_error(e: alx_client::ClientError, file: &Path) -> anyhow::Error {
+    let text = e.to_string();
+    let hint = if text.contains("insufficient_funds") {
+        Some(
+            "the node stores data only for accounts holding funds: transfer some ALX to the signing key",
+        )
+    } else if text.contains("quota_exceeded") {
+        Some("the node's hourly upload quota is used up; retry after the time it names")
+    } else if text.contains("upload_unauthorized") {
+        Some("the upload grant was refused; check the key and that the node is on the same chain")
+    } else {
+        None
+    };
+    match hint {
+        Some(hint) => hinted(format!("cannot upload {}: {text}", file.display()), hint),
+        None => anyhow::Error::new(e).context(format!("cannot upload {}", file.display())),
+    }
 }
 
 fn get(client: &Client, hash: &str, output: Option<&Path>) -> anyhow::Result<()> {

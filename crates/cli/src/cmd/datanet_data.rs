@@ -123,9 +123,10 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
         })?;
         checked.push((file, media, read_checked(file, Some(media))?));
     }
+    let key = wallet::unlock(g, &a.from)?;
     let mut offers = Vec::with_capacity(checked.len());
     for (file, media, bytes) in checked {
-        let stored = upload(client, file, bytes, Some(media), !g.json)?;
+        let stored = upload(client, &key, file, bytes, Some(media), !g.json)?;
         offers.push((file, ContentRef { hash: stored.hash, size: stored.size, media_type: media }));
     }
     let payloads = offers
@@ -134,7 +135,6 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
             Payload::Datanet(DatanetOp::Contribute { datanet: a.id, content: *content })
         })
         .collect();
-    let key = wallet::unlock(g, &a.from)?;
     let first_id = client.datanet(a.id)?.datanet.contributions;
     let sent = wallet::send_all(g, &key, a.opts.fee, payloads, !a.opts.no_wait)?;
     let mut listed = if a.opts.no_wait {

@@ -77,6 +77,7 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
     for (name, text) in DOCS {
         let stored = crate::cmd::blob::upload(
             &client,
+            &bob,
             Path::new(name),
             text.as_bytes().to_vec(),
             Some(MediaType::Markdown),

@@ -187,21 +187,29 @@ fn contribute_review_version_and_attribute_slow() {
         &["blob", "get", bob[0]["hash"].as_str().unwrap(), "-o", out_file.to_str().unwrap()],
     );
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), vault);
+    // Uploads: anonymous ones store nothing; `alx blob put --from` signs; a signed upload
+    // whose bytes do not hash to the path is refused with a stable type.
     let wrong = hex::encode([7u8; 32]);
     let resp = reqwest::blocking::Client::new()
         .put(format!("{}/api/blobs/{wrong}", node.api))
         .body("some text")
         .send()
         .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 401);
     let body: serde_json::Value = resp.json().unwrap();
-    assert_eq!(body["error"]["type"], "hash_mismatch");
+    assert_eq!(body["error"]["type"], "upload_unauthorized");
     let resp = reqwest::blocking::Client::new()
         .post(format!("{}/api/blobs?media_type=jsonl", node.api))
         .body("{\"text\": 1}")
         .send()
         .unwrap();
-    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.status(), 401);
+    let notes = files.path().join("notes.txt");
+    std::fs::write(&notes, "notes kept for later").unwrap();
+    let put = ok(&["blob", "put", notes.to_str().unwrap(), "--from", "carol"]);
+    assert_eq!(put["created"], true, "{put}");
+    let out = alx(h, &node.api, &["blob", "put", notes.to_str().unwrap()]);
+    assert!(!out.status.success(), "--from is required");
 }
 
 fn ok_silent(home: &std::path::Path, api: &str, args: &[&str]) {

@@ -69,27 +69,8 @@ pub(crate) fn run(state: &mut State, txs: &[SignedTx]) -> Vec<alx_types::Receipt
 /// Sum of every balance, bonded and unbonding amount, and what the chain holds: contribution
 /// stakes, deposits, rewards, treasury, pools, and the subnets' pending emission.
 pub(crate) fn total_held(state: &State) -> u128 {
-    state.datanet_stake_locked().unwrap().0
-        + state.subnet_pending_total().unwrap().0
-        + state.prepaid_total().unwrap().0
-        + state.claimable_total().unwrap().0
-        + state.treasury().unwrap().0
-        + [
-            alx_state::emission::POOL_SUBNETS,
-            alx_state::emission::POOL_DATA,
-            alx_state::emission::POOL_COMPUTE,
-            alx_state::emission::PROTECTION_FUND,
-        ]
-        .iter()
-        .map(|name| state.amount_global(name).unwrap().0)
-        .sum::<u128>()
-        + state
-            .accounts()
-            .map(|r| {
-                let (_, a) = r.unwrap();
-                a.balance.0 + a.bonded.0 + a.unbonding.0
-            })
-            .sum::<u128>()
+    let audit = state.audit_supply().unwrap();
+    audit.held.0
 }
 
 #[allow(dead_code)]

@@ -1,0 +1,204 @@
+//! The settler against a real chain: it never jams. A key revoked after service has its
+//! receipts written off while the rest is paid (before, its credits stayed in the batch and the
+//! chain refused it for good); a settlement refused because the state moved between building it
+//! and its block is diagnosed, rebuilt without the refused part, and the range moves on.
+
+use crate::*;
+use alx_gateway::{Catalog, Gateway, GatewayConfig, settle::Settler};
+use alx_types::{
+    Hash,
+    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    hash::sha256,
+    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    usage::{Credit, REVOKE_DELAY_BLOCKS, UsageOp},
+    usage_api::ReceiptBody,
+};
+
+const FEE: u128 = 10_000;
+
+/// Datanet 0 with contribution 0 (by 2) in version 1; model 0 (owned by 1) on it; keys for
+/// payers 3 and 4 at provider 0; and the gateway of provider 0.
+fn setup() -> (Chain, Arc<Gateway>) {
+    let chain = Chain::new();
+    let spec = DatanetSpec {
+        name: "d".into(),
+        description: String::new(),
+        tags: vec![],
+        license: "MIT".into(),
+        policy: Policy::Open,
+        contribution_fee: Amount(0),
+        contribution_stake: Amount(0),
+        daily_byte_cap: 0,
+        curators: vec![],
+        duplicate_threshold_bps: 0,
+    };
+    chain.ok(1, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
+    let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
+    chain.ok(2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }));
+    let report = alx_types::availability::DataReport {
+        datanet: 0,
+        contribution: 0,
+        verdict: alx_types::availability::DataVerdict::Held {
+            text_hash: sha256(&[b"text"]),
+            coverage_bps: 0,
+            covered_by: None,
+            against_version: 0,
+        },
+    };
+    chain.ok(0, Payload::Datanet(DatanetOp::Attest { reports: vec![report] }));
+    chain.ok(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    let model = ModelSpec {
+        name: "m".into(),
+        base_model: sha256(&[b"weights"]),
+        adapter: None,
+        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        price_input_per_1k: Amount(1),
+        price_output_per_1k: Amount(1),
+        split: FeeSplit::DEFAULT,
+    };
+    chain.ok(1, Payload::Model(ModelOp::Register(Box::new(model))));
+    for payer in [3, 4] {
+        chain.ok(payer, Payload::Usage(UsageOp::Deposit { amount: Amount(ALX) }));
+        let create = UsageOp::CreateApiKey {
+            key_hash: key_of(payer),
+            provider: addr(0),
+            allowance: Amount(ALX),
+        };
+        chain.ok(payer, Payload::Usage(create));
+    }
+    let blobs = alx_blobs::BlobStore::open(
+        &alx_blobs::BlobConfig::default(),
+        chain.dir.path(),
+        &chain.dir.path().join("staging"),
+        1 << 20,
+    )
+    .unwrap();
+    let indexes =
+        Arc::new(alx_indexer::DatanetIndexes::new(&chain.dir.path().join("index"), blobs));
+    let gateway = Gateway::new(
+        chain.ledger.clone(),
+        indexes,
+        Catalog::new(&chain.dir.path().join("models"), alx_model::LoadConfig::DEFAULT),
+        &chain.dir.path().join("receipts"),
+        key(0),
+        GatewayConfig::default(),
+    )
+    .unwrap();
+    (chain, gateway)
+}
+
+fn key_of(payer: u64) -> Hash {
+    sha256(&[format!("alx-sk-{payer}").as_bytes()])
+}
+
+/// A served request on `payer`'s key: `FEE`, half of it credited to contribution 0.
+fn serve(g: &Gateway, chain: &Chain, payer: u64) {
+    let body = ReceiptBody {
+        number: 0,
+        provider: addr(0),
+        model: 0,
+        model_name: "m".into(),
+        key_hash: key_of(payer),
+        prompt_tokens: 10,
+        completion_tokens: 10,
+        fee: Amount(FEE),
+        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        citations: vec![],
+        span_shares: vec![],
+        shares: vec![],
+        credits: vec![Credit { model: 0, datanet: 0, contribution: 0, amount: Amount(FEE / 2) }],
+        output: "answer".into(),
+    };
+    let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
+    g.receipts().issue(body, floor).unwrap();
+}
+
+fn spent(chain: &Chain, payer: u64) -> u128 {
+    chain.ledger.committed().state.api_key(&key_of(payer)).unwrap().unwrap().spent.0
+}
+
+fn next_receipt(chain: &Chain) -> u64 {
+    chain.ledger.committed().state.next_receipt(&addr(0)).unwrap()
+}
+
+#[test]
+fn a_key_revoked_after_service_is_written_off_and_the_rest_is_paid() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    serve(&g, &chain, 3);
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 3);
+    // Payer 3 revokes; nobody settles within the window (the node was down, say).
+    chain.ok(3, Payload::Usage(UsageOp::RevokeApiKey { key_hash: key_of(3) }));
+    for _ in 0..REVOKE_DELAY_BLOCKS {
+        chain.block(vec![]);
+    }
+    assert!(chain.ledger.committed().state.api_key(&key_of(3)).unwrap().unwrap().revoked);
+    // Payer 4's receipt is paid, credit and all; payer 3's two are written off.
+    assert!(settler.round(&g).is_some(), "a settlement was submitted");
+    let receipts = chain.block(vec![]);
+    assert!(receipts.iter().all(|r| r.error.is_none()), "{receipts:?}");
+    assert_eq!(next_receipt(&chain), 3, "the whole range moved on");
+    assert_eq!((spent(&chain, 3), spent(&chain, 4)), (0, FEE));
+    assert_eq!(chain.ledger.committed().state.rewards(&addr(2)).unwrap().claimable.0, FEE / 2);
+    assert!(settler.round(&g).is_none(), "nothing left to settle");
+    assert_eq!(g.stats().written_off(), 2);
+    // Settlement goes on for later service.
+    serve(&g, &chain, 4);
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 4);
+    assert_eq!(spent(&chain, 4), 2 * FEE);
+}
+
+#[test]
+fn a_settlement_refused_by_the_chain_is_rebuilt_and_the_range_moves_on() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    serve(&g, &chain, 4);
+    assert!(settler.round(&g).is_some());
+    // The owner retires the model in the same block, just before the settlement.
+    let receipts = chain.block(vec![(1, Payload::Model(ModelOp::Retire { model: 0 }))]);
+    assert_eq!(receipts[0].error, None);
+    assert_eq!(receipts[1].error, Some(alx_types::ErrorCode::ModelRetired), "{receipts:?}");
+    assert_eq!(next_receipt(&chain), 0);
+    // Diagnosed, rebuilt: the retired model's receipt cannot be charged, so it is written off.
+    assert!(settler.round(&g).is_some());
+    let receipts = chain.block(vec![]);
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    assert_eq!(receipts[0].error, None, "{receipts:?}");
+    assert_eq!(next_receipt(&chain), 1);
+    assert!(settler.round(&g).is_none(), "nothing left to settle");
+    assert_eq!(g.stats().failed(), 1);
+    assert_eq!(g.stats().written_off(), 1);
+    assert_eq!(spent(&chain, 4), 0, "nobody paid for a model that could not be charged");
+}
+
+#[test]
+fn every_refusal_code_moves_the_range_within_three_attempts() {
+    use alx_gateway::settle::{BatchPolicy, escalates, next_batch};
+    let (chain, g) = setup();
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 3);
+    let state = chain.ledger.committed().state.clone();
+    let receipts: Vec<_> = (0..2).map(|n| g.receipts().by_number(n).unwrap()).collect();
+    // Every code a receipt can carry is either about the transaction (submitted again as is)
+    // or about the settlement (each attempt leaves more out, down to nothing charged).
+    for code in (0..=u16::MAX).filter_map(alx_types::ErrorCode::from_code) {
+        assert_eq!(escalates(code), code.fee_charged(), "{code:?}");
+    }
+    let full = next_batch(&state, 0, &receipts, BatchPolicy::Full).unwrap();
+    assert_eq!((full.settlement.charges.len(), full.settlement.credits.len()), (2, 1));
+    let charges_only = next_batch(&state, 0, &receipts, BatchPolicy::NoCredits).unwrap();
+    assert_eq!(
+        (charges_only.settlement.charges.len(), charges_only.settlement.credits.len()),
+        (2, 0)
+    );
+    let nothing = next_batch(&state, 0, &receipts, BatchPolicy::WriteOffAll).unwrap();
+    assert!(nothing.settlement.charges.is_empty() && nothing.settlement.credits.is_empty());
+    assert_eq!((nothing.settlement.receipts, nothing.written_off.len()), (2, 2));
+    // The last resort always applies: an empty charge list over the range.
+    let s = UsageOp::Settle(Box::new(nothing.settlement));
+    chain.ok(0, Payload::Usage(s));
+    assert_eq!(next_receipt(&chain), 2);
+}

@@ -1,0 +1,30 @@
+//! Sweeps the blob store: blobs no live contribution references (never offered, or refused,
+//! rejected, withdrawn, unavailable) are deleted once older than the grace period, so uploads
+//! nobody pays for cannot fill the disk for long.
+
+use alx_blobs::BlobStore;
+use alx_consensus::Ledger;
+use std::{sync::Arc, time::Duration};
+use tracing::{info, warn};
+
+/// Sweeps every `interval`, deleting unreferenced blobs older than `grace`.
+pub(crate) async fn run(
+    ledger: Arc<Ledger>,
+    blobs: BlobStore,
+    grace: Duration,
+    interval: Duration,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.tick().await; // The first tick is immediate: the first sweep waits one interval.
+    loop {
+        ticks.tick().await;
+        let committed = ledger.committed();
+        // A blob is kept when in doubt (a state read failing is reported by the ledger).
+        let keep = |hash: &alx_types::Hash| committed.state.references_blob(hash).unwrap_or(true);
+        match blobs.collect(grace, keep).await {
+            Ok((0, _)) => {}
+            Ok((count, bytes)) => info!(count, bytes, "deleted blobs nothing references"),
+            Err(e) => warn!(err = %e, "cannot sweep the blob store"),
+        }
+    }
+}
