@@ -45,6 +45,10 @@ pub struct Started<S, R, O> {
     pub handle: Handle<()>,
 }
 
+/// Most p2p handshakes in flight at once (each holds a descriptor until it completes or times
+/// out after 5 s).
+pub const HANDSHAKES_IN_FLIGHT_MAX: u32 = 128;
+
 /// Largest message: a full block plus framing headroom.
 pub const MAX_MESSAGE_SIZE: u32 = (BLOCK_SIZE_MAX + (64 << 10)) as u32;
 
@@ -78,6 +82,12 @@ where
         MAX_MESSAGE_SIZE,
         NZUsize!(1024),
     );
+    // Each handshake in flight holds a descriptor, and anyone may open one: the local
+    // defaults allow 1,024 at once, which alone could take a default descriptor limit. 128 is
+    // far above what a validator set reconnecting needs, and leaves storage its share (the
+    // API listener takes at most half the limit; see alx_api::server).
+    let mut net_cfg = net_cfg;
+    net_cfg.max_concurrent_handshakes = NZU32!(HANDSHAKES_IN_FLIGHT_MAX);
     let (mut network, oracle) = Network::new(context, net_cfg);
     // Per-peer rates. The network sizes each channel's inbound mailbox as one second's burst
     // from every peer it may retain, so these stay near what the protocol needs (simplex sends

@@ -236,6 +236,9 @@ pub const fn escalates(code: ErrorCode) -> bool {
     code.fee_charged()
 }
 
+/// Most receipts in one settlement.
+pub const RECEIPTS_PER_BATCH_MAX: usize = 1_024;
+
 /// A settlement not seen in the mempool nor committed for this many blocks is considered
 /// dropped, and submitted again.
 const LOST_AFTER_BLOCKS: u64 = 10;
@@ -280,8 +283,12 @@ impl Settler {
         if from != self.failures_at {
             self.failures = 0;
         }
-        let receipts: Vec<UsageReceipt> =
-            (from..g.receipts.next_number()).map_while(|n| g.receipts.by_number(n)).collect();
+        // One settlement covers at most this many receipts: a backlog is read a batch at a
+        // time, not all at once every round.
+        let receipts: Vec<UsageReceipt> = (from..g.receipts.next_number())
+            .take(RECEIPTS_PER_BATCH_MAX)
+            .map_while(|n| g.receipts.by_number(n))
+            .collect();
         let batch = next_batch(state, from, &receipts, BatchPolicy::after_failures(self.failures))?;
         let end = from + u64::from(batch.settlement.receipts);
         let payload = Payload::Usage(UsageOp::Settle(Box::new(batch.settlement)));

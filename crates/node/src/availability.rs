@@ -21,6 +21,9 @@ use tracing::{debug, info, warn};
 const RESEND_AFTER_BLOCKS: u64 = 20;
 /// Longest wait between two fetch attempts of a blob nobody served.
 const RETRY_BLOCKS_MAX: u64 = 64;
+/// Contributions looked at per block at most (in deadline order): a flood of offers nobody can
+/// back costs their senders fees and this node a bounded amount of work.
+const EXAMINED_MAX: usize = 4_096;
 
 /// What the reporter remembers between blocks.
 #[derive(Default)]
@@ -67,9 +70,11 @@ async fn round(
         }
     };
     memory.sent.retain(|_, at| height < at.saturating_add(RESEND_AFTER_BLOCKS));
-    memory.missing.retain(|k, _| awaiting.iter().any(|(d, c, _)| (*d, *c) == *k));
+    let waiting: std::collections::BTreeSet<_> =
+        awaiting.iter().map(|(d, c, _)| (*d, *c)).collect();
+    memory.missing.retain(|k, _| waiting.contains(k));
     let mut reports = Vec::new();
-    for (datanet, id, c) in awaiting {
+    for (datanet, id, c) in awaiting.into_iter().take(EXAMINED_MAX) {
         if reports.len() >= REPORTS_PER_TX_MAX {
             break;
         }

@@ -13,6 +13,9 @@ pub(crate) enum BenchCommand {
     /// SmolLM2 tokens/s (prefill, decode, perplexity) against llama.cpp on the same file in the
     /// same run, and the gateway's overhead per request.
     Inference(crate::cmd::bench_inference::InferenceArgs),
+    /// Whether gateway work slows the chain: /api/status latency and block intervals idle,
+    /// under a flood of huge prompts, and under concurrent chats, against a running `alx up`.
+    GatewayLoad(crate::cmd::bench_load::LoadArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
@@ -20,5 +23,6 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
+        BenchCommand::GatewayLoad(args) => crate::cmd::bench_load::run(g, &args),
     }
 }

@@ -37,8 +37,10 @@ pub(crate) enum DatanetCommand {
         #[arg(long, value_enum)]
         status: Option<Status>,
     },
-    /// Contribute files: each is checked, uploaded (with its hash verified by the node), and
-    /// offered in a signed transaction. Nothing is offered unless every upload succeeded.
+    /// Contribute files: each is checked, uploaded (signed by --from; the node verifies its
+    /// hash), and offered in a signed transaction; then the command waits for the validators
+    /// to confirm the data held (approved, pending review, or refused with the evidence:
+    /// a wrong size, not text, a copy). Nothing is offered unless every upload succeeded.
     Contribute(super::datanet_data::ContributeArgs),
     /// How much of a contribution earlier versions already hold (check before approving; 80%
     /// or more suggests a near-duplicate).
