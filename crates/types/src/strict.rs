@@ -32,6 +32,13 @@ pub fn is_strict_point(bytes: &[u8; 32]) -> bool {
 
 /// True if a 64-byte signature `R ‖ s` has a strict `R` and a canonical `s`. Says nothing of
 /// whether it verifies.
+///
+/// `R` is checked without decompressing it, because this runs once per transaction in the
+/// hottest path of the ledger: an encoding is canonical exactly when its `y` is below `p` (the
+/// only other non-canonical encodings, a set sign bit with `x = 0`, belong to `y = ±1`, both
+/// small-order points), and the points of small order have exactly the encodings of
+/// [`SMALL_ORDER_ENCODINGS`]. Whether `R` is a point at all is the verification's business: an
+/// `R` off the curve never verifies.
 #[must_use]
 pub fn is_strict_signature(signature: &[u8]) -> bool {
     let (Ok(r), Ok(s)) = (
@@ -41,8 +48,26 @@ pub fn is_strict_signature(signature: &[u8]) -> bool {
         return false;
     };
     signature.len() == 64
-        && is_strict_point(&r)
+        && y_is_canonical(&r)
+        && !SMALL_ORDER_ENCODINGS.contains(&r)
         && bool::from(Scalar::from_canonical_bytes(s).is_some())
+}
+
+/// True if the 255-bit little-endian `y` of a point encoding is below `p = 2^255 − 19`.
+const fn y_is_canonical(bytes: &[u8; 32]) -> bool {
+    // y ≥ p exactly when y is one of p..2^255 − 1: top byte 0x7f (sign bit aside), the middle
+    // bytes 0xff, the lowest at least 0xed.
+    if bytes[31] & 0x7f != 0x7f || bytes[0] < 0xed {
+        return true;
+    }
+    let mut i = 1;
+    while i < 31 {
+        if bytes[i] != 0xff {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The encodings of the eight points of small order, canonical ones first, then the
@@ -116,6 +141,32 @@ mod tests {
             let mut sig = [0u8; 64];
             sig[..32].copy_from_slice(bytes);
             assert!(!is_strict_signature(&sig), "encoding {i}");
+        }
+    }
+
+    /// The byte test of `R` agrees with decompressing it, on points and on non-canonical
+    /// encodings alike.
+    #[test]
+    fn the_cheap_r_check_agrees_with_decompression() {
+        let mut cases: Vec<[u8; 32]> = SMALL_ORDER_ENCODINGS.to_vec();
+        for seed in 0..32u64 {
+            let key = PrivateKey::from_seed(seed);
+            let sig = key.sign(b"ns", &seed.to_be_bytes());
+            cases.push(sig.as_ref()[..32].try_into().unwrap());
+        }
+        for low in 0xe0..=0xffu8 {
+            for top in [0x7fu8, 0xff] {
+                let mut b = [0xffu8; 32];
+                b[0] = low;
+                b[31] = top;
+                cases.push(b);
+            }
+        }
+        for r in cases {
+            let Some(point) = CompressedEdwardsY(r).decompress() else { continue };
+            let strict = point.compress().as_bytes() == &r && !point.is_small_order();
+            let cheap = y_is_canonical(&r) && !SMALL_ORDER_ENCODINGS.contains(&r);
+            assert_eq!(cheap, strict, "{r:02x?}");
         }
     }
 
