@@ -167,10 +167,14 @@ impl DatanetIndexes {
         let total: u64 = docs.iter().map(|d| d.len() as u64).sum();
         let mut covered = 0u64;
         if version > 0 {
+            // Windowed over the whole text: a contribution of any size is measured.
             let index = self.version(datanet, version)?;
             let searcher = index.searcher();
+            let mut tally = std::collections::BTreeMap::new();
             for doc in &docs {
-                covered += searcher.coverage(doc, MIN_SPAN_BYTES_DEFAULT)?.covered_bytes;
+                covered += searcher
+                    .sourced_coverage(doc, MIN_SPAN_BYTES_DEFAULT, &mut tally)?
+                    .covered_bytes;
             }
         }
         let bps = if total == 0 {

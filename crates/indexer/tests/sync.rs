@@ -237,3 +237,58 @@ async fn versions_are_indexed_and_attributed() {
     let err = indexes.attribute(&chain.state, 0, None, quote, Some(0)).unwrap_err();
     assert!(err.is_client_error(), "{err}");
 }
+
+/// Text that repeats no long span: words and numbers from a seeded generator.
+fn prose(seed: u64, bytes: usize) -> String {
+    let words = ["resource", "module", "signer", "vault", "coin", "store", "ability", "struct"];
+    let mut x = seed;
+    let mut out = String::with_capacity(bytes + 64);
+    while out.len() < bytes {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        out.push_str(words[(x >> 33) as usize % words.len()]);
+        out.push(' ');
+        out.push_str(&(x >> 40).to_string());
+        out.push_str(if x % 7 == 0 { ".\n" } else { " " });
+    }
+    out
+}
+
+/// A near-copy larger than one query (1 MiB) is measured whole, in windows: before, the
+/// coverage check refused anything over 1 MiB, so large copies could not be checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_over_one_mebibyte_is_measured_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        BlobStore::open(&BlobConfig::default(), dir.path(), &dir.path().join("staging"), 8 << 20)
+            .unwrap();
+    let indexes =
+        std::sync::Arc::new(DatanetIndexes::new(&dir.path().join("index"), store.clone()));
+    let mut chain = Chain::new();
+    chain.send(1, DatanetOp::Create(Box::new(DatanetSpec { daily_byte_cap: 0, ..spec() })));
+    let original = prose(1, 1_500_000);
+    let (info, _) = store.put_bytes(Bytes::from(original.clone()), None).await.unwrap();
+    let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Text };
+    chain.send(2, DatanetOp::Contribute { datanet: 0, content });
+    report(&mut chain, &indexes, &store, 0).await;
+    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
+    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    let handle = tokio::runtime::Handle::current();
+    let (i2, state) = (indexes.clone(), chain.state.clone());
+    tokio::task::spawn_blocking(move || i2.sync(&state, &handle).unwrap()).await.unwrap();
+    // The copy: a new opening, then the original almost whole.
+    let copy = format!("My own notes on Move.\n{}", &original[..1_450_000]);
+    let (info, _) = store.put_bytes(Bytes::from(copy), None).await.unwrap();
+    let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Text };
+    chain.send(3, DatanetOp::Contribute { datanet: 0, content });
+    let verdict = report(&mut chain, &indexes, &store, 1).await;
+    assert!(
+        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(0), .. } if coverage_bps > 9_900),
+        "{verdict:?}"
+    );
+    assert!(matches!(
+        chain.state.contribution(0, 1).unwrap().unwrap().refusal,
+        Some(Refusal::NearDuplicate { .. })
+    ));
+    let cov = indexes.coverage(&chain.state, 0, 1).await.unwrap();
+    assert!(cov.bps > 9_900 && cov.total_bytes > 1 << 20, "{cov:?}");
+}
