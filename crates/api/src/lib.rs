@@ -77,7 +77,7 @@ pub struct ApiState {
     pub uploads: Arc<UploadPolicy>,
     /// The last supply audit, by height: it reads every account, so it runs once per block at
     /// most whatever the request rate.
-    pub audit: Arc<std::sync::Mutex<Option<(u64, alx_state::SupplyAudit)>>>,
+    pub audit: Arc<tokio::sync::Mutex<Option<(u64, alx_state::SupplyAudit)>>>,
 }
 
 /// Largest request body: a batch of transactions.

@@ -145,22 +145,22 @@ pub(crate) async fn emission(
 /// `GET /api/supply`: the recorded supply against the sum of everything held, at the committed
 /// height (computed once per block).
 pub(crate) async fn supply(State(s): State<ApiState>) -> ApiResult<serde_json::Value> {
+    // One audit at a time: requests arriving meanwhile wait and read its result.
+    let mut cache = s.audit.lock().await;
     let committed = s.ledger.committed();
     let height = committed.block.height().0;
-    let cached = s.audit.lock().ok().and_then(|c| *c).filter(|(h, _)| *h == height);
-    let audit = match cached {
-        Some((_, audit)) => audit,
-        None => {
+    let audit = match *cache {
+        Some((h, audit)) if h == height => audit,
+        _ => {
             let state = committed.state.clone();
             let audit = tokio::task::spawn_blocking(move || state.audit_supply())
                 .await
                 .map_err(|e| ApiError::Internal(format!("audit task: {e}")))??;
-            if let Ok(mut c) = s.audit.lock() {
-                *c = Some((height, audit));
-            }
+            *cache = Some((height, audit));
             audit
         }
     };
+    drop(cache);
     Ok(Json(serde_json::json!({
         "height": height,
         "supply": audit.supply,

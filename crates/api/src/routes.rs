@@ -138,8 +138,47 @@ pub(crate) async fn submit(
     body: Result<Json<SubmitTxRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
     let tx = decode_tx(&parse_json(body)?.tx)?;
-    let hash = submit_blocking(&s, vec![tx]).await?.remove(0)?;
+    let txs = vec![tx];
+    refuse_unheld_data(&s, &txs).await?;
+    let hash = submit_blocking(&s, txs).await?.remove(0)?;
     Ok((StatusCode::ACCEPTED, Json(SubmitTxResponse { hash: to_hex(&hash) })))
+}
+
+/// Refuses an offer of data this node does not hold, or holds at another size: the honest path
+/// uploads first (as `alx datanet contribute` does), so the sender learns at once, before paying
+/// a fee, what the validators would find. Not a chain rule (a contribution counts only once a
+/// quorum of validators holds its data, whoever admitted it); transactions arriving by gossip or
+/// by `/api/txs/raw` are not checked here.
+async fn refuse_unheld_data(s: &ApiState, txs: &[SignedTx]) -> Result<(), ApiError> {
+    use alx_types::{datanet::DatanetOp, tx::Payload};
+    for tx in txs {
+        let Payload::Datanet(DatanetOp::Contribute { content, .. }) = &tx.tx.payload else {
+            continue;
+        };
+        match s.blobs.head(&content.hash).await? {
+            None => {
+                return Err(ApiError::InvalidTransaction {
+                    kind: "data_not_held",
+                    message: format!(
+                        "this node holds no blob {}: upload it first (PUT /api/blobs/{{hash}}, or `alx datanet contribute`)",
+                        to_hex(&content.hash)
+                    ),
+                });
+            }
+            Some(size) if size != content.size => {
+                return Err(ApiError::InvalidTransaction {
+                    kind: "size_mismatch",
+                    message: format!(
+                        "the offer declares {} bytes but blob {} holds {size}",
+                        content.size,
+                        to_hex(&content.hash)
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Signature checks are CPU work: run them off the async workers that drive consensus.
@@ -183,6 +222,7 @@ pub(crate) async fn submit_batch(
     }
     // Decode everything first: one malformed entry refuses the request, nothing is admitted.
     let txs = req.txs.iter().map(|t| decode_tx(t)).collect::<Result<Vec<_>, _>>()?;
+    refuse_unheld_data(&s, &txs).await?;
     let results = submit_blocking(&s, txs).await?;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
     let results = results

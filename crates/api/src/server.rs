@@ -6,15 +6,18 @@
 //!
 //! | limit | config key (`[api]`) | default | on breach |
 //! |---|---|---|---|
-//! | open connections | `connections_max` | 1024, at most half the descriptor limit | `503` at once, closed |
-//! | open connections from one IP | `connections_per_ip_max` | 128 | `503` at once, closed |
+//! | open connections | `connections_max` | 1024, at most half the descriptor limit / 3 | `503` at once, closed |
+//! | open connections from one IP (one /64 for IPv6) | `connections_per_ip_max` | 128 | `503` at once, closed |
 //! | request headers (and idle keep-alive) | `header_timeout_secs` | 10 s | closed |
 //! | gap between two chunks of a request body | `body_timeout_secs` | 30 s | request fails, closed |
+//! | a response the client does not read | `write_timeout_secs` | 30 s without progress | closed |
 //!
 //! A refused connection is answered with a fixed `503` written in one non-blocking call and
 //! closed at once, so shedding costs no task and no lasting descriptor. The node sizes
-//! `connections_max` from its descriptor limit ([`descriptor_budget`]): whatever HTTP traffic
-//! does, the other half of the limit stays for storage and consensus.
+//! `connections_max` from its descriptor limit ([`descriptor_budget`]): a connection holds up to
+//! three descriptors (its socket, and for an upload the staging file twice; for a download the
+//! blob's file), so the listener never takes more than half the limit and the other half stays
+//! for storage and consensus, whatever HTTP traffic does.
 //!
 //! Only HTTP/1.1 is served: every client of the API speaks it, and hyper's HTTP/1 header
 //! deadline also closes idle keep-alive connections, which a version sniffer could not.
@@ -22,6 +25,7 @@
 use axum::{Router, body::Body, extract::ConnectInfo};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future as _;
 use std::{
     collections::BTreeMap,
     net::{IpAddr, SocketAddr},
@@ -48,6 +52,8 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// Longest gap between two chunks of a request body.
     pub body_timeout: Duration,
+    /// Longest a response may wait for the client to read it without any progress.
+    pub write_timeout: Duration,
 }
 
 /// Counters of the listener, rendered by `/metrics`.
@@ -103,12 +109,28 @@ impl ConnectionStats {
     }
 }
 
-/// How many connections a listener may hold given the process's descriptor limit `nofile`:
-/// at most half of it, so that storage, consensus and peers always keep the other half.
+/// Descriptors one connection may hold at once: its socket, and a file or two behind it.
+pub const DESCRIPTORS_PER_CONNECTION: u64 = 3;
+
+/// How many connections a listener may hold given the process's descriptor limit `nofile`: at
+/// most half of the limit's worth, so that storage, consensus and peers always keep the other
+/// half.
 #[must_use]
 pub fn descriptor_budget(configured: NonZeroUsize, nofile: u64) -> NonZeroUsize {
-    let half = usize::try_from(nofile / 2).unwrap_or(usize::MAX);
-    configured.min(NonZeroUsize::new(half).unwrap_or(NonZeroUsize::MIN))
+    let share = usize::try_from(nofile / 2 / DESCRIPTORS_PER_CONNECTION).unwrap_or(usize::MAX);
+    configured.min(NonZeroUsize::new(share).unwrap_or(NonZeroUsize::MIN))
+}
+
+/// The address a per-IP cap counts: the IP itself, or its /64 for IPv6 (one host commonly holds
+/// a whole /64).
+fn peer_group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+    }
 }
 
 /// Open connections, in total and per IP address.
@@ -196,7 +218,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(slot) = take_slot(&slots, &stats, &limits, peer.ip()) else {
+        let Some(slot) = take_slot(&slots, &stats, &limits, peer_group(peer.ip())) else {
             stats.shed.fetch_add(1, Ordering::Relaxed);
             shed(&stream);
             continue;
@@ -224,11 +246,85 @@ async fn serve_connection(
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let stream = WriteDeadline::new(stream, limits.write_timeout);
     let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
     if let Err(e) = connection.await {
         tracing::debug!(%peer, err = %e, "connection ended with an error");
     }
     drop(slot);
+}
+
+/// A socket whose writes fail once they made no progress for `limit`: a client that stops
+/// reading a response (a blob, an event stream) cannot hold its connection forever.
+struct WriteDeadline {
+    inner: TcpStream,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteDeadline {
+    const fn new(inner: TcpStream, limit: Duration) -> Self {
+        Self { inner, limit, stalled: None }
+    }
+
+    /// After the inner write returned `Pending`: an error once the stall lasted `limit`.
+    fn stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+        let limit = self.limit;
+        let sleep = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => self.stall(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            std::task::Poll::Pending => self.stall(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -238,9 +334,16 @@ mod tests {
     #[test]
     fn half_the_descriptors_at_most() {
         let n = |v| NonZeroUsize::new(v).unwrap();
-        assert_eq!(descriptor_budget(n(1024), 1024), n(512));
+        assert_eq!(descriptor_budget(n(1024), 1024), n(170));
         assert_eq!(descriptor_budget(n(1024), 1 << 20), n(1024));
         assert_eq!(descriptor_budget(n(1024), 1), n(1));
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        let other: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        assert_eq!(peer_group(a), peer_group(b), "one /64 is one peer");
+        assert_ne!(peer_group(a), peer_group(other));
+        let v4: IpAddr = "10.0.0.7".parse().unwrap();
+        assert_eq!(peer_group(v4), v4);
         assert!(SHED_RESPONSE.ends_with(b"\n"));
         let body_at = SHED_RESPONSE.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert_eq!(SHED_RESPONSE.len() - body_at, 89, "content-length matches the body");

@@ -5,10 +5,11 @@
 //! - an upload grant (`x-alx-upload`, see `alx_types::upload`): an account's signature over the
 //!   exact blob (hash and size) on this chain, not expired, from an account holding at least
 //!   `min_balance` (spendable plus prepaid);
-//! - an API key of this node (`Authorization: Bearer alx-sk-…`), open and with allowance left,
-//!   for `content-length` bytes.
+//! - an API key of this node (`Authorization: Bearer alx-sk-…`), open, with at least
+//!   `min_balance` of allowance, for `content-length` bytes.
 //!
-//! Each uploader (account or key) may store `bytes_per_hour` per clock hour, and the node
+//! Each uploader (the signing account, or the key's payer) may store `bytes_per_hour` per clock
+//! hour, and the node
 //! `bytes_per_hour_total` from everyone (429 past either, with the seconds to wait). The bytes
 //! of an upload are counted before they are read and given back if it fails or the blob was
 //! already stored. What nobody references is collected after a grace period (see the node's
@@ -129,15 +130,23 @@ impl UploadPolicy {
         } else if let Some(token) = bearer(headers) {
             let key_hash = alx_types::hash::sha256(&[token.as_bytes()]);
             let key = state.api_key(&key_hash)?.ok_or_else(|| unauthorized("unknown API key"))?;
-            if !key.is_open() || key.provider != self.node || key.allowance.is_zero() {
+            if !key.is_open() || key.provider != self.node {
                 return Err(unauthorized(
-                    "this API key cannot upload here (revoked, for another node, or with no allowance left)",
+                    "this API key cannot upload here (revoked, or for another node)",
                 ));
+            }
+            // Anyone may name this node in a key: only one with real money behind it uploads,
+            // and the quota is the payer's, however many keys it makes.
+            if key.allowance < self.min_balance {
+                return Err(ApiError::Forbidden(format!(
+                    "this API key's allowance is {}; uploading here takes at least {}",
+                    key.allowance, self.min_balance
+                )));
             }
             let size = content_length(headers).ok_or_else(|| {
                 ApiError::BadRequest("an upload with an API key needs a content-length".into())
             })?;
-            (key_hash.0, path_hash, size)
+            (key.payer.0, path_hash, size)
         } else {
             return Err(unauthorized(
                 "uploads need an upload grant (x-alx-upload) or an API key of this node; `alx blob put --from KEY` signs one",

@@ -21,6 +21,12 @@ use std::{
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+/// A blob uploaded again more than this long after it was stored is written anew.
+const REFRESH_AFTER: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Uploads whose text is checked at once (each reads its blob whole: up to 64 MiB).
+const MEDIA_CHECKS_MAX: usize = 2;
+
 /// Blobs up to this size are put in one request; larger ones in parts of this size.
 const PART_BYTES: usize = 8 << 20;
 
@@ -60,6 +66,8 @@ pub struct BlobStore {
     staging: PathBuf,
     max_bytes: u64,
     backend: &'static str,
+    /// Media checks running at once (each reads a whole blob into memory).
+    media_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for BlobStore {
@@ -133,7 +141,13 @@ impl BlobStore {
                 (Arc::new(builder.build()?), "s3")
             }
         };
-        Ok(Self { inner, staging: staging.to_owned(), max_bytes, backend })
+        Ok(Self {
+            inner,
+            staging: staging.to_owned(),
+            max_bytes,
+            backend,
+            media_checks: Arc::new(tokio::sync::Semaphore::new(MEDIA_CHECKS_MAX)),
+        })
     }
 
     /// `"local"` or `"s3"`.
@@ -215,12 +229,21 @@ impl BlobStore {
         }
         let info = BlobInfo { hash, size };
         if let Some(media) = media {
+            // Reading a blob whole to check its text costs up to its size in memory: a few at a
+            // time, whatever the number of uploads in flight.
+            let _permit =
+                self.media_checks.acquire().await.map_err(|_| BlobError::Body("closing".into()))?;
             let bytes = tokio::fs::read(staged.path())
                 .await
                 .map_err(|e| BlobError::io(staged.path(), e))?;
             ingest::documents(media, &bytes)?;
         }
-        if self.head(&hash).await?.is_some() {
+        if let Some(stored) = self.modified(&hash).await? {
+            // Stored long ago and offered again: written anew, so the collector's grace
+            // period counts from this upload (its offer is likely to follow).
+            if stored.elapsed().unwrap_or_default() > REFRESH_AFTER {
+                self.copy_in(staged.path(), size, &hash).await?;
+            }
             return Ok((info, PutOutcome::Existed));
         }
         self.copy_in(staged.path(), size, &hash).await?;
@@ -268,13 +291,14 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Deletes blobs older than `grace` that `keep` says nobody needs, and returns how many and
-    /// how many bytes. A blob whose key is not a hash (something else in the bucket) is left
+    /// Deletes blobs older than `grace` that nothing needs, and returns how many and how many
+    /// bytes. `needed` is asked after the listing, so a blob referenced while the store was
+    /// being listed is kept. A key that is not a hash (something else in the bucket) is left
     /// alone.
     pub async fn collect(
         &self,
         grace: std::time::Duration,
-        keep: impl Fn(&Hash) -> bool,
+        needed: impl FnOnce() -> std::collections::BTreeSet<Hash>,
     ) -> Result<(u64, u64), BlobError> {
         let cutoff = std::time::SystemTime::now()
             .checked_sub(grace)
@@ -282,19 +306,23 @@ impl BlobStore {
             .map_or(0, |d| d.as_secs());
         let prefix = ObjectPath::from("blobs");
         let mut listing = self.inner.list(Some(&prefix));
-        let mut doomed = Vec::new();
+        let mut old = Vec::new();
         while let Some(meta) = listing.next().await {
             let meta = meta?;
             let Some(hash) = meta.location.filename().and_then(alx_types::hash::parse_hex) else {
                 continue;
             };
             let modified = u64::try_from(meta.last_modified.timestamp()).unwrap_or(0);
-            if modified <= cutoff && !keep(&hash) {
-                doomed.push((meta.location, meta.size));
+            if modified <= cutoff {
+                old.push((hash, meta.location, meta.size));
             }
         }
+        let needed = needed();
         let (mut count, mut bytes) = (0, 0);
-        for (location, size) in doomed {
+        for (hash, location, size) in old {
+            if needed.contains(&hash) {
+                continue;
+            }
             match self.inner.delete(&location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     count += 1;
@@ -304,6 +332,18 @@ impl BlobStore {
             }
         }
         Ok((count, bytes))
+    }
+
+    /// When a stored blob was last written, or `None` if it is not stored.
+    async fn modified(&self, hash: &Hash) -> Result<Option<std::time::SystemTime>, BlobError> {
+        match self.inner.head(&key(hash)).await {
+            Ok(meta) => {
+                let secs = u64::try_from(meta.last_modified.timestamp()).unwrap_or(0);
+                Ok(Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The size of a stored blob, or `None`.

@@ -33,8 +33,9 @@ use std::{
 };
 use tokio::sync::mpsc::{Sender, error::TrySendError};
 
-/// Longest a stream may go without the client taking a piece before it counts as gone: a
-/// client that stops reading must not hold a worker.
+/// Longest a stream may wait, in total over the whole request, for its client to take pieces
+/// before the client counts as gone: a client that reads slowly must not hold a worker for
+/// longer than this beyond the generation itself.
 pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
 
 /// What a request asks the model for.
@@ -227,12 +228,13 @@ fn generate(
         model.generation(prompt, &job.config).map_err(|e| crate::serve::model_error(&e))?;
     let mut text = String::new();
     let mut gone = false;
+    let mut stall_left = STREAM_STALL_MAX;
     for piece in generation.by_ref() {
         let piece = piece.map_err(|e| crate::serve::model_error(&e))?;
         if job.cancel.load(Ordering::Relaxed) {
             gone = true;
         } else if let Some(tx) = &job.pieces {
-            gone = !send_piece(tx, piece.clone());
+            gone = !send_piece(tx, piece.clone(), &mut stall_left);
         }
         text.push_str(&piece);
         if gone {
@@ -245,24 +247,27 @@ fn generate(
     Ok((text, generated, stopped))
 }
 
-/// Hands a piece to the stream; false if the client is gone or stopped reading for
-/// [`STREAM_STALL_MAX`].
-fn send_piece(tx: &Sender<String>, piece: String) -> bool {
-    let deadline = Instant::now() + STREAM_STALL_MAX;
+/// Hands a piece to the stream; false if the client is gone, or the request's waiting budget
+/// `stall_left` ran out (it is shared by every piece of the request, so a client reading one
+/// piece now and then cannot stretch a request for hours).
+fn send_piece(tx: &Sender<String>, piece: String, stall_left: &mut Duration) -> bool {
+    let started = Instant::now();
     let mut piece = piece;
-    loop {
+    let sent = loop {
         match tx.try_send(piece) {
-            Ok(()) => return true,
-            Err(TrySendError::Closed(_)) => return false,
+            Ok(()) => break true,
+            Err(TrySendError::Closed(_)) => break false,
             Err(TrySendError::Full(back)) => {
-                if Instant::now() >= deadline {
-                    return false;
+                if started.elapsed() >= *stall_left {
+                    break false;
                 }
                 piece = back;
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-    }
+    };
+    *stall_left = stall_left.saturating_sub(started.elapsed());
+    sent
 }
 
 fn receipt_for(

@@ -106,6 +106,8 @@ pub struct Gateway {
     me: Address,
     pool: pool::WorkerPool,
     stats: GatewayStats,
+    /// The chain's next unsettled receipt when the gateway started (`u64::MAX` until set).
+    held_from: Mutex<u64>,
     config: GatewayConfig,
 }
 
@@ -142,6 +144,7 @@ impl Gateway {
             me,
             pool,
             stats: GatewayStats::default(),
+            held_from: Mutex::new(u64::MAX),
             config,
         });
         gateway.hold_unsettled();
@@ -174,13 +177,24 @@ impl Gateway {
 
     /// After a restart, the receipts not yet settled are held back on their keys again.
     fn hold_unsettled(&self) {
-        let Ok(from) = self.ledger.committed().state.next_receipt(&self.me) else { return };
+        let from = self.unsettled_from();
+        *self.held_from.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = from;
         let mut meter = meter::lock(&self.meter);
         for n in from..self.receipts.next_number() {
             if let Some(r) = self.receipts.by_number(n) {
                 meter.hold(r.body.key_hash, r.body.fee);
             }
         }
+    }
+
+    /// The first receipt whose fee the meter holds: the chain's next unsettled number when the
+    /// gateway started (every later receipt's fee was held when it was issued).
+    pub(crate) fn unsettled_from(&self) -> u64 {
+        let held = *self.held_from.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held != u64::MAX {
+            return held;
+        }
+        self.ledger.committed().state.next_receipt(&self.me).unwrap_or(0)
     }
 
     /// The `/v1` routes and `/api/receipts/{id}`.

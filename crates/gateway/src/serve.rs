@@ -147,6 +147,7 @@ fn prepare(
     headers: &HeaderMap,
     name: &str,
     sampling: &Sampling,
+    input_bytes: usize,
 ) -> Result<Prepared, GatewayError> {
     let committed = g.ledger.committed();
     let state = &committed.state;
@@ -167,9 +168,15 @@ fn prepare(
     let allowance =
         state.api_key(&payer.key_hash)?.map_or(alx_types::Amount::ZERO, |k| k.allowance);
     let held = meter::lock(&g.meter).held(&payer.key_hash);
-    if allowance <= held {
+    let left = alx_types::Amount(allowance.0.saturating_sub(held.0));
+    // The least this request can cost: its text is at least bytes / 64 tokens (no vocabulary
+    // entry is longer), plus one generated token. A key that cannot pay that is refused before
+    // any work is queued, so a key worth a few base units cannot buy seconds of tokenizing.
+    let tokens_at_least = u32::try_from(input_bytes.div_ceil(64)).unwrap_or(u32::MAX);
+    let least = meter::fee(&record.spec, tokens_at_least, 1);
+    if left.is_zero() || least > left {
         return Err(GatewayError::InsufficientQuota(format!(
-            "this API key has no allowance left ({allowance}, all held for requests not yet settled); fund it with `alx keys api-key fund`"
+            "this request costs at least {least}, but the API key has {left} left ({held} held for requests not yet settled); fund it with `alx keys api-key fund`"
         )));
     }
     Ok(Prepared { payer, model_id, spec: record.spec, config, stream: sampling.stream })
@@ -332,7 +339,8 @@ pub(crate) async fn chat(
         .iter()
         .map(|m| Ok(Message::new(role(&m.role)?, m.content.clone())))
         .collect::<Result<Vec<_>, GatewayError>>()?;
-    let p = prepare(&g, &headers, &req.model, &req.sampling)?;
+    let bytes = messages.iter().map(|m| m.content.len()).sum();
+    let p = prepare(&g, &headers, &req.model, &req.sampling, bytes)?;
     let name = p.spec.name.clone();
     if p.stream {
         return stream::respond(&g, p, Input::Chat(messages), name, true).await;
@@ -366,7 +374,7 @@ pub(crate) async fn completion(
     if req.prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
     }
-    let p = prepare(&g, &headers, &req.model, &req.sampling)?;
+    let p = prepare(&g, &headers, &req.model, &req.sampling, req.prompt.len())?;
     let name = p.spec.name.clone();
     if p.stream {
         return stream::respond(&g, p, Input::Completion(req.prompt), name, false).await;

@@ -153,7 +153,14 @@ pub fn next_batch(
         if next_charges.len() > SETTLEMENT_CHARGES_MAX
             || next_credits.len() > SETTLEMENT_CREDITS_MAX
         {
-            break;
+            if !charges.is_empty() {
+                break; // The next batch starts with this receipt.
+            }
+            // One receipt alone credits more contributions than a settlement holds: its
+            // largest credits are kept and the rest falls to the datanets' owners, as the chain
+            // rules for anything not credited. Skipping it instead would stop settlement for
+            // good.
+            next_credits = largest(next_credits, SETTLEMENT_CREDITS_MAX);
         }
         charges = next_charges;
         credits = next_credits;
@@ -175,6 +182,16 @@ pub fn next_batch(
         credits,
     };
     Some(Batch { settlement, charged: per_key.into_iter().collect(), written_off })
+}
+
+/// The `n` largest credits (equal amounts: the smaller key first).
+fn largest(
+    credits: BTreeMap<(ModelId, u64, u64), Amount>,
+    n: usize,
+) -> BTreeMap<(ModelId, u64, u64), Amount> {
+    let mut all: Vec<_> = credits.into_iter().collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.into_iter().take(n).collect()
 }
 
 /// The credits, per model, unless they add up to more than the model's data share of its
@@ -223,14 +240,14 @@ struct InFlight {
     tx: Hash,
     first: u64,
     end: u64,
-    charged: Vec<(Hash, Amount)>,
+    settlement: Settlement,
     written_off: Vec<(u64, Amount, &'static str)>,
     submitted_at: Height,
 }
 
-/// Whether a refusal is about the settlement's content (then the next attempt leaves more out)
-/// or about the transaction around it (a nonce taken, the node unable to pay the fee: the same
-/// settlement is simply submitted again).
+/// Whether a refusal is about the settlement's content (then the next attempt may leave more
+/// out) or about the transaction around it (a nonce taken, the node unable to pay the fee: the
+/// same settlement is simply submitted again).
 #[must_use]
 pub const fn escalates(code: ErrorCode) -> bool {
     code.fee_charged()
@@ -247,30 +264,32 @@ const LOST_AFTER_BLOCKS: u64 = 10;
 #[derive(Debug, Default)]
 pub struct Settler {
     in_flight: Option<InFlight>,
-    /// Refusals of the range starting at `failures_at`.
+    /// Content refusals of the batch starting at `failures_at`, and the last batch refused.
     failures: u32,
     failures_at: u64,
+    refused: Option<Settlement>,
+    /// Receipts below this number are no longer held in the meter.
+    released: Option<u64>,
 }
 
 impl Settler {
-    /// One round: follows up the settlement in flight, then submits the next batch if none
-    /// is. Returns the hash of a settlement submitted in this round.
+    /// One round: releases what the chain settled, follows up the settlement in flight, then
+    /// submits the next batch if none is in flight. Returns the hash of a settlement submitted
+    /// in this round.
     pub fn round(&mut self, g: &Gateway) -> Option<Hash> {
         let committed = g.ledger.committed();
         let state = &committed.state;
         let height = committed.block.height();
         let from = state.next_receipt(&g.me).ok()?;
+        self.release_below(g, from);
         if let Some(f) = self.in_flight.take() {
             if from >= f.end {
-                self.finish(g, &f);
+                Self::finish(g, &f);
+                self.failures = 0;
+                self.refused = None;
             } else if let Some(code) = self.refused_code(g, &f) {
                 g.stats.note_failed();
-                if escalates(code) {
-                    tracing::warn!(first = f.first, end = f.end, tx = %to_hex(&f.tx), code = code.as_str(), failures = self.failures + 1, "settlement refused by the chain; rebuilding it without the refused part");
-                    self.note_failure(f.first);
-                } else {
-                    tracing::warn!(first = f.first, tx = %to_hex(&f.tx), code = code.as_str(), "settlement transaction refused before its content was read; submitting again");
-                }
+                self.note_refusal(code, f);
             } else if g.ledger.mempool_contains(&f.tx)
                 || height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
             {
@@ -282,15 +301,11 @@ impl Settler {
         }
         if from != self.failures_at {
             self.failures = 0;
+            self.refused = None;
         }
-        // One settlement covers at most this many receipts: a backlog is read a batch at a
-        // time, not all at once every round.
-        let receipts: Vec<UsageReceipt> = (from..g.receipts.next_number())
-            .take(RECEIPTS_PER_BATCH_MAX)
-            .map_while(|n| g.receipts.by_number(n))
-            .collect();
-        let batch = next_batch(state, from, &receipts, BatchPolicy::after_failures(self.failures))?;
+        let batch = self.build(g, state, from)?;
         let end = from + u64::from(batch.settlement.receipts);
+        let settlement = batch.settlement.clone();
         let payload = Payload::Usage(UsageOp::Settle(Box::new(batch.settlement)));
         let mut rng = commonware_utils::rng::sys_rng();
         match g.ledger.submit_own(&g.key, payload, &mut rng) {
@@ -301,7 +316,7 @@ impl Settler {
                     tx,
                     first: from,
                     end,
-                    charged: batch.charged,
+                    settlement,
                     written_off: batch.written_off,
                     submitted_at: height,
                 });
@@ -312,6 +327,61 @@ impl Settler {
                 None
             }
         }
+    }
+
+    /// The next batch from `from`, with the policy earned by earlier refusals. A receipt whose
+    /// file is lost is written off alone (its id unknown, the zero hash stands in its leaf), so
+    /// a missing file never stops settlement.
+    fn build(&mut self, g: &Gateway, state: &alx_state::State, from: u64) -> Option<Batch> {
+        let receipts: Vec<UsageReceipt> = (from..g.receipts.next_number())
+            .take(RECEIPTS_PER_BATCH_MAX)
+            .map_while(|n| g.receipts.by_number(n))
+            .collect();
+        if receipts.is_empty() && from < g.receipts.next_number() {
+            tracing::error!(receipt = from, "receipt file missing or unreadable: written off");
+            return Some(Batch {
+                settlement: Settlement {
+                    first_receipt: from,
+                    receipts: 1,
+                    receipts_root: list_root(&[alx_types::hash::ZERO]),
+                    charges: vec![],
+                    credits: vec![],
+                },
+                charged: vec![],
+                written_off: vec![(from, Amount::ZERO, "receipt file lost")],
+            });
+        }
+        let mut batch =
+            next_batch(state, from, &receipts, BatchPolicy::after_failures(self.failures))?;
+        // Rebuilt against the new state, a refused batch usually changes (a retired model's
+        // receipts are written off now): then it is tried in full again. Only a batch refused
+        // as it stands is pared down, so nobody can force everyone's receipts off by retiring
+        // their own model at the right moment.
+        if self.refused.as_ref().is_some_and(|r| *r != batch.settlement) && self.failures > 0 {
+            self.failures = 0;
+            self.refused = None;
+            batch = next_batch(state, from, &receipts, BatchPolicy::Full)?;
+        }
+        Some(batch)
+    }
+
+    /// A settlement came back refused: about its content (escalate, unless the state moved
+    /// under it), or about the transaction (submit again as is).
+    fn note_refusal(&mut self, code: ErrorCode, f: InFlight) {
+        if !escalates(code) || code == ErrorCode::BadReceiptRange {
+            // A nonce or fee problem, or a range settled meanwhile (a resubmitted settlement
+            // whose first copy committed): nothing about the receipts is wrong.
+            tracing::warn!(first = f.first, tx = %to_hex(&f.tx), code = code.as_str(), "settlement transaction refused; building it again");
+            return;
+        }
+        tracing::warn!(first = f.first, end = f.end, tx = %to_hex(&f.tx), code = code.as_str(), failures = self.failures + 1, "settlement refused by the chain; rebuilding it against the new state");
+        if f.first == self.failures_at {
+            self.failures = self.failures.saturating_add(1);
+        } else {
+            self.failures_at = f.first;
+            self.failures = 1;
+        }
+        self.refused = Some(f.settlement);
     }
 
     /// The code of the settlement's failed receipt, if it was committed and failed.
@@ -326,34 +396,32 @@ impl Settler {
         }
     }
 
-    fn note_failure(&mut self, first: u64) {
-        if first == self.failures_at {
-            self.failures = self.failures.saturating_add(1);
-        } else {
-            self.failures_at = first;
-            self.failures = 1;
+    /// Releases from the meter every receipt the chain has moved past (settled or written
+    /// off, by whichever settlement): holds follow the chain's range, not the batches, so a
+    /// settlement resubmitted after its first copy committed never leaves a hold behind.
+    fn release_below(&mut self, g: &Gateway, from: u64) {
+        let start = *self.released.get_or_insert(g.unsettled_from());
+        if from <= start {
+            return;
         }
+        let mut meter = lock(&g.meter);
+        for n in start..from {
+            if let Some(r) = g.receipts.by_number(n) {
+                meter.settled(r.body.key_hash, r.body.fee);
+            }
+        }
+        self.released = Some(from);
     }
 
-    fn finish(&mut self, g: &Gateway, f: &InFlight) {
-        let mut meter = lock(&g.meter);
-        for (key_hash, amount) in &f.charged {
-            meter.settled(*key_hash, *amount);
-        }
-        drop(meter);
-        // Written-off receipts were held on their keys too: nobody will pay them now.
+    fn finish(g: &Gateway, f: &InFlight) {
         let mut total = 0u128;
         for (number, fee, why) in &f.written_off {
-            if let Some(r) = g.receipts.by_number(*number) {
-                lock(&g.meter).settled(r.body.key_hash, *fee);
-            }
             total = total.saturating_add(fee.0);
             tracing::warn!(receipt = number, fee = %fee, why, "receipt written off");
         }
         if !f.written_off.is_empty() {
             g.stats.note_written_off(f.written_off.len() as u64, total);
         }
-        self.failures = 0;
     }
 }
 

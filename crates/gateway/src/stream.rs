@@ -42,7 +42,7 @@ pub(crate) async fn respond(
     let (mut done, cancel) = submit(g, p, input, Some(tx))?;
     let guard = CancelOnDrop(cancel);
     let mut first = None;
-    let early = tokio::select! {
+    let mut early = tokio::select! {
         biased;
         piece = rx.recv() => {
             first = piece;
@@ -50,6 +50,11 @@ pub(crate) async fn respond(
         }
         result = &mut done => Some(flatten(result)),
     };
+    if first.is_none() && early.is_none() {
+        // The channel closed without a piece: the job ended (its sender went with it) before
+        // producing anything. Its result says whether that is an answer or an error.
+        early = Some(flatten((&mut done).await));
+    }
     if let Some(Err(e)) = early {
         match rx.try_recv() {
             Ok(piece) => first = Some(piece),

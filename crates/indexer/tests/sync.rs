@@ -248,7 +248,7 @@ fn prose(seed: u64, bytes: usize) -> String {
         out.push_str(words[(x >> 33) as usize % words.len()]);
         out.push(' ');
         out.push_str(&(x >> 40).to_string());
-        out.push_str(if x % 7 == 0 { ".\n" } else { " " });
+        out.push_str(if x.is_multiple_of(7) { ".\n" } else { " " });
     }
     out
 }

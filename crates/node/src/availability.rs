@@ -21,9 +21,11 @@ use tracing::{debug, info, warn};
 const RESEND_AFTER_BLOCKS: u64 = 20;
 /// Longest wait between two fetch attempts of a blob nobody served.
 const RETRY_BLOCKS_MAX: u64 = 64;
-/// Contributions looked at per block at most (in deadline order): a flood of offers nobody can
-/// back costs their senders fees and this node a bounded amount of work.
-const EXAMINED_MAX: usize = 4_096;
+/// Blob fetches per block at most, and per datanet: a flood of offers nobody can back (a
+/// datanet of one's own, free to contribute to) costs this node a bounded amount of work per
+/// block and cannot take the turn of other datanets' contributions.
+const FETCHES_MAX: usize = 64;
+const FETCHES_PER_DATANET_MAX: usize = 8;
 
 /// What the reporter remembers between blocks.
 #[derive(Default)]
@@ -74,17 +76,23 @@ async fn round(
         awaiting.iter().map(|(d, c, _)| (*d, *c)).collect();
     memory.missing.retain(|k, _| waiting.contains(k));
     let mut reports = Vec::new();
-    for (datanet, id, c) in awaiting.into_iter().take(EXAMINED_MAX) {
-        if reports.len() >= REPORTS_PER_TX_MAX {
+    let mut fetches = 0usize;
+    let mut per_datanet: BTreeMap<DatanetId, usize> = BTreeMap::new();
+    for (datanet, id, c) in awaiting {
+        if reports.len() >= REPORTS_PER_TX_MAX || fetches >= FETCHES_MAX {
             break;
         }
         let slot = (datanet, id);
+        // Cheap checks first: what waits for a retry, or was reported, costs nothing.
         if memory.sent.contains_key(&slot)
             || memory.missing.get(&slot).is_some_and(|(at, _)| height < *at)
+            || per_datanet.get(&datanet).is_some_and(|n| *n >= FETCHES_PER_DATANET_MAX)
             || state.reported_by(datanet, id, me).unwrap_or(true)
         {
             continue;
         }
+        fetches += 1;
+        *per_datanet.entry(datanet).or_default() += 1;
         let hash = c.content.hash;
         let bytes = match indexes.peers().fetch_into(indexes.blobs(), &hash).await {
             Ok(true) => indexes.blobs().get_verified(&hash).await,

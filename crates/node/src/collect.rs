@@ -18,10 +18,10 @@ pub(crate) async fn run(
     ticks.tick().await; // The first tick is immediate: the first sweep waits one interval.
     loop {
         ticks.tick().await;
-        let committed = ledger.committed();
-        // A blob is kept when in doubt (a state read failing is reported by the ledger).
-        let keep = |hash: &alx_types::Hash| committed.state.references_blob(hash).unwrap_or(true);
-        match blobs.collect(grace, keep).await {
+        // The state is read after the listing: a contribution committed meanwhile keeps its
+        // blob.
+        let needed = || ledger.committed().state.live_blobs();
+        match blobs.collect(grace, needed).await {
             Ok((0, _)) => {}
             Ok((count, bytes)) => info!(count, bytes, "deleted blobs nothing references"),
             Err(e) => warn!(err = %e, "cannot sweep the blob store"),

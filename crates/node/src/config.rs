@@ -119,6 +119,8 @@ pub struct ApiSection {
     pub header_timeout_secs: u64,
     /// Longest silence, in seconds, between two chunks of a request body.
     pub body_timeout_secs: u64,
+    /// Seconds a response may wait for the client to read it without any progress.
+    pub write_timeout_secs: u64,
 }
 
 impl Default for ApiSection {
@@ -128,6 +130,7 @@ impl Default for ApiSection {
             connections_per_ip_max: 128,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
+            write_timeout_secs: 30,
         }
     }
 }
@@ -143,6 +146,7 @@ impl ApiSection {
             connections_per_ip_max: positive(self.connections_per_ip_max),
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
         }
     }
 }
@@ -277,10 +281,9 @@ impl NodeConfig {
             || a.connections_per_ip_max == 0
             || a.header_timeout_secs == 0
             || a.body_timeout_secs == 0
+            || a.write_timeout_secs == 0
         {
-            bail!(
-                "api: connections_max, connections_per_ip_max, header_timeout_secs and body_timeout_secs must be positive"
-            );
+            bail!("api: connections_max, connections_per_ip_max and the timeouts must be positive");
         }
         self.uploads.min_balance()?;
         if self.uploads.bytes_per_hour == 0 || self.uploads.bytes_per_hour_total == 0 {

@@ -344,15 +344,16 @@ impl State {
         self.get(&key(PREFIX_CONTENT, datanet, &[&hash.0]))
     }
 
-    /// True if a live contribution (awaiting its data, pending or approved) of any datanet
-    /// holds these bytes: the blob store must keep them.
-    pub fn references_blob(&self, hash: &Hash) -> Result<bool, CorruptState> {
-        for datanet in 0..self.datanet_count()? {
-            if self.contribution_by_content(datanet, hash)?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    /// The blobs live contributions (awaiting their data, pending or approved) of every
+    /// datanet hold: what the blob store must keep. One scan of the content index.
+    pub fn live_blobs(&self) -> std::collections::BTreeSet<Hash> {
+        self.auth()
+            .scan_prefix(&[PREFIX_CONTENT])
+            .filter_map(|(k, _)| {
+                let bytes: [u8; 32] = k.get(9..41)?.try_into().ok()?;
+                Some(alx_types::hash::from_bytes(bytes))
+            })
+            .collect()
     }
 
     /// A published version.

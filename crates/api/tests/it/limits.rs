@@ -14,6 +14,7 @@ const TIGHT: alx_api::ServerLimits = alx_api::ServerLimits {
     connections_per_ip_max: NonZeroUsize::new(4).expect("positive"),
     header_timeout: Duration::from_secs(1),
     body_timeout: Duration::from_secs(1),
+    write_timeout: Duration::from_secs(1),
 };
 
 fn connect(url: &str) -> TcpStream {
@@ -99,4 +100,46 @@ fn every_json_endpoint_answers_413_over_the_limit() {
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer:?}");
         assert!(answer.contains("\"payload_too_large\""), "{path}: {answer:?}");
     }
+}
+
+/// A client that asks for responses and never reads them cannot hold its connection: the
+/// writes that stall past the write deadline close it.
+#[test]
+fn a_client_that_stops_reading_is_cut_off() {
+    use alx_types::upload::{UPLOAD_GRANT_HEADER, UploadGrant};
+    let chain = Chain::with_limits(TIGHT);
+    // A blob of 900 KB, stored by a funded account.
+    let body: Vec<u8> = (0..900_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let hash = alx_blobs::blake3_hash(&body);
+    let grant =
+        UploadGrant::sign(&key(1), &"alx-test".parse().unwrap(), hash, body.len() as u64, 10);
+    let resp = reqwest::blocking::Client::new()
+        .put(format!("{}/api/blobs/{}", chain.url, alx_types::hash::to_hex(&hash)))
+        .header(UPLOAD_GRANT_HEADER, grant.to_header())
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    // Forty pipelined downloads (36 MB), never read: far more than the socket buffers hold.
+    let mut s = connect(&chain.url);
+    let get =
+        format!("GET /api/blobs/{} HTTP/1.1\r\nHost: x\r\n\r\n", alx_types::hash::to_hex(&hash));
+    for _ in 0..40 {
+        s.write_all(get.as_bytes()).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    // The server gave up: what it managed to send is there, then the end.
+    let started = Instant::now();
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received += n,
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(9), "the connection stayed open");
+    assert!(received < 40 * body.len(), "{received} bytes: everything was sent?");
+    let (status, _) = chain.get("/api/status");
+    assert_eq!(status, 200);
 }

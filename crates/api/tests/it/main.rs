@@ -93,6 +93,7 @@ pub(crate) const LOOSE: alx_api::ServerLimits = alx_api::ServerLimits {
     connections_per_ip_max: std::num::NonZeroUsize::new(256).expect("positive"),
     header_timeout: std::time::Duration::from_secs(10),
     body_timeout: std::time::Duration::from_secs(10),
+    write_timeout: std::time::Duration::from_secs(10),
 };
 
 impl Chain {

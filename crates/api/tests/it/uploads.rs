@@ -147,4 +147,17 @@ fn an_api_key_of_this_node_may_upload() {
     let hash2 = alx_blobs::blake3_hash(body2);
     let (status, v) = put(&chain, &hash2, body2, &[("authorization", format!("Bearer {other}"))]);
     assert_eq!((status, kind(&v)), (401, "upload_unauthorized"), "{v}");
+    // A key anyone could make for this node with a token allowance does not upload.
+    let token = "alx-sk-token";
+    let token_hash = alx_types::hash::sha256(&[token.as_bytes()]);
+    chain.ok(
+        4,
+        Payload::Usage(UsageOp::CreateApiKey {
+            key_hash: token_hash,
+            provider: addr(0),
+            allowance: Amount(1),
+        }),
+    );
+    let (status, v) = put(&chain, &hash2, body2, &[("authorization", format!("Bearer {token}"))]);
+    assert_eq!((status, kind(&v)), (403, "insufficient_funds"), "{v}");
 }

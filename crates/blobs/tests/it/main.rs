@@ -144,7 +144,7 @@ async fn unreferenced_blobs_are_collected_after_the_grace_period() {
             .unwrap();
     let (kept, _) = store.put_bytes(Bytes::from_static(b"referenced"), None).await.unwrap();
     let (junk, _) = store.put_bytes(Bytes::from_static(b"never offered"), None).await.unwrap();
-    let keep = |h: &alx_types::Hash| *h == kept.hash;
+    let keep = || std::collections::BTreeSet::from([kept.hash]);
     // Within the grace period nothing goes.
     let day = std::time::Duration::from_secs(86_400);
     assert_eq!(store.collect(day, keep).await.unwrap(), (0, 0));

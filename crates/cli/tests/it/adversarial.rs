@@ -86,16 +86,23 @@ fn funded_stranger(home: &std::path::Path, node: &Node, seed: u64) -> PrivateKey
     key
 }
 
-/// Signs `payload` from `key` at its next nonce, submits it, and waits for its receipt.
-fn send_raw(node: &Node, key: &PrivateKey, payload: Payload) -> alx_types::api::TxResponse {
+/// Signs `payload` from `key` at its next nonce.
+fn sign(node: &Node, key: &PrivateKey, payload: Payload) -> alx_types::SignedTx {
     let client = node.client();
     let sender = Address::from_public_key(&key.public_key());
     let status = client.status().unwrap();
     let nonce = client.account(&sender, false).unwrap().account.nonce;
-    let tx = Transaction { chain_id: status.chain_id, sender, nonce, fee: Amount(1_000), payload }
-        .sign(key);
-    let hash = client.submit(&tx).unwrap();
-    client.wait_for_tx(&alx_types::hash::to_hex(&hash), Duration::from_secs(30)).unwrap()
+    Transaction { chain_id: status.chain_id, sender, nonce, fee: Amount(1_000), payload }.sign(key)
+}
+
+/// Signs `payload`, submits it by the raw endpoint (the way a peer's gossip arrives: no
+/// courtesy checks), and waits for its receipt.
+fn send_raw(node: &Node, key: &PrivateKey, payload: Payload) -> alx_types::api::TxResponse {
+    let client = node.client();
+    let tx = sign(node, key, payload);
+    let sent = client.submit_raw(std::slice::from_ref(&tx)).unwrap();
+    assert_eq!(sent.accepted, 1, "{:?}", sent.rejected);
+    client.wait_for_tx(&alx_types::hash::to_hex(&tx.hash()), Duration::from_secs(30)).unwrap()
 }
 
 /// Sends request headers (with `Expect: 100-continue`, so nothing of the body goes before the

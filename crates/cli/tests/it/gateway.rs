@@ -238,6 +238,17 @@ fn gateway_errors_have_openai_shapes_and_streaming_works_slow() {
         400,
         "context_length_exceeded",
     );
+    // Streamed, the same refusal is a plain HTTP error, not a 200 with an error event.
+    expect(
+        post(
+            &node.api,
+            "/v1/chat/completions",
+            Some(&key),
+            &msg(serde_json::json!({"max_tokens": 60, "stream": true})),
+        ),
+        400,
+        "context_length_exceeded",
+    );
     let bad_json = reqwest::blocking::Client::new()
         .post(format!("{}/v1/chat/completions", node.api))
         .bearer_auth(&key)

@@ -202,3 +202,92 @@ fn every_refusal_code_moves_the_range_within_three_attempts() {
     chain.ok(0, Payload::Usage(s));
     assert_eq!(next_receipt(&chain), 2);
 }
+
+/// A receipt that credits more contributions than one settlement can hold still settles (its
+/// largest credits kept): before, the batch builder returned nothing and settlement stopped.
+#[test]
+fn a_receipt_with_too_many_credits_still_settles() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
+    let mut body = ReceiptBody {
+        number: 0,
+        provider: addr(0),
+        model: 0,
+        model_name: "m".into(),
+        key_hash: key_of(4),
+        prompt_tokens: 10,
+        completion_tokens: 10,
+        fee: Amount(FEE),
+        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        citations: vec![],
+        span_shares: vec![],
+        shares: vec![],
+        credits: vec![],
+        output: "a long answer".into(),
+    };
+    // 100 credits, of which only contribution 0 exists: the rest the chain would refuse, and
+    // the batch must not exceed 64 either way.
+    body.credits = (0..100)
+        .map(|c| Credit { model: 0, datanet: 0, contribution: c, amount: Amount(10) })
+        .collect();
+    g.receipts().issue(body, floor).unwrap();
+    assert!(settler.round(&g).is_some(), "a settlement is submitted");
+    let receipts = chain.block(vec![]);
+    assert_eq!(receipts[0].error, None, "{receipts:?}");
+    assert_eq!(next_receipt(&chain), 1);
+    assert_eq!(spent(&chain, 4), FEE);
+}
+
+/// Retiring one's own model while a settlement is in flight refuses that settlement; the
+/// rebuilt batch writes off only that model's receipts, and everyone else's are paid.
+#[test]
+fn a_retired_model_does_not_take_other_payers_receipts_with_it() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    let second = ModelSpec {
+        name: "m2".into(),
+        base_model: sha256(&[b"weights"]),
+        adapter: None,
+        datanets: vec![],
+        price_input_per_1k: Amount(1),
+        price_output_per_1k: Amount(1),
+        split: FeeSplit::DEFAULT,
+    };
+    chain.ok(2, Payload::Model(ModelOp::Register(Box::new(second))));
+    serve(&g, &chain, 4); // model 0, an honest payer
+    let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
+    let mut attacker = g.receipts().by_number(0).unwrap().body;
+    attacker.model = 1;
+    attacker.key_hash = key_of(3);
+    attacker.credits.clear();
+    g.receipts().issue(attacker, floor).unwrap();
+    assert!(settler.round(&g).is_some());
+    // The attacker (owner of model 1) retires it just before the settlement.
+    let receipts = chain.block(vec![(2, Payload::Model(ModelOp::Retire { model: 1 }))]);
+    assert_eq!(receipts[1].error, Some(alx_types::ErrorCode::ModelRetired));
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 2);
+    assert_eq!(spent(&chain, 4), FEE, "the honest payer's receipt is paid");
+    assert_eq!(spent(&chain, 3), 0);
+    assert_eq!(chain.ledger.committed().state.rewards(&addr(2)).unwrap().claimable.0, FEE / 2);
+}
+
+/// A receipt file lost from disk is written off alone; settlement goes on after it.
+#[test]
+fn a_lost_receipt_file_does_not_stop_settlement() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 4);
+    std::fs::remove_file(chain.dir.path().join("receipts").join(format!("{:020}.json", 0)))
+        .unwrap();
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 1, "the lost one written off");
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 2);
+    assert_eq!(spent(&chain, 4), FEE);
+}
