@@ -30,8 +30,9 @@ pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
 /// Chain id of local dev networks.
 pub const DEV_CHAIN_ID: &str = "alx-dev";
 
-/// Creates the home of a node that joins an existing chain: its config, a fresh node key and a
-/// copy of the chain's genesis. Returns the node's address (fund it, then register it).
+/// Creates the home of a node that joins an existing chain: its config (fetching contribution
+/// data from `data_peers`), a fresh node key and a copy of the chain's genesis. Returns the
+/// node's address (fund it, then register it).
 ///
 /// # Errors
 /// If `root` already holds a node, the genesis is invalid, or a file cannot be written.
@@ -40,6 +41,7 @@ pub fn init_node(
     genesis: &Path,
     api_addr: SocketAddr,
     p2p_addr: SocketAddr,
+    data_peers: Vec<String>,
 ) -> anyhow::Result<Address> {
     let config = root.join(crate::config::CONFIG_FILE);
     if config.exists() {
@@ -48,7 +50,9 @@ pub fn init_node(
     let parsed = read_genesis(genesis)?;
     std::fs::create_dir_all(root.join("data"))
         .with_context(|| format!("cannot create {}", root.display()))?;
-    let cfg = NodeConfig::local("node", api_addr, p2p_addr);
+    let mut cfg = NodeConfig::local("node", api_addr, p2p_addr);
+    cfg.data.peers = data_peers;
+    cfg.validate().context("the new node's configuration")?;
     std::fs::write(root.join(&cfg.genesis_file), serde_json::to_string_pretty(&parsed)?)
         .with_context(|| format!("cannot write the genesis into {}", root.display()))?;
     let key = PrivateKey::random(commonware_utils::rng::sys_rng());

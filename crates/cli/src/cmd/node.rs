@@ -36,6 +36,10 @@ pub(crate) enum NodeCommand {
         /// Where this node's p2p endpoint listens; other validators dial it there.
         #[arg(long, default_value = "127.0.0.1:7850")]
         p2p_addr: SocketAddr,
+        /// API of another node to fetch contribution data from (repeatable; default: --node,
+        /// the node this command talks to). Written to `[data] peers`.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
     },
     /// Register this node (its key in --home) as a validator candidate and bond stake to it.
     ///
@@ -59,9 +63,11 @@ pub(crate) enum NodeCommand {
 pub(crate) fn run(g: &Globals, cmd: NodeCommand) -> anyhow::Result<()> {
     match cmd {
         NodeCommand::Start { api_addr } => start(g, api_addr),
-        NodeCommand::Init { genesis, api_addr, p2p_addr } => {
-            let address = alx_node::home::init_node(&g.home, &genesis, api_addr, p2p_addr)
-                .map_err(|e| hinted(format!("{e:#}"), "pass --home NEW_DIR for a new node"))?;
+        NodeCommand::Init { genesis, api_addr, p2p_addr, peers } => {
+            let peers = if peers.is_empty() { vec![g.node.clone()] } else { peers };
+            let address =
+                alx_node::home::init_node(&g.home, &genesis, api_addr, p2p_addr, peers)
+                    .map_err(|e| hinted(format!("{e:#}"), "pass --home NEW_DIR for a new node"))?;
             let value = serde_json::json!({
                 "home": g.home, "address": address, "api": format!("http://{api_addr}"),
                 "p2p_addr": p2p_addr,

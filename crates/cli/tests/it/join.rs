@@ -89,4 +89,25 @@ fn a_registered_node_joins_the_set_at_the_next_epoch_slow() {
         }
     }
     assert!(proposed_by_joiner > 0, "the joiner proposed none of the blocks of its epoch");
+
+    // Data uploaded to the founder counts once both validators (the whole quorum) hold it:
+    // the joiner fetches it from the peer `node init` recorded.
+    let h = home.path();
+    let ok = |args: &[&str]| json(&alx(h, &founder.api, args));
+    ok(&[
+        "datanet",
+        "create",
+        "--from",
+        "alice",
+        "--name",
+        "joint",
+        "--license",
+        "MIT",
+        "--policy",
+        "open",
+    ]);
+    let doc = h.join("joint.md");
+    std::fs::write(&doc, "Both validators must hold this before it counts.").unwrap();
+    let sent = ok(&["datanet", "contribute", "0", doc.to_str().unwrap(), "--from", "bob"]);
+    assert_eq!(sent[0]["status"], "approved", "{sent}");
 }
