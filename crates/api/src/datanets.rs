@@ -41,10 +41,6 @@ fn version_json(datanet: DatanetId, version: u32, v: DatanetVersion) -> VersionJ
     }
 }
 
-const fn status_name(s: ContributionStatus) -> &'static str {
-    s.name()
-}
-
 fn contribution_json(
     state: &ChainState,
     datanet: DatanetId,
@@ -55,7 +51,7 @@ fn contribution_json(
         id,
         contributor: c.contributor,
         content: c.content,
-        status: status_name(c.status).to_owned(),
+        status: c.status.name().to_owned(),
         submitted_at: c.submitted_at,
         stake: c.stake,
         near_duplicate: c.near_duplicate,
@@ -145,7 +141,7 @@ pub(crate) async fn contributions(
         .contributions(id)?
         .into_iter()
         .filter(|(cid, c)| {
-            *cid >= page.from && page.status.as_deref().is_none_or(|s| s == status_name(c.status))
+            *cid >= page.from && page.status.as_deref().is_none_or(|s| s == c.status.name())
         })
         .take(limit)
         .map(|(cid, c)| contribution_json(state, id, cid, c))

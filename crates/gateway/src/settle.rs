@@ -66,8 +66,6 @@ impl BatchPolicy {
 pub struct Batch {
     /// The transaction payload.
     pub settlement: Settlement,
-    /// What each key is charged (released from the meter once it commits).
-    pub charged: Vec<(Hash, Amount)>,
     /// Receipts settled without a charge: (number, fee, why).
     pub written_off: Vec<(u64, Amount, &'static str)>,
 }
@@ -181,7 +179,7 @@ pub fn next_batch(
             .collect(),
         credits,
     };
-    Some(Batch { settlement, charged: per_key.into_iter().collect(), written_off })
+    Some(Batch { settlement, written_off })
 }
 
 /// The `n` largest credits (equal amounts: the smaller key first).
@@ -347,7 +345,6 @@ impl Settler {
                     charges: vec![],
                     credits: vec![],
                 },
-                charged: vec![],
                 written_off: vec![(from, Amount::ZERO, "receipt file lost")],
             });
         }

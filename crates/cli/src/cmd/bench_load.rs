@@ -5,6 +5,7 @@
 //! context: refused, but the server must look at them), and under eight chats at a time (real
 //! generation). Ratios are loaded / idle.
 
+use super::bench_inference::percentile;
 use crate::Globals;
 use anyhow::Context as _;
 use serde_json::{Value, json};
@@ -35,10 +36,6 @@ struct Phase {
     status_ms: Vec<f64>,
     block_interval_ms: Vec<f64>,
     answers: Vec<(u16, u64)>,
-}
-
-fn percentile(v: Vec<f64>, p: usize) -> f64 {
-    super::bench_inference::percentile(v, p)
 }
 
 fn summary(p: &Phase) -> Value {
