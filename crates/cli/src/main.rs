@@ -18,6 +18,7 @@ use std::{path::PathBuf, process::ExitCode};
 const AFTER_HELP: &str = "\
 Start here:
   alx up                         run a local network (one validator) with funded dev keys
+  alx status                     the chain, this home's node and keys, the models served
   alx keys list                  the dev keys: alice, bob, carol
   alx transfer --from alice --to bob --amount 1.5
   alx balance bob
@@ -31,9 +32,10 @@ struct Cli {
     /// Home directory: config, genesis, keys and chain data.
     #[arg(long, global = true, env = env::ALX_HOME)]
     home: Option<PathBuf>,
-    /// Node API URL for wallet commands.
-    #[arg(long, global = true, env = env::ALX_NODE, default_value = alx_client::DEFAULT_NODE_URL)]
-    node: String,
+    /// Node API URL for wallet commands [default: the API of the --home node's config, else
+    /// http://127.0.0.1:7700].
+    #[arg(long, global = true, env = env::ALX_NODE)]
+    node: Option<String>,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -45,6 +47,9 @@ struct Cli {
 enum Command {
     /// Create (first run) or resume a local network and run it until Ctrl-C.
     Up(cmd::up::UpArgs),
+    /// The node's chain (height, chain id, validators), this home's node and keys, and the
+    /// models the node's gateway serves.
+    Status,
     /// Run a node, or set one up to join an existing chain as a validator.
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
@@ -128,13 +133,48 @@ fn default_home() -> PathBuf {
         .map_or_else(|| PathBuf::from(".alexandria"), |h| PathBuf::from(h).join(".alexandria"))
 }
 
+/// The API of the node whose home is `home` (validator 0 of a local network), as a URL a
+/// client can dial.
+fn home_api(home: &std::path::Path) -> Option<String> {
+    let node = alx_node::home::existing(home).ok()??.nodes.into_iter().next()?;
+    let addr = alx_node::NodeConfig::load(&node).ok()?.api_addr;
+    Some(format!("http://{}", cmd::status::dialable(addr)))
+}
+
+/// Parses the command line; under `--json`, a usage error is a JSON error document too.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|err| {
+        use clap::error::ErrorKind;
+        let informational =
+            matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+        if !informational && std::env::args_os().any(|a| a == "--json") {
+            let doc = serde_json::json!({"error": {
+                "code": "usage",
+                "message": err.render().to_string().trim(),
+                "hint": "see `alx --help`",
+            }});
+            println!("{doc}");
+        }
+        let _ = err.print();
+        ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging();
-    let globals =
-        Globals { home: cli.home.unwrap_or_else(default_home), node: cli.node, json: cli.json };
+    let home = cli.home.unwrap_or_else(default_home);
+    let node = cli
+        .node
+        .or_else(|| home_api(&home))
+        .unwrap_or_else(|| alx_client::DEFAULT_NODE_URL.to_owned());
+    let globals = Globals { home, node, json: cli.json };
     let result = match cli.command {
         Command::Up(args) => cmd::up::up(&globals, &args),
+        Command::Status => cmd::status::run(&globals),
         Command::Node(c) => cmd::node::run(&globals, c),
         Command::Keys(c) => cmd::keys::run(&globals, c),
         Command::Balance(a) => cmd::wallet::balance(&globals, &a),
@@ -159,7 +199,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            output::print_error(&err);
+            output::print_error(&err, globals.json);
             ExitCode::FAILURE
         }
     }
@@ -171,7 +211,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os(env::NO_COLOR).is_none())
+        .with_ansi(output::stderr_color())
         .try_init();
 }
 

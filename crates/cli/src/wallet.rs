@@ -3,7 +3,7 @@
 
 use crate::{
     Globals, env,
-    output::{TxFailed, hinted},
+    output::{TxFailed, coded, hinted},
 };
 use alx_client::Client;
 use alx_keys::Keystore;
@@ -88,7 +88,9 @@ pub(crate) fn send_all(
     let sender = Address::from_public_key(&key.public_key());
     let client = Client::new(&g.node);
     let status = client.status()?;
-    let first = client.account(&sender, false)?.account.nonce;
+    let account = client.account(&sender, false)?.account;
+    check_balance(&sender, account.balance, fee, &payloads)?;
+    let first = account.nonce;
     let mut hashes = Vec::new();
     for (payload, nonce) in payloads.into_iter().zip(first..) {
         let tx = Transaction { chain_id: status.chain_id, sender, nonce, fee, payload }.sign(key);
@@ -103,6 +105,63 @@ pub(crate) fn send_all(
             Ok(Sent { hash, committed })
         })
         .collect()
+}
+
+/// What `payload` takes from the sender's spendable balance when it succeeds, as far as the
+/// wallet knows without asking the node (a datanet's contribution fee or a subnet's burn are
+/// not counted); `None` when it may add to the balance (a withdrawal, a claim), which makes a
+/// check against the current balance meaningless.
+fn spends(payload: &Payload) -> Option<Amount> {
+    use alx_types::usage::UsageOp;
+    match payload {
+        Payload::Transfer { amount, .. } | Payload::Bond { amount, .. } => Some(*amount),
+        Payload::Usage(UsageOp::Deposit { amount }) => Some(*amount),
+        Payload::Usage(UsageOp::Withdraw { .. } | UsageOp::Claim) => None,
+        _ => Some(Amount::ZERO),
+    }
+}
+
+/// Refuses, before anything is signed, transactions the sender's committed balance cannot
+/// pay for: on chain they would fail and (once the fee is covered) still cost the fee. A
+/// necessary check only: transactions already in the mempool may spend more.
+fn check_balance(
+    sender: &Address,
+    balance: Amount,
+    fee: Amount,
+    payloads: &[Payload],
+) -> anyhow::Result<()> {
+    let mut spend = Some(Amount::ZERO);
+    let mut fees = Some(Amount::ZERO);
+    for payload in payloads {
+        let Some(s) = spends(payload) else { return Ok(()) };
+        spend = spend.and_then(|t| t.checked_add(s));
+        fees = fees.and_then(|t| t.checked_add(fee));
+    }
+    let need = spend.zip(fees).and_then(|(s, f)| s.checked_add(f));
+    if need.is_some_and(|n| n <= balance) {
+        return Ok(());
+    }
+    let (spend, fees) = (spend.unwrap_or(Amount(u128::MAX)), fees.unwrap_or(Amount(u128::MAX)));
+    let what = match payloads {
+        [one] => one.kind().replace('_', " "),
+        many => format!("{} transactions", many.len()),
+    };
+    let chain = if fees <= balance {
+        "on chain it would fail (insufficient_funds) and still cost the fee"
+    } else {
+        "the chain would refuse it (insufficient_fee)"
+    };
+    Err(coded(
+        "insufficient_balance",
+        format!(
+            "{what} of {spend} plus {fees} in fees exceeds the balance of {sender}, {balance}: \
+             not signed, since {chain}"
+        ),
+        format!(
+            "check `alx balance {sender}`; send less, or fund the account first (bonded stake \
+             and the prepaid deposit are not spendable until unbonded or withdrawn)"
+        ),
+    ))
 }
 
 /// A submitted transaction.
@@ -128,5 +187,34 @@ impl Sent {
             code,
             hint: hint(code),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alx_types::usage::UsageOp;
+    use commonware_cryptography::Signer as _;
+
+    #[test]
+    fn balance_check_counts_amounts_and_fees_and_skips_inflows() {
+        let sender = Address::from_public_key(&PrivateKey::from_seed(1).public_key());
+        let fee = Amount(10);
+        let transfer = |n| Payload::Transfer { to: sender, amount: Amount(n) };
+        let check = |balance: u128, payloads: &[Payload], ok: bool| {
+            let r = check_balance(&sender, Amount(balance), fee, payloads);
+            assert_eq!(r.is_ok(), ok, "{balance} {payloads:?}: {r:?}");
+            if let Err(e) = r {
+                assert_eq!(crate::output::code_for(&e), "insufficient_balance");
+            }
+        };
+        check(110, &[transfer(100)], true);
+        check(109, &[transfer(100)], false);
+        check(9, &[Payload::Usage(UsageOp::Claim)], true);
+        check(219, &[transfer(100), transfer(100)], false);
+        check(5, &[Payload::Usage(UsageOp::Deposit { amount: Amount(1) })], false);
+        check(0, &[transfer(u128::MAX)], false);
+        // A claim first may pay for what follows: no check.
+        check(0, &[Payload::Usage(UsageOp::Claim), transfer(100)], true);
     }
 }

@@ -8,10 +8,14 @@ mod availability;
 mod collect;
 pub mod config;
 pub mod descriptors;
+pub mod error;
 pub mod home;
 mod indexer;
+pub mod lock;
 pub mod node_key;
 pub mod run;
+pub mod supervise;
 
 pub use config::NodeConfig;
-pub use run::{Ready, StopSignal, run};
+pub use error::{Listener, StartError};
+pub use run::{Overrides, Ready, StopSignal, run, run_with};

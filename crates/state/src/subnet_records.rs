@@ -25,7 +25,7 @@ use crate::{
 use alx_types::{
     Address, Amount, Hash,
     model::ModelId,
-    subnet::{ENDPOINT_LEN_MAX, SubnetId, SubnetSpec, UIDS_MAX, Uid},
+    subnet::{ENDPOINT_LEN_MAX, EpochSchedule, SubnetId, SubnetSpec, UIDS_MAX, Uid},
 };
 use alx_yuma::Row;
 use bytes::BufMut as _;
@@ -77,17 +77,20 @@ impl Subnet {
         self.pending.checked_add(acc.checked_sub(self.emission_mark)?)
     }
 
+    /// When its epochs fall (the arithmetic lives in `alx-types`, shared with the neurons).
+    pub(crate) const fn schedule(&self) -> EpochSchedule {
+        EpochSchedule { created_at: self.created_at, tempo: self.spec.tempo }
+    }
+
     /// The height of the next epoch: the first `created_at + k·tempo` above `last`.
-    pub(crate) fn next_epoch_after(&self, last: u64) -> u64 {
-        let tempo = u64::from(self.spec.tempo.max(1));
-        let k = last.saturating_sub(self.created_at) / tempo + 1;
-        self.created_at.saturating_add(k.saturating_mul(tempo))
+    pub(crate) const fn next_epoch_after(&self, last: u64) -> u64 {
+        self.schedule().next_epoch_after(last)
     }
 
     /// The subnet epoch a height belongs to: epoch `e` is the heights
     /// `(created_at + e·tempo, created_at + (e+1)·tempo]`; the creation block counts as 0.
-    pub(crate) fn epoch_of(&self, height: u64) -> u64 {
-        height.saturating_sub(self.created_at).saturating_sub(1) / u64::from(self.spec.tempo.max(1))
+    pub(crate) const fn epoch_of(&self, height: u64) -> u64 {
+        self.schedule().epoch_of(height)
     }
 }
 

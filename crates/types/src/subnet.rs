@@ -178,6 +178,53 @@ fn u16_list(items: &[u16]) -> Vec<u8> {
     out
 }
 
+/// When a subnet's epochs fall: one every `tempo` blocks after its creation. The state machine
+/// runs Yuma on this schedule and miners and validators follow it, so there is one copy of the
+/// arithmetic.
+///
+/// ```text
+/// epoch e = heights (created_at + e·tempo, created_at + (e+1)·tempo]
+///           its Yuma epoch runs at its last block; the creation block counts as epoch 0
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochSchedule {
+    /// Height of the subnet's creation.
+    pub created_at: u64,
+    /// Blocks per epoch (0 is read as 1: stored specs never hold it, see [`TEMPO_MIN`]).
+    pub tempo: u16,
+}
+
+impl EpochSchedule {
+    const fn tempo(self) -> u64 {
+        if self.tempo == 0 { 1 } else { self.tempo as u64 }
+    }
+
+    /// The epoch `height` belongs to.
+    #[must_use]
+    pub const fn epoch_of(self, height: u64) -> u64 {
+        height.saturating_sub(self.created_at).saturating_sub(1) / self.tempo()
+    }
+
+    /// The last block of `epoch`, where its Yuma epoch runs.
+    #[must_use]
+    pub const fn last_block(self, epoch: u64) -> u64 {
+        self.created_at.saturating_add(epoch.saturating_add(1).saturating_mul(self.tempo()))
+    }
+
+    /// The last block of the epoch `height` belongs to.
+    #[must_use]
+    pub const fn end_of(self, height: u64) -> u64 {
+        self.last_block(self.epoch_of(height))
+    }
+
+    /// The first epoch block (`created_at + k·tempo`, k ≥ 1) above `height`.
+    #[must_use]
+    pub const fn next_epoch_after(self, height: u64) -> u64 {
+        let k = height.saturating_sub(self.created_at) / self.tempo() + 1;
+        self.created_at.saturating_add(k.saturating_mul(self.tempo()))
+    }
+}
+
 /// True if `url` may be stored as a miner's endpoint: `http://` or `https://`, a host, at most
 /// [`ENDPOINT_LEN_MAX`] bytes, printable ASCII without spaces.
 #[must_use]
@@ -346,6 +393,30 @@ impl Read for SubnetOp {
 
 #[cfg(test)]
 mod tests {
+    use super::EpochSchedule;
+
+    #[test]
+    fn epochs_are_tempo_blocks_after_creation() {
+        let s = EpochSchedule { created_at: 15, tempo: 10 };
+        for (height, epoch, last, next) in [
+            (0, 0, 25, 25),
+            (15, 0, 25, 25),
+            (16, 0, 25, 25),
+            (24, 0, 25, 25),
+            (25, 0, 25, 35),
+            (26, 1, 35, 35),
+            (35, 1, 35, 45),
+            (36, 2, 45, 45),
+        ] {
+            assert_eq!(s.epoch_of(height), epoch, "epoch of {height}");
+            assert_eq!(s.end_of(height), last, "end of {height}");
+            assert_eq!(s.next_epoch_after(height), next, "next after {height}");
+        }
+        let huge = EpochSchedule { created_at: u64::MAX - 1, tempo: 0 };
+        assert_eq!(huge.last_block(u64::MAX), u64::MAX);
+        assert_eq!(huge.next_epoch_after(u64::MAX), u64::MAX);
+    }
+
     use super::*;
     use commonware_codec::{DecodeExt as _, Encode as _};
 

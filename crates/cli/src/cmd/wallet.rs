@@ -2,7 +2,7 @@
 
 use crate::{
     Globals,
-    output::{emit, hinted},
+    output::emit,
     wallet::{self, Sent},
 };
 use alx_client::Client;
@@ -90,18 +90,22 @@ pub(crate) struct TransferArgs {
     opts: TxOptions,
 }
 
+/// A failed receipt as an error (code: the receipt's), with the usual hint.
+pub(crate) fn failure(what: &str, sent: &Sent) -> Option<anyhow::Error> {
+    let failed = sent.failure(what, |_| {
+        format!(
+            "see `alx tx show {}`; failed transactions keep their fee when the code says so",
+            sent.hash
+        )
+    })?;
+    Some(failed.into())
+}
+
+/// Prints a sent transaction, or, if it was committed with a failed receipt, returns that
+/// failure (with `--json`, its error document carries the transaction's hash and height).
 pub(crate) fn report(g: &Globals, what: &str, sent: &Sent) -> anyhow::Result<()> {
-    if let Some(c) = &sent.committed
-        && c.receipt.status == TxStatus::Failed
-    {
-        let code = c.receipt.error.map_or("unknown", alx_types::ErrorCode::as_str);
-        if g.json {
-            emit(true, sent, String::new)?;
-        }
-        return Err(hinted(
-            format!("{what} {} failed at height {}: {code}", sent.hash, c.height),
-            "see `alx tx show HASH`; failed transactions keep their fee when the code says so",
-        ));
+    if let Some(err) = failure(what, sent) {
+        return Err(err);
     }
     emit(g.json, sent, || match &sent.committed {
         Some(c) => format!(

@@ -1,6 +1,6 @@
 //! What a validator measures: each miner's model on the held-out split of the subnet's datanet
 //! versions, as nats per byte (tokenizer-independent) and, where the split has question/answer
-//! pairs, as task accuracy (`evaluate_qa`), turned into weights.
+//! pairs, as task accuracy ([`crate::qa`]), turned into weights.
 //!
 //! Held-out split: the approved contributions of each named version whose content hash starts
 //! with a byte divisible by 5 (a fifth of them, fixed by content, the same for every validator
@@ -8,8 +8,8 @@
 //! evaluated whole. Miners may train on anything, so what the split buys is comparability, not
 //! secrecy: every validator scores the same text and asks the same questions. A text, markdown
 //! or code contribution is one text; a JSONL one gives a text per line and its
-//! question/answer pairs (see `evaluate_qa` for the line format). Only the first pairs, in
-//! version, contribution and line order, are asked (the validator's `--eval-questions`).
+//! question/answer pairs (see [`crate::qa`] for the line format). Only the first pairs, in
+//! version, contribution and line order, are asked (`questions_max`).
 //!
 //! Per-token perplexity cannot compare models with different tokenizers (a 300-token byte
 //! vocabulary predicts "better" per token than a 49k one), so the likelihood score is the
@@ -18,31 +18,60 @@
 //! Weights: a miner's likelihood per byte relative to the best miner's, or, when any miner
 //! answered a question correctly, the mean of that and its accuracy relative to the best
 //! accuracy; then scaled so that the best miner gets 65535. Accuracy rewards what a subnet's
-//! task asks for (answers), and likelihood keeps ranking models that answer nothing.
+//! task asks for (answers), and likelihood keeps ranking models that answer nothing. Floats
+//! are fine here: weights are a validator's opinion, and the chain only sees the `u16`s.
 
-use super::evaluate_qa::{self, Accuracy, QaPair};
+use crate::{
+    NeuronError,
+    qa::{self, Accuracy, QaPair},
+};
 use alx_client::Client;
 use alx_model::{Model, PerplexityConfig};
-use alx_types::{datanet::MediaType, subnet_api::SubnetJson};
-use anyhow::Context as _;
-use std::{io::Read as _, num::NonZeroUsize};
+use alx_types::{
+    Hash,
+    datanet::MediaType,
+    subnet_api::{NeuronJson, SubnetJson},
+};
+use std::{io::Read as _, num::NonZeroUsize, path::PathBuf, sync::Arc};
+
+/// Largest held-out blob read (the chain's contribution limit).
+const BLOB_BYTES_MAX: u64 = 64 << 20;
+/// Longest window of tokens scored at once.
+const WINDOW_TOKENS_MAX: usize = 256;
+
+/// How a validator scores one miner; the validator loop asks once per miner and epoch.
+pub trait Scorer {
+    /// Called once per epoch before any [`Scorer::score`]: fetch what the epoch needs.
+    fn prepare(&mut self, subnet: &SubnetJson) -> Result<(), NeuronError>;
+    /// The score of `miner`'s model. An error leaves that miner unscored (weight 0) and the
+    /// others scored.
+    fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError>;
+}
+
+/// Model weights by content hash (the node's model directory, for the CLI).
+pub trait ModelSource {
+    /// The model whose weights hash to `hash`, or `None` when they are not here.
+    fn model(&self, hash: &Hash) -> Result<Option<Arc<Model>>, NeuronError>;
+    /// Where the weights are looked for, for messages.
+    fn location(&self) -> PathBuf;
+}
 
 /// What the held-out split holds.
 #[derive(Debug, Default)]
-pub(crate) struct HeldOut {
+pub struct HeldOut {
     /// Texts for the likelihood score.
-    pub(crate) texts: Vec<String>,
+    pub texts: Vec<String>,
     /// Question/answer pairs to ask, at most the `questions_max` given to [`held_out`].
-    pub(crate) pairs: Vec<QaPair>,
+    pub pairs: Vec<QaPair>,
 }
 
 /// The held-out split of `subnet`, from the node's blob store, with at most `questions_max`
 /// pairs.
-pub(crate) fn held_out(
+pub fn held_out(
     client: &Client,
     subnet: &SubnetJson,
     questions_max: usize,
-) -> anyhow::Result<HeldOut> {
+) -> Result<HeldOut, NeuronError> {
     let mut held_out = HeldOut::default();
     for r in &subnet.spec.datanets {
         let approved: Vec<_> = client
@@ -53,16 +82,19 @@ pub(crate) fn held_out(
         let held: Vec<_> = approved.iter().filter(|c| c.content.hash.0[0] % 5 == 0).collect();
         let chosen: Vec<_> = if held.is_empty() { approved.iter().collect() } else { held };
         for c in chosen {
-            let (_, mut body) = client.get_blob(&c.content.hash)?;
+            let (_, body) = client.get_blob(&c.content.hash)?;
             let mut bytes = Vec::new();
-            body.read_to_end(&mut bytes).context("reading a held-out blob")?;
-            // Contributions are stored as UTF-8 text (the datanet ingest rules).
+            body.take(BLOB_BYTES_MAX).read_to_end(&mut bytes).map_err(|source| {
+                NeuronError::Io { path: format!("blob {}", c.content.hash).into(), source }
+            })?;
+            // Contributions are stored as UTF-8 text (the datanet ingest rules); a lying node
+            // gets its bad bytes replaced, not a panic.
             let text = String::from_utf8_lossy(&bytes);
             if c.content.media_type != MediaType::Jsonl {
                 held_out.texts.push(text.into_owned());
                 continue;
             }
-            let lines = evaluate_qa::json_lines(&text);
+            let lines = qa::json_lines(&text);
             held_out.texts.extend(lines.texts);
             let room = questions_max.saturating_sub(held_out.pairs.len());
             held_out.pairs.extend(lines.pairs.into_iter().take(room));
@@ -72,24 +104,24 @@ pub(crate) fn held_out(
 }
 
 /// A model's score on the held-out split.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub(crate) struct Score {
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Score {
     /// Negative log-likelihood per byte of text scored, in nats.
-    pub(crate) nats_per_byte: f64,
+    pub nats_per_byte: f64,
     /// Tokens scored.
-    pub(crate) tokens: usize,
+    pub tokens: usize,
     /// Bytes those tokens cover.
-    pub(crate) bytes: usize,
+    pub bytes: usize,
     /// Its answers to the split's questions (`None` when the split has none).
-    pub(crate) accuracy: Option<Accuracy>,
+    pub accuracy: Option<Accuracy>,
 }
 
 /// Scores `model` on at most `budget` tokens of `texts` (each text in windows of up to 256
 /// tokens).
-pub(crate) fn score(model: &Model, texts: &[String], budget: usize) -> anyhow::Result<Score> {
+pub fn score(model: &Model, texts: &[String], budget: usize) -> Result<Score, NeuronError> {
     let (mut nll, mut tokens, mut bytes) = (0.0f64, 0usize, 0usize);
-    let window = 256.min(model.context_length());
-    let window = NonZeroUsize::new(window).context("the model has no context")?;
+    let window = NonZeroUsize::new(WINDOW_TOKENS_MAX.min(model.context_length()))
+        .ok_or(NeuronError::NoHeldOut)?;
     for text in texts {
         let left = budget.saturating_sub(tokens);
         if left < 2 {
@@ -111,13 +143,16 @@ pub(crate) fn score(model: &Model, texts: &[String], budget: usize) -> anyhow::R
         tokens += p.tokens_scored;
         bytes += model.tokenizer().decode(&scored)?.len();
     }
-    anyhow::ensure!(bytes > 0, "no held-out text to score");
+    if bytes == 0 {
+        return Err(NeuronError::NoHeldOut);
+    }
     Ok(Score { nats_per_byte: nll / bytes as f64, tokens, bytes, accuracy: None })
 }
 
 /// Weights from scores (see the module docs): as u16, the best miner gets 65535 and a miner
 /// that could not be scored gets 0.
-pub(crate) fn weights(scores: &[Option<Score>]) -> Vec<u16> {
+#[must_use]
+pub fn weights(scores: &[Option<Score>]) -> Vec<u16> {
     let likelihood = |s: &Option<Score>| s.map_or(0.0, |s| (-s.nats_per_byte).exp());
     let accuracy = |s: &Option<Score>| s.and_then(|s| s.accuracy).map_or(0.0, Accuracy::rate);
     let best_likelihood = scores.iter().map(likelihood).fold(0.0f64, f64::max);
@@ -136,6 +171,61 @@ pub(crate) fn weights(scores: &[Option<Score>]) -> Vec<u16> {
         .iter()
         .map(|s| if best > 0.0 { (65_535.0 * value(s) / best).round() as u16 } else { 0 })
         .collect()
+}
+
+/// What [`HeldOutScorer`] scores with.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldOutConfig {
+    /// Held-out tokens scored per model and epoch.
+    pub eval_tokens: usize,
+    /// Held-out questions asked per model and epoch (0: likelihood only).
+    pub eval_questions: usize,
+}
+
+/// The validator's scorer: every miner's model on the subnet's held-out split, read through
+/// the node's API, with the weights found by content hash in a [`ModelSource`].
+pub struct HeldOutScorer<M> {
+    client: Client,
+    models: M,
+    config: HeldOutConfig,
+    held_out: HeldOut,
+}
+
+impl<M> std::fmt::Debug for HeldOutScorer<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldOutScorer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl<M: ModelSource> HeldOutScorer<M> {
+    /// A scorer reading the split through `client` and the models from `models`.
+    pub fn new(client: Client, models: M, config: HeldOutConfig) -> Self {
+        Self { client, models, config, held_out: HeldOut::default() }
+    }
+}
+
+impl<M: ModelSource> Scorer for HeldOutScorer<M> {
+    fn prepare(&mut self, subnet: &SubnetJson) -> Result<(), NeuronError> {
+        self.held_out = held_out(&self.client, subnet, self.config.eval_questions)?;
+        if self.held_out.texts.is_empty() {
+            return Err(NeuronError::NoHeldOut);
+        }
+        Ok(())
+    }
+
+    fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError> {
+        let model = miner.model.ok_or(NeuronError::MissingModel { uid: miner.uid })?;
+        let hash = self.client.model(&model.to_string())?.spec.base_model;
+        let weights = self.models.model(&hash)?.ok_or_else(|| NeuronError::MissingWeights {
+            hash: alx_types::hash::to_hex(&hash),
+            dir: self.models.location(),
+        })?;
+        let mut score = score(&weights, &self.held_out.texts, self.config.eval_tokens)?;
+        if !self.held_out.pairs.is_empty() {
+            score.accuracy = Some(qa::accuracy(&weights, &self.held_out.pairs)?);
+        }
+        Ok(score)
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +268,19 @@ mod tests {
         let unanswered =
             [qa(2.0, 0, 8), qa(0.5, 0, 8), None, qa(0.5 + std::f64::consts::LN_2, 0, 0)];
         assert_eq!(weights(&unanswered), weights(&plain));
+    }
+
+    #[test]
+    fn a_tiny_model_scores_finite_nats_per_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        alx_model::tiny::write(&path, &alx_model::tiny::TinySpec::DEFAULT).unwrap();
+        let model = Model::load(&path, &alx_model::LoadConfig::DEFAULT).unwrap();
+        let texts = vec!["Move modules publish resources under an account address.".to_owned()];
+        let got = score(&model, &texts, 64).unwrap();
+        assert!(got.nats_per_byte.is_finite() && got.nats_per_byte > 0.0, "{got:?}");
+        assert!(got.tokens > 0 && got.bytes > 0 && got.tokens <= 64, "{got:?}");
+        assert_eq!(got, score(&model, &texts, 64).unwrap(), "deterministic");
+        assert_eq!(score(&model, &[], 64).unwrap_err().code(), "no_held_out_data");
     }
 }

@@ -24,6 +24,8 @@
 
 use alx_model::{GenerateConfig, Message, Model, Role, Sampling};
 
+use crate::NeuronError;
+
 /// Most tokens generated for one answer.
 const ANSWER_TOKENS_MAX: usize = 64;
 /// Tokens allowed beyond the expected answer's own.
@@ -37,40 +39,40 @@ const PAIR_FIELDS: [(&str, &str); 2] = [("question", "answer"), ("prompt", "comp
 
 /// A question with its expected answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct QaPair {
+pub struct QaPair {
     /// What is asked (trimmed).
-    pub(crate) question: String,
+    pub question: String,
     /// What a correct answer contains (trimmed).
-    pub(crate) answer: String,
+    pub answer: String,
 }
 
 /// Answers judged correct, of those asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub(crate) struct Accuracy {
+pub struct Accuracy {
     /// Answers judged correct.
-    pub(crate) correct: usize,
+    pub correct: usize,
     /// Questions asked.
-    pub(crate) asked: usize,
+    pub asked: usize,
 }
 
 impl Accuracy {
     /// Correct answers per question asked (0 when none was asked).
-    pub(crate) fn rate(self) -> f64 {
+    pub fn rate(self) -> f64 {
         if self.asked == 0 { 0.0 } else { self.correct as f64 / self.asked as f64 }
     }
 }
 
 /// What a JSONL contribution holds for evaluation.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct JsonLines {
+pub struct JsonLines {
     /// Texts for the likelihood score, one per usable line.
-    pub(crate) texts: Vec<String>,
+    pub texts: Vec<String>,
     /// Pairs to ask, in line order.
-    pub(crate) pairs: Vec<QaPair>,
+    pub pairs: Vec<QaPair>,
 }
 
 /// Reads the lines of a JSONL contribution (see the module docs); never fails.
-pub(crate) fn json_lines(content: &str) -> JsonLines {
+pub fn json_lines(content: &str) -> JsonLines {
     let mut out = JsonLines::default();
     for line in content.lines() {
         let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(line) else {
@@ -98,7 +100,7 @@ pub(crate) fn json_lines(content: &str) -> JsonLines {
 }
 
 /// Lowercase, punctuation deleted, words separated by single spaces.
-pub(crate) fn normalize(text: &str) -> String {
+pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         let word: String =
@@ -134,13 +136,13 @@ const fn is_punctuation(c: char) -> bool {
 }
 
 /// Whether `generated` contains `expected`, both normalized, as whole words.
-pub(crate) fn is_correct(expected: &str, generated: &str) -> bool {
+pub fn is_correct(expected: &str, generated: &str) -> bool {
     let expected = normalize(expected);
     !expected.is_empty() && format!(" {} ", normalize(generated)).contains(&format!(" {expected} "))
 }
 
 /// Asks `model` every pair (see the module docs).
-pub(crate) fn accuracy(model: &Model, pairs: &[QaPair]) -> anyhow::Result<Accuracy> {
+pub fn accuracy(model: &Model, pairs: &[QaPair]) -> Result<Accuracy, NeuronError> {
     let mut accuracy = Accuracy { correct: 0, asked: pairs.len() };
     for pair in pairs {
         if answer(model, pair)?.is_some_and(|text| is_correct(&pair.answer, &text)) {
@@ -152,7 +154,7 @@ pub(crate) fn accuracy(model: &Model, pairs: &[QaPair]) -> anyhow::Result<Accura
 
 /// The model's greedy answer to `pair`'s question; `None` when the prompt and the room for
 /// the answer exceed its context.
-fn answer(model: &Model, pair: &QaPair) -> anyhow::Result<Option<String>> {
+fn answer(model: &Model, pair: &QaPair) -> Result<Option<String>, NeuronError> {
     let tokenizer = model.tokenizer();
     let expected = tokenizer.encode(&pair.answer)?.len();
     let max_tokens = expected.saturating_add(ANSWER_TOKENS_MARGIN).min(ANSWER_TOKENS_MAX);
@@ -165,7 +167,12 @@ fn answer(model: &Model, pair: &QaPair) -> anyhow::Result<Option<String>> {
     if prompt.len().saturating_add(max_tokens) > model.context_length() {
         return Ok(None);
     }
-    let config = GenerateConfig { max_tokens, sampling: Sampling::Greedy, stop };
+    let config = GenerateConfig {
+        max_tokens,
+        sampling: Sampling::Greedy,
+        stop,
+        penalties: alx_model::Penalties::SERVING,
+    };
     Ok(Some(model.generate(&prompt, &config, |_| {})?.text))
 }
 
@@ -291,17 +298,11 @@ mod tests {
     }
 
     /// SmolLM2-135M-Instruct answers a question it knows, and a wrong expected answer is not
-    /// found in that answer.
+    /// found in that answer. The model is required: a missing GGUF fails the test.
     #[test]
     fn smollm2_answers_the_capital_of_france_slow() {
-        let Some(path) = std::env::var_os("ALX_SMOLLM2_GGUF") else {
-            eprintln!(
-                "note: ALX_SMOLLM2_GGUF unset (.ci/run sets it); the accuracy check was not run"
-            );
-            return;
-        };
-        let model =
-            Model::load(std::path::Path::new(&path), &LoadConfig::DEFAULT).expect("load SmolLM2");
+        let path = crate::testing::smollm2();
+        let model = Model::load(&path, &LoadConfig::DEFAULT).expect("load SmolLM2");
         let question = "What is the capital of France?";
         let right = accuracy(&model, &[pair(question, "Paris")]).expect("accuracy");
         assert_eq!(right, Accuracy { correct: 1, asked: 1 });
