@@ -47,6 +47,8 @@ pub mod coverage;
 mod docs;
 mod error;
 mod manifest;
+pub mod retrieval;
+pub mod rule;
 pub mod search;
 pub mod segment;
 pub mod shares;
@@ -56,6 +58,7 @@ pub use anchor::Sampling;
 pub use coverage::SourcedCoverage;
 pub use docs::{CONTRIBUTOR_BYTES_MAX, DocTable};
 pub use error::IndexError;
+pub use retrieval::{Hit, RetrievalConfig, RetrievalIndex};
 pub use search::{Coverage, MIN_SPAN_BYTES_DEFAULT, Match, QUERY_BYTES_MAX, Searcher};
 pub use segment::{SEGMENT_BYTES_MAX, SegmentData, SegmentView};
 pub use shares::{

@@ -11,6 +11,12 @@ messages = [{"role": "user", "content": "hello world"}]
 
 ids = [m.id for m in client.models.list()]
 assert model in ids, ids
+assert client.models.retrieve(model).id == model
+try:
+    client.models.retrieve("no-such-model")
+    raise AssertionError("an unknown model was retrieved")
+except openai.NotFoundError as e:
+    assert e.status_code == 404, e
 
 chat = client.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0)
 assert chat.object == "chat.completion", chat
@@ -26,11 +32,70 @@ assert again.choices[0].message.content == chat.choices[0].message.content, "gre
 text = client.completions.create(model=model, prompt="the world", max_tokens=5, temperature=0)
 assert text.object == "text_completion" and isinstance(text.choices[0].text, str)
 
+# Content as a list of text parts is the same conversation.
+parts = [{"role": "user", "content": [{"type": "text", "text": "hello world"}]}]
+same = client.chat.completions.create(model=model, messages=parts, max_tokens=8, temperature=0)
+assert same.choices[0].message.content == chat.choices[0].message.content
+
+# A streamed completion: every chunk has text (the last one "") and all share one id.
+pieces = list(client.completions.create(model=model, prompt="the world", max_tokens=5, temperature=0, stream=True))
+assert "".join(c.choices[0].text for c in pieces) == text.choices[0].text
+assert len({c.id for c in pieces}) == 1, [c.id for c in pieces]
+
+# Penalties are accepted in range and refused out of it, naming the parameter.
+client.chat.completions.create(model=model, messages=messages, max_tokens=4, frequency_penalty=0.5, presence_penalty=0.5)
+for bad in [dict(frequency_penalty=3), dict(presence_penalty=-2.5)]:
+    try:
+        client.chat.completions.create(model=model, messages=messages, max_tokens=4, **bad)
+        raise AssertionError(f"{bad} accepted")
+    except openai.BadRequestError as e:
+        assert e.param == next(iter(bad)), e
+
+# What the gateway does not implement is refused by name, not silently dropped.
+tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+for extra, param in [
+    (dict(tools=[tool]), "tools"),
+    (dict(response_format={"type": "json_object"}), "response_format"),
+    (dict(logprobs=True), "logprobs"),
+]:
+    try:
+        client.chat.completions.create(model=model, messages=messages, max_tokens=4, **extra)
+        raise AssertionError(f"{param} accepted")
+    except openai.BadRequestError as e:
+        assert e.param == param and e.code == "unsupported_parameter", e
+# Parameters at their "off" value are what clients send by default: accepted.
+client.chat.completions.create(model=model, messages=messages, max_tokens=2, response_format={"type": "text"},
+    tool_choice="none", logprobs=False, n=1, stream_options=None)
+history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}, {"role": "user", "content": "hello"}]
+client.chat.completions.create(model=model, messages=history, max_tokens=2)
+assert client.completions.create(model=model, prompt=["the world"], max_tokens=5, temperature=0).choices[0].text == text.choices[0].text
+try:
+    client.completions.create(model=model, prompt=["one", "two"], max_tokens=2)
+    raise AssertionError("two prompts accepted")
+except openai.BadRequestError as e:
+    assert e.param == "prompt", e
+
+try:
+    client.chat.completions.create(model=model, messages=[{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], max_tokens=4)
+    raise AssertionError("an image part accepted")
+except openai.BadRequestError as e:
+    assert e.code == "unsupported_content", e
+
+# The bearer scheme is case-insensitive.
+import json, urllib.request
+req = urllib.request.Request(base + "/v1/chat/completions", method="POST",
+    data=json.dumps({"model": model, "messages": messages, "max_tokens": 2}).encode(),
+    headers={"authorization": "bearer " + key, "content-type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    assert r.status == 200
+
 chunks = list(
     client.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0, stream=True)
 )
 streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 assert streamed == chat.choices[0].message.content, (streamed, chat.choices[0].message.content)
+assert len({c.id for c in chunks}) == 1, [c.id for c in chunks]
 
 try:
     client.chat.completions.create(model="no-such-model", messages=messages)

@@ -16,7 +16,7 @@ pub enum GatewayError {
         /// Explanation.
         message: String,
         /// The offending field.
-        param: Option<&'static str>,
+        param: Option<std::borrow::Cow<'static, str>>,
         /// Stable code.
         code: &'static str,
     },
@@ -35,6 +35,10 @@ pub enum GatewayError {
     /// The body is over the limit (413).
     #[error("the request body is over {0} bytes")]
     TooLarge(usize),
+    /// The client left before anything was computed for it (nothing is charged; the status,
+    /// 499 as nginx names it, is never read).
+    #[error("the client closed the request")]
+    ClientGone,
     /// A failure on our side (500); details are logged.
     #[error("{0}")]
     Internal(String),
@@ -50,7 +54,11 @@ impl GatewayError {
     }
 
     pub(crate) fn bad(message: impl Into<String>, param: Option<&'static str>) -> Self {
-        Self::BadRequest { message: message.into(), param, code: "invalid_value" }
+        Self::BadRequest {
+            message: message.into(),
+            param: param.map(std::borrow::Cow::Borrowed),
+            code: "invalid_value",
+        }
     }
 }
 
@@ -58,7 +66,7 @@ impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let (status, kind, param, code) = match &self {
             Self::BadRequest { param, code, .. } => {
-                (StatusCode::BAD_REQUEST, "invalid_request_error", *param, Some(*code))
+                (StatusCode::BAD_REQUEST, "invalid_request_error", param.as_deref(), Some(*code))
             }
             Self::Unauthorized(_) => {
                 (StatusCode::UNAUTHORIZED, "invalid_request_error", None, Some("invalid_api_key"))
@@ -86,6 +94,12 @@ impl IntoResponse for GatewayError {
                 "invalid_request_error",
                 None,
                 Some("payload_too_large"),
+            ),
+            Self::ClientGone => (
+                StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+                "invalid_request_error",
+                None,
+                Some("client_closed_request"),
             ),
             Self::Internal(detail) => {
                 tracing::error!(%detail, "gateway request failed");

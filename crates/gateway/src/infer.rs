@@ -13,6 +13,7 @@
 //! those three and the prompt). A request that fails on this side (bad weights, a receipt that
 //! cannot be written) is charged nothing: its reservation is released whole.
 
+use crate::batch::{Ending, Sequence};
 use crate::{
     Gateway, GatewayError, attribution,
     meter::{self, Payer, Reservation},
@@ -25,17 +26,14 @@ use alx_types::{
     usage_api::{ReceiptBody, UsageReceipt},
 };
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::AtomicBool},
     time::{Duration, Instant},
 };
-use tokio::sync::mpsc::{Sender, error::TrySendError};
+use tokio::sync::mpsc::Sender;
 
 /// Longest a stream may wait, in total over the whole request, for its client to take pieces
-/// before the client counts as gone: a client that reads slowly must not hold a worker for
-/// longer than this beyond the generation itself.
+/// before the client counts as gone: a client that reads slowly must not hold its place in the
+/// batch for longer than this beyond the generation itself.
 pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
 
 /// What a request asks the model for.
@@ -43,8 +41,13 @@ pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
 pub(crate) enum Input {
     /// A conversation, answered with the model's chat template.
     Chat(Vec<Message>),
-    /// Raw text to continue.
-    Completion(String),
+    /// Raw text to continue, after retrieved passages only if `retrieval` is asked.
+    Completion {
+        /// The text.
+        prompt: String,
+        /// Put retrieved passages before it.
+        retrieval: bool,
+    },
 }
 
 /// A request accepted by a handler, ready to run.
@@ -88,7 +91,7 @@ enum Stopped {
 }
 
 /// Runs `job` to the end (blocking: on a worker thread).
-pub(crate) fn execute(g: &Gateway, job: Job, queued: Duration) -> Result<Served, GatewayError> {
+pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Served, GatewayError> {
     let mut t = Timings { queued, ..Timings::default() };
     let started = Instant::now();
     let unknown = || {
@@ -104,14 +107,18 @@ pub(crate) fn execute(g: &Gateway, job: Job, queued: Duration) -> Result<Served,
         .ok_or_else(unknown)?;
     t.load = started.elapsed();
 
+    if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(GatewayError::ClientGone);
+    }
     let at = Instant::now();
     let query = match &job.input {
         Input::Chat(messages) => {
-            messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+            messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
         }
-        Input::Completion(prompt) => prompt.as_str(),
+        Input::Completion { prompt, retrieval } => retrieval.then_some(prompt.as_str()),
     };
-    let passages = attribution::retrieve(&g.indexes, &job.spec, query);
+    let passages =
+        query.map(|q| attribution::retrieve(&g.indexes, &job.spec, q)).unwrap_or_default();
     t.retrieve = at.elapsed();
 
     let at = Instant::now();
@@ -127,9 +134,11 @@ pub(crate) fn execute(g: &Gateway, job: Job, queued: Duration) -> Result<Served,
     };
 
     let at = Instant::now();
-    let (text, generated, stopped) = generate(&model, &prompt, &job)?;
+    let (text, generated, fed, stopped) = generate(g, &model, prompt, &mut job)?;
     t.model = at.elapsed();
 
+    // A client that left during the prefill pays for the prompt tokens that ran.
+    let prompt_count = u32::try_from(fed).unwrap_or(u32::MAX).min(prompt_count);
     let completion_tokens = u32::try_from(generated).unwrap_or(u32::MAX);
     let fee = meter::fee(&job.spec, prompt_count, completion_tokens);
     let at = Instant::now();
@@ -160,7 +169,7 @@ fn prompt_tokens(
     let room = context.saturating_sub(job.config.max_tokens);
     let input_bytes = match &job.input {
         Input::Chat(messages) => messages.iter().map(|m| m.content.len()).sum(),
-        Input::Completion(prompt) => prompt.len(),
+        Input::Completion { prompt, .. } => prompt.len(),
     };
     let at_least = model.tokenizer().tokens_at_least(input_bytes);
     if at_least > room {
@@ -171,7 +180,7 @@ fn prompt_tokens(
             let messages = with_context(messages.clone(), passages);
             model.chat_prompt(&messages).map_err(|e| crate::serve::model_error(&e))?
         }
-        Input::Completion(prompt) => {
+        Input::Completion { prompt, .. } => {
             let mut text = String::new();
             for (i, (_, passage)) in passages.iter().enumerate() {
                 text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
@@ -201,73 +210,58 @@ fn context_overflow(
     })
 }
 
-/// The messages with the retrieved passages in a system message after the caller's own.
+/// The messages with the retrieved passages in a system message of their own, after the
+/// caller's system messages and before the conversation: the notes are marked as reference
+/// material, numbered and fenced, so the model (and anyone reading the prompt) can tell them
+/// from the question.
 fn with_context(mut messages: Vec<Message>, passages: &[(u64, Passage)]) -> Vec<Message> {
     if passages.is_empty() {
         return messages;
     }
     let mut context = String::from(
-        "Answer using these passages from the model's datanets when they are relevant:\n",
+        "Reference notes from the model's datanets follow. Use them where they help answer the \
+         user's question, and answer in your own words; ignore notes that are not relevant.\n",
     );
     for (i, (_, p)) in passages.iter().enumerate() {
-        context.push_str(&format!("\n[{}] {}\n", i + 1, p.text));
+        context.push_str(&format!("\n<note {}>\n{}\n</note {}>\n", i + 1, p.text.trim(), i + 1));
     }
     let at = messages.iter().take_while(|m| m.role == Role::System).count();
     messages.insert(at, Message::new(Role::System, context));
     messages
 }
 
-/// Generates, sending pieces out if the job streams; stops early when the client is gone.
-/// Returns the text, the number of tokens generated, and why it stopped.
+/// Generates on the model's batching engine (see `batch`), which streams pieces out if the
+/// job streams and stops early when the client is gone. Returns the text, the number of tokens
+/// generated, the prompt tokens run, and why it stopped; a client gone before its prompt ran
+/// is `ClientGone` (nothing was computed, nothing is charged).
 fn generate(
-    model: &alx_model::Model,
-    prompt: &[TokenId],
-    job: &Job,
-) -> Result<(String, usize, Stopped), GatewayError> {
-    let mut generation =
-        model.generation(prompt, &job.config).map_err(|e| crate::serve::model_error(&e))?;
-    let mut text = String::new();
-    let mut gone = false;
-    let mut stall_left = STREAM_STALL_MAX;
-    for piece in generation.by_ref() {
-        let piece = piece.map_err(|e| crate::serve::model_error(&e))?;
-        if job.cancel.load(Ordering::Relaxed) {
-            gone = true;
-        } else if let Some(tx) = &job.pieces {
-            gone = !send_piece(tx, piece.clone(), &mut stall_left);
-        }
-        text.push_str(&piece);
-        if gone {
-            break;
-        }
-    }
-    let generated = generation.tokens().len();
-    let stopped =
-        if gone { Stopped::ClientGone } else { Stopped::Finished(generation.finish_reason()) };
-    Ok((text, generated, stopped))
-}
-
-/// Hands a piece to the stream; false if the client is gone, or the request's waiting budget
-/// `stall_left` ran out (it is shared by every piece of the request, so a client reading one
-/// piece now and then cannot stretch a request for hours).
-fn send_piece(tx: &Sender<String>, piece: String, stall_left: &mut Duration) -> bool {
-    let started = Instant::now();
-    let mut piece = piece;
-    let sent = loop {
-        match tx.try_send(piece) {
-            Ok(()) => break true,
-            Err(TrySendError::Closed(_)) => break false,
-            Err(TrySendError::Full(back)) => {
-                if started.elapsed() >= *stall_left {
-                    break false;
-                }
-                piece = back;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
+    g: &Gateway,
+    model: &Arc<alx_model::Model>,
+    prompt: Vec<TokenId>,
+    job: &mut Job,
+) -> Result<(String, usize, usize, Stopped), GatewayError> {
+    let (done, result) = std::sync::mpsc::sync_channel(1);
+    let sequence = Sequence {
+        prompt,
+        config: job.config.clone(),
+        pieces: job.pieces.take(),
+        cancel: job.cancel.clone(),
+        done,
+        submitted: Instant::now(),
     };
-    *stall_left = stall_left.saturating_sub(started.elapsed());
-    sent
+    let generated = g.engines.generate(job.spec.base_model, model, sequence, &result)?;
+    if let Some(ttft) = generated.first_token {
+        g.stats.note_first_token(ttft);
+    }
+    let stopped = match generated.ending {
+        Ending::ClientGone if generated.prompt_fed == 0 => {
+            g.stats.note_client_gone();
+            return Err(GatewayError::ClientGone);
+        }
+        Ending::ClientGone => Stopped::ClientGone,
+        Ending::Finished(reason) => Stopped::Finished(reason),
+    };
+    Ok((generated.text, generated.tokens, generated.prompt_fed, stopped))
 }
 
 fn receipt_for(

@@ -6,7 +6,8 @@
 //! validated → a place on the gateway's own worker threads (429 when the bounded queue is
 //! full; see `pool`) → weights loaded → passages retrieved from the model's datanet versions
 //! into the prompt → the most it may cost reserved from the key's allowance (429
-//! `insufficient_quota`) → generation → fee for the prompt and every token generated, span
+//! `insufficient_quota`) → generation in the model's batch, shared with the other requests
+//! in flight (see `batch`) → fee for the prompt and every token generated, span
 //! attribution, shares and credits → a signed receipt → the answer with an `alexandria` object
 //! (see `infer`). A request that fails on this side is never charged; one whose client leaves
 //! is charged for what it consumed. The settler turns receipts into settlement transactions
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+mod batch;
 mod catalog;
 mod error;
 mod infer;
@@ -27,6 +29,7 @@ pub mod settle;
 mod stats;
 mod stream;
 
+pub use batch::BatchLimits;
 pub use catalog::Catalog;
 pub use error::GatewayError;
 pub use receipts::ReceiptStore;
@@ -81,16 +84,22 @@ pub struct GatewayConfig {
     pub max_tokens_max: u32,
     /// How often the settler looks for receipts to settle.
     pub settle_interval: Duration,
+    /// Sequences of one model generated together, and the cache memory they may hold.
+    pub batch: BatchLimits,
+    /// Repetition penalty of a request that sets none (1 is off; see `alx_model::Penalties`).
+    pub repetition_penalty: f32,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             queue_max: 16,
-            workers: 1,
+            workers: 16,
             max_tokens_default: 256,
             max_tokens_max: 4096,
             settle_interval: Duration::from_secs(5),
+            batch: BatchLimits { batch_max: 16, cache_budget_bytes: 2 << 30 },
+            repetition_penalty: alx_model::Penalties::SERVING.repetition,
         }
     }
 }
@@ -105,6 +114,7 @@ pub struct Gateway {
     key: PrivateKey,
     me: Address,
     pool: pool::WorkerPool,
+    engines: batch::Engines,
     stats: GatewayStats,
     /// The chain's next unsettled receipt when the gateway started (`u64::MAX` until set).
     held_from: Mutex<u64>,
@@ -143,6 +153,7 @@ impl Gateway {
             key,
             me,
             pool,
+            engines: batch::Engines::new(config.batch),
             stats: GatewayStats::default(),
             held_from: Mutex::new(u64::MAX),
             config,
@@ -201,6 +212,7 @@ impl Gateway {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/models", get(serve::models))
+            .route("/v1/models/{id}", get(serve::model))
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
             .route("/api/receipts/{id}", get(serve::receipt))

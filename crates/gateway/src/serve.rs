@@ -53,13 +53,37 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, GatewayError>
     })
 }
 
+/// The token of an `Authorization: Bearer …` header (the scheme is case-insensitive, as
+/// RFC 9110 says).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Refuses a request carrying a parameter the gateway does not implement (see `Extra`).
+fn refuse_extra(extra: &crate::openai::Extra) -> Result<(), GatewayError> {
+    match extra.refused() {
+        None => Ok(()),
+        Some((name, code)) => Err(GatewayError::BadRequest {
+            message: if code == "unsupported_parameter" {
+                format!("the parameter {name:?} is not supported by this gateway; remove it")
+            } else {
+                format!("unrecognized request argument supplied: {name}")
+            },
+            param: Some(name.into()),
+            code,
+        }),
+    }
+}
+
+fn entry(m: alx_state::Model) -> ModelEntry {
+    ModelEntry {
+        id: m.spec.name,
+        object: "model",
+        created: m.registered_at,
+        owned_by: m.owner.to_string(),
+    }
 }
 
 pub(crate) async fn models(State(g): Shared) -> Result<Json<ModelList>, GatewayError> {
@@ -71,15 +95,33 @@ pub(crate) async fn models(State(g): Shared) -> Result<Json<ModelList>, GatewayE
             && !m.retired
             && g.catalog.has(&m.spec.base_model)
         {
-            data.push(ModelEntry {
-                id: m.spec.name,
-                object: "model",
-                created: m.registered_at,
-                owned_by: m.owner.to_string(),
-            });
+            data.push(entry(m));
         }
     }
     Ok(Json(ModelList { object: "list", data }))
+}
+
+/// `GET /v1/models/{id}`: one model this node serves, by name (or numeric id).
+pub(crate) async fn model(
+    State(g): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<ModelEntry>, GatewayError> {
+    let committed = g.ledger.committed();
+    let state = &committed.state;
+    let id = match name.parse::<u64>() {
+        Ok(id) => Some(id),
+        Err(_) => state.model_by_name(&name)?,
+    };
+    id.map(|id| state.model(id))
+        .transpose()?
+        .flatten()
+        .filter(|m| !m.retired && g.catalog.has(&m.spec.base_model))
+        .map(|m| Json(entry(m)))
+        .ok_or_else(|| {
+            GatewayError::ModelNotFound(format!(
+                "the model {name:?} does not exist or is not served here (see GET /v1/models)"
+            ))
+        })
 }
 
 pub(crate) async fn receipt(
@@ -107,13 +149,16 @@ fn generate_config(g: &Gateway, s: &Sampling) -> Result<GenerateConfig, GatewayE
     if s.n.is_some_and(|n| n != 1) {
         return Err(GatewayError::bad("only n = 1 is supported", Some("n")));
     }
-    let max = s.max_completion_tokens.or(s.max_tokens);
+    let (max, param) = match s.max_completion_tokens {
+        Some(m) => (Some(m), "max_completion_tokens"),
+        None => (s.max_tokens, "max_tokens"),
+    };
     let max_tokens = match max {
         None => g.config.max_tokens_default,
         Some(m) if m < 1 || m > i64::from(g.config.max_tokens_max) => {
             return Err(GatewayError::bad(
-                format!("max_tokens must be between 1 and {}, got {m}", g.config.max_tokens_max),
-                Some("max_tokens"),
+                format!("{param} must be between 1 and {}, got {m}", g.config.max_tokens_max),
+                Some(param),
             ));
         }
         Some(m) => u32::try_from(m).unwrap_or(g.config.max_tokens_max),
@@ -137,7 +182,41 @@ fn generate_config(g: &Gateway, s: &Sampling) -> Result<GenerateConfig, GatewayE
         }
     };
     let stop = s.stop.clone().map(crate::openai::Stop::into_vec).unwrap_or_default();
-    Ok(GenerateConfig { max_tokens: max_tokens as usize, sampling, stop })
+    Ok(GenerateConfig {
+        max_tokens: max_tokens as usize,
+        sampling,
+        stop,
+        penalties: penalties(g, s)?,
+    })
+}
+
+/// The penalties of a request: OpenAI's `frequency_penalty` and `presence_penalty` (0 when
+/// absent, as OpenAI) and the `repetition_penalty` extension (the node's default when absent,
+/// `[gateway] repetition_penalty`; 1 turns it off), over the last 256 generated tokens.
+fn penalties(g: &Gateway, s: &Sampling) -> Result<alx_model::Penalties, GatewayError> {
+    let check = |v: f64, lo: f64, hi: f64, name: &'static str| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(GatewayError::bad(
+                format!("{name} must be between {lo} and {hi}, got {v}"),
+                Some(name),
+            ))
+        }
+    };
+    let frequency = check(s.frequency_penalty.unwrap_or(0.0), -2.0, 2.0, "frequency_penalty")?;
+    let presence = check(s.presence_penalty.unwrap_or(0.0), -2.0, 2.0, "presence_penalty")?;
+    let repetition = match s.repetition_penalty {
+        Some(v) => check(v, 1.0, 2.0, "repetition_penalty")?,
+        None => f64::from(g.config.repetition_penalty),
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(alx_model::Penalties {
+        frequency: frequency as f32,
+        presence: presence as f32,
+        repetition: repetition as f32,
+        window: alx_model::Penalties::SERVING.window,
+    })
 }
 
 /// Authenticates, resolves the model on chain and checks the sampling settings: state reads
@@ -222,7 +301,7 @@ pub(crate) fn model_error(e: &alx_model::Error) -> GatewayError {
             message: format!(
                 "this model's context is {context_length} tokens; the prompt has at least {prompt_tokens} and max_tokens asks {max_tokens} more"
             ),
-            param: Some("messages"),
+            param: Some("messages".into()),
             code: "context_length_exceeded",
         };
     }
@@ -331,13 +410,23 @@ pub(crate) async fn chat(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = json_body(body)?;
+    refuse_extra(&req.extra)?;
     if req.messages.is_empty() {
         return Err(GatewayError::bad("messages must not be empty", Some("messages")));
     }
     let messages = req
         .messages
         .iter()
-        .map(|m| Ok(Message::new(role(&m.role)?, m.content.clone())))
+        .map(|m| {
+            let text = m.content.text().map_err(|kind| GatewayError::BadRequest {
+                message: format!(
+                    "content parts of type {kind:?} are not supported; send text parts"
+                ),
+                param: Some("messages".into()),
+                code: "unsupported_content",
+            })?;
+            Ok(Message::new(role(&m.role)?, text))
+        })
         .collect::<Result<Vec<_>, GatewayError>>()?;
     let bytes = messages.iter().map(|m| m.content.len()).sum();
     let p = prepare(&g, &headers, &req.model, &req.sampling, bytes)?;
@@ -371,15 +460,21 @@ pub(crate) async fn completion(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = json_body(body)?;
-    if req.prompt.is_empty() {
+    refuse_extra(&req.extra)?;
+    let prompt = req.prompt.single().ok_or_else(|| {
+        GatewayError::bad("send one prompt (a string, or a list of one string)", Some("prompt"))
+    })?;
+    if prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
     }
-    let p = prepare(&g, &headers, &req.model, &req.sampling, req.prompt.len())?;
+    let p = prepare(&g, &headers, &req.model, &req.sampling, prompt.len())?;
     let name = p.spec.name.clone();
     if p.stream {
-        return stream::respond(&g, p, Input::Completion(req.prompt), name, false).await;
+        let input = Input::Completion { prompt, retrieval: req.retrieval };
+        return stream::respond(&g, p, input, name, false).await;
     }
-    let (done, cancel) = submit(&g, p, Input::Completion(req.prompt), None)?;
+    let input = Input::Completion { prompt, retrieval: req.retrieval };
+    let (done, cancel) = submit(&g, p, input, None)?;
     let _cancel = CancelOnDrop(cancel);
     let served = finished(done).await?;
     let response = Json(CompletionResponse {

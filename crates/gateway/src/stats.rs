@@ -11,6 +11,8 @@ pub struct GatewayStats {
     settlements_failed: AtomicU64,
     receipts_written_off: AtomicU64,
     written_off_base_units: AtomicU64,
+    first_tokens: AtomicU64,
+    first_token_micros: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -24,6 +26,11 @@ impl GatewayStats {
 
     pub(crate) fn note_client_gone(&self) {
         bump(&self.client_gone, 1);
+    }
+
+    pub(crate) fn note_first_token(&self, after: std::time::Duration) {
+        bump(&self.first_tokens, 1);
+        bump(&self.first_token_micros, u64::try_from(after.as_micros()).unwrap_or(u64::MAX));
     }
 
     pub(crate) fn note_submitted(&self) {
@@ -54,7 +61,7 @@ impl GatewayStats {
     /// Prometheus text of the counters.
     #[must_use]
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64); 6] = [
+        let rows: [(&str, &str, &AtomicU64); 8] = [
             (
                 "alx_gateway_busy_total",
                 "Requests refused with 429 because the work queue was full.",
@@ -84,6 +91,16 @@ impl GatewayStats {
                 "alx_gateway_written_off_base_units_total",
                 "Fees of the receipts written off, in base units.",
                 &self.written_off_base_units,
+            ),
+            (
+                "alx_gateway_first_tokens_total",
+                "Sequences that produced a first token in the batching engine.",
+                &self.first_tokens,
+            ),
+            (
+                "alx_gateway_first_token_microseconds_total",
+                "Time from joining the engine to the first token, summed (divide by alx_gateway_first_tokens_total).",
+                &self.first_token_micros,
             ),
         ];
         rows.iter()

@@ -12,7 +12,6 @@ use crate::{
     infer::{Input, Served},
     serve::{CancelOnDrop, Prepared, now_secs, submit, summary, usage},
 };
-use alx_types::hash::to_hex;
 use axum::response::{IntoResponse, Response, Sse, sse::Event};
 use futures::StreamExt as _;
 use std::{convert::Infallible, sync::Arc};
@@ -72,6 +71,21 @@ pub(crate) async fn respond(
     Ok(events(first, rx, tail, model, chat, guard).into_response())
 }
 
+/// A stream id unique on this node: a process-wide counter and the start time, hashed (an
+/// id, not a secret).
+fn stream_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&n.to_le_bytes());
+    hasher.update(&nanos.to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    hasher.finalize().as_bytes()[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// How the stream ends: a result already in hand, or one still to come.
 enum Tail {
     Ready(Box<Result<Served, GatewayError>>),
@@ -87,15 +101,19 @@ fn events(
     guard: CancelOnDrop,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     let created = now_secs();
-    let (object, id) =
+    let (object, prefix) =
         if chat { ("chat.completion.chunk", "chatcmpl") } else { ("text_completion", "cmpl") };
+    // One id for every chunk of the stream (clients group chunks by it); the receipt id is
+    // known only at the end, and travels in the last chunk's `alexandria` object.
+    let id = format!("{prefix}-{}", stream_id());
     let chunk = move |content: serde_json::Value, finish: Option<&str>| {
         if chat {
             serde_json::json!({"id": id, "object": object, "created": created, "model": model,
                 "choices": [{"index": 0, "delta": content, "finish_reason": finish}]})
         } else {
+            let text = content.get("content").cloned().unwrap_or_else(|| serde_json::json!(""));
             serde_json::json!({"id": id, "object": object, "created": created, "model": model,
-                "choices": [{"index": 0, "text": content.get("content").cloned().unwrap_or_default(), "finish_reason": finish, "logprobs": null}]})
+                "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}]})
         }
     };
     let role = chat.then(|| chunk(serde_json::json!({"role": "assistant", "content": ""}), None));
@@ -119,8 +137,6 @@ fn events(
                 last["usage"] = serde_json::to_value(usage(&served)).unwrap_or_default();
                 last["alexandria"] =
                     serde_json::to_value(summary(&served.receipt)).unwrap_or_default();
-                last["id"] =
-                    serde_json::Value::String(format!("{id}-{}", to_hex(&served.receipt.id)));
                 vec![
                     Ok(Event::default().data(last.to_string())),
                     Ok(Event::default().data("[DONE]")),

@@ -35,8 +35,14 @@ use std::{
 /// Version snapshots kept open for queries; the oldest opened is closed beyond this.
 const OPEN_VERSIONS_MAX: usize = 32;
 
+/// An open version snapshot: its attribution index, and its retrieval index built on first use.
+pub(crate) struct OpenVersion {
+    pub(crate) index: Arc<Index>,
+    pub(crate) retrieval: std::sync::OnceLock<Arc<alx_attribution::RetrievalIndex>>,
+}
+
 /// Open snapshots by `(datanet, version)`, with the tick of their last use.
-type OpenVersions = BTreeMap<(DatanetId, u32), (u64, Arc<Index>)>;
+type OpenVersions = BTreeMap<(DatanetId, u32), (u64, Arc<OpenVersion>)>;
 
 /// The attribution indexes of every datanet version this node has built.
 pub struct DatanetIndexes {
@@ -108,6 +114,15 @@ impl DatanetIndexes {
 
     /// The snapshot of one version, opened once and shared.
     fn version(&self, datanet: DatanetId, version: u32) -> Result<Arc<Index>, QueryError> {
+        Ok(self.open_version(datanet, version)?.index.clone())
+    }
+
+    /// The open snapshot of one version, with its lazily built retrieval index.
+    pub(crate) fn open_version(
+        &self,
+        datanet: DatanetId,
+        version: u32,
+    ) -> Result<Arc<OpenVersion>, QueryError> {
         let key = (datanet, version);
         let mut open = self.open.lock().map_err(|_| QueryError::Poisoned)?;
         let mut clock = self.opened.lock().map_err(|_| QueryError::Poisoned)?;
@@ -119,7 +134,10 @@ impl DatanetIndexes {
         if version == 0 || version > self.indexed_version(datanet) {
             return Err(QueryError::NotIndexed { datanet, version });
         }
-        let index = Arc::new(Index::open(&self.version_dir(datanet, version))?);
+        let index = Arc::new(OpenVersion {
+            index: Arc::new(Index::open(&self.version_dir(datanet, version))?),
+            retrieval: std::sync::OnceLock::new(),
+        });
         if open.len() >= OPEN_VERSIONS_MAX
             && let Some(oldest) = open.iter().min_by_key(|(_, (used, _))| *used).map(|(k, _)| *k)
         {

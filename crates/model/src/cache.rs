@@ -25,11 +25,24 @@ pub(crate) struct KvCache {
     len: usize,
     /// Largest number of positions the cache may hold.
     len_max: usize,
+    /// Positions the first allocation makes room for (a sequence whose length is known ahead
+    /// never grows, so its memory is what was budgeted for it).
+    initial: usize,
 }
 
 impl KvCache {
     pub(crate) fn new(layers: usize, len_max: usize) -> Self {
-        Self { layers: (0..layers).map(|_| LayerCache::default()).collect(), len: 0, len_max }
+        Self {
+            layers: (0..layers).map(|_| LayerCache::default()).collect(),
+            len: 0,
+            len_max,
+            initial: CAPACITY_MIN,
+        }
+    }
+
+    /// Makes the first allocation hold `positions` (at most the cache's maximum).
+    pub(crate) fn reserve(&mut self, positions: usize) {
+        self.initial = positions.clamp(CAPACITY_MIN, self.len_max);
     }
 
     /// Positions stored.
@@ -58,12 +71,12 @@ impl KvCache {
         k: &Tensor,
         v: &Tensor,
     ) -> Result<(Tensor, Tensor)> {
-        let (len, len_max) = (self.len, self.len_max);
+        let (len, len_max, initial) = (self.len, self.len_max, self.initial);
         let cache = &mut self.layers[layer];
         let seq = k.dim(1)?;
         let total = len + seq;
-        let keys = grow(&mut cache.k, k, len, total, len_max)?;
-        let values = grow(&mut cache.v, v, len, total, len_max)?;
+        let keys = grow(&mut cache.k, k, len, total, len_max, initial)?;
+        let values = grow(&mut cache.v, v, len, total, len_max, initial)?;
         keys.slice_set(k, 1, len)?;
         values.slice_set(v, 1, len)?;
         Ok((keys.narrow(1, 0, total)?, values.narrow(1, 0, total)?))
@@ -77,6 +90,7 @@ fn grow(
     len: usize,
     total: usize,
     len_max: usize,
+    initial: usize,
 ) -> Result<Tensor> {
     let capacity = buffer.as_ref().map_or(Ok(0), |b| b.dim(1))?;
     if let Some(b) = buffer
@@ -85,7 +99,7 @@ fn grow(
         return Ok(b.clone());
     }
     let (heads, _, head_dim) = like.dims3()?;
-    let capacity_new = (capacity * 2).max(CAPACITY_MIN).min(len_max).max(total);
+    let capacity_new = (capacity * 2).max(initial).min(len_max).max(total);
     let fresh = Tensor::zeros((heads, capacity_new, head_dim), like.dtype(), like.device())?;
     if let Some(old) = buffer.as_ref()
         && len > 0

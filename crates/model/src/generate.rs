@@ -19,7 +19,7 @@ use crate::{
     error::{Error, Result},
     llama::Positions,
     model::{Model, Session},
-    sampling::{Sampler, Sampling},
+    sampling::{Penalties, Sampler, Sampling},
     stop::{Scan, StopText},
     stream::TextStream,
     tokenizer::TokenId,
@@ -34,6 +34,9 @@ pub struct GenerateConfig {
     pub sampling: Sampling,
     /// Texts that end the generation when produced; they are not part of the output.
     pub stop: Vec<String>,
+    /// Penalties on tokens already generated (none by default).
+    #[serde(default)]
+    pub penalties: Penalties,
 }
 
 /// Why a generation ended.
@@ -65,10 +68,13 @@ pub struct Completion {
 pub struct Generation<'m> {
     session: Session<'m>,
     sampler: Sampler,
+    penalties: Penalties,
     stop: StopText,
     stream: TextStream,
-    /// Logits for the next token to sample.
+    /// Logits for the next token to sample (empty until the prompt is in).
     logits: Vec<f32>,
+    /// Prompt tokens not fed yet (see [`Generation::prefill`]).
+    pending: Vec<TokenId>,
     tokens: Vec<TokenId>,
     prompt_tokens: usize,
     max_tokens: usize,
@@ -94,7 +100,22 @@ impl Model {
         prompt: &[TokenId],
         config: &GenerateConfig,
     ) -> Result<Generation<'_>> {
+        let mut generation = self.generation_pending(prompt, config)?;
+        generation.prefill(usize::MAX)?;
+        Ok(generation)
+    }
+
+    /// Like [`Model::generation`], but the prompt is not run yet: [`Generation::prefill`] feeds
+    /// it in chunks, so a scheduler can interleave a long prompt with other sequences' decode
+    /// steps ([`step_batch`]). The sequence's cache is allocated once, for the prompt plus
+    /// `max_tokens` ([`Model::cache_bytes_per_token`] each).
+    pub fn generation_pending(
+        &self,
+        prompt: &[TokenId],
+        config: &GenerateConfig,
+    ) -> Result<Generation<'_>> {
         config.sampling.validate()?;
+        config.penalties.validate()?;
         let stop = StopText::new(&config.stop)?;
         if config.max_tokens == 0 {
             return Err(Error::InvalidConfig {
@@ -112,14 +133,18 @@ impl Model {
                 context_length,
             });
         }
-        let mut session = self.session();
-        let logits = session.feed(prompt, Positions::Last)?.last().to_vec();
+        let vocab_size = self.info().params.vocab_size;
+        if let Some(&token) = prompt.iter().find(|&&t| t as usize >= vocab_size) {
+            return Err(Error::TokenOutOfRange { token, vocab_size });
+        }
         Ok(Generation {
-            session,
+            session: self.session_for(prompt.len() + config.max_tokens),
             sampler: Sampler::new(config.sampling),
+            penalties: config.penalties,
             stop,
             stream: TextStream::new(),
-            logits,
+            logits: Vec::new(),
+            pending: prompt.to_vec(),
             tokens: Vec::new(),
             prompt_tokens: prompt.len(),
             max_tokens: config.max_tokens,
@@ -168,26 +193,74 @@ impl Generation<'_> {
         self.finish
     }
 
-    /// Samples one token and returns the text it releases (possibly empty).
-    fn step(&mut self) -> Result<String> {
-        if self.tokens.len() >= self.max_tokens {
-            return Ok(self.end(FinishReason::Length));
+    /// True once the whole prompt has been fed.
+    pub fn is_prefilled(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// True once the generation has ended (or failed).
+    pub const fn is_done(&self) -> bool {
+        self.finish.is_some() || self.failed
+    }
+
+    /// Prompt tokens fed so far.
+    pub fn prefilled_tokens(&self) -> usize {
+        self.prompt_tokens - self.pending.len()
+    }
+
+    /// Feeds up to `chunk` (at least 1) more prompt tokens; true once the whole prompt is in
+    /// and the first token can be sampled.
+    pub fn prefill(&mut self, chunk: usize) -> Result<bool> {
+        if self.pending.is_empty() {
+            return Ok(true);
         }
+        let n = chunk.clamp(1, self.pending.len());
+        let logits = match self.session.feed(&self.pending[..n], Positions::Last) {
+            Ok(logits) => logits,
+            Err(e) => {
+                self.failed = true;
+                return Err(e);
+            }
+        };
+        self.pending.drain(..n);
+        if self.pending.is_empty() {
+            self.logits = logits.last().to_vec();
+        }
+        Ok(self.pending.is_empty())
+    }
+
+    /// Samples one token: returns the text it releases (possibly empty) and the token to feed
+    /// before the next sample (`None` when the generation ended or reached `max_tokens`).
+    fn choose(&mut self) -> Result<(String, Option<TokenId>)> {
+        if self.tokens.len() >= self.max_tokens {
+            return Ok((self.end(FinishReason::Length), None));
+        }
+        self.penalties.apply(&mut self.logits, &self.tokens);
         let token = self.sampler.sample(&self.logits);
         let tokenizer = self.session.model().tokenizer();
         if tokenizer.is_end_of_generation(token) {
-            return Ok(self.end(FinishReason::Eos));
+            return Ok((self.end(FinishReason::Eos), None));
         }
         self.tokens.push(token);
         let text = self.stream.push(tokenizer.bytes(token)?);
         let text = match self.stop.push(&text) {
             Scan::Stopped(text) => {
                 self.finish = Some(FinishReason::Stop);
-                return Ok(text);
+                return Ok((text, None));
             }
             Scan::Continue(text) => text,
         };
-        if self.tokens.len() < self.max_tokens {
+        let next = (self.tokens.len() < self.max_tokens).then_some(token);
+        Ok((text, next))
+    }
+
+    /// Samples one token and returns the text it releases (possibly empty).
+    fn step(&mut self) -> Result<String> {
+        if !self.is_prefilled() {
+            self.prefill(usize::MAX)?;
+        }
+        let (text, next) = self.choose()?;
+        if let Some(token) = next {
             self.logits = self.session.feed(&[token], Positions::Last)?.last().to_vec();
         }
         Ok(text)
@@ -226,4 +299,58 @@ impl Iterator for Generation<'_> {
         }
         None
     }
+}
+
+/// Advances every generation in `batch` that is prefilled and not done by one token, sharing
+/// one forward pass among them (continuous batching: the caller adds and removes generations
+/// between calls). Returns, per generation, the text its token released (empty for one that
+/// was skipped) or its error; a generation that errs is done. All generations must come from
+/// the same model. Each generation gets exactly the tokens it would get alone.
+pub fn step_batch(batch: &mut [&mut Generation<'_>]) -> Vec<Result<String>> {
+    let mut out: Vec<Result<String>> = Vec::with_capacity(batch.len());
+    let mut feeding: Vec<(usize, TokenId)> = Vec::new();
+    for (i, g) in batch.iter_mut().enumerate() {
+        if g.is_done() || !g.is_prefilled() {
+            out.push(Ok(String::new()));
+            continue;
+        }
+        match g.choose() {
+            Ok((text, next)) => {
+                out.push(Ok(text));
+                if let Some(token) = next {
+                    feeding.push((i, token));
+                }
+            }
+            Err(e) => {
+                g.failed = true;
+                out.push(Err(e));
+            }
+        }
+    }
+    let Some(&(first, _)) = feeding.first() else { return out };
+    let model = batch[first].session.model();
+    let tokens: Vec<TokenId> = feeding.iter().map(|f| f.1).collect();
+    let mut sessions: Vec<&mut Session<'_>> = Vec::with_capacity(feeding.len());
+    let mut wanted = feeding.iter().map(|f| f.0).peekable();
+    for (i, g) in batch.iter_mut().enumerate() {
+        if wanted.peek() == Some(&i) {
+            wanted.next();
+            sessions.push(&mut g.session);
+        }
+    }
+    match model.decode_batch(&mut sessions, &tokens) {
+        Ok(logits) => {
+            for (row, &(i, _)) in feeding.iter().enumerate() {
+                batch[i].logits = logits.row(row).map(<[f32]>::to_vec).unwrap_or_default();
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for &(i, _) in &feeding {
+                batch[i].failed = true;
+                out[i] = Err(Error::Compute(candle_core::Error::Msg(message.clone())));
+            }
+        }
+    }
+    out
 }

@@ -19,7 +19,7 @@
 //! # fn main() -> Result<(), alx_model::Error> {
 //! let model = Model::load("SmolLM2-135M-Instruct.Q4_1.gguf".as_ref(), &LoadConfig::DEFAULT)?;
 //! let prompt = model.chat_prompt(&[Message::new(Role::User, "What is a library?")])?;
-//! let config = GenerateConfig { max_tokens: 64, sampling: Sampling::Greedy, stop: vec![] };
+//! let config = GenerateConfig { max_tokens: 64, sampling: Sampling::Greedy, stop: vec![], penalties: Default::default() };
 //! let completion = model.generate(&prompt, &config, |piece| eprint!("{piece}"))?;
 //! assert!(completion.tokens.len() <= 64);
 //! # Ok(())
@@ -47,12 +47,12 @@ mod weights;
 
 pub use chat::{ChatTemplate, Message, PromptEnd, Role};
 pub use error::{Error, Result};
-pub use generate::{Completion, FinishReason, GenerateConfig, Generation};
+pub use generate::{Completion, FinishReason, GenerateConfig, Generation, step_batch};
 pub use llama::Positions;
 pub use model::{LoadConfig, Logits, Model, ModelInfo, Session};
 pub use params::LlamaParams;
 pub use perplexity::{Perplexity, PerplexityConfig};
-pub use sampling::Sampling;
+pub use sampling::{PENALTY_WINDOW_MAX, Penalties, Sampling};
 pub use stop::{STOP_SEQUENCE_BYTES_MAX, STOP_SEQUENCES_MAX};
 pub use stream::TextStream;
 pub use tokenizer::{TokenId, TokenKind, Tokenizer};

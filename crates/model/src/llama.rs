@@ -67,6 +67,11 @@ impl Llama {
         KvCache::new(self.params.layers, self.context_length)
     }
 
+    /// Bytes one position takes in a cache (keys and values of every layer, f32).
+    pub(crate) const fn cache_bytes_per_token(&self) -> usize {
+        self.params.layers * self.params.kv_heads * self.params.head_dim * 2 * 4
+    }
+
     /// Runs `tokens` after the ones already in `cache`, appends them to the cache and returns
     /// logits `(positions, vocab)` as f32.
     pub(crate) fn forward(
@@ -126,6 +131,93 @@ impl Llama {
         }
         cache.commit(seq);
         Ok(x)
+    }
+
+    /// One decode step of several sequences at once: `tokens[i]` follows the tokens in
+    /// `caches[i]`. The weight products run once over all rows (decode reads every weight once
+    /// per step, so a step of `n` sequences costs little more than a step of one); attention
+    /// runs per sequence over its own cache. Every row's arithmetic is the one `forward` does
+    /// for that sequence alone, so batching does not change a token. Returns logits
+    /// `(tokens, vocab)`.
+    pub(crate) fn decode_batch(
+        &self,
+        tokens: &[u32],
+        caches: &mut [&mut KvCache],
+    ) -> Result<Tensor> {
+        let rows = tokens.len();
+        if rows == 0 || rows != caches.len() {
+            return Err(Error::TooFewTokens { needed: caches.len().max(1), got: rows });
+        }
+        let vocab_size = self.params.vocab_size;
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
+            return Err(Error::TokenOutOfRange { token, vocab_size });
+        }
+        if let Some(full) = caches.iter().find(|c| c.len() + 1 > self.context_length) {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: full.len(),
+                max_tokens: 1,
+                context_length: self.context_length,
+            });
+        }
+        let positions: Vec<u32> =
+            caches.iter().map(|c| u32::try_from(c.len()).unwrap_or(u32::MAX)).collect();
+        let positions = Tensor::new(positions.as_slice(), &Device::Cpu)?;
+        let cos = self.cos.index_select(&positions, 0)?.contiguous()?;
+        let sin = self.sin.index_select(&positions, 0)?.contiguous()?;
+        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        let mut x = self.weights.embedding.embedding(&ids)?;
+        let eps = self.params.rms_eps;
+        let p = &self.params;
+        let shape = Heads { heads: p.heads, kv_heads: p.kv_heads, head_dim: p.head_dim };
+        for (layer, block) in self.weights.blocks.iter().enumerate() {
+            let h = rms_norm(&x, &block.attn_norm, eps)?;
+            // (rows, n·d) → (n, rows, d): the rows take the place of a sequence's positions,
+            // each with its own rotary row.
+            let heads = |w: &crate::weights::Linear, n: usize| -> Result<Tensor> {
+                let t = w.forward(&h)?.reshape((rows, n, p.head_dim))?.transpose(0, 1)?;
+                Ok(t.contiguous()?)
+            };
+            let rope = Rope { cos: &cos, sin: &sin };
+            let q = rope.apply(&heads(&block.wq, p.heads)?)?;
+            let k = rope.apply(&heads(&block.wk, p.kv_heads)?)?;
+            let v = heads(&block.wv, p.kv_heads)?;
+            let mut out = Vec::with_capacity(rows * p.heads * p.head_dim);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let ki = k.narrow(1, i, 1)?.contiguous()?;
+                let vi = v.narrow(1, i, 1)?.contiguous()?;
+                let (keys, values) = cache.append(layer, &ki, &vi)?;
+                let qi = q.narrow(1, i, 1)?.flatten_all()?.to_vec1::<f32>()?;
+                match attention::one_token(&qi, &keys, &values, shape) {
+                    Some(o) => out.extend(o),
+                    None => {
+                        let o = self.attention_slow(&q.narrow(1, i, 1)?, &keys, &values)?;
+                        out.extend(o.flatten_all()?.to_vec1::<f32>()?);
+                    }
+                }
+            }
+            let attn = Tensor::from_vec(out, (rows, p.heads * p.head_dim), &Device::Cpu)?;
+            x = (x + block.wo.forward(&attn)?)?;
+            let h = rms_norm(&x, &block.ffn_norm, eps)?;
+            let gate = block.w_gate.forward(&h)?.silu()?;
+            let up = block.w_up.forward(&h)?;
+            x = (x + block.w_down.forward(&(gate * up)?)?)?;
+        }
+        for cache in caches.iter_mut() {
+            cache.commit(1);
+        }
+        self.logits(&x)
+    }
+
+    /// Attention of one query position `(heads, 1, d)` over `keys`/`values` through candle,
+    /// for caches not laid out as `attention::one_token` reads them; returns `(heads, d)`.
+    fn attention_slow(&self, q: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Tensor> {
+        let p = &self.params;
+        let group = p.heads / p.kv_heads;
+        let q = q.contiguous()?.reshape((p.kv_heads, group, p.head_dim))?;
+        let scale = 1.0 / (p.head_dim as f64).sqrt();
+        let scores = (q.matmul(&keys.t()?)? * scale)?;
+        let probs = softmax_last_dim(&scores)?;
+        Ok(probs.matmul(values)?.reshape((p.heads, p.head_dim))?)
     }
 
     fn attention(

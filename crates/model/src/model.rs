@@ -156,6 +156,42 @@ impl Model {
         Session { model: self, cache: self.llama.cache() }
     }
 
+    /// A new, empty sequence whose cache is allocated once for `positions` tokens (the prompt
+    /// plus the most it may generate), so its memory is known when it starts.
+    pub fn session_for(&self, positions: usize) -> Session<'_> {
+        let mut cache = self.llama.cache();
+        cache.reserve(positions);
+        Session { model: self, cache }
+    }
+
+    /// Bytes of cache one token of a sequence takes.
+    pub const fn cache_bytes_per_token(&self) -> usize {
+        self.llama.cache_bytes_per_token()
+    }
+
+    /// One decode step of several sequences sharing one forward pass: `tokens[i]` is fed to
+    /// `sessions[i]`; returns one row of logits per session. The tokens are the ones each
+    /// session would get from [`Session::feed`] alone (the same arithmetic per row).
+    pub fn decode_batch(
+        &self,
+        sessions: &mut [&mut Session<'_>],
+        tokens: &[TokenId],
+    ) -> Result<Logits> {
+        if sessions.iter().any(|s| !std::ptr::eq(s.model, self)) {
+            return Err(crate::Error::InvalidConfig {
+                reason: "a batch mixes sessions of different models".to_owned(),
+            });
+        }
+        let llama = self.llama();
+        let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+        self.install(|| {
+            let logits = llama.decode_batch(tokens, &mut caches)?;
+            let (rows, vocab) = logits.dims2()?;
+            let values = logits.flatten_all()?.to_vec1::<f32>()?;
+            Ok(Logits { rows, vocab, values })
+        })
+    }
+
     /// Logits of every position of `tokens`, from an empty context.
     pub fn logits(&self, tokens: &[TokenId]) -> Result<Logits> {
         self.session().feed(tokens, Positions::All)

@@ -52,6 +52,93 @@ impl Sampling {
     }
 }
 
+/// Penalties on tokens the generation already produced, applied to the logits before a token
+/// is chosen (greedy or random alike):
+///
+/// ```text
+/// logit[t] -= frequency · count[t] + presence · (count[t] > 0)        (OpenAI's definition)
+/// logit[t]  = logit[t] / repetition  if logit[t] > 0,  else logit[t] · repetition   (count > 0)
+/// ```
+///
+/// `count[t]` counts `t` among the last `window` generated tokens (the prompt is not
+/// penalized: an answer that quotes its retrieved passages is what attribution pays for).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Penalties {
+    /// In `[-2, 2]`: subtracted once per earlier occurrence.
+    pub frequency: f32,
+    /// In `[-2, 2]`: subtracted once if the token occurred at all.
+    pub presence: f32,
+    /// In `[1, 2]` (1 is off): divides a positive logit, multiplies a negative one.
+    pub repetition: f32,
+    /// Generated tokens looked back at (at most [`PENALTY_WINDOW_MAX`]).
+    pub window: usize,
+}
+
+/// Longest penalty window, in tokens.
+pub const PENALTY_WINDOW_MAX: usize = 4_096;
+
+impl Penalties {
+    /// No penalty: the model's own distribution.
+    pub const NONE: Self = Self { frequency: 0.0, presence: 0.0, repetition: 1.0, window: 0 };
+
+    /// What the gateway applies to a request that sets no repetition penalty, and what subnet
+    /// validators score answers with (so they score what users are served): a mild
+    /// multiplicative penalty on the last 256 generated tokens. Small models loop under greedy
+    /// decoding (SmolLM2-135M repeated a code block to the token limit without it).
+    pub const SERVING: Self = Self { frequency: 0.0, presence: 0.0, repetition: 1.15, window: 256 };
+
+    /// True when these change nothing.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        self.window == 0
+            || (self.frequency == 0.0 && self.presence == 0.0 && self.repetition == 1.0)
+    }
+
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidConfig { reason });
+        if !(-2.0..=2.0).contains(&self.frequency) {
+            return bad(format!("frequency penalty {} is outside [-2, 2]", self.frequency));
+        }
+        if !(-2.0..=2.0).contains(&self.presence) {
+            return bad(format!("presence penalty {} is outside [-2, 2]", self.presence));
+        }
+        if !(1.0..=2.0).contains(&self.repetition) {
+            return bad(format!("repetition penalty {} is outside [1, 2]", self.repetition));
+        }
+        if self.window > PENALTY_WINDOW_MAX {
+            return bad(format!("penalty window {} is over {PENALTY_WINDOW_MAX}", self.window));
+        }
+        Ok(())
+    }
+
+    /// Applies the penalties for `history` (generated tokens, oldest first) to `logits`.
+    pub(crate) fn apply(&self, logits: &mut [f32], history: &[TokenId]) {
+        if self.is_none() {
+            return;
+        }
+        let recent = &history[history.len().saturating_sub(self.window)..];
+        let mut counts: std::collections::BTreeMap<TokenId, u32> =
+            std::collections::BTreeMap::new();
+        for &t in recent {
+            *counts.entry(t).or_default() += 1;
+        }
+        for (&t, &count) in &counts {
+            let Some(l) = logits.get_mut(t as usize) else { continue };
+            #[allow(clippy::cast_precision_loss)]
+            let mut v = *l - self.frequency * count as f32 - self.presence;
+            v = if v > 0.0 { v / self.repetition } else { v * self.repetition };
+            *l = v;
+        }
+    }
+}
+
+impl Default for Penalties {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
 /// A sampler with its random state.
 pub(crate) struct Sampler {
     sampling: Sampling,

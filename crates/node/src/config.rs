@@ -13,7 +13,7 @@ use std::{
 pub const CONFIG_FILE: &str = "config.toml";
 
 /// A node's configuration.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// Human-readable name of the node (logs only).
@@ -152,7 +152,7 @@ impl ApiSection {
 }
 
 /// `[gateway]`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySection {
     /// Directory of the GGUF weights this node serves, relative to the home directory.
@@ -163,11 +163,21 @@ pub struct GatewaySection {
     pub max_tokens_max: u32,
     /// Seconds between settlement rounds.
     pub settle_interval_secs: u64,
-    /// Threads a model uses to generate (1 keeps a 2-core machine responsive).
+    /// Threads a model uses to generate; 0 (the default) uses every core, so a prompt's
+    /// prefill is not bound to one.
     pub threads: usize,
-    /// Threads running requests (tokenizing, retrieval, generation, receipts); requests beyond
-    /// them wait in a queue of `queue_max`. Consensus and the API never share these threads.
+    /// Requests in progress at once (each on its own thread: retrieval, tokenizing, waiting
+    /// for its tokens from the batch, the receipt); requests beyond them wait in a queue of
+    /// `queue_max`. Consensus and the API never share these threads.
     pub workers: usize,
+    /// Sequences of one model generated together in one batch (continuous batching).
+    pub batch_max: usize,
+    /// Key/value cache memory the sequences of one model may hold at once, in MiB; each
+    /// takes (prompt + max_tokens) × the model's bytes per token (45 KiB for SmolLM2-135M).
+    pub cache_budget_mib: u64,
+    /// Repetition penalty of a request that sets none, in [1, 2] (1 is off): small models
+    /// loop under greedy decoding without one.
+    pub repetition_penalty: f32,
 }
 
 impl Default for GatewaySection {
@@ -177,8 +187,11 @@ impl Default for GatewaySection {
             queue_max: 16,
             max_tokens_max: 4096,
             settle_interval_secs: 5,
-            threads: 1,
-            workers: 1,
+            threads: 0,
+            workers: 16,
+            batch_max: 16,
+            cache_budget_mib: 2048,
+            repetition_penalty: 1.15,
         }
     }
 }
@@ -269,12 +282,19 @@ impl NodeConfig {
         if g.queue_max == 0
             || g.max_tokens_max == 0
             || g.settle_interval_secs == 0
-            || g.threads == 0
             || g.workers == 0
+            || g.batch_max == 0
+            || g.cache_budget_mib == 0
         {
             bail!(
-                "gateway: queue_max, max_tokens_max, settle_interval_secs, threads and workers must be positive"
+                "gateway: queue_max, max_tokens_max, settle_interval_secs, workers, batch_max and cache_budget_mib must be positive"
             );
+        }
+        if !(1.0..=2.0).contains(&g.repetition_penalty) {
+            bail!("gateway: repetition_penalty must be between 1 and 2 (1 is off)");
+        }
+        if g.cache_budget_mib > 1 << 30 {
+            bail!("gateway: cache_budget_mib is over 2^30 (a petabyte)");
         }
         let a = &self.api;
         if a.connections_max == 0

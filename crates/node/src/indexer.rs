@@ -25,9 +25,18 @@ async fn sync(ledger: &Arc<Ledger>, indexes: &Arc<DatanetIndexes>) {
     let committed = ledger.committed();
     let indexes = indexes.clone();
     let runtime = tokio::runtime::Handle::current();
-    // Index builds are CPU and disk work: off the async threads.
-    let result =
-        tokio::task::spawn_blocking(move || indexes.sync(&committed.state, &runtime)).await;
+    // Index builds are CPU and disk work: off the async threads. Each new version's retrieval
+    // index is built here too, so the first request to a model on it does not wait for it.
+    let result = tokio::task::spawn_blocking(move || {
+        let report = indexes.sync(&committed.state, &runtime)?;
+        for &(datanet, version) in &report.versions {
+            if let Err(e) = indexes.retrieval(datanet, version) {
+                debug!(datanet, version, err = %e, "retrieval index not built");
+            }
+        }
+        Ok::<_, alx_indexer::SyncError>(report)
+    })
+    .await;
     match result {
         Ok(Ok(report)) if report.versions.is_empty() && report.missing.is_empty() => {}
         Ok(Ok(report)) => debug!(?report, "datanet indexes synced"),

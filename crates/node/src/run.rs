@@ -1,7 +1,12 @@
 //! Running a validator node: the runtime, the ledger, the p2p network, consensus and the API,
 //! until Ctrl-C or a fatal error.
 
-use crate::{config::NodeConfig, home::read_genesis, node_key};
+use crate::{
+    config::{CONFIG_FILE, NodeConfig},
+    error::{Listener, StartError},
+    home::read_genesis,
+    node_key,
+};
 use alx_consensus::{
     AppConfig, Ledger, MempoolConfig, Timeouts, ValidatorConfig,
     network::{self, NetworkConfig},
@@ -32,6 +37,15 @@ pub struct Ready {
 /// Stops a node started with [`run`] when fired (or dropped).
 pub type StopSignal = tokio::sync::oneshot::Receiver<()>;
 
+/// Addresses given on the command line for one run, instead of the config's (never saved).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    /// Where the API listens instead of `api_addr`.
+    pub api_addr: Option<SocketAddr>,
+    /// Where the p2p endpoint listens instead of `p2p_addr`.
+    pub p2p_addr: Option<SocketAddr>,
+}
+
 /// Runs the node of `home` until Ctrl-C or `stop` (returns `Ok`), or a fatal error. `on_ready`
 /// is called once the API listens.
 pub fn run(
@@ -40,10 +54,49 @@ pub fn run(
     on_ready: impl FnOnce(&Ready) + Send + 'static,
     stop: Option<StopSignal>,
 ) -> anyhow::Result<()> {
+    run_with(home, Overrides { api_addr, p2p_addr: None }, on_ready, stop)
+}
+
+/// Binds `addr` for `listener`, or says which address is taken and where it is configured.
+///
+/// # Errors
+/// [`StartError::Listen`] if the address cannot be bound (another process holds it, or this
+/// machine has no such address).
+pub fn bind(
+    listener: Listener,
+    addr: SocketAddr,
+    home: &Path,
+) -> Result<std::net::TcpListener, StartError> {
+    std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen {
+        listener,
+        addr,
+        config: home.join(CONFIG_FILE),
+        source,
+    })
+}
+
+/// Runs the node of `home` like [`run`], with the addresses of `overrides`.
+///
+/// Before it opens anything it takes the home's lock and checks both listeners' addresses, so
+/// a second node on the same home or ports stops with a [`StartError`] (a clear message the
+/// CLI turns into a hint) rather than a store's refusal or a panic deep in the p2p layer.
+pub fn run_with(
+    home: &Path,
+    overrides: Overrides,
+    on_ready: impl FnOnce(&Ready) + Send + 'static,
+    stop: Option<StopSignal>,
+) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::load(home)?;
-    if let Some(addr) = api_addr {
-        cfg.api_addr = addr;
-    }
+    cfg.api_addr = overrides.api_addr.unwrap_or(cfg.api_addr);
+    cfg.p2p_addr = overrides.p2p_addr.unwrap_or(cfg.p2p_addr);
+    let _lock = crate::lock::lock(home)?;
+    let api_std = bind(Listener::Api, cfg.api_addr, home)?;
+    api_std.set_nonblocking(true).context("cannot configure the API listener")?;
+    // Port 0 asks the system for one: report the port actually served.
+    let api_addr_served = api_std.local_addr().unwrap_or(cfg.api_addr);
+    // The p2p layer binds its own listener, and panics when it cannot: check the address
+    // here. Another process could take it in between; that race is not worth an unsafe hand-off.
+    drop(bind(Listener::P2p, cfg.p2p_addr, home)?);
     let genesis = read_genesis(&home.join(&cfg.genesis_file))?;
     let nofile = crate::descriptors::raise_limit();
     let api_limits = cfg.api.limits(nofile);
@@ -96,10 +149,8 @@ pub fn run(
         .with_storage_directory(data.join("consensus"));
     info!(moniker = %cfg.moniker, validator = %me, height = %ledger.committed().block.height(), "starting node");
     cw_tokio::Runner::new(runtime).start(|context| async move {
-        let api_listener =
-            tokio::net::TcpListener::bind(cfg.api_addr).await.with_context(|| {
-                format!("cannot listen on {} for the API (in use? pass --api-addr)", cfg.api_addr)
-            })?;
+        let api_listener = tokio::net::TcpListener::from_std(api_std)
+            .context("cannot hand the API listener to the runtime")?;
         let started = network::start(context.child("p2p"), &key, &net_cfg);
         let mut running = validator::start(
             context.child("validator"),
@@ -153,8 +204,18 @@ pub fn run(
         let _collector = context
             .child("blob_collector")
             .spawn(move |_| crate::collect::run(collector_ledger, collector_blobs, grace, every));
+        if cfg.gateway.workers < cfg.gateway.batch_max {
+            tracing::warn!(
+                workers = cfg.gateway.workers,
+                batch_max = cfg.gateway.batch_max,
+                hint = "raise [gateway] workers in config.toml (homes made before batching have 1)",
+                "the gateway serves at most `workers` requests at once, fewer than a batch holds"
+            );
+        }
         let load = alx_model::LoadConfig {
+            // 0: every core the process may use.
             threads: std::num::NonZeroUsize::new(cfg.gateway.threads)
+                .or_else(|| std::thread::available_parallelism().ok())
                 .unwrap_or(std::num::NonZeroUsize::MIN),
             ..alx_model::LoadConfig::DEFAULT
         };
@@ -169,6 +230,11 @@ pub fn run(
                 workers: cfg.gateway.workers,
                 max_tokens_max: cfg.gateway.max_tokens_max,
                 settle_interval: std::time::Duration::from_secs(cfg.gateway.settle_interval_secs),
+                batch: alx_gateway::BatchLimits {
+                    batch_max: cfg.gateway.batch_max,
+                    cache_budget_bytes: cfg.gateway.cache_budget_mib << 20,
+                },
+                repetition_penalty: cfg.gateway.repetition_penalty,
                 ..alx_gateway::GatewayConfig::default()
             },
         )
@@ -187,7 +253,7 @@ pub fn run(
                 .await
                 .context("API server failed")
         });
-        on_ready(&Ready { api_addr: cfg.api_addr, validator: me });
+        on_ready(&Ready { api_addr: api_addr_served, validator: me });
         let result = tokio::select! {
             _ = tokio::signal::ctrl_c() => { info!("shutting down"); Ok(()) }
             _ = async move {

@@ -6,8 +6,9 @@ use crate::{
     Globals,
     output::{emit, hinted},
 };
+use alx_attribution::rule::{self, Key};
 use alx_client::Client;
-use alx_gateway::attribution::{Key, combine_ranked, span_weights};
+use alx_gateway::attribution::span_weights;
 use alx_types::{
     attribution_api::AttributionRequest,
     hash::to_hex,
@@ -76,7 +77,7 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
             let spans = span_weights(&reports);
             let ranked: Vec<Key> =
                 r.body.citations.iter().map(|c| (c.datanet, c.contribution)).collect();
-            let shares = combine_ranked(&ranked, &spans);
+            let shares = rule::combine(&ranked, &spans);
             let spans_match = spans == as_map(&r.body.span_shares);
             let shares_match = shares == as_map(&r.body.shares);
             let value = serde_json::json!({

@@ -318,6 +318,18 @@ fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
         json(&alx(h, &node.api, &["chat", "What is a resource in Move?", "--max-tokens", "30"]));
     assert!(!answer["choices"][0]["message"]["content"].as_str().unwrap().is_empty());
     assert_eq!(answer["alexandria"]["model"], "smollm2-move");
+    // The README's headline question, as written: on topic, cited, and no loop (greedy decoding
+    // of a 135M model repeated a code block to the token limit before the default penalty).
+    let headline = json(&alx(h, &node.api, &["chat", "How do I withdraw coins in Move?"]));
+    let content = headline["choices"][0]["message"]["content"].as_str().unwrap().to_lowercase();
+    assert!(content.contains("withdraw") || content.contains("coin"), "off topic: {content}");
+    assert_eq!(headline["alexandria"]["citations"][0]["contribution"], 1, "{headline}");
+    assert_no_loop(&content);
+    // A question the datanet cannot answer: no passages, no data share, a short prompt.
+    let off = json(&alx(h, &node.api, &["chat", "What is the capital of France?"]));
+    assert_eq!(off["alexandria"]["citations"], serde_json::json!([]), "{off}");
+    assert_eq!(off["alexandria"]["attribution"], serde_json::json!([]), "{off}");
+    assert!(off["usage"]["prompt_tokens"].as_u64().unwrap() < 80, "{off}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let r = json(&alx(h, &node.api, &["rewards", "show", "bob"]));
@@ -326,6 +338,17 @@ fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
         }
         assert!(std::time::Instant::now() < deadline, "bob never earned: {r}");
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Fails when some run of 6 words comes back 3 times or more: the signature of a decoding loop.
+fn assert_no_loop(text: &str) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut seen: std::collections::BTreeMap<&[&str], usize> = std::collections::BTreeMap::new();
+    for run in words.windows(6) {
+        let n = seen.entry(run).or_default();
+        *n += 1;
+        assert!(*n < 3, "the answer loops on {run:?}: {text}");
     }
 }
 
@@ -391,4 +414,81 @@ fn official_openai_python_client_works_slow() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Continuous batching end to end: sixteen different greedy chats sent at once (they share the
+/// engine's forward passes) answer exactly as the same sixteen sent one after another, and a
+/// streamed client that leaves after two chunks neither stalls the others nor pays for more
+/// than was generated.
+#[test]
+fn sixteen_concurrent_chats_answer_as_sixteen_sequential_ones_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 512, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    ok(&[
+        "model",
+        "register",
+        "--from",
+        "alice",
+        "--name",
+        "tiny",
+        "--base-model",
+        weights.to_str().unwrap(),
+    ]);
+    ok(&["deposit", "100", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "100"]);
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let ask = |i: usize| {
+        let body = serde_json::json!({
+            "model": "tiny", "temperature": 0, "max_tokens": 12 + i % 5,
+            "messages": [{"role": "user", "content": format!("question number {i}: {}", "word ".repeat(i))}],
+        });
+        let r = post(&node.api, "/v1/chat/completions", Some(&key), &body);
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().unwrap();
+        (v["choices"][0]["message"]["content"].as_str().unwrap().to_owned(), v["usage"].clone())
+    };
+    let sequential: Vec<_> = (0..16).map(ask).collect();
+    let concurrent: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16).map(|i| s.spawn(move || ask(i))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(sequential, concurrent);
+
+    // A client that reads two chunks of a long stream and leaves.
+    let body = serde_json::json!({"model": "tiny", "temperature": 0, "max_tokens": 400, "stream": true,
+        "messages": [{"role": "user", "content": "go on"}]});
+    let mut r = post(&node.api, "/v1/chat/completions", Some(&key), &body);
+    let mut buf = [0u8; 64];
+    std::io::Read::read(&mut r, &mut buf).unwrap();
+    drop(r);
+    // The others are served meanwhile, and the receipt of the abandoned stream charges fewer
+    // tokens than it asked for.
+    assert_eq!(ask(3), sequential[3]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics =
+            reqwest::blocking::get(format!("{}/metrics", node.api)).unwrap().text().unwrap();
+        if metrics
+            .lines()
+            .any(|l| l.starts_with("alx_gateway_client_gone_total ") && !l.ends_with(" 0"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned stream never ended:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -111,6 +111,54 @@ fn group_q8_0(simd: V3, w: &[GroupQ8_0], x: &[BlockQ16]) -> [f32; GROUP] {
     std::array::from_fn(|r| hsum(acc[r]))
 }
 
+/// The four rows of a Q4_1 group column range against `T` activation rows at once: each
+/// weight block is widened once and used for every row. Per (activation row, weight row) the
+/// operations and their order are exactly `group_q4_1`'s, so a row's outputs do not depend on
+/// the rows beside it (a batch gives each sequence the tokens it gets alone).
+#[inline(always)]
+fn group_q4_1_rows<const T: usize>(
+    simd: V3,
+    w: &[GroupQ4_1],
+    x: [&[BlockQ16]; T],
+) -> [[f32; GROUP]; T] {
+    let (avx, avx2) = (simd.avx, simd.avx2);
+    let mut acc = [[avx._mm256_setzero_ps(); GROUP]; T];
+    let mut minimums = [avx._mm256_setzero_ps(); T];
+    let mask = avx._mm256_set1_epi16(0x0f);
+    for (b, g) in w.iter().enumerate() {
+        let halves: __m128i = bytemuck::cast(g.scales);
+        let scales = widen(simd, avx2._mm256_cvtepu16_epi32(halves));
+        let weights: [[__m256i; 2]; GROUP] = std::array::from_fn(|r| {
+            let wide = avx2._mm256_cvtepu8_epi16(bytemuck::cast::<[u8; 16], __m128i>(g.q[r]));
+            [avx2._mm256_and_si256(wide, mask), avx2._mm256_srli_epi16::<4>(wide)]
+        });
+        for t in 0..T {
+            let xb = &x[t][b];
+            let xq = activations(xb);
+            let by =
+                avx._mm256_blend_ps::<0xf0>(avx._mm256_set1_ps(xb.d), avx._mm256_set1_ps(xb.s));
+            let scaled = avx._mm256_mul_ps(scales, by);
+            minimums[t] = avx._mm256_add_ps(minimums[t], scaled);
+            for r in 0..GROUP {
+                let sums = avx2._mm256_add_epi32(
+                    avx2._mm256_madd_epi16(weights[r][0], xq[0]),
+                    avx2._mm256_madd_epi16(weights[r][1], xq[1]),
+                );
+                let p = avx._mm256_cvtepi32_ps(sums);
+                acc[t][r] = simd.fma._mm256_fmadd_ps(p, lane(simd, scaled, r), acc[t][r]);
+            }
+        }
+    }
+    std::array::from_fn(|t| {
+        let minimums: [f32; 8] = bytemuck::cast(minimums[t]);
+        std::array::from_fn(|r| hsum(acc[t][r]) + minimums[GROUP + r])
+    })
+}
+
+/// Activation rows handled together by `group_q4_1_rows` (more would spill the accumulators
+/// out of the sixteen vector registers).
+const ROWS_TOGETHER: usize = 2;
+
 pub(super) fn run(
     simd: V3,
     w: &Blocks,
@@ -122,7 +170,19 @@ pub(super) fn run(
 ) {
     simd.vectorize(|| {
         for (n, g) in groups.enumerate() {
-            for i in 0..m {
+            let mut i = 0;
+            if let Blocks::Q4_1(w) = w {
+                let w = &w[g * k..(g + 1) * k];
+                while i + ROWS_TOGETHER <= m {
+                    let x = std::array::from_fn(|t| &xq[(i + t) * k..(i + t + 1) * k]);
+                    let out = group_q4_1_rows::<ROWS_TOGETHER>(simd, w, x);
+                    for (t, out) in out.iter().enumerate() {
+                        dst[(n * m + i + t) * GROUP..][..GROUP].copy_from_slice(out);
+                    }
+                    i += ROWS_TOGETHER;
+                }
+            }
+            for i in i..m {
                 let x = &xq[i * k..(i + 1) * k];
                 let out = match w {
                     Blocks::Q4_1(w) => group_q4_1(simd, &w[g * k..(g + 1) * k], x),

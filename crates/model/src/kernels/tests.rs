@@ -85,6 +85,41 @@ fn products_match_the_dequantized_weights() {
 }
 
 #[test]
+fn a_row_gets_the_same_bits_alone_and_among_others() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            eprintln!("note: no AVX2+FMA here; nothing to compare");
+            return;
+        };
+        let mut v = Values(7);
+        for q4 in [true, false] {
+            let (rows, cols, m) = (9, 192, 7);
+            let (w, _) = matrix(&mut v, rows, cols, q4);
+            let k = cols / BLOCK;
+            let x: Vec<f32> = (0..m * cols).map(|_| v.f() * 3.0).collect();
+            let xq: Vec<BlockQ16> = x.chunks_exact(BLOCK).map(quantize_q16).collect();
+            let groups = rows.div_ceil(GROUP);
+            let mut together = vec![0.0; groups * m * GROUP];
+            avx2::run(simd, &w.blocks, k, &xq, m, 0..groups, &mut together);
+            for i in 0..m {
+                let mut alone = vec![0.0; groups * GROUP];
+                avx2::run(simd, &w.blocks, k, &xq[i * k..(i + 1) * k], 1, 0..groups, &mut alone);
+                for g in 0..groups {
+                    let a = &alone[g * GROUP..][..GROUP];
+                    let b = &together[(g * m + i) * GROUP..][..GROUP];
+                    assert_eq!(
+                        a.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+                        b.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+                        "row {i}, group {g}, q4 {q4}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn simd_and_scalar_kernels_agree() {
     #[cfg(target_arch = "x86_64")]
     {

@@ -1,13 +1,18 @@
 //! Generation on the tiny model: determinism, sampling, stops, limits, streaming.
 
-use alx_model::{Error, FinishReason, GenerateConfig, Model, Sampling, WeightFormat};
+use alx_model::{Error, FinishReason, GenerateConfig, Model, Penalties, Sampling, WeightFormat};
 
 use crate::support::tiny_model;
 
 const PROMPT: [u32; 6] = [1, 40, 50, 60, 70, 80];
 
 fn greedy(max_tokens: usize) -> GenerateConfig {
-    GenerateConfig { max_tokens, sampling: Sampling::Greedy, stop: vec![] }
+    GenerateConfig {
+        max_tokens,
+        sampling: Sampling::Greedy,
+        stop: vec![],
+        penalties: Default::default(),
+    }
 }
 
 fn seeded(seed: u64) -> GenerateConfig {
@@ -15,6 +20,7 @@ fn seeded(seed: u64) -> GenerateConfig {
         max_tokens: 24,
         sampling: Sampling::Random { temperature: 1.0, top_p: 0.95, seed },
         stop: vec![],
+        penalties: Default::default(),
     }
 }
 
@@ -112,6 +118,24 @@ fn requests_that_cannot_run_are_rejected() {
                 },
             )
             .expect_err("temperature"),
+        model
+            .generation(
+                &PROMPT,
+                &GenerateConfig {
+                    penalties: Penalties { frequency: 2.5, ..Penalties::NONE },
+                    ..greedy(5)
+                },
+            )
+            .expect_err("frequency"),
+        model
+            .generation(
+                &PROMPT,
+                &GenerateConfig {
+                    penalties: Penalties { repetition: 0.5, window: 8, ..Penalties::NONE },
+                    ..greedy(5)
+                },
+            )
+            .expect_err("repetition"),
     ];
     for err in cases {
         assert!(err.is_bad_request(), "{err:?}");
@@ -150,4 +174,79 @@ fn bench_runs_on_the_tiny_model() {
     assert!(report.perplexity.is_finite() && report.perplexity > 1.0);
     let json = serde_json::to_value(&report).expect("serialize");
     assert!(json.get("decode_tokens_per_s").is_some());
+}
+
+#[test]
+fn penalties_break_repetition_and_change_nothing_when_off() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let distinct = |c: &alx_model::Completion| {
+        c.tokens.iter().collect::<std::collections::BTreeSet<_>>().len()
+    };
+    let plain = run(&model, &greedy(40));
+    let off =
+        GenerateConfig { penalties: Penalties { window: 64, ..Penalties::NONE }, ..greedy(40) };
+    assert_eq!(run(&model, &off), plain, "penalties that are off changed the output");
+    // A strong presence penalty forbids every token already generated in the window, so the
+    // output of a model that repeats itself gets more distinct tokens.
+    let strict = GenerateConfig {
+        penalties: Penalties { presence: 2.0, frequency: 2.0, repetition: 2.0, window: 64 },
+        ..greedy(40)
+    };
+    let penalized = run(&model, &strict);
+    assert!(
+        distinct(&penalized) > distinct(&plain),
+        "penalties did not diversify: {} vs {} distinct tokens",
+        distinct(&penalized),
+        distinct(&plain)
+    );
+    assert_eq!(penalized, run(&model, &strict), "penalized greedy decoding is deterministic");
+}
+
+/// Runs `prompts` through `step_batch`, the first `start_together` at once and each later one
+/// joining after the others ran a few steps (continuous batching), and returns each text.
+fn batched(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    config: &GenerateConfig,
+) -> Vec<(String, Vec<u32>)> {
+    let mut gens: Vec<alx_model::Generation<'_>> = Vec::new();
+    let mut texts = vec![String::new(); prompts.len()];
+    let mut joined = 0;
+    let mut steps = 0;
+    loop {
+        // One newcomer every third step, prefilled in chunks of 2 tokens meanwhile.
+        if joined < prompts.len() && steps % 3 == 0 {
+            gens.push(model.generation_pending(&prompts[joined], config).expect("pending"));
+            joined += 1;
+        }
+        for g in &mut gens {
+            if !g.is_prefilled() {
+                g.prefill(2).expect("prefill");
+            }
+        }
+        let mut batch: Vec<&mut alx_model::Generation<'_>> = gens.iter_mut().collect();
+        for (i, piece) in alx_model::step_batch(&mut batch).into_iter().enumerate() {
+            texts[i].push_str(&piece.expect("step"));
+        }
+        steps += 1;
+        if joined == prompts.len() && gens.iter().all(alx_model::Generation::is_done) {
+            break;
+        }
+        assert!(steps < 10_000, "the batch never finished");
+    }
+    gens.iter().zip(texts).map(|(g, t)| (t, g.tokens().to_vec())).collect()
+}
+
+#[test]
+fn a_batch_gives_every_sequence_the_tokens_it_gets_alone() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let prompts: Vec<Vec<u32>> =
+        (0..6u32).map(|i| (0..(3 + i * 2)).map(|j| 1 + (i * 31 + j * 7) % 90).collect()).collect();
+    for config in [greedy(17), seeded(5)] {
+        let together = batched(&model, &prompts, &config);
+        for (prompt, (text, tokens)) in prompts.iter().zip(&together) {
+            let alone = model.generate(prompt, &config, |_| {}).expect("alone");
+            assert_eq!((&alone.text, &alone.tokens), (text, tokens), "prompt {prompt:?}");
+        }
+    }
 }

