@@ -82,6 +82,19 @@ try:
 except openai.BadRequestError as e:
     assert e.code == "unsupported_content", e
 
+# Embeddings: the client asks for base64 by default and decodes it; floats on request.
+emb = client.embeddings.create(model=model, input=["hello world", "the world"])
+assert [d.index for d in emb.data] == [0, 1] and emb.usage.prompt_tokens >= 2
+vec = emb.data[0].embedding
+assert len(vec) > 8 and abs(sum(x * x for x in vec) - 1.0) < 1e-3, len(vec)
+floats = client.embeddings.create(model=model, input="hello world", encoding_format="float")
+assert all(abs(a - b) < 1e-6 for a, b in zip(floats.data[0].embedding, vec))
+try:
+    client.embeddings.create(model=model, input="hello", dimensions=8)
+    raise AssertionError("dimensions accepted")
+except openai.BadRequestError as e:
+    assert e.param == "dimensions", e
+
 # The bearer scheme is case-insensitive.
 import json, urllib.request
 req = urllib.request.Request(base + "/v1/chat/completions", method="POST",

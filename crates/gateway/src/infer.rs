@@ -41,6 +41,8 @@ pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
 pub(crate) enum Input {
     /// A conversation, answered with the model's chat template.
     Chat(Vec<Message>),
+    /// Texts to embed (see `execute_embeddings`).
+    Embeddings(Vec<String>),
     /// Raw text to continue, after retrieved passages only if `retrieval` is asked.
     Completion {
         /// The text.
@@ -82,6 +84,8 @@ pub(crate) struct Served {
     pub(crate) finish: &'static str,
     pub(crate) receipt: UsageReceipt,
     pub(crate) timings: Timings,
+    /// The vectors of an embedding request, one per input.
+    pub(crate) embeddings: Vec<Vec<f32>>,
 }
 
 /// Why generation stopped early, if it did.
@@ -92,6 +96,9 @@ enum Stopped {
 
 /// Runs `job` to the end (blocking: on a worker thread).
 pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Served, GatewayError> {
+    if matches!(job.input, Input::Embeddings(_)) {
+        return execute_embeddings(g, &job, queued);
+    }
     let mut t = Timings { queued, ..Timings::default() };
     let started = Instant::now();
     let unknown = || {
@@ -116,6 +123,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
             messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
         }
         Input::Completion { prompt, retrieval } => retrieval.then_some(prompt.as_str()),
+        Input::Embeddings(_) => None,
     };
     let passages =
         query.map(|q| attribution::retrieve(&g.indexes, &job.spec, q)).unwrap_or_default();
@@ -154,7 +162,84 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
             "client_gone"
         }
     };
-    Ok(Served { text, prompt_tokens: prompt_count, completion_tokens, finish, receipt, timings: t })
+    Ok(Served {
+        text,
+        prompt_tokens: prompt_count,
+        completion_tokens,
+        finish,
+        receipt,
+        timings: t,
+        embeddings: Vec::new(),
+    })
+}
+
+/// An embedding request: every input tokenized (each within the context), the most it costs
+/// (its tokens at the input price) reserved, the vectors computed (stopping if the client
+/// leaves), then the fee and a receipt with no output: there is nothing to attribute, so the
+/// data share goes to the datanets' owners at settlement.
+fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served, GatewayError> {
+    let Input::Embeddings(texts) = &job.input else {
+        return Err(GatewayError::Internal("not an embedding request".into()));
+    };
+    let mut t = Timings { queued, ..Timings::default() };
+    let started = Instant::now();
+    let model = g
+        .catalog
+        .get(&job.spec.base_model)
+        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
+        .ok_or_else(|| {
+            GatewayError::ModelNotFound(format!("the model {:?} is not served here", job.spec.name))
+        })?;
+    t.load = started.elapsed();
+    let at = Instant::now();
+    let context = model.context_length();
+    let mut inputs = Vec::with_capacity(texts.len());
+    for text in texts {
+        if model.tokenizer().tokens_at_least(text.len()) > context {
+            return Err(context_overflow(
+                model.tokenizer().tokens_at_least(text.len()),
+                0,
+                context,
+            ));
+        }
+        let tokens = model.tokenizer().encode(text).map_err(|e| crate::serve::model_error(&e))?;
+        if tokens.is_empty() || tokens.len() > context {
+            return Err(context_overflow(tokens.len(), 0, context));
+        }
+        inputs.push(tokens);
+    }
+    t.tokenize = at.elapsed();
+    let total: usize = inputs.iter().map(Vec::len).sum();
+    let prompt_count = u32::try_from(total).unwrap_or(u32::MAX);
+    let fee = meter::fee(&job.spec, prompt_count, 0);
+    let mut reservation = {
+        let committed = g.ledger.committed();
+        Reservation::new(&g.meter, &committed.state, &job.payer, fee)?
+    };
+    let at = Instant::now();
+    let mut embeddings = Vec::with_capacity(inputs.len());
+    for tokens in &inputs {
+        if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            g.stats.note_client_gone();
+            return Err(GatewayError::ClientGone);
+        }
+        embeddings.push(model.embed(tokens).map_err(|e| crate::serve::model_error(&e))?);
+    }
+    t.model = at.elapsed();
+    let at = Instant::now();
+    let receipt = receipt_for(g, job, &[], "", prompt_count, 0, fee)?;
+    reservation.charge(fee);
+    drop(reservation);
+    t.receipt = at.elapsed();
+    Ok(Served {
+        text: String::new(),
+        prompt_tokens: prompt_count,
+        completion_tokens: 0,
+        finish: "stop",
+        receipt,
+        timings: t,
+        embeddings,
+    })
 }
 
 /// The prompt's tokens: passages in a system message (chat) or before the text (completion).
@@ -170,6 +255,7 @@ fn prompt_tokens(
     let input_bytes = match &job.input {
         Input::Chat(messages) => messages.iter().map(|m| m.content.len()).sum(),
         Input::Completion { prompt, .. } => prompt.len(),
+        Input::Embeddings(texts) => texts.iter().map(String::len).sum(),
     };
     let at_least = model.tokenizer().tokens_at_least(input_bytes);
     if at_least > room {
@@ -188,6 +274,7 @@ fn prompt_tokens(
             text.push_str(prompt);
             model.tokenizer().encode(&text).map_err(|e| crate::serve::model_error(&e))?
         }
+        Input::Embeddings(_) => Vec::new(),
     };
     if prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));

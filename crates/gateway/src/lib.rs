@@ -215,6 +215,7 @@ impl Gateway {
             .route("/v1/models/{id}", get(serve::model))
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
+            .route("/v1/embeddings", post(serve::embeddings))
             .route("/api/receipts/{id}", get(serve::receipt))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .layer(axum::middleware::from_fn(refuse_declared_oversize))

@@ -80,6 +80,7 @@ pub struct Extra(pub BTreeMap<String, serde_json::Value>);
 pub const UNSUPPORTED: &[&str] = &[
     "audio",
     "best_of",
+    "dimensions",
     "echo",
     "function_call",
     "functions",
@@ -157,7 +158,7 @@ impl Stop {
 }
 
 /// What both endpoints share.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct Sampling {
     /// Most tokens to generate (`max_completion_tokens` is accepted too).
     pub max_tokens: Option<i64>,
@@ -333,4 +334,64 @@ pub struct ModelList {
     pub object: &'static str,
     /// The models this node serves.
     pub data: Vec<ModelEntry>,
+}
+
+/// `POST /v1/embeddings`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EmbeddingRequest {
+    /// Model name or id.
+    pub model: String,
+    /// One text or a list of texts (token arrays are not accepted).
+    pub input: EmbeddingInput,
+    /// `float` (the default) or `base64`.
+    pub encoding_format: Option<String>,
+    /// Everything else (see [`Extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The texts to embed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum EmbeddingInput {
+    /// One text.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+/// One embedding of a response.
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbeddingEntry {
+    /// `embedding`.
+    pub object: &'static str,
+    /// Position of its input.
+    pub index: u32,
+    /// The vector: a list of floats, or (with `encoding_format: "base64"`, what OpenAI's
+    /// clients ask for by default) the base64 of its little-endian f32 bytes.
+    pub embedding: serde_json::Value,
+}
+
+/// Token counts of an embedding request.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct EmbeddingUsage {
+    /// Input tokens.
+    pub prompt_tokens: u32,
+    /// The same.
+    pub total_tokens: u32,
+}
+
+/// `POST /v1/embeddings`'s answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbeddingResponse {
+    /// `list`.
+    pub object: &'static str,
+    /// One per input, in order.
+    pub data: Vec<EmbeddingEntry>,
+    /// The model's name.
+    pub model: String,
+    /// Token counts.
+    pub usage: EmbeddingUsage,
+    /// The receipt (no output, so no citations or shares).
+    pub alexandria: ReceiptSummary,
 }

@@ -493,3 +493,74 @@ pub(crate) async fn completion(
     });
     Ok(timed(response, started, &served))
 }
+
+/// Texts of one embedding request, at most.
+pub(crate) const EMBEDDING_INPUTS_MAX: usize = 64;
+
+/// `POST /v1/embeddings`: the base model's pooled hidden states (see `alx_model::Model::embed`),
+/// charged at the model's input price.
+pub(crate) async fn embeddings(
+    State(g): Shared,
+    headers: HeaderMap,
+    body: Result<Json<crate::openai::EmbeddingRequest>, JsonRejection>,
+) -> Result<Response, GatewayError> {
+    use crate::openai::{EmbeddingEntry, EmbeddingInput, EmbeddingResponse, EmbeddingUsage};
+    let started = Instant::now();
+    let req = json_body(body)?;
+    refuse_extra(&req.extra)?;
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => {
+            return Err(GatewayError::BadRequest {
+                message: "encoding_format must be \"float\" or \"base64\"".into(),
+                param: Some("encoding_format".into()),
+                code: "invalid_value",
+            });
+        }
+    };
+    let texts = match req.input {
+        EmbeddingInput::One(t) => vec![t],
+        EmbeddingInput::Many(v) => v,
+    };
+    if texts.is_empty() || texts.len() > EMBEDDING_INPUTS_MAX || texts.iter().any(String::is_empty)
+    {
+        return Err(GatewayError::bad(
+            format!("input must be 1 to {EMBEDDING_INPUTS_MAX} non-empty texts"),
+            Some("input"),
+        ));
+    }
+    let bytes = texts.iter().map(String::len).sum();
+    let p = prepare(&g, &headers, &req.model, &Sampling::default(), bytes)?;
+    let name = p.spec.name.clone();
+    let (done, cancel) = submit(&g, p, Input::Embeddings(texts), None)?;
+    let _cancel = CancelOnDrop(cancel);
+    let served = finished(done).await?;
+    let data = served
+        .embeddings
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EmbeddingEntry {
+            object: "embedding",
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            embedding: if base64 {
+                use base64::Engine as _;
+                let bytes: Vec<u8> = e.iter().flat_map(|x| x.to_le_bytes()).collect();
+                serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                serde_json::json!(e)
+            },
+        })
+        .collect();
+    let response = Json(EmbeddingResponse {
+        object: "list",
+        data,
+        model: name,
+        usage: EmbeddingUsage {
+            prompt_tokens: served.prompt_tokens,
+            total_tokens: served.prompt_tokens,
+        },
+        alexandria: summary(&served.receipt),
+    });
+    Ok(timed(response, started, &served))
+}

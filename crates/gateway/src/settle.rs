@@ -258,6 +258,12 @@ pub const RECEIPTS_PER_BATCH_MAX: usize = 1_024;
 /// dropped, and submitted again.
 const LOST_AFTER_BLOCKS: u64 = 10;
 
+/// A settlement still neither committed nor refused this many blocks after it was submitted
+/// (held in the mempool behind a nonce that will never come, say) is given up, with a log
+/// line, and the range submitted again: the chain refuses a settlement whose range has moved,
+/// so the old one can never settle twice.
+pub const STUCK_AFTER_BLOCKS: u64 = 100;
+
 /// The settler's memory between rounds.
 #[derive(Debug, Default)]
 pub struct Settler {
@@ -288,11 +294,14 @@ impl Settler {
             } else if let Some(code) = self.refused_code(g, &f) {
                 g.stats.note_failed();
                 self.note_refusal(code, f);
-            } else if g.ledger.mempool_contains(&f.tx)
-                || height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
+            } else if height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
+                || (g.ledger.mempool_contains(&f.tx)
+                    && height.0 < f.submitted_at.0.saturating_add(STUCK_AFTER_BLOCKS))
             {
                 self.in_flight = Some(f);
                 return None; // Still on its way.
+            } else if g.ledger.mempool_contains(&f.tx) {
+                tracing::warn!(first = f.first, tx = %to_hex(&f.tx), blocks = STUCK_AFTER_BLOCKS, "settlement stuck in the mempool; giving it up and submitting the range again");
             } else {
                 tracing::warn!(first = f.first, tx = %to_hex(&f.tx), "settlement lost (neither waiting nor committed); submitting again");
             }

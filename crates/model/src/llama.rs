@@ -94,6 +94,19 @@ impl Llama {
         Ok(self.weights.lm_head.forward(&x)?)
     }
 
+    /// The embedding of `tokens` from an empty context: the final-normed hidden states (what
+    /// the output projection reads) averaged over the positions, scaled to unit length.
+    pub(crate) fn embed(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let mut cache = self.cache();
+        cache.reserve(tokens.len());
+        let hidden = self.hidden(tokens, &mut cache)?;
+        let x = rms_norm(&hidden, &self.weights.output_norm, self.params.rms_eps)?;
+        let mean = x.mean(0)?;
+        let norm = mean.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
+        let mean = if norm > 0.0 { (mean / f64::from(norm))? } else { mean };
+        Ok(mean.to_vec1::<f32>()?)
+    }
+
     /// Runs `tokens` after the ones already in `cache`, appends them to the cache and returns
     /// the last block's output `(tokens, hidden)`, before the final norm.
     pub(crate) fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {

@@ -192,6 +192,18 @@ impl Model {
         })
     }
 
+    /// A sentence embedding of `tokens` (at least one, at most the context length): the
+    /// model's final-normed hidden states averaged over the positions and scaled to unit
+    /// length, `hidden` values. A base language model's pooled states, not a trained
+    /// embedding model: good for similarity among texts of one domain, no more.
+    pub fn embed(&self, tokens: &[TokenId]) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Err(crate::Error::TooFewTokens { needed: 1, got: 0 });
+        }
+        let llama = self.llama();
+        self.install(|| llama.embed(tokens))
+    }
+
     /// Logits of every position of `tokens`, from an empty context.
     pub fn logits(&self, tokens: &[TokenId]) -> Result<Logits> {
         self.session().feed(tokens, Positions::All)

@@ -16,6 +16,9 @@ pub(crate) enum BenchCommand {
     /// Whether gateway work slows the chain: /api/status latency and block intervals idle,
     /// under a flood of huge prompts, and under concurrent chats, against a running `alx up`.
     GatewayLoad(crate::cmd::bench_load::LoadArgs),
+    /// Serving under concurrency: output tokens/s and time to first token at 1, 4 and 16
+    /// clients against a running `alx up`, next to an OpenAI-compatible peer (`--peer`).
+    Gateway(crate::cmd::bench_serve::ServeArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
@@ -24,5 +27,6 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
         BenchCommand::GatewayLoad(args) => crate::cmd::bench_load::run(g, &args),
+        BenchCommand::Gateway(args) => crate::cmd::bench_serve::run(g, &args),
     }
 }

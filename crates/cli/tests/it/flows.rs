@@ -8,7 +8,6 @@
 use crate::*;
 use std::{
     io::{BufRead as _, BufReader, Read as _},
-    path::PathBuf,
     sync::{Arc, Mutex, mpsc},
 };
 
@@ -429,11 +428,7 @@ fn validators_4_keep_finalizing_and_a_killed_one_is_restarted_slow() {
 /// the sample too, served by validator 0, and `alx chat` answers through it.
 #[test]
 fn validators_2_set_up_the_sample_slow() {
-    let gguf = std::env::var("ALX_SMOLLM2_GGUF").unwrap_or_default();
-    assert!(
-        PathBuf::from(&gguf).is_file(),
-        "ALX_SMOLLM2_GGUF must name the SmolLM2 GGUF ({gguf:?}); .ci/run sets it"
-    );
+    let gguf = crate::neuron::smollm2().to_string_lossy().into_owned();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let api = free_ports(2, None);

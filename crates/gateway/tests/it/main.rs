@@ -63,6 +63,16 @@ impl Chain {
     /// Commits the next block: `txs` (signed here, with the senders' next nonces) first, then
     /// whatever waits in the mempool. Returns the receipts of both, in order.
     pub(crate) fn block(&self, txs: Vec<(u64, Payload)>) -> Vec<Receipt> {
+        self.block_with(txs, true)
+    }
+
+    /// Commits a block of nothing, leaving the mempool as it is (a leader that never picks
+    /// what waits there).
+    pub(crate) fn empty_block(&self) {
+        self.block_with(vec![], false);
+    }
+
+    fn block_with(&self, txs: Vec<(u64, Payload)>, mempool: bool) -> Vec<Receipt> {
         let parent = self.ledger.committed();
         let mut nonces = self.nonces.lock().unwrap();
         let mut signed: Vec<SignedTx> = txs
@@ -83,7 +93,9 @@ impl Chain {
                 .sign(&key(from))
             })
             .collect();
-        signed.extend(self.ledger.select_txs(&parent.state, 1_000));
+        if mempool {
+            signed.extend(self.ledger.select_txs(&parent.state, 1_000));
+        }
         let height = parent.block.height().next();
         let mut header = BlockHeader {
             parent: parent.block.digest(),

@@ -291,3 +291,28 @@ fn a_lost_receipt_file_does_not_stop_settlement() {
     assert_eq!(next_receipt(&chain), 2);
     assert_eq!(spent(&chain, 4), FEE);
 }
+
+/// A settlement that waits in the mempool and is never included is given up after
+/// `STUCK_AFTER_BLOCKS` and the range submitted again; when both later reach a block, the
+/// range settles once (the second is refused: its range moved) and the key pays once.
+#[test]
+fn a_settlement_stuck_in_the_mempool_is_given_up_and_nothing_settles_twice() {
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    serve(&g, &chain, 3);
+    let first = settler.round(&g).expect("submitted");
+    assert!(chain.ledger.mempool_contains(&first));
+    for _ in 0..alx_gateway::settle::STUCK_AFTER_BLOCKS - 1 {
+        chain.empty_block();
+        assert_eq!(settler.round(&g), None, "still waiting");
+    }
+    chain.empty_block();
+    let second = settler.round(&g).expect("given up and submitted again");
+    assert_ne!(first, second);
+    for _ in 0..4 {
+        chain.block(vec![]);
+        settler.round(&g);
+    }
+    assert_eq!(next_receipt(&chain), 1);
+    assert_eq!(spent(&chain, 3), FEE, "charged once");
+}

@@ -250,3 +250,16 @@ fn a_batch_gives_every_sequence_the_tokens_it_gets_alone() {
         }
     }
 }
+
+#[test]
+fn embeddings_are_unit_length_deterministic_and_refuse_bad_input() {
+    let model = tiny_model(WeightFormat::Q8_0);
+    let a = model.embed(&PROMPT).expect("embed");
+    assert_eq!(a.len(), model.info().params.hidden);
+    let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    assert_eq!(a, model.embed(&PROMPT).expect("again"));
+    assert_ne!(a, model.embed(&PROMPT[..3]).expect("shorter"));
+    assert!(model.embed(&[]).expect_err("empty").is_bad_request());
+    assert!(model.embed(&[1, 9_999]).expect_err("vocab").is_bad_request());
+}
