@@ -64,6 +64,12 @@ fn one(
         "stream": true,
         "stream_options": {"include_usage": true},
     });
+    let mut body = body;
+    if t.key.is_none() {
+        // llama-server reuses a cached prompt across requests unless told not to; every request
+        // here must pay for its prompt, as the gateway's do.
+        body["cache_prompt"] = json!(false);
+    }
     let mut req = http.post(format!("{}/v1/chat/completions", t.base)).json(&body);
     if let Some(key) = &t.key {
         req = req.bearer_auth(key);
@@ -95,7 +101,12 @@ fn one(
 }
 
 fn run_clients(t: &Target<'_>, clients: usize, args: &ServeArgs) -> anyhow::Result<Value> {
-    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(600)).build()?;
+    // A fresh connection per request: servers close idle keep-alive connections at their own
+    // pace, and a request racing that close would count as a failure of the server.
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .pool_max_idle_per_host(0)
+        .build()?;
     // A warm-up, so that loading weights is not measured.
     one(&http, t, args)?;
     let started = Instant::now();

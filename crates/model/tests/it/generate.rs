@@ -204,7 +204,7 @@ fn penalties_break_repetition_and_change_nothing_when_off() {
 
 /// Runs `prompts` through `step_batch`, the first `start_together` at once and each later one
 /// joining after the others ran a few steps (continuous batching), and returns each text.
-fn batched(
+pub(crate) fn batched(
     model: &Model,
     prompts: &[Vec<u32>],
     config: &GenerateConfig,

@@ -80,6 +80,22 @@ fn smollm2_end_to_end_slow() {
         assert_eq!(answer, model.generate(&prompt, &config, |_| {}).expect("generate again"));
     }
 
+    // Continuous batching gives each of several conversations the tokens it gets alone, in
+    // both weight formats (f32 products run on candle's matmul, whose row count varies).
+    let questions = ["Name three colours.", "What is 2 + 2?"];
+    let prompts: Vec<Vec<u32>> = questions
+        .iter()
+        .map(|q| model.chat_prompt(&[Message::new(Role::User, *q)]).expect("prompt"))
+        .collect();
+    let short = GenerateConfig { max_tokens: 10, ..config.clone() };
+    for (label, model) in [("native", &model), ("f32", &exact)] {
+        let together = crate::generate::batched(model, &prompts, &short);
+        for (prompt, (text, tokens)) in prompts.iter().zip(&together) {
+            let alone = model.generate(prompt, &short, |_| {}).expect("alone");
+            assert_eq!((&alone.text, &alone.tokens), (text, tokens), "{label}");
+        }
+    }
+
     let text = "The capital of France is Paris. It is known for the Eiffel Tower, its museums \
                 and its cafes, and millions of tourists visit it every year.";
     let tokens = tok.encode(text).expect("encode");
