@@ -87,7 +87,7 @@ fn smollm2_end_to_end_slow() {
         .iter()
         .map(|q| model.chat_prompt(&[Message::new(Role::User, *q)]).expect("prompt"))
         .collect();
-    let short = GenerateConfig { max_tokens: 10, ..config.clone() };
+    let short = GenerateConfig { max_tokens: 10, ..config };
     for (label, model) in [("native", &model), ("f32", &exact)] {
         let together = crate::generate::batched(model, &prompts, &short);
         for (prompt, (text, tokens)) in prompts.iter().zip(&together) {
