@@ -334,6 +334,7 @@ pub(crate) async fn account(
         height: committed.block.height(),
         state_root: to_hex(&committed.block.header.state_root),
         proof,
+        next_nonce: Some(s.ledger.next_nonce(&address, account.nonce)),
     }))
 }
 

@@ -88,9 +88,12 @@ pub(crate) fn send_all(
     let sender = Address::from_public_key(&key.public_key());
     let client = Client::new(&g.node);
     let status = client.status()?;
-    let account = client.account(&sender, false)?.account;
+    let answer = client.account(&sender, false)?;
+    let account = answer.account;
     check_balance(&sender, account.balance, fee, &payloads)?;
-    let first = account.nonce;
+    // Past the sender's transactions still waiting (another command of the same key, a miner
+    // running in the background), so this one queues behind them instead of colliding.
+    let first = answer.next_nonce.unwrap_or(account.nonce).max(account.nonce);
     let mut hashes = Vec::new();
     for (payload, nonce) in payloads.into_iter().zip(first..) {
         let tx = Transaction { chain_id: status.chain_id, sender, nonce, fee, payload }.sign(key);

@@ -194,6 +194,13 @@ impl Ledger {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The nonce a new transaction of `sender` should take: the committed one, past the
+    /// sender's transactions already waiting in the mempool.
+    #[must_use]
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        self.pool().next_free_nonce(sender, account_nonce)
+    }
+
     fn pool(&self) -> MutexGuard<'_, Mempool> {
         self.mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -333,6 +333,12 @@ fn admit<'m>(
             continue;
         }
         let submitted = s.submitted;
+        tracing::debug!(
+            prompt = s.prompt.len(),
+            max_tokens = s.config.max_tokens,
+            running = active.len(),
+            "sequence joins the batch"
+        );
         match model.generation_pending(&s.prompt, &s.config) {
             Ok(generation) => {
                 *used += need;
@@ -359,6 +365,11 @@ fn admit<'m>(
 
 /// Reports a sequence that left the batch, unless it was answered already (a failure).
 fn finish(a: Active<'_>) {
+    tracing::debug!(
+        tokens = a.generation.tokens().len(),
+        gone = a.gone,
+        "sequence leaves the batch"
+    );
     if a.answered {
         return;
     }

@@ -107,7 +107,10 @@ impl ClientChain {
     /// Signs `payload` with the sender's next nonce (reads only: nothing is sent).
     fn sign(&self, payload: Payload) -> Result<SignedTx, NeuronError> {
         let chain_id = self.client.status()?.chain_id;
-        let nonce = self.client.account(&self.address, false)?.account.nonce;
+        // Past the key's transactions still waiting in the node's mempool (a wallet command
+        // of the same key), so this one queues behind them instead of colliding.
+        let answer = self.client.account(&self.address, false)?;
+        let nonce = answer.next_nonce.unwrap_or(answer.account.nonce).max(answer.account.nonce);
         let tx =
             Transaction { chain_id, sender: self.address, nonce, fee: self.config.fee, payload };
         Ok(tx.sign(&self.key))

@@ -163,8 +163,10 @@ pub struct GatewaySection {
     pub max_tokens_max: u32,
     /// Seconds between settlement rounds.
     pub settle_interval_secs: u64,
-    /// Threads a model uses to generate; 0 (the default) uses every core, so a prompt's
-    /// prefill is not bound to one.
+    /// Threads a model uses to generate; 0 (the default) takes `CANDLE_NUM_THREADS` (else
+    /// `RAYON_NUM_THREADS`) when set, else every core, so a prompt's prefill is not bound to
+    /// one. Set 1 on a machine whose cores other work keeps busy: parallel kernels collapse
+    /// when they cannot get every thread.
     pub threads: usize,
     /// Requests in progress at once (each on its own thread: retrieval, tokenizing, waiting
     /// for its tokens from the batch, the receipt); requests beyond them wait in a queue of

@@ -213,10 +213,7 @@ pub fn run_with(
             );
         }
         let load = alx_model::LoadConfig {
-            // 0: every core the process may use.
-            threads: std::num::NonZeroUsize::new(cfg.gateway.threads)
-                .or_else(|| std::thread::available_parallelism().ok())
-                .unwrap_or(std::num::NonZeroUsize::MIN),
+            threads: model_threads(cfg.gateway.threads),
             ..alx_model::LoadConfig::DEFAULT
         };
         let gateway = alx_gateway::Gateway::new(
@@ -286,4 +283,21 @@ pub fn run_with(
         let _ = context.stop(0, Some(std::time::Duration::from_secs(3))).await;
         result
     })
+}
+
+/// The model's threads for `[gateway] threads`: the number given, or for 0 the process-wide
+/// choice (`CANDLE_NUM_THREADS`, else `RAYON_NUM_THREADS`, which candle's kernels read too),
+/// else every core the process may use. Parallel kernels collapse when other processes hold
+/// the cores, so a machine running several nodes (or tests) sets the variable or the key.
+fn model_threads(configured: usize) -> std::num::NonZeroUsize {
+    let from_env = || {
+        ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok()?.trim().parse::<usize>().ok())
+            .and_then(std::num::NonZeroUsize::new)
+    };
+    std::num::NonZeroUsize::new(configured)
+        .or_else(from_env)
+        .or_else(|| std::thread::available_parallelism().ok())
+        .unwrap_or(std::num::NonZeroUsize::MIN)
 }

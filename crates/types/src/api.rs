@@ -445,6 +445,10 @@ pub struct AccountResponse {
     /// The proof, present when `?proof=true`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub proof: Option<AccountProof>,
+    /// The nonce a new transaction should take: `account.nonce` past the sender's
+    /// transactions waiting in this node's mempool (not proven: the node's own view).
+    #[serde(default)]
+    pub next_nonce: Option<u64>,
 }
 
 /// A Merkle proof of the account's state entry against `state_root`.

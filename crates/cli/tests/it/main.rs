@@ -58,7 +58,7 @@ impl Node {
             .arg("--home")
             .arg(home)
             .args(args)
-            .env("ALX_LOG", "warn")
+            .env("ALX_LOG", std::env::var("ALX_TEST_NODE_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

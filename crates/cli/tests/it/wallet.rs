@@ -61,3 +61,26 @@ fn up_then_keys_and_a_transfer_through_the_cli_slow() {
     let out = alx(h, &node.api, &["transfer", "--from", "dave", "--to", "alice", "--amount", "1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ALX_PASSPHRASE"));
 }
+
+/// Two commands of one key in quick succession (a miner in the background and a transfer, in
+/// the README's subnet section): the second queues behind the first one still waiting in the
+/// mempool instead of colliding on its nonce ("underpriced").
+#[test]
+fn a_second_transaction_of_a_key_queues_behind_the_waiting_first_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let send = |amount: &str| {
+        let args = ["transfer", "--from", "alice", "--to", "bob", "--amount", amount, "--no-wait"];
+        let out = alx(h, &node.api, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(&out)["hash"].as_str().unwrap().to_owned()
+    };
+    let hashes = [send("1"), send("2"), send("3")];
+    for hash in &hashes {
+        let shown = node.client().wait_for_tx(hash, Duration::from_secs(30)).unwrap();
+        assert_eq!(shown.receipt.status, alx_types::receipt::TxStatus::Success, "{hash}");
+    }
+    let bob = json(&alx(h, &node.api, &["balance", "bob"]));
+    assert_eq!(bob["account"]["balance"], "1000006000000000");
+}

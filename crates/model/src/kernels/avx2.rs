@@ -121,17 +121,21 @@ fn group_q4_1_rows<const T: usize>(
     w: &[GroupQ4_1],
     x: [&[BlockQ16]; T],
 ) -> [[f32; GROUP]; T] {
+    // Plain loops only: a closure here (`array::from_fn`) is compiled without the AVX2 target
+    // features, so every intrinsic in it becomes a function call.
     let (avx, avx2) = (simd.avx, simd.avx2);
     let mut acc = [[avx._mm256_setzero_ps(); GROUP]; T];
     let mut minimums = [avx._mm256_setzero_ps(); T];
     let mask = avx._mm256_set1_epi16(0x0f);
+    let zero = avx._mm256_setzero_si256();
     for (b, g) in w.iter().enumerate() {
         let halves: __m128i = bytemuck::cast(g.scales);
         let scales = widen(simd, avx2._mm256_cvtepu16_epi32(halves));
-        let weights: [[__m256i; 2]; GROUP] = std::array::from_fn(|r| {
+        let mut weights = [[zero; 2]; GROUP];
+        for r in 0..GROUP {
             let wide = avx2._mm256_cvtepu8_epi16(bytemuck::cast::<[u8; 16], __m128i>(g.q[r]));
-            [avx2._mm256_and_si256(wide, mask), avx2._mm256_srli_epi16::<4>(wide)]
-        });
+            weights[r] = [avx2._mm256_and_si256(wide, mask), avx2._mm256_srli_epi16::<4>(wide)];
+        }
         for t in 0..T {
             let xb = &x[t][b];
             let xq = activations(xb);
@@ -149,15 +153,21 @@ fn group_q4_1_rows<const T: usize>(
             }
         }
     }
-    std::array::from_fn(|t| {
+    let mut out = [[0.0f32; GROUP]; T];
+    for t in 0..T {
         let minimums: [f32; 8] = bytemuck::cast(minimums[t]);
-        std::array::from_fn(|r| hsum(acc[t][r]) + minimums[GROUP + r])
-    })
+        for r in 0..GROUP {
+            out[t][r] = hsum(acc[t][r]) + minimums[GROUP + r];
+        }
+    }
+    out
 }
 
 /// Activation rows handled together by `group_q4_1_rows` (more would spill the accumulators
 /// out of the sixteen vector registers).
 const ROWS_TOGETHER: usize = 2;
+// `run` builds the rows' slices by hand for this count.
+const _: () = assert!(ROWS_TOGETHER == 2);
 
 pub(super) fn run(
     simd: V3,
@@ -174,7 +184,7 @@ pub(super) fn run(
             if let Blocks::Q4_1(w) = w {
                 let w = &w[g * k..(g + 1) * k];
                 while i + ROWS_TOGETHER <= m {
-                    let x = std::array::from_fn(|t| &xq[(i + t) * k..(i + t + 1) * k]);
+                    let x = [&xq[i * k..(i + 1) * k], &xq[(i + 1) * k..(i + 2) * k]];
                     let out = group_q4_1_rows::<ROWS_TOGETHER>(simd, w, x);
                     for (t, out) in out.iter().enumerate() {
                         dst[(n * m + i + t) * GROUP..][..GROUP].copy_from_slice(out);
