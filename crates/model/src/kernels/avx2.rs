@@ -132,9 +132,9 @@ fn group_q4_1_rows<const T: usize>(
         let halves: __m128i = bytemuck::cast(g.scales);
         let scales = widen(simd, avx2._mm256_cvtepu16_epi32(halves));
         let mut weights = [[zero; 2]; GROUP];
-        for r in 0..GROUP {
-            let wide = avx2._mm256_cvtepu8_epi16(bytemuck::cast::<[u8; 16], __m128i>(g.q[r]));
-            weights[r] = [avx2._mm256_and_si256(wide, mask), avx2._mm256_srli_epi16::<4>(wide)];
+        for (w, q) in weights.iter_mut().zip(&g.q) {
+            let wide = avx2._mm256_cvtepu8_epi16(bytemuck::cast::<[u8; 16], __m128i>(*q));
+            *w = [avx2._mm256_and_si256(wide, mask), avx2._mm256_srli_epi16::<4>(wide)];
         }
         for t in 0..T {
             let xb = &x[t][b];
