@@ -212,7 +212,7 @@ impl Gateway {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/models", get(serve::models))
-            .route("/v1/models/{id}", get(serve::model))
+            .route("/v1/models/{*id}", get(serve::model))
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
             .route("/v1/embeddings", post(serve::embeddings))

@@ -101,16 +101,18 @@ pub(crate) async fn models(State(g): Shared) -> Result<Json<ModelList>, GatewayE
     Ok(Json(ModelList { object: "list", data }))
 }
 
-/// `GET /v1/models/{id}`: one model this node serves, by name (or numeric id).
+/// `GET /v1/models/{id}`: one model this node serves, by name, numeric id or `subnet/NAME`
+/// (the subnet's top miner's model, as chat resolves it).
 pub(crate) async fn model(
     State(g): Shared,
     Path(name): Path<String>,
 ) -> Result<Json<ModelEntry>, GatewayError> {
     let committed = g.ledger.committed();
     let state = &committed.state;
-    let id = match name.parse::<u64>() {
-        Ok(id) => Some(id),
-        Err(_) => state.model_by_name(&name)?,
+    let id = match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
+        (Some(subnet), _) => top_miner_model(state, subnet)?,
+        (None, Ok(id)) => Some(id),
+        (None, Err(_)) => state.model_by_name(&name)?,
     };
     id.map(|id| state.model(id))
         .transpose()?

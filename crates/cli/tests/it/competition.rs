@@ -169,6 +169,12 @@ fn the_better_model_earns_the_higher_incentive_slow() {
         .json()
         .unwrap();
     assert_eq!(answer["model"], "smol", "{answer}");
+    let listed: serde_json::Value =
+        reqwest::blocking::get(format!("{}/v1/models/subnet/libraries", node.api))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(listed["id"], "smol", "{listed}");
     for m in &mut miners {
         let _ = m.kill();
         let _ = m.wait();
