@@ -1,8 +1,10 @@
 //! The rule that turns an answer into credits: which contributions were retrieved into its
 //! prompt (and in which rank), which spans of its output each datanet version holds, and how
 //! the data share of its fee is split among them. Integers only; the gateway that issues a
-//! receipt, the verifier that checks one, and anyone else call these functions and nothing
-//! else (the crate README states the rule, and `tests/golden/rule.json` pins it).
+//! receipt and `alx receipt verify` (which recomputes a receipt's shares from its citations
+//! and the spans of its output) call these functions, and nothing else computes them. The crate
+//! README states the rule; `tests/golden/rule.json`, computed by an independent implementation
+//! of that statement, pins it.
 //!
 //! 1. **Retrieval part**: the `k` cited passages, best first, weigh `k - rank` each (a
 //!    contribution cited twice sums its weights).
