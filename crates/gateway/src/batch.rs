@@ -16,7 +16,7 @@
 //! has not taken waits in the sequence's backlog, and the sequence is not stepped meanwhile; a
 //! sequence paused longer than `infer::STREAM_STALL_MAX` in total counts as abandoned.
 
-use crate::{GatewayError, infer::STREAM_STALL_MAX};
+use crate::{GatewayError, infer::STREAM_STALL_MAX, stats::EngineGauges};
 use alx_model::{GenerateConfig, Generation, Model, TokenId};
 use alx_types::hash::Hash;
 use std::{
@@ -81,11 +81,12 @@ pub(crate) struct Generated {
 pub(crate) struct Engines {
     limits: BatchLimits,
     running: Mutex<BTreeMap<Hash, SyncSender<Sequence>>>,
+    gauges: Arc<EngineGauges>,
 }
 
 impl Engines {
-    pub(crate) fn new(limits: BatchLimits) -> Self {
-        Self { limits, running: Mutex::new(BTreeMap::new()) }
+    pub(crate) fn new(limits: BatchLimits, gauges: Arc<EngineGauges>) -> Self {
+        Self { limits, running: Mutex::new(BTreeMap::new()), gauges }
     }
 
     /// Generates `sequence` on `model`'s engine and waits for it (blocking: a worker thread).
@@ -113,13 +114,37 @@ impl Engines {
         // Senders are workers, each waiting for its own sequence: the channel never holds more
         // than the workers, and this bound only keeps it finite.
         let (tx, rx) = mpsc::sync_channel(self.limits.batch_max.max(1) * 4);
-        let (model, limits) = (model.clone(), self.limits);
+        let (model, limits, gauges) = (model.clone(), self.limits, self.gauges.clone());
         std::thread::Builder::new()
             .name("gateway-engine".into())
-            .spawn(move || run(&model, &rx, limits))
+            .spawn(move || run(&model, &rx, limits, &gauges))
             .map_err(|e| GatewayError::Internal(format!("cannot start the model's engine: {e}")))?;
         running.insert(base, tx.clone());
         Ok(tx)
+    }
+}
+
+/// One engine's share of the gauges, as last published.
+#[derive(Default)]
+struct Shown {
+    waiting: u64,
+    running: u64,
+    cache_bytes: u64,
+}
+
+impl EngineGauges {
+    /// Replaces this engine's last published share with the current one.
+    fn publish(&self, shown: &mut Shown, waiting: usize, running: usize, cache_bytes: u64) {
+        let now = Shown { waiting: waiting as u64, running: running as u64, cache_bytes };
+        for (gauge, old, new) in [
+            (&self.waiting, shown.waiting, now.waiting),
+            (&self.running, shown.running, now.running),
+            (&self.cache_bytes, shown.cache_bytes, now.cache_bytes),
+        ] {
+            gauge.fetch_add(new, Ordering::Relaxed);
+            gauge.fetch_sub(old, Ordering::Relaxed);
+        }
+        *shown = now;
     }
 }
 
@@ -193,14 +218,17 @@ impl Active<'_> {
     }
 }
 
-fn run(model: &Model, rx: &Receiver<Sequence>, limits: BatchLimits) {
+fn run(model: &Model, rx: &Receiver<Sequence>, limits: BatchLimits, gauges: &EngineGauges) {
     let per_token = model.cache_bytes_per_token() as u64;
     let mut waiting: VecDeque<Sequence> = VecDeque::new();
     let mut active: Vec<Active<'_>> = Vec::new();
     let mut used: u64 = 0;
+    // What this engine last added to the shared gauges.
+    let mut shown = Shown::default();
     loop {
         // Intake: block when there is nothing to do.
         if active.is_empty() && waiting.is_empty() {
+            gauges.publish(&mut shown, 0, 0, 0);
             match rx.recv() {
                 Ok(s) => waiting.push_back(s),
                 Err(_) => return,
@@ -285,6 +313,7 @@ fn run(model: &Model, rx: &Receiver<Sequence>, limits: BatchLimits) {
                 i += 1;
             }
         }
+        gauges.publish(&mut shown, waiting.len(), active.len(), used);
         if paused > 0 && active.iter().all(|a| !a.steppable() && a.generation.is_prefilled()) {
             std::thread::sleep(PAUSED_POLL);
         }

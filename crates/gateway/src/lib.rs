@@ -144,6 +144,7 @@ impl Gateway {
             tracing::warn!(dir = %catalog.dir().display(), err = %e, "cannot scan the model directory");
         }
         let pool = pool::WorkerPool::new("gateway", config.workers, config.queue_max)?;
+        let stats = GatewayStats::default();
         let gateway = Arc::new(Self {
             ledger,
             indexes,
@@ -153,8 +154,8 @@ impl Gateway {
             key,
             me,
             pool,
-            engines: batch::Engines::new(config.batch),
-            stats: GatewayStats::default(),
+            engines: batch::Engines::new(config.batch, stats.engine.clone()),
+            stats,
             held_from: Mutex::new(u64::MAX),
             config,
         });

@@ -13,6 +13,19 @@ pub struct GatewayStats {
     written_off_base_units: AtomicU64,
     first_tokens: AtomicU64,
     first_token_micros: AtomicU64,
+    /// The batching engines' occupancy (gauges, shared with `batch::Engines`).
+    pub(crate) engine: std::sync::Arc<EngineGauges>,
+}
+
+/// What the batching engines hold now, summed over models.
+#[derive(Debug, Default)]
+pub(crate) struct EngineGauges {
+    /// Sequences handed to an engine and not yet in its batch.
+    pub(crate) waiting: AtomicU64,
+    /// Sequences in a batch.
+    pub(crate) running: AtomicU64,
+    /// Cache bytes budgeted for the sequences in a batch.
+    pub(crate) cache_bytes: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -103,13 +116,28 @@ impl GatewayStats {
                 &self.first_token_micros,
             ),
         ];
+        let gauges: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "alx_gateway_engine_waiting",
+                "Sequences waiting for a place in a batch (slots or cache budget).",
+                &self.engine.waiting,
+            ),
+            ("alx_gateway_engine_running", "Sequences in a batch.", &self.engine.running),
+            (
+                "alx_gateway_engine_cache_bytes",
+                "Key/value cache budgeted for the sequences in a batch.",
+                &self.engine.cache_bytes,
+            ),
+        ];
+        let line = |kind: &str, (name, help, v): &(&str, &str, &AtomicU64)| {
+            format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            )
+        };
         rows.iter()
-            .map(|(name, help, v)| {
-                format!(
-                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                    v.load(Ordering::Relaxed)
-                )
-            })
+            .map(|r| line("counter", r))
+            .chain(gauges.iter().map(|r| line("gauge", r)))
             .collect()
     }
 }
