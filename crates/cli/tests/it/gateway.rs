@@ -341,6 +341,38 @@ fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
     }
 }
 
+/// A node on loopback serving a generated tiny model registered as `tiny`, and an API key of
+/// carol's with `alx_amount` ALX of allowance (the home lives as long as the returned guard).
+fn tiny_model_node(alx_amount: &str) -> (tempfile::TempDir, Node, String) {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 512, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    ok(&[
+        "model",
+        "register",
+        "--from",
+        "alice",
+        "--name",
+        "tiny",
+        "--base-model",
+        weights.to_str().unwrap(),
+    ]);
+    ok(&["deposit", alx_amount, "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", alx_amount]);
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    (home, node, key)
+}
+
 /// Fails when some run of 6 words comes back 3 times or more: the signature of a decoding loop.
 fn assert_no_loop(text: &str) {
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -378,34 +410,10 @@ fn official_openai_python_client_works_slow() {
         eprintln!("skipped: no Python with the `openai` package (set ALX_PYTHON)");
         return;
     };
-    let home = tempfile::tempdir().unwrap();
-    let node = Node::up(home.path(), free_port(), free_port());
-    let h = home.path();
-    let ok = |args: &[&str]| {
-        let out = alx(h, &node.api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        json(&out)
-    };
-    std::fs::create_dir_all(h.join("models")).unwrap();
-    let weights = h.join("models/tiny.gguf");
-    let spec =
-        alx_model::tiny::TinySpec { context_length: 512, ..alx_model::tiny::TinySpec::DEFAULT };
-    alx_model::tiny::write(&weights, &spec).unwrap();
-    ok(&[
-        "model",
-        "register",
-        "--from",
-        "alice",
-        "--name",
-        "tiny",
-        "--base-model",
-        weights.to_str().unwrap(),
-    ]);
-    ok(&["deposit", "10", "--from", "carol"]);
-    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "10"]);
+    let (_home, node, key) = tiny_model_node("10");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_client.py");
     let out = std::process::Command::new(python)
-        .args([script, &node.api, key["api_key"].as_str().unwrap(), "tiny"])
+        .args([script, &node.api, &key, "tiny"])
         .output()
         .unwrap();
     assert!(
@@ -422,32 +430,7 @@ fn official_openai_python_client_works_slow() {
 /// than was generated.
 #[test]
 fn sixteen_concurrent_chats_answer_as_sixteen_sequential_ones_slow() {
-    let home = tempfile::tempdir().unwrap();
-    let node = Node::up(home.path(), free_port(), free_port());
-    let h = home.path();
-    let ok = |args: &[&str]| {
-        let out = alx(h, &node.api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        json(&out)
-    };
-    std::fs::create_dir_all(h.join("models")).unwrap();
-    let weights = h.join("models/tiny.gguf");
-    let spec =
-        alx_model::tiny::TinySpec { context_length: 512, ..alx_model::tiny::TinySpec::DEFAULT };
-    alx_model::tiny::write(&weights, &spec).unwrap();
-    ok(&[
-        "model",
-        "register",
-        "--from",
-        "alice",
-        "--name",
-        "tiny",
-        "--base-model",
-        weights.to_str().unwrap(),
-    ]);
-    ok(&["deposit", "100", "--from", "carol"]);
-    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "100"]);
-    let key = key["api_key"].as_str().unwrap().to_owned();
+    let (_home, node, key) = tiny_model_node("100");
     let ask = |i: usize| {
         let body = serde_json::json!({
             "model": "tiny", "temperature": 0, "max_tokens": 12 + i % 5,
