@@ -94,6 +94,19 @@ enum Stopped {
     ClientGone,
 }
 
+/// The weights of `spec`'s base model, loaded on first use (404 when this node lacks them).
+fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<alx_model::Model>, GatewayError> {
+    g.catalog
+        .get(&spec.base_model)
+        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
+        .ok_or_else(|| {
+            GatewayError::ModelNotFound(format!(
+                "the model {:?} is not served here (see GET /v1/models)",
+                spec.name
+            ))
+        })
+}
+
 /// Runs `job` to the end (blocking: on a worker thread).
 pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Served, GatewayError> {
     if matches!(job.input, Input::Embeddings(_)) {
@@ -101,17 +114,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     }
     let mut t = Timings { queued, ..Timings::default() };
     let started = Instant::now();
-    let unknown = || {
-        GatewayError::ModelNotFound(format!(
-            "the model {:?} is not served here (see GET /v1/models)",
-            job.spec.name
-        ))
-    };
-    let model = g
-        .catalog
-        .get(&job.spec.base_model)
-        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
-        .ok_or_else(unknown)?;
+    let model = load(g, &job.spec)?;
     t.load = started.elapsed();
 
     if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -183,24 +186,15 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
     };
     let mut t = Timings { queued, ..Timings::default() };
     let started = Instant::now();
-    let model = g
-        .catalog
-        .get(&job.spec.base_model)
-        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
-        .ok_or_else(|| {
-            GatewayError::ModelNotFound(format!("the model {:?} is not served here", job.spec.name))
-        })?;
+    let model = load(g, &job.spec)?;
     t.load = started.elapsed();
     let at = Instant::now();
     let context = model.context_length();
     let mut inputs = Vec::with_capacity(texts.len());
     for text in texts {
-        if model.tokenizer().tokens_at_least(text.len()) > context {
-            return Err(context_overflow(
-                model.tokenizer().tokens_at_least(text.len()),
-                0,
-                context,
-            ));
+        let at_least = model.tokenizer().tokens_at_least(text.len());
+        if at_least > context {
+            return Err(context_overflow(at_least, 0, context));
         }
         let tokens = model.tokenizer().encode(text).map_err(|e| crate::serve::model_error(&e))?;
         if tokens.is_empty() || tokens.len() > context {

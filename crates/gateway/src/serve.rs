@@ -109,12 +109,8 @@ pub(crate) async fn model(
 ) -> Result<Json<ModelEntry>, GatewayError> {
     let committed = g.ledger.committed();
     let state = &committed.state;
-    let id = match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
-        (Some(subnet), _) => top_miner_model(state, subnet)?,
-        (None, Ok(id)) => Some(id),
-        (None, Err(_)) => state.model_by_name(&name)?,
-    };
-    id.map(|id| state.model(id))
+    resolve(state, &name)?
+        .map(|id| state.model(id))
         .transpose()?
         .flatten()
         .filter(|m| !m.retired && g.catalog.has(&m.spec.base_model))
@@ -233,11 +229,7 @@ fn prepare(
     let committed = g.ledger.committed();
     let state = &committed.state;
     let payer = meter::Meter::authenticate(state, &g.me, bearer(headers))?;
-    let model_id = match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
-        (Some(subnet), _) => top_miner_model(state, subnet)?,
-        (None, Ok(id)) => Some(id),
-        (None, Err(_)) => state.model_by_name(name)?,
-    };
+    let model_id = resolve(state, name)?;
     let unknown = || {
         GatewayError::ModelNotFound(format!(
             "the model {name:?} does not exist or is not served here (see GET /v1/models)"
@@ -261,6 +253,18 @@ fn prepare(
         )));
     }
     Ok(Prepared { payer, model_id, spec: record.spec, config, stream: sampling.stream })
+}
+
+/// The model a request names: `subnet/…` (see `SUBNET_ROUTE`), a numeric id, or a name.
+fn resolve(
+    state: &alx_state::State,
+    name: &str,
+) -> Result<Option<ModelId>, alx_state::CorruptState> {
+    match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
+        (Some(subnet), _) => top_miner_model(state, subnet),
+        (None, Ok(id)) => Ok(Some(id)),
+        (None, Err(_)) => state.model_by_name(name),
+    }
 }
 
 /// Model names of this form route to a subnet's best model: `subnet/ID` or `subnet/NAME`.
