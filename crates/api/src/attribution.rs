@@ -14,7 +14,7 @@ pub(crate) async fn attribute(
 ) -> Result<Json<AttributionReport>, ApiError> {
     // One mapping for every JSON body: a body over the limit is 413, not 400.
     let req = crate::routes::parse_json(body)?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let indexes = s.indexes.clone();
     // Span matching is CPU work: keep it off the I/O threads.
     let report = tokio::task::spawn_blocking(move || {
@@ -31,6 +31,6 @@ pub(crate) async fn coverage(
 ) -> Result<Json<ContributionCoverage>, ApiError> {
     let datanet = crate::datanets::number(&datanet, "datanet id")?;
     let contribution = crate::datanets::number(&contribution, "contribution id")?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     Ok(Json(s.indexes.coverage(&committed.state, datanet, contribution).await?))
 }

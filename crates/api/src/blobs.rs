@@ -44,7 +44,7 @@ async fn store(
     body: Body,
 ) -> Result<Response, ApiError> {
     let authorized = {
-        let committed = s.ledger.committed();
+        let committed = s.chain.committed();
         s.uploads.authorize(&committed.state, committed.block.height().0, headers, expected)?
     };
     let rules =

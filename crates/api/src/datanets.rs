@@ -89,7 +89,7 @@ pub(crate) async fn list(
     State(s): State<ApiState>,
     Query(page): Query<Page>,
 ) -> ApiResult<Vec<DatanetJson>> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let limit = page.limit.unwrap_or(100).min(PAGE_MAX);
     let end = state.datanet_count()?.min(page.from.saturating_add(limit));
@@ -105,7 +105,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<DatanetResponse> {
     let id = number(&id, "datanet id")?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let datanet = existing(state, id)?;
     let mut versions = Vec::new();
@@ -124,7 +124,7 @@ pub(crate) async fn contributions(
     Query(page): Query<Page>,
 ) -> ApiResult<Vec<ContributionJson>> {
     let id = number(&id, "datanet id")?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     existing(state, id)?;
     if let Some(status) = &page.status
@@ -156,7 +156,7 @@ pub(crate) async fn version(
     let id = number(&id, "datanet id")?;
     let v = u32::try_from(number(&v, "version")?)
         .map_err(|_| ApiError::NotFound(format!("datanet {id} has no version {v}")))?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     existing(state, id)?;
     let version = state

@@ -128,9 +128,9 @@ impl From<alx_state::CorruptState> for ApiError {
     }
 }
 
-impl From<alx_consensus::SubmitError> for ApiError {
-    fn from(e: alx_consensus::SubmitError) -> Self {
-        use alx_consensus::{AdmitError, SubmitError};
+impl From<alx_ledger::SubmitError> for ApiError {
+    fn from(e: alx_ledger::SubmitError) -> Self {
+        use alx_ledger::{AdmitError, SubmitError};
         match e {
             SubmitError::Invalid { code, detail } => {
                 Self::InvalidTransaction { kind: code.as_str(), message: detail }

@@ -47,7 +47,7 @@ pub use error::ApiError;
 pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
 pub use uploads::UploadPolicy;
 
-use alx_consensus::Ledger;
+use alx_ledger::ChainView;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -61,8 +61,8 @@ pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The node's ledger.
-    pub ledger: Arc<Ledger>,
+    /// The committed chain.
+    pub chain: Arc<dyn ChainView>,
     /// Prometheus text of the runtime's registry.
     pub metrics: MetricsSource,
     /// The node's software version.

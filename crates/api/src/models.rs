@@ -55,7 +55,7 @@ pub(crate) async fn list(
     State(s): State<ApiState>,
     Query(page): Query<Page>,
 ) -> ApiResult<Vec<ModelJson>> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let end =
         state.model_count()?.min(page.from.saturating_add(page.limit.unwrap_or(100).min(PAGE_MAX)));
@@ -72,7 +72,7 @@ pub(crate) async fn show(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<ModelJson> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let (id, m) = find_model(&committed.state, &id)?;
     Ok(Json(model_json(id, m)))
 }
@@ -84,7 +84,7 @@ pub(crate) async fn rewards(
     let address: Address = address
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let r = state.rewards(&address)?;
     Ok(Json(RewardsJson {
@@ -101,7 +101,7 @@ pub(crate) async fn api_key(
 ) -> ApiResult<ApiKeyJson> {
     let key_hash = parse_hex(&hash)
         .ok_or_else(|| ApiError::BadRequest(format!("{hash:?} is not a 64-hex-character hash")))?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let k = committed
         .state
         .api_key(&key_hash)?
@@ -121,7 +121,7 @@ pub(crate) async fn emission(
     State(s): State<ApiState>,
 ) -> ApiResult<alx_types::model_api::EmissionJson> {
     use alx_state::emission::{POOL_COMPUTE, POOL_DATA, POOL_SUBNETS, PROTECTION_FUND};
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let params = state.emission_params()?;
     let minted = state.minted()?;
@@ -147,7 +147,7 @@ pub(crate) async fn emission(
 pub(crate) async fn supply(State(s): State<ApiState>) -> ApiResult<serde_json::Value> {
     // One audit at a time: requests arriving meanwhile wait and read its result.
     let mut cache = s.audit.lock().await;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let height = committed.block.height().0;
     let audit = match *cache {
         Some((h, audit)) if h == height => audit,

@@ -24,7 +24,7 @@ use std::convert::Infallible;
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<StatusResponse> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     Ok(Json(StatusResponse {
         chain_id: *committed.state.chain_id(),
         height: committed.block.height(),
@@ -33,16 +33,16 @@ pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<StatusRespons
         epoch: committed.block.height().0.saturating_add(1) / committed.state.params().epoch_length,
         epoch_length: committed.state.params().epoch_length,
         validators: committed.state.active_set()?,
-        mempool_size: s.ledger.mempool_len(),
+        mempool_size: s.chain.mempool_len(),
         version: s.version.to_owned(),
     }))
 }
 
 fn block_response(s: &ApiState, block: &Block) -> Result<BlockResponse, ApiError> {
-    let receipts = if block.height() == s.ledger.committed().block.height() {
-        s.ledger.committed().receipts.clone()
+    let receipts = if block.height() == s.chain.committed().block.height() {
+        s.chain.committed().receipts.clone()
     } else {
-        s.ledger.store().receipts(block.height())?
+        s.chain.receipts(block.height())?
     };
     let txs = block
         .txs
@@ -54,7 +54,7 @@ fn block_response(s: &ApiState, block: &Block) -> Result<BlockResponse, ApiError
 }
 
 pub(crate) async fn latest_block(State(s): State<ApiState>) -> ApiResult<BlockResponse> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     Ok(Json(block_response(&s, &committed.block)?))
 }
 
@@ -65,8 +65,7 @@ pub(crate) async fn block(
     let height = if let Ok(h) = id.parse::<u64>() {
         Height(h)
     } else if let Some(hash) = parse_hex(&id) {
-        s.ledger
-            .store()
+        s.chain
             .height_of(&hash)?
             .ok_or_else(|| ApiError::NotFound(format!("no committed block with hash {id}")))?
     } else {
@@ -75,10 +74,9 @@ pub(crate) async fn block(
         )));
     };
     let block = if height.0 == 0 {
-        (*s.ledger.genesis()).clone()
+        (*s.chain.genesis()).clone()
     } else {
-        s.ledger
-            .store()
+        s.chain
             .block(height)?
             .ok_or_else(|| ApiError::NotFound(format!("no committed block at height {height}")))?
     };
@@ -92,14 +90,14 @@ pub(crate) async fn tx(
     let digest = parse_hex(&hash)
         .ok_or_else(|| ApiError::BadRequest(format!("{hash:?} is not a 64-hex-character hash")))?;
     let not_found = || {
-        let pending = s.ledger.committed().block.height();
+        let pending = s.chain.committed().block.height();
         ApiError::NotFound(format!(
             "transaction {hash} is not in any committed block (chain height {pending}); it may still be pending"
         ))
     };
-    let (height, index) = s.ledger.store().tx_location(&digest)?.ok_or_else(not_found)?;
-    let block = s.ledger.store().block(height)?.ok_or_else(not_found)?;
-    let receipts = s.ledger.store().receipts(height)?;
+    let (height, index) = s.chain.tx_location(&digest)?.ok_or_else(not_found)?;
+    let block = s.chain.block(height)?.ok_or_else(not_found)?;
+    let receipts = s.chain.receipts(height)?;
     let i = index as usize;
     let (Some(signed), Some(receipt)) = (block.txs.get(i), receipts.get(i)) else {
         return Err(ApiError::Internal(format!("tx index {i} out of range at height {height}")));
@@ -185,14 +183,11 @@ async fn refuse_unheld_data(s: &ApiState, txs: &[SignedTx]) -> Result<(), ApiErr
 async fn submit_blocking(
     s: &ApiState,
     txs: Vec<SignedTx>,
-) -> Result<Vec<Result<alx_types::Hash, alx_consensus::SubmitError>>, ApiError> {
-    let ledger = s.ledger.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut rng = commonware_utils::rng::sys_rng();
-        ledger.submit(txs, &mut rng)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("submit task failed: {e}")))
+) -> Result<Vec<Result<alx_types::Hash, alx_ledger::SubmitError>>, ApiError> {
+    let chain = s.chain.clone();
+    tokio::task::spawn_blocking(move || chain.submit(txs))
+        .await
+        .map_err(|e| ApiError::Internal(format!("submit task failed: {e}")))
 }
 
 /// `POST /api/txs/batch` body.
@@ -293,7 +288,7 @@ fn decode_raw_batch(body: &[u8]) -> Result<Vec<SignedTx>, ApiError> {
     Ok(txs)
 }
 
-fn rejection(e: alx_consensus::SubmitError) -> (&'static str, String) {
+fn rejection(e: alx_ledger::SubmitError) -> (&'static str, String) {
     match ApiError::from(e) {
         ApiError::InvalidTransaction { kind, message } => (kind, message),
         ApiError::Overloaded(m) => ("mempool_full", m),
@@ -316,7 +311,7 @@ pub(crate) async fn account(
 ) -> ApiResult<AccountResponse> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let address: Address = address.parse().map_err(|e| ApiError::BadRequest(format!("{e}")))?;
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let account = state.account(&address)?.unwrap_or_default();
     let proof = query.proof.then(|| {
@@ -334,14 +329,14 @@ pub(crate) async fn account(
         height: committed.block.height(),
         state_root: to_hex(&committed.block.header.state_root),
         proof,
-        next_nonce: Some(s.ledger.next_nonce(&address, account.nonce)),
+        next_nonce: Some(s.chain.next_nonce(&address, account.nonce)),
     }))
 }
 
 pub(crate) async fn stream_blocks(
     State(s): State<ApiState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = s.ledger.subscribe();
+    let receiver = s.chain.subscribe();
     let stream =
         tokio_stream::wrappers::BroadcastStream::new(receiver).filter_map(|item| async move {
             // A slow client that lagged behind skips the blocks it missed.
@@ -354,7 +349,7 @@ pub(crate) async fn stream_blocks(
 }
 
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let mut text = (s.metrics)();
     text.push_str(&s.connections.render());
     text.push_str(&format!(
@@ -363,7 +358,7 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
          # HELP alx_mempool_txs Transactions waiting in the mempool.\n\
          # TYPE alx_mempool_txs gauge\nalx_mempool_txs {}\n",
         committed.block.height(),
-        s.ledger.mempool_len(),
+        s.chain.mempool_len(),
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -69,21 +69,21 @@ fn find_uid(subnet: &SubnetJson, text: &str) -> Result<Uid, ApiError> {
 }
 
 pub(crate) async fn list(State(s): State<ApiState>) -> ApiResult<Vec<SubnetJson>> {
-    Ok(Json(s.ledger.committed().state.subnets()?))
+    Ok(Json(s.chain.committed().state.subnets()?))
 }
 
 pub(crate) async fn show(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<SubnetJson> {
-    Ok(Json(find_subnet(&s.ledger.committed().state, &id)?))
+    Ok(Json(find_subnet(&s.chain.committed().state, &id)?))
 }
 
 pub(crate) async fn metagraph(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<MetagraphJson> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let state = &committed.state;
     let subnet = find_subnet(state, &id)?;
     // Present since `find_subnet` found the subnet in this same state.
@@ -97,7 +97,7 @@ pub(crate) async fn epochs(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Vec<SubnetEpochJson>> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let subnet = find_subnet(&committed.state, &id)?;
     Ok(Json(committed.state.subnet_epochs(subnet.id)?))
 }
@@ -106,7 +106,7 @@ pub(crate) async fn weights(
     State(s): State<ApiState>,
     Path((id, uid)): Path<(String, String)>,
 ) -> ApiResult<WeightsRowJson> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let subnet = find_subnet(&committed.state, &id)?;
     let uid = find_uid(&subnet, &uid)?;
     let weights = committed.state.weights_row(subnet.id, uid)?;
@@ -117,7 +117,7 @@ pub(crate) async fn commit(
     State(s): State<ApiState>,
     Path((id, uid)): Path<(String, String)>,
 ) -> ApiResult<PendingCommitJson> {
-    let committed = s.ledger.committed();
+    let committed = s.chain.committed();
     let subnet = find_subnet(&committed.state, &id)?;
     let uid = find_uid(&subnet, &uid)?;
     committed.state.pending_commit(subnet.id, uid)?.map(Json).ok_or_else(|| {

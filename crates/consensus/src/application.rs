@@ -8,10 +8,8 @@
 //! `verify` never answers `false` for a missing ancestor: it walks the ancestry back to a state
 //! it knows (the committed tip or a pending execution) and executes forward.
 
-use crate::{
-    block::{BlockContext, ChainBlock},
-    ledger::{Ledger, execute, receipts_root},
-};
+use crate::block::{BlockContext, ChainBlock};
+use alx_ledger::{Ledger, execute, receipts_root};
 use alx_state::State;
 use alx_types::{Block, BlockHeader, Height, SignedTx, limits::BLOCK_TXS_MAX};
 use commonware_consensus::{
@@ -98,7 +96,7 @@ impl App {
             warn!(height = %block.height(), "block roots do not match its execution");
             return None;
         }
-        self.ledger.insert_pending(crate::ledger::Executed {
+        self.ledger.insert_pending(alx_ledger::Executed {
             block: block.clone(),
             state: state.clone(),
             receipts,
@@ -169,11 +167,7 @@ where
         header.state_root = state.root();
         let block = Arc::new(Block::new(header, draft.txs));
         debug!(height = %block.height(), txs = block.txs.len(), "proposed");
-        self.ledger.insert_pending(crate::ledger::Executed {
-            block: block.clone(),
-            state,
-            receipts,
-        });
+        self.ledger.insert_pending(alx_ledger::Executed { block: block.clone(), state, receipts });
         let digest = block.digest();
         let chain_block = ChainBlock::new(block)?;
         Some(Digested::precomputed(chain_block, digest))

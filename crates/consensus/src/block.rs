@@ -2,7 +2,7 @@
 //! rebuilt from its header (round, leader, parent view), so the block's digest, which hashes the
 //! header, commits to the context as the engine requires.
 
-use alx_types::{Address, Block, Hash};
+use alx_types::{Address, Block};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{
@@ -101,25 +101,4 @@ impl CertifiableBlock for ChainBlock {
             parent: (View::new(h.parent_view), h.parent),
         }
     }
-}
-
-/// The genesis block (height 0) every node builds identically from the genesis state: its
-/// proposer is the first genesis validator, its state root the genesis state's.
-#[must_use]
-pub fn genesis_block(first_validator: Address, state_root: Hash) -> Block {
-    Block::new(
-        alx_types::BlockHeader {
-            parent: alx_types::hash::ZERO,
-            height: alx_types::Height(0),
-            epoch: 0,
-            view: 0,
-            parent_view: 0,
-            proposer: first_validator,
-            timestamp_ms: 0,
-            tx_root: alx_types::hash::ZERO,
-            receipts_root: alx_types::hash::ZERO,
-            state_root,
-        },
-        Vec::new(),
-    )
 }

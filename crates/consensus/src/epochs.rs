@@ -4,7 +4,7 @@
 //! `alx_state`'s rotation); everything here is derived from a committed state, so every node
 //! builds the same sets.
 
-use crate::ledger::LedgerError;
+use alx_ledger::LedgerError;
 use alx_state::State;
 use alx_types::{Address, NAMESPACE_CONSENSUS, limits::VALIDATORS_ACTIVE_MAX};
 use commonware_consensus::{

@@ -3,7 +3,8 @@
 //! node: running on after a failed storage write, or on a state that disagrees with the
 //! finalized chain, would serve wrong answers.
 
-use crate::{block::ChainBlock, ledger::Ledger};
+use crate::block::ChainBlock;
+use alx_ledger::Ledger;
 use commonware_actor::Feedback;
 use commonware_consensus::{Reporter, marshal::Update};
 use commonware_utils::{Acknowledgement as _, channel::mpsc};
@@ -41,7 +42,7 @@ pub async fn run(
     ledger: Arc<Ledger>,
     mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
     mut rng: impl CryptoRng,
-) -> Result<(), crate::ledger::LedgerError> {
+) -> Result<(), alx_ledger::LedgerError> {
     while let Some(update) = updates.recv().await {
         let Update::Block(block, ack) = update else {
             continue;

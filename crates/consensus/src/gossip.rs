@@ -5,7 +5,7 @@
 //! admitted exactly as client submissions (same checks) but never forwarded again; every
 //! validator is connected to every other, so one hop reaches all.
 
-use crate::ledger::Ledger;
+use alx_ledger::Ledger;
 use alx_types::SignedTx;
 use commonware_codec::{EncodeSize as _, RangeCfg, Read as _, Write as _};
 use commonware_p2p::{Receiver, Recipients, Sender};

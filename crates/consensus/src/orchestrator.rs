@@ -14,9 +14,9 @@ use crate::{
     application::App,
     block::ChainBlock,
     epochs::{self, EpochPeers, EpochSchemes},
-    ledger::{Ledger, LedgerError},
     validator::Timeouts,
 };
+use alx_ledger::{Ledger, LedgerError};
 use commonware_consensus::{
     marshal::{core::Mailbox as MarshalMailbox, standard::Deferred, standard::Standard},
     simplex::{

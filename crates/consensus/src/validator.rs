@@ -9,9 +9,9 @@ use crate::{
     block::ChainBlock,
     epochs::{self, EpochSchemes, MAX_PENDING_ACKS},
     finalizer::{self, Finalizer},
-    ledger::{Ledger, LedgerError},
     orchestrator::Orchestrator,
 };
+use alx_ledger::{Ledger, LedgerError};
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     marshal::{
@@ -85,7 +85,7 @@ pub struct Running {
     /// Block broadcast.
     pub broadcast: Handle<()>,
     /// The finalizer (ends with an error if a commit failed).
-    pub finalizer: Handle<Result<(), crate::ledger::LedgerError>>,
+    pub finalizer: Handle<Result<(), alx_ledger::LedgerError>>,
     /// Transaction gossip.
     pub gossip: Handle<()>,
 }

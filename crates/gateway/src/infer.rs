@@ -140,7 +140,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let max_tokens = u32::try_from(job.config.max_tokens).unwrap_or(u32::MAX);
     let most = meter::fee(&job.spec, prompt_count, max_tokens);
     let mut reservation = {
-        let committed = g.ledger.committed();
+        let committed = g.chain.committed();
         Reservation::new(&g.meter, &committed.state, &job.payer, most)?
     };
 
@@ -207,7 +207,7 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
     let prompt_count = u32::try_from(total).unwrap_or(u32::MAX);
     let fee = meter::fee(&job.spec, prompt_count, 0);
     let mut reservation = {
-        let committed = g.ledger.committed();
+        let committed = g.chain.committed();
         Reservation::new(&g.meter, &committed.state, &job.payer, fee)?
     };
     let at = Instant::now();
@@ -354,7 +354,7 @@ fn receipt_for(
     completion_tokens: u32,
     fee: Amount,
 ) -> Result<UsageReceipt, GatewayError> {
-    let committed = g.ledger.committed();
+    let committed = g.chain.committed();
     let state = &committed.state;
     let spec = &job.spec;
     let spans = attribution::span_shares(&g.indexes, state, spec, output);

@@ -35,8 +35,8 @@ pub use error::GatewayError;
 pub use receipts::ReceiptStore;
 pub use stats::GatewayStats;
 
-use alx_consensus::Ledger;
 use alx_indexer::DatanetIndexes;
+use alx_ledger::ChainView;
 use alx_types::Address;
 use axum::{
     Router,
@@ -106,7 +106,7 @@ impl Default for GatewayConfig {
 
 /// The gateway of one node.
 pub struct Gateway {
-    ledger: Arc<Ledger>,
+    chain: Arc<dyn ChainView>,
     indexes: Arc<DatanetIndexes>,
     catalog: Catalog,
     meter: Mutex<meter::Meter>,
@@ -131,7 +131,7 @@ impl Gateway {
     /// A gateway serving the weights in `models_dir`, keeping receipts in `receipts_dir`, and
     /// signing receipts and settlements with the node's `key`.
     pub fn new(
-        ledger: Arc<Ledger>,
+        chain: Arc<dyn ChainView>,
         indexes: Arc<DatanetIndexes>,
         catalog: Catalog,
         receipts_dir: &Path,
@@ -146,7 +146,7 @@ impl Gateway {
         let pool = pool::WorkerPool::new("gateway", config.workers, config.queue_max)?;
         let stats = GatewayStats::default();
         let gateway = Arc::new(Self {
-            ledger,
+            chain,
             indexes,
             catalog,
             meter: Mutex::new(meter::Meter::default()),
@@ -206,7 +206,7 @@ impl Gateway {
         if held != u64::MAX {
             return held;
         }
-        self.ledger.committed().state.next_receipt(&self.me).unwrap_or(0)
+        self.chain.committed().state.next_receipt(&self.me).unwrap_or(0)
     }
 
     /// The `/v1` routes and `/api/receipts/{id}`.

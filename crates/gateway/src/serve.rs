@@ -87,7 +87,7 @@ fn entry(m: alx_state::Model) -> ModelEntry {
 }
 
 pub(crate) async fn models(State(g): Shared) -> Result<Json<ModelList>, GatewayError> {
-    let committed = g.ledger.committed();
+    let committed = g.chain.committed();
     let state = &committed.state;
     let mut data = Vec::new();
     for id in 0..state.model_count()? {
@@ -107,7 +107,7 @@ pub(crate) async fn model(
     State(g): Shared,
     Path(name): Path<String>,
 ) -> Result<Json<ModelEntry>, GatewayError> {
-    let committed = g.ledger.committed();
+    let committed = g.chain.committed();
     let state = &committed.state;
     resolve(state, &name)?
         .map(|id| state.model(id))
@@ -226,7 +226,7 @@ fn prepare(
     sampling: &Sampling,
     input_bytes: usize,
 ) -> Result<Prepared, GatewayError> {
-    let committed = g.ledger.committed();
+    let committed = g.chain.committed();
     let state = &committed.state;
     let payer = meter::Meter::authenticate(state, &g.me, bearer(headers))?;
     let model_id = resolve(state, name)?;

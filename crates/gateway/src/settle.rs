@@ -281,7 +281,7 @@ impl Settler {
     /// submits the next batch if none is in flight. Returns the hash of a settlement submitted
     /// in this round.
     pub fn round(&mut self, g: &Gateway) -> Option<Hash> {
-        let committed = g.ledger.committed();
+        let committed = g.chain.committed();
         let state = &committed.state;
         let height = committed.block.height();
         let from = state.next_receipt(&g.me).ok()?;
@@ -295,12 +295,12 @@ impl Settler {
                 g.stats.note_failed();
                 self.note_refusal(code, f);
             } else if height.0 < f.submitted_at.0.saturating_add(LOST_AFTER_BLOCKS)
-                || (g.ledger.mempool_contains(&f.tx)
+                || (g.chain.mempool_contains(&f.tx)
                     && height.0 < f.submitted_at.0.saturating_add(STUCK_AFTER_BLOCKS))
             {
                 self.in_flight = Some(f);
                 return None; // Still on its way.
-            } else if g.ledger.mempool_contains(&f.tx) {
+            } else if g.chain.mempool_contains(&f.tx) {
                 tracing::warn!(first = f.first, tx = %to_hex(&f.tx), blocks = STUCK_AFTER_BLOCKS, "settlement stuck in the mempool; giving it up and submitting the range again");
             } else {
                 tracing::warn!(first = f.first, tx = %to_hex(&f.tx), "settlement lost (neither waiting nor committed); submitting again");
@@ -314,8 +314,7 @@ impl Settler {
         let end = from + u64::from(batch.settlement.receipts);
         let settlement = batch.settlement.clone();
         let payload = Payload::Usage(UsageOp::Settle(Box::new(batch.settlement)));
-        let mut rng = commonware_utils::rng::sys_rng();
-        match g.ledger.submit_own(&g.key, payload, &mut rng) {
+        match g.chain.submit_own(&g.key, payload) {
             Ok(tx) => {
                 tracing::info!(from, end, tx = %to_hex(&tx), written_off = batch.written_off.len(), "settlement submitted");
                 g.stats.note_submitted();
@@ -392,7 +391,7 @@ impl Settler {
 
     /// The code of the settlement's failed receipt, if it was committed and failed.
     fn refused_code(&self, g: &Gateway, f: &InFlight) -> Option<ErrorCode> {
-        match g.ledger.tx_receipt(&f.tx) {
+        match g.chain.tx_receipt(&f.tx) {
             Ok(Some((_, receipt))) => receipt.error,
             Ok(None) => None,
             Err(e) => {

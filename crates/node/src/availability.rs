@@ -4,8 +4,8 @@
 //! in one `Attest` transaction. Only members of the active set report; the chain applies a
 //! verdict once a quorum of them agrees (see `alx_types::availability`).
 
-use alx_consensus::Ledger;
 use alx_indexer::DatanetIndexes;
+use alx_ledger::ChainView;
 use alx_types::{
     Address,
     availability::{DataReport, REPORTS_PER_TX_MAX},
@@ -37,7 +37,7 @@ struct Memory {
 }
 
 /// Runs until the ledger stops publishing blocks.
-pub(crate) async fn run(ledger: Arc<Ledger>, indexes: Arc<DatanetIndexes>, key: PrivateKey) {
+pub(crate) async fn run(ledger: Arc<dyn ChainView>, indexes: Arc<DatanetIndexes>, key: PrivateKey) {
     let me = Address::from_public_key(&key.public_key());
     let mut blocks = ledger.subscribe();
     let mut memory = Memory::default();
@@ -52,7 +52,7 @@ pub(crate) async fn run(ledger: Arc<Ledger>, indexes: Arc<DatanetIndexes>, key: 
 }
 
 async fn round(
-    ledger: &Arc<Ledger>,
+    ledger: &Arc<dyn ChainView>,
     indexes: &Arc<DatanetIndexes>,
     key: &PrivateKey,
     me: &Address,
@@ -136,8 +136,7 @@ async fn round(
     }
     let slots: Vec<_> = reports.iter().map(|r| (r.datanet, r.contribution)).collect();
     let payload = Payload::Datanet(DatanetOp::Attest { reports });
-    let mut rng = commonware_utils::rng::sys_rng();
-    match ledger.submit_own(key, payload, &mut rng) {
+    match ledger.submit_own(key, payload) {
         Ok(tx) => {
             info!(reports = slots.len(), tx = %alx_types::hash::to_hex(&tx), "data reports sent");
             for slot in slots {

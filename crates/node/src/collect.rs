@@ -3,13 +3,13 @@
 //! nobody pays for cannot fill the disk for long.
 
 use alx_blobs::BlobStore;
-use alx_consensus::Ledger;
+use alx_ledger::ChainView;
 use std::{sync::Arc, time::Duration};
 use tracing::{info, warn};
 
 /// Sweeps every `interval`, deleting unreferenced blobs older than `grace`.
 pub(crate) async fn run(
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn ChainView>,
     blobs: BlobStore,
     grace: Duration,
     interval: Duration,

@@ -1,14 +1,14 @@
 //! Keeps the datanet attribution indexes level with the committed chain: one sync at start,
 //! then one after each batch of finalized blocks.
 
-use alx_consensus::Ledger;
 use alx_indexer::DatanetIndexes;
+use alx_ledger::ChainView;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{debug, error};
 
 /// Runs until the ledger stops publishing blocks.
-pub(crate) async fn run(ledger: Arc<Ledger>, indexes: Arc<DatanetIndexes>) {
+pub(crate) async fn run(ledger: Arc<dyn ChainView>, indexes: Arc<DatanetIndexes>) {
     let mut blocks = ledger.subscribe();
     loop {
         sync(&ledger, &indexes).await;
@@ -21,7 +21,7 @@ pub(crate) async fn run(ledger: Arc<Ledger>, indexes: Arc<DatanetIndexes>) {
     }
 }
 
-async fn sync(ledger: &Arc<Ledger>, indexes: &Arc<DatanetIndexes>) {
+async fn sync(ledger: &Arc<dyn ChainView>, indexes: &Arc<DatanetIndexes>) {
     let committed = ledger.committed();
     let indexes = indexes.clone();
     let runtime = tokio::runtime::Handle::current();

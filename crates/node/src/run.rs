@@ -172,11 +172,13 @@ pub fn run_with(
             cfg.uploads.bytes_per_hour,
             cfg.uploads.bytes_per_hour_total,
         ));
+        // The services below see the chain only through this view (see `alx_ledger::view`).
+        let chain: Arc<dyn alx_ledger::ChainView> = ledger.clone();
         let state = alx_api::ApiState {
             uploads,
             audit: Arc::default(),
             connections: connections.clone(),
-            ledger: ledger.clone(),
+            chain: chain.clone(),
             metrics: Arc::new(move || {
                 let mut text = metrics_ctx.lock().map(|c| c.encode()).unwrap_or_default();
                 if let Some(g) = stats_source.get() {
@@ -188,22 +190,22 @@ pub fn run_with(
             blobs,
             indexes: indexes.clone(),
         };
-        let indexer_ledger = ledger.clone();
+        let indexer_chain = chain.clone();
         let indexer_indexes = indexes.clone();
         let _indexer = context
             .child("indexer")
-            .spawn(move |_| crate::indexer::run(indexer_ledger, indexer_indexes));
-        let (reporter_ledger, reporter_indexes, reporter_key) =
-            (ledger.clone(), indexes.clone(), key.clone());
+            .spawn(move |_| crate::indexer::run(indexer_chain, indexer_indexes));
+        let (reporter_chain, reporter_indexes, reporter_key) =
+            (chain.clone(), indexes.clone(), key.clone());
         let _reporter = context.child("data_reports").spawn(move |_| {
-            crate::availability::run(reporter_ledger, reporter_indexes, reporter_key)
+            crate::availability::run(reporter_chain, reporter_indexes, reporter_key)
         });
-        let (collector_ledger, collector_blobs) = (ledger.clone(), indexes.blobs().clone());
+        let (collector_chain, collector_blobs) = (chain.clone(), indexes.blobs().clone());
         let grace = std::time::Duration::from_secs(cfg.data.unreferenced_grace_secs);
         let every = std::time::Duration::from_secs(cfg.data.collect_interval_secs);
         let _collector = context
             .child("blob_collector")
-            .spawn(move |_| crate::collect::run(collector_ledger, collector_blobs, grace, every));
+            .spawn(move |_| crate::collect::run(collector_chain, collector_blobs, grace, every));
         if cfg.gateway.workers < cfg.gateway.batch_max {
             tracing::warn!(
                 workers = cfg.gateway.workers,
@@ -217,7 +219,7 @@ pub fn run_with(
             ..alx_model::LoadConfig::DEFAULT
         };
         let gateway = alx_gateway::Gateway::new(
-            ledger.clone(),
+            chain.clone(),
             indexes.clone(),
             alx_gateway::Catalog::new(&home.join(&cfg.gateway.models_dir), load),
             &data.join("receipts"),

@@ -8,7 +8,7 @@ mod uploads;
 
 use alx_api::ApiState;
 use alx_client::Client;
-use alx_consensus::{
+use alx_ledger::{
     Ledger, MempoolConfig,
     ledger::{execute, receipts_root},
 };
@@ -119,7 +119,7 @@ impl Chain {
             Arc::new(alx_indexer::DatanetIndexes::new(&dir.path().join("index"), blobs.clone()));
         let connections = Arc::new(alx_api::ConnectionStats::default());
         let state = ApiState {
-            ledger: ledger.clone(),
+            chain: ledger.clone(),
             metrics: Arc::new(String::new),
             version: "test",
             blobs,

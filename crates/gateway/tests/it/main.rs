@@ -4,7 +4,7 @@
 mod catalog;
 mod settle;
 
-use alx_consensus::{
+use alx_ledger::{
     Ledger, MempoolConfig,
     ledger::{execute, receipts_root},
 };

@@ -76,7 +76,7 @@ fn setup() -> (Chain, Arc<Gateway>) {
     let indexes =
         Arc::new(alx_indexer::DatanetIndexes::new(&chain.dir.path().join("index"), blobs));
     let gateway = Gateway::new(
-        chain.ledger.clone(),
+        chain.ledger.clone() as Arc<dyn alx_ledger::ChainView>,
         indexes,
         Catalog::new(&chain.dir.path().join("models"), alx_model::LoadConfig::DEFAULT),
         &chain.dir.path().join("receipts"),

@@ -13,7 +13,6 @@
 //! to disk, and only once a block is final.
 
 use crate::{
-    block::genesis_block,
     mempool::{AdmitError, Mempool, MempoolConfig},
     signatures::{KeyCache, verify_signatures},
 };
@@ -353,10 +352,16 @@ impl Ledger {
         results
     }
 
-    /// True if the committed state names any node besides one validator.
+    /// True if the committed state names any node besides one validator: another member of
+    /// the active set, or a bonded candidate outside it (which follows the chain). When the
+    /// state cannot say, it assumes peers, so gossip is never wrongly skipped.
     fn has_peers(&self) -> bool {
-        crate::epochs::epoch_peers(&self.committed().state)
-            .map_or(true, |p| p.primary.len() + p.secondary.len() > 1)
+        let committed = self.committed();
+        let state = &committed.state;
+        let (Ok(set), Ok(candidates)) = (state.active_set(), state.ranked_candidates()) else {
+            return true;
+        };
+        set.len() > 1 || candidates.iter().any(|(a, _)| set.binary_search(a).is_err())
     }
 
     /// Admits transactions gossiped by a peer: the same checks, never forwarded again.
@@ -502,4 +507,25 @@ pub fn receipts_root(receipts: &[Receipt]) -> Hash {
     let hashes: Vec<Hash> =
         receipts.iter().map(|r| alx_types::hash::sha256(&[&r.encode()])).collect();
     list_root(&hashes)
+}
+
+/// The genesis block (height 0) every node builds identically from the genesis state: its
+/// proposer is the first genesis validator, its state root the genesis state's.
+#[must_use]
+pub fn genesis_block(first_validator: Address, state_root: Hash) -> Block {
+    Block::new(
+        alx_types::BlockHeader {
+            parent: alx_types::hash::ZERO,
+            height: alx_types::Height(0),
+            epoch: 0,
+            view: 0,
+            parent_view: 0,
+            proposer: first_validator,
+            timestamp_ms: 0,
+            tx_root: alx_types::hash::ZERO,
+            receipts_root: alx_types::hash::ZERO,
+            state_root,
+        },
+        Vec::new(),
+    )
 }
