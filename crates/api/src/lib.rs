@@ -38,12 +38,14 @@ mod blobs;
 mod datanets;
 mod error;
 mod models;
+mod receipts;
 mod routes;
 pub mod server;
 mod subnets;
 mod uploads;
 
 pub use error::ApiError;
+pub use receipts::ReceiptSource;
 pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
 pub use uploads::UploadPolicy;
 
@@ -65,6 +67,8 @@ pub struct ApiState {
     pub chain: Arc<dyn ChainView>,
     /// Prometheus text of the runtime's registry.
     pub metrics: MetricsSource,
+    /// The receipts this node's gateway issued.
+    pub receipts: ReceiptSource,
     /// The node's software version.
     pub version: &'static str,
     /// Contribution bytes.
@@ -130,6 +134,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/models/{id}", get(models::show))
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
+        .route("/api/receipts/{id}", get(receipts::show))
         .route("/api/emission", get(models::emission))
         .route("/api/supply", get(models::supply))
         .route("/api/subnets", get(subnets::list))

@@ -16,7 +16,12 @@
 //! has not taken waits in the sequence's backlog, and the sequence is not stepped meanwhile; a
 //! sequence paused longer than `infer::STREAM_STALL_MAX` in total counts as abandoned.
 
-use crate::{GatewayError, infer::STREAM_STALL_MAX, stats::EngineGauges};
+use crate::{
+    GatewayError,
+    backend::{Ending, Generated},
+    infer::STREAM_STALL_MAX,
+    stats::EngineGauges,
+};
 use alx_model::{GenerateConfig, Generation, Model, TokenId};
 use alx_types::hash::Hash;
 use std::{
@@ -55,26 +60,6 @@ pub(crate) struct Sequence {
     pub(crate) done: SyncSender<Result<Generated, GatewayError>>,
     /// When the worker handed it over (time to first token counts from here).
     pub(crate) submitted: Instant,
-}
-
-/// Why a sequence left the batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ending {
-    Finished(Option<alx_model::FinishReason>),
-    ClientGone,
-}
-
-/// A finished sequence: its text, how many tokens were generated, and why it ended.
-#[derive(Debug)]
-pub(crate) struct Generated {
-    pub(crate) text: String,
-    pub(crate) tokens: usize,
-    /// Prompt tokens run through the model (fewer than the prompt's only when the client
-    /// left during the prefill).
-    pub(crate) prompt_fed: usize,
-    pub(crate) ending: Ending,
-    /// Time from reaching the engine to the first token (waiting for a place included).
-    pub(crate) first_token: Option<Duration>,
 }
 
 /// The engines of a gateway, one per base model, started on first use.
@@ -171,7 +156,7 @@ impl Active<'_> {
     fn fail(&mut self, e: &alx_model::Error) {
         self.gone = true;
         self.answered = true;
-        let _ = self.sequence.done.send(Err(crate::serve::model_error(e)));
+        let _ = self.sequence.done.send(Err(crate::core::model_error(e)));
     }
 }
 
@@ -386,7 +371,7 @@ fn admit<'m>(
                 });
             }
             Err(e) => {
-                let _ = s.done.send(Err(crate::serve::model_error(&e)));
+                let _ = s.done.send(Err(crate::core::model_error(&e)));
             }
         }
     }

@@ -13,9 +13,10 @@
 //! those three and the prompt). A request that fails on this side (bad weights, a receipt that
 //! cannot be written) is charged nothing: its reservation is released whole.
 
-use crate::batch::{Ending, Sequence};
 use crate::{
     Gateway, GatewayError, attribution,
+    backend::{Ending, GenerationRequest, ServedModel},
+    core::{Input, model_error},
     meter::{self, Payer, Reservation},
 };
 use alx_indexer::Passage;
@@ -35,22 +36,6 @@ use tokio::sync::mpsc::Sender;
 /// before the client counts as gone: a client that reads slowly must not hold its place in the
 /// batch for longer than this beyond the generation itself.
 pub(crate) const STREAM_STALL_MAX: Duration = Duration::from_secs(30);
-
-/// What a request asks the model for.
-#[derive(Debug)]
-pub(crate) enum Input {
-    /// A conversation, answered with the model's chat template.
-    Chat(Vec<Message>),
-    /// Texts to embed (see `execute_embeddings`).
-    Embeddings(Vec<String>),
-    /// Raw text to continue, after retrieved passages only if `retrieval` is asked.
-    Completion {
-        /// The text.
-        prompt: String,
-        /// Put retrieved passages before it.
-        retrieval: bool,
-    },
-}
 
 /// A request accepted by a handler, ready to run.
 pub(crate) struct Job {
@@ -76,16 +61,22 @@ pub(crate) struct Timings {
     pub(crate) receipt: Duration,
 }
 
-/// A finished request.
-pub(crate) struct Served {
-    pub(crate) text: String,
-    pub(crate) prompt_tokens: u32,
-    pub(crate) completion_tokens: u32,
-    pub(crate) finish: &'static str,
-    pub(crate) receipt: UsageReceipt,
-    pub(crate) timings: Timings,
+/// A finished request: what it produced, what it was charged for, and its receipt.
+#[derive(Debug)]
+pub struct Served {
+    /// The text generated.
+    pub text: String,
+    /// Prompt tokens charged (those run through the model).
+    pub prompt_tokens: u32,
+    /// Tokens generated, each charged whether or not its client stayed to read it.
+    pub completion_tokens: u32,
+    /// OpenAI's finish reason (`stop`, `length`), or `client_gone`.
+    pub finish: &'static str,
+    /// The signed receipt: fee, attribution, credits.
+    pub receipt: UsageReceipt,
     /// The vectors of an embedding request, one per input.
-    pub(crate) embeddings: Vec<Vec<f32>>,
+    pub embeddings: Vec<Vec<f32>>,
+    pub(crate) timings: Timings,
 }
 
 /// Why generation stopped early, if it did.
@@ -95,16 +86,13 @@ enum Stopped {
 }
 
 /// The weights of `spec`'s base model, loaded on first use (404 when this node lacks them).
-fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<alx_model::Model>, GatewayError> {
-    g.catalog
-        .get(&spec.base_model)
-        .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?
-        .ok_or_else(|| {
-            GatewayError::ModelNotFound(format!(
-                "the model {:?} is not served here (see GET /v1/models)",
-                spec.name
-            ))
-        })
+fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<dyn ServedModel>, GatewayError> {
+    g.backend.model(&spec.base_model)?.ok_or_else(|| {
+        GatewayError::ModelNotFound(format!(
+            "the model {:?} is not served here (see GET /v1/models)",
+            spec.name
+        ))
+    })
 }
 
 /// Runs `job` to the end (blocking: on a worker thread).
@@ -133,7 +121,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     t.retrieve = at.elapsed();
 
     let at = Instant::now();
-    let prompt = prompt_tokens(&model, &job, &passages)?;
+    let prompt = prompt_tokens(model.as_ref(), &job, &passages)?;
     t.tokenize = at.elapsed();
 
     let prompt_count = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
@@ -145,7 +133,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     };
 
     let at = Instant::now();
-    let (text, generated, fed, stopped) = generate(g, &model, prompt, &mut job)?;
+    let (text, generated, fed, stopped) = generate(g, model.as_ref(), prompt, &mut job)?;
     t.model = at.elapsed();
 
     // A client that left during the prefill pays for the prompt tokens that ran.
@@ -192,11 +180,11 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
     let context = model.context_length();
     let mut inputs = Vec::with_capacity(texts.len());
     for text in texts {
-        let at_least = model.tokenizer().tokens_at_least(text.len());
+        let at_least = model.tokens_at_least(text.len());
         if at_least > context {
             return Err(context_overflow(at_least, 0, context));
         }
-        let tokens = model.tokenizer().encode(text).map_err(|e| crate::serve::model_error(&e))?;
+        let tokens = model.encode(text).map_err(|e| model_error(&e))?;
         if tokens.is_empty() || tokens.len() > context {
             return Err(context_overflow(tokens.len(), 0, context));
         }
@@ -217,7 +205,7 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
             g.stats.note_client_gone();
             return Err(GatewayError::ClientGone);
         }
-        embeddings.push(model.embed(tokens).map_err(|e| crate::serve::model_error(&e))?);
+        embeddings.push(model.embed(tokens).map_err(|e| model_error(&e))?);
     }
     t.model = at.elapsed();
     let at = Instant::now();
@@ -240,7 +228,7 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
 /// A prompt whose bytes alone cannot fit the context is refused before it is tokenized, so a
 /// megabyte of text costs a length check, not a second of CPU.
 fn prompt_tokens(
-    model: &alx_model::Model,
+    model: &dyn ServedModel,
     job: &Job,
     passages: &[(u64, Passage)],
 ) -> Result<Vec<TokenId>, GatewayError> {
@@ -251,14 +239,14 @@ fn prompt_tokens(
         Input::Completion { prompt, .. } => prompt.len(),
         Input::Embeddings(texts) => texts.iter().map(String::len).sum(),
     };
-    let at_least = model.tokenizer().tokens_at_least(input_bytes);
+    let at_least = model.tokens_at_least(input_bytes);
     if at_least > room {
         return Err(context_overflow(at_least, job.config.max_tokens, context));
     }
     let prompt = match &job.input {
         Input::Chat(messages) => {
             let messages = with_context(messages.clone(), passages);
-            model.chat_prompt(&messages).map_err(|e| crate::serve::model_error(&e))?
+            model.chat_prompt(&messages).map_err(|e| model_error(&e))?
         }
         Input::Completion { prompt, .. } => {
             let mut text = String::new();
@@ -266,7 +254,7 @@ fn prompt_tokens(
                 text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
             }
             text.push_str(prompt);
-            model.tokenizer().encode(&text).map_err(|e| crate::serve::model_error(&e))?
+            model.encode(&text).map_err(|e| model_error(&e))?
         }
         Input::Embeddings(_) => Vec::new(),
     };
@@ -284,11 +272,7 @@ fn context_overflow(
     max_tokens: usize,
     context_length: usize,
 ) -> GatewayError {
-    crate::serve::model_error(&alx_model::Error::ContextOverflow {
-        prompt_tokens,
-        max_tokens,
-        context_length,
-    })
+    model_error(&alx_model::Error::ContextOverflow { prompt_tokens, max_tokens, context_length })
 }
 
 /// The messages with the retrieved passages in a system message of their own, after the
@@ -317,20 +301,16 @@ fn with_context(mut messages: Vec<Message>, passages: &[(u64, Passage)]) -> Vec<
 /// is `ClientGone` (nothing was computed, nothing is charged).
 fn generate(
     g: &Gateway,
-    model: &Arc<alx_model::Model>,
+    model: &dyn ServedModel,
     prompt: Vec<TokenId>,
     job: &mut Job,
 ) -> Result<(String, usize, usize, Stopped), GatewayError> {
-    let (done, result) = std::sync::mpsc::sync_channel(1);
-    let sequence = Sequence {
+    let generated = model.generate(GenerationRequest {
         prompt,
         config: job.config.clone(),
         pieces: job.pieces.take(),
         cancel: job.cancel.clone(),
-        done,
-        submitted: Instant::now(),
-    };
-    let generated = g.engines.generate(job.spec.base_model, model, sequence, &result)?;
+    })?;
     if let Some(ttft) = generated.first_token {
         g.stats.note_first_token(ttft);
     }

@@ -2,22 +2,29 @@
 //! (streamed or not), paid from on-chain prepaid deposits through API keys, attributed to the
 //! datanet contributions each answer drew on, receipted, and settled on chain in batches.
 //!
-//! A request: API key checked against the committed state → model resolved on chain → input
-//! validated → a place on the gateway's own worker threads (429 when the bounded queue is
-//! full; see `pool`) → weights loaded → passages retrieved from the model's datanet versions
-//! into the prompt → the most it may cost reserved from the key's allowance (429
-//! `insufficient_quota`) → generation in the model's batch, shared with the other requests
-//! in flight (see `batch`) → fee for the prompt and every token generated, span
-//! attribution, shares and credits → a signed receipt → the answer with an `alexandria` object
-//! (see `infer`). A request that fails on this side is never charged; one whose client leaves
-//! is charged for what it consumed. The settler turns receipts into settlement transactions
-//! and never stops (see [`settle`]).
+//! Layers, outermost first: HTTP and server-sent events (`serve`, `stream`: OpenAI's shapes
+//! only) → the core ([`Gateway::start`], a [`Request`] in and a [`Running`] out, no HTTP) →
+//! the request's work on a worker (`infer`) → a [`Backend`] that holds the weights and
+//! generates ([`LocalBackend`]: one continuous-batching engine per base model, see `batch`).
+//!
+//! A request: input validated → API key checked against the committed state → model resolved
+//! on chain → a place on the gateway's own worker threads (429 when the bounded queue is full;
+//! see `pool`) → weights loaded → passages retrieved from the model's datanet versions into the
+//! prompt → the most it may cost reserved from the key's allowance (429 `insufficient_quota`;
+//! the reservation is a guard released on every path, see `meter`) → generation, shared with
+//! the other requests in flight → fee for the prompt and every token generated, span
+//! attribution, shares and credits → a signed receipt → the answer with an `alexandria`
+//! object. A request that fails on this side is never charged; one whose client leaves is
+//! charged for what it consumed. The settler turns receipts into settlement transactions and
+//! never stops (see [`settle`]).
 
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+mod backend;
 mod batch;
 mod catalog;
+mod core;
 mod error;
 mod infer;
 pub mod meter;
@@ -29,11 +36,15 @@ pub mod settle;
 mod stats;
 mod stream;
 
+pub use backend::{Backend, Ending, Generated, GenerationRequest, LocalBackend, ServedModel};
 pub use batch::BatchLimits;
 pub use catalog::Catalog;
+pub use core::{EMBEDDING_INPUTS_MAX, Input, Request, Running};
 pub use error::GatewayError;
+pub use infer::Served;
+pub use openai::Sampling;
 pub use receipts::ReceiptStore;
-pub use stats::GatewayStats;
+pub use stats::{EngineGauges, GatewayStats};
 
 use alx_indexer::DatanetIndexes;
 use alx_ledger::ChainView;
@@ -84,8 +95,6 @@ pub struct GatewayConfig {
     pub max_tokens_max: u32,
     /// How often the settler looks for receipts to settle.
     pub settle_interval: Duration,
-    /// Sequences of one model generated together, and the cache memory they may hold.
-    pub batch: BatchLimits,
     /// Repetition penalty of a request that sets none (1 is off; see `alx_model::Penalties`).
     pub repetition_penalty: f32,
 }
@@ -98,7 +107,6 @@ impl Default for GatewayConfig {
             max_tokens_default: 256,
             max_tokens_max: 4096,
             settle_interval: Duration::from_secs(5),
-            batch: BatchLimits { batch_max: 16, cache_budget_bytes: 2 << 30 },
             repetition_penalty: alx_model::Penalties::SERVING.repetition,
         }
     }
@@ -108,13 +116,12 @@ impl Default for GatewayConfig {
 pub struct Gateway {
     chain: Arc<dyn ChainView>,
     indexes: Arc<DatanetIndexes>,
-    catalog: Catalog,
+    backend: Arc<dyn Backend>,
     meter: Mutex<meter::Meter>,
     receipts: ReceiptStore,
     key: PrivateKey,
     me: Address,
     pool: pool::WorkerPool,
-    engines: batch::Engines,
     stats: GatewayStats,
     /// The chain's next unsettled receipt when the gateway started (`u64::MAX` until set).
     held_from: Mutex<u64>,
@@ -128,33 +135,29 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// A gateway serving the weights in `models_dir`, keeping receipts in `receipts_dir`, and
+    /// A gateway serving the models of `backend`, keeping receipts in `receipts_dir`, and
     /// signing receipts and settlements with the node's `key`.
     pub fn new(
         chain: Arc<dyn ChainView>,
         indexes: Arc<DatanetIndexes>,
-        catalog: Catalog,
+        backend: Arc<dyn Backend>,
         receipts_dir: &Path,
         key: PrivateKey,
         config: GatewayConfig,
     ) -> std::io::Result<Arc<Self>> {
         let me = Address::from_public_key(&key.public_key());
         let receipts = ReceiptStore::open(receipts_dir, key.clone())?;
-        if let Err(e) = catalog.scan() {
-            tracing::warn!(dir = %catalog.dir().display(), err = %e, "cannot scan the model directory");
-        }
         let pool = pool::WorkerPool::new("gateway", config.workers, config.queue_max)?;
-        let stats = GatewayStats::default();
+        let stats = GatewayStats::with_engine(backend.gauges());
         let gateway = Arc::new(Self {
             chain,
             indexes,
-            catalog,
+            backend,
             meter: Mutex::new(meter::Meter::default()),
             receipts,
             key,
             me,
             pool,
-            engines: batch::Engines::new(config.batch, stats.engine.clone()),
             stats,
             held_from: Mutex::new(u64::MAX),
             config,
@@ -169,16 +172,17 @@ impl Gateway {
         self.me
     }
 
-    /// The model files.
-    #[must_use]
-    pub const fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-
     /// The receipts.
     #[must_use]
     pub const fn receipts(&self) -> &ReceiptStore {
         &self.receipts
+    }
+
+    /// What is held back on an API key (by hash): reserved for requests in flight, and
+    /// charged but not yet settled.
+    #[must_use]
+    pub fn held(&self, key_hash: &alx_types::Hash) -> alx_types::Amount {
+        meter::lock(&self.meter).held(key_hash)
     }
 
     /// The counters (rendered into `/metrics`).
@@ -209,7 +213,7 @@ impl Gateway {
         self.chain.committed().state.next_receipt(&self.me).unwrap_or(0)
     }
 
-    /// The `/v1` routes and `/api/receipts/{id}`.
+    /// The `/v1` routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/models", get(serve::models))
@@ -217,7 +221,6 @@ impl Gateway {
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
             .route("/v1/embeddings", post(serve::embeddings))
-            .route("/api/receipts/{id}", get(serve::receipt))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .layer(axum::middleware::from_fn(refuse_declared_oversize))
             .with_state(self.clone())

@@ -17,9 +17,10 @@ pub struct GatewayStats {
     pub(crate) engine: std::sync::Arc<EngineGauges>,
 }
 
-/// What the batching engines hold now, summed over models.
+/// What the batching engines hold now, summed over models (a backend updates them; `/metrics`
+/// shows them).
 #[derive(Debug, Default)]
-pub(crate) struct EngineGauges {
+pub struct EngineGauges {
     /// Sequences handed to an engine and not yet in its batch.
     pub(crate) waiting: AtomicU64,
     /// Sequences in a batch.
@@ -33,6 +34,11 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl GatewayStats {
+    /// Counters at zero, showing the backend's engine gauges.
+    pub(crate) fn with_engine(engine: std::sync::Arc<EngineGauges>) -> Self {
+        Self { engine, ..Self::default() }
+    }
+
     pub(crate) fn note_busy(&self) {
         bump(&self.busy, 1);
     }

@@ -5,23 +5,18 @@
 //! refused before any output (no allowance, unknown weights, a prompt over the context) gets a
 //! proper HTTP error, not a `200` with an error event. A client that stops reading or leaves
 //! ends the generation; it is charged for the prompt and the tokens generated until then (see
-//! `infer`).
+//! `infer`). The request itself runs in the gateway core (`core`); this only renders it.
 
 use crate::{
-    Gateway, GatewayError,
-    infer::{Input, Served},
-    serve::{CancelOnDrop, Prepared, now_secs, submit, summary, usage},
+    GatewayError,
+    core::{CancelOnDrop, Done, Running},
+    infer::Served,
+    serve::{now_secs, summary, usage},
 };
 use axum::response::{IntoResponse, Response, Sse, sse::Event};
 use futures::StreamExt as _;
-use std::{convert::Infallible, sync::Arc};
+use std::convert::Infallible;
 use tokio::sync::{mpsc, oneshot};
-
-/// Pieces waiting for a slow client, at most; past this the worker waits (and gives up after
-/// `infer::STREAM_STALL_MAX`).
-const PIECES_BUFFERED_MAX: usize = 64;
-
-use crate::serve::Done;
 
 fn flatten(
     result: Result<Result<Served, GatewayError>, oneshot::error::RecvError>,
@@ -29,17 +24,14 @@ fn flatten(
     result.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
 }
 
-/// Queues a streamed request and answers with its event stream.
+/// Answers a streamed request (its `pieces` taken from `running`) with its event stream.
 pub(crate) async fn respond(
-    g: &Arc<Gateway>,
-    p: Prepared,
-    input: Input,
-    model: String,
+    running: Running,
+    mut rx: mpsc::Receiver<String>,
     chat: bool,
 ) -> Result<Response, GatewayError> {
-    let (tx, mut rx) = mpsc::channel::<String>(PIECES_BUFFERED_MAX);
-    let (mut done, cancel) = submit(g, p, input, Some(tx))?;
-    let guard = CancelOnDrop(cancel);
+    let model = running.model.clone();
+    let (mut done, guard) = running.into_parts();
     let mut first = None;
     let mut early = tokio::select! {
         biased;

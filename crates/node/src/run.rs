@@ -164,8 +164,9 @@ pub fn run_with(
         .context("cannot start consensus")?;
         let metrics_ctx = Mutex::new(context.child("api_metrics"));
         let connections = Arc::new(alx_api::ConnectionStats::default());
-        let gateway_stats: Arc<std::sync::OnceLock<Arc<alx_gateway::Gateway>>> = Arc::default();
-        let stats_source = gateway_stats.clone();
+        let started_gateway: Arc<std::sync::OnceLock<Arc<alx_gateway::Gateway>>> = Arc::default();
+        let stats_source = started_gateway.clone();
+        let receipt_source = started_gateway.clone();
         let uploads = Arc::new(alx_api::UploadPolicy::new(
             me,
             cfg.uploads.min_balance()?,
@@ -186,6 +187,7 @@ pub fn run_with(
                 }
                 text
             }),
+            receipts: Arc::new(move |id| receipt_source.get()?.receipts().by_id(id)),
             version: env!("CARGO_PKG_VERSION"),
             blobs,
             indexes: indexes.clone(),
@@ -218,10 +220,17 @@ pub fn run_with(
             threads: model_threads(cfg.gateway.threads),
             ..alx_model::LoadConfig::DEFAULT
         };
+        let backend = alx_gateway::LocalBackend::new(
+            alx_gateway::Catalog::new(&home.join(&cfg.gateway.models_dir), load),
+            alx_gateway::BatchLimits {
+                batch_max: cfg.gateway.batch_max,
+                cache_budget_bytes: cfg.gateway.cache_budget_mib << 20,
+            },
+        );
         let gateway = alx_gateway::Gateway::new(
             chain.clone(),
             indexes.clone(),
-            alx_gateway::Catalog::new(&home.join(&cfg.gateway.models_dir), load),
+            Arc::new(backend),
             &data.join("receipts"),
             key.clone(),
             alx_gateway::GatewayConfig {
@@ -229,16 +238,12 @@ pub fn run_with(
                 workers: cfg.gateway.workers,
                 max_tokens_max: cfg.gateway.max_tokens_max,
                 settle_interval: std::time::Duration::from_secs(cfg.gateway.settle_interval_secs),
-                batch: alx_gateway::BatchLimits {
-                    batch_max: cfg.gateway.batch_max,
-                    cache_budget_bytes: cfg.gateway.cache_budget_mib << 20,
-                },
                 repetition_penalty: cfg.gateway.repetition_penalty,
                 ..alx_gateway::GatewayConfig::default()
             },
         )
         .context("cannot start the gateway")?;
-        let _ = gateway_stats.set(gateway.clone());
+        let _ = started_gateway.set(gateway.clone());
         let api = alx_api::router(state).merge(gateway.router());
         let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
         info!(

@@ -121,6 +121,7 @@ impl Chain {
         let state = ApiState {
             chain: ledger.clone(),
             metrics: Arc::new(String::new),
+            receipts: Arc::new(|_| None),
             version: "test",
             blobs,
             indexes,

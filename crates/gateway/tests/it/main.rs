@@ -2,6 +2,7 @@
 //! (the mempool's transactions included, so the settler's settlements commit or fail for real).
 
 mod catalog;
+mod core;
 mod settle;
 
 use alx_ledger::{
@@ -125,4 +126,101 @@ impl Chain {
         let receipts = self.block(vec![(from, payload)]);
         assert_eq!(receipts[0].error, None, "{receipts:?}");
     }
+}
+
+/// The base model hash the served chain's model names.
+pub(crate) fn base_model() -> alx_types::Hash {
+    alx_types::hash::sha256(&[b"weights"])
+}
+
+/// The hash of payer `payer`'s API key, `alx-sk-{payer}`.
+pub(crate) fn key_of(payer: u64) -> alx_types::Hash {
+    alx_types::hash::sha256(&[format!("alx-sk-{payer}").as_bytes()])
+}
+
+/// A chain serving one model: datanet 0 with contribution 0 (by 2) in version 1; model 0 "m"
+/// (owned by 1) on it, on [`base_model`], at `price` per 1,000 tokens in and out; and keys for
+/// payers 3 and 4 at provider 0, each with 1 ALX of allowance.
+pub(crate) fn served_chain(price: Amount) -> Chain {
+    use alx_types::{
+        datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+        hash::sha256,
+        model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+        usage::UsageOp,
+    };
+    let chain = Chain::new();
+    let spec = DatanetSpec {
+        name: "d".into(),
+        description: String::new(),
+        tags: vec![],
+        license: "MIT".into(),
+        policy: Policy::Open,
+        contribution_fee: Amount(0),
+        contribution_stake: Amount(0),
+        daily_byte_cap: 0,
+        curators: vec![],
+        duplicate_threshold_bps: 0,
+    };
+    chain.ok(1, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
+    let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
+    chain.ok(2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }));
+    let report = alx_types::availability::DataReport {
+        datanet: 0,
+        contribution: 0,
+        verdict: alx_types::availability::DataVerdict::Held {
+            text_hash: sha256(&[b"text"]),
+            coverage_bps: 0,
+            covered_by: None,
+            against_version: 0,
+        },
+    };
+    chain.ok(0, Payload::Datanet(DatanetOp::Attest { reports: vec![report] }));
+    chain.ok(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    let model = ModelSpec {
+        name: "m".into(),
+        base_model: base_model(),
+        adapter: None,
+        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        price_input_per_1k: price,
+        price_output_per_1k: price,
+        split: FeeSplit::DEFAULT,
+    };
+    chain.ok(1, Payload::Model(ModelOp::Register(Box::new(model))));
+    for payer in [3, 4] {
+        chain.ok(payer, Payload::Usage(UsageOp::Deposit { amount: Amount(ALX) }));
+        let create = UsageOp::CreateApiKey {
+            key_hash: key_of(payer),
+            provider: addr(0),
+            allowance: Amount(ALX),
+        };
+        chain.ok(payer, Payload::Usage(create));
+    }
+    chain
+}
+
+/// The gateway of provider 0 on `chain`, generating with `backend`, with an empty blob store
+/// (so retrieval finds no passages).
+pub(crate) fn gateway_over(
+    chain: &Chain,
+    backend: Arc<dyn alx_gateway::Backend>,
+    config: alx_gateway::GatewayConfig,
+) -> Arc<alx_gateway::Gateway> {
+    let blobs = alx_blobs::BlobStore::open(
+        &alx_blobs::BlobConfig::default(),
+        chain.dir.path(),
+        &chain.dir.path().join("staging"),
+        1 << 20,
+    )
+    .expect("blob store");
+    let indexes =
+        Arc::new(alx_indexer::DatanetIndexes::new(&chain.dir.path().join("index"), blobs));
+    alx_gateway::Gateway::new(
+        chain.ledger.clone(),
+        indexes,
+        backend,
+        &chain.dir.path().join("receipts"),
+        key(0),
+        config,
+    )
+    .expect("gateway")
 }

@@ -4,10 +4,8 @@
 //! and its block is diagnosed, rebuilt without the refused part, and the range moves on.
 
 use crate::*;
-use alx_gateway::{Catalog, Gateway, GatewayConfig, settle::Settler};
+use alx_gateway::{BatchLimits, Catalog, Gateway, GatewayConfig, LocalBackend, settle::Settler};
 use alx_types::{
-    Hash,
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
     model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
     usage::{Credit, REVOKE_DELAY_BLOCKS, UsageOp},
@@ -16,79 +14,16 @@ use alx_types::{
 
 const FEE: u128 = 10_000;
 
-/// Datanet 0 with contribution 0 (by 2) in version 1; model 0 (owned by 1) on it; keys for
-/// payers 3 and 4 at provider 0; and the gateway of provider 0.
+/// The served chain of `served_chain` at 1 base unit per 1,000 tokens (fees here are set by
+/// hand), and the gateway of provider 0 over an empty model directory.
 fn setup() -> (Chain, Arc<Gateway>) {
-    let chain = Chain::new();
-    let spec = DatanetSpec {
-        name: "d".into(),
-        description: String::new(),
-        tags: vec![],
-        license: "MIT".into(),
-        policy: Policy::Open,
-        contribution_fee: Amount(0),
-        contribution_stake: Amount(0),
-        daily_byte_cap: 0,
-        curators: vec![],
-        duplicate_threshold_bps: 0,
-    };
-    chain.ok(1, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
-    let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
-    chain.ok(2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }));
-    let report = alx_types::availability::DataReport {
-        datanet: 0,
-        contribution: 0,
-        verdict: alx_types::availability::DataVerdict::Held {
-            text_hash: sha256(&[b"text"]),
-            coverage_bps: 0,
-            covered_by: None,
-            against_version: 0,
-        },
-    };
-    chain.ok(0, Payload::Datanet(DatanetOp::Attest { reports: vec![report] }));
-    chain.ok(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }));
-    let model = ModelSpec {
-        name: "m".into(),
-        base_model: sha256(&[b"weights"]),
-        adapter: None,
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
-        price_input_per_1k: Amount(1),
-        price_output_per_1k: Amount(1),
-        split: FeeSplit::DEFAULT,
-    };
-    chain.ok(1, Payload::Model(ModelOp::Register(Box::new(model))));
-    for payer in [3, 4] {
-        chain.ok(payer, Payload::Usage(UsageOp::Deposit { amount: Amount(ALX) }));
-        let create = UsageOp::CreateApiKey {
-            key_hash: key_of(payer),
-            provider: addr(0),
-            allowance: Amount(ALX),
-        };
-        chain.ok(payer, Payload::Usage(create));
-    }
-    let blobs = alx_blobs::BlobStore::open(
-        &alx_blobs::BlobConfig::default(),
-        chain.dir.path(),
-        &chain.dir.path().join("staging"),
-        1 << 20,
-    )
-    .unwrap();
-    let indexes =
-        Arc::new(alx_indexer::DatanetIndexes::new(&chain.dir.path().join("index"), blobs));
-    let gateway = Gateway::new(
-        chain.ledger.clone() as Arc<dyn alx_ledger::ChainView>,
-        indexes,
+    let chain = served_chain(Amount(1));
+    let backend = LocalBackend::new(
         Catalog::new(&chain.dir.path().join("models"), alx_model::LoadConfig::DEFAULT),
-        &chain.dir.path().join("receipts"),
-        key(0),
-        GatewayConfig::default(),
-    )
-    .unwrap();
+        BatchLimits { batch_max: 1, cache_budget_bytes: 1 << 20 },
+    );
+    let gateway = gateway_over(&chain, Arc::new(backend), GatewayConfig::default());
     (chain, gateway)
-}
-
-fn key_of(payer: u64) -> Hash {
-    sha256(&[format!("alx-sk-{payer}").as_bytes()])
 }
 
 /// A served request on `payer`'s key: `FEE`, half of it credited to contribution 0.
