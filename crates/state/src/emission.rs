@@ -16,7 +16,7 @@
 //! ```text
 //! 0x13 ‖ epoch (BE) ‖ address → Amount   data-share earnings in that epoch (weights)
 //! 0x14 ‖ epoch (BE) ‖ address → Amount   fees settled by a provider in that epoch (weights)
-//! 0x05 ‖ "emission" → JSON of EmissionParams; "minted", "pool_subnets", "pool_data",
+//! 0x05 ‖ "emission" → EmissionParams (codec, see `encode_params`); "minted", "pool_subnets", "pool_data",
 //!        "pool_compute", "protection_fund" → Amount
 //! ```
 
@@ -59,16 +59,13 @@ impl State {
     /// The emission parameters fixed at genesis (`None`: this chain mints nothing).
     pub fn emission_params(&self) -> Result<Option<EmissionParams>, CorruptState> {
         let Some(bytes) = self.auth().get(&global_key(GLOBAL_EMISSION)) else { return Ok(None) };
-        serde_json::from_slice(bytes).map(Some).map_err(|_| CorruptState {
-            key: GLOBAL_EMISSION.into(),
-            source: CodecError::Invalid("emission", "not valid emission parameters"),
-        })
+        decode_params(bytes)
+            .map(Some)
+            .map_err(|source| CorruptState { key: GLOBAL_EMISSION.into(), source })
     }
 
     pub(crate) fn put_emission_params(&mut self, params: &EmissionParams) {
-        // Serializing a plain struct of integers cannot fail.
-        let bytes = serde_json::to_vec(params).unwrap_or_default();
-        self.auth_mut().put(global_key(GLOBAL_EMISSION), bytes);
+        self.auth_mut().put(global_key(GLOBAL_EMISSION), encode_params(params));
     }
 
     /// Minted by emission so far.
@@ -169,5 +166,145 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+/// The emission parameters in the state's one encoding (commonware's codec, fixed-width big
+/// endian): the curve's tag and fields, the cap, the six class shares and the three subnet
+/// shares in basis points.
+fn encode_params(params: &EmissionParams) -> Vec<u8> {
+    use alx_emission::Curve;
+    use commonware_codec::Write as _;
+    let mut out = Vec::with_capacity(96);
+    let schedule = params.schedule.params();
+    match schedule.curve {
+        Curve::LinearDecay { initial_per_day, decrease_per_day, blocks_per_day } => {
+            0u8.write(&mut out);
+            initial_per_day.write(&mut out);
+            decrease_per_day.write(&mut out);
+            blocks_per_day.write(&mut out);
+        }
+        Curve::Halving { initial_per_block, interval_blocks } => {
+            1u8.write(&mut out);
+            initial_per_block.write(&mut out);
+            interval_blocks.write(&mut out);
+        }
+        Curve::SupplyHalving { initial_per_block } => {
+            2u8.write(&mut out);
+            initial_per_block.write(&mut out);
+        }
+    }
+    schedule.cap.write(&mut out);
+    let split = params.split.bps();
+    for bps in [
+        split.subnets,
+        split.data_contributors,
+        split.compute,
+        split.chain_validators,
+        split.protection_fund,
+        split.community_treasury,
+    ] {
+        bps.write(&mut out);
+    }
+    let subnet = params.subnet_split.bps();
+    for bps in [subnet.owner, subnet.miners, subnet.validators] {
+        bps.write(&mut out);
+    }
+    out
+}
+
+/// Reads what [`encode_params`] wrote, and checks it as genesis did (a stored value that is not
+/// valid parameters is corrupt state).
+fn decode_params(bytes: &[u8]) -> Result<EmissionParams, CodecError> {
+    use alx_emission::{
+        Curve, Schedule, ScheduleParams, Split, SplitBps, SubnetSplit, SubnetSplitBps,
+    };
+    use bytes::Buf as _;
+    use commonware_codec::ReadExt as _;
+    let mut input = commonware_codec::Copying(bytes);
+    let buf = &mut input;
+    let curve = match u8::read(buf)? {
+        0 => Curve::LinearDecay {
+            initial_per_day: Amount::read(buf)?,
+            decrease_per_day: Amount::read(buf)?,
+            blocks_per_day: u64::read(buf)?,
+        },
+        1 => Curve::Halving {
+            initial_per_block: Amount::read(buf)?,
+            interval_blocks: u64::read(buf)?,
+        },
+        2 => Curve::SupplyHalving { initial_per_block: Amount::read(buf)? },
+        tag => return Err(CodecError::InvalidEnum(tag)),
+    };
+    let cap = Amount::read(buf)?;
+    let mut bps = [0u16; 9];
+    for b in &mut bps {
+        *b = u16::read(buf)?;
+    }
+    if buf.has_remaining() {
+        return Err(CodecError::ExtraData(buf.remaining()));
+    }
+    let invalid = |_| CodecError::Invalid("emission", "not valid emission parameters");
+    let [
+        subnets,
+        data_contributors,
+        compute,
+        chain_validators,
+        protection_fund,
+        community_treasury,
+        owner,
+        miners,
+        validators,
+    ] = bps;
+    Ok(EmissionParams {
+        schedule: Schedule::new(ScheduleParams { curve, cap }).map_err(invalid)?,
+        split: Split::new(SplitBps {
+            subnets,
+            data_contributors,
+            compute,
+            chain_validators,
+            protection_fund,
+            community_treasury,
+        })
+        .map_err(invalid)?,
+        subnet_split: SubnetSplit::new(SubnetSplitBps { owner, miners, validators })
+            .map_err(invalid)?,
+    })
+}
+
+#[cfg(test)]
+mod codec_tests {
+    use super::*;
+    use alx_emission::{Curve, Schedule, ScheduleParams, Split, SubnetSplit};
+
+    #[test]
+    fn emission_params_round_trip_and_bad_bytes_are_corrupt() {
+        let curves = [
+            Curve::LinearDecay {
+                initial_per_day: Amount(1_000_000),
+                decrease_per_day: Amount(7),
+                blocks_per_day: 86_400,
+            },
+            Curve::Halving { initial_per_block: Amount(50), interval_blocks: 210_000 },
+            Curve::SupplyHalving { initial_per_block: Amount(50) },
+        ];
+        for curve in curves {
+            let params = EmissionParams {
+                schedule: Schedule::new(ScheduleParams { curve, cap: Amount(21_000_000) }).unwrap(),
+                split: Split::DEFAULT,
+                subnet_split: SubnetSplit::DEFAULT,
+            };
+            let bytes = encode_params(&params);
+            assert_eq!(decode_params(&bytes).unwrap(), params);
+            assert!(decode_params(&bytes[..bytes.len() - 1]).is_err(), "truncated");
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode_params(&longer).is_err(), "trailing bytes");
+            let mut bad_split = bytes.clone();
+            let at = bytes.len() - 2;
+            bad_split[at] ^= 0x01; // the shares no longer sum to 10,000
+            assert!(decode_params(&bad_split).is_err(), "invalid shares");
+        }
+        assert!(decode_params(&[9]).is_err(), "unknown curve");
     }
 }
