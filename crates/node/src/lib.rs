@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod availability;
+pub mod chain;
 mod collect;
 pub mod config;
 pub mod descriptors;

@@ -8,7 +8,6 @@ use crate::{
     node_key,
 };
 use alx_consensus::{
-    AppConfig, Ledger, MempoolConfig, Timeouts, ValidatorConfig,
     network::{self, NetworkConfig},
     validator,
 };
@@ -104,14 +103,8 @@ pub fn run_with(
     let me = Address::from_public_key(&key.public_key());
     let data = home.join(&cfg.data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
-    let mempool = MempoolConfig {
-        capacity: cfg.mempool.capacity,
-        per_sender_max: cfg.mempool.per_sender_max,
-    };
-    let ledger = Arc::new(
-        Ledger::open(&data.join("chain.redb"), &genesis, mempool)
-            .context("cannot open the ledger")?,
-    );
+    let ledger = crate::chain::open_ledger(&cfg, &data.join("chain.redb"), &genesis)
+        .context("cannot open the ledger")?;
     {
         // Only candidates are dialed by the validators; anyone else waits for no one.
         let state = &ledger.committed().state;
@@ -135,13 +128,7 @@ pub fn run_with(
     let indexes = Arc::new(
         alx_indexer::DatanetIndexes::new(&data.join("index"), blobs.clone()).with_peers(peers),
     );
-    let (leader, certification, empty_block_interval) = cfg.timeouts();
-    let validator_cfg = ValidatorConfig {
-        signer: key.clone(),
-        partition_prefix: "alx".into(),
-        app: AppConfig { empty_block_interval, block_txs_max: cfg.consensus.block_txs_max },
-        timeouts: Timeouts { leader, certification },
-    };
+    let validator_cfg = cfg.validator_config(key.clone(), "alx");
     let net_cfg = NetworkConfig { listen: cfg.p2p_addr };
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(2)

@@ -9,9 +9,8 @@
 
 #![forbid(unsafe_code)]
 
-use alx_consensus::{
-    AppConfig, Channels, Ledger, MempoolConfig, Running, Timeouts, ValidatorConfig, validator,
-};
+use alx_consensus::{Channels, Ledger, Running, validator};
+use alx_node::{NodeConfig, chain};
 use alx_state::{Genesis, GenesisAccount, GenesisValidator, Params};
 use alx_types::{Address, Amount, Transaction, block::Height, tx::Payload};
 use commonware_cryptography::{
@@ -131,16 +130,19 @@ fn joiner_txs(stake: Amount, index: usize) -> Vec<alx_types::SignedTx> {
         .collect()
 }
 
-fn validator_config(key: &PrivateKey, index: usize) -> ValidatorConfig {
-    ValidatorConfig {
-        signer: key.clone(),
-        partition_prefix: format!("validator{index}"),
-        app: AppConfig { empty_block_interval: Duration::from_millis(200), block_txs_max: 1000 },
-        timeouts: Timeouts {
-            leader: Duration::from_secs(1),
-            certification: Duration::from_secs(2),
-        },
-    }
+/// The config of simulated node `index`: a local node's defaults with the consensus timings the
+/// scenarios are tuned for (a proposal every 200 ms at most, views skipped after 1 s) and 1,000
+/// transactions per block.
+fn node_config(index: usize) -> NodeConfig {
+    let mut cfg = NodeConfig::local(&format!("sim{index}"), p2p_addr(index), p2p_addr(index));
+    cfg.consensus = alx_node::config::ConsensusSection {
+        leader_timeout_ms: 1_000,
+        certification_timeout_ms: 2_000,
+        empty_block_interval_ms: 200,
+        block_txs_max: 1_000,
+    };
+    cfg.validate().expect("the simulated node's config is valid");
+    cfg
 }
 
 struct Node {
@@ -156,8 +158,10 @@ async fn start_node(
     store: &Path,
     genesis: &Genesis,
 ) -> Node {
-    let mempool = MempoolConfig { capacity: 100_000, per_sender_max: 10_000 };
-    let ledger = Arc::new(Ledger::open(store, genesis, mempool).expect("ledger opens"));
+    // The node's own wiring (see `alx_node::chain`): its config, its ledger, its validator
+    // settings; only the runtime and the network are simulated.
+    let cfg = node_config(index);
+    let ledger = chain::open_ledger(&cfg, store, genesis).expect("ledger opens");
     let me = key.public_key();
     let control = oracle.control(me.clone());
     let quota = Quota::per_second(NZU32!(1_000));
@@ -176,7 +180,7 @@ async fn start_node(
     let running = validator::start(
         context.child("validator").with_attribute("index", index),
         ledger.clone(),
-        validator_config(key, index),
+        cfg.validator_config(key.clone(), &format!("validator{index}")),
         control.clone(),
         oracle.socket_manager(),
         channels,
