@@ -1,7 +1,6 @@
 //! One module per command group.
 
 pub(crate) mod bench;
-pub(crate) mod bench_gateway;
 pub(crate) mod bench_inference;
 pub(crate) mod bench_ledger;
 pub(crate) mod bench_load;

@@ -1,0 +1,219 @@
+//! The ledger: the figures of docs/BENCHMARKS.md, measured in one run.
+//!
+//! - `ed25519_batch_verify_per_s`: the machine's raw batch-verification rate over all cores,
+//!   the physical limit of a signed-transaction ledger here (and per core).
+//! - `tx_per_s`: signed transfers per second end to end on one validator: submitted over HTTP,
+//!   admitted, proposed, finalized and committed to disk.
+//! - finality latency p50/p99 with 1 validator (and 4, as `alx up` processes on loopback, when
+//!   [`Config::alx_binary`] is given).
+//! - cold start of a network to its first finalized block.
+//!
+//! ```text
+//!   sign transfers ─► verify rates (no node) ─► 1 validator in process: throughput,
+//!                                            │  latency, cold start
+//!                                            └► 4 validators (`alx up`): cold start, latency
+//! ```
+
+mod network;
+mod transfers;
+
+use crate::BenchError;
+use alx_types::Address;
+use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+use network::{FourNodes, SingleNode};
+use serde::Serialize;
+use std::{fmt, num::NonZeroUsize, path::PathBuf, time::Duration};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Transfers in the throughput run.
+    pub txs: NonZeroUsize,
+    /// Distinct senders in the throughput run.
+    pub senders: NonZeroUsize,
+    /// Latency samples per network.
+    pub samples: NonZeroUsize,
+    /// Transactions per request in the throughput run (the node takes up to 10,000).
+    pub batch: NonZeroUsize,
+    /// Concurrent HTTP clients in the throughput run.
+    pub clients: NonZeroUsize,
+    /// How long each batch-verification rate is measured.
+    pub verify_duration: Duration,
+    /// The `alx` binary, to run four validators with `alx up` for the 4-validator figures;
+    /// `None` skips them.
+    pub alx_binary: Option<PathBuf>,
+}
+
+/// Where a run is, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Signing the transfers.
+    Signing {
+        /// Transfers.
+        txs: usize,
+        /// Senders.
+        senders: usize,
+    },
+    /// Measuring the raw batch-verification rate.
+    Verifying,
+    /// Sending every transfer to one validator.
+    Throughput {
+        /// Transfers.
+        txs: usize,
+    },
+    /// Measuring finality latency on one validator.
+    LatencyOneValidator,
+    /// Starting four validators, then measuring their finality latency.
+    FourValidators,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signing { txs, senders } => {
+                write!(f, "signing {txs} transfers from {senders} senders…")
+            }
+            Self::Verifying => f.write_str("measuring ed25519 batch verification…"),
+            Self::Throughput { txs } => write!(f, "end-to-end throughput: {txs} transfers…"),
+            Self::LatencyOneValidator => f.write_str("finality latency, 1 validator…"),
+            Self::FourValidators => f.write_str(
+                "4 validators on loopback (processes): cold start and finality latency…",
+            ),
+        }
+    }
+}
+
+/// The report of `alx bench ledger`. Times in milliseconds, rates per second; the 4-validator
+/// figures are `None` when they were skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Cores the verification rate ran on.
+    pub machine_cores: usize,
+    /// Raw batch verification over all cores.
+    pub ed25519_batch_verify_per_s: f64,
+    /// Raw batch verification on one core.
+    pub ed25519_batch_verify_per_s_one_core: f64,
+    /// Transfers committed per second, end to end.
+    pub tx_per_s: f64,
+    /// `tx_per_s / ed25519_batch_verify_per_s`.
+    pub tx_per_s_vs_verify_limit: f64,
+    /// Transfers in the throughput run.
+    pub txs: usize,
+    /// Finality latency, one validator, median.
+    pub finality_ms_p50_1v: f64,
+    /// Finality latency, one validator, 99th percentile.
+    pub finality_ms_p99_1v: f64,
+    /// Finality latency, four validators, median.
+    pub finality_ms_p50_4v: Option<f64>,
+    /// Finality latency, four validators, 99th percentile.
+    pub finality_ms_p99_4v: Option<f64>,
+    /// Laying out a one-validator home to its first finalized block.
+    pub cold_start_ms_1v: f64,
+    /// The same for four validator processes.
+    pub cold_start_ms_4v: Option<f64>,
+}
+
+/// Runs the whole benchmark, reporting each step to `progress`. The networks live in
+/// temporary directories and are stopped before this returns, on success or failure.
+///
+/// # Errors
+/// Any failure to start a network, a refused or uncommitted transfer, or a timeout.
+pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report, BenchError> {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let (txs_count, senders) = (config.txs.get(), config.senders.get());
+    progress(Progress::Signing { txs: txs_count, senders });
+    let keys: Vec<PrivateKey> =
+        (0..senders as u64).map(|i| PrivateKey::from_seed(10_000 + i)).collect();
+    let txs = transfers::sign(&keys, txs_count);
+
+    progress(Progress::Verifying);
+    let (verify_all, verify_one) = transfers::verify_rates(&txs, cores, config.verify_duration);
+
+    let (tx_per_s, lat1, cold_1v) = {
+        // Declared first, so dropped last: the node stops before its directory goes away.
+        let tmp = tempfile::tempdir().map_err(BenchError::io("create a temporary directory"))?;
+        let funded: Vec<Address> =
+            keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+        let node = SingleNode::start(tmp.path(), funded)?;
+        progress(Progress::Throughput { txs: txs.len() });
+        let tx_per_s = transfers::throughput(&node.client, &txs, &keys, config)?;
+        progress(Progress::LatencyOneValidator);
+        let lat =
+            transfers::latency(&node.client, &keys[0], txs_count / senders, config.samples.get())?;
+        (tx_per_s, lat, node.cold_start_ms)
+    };
+    let (lat4, cold_4v) = match &config.alx_binary {
+        None => (None, None),
+        Some(alx) => {
+            progress(Progress::FourValidators);
+            let funded = vec![Address::from_public_key(&keys[0].public_key())];
+            let nodes = FourNodes::start(alx, funded)?;
+            let lat = transfers::latency(&nodes.client, &keys[0], 0, config.samples.get())?;
+            (Some(lat), Some(nodes.cold_start_ms))
+        }
+    };
+    Ok(Report {
+        machine_cores: cores,
+        ed25519_batch_verify_per_s: verify_all,
+        ed25519_batch_verify_per_s_one_core: verify_one,
+        tx_per_s,
+        tx_per_s_vs_verify_limit: tx_per_s / verify_all,
+        txs: txs.len(),
+        finality_ms_p50_1v: lat1.0,
+        finality_ms_p99_1v: lat1.1,
+        finality_ms_p50_4v: lat4.map(|l| l.0),
+        finality_ms_p99_4v: lat4.map(|l| l.1),
+        cold_start_ms_1v: cold_1v,
+        cold_start_ms_4v: cold_4v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, Progress, run};
+    use std::{num::NonZeroUsize, time::Duration};
+
+    fn n(x: usize) -> NonZeroUsize {
+        NonZeroUsize::new(x).expect("non-zero")
+    }
+
+    /// One validator on loopback, 40 transfers from 4 senders: every transfer commits, and
+    /// every figure is a positive time or rate.
+    #[test]
+    fn one_validator_commits_every_transfer() {
+        let config = Config {
+            txs: n(40),
+            senders: n(4),
+            samples: n(3),
+            batch: n(16),
+            clients: n(2),
+            verify_duration: Duration::from_millis(50),
+            alx_binary: None,
+        };
+        let mut seen = Vec::new();
+        let report = run(&config, |p| seen.push(p)).expect("ledger bench");
+        assert_eq!(
+            seen,
+            [
+                Progress::Signing { txs: 40, senders: 4 },
+                Progress::Verifying,
+                Progress::Throughput { txs: 40 },
+                Progress::LatencyOneValidator,
+            ]
+        );
+        assert_eq!(report.txs, 40);
+        assert!(report.machine_cores >= 1);
+        assert!(report.ed25519_batch_verify_per_s > 0.0);
+        assert!(report.ed25519_batch_verify_per_s_one_core > 0.0);
+        assert!(report.tx_per_s > 0.0);
+        let ratio = report.tx_per_s / report.ed25519_batch_verify_per_s;
+        assert!((report.tx_per_s_vs_verify_limit - ratio).abs() < 1e-12);
+        assert!(report.finality_ms_p50_1v > 0.0);
+        assert!(report.finality_ms_p99_1v >= report.finality_ms_p50_1v);
+        assert!(report.cold_start_ms_1v > 0.0);
+        assert_eq!(report.finality_ms_p50_4v, None);
+        assert_eq!(report.cold_start_ms_4v, None);
+        let json = serde_json::to_value(&report).expect("serialize");
+        assert!(json["finality_ms_p99_4v"].is_null(), "skipped figures stay in the JSON");
+    }
+}
