@@ -2,7 +2,10 @@
 //! contribution's coverage by earlier versions (what reviewers check before approving).
 
 use crate::{ApiError, ApiState};
-use alx_types::attribution_api::{AttributionReport, AttributionRequest, ContributionCoverage};
+use alx_types::{
+    attribution_api::{AttributionReport, AttributionRequest, ContributionCoverage},
+    datanet::{ContributionId, DatanetId},
+};
 use axum::{
     Json,
     extract::{Path, State, rejection::JsonRejection},
@@ -29,8 +32,8 @@ pub(crate) async fn coverage(
     State(s): State<ApiState>,
     Path((datanet, contribution)): Path<(String, String)>,
 ) -> Result<Json<ContributionCoverage>, ApiError> {
-    let datanet = crate::datanets::number(&datanet, "datanet id")?;
-    let contribution = crate::datanets::number(&contribution, "contribution id")?;
+    let datanet: DatanetId = crate::datanets::number(&datanet, "datanet id")?;
+    let contribution: ContributionId = crate::datanets::number(&contribution, "contribution id")?;
     let committed = s.chain.committed();
     Ok(Json(s.indexes.coverage(&committed.state, datanet, contribution).await?))
 }

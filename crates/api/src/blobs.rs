@@ -45,7 +45,7 @@ async fn store(
 ) -> Result<Response, ApiError> {
     let authorized = {
         let committed = s.chain.committed();
-        s.uploads.authorize(&committed.state, committed.block.height().0, headers, expected)?
+        s.uploads.authorize(&committed.state, committed.block.height(), headers, expected)?
     };
     let rules =
         PutRules { hash: authorized.hash, size: Some(authorized.size), media: query.media_type };

@@ -3,7 +3,7 @@
 use crate::{ApiError, ApiState};
 use alx_state::{Contribution, ContributionStatus, Datanet, DatanetVersion, State as ChainState};
 use alx_types::{
-    datanet::DatanetId,
+    datanet::{ContributionId, DatanetId},
     datanet_api::{ContributionJson, DatanetJson, DatanetResponse, VersionJson},
 };
 use axum::{
@@ -44,7 +44,7 @@ fn version_json(datanet: DatanetId, version: u32, v: DatanetVersion) -> VersionJ
 fn contribution_json(
     state: &ChainState,
     datanet: DatanetId,
-    id: u64,
+    id: ContributionId,
     c: Contribution,
 ) -> Result<ContributionJson, ApiError> {
     Ok(ContributionJson {
@@ -64,7 +64,7 @@ fn contribution_json(
     })
 }
 
-pub(crate) fn number(text: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
     text.parse().map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
 }
 
@@ -76,7 +76,7 @@ fn existing(state: &ChainState, id: DatanetId) -> Result<Datanet, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Page {
-    /// First id.
+    /// First id (of a datanet, or of a contribution in its datanet).
     #[serde(default)]
     from: u64,
     /// Most items (at most 500).
@@ -94,7 +94,7 @@ pub(crate) async fn list(
     let limit = page.limit.unwrap_or(100).min(PAGE_MAX);
     let end = state.datanet_count()?.min(page.from.saturating_add(limit));
     let mut out = Vec::new();
-    for id in page.from..end {
+    for id in (page.from..end).map(DatanetId) {
         out.push(datanet_json(id, existing(state, id)?));
     }
     Ok(Json(out))
@@ -104,7 +104,7 @@ pub(crate) async fn show(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<DatanetResponse> {
-    let id = number(&id, "datanet id")?;
+    let id: DatanetId = number(&id, "datanet id")?;
     let committed = s.chain.committed();
     let state = &committed.state;
     let datanet = existing(state, id)?;
@@ -123,7 +123,7 @@ pub(crate) async fn contributions(
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Vec<ContributionJson>> {
-    let id = number(&id, "datanet id")?;
+    let id: DatanetId = number(&id, "datanet id")?;
     let committed = s.chain.committed();
     let state = &committed.state;
     existing(state, id)?;
@@ -141,7 +141,7 @@ pub(crate) async fn contributions(
         .contributions(id)?
         .into_iter()
         .filter(|(cid, c)| {
-            *cid >= page.from && page.status.as_deref().is_none_or(|s| s == c.status.name())
+            cid.0 >= page.from && page.status.as_deref().is_none_or(|s| s == c.status.name())
         })
         .take(limit)
         .map(|(cid, c)| contribution_json(state, id, cid, c))
@@ -153,8 +153,8 @@ pub(crate) async fn version(
     State(s): State<ApiState>,
     Path((id, v)): Path<(String, String)>,
 ) -> ApiResult<VersionJson> {
-    let id = number(&id, "datanet id")?;
-    let v = u32::try_from(number(&v, "version")?)
+    let id: DatanetId = number(&id, "datanet id")?;
+    let v = u32::try_from(number::<u64>(&v, "version")?)
         .map_err(|_| ApiError::NotFound(format!("datanet {id} has no version {v}")))?;
     let committed = s.chain.committed();
     let state = &committed.state;

@@ -4,7 +4,7 @@
 use crate::{ApiError, ApiState};
 use alx_state::{Model, State as ChainState};
 use alx_types::{
-    Address,
+    Address, Height,
     hash::parse_hex,
     model::ModelId,
     model_api::{ApiKeyJson, ModelJson, RewardsJson},
@@ -32,7 +32,7 @@ fn model_json(id: ModelId, m: Model) -> ModelJson {
 
 /// A model by id, or by name.
 pub(crate) fn find_model(state: &ChainState, id: &str) -> Result<(ModelId, Model), ApiError> {
-    let id = match id.parse::<u64>() {
+    let id = match id.parse::<ModelId>() {
         Ok(n) => n,
         Err(_) => state
             .model_by_name(id)?
@@ -60,7 +60,7 @@ pub(crate) async fn list(
     let end =
         state.model_count()?.min(page.from.saturating_add(page.limit.unwrap_or(100).min(PAGE_MAX)));
     let mut out = Vec::new();
-    for id in page.from..end {
+    for id in (page.from..end).map(ModelId) {
         if let Some(m) = state.model(id)? {
             out.push(model_json(id, m));
         }
@@ -113,7 +113,7 @@ pub(crate) async fn api_key(
         allowance: k.allowance,
         spent: k.spent,
         revoked: k.revoked,
-        closes_at: (k.closes_at != 0 && !k.revoked).then_some(k.closes_at),
+        closes_at: (k.closes_at != Height(0) && !k.revoked).then_some(k.closes_at),
     }))
 }
 

@@ -62,8 +62,8 @@ pub(crate) async fn block(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<BlockResponse> {
-    let height = if let Ok(h) = id.parse::<u64>() {
-        Height(h)
+    let height = if let Ok(h) = id.parse::<Height>() {
+        h
     } else if let Some(hash) = parse_hex(&id) {
         s.chain
             .height_of(&hash)?

@@ -134,8 +134,8 @@ mod tests {
         let check = |text: &str, expect: Option<SubnetRef<'_>>| {
             assert_eq!(subnet_ref(text).ok(), expect, "{text:?}");
         };
-        check("0", Some(SubnetRef::Id(0)));
-        check("18446744073709551615", Some(SubnetRef::Id(u64::MAX)));
+        check("0", Some(SubnetRef::Id(SubnetId(0))));
+        check("18446744073709551615", Some(SubnetRef::Id(SubnetId(u64::MAX))));
         check("move-coders", Some(SubnetRef::Name("move-coders")));
         check("7a", Some(SubnetRef::Name("7a")));
         check(&"n".repeat(SUBNET_NAME_LEN_MAX), Some(SubnetRef::Name(&"n".repeat(64))));

@@ -18,7 +18,7 @@
 use crate::ApiError;
 use alx_state::State;
 use alx_types::{
-    Address, Amount, ChainId, Hash,
+    Address, Amount, ChainId, Hash, Height,
     upload::{GRANT_BLOCKS_MAX, UPLOAD_GRANT_HEADER, UploadGrant},
 };
 use axum::http::{HeaderMap, header};
@@ -117,7 +117,7 @@ impl UploadPolicy {
     pub(crate) fn authorize(
         &self,
         state: &State,
-        height: u64,
+        height: Height,
         headers: &HeaderMap,
         path_hash: Option<Hash>,
     ) -> Result<Authorized, ApiError> {
@@ -160,7 +160,7 @@ impl UploadPolicy {
         &self,
         state: &State,
         chain_id: &ChainId,
-        height: u64,
+        height: Height,
         grant: &UploadGrant,
         path_hash: Option<Hash>,
     ) -> Result<(), ApiError> {

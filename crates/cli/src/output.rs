@@ -76,7 +76,7 @@ pub(crate) struct TxFailed {
     /// The transaction hash (hex).
     pub(crate) hash: String,
     /// The height it was committed at.
-    pub(crate) height: u64,
+    pub(crate) height: alx_types::Height,
     /// The receipt's error code (always present on a failed receipt).
     pub(crate) code: Option<alx_types::ErrorCode>,
     /// What to do about it.
@@ -325,7 +325,7 @@ mod tests {
         let failed = TxFailed {
             what: "transfer".into(),
             hash: "ab".into(),
-            height: 9,
+            height: alx_types::Height(9),
             code: Some(alx_types::ErrorCode::InsufficientFunds),
             hint: "h".into(),
         };

@@ -186,7 +186,7 @@ impl Sent {
         Some(TxFailed {
             what: what.to_owned(),
             hash: self.hash.clone(),
-            height: c.height.0,
+            height: c.height,
             code,
             hint: hint(code),
         })

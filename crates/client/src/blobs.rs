@@ -3,7 +3,7 @@
 use crate::{Client, ClientError};
 use alx_types::{
     attribution_api::{AttributionReport, AttributionRequest, BlobResponse, ContributionCoverage},
-    datanet::MediaType,
+    datanet::{ContributionId, DatanetId, MediaType},
     hash::{Hash, to_hex},
 };
 use std::{io::Read, time::Duration};
@@ -87,8 +87,8 @@ impl Client {
     /// `GET /api/datanets/{id}/contributions/{c}/coverage`.
     pub fn coverage(
         &self,
-        datanet: u64,
-        contribution: u64,
+        datanet: DatanetId,
+        contribution: ContributionId,
     ) -> Result<ContributionCoverage, ClientError> {
         self.get(&format!("/api/datanets/{datanet}/contributions/{contribution}/coverage"))
     }

@@ -13,6 +13,7 @@ use alx_types::{
         AccountResponse, BlockResponse, ErrorResponse, StatusResponse, SubmitTxRequest,
         SubmitTxResponse, TxResponse,
     },
+    datanet::{ContributionId, DatanetId},
     datanet_api::{ContributionJson, DatanetJson, DatanetResponse},
     hash::parse_hex,
 };
@@ -136,29 +137,29 @@ impl Client {
     }
 
     /// `GET /api/datanets` (ids from `from`, at most `limit`).
-    pub fn datanets(&self, from: u64, limit: u64) -> Result<Vec<DatanetJson>, ClientError> {
+    pub fn datanets(&self, from: DatanetId, limit: u64) -> Result<Vec<DatanetJson>, ClientError> {
         self.get(&format!("/api/datanets?from={from}&limit={limit}"))
     }
 
     /// `GET /api/datanets/{id}`.
-    pub fn datanet(&self, id: u64) -> Result<DatanetResponse, ClientError> {
+    pub fn datanet(&self, id: DatanetId) -> Result<DatanetResponse, ClientError> {
         self.get(&format!("/api/datanets/{id}"))
     }
 
     /// `GET /api/datanets/{id}/contributions`, optionally only those with `status`.
     pub fn contributions(
         &self,
-        id: u64,
+        id: DatanetId,
         status: Option<&str>,
     ) -> Result<Vec<ContributionJson>, ClientError> {
-        self.contributions_from(id, 0, status)
+        self.contributions_from(id, ContributionId(0), status)
     }
 
     /// `GET /api/datanets/{id}/contributions?from=…`: at most 500 contributions from id `from`.
     pub fn contributions_from(
         &self,
-        id: u64,
-        from: u64,
+        id: DatanetId,
+        from: ContributionId,
         status: Option<&str>,
     ) -> Result<Vec<ContributionJson>, ClientError> {
         let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();

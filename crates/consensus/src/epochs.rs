@@ -6,7 +6,7 @@
 
 use alx_ledger::LedgerError;
 use alx_state::State;
-use alx_types::{Address, NAMESPACE_CONSENSUS, limits::VALIDATORS_ACTIVE_MAX};
+use alx_types::{Address, Height, NAMESPACE_CONSENSUS, limits::VALIDATORS_ACTIVE_MAX};
 use commonware_consensus::{
     simplex::scheme::ed25519::Scheme,
     types::{Epoch, Epocher as _, FixedEpocher},
@@ -51,8 +51,9 @@ pub fn epocher(state: &State) -> Result<FixedEpocher, LedgerError> {
 ///
 /// # Errors
 /// If `height + 1` is beyond the last epoch the epocher can describe.
-pub fn epoch_after(epocher: &FixedEpocher, height: u64) -> Result<Epoch, LedgerError> {
-    let next = height.checked_add(1).ok_or_else(|| LedgerError::Epoch("height overflow".into()))?;
+pub fn epoch_after(epocher: &FixedEpocher, height: Height) -> Result<Epoch, LedgerError> {
+    let next =
+        height.0.checked_add(1).ok_or_else(|| LedgerError::Epoch("height overflow".into()))?;
     epocher
         .containing(commonware_consensus::types::Height::new(next))
         .map(|info| info.epoch())
@@ -230,11 +231,11 @@ mod tests {
     #[test]
     fn the_block_after_the_last_of_an_epoch_starts_the_next() {
         let epocher = FixedEpocher::new(NZU64!(10));
-        assert_eq!(epoch_after(&epocher, 0).unwrap(), Epoch::new(0));
-        assert_eq!(epoch_after(&epocher, 8).unwrap(), Epoch::new(0));
-        assert_eq!(epoch_after(&epocher, 9).unwrap(), Epoch::new(1));
+        assert_eq!(epoch_after(&epocher, alx_types::Height(0)).unwrap(), Epoch::new(0));
+        assert_eq!(epoch_after(&epocher, alx_types::Height(8)).unwrap(), Epoch::new(0));
+        assert_eq!(epoch_after(&epocher, alx_types::Height(9)).unwrap(), Epoch::new(1));
         assert_eq!(epocher.last(Epoch::new(0)), Some(Height::new(9)));
-        assert!(epoch_after(&epocher, u64::MAX).is_err());
+        assert!(epoch_after(&epocher, alx_types::Height(u64::MAX)).is_err());
     }
 
     #[test]

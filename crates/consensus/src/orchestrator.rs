@@ -175,7 +175,7 @@ where
         // The committed state chose the set of the epoch that follows it.
         let peers = epochs::epoch_peers(&committed.state)?;
         self.track(height, &peers)?;
-        let target = epochs::epoch_after(&self.epocher, height)?;
+        let target = epochs::epoch_after(&self.epocher, committed.block.height())?;
         if current.as_ref().is_some_and(|c| c.epoch >= target) {
             return Ok(());
         }

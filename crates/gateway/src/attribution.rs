@@ -11,6 +11,7 @@ use alx_indexer::{DatanetIndexes, Passage};
 use alx_state::State;
 use alx_types::{
     Amount,
+    datanet::{ContributionId, DatanetId},
     model::{ModelId, ModelSpec},
     usage::Credit,
     usage_api::{Citation, ShareEntry},
@@ -19,29 +20,38 @@ use std::collections::BTreeMap;
 
 pub use alx_attribution::rule::Key;
 
+/// The typed ids of a rule key (the rule itself works on plain numbers).
+const fn ids((datanet, contribution): Key) -> (DatanetId, ContributionId) {
+    (DatanetId(datanet), ContributionId(contribution))
+}
+
 /// Longest excerpt kept in a citation, in bytes.
 const EXCERPT_BYTES: usize = 160;
 
 /// The passages relevant to `query` across the model's datanet versions, best first (see
 /// `alx_attribution::retrieval` for the score and the relevance threshold).
-pub fn retrieve(indexes: &DatanetIndexes, spec: &ModelSpec, query: &str) -> Vec<(u64, Passage)> {
+pub fn retrieve(
+    indexes: &DatanetIndexes,
+    spec: &ModelSpec,
+    query: &str,
+) -> Vec<(DatanetId, Passage)> {
     let config = RetrievalConfig::DEFAULT;
     let mut lists = Vec::new();
     for d in &spec.datanets {
         match indexes.retrieve(d.datanet, d.version, query, &config) {
             Ok(found) => {
-                lists.push((d.datanet, found.into_iter().map(|p| (p.score, p)).collect()));
+                lists.push((d.datanet.0, found.into_iter().map(|p| (p.score, p)).collect()));
             }
             Err(e) => {
-                tracing::warn!(datanet = d.datanet, version = d.version, err = %e, "retrieval skipped")
+                tracing::warn!(datanet = %d.datanet, version = d.version, err = %e, "retrieval skipped")
             }
         }
     }
-    rule::merge_ranked(&lists, config.k)
+    rule::merge_ranked(&lists, config.k).into_iter().map(|(d, p)| (DatanetId(d), p)).collect()
 }
 
 /// Citations of retrieved passages.
-pub fn citations(passages: &[(u64, Passage)]) -> Vec<Citation> {
+pub fn citations(passages: &[(DatanetId, Passage)]) -> Vec<Citation> {
     passages
         .iter()
         .enumerate()
@@ -72,7 +82,7 @@ pub fn span_shares(
     for d in &spec.datanets {
         match indexes.attribute(state, d.datanet, Some(d.version), output, None) {
             Ok(r) => reports.push(r),
-            Err(e) => tracing::debug!(datanet = d.datanet, err = %e, "no span attribution"),
+            Err(e) => tracing::debug!(datanet = %d.datanet, err = %e, "no span attribution"),
         }
     }
     span_weights(&reports)
@@ -88,7 +98,7 @@ pub fn span_weights(
     let reports: Vec<rule::SpanReport> = reports
         .iter()
         .map(|r| rule::SpanReport {
-            datanet: r.datanet,
+            datanet: r.datanet.0,
             covered_bytes: r.covered_bytes as u64,
             shares: r
                 .contributions
@@ -101,8 +111,11 @@ pub fn span_weights(
 }
 
 /// The combined shares (the rule's retrieval and span parts).
-pub fn combine(retrieved: &[(u64, Passage)], spans: &BTreeMap<Key, u32>) -> BTreeMap<Key, u32> {
-    let ranked: Vec<Key> = retrieved.iter().map(|(d, p)| (*d, p.contribution)).collect();
+pub fn combine(
+    retrieved: &[(DatanetId, Passage)],
+    spans: &BTreeMap<Key, u32>,
+) -> BTreeMap<Key, u32> {
+    let ranked: Vec<Key> = retrieved.iter().map(|(d, p)| (d.0, p.contribution.0)).collect();
     rule::combine(&ranked, spans)
 }
 
@@ -110,16 +123,19 @@ pub fn combine(retrieved: &[(u64, Passage)], spans: &BTreeMap<Key, u32>) -> BTre
 pub fn entries(state: &State, shares: &BTreeMap<Key, u32>) -> Vec<ShareEntry> {
     shares
         .iter()
-        .map(|(&(datanet, contribution), &bps)| ShareEntry {
-            datanet,
-            contribution,
-            contributor: state
-                .contribution(datanet, contribution)
-                .ok()
-                .flatten()
-                .map(|c| c.contributor.to_string())
-                .unwrap_or_default(),
-            bps,
+        .map(|(&key, &bps)| {
+            let (datanet, contribution) = ids(key);
+            ShareEntry {
+                datanet,
+                contribution,
+                contributor: state
+                    .contribution(datanet, contribution)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.contributor.to_string())
+                    .unwrap_or_default(),
+                bps,
+            }
         })
         .collect()
 }
@@ -134,15 +150,15 @@ pub fn credits(
     shares: &BTreeMap<Key, u32>,
 ) -> Vec<Credit> {
     let data = rule::data_share(fee.0, u32::from(spec.split.data_bps));
-    let flagged =
-        |(d, c): Key| state.contribution(d, c).ok().flatten().is_none_or(|c| c.near_duplicate);
+    let flagged = |key: Key| {
+        let (d, c) = ids(key);
+        state.contribution(d, c).ok().flatten().is_none_or(|c| c.near_duplicate)
+    };
     rule::credits(data, shares, flagged)
         .into_iter()
-        .map(|((datanet, contribution), amount)| Credit {
-            model,
-            datanet,
-            contribution,
-            amount: Amount(amount),
+        .map(|(key, amount)| {
+            let (datanet, contribution) = ids(key);
+            Credit { model, datanet, contribution, amount: Amount(amount) }
         })
         .collect()
 }

@@ -13,6 +13,7 @@ use crate::{
 use alx_model::{GenerateConfig, Message};
 use alx_types::{
     model::{ModelId, ModelSpec},
+    subnet::SubnetId,
     subnet_api::NeuronRole,
 };
 use std::{
@@ -336,7 +337,7 @@ pub(crate) fn resolve(
     state: &alx_state::State,
     name: &str,
 ) -> Result<Option<ModelId>, alx_state::CorruptState> {
-    match (name.strip_prefix(SUBNET_ROUTE), name.parse::<u64>()) {
+    match (name.strip_prefix(SUBNET_ROUTE), name.parse::<ModelId>()) {
         (Some(subnet), _) => top_miner_model(state, subnet),
         (None, Ok(id)) => Ok(Some(id)),
         (None, Err(_)) => state.model_by_name(name),
@@ -352,7 +353,7 @@ fn top_miner_model(
     state: &alx_state::State,
     subnet: &str,
 ) -> Result<Option<ModelId>, alx_state::CorruptState> {
-    let id = match subnet.parse::<u64>() {
+    let id = match subnet.parse::<SubnetId>() {
         Ok(id) => Some(id),
         Err(_) => state.subnets()?.into_iter().find(|s| s.spec.name == subnet).map(|s| s.id),
     };

@@ -23,6 +23,7 @@ use alx_indexer::Passage;
 use alx_model::{FinishReason, GenerateConfig, Message, Role, TokenId};
 use alx_types::{
     Amount,
+    datanet::DatanetId,
     model::{ModelId, ModelSpec},
     usage_api::{ReceiptBody, UsageReceipt},
 };
@@ -230,7 +231,7 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
 fn prompt_tokens(
     model: &dyn ServedModel,
     job: &Job,
-    passages: &[(u64, Passage)],
+    passages: &[(DatanetId, Passage)],
 ) -> Result<Vec<TokenId>, GatewayError> {
     let context = model.context_length();
     let room = context.saturating_sub(job.config.max_tokens);
@@ -279,7 +280,7 @@ fn context_overflow(
 /// caller's system messages and before the conversation: the notes are marked as reference
 /// material, numbered and fenced, so the model (and anyone reading the prompt) can tell them
 /// from the question.
-fn with_context(mut messages: Vec<Message>, passages: &[(u64, Passage)]) -> Vec<Message> {
+fn with_context(mut messages: Vec<Message>, passages: &[(DatanetId, Passage)]) -> Vec<Message> {
     if passages.is_empty() {
         return messages;
     }
@@ -328,7 +329,7 @@ fn generate(
 fn receipt_for(
     g: &Gateway,
     job: &Job,
-    passages: &[(u64, Passage)],
+    passages: &[(DatanetId, Passage)],
     output: &str,
     prompt_tokens: u32,
     completion_tokens: u32,

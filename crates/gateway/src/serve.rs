@@ -15,6 +15,7 @@ use crate::{
 use alx_model::{Message, Role};
 use alx_types::{
     hash::to_hex,
+    model::ModelId,
     usage_api::{ReceiptSummary, UsageReceipt},
 };
 use axum::{
@@ -76,7 +77,7 @@ fn entry(m: alx_state::Model) -> ModelEntry {
     ModelEntry {
         id: m.spec.name,
         object: "model",
-        created: m.registered_at,
+        created: m.registered_at.0,
         owned_by: m.owner.to_string(),
     }
 }
@@ -85,7 +86,7 @@ pub(crate) async fn models(State(g): Shared) -> Result<Json<ModelList>, GatewayE
     let committed = g.chain.committed();
     let state = &committed.state;
     let mut data = Vec::new();
-    for id in 0..state.model_count()? {
+    for id in (0..state.model_count()?).map(ModelId) {
         if let Some(m) = state.model(id)?
             && !m.retired
             && g.backend.serves(&m.spec.base_model)

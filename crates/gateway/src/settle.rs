@@ -28,6 +28,7 @@ use alx_state::{ContributionStatus, State};
 use alx_types::{
     Amount, ErrorCode, Hash,
     block::Height,
+    datanet::{ContributionId, DatanetId},
     hash::{sha256, to_hex},
     merkle::list_root,
     model::{BPS, ModelId},
@@ -114,7 +115,7 @@ pub fn next_batch(
     policy: BatchPolicy,
 ) -> Option<Batch> {
     let mut charges: BTreeMap<(Hash, ModelId), Amount> = BTreeMap::new();
-    let mut credits: BTreeMap<(ModelId, u64, u64), Amount> = BTreeMap::new();
+    let mut credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount> = BTreeMap::new();
     let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
     let mut ids = Vec::new();
     let mut written_off = Vec::new();
@@ -184,9 +185,9 @@ pub fn next_batch(
 
 /// The `n` largest credits (equal amounts: the smaller key first).
 fn largest(
-    credits: BTreeMap<(ModelId, u64, u64), Amount>,
+    credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount>,
     n: usize,
-) -> BTreeMap<(ModelId, u64, u64), Amount> {
+) -> BTreeMap<(ModelId, DatanetId, ContributionId), Amount> {
     let mut all: Vec<_> = credits.into_iter().collect();
     all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     all.into_iter().take(n).collect()
@@ -198,7 +199,7 @@ fn largest(
 fn within_data_shares(
     state: &State,
     charges: &BTreeMap<(Hash, ModelId), Amount>,
-    credits: BTreeMap<(ModelId, u64, u64), Amount>,
+    credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount>,
 ) -> Vec<Credit> {
     let mut charged: BTreeMap<ModelId, u128> = BTreeMap::new();
     for (&(_, model), amount) in charges {

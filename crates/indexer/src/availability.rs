@@ -10,7 +10,10 @@ use crate::{DatanetIndexes, QueryError};
 use alx_attribution::{MIN_SPAN_BYTES_DEFAULT, coverage::main_source};
 use alx_blobs::ingest;
 use alx_state::Contribution;
-use alx_types::{availability::DataVerdict, datanet::DatanetId};
+use alx_types::{
+    availability::DataVerdict,
+    datanet::{ContributionId, DatanetId},
+};
 use std::collections::BTreeMap;
 
 impl DatanetIndexes {
@@ -55,7 +58,7 @@ impl DatanetIndexes {
         Ok(Some(DataVerdict::Held {
             text_hash,
             coverage_bps: u16::try_from(bps.min(10_000)).unwrap_or(10_000),
-            covered_by: main_source(&tally).map(|(id, _)| id.0),
+            covered_by: main_source(&tally).map(|(id, _)| ContributionId(id.0)),
             against_version,
         }))
     }

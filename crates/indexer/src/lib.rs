@@ -25,7 +25,7 @@ pub use sync::{SyncError, SyncReport};
 
 use alx_attribution::Index;
 use alx_blobs::{BlobStore, Peers};
-use alx_types::datanet::DatanetId;
+use alx_types::datanet::{ContributionId, DatanetId};
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -53,7 +53,7 @@ pub struct DatanetIndexes {
     open: Mutex<OpenVersions>,
     opened: Mutex<u64>,
     /// Blobs already reported missing, so a waiting version warns once, not every block.
-    warned: Mutex<BTreeSet<(DatanetId, u64)>>,
+    warned: Mutex<BTreeSet<(DatanetId, ContributionId)>>,
 }
 
 impl std::fmt::Debug for DatanetIndexes {

@@ -3,15 +3,14 @@
 
 use crate::DatanetIndexes;
 use alx_attribution::{
-    AttributionConfig, ContributionId, IndexError, MIN_SPAN_BYTES_DEFAULT,
-    NEAR_DUPLICATE_BPS_DEFAULT,
+    AttributionConfig, IndexError, MIN_SPAN_BYTES_DEFAULT, NEAR_DUPLICATE_BPS_DEFAULT,
 };
 use alx_blobs::{BlobError, ingest};
 use alx_state::{ContributionStatus, CorruptState, State};
 pub use alx_types::attribution_api::{
     AttributionReport, ContributionCoverage, ReportShare, ReportSpan,
 };
-use alx_types::datanet::DatanetId;
+use alx_types::datanet::{ContributionId, DatanetId};
 use std::collections::BTreeSet;
 
 /// Why a query failed.
@@ -26,7 +25,7 @@ pub enum QueryError {
         /// The datanet.
         datanet: DatanetId,
         /// The contribution.
-        contribution: u64,
+        contribution: ContributionId,
     },
     /// The version is not published, or not indexed here yet.
     #[error("version {version} of datanet {datanet} is not indexed on this node")]
@@ -40,7 +39,7 @@ pub enum QueryError {
     #[error("the content of contribution {contribution} is not stored on this node")]
     MissingBlob {
         /// The contribution.
-        contribution: u64,
+        contribution: ContributionId,
     },
     /// The contribution's content is not text.
     #[error("the content cannot be read as text: {0}")]
@@ -96,17 +95,17 @@ impl DatanetIndexes {
             min_len: min_len.unwrap_or(MIN_SPAN_BYTES_DEFAULT),
             ..AttributionConfig::DEFAULT
         };
-        let excluded: BTreeSet<ContributionId> = Self::flagged(state, datanet)?
+        let excluded: BTreeSet<alx_attribution::ContributionId> = Self::flagged(state, datanet)?
             .into_iter()
             .filter(|(_, flagged)| *flagged)
-            .map(|(id, _)| ContributionId(id))
+            .map(|(id, _)| alx_attribution::ContributionId(id.0))
             .collect();
         let a = index.searcher().attribute_excluding(text, &config, &excluded)?;
         let mut covered = vec![false; text.len()];
         for s in &a.spans {
             covered.get_mut(s.start..s.end).into_iter().flatten().for_each(|b| *b = true);
         }
-        let in_spans: BTreeSet<ContributionId> =
+        let in_spans: BTreeSet<alx_attribution::ContributionId> =
             a.spans.iter().flat_map(|s| s.sources.iter().map(|x| x.contribution)).collect();
         Ok(AttributionReport {
             datanet,
@@ -122,7 +121,11 @@ impl DatanetIndexes {
                     end: s.end,
                     count: s.count,
                     weight: s.weight,
-                    contributions: s.sources.iter().map(|x| x.contribution.0).collect(),
+                    contributions: s
+                        .sources
+                        .iter()
+                        .map(|x| ContributionId(x.contribution.0))
+                        .collect(),
                 })
                 .collect(),
             contributions: a
@@ -135,7 +138,7 @@ impl DatanetIndexes {
                 .iter()
                 .map(|c| ReportShare { id: c.contributor.clone().unwrap_or_default(), bps: c.bps })
                 .collect(),
-            excluded: excluded.intersection(&in_spans).map(|c| c.0).collect(),
+            excluded: excluded.intersection(&in_spans).map(|c| ContributionId(c.0)).collect(),
         })
     }
 
@@ -146,7 +149,7 @@ impl DatanetIndexes {
         &self,
         state: &State,
         datanet: DatanetId,
-        contribution: u64,
+        contribution: ContributionId,
     ) -> Result<ContributionCoverage, QueryError> {
         if state.datanet(datanet)?.is_none() {
             return Err(QueryError::UnknownDatanet(datanet));

@@ -8,14 +8,14 @@
 
 use crate::{DatanetIndexes, QueryError};
 use alx_attribution::{DocKey, RetrievalConfig, RetrievalIndex};
-use alx_types::datanet::DatanetId;
+use alx_types::datanet::{ContributionId, DatanetId};
 use std::sync::Arc;
 
 /// A retrieved passage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Passage {
     /// The contribution.
-    pub contribution: u64,
+    pub contribution: ContributionId,
     /// Its document within the contribution.
     pub ordinal: u32,
     /// Who contributed it.
@@ -77,7 +77,7 @@ impl DatanetIndexes {
             .filter_map(|hit| {
                 let p = index.passage(hit)?;
                 Some(Passage {
-                    contribution: p.key.contribution.0,
+                    contribution: ContributionId(p.key.contribution.0),
                     ordinal: p.key.ordinal,
                     contributor: p.contributor.clone().unwrap_or_default(),
                     score: hit.score,

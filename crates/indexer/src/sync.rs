@@ -1,10 +1,13 @@
 //! Bringing the indexes level with the committed state.
 
 use crate::DatanetIndexes;
-use alx_attribution::{ContributionId, DocKey, Document, Index, IndexError, MergePolicy, Sampling};
+use alx_attribution::{DocKey, Document, Index, IndexError, MergePolicy, Sampling};
 use alx_blobs::{BlobError, ingest};
 use alx_state::{CorruptState, State};
-use alx_types::{datanet::DatanetId, hash::to_hex};
+use alx_types::{
+    datanet::{ContributionId, DatanetId},
+    hash::to_hex,
+};
 use std::{collections::BTreeMap, io::Write as _};
 use tracing::{info, warn};
 
@@ -36,9 +39,9 @@ pub struct SyncReport {
     /// Documents added.
     pub documents: u64,
     /// Contributions whose blob this node does not hold yet: their datanets wait.
-    pub missing: Vec<(DatanetId, u64)>,
+    pub missing: Vec<(DatanetId, ContributionId)>,
     /// Contributions whose blob is not ingestible text: indexed as nothing, never retried.
-    pub unreadable: Vec<(DatanetId, u64)>,
+    pub unreadable: Vec<(DatanetId, ContributionId)>,
 }
 
 impl DatanetIndexes {
@@ -51,7 +54,7 @@ impl DatanetIndexes {
         runtime: &tokio::runtime::Handle,
     ) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
-        for datanet in 0..state.datanet_count()? {
+        for datanet in (0..state.datanet_count()?).map(DatanetId) {
             let Some(record) = state.datanet(datanet)? else { continue };
             let mut indexed = self.indexed_version(datanet);
             while indexed < record.version {
@@ -84,7 +87,7 @@ impl DatanetIndexes {
         let mut docs = Vec::new();
         let mut unreadable = Vec::new();
         for (id, c) in state.version_contents(datanet, version)? {
-            if live.contains(ContributionId(id)) {
+            if live.contains(alx_attribution::ContributionId(id.0)) {
                 continue;
             }
             let hash = c.content.hash;
@@ -98,7 +101,7 @@ impl DatanetIndexes {
             let Some(bytes) = bytes else {
                 let first = self.warned.lock().map_or(true, |mut w| w.insert((datanet, id)));
                 if first {
-                    warn!(datanet, contribution = id, blob = %to_hex(&hash), "blob not held here nor by any peer: the version waits (this warning is given once)");
+                    warn!(%datanet, contribution = %id, blob = %to_hex(&hash), "blob not held here nor by any peer: the version waits (this warning is given once)");
                 }
                 report.missing.push((datanet, id));
                 return Ok(false);
@@ -108,7 +111,7 @@ impl DatanetIndexes {
                     for (ordinal, text) in texts.into_iter().enumerate() {
                         docs.push(Document {
                             key: DocKey {
-                                contribution: ContributionId(id),
+                                contribution: alx_attribution::ContributionId(id.0),
                                 ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
                             },
                             contributor: Some(c.contributor.to_string()),
@@ -119,7 +122,7 @@ impl DatanetIndexes {
                 Err(e) => {
                     // Approved yet unreadable (a curator's mistake): it can draw no share,
                     // and the version must not wait for it forever.
-                    warn!(datanet, contribution = id, err = %e, "approved content is not text: indexed as empty");
+                    warn!(%datanet, contribution = %id, err = %e, "approved content is not text: indexed as empty");
                     unreadable.push((datanet, id));
                 }
             }
@@ -136,7 +139,7 @@ impl DatanetIndexes {
         write_indexed(&dir, version)?;
         report.unreadable.extend(unreadable);
         report.versions.push((datanet, version));
-        info!(datanet, version, documents = docs.len(), "datanet version indexed");
+        info!(%datanet, version, documents = docs.len(), "datanet version indexed");
         Ok(true)
     }
 
@@ -144,7 +147,7 @@ impl DatanetIndexes {
     pub(crate) fn flagged(
         state: &State,
         datanet: DatanetId,
-    ) -> Result<BTreeMap<u64, bool>, CorruptState> {
+    ) -> Result<BTreeMap<ContributionId, bool>, CorruptState> {
         Ok(state
             .contributions(datanet)?
             .into_iter()

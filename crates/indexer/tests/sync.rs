@@ -10,7 +10,7 @@ use alx_state::{BlockContext, Genesis, GenesisAccount, GenesisValidator, Params,
 use alx_types::{
     Address, Amount, SignedTx, Transaction,
     availability::{DataReport, DataVerdict, Refusal},
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     tx::Payload,
 };
 use bytes::Bytes;
@@ -97,7 +97,7 @@ async fn contribute(chain: &mut Chain, store: &BlobStore, from: u64, text: &str)
     let (info, _) =
         store.put_bytes(Bytes::from(text.to_owned()), Some(MediaType::Code)).await.unwrap();
     let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Code };
-    chain.send(from, DatanetOp::Contribute { datanet: 0, content });
+    chain.send(from, DatanetOp::Contribute { datanet: DatanetId(0), content });
     content
 }
 
@@ -107,12 +107,13 @@ async fn report(
     chain: &mut Chain,
     indexes: &DatanetIndexes,
     store: &BlobStore,
-    id: u64,
+    id: ContributionId,
 ) -> DataVerdict {
-    let c = chain.state.contribution(0, id).unwrap().unwrap();
+    let c = chain.state.contribution(DatanetId(0), id).unwrap().unwrap();
     let bytes = store.get_verified(&c.content.hash).await.unwrap().unwrap();
-    let verdict = indexes.data_verdict(0, &c, &bytes).unwrap().expect("its version is indexed");
-    let reports = vec![DataReport { datanet: 0, contribution: id, verdict }];
+    let verdict =
+        indexes.data_verdict(DatanetId(0), &c, &bytes).unwrap().expect("its version is indexed");
+    let reports = vec![DataReport { datanet: DatanetId(0), contribution: id, verdict }];
     chain.send(0, DatanetOp::Attest { reports });
     verdict
 }
@@ -133,80 +134,96 @@ async fn versions_are_indexed_and_attributed() {
         tokio::task::spawn_blocking(move || indexes.sync(&state, &handle).unwrap())
     };
     contribute(&mut chain, &store, 2, &alice).await;
-    report(&mut chain, &indexes, &store, 0).await;
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    report(&mut chain, &indexes, &store, ContributionId(0)).await;
+    chain.send(
+        1,
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(0), approve: true },
+    );
+    chain.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) });
     // Bob is measured against version 1, which must be indexed first.
     contribute(&mut chain, &store, 3, &bob).await;
-    let c1 = chain.state.contribution(0, 1).unwrap().unwrap();
+    let c1 = chain.state.contribution(DatanetId(0), ContributionId(1)).unwrap().unwrap();
     let bytes = store.get_verified(&c1.content.hash).await.unwrap().unwrap();
-    assert_eq!(indexes.data_verdict(0, &c1, &bytes).unwrap(), None, "version 1 not indexed yet");
+    assert_eq!(
+        indexes.data_verdict(DatanetId(0), &c1, &bytes).unwrap(),
+        None,
+        "version 1 not indexed yet"
+    );
     let first = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(first.versions, vec![(0, 1)]);
-    let verdict = report(&mut chain, &indexes, &store, 1).await;
+    assert_eq!(first.versions, vec![(DatanetId(0), 1)]);
+    let verdict = report(&mut chain, &indexes, &store, ContributionId(1)).await;
     assert!(
         matches!(verdict, DataVerdict::Held { coverage_bps, .. } if coverage_bps < 2_000),
         "{verdict:?}"
     );
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    chain.send(
+        1,
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(1), approve: true },
+    );
+    chain.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) });
 
     let report_v2 = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(report_v2.versions, vec![(0, 2)]);
-    assert_eq!(indexes.indexed_version(0), 2);
+    assert_eq!(report_v2.versions, vec![(DatanetId(0), 2)]);
+    assert_eq!(indexes.indexed_version(DatanetId(0)), 2);
     let again = sync(indexes.clone(), chain.state.clone()).await.unwrap();
     assert!(again.versions.is_empty(), "a second sync has nothing to do");
 
     // Bob's text is in version 2 only.
     let quote = &bob[40..600];
-    let v1 = indexes.attribute(&chain.state, 0, Some(1), quote, None).unwrap();
+    let v1 = indexes.attribute(&chain.state, DatanetId(0), Some(1), quote, None).unwrap();
     assert!(v1.contributions.is_empty(), "{v1:?}");
-    let v2 = indexes.attribute(&chain.state, 0, None, quote, None).unwrap();
+    let v2 = indexes.attribute(&chain.state, DatanetId(0), None, quote, None).unwrap();
     assert_eq!(v2.version, 2);
     assert_eq!(v2.contributors[0].id, addr(3).to_string());
     assert_eq!(v2.contributions.iter().map(|c| c.bps).sum::<u32>(), 10_000);
     assert!(v2.covered_bytes > 500, "{v2:?}");
 
     // Flagged: evidence stays, the share goes.
-    chain.send(1, DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 1 });
-    let flagged = indexes.attribute(&chain.state, 0, Some(2), quote, None).unwrap();
-    assert_eq!(flagged.excluded, vec![1]);
+    chain.send(
+        1,
+        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(1) },
+    );
+    let flagged = indexes.attribute(&chain.state, DatanetId(0), Some(2), quote, None).unwrap();
+    assert_eq!(flagged.excluded, vec![ContributionId(1)]);
     assert!(flagged.contributions.iter().all(|c| c.id != "1"), "{flagged:?}");
 
     // A near-copy of Alice's module: measured against version 2, mostly covered, mostly by
     // Alice's contribution, and refused by the chain with that evidence.
     let copy = format!("// mine now\n{}", &alice[..alice.len() - 40]);
     contribute(&mut chain, &store, 3, &copy).await;
-    let cov = indexes.coverage(&chain.state, 0, 2).await.unwrap();
+    let cov = indexes.coverage(&chain.state, DatanetId(0), ContributionId(2)).await.unwrap();
     assert_eq!(cov.version, 2);
     assert!(cov.near_duplicate && cov.bps > 9_000, "{cov:?}");
-    let verdict = report(&mut chain, &indexes, &store, 2).await;
+    let verdict = report(&mut chain, &indexes, &store, ContributionId(2)).await;
     assert!(
-        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(0), against_version: 2, .. } if coverage_bps > 9_000),
+        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(ContributionId(0)), against_version: 2, .. } if coverage_bps > 9_000),
         "{verdict:?}"
     );
-    let refused = chain.state.contribution(0, 2).unwrap().unwrap();
+    let refused = chain.state.contribution(DatanetId(0), ContributionId(2)).unwrap().unwrap();
     assert_eq!(refused.status, ContributionStatus::Refused);
-    assert!(matches!(refused.refusal, Some(Refusal::NearDuplicate { covered_by: Some(0), .. })));
-    let fresh = indexes.coverage(&chain.state, 0, 0).await.unwrap();
+    assert!(matches!(
+        refused.refusal,
+        Some(Refusal::NearDuplicate { covered_by: Some(ContributionId(0)), .. })
+    ));
+    let fresh = indexes.coverage(&chain.state, DatanetId(0), ContributionId(0)).await.unwrap();
     assert_eq!((fresh.version, fresh.covered_bytes), (0, 0), "nothing before version 1");
 
     // Bob's module with other line endings and indentation: the same text, a duplicate.
     let reformatted = bob.replace('\n', "\r\n").replace("    ", "\t");
     contribute(&mut chain, &store, 2, &reformatted).await;
-    report(&mut chain, &indexes, &store, 3).await;
-    let refused = chain.state.contribution(0, 3).unwrap().unwrap();
-    assert_eq!(refused.refusal, Some(Refusal::Duplicate { of: 1 }));
+    report(&mut chain, &indexes, &store, ContributionId(3)).await;
+    let refused = chain.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap();
+    assert_eq!(refused.refusal, Some(Refusal::Duplicate { of: ContributionId(1) }));
 
     // A size lie: 10 bytes declared, far more stored.
     let big = module("carol", 3);
     let (info, _) = store.put_bytes(Bytes::from(big.clone()), None).await.unwrap();
     let lying = ContentRef { hash: info.hash, size: 10, media_type: MediaType::Code };
-    chain.send(2, DatanetOp::Contribute { datanet: 0, content: lying });
-    let verdict = report(&mut chain, &indexes, &store, 4).await;
+    chain.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: lying });
+    let verdict = report(&mut chain, &indexes, &store, ContributionId(4)).await;
     assert_eq!(verdict, DataVerdict::WrongSize { actual: big.len() as u64 });
     assert_eq!(
-        chain.state.contribution(0, 4).unwrap().unwrap().refusal,
+        chain.state.contribution(DatanetId(0), ContributionId(4)).unwrap().unwrap().refusal,
         Some(Refusal::WrongSize { declared: 10, actual: big.len() as u64 })
     );
 
@@ -214,27 +231,30 @@ async fn versions_are_indexed_and_attributed() {
     // version waits, nothing is written, and it catches up once the bytes are back.
     let dave = module("dave", 4);
     contribute(&mut chain, &store, 2, &dave).await;
-    report(&mut chain, &indexes, &store, 5).await;
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 5, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    report(&mut chain, &indexes, &store, ContributionId(5)).await;
+    chain.send(
+        1,
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(5), approve: true },
+    );
+    chain.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) });
     let dave_hash = alx_blobs::blake3_hash(dave.as_bytes());
     let file = dir.path().join("blobs/blobs").join(alx_types::hash::to_hex(&dave_hash));
     std::fs::remove_file(&file).unwrap();
     let waiting = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(waiting.missing, vec![(0, 5)]);
-    assert_eq!(indexes.indexed_version(0), 2);
+    assert_eq!(waiting.missing, vec![(DatanetId(0), ContributionId(5))]);
+    assert_eq!(indexes.indexed_version(DatanetId(0)), 2);
     assert!(matches!(
-        indexes.attribute(&chain.state, 0, Some(3), quote, None),
+        indexes.attribute(&chain.state, DatanetId(0), Some(3), quote, None),
         Err(QueryError::NotIndexed { version: 3, .. })
     ));
     store.put_bytes(Bytes::from(dave), None).await.unwrap();
     let caught_up = sync(indexes.clone(), chain.state.clone()).await.unwrap();
-    assert_eq!(caught_up.versions, vec![(0, 3)]);
+    assert_eq!(caught_up.versions, vec![(DatanetId(0), 3)]);
 
     // Bad queries are the caller's fault.
-    let err = indexes.attribute(&chain.state, 9, None, quote, None).unwrap_err();
+    let err = indexes.attribute(&chain.state, DatanetId(9), None, quote, None).unwrap_err();
     assert!(err.is_client_error(), "{err}");
-    let err = indexes.attribute(&chain.state, 0, None, quote, Some(0)).unwrap_err();
+    let err = indexes.attribute(&chain.state, DatanetId(0), None, quote, Some(0)).unwrap_err();
     assert!(err.is_client_error(), "{err}");
 }
 
@@ -268,10 +288,13 @@ async fn a_copy_over_one_mebibyte_is_measured_whole() {
     let original = prose(1, 1_500_000);
     let (info, _) = store.put_bytes(Bytes::from(original.clone()), None).await.unwrap();
     let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Text };
-    chain.send(2, DatanetOp::Contribute { datanet: 0, content });
-    report(&mut chain, &indexes, &store, 0).await;
-    chain.send(1, DatanetOp::Review { datanet: 0, contribution: 0, approve: true });
-    chain.send(1, DatanetOp::PublishVersion { datanet: 0 });
+    chain.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content });
+    report(&mut chain, &indexes, &store, ContributionId(0)).await;
+    chain.send(
+        1,
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(0), approve: true },
+    );
+    chain.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) });
     let handle = tokio::runtime::Handle::current();
     let (i2, state) = (indexes.clone(), chain.state.clone());
     tokio::task::spawn_blocking(move || i2.sync(&state, &handle).unwrap()).await.unwrap();
@@ -279,16 +302,16 @@ async fn a_copy_over_one_mebibyte_is_measured_whole() {
     let copy = format!("My own notes on Move.\n{}", &original[..1_450_000]);
     let (info, _) = store.put_bytes(Bytes::from(copy), None).await.unwrap();
     let content = ContentRef { hash: info.hash, size: info.size, media_type: MediaType::Text };
-    chain.send(3, DatanetOp::Contribute { datanet: 0, content });
-    let verdict = report(&mut chain, &indexes, &store, 1).await;
+    chain.send(3, DatanetOp::Contribute { datanet: DatanetId(0), content });
+    let verdict = report(&mut chain, &indexes, &store, ContributionId(1)).await;
     assert!(
-        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(0), .. } if coverage_bps > 9_900),
+        matches!(verdict, DataVerdict::Held { coverage_bps, covered_by: Some(ContributionId(0)), .. } if coverage_bps > 9_900),
         "{verdict:?}"
     );
     assert!(matches!(
-        chain.state.contribution(0, 1).unwrap().unwrap().refusal,
+        chain.state.contribution(DatanetId(0), ContributionId(1)).unwrap().unwrap().refusal,
         Some(Refusal::NearDuplicate { .. })
     ));
-    let cov = indexes.coverage(&chain.state, 0, 1).await.unwrap();
+    let cov = indexes.coverage(&chain.state, DatanetId(0), ContributionId(1)).await.unwrap();
     assert!(cov.bps > 9_900 && cov.total_bytes > 1 << 20, "{cov:?}");
 }

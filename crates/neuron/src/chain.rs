@@ -9,7 +9,7 @@
 use crate::NeuronError;
 use alx_client::{Client, ClientError};
 use alx_types::{
-    Address, Amount, ErrorCode, SignedTx, Transaction, TxStatus,
+    Address, Amount, ErrorCode, Height, SignedTx, Transaction, TxStatus,
     api::TxResponse,
     hash::to_hex,
     subnet::{SubnetId, Uid},
@@ -25,7 +25,7 @@ pub struct Landed {
     /// The transaction (hex).
     pub hash: String,
     /// The height of its block.
-    pub height: u64,
+    pub height: Height,
     /// Whether its receipt says it failed.
     pub failed: bool,
     /// The failed receipt's error code.
@@ -41,7 +41,7 @@ pub trait Chain {
     /// The address that signs what [`Chain::send`] sends.
     fn signer(&self) -> Address;
     /// The height of the last committed block.
-    fn height(&self) -> Result<u64, NeuronError>;
+    fn height(&self) -> Result<Height, NeuronError>;
     /// A subnet, by id or name.
     fn subnet(&self, id: &str) -> Result<SubnetJson, NeuronError>;
     /// Every uid of a subnet.
@@ -122,8 +122,8 @@ impl Chain for ClientChain {
         self.address
     }
 
-    fn height(&self) -> Result<u64, NeuronError> {
-        Ok(self.client.status()?.height.0)
+    fn height(&self) -> Result<Height, NeuronError> {
+        Ok(self.client.status()?.height)
     }
 
     fn subnet(&self, id: &str) -> Result<SubnetJson, NeuronError> {
@@ -169,7 +169,7 @@ impl Chain for ClientChain {
             .map_err(|source| NeuronError::Unconfirmed { hash: hash.clone(), source })?;
         let failed = committed.receipt.status == TxStatus::Failed;
         let error = committed.receipt.error.filter(|_| failed);
-        Ok(Landed { hash, height: committed.height.0, failed, error, committed: Some(committed) })
+        Ok(Landed { hash, height: committed.height, failed, error, committed: Some(committed) })
     }
 
     fn pause(&self) -> Result<(), NeuronError> {

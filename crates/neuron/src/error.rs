@@ -5,7 +5,7 @@
 //! never retries something that may be on chain.
 
 use alx_client::ClientError;
-use alx_types::{Address, ErrorCode, subnet::SubnetId, subnet::Uid};
+use alx_types::{Address, ErrorCode, Height, subnet::SubnetId, subnet::Uid};
 use std::path::PathBuf;
 
 /// An error of this crate.
@@ -33,7 +33,7 @@ pub enum NeuronError {
         /// The transaction (hex).
         hash: String,
         /// The height it was committed at.
-        height: u64,
+        height: Height,
         /// The receipt's error code (a failed receipt always has one; a node may lie).
         code: Option<ErrorCode>,
         /// What to do about it.

@@ -11,8 +11,8 @@ use crate::{
     validator::{self, ValidatorConfig, ValidatorEvent},
 };
 use alx_types::{
-    Address, Amount, ErrorCode,
-    model::{FeeSplit, ModelSpec},
+    Address, Amount, ErrorCode, Height,
+    model::{FeeSplit, ModelId, ModelSpec},
     model_api::ModelJson,
     subnet::{SubnetId, SubnetOp, SubnetSpec, Uid, weights_commit},
     subnet_api::{MetagraphJson, NeuronJson, NeuronRole, PendingCommitJson, SubnetJson},
@@ -30,7 +30,7 @@ const CHAIN_VALIDATOR: Address = Address([9; 32]);
 
 /// The subnet's state.
 struct World {
-    height: u64,
+    height: Height,
     subnet: SubnetJson,
     neurons: Vec<NeuronJson>,
     bonded: BTreeMap<Address, Amount>,
@@ -57,18 +57,18 @@ impl World {
             yuma3: false,
         };
         let subnet = SubnetJson {
-            id: 0,
+            id: SubnetId(0),
             owner: ALICE,
             spec,
-            created_at: 0,
+            created_at: Height(0),
             neurons: 0,
             pending: Amount::ZERO,
             epochs: 0,
-            last_epoch_block: 0,
-            next_epoch_block: 10,
+            last_epoch_block: Height(0),
+            next_epoch_block: Height(10),
         };
         let mut world = Self {
-            height: 1,
+            height: Height(1),
             subnet,
             neurons: vec![],
             bonded: BTreeMap::new(),
@@ -87,7 +87,7 @@ impl World {
             uid,
             address,
             kind,
-            model: (kind == NeuronRole::Miner).then_some(0),
+            model: (kind == NeuronRole::Miner).then_some(ModelId(0)),
             endpoint: None,
             stake: Amount::ZERO,
             validator_permit: false,
@@ -140,8 +140,8 @@ impl World {
 
     /// One block, and the subnet's epoch when it is due.
     fn block(&mut self) {
-        self.height += 1;
-        assert!(self.height < BLOCKS_MAX, "the loop ran {BLOCKS_MAX} blocks");
+        self.height = self.height.next();
+        assert!(self.height.0 < BLOCKS_MAX, "the loop ran {BLOCKS_MAX} blocks");
         if self.height != self.subnet.next_epoch_block {
             return;
         }
@@ -203,7 +203,13 @@ impl World {
                 if !self.view()[usize::from(uid)].validator_permit {
                     return Err(ErrorCode::NoValidatorPermit);
                 }
-                let c = PendingCommitJson { subnet: 0, uid, commit: *commit, block: height, epoch };
+                let c = PendingCommitJson {
+                    subnet: SubnetId(0),
+                    uid,
+                    commit: *commit,
+                    block: height,
+                    epoch,
+                };
                 self.commits.insert(uid, c);
             }
             SubnetOp::RevealWeights { dests, values, salt, .. } => {
@@ -215,7 +221,7 @@ impl World {
                 if epoch > c.epoch + 1 {
                     return Err(ErrorCode::RevealExpired);
                 }
-                if weights_commit(0, uid, dests, values, salt) != c.commit {
+                if weights_commit(SubnetId(0), uid, dests, values, salt) != c.commit {
                     return Err(ErrorCode::RevealMismatch);
                 }
                 self.commits.remove(&uid);
@@ -238,7 +244,7 @@ impl Chain for FakeChain {
         self.me
     }
 
-    fn height(&self) -> Result<u64, NeuronError> {
+    fn height(&self) -> Result<Height, NeuronError> {
         Ok(self.world.borrow().height)
     }
 
@@ -269,10 +275,11 @@ impl Chain for FakeChain {
 
     fn send(&self, payload: Payload) -> Result<Landed, NeuronError> {
         let mut w = self.world.borrow_mut();
-        w.height += 1;
-        let height = w.height;
+        let before = w.height;
+        let height = before.next();
+        w.height = height;
         let result = w.apply(self.me, &payload);
-        w.height -= 1;
+        w.height = before;
         w.block();
         w.sent.push(match &payload {
             Payload::Subnet(op) => op.kind(),
@@ -368,7 +375,8 @@ fn a_validator_killed_between_commit_and_reveal_reveals_after_restart() {
     assert_eq!(kinds(&events), ["registered", "joined", "scored", "committed"]);
     // The salt is on disk, and it is the one behind the commit on chain.
     let store = WeightsStore::new(dir.path());
-    let saved: PendingWeights = store.load(0, &VAL).unwrap().expect("the commit's weights saved");
+    let saved: PendingWeights =
+        store.load(SubnetId(0), &VAL).unwrap().expect("the commit's weights saved");
     let on_chain = world.borrow().commits.get(&1).cloned().expect("the commit is on chain");
     assert_eq!(saved.commit(), on_chain.commit);
     assert_eq!((saved.uid, &saved.dests, &saved.values), (1, &vec![0], &vec![65_535]));
@@ -384,7 +392,7 @@ fn a_validator_killed_between_commit_and_reveal_reveals_after_restart() {
         ValidatorEvent::Revealed { epoch: 1, committed_epoch: 0, hash: events_hash(&events[1]) }
     );
     assert_eq!(world.borrow().rows.get(&1), Some(&vec![(0, 65_535)]));
-    assert_eq!(store.load(0, &VAL).unwrap(), None, "a revealed commit leaves no file");
+    assert_eq!(store.load(SubnetId(0), &VAL).unwrap(), None, "a revealed commit leaves no file");
     // The reveal counts at the end of its epoch: alice's miner earns.
     let chain = FakeChain { me: VAL, world: world.clone() };
     while world.borrow().subnet.epochs < 2 {
@@ -451,7 +459,7 @@ fn a_validator_without_a_permit_waits_for_the_next_epoch_then_proceeds() {
     let world = world_with_staked_val();
     // The subnet's first epoch has run: a new validator's permit comes at the next one.
     let chain = FakeChain { me: VAL, world: world.clone() };
-    while world.borrow().height < 12 {
+    while world.borrow().height < Height(12) {
         chain.pause().unwrap();
     }
     assert_eq!(world.borrow().subnet.epochs, 1);
@@ -473,7 +481,7 @@ fn a_validator_without_a_permit_waits_for_the_next_epoch_then_proceeds() {
     let waiting = ValidatorEvent::WaitingForPermit {
         uid: 1,
         epoch: 1,
-        next_epoch_block: 20,
+        next_epoch_block: Height(20),
         stake: Amount(1_000),
     };
     assert_eq!(events[2], waiting);
@@ -518,7 +526,13 @@ fn saved_weights_the_chain_never_saw_are_dropped() {
     let world = world_with_staked_val();
     world.borrow_mut().push(VAL, NeuronRole::Validator);
     // Saved, then the process died before the commit was sent.
-    let lost = PendingWeights { subnet: 0, uid: 1, dests: vec![0], values: vec![7], salt: [4; 32] };
+    let lost = PendingWeights {
+        subnet: SubnetId(0),
+        uid: 1,
+        dests: vec![0],
+        values: vec![7],
+        salt: [4; 32],
+    };
     store.save(&VAL, &lost).unwrap();
     let (events, result) = validate(&world, &store, VAL, &config(Some(1)));
     result.unwrap();
@@ -531,7 +545,7 @@ fn a_validators_key_cannot_mine_and_a_miner_reports_each_epoch() {
     let world = world_with_staked_val();
     world.borrow_mut().push(VAL, NeuronRole::Validator);
     let model = |owner| ModelJson {
-        id: 0,
+        id: ModelId(0),
         owner,
         spec: ModelSpec {
             name: "smollm2-move".into(),
@@ -542,7 +556,7 @@ fn a_validators_key_cannot_mine_and_a_miner_reports_each_epoch() {
             price_output_per_1k: Amount::ZERO,
             split: FeeSplit::DEFAULT,
         },
-        registered_at: 1,
+        registered_at: Height(1),
         retired: false,
     };
     let cfg = MinerConfig {

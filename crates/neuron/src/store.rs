@@ -207,18 +207,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = WeightsStore::new(dir.path().join("weights"));
         let me = Address([9; 32]);
-        assert_eq!(store.load(3, &me).unwrap(), None);
+        assert_eq!(store.load(SubnetId(3), &me).unwrap(), None);
         let pending = PendingWeights {
-            subnet: 3,
+            subnet: SubnetId(3),
             uid: 1,
             dests: vec![0, 2],
             values: vec![7, 9],
             salt: [5; 32],
         };
         assert_eq!(store.save(&me, &pending).unwrap(), None);
-        assert_eq!(store.load(3, &me).unwrap(), Some(pending.clone()));
-        assert_eq!(pending.commit(), weights_commit(3, 1, &[0, 2], &[7, 9], &[5; 32]));
-        let path = store.path(3, &me);
+        assert_eq!(store.load(SubnetId(3), &me).unwrap(), Some(pending.clone()));
+        assert_eq!(pending.commit(), weights_commit(SubnetId(3), 1, &[0, 2], &[7, 9], &[5; 32]));
+        let path = store.path(SubnetId(3), &me);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -228,8 +228,8 @@ mod tests {
         // A second save returns the first file, and restoring puts it back.
         let second = PendingWeights { salt: [6; 32], ..pending.clone() };
         let previous = store.save(&me, &second).unwrap();
-        store.restore(3, &me, previous).unwrap();
-        assert_eq!(store.load(3, &me).unwrap(), Some(pending));
+        store.restore(SubnetId(3), &me, previous).unwrap();
+        assert_eq!(store.load(SubnetId(3), &me).unwrap(), Some(pending));
         for junk in [
             "{",
             r#"{"subnet":3,"uid":1,"dests":[0],"values":[1],"salt":"00"}"#,
@@ -238,14 +238,14 @@ mod tests {
             r#"{"subnet":4,"uid":1,"dests":[0],"values":[1],"salt":"SALT"}"#,
         ] {
             std::fs::write(&path, junk.replace("SALT", &"ab".repeat(32))).unwrap();
-            let err = store.load(3, &me).unwrap_err();
+            let err = store.load(SubnetId(3), &me).unwrap_err();
             assert_eq!(err.code(), "bad_weights_file", "{junk}");
         }
         std::fs::write(&path, vec![b' '; 70_000]).unwrap();
-        assert!(store.load(3, &me).is_err(), "oversized");
-        store.remove(3, &me).unwrap();
-        store.remove(3, &me).unwrap();
-        assert_eq!(store.load(3, &me).unwrap(), None);
-        store.restore(3, &me, None).unwrap();
+        assert!(store.load(SubnetId(3), &me).is_err(), "oversized");
+        store.remove(SubnetId(3), &me).unwrap();
+        store.remove(SubnetId(3), &me).unwrap();
+        assert_eq!(store.load(SubnetId(3), &me).unwrap(), None);
+        store.restore(SubnetId(3), &me, None).unwrap();
     }
 }

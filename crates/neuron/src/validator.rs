@@ -30,7 +30,7 @@ use crate::{
     weights::{self, Committer},
 };
 use alx_types::{
-    Address, Amount, ErrorCode,
+    Address, Amount, ErrorCode, Height,
     subnet::{SubnetId, SubnetOp, Uid},
     subnet_api::{NeuronJson, NeuronRole, SubnetJson},
     tx::Payload,
@@ -93,7 +93,7 @@ pub enum ValidatorEvent {
         /// The subnet epoch now.
         epoch: u64,
         /// The height of the next subnet epoch, where permits are handed out.
-        next_epoch_block: u64,
+        next_epoch_block: Height,
         /// The uid's stake.
         stake: Amount,
     },

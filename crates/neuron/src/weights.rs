@@ -22,7 +22,7 @@ use crate::{
     store::{PendingWeights, WeightsStore},
 };
 use alx_types::{
-    Address, ErrorCode,
+    Address, ErrorCode, Height,
     hash::to_hex,
     subnet::{SubnetId, SubnetOp, UIDS_MAX, Uid},
     subnet_api::SubnetJson,
@@ -221,7 +221,7 @@ fn commit_hint(code: Option<ErrorCode>, subnet: SubnetId, key: &str) -> String {
     }
 }
 
-fn reveal_hint(code: Option<ErrorCode>, s: &SubnetJson, height: u64, key: &str) -> String {
+fn reveal_hint(code: Option<ErrorCode>, s: &SubnetJson, height: Height, key: &str) -> String {
     let subnet = s.id;
     let again = format!("commit again: alx subnet commit {subnet} --from {key} --weights …");
     match code {

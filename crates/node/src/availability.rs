@@ -7,7 +7,7 @@
 use alx_indexer::DatanetIndexes;
 use alx_ledger::ChainView;
 use alx_types::{
-    Address,
+    Address, Height,
     availability::{DataReport, REPORTS_PER_TX_MAX},
     datanet::{ContributionId, DatanetId, DatanetOp},
     tx::Payload,
@@ -31,9 +31,9 @@ const FETCHES_PER_DATANET_MAX: usize = 8;
 #[derive(Default)]
 struct Memory {
     /// Reports sent and not yet seen committed, with the height they were sent at.
-    sent: BTreeMap<(DatanetId, ContributionId), u64>,
+    sent: BTreeMap<(DatanetId, ContributionId), Height>,
     /// Blobs not found: (the height to try again at, the current backoff).
-    missing: BTreeMap<(DatanetId, ContributionId), (u64, u64)>,
+    missing: BTreeMap<(DatanetId, ContributionId), (Height, u64)>,
 }
 
 /// Runs until the ledger stops publishing blocks.
@@ -60,7 +60,7 @@ async fn round(
 ) {
     let committed = ledger.committed();
     let state = &committed.state;
-    let height = committed.block.height().0;
+    let height = committed.block.height();
     if !state.active_set().is_ok_and(|set| set.contains(me)) {
         return;
     }
@@ -104,12 +104,12 @@ async fn round(
             Ok(None) => {
                 let backoff =
                     memory.missing.get(&slot).map_or(1, |(_, b)| (b * 2).min(RETRY_BLOCKS_MAX));
-                memory.missing.insert(slot, (height + backoff, backoff));
-                debug!(datanet, contribution = id, "data not held here nor by a peer yet");
+                memory.missing.insert(slot, (height.saturating_add(backoff), backoff));
+                debug!(%datanet, contribution = %id, "data not held here nor by a peer yet");
                 continue;
             }
             Err(e) => {
-                warn!(datanet, contribution = id, err = %e, "cannot read a contribution's blob");
+                warn!(%datanet, contribution = %id, err = %e, "cannot read a contribution's blob");
                 continue;
             }
         };
@@ -123,10 +123,10 @@ async fn round(
                 reports.push(DataReport { datanet, contribution: id, verdict })
             }
             Ok(Ok(None)) => {
-                debug!(datanet, contribution = id, "its base version is not indexed here yet")
+                debug!(%datanet, contribution = %id, "its base version is not indexed here yet")
             }
             Ok(Err(e)) => {
-                warn!(datanet, contribution = id, err = %e, "cannot judge a contribution's data")
+                warn!(%datanet, contribution = %id, err = %e, "cannot judge a contribution's data")
             }
             Err(e) => warn!(err = %e, "data verdict task failed"),
         }

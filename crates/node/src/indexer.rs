@@ -31,7 +31,7 @@ async fn sync(ledger: &Arc<dyn ChainView>, indexes: &Arc<DatanetIndexes>) {
         let report = indexes.sync(&committed.state, &runtime)?;
         for &(datanet, version) in &report.versions {
             if let Err(e) = indexes.retrieval(datanet, version) {
-                debug!(datanet, version, err = %e, "retrieval index not built");
+                debug!(%datanet, version, err = %e, "retrieval index not built");
             }
         }
         Ok::<_, alx_indexer::SyncError>(report)

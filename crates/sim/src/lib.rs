@@ -222,11 +222,11 @@ async fn wait_height(
     context: &deterministic::Context,
     nodes: &[Option<Node>],
     who: &[usize],
-    height: u64,
+    height: Height,
 ) {
     loop {
         let done = who.iter().all(|&i| {
-            nodes[i].as_ref().is_some_and(|n| n.ledger.committed().block.height().0 >= height)
+            nodes[i].as_ref().is_some_and(|n| n.ledger.committed().block.height() >= height)
         });
         if done {
             return;
@@ -361,7 +361,7 @@ pub fn run(scenario: &Scenario) -> Outcome {
 }
 
 fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> Outcome {
-    let heights = 1..=scenario.target_height;
+    let heights = 1..=scenario.target_height.0;
     let block =
         |n: &Node, h: u64| n.ledger.store().block(Height(h)).expect("store").expect("block");
     let chains = nodes

@@ -1,6 +1,6 @@
 //! What a simulation does, and what it reports.
 
-use alx_types::{Address, Amount, Hash};
+use alx_types::{Address, Amount, Hash, Height};
 use std::{collections::BTreeSet, time::Duration};
 
 /// What to simulate.
@@ -11,7 +11,7 @@ pub struct Scenario {
     /// Seed of the runtime (scheduling, latency, jitter).
     pub seed: u64,
     /// Height every live node must commit.
-    pub target_height: u64,
+    pub target_height: Height,
     /// Blocks per epoch (the validator set may change between epochs).
     pub epoch_length: u64,
     /// Transfers submitted at the start.
@@ -28,7 +28,7 @@ pub struct Scenario {
     /// Stop these nodes for good once every live node reaches the height.
     pub stop: Option<Stop>,
     /// Abort every node once all reach this height, then restart them all.
-    pub restart_all_at: Option<u64>,
+    pub restart_all_at: Option<Height>,
 }
 
 impl Scenario {
@@ -38,7 +38,7 @@ impl Scenario {
         Self {
             validators: 4,
             seed,
-            target_height: 12,
+            target_height: Height(12),
             epoch_length: 100,
             transfers: 20,
             submit_to: None,
@@ -57,9 +57,9 @@ pub struct Partition {
     /// The isolated validator (index in key order).
     pub validator: usize,
     /// Isolate when the others reach this height.
-    pub from_height: u64,
+    pub from_height: Height,
     /// Heal when the others reach this height.
-    pub until_height: u64,
+    pub until_height: Height,
 }
 
 /// An unclean shutdown of one node.
@@ -68,7 +68,7 @@ pub struct Crash {
     /// The crashed node (index in key order; the joiner is `validators`).
     pub validator: usize,
     /// Crash when every other live node reaches this height.
-    pub at_height: u64,
+    pub at_height: Height,
     /// Stay down for this long (simulated time).
     pub down_for: Duration,
 }
@@ -79,7 +79,7 @@ pub struct Stop {
     /// Their indices.
     pub nodes: Vec<usize>,
     /// When every live node reaches this height.
-    pub at_height: u64,
+    pub at_height: Height,
 }
 
 /// What every node committed.

@@ -31,7 +31,7 @@ use alx_types::{
 use commonware_codec::Encode as _;
 
 fn attest_prefix(datanet: DatanetId, contribution: ContributionId) -> Vec<u8> {
-    key(PREFIX_ATTEST, datanet, &[&contribution.to_be_bytes()])
+    key(PREFIX_ATTEST, datanet, &[&contribution.0.to_be_bytes()])
 }
 
 fn verdict_hash(verdict: &DataVerdict) -> Hash {

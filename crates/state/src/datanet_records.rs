@@ -17,7 +17,7 @@ use crate::{
     state::{CorruptState, State, hex_key},
 };
 use alx_types::{
-    Address, Amount, Hash,
+    Address, Amount, Hash, Height,
     availability::Refusal,
     datanet::{ContentRef, ContributionId, DatanetId, DatanetSpec},
 };
@@ -39,7 +39,7 @@ const GLOBAL_STAKE_LOCKED: &str = "datanet_stake_locked";
 pub(crate) fn key(prefix: u8, datanet: DatanetId, rest: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + rest.iter().map(|r| r.len()).sum::<usize>());
     k.push(prefix);
-    k.put_u64(datanet);
+    k.put_u64(datanet.0);
     for r in rest {
         k.extend_from_slice(r);
     }
@@ -54,7 +54,7 @@ pub struct Datanet {
     /// What it is and its rules.
     pub spec: DatanetSpec,
     /// Height of creation.
-    pub created_at: u64,
+    pub created_at: Height,
     /// Contributions ever submitted (the next contribution id).
     pub contributions: u64,
     /// Contributions approved.
@@ -98,7 +98,7 @@ pub struct Contribution {
     /// Where it stands.
     pub status: ContributionStatus,
     /// Height it was submitted at.
-    pub submitted_at: u64,
+    pub submitted_at: Height,
     /// Stake still locked with it (pending only).
     pub stake: Amount,
     /// Flagged by a reviewer as mostly present already: it earns no data share.
@@ -124,7 +124,7 @@ pub struct DatanetVersion {
     /// Their bytes.
     pub bytes: u64,
     /// Height of publication.
-    pub published_at: u64,
+    pub published_at: Height,
 }
 
 impl Write for Datanet {
@@ -151,7 +151,7 @@ impl Read for Datanet {
         Ok(Self {
             owner: Address::read(buf)?,
             spec: DatanetSpec::read(buf)?,
-            created_at: u64::read(buf)?,
+            created_at: Height::read(buf)?,
             contributions: u64::read(buf)?,
             approved: u64::read(buf)?,
             approved_bytes: u64::read(buf)?,
@@ -235,7 +235,7 @@ impl Read for Contribution {
             contributor,
             content,
             status,
-            submitted_at: u64::read(buf)?,
+            submitted_at: Height::read(buf)?,
             stake: Amount::read(buf)?,
             near_duplicate: match u8::read(buf)? {
                 0 => false,
@@ -275,7 +275,7 @@ impl Read for DatanetVersion {
             root: Hash::read(buf)?,
             contributions: u64::read(buf)?,
             bytes: u64::read(buf)?,
-            published_at: u64::read(buf)?,
+            published_at: Height::read(buf)?,
         })
     }
 }
@@ -297,7 +297,7 @@ impl State {
         datanet: DatanetId,
         id: ContributionId,
     ) -> Result<Option<Contribution>, CorruptState> {
-        self.get(&key(PREFIX_CONTRIBUTION, datanet, &[&id.to_be_bytes()]))
+        self.get(&key(PREFIX_CONTRIBUTION, datanet, &[&id.0.to_be_bytes()]))
     }
 
     /// A datanet's contributions in id order.
@@ -313,7 +313,7 @@ impl State {
                 let id = k
                     .get(9..17)
                     .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
+                    .map(|b| ContributionId(u64::from_be_bytes(b)))
                     .ok_or_else(|| corrupt(CodecError::InvalidLength(k.len())))?;
                 keys::decode::<Contribution>(v).map(|c| (id, c)).map_err(corrupt)
             })
@@ -384,7 +384,7 @@ impl State {
     }
 
     pub(crate) fn next_datanet_id(&self) -> Result<DatanetId, CorruptState> {
-        self.datanet_count()
+        self.datanet_count().map(DatanetId)
     }
 
     pub(crate) fn put_next_datanet_id(&mut self, next: DatanetId) {
@@ -401,7 +401,7 @@ impl State {
         id: ContributionId,
         c: &Contribution,
     ) {
-        self.put(key(PREFIX_CONTRIBUTION, datanet, &[&id.to_be_bytes()]), c);
+        self.put(key(PREFIX_CONTRIBUTION, datanet, &[&id.0.to_be_bytes()]), c);
     }
 
     pub(crate) fn put_contribution_by_content(
@@ -445,7 +445,8 @@ impl State {
         datanet: DatanetId,
         text_hash: &Hash,
     ) -> Result<Option<ContributionId>, CorruptState> {
-        let Some(id) = self.get::<u64>(&key(PREFIX_TEXT, datanet, &[&text_hash.0]))? else {
+        let Some(id) = self.get::<ContributionId>(&key(PREFIX_TEXT, datanet, &[&text_hash.0]))?
+        else {
             return Ok(None);
         };
         let live = self.contribution(datanet, id)?.is_some_and(|c| {

@@ -73,14 +73,14 @@ impl State {
         let datanet = Datanet {
             owner: *owner,
             spec: spec.clone(),
-            created_at: height.0,
+            created_at: height,
             contributions: 0,
             approved: 0,
             approved_bytes: 0,
             version: 0,
         };
         self.put_datanet(id, &datanet);
-        self.put_next_datanet_id(id + 1);
+        self.put_next_datanet_id(id.next());
         Ok(())
     }
 
@@ -111,12 +111,12 @@ impl State {
         account.balance = account.balance.checked_sub(cost).ok_or(ErrorCode::InsufficientFunds)?;
         let locked = self.datanet_stake_locked()?.checked_add(stake).ok_or_else(overflow)?;
 
-        let contribution_id = datanet.contributions;
+        let contribution_id = ContributionId(datanet.contributions);
         let contribution = Contribution {
             contributor: *who,
             content: *content,
             status: ContributionStatus::AwaitingData,
-            submitted_at: height.0,
+            submitted_at: height,
             stake,
             near_duplicate: false,
             first_version: 0,
@@ -124,7 +124,7 @@ impl State {
             refusal: None,
         };
         datanet.contributions += 1;
-        let due = height.0.checked_add(DATA_DEADLINE_BLOCKS).ok_or_else(overflow)?;
+        let due = height.checked_add(DATA_DEADLINE_BLOCKS).ok_or_else(overflow)?;
         self.put_datanet_stake_locked(locked);
         self.put_account(who, &account);
         self.credit(&datanet.owner, fee)?;
@@ -217,7 +217,7 @@ impl State {
             root: list_root(&leaves),
             contributions: datanet.approved,
             bytes: datanet.approved_bytes,
-            published_at: height.0,
+            published_at: height,
         };
         datanet.version += 1;
         self.put_datanet_version(id, datanet.version, &version);
@@ -272,7 +272,7 @@ impl State {
 #[must_use]
 pub fn contribution_leaf(id: ContributionId, c: &Contribution) -> Hash {
     sha256(&[
-        &id.to_be_bytes(),
+        &id.0.to_be_bytes(),
         &c.content.hash.0,
         &c.content.size.to_be_bytes(),
         c.contributor.as_bytes(),

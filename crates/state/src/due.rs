@@ -14,7 +14,7 @@
 
 use crate::state::{CorruptState, State};
 use alx_types::{
-    Hash,
+    Hash, Height,
     datanet::{ContributionId, DatanetId},
 };
 
@@ -31,14 +31,14 @@ pub(crate) enum Due {
     DataDeadline(DatanetId, ContributionId),
 }
 
-fn height_prefix(height: u64) -> Vec<u8> {
+fn height_prefix(height: Height) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + 8 + 1 + 32);
     k.push(PREFIX_DUE);
-    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&height.0.to_be_bytes());
     k
 }
 
-fn due_key(height: u64, due: &Due) -> Vec<u8> {
+fn due_key(height: Height, due: &Due) -> Vec<u8> {
     let mut k = height_prefix(height);
     match due {
         Due::CloseApiKey(hash) => {
@@ -47,8 +47,8 @@ fn due_key(height: u64, due: &Due) -> Vec<u8> {
         }
         Due::DataDeadline(datanet, contribution) => {
             k.push(KIND_DATA_DEADLINE);
-            k.extend_from_slice(&datanet.to_be_bytes());
-            k.extend_from_slice(&contribution.to_be_bytes());
+            k.extend_from_slice(&datanet.0.to_be_bytes());
+            k.extend_from_slice(&contribution.0.to_be_bytes());
         }
     }
     k
@@ -62,8 +62,8 @@ fn parse(subject: &[u8]) -> Option<Due> {
             Some(Due::CloseApiKey(alx_types::hash::from_bytes(bytes)))
         }
         KIND_DATA_DEADLINE if rest.len() == 16 => {
-            let datanet = u64::from_be_bytes(rest[..8].try_into().ok()?);
-            let contribution = u64::from_be_bytes(rest[8..].try_into().ok()?);
+            let datanet = DatanetId(u64::from_be_bytes(rest[..8].try_into().ok()?));
+            let contribution = ContributionId(u64::from_be_bytes(rest[8..].try_into().ok()?));
             Some(Due::DataDeadline(datanet, contribution))
         }
         _ => None,
@@ -72,17 +72,17 @@ fn parse(subject: &[u8]) -> Option<Due> {
 
 impl State {
     /// Schedules `due` to run at the end of block `height`.
-    pub(crate) fn schedule(&mut self, height: u64, due: &Due) {
+    pub(crate) fn schedule(&mut self, height: Height, due: &Due) {
         self.auth_mut().put(due_key(height, due), Vec::new());
     }
 
     /// Cancels a scheduled `due` (nothing if it was not scheduled).
-    pub(crate) fn unschedule(&mut self, height: u64, due: &Due) {
+    pub(crate) fn unschedule(&mut self, height: Height, due: &Due) {
         self.auth_mut().delete(&due_key(height, due));
     }
 
     /// What is due at `height`, in key order (deterministic), removed from the queue.
-    pub(crate) fn take_due(&mut self, height: u64) -> Result<Vec<Due>, CorruptState> {
+    pub(crate) fn take_due(&mut self, height: Height) -> Result<Vec<Due>, CorruptState> {
         let prefix = height_prefix(height);
         let entries: Vec<Vec<u8>> =
             self.auth().scan_prefix(&prefix).map(|(k, _)| k.clone()).collect();
@@ -117,7 +117,7 @@ impl State {
     }
 
     /// Runs everything due at `height`.
-    pub(crate) fn run_due(&mut self, height: u64) -> Result<(), CorruptState> {
+    pub(crate) fn run_due(&mut self, height: Height) -> Result<(), CorruptState> {
         for due in self.take_due(height)? {
             match due {
                 Due::CloseApiKey(hash) => self.close_api_key(&hash)?,
@@ -136,12 +136,13 @@ mod tests {
 
     #[test]
     fn keys_round_trip() {
-        for due in
-            [Due::CloseApiKey(alx_types::hash::sha256(&[b"k"])), Due::DataDeadline(3, u64::MAX)]
-        {
-            let key = due_key(77, &due);
+        for due in [
+            Due::CloseApiKey(alx_types::hash::sha256(&[b"k"])),
+            Due::DataDeadline(DatanetId(3), ContributionId(u64::MAX)),
+        ] {
+            let key = due_key(Height(77), &due);
             assert_eq!(parse(&key[9..]), Some(due));
-            assert!(key.starts_with(&height_prefix(77)));
+            assert!(key.starts_with(&height_prefix(Height(77))));
         }
         assert_eq!(parse(&[9]), None);
         assert_eq!(parse(&[KIND_DATA_DEADLINE, 1, 2]), None);

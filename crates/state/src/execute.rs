@@ -122,7 +122,7 @@ impl State {
             receipts.push(receipt);
         }
         // Revocations whose delay ended, data deadlines that passed.
-        self.run_due(ctx.height.0)?;
+        self.run_due(ctx.height)?;
         self.mature_unbondings(ctx.height)?;
         if !fees.is_zero() {
             let mut proposer = self.account(&ctx.proposer)?.unwrap_or_default();

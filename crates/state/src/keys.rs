@@ -11,7 +11,7 @@
 //! ```
 //! Big-endian heights make the unbonding queue iterate in maturity order.
 
-use alx_types::{Address, Amount};
+use alx_types::{Address, Amount, Height};
 use bytes::BufMut as _;
 use commonware_codec::{
     DecodeExt as _, Encode as _, EncodeSize, Error as CodecError, Read, ReadExt as _, Write,
@@ -48,10 +48,10 @@ pub(crate) fn delegation_key(delegator: &Address, validator: &Address) -> Vec<u8
     k
 }
 
-pub(crate) fn unbonding_key(mature: u64, delegator: &Address, nonce: u64) -> Vec<u8> {
+pub(crate) fn unbonding_key(mature: Height, delegator: &Address, nonce: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(49);
     k.push(PREFIX_UNBONDING);
-    k.put_u64(mature);
+    k.put_u64(mature.0);
     k.extend_from_slice(delegator.as_bytes());
     k.put_u64(nonce);
     k
@@ -121,7 +121,7 @@ pub struct Validator {
     /// Total stake delegated to it (including its own).
     pub stake: Amount,
     /// Height it registered at.
-    pub registered_at: u64,
+    pub registered_at: Height,
 }
 
 impl Write for Validator {
@@ -140,7 +140,7 @@ impl EncodeSize for Validator {
 impl Read for Validator {
     type Cfg = ();
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self { stake: Amount::read(buf)?, registered_at: u64::read(buf)? })
+        Ok(Self { stake: Amount::read(buf)?, registered_at: Height::read(buf)? })
     }
 }
 

@@ -16,7 +16,7 @@ use crate::{
     state::{CorruptState, State},
 };
 use alx_types::{
-    Address, Amount, Hash,
+    Address, Amount, Hash, Height,
     datanet::{ContributionId, DatanetId},
     model::{ModelId, ModelSpec},
 };
@@ -53,7 +53,7 @@ pub struct Model {
     /// What it is, its prices and split.
     pub spec: ModelSpec,
     /// Height of registration.
-    pub registered_at: u64,
+    pub registered_at: Height,
     /// No longer settled against.
     pub retired: bool,
 }
@@ -73,14 +73,14 @@ pub struct ApiKey {
     pub revoked: bool,
     /// The height at which a payer's revocation closes the key (0: not revoked). Until then
     /// the provider may still settle what it served, but serves no more.
-    pub closes_at: u64,
+    pub closes_at: Height,
 }
 
 impl ApiKey {
     /// True if a provider may serve requests on it now: neither closed nor being revoked.
     #[must_use]
     pub const fn is_open(&self) -> bool {
-        !self.revoked && self.closes_at == 0
+        !self.revoked && self.closes_at.0 == 0
     }
 }
 
@@ -122,7 +122,7 @@ impl Read for Model {
         Ok(Self {
             owner: Address::read(buf)?,
             spec: ModelSpec::read(buf)?,
-            registered_at: u64::read(buf)?,
+            registered_at: Height::read(buf)?,
             retired: read_bool(buf)?,
         })
     }
@@ -154,7 +154,7 @@ impl Read for ApiKey {
             allowance: Amount::read(buf)?,
             spent: Amount::read(buf)?,
             revoked: read_bool(buf)?,
-            closes_at: u64::read(buf)?,
+            closes_at: Height::read(buf)?,
         })
     }
 }
@@ -182,7 +182,7 @@ impl Read for Rewards {
 impl State {
     /// A model, if registered.
     pub fn model(&self, id: ModelId) -> Result<Option<Model>, CorruptState> {
-        self.get(&key(PREFIX_MODEL, &[&id.to_be_bytes()]))
+        self.get(&key(PREFIX_MODEL, &[&id.0.to_be_bytes()]))
     }
 
     /// The id of the model with this name.
@@ -221,8 +221,10 @@ impl State {
         datanet: DatanetId,
         contribution: ContributionId,
     ) -> Result<Amount, CorruptState> {
-        let k =
-            key(PREFIX_CONTRIBUTION_EARNED, &[&datanet.to_be_bytes(), &contribution.to_be_bytes()]);
+        let k = key(
+            PREFIX_CONTRIBUTION_EARNED,
+            &[&datanet.0.to_be_bytes(), &contribution.0.to_be_bytes()],
+        );
         self.get(&k).map(Option::unwrap_or_default)
     }
 
@@ -247,7 +249,7 @@ impl State {
     }
 
     pub(crate) fn put_model(&mut self, id: ModelId, model: &Model) {
-        self.put(key(PREFIX_MODEL, &[&id.to_be_bytes()]), model);
+        self.put(key(PREFIX_MODEL, &[&id.0.to_be_bytes()]), model);
     }
 
     pub(crate) fn put_model_name(&mut self, name: &str, id: ModelId) {
@@ -280,8 +282,10 @@ impl State {
         contribution: ContributionId,
         amount: Amount,
     ) {
-        let k =
-            key(PREFIX_CONTRIBUTION_EARNED, &[&datanet.to_be_bytes(), &contribution.to_be_bytes()]);
+        let k = key(
+            PREFIX_CONTRIBUTION_EARNED,
+            &[&datanet.0.to_be_bytes(), &contribution.0.to_be_bytes()],
+        );
         self.put(k, &amount);
     }
 

@@ -49,12 +49,12 @@ impl State {
                 return Err(ErrorCode::BadModelField.into());
             }
         }
-        let id = self.model_count()?;
+        let id = ModelId(self.model_count()?);
         let model =
-            Model { owner: *owner, spec: spec.clone(), registered_at: height.0, retired: false };
+            Model { owner: *owner, spec: spec.clone(), registered_at: height, retired: false };
         self.put_model(id, &model);
         self.put_model_name(&spec.name, id);
-        self.put_model_count(id + 1);
+        self.put_model_count(id.next().0);
         Ok(())
     }
 

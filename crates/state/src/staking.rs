@@ -27,7 +27,7 @@ impl State {
         if !alx_types::tx::is_dialable(&p2p_addr) {
             return Err(ErrorCode::BadP2pAddr.into());
         }
-        self.put_validator(who, &Validator { stake: Amount::ZERO, registered_at: height.0 });
+        self.put_validator(who, &Validator { stake: Amount::ZERO, registered_at: height });
         self.put_p2p_addr(who, p2p_addr);
         Ok(())
     }
@@ -73,7 +73,7 @@ impl State {
         account.bonded = account.bonded.checked_sub(amount).ok_or_else(overflow)?;
         account.unbonding = account.unbonding.checked_add(amount).ok_or_else(overflow)?;
         account.unbonding_count += 1;
-        let mature = height.0.saturating_add(UNBONDING_PERIOD_BLOCKS);
+        let mature = height.saturating_add(UNBONDING_PERIOD_BLOCKS);
         self.put_account(who, &account);
         self.put_validator(from, &validator);
         self.put_delegation(who, from, delegation);

@@ -60,7 +60,8 @@ impl State {
             let mut account = state.account(&v.address).ok().flatten().unwrap_or_default();
             account.bonded = v.stake;
             state.put_account(&v.address, &account);
-            state.put_validator(&v.address, &Validator { stake: v.stake, registered_at: 0 });
+            state
+                .put_validator(&v.address, &Validator { stake: v.stake, registered_at: Height(0) });
             state.put_delegation(&v.address, &v.address, v.stake);
             state.put_p2p_addr(&v.address, v.p2p_addr);
             set.push(v.address);

@@ -116,13 +116,13 @@ impl State {
 
     /// Runs the epoch of every subnet due at `height`, in id order.
     pub(crate) fn run_subnet_epochs(&mut self, height: Height) -> Result<(), CorruptState> {
-        for id in self.take_due_epochs(height.0)? {
-            self.subnet_epoch(id, height.0)?;
+        for id in self.take_due_epochs(height)? {
+            self.subnet_epoch(id, height)?;
         }
         Ok(())
     }
 
-    fn subnet_epoch(&mut self, id: SubnetId, height: u64) -> Result<(), CorruptState> {
+    fn subnet_epoch(&mut self, id: SubnetId, height: Height) -> Result<(), CorruptState> {
         let missing = || CorruptState {
             key: format!("subnet {id}"),
             source: commonware_codec::Error::Invalid("subnet", "scheduled but missing"),
@@ -142,13 +142,13 @@ impl State {
         let (weights, bonds) = self.subnet_rows(id, subnet.n)?;
         let owner_uid = self.uid_of(id, &subnet.owner)?;
         let init = StateInit {
-            current_block: height,
-            last_epoch_block: subnet.last_epoch_block,
+            current_block: height.0,
+            last_epoch_block: subnet.last_epoch_block.0,
             owner_uid,
             stake: stakes,
             validator_permit: permits,
-            block_at_registration: neurons.iter().map(|n| n.registered_at).collect(),
-            last_update: neurons.iter().map(|n| n.last_update).collect(),
+            block_at_registration: neurons.iter().map(|n| n.registered_at.0).collect(),
+            last_update: neurons.iter().map(|n| n.last_update.0).collect(),
             weights,
             bonds: bonds.clone(),
         };
@@ -219,18 +219,18 @@ impl State {
 
 // The epoch history and schedule (layout in `subnet_records`).
 
-fn schedule_key(height: u64, subnet: SubnetId) -> Vec<u8> {
+fn schedule_key(height: Height, subnet: SubnetId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(PREFIX_EPOCH_SCHEDULE);
-    k.put_u64(height);
-    k.put_u64(subnet);
+    k.put_u64(height.0);
+    k.put_u64(subnet.0);
     k
 }
 
 /// One epoch's payout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SubnetEpoch {
-    pub(crate) block: u64,
+    pub(crate) block: Height,
     pub(crate) owner_emission: Amount,
     pub(crate) total_emission: Amount,
     /// Per uid (each at most Yuma's `u64` emission).
@@ -259,7 +259,7 @@ impl EncodeSize for SubnetEpoch {
 impl Read for SubnetEpoch {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        let block = u64::read(buf)?;
+        let block = Height::read(buf)?;
         let owner_emission = Amount::read(buf)?;
         let total_emission = Amount::read(buf)?;
         let emission = (0..read_count(buf)?).map(|_| u64::read(buf)).collect::<Result<_, _>>()?;
@@ -296,21 +296,24 @@ impl State {
             .collect()
     }
 
-    pub(crate) fn schedule_epoch(&mut self, height: u64, subnet: SubnetId) {
+    pub(crate) fn schedule_epoch(&mut self, height: Height, subnet: SubnetId) {
         self.auth_mut().put(schedule_key(height, subnet), Vec::new());
     }
 
     /// The subnets whose epoch runs at `height`, in id order, taken off the schedule.
-    pub(crate) fn take_due_epochs(&mut self, height: u64) -> Result<Vec<SubnetId>, CorruptState> {
+    pub(crate) fn take_due_epochs(
+        &mut self,
+        height: Height,
+    ) -> Result<Vec<SubnetId>, CorruptState> {
         let mut prefix = vec![PREFIX_EPOCH_SCHEDULE];
-        prefix.put_u64(height);
+        prefix.put_u64(height.0);
         let due = self
             .auth()
             .scan_prefix(&prefix)
             .map(|(k, _)| {
                 k.get(9..17)
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(|b| (k.clone(), u64::from_be_bytes(b)))
+                    .map(|b| (k.clone(), SubnetId(u64::from_be_bytes(b))))
                     .ok_or_else(|| CorruptState {
                         key: hex_key(k),
                         source: CodecError::InvalidLength(k.len()),

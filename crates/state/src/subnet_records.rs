@@ -23,7 +23,7 @@ use crate::{
     state::{CorruptState, State, hex_key},
 };
 use alx_types::{
-    Address, Amount, Hash,
+    Address, Amount, Hash, Height,
     model::ModelId,
     subnet::{ENDPOINT_LEN_MAX, EpochSchedule, SubnetId, SubnetSpec, UIDS_MAX, Uid},
 };
@@ -49,7 +49,7 @@ const GLOBAL_EMISSION_ACC: &str = "subnet_emission_acc";
 pub(crate) fn key(prefix: u8, subnet: SubnetId, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + rest.len());
     k.push(prefix);
-    k.put_u64(subnet);
+    k.put_u64(subnet.0);
     k.extend_from_slice(rest);
     k
 }
@@ -59,7 +59,7 @@ pub(crate) fn key(prefix: u8, subnet: SubnetId, rest: &[u8]) -> Vec<u8> {
 pub(crate) struct Subnet {
     pub(crate) owner: Address,
     pub(crate) spec: SubnetSpec,
-    pub(crate) created_at: u64,
+    pub(crate) created_at: Height,
     /// Uids in use: `0..n`.
     pub(crate) n: u16,
     /// Pending emission credited to this record. The block shares since `emission_mark`
@@ -68,7 +68,7 @@ pub(crate) struct Subnet {
     /// The per-subnet emission accumulator when `pending` last took its block shares.
     pub(crate) emission_mark: Amount,
     pub(crate) epochs: u64,
-    pub(crate) last_epoch_block: u64,
+    pub(crate) last_epoch_block: Height,
 }
 
 impl Subnet {
@@ -83,13 +83,13 @@ impl Subnet {
     }
 
     /// The height of the next epoch: the first `created_at + k·tempo` above `last`.
-    pub(crate) const fn next_epoch_after(&self, last: u64) -> u64 {
+    pub(crate) const fn next_epoch_after(&self, last: Height) -> Height {
         self.schedule().next_epoch_after(last)
     }
 
     /// The subnet epoch a height belongs to: epoch `e` is the heights
     /// `(created_at + e·tempo, created_at + (e+1)·tempo]`; the creation block counts as 0.
-    pub(crate) const fn epoch_of(&self, height: u64) -> u64 {
+    pub(crate) const fn epoch_of(&self, height: Height) -> u64 {
         self.schedule().epoch_of(height)
     }
 }
@@ -106,8 +106,8 @@ pub(crate) enum NeuronKind {
 pub(crate) struct Neuron {
     pub(crate) address: Address,
     pub(crate) kind: NeuronKind,
-    pub(crate) registered_at: u64,
-    pub(crate) last_update: u64,
+    pub(crate) registered_at: Height,
+    pub(crate) last_update: Height,
     /// Permit from the last epoch.
     pub(crate) permit: bool,
     pub(crate) consensus: u16,
@@ -120,7 +120,7 @@ pub(crate) struct Neuron {
 
 impl Neuron {
     /// A neuron registered at `height`, with no results yet.
-    pub(crate) const fn new(address: Address, kind: NeuronKind, height: u64) -> Self {
+    pub(crate) const fn new(address: Address, kind: NeuronKind, height: Height) -> Self {
         Self {
             address,
             kind,
@@ -144,7 +144,7 @@ impl Neuron {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WeightCommit {
     pub(crate) commit: Hash,
-    pub(crate) block: u64,
+    pub(crate) block: Height,
     /// The subnet epoch of `block`.
     pub(crate) epoch: u64,
 }
@@ -195,12 +195,12 @@ impl Read for Subnet {
         Ok(Self {
             owner: Address::read(buf)?,
             spec: SubnetSpec::read(buf)?,
-            created_at: u64::read(buf)?,
+            created_at: Height::read(buf)?,
             n: u16::read(buf)?,
             pending: Amount::read(buf)?,
             emission_mark: Amount::read(buf)?,
             epochs: u64::read(buf)?,
-            last_epoch_block: u64::read(buf)?,
+            last_epoch_block: Height::read(buf)?,
         })
     }
 }
@@ -242,7 +242,7 @@ impl Read for Neuron {
         let address = Address::read(buf)?;
         let kind = match u8::read(buf)? {
             0 => NeuronKind::Miner {
-                model: u64::read(buf)?,
+                model: ModelId::read(buf)?,
                 endpoint: read_string(buf, ENDPOINT_LEN_MAX)?,
             },
             1 => NeuronKind::Validator,
@@ -251,8 +251,8 @@ impl Read for Neuron {
         Ok(Self {
             address,
             kind,
-            registered_at: u64::read(buf)?,
-            last_update: u64::read(buf)?,
+            registered_at: Height::read(buf)?,
+            last_update: Height::read(buf)?,
             permit: read_bool(buf)?,
             consensus: u16::read(buf)?,
             incentive: u16::read(buf)?,
@@ -280,7 +280,7 @@ impl EncodeSize for WeightCommit {
 impl Read for WeightCommit {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self { commit: Hash::read(buf)?, block: u64::read(buf)?, epoch: u64::read(buf)? })
+        Ok(Self { commit: Hash::read(buf)?, block: Height::read(buf)?, epoch: u64::read(buf)? })
     }
 }
 

@@ -24,7 +24,7 @@ impl State {
     /// Every subnet, in id order.
     pub fn subnets(&self) -> Result<Vec<SubnetJson>, CorruptState> {
         let mut out = Vec::new();
-        for id in 0..self.subnet_count()? {
+        for id in (0..self.subnet_count()?).map(SubnetId) {
             if let Some(s) = self.subnet(id)? {
                 out.push(s);
             }
@@ -49,7 +49,7 @@ impl State {
             .zip(stakes.into_iter().zip(permits))
             .map(|((uid, n), (stake, permit))| neuron_json(uid, n, Amount(stake), permit))
             .collect();
-        Ok(Some(MetagraphJson { subnet: id, height: self.height()?.0, neurons }))
+        Ok(Some(MetagraphJson { subnet: id, height: self.height()?, neurons }))
     }
 
     /// The kept epochs of a subnet (at most `SUBNET_EPOCHS_KEPT`), oldest first.

@@ -71,8 +71,7 @@ impl State {
                 if !self.permits(&s, &neurons)?.get(usize::from(uid)).copied().unwrap_or(false) {
                     return Err(ErrorCode::NoValidatorPermit.into());
                 }
-                let c =
-                    WeightCommit { commit: *commit, block: height.0, epoch: s.epoch_of(height.0) };
+                let c = WeightCommit { commit: *commit, block: height, epoch: s.epoch_of(height) };
                 self.put_commit(*subnet, uid, &c);
                 Ok(())
             }
@@ -91,10 +90,11 @@ impl State {
         if !self.valid_subnet_spec(spec)? {
             return Err(ErrorCode::BadSubnetField.into());
         }
-        let id = self.subnet_count()?;
-        if id >= SUBNETS_MAX {
+        let count = self.subnet_count()?;
+        if count >= SUBNETS_MAX {
             return Err(ErrorCode::TooManySubnets.into());
         }
+        let id = SubnetId(count);
         let mut account = self.existing_account(owner)?;
         account.balance = account
             .balance
@@ -105,19 +105,19 @@ impl State {
         let subnet = Subnet {
             owner: *owner,
             spec: spec.clone(),
-            created_at: height.0,
+            created_at: height,
             n: 0,
             pending: SUBNET_CREATION_LOCK,
             emission_mark: self.subnet_emission_acc()?,
             epochs: 0,
-            last_epoch_block: 0,
+            last_epoch_block: Height(0),
         };
         self.put_account(owner, &account);
         self.put_subnet_pending_total(total);
-        self.schedule_epoch(subnet.next_epoch_after(height.0), id);
+        self.schedule_epoch(subnet.next_epoch_after(height), id);
         self.put_subnet(id, &subnet);
         self.put_subnet_name(&spec.name, id);
-        self.put_subnet_count(id + 1);
+        self.put_subnet_count(id.next().0);
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl State {
         let replaced = if subnet.n < subnet.spec.max_uids {
             None
         } else {
-            Some(self.prune_candidate(id, &subnet, height.0)?.ok_or(ErrorCode::SubnetFull)?)
+            Some(self.prune_candidate(id, &subnet, height)?.ok_or(ErrorCode::SubnetFull)?)
         };
         let burn = subnet.spec.registration_burn;
         let mut account = self.existing_account(who)?;
@@ -183,7 +183,7 @@ impl State {
         // Everything is checked: write.
         let uid = match replaced {
             Some((uid, old)) => {
-                self.replace_neuron(id, &subnet, uid, &old, height.0)?;
+                self.replace_neuron(id, &subnet, uid, &old, height)?;
                 uid
             }
             None => {
@@ -194,7 +194,7 @@ impl State {
         self.put_account(who, &account);
         self.put_subnet_pending_total(total);
         self.put_subnet(id, &subnet);
-        self.put_neuron(id, uid, &Neuron::new(*who, kind, height.0));
+        self.put_neuron(id, uid, &Neuron::new(*who, kind, height));
         self.put_uid_of(id, who, uid);
         Ok(())
     }
@@ -204,11 +204,11 @@ impl State {
         &self,
         id: SubnetId,
         subnet: &Subnet,
-        height: u64,
+        height: Height,
     ) -> Result<Option<(Uid, Neuron)>, CorruptState> {
         let mut best: Option<(Uid, Neuron)> = None;
         for (uid, n) in (0..).zip(self.neuron_records(id, subnet.n)?) {
-            let immune = height.saturating_sub(n.registered_at) < subnet.spec.immunity_blocks;
+            let immune = height.0.saturating_sub(n.registered_at.0) < subnet.spec.immunity_blocks;
             if immune || n.address == subnet.owner {
                 continue;
             }
@@ -228,18 +228,18 @@ impl State {
         subnet: &Subnet,
         uid: Uid,
         old: &Neuron,
-        height: u64,
+        height: Height,
     ) -> Result<(), CorruptState> {
         let neurons = self.neuron_records(id, subnet.n)?;
         let (weights, bonds) = self.subnet_rows(id, subnet.n)?;
         let init = alx_yuma::StateInit {
-            current_block: height,
-            last_epoch_block: subnet.last_epoch_block,
+            current_block: height.0,
+            last_epoch_block: subnet.last_epoch_block.0,
             owner_uid: None,
             stake: vec![0; neurons.len()],
             validator_permit: neurons.iter().map(|n| n.permit).collect(),
-            block_at_registration: neurons.iter().map(|n| n.registered_at).collect(),
-            last_update: neurons.iter().map(|n| n.last_update).collect(),
+            block_at_registration: neurons.iter().map(|n| n.registered_at.0).collect(),
+            last_update: neurons.iter().map(|n| n.last_update.0).collect(),
             weights: weights.clone(),
             bonds,
         };
@@ -267,7 +267,7 @@ impl State {
     ) -> PayloadResult {
         let (subnet, uid) = self.sender_uid(id, who)?;
         let commit = self.commit_record(id, uid)?.ok_or(ErrorCode::NoCommit)?;
-        let epoch = subnet.epoch_of(height.0);
+        let epoch = subnet.epoch_of(height);
         if epoch <= commit.epoch {
             return Err(ErrorCode::RevealTooEarly.into());
         }
@@ -286,7 +286,7 @@ impl State {
             return Err(ErrorCode::BadWeights.into());
         }
         let mut neuron = self.neuron_record(id, uid)?.ok_or_else(overflow)?;
-        neuron.last_update = height.0;
+        neuron.last_update = height;
         let row = dests.iter().copied().zip(values.iter().copied()).collect();
         self.put_weights_row(id, uid, &row);
         self.put_neuron(id, uid, &neuron);

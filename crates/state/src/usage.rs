@@ -35,7 +35,7 @@ use crate::{
     state::{CorruptState, State},
 };
 use alx_types::{
-    Address, Amount, ErrorCode, Hash,
+    Address, Amount, ErrorCode, Hash, Height,
     datanet::{ContributionId, DatanetId},
     model::{BPS, ModelId},
     usage::{REVOKE_DELAY_BLOCKS, Settlement, UsageOp},
@@ -66,7 +66,7 @@ struct Payouts {
 impl State {
     pub(crate) fn usage_op(
         &mut self,
-        height: alx_types::block::Height,
+        height: Height,
         who: &Address,
         op: &UsageOp,
     ) -> PayloadResult {
@@ -77,7 +77,7 @@ impl State {
                 self.create_api_key(who, key_hash, provider, *allowance)
             }
             UsageOp::FundApiKey { key_hash, amount } => self.fund_api_key(who, key_hash, *amount),
-            UsageOp::RevokeApiKey { key_hash } => self.revoke_api_key(height.0, who, key_hash),
+            UsageOp::RevokeApiKey { key_hash } => self.revoke_api_key(height, who, key_hash),
             UsageOp::Settle(s) => self.settle(height, who, s),
             UsageOp::Claim => self.claim(who),
         }
@@ -132,7 +132,7 @@ impl State {
             allowance,
             spent: Amount::ZERO,
             revoked: false,
-            closes_at: 0,
+            closes_at: Height(0),
         };
         self.put_prepaid(who, deposit);
         self.put_api_key(key_hash, &key);
@@ -159,13 +159,13 @@ impl State {
     }
 
     /// The payer starts the revocation delay; the provider closes the key at once.
-    fn revoke_api_key(&mut self, height: u64, who: &Address, key_hash: &Hash) -> PayloadResult {
+    fn revoke_api_key(&mut self, height: Height, who: &Address, key_hash: &Hash) -> PayloadResult {
         let mut key = self.api_key(key_hash)?.ok_or(ErrorCode::UnknownApiKey)?;
         if key.revoked {
             return Err(ErrorCode::ApiKeyRevoked.into());
         }
         if key.provider == *who {
-            if key.closes_at != 0 {
+            if key.closes_at != Height(0) {
                 self.unschedule(key.closes_at, &Due::CloseApiKey(*key_hash));
             }
             return Ok(self.close_api_key(key_hash)?);
@@ -173,7 +173,7 @@ impl State {
         if key.payer != *who {
             return Err(ErrorCode::NotKeyParty.into());
         }
-        if key.closes_at != 0 {
+        if key.closes_at != Height(0) {
             return Err(ErrorCode::ApiKeyRevoked.into());
         }
         key.closes_at = height.checked_add(REVOKE_DELAY_BLOCKS).ok_or_else(overflow)?;
@@ -210,12 +210,7 @@ impl State {
         Ok(())
     }
 
-    fn settle(
-        &mut self,
-        height: alx_types::block::Height,
-        provider: &Address,
-        s: &Settlement,
-    ) -> PayloadResult {
+    fn settle(&mut self, height: Height, provider: &Address, s: &Settlement) -> PayloadResult {
         let next = self.next_receipt(provider)?;
         if s.receipts == 0 || s.first_receipt != next {
             return Err(ErrorCode::BadReceiptRange.into());

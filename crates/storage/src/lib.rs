@@ -54,9 +54,9 @@ pub enum StorageError {
     #[error("block {got} committed after height {committed}")]
     OutOfOrder {
         /// Last committed height.
-        committed: u64,
+        committed: Height,
         /// Height given.
-        got: u64,
+        got: Height,
     },
 }
 
@@ -163,7 +163,10 @@ impl Store {
             return Ok(false);
         }
         if height != committed + 1 {
-            return Err(StorageError::OutOfOrder { committed, got: height });
+            return Err(StorageError::OutOfOrder {
+                committed: Height(committed),
+                got: block.height(),
+            });
         }
         if receipts.len() != block.txs.len() {
             return Err(corrupt("receipts", &height.to_string()));

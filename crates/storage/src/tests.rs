@@ -78,7 +78,7 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
         // A gap is refused.
         assert!(matches!(
             store.commit_block(&block(3, ZERO), &[], &[]),
-            Err(StorageError::OutOfOrder { committed: 1, got: 3 })
+            Err(StorageError::OutOfOrder { committed: Height(1), got: Height(3) })
         ));
         let b2 = block(2, b1.digest());
         store.commit_block(&b2, &[], &[(b"a".to_vec(), None)]).unwrap();

@@ -1,6 +1,6 @@
 //! JSON of attribution queries: `POST /api/attribution` and a contribution's coverage.
 
-use crate::datanet::DatanetId;
+use crate::datanet::{ContributionId, DatanetId};
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/attribution`: attribute a text to a datanet version.
@@ -31,7 +31,7 @@ pub struct ReportSpan {
     /// Its weight (0 when too common to pay).
     pub weight: u64,
     /// Contribution ids holding it.
-    pub contributions: Vec<u64>,
+    pub contributions: Vec<ContributionId>,
 }
 
 /// A share in basis points.
@@ -63,7 +63,7 @@ pub struct AttributionReport {
     /// Shares per contributor.
     pub contributors: Vec<ReportShare>,
     /// Flagged near-duplicates: evidence only, no share.
-    pub excluded: Vec<u64>,
+    pub excluded: Vec<ContributionId>,
 }
 
 /// How much of a contribution an earlier version already holds.
@@ -72,7 +72,7 @@ pub struct ContributionCoverage {
     /// The datanet.
     pub datanet: DatanetId,
     /// The contribution.
-    pub contribution: u64,
+    pub contribution: ContributionId,
     /// The version compared against (0: none yet, nothing is covered).
     pub version: u32,
     /// Bytes of its documents covered by spans of at least 32 bytes found in that version.

@@ -134,7 +134,11 @@ impl EncodeSize for DataVerdict {
     fn encode_size(&self) -> usize {
         1 + match self {
             Self::Held { covered_by, .. } => {
-                Hash::SIZE + u16::SIZE + 1 + covered_by.map_or(0, |_| u64::SIZE) + u32::SIZE
+                Hash::SIZE
+                    + u16::SIZE
+                    + 1
+                    + covered_by.map_or(0, |_| ContributionId::SIZE)
+                    + u32::SIZE
             }
             Self::WrongSize { .. } => u64::SIZE,
             Self::Unreadable => 0,
@@ -169,7 +173,7 @@ impl Write for DataReport {
 
 impl EncodeSize for DataReport {
     fn encode_size(&self) -> usize {
-        2 * u64::SIZE + self.verdict.encode_size()
+        DatanetId::SIZE + ContributionId::SIZE + self.verdict.encode_size()
     }
 }
 
@@ -177,8 +181,8 @@ impl Read for DataReport {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Self {
-            datanet: u64::read(buf)?,
-            contribution: u64::read(buf)?,
+            datanet: DatanetId::read(buf)?,
+            contribution: ContributionId::read(buf)?,
             verdict: DataVerdict::read(buf)?,
         })
     }
@@ -212,9 +216,9 @@ impl EncodeSize for Refusal {
         1 + match self {
             Self::WrongSize { .. } => 2 * u64::SIZE,
             Self::Unreadable => 0,
-            Self::Duplicate { .. } => u64::SIZE,
+            Self::Duplicate { .. } => ContributionId::SIZE,
             Self::NearDuplicate { covered_by, .. } => {
-                u16::SIZE + 1 + covered_by.map_or(0, |_| u64::SIZE) + u32::SIZE
+                u16::SIZE + 1 + covered_by.map_or(0, |_| ContributionId::SIZE) + u32::SIZE
             }
         }
     }
@@ -226,7 +230,7 @@ impl Read for Refusal {
         Ok(match u8::read(buf)? {
             0 => Self::WrongSize { declared: u64::read(buf)?, actual: u64::read(buf)? },
             1 => Self::Unreadable,
-            2 => Self::Duplicate { of: u64::read(buf)? },
+            2 => Self::Duplicate { of: ContributionId::read(buf)? },
             3 => Self::NearDuplicate {
                 coverage_bps: read_bps(buf)?,
                 covered_by: read_option(buf)?,
@@ -237,7 +241,7 @@ impl Read for Refusal {
     }
 }
 
-fn write_option(value: Option<u64>, buf: &mut impl BufMut) {
+fn write_option(value: Option<ContributionId>, buf: &mut impl BufMut) {
     match value {
         None => buf.put_u8(0),
         Some(v) => {
@@ -247,10 +251,10 @@ fn write_option(value: Option<u64>, buf: &mut impl BufMut) {
     }
 }
 
-fn read_option(buf: &mut impl Buf) -> Result<Option<u64>, CodecError> {
+fn read_option(buf: &mut impl Buf) -> Result<Option<ContributionId>, CodecError> {
     match u8::read(buf)? {
         0 => Ok(None),
-        1 => Ok(Some(u64::read(buf)?)),
+        1 => Ok(Some(ContributionId::read(buf)?)),
         other => Err(CodecError::InvalidEnum(other)),
     }
 }
@@ -279,7 +283,7 @@ mod tests {
             DataVerdict::Held {
                 text_hash: crate::hash::sha256(&[b"t"]),
                 coverage_bps: 10_000,
-                covered_by: Some(u64::MAX),
+                covered_by: Some(ContributionId(u64::MAX)),
                 against_version: 3,
             },
             DataVerdict::Held {
@@ -292,7 +296,8 @@ mod tests {
             DataVerdict::Unreadable,
         ];
         for verdict in verdicts {
-            let report = DataReport { datanet: 1, contribution: 2, verdict };
+            let report =
+                DataReport { datanet: DatanetId(1), contribution: ContributionId(2), verdict };
             let bytes = report.encode();
             assert_eq!(bytes.len(), report.encode_size());
             assert_eq!(DataReport::decode(bytes.clone()).unwrap(), report);
@@ -303,8 +308,12 @@ mod tests {
         let refusals = [
             Refusal::WrongSize { declared: 10, actual: 180_000 },
             Refusal::Unreadable,
-            Refusal::Duplicate { of: 4 },
-            Refusal::NearDuplicate { coverage_bps: 9_500, covered_by: Some(1), against_version: 2 },
+            Refusal::Duplicate { of: ContributionId(4) },
+            Refusal::NearDuplicate {
+                coverage_bps: 9_500,
+                covered_by: Some(ContributionId(1)),
+                against_version: 2,
+            },
             Refusal::NearDuplicate { coverage_bps: 9_500, covered_by: None, against_version: 2 },
         ];
         for refusal in refusals {

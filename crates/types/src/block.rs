@@ -13,27 +13,26 @@ use bytes::BufMut;
 use commonware_codec::{
     Buf, Encode as _, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt as _, Write,
 };
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// A block height. Genesis is height 0; the first block is height 1.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct Height(pub u64);
-
-impl Height {
-    /// The next height.
-    #[must_use]
-    pub const fn next(self) -> Self {
-        Self(self.0.saturating_add(1))
-    }
+crate::id::u64_newtype! {
+    /// A block height. Genesis is height 0; the first block is height 1.
+    Height
 }
 
-impl fmt::Display for Height {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+impl Height {
+    /// The height `blocks` after this one, or `None` past `u64::MAX`.
+    #[must_use]
+    pub const fn checked_add(self, blocks: u64) -> Option<Self> {
+        match self.0.checked_add(blocks) {
+            Some(h) => Some(Self(h)),
+            None => None,
+        }
+    }
+
+    /// The height `blocks` after this one, saturating at `u64::MAX`.
+    #[must_use]
+    pub const fn saturating_add(self, blocks: u64) -> Self {
+        Self(self.0.saturating_add(blocks))
     }
 }
 
@@ -74,7 +73,7 @@ impl BlockHeader {
 impl Write for BlockHeader {
     fn write(&self, buf: &mut impl BufMut) {
         self.parent.write(buf);
-        self.height.0.write(buf);
+        self.height.write(buf);
         self.epoch.write(buf);
         self.view.write(buf);
         self.parent_view.write(buf);
@@ -95,7 +94,7 @@ impl Read for BlockHeader {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Self {
             parent: Hash::read(buf)?,
-            height: Height(u64::read(buf)?),
+            height: Height::read(buf)?,
             epoch: u64::read(buf)?,
             view: u64::read(buf)?,
             parent_view: u64::read(buf)?,

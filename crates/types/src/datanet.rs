@@ -37,10 +37,15 @@ use commonware_codec::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A datanet's id: datanets are numbered from 0 in creation order.
-pub type DatanetId = u64;
-/// A contribution's id within its datanet, numbered from 0 in submission order.
-pub type ContributionId = u64;
+crate::id::u64_newtype! {
+    /// A datanet's id: datanets are numbered from 0 in creation order.
+    DatanetId
+}
+
+crate::id::u64_newtype! {
+    /// A contribution's id within its datanet, numbered from 0 in submission order.
+    ContributionId
+}
 
 /// Longest datanet name, in bytes.
 pub const NAME_LEN_MAX: usize = 64;
@@ -409,27 +414,36 @@ impl Read for DatanetOp {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(match u8::read(buf)? {
             0 => Self::Create(Box::new(DatanetSpec::read(buf)?)),
-            1 => Self::Contribute { datanet: u64::read(buf)?, content: ContentRef::read(buf)? },
+            1 => {
+                Self::Contribute { datanet: DatanetId::read(buf)?, content: ContentRef::read(buf)? }
+            }
             2 => Self::Review {
-                datanet: u64::read(buf)?,
-                contribution: u64::read(buf)?,
+                datanet: DatanetId::read(buf)?,
+                contribution: ContributionId::read(buf)?,
                 approve: match u8::read(buf)? {
                     0 => false,
                     1 => true,
                     other => return Err(CodecError::InvalidEnum(other)),
                 },
             },
-            3 => Self::Withdraw { datanet: u64::read(buf)?, contribution: u64::read(buf)? },
-            4 => Self::PublishVersion { datanet: u64::read(buf)? },
-            5 => {
-                Self::FlagNearDuplicate { datanet: u64::read(buf)?, contribution: u64::read(buf)? }
-            }
+            3 => Self::Withdraw {
+                datanet: DatanetId::read(buf)?,
+                contribution: ContributionId::read(buf)?,
+            },
+            4 => Self::PublishVersion { datanet: DatanetId::read(buf)? },
+            5 => Self::FlagNearDuplicate {
+                datanet: DatanetId::read(buf)?,
+                contribution: ContributionId::read(buf)?,
+            },
             6 => Self::Attest {
                 reports: (0..read_count(buf, REPORTS_PER_TX_MAX)?)
                     .map(|_| DataReport::read(buf))
                     .collect::<Result<_, _>>()?,
             },
-            7 => Self::Remove { datanet: u64::read(buf)?, contribution: u64::read(buf)? },
+            7 => Self::Remove {
+                datanet: DatanetId::read(buf)?,
+                contribution: ContributionId::read(buf)?,
+            },
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -460,23 +474,27 @@ mod tests {
         let ops = [
             DatanetOp::Create(Box::new(spec())),
             DatanetOp::Contribute {
-                datanet: 7,
+                datanet: DatanetId(7),
                 content: ContentRef {
                     hash: crate::hash::sha256(&[b"c"]),
                     size: 42,
                     media_type: MediaType::Jsonl,
                 },
             },
-            DatanetOp::Review { datanet: 7, contribution: 3, approve: true },
-            DatanetOp::Withdraw { datanet: 7, contribution: 3 },
-            DatanetOp::PublishVersion { datanet: 7 },
-            DatanetOp::FlagNearDuplicate { datanet: 7, contribution: 3 },
-            DatanetOp::Remove { datanet: 7, contribution: 3 },
+            DatanetOp::Review {
+                datanet: DatanetId(7),
+                contribution: ContributionId(3),
+                approve: true,
+            },
+            DatanetOp::Withdraw { datanet: DatanetId(7), contribution: ContributionId(3) },
+            DatanetOp::PublishVersion { datanet: DatanetId(7) },
+            DatanetOp::FlagNearDuplicate { datanet: DatanetId(7), contribution: ContributionId(3) },
+            DatanetOp::Remove { datanet: DatanetId(7), contribution: ContributionId(3) },
             DatanetOp::Attest {
                 reports: vec![
                     crate::availability::DataReport {
-                        datanet: 7,
-                        contribution: 3,
+                        datanet: DatanetId(7),
+                        contribution: ContributionId(3),
                         verdict: crate::availability::DataVerdict::Unreadable,
                     };
                     REPORTS_PER_TX_MAX
@@ -506,7 +524,7 @@ mod tests {
         many.tags = vec!["t".into(); TAGS_MAX + 1];
         assert!(DatanetOp::decode(DatanetOp::Create(Box::new(many)).encode()).is_err());
         let content = DatanetOp::Contribute {
-            datanet: 1,
+            datanet: DatanetId(1),
             content: ContentRef { hash: crate::hash::ZERO, size: 1, media_type: MediaType::Text },
         };
         let mut bytes = content.encode().to_vec();

@@ -1,7 +1,7 @@
 //! The JSON shapes of the datanet endpoints (`/api/datanets…`).
 
 use crate::{
-    Address, Amount, Hash,
+    Address, Amount, Hash, Height,
     datanet::{ContentRef, ContributionId, DatanetId, DatanetSpec},
 };
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ pub struct DatanetJson {
     #[serde(flatten)]
     pub spec: DatanetSpec,
     /// Height of creation.
-    pub created_at: u64,
+    pub created_at: Height,
     /// Contributions ever submitted.
     pub contributions: u64,
     /// Contributions approved.
@@ -43,7 +43,7 @@ pub struct ContributionJson {
     /// (its data never came), `refused` (see `refusal`) or `removed` (by the owner).
     pub status: String,
     /// Height of submission.
-    pub submitted_at: u64,
+    pub submitted_at: Height,
     /// Stake still locked with it.
     pub stake: Amount,
     /// Flagged as a near-duplicate: it earns no data share.
@@ -59,7 +59,7 @@ pub struct ContributionJson {
     pub base_version: u32,
     /// While it awaits its data: the height at which it is dropped as unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_due_at: Option<u64>,
+    pub data_due_at: Option<Height>,
     /// Why the validators' verdict refused it, with the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<crate::availability::Refusal>,
@@ -80,7 +80,7 @@ pub struct VersionJson {
     /// Their bytes.
     pub bytes: u64,
     /// Height of publication.
-    pub published_at: u64,
+    pub published_at: Height,
 }
 
 /// `GET /api/datanets/{id}`.

@@ -18,6 +18,7 @@ pub mod chain_id;
 pub mod datanet;
 pub mod datanet_api;
 pub mod hash;
+mod id;
 pub mod limits;
 pub mod merkle;
 pub mod model;

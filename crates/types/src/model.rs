@@ -17,8 +17,10 @@ use commonware_codec::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A model's id: models are numbered from 0 in registration order.
-pub type ModelId = u64;
+crate::id::u64_newtype! {
+    /// A model's id: models are numbered from 0 in registration order.
+    ModelId
+}
 
 /// Longest model name, in bytes.
 pub const MODEL_NAME_LEN_MAX: usize = 64;
@@ -187,7 +189,9 @@ impl Read for ModelSpec {
         let base_model = Hash::read(buf)?;
         let adapter = read_opt_hash(buf)?;
         let datanets = (0..read_count(buf, MODEL_DATANETS_MAX)?)
-            .map(|_| Ok(DatanetVersionRef { datanet: u64::read(buf)?, version: u32::read(buf)? }))
+            .map(|_| {
+                Ok(DatanetVersionRef { datanet: DatanetId::read(buf)?, version: u32::read(buf)? })
+            })
             .collect::<Result<_, CodecError>>()?;
         Ok(Self {
             name,
@@ -243,11 +247,11 @@ impl Read for ModelOp {
         Ok(match u8::read(buf)? {
             0 => Self::Register(Box::new(ModelSpec::read(buf)?)),
             1 => Self::SetPrices {
-                model: u64::read(buf)?,
+                model: ModelId::read(buf)?,
                 input_per_1k: Amount::read(buf)?,
                 output_per_1k: Amount::read(buf)?,
             },
-            2 => Self::Retire { model: u64::read(buf)? },
+            2 => Self::Retire { model: ModelId::read(buf)? },
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -1,7 +1,7 @@
 //! JSON of models, rewards and API keys under `/api`.
 
 use crate::{
-    Address, Amount,
+    Address, Amount, Height,
     model::{ModelId, ModelSpec},
 };
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ pub struct ModelJson {
     #[serde(flatten)]
     pub spec: ModelSpec,
     /// Height of registration.
-    pub registered_at: u64,
+    pub registered_at: Height,
     /// No longer settled against.
     pub retired: bool,
 }
@@ -53,7 +53,7 @@ pub struct ApiKeyJson {
     pub revoked: bool,
     /// The height at which a payer's revocation closes it (absent: not being revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closes_at: Option<u64>,
+    pub closes_at: Option<Height>,
 }
 
 /// `GET /api/emission`: the schedule's state and where minted tokens wait.

@@ -27,8 +27,8 @@
 //! checked by execution, which fails the transaction with a receipt instead.
 
 use crate::{
-    Amount, Hash,
-    datanet::{read_count, read_str, str_bytes, write_str},
+    Amount, Hash, Height,
+    datanet::{DatanetId, read_count, read_str, str_bytes, write_str},
     hash::sha256,
     model::{DatanetVersionRef, ModelId},
 };
@@ -38,8 +38,10 @@ use commonware_codec::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A subnet's id: subnets are numbered from 0 in creation order.
-pub type SubnetId = u64;
+crate::id::u64_newtype! {
+    /// A subnet's id: subnets are numbered from 0 in creation order.
+    SubnetId
+}
 /// A neuron's slot in its subnet, `0..max_uids`.
 pub type Uid = u16;
 /// The secret that hides committed weights until their reveal.
@@ -158,7 +160,7 @@ pub fn weights_commit(
 ) -> Hash {
     sha256(&[
         NAMESPACE_WEIGHTS,
-        &subnet.to_be_bytes(),
+        &subnet.0.to_be_bytes(),
         &uid.to_be_bytes(),
         &u16_list(dests),
         &u16_list(values),
@@ -189,7 +191,7 @@ fn u16_list(items: &[u16]) -> Vec<u8> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EpochSchedule {
     /// Height of the subnet's creation.
-    pub created_at: u64,
+    pub created_at: Height,
     /// Blocks per epoch (0 is read as 1: stored specs never hold it, see [`TEMPO_MIN`]).
     pub tempo: u16,
 }
@@ -201,27 +203,29 @@ impl EpochSchedule {
 
     /// The epoch `height` belongs to.
     #[must_use]
-    pub const fn epoch_of(self, height: u64) -> u64 {
-        height.saturating_sub(self.created_at).saturating_sub(1) / self.tempo()
+    pub const fn epoch_of(self, height: Height) -> u64 {
+        height.0.saturating_sub(self.created_at.0).saturating_sub(1) / self.tempo()
     }
 
     /// The last block of `epoch`, where its Yuma epoch runs.
     #[must_use]
-    pub const fn last_block(self, epoch: u64) -> u64 {
-        self.created_at.saturating_add(epoch.saturating_add(1).saturating_mul(self.tempo()))
+    pub const fn last_block(self, epoch: u64) -> Height {
+        Height(
+            self.created_at.0.saturating_add(epoch.saturating_add(1).saturating_mul(self.tempo())),
+        )
     }
 
     /// The last block of the epoch `height` belongs to.
     #[must_use]
-    pub const fn end_of(self, height: u64) -> u64 {
+    pub const fn end_of(self, height: Height) -> Height {
         self.last_block(self.epoch_of(height))
     }
 
     /// The first epoch block (`created_at + k·tempo`, k ≥ 1) above `height`.
     #[must_use]
-    pub const fn next_epoch_after(self, height: u64) -> u64 {
-        let k = height.saturating_sub(self.created_at) / self.tempo() + 1;
-        self.created_at.saturating_add(k.saturating_mul(self.tempo()))
+    pub const fn next_epoch_after(self, height: Height) -> Height {
+        let k = height.0.saturating_sub(self.created_at.0) / self.tempo() + 1;
+        Height(self.created_at.0.saturating_add(k.saturating_mul(self.tempo())))
     }
 }
 
@@ -300,7 +304,9 @@ impl Read for SubnetSpec {
         let name = read_str(buf, SUBNET_NAME_LEN_MAX)?;
         let task = read_str(buf, TASK_LEN_MAX)?;
         let datanets = (0..read_count(buf, SUBNET_DATANETS_MAX)?)
-            .map(|_| Ok(DatanetVersionRef { datanet: u64::read(buf)?, version: u32::read(buf)? }))
+            .map(|_| {
+                Ok(DatanetVersionRef { datanet: DatanetId::read(buf)?, version: u32::read(buf)? })
+            })
             .collect::<Result<_, CodecError>>()?;
         Ok(Self {
             name,
@@ -369,14 +375,14 @@ impl Read for SubnetOp {
         Ok(match u8::read(buf)? {
             0 => Self::Create(Box::new(SubnetSpec::read(buf)?)),
             1 => Self::RegisterMiner {
-                subnet: u64::read(buf)?,
-                model: u64::read(buf)?,
+                subnet: SubnetId::read(buf)?,
+                model: ModelId::read(buf)?,
                 endpoint: read_str(buf, ENDPOINT_LEN_MAX)?,
             },
-            2 => Self::RegisterValidator { subnet: u64::read(buf)? },
-            3 => Self::CommitWeights { subnet: u64::read(buf)?, commit: Hash::read(buf)? },
+            2 => Self::RegisterValidator { subnet: SubnetId::read(buf)? },
+            3 => Self::CommitWeights { subnet: SubnetId::read(buf)?, commit: Hash::read(buf)? },
             4 => {
-                let subnet = u64::read(buf)?;
+                let subnet = SubnetId::read(buf)?;
                 let dests = read_u16_list(buf)?;
                 let values = read_u16_list(buf)?;
                 let mut salt = [0u8; 32];
@@ -394,10 +400,11 @@ impl Read for SubnetOp {
 #[cfg(test)]
 mod tests {
     use super::EpochSchedule;
+    use crate::Height;
 
     #[test]
     fn epochs_are_tempo_blocks_after_creation() {
-        let s = EpochSchedule { created_at: 15, tempo: 10 };
+        let s = EpochSchedule { created_at: Height(15), tempo: 10 };
         for (height, epoch, last, next) in [
             (0, 0, 25, 25),
             (15, 0, 25, 25),
@@ -408,13 +415,14 @@ mod tests {
             (35, 1, 35, 45),
             (36, 2, 45, 45),
         ] {
+            let height = Height(height);
             assert_eq!(s.epoch_of(height), epoch, "epoch of {height}");
-            assert_eq!(s.end_of(height), last, "end of {height}");
-            assert_eq!(s.next_epoch_after(height), next, "next after {height}");
+            assert_eq!(s.end_of(height), Height(last), "end of {height}");
+            assert_eq!(s.next_epoch_after(height), Height(next), "next after {height}");
         }
-        let huge = EpochSchedule { created_at: u64::MAX - 1, tempo: 0 };
-        assert_eq!(huge.last_block(u64::MAX), u64::MAX);
-        assert_eq!(huge.next_epoch_after(u64::MAX), u64::MAX);
+        let huge = EpochSchedule { created_at: Height(u64::MAX - 1), tempo: 0 };
+        assert_eq!(huge.last_block(u64::MAX), Height(u64::MAX));
+        assert_eq!(huge.next_epoch_after(Height(u64::MAX)), Height(u64::MAX));
     }
 
     use super::*;
@@ -424,7 +432,7 @@ mod tests {
         SubnetSpec {
             name: "move-coders".into(),
             task: "Write Move smart contracts".into(),
-            datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+            datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
             tempo: 100,
             max_uids: 64,
             max_validators: 8,
@@ -438,14 +446,14 @@ mod tests {
         vec![
             SubnetOp::Create(Box::new(spec())),
             SubnetOp::RegisterMiner {
-                subnet: 3,
-                model: 9,
+                subnet: SubnetId(3),
+                model: ModelId(9),
                 endpoint: "https://miner.example/v1".into(),
             },
-            SubnetOp::RegisterValidator { subnet: 3 },
-            SubnetOp::CommitWeights { subnet: 3, commit: sha256(&[b"c"]) },
+            SubnetOp::RegisterValidator { subnet: SubnetId(3) },
+            SubnetOp::CommitWeights { subnet: SubnetId(3), commit: sha256(&[b"c"]) },
             SubnetOp::RevealWeights {
-                subnet: 3,
+                subnet: SubnetId(3),
                 dests: vec![0, 5],
                 values: vec![65_535, 7],
                 salt: [4; 32],
@@ -479,10 +487,10 @@ mod tests {
         long.task = "t".repeat(TASK_LEN_MAX + 1);
         assert!(SubnetOp::decode(SubnetOp::Create(Box::new(long)).encode()).is_err());
         let mut many = spec();
-        many.datanets = vec![DatanetVersionRef { datanet: 0, version: 1 }; 9];
+        many.datanets = vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }; 9];
         assert!(SubnetOp::decode(SubnetOp::Create(Box::new(many)).encode()).is_err());
         let reveal = SubnetOp::RevealWeights {
-            subnet: 0,
+            subnet: SubnetId(0),
             dests: vec![0; usize::from(UIDS_MAX) + 1],
             values: vec![],
             salt: [0; 32],
@@ -505,13 +513,13 @@ mod tests {
                 name: "n".repeat(SUBNET_NAME_LEN_MAX),
                 task: "t".repeat(TASK_LEN_MAX),
                 datanets: vec![
-                    DatanetVersionRef { datanet: u64::MAX, version: 1 };
+                    DatanetVersionRef { datanet: DatanetId(u64::MAX), version: 1 };
                     SUBNET_DATANETS_MAX
                 ],
                 ..spec()
             })),
             SubnetOp::RevealWeights {
-                subnet: u64::MAX,
+                subnet: SubnetId(u64::MAX),
                 dests: vec![1; usize::from(UIDS_MAX)],
                 values: vec![1; usize::from(UIDS_MAX)],
                 salt: [9; 32],
@@ -534,7 +542,7 @@ mod tests {
 
     #[test]
     fn commits_bind_every_field() {
-        let base = weights_commit(1, 2, &[3, 4], &[5, 6], &[7; 32]);
+        let base = weights_commit(SubnetId(1), 2, &[3, 4], &[5, 6], &[7; 32]);
         // The documented encoding, spelled out: a change here is a protocol change.
         let mut bytes = b"_ALX_WEIGHTS".to_vec();
         bytes.extend_from_slice(&1u64.to_be_bytes());
@@ -543,12 +551,12 @@ mod tests {
         bytes.extend_from_slice(&[7; 32]);
         assert_eq!(base, sha256(&[&bytes]));
         for other in [
-            weights_commit(9, 2, &[3, 4], &[5, 6], &[7; 32]),
-            weights_commit(1, 9, &[3, 4], &[5, 6], &[7; 32]),
-            weights_commit(1, 2, &[4, 3], &[5, 6], &[7; 32]),
-            weights_commit(1, 2, &[3, 4], &[5, 9], &[7; 32]),
-            weights_commit(1, 2, &[3, 4], &[5, 6], &[8; 32]),
-            weights_commit(1, 2, &[3], &[4, 5, 6], &[7; 32]),
+            weights_commit(SubnetId(9), 2, &[3, 4], &[5, 6], &[7; 32]),
+            weights_commit(SubnetId(1), 9, &[3, 4], &[5, 6], &[7; 32]),
+            weights_commit(SubnetId(1), 2, &[4, 3], &[5, 6], &[7; 32]),
+            weights_commit(SubnetId(1), 2, &[3, 4], &[5, 9], &[7; 32]),
+            weights_commit(SubnetId(1), 2, &[3, 4], &[5, 6], &[8; 32]),
+            weights_commit(SubnetId(1), 2, &[3], &[4, 5, 6], &[7; 32]),
         ] {
             assert_ne!(other, base);
         }

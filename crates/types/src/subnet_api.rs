@@ -2,7 +2,7 @@
 //! Proportions are the `u16` values the chain stores (`x / 65535`).
 
 use crate::{
-    Address, Amount, Hash,
+    Address, Amount, Hash, Height,
     model::ModelId,
     subnet::{EpochSchedule, SubnetId, SubnetSpec, Uid},
 };
@@ -19,7 +19,7 @@ pub struct SubnetJson {
     #[serde(flatten)]
     pub spec: SubnetSpec,
     /// Height of creation.
-    pub created_at: u64,
+    pub created_at: Height,
     /// Uids in use (`0..neurons`).
     pub neurons: u16,
     /// Emission waiting for the next epoch (block shares, registration burns, the creation
@@ -28,9 +28,9 @@ pub struct SubnetJson {
     /// Epochs run so far.
     pub epochs: u64,
     /// Height of the last epoch (0: none yet).
-    pub last_epoch_block: u64,
+    pub last_epoch_block: Height,
     /// Height of the next epoch.
-    pub next_epoch_block: u64,
+    pub next_epoch_block: Height,
 }
 
 impl SubnetJson {
@@ -71,9 +71,9 @@ pub struct NeuronJson {
     /// Holds a validator permit (may commit weights).
     pub validator_permit: bool,
     /// Height of (re)registration.
-    pub registered_at: u64,
+    pub registered_at: Height,
     /// Height of its last revealed weights (its registration if none).
-    pub last_update: u64,
+    pub last_update: Height,
     /// Consensus weight as a miner, from the last epoch.
     pub consensus: u16,
     /// Incentive as a miner, from the last epoch.
@@ -92,7 +92,7 @@ pub struct MetagraphJson {
     /// The subnet.
     pub subnet: SubnetId,
     /// Height of the state this is from.
-    pub height: u64,
+    pub height: Height,
     /// The uids in order.
     pub neurons: Vec<NeuronJson>,
 }
@@ -103,7 +103,7 @@ pub struct SubnetEpochJson {
     /// The subnet's epoch number (0 ends at `created_at + tempo`).
     pub epoch: u64,
     /// Height it ran at.
-    pub block: u64,
+    pub block: Height,
     /// Paid to the owner.
     pub owner_emission: Amount,
     /// Paid to the uids in total.
@@ -134,7 +134,7 @@ pub struct PendingCommitJson {
     #[serde(with = "crate::hash::serde_hex")]
     pub commit: Hash,
     /// Height of the commit.
-    pub block: u64,
+    pub block: Height,
     /// The subnet epoch it was made in; it may be revealed only in the next.
     pub epoch: u64,
 }

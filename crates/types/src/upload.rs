@@ -10,7 +10,7 @@
 //! header    x-alx-upload: <alx1… address>:<hash hex>:<size>:<expires_at>:<signature hex>
 //! ```
 
-use crate::{Address, ChainId, Hash, hash::to_hex};
+use crate::{Address, ChainId, Hash, Height, hash::to_hex};
 use commonware_codec::{Encode as _, ReadExt as _};
 use commonware_cryptography::{
     Signer as _, Verifier as _,
@@ -36,17 +36,17 @@ pub struct UploadGrant {
     /// Their size.
     pub size: u64,
     /// The last height at which the grant is good.
-    pub expires_at: u64,
+    pub expires_at: Height,
     /// The uploader's signature over the message above.
     pub signature: Signature,
 }
 
-fn message(chain_id: &ChainId, hash: &Hash, size: u64, expires_at: u64) -> Vec<u8> {
+fn message(chain_id: &ChainId, hash: &Hash, size: u64, expires_at: Height) -> Vec<u8> {
     let mut m = Vec::with_capacity(80);
     m.extend_from_slice(&chain_id.encode());
     m.extend_from_slice(&hash.0);
     m.extend_from_slice(&size.to_be_bytes());
-    m.extend_from_slice(&expires_at.to_be_bytes());
+    m.extend_from_slice(&expires_at.0.to_be_bytes());
     m
 }
 
@@ -58,7 +58,7 @@ impl UploadGrant {
         chain_id: &ChainId,
         hash: Hash,
         size: u64,
-        expires_at: u64,
+        expires_at: Height,
     ) -> Self {
         let signature = key.sign(NAMESPACE_UPLOAD, &message(chain_id, &hash, size, expires_at));
         Self {
@@ -125,14 +125,14 @@ mod tests {
         let key = PrivateKey::from_seed(3);
         let chain: ChainId = "alx-test".parse().unwrap();
         let hash = crate::hash::sha256(&[b"bytes"]);
-        let grant = UploadGrant::sign(&key, &chain, hash, 5, 100);
+        let grant = UploadGrant::sign(&key, &chain, hash, 5, Height(100));
         assert!(grant.verify(&chain));
         let back = UploadGrant::from_header(&grant.to_header()).unwrap();
         assert_eq!(back, grant);
         assert!(!grant.verify(&"alx-other".parse().unwrap()), "another chain");
         for altered in [
             UploadGrant { size: 6, ..grant.clone() },
-            UploadGrant { expires_at: 101, ..grant.clone() },
+            UploadGrant { expires_at: Height(101), ..grant.clone() },
             UploadGrant { hash: crate::hash::ZERO, ..grant.clone() },
             UploadGrant {
                 uploader: Address::from_public_key(&PrivateKey::from_seed(4).public_key()),

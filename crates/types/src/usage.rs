@@ -192,7 +192,7 @@ impl Read for Settlement {
             .map(|_| {
                 Ok(Charge {
                     key_hash: Hash::read(buf)?,
-                    model: u64::read(buf)?,
+                    model: ModelId::read(buf)?,
                     amount: Amount::read(buf)?,
                 })
             })
@@ -200,9 +200,9 @@ impl Read for Settlement {
         let credits = (0..read_count(buf, SETTLEMENT_CREDITS_MAX)?)
             .map(|_| {
                 Ok(Credit {
-                    model: u64::read(buf)?,
-                    datanet: u64::read(buf)?,
-                    contribution: u64::read(buf)?,
+                    model: ModelId::read(buf)?,
+                    datanet: DatanetId::read(buf)?,
+                    contribution: ContributionId::read(buf)?,
                     amount: Amount::read(buf)?,
                 })
             })
@@ -293,16 +293,16 @@ mod tests {
             charges: vec![
                 Charge {
                     key_hash: crate::hash::ZERO,
-                    model: 1,
+                    model: ModelId(1),
                     amount: Amount(u128::MAX)
                 };
                 SETTLEMENT_CHARGES_MAX
             ],
             credits: vec![
                 Credit {
-                    model: 1,
-                    datanet: 2,
-                    contribution: 3,
+                    model: ModelId(1),
+                    datanet: DatanetId(2),
+                    contribution: ContributionId(3),
                     amount: Amount(u128::MAX)
                 };
                 SETTLEMENT_CREDITS_MAX
@@ -316,7 +316,10 @@ mod tests {
             name: "m".repeat(crate::model::MODEL_NAME_LEN_MAX),
             base_model: crate::hash::ZERO,
             adapter: Some(crate::hash::ZERO),
-            datanets: vec![DatanetVersionRef { datanet: 1, version: 2 }; MODEL_DATANETS_MAX],
+            datanets: vec![
+                DatanetVersionRef { datanet: DatanetId(1), version: 2 };
+                MODEL_DATANETS_MAX
+            ],
             price_input_per_1k: Amount(1),
             price_output_per_1k: Amount(2),
             split: FeeSplit::DEFAULT,
@@ -324,11 +327,11 @@ mod tests {
         let payloads = [
             crate::Payload::Model(ModelOp::Register(Box::new(spec))),
             crate::Payload::Model(ModelOp::SetPrices {
-                model: 1,
+                model: ModelId(1),
                 input_per_1k: Amount(1),
                 output_per_1k: Amount(2),
             }),
-            crate::Payload::Model(ModelOp::Retire { model: 1 }),
+            crate::Payload::Model(ModelOp::Retire { model: ModelId(1) }),
             crate::Payload::Usage(UsageOp::Deposit { amount: Amount(5) }),
             crate::Payload::Usage(UsageOp::Withdraw { amount: Amount(5) }),
             crate::Payload::Usage(UsageOp::CreateApiKey {

@@ -2,6 +2,7 @@
 //! over a cap gets `503` at once, and bodies over the limit get `413` on every JSON endpoint.
 
 use crate::*;
+use alx_types::Height;
 use std::{
     io::{Read as _, Write as _},
     net::TcpStream,
@@ -111,8 +112,13 @@ fn a_client_that_stops_reading_is_cut_off() {
     // A blob of 900 KB, stored by a funded account.
     let body: Vec<u8> = (0..900_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let hash = alx_blobs::blake3_hash(&body);
-    let grant =
-        UploadGrant::sign(&key(1), &"alx-test".parse().unwrap(), hash, body.len() as u64, 10);
+    let grant = UploadGrant::sign(
+        &key(1),
+        &"alx-test".parse().unwrap(),
+        hash,
+        body.len() as u64,
+        Height(10),
+    );
     let resp = reqwest::blocking::Client::new()
         .put(format!("{}/api/blobs/{}", chain.url, alx_types::hash::to_hex(&hash)))
         .header(UPLOAD_GRANT_HEADER, grant.to_header())

@@ -71,7 +71,11 @@ pub(crate) struct Chain {
 
 /// The validator's report that contribution `id` of `datanet`, offered before any version, is
 /// held with the normalized text `text`.
-pub(crate) fn held_report(datanet: u64, id: u64, text: &[u8]) -> Payload {
+pub(crate) fn held_report(
+    datanet: alx_types::datanet::DatanetId,
+    id: alx_types::datanet::ContributionId,
+    text: &[u8],
+) -> Payload {
     use alx_types::availability::{DataReport, DataVerdict};
     Payload::Datanet(alx_types::datanet::DatanetOp::Attest {
         reports: vec![DataReport {

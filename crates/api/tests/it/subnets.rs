@@ -3,6 +3,12 @@
 
 use crate::*;
 use alx_types::{
+    Height,
+    datanet::{ContributionId, DatanetId},
+    model::ModelId,
+    subnet::SubnetId,
+};
+use alx_types::{
     datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
     model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
@@ -36,7 +42,7 @@ fn subnet_with_neurons() -> (Chain, u64) {
         duplicate_threshold_bps: 0,
     };
     let content = ContentRef { hash: sha256(&[b"held-out"]), size: 8, media_type: MediaType::Text };
-    let version = DatanetVersionRef { datanet: 0, version: 1 };
+    let version = DatanetVersionRef { datanet: DatanetId(0), version: 1 };
     let model = ModelSpec {
         name: "move-helper".into(),
         base_model: sha256(&[b"weights"]),
@@ -48,10 +54,10 @@ fn subnet_with_neurons() -> (Chain, u64) {
     };
     let receipts = c.block(vec![
         (1, Payload::Datanet(DatanetOp::Create(Box::new(datanet)))),
-        (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+        (2, Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content })),
         // The validator (account 0, the whole active set) holds the data.
-        (0, crate::held_report(0, 0, b"held-out")),
-        (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })),
+        (0, crate::held_report(DatanetId(0), ContributionId(0), b"held-out")),
+        (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) })),
         (3, Payload::Model(ModelOp::Register(Box::new(model)))),
         (2, Payload::Bond { validator: addr(0), amount: Amount(500 * ALX) }),
     ]);
@@ -71,8 +77,15 @@ fn subnet_with_neurons() -> (Chain, u64) {
     let created = c.height();
     let endpoint = "https://miner.example/v1".to_owned();
     let receipts = c.block(vec![
-        (2, Payload::Subnet(SubnetOp::RegisterValidator { subnet: 0 })),
-        (3, Payload::Subnet(SubnetOp::RegisterMiner { subnet: 0, model: 0, endpoint })),
+        (2, Payload::Subnet(SubnetOp::RegisterValidator { subnet: SubnetId(0) })),
+        (
+            3,
+            Payload::Subnet(SubnetOp::RegisterMiner {
+                subnet: SubnetId(0),
+                model: ModelId(0),
+                endpoint,
+            }),
+        ),
     ]);
     assert!(receipts.iter().all(|r| r.error.is_none()), "{receipts:?}");
     (c, created)
@@ -88,17 +101,20 @@ fn subnet_endpoints_follow_a_commit_reveal_cycle() {
     let s = api.subnet("0").unwrap();
     assert_eq!(s, listed[0]);
     assert_eq!(api.subnet("move-qa").unwrap(), s, "by name");
-    assert_eq!((s.id, s.owner, s.created_at, s.neurons), (0, addr(1), created, 2));
-    assert_eq!((s.epochs, s.next_epoch_block), (0, created + TEMPO));
+    assert_eq!(
+        (s.id, s.owner, s.created_at, s.neurons),
+        (SubnetId(0), addr(1), Height(created), 2)
+    );
+    assert_eq!((s.epochs, s.next_epoch_block), (0, Height(created + TEMPO)));
     assert!(s.pending.0 >= 100 * ALX, "the creation lock waits for the first epoch");
 
     let g = api.metagraph("move-qa").unwrap();
-    assert_eq!((g.subnet, g.height), (0, c.height()));
+    assert_eq!((g.subnet, g.height), (SubnetId(0), Height(c.height())));
     let kinds: Vec<_> = g.neurons.iter().map(|n| (n.uid, n.address, n.kind)).collect();
     assert_eq!(kinds, [(0, addr(2), NeuronRole::Validator), (1, addr(3), NeuronRole::Miner)]);
     assert_eq!(g.neurons[0].stake, Amount(500 * ALX));
     assert!(g.neurons[0].validator_permit && !g.neurons[1].validator_permit);
-    assert_eq!(g.neurons[1].model, Some(0));
+    assert_eq!(g.neurons[1].model, Some(ModelId(0)));
     assert_eq!(g.neurons[1].endpoint.as_deref(), Some("https://miner.example/v1"));
     assert!(api.subnet_epochs("0").unwrap().is_empty());
     assert!(api.weights_row("0", 0).unwrap().weights.is_empty());
@@ -106,19 +122,22 @@ fn subnet_endpoints_follow_a_commit_reveal_cycle() {
 
     // Epoch 0: the validator commits; the commit is visible until its reveal in epoch 1.
     let (dests, values): (Vec<Uid>, Vec<u16>) = WEIGHTS.iter().copied().unzip();
-    let commit = weights_commit(0, 0, &dests, &values, &SALT);
-    c.ok(2, Payload::Subnet(SubnetOp::CommitWeights { subnet: 0, commit }));
+    let commit = weights_commit(SubnetId(0), 0, &dests, &values, &SALT);
+    c.ok(2, Payload::Subnet(SubnetOp::CommitWeights { subnet: SubnetId(0), commit }));
     let pending = api.pending_commit("move-qa", 0).unwrap();
-    assert_eq!((pending.subnet, pending.uid, pending.commit), (0, 0, commit));
-    assert_eq!((pending.block, pending.epoch), (c.height(), 0));
+    assert_eq!((pending.subnet, pending.uid, pending.commit), (SubnetId(0), 0, commit));
+    assert_eq!((pending.block, pending.epoch), (Height(c.height()), 0));
     c.advance_to(created + TEMPO);
     let e0 = api.subnet_epochs("0").unwrap();
-    assert_eq!((e0.len(), e0[0].epoch, e0[0].block), (1, 0, created + TEMPO));
+    assert_eq!((e0.len(), e0[0].epoch, e0[0].block), (1, 0, Height(created + TEMPO)));
 
-    c.ok(2, Payload::Subnet(SubnetOp::RevealWeights { subnet: 0, dests, values, salt: SALT }));
+    c.ok(
+        2,
+        Payload::Subnet(SubnetOp::RevealWeights { subnet: SubnetId(0), dests, values, salt: SALT }),
+    );
     assert!(api.pending_commit("0", 0).unwrap_err().is_not_found(), "a reveal spends it");
     let row = api.weights_row("move-qa", 0).unwrap();
-    assert_eq!((row.subnet, row.uid, row.weights), (0, 0, WEIGHTS.to_vec()));
+    assert_eq!((row.subnet, row.uid, row.weights), (SubnetId(0), 0, WEIGHTS.to_vec()));
     c.advance_to(created + 2 * TEMPO);
 
     // Epoch 1 counted the weights: the miner earns incentive, the validator dividends.
@@ -128,12 +147,12 @@ fn subnet_endpoints_follow_a_commit_reveal_cycle() {
     let epochs = api.subnet_epochs("move-qa").unwrap();
     assert_eq!(epochs.len(), 2);
     let e1 = &epochs[1];
-    assert_eq!((e1.epoch, e1.block, e1.emission.len()), (1, created + 2 * TEMPO, 2));
+    assert_eq!((e1.epoch, e1.block, e1.emission.len()), (1, Height(created + 2 * TEMPO), 2));
     assert!(e1.total_emission.0 > 0 && e1.owner_emission.0 > 0);
     assert_eq!(e1.emission[1], g.neurons[1].last_emission);
     assert_eq!(e1.emission.iter().map(|a| a.0).sum::<u128>(), e1.total_emission.0);
     let s = api.subnet("0").unwrap();
-    assert_eq!((s.epochs, s.last_epoch_block), (2, created + 2 * TEMPO));
+    assert_eq!((s.epochs, s.last_epoch_block), (2, Height(created + 2 * TEMPO)));
 
     // /api/emission shows what waits in the subnets (here the one subnet's pending).
     let (status, emission) = c.get("/api/emission");

@@ -3,6 +3,7 @@
 
 use crate::*;
 use alx_types::{
+    Height,
     hash::{Hash, to_hex},
     upload::{UPLOAD_GRANT_HEADER, UploadGrant},
     usage::UsageOp,
@@ -28,7 +29,13 @@ fn grant(chain: &Chain, from: u64, body: &[u8], expires_in: u64) -> (Hash, (&'st
     let hash = alx_blobs::blake3_hash(body);
     let height = chain.height();
     let chain_id = "alx-test".parse().unwrap();
-    let g = UploadGrant::sign(&key(from), &chain_id, hash, body.len() as u64, height + expires_in);
+    let g = UploadGrant::sign(
+        &key(from),
+        &chain_id,
+        hash,
+        body.len() as u64,
+        Height(height + expires_in),
+    );
     (hash, (UPLOAD_GRANT_HEADER, g.to_header()))
 }
 
@@ -70,7 +77,7 @@ fn anonymous_and_unfunded_uploads_store_nothing() {
         &"alx-other".parse().unwrap(),
         hash,
         body.len() as u64,
-        chain.height() + 10,
+        Height(chain.height() + 10),
     );
     assert_eq!(put(&chain, &hash, body, &[(UPLOAD_GRANT_HEADER, wrong_chain.to_header())]).0, 401);
     assert_eq!(chain.get(&format!("/api/blobs/{}", to_hex(&hash))).0, 404, "nothing stored");
@@ -88,8 +95,13 @@ fn a_grant_binds_the_size_and_the_quota_bounds_each_uploader() {
     // The grant says 3 bytes; 22 arrive: refused, nothing stored.
     let body: &'static [u8] = b"twenty-two bytes here.";
     let hash = alx_blobs::blake3_hash(body);
-    let small =
-        UploadGrant::sign(&key(2), &"alx-test".parse().unwrap(), hash, 3, chain.height() + 10);
+    let small = UploadGrant::sign(
+        &key(2),
+        &"alx-test".parse().unwrap(),
+        hash,
+        3,
+        Height(chain.height() + 10),
+    );
     let (status, v) = put(&chain, &hash, body, &[(UPLOAD_GRANT_HEADER, small.to_header())]);
     assert_eq!((status, kind(&v)), (400, "size_mismatch"), "{v}");
     assert_eq!(chain.get(&format!("/api/blobs/{}", to_hex(&hash))).0, 404);

@@ -5,7 +5,7 @@
 use crate::BenchError;
 use alx_client::Client;
 use alx_node::home::{DevOptions, init_dev};
-use alx_types::Address;
+use alx_types::{Address, Height};
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::Path,
@@ -50,7 +50,7 @@ impl SingleNode {
             thread: Some(thread),
         };
         let Self { client, thread, .. } = &mut node;
-        wait_height(client, 1, COLD_START_1V_MAX, || stopped(thread))?;
+        wait_height(client, Height(1), COLD_START_1V_MAX, || stopped(thread))?;
         node.cold_start_ms = start.elapsed().as_secs_f64() * 1e3;
         Ok(node)
     }
@@ -118,7 +118,7 @@ impl FourNodes {
             _dir: dir,
         };
         let Self { client, child, .. } = &mut nodes;
-        wait_height(client, 1, COLD_START_4V_MAX, || exited(child))?;
+        wait_height(client, Height(1), COLD_START_4V_MAX, || exited(child))?;
         nodes.cold_start_ms = start.elapsed().as_secs_f64() * 1e3;
         Ok(nodes)
     }
@@ -156,13 +156,13 @@ fn free_port() -> Result<u16, BenchError> {
 /// `failed` reports (the node is gone) and after `timeout`.
 fn wait_height(
     client: &Client,
-    height: u64,
+    height: Height,
     timeout: Duration,
     mut failed: impl FnMut() -> Option<BenchError>,
 ) -> Result<(), BenchError> {
     let start = Instant::now();
     loop {
-        if client.status().is_ok_and(|s| s.height.0 >= height) {
+        if client.status().is_ok_and(|s| s.height >= height) {
             return Ok(());
         }
         if let Some(e) = failed() {

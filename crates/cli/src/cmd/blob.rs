@@ -133,7 +133,7 @@ pub(crate) fn upload(
         &status.chain_id,
         hash,
         size,
-        status.height.0 + GRANT_BLOCKS,
+        status.height.saturating_add(GRANT_BLOCKS),
     );
     let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
     bar.set_style(

@@ -8,8 +8,8 @@ use crate::{
 };
 use alx_client::Client;
 use alx_types::{
-    Address, Amount,
-    datanet::{DatanetOp, DatanetSpec, Policy},
+    Address, Amount, Height,
+    datanet::{ContributionId, DatanetId, DatanetOp, DatanetSpec, Policy},
     datanet_api::{ContributionJson, DatanetJson},
     tx::Payload,
 };
@@ -23,8 +23,8 @@ pub(crate) enum DatanetCommand {
     /// List datanets.
     List {
         /// First datanet id.
-        #[arg(long, default_value_t = 0)]
-        from_id: u64,
+        #[arg(long, default_value_t = DatanetId(0))]
+        from_id: DatanetId,
         /// Most datanets.
         #[arg(long, default_value_t = 100)]
         limit: u64,
@@ -32,7 +32,7 @@ pub(crate) enum DatanetCommand {
     /// A datanet, its versions and its contributions.
     Show {
         /// Datanet id.
-        id: u64,
+        id: DatanetId,
         /// Only contributions with this status.
         #[arg(long, value_enum)]
         status: Option<Status>,
@@ -46,9 +46,9 @@ pub(crate) enum DatanetCommand {
     /// or more suggests a near-duplicate).
     Coverage {
         /// Datanet id.
-        id: u64,
+        id: DatanetId,
         /// Contribution id.
-        contribution: u64,
+        contribution: ContributionId,
     },
     /// Attribute a text (e.g. a model's answer) to a datanet version: spans and shares.
     Attribute(super::datanet_data::AttributeArgs),
@@ -68,7 +68,7 @@ pub(crate) enum DatanetCommand {
     /// Publish a new version: a Merkle root over every approved contribution (owner).
     Version {
         /// Datanet id.
-        id: u64,
+        id: DatanetId,
         /// The owner's key.
         #[arg(long)]
         from: String,
@@ -184,9 +184,9 @@ pub(crate) enum PolicyArg {
 #[derive(Args)]
 pub(crate) struct ReviewArgs {
     /// Datanet id.
-    id: u64,
+    id: DatanetId,
     /// Contribution id.
-    contribution: u64,
+    contribution: ContributionId,
     /// The reviewing (or withdrawing) key.
     #[arg(long)]
     from: String,
@@ -255,7 +255,7 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
                 return Err(err);
             }
             let version = match &sent.committed {
-                Some(c) => published_at(&client, id, c.height.0)?,
+                Some(c) => published_at(&client, id, c.height)?,
                 None => None,
             };
             let value = Created { datanet: Some(id), version, sent: &sent };
@@ -270,7 +270,7 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) fn not_found(e: alx_client::ClientError, id: u64) -> anyhow::Error {
+pub(crate) fn not_found(e: alx_client::ClientError, id: DatanetId) -> anyhow::Error {
     if e.is_not_found() {
         hinted(format!("no datanet {id}"), "list them with `alx datanet list`")
     } else {
@@ -342,7 +342,7 @@ fn create(g: &Globals, a: CreateArgs) -> anyhow::Result<()> {
         return Err(err);
     }
     let datanet = match &sent.committed {
-        Some(c) => created_id(&client, ids_before, &owner, &name, c.height.0)?,
+        Some(c) => created_id(&client, ids_before, &owner, &name, c.height)?,
         None => None,
     };
     let value = Created { datanet, version: None, sent: &sent };
@@ -360,7 +360,7 @@ fn create(g: &Globals, a: CreateArgs) -> anyhow::Result<()> {
 #[derive(serde::Serialize)]
 struct Created<'a> {
     /// The datanet's id (`null` when not known: not waited for).
-    datanet: Option<u64>,
+    datanet: Option<DatanetId>,
     /// The version published, for `datanet version`.
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<u32>,
@@ -389,7 +389,7 @@ fn datanet_count(client: &Client) -> anyhow::Result<u64> {
     let mut exists = |id: u64| -> anyhow::Result<bool> {
         probes += 1;
         anyhow::ensure!(probes <= COUNT_PROBES_MAX, "the node's datanet ids are not dense");
-        match client.datanet(id) {
+        match client.datanet(DatanetId(id)) {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
@@ -418,12 +418,12 @@ fn created_id(
     ids_before: u64,
     owner: &Address,
     name: &str,
-    height: u64,
-) -> anyhow::Result<Option<u64>> {
+    height: Height,
+) -> anyhow::Result<Option<DatanetId>> {
     let mut found = Vec::new();
     let mut from = ids_before;
     for _ in 0..CREATED_PAGES_MAX {
-        let page = client.datanets(from, PAGE)?;
+        let page = client.datanets(DatanetId(from), PAGE)?;
         found.extend(
             page.iter()
                 .filter(|d| d.created_at == height && d.owner == *owner && d.spec.name == name)
@@ -443,7 +443,11 @@ fn created_id(
 }
 
 /// The latest version of `datanet` published at `height`.
-fn published_at(client: &Client, datanet: u64, height: u64) -> anyhow::Result<Option<u32>> {
+fn published_at(
+    client: &Client,
+    datanet: DatanetId,
+    height: Height,
+) -> anyhow::Result<Option<u32>> {
     let shown = client.datanet(datanet)?;
     Ok(shown.versions.iter().filter(|v| v.published_at == height).map(|v| v.version).max())
 }

@@ -17,7 +17,7 @@ use alx_types::datanet_api::ContributionJson;
 use alx_types::{
     TxStatus,
     attribution_api::AttributionRequest,
-    datanet::{ContentRef, DatanetOp, MediaType},
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, MediaType},
     hash::to_hex,
     tx::Payload,
 };
@@ -32,7 +32,7 @@ use std::{
 #[derive(Args)]
 pub(crate) struct ContributeArgs {
     /// Datanet id.
-    id: u64,
+    id: DatanetId,
     /// Files to contribute (.txt, .md, .jsonl with a "text" field, or source code).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -55,7 +55,7 @@ struct Contributed {
     media_type: MediaType,
     tx: String,
     /// Its id in the datanet, once committed.
-    contribution: Option<u64>,
+    contribution: Option<ContributionId>,
     /// `submitted`, `failed`, or the contribution's status once the validators reported on
     /// its data (`approved`, `pending`, `refused`, …; `awaiting_data` if they had not yet).
     status: String,
@@ -72,12 +72,12 @@ const DATA_WAIT: Duration = Duration::from_secs(60);
 /// reported on it, or its deadline passed) or `timeout` passes; returns their records.
 pub(crate) fn wait_decided(
     client: &Client,
-    datanet: u64,
-    ids: &[u64],
+    datanet: DatanetId,
+    ids: &[ContributionId],
     timeout: Duration,
 ) -> anyhow::Result<Vec<ContributionJson>> {
     let deadline = Instant::now() + timeout;
-    let first = ids.iter().copied().min().unwrap_or(0);
+    let first = ids.iter().copied().min().unwrap_or_default();
     loop {
         let listed: Vec<ContributionJson> = client
             .contributions_from(datanet, first, None)?
@@ -93,7 +93,11 @@ pub(crate) fn wait_decided(
 }
 
 /// Waits until no contribution of `datanet` awaits its data, or fails after `timeout`.
-pub(crate) fn wait_held(client: &Client, datanet: u64, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) fn wait_held(
+    client: &Client,
+    datanet: DatanetId,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while !client.contributions(datanet, Some("awaiting_data"))?.is_empty() {
         if Instant::now() >= deadline {
@@ -135,7 +139,7 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
             Payload::Datanet(DatanetOp::Contribute { datanet: a.id, content: *content })
         })
         .collect();
-    let first_id = client.datanet(a.id)?.datanet.contributions;
+    let first_id = ContributionId(client.datanet(a.id)?.datanet.contributions);
     let sent = wallet::send_all(g, &key, a.opts.fee, payloads, !a.opts.no_wait)?;
     let mut listed = if a.opts.no_wait {
         Vec::new()
@@ -145,7 +149,7 @@ pub(crate) fn contribute(g: &Globals, client: &Client, a: ContributeArgs) -> any
     listed.retain(|c| c.contributor == key_address(&key));
     if !listed.is_empty() {
         // The validators confirm they hold the data (and what it is) within a block or two.
-        let ids: Vec<u64> = listed.iter().map(|c| c.id).collect();
+        let ids: Vec<ContributionId> = listed.iter().map(|c| c.id).collect();
         if !g.json {
             eprintln!("waiting for the validators to confirm the data …");
         }
@@ -221,8 +225,8 @@ fn key_address(key: &commonware_cryptography::ed25519::PrivateKey) -> alx_types:
 pub(crate) fn coverage(
     g: &Globals,
     client: &Client,
-    id: u64,
-    contribution: u64,
+    id: DatanetId,
+    contribution: ContributionId,
 ) -> anyhow::Result<()> {
     let c = client.coverage(id, contribution)?;
     emit(g.json, &c, || {
@@ -246,7 +250,7 @@ pub(crate) fn coverage(
 #[derive(Args)]
 pub(crate) struct AttributeArgs {
     /// Datanet id.
-    id: u64,
+    id: DatanetId,
     /// The text.
     #[arg(long, conflicts_with = "text_file", required_unless_present = "text_file")]
     text: Option<String>,

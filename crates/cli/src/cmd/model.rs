@@ -10,7 +10,7 @@ use alx_client::Client;
 use alx_types::{
     Amount,
     hash::{parse_hex, to_hex},
-    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
     model_api::ModelJson,
     tx::Payload,
 };
@@ -41,7 +41,7 @@ pub(crate) enum ModelCommand {
     /// Retire a model you own: it can no longer be charged for.
     Retire {
         /// Id.
-        id: u64,
+        id: ModelId,
         /// The owner's key.
         #[arg(long)]
         from: String,

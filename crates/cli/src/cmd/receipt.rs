@@ -47,7 +47,7 @@ fn fetch(g: &Globals, id: &str) -> anyhow::Result<UsageReceipt> {
 }
 
 fn as_map(entries: &[ShareEntry]) -> BTreeMap<Key, u32> {
-    entries.iter().map(|e| ((e.datanet, e.contribution), e.bps)).collect()
+    entries.iter().map(|e| ((e.datanet.0, e.contribution.0), e.bps)).collect()
 }
 
 pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
@@ -76,7 +76,7 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
             }
             let spans = span_weights(&reports);
             let ranked: Vec<Key> =
-                r.body.citations.iter().map(|c| (c.datanet, c.contribution)).collect();
+                r.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
             let shares = rule::combine(&ranked, &spans);
             let spans_match = spans == as_map(&r.body.span_shares);
             let shares_match = shares == as_map(&r.body.shares);

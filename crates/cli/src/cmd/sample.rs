@@ -6,7 +6,7 @@ use crate::{Globals, wallet};
 use alx_client::Client;
 use alx_types::{
     Address, Amount,
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{ContentRef, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
     tx::Payload,
     usage::UsageOp,
@@ -70,7 +70,8 @@ pub(crate) fn set_up(
         curators: vec![],
         duplicate_threshold_bps: alx_types::availability::DUPLICATE_THRESHOLD_BPS_DEFAULT,
     };
-    let datanet = client.status().map(|_| client.datanets(0, 500))??.len() as u64;
+    let datanet =
+        DatanetId(client.status().map(|_| client.datanets(DatanetId(0), 500))??.len() as u64);
     committed(&wallet::send_all(
         &g,
         &alice,

@@ -5,7 +5,7 @@
 use crate::*;
 use alx_types::{
     Address, Amount, Transaction,
-    datanet::{ContentRef, DatanetOp, MediaType},
+    datanet::{ContentRef, DatanetId, DatanetOp, MediaType},
     tx::Payload,
 };
 use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
@@ -216,7 +216,7 @@ fn adversarial_writes_keys_and_data_slow() {
     let sent = send_raw(
         &node,
         &stranger,
-        Payload::Datanet(DatanetOp::Contribute { datanet: 0, content: ghost }),
+        Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content: ghost }),
     );
     assert_eq!(sent.receipt.error, None);
     let doc = h.join("real.md");
@@ -250,7 +250,7 @@ fn adversarial_writes_keys_and_data_slow() {
         let sent = send_raw(
             &node,
             &stranger,
-            Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }),
+            Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }),
         );
         assert_eq!(sent.receipt.error, None);
     }

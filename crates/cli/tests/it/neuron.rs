@@ -292,7 +292,7 @@ fn validator_without_a_permit_waits_for_it_then_proceeds_slow() {
     json(&alx(h, &node.api, &["keys", "new", "val", "--no-passphrase"]));
     json(&alx(h, &node.api, &["transfer", "--from", "alice", "--to", "val", "--amount", "1010"]));
     let first = node.client().subnet("0").unwrap().next_epoch_block;
-    node.wait_height(first, Duration::from_secs(60));
+    node.wait_height(first.0, Duration::from_secs(60));
     assert!(node.client().subnet("0").unwrap().epochs >= 1);
     let out = alx(
         h,

@@ -128,7 +128,7 @@ fn subnet_commit_reveal_and_epochs_pay_miner_and_validator_slow() {
 
     // Commit right after an epoch boundary, so the early reveal lands in the same epoch.
     let boundary = api.subnet("0").unwrap().next_epoch_block;
-    wait_height(&node, boundary);
+    wait_height(&node, boundary.0);
     let c = ok(&["subnet", "commit", "move-qa", "--from", "alice", "--weights", "1=65535"]);
     let saved = std::path::PathBuf::from(c["saved"].as_str().unwrap());
     assert_eq!(saved, h.join("weights").join(format!("0-{}.json", address(h, "alice"))));
@@ -146,7 +146,7 @@ fn subnet_commit_reveal_and_epochs_pay_miner_and_validator_slow() {
     assert!(saved.exists(), "a failed reveal keeps the saved weights");
 
     // The next epoch: the reveal lands and spends the saved file.
-    wait_height(&node, api.subnet("0").unwrap().next_epoch_block);
+    wait_height(&node, api.subnet("0").unwrap().next_epoch_block.0);
     let kept = std::fs::read(&saved).unwrap();
     let r = ok(&["subnet", "reveal", "0", "--from", "alice"]);
     assert_eq!(r["weights"], serde_json::json!([[1, 65535]]), "{r}");
@@ -155,7 +155,7 @@ fn subnet_commit_reveal_and_epochs_pay_miner_and_validator_slow() {
     assert_eq!(row["weights"], serde_json::json!([[1, 65535]]));
 
     // The epoch after the reveal counts the weights.
-    wait_height(&node, api.subnet("0").unwrap().next_epoch_block + 1);
+    wait_height(&node, api.subnet("0").unwrap().next_epoch_block.0 + 1);
     let graph = ok(&["subnet", "metagraph", "move-qa"]);
     let n = &graph["neurons"];
     assert!(n[1]["incentive"].as_u64().unwrap() > 0, "miner incentive: {graph}");

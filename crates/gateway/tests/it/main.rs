@@ -11,7 +11,10 @@ use alx_ledger::{
 };
 use alx_state::{Genesis, GenesisAccount, GenesisValidator, Params};
 use alx_types::{
-    Address, Amount, Block, Receipt, SignedTx, Transaction, block::BlockHeader, tx::Payload,
+    Address, Amount, Block, Receipt, SignedTx, Transaction,
+    block::BlockHeader,
+    datanet::{ContributionId, DatanetId},
+    tx::Payload,
 };
 use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
 use std::{collections::BTreeMap, sync::Arc};
@@ -163,10 +166,10 @@ pub(crate) fn served_chain(price: Amount) -> Chain {
     };
     chain.ok(1, Payload::Datanet(DatanetOp::Create(Box::new(spec))));
     let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
-    chain.ok(2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content }));
+    chain.ok(2, Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }));
     let report = alx_types::availability::DataReport {
-        datanet: 0,
-        contribution: 0,
+        datanet: DatanetId(0),
+        contribution: ContributionId(0),
         verdict: alx_types::availability::DataVerdict::Held {
             text_hash: sha256(&[b"text"]),
             coverage_bps: 0,
@@ -175,12 +178,12 @@ pub(crate) fn served_chain(price: Amount) -> Chain {
         },
     };
     chain.ok(0, Payload::Datanet(DatanetOp::Attest { reports: vec![report] }));
-    chain.ok(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    chain.ok(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) }));
     let model = ModelSpec {
         name: "m".into(),
         base_model: base_model(),
         adapter: None,
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         price_input_per_1k: price,
         price_output_per_1k: price,
         split: FeeSplit::DEFAULT,

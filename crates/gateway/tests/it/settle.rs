@@ -6,8 +6,9 @@
 use crate::*;
 use alx_gateway::{BatchLimits, Catalog, Gateway, GatewayConfig, LocalBackend, settle::Settler};
 use alx_types::{
+    datanet::{ContributionId, DatanetId},
     hash::sha256,
-    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
     usage::{Credit, REVOKE_DELAY_BLOCKS, UsageOp},
     usage_api::ReceiptBody,
 };
@@ -31,17 +32,22 @@ fn serve(g: &Gateway, chain: &Chain, payer: u64) {
     let body = ReceiptBody {
         number: 0,
         provider: addr(0),
-        model: 0,
+        model: ModelId(0),
         model_name: "m".into(),
         key_hash: key_of(payer),
         prompt_tokens: 10,
         completion_tokens: 10,
         fee: Amount(FEE),
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         citations: vec![],
         span_shares: vec![],
         shares: vec![],
-        credits: vec![Credit { model: 0, datanet: 0, contribution: 0, amount: Amount(FEE / 2) }],
+        credits: vec![Credit {
+            model: ModelId(0),
+            datanet: DatanetId(0),
+            contribution: ContributionId(0),
+            amount: Amount(FEE / 2),
+        }],
         output: "answer".into(),
     };
     let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
@@ -93,7 +99,7 @@ fn a_settlement_refused_by_the_chain_is_rebuilt_and_the_range_moves_on() {
     serve(&g, &chain, 4);
     assert!(settler.round(&g).is_some());
     // The owner retires the model in the same block, just before the settlement.
-    let receipts = chain.block(vec![(1, Payload::Model(ModelOp::Retire { model: 0 }))]);
+    let receipts = chain.block(vec![(1, Payload::Model(ModelOp::Retire { model: ModelId(0) }))]);
     assert_eq!(receipts[0].error, None);
     assert_eq!(receipts[1].error, Some(alx_types::ErrorCode::ModelRetired), "{receipts:?}");
     assert_eq!(next_receipt(&chain), 0);
@@ -148,13 +154,13 @@ fn a_receipt_with_too_many_credits_still_settles() {
     let mut body = ReceiptBody {
         number: 0,
         provider: addr(0),
-        model: 0,
+        model: ModelId(0),
         model_name: "m".into(),
         key_hash: key_of(4),
         prompt_tokens: 10,
         completion_tokens: 10,
         fee: Amount(FEE),
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         citations: vec![],
         span_shares: vec![],
         shares: vec![],
@@ -164,7 +170,12 @@ fn a_receipt_with_too_many_credits_still_settles() {
     // 100 credits, of which only contribution 0 exists: the rest the chain would refuse, and
     // the batch must not exceed 64 either way.
     body.credits = (0..100)
-        .map(|c| Credit { model: 0, datanet: 0, contribution: c, amount: Amount(10) })
+        .map(|c| Credit {
+            model: ModelId(0),
+            datanet: DatanetId(0),
+            contribution: ContributionId(c),
+            amount: Amount(10),
+        })
         .collect();
     g.receipts().issue(body, floor).unwrap();
     assert!(settler.round(&g).is_some(), "a settlement is submitted");
@@ -193,13 +204,13 @@ fn a_retired_model_does_not_take_other_payers_receipts_with_it() {
     serve(&g, &chain, 4); // model 0, an honest payer
     let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
     let mut attacker = g.receipts().by_number(0).unwrap().body;
-    attacker.model = 1;
+    attacker.model = ModelId(1);
     attacker.key_hash = key_of(3);
     attacker.credits.clear();
     g.receipts().issue(attacker, floor).unwrap();
     assert!(settler.round(&g).is_some());
     // The attacker (owner of model 1) retires it just before the settlement.
-    let receipts = chain.block(vec![(2, Payload::Model(ModelOp::Retire { model: 1 }))]);
+    let receipts = chain.block(vec![(2, Payload::Model(ModelOp::Retire { model: ModelId(1) }))]);
     assert_eq!(receipts[1].error, Some(alx_types::ErrorCode::ModelRetired));
     assert!(settler.round(&g).is_some());
     chain.block(vec![]);

@@ -6,7 +6,7 @@
 
 use crate::assert_agreement;
 use alx_sim::{Crash, Outcome, Scenario, Stop, run};
-use alx_types::{Address, Amount};
+use alx_types::{Address, Amount, Height};
 use std::time::Duration;
 
 const EPOCH: u64 = 10;
@@ -18,7 +18,7 @@ const JOINER: usize = 4;
 fn rotation(seed: u64) -> Scenario {
     Scenario {
         epoch_length: EPOCH,
-        target_height: 30,
+        target_height: Height(30),
         transfers: 0,
         joiner: Some(Amount(2_000_000)),
         ..Scenario::new(seed)
@@ -70,8 +70,8 @@ fn dropped_validator_is_not_needed_slow() {
     // Without the dropped validator and one more genesis member, set(1) keeps a quorum (3 of 4)
     // only if the joiner votes.
     let scenario = Scenario {
-        stop: Some(Stop { nodes: vec![DROPPED, 0], at_height: 12 }),
-        target_height: 35,
+        stop: Some(Stop { nodes: vec![DROPPED, 0], at_height: Height(12) }),
+        target_height: Height(35),
         ..rotation(22)
     };
     let outcome = run(&scenario);
@@ -82,7 +82,11 @@ fn dropped_validator_is_not_needed_slow() {
 #[test]
 fn restart_mid_epoch_slow() {
     let scenario = Scenario {
-        crash: Some(Crash { validator: 1, at_height: 15, down_for: Duration::from_secs(2) }),
+        crash: Some(Crash {
+            validator: 1,
+            at_height: Height(15),
+            down_for: Duration::from_secs(2),
+        }),
         ..rotation(23)
     };
     let outcome = run(&scenario);
@@ -95,8 +99,12 @@ fn restart_across_boundaries_slow() {
     // Validator 1 is down while the others pass three boundaries; it catches up by fetching
     // each epoch's last finalization, then votes again.
     let scenario = Scenario {
-        crash: Some(Crash { validator: 1, at_height: 7, down_for: Duration::from_secs(20) }),
-        target_height: 45,
+        crash: Some(Crash {
+            validator: 1,
+            at_height: Height(7),
+            down_for: Duration::from_secs(20),
+        }),
+        target_height: Height(45),
         ..rotation(24)
     };
     let outcome = run(&scenario);
@@ -105,7 +113,7 @@ fn restart_across_boundaries_slow() {
 
 #[test]
 fn whole_cluster_restart_in_epoch_1_slow() {
-    let scenario = Scenario { restart_all_at: Some(15), ..rotation(25) };
+    let scenario = Scenario { restart_all_at: Some(Height(15)), ..rotation(25) };
     let outcome = run(&scenario);
     assert_agreement(&outcome, 5, 30);
     assert_rotated(&outcome);

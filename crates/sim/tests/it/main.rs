@@ -3,7 +3,7 @@
 mod epochs;
 
 use alx_sim::{Crash, Outcome, Partition, Scenario, run};
-use alx_types::Amount;
+use alx_types::{Amount, Height};
 use std::time::Duration;
 
 fn base(seed: u64) -> Scenario {
@@ -36,8 +36,12 @@ fn same_seed_same_run() {
 #[test]
 fn partitioned_validator_catches_up_after_healing() {
     let scenario = Scenario {
-        partition: Some(Partition { validator: 3, from_height: 3, until_height: 10 }),
-        target_height: 14,
+        partition: Some(Partition {
+            validator: 3,
+            from_height: Height(3),
+            until_height: Height(10),
+        }),
+        target_height: Height(14),
         ..base(3)
     };
     assert_agreement(&run(&scenario), 4, 14);
@@ -46,8 +50,8 @@ fn partitioned_validator_catches_up_after_healing() {
 #[test]
 fn crashed_validator_restarts_and_rejoins() {
     let scenario = Scenario {
-        crash: Some(Crash { validator: 2, at_height: 4, down_for: Duration::from_secs(5) }),
-        target_height: 14,
+        crash: Some(Crash { validator: 2, at_height: Height(4), down_for: Duration::from_secs(5) }),
+        target_height: Height(14),
         ..base(5)
     };
     assert_agreement(&run(&scenario), 4, 14);
@@ -56,7 +60,8 @@ fn crashed_validator_restarts_and_rejoins() {
 #[test]
 fn transactions_sent_to_one_validator_reach_the_others_by_gossip() {
     // Each transfer has its own nonce, so they spread over several blocks and leaders.
-    let scenario = Scenario { submit_to: Some(3), transfers: 4000, target_height: 16, ..base(11) };
+    let scenario =
+        Scenario { submit_to: Some(3), transfers: 4000, target_height: Height(16), ..base(11) };
     let outcome = run(&scenario);
     assert_agreement(&outcome, 4, 16);
     assert_eq!(outcome.recipient_balance, Amount(40_000));

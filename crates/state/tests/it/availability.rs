@@ -10,7 +10,7 @@ use alx_state::ContributionStatus;
 use alx_types::{
     ErrorCode,
     availability::{DATA_DEADLINE_BLOCKS, DataReport, DataVerdict, Refusal},
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
 };
 
@@ -56,23 +56,29 @@ impl Chain {
         receipt.error
     }
 
-    fn contribute(&mut self, seed: &str, size: u64) -> u64 {
-        let id = self.state.datanet(0).unwrap().unwrap().contributions;
+    fn contribute(&mut self, seed: &str, size: u64) -> ContributionId {
+        let id = ContributionId(self.state.datanet(DatanetId(0)).unwrap().unwrap().contributions);
         let content =
             ContentRef { hash: sha256(&[seed.as_bytes()]), size, media_type: MediaType::Text };
         assert_eq!(
-            self.send(2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+            self.send(
+                2,
+                Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content })
+            ),
             None
         );
         id
     }
 
-    fn report(&mut self, from: u64, id: u64, verdict: DataVerdict) -> Option<ErrorCode> {
-        self.send(from, attest(vec![DataReport { datanet: 0, contribution: id, verdict }]))
+    fn report(&mut self, from: u64, id: ContributionId, verdict: DataVerdict) -> Option<ErrorCode> {
+        self.send(
+            from,
+            attest(vec![DataReport { datanet: DatanetId(0), contribution: id, verdict }]),
+        )
     }
 
-    fn status(&self, id: u64) -> ContributionStatus {
-        self.state.contribution(0, id).unwrap().unwrap().status
+    fn status(&self, id: ContributionId) -> ContributionStatus {
+        self.state.contribution(DatanetId(0), id).unwrap().unwrap().status
     }
 
     fn balance(&self, who: u64) -> u128 {
@@ -80,7 +86,7 @@ impl Chain {
     }
 }
 
-fn held(text: &str, coverage_bps: u16, covered_by: Option<u64>) -> DataVerdict {
+fn held(text: &str, coverage_bps: u16, covered_by: Option<ContributionId>) -> DataVerdict {
     DataVerdict::Held {
         text_hash: sha256(&[text.as_bytes()]),
         coverage_bps,
@@ -122,7 +128,7 @@ fn agreed_verdicts_approve_or_refuse_with_evidence() {
     agree(&mut c, a, held("text a", 0, None));
     assert_eq!(c.status(a), ContributionStatus::Approved);
     assert_eq!(c.balance(2), contributor + STAKE, "approved: the stake is back");
-    assert_eq!(c.state.datanet(0).unwrap().unwrap().approved_bytes, 400);
+    assert_eq!(c.state.datanet(DatanetId(0)).unwrap().unwrap().approved_bytes, 400);
 
     // Declared 10 bytes, really 180 KB: refused, the stake to the owner, no bytes counted.
     let small = c.contribute("small", 10);
@@ -133,22 +139,22 @@ fn agreed_verdicts_approve_or_refuse_with_evidence() {
         "a 'wrong' size equal to the declared one is a contradiction"
     );
     agree(&mut c, small, DataVerdict::WrongSize { actual: 180_000 });
-    let refused = c.state.contribution(0, small).unwrap().unwrap();
+    let refused = c.state.contribution(DatanetId(0), small).unwrap().unwrap();
     assert_eq!(refused.status, ContributionStatus::Refused);
     assert_eq!(refused.refusal, Some(Refusal::WrongSize { declared: 10, actual: 180_000 }));
     assert_eq!(c.balance(1), owner + STAKE);
-    assert_eq!(c.state.datanet(0).unwrap().unwrap().approved_bytes, 400);
+    assert_eq!(c.state.datanet(DatanetId(0)).unwrap().unwrap().approved_bytes, 400);
 
     // The same text with other whitespace or line endings: a duplicate of `a`.
     let copy = c.contribute("a with crlf", 410);
     agree(&mut c, copy, held("text a", 10_000, Some(a)));
-    let refused = c.state.contribution(0, copy).unwrap().unwrap();
+    let refused = c.state.contribution(DatanetId(0), copy).unwrap().unwrap();
     assert_eq!(refused.refusal, Some(Refusal::Duplicate { of: a }));
 
     // 95% held already: a near-duplicate, with the coverage and its main source.
     let near = c.contribute("near", 300);
     agree(&mut c, near, held("text near", 9_500, Some(a)));
-    let refused = c.state.contribution(0, near).unwrap().unwrap();
+    let refused = c.state.contribution(DatanetId(0), near).unwrap().unwrap();
     assert_eq!(
         refused.refusal,
         Some(Refusal::NearDuplicate {
@@ -160,7 +166,10 @@ fn agreed_verdicts_approve_or_refuse_with_evidence() {
     // Not text at all.
     let junk = c.contribute("junk", 50);
     agree(&mut c, junk, DataVerdict::Unreadable);
-    assert_eq!(c.state.contribution(0, junk).unwrap().unwrap().refusal, Some(Refusal::Unreadable));
+    assert_eq!(
+        c.state.contribution(DatanetId(0), junk).unwrap().unwrap().refusal,
+        Some(Refusal::Unreadable)
+    );
     // A refused content may be offered again (fixed), and a refused copy holds no text slot.
     let again = c.contribute("small", 10);
     agree(&mut c, again, held("text small", 0, None));
@@ -179,17 +188,17 @@ fn reports_name_the_version_the_contribution_was_offered_against() {
         against_version: 3,
     };
     assert_eq!(c.report(0, a, later), Some(ErrorCode::BadReport));
-    assert_eq!(c.report(0, 99, held("x", 0, None)), Some(ErrorCode::BadReport));
+    assert_eq!(c.report(0, ContributionId(99), held("x", 0, None)), Some(ErrorCode::BadReport));
 }
 
 #[test]
 fn data_nobody_holds_is_dropped_at_its_deadline() {
     let mut c = Chain::new(Policy::Open);
     let ghost = c.contribute("ghost", 100);
-    let submitted = c.state.height().unwrap().0;
+    let submitted = c.state.height().unwrap();
     let contributor = c.balance(2);
     assert_eq!(c.report(0, ghost, held("ghost", 0, None)), None);
-    while c.state.height().unwrap().0 < submitted + DATA_DEADLINE_BLOCKS {
+    while c.state.height().unwrap() < submitted.saturating_add(DATA_DEADLINE_BLOCKS) {
         run(&mut c.state, &[]);
     }
     assert_eq!(c.status(ghost), ContributionStatus::Unavailable);
@@ -199,15 +208,18 @@ fn data_nobody_holds_is_dropped_at_its_deadline() {
     assert_eq!(c.report(4, ghost, held("ghost", 0, None)), None);
     assert_eq!(c.status(ghost), ContributionStatus::Unavailable);
     assert_eq!(
-        c.send(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })),
+        c.send(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) })),
         Some(ErrorCode::NothingToPublish)
     );
     let id = c.contribute("real", 100);
     for v in [0, 4] {
         assert_eq!(c.report(v, id, held("real", 0, None)), None);
     }
-    assert_eq!(c.send(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })), None);
-    let contents = c.state.version_contents(0, 1).unwrap();
+    assert_eq!(
+        c.send(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) })),
+        None
+    );
+    let contents = c.state.version_contents(DatanetId(0), 1).unwrap();
     assert_eq!(contents.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![id]);
 }
 
@@ -215,9 +227,13 @@ fn data_nobody_holds_is_dropped_at_its_deadline() {
 fn the_owner_removes_what_awaits_its_data_and_review_waits_for_it() {
     let mut c = Chain::new(Policy::Approval);
     let a = c.contribute("a", 100);
-    let review = Payload::Datanet(DatanetOp::Review { datanet: 0, contribution: a, approve: true });
+    let review = Payload::Datanet(DatanetOp::Review {
+        datanet: DatanetId(0),
+        contribution: a,
+        approve: true,
+    });
     assert_eq!(c.send(1, review), Some(ErrorCode::NotPending));
-    let remove = Payload::Datanet(DatanetOp::Remove { datanet: 0, contribution: a });
+    let remove = Payload::Datanet(DatanetOp::Remove { datanet: DatanetId(0), contribution: a });
     assert_eq!(c.send(3, remove.clone()), Some(ErrorCode::NotCurator));
     let contributor = c.balance(2);
     assert_eq!(c.send(1, remove.clone()), None);
@@ -230,7 +246,11 @@ fn the_owner_removes_what_awaits_its_data_and_review_waits_for_it() {
         assert_eq!(c.report(v, b, held("b", 0, None)), None);
     }
     assert_eq!(c.status(b), ContributionStatus::Pending);
-    let review = Payload::Datanet(DatanetOp::Review { datanet: 0, contribution: b, approve: true });
+    let review = Payload::Datanet(DatanetOp::Review {
+        datanet: DatanetId(0),
+        contribution: b,
+        approve: true,
+    });
     assert_eq!(c.send(1, review), None);
     assert_eq!(c.status(b), ContributionStatus::Approved);
 }

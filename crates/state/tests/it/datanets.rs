@@ -5,7 +5,10 @@ use crate::*;
 use alx_state::{ContributionStatus, contribution_leaf};
 use alx_types::{
     ErrorCode, TxStatus,
-    datanet::{BLOCKS_PER_DAY, ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{
+        BLOCKS_PER_DAY, ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType,
+        Policy,
+    },
     hash::sha256,
     merkle::list_root,
 };
@@ -64,8 +67,8 @@ impl Chain {
     }
 
     /// The validator (account 0, the whole active set) reports contribution `id`'s data held.
-    fn hold(&mut self, id: u64) {
-        let report = held(&self.state, 0, id);
+    fn hold(&mut self, id: ContributionId) {
+        let report = held(&self.state, DatanetId(0), id);
         assert_eq!(self.send_payload(0, attest(vec![report])), None);
     }
 
@@ -84,82 +87,143 @@ impl Chain {
 fn approval_datanet_fees_stakes_reviews_and_versions() {
     let mut c = Chain::new();
     assert_eq!(c.send(1, DatanetOp::Create(Box::new(spec(Policy::Approval)))), None);
-    let d = c.state.datanet(0).unwrap().unwrap();
+    let d = c.state.datanet(DatanetId(0)).unwrap().unwrap();
     assert_eq!((d.owner, d.version, d.contributions), (addr(1), 0, 0));
 
     let (owner, contributor) = (c.balance(1), c.balance(2));
     let a = content("a", 400);
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: a }), None);
+    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: a }), None);
     assert_eq!(c.balance(1), owner + FEE, "the fee goes to the owner");
     assert_eq!(c.balance(2), contributor - MIN_FEE - FEE - STAKE, "the stake is locked");
     assert_eq!(c.state.datanet_stake_locked().unwrap(), Amount(STAKE));
-    c.refused(2, DatanetOp::Contribute { datanet: 0, content: a }, ErrorCode::DuplicateContent);
+    c.refused(
+        2,
+        DatanetOp::Contribute { datanet: DatanetId(0), content: a },
+        ErrorCode::DuplicateContent,
+    );
     // Nobody reviews bytes nobody has seen: it awaits its data first.
     c.refused(
         3,
-        DatanetOp::Review { datanet: 0, contribution: 0, approve: true },
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(0), approve: true },
         ErrorCode::NotPending,
     );
-    c.hold(0);
-    assert_eq!(c.state.contribution(0, 0).unwrap().unwrap().status, ContributionStatus::Pending);
+    c.hold(ContributionId(0));
+    assert_eq!(
+        c.state.contribution(DatanetId(0), ContributionId(0)).unwrap().unwrap().status,
+        ContributionStatus::Pending
+    );
 
     // Only the owner and curators review; a contributor cannot approve their own.
     c.refused(
         2,
-        DatanetOp::Review { datanet: 0, contribution: 0, approve: true },
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(0), approve: true },
         ErrorCode::NotCurator,
     );
     let contributor = c.balance(2);
-    assert_eq!(c.send(3, DatanetOp::Review { datanet: 0, contribution: 0, approve: true }), None);
+    assert_eq!(
+        c.send(
+            3,
+            DatanetOp::Review {
+                datanet: DatanetId(0),
+                contribution: ContributionId(0),
+                approve: true
+            }
+        ),
+        None
+    );
     assert_eq!(c.balance(2), contributor + STAKE, "approval returns the stake");
-    assert_eq!(c.state.contribution(0, 0).unwrap().unwrap().status, ContributionStatus::Approved);
+    assert_eq!(
+        c.state.contribution(DatanetId(0), ContributionId(0)).unwrap().unwrap().status,
+        ContributionStatus::Approved
+    );
     c.refused(
         3,
-        DatanetOp::Review { datanet: 0, contribution: 0, approve: false },
+        DatanetOp::Review {
+            datanet: DatanetId(0),
+            contribution: ContributionId(0),
+            approve: false,
+        },
         ErrorCode::NotPending,
     );
 
     // A rejected contribution's stake goes to the owner; the content may come back later.
     let b = content("b", 100);
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: b }), None);
-    c.hold(1);
+    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: b }), None);
+    c.hold(ContributionId(1));
     let owner = c.balance(1);
-    assert_eq!(c.send(1, DatanetOp::Review { datanet: 0, contribution: 1, approve: false }), None);
+    assert_eq!(
+        c.send(
+            1,
+            DatanetOp::Review {
+                datanet: DatanetId(0),
+                contribution: ContributionId(1),
+                approve: false
+            }
+        ),
+        None
+    );
     assert_eq!(c.balance(1), owner - MIN_FEE + STAKE);
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: b }), None);
+    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: b }), None);
 
     // Withdrawal: only by the contributor, only while pending; the stake comes back.
-    c.refused(4, DatanetOp::Withdraw { datanet: 0, contribution: 2 }, ErrorCode::NotContributor);
+    c.refused(
+        4,
+        DatanetOp::Withdraw { datanet: DatanetId(0), contribution: ContributionId(2) },
+        ErrorCode::NotContributor,
+    );
     let contributor = c.balance(2);
-    assert_eq!(c.send(2, DatanetOp::Withdraw { datanet: 0, contribution: 2 }), None);
+    assert_eq!(
+        c.send(2, DatanetOp::Withdraw { datanet: DatanetId(0), contribution: ContributionId(2) }),
+        None
+    );
     assert_eq!(c.balance(2), contributor - MIN_FEE + STAKE);
     assert_eq!(c.state.datanet_stake_locked().unwrap(), Amount::ZERO);
 
     // Versions: only the owner; a root over every approved contribution; never empty twice.
-    c.refused(3, DatanetOp::PublishVersion { datanet: 0 }, ErrorCode::NotCurator);
-    assert_eq!(c.send(1, DatanetOp::PublishVersion { datanet: 0 }), None);
-    let c0 = c.state.contribution(0, 0).unwrap().unwrap();
-    let v1 = c.state.datanet_version(0, 1).unwrap().unwrap();
-    assert_eq!(v1.root, list_root(&[contribution_leaf(0, &c0)]));
+    c.refused(3, DatanetOp::PublishVersion { datanet: DatanetId(0) }, ErrorCode::NotCurator);
+    assert_eq!(c.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) }), None);
+    let c0 = c.state.contribution(DatanetId(0), ContributionId(0)).unwrap().unwrap();
+    let v1 = c.state.datanet_version(DatanetId(0), 1).unwrap().unwrap();
+    assert_eq!(v1.root, list_root(&[contribution_leaf(ContributionId(0), &c0)]));
     assert_eq!((v1.contributions, v1.bytes), (1, 400));
-    c.refused(1, DatanetOp::PublishVersion { datanet: 0 }, ErrorCode::NothingToPublish);
+    c.refused(1, DatanetOp::PublishVersion { datanet: DatanetId(0) }, ErrorCode::NothingToPublish);
 
     let e = content("e", 50);
-    assert_eq!(c.send(4, DatanetOp::Contribute { datanet: 0, content: e }), None);
-    c.hold(3);
-    assert_eq!(c.send(1, DatanetOp::Review { datanet: 0, contribution: 3, approve: true }), None);
-    assert_eq!(c.send(1, DatanetOp::PublishVersion { datanet: 0 }), None);
-    let c3 = c.state.contribution(0, 3).unwrap().unwrap();
-    let v2 = c.state.datanet_version(0, 2).unwrap().unwrap();
+    assert_eq!(c.send(4, DatanetOp::Contribute { datanet: DatanetId(0), content: e }), None);
+    c.hold(ContributionId(3));
+    assert_eq!(
+        c.send(
+            1,
+            DatanetOp::Review {
+                datanet: DatanetId(0),
+                contribution: ContributionId(3),
+                approve: true
+            }
+        ),
+        None
+    );
+    assert_eq!(c.send(1, DatanetOp::PublishVersion { datanet: DatanetId(0) }), None);
+    let c3 = c.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap();
+    let v2 = c.state.datanet_version(DatanetId(0), 2).unwrap().unwrap();
     // Version 2 still holds version 1's contribution.
-    assert_eq!(v2.root, list_root(&[contribution_leaf(0, &c0), contribution_leaf(3, &c3)]));
+    assert_eq!(
+        v2.root,
+        list_root(&[
+            contribution_leaf(ContributionId(0), &c0),
+            contribution_leaf(ContributionId(3), &c3)
+        ])
+    );
     assert_eq!((v2.contributions, v2.bytes), (2, 450));
-    assert_eq!(c.state.datanet_version(0, 1).unwrap().unwrap(), v1, "old versions never change");
+    assert_eq!(
+        c.state.datanet_version(DatanetId(0), 1).unwrap().unwrap(),
+        v1,
+        "old versions never change"
+    );
     // Every version's contents can be rebuilt from the state, and hash to its root.
     for (version, expected) in [(1, v1.root), (2, v2.root)] {
         let leaves: Vec<_> = c
             .state
-            .version_contents(0, version)
+            .version_contents(DatanetId(0), version)
             .unwrap()
             .iter()
             .map(|(id, c)| contribution_leaf(*id, c))
@@ -171,16 +235,22 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     // Near-duplicates: flagged by owner or curator, kept, marked.
     c.refused(
         2,
-        DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 3 },
+        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(3) },
         ErrorCode::NotCurator,
     );
     c.refused(
         3,
-        DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 2 },
+        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(2) },
         ErrorCode::NotPending,
     );
-    assert_eq!(c.send(3, DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 3 }), None);
-    let flagged = c.state.contribution(0, 3).unwrap().unwrap();
+    assert_eq!(
+        c.send(
+            3,
+            DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(3) }
+        ),
+        None
+    );
+    let flagged = c.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap();
     assert!(flagged.near_duplicate);
     assert_eq!(flagged.status, ContributionStatus::Approved);
 }
@@ -190,33 +260,48 @@ fn open_datanet_approves_once_held_and_caps_daily_bytes() {
     let mut c = Chain::new();
     assert_eq!(c.send(1, DatanetOp::Create(Box::new(spec(Policy::Open)))), None);
     let contributor = c.balance(2);
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: content("a", 600) }), None);
+    assert_eq!(
+        c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: content("a", 600) }),
+        None
+    );
     assert_eq!(c.balance(2), contributor - MIN_FEE - FEE - STAKE, "the stake waits for the data");
-    let c0 = c.state.contribution(0, 0).unwrap().unwrap();
+    let c0 = c.state.contribution(DatanetId(0), ContributionId(0)).unwrap().unwrap();
     assert_eq!(c0.status, ContributionStatus::AwaitingData);
     assert_eq!(
-        c.state.datanet(0).unwrap().unwrap().approved_bytes,
+        c.state.datanet(DatanetId(0)).unwrap().unwrap().approved_bytes,
         0,
         "unheld bytes count nothing"
     );
-    c.hold(0);
+    c.hold(ContributionId(0));
     assert_eq!(c.balance(2), contributor - MIN_FEE - FEE, "approved once held: the stake is back");
-    assert_eq!(c.state.contribution(0, 0).unwrap().unwrap().status, ContributionStatus::Approved);
-    assert_eq!(c.state.datanet(0).unwrap().unwrap().approved_bytes, 600);
+    assert_eq!(
+        c.state.contribution(DatanetId(0), ContributionId(0)).unwrap().unwrap().status,
+        ContributionStatus::Approved
+    );
+    assert_eq!(c.state.datanet(DatanetId(0)).unwrap().unwrap().approved_bytes, 600);
     // 600 + 500 > the cap of 1000 bytes a day.
     c.refused(
         2,
-        DatanetOp::Contribute { datanet: 0, content: content("b", 500) },
+        DatanetOp::Contribute { datanet: DatanetId(0), content: content("b", 500) },
         ErrorCode::DailyCapExceeded,
     );
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: content("b", 400) }), None);
+    assert_eq!(
+        c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: content("b", 400) }),
+        None
+    );
     // Another account has its own cap.
-    assert_eq!(c.send(3, DatanetOp::Contribute { datanet: 0, content: content("c", 900) }), None);
+    assert_eq!(
+        c.send(3, DatanetOp::Contribute { datanet: DatanetId(0), content: content("c", 900) }),
+        None
+    );
     // The next day the cap starts over.
     while c.state.height().unwrap().0 < BLOCKS_PER_DAY {
         run(&mut c.state, &[]);
     }
-    assert_eq!(c.send(2, DatanetOp::Contribute { datanet: 0, content: content("d", 900) }), None);
+    assert_eq!(
+        c.send(2, DatanetOp::Contribute { datanet: DatanetId(0), content: content("d", 900) }),
+        None
+    );
 }
 
 #[test]
@@ -233,18 +318,18 @@ fn bad_datanets_and_unknown_ids_fail_cleanly() {
     assert_eq!(c.state.datanet_count().unwrap(), 0);
     c.refused(
         2,
-        DatanetOp::Contribute { datanet: 9, content: content("a", 1) },
+        DatanetOp::Contribute { datanet: DatanetId(9), content: content("a", 1) },
         ErrorCode::UnknownDatanet,
     );
     assert_eq!(c.send(1, DatanetOp::Create(Box::new(spec(Policy::Approval)))), None);
     c.refused(
         2,
-        DatanetOp::Contribute { datanet: 0, content: content("a", 0) },
+        DatanetOp::Contribute { datanet: DatanetId(0), content: content("a", 0) },
         ErrorCode::BadContribution,
     );
     c.refused(
         1,
-        DatanetOp::Review { datanet: 0, contribution: 7, approve: true },
+        DatanetOp::Review { datanet: DatanetId(0), contribution: ContributionId(7), approve: true },
         ErrorCode::UnknownContribution,
     );
     // A contributor who cannot pay the fee and the stake: refused, nothing locked.
@@ -254,9 +339,9 @@ fn bad_datanets_and_unknown_ids_fail_cleanly() {
     assert_eq!(c.send_payload(poor, Payload::Transfer { to: addr(2), amount: Amount(give) }), None);
     c.refused(
         poor,
-        DatanetOp::Contribute { datanet: 0, content: content("p", 1) },
+        DatanetOp::Contribute { datanet: DatanetId(0), content: content("p", 1) },
         ErrorCode::InsufficientFunds,
     );
     assert_eq!(c.state.datanet_stake_locked().unwrap(), Amount::ZERO);
-    assert_eq!(c.state.datanet(0).unwrap().unwrap().contributions, 0);
+    assert_eq!(c.state.datanet(DatanetId(0)).unwrap().unwrap().contributions, 0);
 }

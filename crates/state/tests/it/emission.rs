@@ -4,6 +4,10 @@
 use crate::*;
 use alx_emission::{Curve, EmissionParams, Schedule, ScheduleParams, Split, SubnetSplit};
 use alx_state::emission::{POOL_COMPUTE, POOL_DATA, POOL_SUBNETS, PROTECTION_FUND};
+use alx_types::{
+    datanet::{ContributionId, DatanetId},
+    model::ModelId,
+};
 
 fn params(curve: Curve, cap: u128) -> EmissionParams {
     EmissionParams {
@@ -117,8 +121,8 @@ fn epoch_pools_pay_usage_and_work() {
     let content = ContentRef { hash: sha256(&[b"x"]), size: 10, media_type: MediaType::Text };
     // The contribution and the validator's report that its data is held, in one block.
     let report = alx_types::availability::DataReport {
-        datanet: 0,
-        contribution: 0,
+        datanet: DatanetId(0),
+        contribution: ContributionId(0),
         verdict: alx_types::availability::DataVerdict::Held {
             text_hash: sha256(&[b"x text"]),
             coverage_bps: 0,
@@ -129,16 +133,19 @@ fn epoch_pools_pay_usage_and_work() {
     block(
         &mut state,
         vec![
-            (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+            (2, Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content })),
             (0, attest(vec![report])),
         ],
     );
-    block(&mut state, vec![(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 }))]);
+    block(
+        &mut state,
+        vec![(1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) }))],
+    );
     let model = ModelSpec {
         name: "m".into(),
         base_model: sha256(&[b"w"]),
         adapter: None,
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         price_input_per_1k: Amount(1),
         price_output_per_1k: Amount(1),
         split: FeeSplit::DEFAULT,
@@ -154,8 +161,13 @@ fn epoch_pools_pay_usage_and_work() {
         first_receipt: 0,
         receipts: 1,
         receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge { key_hash: key, model: 0, amount: Amount(100) }],
-        credits: vec![Credit { model: 0, datanet: 0, contribution: 0, amount: Amount(50) }],
+        charges: vec![Charge { key_hash: key, model: ModelId(0), amount: Amount(100) }],
+        credits: vec![Credit {
+            model: ModelId(0),
+            datanet: DatanetId(0),
+            contribution: ContributionId(0),
+            amount: Amount(50),
+        }],
     };
     block(&mut state, vec![(0, Payload::Usage(UsageOp::Settle(Box::new(settle))))]);
     let data_pool = state.amount_global(POOL_DATA).unwrap().0;

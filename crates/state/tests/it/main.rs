@@ -80,7 +80,11 @@ pub(crate) fn height(state: &State) -> Height {
 
 /// A report that contribution `id` of `datanet` is held: its text hash stands in for the
 /// normalized text (distinct per content), nothing of it was held before.
-pub(crate) fn held(state: &State, datanet: u64, id: u64) -> alx_types::availability::DataReport {
+pub(crate) fn held(
+    state: &State,
+    datanet: alx_types::datanet::DatanetId,
+    id: alx_types::datanet::ContributionId,
+) -> alx_types::availability::DataReport {
     let c = state.contribution(datanet, id).unwrap().expect("the contribution exists");
     alx_types::availability::DataReport {
         datanet,

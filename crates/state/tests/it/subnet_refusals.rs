@@ -6,8 +6,9 @@ use crate::subnets::{ALX, BURN, Chain, bond, miner_op, reveal_op, spec, subnet_o
 use crate::*;
 use alx_types::{
     ErrorCode,
+    datanet::DatanetId,
     limits::{SUBNET_CREATION_LOCK, SUBNETS_MAX},
-    model::{DatanetVersionRef, ModelOp},
+    model::{DatanetVersionRef, ModelId, ModelOp},
     subnet::{SubnetId, SubnetOp, SubnetSpec},
 };
 
@@ -39,10 +40,10 @@ fn bad_subnet_specs_are_refused() {
         SubnetSpec { max_uids: 4, max_validators: 5, ..spec("x") },
         SubnetSpec { immunity_blocks: 100_001, ..spec("x") },
         SubnetSpec { datanets: vec![], ..spec("x") },
-        SubnetSpec { datanets: vec![v(7, 1)], ..spec("x") },
-        SubnetSpec { datanets: vec![v(0, 2)], ..spec("x") },
-        SubnetSpec { datanets: vec![v(0, 0)], ..spec("x") },
-        SubnetSpec { datanets: vec![v(0, 1), v(0, 1)], ..spec("x") },
+        SubnetSpec { datanets: vec![v(DatanetId(7), 1)], ..spec("x") },
+        SubnetSpec { datanets: vec![v(DatanetId(0), 2)], ..spec("x") },
+        SubnetSpec { datanets: vec![v(DatanetId(0), 0)], ..spec("x") },
+        SubnetSpec { datanets: vec![v(DatanetId(0), 1), v(DatanetId(0), 1)], ..spec("x") },
     ];
     for s in bad {
         c.refused(1, create(s), ErrorCode::BadSubnetField);
@@ -79,14 +80,14 @@ fn bad_registrations_are_refused() {
     let mut c = Chain::new(true);
     let (id, _) = c.subnet(spec("reg"));
     let model = c.model(8, "mine");
-    let unknown: SubnetId = 99;
+    let unknown: SubnetId = SubnetId(99);
     c.refused(
         3,
         subnet_op(SubnetOp::RegisterValidator { subnet: unknown }),
         ErrorCode::UnknownSubnet,
     );
     c.refused(8, miner_op(unknown, model), ErrorCode::UnknownSubnet);
-    c.refused(8, miner_op(id, 42), ErrorCode::UnknownModel);
+    c.refused(8, miner_op(id, ModelId(42)), ErrorCode::UnknownModel);
     c.refused(9, miner_op(id, model), ErrorCode::NotModelOwner);
     for endpoint in ["ftp://x", "https://", "https://a b", ""] {
         let op = SubnetOp::RegisterMiner { subnet: id, model, endpoint: endpoint.into() };
@@ -157,7 +158,7 @@ fn commits_need_a_uid_with_a_permit() {
     let (id, _) = c.subnet(SubnetSpec { max_validators: 1, ..spec("permits") });
     let commit = alx_types::hash::sha256(&[b"w"]);
     let op = |subnet| subnet_op(SubnetOp::CommitWeights { subnet, commit });
-    c.refused(3, op(99), ErrorCode::UnknownSubnet);
+    c.refused(3, op(SubnetId(99)), ErrorCode::UnknownSubnet);
     c.refused(3, op(id), ErrorCode::NotRegistered);
     c.validator(id, 3);
     c.validator(id, 4);
@@ -184,7 +185,7 @@ fn reveals_are_checked_against_their_commit_and_epoch() {
     let good = [(2, 100), (0, 7)];
     c.refused(3, reveal_op(id, 3, &good), ErrorCode::NoCommit);
     c.refused(9, reveal_op(id, 9, &good), ErrorCode::NotRegistered);
-    c.refused(3, reveal_op(99, 3, &good), ErrorCode::UnknownSubnet);
+    c.refused(3, reveal_op(SubnetId(99), 3, &good), ErrorCode::UnknownSubnet);
 
     // Committed in epoch 0: not in epoch 0, not with other weights or salt.
     c.commit(id, 3, &good);

@@ -7,7 +7,7 @@ use alx_emission::{Curve, EmissionParams, Schedule, ScheduleParams, Split, Subne
 use alx_state::emission::POOL_SUBNETS;
 use alx_types::{
     ErrorCode, Hash, TxStatus,
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
     limits::SUBNET_CREATION_LOCK,
     model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
@@ -63,12 +63,12 @@ impl Chain {
             ContentRef { hash: sha256(&[b"held-out"]), size: 10, media_type: MediaType::Text };
         c.block(vec![
             (1, Payload::Datanet(DatanetOp::Create(Box::new(spec)))),
-            (2, Payload::Datanet(DatanetOp::Contribute { datanet: 0, content })),
+            (2, Payload::Datanet(DatanetOp::Contribute { datanet: DatanetId(0), content })),
         ]);
-        let report = held(&c.state, 0, 0);
+        let report = held(&c.state, DatanetId(0), ContributionId(0));
         c.block(vec![
             (0, attest(vec![report])),
-            (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: 0 })),
+            (1, Payload::Datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) })),
         ]);
         c
     }
@@ -150,19 +150,19 @@ impl Chain {
             name: name.into(),
             base_model: sha256(&[name.as_bytes()]),
             adapter: None,
-            datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+            datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
             price_input_per_1k: Amount(1),
             price_output_per_1k: Amount(1),
             split: FeeSplit::DEFAULT,
         };
         self.ok(owner, Payload::Model(ModelOp::Register(Box::new(spec))));
-        self.state.model_count().unwrap() - 1
+        ModelId(self.state.model_count().unwrap() - 1)
     }
 
     /// Creates a subnet owned by 1; returns its id and creation height.
     pub(crate) fn subnet(&mut self, spec: SubnetSpec) -> (SubnetId, u64) {
         self.ok(1, subnet_op(SubnetOp::Create(Box::new(spec))));
-        (self.state.subnet_count().unwrap() - 1, self.height())
+        (SubnetId(self.state.subnet_count().unwrap() - 1), self.height())
     }
 
     pub(crate) fn uid(&self, subnet: SubnetId, who: u64) -> Uid {
@@ -221,7 +221,7 @@ pub(crate) fn spec(name: &str) -> SubnetSpec {
     SubnetSpec {
         name: name.into(),
         task: "Answer Move questions".into(),
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         tempo: 10,
         max_uids: 16,
         max_validators: 8,
@@ -242,7 +242,7 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     let pool_before = c.state.amount_global(POOL_SUBNETS).unwrap().0;
     let (id, created) = c.subnet(spec("move-qa"));
     let s = c.state.subnet(id).unwrap().unwrap();
-    assert_eq!((s.owner, s.created_at, s.neurons), (addr(1), created, 0));
+    assert_eq!((s.owner, s.created_at, s.neurons), (addr(1), Height(created), 0));
     // The lock, one block's class, and as much again from the backlog of the blocks before.
     let release = pool_before.min(SUBNET_CLASS);
     assert_eq!(s.pending.0, SUBNET_CREATION_LOCK.0 + SUBNET_CLASS + release);
@@ -278,7 +278,7 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     c.advance_to(end0);
     let epochs = c.state.subnet_epochs(id).unwrap();
     let e0 = &epochs[0];
-    assert_eq!((epochs.len(), e0.epoch, e0.block), (1, 0, end0));
+    assert_eq!((epochs.len(), e0.epoch, e0.block), (1, 0, Height(end0)));
     assert_eq!(e0.owner_emission.0, owner_cut(pending0));
     assert_eq!(c.balance(1) - before[0], owner_cut(pending0));
     // No weights: validators are paid by stake (3:1), miners nothing.
@@ -297,7 +297,7 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     c.block(vec![(3, reveal_op(id, 3, &w)), (4, reveal_op(id, 4, &w))]);
     assert_eq!(c.state.weights_row(id, v1).unwrap(), w.to_vec());
     assert!(c.state.pending_commit(id, v1).unwrap().is_none());
-    assert_eq!(c.state.neuron(id, v1).unwrap().unwrap().last_update, c.height());
+    assert_eq!(c.state.neuron(id, v1).unwrap().unwrap().last_update, Height(c.height()));
     let end1 = end0 + 10;
     c.advance_to(end1 - 1);
     let pending1 = c.state.subnet(id).unwrap().unwrap().pending.0 + SUBNET_CLASS;
@@ -323,7 +323,10 @@ fn an_epoch_pays_owner_validators_and_miners_exactly() {
     assert_eq!(g.neurons[2].last_emission.0, paid[2]);
     assert!(g.neurons[0].dividends > 0 && g.neurons[0].validator_trust > 0);
     let s = c.state.subnet(id).unwrap().unwrap();
-    assert_eq!((s.epochs, s.last_epoch_block, s.next_epoch_block), (2, end1, end1 + 10));
+    assert_eq!(
+        (s.epochs, s.last_epoch_block, s.next_epoch_block),
+        (2, Height(end1), Height(end1 + 10))
+    );
 }
 
 #[test]
@@ -387,7 +390,7 @@ fn the_history_keeps_the_last_64_epochs() {
     let epochs = c.state.subnet_epochs(id).unwrap();
     assert_eq!(epochs.len(), 64);
     assert_eq!((epochs[0].epoch, epochs[63].epoch), (2, 65));
-    assert_eq!(epochs[63].block, created + 660);
+    assert_eq!(epochs[63].block, Height(created + 660));
     // No neuron: only the owner is paid; the rest waits.
     assert!(epochs.iter().all(|e| e.total_emission.0 == 0 && e.emission.is_empty()));
 }
@@ -425,7 +428,7 @@ fn pruning_replaces_the_weakest_with_yumas_replace_uid() {
     assert_eq!(c.uid(id, 10), m2);
     assert_eq!(c.state.uid_of(id, &addr(9)).unwrap(), None);
     let n = c.state.neuron(id, m2).unwrap().unwrap();
-    assert_eq!((n.address, n.registered_at, n.last_update), (addr(10), h, h));
+    assert_eq!((n.address, n.registered_at, n.last_update), (addr(10), Height(h), Height(h)));
     assert_eq!((n.incentive, n.consensus, n.last_emission.0, n.validator_permit), (0, 0, 0, false));
     // Yuma's replace_uid: weights on the uid become 0 (kept), its own rows go, bonds others
     // hold on it stay.
@@ -533,11 +536,11 @@ mod properties {
     #[derive(Clone, Debug)]
     enum Op {
         Create { tempo: u16, burn: u128 },
-        Validator { from: u64, subnet: u64 },
-        Miner { from: u64, subnet: u64 },
+        Validator { from: u64, subnet: SubnetId },
+        Miner { from: u64, subnet: SubnetId },
         Bond { from: u64, amount: u128 },
-        Commit { from: u64, subnet: u64 },
-        Reveal { from: u64, subnet: u64 },
+        Commit { from: u64, subnet: SubnetId },
+        Reveal { from: u64, subnet: SubnetId },
         Transfer { from: u64, amount: u128 },
     }
 
@@ -545,11 +548,11 @@ mod properties {
         let who = 3..13u64;
         prop_oneof![
             1 => (10..14u16, 0..3u128).prop_map(|(tempo, b)| Op::Create { tempo, burn: b * BURN }),
-            3 => (who.clone(), 0..2u64).prop_map(|(from, subnet)| Op::Validator { from, subnet }),
-            3 => (who.clone(), 0..2u64).prop_map(|(from, subnet)| Op::Miner { from, subnet }),
+            3 => (who.clone(), (0..2u64).prop_map(SubnetId)).prop_map(|(from, subnet)| Op::Validator { from, subnet }),
+            3 => (who.clone(), (0..2u64).prop_map(SubnetId)).prop_map(|(from, subnet)| Op::Miner { from, subnet }),
             2 => (who.clone(), 1..1_000u128).prop_map(|(from, a)| Op::Bond { from, amount: a * ALX }),
-            4 => (3..8u64, 0..2u64).prop_map(|(from, subnet)| Op::Commit { from, subnet }),
-            4 => (3..8u64, 0..2u64).prop_map(|(from, subnet)| Op::Reveal { from, subnet }),
+            4 => (3..8u64, (0..2u64).prop_map(SubnetId)).prop_map(|(from, subnet)| Op::Commit { from, subnet }),
+            4 => (3..8u64, (0..2u64).prop_map(SubnetId)).prop_map(|(from, subnet)| Op::Reveal { from, subnet }),
             1 => (who, 0..1_000_000u128).prop_map(|(from, a)| Op::Transfer { from, amount: a * ALX }),
         ]
     }
@@ -576,7 +579,7 @@ mod properties {
             c.subnet(SubnetSpec { max_uids: 6, max_validators: 3, ..spec("p-a") });
             c.subnet(SubnetSpec { max_uids: 6, max_validators: 3, yuma3: true, tempo: 11, ..spec("p-b") });
             c.block((3..7).flat_map(|w| {
-                (0..2).map(move |subnet| (w, subnet_op(SubnetOp::RegisterValidator { subnet })))
+                (0..2).map(SubnetId).map(move |subnet| (w, subnet_op(SubnetOp::RegisterValidator { subnet })))
             }).collect());
             let mut created = 0;
             for ops in blocks {

@@ -4,9 +4,9 @@
 use crate::*;
 use alx_types::{
     ErrorCode, TxStatus,
-    datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
+    datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
-    model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
+    model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
     usage::{Charge, Credit, Settlement, UsageOp},
 };
 
@@ -76,7 +76,7 @@ fn model_spec(name: &str) -> ModelSpec {
         name: name.into(),
         base_model: sha256(&[b"smollm2"]),
         adapter: None,
-        datanets: vec![DatanetVersionRef { datanet: 0, version: 1 }],
+        datanets: vec![DatanetVersionRef { datanet: DatanetId(0), version: 1 }],
         price_input_per_1k: Amount(100),
         price_output_per_1k: Amount(300),
         split: FeeSplit::DEFAULT,
@@ -103,11 +103,11 @@ fn setup() -> Chain {
     for (id, (who, seed, size)) in [(2, "a", 300), (3, "b", 100)].into_iter().enumerate() {
         let content =
             ContentRef { hash: sha256(&[seed.as_bytes()]), size, media_type: MediaType::Code };
-        c.ok(who, datanet(DatanetOp::Contribute { datanet: 0, content }));
-        let report = held(&c.state, 0, id as u64);
+        c.ok(who, datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }));
+        let report = held(&c.state, DatanetId(0), ContributionId(id as u64));
         c.ok(0, attest(vec![report]));
     }
-    c.ok(1, datanet(DatanetOp::PublishVersion { datanet: 0 }));
+    c.ok(1, datanet(DatanetOp::PublishVersion { datanet: DatanetId(0) }));
     c.ok(1, Payload::Model(ModelOp::Register(Box::new(model_spec("move-coder")))));
     c.ok(4, usage(UsageOp::Deposit { amount: Amount(100_000) }));
     c.ok(
@@ -130,21 +130,26 @@ fn settlement(first: u64, amount: u128, credits: Vec<Credit>) -> Payload {
         first_receipt: first,
         receipts: 3,
         receipts_root: sha256(&[b"receipts"]),
-        charges: vec![Charge { key_hash: key_hash(), model: 0, amount: Amount(amount) }],
+        charges: vec![Charge { key_hash: key_hash(), model: ModelId(0), amount: Amount(amount) }],
         credits,
     })))
 }
 
 fn credit(contribution: u64, amount: u128) -> Credit {
-    Credit { model: 0, datanet: 0, contribution, amount: Amount(amount) }
+    Credit {
+        model: ModelId(0),
+        datanet: DatanetId(0),
+        contribution: ContributionId(contribution),
+        amount: Amount(amount),
+    }
 }
 
 #[test]
 fn settlement_splits_fees_exactly_and_rewards_are_claimed() {
     let mut c = setup();
-    let m = c.state.model(0).unwrap().unwrap();
+    let m = c.state.model(ModelId(0)).unwrap().unwrap();
     assert_eq!((m.owner, m.spec.name.as_str()), (addr(1), "move-coder"));
-    assert_eq!(c.state.model_by_name("move-coder").unwrap(), Some(0));
+    assert_eq!(c.state.model_by_name("move-coder").unwrap(), Some(ModelId(0)));
 
     // 10,001 charged: data 5,000, owner 2,500, provider 1,500, protocol 1,001 (the dust).
     // Of the data share, 3,000 credited to contribution 0 and 1,000 to 1; the 1,000 left
@@ -161,7 +166,10 @@ fn settlement_splits_fees_exactly_and_rewards_are_claimed() {
     // The provider pays its fee to itself as the proposer: it nets its share.
     assert_eq!(c.balance(0) - provider0, 1_500);
     assert_eq!(c.state.treasury().unwrap(), Amount(1_001));
-    assert_eq!(c.state.contribution_earned(0, 0).unwrap(), Amount(3_000));
+    assert_eq!(
+        c.state.contribution_earned(DatanetId(0), ContributionId(0)).unwrap(),
+        Amount(3_000)
+    );
     assert_eq!(c.state.next_receipt(&addr(0)).unwrap(), 3);
 
     // A receipt range is settled once.
@@ -186,7 +194,7 @@ fn bad_settlements_change_nothing() {
     c.refused(0, settlement(0, 10_000, vec![credit(0, 5_001)]), ErrorCode::BadCredit);
     // A contribution the model's version does not hold.
     let content = ContentRef { hash: sha256(&[b"late"]), size: 10, media_type: MediaType::Text };
-    c.ok(2, datanet(DatanetOp::Contribute { datanet: 0, content }));
+    c.ok(2, datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }));
     c.refused(0, settlement(0, 10_000, vec![credit(2, 1)]), ErrorCode::BadCredit);
     c.refused(0, settlement(0, 10_000, vec![credit(9, 1)]), ErrorCode::BadCredit);
     // Someone else's key; the wrong receipt number; over the key's allowance.
@@ -222,9 +230,9 @@ fn bad_settlements_change_nothing() {
     c.refused(2, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::NotKeyParty);
     c.ok(0, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
     c.refused(0, settlement(0, 10, vec![]), ErrorCode::ApiKeyRevoked);
-    c.refused(3, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::NotModelOwner);
-    c.ok(1, Payload::Model(ModelOp::Retire { model: 0 }));
-    c.refused(1, Payload::Model(ModelOp::Retire { model: 0 }), ErrorCode::ModelRetired);
+    c.refused(3, Payload::Model(ModelOp::Retire { model: ModelId(0) }), ErrorCode::NotModelOwner);
+    c.ok(1, Payload::Model(ModelOp::Retire { model: ModelId(0) }));
+    c.refused(1, Payload::Model(ModelOp::Retire { model: ModelId(0) }), ErrorCode::ModelRetired);
 }
 
 /// One deposit behind keys for two providers was served 1.7× over: each provider reserved
@@ -261,7 +269,7 @@ fn two_providers_never_share_an_allowance() {
         first_receipt: 0,
         receipts: 1,
         receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge { key_hash: second, model: 0, amount: Amount(50_000) }],
+        charges: vec![Charge { key_hash: second, model: ModelId(0), amount: Amount(50_000) }],
         credits: vec![],
     };
     c.ok(1, usage(UsageOp::Settle(Box::new(s))));
@@ -284,11 +292,11 @@ fn revocation_waits_for_the_provider_to_settle() {
         usage(UsageOp::FundApiKey { key_hash: key_hash(), amount: Amount(1) }),
         ErrorCode::NotKeyParty,
     );
-    let revoked_at = c.state.height().unwrap().0 + 1;
+    let revoked_at = c.state.height().unwrap().next();
     c.ok(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }));
     let key = c.state.api_key(&key_hash()).unwrap().unwrap();
     assert!(!key.is_open() && !key.revoked, "{key:?}");
-    assert_eq!(key.closes_at, revoked_at + REVOKE_DELAY_BLOCKS);
+    assert_eq!(key.closes_at, revoked_at.saturating_add(REVOKE_DELAY_BLOCKS));
     c.refused(4, usage(UsageOp::RevokeApiKey { key_hash: key_hash() }), ErrorCode::ApiKeyRevoked);
     c.refused(
         4,
@@ -299,7 +307,7 @@ fn revocation_waits_for_the_provider_to_settle() {
     c.ok(4, usage(UsageOp::Withdraw { amount: Amount(49_000) }));
     c.ok(0, settlement(0, 10_000, vec![]));
     // At the end of the delay the key closes by itself and the rest goes back to the deposit.
-    while c.state.height().unwrap().0 < key.closes_at {
+    while c.state.height().unwrap() < key.closes_at {
         run(&mut c.state, &[]);
         assert_eq!(total_held(&c.state), c.state.supply().unwrap().0, "supply moved");
     }
@@ -331,7 +339,13 @@ fn the_provider_closes_a_key_at_once() {
 #[test]
 fn flagged_contributions_earn_nothing() {
     let mut c = setup();
-    c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 1 }));
+    c.ok(
+        1,
+        datanet(DatanetOp::FlagNearDuplicate {
+            datanet: DatanetId(0),
+            contribution: ContributionId(1),
+        }),
+    );
     c.ok(0, settlement(0, 10_000, vec![credit(0, 2_000), credit(1, 3_000)]));
     assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount::ZERO);
     assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(2_000));
@@ -360,12 +374,12 @@ fn model_registration_rules() {
     c.ok(
         2,
         Payload::Model(ModelOp::SetPrices {
-            model: 1,
+            model: ModelId(1),
             input_per_1k: Amount(1),
             output_per_1k: Amount(2),
         }),
     );
-    assert_eq!(c.state.model(1).unwrap().unwrap().spec.price_output_per_1k, Amount(2));
+    assert_eq!(c.state.model(ModelId(1)).unwrap().unwrap().spec.price_output_per_1k, Amount(2));
     // A model without datanets: the data share is its owner's.
     c.ok(
         4,
@@ -379,7 +393,11 @@ fn model_registration_rules() {
         first_receipt: 0,
         receipts: 1,
         receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge { key_hash: sha256(&[b"k2"]), model: 1, amount: Amount(1_000) }],
+        charges: vec![Charge {
+            key_hash: sha256(&[b"k2"]),
+            model: ModelId(1),
+            amount: Amount(1_000),
+        }],
         credits: vec![],
     };
     c.ok(0, usage(UsageOp::Settle(Box::new(s))));
@@ -399,7 +417,7 @@ proptest::proptest! {
     ) {
         let mut c = setup();
         if flag {
-            c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: 0, contribution: 0 }));
+            c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(0) }));
         }
         let allowance = |s: &State| s.api_key(&key_hash()).unwrap().unwrap().allowance.0;
         let before = allowance(&c.state);
