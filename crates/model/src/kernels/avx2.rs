@@ -46,7 +46,7 @@ fn dot_q8_0(simd: V3, q: &[i8; 32], x: [__m256i; 2]) -> __m256 {
 
 /// Eight f16 values (zero-extended into u32 lanes) as f32, as `half_to_f32` does.
 #[inline(always)]
-fn widen(simd: V3, h: __m256i) -> __m256 {
+pub(super) fn widen(simd: V3, h: __m256i) -> __m256 {
     let (avx, avx2) = (simd.avx, simd.avx2);
     let sign =
         avx2._mm256_slli_epi32::<16>(avx2._mm256_and_si256(h, avx._mm256_set1_epi32(0x8000)));

@@ -30,6 +30,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod scalar;
 
 use rayon::prelude::*;
@@ -230,11 +232,22 @@ pub(crate) fn quantize_q16(x: &[f32]) -> BlockQ16 {
     let mut q = [0i16; 32];
     let mut sum = 0i32;
     for (q, v) in q.iter_mut().zip(x) {
-        // |v·id| ≤ 32767 by construction, so the cast cannot saturate except on NaN (→ 0).
-        *q = (v * id).round() as i16;
+        *q = round_half_away(v * id);
         sum += i32::from(*q);
     }
     BlockQ16 { d, s: d * sum as f32, q }
+}
+
+/// `v.round() as i16` for |v| ≤ 32767 (and NaN → 0), without the libm call `round` compiles
+/// to on baseline x86-64: truncate, then step away from zero when the dropped fraction is at
+/// least one half. Exact: both `v` and its truncation are representable, so is their
+/// difference.
+#[inline(always)]
+fn round_half_away(v: f32) -> i16 {
+    let t = v as i32; // toward zero; NaN → 0
+    let frac = v - t as f32;
+    let step = i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
+    (t + step) as i16
 }
 
 /// Which implementation runs the dot products.
@@ -243,12 +256,20 @@ enum Kernel {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2(pulp::x86::V3),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(pulp::x86::V4),
 }
 
 impl Kernel {
     fn detect() -> Self {
         if std::env::var_os("ALX_MODEL_SCALAR_KERNELS").is_some() {
             return Self::Scalar;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::env::var_os("ALX_MODEL_AVX2_KERNELS").is_none()
+            && let Some(simd) = pulp::x86::V4::try_new()
+        {
+            return Self::Avx512(simd);
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = pulp::x86::V3::try_new() {
@@ -272,6 +293,8 @@ impl Kernel {
             Self::Scalar => scalar::run(w, k, xq, m, groups, dst),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(simd) => avx2::run(simd, w, k, xq, m, groups, dst),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(simd) => avx512::run(simd, w, k, xq, m, groups, dst),
         }
     }
 }

@@ -183,3 +183,42 @@ fn bad_layouts_are_refused() {
     let m = QuantMatrix::from_q8_0(1, 32, &[0; 34]).expect("one block");
     assert_eq!((m.rows(), m.cols()), (1, 32));
 }
+
+#[test]
+fn quantization_rounds_half_away_from_zero_as_round_does() {
+    let mut v = Values(3);
+    let mut cases: Vec<f32> =
+        vec![0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 32766.5, -32766.5, 32767.0];
+    cases.extend((0..10_000).map(|_| v.f() * 32767.0));
+    cases.extend((0..1_000).map(|i| i as f32 / 4.0 - 125.0));
+    for x in cases {
+        assert_eq!(super::round_half_away(x), x.round() as i16, "{x}");
+    }
+    assert_eq!(super::round_half_away(f32::NAN), 0);
+}
+
+#[test]
+fn avx512_gives_the_avx2_bits() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (Some(v4), Some(v3)) = (pulp::x86::V4::try_new(), pulp::x86::V3::try_new()) else {
+            eprintln!("note: no AVX-512 here; nothing to compare");
+            return;
+        };
+        let mut v = Values(11);
+        for (rows, cols, m) in [(5, 64, 1), (9, 160, 6), (4, 576, 4), (13, 96, 9)] {
+            for q4 in [true, false] {
+                let (w, _) = matrix(&mut v, rows, cols, q4);
+                let k = cols / BLOCK;
+                let x: Vec<f32> = (0..m * cols).map(|_| v.f() * 3.0).collect();
+                let xq: Vec<BlockQ16> = x.chunks_exact(BLOCK).map(quantize_q16).collect();
+                let groups = rows.div_ceil(GROUP);
+                let (mut a, mut b) = (vec![0.0; groups * m * GROUP], vec![0.0; groups * m * GROUP]);
+                avx2::run(v3, &w.blocks, k, &xq, m, 0..groups, &mut a);
+                avx512::run(v4, &w.blocks, k, &xq, m, 0..groups, &mut b);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{rows}×{cols}, {m} rows, q4 {q4}");
+            }
+        }
+    }
+}
