@@ -37,6 +37,7 @@ mod attribution;
 mod blobs;
 mod datanets;
 mod error;
+mod light;
 mod models;
 mod receipts;
 mod routes;
@@ -45,6 +46,7 @@ mod subnets;
 mod uploads;
 
 pub use error::ApiError;
+pub use light::FinalizationSource;
 pub use receipts::ReceiptSource;
 pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
 pub use uploads::UploadPolicy;
@@ -67,6 +69,8 @@ pub struct ApiState {
     pub chain: Arc<dyn ChainView>,
     /// Prometheus text of the runtime's registry.
     pub metrics: MetricsSource,
+    /// The finalization certificates this node holds (for light clients).
+    pub finalizations: FinalizationSource,
     /// The receipts this node's gateway issued.
     pub receipts: ReceiptSource,
     /// The node's software version.
@@ -135,6 +139,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/receipts/{id}", get(receipts::show))
+        .route("/api/light/finalizations/{height}", get(light::finalization))
         .route("/api/emission", get(models::emission))
         .route("/api/supply", get(models::supply))
         .route("/api/subnets", get(subnets::list))

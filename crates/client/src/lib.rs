@@ -181,6 +181,15 @@ impl Client {
         self.get(&format!("/api/blocks/{id}"))
     }
 
+    /// `GET /api/light/finalizations/{height}`: the proof a light client checks that the block
+    /// at `height` is final (see `alx-light`).
+    pub fn finalization(
+        &self,
+        height: alx_types::Height,
+    ) -> Result<alx_types::api::FinalizationResponse, ClientError> {
+        self.get(&format!("/api/light/finalizations/{height}"))
+    }
+
     /// `GET /api/txs/{hash}`.
     pub fn tx(&self, hash: &str) -> Result<TxResponse, ClientError> {
         self.get(&format!("/api/txs/{hash}"))

@@ -24,4 +24,4 @@ pub use alx_ledger::{
     ledger, mempool, signatures,
 };
 pub use application::AppConfig;
-pub use validator::{Channels, Running, Timeouts, ValidatorConfig};
+pub use validator::{Certificates, Channels, Running, Timeouts, ValidatorConfig};

@@ -88,6 +88,34 @@ pub struct Running {
     pub finalizer: Handle<Result<(), alx_ledger::LedgerError>>,
     /// Transaction gossip.
     pub gossip: Handle<()>,
+    /// The finalization certificates marshal keeps, for light clients.
+    pub certificates: Certificates,
+}
+
+/// The finalization certificates this validator holds (marshal's archive), by height.
+#[derive(Clone)]
+pub struct Certificates {
+    marshal: MarshalMailbox<Scheme, Standard<ChainBlock>>,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Certificates")
+    }
+}
+
+impl Certificates {
+    /// The encoded simplex finalization of the block at `height`, if this node stored one
+    /// (not every height has its own: a block can be final through a descendant's certificate,
+    /// and blocks fetched to fill a gap come without one). Reads local storage only.
+    pub async fn finalization(&self, height: alx_types::Height) -> Option<Vec<u8>> {
+        use commonware_codec::Encode as _;
+        let finalization = self
+            .marshal
+            .get_finalization(commonware_consensus::types::Height::new(height.0))
+            .await?;
+        Some(finalization.encode().to_vec())
+    }
 }
 
 impl Running {
@@ -220,6 +248,7 @@ where
     let app = App::new(ledger.clone(), cfg.app);
     let wrapper =
         Deferred::new(context.child("application"), app, marshal_mailbox.clone(), epocher.clone());
+    let certificates = Certificates { marshal: marshal_mailbox.clone() };
     let orchestrator = Orchestrator {
         ledger,
         signer: cfg.signer,
@@ -240,7 +269,7 @@ where
         channels.certificates,
         channels.resolver,
     );
-    Ok(Running { orchestrator, marshal, broadcast, finalizer, gossip })
+    Ok(Running { orchestrator, marshal, broadcast, finalizer, gossip, certificates })
 }
 
 fn archive_config<C>(

@@ -175,6 +175,13 @@ pub fn run_with(
                 text
             }),
             receipts: Arc::new(move |id| receipt_source.get()?.receipts().by_id(id)),
+            finalizations: {
+                let certificates = running.certificates.clone();
+                Arc::new(move |height| {
+                    let certificates = certificates.clone();
+                    Box::pin(async move { certificates.finalization(height).await })
+                })
+            },
             version: env!("CARGO_PKG_VERSION"),
             blobs,
             indexes: indexes.clone(),

@@ -502,3 +502,20 @@ pub type BlockEvent = BlockHeaderJson;
 pub fn hash_json(h: &Hash) -> String {
     to_hex(h)
 }
+
+/// `GET /api/light/finalizations/{height}`: proof that the block at `height` is final, for a
+/// light client (`alx-light`): the headers from `height` to the first height at or after it
+/// whose finalization certificate this node holds, and that certificate. Bytes are hex of the
+/// codec encodings the chain signs and hashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizationResponse {
+    /// The height asked for.
+    pub height: Height,
+    /// The height the certificate is for (`height` or a descendant's).
+    pub certified_height: Height,
+    /// Encoded block headers, `height..=certified_height`, each the parent of the next.
+    pub headers: Vec<String>,
+    /// The encoded simplex finalization of `certified_height`'s block.
+    pub certificate: String,
+}

@@ -10,6 +10,7 @@ mod flows;
 mod gateway;
 mod index;
 mod join;
+mod light;
 mod models;
 mod neuron;
 mod subnet;

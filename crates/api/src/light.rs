@@ -1,0 +1,65 @@
+//! `GET /api/light/finalizations/{height}`: what a light client needs to check, without
+//! trusting this node, that a block is final (see `alx-light`): the block's header, the headers
+//! after it up to the first block whose finalization certificate this node holds, and that
+//! certificate.
+
+use crate::{ApiError, ApiState};
+use alx_types::{Height, api::FinalizationResponse};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use commonware_codec::Encode as _;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// The encoded finalization certificate of the block at a height, if this node holds one.
+pub type FinalizationSource =
+    Arc<dyn Fn(Height) -> BoxFuture<'static, Option<Vec<u8>>> + Send + Sync>;
+
+/// Heights looked at past the one asked for, at most, to find a certificate (a proof carries
+/// that many headers at most; blocks are normally certified one by one).
+pub(crate) const SCAN_MAX: u64 = 64;
+
+pub(crate) async fn finalization(
+    State(s): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<FinalizationResponse>, ApiError> {
+    let height: Height = height
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{height:?} is not a block height")))?;
+    let tip = s.chain.committed().block.height();
+    if height.0 == 0 {
+        return Err(ApiError::BadRequest(
+            "the genesis block needs no certificate: a light client builds it from the genesis file"
+                .into(),
+        ));
+    }
+    if height > tip {
+        return Err(ApiError::NotFound(format!(
+            "height {height} is not committed yet (the tip is {tip})"
+        )));
+    }
+    let last = Height(height.0.saturating_add(SCAN_MAX).min(tip.0));
+    let mut headers = Vec::new();
+    let mut at = height;
+    while at <= last {
+        let block = s
+            .chain
+            .block(at)?
+            .ok_or_else(|| ApiError::Internal(format!("committed block {at} is missing")))?;
+        headers.push(hex::encode(block.header.encode()));
+        if let Some(certificate) = (s.finalizations)(at).await {
+            return Ok(Json(FinalizationResponse {
+                height,
+                certified_height: at,
+                headers,
+                certificate: hex::encode(certificate),
+            }));
+        }
+        at = at.next();
+    }
+    Err(ApiError::NotFound(format!(
+        "this node holds no finalization certificate for heights {height} to {last}; ask another node"
+    )))
+}
