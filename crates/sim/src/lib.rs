@@ -352,12 +352,43 @@ pub fn run(scenario: &Scenario) -> Outcome {
             }
         }
         wait_height(&context, &nodes, &live(&nodes), scenario.target_height).await;
-        let outcome = outcome(&scenario, &nodes, &keys);
+        let certificates = light_check(&scenario, &nodes, &keys).await;
+        let outcome = Outcome { certificates, ..outcome(&scenario, &nodes, &keys) };
         for node in nodes.iter().flatten() {
             node.running.abort();
         }
         Outcome { auditor: context.auditor().state(), ..outcome }
     })
+}
+
+/// The finalization certificates of epoch 0 the first live node holds, and how many of them
+/// the light client (`alx-light`: no node code) verifies against the genesis validators, with
+/// the header the node committed at that height.
+async fn light_check(
+    scenario: &Scenario,
+    nodes: &[Option<Node>],
+    keys: &[PrivateKey],
+) -> (usize, usize) {
+    use commonware_codec::Encode as _;
+    let Some(first) = nodes.iter().flatten().next() else { return (0, 0) };
+    let genesis =
+        keys[..scenario.validators].iter().map(|k| Address::from_public_key(&k.public_key()));
+    let set = alx_light::ValidatorSet::new(0, genesis).expect("genesis validators are keys");
+    let (mut held, mut verified) = (0, 0);
+    for h in 1..=scenario.target_height.0 {
+        let block = first.ledger.store().block(Height(h)).expect("store").expect("block");
+        if block.header.epoch != 0 {
+            break;
+        }
+        if let Some(certificate) = first.running.certificates.finalization(Height(h)).await {
+            held += 1;
+            let headers = [block.header.encode().to_vec()];
+            if alx_light::verify_finalization(&set, &headers, &certificate).is_ok() {
+                verified += 1;
+            }
+        }
+    }
+    (held, verified)
 }
 
 fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> Outcome {
@@ -396,6 +427,7 @@ fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> 
         .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
         .collect();
     Outcome {
+        certificates: (0, 0),
         chains,
         headers,
         addresses,

@@ -99,4 +99,7 @@ pub struct Outcome {
     pub proposers_with_txs: BTreeSet<usize>,
     /// Hash of every event of the run: equal for equal seeds.
     pub auditor: String,
+    /// Of epoch 0's heights, how many finalization certificates the first live node holds, and
+    /// how many of those the light client verifies against the genesis validators.
+    pub certificates: (usize, usize),
 }

@@ -23,6 +23,10 @@ fn four_validators_finalize_the_same_blocks_and_roots() {
     let outcome = run(&base(1));
     assert_agreement(&outcome, 4, 12);
     assert_eq!(outcome.recipient_balance, Amount(200));
+    // The engine's certificates, signed by several of the four, verify with the light client.
+    let (held, verified) = outcome.certificates;
+    assert!(held >= 6, "only {held} of 12 heights have their own certificate");
+    assert_eq!(verified, held, "the light client refused a certificate the engine made");
 }
 
 #[test]
