@@ -119,6 +119,23 @@ fn a_row_gets_the_same_bits_alone_and_among_others() {
     }
 }
 
+/// A weight matrix and `m` quantized activation rows for comparing kernels.
+struct Case {
+    w: QuantMatrix,
+    xq: Vec<BlockQ16>,
+    k: usize,
+    groups: usize,
+}
+
+impl Case {
+    fn new(v: &mut Values, rows: usize, cols: usize, m: usize, q4: bool) -> Self {
+        let (w, _) = matrix(v, rows, cols, q4);
+        let x: Vec<f32> = (0..m * cols).map(|_| v.f() * 3.0).collect();
+        let xq = x.chunks_exact(BLOCK).map(quantize_q16).collect();
+        Self { w, xq, k: cols / BLOCK, groups: rows.div_ceil(GROUP) }
+    }
+}
+
 #[test]
 fn simd_and_scalar_kernels_agree() {
     #[cfg(target_arch = "x86_64")]
@@ -130,11 +147,7 @@ fn simd_and_scalar_kernels_agree() {
         let mut v = Values(42);
         for (rows, cols, m) in [(5, 64, 1), (9, 160, 6), (4, 576, 4)] {
             for q4 in [true, false] {
-                let (w, _) = matrix(&mut v, rows, cols, q4);
-                let k = cols / BLOCK;
-                let x: Vec<f32> = (0..m * cols).map(|_| v.f() * 3.0).collect();
-                let xq: Vec<BlockQ16> = x.chunks_exact(BLOCK).map(quantize_q16).collect();
-                let groups = rows.div_ceil(GROUP);
+                let Case { w, xq, k, groups } = Case::new(&mut v, rows, cols, m, q4);
                 let (mut a, mut b) = (vec![0.0; groups * m * GROUP], vec![0.0; groups * m * GROUP]);
                 scalar::run(&w.blocks, k, &xq, m, 0..groups, &mut a);
                 avx2::run(simd, &w.blocks, k, &xq, m, 0..groups, &mut b);
@@ -208,11 +221,7 @@ fn avx512_gives_the_avx2_bits() {
         let mut v = Values(11);
         for (rows, cols, m) in [(5, 64, 1), (9, 160, 6), (4, 576, 4), (13, 96, 9)] {
             for q4 in [true, false] {
-                let (w, _) = matrix(&mut v, rows, cols, q4);
-                let k = cols / BLOCK;
-                let x: Vec<f32> = (0..m * cols).map(|_| v.f() * 3.0).collect();
-                let xq: Vec<BlockQ16> = x.chunks_exact(BLOCK).map(quantize_q16).collect();
-                let groups = rows.div_ceil(GROUP);
+                let Case { w, xq, k, groups } = Case::new(&mut v, rows, cols, m, q4);
                 let (mut a, mut b) = (vec![0.0; groups * m * GROUP], vec![0.0; groups * m * GROUP]);
                 avx2::run(v3, &w.blocks, k, &xq, m, 0..groups, &mut a);
                 avx512::run(v4, &w.blocks, k, &xq, m, 0..groups, &mut b);
