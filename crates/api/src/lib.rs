@@ -140,6 +140,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/receipts/{id}", get(receipts::show))
         .route("/api/light/finalizations/{height}", get(light::finalization))
+        .route("/api/light/epochs/{epoch}", get(light::epoch_set))
         .route("/api/emission", get(models::emission))
         .route("/api/supply", get(models::supply))
         .route("/api/subnets", get(subnets::list))

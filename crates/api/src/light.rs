@@ -1,10 +1,14 @@
-//! `GET /api/light/finalizations/{height}`: what a light client needs to check, without
-//! trusting this node, that a block is final (see `alx-light`): the block's header, the headers
-//! after it up to the first block whose finalization certificate this node holds, and that
-//! certificate.
+//! What a light client (`alx-light`) needs to check, without trusting this node, that a block
+//! is final: `GET /api/light/finalizations/{height}` (the block's header, the headers after it
+//! up to the first block whose finalization certificate this node holds, and that certificate)
+//! and `GET /api/light/epochs/{epoch}` (an epoch's validator set with its proof against the
+//! state root of the block that chose it).
 
 use crate::{ApiError, ApiState};
-use alx_types::{Height, api::FinalizationResponse};
+use alx_types::{
+    Height,
+    api::{EpochSetProof, FinalizationResponse},
+};
 use axum::{
     Json,
     extract::{Path, State},
@@ -62,4 +66,25 @@ pub(crate) async fn finalization(
     Err(ApiError::NotFound(format!(
         "this node holds no finalization certificate for heights {height} to {last}; ask another node"
     )))
+}
+
+pub(crate) async fn epoch_set(
+    State(s): State<ApiState>,
+    Path(epoch): Path<String>,
+) -> Result<Json<EpochSetProof>, ApiError> {
+    let epoch: u64 =
+        epoch.parse().map_err(|_| ApiError::BadRequest(format!("{epoch:?} is not an epoch")))?;
+    if epoch == 0 {
+        return Err(ApiError::BadRequest(
+            "epoch 0's validators are the genesis file's: a light client reads them there".into(),
+        ));
+    }
+    let bytes = s.chain.epoch_set(epoch)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no proof of epoch {epoch}'s validator set here (the epoch has not begun, or this node committed its boundary block before it kept these proofs)"
+        ))
+    })?;
+    let record = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Internal(format!("stored epoch set {epoch} is corrupt: {e}")))?;
+    Ok(Json(record))
 }

@@ -190,6 +190,12 @@ impl Client {
         self.get(&format!("/api/light/finalizations/{height}"))
     }
 
+    /// `GET /api/light/epochs/{epoch}`: an epoch's validator set and its proof (see
+    /// `alx-light`).
+    pub fn epoch_set(&self, epoch: u64) -> Result<alx_types::api::EpochSetProof, ClientError> {
+        self.get(&format!("/api/light/epochs/{epoch}"))
+    }
+
     /// `GET /api/txs/{hash}`.
     pub fn tx(&self, hash: &str) -> Result<TxResponse, ClientError> {
         self.get(&format!("/api/txs/{hash}"))

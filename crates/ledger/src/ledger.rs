@@ -456,7 +456,9 @@ impl Ledger {
         let mut state = executed.state.clone();
         check_root(block, &mut state)?;
         let changes = state.take_changes();
-        self.store.commit_block(block, &executed.receipts, &changes)?;
+        let epoch_set = epoch_set_record(block, &state);
+        let epoch_set = epoch_set.as_ref().map(|(epoch, record)| (*epoch, record.as_slice()));
+        self.store.commit_block(block, &executed.receipts, &changes, epoch_set)?;
         let new =
             Arc::new(Executed { block: block.clone(), state, receipts: executed.receipts.clone() });
         {
@@ -473,6 +475,26 @@ impl Ledger {
             .send(Finalized { block: block.clone(), receipts: Arc::new(new.receipts.clone()) });
         Ok(true)
     }
+}
+
+/// On an epoch's last block, the next epoch's set and its proof against the block's state root
+/// (the state's root is computed), for light clients; `None` on other blocks.
+fn epoch_set_record(block: &Block, state: &State) -> Option<(u64, Vec<u8>)> {
+    let length = state.params().epoch_length;
+    let height = block.height().0;
+    if length == 0 || height % length != length - 1 {
+        return None;
+    }
+    let epoch = height / length + 1;
+    let (value, proof) = state.prove_active_set();
+    let record = alx_types::api::EpochSetProof {
+        epoch,
+        boundary: block.height(),
+        validators: hex::encode(value.unwrap_or_default()),
+        proof,
+    };
+    // A struct of strings and numbers always serializes.
+    serde_json::to_vec(&record).ok().map(|bytes| (epoch, bytes))
 }
 
 /// Refuses a state whose root differs from the one `block`'s header commits to.

@@ -49,6 +49,13 @@ pub trait ChainView: Send + Sync {
     /// If storage fails.
     fn tx_receipt(&self, hash: &Hash) -> Result<Option<(Height, Receipt)>, StorageError>;
 
+    /// The proof of `epoch`'s validator set taken when its boundary block committed (JSON of
+    /// `alx_types::api::EpochSetProof`), if this node committed that block.
+    ///
+    /// # Errors
+    /// If storage fails.
+    fn epoch_set(&self, epoch: u64) -> Result<Option<Vec<u8>>, StorageError>;
+
     /// Every commit from now on, in order (a receiver that falls behind is told it lagged).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Finalized>;
 
@@ -100,6 +107,10 @@ impl ChainView for Ledger {
 
     fn tx_receipt(&self, hash: &Hash) -> Result<Option<(Height, Receipt)>, StorageError> {
         Self::tx_receipt(self, hash)
+    }
+
+    fn epoch_set(&self, epoch: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.store().epoch_set(epoch)
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Finalized> {

@@ -65,6 +65,20 @@ pub enum LightError {
         /// The signer's index in the sorted set.
         index: usize,
     },
+    /// The header offered as an epoch's last block is not that block.
+    #[error("height {height} is not the set's epoch's last block ({expected})")]
+    NotBoundary {
+        /// The header's height.
+        height: u64,
+        /// The epoch's last height.
+        expected: u64,
+    },
+    /// The state proof does not show the claimed set under the boundary block's state root.
+    #[error("the validator set's proof does not match the state root of block {height}")]
+    BadStateProof {
+        /// The boundary block's height.
+        height: u64,
+    },
     /// A validator set that cannot be one (empty, or a key that is not a valid ed25519 key).
     #[error("invalid validator set: {0}")]
     InvalidSet(String),

@@ -5,6 +5,9 @@
 //! genesis file ─► epoch 0's validators ─┐
 //!                                       ▼
 //! headers h..=h' + certificate of h' ─► verify_finalization ─► the headers, finalized
+//!
+//! epoch e's set + its last block, finalized + the stored set and its state proof
+//!                                       ─► next_set ─► epoch e + 1's set
 //! ```
 //!
 //! A simplex finalization certificate (ed25519 scheme) is the proposal the validators voted
@@ -19,9 +22,11 @@
 //! `alx-consensus` holds it to certificates the consensus engine itself assembles.
 
 mod certificate;
+mod epochs;
 mod error;
 mod set;
 
 pub use certificate::{FINALIZE_NAMESPACE, HEADERS_MAX, Proposal, verify_finalization};
+pub use epochs::next_set;
 pub use error::LightError;
 pub use set::ValidatorSet;

@@ -211,6 +211,15 @@ impl State {
         (key, value, proof)
     }
 
+    /// The stored active set (see `alx_types::merkle::ACTIVE_SET_KEY`) and a proof of it
+    /// against [`State::root`]. Call `root()` first if the state changed.
+    #[must_use]
+    pub fn prove_active_set(&self) -> (Option<Vec<u8>>, StateProof) {
+        let key = global_key(GLOBAL_ACTIVE_SET);
+        debug_assert_eq!(key, alx_types::merkle::ACTIVE_SET_KEY);
+        (self.auth.get(&key).cloned(), self.auth.prove(&key))
+    }
+
     /// Entries written since the last call, for durable storage.
     pub fn take_changes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         self.auth.take_changes()

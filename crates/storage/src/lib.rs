@@ -23,6 +23,10 @@ const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts
 const BLOCK_INDEX: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("block_index");
 const TX_INDEX: TableDefinition<'_, &[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+/// Per epoch from 1: the proof of its validator set at the boundary block that chose it (an
+/// `alx_types::api::EpochSetProof` as JSON), for light clients. Only the latest state is
+/// kept, so the proof is taken when the boundary block commits.
+const EPOCH_SETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("epoch_sets");
 
 const META_HEIGHT: &str = "committed_height";
 const META_GENESIS: &str = "genesis_hash";
@@ -156,6 +160,7 @@ impl Store {
         block: &Block,
         receipts: &[Receipt],
         changes: &[StateChange],
+        epoch_set: Option<(u64, &[u8])>,
     ) -> Result<bool> {
         let height = block.height().0;
         let committed = self.committed_height()?.map_or(0, |h| h.0);
@@ -193,9 +198,23 @@ impl Store {
                 tx_index.insert(hash, (height, *i))?;
             }
             tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
+            if let Some((epoch, record)) = epoch_set {
+                tx.open_table(EPOCH_SETS)?.insert(epoch, record)?;
+            }
         }
         tx.commit()?;
         Ok(true)
+    }
+
+    /// The record of `epoch`'s validator set stored with its boundary block, if any.
+    pub fn epoch_set(&self, epoch: u64) -> Result<Option<Vec<u8>>> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(EPOCH_SETS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(epoch)?.map(|v| v.value().to_vec()))
     }
 
     /// Every committed state entry, in key order.

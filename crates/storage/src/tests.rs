@@ -53,7 +53,7 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
         let r = Receipt::success(tx.hash(), Amount(3));
         // One receipt per transaction, or nothing is written.
         assert!(matches!(
-            store.commit_block(&b1, &[], &[]),
+            store.commit_block(&b1, &[], &[], None),
             Err(StorageError::Corrupt { what: "receipts", .. })
         ));
         assert!(
@@ -61,7 +61,8 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
                 .commit_block(
                     &b1,
                     std::slice::from_ref(&r),
-                    &[(b"b".to_vec(), Some(b"2".to_vec()))]
+                    &[(b"b".to_vec(), Some(b"2".to_vec()))],
+                    None
                 )
                 .unwrap()
         );
@@ -71,17 +72,20 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
                 .commit_block(
                     &b1,
                     std::slice::from_ref(&r),
-                    &[(b"c".to_vec(), Some(b"3".to_vec()))]
+                    &[(b"c".to_vec(), Some(b"3".to_vec()))],
+                    None
                 )
                 .unwrap()
         );
         // A gap is refused.
         assert!(matches!(
-            store.commit_block(&block(3, ZERO), &[], &[]),
+            store.commit_block(&block(3, ZERO), &[], &[], None),
             Err(StorageError::OutOfOrder { committed: Height(1), got: Height(3) })
         ));
         let b2 = block(2, b1.digest());
-        store.commit_block(&b2, &[], &[(b"a".to_vec(), None)]).unwrap();
+        store.commit_block(&b2, &[], &[(b"a".to_vec(), None)], Some((1, b"set"))).unwrap();
+        assert_eq!(store.epoch_set(1).unwrap().as_deref(), Some(&b"set"[..]));
+        assert_eq!(store.epoch_set(2).unwrap(), None);
         assert_eq!(store.receipts(Height(1)).unwrap(), vec![r]);
         assert_eq!(store.tx_location(&tx.hash()).unwrap(), Some((Height(1), 0)));
     }

@@ -519,3 +519,21 @@ pub struct FinalizationResponse {
     /// The encoded simplex finalization of `certified_height`'s block.
     pub certificate: String,
 }
+
+/// `GET /api/light/epochs/{epoch}`: the validator set of `epoch` (from 1) and a proof of it
+/// against the state root of the boundary block that chose it (the last block of the epoch
+/// before, at `boundary`). A light client that verified that block's finalization with the
+/// previous epoch's set checks `proof` against its state root under
+/// [`crate::merkle::ACTIVE_SET_KEY`], and so learns the set without trusting the node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochSetProof {
+    /// The epoch whose set this is.
+    pub epoch: u64,
+    /// The block that chose it: the last of epoch `epoch − 1`.
+    pub boundary: Height,
+    /// The set, hex of the stored value (32-byte addresses, ascending).
+    pub validators: String,
+    /// The proof of that value against the boundary block's state root.
+    pub proof: StateProof,
+}

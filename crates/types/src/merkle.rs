@@ -96,6 +96,12 @@ pub fn empty_subtrees() -> [Hash; STATE_TREE_DEPTH + 1] {
     out
 }
 
+/// The state key of the active validator set (the next epoch's set, chosen on each epoch's last
+/// block): the global prefix `0x05` and the name `active_set`. Its value is the members'
+/// 32-byte addresses, concatenated in ascending order. Light clients prove it against a
+/// boundary block's state root to follow the set from epoch to epoch.
+pub const ACTIVE_SET_KEY: &[u8] = b"\x05active_set";
+
 /// A proof that a state key has a given value, or none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateProof {

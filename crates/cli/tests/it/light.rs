@@ -42,3 +42,69 @@ fn a_nodes_certificates_verify_against_its_genesis_validators() {
     assert!(client.finalization(Height(0)).is_err());
     assert!(client.finalization(Height(1_000_000)).unwrap_err().is_not_found());
 }
+
+/// From the genesis file alone, across two epoch changes: each boundary block's certificate is
+/// checked with its epoch's set, the next set is proven against that block's state root, and a
+/// block of epoch 2 is checked with the set so learned. A set the node alters is refused.
+#[test]
+fn the_light_client_follows_the_validator_set_across_epochs() {
+    const EPOCH: u64 = 5;
+    let home = tempfile::tempdir().unwrap();
+    let api_port = free_port();
+    let node = Node::spawn(
+        home.path(),
+        api_port,
+        &[
+            "up",
+            "--api-addr",
+            &format!("127.0.0.1:{api_port}"),
+            "--p2p-port",
+            &free_port().to_string(),
+            "--no-sample",
+            "--epoch-length",
+            &EPOCH.to_string(),
+        ],
+    );
+    node.wait_height(2 * EPOCH + 2, Duration::from_secs(90));
+    let text = std::fs::read_to_string(home.path().join("genesis.json")).unwrap();
+    let genesis: alx_state::Genesis = serde_json::from_str(&text).unwrap();
+    assert_eq!(genesis.params.epoch_length, EPOCH);
+    let client = node.client();
+    let proof_of = |height: u64| {
+        let proof = client.finalization(Height(height)).unwrap();
+        let headers: Vec<Vec<u8>> = proof.headers.iter().map(|h| hex::decode(h).unwrap()).collect();
+        (headers, hex::decode(&proof.certificate).unwrap())
+    };
+    let mut set =
+        alx_light::ValidatorSet::new(0, genesis.validators.iter().map(|v| v.address)).unwrap();
+    for epoch in 0..2 {
+        let boundary = (epoch + 1) * EPOCH - 1;
+        let (headers, certificate) = proof_of(boundary);
+        let verified = alx_light::verify_finalization(&set, &headers, &certificate).unwrap();
+        let record = client.epoch_set(epoch + 1).unwrap();
+        assert_eq!(record.boundary, Height(boundary));
+        let value = hex::decode(&record.validators).unwrap();
+        // A node that adds a validator of its own to the set is caught by the proof.
+        let mut padded = value.clone();
+        padded.extend_from_slice(&[0xff; 32]);
+        assert!(matches!(
+            alx_light::next_set(&set, EPOCH, &verified[0], &padded, &record.proof),
+            Err(alx_light::LightError::BadStateProof { .. })
+        ));
+        // Nor can it pass off another block as the boundary.
+        let (other, other_certificate) = proof_of(boundary - 1);
+        let other = alx_light::verify_finalization(&set, &other, &other_certificate).unwrap();
+        assert!(alx_light::next_set(&set, EPOCH, &other[0], &value, &record.proof).is_err());
+        set = alx_light::next_set(&set, EPOCH, &verified[0], &value, &record.proof).unwrap();
+        assert_eq!(set.epoch(), epoch + 1);
+    }
+    let (headers, certificate) = proof_of(2 * EPOCH + 1);
+    let verified = alx_light::verify_finalization(&set, &headers, &certificate).unwrap();
+    assert_eq!(verified[0].epoch, 2);
+    // Epoch 0's set cannot stand in for epoch 2's.
+    let genesis_set =
+        alx_light::ValidatorSet::new(0, genesis.validators.iter().map(|v| v.address)).unwrap();
+    assert!(alx_light::verify_finalization(&genesis_set, &headers, &certificate).is_err());
+    assert!(client.epoch_set(0).is_err());
+    assert!(client.epoch_set(99).unwrap_err().is_not_found());
+}
