@@ -9,6 +9,7 @@
 
 mod cmd;
 mod env;
+mod light;
 mod output;
 mod wallet;
 

@@ -79,6 +79,9 @@ pub enum LightError {
         /// The boundary block's height.
         height: u64,
     },
+    /// The node could not be asked, or had no proof to give.
+    #[error("the node gave no proof: {0}")]
+    Source(String),
     /// A validator set that cannot be one (empty, or a key that is not a valid ed25519 key).
     #[error("invalid validator set: {0}")]
     InvalidSet(String),

@@ -22,11 +22,13 @@
 //! `alx-consensus` holds it to certificates the consensus engine itself assembles.
 
 mod certificate;
+mod client;
 mod epochs;
 mod error;
 mod set;
 
 pub use certificate::{FINALIZE_NAMESPACE, HEADERS_MAX, Proposal, verify_finalization};
+pub use client::{Finalized, LightClient, ProofSource};
 pub use epochs::next_set;
 pub use error::LightError;
 pub use set::ValidatorSet;

@@ -18,38 +18,97 @@ pub(crate) fn amount(text: &str) -> Result<Amount, String> {
 pub(crate) struct BalanceArgs {
     /// An address (alx1…) or a key name.
     who: String,
-    /// Include a Merkle proof against the state root (checked locally).
+    /// Believe nothing the node says: check the account's record against the state root of a
+    /// block that the light client (started from HOME/genesis.json, following each epoch's
+    /// validators) has seen finalized by more than two thirds of its validators.
     #[arg(long)]
     proof: bool,
 }
 
+/// What `--proof` checked.
+#[derive(serde::Serialize)]
+struct Verified {
+    height: alx_types::Height,
+    epoch: u64,
+    signers_needed: usize,
+    validators: usize,
+    epochs_followed: u64,
+}
+
 pub(crate) fn balance(g: &Globals, a: &BalanceArgs) -> anyhow::Result<()> {
     let address = wallet::resolve_address(g, &a.who)?;
-    let resp = Client::new(&g.node).account(&address, a.proof)?;
-    let verified = match &resp.proof {
-        None => None,
-        Some(p) => {
-            let root = alx_types::hash::parse_hex(&resp.state_root)
-                .ok_or_else(|| anyhow::anyhow!("bad state root"))?;
-            let key = hex_bytes(&p.key)?;
-            let value = p.value.as_deref().map(hex_bytes).transpose()?;
-            let ok = p.proof.verify(&root, &key, value.as_deref());
-            if !ok {
-                anyhow::bail!("the node's Merkle proof does NOT verify against its state root");
-            }
-            Some(ok)
-        }
-    };
-    emit(g.json, &resp, || {
+    let client = Client::new(&g.node);
+    let mut resp = client.account(&address, a.proof)?;
+    let verified = if a.proof { Some(verify_account(g, &client, &mut resp)?) } else { None };
+    let mut doc = serde_json::to_value(&resp)?;
+    if let Some(v) = &verified {
+        doc["verified"] = serde_json::to_value(v)?;
+    }
+    emit(g.json, &doc, || {
         let acc = &resp.account;
         let mut s = format!(
             "{}\n  balance    {}\n  bonded     {}\n  unbonding  {}\n  nonce      {}\n  at height  {}",
             resp.address, acc.balance, acc.bonded, acc.unbonding, acc.nonce, resp.height
         );
-        if verified == Some(true) {
-            s.push_str(&format!("\n  proof      verified against state root {}", resp.state_root));
+        if let Some(v) = &verified {
+            s.push_str(&format!(
+                "\n  proof      the account record is in the state root of block {}, finalized by at least {} of epoch {}'s {} validators (followed from the genesis file through {} epoch changes)",
+                v.height, v.signers_needed, v.epoch, v.validators, v.epochs_followed
+            ));
         }
         s
+    })
+}
+
+/// Checks the node's account answer without trusting the node: the block at the answer's
+/// height finalized (light client), the account's state key computed here, the proof against
+/// that block's state root, and the account shown decoded from the proven record (the node's
+/// JSON must agree with it).
+fn verify_account(
+    g: &Globals,
+    client: &Client,
+    resp: &mut alx_types::api::AccountResponse,
+) -> anyhow::Result<Verified> {
+    let mut light = crate::light::from_home(g)?;
+    let finalized = light
+        .finalized(&crate::light::NodeProofs(client), resp.height)
+        .map_err(|e| crate::light::refused(&e))?;
+    let proof = resp.proof.as_ref().ok_or_else(|| anyhow::anyhow!("the node sent no proof"))?;
+    let key = alx_state::keys::account_key(&resp.address);
+    let value = proof.value.as_deref().map(hex_bytes).transpose()?;
+    if !proof.proof.verify(&finalized.header.state_root, &key, value.as_deref()) {
+        return Err(crate::light::refused(&alx_light::LightError::BadStateProof {
+            height: resp.height.0,
+        }));
+    }
+    let proven = match &value {
+        Some(bytes) => {
+            use commonware_codec::DecodeExt as _;
+            alx_state::Account::decode(commonware_codec::Copying(bytes.as_slice()))
+                .map_err(|e| anyhow::anyhow!("the proven account record does not decode: {e}"))?
+        }
+        None => alx_state::Account::default(),
+    };
+    let claimed = &resp.account;
+    if (claimed.balance, claimed.bonded, claimed.unbonding, claimed.nonce)
+        != (proven.balance, proven.bonded, proven.unbonding, proven.nonce)
+    {
+        return Err(crate::output::coded(
+            "proof_refused",
+            format!(
+                "the node says the balance is {}, but the record it proved says {}",
+                claimed.balance, proven.balance
+            ),
+            "the node is lying; ask another node with --node",
+        ));
+    }
+    resp.state_root = alx_types::hash::to_hex(&finalized.header.state_root);
+    Ok(Verified {
+        height: resp.height,
+        epoch: finalized.header.epoch,
+        signers_needed: finalized.quorum,
+        validators: finalized.validators,
+        epochs_followed: finalized.epochs_followed,
     })
 }
 

@@ -108,3 +108,118 @@ fn the_light_client_follows_the_validator_set_across_epochs() {
     assert!(client.epoch_set(0).is_err());
     assert!(client.epoch_set(99).unwrap_err().is_not_found());
 }
+
+/// What the lying node changes in what it forwards.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lie {
+    Nothing,
+    /// The balance in the account's JSON.
+    Balance,
+    /// The account record whose proof it sends (another account's).
+    Record,
+    /// One byte of the finalization certificate.
+    Certificate,
+    /// The headers before the certified one (a gap).
+    Headers,
+}
+
+/// An HTTP proxy in front of `node` that alters answers as `lie` says (one connection per
+/// request; bounded by the test's own requests).
+fn lying_proxy(node: &str, lie: std::sync::Arc<std::sync::Mutex<Lie>>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let node = node.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let Ok(resp) = reqwest::blocking::get(format!("{node}{path}")) else { continue };
+            let status = resp.status().as_u16();
+            let mut body: serde_json::Value = resp.json().unwrap_or_default();
+            alter(&path, &mut body, *lie.lock().unwrap());
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+fn alter(path: &str, body: &mut serde_json::Value, lie: Lie) {
+    let flip = |text: &str| {
+        let mut bytes = hex::decode(text).unwrap();
+        let at = bytes.len() - 1;
+        bytes[at] ^= 1;
+        hex::encode(bytes)
+    };
+    if path.starts_with("/api/accounts/") {
+        match lie {
+            Lie::Balance => body["account"]["balance"] = "999000000000000000".into(),
+            Lie::Record => {
+                if let Some(value) = body["proof"]["value"].as_str() {
+                    body["proof"]["value"] = flip(value).into();
+                }
+            }
+            _ => {}
+        }
+    }
+    if path.starts_with("/api/light/finalizations/") {
+        match lie {
+            Lie::Certificate => {
+                let certificate = body["certificate"].as_str().unwrap().to_owned();
+                body["certificate"] = flip(&certificate).into();
+            }
+            Lie::Headers => {
+                let headers = body["headers"].as_array_mut().unwrap();
+                if headers.len() > 1 {
+                    headers.remove(0);
+                } else {
+                    let header = headers[0].as_str().unwrap().to_owned();
+                    headers[0] = flip(&header).into();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `alx balance --proof` through a node that lies: every lie is refused with `proof_refused`;
+/// through the same proxy telling the truth, the balance is shown with what was checked.
+#[test]
+fn balance_proof_refuses_a_lying_node() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    node.wait_height(3, Duration::from_secs(60));
+    let lie = std::sync::Arc::new(std::sync::Mutex::new(Lie::Nothing));
+    let proxy = lying_proxy(&node.api, lie.clone());
+    let h = home.path();
+
+    let honest = json(&alx(h, &proxy, &["balance", "bob", "--proof"]));
+    assert_eq!(honest["account"]["balance"], "1000000000000000");
+    assert!(honest["verified"]["signers_needed"].as_u64().unwrap() >= 1, "{honest}");
+
+    for told in [Lie::Balance, Lie::Record, Lie::Certificate, Lie::Headers] {
+        *lie.lock().unwrap() = told;
+        let out = alx(h, &proxy, &["balance", "bob", "--proof"]);
+        assert!(!out.status.success(), "{told:?} was believed");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
+    }
+    // Without --proof the CLI shows what the node says (it claims nothing more).
+    *lie.lock().unwrap() = Lie::Balance;
+    let believed = json(&alx(h, &proxy, &["balance", "bob"]));
+    assert_eq!(believed["account"]["balance"], "999000000000000000");
+}
