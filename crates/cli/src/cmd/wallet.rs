@@ -252,13 +252,24 @@ pub(crate) enum TxCommand {
     Show {
         /// The transaction hash (64 hex characters).
         hash: String,
+        /// Believe nothing the node says: check that the transaction's hash and its receipt are
+        /// in a block the light client (from HOME/genesis.json) has seen finalized (the
+        /// transaction's decoded contents remain the node's word).
+        #[arg(long)]
+        proof: bool,
     },
 }
 
 pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
-    let TxCommand::Show { hash } = cmd;
-    let resp = Client::new(&g.node).tx(&hash)?;
-    emit(g.json, &resp, || {
+    let TxCommand::Show { hash, proof } = cmd;
+    let client = Client::new(&g.node);
+    let resp = client.tx(&hash)?;
+    let verified = if proof { Some(verify_inclusion(g, &client, &resp)?) } else { None };
+    let mut doc = serde_json::to_value(&resp)?;
+    if let Some(v) = &verified {
+        doc["verified"] = serde_json::to_value(v)?;
+    }
+    emit(g.json, &doc, || {
         let r = &resp.receipt;
         let status = match r.status {
             TxStatus::Success => "success".to_owned(),
@@ -278,6 +289,61 @@ pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|v| v.get("kind").cloned())
                 .unwrap_or_default(),
+        ) + &verified.as_ref().map_or_else(String::new, |v| {
+            format!(
+                "\n  proof   its hash and receipt are in block {}, finalized by at least {} of epoch {}'s {} validators",
+                v.height, v.signers_needed, v.epoch, v.validators
+            )
+        })
+    })
+}
+
+/// Checks without trusting the node that the transaction's hash is at its index in a finalized
+/// block (the block's transaction hashes against the header's transaction root) and that the
+/// receipt shown is that block's receipt at that index (against the receipts root).
+fn verify_inclusion(
+    g: &Globals,
+    client: &Client,
+    resp: &alx_types::api::TxResponse,
+) -> anyhow::Result<Verified> {
+    use commonware_codec::Encode as _;
+    let refused = |what: &str| {
+        crate::output::coded(
+            "proof_refused",
+            format!("the node's answer is not proven: {what}"),
+            "the node may be lying; ask another node with --node",
         )
+    };
+    let mut light = crate::light::from_home(g)?;
+    let finalized = light
+        .finalized(&crate::light::NodeProofs(client), resp.height)
+        .map_err(|e| crate::light::refused(&e))?;
+    let header = &finalized.header;
+    let block = client.block(&resp.height.to_string())?;
+    let hashes = block
+        .txs
+        .iter()
+        .map(|t| alx_types::hash::parse_hex(&t.tx.hash).ok_or_else(|| refused("a bad tx hash")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if alx_types::merkle::list_root(&hashes) != header.tx_root {
+        return Err(refused("the block's transactions do not match its finalized header"));
+    }
+    let receipts: Vec<alx_types::Hash> =
+        block.txs.iter().map(|t| alx_types::hash::sha256(&[&t.receipt.encode()])).collect();
+    if alx_types::merkle::list_root(&receipts) != header.receipts_root {
+        return Err(refused("the block's receipts do not match its finalized header"));
+    }
+    let at = usize::try_from(resp.index).unwrap_or(usize::MAX);
+    let wanted = alx_types::hash::parse_hex(&resp.tx.hash);
+    let included = block.txs.get(at).filter(|t| t.receipt == resp.receipt);
+    if wanted.is_none() || hashes.get(at).copied() != wanted || included.is_none() {
+        return Err(refused("the transaction or its receipt is not at that place in the block"));
+    }
+    Ok(Verified {
+        height: resp.height,
+        epoch: header.epoch,
+        signers_needed: finalized.quorum,
+        validators: finalized.validators,
+        epochs_followed: finalized.epochs_followed,
     })
 }

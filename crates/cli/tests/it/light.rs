@@ -121,6 +121,10 @@ enum Lie {
     Certificate,
     /// The headers before the certified one (a gap).
     Headers,
+    /// The receipt of a transaction (its fee).
+    Receipt,
+    /// A block's list of transactions (one hash).
+    BlockTxs,
 }
 
 /// An HTTP proxy in front of `node` that alters answers as `lie` says (one connection per
@@ -176,6 +180,16 @@ fn alter(path: &str, body: &mut serde_json::Value, lie: Lie) {
             _ => {}
         }
     }
+    if path.starts_with("/api/txs/") && lie == Lie::Receipt {
+        body["receipt"]["fee_paid"] = "1".into();
+    }
+    if path.starts_with("/api/blocks/")
+        && lie == Lie::BlockTxs
+        && let Some(tx) = body["txs"].as_array_mut().and_then(|t| t.first_mut())
+    {
+        let hash = tx["tx"]["hash"].as_str().unwrap().to_owned();
+        tx["tx"]["hash"] = flip(&hash).into();
+    }
     if path.starts_with("/api/light/finalizations/") {
         match lie {
             Lie::Certificate => {
@@ -214,6 +228,21 @@ fn balance_proof_refuses_a_lying_node() {
     for told in [Lie::Balance, Lie::Record, Lie::Certificate, Lie::Headers] {
         *lie.lock().unwrap() = told;
         let out = alx(h, &proxy, &["balance", "bob", "--proof"]);
+        assert!(!out.status.success(), "{told:?} was believed");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
+    }
+    // A transaction's inclusion: proven through the honest proxy, refused when it lies.
+    let sent =
+        json(&alx(h, &node.api, &["transfer", "--from", "alice", "--to", "bob", "--amount", "1"]));
+    let hash = sent["hash"].as_str().unwrap().to_owned();
+    *lie.lock().unwrap() = Lie::Nothing;
+    let shown = json(&alx(h, &proxy, &["tx", "show", &hash, "--proof"]));
+    assert_eq!(shown["receipt"]["status"], "success");
+    assert!(shown["verified"]["height"].as_u64().unwrap() >= 1, "{shown}");
+    for told in [Lie::Receipt, Lie::BlockTxs, Lie::Certificate] {
+        *lie.lock().unwrap() = told;
+        let out = alx(h, &proxy, &["tx", "show", &hash, "--proof"]);
         assert!(!out.status.success(), "{told:?} was believed");
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
