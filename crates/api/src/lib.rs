@@ -141,6 +141,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/receipts/{id}", get(receipts::show))
         .route("/api/light/finalizations/{height}", get(light::finalization))
         .route("/api/light/epochs/{epoch}", get(light::epoch_set))
+        .route("/api/proofs", get(light::proofs))
         .route("/api/emission", get(models::emission))
         .route("/api/supply", get(models::supply))
         .route("/api/subnets", get(subnets::list))

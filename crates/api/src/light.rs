@@ -7,11 +7,11 @@
 use crate::{ApiError, ApiState};
 use alx_types::{
     Height,
-    api::{EpochSetProof, FinalizationResponse},
+    api::{EpochSetProof, FinalizationResponse, PROOF_KEYS_MAX, ProvenEntry, StateProofsResponse},
 };
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, Query, State},
 };
 use commonware_codec::Encode as _;
 use futures::future::BoxFuture;
@@ -87,4 +87,45 @@ pub(crate) async fn epoch_set(
     let record = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Internal(format!("stored epoch set {epoch} is corrupt: {e}")))?;
     Ok(Json(record))
+}
+
+/// `GET /api/proofs` query.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProofsQuery {
+    /// State keys, hex, comma-separated.
+    keys: String,
+}
+
+/// `GET /api/proofs?keys=HEX,…`: the committed state's entries under those keys, with proofs
+/// against its root, all at one height.
+pub(crate) async fn proofs(
+    State(s): State<ApiState>,
+    Query(q): Query<ProofsQuery>,
+) -> Result<Json<StateProofsResponse>, ApiError> {
+    let keys = q
+        .keys
+        .split(',')
+        .map(|k| {
+            hex::decode(k)
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 128)
+                .ok_or_else(|| ApiError::BadRequest(format!("{k:?} is not a hex state key")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.len() > PROOF_KEYS_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "at most {PROOF_KEYS_MAX} keys per request, got {}",
+            keys.len()
+        )));
+    }
+    let committed = s.chain.committed();
+    let entries = keys
+        .iter()
+        .map(|key| {
+            let (value, proof) = committed.state.prove(key);
+            ProvenEntry { key: hex::encode(key), value: value.map(hex::encode), proof }
+        })
+        .collect();
+    Ok(Json(StateProofsResponse { height: committed.block.height(), entries }))
 }

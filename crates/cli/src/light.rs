@@ -47,3 +47,66 @@ pub(crate) fn refused(e: &alx_light::LightError) -> anyhow::Error {
         "the node may be lying or behind; ask another node with --node",
     )
 }
+
+/// An account's rewards and prepaid deposit, read from proven state.
+#[derive(serde::Serialize)]
+pub(crate) struct ProvenRewards {
+    pub(crate) address: alx_types::Address,
+    pub(crate) claimable: alx_types::Amount,
+    pub(crate) earned: alx_types::Amount,
+    pub(crate) prepaid: alx_types::Amount,
+    pub(crate) height: Height,
+    pub(crate) epoch: u64,
+    pub(crate) signers_needed: usize,
+    pub(crate) validators: usize,
+}
+
+/// Reads `who`'s rewards record and prepaid deposit from the state of a finalized block: the
+/// keys are computed here, the node's proofs checked against the state root of the header the
+/// light client shows final, and the values decoded from the proven bytes.
+pub(crate) fn proven_rewards(
+    g: &Globals,
+    client: &Client,
+    who: &alx_types::Address,
+) -> anyhow::Result<ProvenRewards> {
+    use commonware_codec::{Copying, DecodeExt as _};
+    let keys = [alx_state::rewards_key(who), alx_state::prepaid_key(who)];
+    let resp = client.proofs(&keys)?;
+    let mut light = from_home(g)?;
+    let finalized = light.finalized(&NodeProofs(client), resp.height).map_err(|e| refused(&e))?;
+    if resp.entries.len() != keys.len() {
+        return Err(refused(&alx_light::LightError::Malformed {
+            what: "proofs",
+            detail: format!("{} entries for {} keys", resp.entries.len(), keys.len()),
+        }));
+    }
+    let mut values = Vec::new();
+    for (key, entry) in keys.iter().zip(&resp.entries) {
+        let value = entry.value.as_deref().map(hex::decode).transpose()?;
+        if entry.key != hex::encode(key)
+            || !entry.proof.verify(&finalized.header.state_root, key, value.as_deref())
+        {
+            return Err(refused(&alx_light::LightError::BadStateProof { height: resp.height.0 }));
+        }
+        values.push(value);
+    }
+    let bad = |e: commonware_codec::Error| anyhow::anyhow!("a proven record does not decode: {e}");
+    let rewards = match &values[0] {
+        Some(bytes) => alx_state::Rewards::decode(Copying(bytes.as_slice())).map_err(bad)?,
+        None => alx_state::Rewards::default(),
+    };
+    let prepaid = match &values[1] {
+        Some(bytes) => alx_types::Amount::decode(Copying(bytes.as_slice())).map_err(bad)?,
+        None => alx_types::Amount::ZERO,
+    };
+    Ok(ProvenRewards {
+        address: *who,
+        claimable: rewards.claimable,
+        earned: rewards.earned,
+        prepaid,
+        height: resp.height,
+        epoch: finalized.header.epoch,
+        signers_needed: finalized.quorum,
+        validators: finalized.validators,
+    })
+}

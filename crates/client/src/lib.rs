@@ -196,6 +196,15 @@ impl Client {
         self.get(&format!("/api/light/epochs/{epoch}"))
     }
 
+    /// `GET /api/proofs?keys=…`: state entries with proofs, all at one height.
+    pub fn proofs(
+        &self,
+        keys: &[Vec<u8>],
+    ) -> Result<alx_types::api::StateProofsResponse, ClientError> {
+        let keys: Vec<String> = keys.iter().map(hex::encode).collect();
+        self.get(&format!("/api/proofs?keys={}", keys.join(",")))
+    }
+
     /// `GET /api/txs/{hash}`.
     pub fn tx(&self, hash: &str) -> Result<TxResponse, ClientError> {
         self.get(&format!("/api/txs/{hash}"))

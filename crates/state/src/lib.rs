@@ -41,5 +41,5 @@ pub use datanets::contribution_leaf;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator, Params};
 pub use keys::{Account, Validator};
-pub use model_records::{ApiKey, Model, Rewards};
+pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
 pub use state::{CorruptState, State};

@@ -36,6 +36,18 @@ pub(crate) const GLOBAL_PREPAID_TOTAL: &str = "prepaid_total";
 pub(crate) const GLOBAL_CLAIMABLE_TOTAL: &str = "claimable_total";
 pub(crate) const GLOBAL_TREASURY: &str = "treasury";
 
+/// The state key of an account's rewards record ([`Rewards`]), for proofs.
+#[must_use]
+pub fn rewards_key(who: &Address) -> Vec<u8> {
+    key(PREFIX_REWARDS, &[who.as_bytes()])
+}
+
+/// The state key of an account's prepaid deposit (an `Amount`), for proofs.
+#[must_use]
+pub fn prepaid_key(who: &Address) -> Vec<u8> {
+    key(PREFIX_PREPAID, &[who.as_bytes()])
+}
+
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
     k.push(prefix);

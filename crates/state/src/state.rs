@@ -211,6 +211,13 @@ impl State {
         (key, value, proof)
     }
 
+    /// The stored value of any state key and a proof of it (or of its absence) against
+    /// [`State::root`]. Call `root()` first if the state changed.
+    #[must_use]
+    pub fn prove(&self, key: &[u8]) -> (Option<Vec<u8>>, StateProof) {
+        (self.auth.get(key).cloned(), self.auth.prove(key))
+    }
+
     /// The stored active set (see `alx_types::merkle::ACTIVE_SET_KEY`) and a proof of it
     /// against [`State::root`]. Call `root()` first if the state changed.
     #[must_use]

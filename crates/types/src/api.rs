@@ -537,3 +537,30 @@ pub struct EpochSetProof {
     /// The proof of that value against the boundary block's state root.
     pub proof: StateProof,
 }
+
+/// Most state keys one `GET /api/proofs` request may ask for.
+pub const PROOF_KEYS_MAX: usize = 16;
+
+/// `GET /api/proofs?keys=HEX,…`: state entries with proofs against the state root at `height`,
+/// all from the same state (a client computes the keys itself and checks the proofs against a
+/// header its light client shows final).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateProofsResponse {
+    /// Height of the state the entries are from.
+    pub height: Height,
+    /// One per key asked, in order.
+    pub entries: Vec<ProvenEntry>,
+}
+
+/// A state key, its stored value (absent: `None`) and the proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenEntry {
+    /// The key (hex).
+    pub key: String,
+    /// The stored bytes (hex), or `None` when the key is absent.
+    pub value: Option<String>,
+    /// The proof against the state root at the response's height.
+    pub proof: StateProof,
+}

@@ -83,6 +83,10 @@ pub(crate) enum RewardsCommand {
     Show {
         /// An address or a key name.
         who: String,
+        /// Believe nothing the node says: read the records from the state of a block the light
+        /// client (from HOME/genesis.json) has seen finalized, with their Merkle proofs.
+        #[arg(long)]
+        proof: bool,
     },
     /// Move your claimable rewards to your balance.
     Claim {
@@ -170,7 +174,23 @@ fn local_node_address(g: &Globals) -> anyhow::Result<alx_types::Address> {
 
 pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
     match cmd {
-        RewardsCommand::Show { who } => {
+        RewardsCommand::Show { who, proof: true } => {
+            let address = wallet::resolve_address(g, &who)?;
+            let proven = crate::light::proven_rewards(g, &Client::new(&g.node), &address)?;
+            emit(g.json, &proven, || {
+                format!(
+                    "claimable {} (earned {} in total); prepaid deposit {}\n  proof  read from the state root of block {}, finalized by at least {} of epoch {}'s {} validators",
+                    proven.claimable,
+                    proven.earned,
+                    proven.prepaid,
+                    proven.height,
+                    proven.signers_needed,
+                    proven.epoch,
+                    proven.validators
+                )
+            })
+        }
+        RewardsCommand::Show { who, proof: false } => {
             let address = wallet::resolve_address(g, &who)?;
             let r = Client::new(&g.node).rewards(&address)?;
             emit(g.json, &r, || {

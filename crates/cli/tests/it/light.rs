@@ -180,6 +180,12 @@ fn alter(path: &str, body: &mut serde_json::Value, lie: Lie) {
             _ => {}
         }
     }
+    if path.starts_with("/api/proofs") && lie == Lie::Record {
+        // Claim a record where there is none, or alter the one there is.
+        let entry = &mut body["entries"][0];
+        let altered = entry["value"].as_str().map_or_else(|| "00".to_owned(), flip);
+        entry["value"] = altered.into();
+    }
     if path.starts_with("/api/txs/") && lie == Lie::Receipt {
         body["receipt"]["fee_paid"] = "1".into();
     }
@@ -243,6 +249,19 @@ fn balance_proof_refuses_a_lying_node() {
     for told in [Lie::Receipt, Lie::BlockTxs, Lie::Certificate] {
         *lie.lock().unwrap() = told;
         let out = alx(h, &proxy, &["tx", "show", &hash, "--proof"]);
+        assert!(!out.status.success(), "{told:?} was believed");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
+    }
+    // Rewards read from proven state, and refused when the node alters the records or the
+    // certificate.
+    *lie.lock().unwrap() = Lie::Nothing;
+    let rewards = json(&alx(h, &proxy, &["rewards", "show", "bob", "--proof"]));
+    assert_eq!(rewards["claimable"], "0", "{rewards}");
+    assert!(rewards["signers_needed"].as_u64().unwrap() >= 1, "{rewards}");
+    for told in [Lie::Record, Lie::Certificate] {
+        *lie.lock().unwrap() = told;
+        let out = alx(h, &proxy, &["rewards", "show", "bob", "--proof"]);
         assert!(!out.status.success(), "{told:?} was believed");
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
