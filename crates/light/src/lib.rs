@@ -25,6 +25,7 @@ mod certificate;
 mod client;
 mod epochs;
 mod error;
+pub mod fixture;
 mod set;
 
 pub use certificate::{FINALIZE_NAMESPACE, HEADERS_MAX, Proposal, verify_finalization};

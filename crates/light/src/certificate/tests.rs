@@ -2,20 +2,10 @@
 //! a test in `alx-consensus`), then altered one field at a time.
 
 use super::*;
+use crate::fixture::{certificate, keys};
 use alx_types::{Address, BlockHeader, Height, hash::ZERO};
-use commonware_codec::{Encode as _, Write as _, types::lazy::Lazy};
-use commonware_cryptography::{
-    Signer as _,
-    certificate::Signers,
-    ed25519::{PrivateKey, Signature},
-};
-use commonware_utils::Participant;
-
-fn keys(n: u64) -> Vec<PrivateKey> {
-    let mut keys: Vec<PrivateKey> = (0..n).map(PrivateKey::from_seed).collect();
-    keys.sort_by_key(|k| k.public_key());
-    keys
-}
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
 
 fn set(epoch: u64, keys: &[PrivateKey]) -> ValidatorSet {
     ValidatorSet::new(epoch, keys.iter().map(|k| Address::from_public_key(&k.public_key())))
@@ -43,37 +33,6 @@ fn chain(from: u64, count: u64, epoch: u64) -> Vec<BlockHeader> {
             header
         })
         .collect()
-}
-
-fn proposal_bytes(epoch: u64, view: u64, payload: Hash) -> Vec<u8> {
-    let mut out = Vec::new();
-    UInt(epoch).write(&mut out);
-    UInt(view).write(&mut out);
-    UInt(view - 1).write(&mut out);
-    payload.write(&mut out);
-    out
-}
-
-/// A certificate for `payload` signed by `signers` (indices into the sorted `keys`) under
-/// `namespace`.
-fn certificate(
-    keys: &[PrivateKey],
-    signers: &[usize],
-    epoch: u64,
-    payload: Hash,
-    namespace: &[u8],
-) -> Vec<u8> {
-    let message = proposal_bytes(epoch, 7, payload);
-    let bitmap = Signers::new(
-        u32::try_from(keys.len()).unwrap(),
-        signers.iter().map(|i| Participant::new(u32::try_from(*i).unwrap())),
-    )
-    .unwrap();
-    let signatures: Vec<Lazy<Signature>> =
-        signers.iter().map(|i| Lazy::new(keys[*i].sign(namespace, &message))).collect();
-    let mut out = message;
-    Certificate { signers: bitmap, signatures }.write(&mut out);
-    out
 }
 
 fn encoded(headers: &[BlockHeader]) -> Vec<Vec<u8>> {
