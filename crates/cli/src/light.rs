@@ -48,6 +48,65 @@ pub(crate) fn refused(e: &alx_light::LightError) -> anyhow::Error {
     )
 }
 
+/// What a `--proof` command checked: the block its answer comes from, and who finalized it.
+#[derive(serde::Serialize)]
+pub(crate) struct Verified {
+    pub(crate) height: Height,
+    pub(crate) epoch: u64,
+    pub(crate) signers_needed: usize,
+    pub(crate) validators: usize,
+    pub(crate) epochs_followed: u64,
+}
+
+impl Verified {
+    pub(crate) fn of(finalized: &alx_light::Finalized) -> Self {
+        Self {
+            height: finalized.header.height,
+            epoch: finalized.header.epoch,
+            signers_needed: finalized.quorum,
+            validators: finalized.validators,
+            epochs_followed: finalized.epochs_followed,
+        }
+    }
+}
+
+/// The header at `height`, shown final by a light client started from the home's genesis.
+pub(crate) fn finalized(
+    g: &Globals,
+    client: &Client,
+    height: Height,
+) -> anyhow::Result<alx_light::Finalized> {
+    from_home(g)?.finalized(&NodeProofs(client), height).map_err(|e| refused(&e))
+}
+
+/// State entries the node sent for `keys` (computed here), checked against the state root of
+/// the block at `height`, which the light client shows final. Returns that block and the
+/// proven values (`None`: the key is absent).
+pub(crate) fn proven_entries(
+    g: &Globals,
+    client: &Client,
+    height: Height,
+    keys: &[Vec<u8>],
+    entries: &[(Option<&str>, &alx_types::merkle::StateProof)],
+) -> anyhow::Result<(alx_light::Finalized, Vec<Option<Vec<u8>>>)> {
+    let finalized = finalized(g, client, height)?;
+    if entries.len() != keys.len() {
+        return Err(refused(&alx_light::LightError::Malformed {
+            what: "proofs",
+            detail: format!("{} entries for {} keys", entries.len(), keys.len()),
+        }));
+    }
+    let mut values = Vec::with_capacity(keys.len());
+    for (key, (value, proof)) in keys.iter().zip(entries) {
+        let value = value.map(hex::decode).transpose()?;
+        if !proof.verify(&finalized.header.state_root, key, value.as_deref()) {
+            return Err(refused(&alx_light::LightError::BadStateProof { height: height.0 }));
+        }
+        values.push(value);
+    }
+    Ok((finalized, values))
+}
+
 /// An account's rewards and prepaid deposit, read from proven state.
 #[derive(serde::Serialize)]
 pub(crate) struct ProvenRewards {
@@ -55,15 +114,12 @@ pub(crate) struct ProvenRewards {
     pub(crate) claimable: alx_types::Amount,
     pub(crate) earned: alx_types::Amount,
     pub(crate) prepaid: alx_types::Amount,
-    pub(crate) height: Height,
-    pub(crate) epoch: u64,
-    pub(crate) signers_needed: usize,
-    pub(crate) validators: usize,
+    #[serde(flatten)]
+    pub(crate) verified: Verified,
 }
 
-/// Reads `who`'s rewards record and prepaid deposit from the state of a finalized block: the
-/// keys are computed here, the node's proofs checked against the state root of the header the
-/// light client shows final, and the values decoded from the proven bytes.
+/// Reads `who`'s rewards record and prepaid deposit from the state of a finalized block, the
+/// values decoded from the proven bytes.
 pub(crate) fn proven_rewards(
     g: &Globals,
     client: &Client,
@@ -72,24 +128,12 @@ pub(crate) fn proven_rewards(
     use commonware_codec::{Copying, DecodeExt as _};
     let keys = [alx_state::rewards_key(who), alx_state::prepaid_key(who)];
     let resp = client.proofs(&keys)?;
-    let mut light = from_home(g)?;
-    let finalized = light.finalized(&NodeProofs(client), resp.height).map_err(|e| refused(&e))?;
-    if resp.entries.len() != keys.len() {
-        return Err(refused(&alx_light::LightError::Malformed {
-            what: "proofs",
-            detail: format!("{} entries for {} keys", resp.entries.len(), keys.len()),
-        }));
+    let keyed = resp.entries.iter().zip(&keys).all(|(e, k)| e.key == hex::encode(k));
+    if !keyed {
+        return Err(refused(&alx_light::LightError::BadStateProof { height: resp.height.0 }));
     }
-    let mut values = Vec::new();
-    for (key, entry) in keys.iter().zip(&resp.entries) {
-        let value = entry.value.as_deref().map(hex::decode).transpose()?;
-        if entry.key != hex::encode(key)
-            || !entry.proof.verify(&finalized.header.state_root, key, value.as_deref())
-        {
-            return Err(refused(&alx_light::LightError::BadStateProof { height: resp.height.0 }));
-        }
-        values.push(value);
-    }
+    let entries: Vec<_> = resp.entries.iter().map(|e| (e.value.as_deref(), &e.proof)).collect();
+    let (finalized, values) = proven_entries(g, client, resp.height, &keys, &entries)?;
     let bad = |e: commonware_codec::Error| anyhow::anyhow!("a proven record does not decode: {e}");
     let rewards = match &values[0] {
         Some(bytes) => alx_state::Rewards::decode(Copying(bytes.as_slice())).map_err(bad)?,
@@ -104,9 +148,6 @@ pub(crate) fn proven_rewards(
         claimable: rewards.claimable,
         earned: rewards.earned,
         prepaid,
-        height: resp.height,
-        epoch: finalized.header.epoch,
-        signers_needed: finalized.quorum,
-        validators: finalized.validators,
+        verified: Verified::of(&finalized),
     })
 }

@@ -121,7 +121,7 @@ impl Running {
     /// If the request failed (it is then charged nothing).
     pub async fn finish(self) -> Result<Served, GatewayError> {
         let Self { done, cancel, .. } = self;
-        let result = finished(done).await;
+        let result = received(done.await);
         drop(cancel);
         result
     }
@@ -141,9 +141,11 @@ impl Running {
 /// Where a queued job's result arrives.
 pub(crate) type Done = oneshot::Receiver<Result<Served, GatewayError>>;
 
-/// Waits on a job's result channel.
-pub(crate) async fn finished(done: Done) -> Result<Served, GatewayError> {
-    done.await.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
+/// A job's result as it arrives on its channel (a dropped channel: the worker failed).
+pub(crate) fn received(
+    result: Result<Result<Served, GatewayError>, oneshot::error::RecvError>,
+) -> Result<Served, GatewayError> {
+    result.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
 }
 
 /// Sets the job's cancel flag when dropped: its client went away.

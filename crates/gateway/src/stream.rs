@@ -9,20 +9,14 @@
 
 use crate::{
     GatewayError,
-    core::{CancelOnDrop, Done, Running},
+    core::{CancelOnDrop, Done, Running, received},
     infer::Served,
     serve::{now_secs, summary, usage},
 };
 use axum::response::{IntoResponse, Response, Sse, sse::Event};
 use futures::StreamExt as _;
 use std::convert::Infallible;
-use tokio::sync::{mpsc, oneshot};
-
-fn flatten(
-    result: Result<Result<Served, GatewayError>, oneshot::error::RecvError>,
-) -> Result<Served, GatewayError> {
-    result.map_err(|_| GatewayError::Internal("the worker dropped the request".into()))?
-}
+use tokio::sync::mpsc;
 
 /// Answers a streamed request (its `pieces` taken from `running`) with its event stream.
 pub(crate) async fn respond(
@@ -39,12 +33,12 @@ pub(crate) async fn respond(
             first = piece;
             None
         }
-        result = &mut done => Some(flatten(result)),
+        result = &mut done => Some(received(result)),
     };
     if first.is_none() && early.is_none() {
         // The channel closed without a piece: the job ended (its sender went with it) before
         // producing anything. Its result says whether that is an answer or an error.
-        early = Some(flatten((&mut done).await));
+        early = Some(received((&mut done).await));
     }
     if let Some(Err(e)) = early {
         match rx.try_recv() {
@@ -121,7 +115,7 @@ fn events(
         let _guard = guard;
         let result = match tail {
             Tail::Ready(result) => *result,
-            Tail::Waiting(done) => flatten(done.await),
+            Tail::Waiting(done) => received(done.await),
         };
         match result {
             Ok(served) => {

@@ -183,10 +183,10 @@ pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
                     proven.claimable,
                     proven.earned,
                     proven.prepaid,
-                    proven.height,
-                    proven.signers_needed,
-                    proven.epoch,
-                    proven.validators
+                    proven.verified.height,
+                    proven.verified.signers_needed,
+                    proven.verified.epoch,
+                    proven.verified.validators
                 )
             })
         }

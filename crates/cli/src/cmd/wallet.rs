@@ -1,5 +1,6 @@
 //! `alx balance`, `alx transfer`, `alx stake`, `alx tx`.
 
+use crate::light::Verified;
 use crate::{
     Globals,
     output::emit,
@@ -23,16 +24,6 @@ pub(crate) struct BalanceArgs {
     /// validators) has seen finalized by more than two thirds of its validators.
     #[arg(long)]
     proof: bool,
-}
-
-/// What `--proof` checked.
-#[derive(serde::Serialize)]
-struct Verified {
-    height: alx_types::Height,
-    epoch: u64,
-    signers_needed: usize,
-    validators: usize,
-    epochs_followed: u64,
 }
 
 pub(crate) fn balance(g: &Globals, a: &BalanceArgs) -> anyhow::Result<()> {
@@ -69,19 +60,12 @@ fn verify_account(
     client: &Client,
     resp: &mut alx_types::api::AccountResponse,
 ) -> anyhow::Result<Verified> {
-    let mut light = crate::light::from_home(g)?;
-    let finalized = light
-        .finalized(&crate::light::NodeProofs(client), resp.height)
-        .map_err(|e| crate::light::refused(&e))?;
     let proof = resp.proof.as_ref().ok_or_else(|| anyhow::anyhow!("the node sent no proof"))?;
     let key = alx_state::keys::account_key(&resp.address);
-    let value = proof.value.as_deref().map(hex_bytes).transpose()?;
-    if !proof.proof.verify(&finalized.header.state_root, &key, value.as_deref()) {
-        return Err(crate::light::refused(&alx_light::LightError::BadStateProof {
-            height: resp.height.0,
-        }));
-    }
-    let proven = match &value {
+    let entries = [(proof.value.as_deref(), &proof.proof)];
+    let (finalized, mut values) =
+        crate::light::proven_entries(g, client, resp.height, &[key], &entries)?;
+    let proven = match &values.remove(0) {
         Some(bytes) => {
             use commonware_codec::DecodeExt as _;
             alx_state::Account::decode(commonware_codec::Copying(bytes.as_slice()))
@@ -103,20 +87,7 @@ fn verify_account(
         ));
     }
     resp.state_root = alx_types::hash::to_hex(&finalized.header.state_root);
-    Ok(Verified {
-        height: resp.height,
-        epoch: finalized.header.epoch,
-        signers_needed: finalized.quorum,
-        validators: finalized.validators,
-        epochs_followed: finalized.epochs_followed,
-    })
-}
-
-fn hex_bytes(s: &str) -> anyhow::Result<Vec<u8>> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("bad hex from node: {e}"))
+    Ok(Verified::of(&finalized))
 }
 
 /// The fee transactions offer unless told otherwise, in ALX (the dev chain's minimum).
@@ -314,10 +285,7 @@ fn verify_inclusion(
             "the node may be lying; ask another node with --node",
         )
     };
-    let mut light = crate::light::from_home(g)?;
-    let finalized = light
-        .finalized(&crate::light::NodeProofs(client), resp.height)
-        .map_err(|e| crate::light::refused(&e))?;
+    let finalized = crate::light::finalized(g, client, resp.height)?;
     let header = &finalized.header;
     let block = client.block(&resp.height.to_string())?;
     let hashes = block
@@ -339,11 +307,5 @@ fn verify_inclusion(
     if wanted.is_none() || hashes.get(at).copied() != wanted || included.is_none() {
         return Err(refused("the transaction or its receipt is not at that place in the block"));
     }
-    Ok(Verified {
-        height: resp.height,
-        epoch: header.epoch,
-        signers_needed: finalized.quorum,
-        validators: finalized.validators,
-        epochs_followed: finalized.epochs_followed,
-    })
+    Ok(Verified::of(&finalized))
 }

@@ -231,13 +231,19 @@ fn balance_proof_refuses_a_lying_node() {
     assert_eq!(honest["account"]["balance"], "1000000000000000");
     assert!(honest["verified"]["signers_needed"].as_u64().unwrap() >= 1, "{honest}");
 
-    for told in [Lie::Balance, Lie::Record, Lie::Certificate, Lie::Headers] {
-        *lie.lock().unwrap() = told;
-        let out = alx(h, &proxy, &["balance", "bob", "--proof"]);
-        assert!(!out.status.success(), "{told:?} was believed");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
-    }
+    let refused = |lies: &[Lie], args: &[&str]| {
+        for told in lies {
+            *lie.lock().unwrap() = *told;
+            let out = alx(h, &proxy, args);
+            assert!(!out.status.success(), "{told:?} was believed: {args:?}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
+        }
+    };
+    refused(
+        &[Lie::Balance, Lie::Record, Lie::Certificate, Lie::Headers],
+        &["balance", "bob", "--proof"],
+    );
     // A transaction's inclusion: proven through the honest proxy, refused when it lies.
     let sent =
         json(&alx(h, &node.api, &["transfer", "--from", "alice", "--to", "bob", "--amount", "1"]));
@@ -246,26 +252,14 @@ fn balance_proof_refuses_a_lying_node() {
     let shown = json(&alx(h, &proxy, &["tx", "show", &hash, "--proof"]));
     assert_eq!(shown["receipt"]["status"], "success");
     assert!(shown["verified"]["height"].as_u64().unwrap() >= 1, "{shown}");
-    for told in [Lie::Receipt, Lie::BlockTxs, Lie::Certificate] {
-        *lie.lock().unwrap() = told;
-        let out = alx(h, &proxy, &["tx", "show", &hash, "--proof"]);
-        assert!(!out.status.success(), "{told:?} was believed");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
-    }
+    refused(&[Lie::Receipt, Lie::BlockTxs, Lie::Certificate], &["tx", "show", &hash, "--proof"]);
     // Rewards read from proven state, and refused when the node alters the records or the
     // certificate.
     *lie.lock().unwrap() = Lie::Nothing;
     let rewards = json(&alx(h, &proxy, &["rewards", "show", "bob", "--proof"]));
     assert_eq!(rewards["claimable"], "0", "{rewards}");
     assert!(rewards["signers_needed"].as_u64().unwrap() >= 1, "{rewards}");
-    for told in [Lie::Record, Lie::Certificate] {
-        *lie.lock().unwrap() = told;
-        let out = alx(h, &proxy, &["rewards", "show", "bob", "--proof"]);
-        assert!(!out.status.success(), "{told:?} was believed");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["error"]["code"], "proof_refused", "{told:?}: {doc}");
-    }
+    refused(&[Lie::Record, Lie::Certificate], &["rewards", "show", "bob", "--proof"]);
     // Without --proof the CLI shows what the node says (it claims nothing more).
     *lie.lock().unwrap() = Lie::Balance;
     let believed = json(&alx(h, &proxy, &["balance", "bob"]));
