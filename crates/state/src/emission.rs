@@ -4,18 +4,27 @@
 //! | class | where it goes |
 //! |---|---|
 //! | chain validators | the block's proposer (balance), like fees |
-//! | data contributors | the epoch's data pool, paid at the epoch's last block pro rata to what each account earned from settled requests in that epoch |
-//! | compute | the epoch's compute pool, paid the same way pro rata to the fees each provider settled |
+//! | data contributors | the epoch's data pool, paid at the epoch's last block by the epoch's data weights (below) |
+//! | compute | the epoch's compute pool, paid the same way by the compute weights |
 //! | subnets | shared equally among the subnets' pending balances (floor), paid at each subnet's epoch (`subnet_epoch`); the dust, and everything while no subnet exists, goes to the subnet pool, which is released to the subnets again at most at the class's rate per block |
 //! | protection fund, treasury | their chain accounts |
 //!
-//! Pool payouts are floors; the dust, and a pool with no usage in an epoch, carry over to the
-//! next epoch. The supply grows by exactly what is minted, and everything minted is held
+//! **Weights are matched burns**, so that self-dealing never pays (docs/design/emission.md has
+//! the arithmetic). Of each settled fee, the protocol part goes to the treasury: nobody who
+//! pays it can get it back, whatever roles it plays. A settlement gives weight only against
+//! that burned part: [`DATA_MATCH_BPS`] of it to the accounts paid the data share (pro rata to
+//! what each was paid), [`COMPUTE_MATCH_BPS`] to the provider. At the epoch's end each pool
+//! pays every account `min(pool · weight / Σ weights, weight)`: a unit of weight never earns
+//! more than a unit of emission. So an actor that pays fees to itself earns at most 90% of
+//! what it burned back in emission, and loses the rest and its transaction fees.
+//!
+//! Pool payouts are floors; what the weights do not take (the dust, the part above the
+//! weights, a pool with no usage in an epoch) carries over to the next epoch. The supply grows by exactly what is minted, and everything minted is held
 //! somewhere the supply check counts.
 //!
 //! ```text
-//! 0x13 ‖ epoch (BE) ‖ address → Amount   data-share earnings in that epoch (weights)
-//! 0x14 ‖ epoch (BE) ‖ address → Amount   fees settled by a provider in that epoch (weights)
+//! 0x13 ‖ epoch (BE) ‖ address → Amount   data weight in that epoch (matched burns)
+//! 0x14 ‖ epoch (BE) ‖ address → Amount   compute weight in that epoch (matched burns)
 //! 0x05 ‖ "emission" → EmissionParams (codec, see `encode_params`); "minted", "pool_subnets", "pool_data",
 //!        "pool_compute", "protection_fund" → Amount
 //! ```
@@ -40,6 +49,11 @@ pub const POOL_SUBNETS: &str = "pool_subnets";
 pub const POOL_DATA: &str = "pool_data";
 /// Compute providers' pool of the current epoch.
 pub const POOL_COMPUTE: &str = "pool_compute";
+/// Data weight per unit of fee burned (basis points).
+pub const DATA_MATCH_BPS: u16 = 5_400;
+/// Compute weight per unit of fee burned (basis points). With [`DATA_MATCH_BPS`], 90% in all:
+/// the split of the data and compute classes (24:16), scaled so the two never reach a whole.
+pub const COMPUTE_MATCH_BPS: u16 = 3_600;
 /// The protection fund.
 pub const PROTECTION_FUND: &str = "protection_fund";
 
@@ -119,7 +133,7 @@ impl State {
     }
 
     /// At an epoch's last block: pays the data and compute pools pro rata to the epoch's
-    /// weights, as claimable rewards, and clears the weights.
+    /// weights, no account more than its weight, as claimable rewards, and clears the weights.
     pub(crate) fn pay_epoch_pools(&mut self, height: Height) -> Result<(), CorruptState> {
         let epoch = height.0 / self.params().epoch_length;
         for (prefix, pool) in [(PREFIX_EPOCH_USAGE, POOL_DATA), (PREFIX_EPOCH_WORK, POOL_COMPUTE)] {
@@ -145,7 +159,7 @@ impl State {
             if total > 0 && !available.is_zero() {
                 let mut claimable_total = self.claimable_total()?;
                 for (_, who, weight) in &weights {
-                    let part = crate::usage::mul_div(available.0, weight.0, total);
+                    let part = crate::usage::mul_div(available.0, weight.0, total).min(weight.0);
                     if part == 0 {
                         continue;
                     }

@@ -23,11 +23,13 @@
 //! flagged near-duplicate, and whatever no credit claims, goes to the owners of the model's
 //! datanets pro rata to their versions' bytes (floor; the dust to the first datanet's owner),
 //! or to the model owner's claimable rewards if it names no datanet. Nothing is created or
-//! lost: the charges equal the payouts.
+//! lost: the charges equal the payouts. The protocol part is the fee burned, and the only thing
+//! a settlement earns emission weight by (`record_matched_weights`; `emission` has the rule).
 
 use crate::{
     ContributionStatus,
     due::Due,
+    emission::{COMPUTE_MATCH_BPS, DATA_MATCH_BPS},
     execute::{PayloadError, PayloadResult, overflow},
     model_records::{
         ApiKey, GLOBAL_CLAIMABLE_TOTAL, GLOBAL_PREPAID_TOTAL, GLOBAL_TREASURY, Model, Rewards,
@@ -59,8 +61,23 @@ struct Payouts {
     balances: BTreeMap<Address, Amount>,
     rewards: BTreeMap<Address, Amount>,
     earned: BTreeMap<(DatanetId, ContributionId), Amount>,
+    /// What each account was paid of each model's data share (emission weights follow it).
+    data_paid: BTreeMap<(ModelId, Address), Amount>,
+    /// What each model's fees gave the treasury: the part nobody can get back.
+    burned: BTreeMap<ModelId, Amount>,
     treasury: Amount,
     charged: Amount,
+}
+
+impl Payouts {
+    /// Pays `amount` of `model`'s data share to `who`'s claimable rewards.
+    fn pay_data(&mut self, model: ModelId, who: Address, amount: Amount) -> PayloadResult {
+        let r = self.rewards.entry(who).or_default();
+        *r = add(*r, amount)?;
+        let d = self.data_paid.entry((model, who)).or_default();
+        *d = add(*d, amount)?;
+        Ok(())
+    }
 }
 
 impl State {
@@ -272,8 +289,7 @@ impl State {
                 *u = add(*u, c.amount)?;
                 continue;
             }
-            let r = out.rewards.entry(contribution.contributor).or_default();
-            *r = add(*r, c.amount)?;
+            out.pay_data(c.model, contribution.contributor, c.amount)?;
             let e = out.earned.entry((c.datanet, c.contribution)).or_default();
             *e = add(*e, c.amount)?;
         }
@@ -287,21 +303,18 @@ impl State {
             let paid = credited.get(id).copied().unwrap_or_default();
             let rest = data.checked_sub(paid).ok_or(ErrorCode::BadCredit)?;
             let rest = add(rest, unpaid.get(id).copied().unwrap_or_default())?;
-            self.share_among_datanet_owners(model, rest, &mut out)?;
+            self.share_among_datanet_owners(*id, model, rest, &mut out)?;
             for (to, amount) in [(model.owner, owner), (*provider, provider_part)] {
                 let b = out.balances.entry(to).or_default();
                 *b = add(*b, amount)?;
             }
             out.treasury = add(out.treasury, protocol)?;
+            out.burned.insert(*id, protocol);
         }
         if credited.keys().any(|m| !per_model.contains_key(m)) {
             return Err(ErrorCode::BadCredit.into());
         }
-        // This epoch's emission pools pay by these weights (see `emission`).
-        for (who, amount) in &out.rewards {
-            self.record_epoch_weight(height, true, who, *amount)?;
-        }
-        self.record_epoch_weight(height, false, provider, out.charged)?;
+        self.record_matched_weights(height, provider, &out)?;
         self.apply_payouts(out)?;
         self.put_next_receipt(provider, end);
         Ok(())
@@ -311,6 +324,7 @@ impl State {
     /// versions it names; to the model owner if it names none.
     fn share_among_datanet_owners(
         &self,
+        id: ModelId,
         model: &Model,
         amount: Amount,
         out: &mut Payouts,
@@ -328,21 +342,42 @@ impl State {
         }
         let weight: u128 = owners.iter().map(|(_, b)| *b).sum();
         if owners.is_empty() || weight == 0 {
-            let r = out.rewards.entry(model.owner).or_default();
-            *r = add(*r, amount)?;
-            return Ok(());
+            return out.pay_data(id, model.owner, amount);
         }
         let mut given = 0u128;
         for (owner, bytes) in &owners {
             // amount * bytes / weight without overflow: bytes ≤ weight < 2^64·8.
             let part = mul_div(amount.0, *bytes, weight);
             given += part;
-            let r = out.rewards.entry(*owner).or_default();
-            *r = add(*r, Amount(part))?;
+            out.pay_data(id, *owner, Amount(part))?;
         }
-        let first = owners[0].0;
-        let r = out.rewards.entry(first).or_default();
-        *r = add(*r, Amount(amount.0 - given))?;
+        out.pay_data(id, owners[0].0, Amount(amount.0 - given))
+    }
+
+    /// Records this settlement's emission weights: each model's burned part, matched at
+    /// [`DATA_MATCH_BPS`] for the accounts paid its data share (pro rata to what each was
+    /// paid, floor) and at [`COMPUTE_MATCH_BPS`] for the provider. No settlement can earn
+    /// anyone, whoever they are, more weight than 90% of what it burned (see `emission`).
+    fn record_matched_weights(
+        &mut self,
+        height: Height,
+        provider: &Address,
+        out: &Payouts,
+    ) -> Result<(), CorruptState> {
+        for (model, burned) in &out.burned {
+            let paid: Vec<(&Address, &Amount)> = out
+                .data_paid
+                .range((*model, Address([0; 32]))..=(*model, Address([0xff; 32])))
+                .map(|((_, who), amount)| (who, amount))
+                .collect();
+            let data_total: u128 = paid.iter().map(|(_, a)| a.0).sum();
+            let budget = bps_of(*burned, DATA_MATCH_BPS);
+            for (who, amount) in paid {
+                let weight = Amount(mul_div(budget.0, amount.0, data_total));
+                self.record_epoch_weight(height, true, who, weight)?;
+            }
+            self.record_epoch_weight(height, false, provider, bps_of(*burned, COMPUTE_MATCH_BPS))?;
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ mod datanets;
 mod emission;
 mod properties;
 mod scenarios;
+mod self_dealing;
 mod subnet_refusals;
 mod subnets;
 mod usage;
