@@ -20,6 +20,9 @@
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
+//! | GET  | `/api/receipts/{id}` | a usage receipt this node issued, as signed |
+//! | GET  | `/api/settlements/{provider}/{number}` | the batch this node settled holding receipt `number`: what was settled per receipt, with the signed receipts |
+//! | GET  | `/api/light/finalizations/{height}`, `/api/light/epochs/{epoch}`, `/api/proofs?keys=` | for light clients: certificates, validator sets, state proofs |
 //! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
 //! | GET  | `/api/supply` | the supply audit: recorded supply against everything held |
 //! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
@@ -47,7 +50,7 @@ mod uploads;
 
 pub use error::ApiError;
 pub use light::FinalizationSource;
-pub use receipts::ReceiptSource;
+pub use receipts::{BatchSource, ReceiptSource};
 pub use server::{ConnectionStats, ServerLimits, descriptor_budget, serve};
 pub use uploads::UploadPolicy;
 
@@ -73,6 +76,8 @@ pub struct ApiState {
     pub finalizations: FinalizationSource,
     /// The receipts this node's gateway issued.
     pub receipts: ReceiptSource,
+    /// The batches this node's gateway settled.
+    pub batches: BatchSource,
     /// The node's software version.
     pub version: &'static str,
     /// Contribution bytes.
@@ -139,6 +144,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/receipts/{id}", get(receipts::show))
+        .route("/api/settlements/{provider}/{number}", get(receipts::batch))
         .route("/api/light/finalizations/{height}", get(light::finalization))
         .route("/api/light/epochs/{epoch}", get(light::epoch_set))
         .route("/api/proofs", get(light::proofs))

@@ -1,9 +1,14 @@
 //! `GET /api/receipts/{id}`: a usage receipt this node's gateway issued, as signed (anyone can
-//! check it with `alx receipt verify`). The receipts live in the gateway's store; the API reads
-//! them through [`ReceiptSource`], so it does not depend on the serving side.
+//! check it with `alx receipt verify`), and `GET /api/settlements/{provider}/{number}`: the
+//! batch it settled that holds receipt `number`, with what the settlement settled per receipt (anyone can check it against the
+//! receipt root on chain with `alx receipt settlement`). The receipts live in the gateway's
+//! store; the API reads them through [`ReceiptSource`] and [`BatchSource`], so it does not
+//! depend on the serving side.
 
 use crate::{ApiError, ApiState};
-use alx_types::{Hash, hash::parse_hex, usage_api::UsageReceipt};
+use alx_types::{
+    Address, Hash, hash::parse_hex, settled_batch::SettledBatch, usage_api::UsageReceipt,
+};
 use axum::{
     Json,
     extract::{Path, State},
@@ -12,6 +17,10 @@ use std::sync::Arc;
 
 /// Looks a receipt up by id (`None` when this node did not issue it).
 pub type ReceiptSource = Arc<dyn Fn(&Hash) -> Option<UsageReceipt> + Send + Sync>;
+
+/// Looks up the settled batch of a provider holding a receipt number (`None` when this node did
+/// not settle it).
+pub type BatchSource = Arc<dyn Fn(&Address, u64) -> Option<SettledBatch> + Send + Sync>;
 
 pub(crate) async fn show(
     State(s): State<ApiState>,
@@ -23,4 +32,26 @@ pub(crate) async fn show(
     (s.receipts)(&hash)
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no receipt {id} on this node")))
+}
+
+pub(crate) async fn batch(
+    State(s): State<ApiState>,
+    Path((provider, number)): Path<(String, String)>,
+) -> Result<Json<SettledBatch>, ApiError> {
+    let address: Address = provider
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("{provider:?} is not an address: {e}")))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{number:?} is not a receipt number")))?;
+    // Reading a batch reads up to a thousand receipt files: off the async threads.
+    let source = s.batches.clone();
+    let found = tokio::task::spawn_blocking(move || source(&address, number))
+        .await
+        .map_err(|e| ApiError::Internal(format!("batch lookup failed: {e}")))?;
+    found.map(Json).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no settled batch holds receipt {number} of {provider} on this node (batches are published by the node that served the requests, once it submits their settlement)"
+        ))
+    })
 }

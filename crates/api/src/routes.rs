@@ -108,6 +108,7 @@ pub(crate) async fn tx(
         height,
         index,
         block_hash: to_hex(&block.digest()),
+        raw: hex::encode(signed.to_bytes()),
     }))
 }
 

@@ -205,6 +205,16 @@ impl Client {
         self.get(&format!("/api/proofs?keys={}", keys.join(",")))
     }
 
+    /// `GET /api/settlements/{provider}/{number}`: the settled batch holding a receipt, from
+    /// the node that served it.
+    pub fn settled_batch(
+        &self,
+        provider: &Address,
+        number: u64,
+    ) -> Result<alx_types::settled_batch::SettledBatch, ClientError> {
+        self.get(&format!("/api/settlements/{provider}/{number}"))
+    }
+
     /// `GET /api/txs/{hash}`.
     pub fn tx(&self, hash: &str) -> Result<TxResponse, ClientError> {
         self.get(&format!("/api/txs/{hash}"))

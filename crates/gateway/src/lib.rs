@@ -178,6 +178,18 @@ impl Gateway {
         &self.receipts
     }
 
+    /// The batch holding receipt `number` that this node submitted for settlement, if
+    /// `provider` is this node.
+    #[must_use]
+    pub fn settled_batch(
+        &self,
+        provider: &Address,
+        number: u64,
+    ) -> Option<alx_types::settled_batch::SettledBatch> {
+        let applied = |tx: &alx_types::Hash| matches!(self.chain.tx_receipt(tx), Ok(Some((_, r))) if r.error.is_none());
+        (*provider == self.me).then(|| self.receipts.batch(self.me, number, applied)).flatten()
+    }
+
     /// What is held back on an API key (by hash): reserved for requests in flight, and
     /// charged but not yet settled.
     #[must_use]

@@ -29,17 +29,14 @@ use alx_types::{
     Amount, ErrorCode, Hash,
     block::Height,
     datanet::{ContributionId, DatanetId},
-    hash::{sha256, to_hex},
-    merkle::list_root,
-    model::{BPS, ModelId},
+    hash::{ZERO, sha256, to_hex},
+    model::ModelId,
+    settled::{SettledReceipt, Totals},
     tx::Payload,
-    usage::{Charge, Credit, SETTLEMENT_CHARGES_MAX, SETTLEMENT_CREDITS_MAX, Settlement, UsageOp},
+    usage::{Credit, SETTLEMENT_CREDITS_MAX, Settlement, UsageOp},
     usage_api::UsageReceipt,
 };
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 /// How much of a batch to keep, after earlier refusals of the same range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +64,8 @@ impl BatchPolicy {
 pub struct Batch {
     /// The transaction payload.
     pub settlement: Settlement,
+    /// What it settles per receipt (published with the receipts).
+    pub leaves: Vec<SettledReceipt>,
     /// Receipts settled without a charge: (number, fee, why).
     pub written_off: Vec<(u64, Amount, &'static str)>,
 }
@@ -105,8 +104,58 @@ fn credit_ok(
     })
 }
 
+/// What a settlement settles for receipt `r`: its charge and tokens, and under
+/// [`BatchPolicy::Full`] the credits the chain would accept, as long as they fit its own fee's
+/// data share (never otherwise with honest receipts); the largest [`SETTLEMENT_CREDITS_MAX`]
+/// when one receipt credits more.
+fn settled_leaf(state: &State, r: &UsageReceipt, policy: BatchPolicy) -> SettledReceipt {
+    let b = &r.body;
+    let mut leaf = SettledReceipt {
+        number: b.number,
+        id: r.id,
+        key_hash: b.key_hash,
+        model: b.model,
+        prompt_tokens: b.prompt_tokens,
+        completion_tokens: b.completion_tokens,
+        fee: b.fee,
+        credits: Vec::new(),
+    };
+    if policy != BatchPolicy::Full || b.fee.is_zero() {
+        return leaf;
+    }
+    let Some(model) = state.model(b.model).ok().flatten() else { return leaf };
+    let mut credits: BTreeMap<(DatanetId, ContributionId), u128> = BTreeMap::new();
+    for c in &b.credits {
+        if c.model == b.model && credit_ok(state, &model.spec.datanets, c) {
+            let e = credits.entry((c.datanet, c.contribution)).or_default();
+            *e = e.saturating_add(c.amount.0);
+        }
+    }
+    credits.retain(|_, a| *a > 0);
+    let share = alx_attribution::rule::data_share(b.fee.0, u32::from(model.spec.split.data_bps));
+    if credits.values().fold(0u128, |a, c| a.saturating_add(*c)) > share {
+        return leaf; // Its share falls to the datanets' owners, as the chain rules.
+    }
+    if credits.len() > SETTLEMENT_CREDITS_MAX {
+        // Kept: the largest (equal amounts: the smaller key); the rest falls to the owners.
+        let mut all: Vec<_> = credits.into_iter().collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        credits = all.into_iter().take(SETTLEMENT_CREDITS_MAX).collect();
+    }
+    leaf.credits = credits
+        .into_iter()
+        .map(|((datanet, contribution), amount)| Credit {
+            model: b.model,
+            datanet,
+            contribution,
+            amount: Amount(amount),
+        })
+        .collect();
+    leaf
+}
+
 /// Builds the next batch from `receipts` (numbered from `from`, in order), or `None` when there
-/// is none.
+/// is none. Its leaves are what it settles per receipt; its totals are their sums.
 #[must_use]
 pub fn next_batch(
     state: &State,
@@ -114,13 +163,12 @@ pub fn next_batch(
     receipts: &[UsageReceipt],
     policy: BatchPolicy,
 ) -> Option<Batch> {
-    let mut charges: BTreeMap<(Hash, ModelId), Amount> = BTreeMap::new();
-    let mut credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount> = BTreeMap::new();
+    let mut leaves: Vec<SettledReceipt> = Vec::new();
+    let mut totals = Totals::default();
     let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
-    let mut ids = Vec::new();
     let mut written_off = Vec::new();
     for r in receipts {
-        let number = from + ids.len() as u64;
+        let number = from + leaves.len() as u64;
         if r.body.number != number {
             break; // A gap: the store lost a receipt; settle up to it.
         }
@@ -129,108 +177,23 @@ pub fn next_batch(
             BatchPolicy::WriteOffAll => Some("written off after repeated refusals"),
             _ => refusal(state, r, on_key),
         };
+        let leaf = match why {
+            Some(_) => SettledReceipt::written_off(number, r.id, r.body.key_hash, r.body.model),
+            None => settled_leaf(state, r, policy),
+        };
+        // A leaf alone always fits (one charge, at most the credits a settlement holds); one
+        // that would pass the limits starts the next batch.
+        let Some(next) = leaf.totals().and_then(|t| totals.add(&t)) else { break };
+        totals = next;
         if let Some(why) = why {
             written_off.push((number, r.body.fee, why));
-            ids.push(r.id);
-            continue;
+        } else {
+            per_key.insert(r.body.key_hash, Amount(on_key.0.saturating_add(r.body.fee.0)));
         }
-        let mut next_charges = charges.clone();
-        let c = next_charges.entry((r.body.key_hash, r.body.model)).or_default();
-        *c = Amount(c.0.saturating_add(r.body.fee.0));
-        let mut next_credits = credits.clone();
-        if policy == BatchPolicy::Full {
-            let spec = state.model(r.body.model).ok().flatten().map(|m| m.spec.datanets);
-            for credit in &r.body.credits {
-                if spec.as_deref().is_some_and(|d| credit_ok(state, d, credit)) {
-                    let e = next_credits
-                        .entry((credit.model, credit.datanet, credit.contribution))
-                        .or_default();
-                    *e = Amount(e.0.saturating_add(credit.amount.0));
-                }
-            }
-        }
-        if next_charges.len() > SETTLEMENT_CHARGES_MAX
-            || next_credits.len() > SETTLEMENT_CREDITS_MAX
-        {
-            if !charges.is_empty() {
-                break; // The next batch starts with this receipt.
-            }
-            // One receipt alone credits more contributions than a settlement holds: its
-            // largest credits are kept and the rest falls to the datanets' owners, as the chain
-            // rules for anything not credited. Skipping it instead would stop settlement for
-            // good.
-            next_credits = largest(next_credits, SETTLEMENT_CREDITS_MAX);
-        }
-        charges = next_charges;
-        credits = next_credits;
-        per_key.insert(r.body.key_hash, Amount(on_key.0.saturating_add(r.body.fee.0)));
-        ids.push(r.id);
+        leaves.push(leaf);
     }
-    if ids.is_empty() {
-        return None;
-    }
-    let credits = within_data_shares(state, &charges, credits);
-    let settlement = Settlement {
-        first_receipt: from,
-        receipts: u32::try_from(ids.len()).unwrap_or(u32::MAX),
-        receipts_root: list_root(&ids),
-        charges: charges
-            .iter()
-            .map(|(&(key_hash, model), &amount)| Charge { key_hash, model, amount })
-            .collect(),
-        credits,
-    };
-    Some(Batch { settlement, written_off })
-}
-
-/// The `n` largest credits (equal amounts: the smaller key first).
-fn largest(
-    credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount>,
-    n: usize,
-) -> BTreeMap<(ModelId, DatanetId, ContributionId), Amount> {
-    let mut all: Vec<_> = credits.into_iter().collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    all.into_iter().take(n).collect()
-}
-
-/// The credits, per model, unless they add up to more than the model's data share of its
-/// charges (never with honest receipts: each receipt's credits fit its own fee's share): then
-/// that model's credits are dropped, so the chain cannot refuse the settlement for them.
-fn within_data_shares(
-    state: &State,
-    charges: &BTreeMap<(Hash, ModelId), Amount>,
-    credits: BTreeMap<(ModelId, DatanetId, ContributionId), Amount>,
-) -> Vec<Credit> {
-    let mut charged: BTreeMap<ModelId, u128> = BTreeMap::new();
-    for (&(_, model), amount) in charges {
-        *charged.entry(model).or_default() += amount.0;
-    }
-    let mut credited: BTreeMap<ModelId, u128> = BTreeMap::new();
-    for (&(model, _, _), amount) in &credits {
-        *credited.entry(model).or_default() += amount.0;
-    }
-    let over: BTreeSet<ModelId> = credited
-        .iter()
-        .filter(|&(model, sum)| {
-            let share = state.model(*model).ok().flatten().map_or(0, |m| {
-                let total = charged.get(model).copied().unwrap_or(0);
-                let bps = u128::from(m.spec.split.data_bps);
-                total / u128::from(BPS) * bps + total % u128::from(BPS) * bps / u128::from(BPS)
-            });
-            *sum > share
-        })
-        .map(|(m, _)| *m)
-        .collect();
-    credits
-        .into_iter()
-        .filter(|((model, _, _), _)| charged.contains_key(model) && !over.contains(model))
-        .map(|((model, datanet, contribution), amount)| Credit {
-            model,
-            datanet,
-            contribution,
-            amount,
-        })
-        .collect()
+    let root = alx_types::settled::root(&leaves).ok()?;
+    Some(Batch { settlement: Settlement::from_root(from, root), leaves, written_off })
 }
 
 /// A settlement submitted and not yet seen committed.
@@ -317,6 +280,11 @@ impl Settler {
         let payload = Payload::Usage(UsageOp::Settle(Box::new(batch.settlement)));
         match g.chain.submit_own(&g.key, payload) {
             Ok(tx) => {
+                // Published as it is submitted, long before its block: a settlement whose leaves
+                // nobody can fetch could not be checked.
+                if let Err(e) = g.receipts.put_batch(from, tx, &batch.leaves) {
+                    tracing::error!(err = %e, first = from, "cannot store the settled batch; it will not be published");
+                }
                 tracing::info!(from, end, tx = %to_hex(&tx), written_off = batch.written_off.len(), "settlement submitted");
                 g.stats.note_submitted();
                 self.in_flight = Some(InFlight {
@@ -346,14 +314,11 @@ impl Settler {
             .collect();
         if receipts.is_empty() && from < g.receipts.next_number() {
             tracing::error!(receipt = from, "receipt file missing or unreadable: written off");
+            let leaf = SettledReceipt::written_off(from, ZERO, ZERO, ModelId(0));
+            let root = alx_types::settled::root(std::slice::from_ref(&leaf)).ok()?;
             return Some(Batch {
-                settlement: Settlement {
-                    first_receipt: from,
-                    receipts: 1,
-                    receipts_root: list_root(&[alx_types::hash::ZERO]),
-                    charges: vec![],
-                    credits: vec![],
-                },
+                settlement: Settlement::from_root(from, root),
+                leaves: vec![leaf],
                 written_off: vec![(from, Amount::ZERO, "receipt file lost")],
             });
         }

@@ -154,6 +154,7 @@ pub fn run_with(
         let started_gateway: Arc<std::sync::OnceLock<Arc<alx_gateway::Gateway>>> = Arc::default();
         let stats_source = started_gateway.clone();
         let receipt_source = started_gateway.clone();
+        let batch_source = started_gateway.clone();
         let uploads = Arc::new(alx_api::UploadPolicy::new(
             me,
             cfg.uploads.min_balance()?,
@@ -175,6 +176,9 @@ pub fn run_with(
                 text
             }),
             receipts: Arc::new(move |id| receipt_source.get()?.receipts().by_id(id)),
+            batches: Arc::new(move |provider, first| {
+                batch_source.get()?.settled_batch(provider, first)
+            }),
             finalizations: {
                 let certificates = running.certificates.clone();
                 Arc::new(move |height| {

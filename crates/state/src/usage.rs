@@ -8,7 +8,8 @@
 //! due queue runs it), a provider's revocation at once. A withdrawal takes only free deposit,
 //! so nothing a provider has served against can be pulled away before it settles.
 //!
-//! A settlement is checked whole before anything is written: the receipt range, every key
+//! A settlement is checked whole before anything is written: the receipt range, its receipt
+//! root against the totals it applies (`Settlement::commits_to_its_totals`), every key
 //! (its provider, state and allowance), every model, every credit. Then, per model, the fees
 //! charged are split exactly in base units:
 //!
@@ -233,6 +234,10 @@ impl State {
             return Err(ErrorCode::BadReceiptRange.into());
         }
         let end = next.checked_add(u64::from(s.receipts)).ok_or(ErrorCode::BadReceiptRange)?;
+        // The money moved below is exactly what the receipt root commits to.
+        if !s.commits_to_its_totals() {
+            return Err(ErrorCode::ReceiptRootMismatch.into());
+        }
         let mut out = Payouts::default();
         let mut per_model: BTreeMap<ModelId, Amount> = BTreeMap::new();
         let mut models: BTreeMap<ModelId, Model> = BTreeMap::new();

@@ -416,6 +416,10 @@ pub struct TxResponse {
     pub index: u32,
     /// The block's digest (hex).
     pub block_hash: String,
+    /// The signed transaction's canonical bytes (hex). Its hash is `tx.hash`, so a client that
+    /// has proven the hash (`alx tx show --proof`) can believe the contents decoded from them.
+    #[serde(default)]
+    pub raw: String,
 }
 
 /// An account's state.

@@ -69,6 +69,23 @@ pub mod serde_hex_opt {
     }
 }
 
+/// Serde for a `[Hash; 2]` as a list of two hex strings.
+pub mod serde_hex_pair {
+    use super::Hash;
+    use serde::{Deserializer, Serializer};
+
+    /// Serializes as a list of two hex strings.
+    pub fn serialize<S: Serializer>(v: &[Hash; 2], s: S) -> Result<S::Ok, S::Error> {
+        super::serde_hex_vec::serialize(v, s)
+    }
+
+    /// Deserializes from a list of exactly two hex strings.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Hash; 2], D::Error> {
+        let v = super::serde_hex_vec::deserialize(d)?;
+        <[Hash; 2]>::try_from(v).map_err(|_| serde::de::Error::custom("expected two hashes"))
+    }
+}
+
 /// Serde for a `Vec<Hash>` as a list of hex strings.
 pub mod serde_hex_vec {
     use super::{Hash, parse_hex, to_hex};

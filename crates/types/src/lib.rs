@@ -24,6 +24,8 @@ pub mod merkle;
 pub mod model;
 pub mod model_api;
 pub mod receipt;
+pub mod settled;
+pub mod settled_batch;
 pub mod strict;
 pub mod subnet;
 pub mod subnet_api;

@@ -167,6 +167,10 @@ error_codes! {
     /// version other than the one it was offered against, or a "wrong" size equal to the
     /// declared one). Fee charged.
     BadReport = 53, "bad_report";
+    /// The settlement's receipt root is not the node over the two children it names and the
+    /// totals it applies (charges, credits, tokens, receipt count), or those totals are not in
+    /// canonical order (sorted, none zero). Fee charged.
+    ReceiptRootMismatch = 54, "receipt_root_mismatch";
 }
 
 impl ErrorCode {

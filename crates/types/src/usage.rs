@@ -22,9 +22,10 @@
 //! close the key sooner once it has settled everything.
 //!
 //! A settlement covers the provider's next receipts (numbered from 0, so none is settled
-//! twice), commits to them with a Merkle root (so anyone holding the receipts can audit it),
-//! charges each key its total, and credits the data share of each model's fees to the
-//! contributions the receipts attribute it to.
+//! twice), commits to them with the root of a Merkle sum tree whose root node holds the very
+//! totals it applies ([`crate::settled`]; so anyone holding the published receipts can check
+//! every one against it), charges each key its total, and credits the data share of each
+//! model's fees to the contributions the receipts attribute it to.
 
 use crate::{
     Address, Amount, Hash,
@@ -79,13 +80,64 @@ pub struct Settlement {
     pub first_receipt: u64,
     /// Receipts in the batch (at least 1).
     pub receipts: u32,
-    /// Merkle root over the batch's receipt ids, in order.
+    /// Root of the Merkle sum tree over what is settled per receipt ([`crate::settled`]).
     #[serde(with = "crate::hash::serde_hex")]
     pub receipts_root: Hash,
-    /// Totals per key and model.
+    /// The digests of the root's two children: with the totals below, the root's preimage.
+    #[serde(with = "crate::hash::serde_hex_pair")]
+    pub receipts_children: [Hash; 2],
+    /// Prompt tokens charged in the batch.
+    pub prompt_tokens: u64,
+    /// Generated tokens charged in the batch.
+    pub completion_tokens: u64,
+    /// Totals per key and model, in (key, model) order, none zero.
     pub charges: Vec<Charge>,
-    /// Data-share credits per contribution.
+    /// Data-share credits per contribution, in (model, datanet, contribution) order, none zero.
     pub credits: Vec<Credit>,
+}
+
+impl Settlement {
+    /// The settlement of the receipts from `first_receipt` whose tree has `root`.
+    #[must_use]
+    pub fn from_root(first_receipt: u64, root: crate::settled::Root) -> Self {
+        let t = root.totals;
+        Self {
+            first_receipt,
+            receipts: u32::try_from(t.receipts).unwrap_or(u32::MAX),
+            receipts_root: root.digest,
+            receipts_children: root.children,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            charges: t.charges,
+            credits: t.credits,
+        }
+    }
+
+    /// The totals the settlement applies, as the root's node holds them.
+    #[must_use]
+    pub fn totals(&self) -> crate::settled::Totals {
+        crate::settled::Totals {
+            receipts: u64::from(self.receipts),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            charges: self.charges.clone(),
+            credits: self.credits.clone(),
+        }
+    }
+
+    /// Whether the receipt root is the node over the two children and the totals this
+    /// settlement applies, the totals in canonical order: what the chain checks.
+    #[must_use]
+    pub fn commits_to_its_totals(&self) -> bool {
+        let totals = self.totals();
+        totals.is_canonical()
+            && self.receipts > 0
+            && crate::settled::node_digest(
+                &self.receipts_children[0],
+                &self.receipts_children[1],
+                &totals,
+            ) == self.receipts_root
+    }
 }
 
 /// A usage operation.
@@ -154,6 +206,10 @@ impl Write for Settlement {
         self.first_receipt.write(buf);
         self.receipts.write(buf);
         self.receipts_root.write(buf);
+        self.receipts_children[0].write(buf);
+        self.receipts_children[1].write(buf);
+        self.prompt_tokens.write(buf);
+        self.completion_tokens.write(buf);
         buf.put_u8(self.charges.len().min(255) as u8);
         for c in self.charges.iter().take(255) {
             c.key_hash.write(buf);
@@ -174,7 +230,8 @@ impl EncodeSize for Settlement {
     fn encode_size(&self) -> usize {
         u64::SIZE
             + u32::SIZE
-            + Hash::SIZE
+            + 3 * Hash::SIZE
+            + 2 * u64::SIZE
             + 1
             + self.charges.len().min(255) * CHARGE_SIZE
             + 1
@@ -188,6 +245,9 @@ impl Read for Settlement {
         let first_receipt = u64::read(buf)?;
         let receipts = u32::read(buf)?;
         let receipts_root = Hash::read(buf)?;
+        let receipts_children = [Hash::read(buf)?, Hash::read(buf)?];
+        let prompt_tokens = u64::read(buf)?;
+        let completion_tokens = u64::read(buf)?;
         let charges = (0..read_count(buf, SETTLEMENT_CHARGES_MAX)?)
             .map(|_| {
                 Ok(Charge {
@@ -207,7 +267,16 @@ impl Read for Settlement {
                 })
             })
             .collect::<Result<_, CodecError>>()?;
-        Ok(Self { first_receipt, receipts, receipts_root, charges, credits })
+        Ok(Self {
+            first_receipt,
+            receipts,
+            receipts_root,
+            receipts_children,
+            prompt_tokens,
+            completion_tokens,
+            charges,
+            credits,
+        })
     }
 }
 
@@ -290,6 +359,9 @@ mod tests {
             first_receipt: u64::MAX - 5,
             receipts: u32::MAX,
             receipts_root: crate::hash::ZERO,
+            receipts_children: [crate::hash::ZERO; 2],
+            prompt_tokens: u64::MAX,
+            completion_tokens: u64::MAX,
             charges: vec![
                 Charge {
                     key_hash: crate::hash::ZERO,

@@ -126,6 +126,7 @@ impl Chain {
             chain: ledger.clone(),
             metrics: Arc::new(String::new),
             receipts: Arc::new(|_| None),
+            batches: Arc::new(|_, _| None),
             finalizations: Arc::new(|_| Box::pin(async { None })),
             version: "test",
             blobs,

@@ -18,6 +18,7 @@ pub(crate) mod model_fetch;
 pub(crate) mod neuron;
 pub(crate) mod node;
 pub(crate) mod receipt;
+pub(crate) mod receipt_settlement;
 pub(crate) mod sample;
 pub(crate) mod status;
 pub(crate) mod subnet;

@@ -31,6 +31,20 @@ pub(crate) enum ReceiptCommand {
         /// The receipt id.
         id: String,
     },
+    /// Check the settlement that paid a receipt: the batch its provider published (every
+    /// receipt signed, every leaf charging and crediting what its receipt says) rebuilds the
+    /// receipt root of the settlement on chain. With --proof, the settlement itself is read
+    /// from a block the light client has seen finalized.
+    ///
+    /// Example: alx receipt settlement 3f2a…e1 --proof
+    Settlement {
+        /// The receipt id (from a response's `alexandria.receipt_id`).
+        id: String,
+        /// Believe nothing the node says about the chain: prove the settlement transaction
+        /// against a finalized block (light client from HOME/genesis.json).
+        #[arg(long)]
+        proof: bool,
+    },
 }
 
 fn fetch(g: &Globals, id: &str) -> anyhow::Result<UsageReceipt> {
@@ -52,6 +66,9 @@ fn as_map(entries: &[ShareEntry]) -> BTreeMap<Key, u32> {
 
 pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
     match cmd {
+        ReceiptCommand::Settlement { id, proof } => {
+            super::receipt_settlement::run(g, &fetch(g, &id)?, proof)
+        }
         ReceiptCommand::Show { id } => {
             let r = fetch(g, &id)?;
             emit(g.json, &r, || serde_json::to_string_pretty(&r).unwrap_or_default())

@@ -224,8 +224,8 @@ pub(crate) enum TxCommand {
         /// The transaction hash (64 hex characters).
         hash: String,
         /// Believe nothing the node says: check that the transaction's hash and its receipt are
-        /// in a block the light client (from HOME/genesis.json) has seen finalized (the
-        /// transaction's decoded contents remain the node's word).
+        /// in a block the light client (from HOME/genesis.json) has seen finalized, and that
+        /// the contents shown hash to that hash.
         #[arg(long)]
         proof: bool,
     },
@@ -235,7 +235,7 @@ pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
     let TxCommand::Show { hash, proof } = cmd;
     let client = Client::new(&g.node);
     let resp = client.tx(&hash)?;
-    let verified = if proof { Some(verify_inclusion(g, &client, &resp)?) } else { None };
+    let verified = if proof { Some(verify_inclusion(g, &client, &resp)?.0) } else { None };
     let mut doc = serde_json::to_value(&resp)?;
     if let Some(v) = &verified {
         doc["verified"] = serde_json::to_value(v)?;
@@ -262,7 +262,7 @@ pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         ) + &verified.as_ref().map_or_else(String::new, |v| {
             format!(
-                "\n  proof   its hash and receipt are in block {}, finalized by at least {} of epoch {}'s {} validators",
+                "\n  proof   its contents, hash and receipt are in block {}, finalized by at least {} of epoch {}'s {} validators",
                 v.height, v.signers_needed, v.epoch, v.validators
             )
         })
@@ -270,13 +270,15 @@ pub(crate) fn tx(g: &Globals, cmd: TxCommand) -> anyhow::Result<()> {
 }
 
 /// Checks without trusting the node that the transaction's hash is at its index in a finalized
-/// block (the block's transaction hashes against the header's transaction root) and that the
-/// receipt shown is that block's receipt at that index (against the receipts root).
-fn verify_inclusion(
+/// block (the block's transaction hashes against the header's transaction root), that the
+/// receipt shown is that block's receipt at that index (against the receipts root), and that
+/// the transaction shown is the one with that hash (decoded from its signed bytes, which must
+/// hash to it). Returns what was proven and the transaction.
+pub(crate) fn verify_inclusion(
     g: &Globals,
     client: &Client,
     resp: &alx_types::api::TxResponse,
-) -> anyhow::Result<Verified> {
+) -> anyhow::Result<(Verified, alx_types::SignedTx)> {
     use commonware_codec::Encode as _;
     let refused = |what: &str| {
         crate::output::coded(
@@ -307,5 +309,10 @@ fn verify_inclusion(
     if wanted.is_none() || hashes.get(at).copied() != wanted || included.is_none() {
         return Err(refused("the transaction or its receipt is not at that place in the block"));
     }
-    Ok(Verified::of(&finalized))
+    let signed = hex::decode(&resp.raw)
+        .ok()
+        .and_then(|b| alx_types::SignedTx::decode_bytes(&b).ok())
+        .filter(|s| Some(s.tx.hash()) == wanted && alx_types::api::TxJson::from(s) == resp.tx)
+        .ok_or_else(|| refused("the transaction's contents do not hash to its hash"))?;
+    Ok((Verified::of(&finalized), signed))
 }

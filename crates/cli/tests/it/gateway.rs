@@ -151,6 +151,26 @@ fn chat_is_paid_attributed_and_settled_slow() {
     let shown = ok(&["datanet", "show", "0"]);
     let earned: u128 = shown["contributions"][0]["earned"].as_str().unwrap().parse().unwrap();
     assert_eq!(earned, 2 * credit, "{shown}");
+    // The settlement that paid the receipt checks against the batch the node published, and is
+    // read from a finalized block; a node that alters the batch or the settlement is caught.
+    let settled = ok(&["receipt", "settlement", id, "--proof"]);
+    assert_eq!(settled["receipt"], id, "{settled}");
+    assert!(settled["charged"].as_u64().unwrap() >= 1, "{settled}");
+    assert!(settled["verified"]["signers_needed"].as_u64().unwrap() >= 1, "{settled}");
+    let lie = std::sync::Arc::new(std::sync::Mutex::new(crate::light::Lie::Nothing));
+    let proxy = crate::light::lying_proxy(&node.api, lie.clone());
+    for (told, code) in [
+        (crate::light::Lie::BatchLeaf, "batch_root_mismatch"),
+        (crate::light::Lie::BatchReceipt, "receipt_not_signed"),
+        (crate::light::Lie::TxContents, "proof_refused"),
+        (crate::light::Lie::Certificate, "proof_refused"),
+    ] {
+        *lie.lock().unwrap() = told;
+        let out = alx(h, &proxy, &["receipt", "settlement", id, "--proof"]);
+        assert!(!out.status.success(), "{told:?} was believed");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], code, "{told:?}: {doc}");
+    }
     // Carol paid exactly the two fees, out of the key's allowance; her free deposit is whole.
     let carol = ok(&["rewards", "show", "carol"]);
     assert_eq!(carol["prepaid"].as_str().unwrap().parse::<u128>().unwrap(), 50_000_000_000);

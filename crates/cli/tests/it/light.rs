@@ -111,7 +111,7 @@ fn the_light_client_follows_the_validator_set_across_epochs() {
 
 /// What the lying node changes in what it forwards.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Lie {
+pub(crate) enum Lie {
     Nothing,
     /// The balance in the account's JSON.
     Balance,
@@ -125,11 +125,17 @@ enum Lie {
     Receipt,
     /// A block's list of transactions (one hash).
     BlockTxs,
+    /// A transaction's contents (its nonce), its hash left alone.
+    TxContents,
+    /// A settled batch's first leaf (its fee).
+    BatchLeaf,
+    /// A settled batch's first signed receipt (its output).
+    BatchReceipt,
 }
 
 /// An HTTP proxy in front of `node` that alters answers as `lie` says (one connection per
 /// request; bounded by the test's own requests).
-fn lying_proxy(node: &str, lie: std::sync::Arc<std::sync::Mutex<Lie>>) -> String {
+pub(crate) fn lying_proxy(node: &str, lie: std::sync::Arc<std::sync::Mutex<Lie>>) -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -188,6 +194,20 @@ fn alter(path: &str, body: &mut serde_json::Value, lie: Lie) {
     }
     if path.starts_with("/api/txs/") && lie == Lie::Receipt {
         body["receipt"]["fee_paid"] = "1".into();
+    }
+    if path.starts_with("/api/txs/") && lie == Lie::TxContents {
+        let nonce = body["tx"]["nonce"].as_u64().unwrap();
+        body["tx"]["nonce"] = (nonce + 1).into();
+    }
+    if path.starts_with("/api/settlements/") {
+        match lie {
+            Lie::BatchLeaf => {
+                let fee: u128 = body["leaves"][0]["fee"].as_str().unwrap().parse().unwrap();
+                body["leaves"][0]["fee"] = (fee + 1).to_string().into();
+            }
+            Lie::BatchReceipt => body["receipts"][0]["output"] = "something else".into(),
+            _ => {}
+        }
     }
     if path.starts_with("/api/blocks/")
         && lie == Lie::BlockTxs
@@ -252,7 +272,10 @@ fn balance_proof_refuses_a_lying_node() {
     let shown = json(&alx(h, &proxy, &["tx", "show", &hash, "--proof"]));
     assert_eq!(shown["receipt"]["status"], "success");
     assert!(shown["verified"]["height"].as_u64().unwrap() >= 1, "{shown}");
-    refused(&[Lie::Receipt, Lie::BlockTxs, Lie::Certificate], &["tx", "show", &hash, "--proof"]);
+    refused(
+        &[Lie::Receipt, Lie::BlockTxs, Lie::Certificate, Lie::TxContents],
+        &["tx", "show", &hash, "--proof"],
+    );
     // Rewards read from proven state, and refused when the node alters the records or the
     // certificate.
     *lie.lock().unwrap() = Lie::Nothing;

@@ -104,7 +104,7 @@ fn a_settlement_refused_by_the_chain_is_rebuilt_and_the_range_moves_on() {
     assert_eq!(receipts[1].error, Some(alx_types::ErrorCode::ModelRetired), "{receipts:?}");
     assert_eq!(next_receipt(&chain), 0);
     // Diagnosed, rebuilt: the retired model's receipt cannot be charged, so it is written off.
-    assert!(settler.round(&g).is_some());
+    let second = settler.round(&g).expect("submitted again");
     let receipts = chain.block(vec![]);
     assert_eq!(receipts.len(), 1, "{receipts:?}");
     assert_eq!(receipts[0].error, None, "{receipts:?}");
@@ -113,6 +113,11 @@ fn a_settlement_refused_by_the_chain_is_rebuilt_and_the_range_moves_on() {
     assert_eq!(g.stats().failed(), 1);
     assert_eq!(g.stats().written_off(), 1);
     assert_eq!(spent(&chain, 4), 0, "nobody paid for a model that could not be charged");
+    // Of the two attempts at the range, the one the chain applied is published.
+    let batch = g.settled_batch(&addr(0), 0).unwrap();
+    assert_eq!(batch.tx_hash, second);
+    let report = batch.check(&committed_settlement(&chain, &second)).unwrap();
+    assert_eq!((report.charged, report.written_off), (0, 1));
 }
 
 #[test]
@@ -261,4 +266,98 @@ fn a_settlement_stuck_in_the_mempool_is_given_up_and_nothing_settles_twice() {
     }
     assert_eq!(next_receipt(&chain), 1);
     assert_eq!(spent(&chain, 3), FEE, "charged once");
+}
+
+/// The settlement `tx` as the chain committed it.
+fn committed_settlement(chain: &Chain, tx: &alx_types::Hash) -> alx_types::usage::Settlement {
+    use alx_ledger::ChainView as _;
+    let (height, index) = chain.ledger.tx_location(tx).unwrap().expect("committed");
+    let block = chain.ledger.block(height).unwrap().unwrap();
+    match &block.txs[index as usize].tx.payload {
+        Payload::Usage(UsageOp::Settle(s)) => (**s).clone(),
+        other => panic!("not a settlement: {other:?}"),
+    }
+}
+
+/// A settled batch, as published, checks against the settlement on chain: every leaf against
+/// its signed receipt, the leaves against the root. Every alteration of what is published is
+/// caught, with its code.
+#[test]
+fn a_published_batch_checks_against_its_settlement_and_alterations_are_caught() {
+    use alx_types::settled_batch::BatchError;
+    let (chain, g) = setup();
+    let mut settler = Settler::default();
+    serve(&g, &chain, 3);
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 4);
+    chain.ok(3, Payload::Usage(UsageOp::RevokeApiKey { key_hash: key_of(3) }));
+    for _ in 0..REVOKE_DELAY_BLOCKS {
+        chain.block(vec![]);
+    }
+    let tx = settler.round(&g).expect("submitted");
+    chain.block(vec![]);
+    let settlement = committed_settlement(&chain, &tx);
+    assert!(settlement.commits_to_its_totals());
+    assert_eq!((settlement.prompt_tokens, settlement.completion_tokens), (20, 20));
+    let batch = g.settled_batch(&addr(0), 0).expect("published");
+    assert_eq!(batch.tx_hash, tx);
+    assert!(g.settled_batch(&addr(1), 0).is_none(), "only this node's batches");
+    assert_eq!(g.settled_batch(&addr(0), 2).as_ref(), Some(&batch), "found by any receipt in it");
+    assert!(g.settled_batch(&addr(0), 3).is_none(), "receipt 3 is not settled");
+    let report = batch.check(&settlement).unwrap();
+    assert_eq!((report.receipts, report.charged, report.written_off), (3, 2, 1));
+    assert_eq!(report.fee, Amount(2 * FEE));
+    // Each receipt proves into the root on its own.
+    let root = alx_types::settled::root(&batch.leaves).unwrap();
+    for (i, leaf) in batch.leaves.iter().enumerate() {
+        let proof = alx_types::settled::LeafProof::of(&batch.leaves, i).unwrap();
+        assert_eq!(proof.root_of(leaf), Some(settlement.receipts_root));
+    }
+    assert_eq!(root.digest, settlement.receipts_root);
+
+    let altered = |f: &dyn Fn(&mut alx_types::settled_batch::SettledBatch)| {
+        let mut b = batch.clone();
+        f(&mut b);
+        b.check(&settlement).unwrap_err()
+    };
+    // A leaf charging less than it did: the root moves.
+    let e = altered(&|b| b.leaves[1].fee = Amount(FEE - 1));
+    assert_eq!(e.code(), "batch_root_mismatch", "{e}");
+    // A receipt withheld.
+    let e = altered(&|b| b.receipts.retain(|r| r.body.number != 2));
+    assert_eq!(e, BatchError::Missing(2));
+    // A receipt's credit altered after signing.
+    let e = altered(&|b| b.receipts[1].body.credits[0].amount = Amount(1));
+    assert_eq!(e, BatchError::Unsigned(1));
+    // A leaf dropped.
+    let e = altered(&|b| {
+        b.leaves.pop();
+    });
+    assert_eq!(e.code(), "batch_range_mismatch", "{e}");
+}
+
+/// A provider whose leaves charge more than its signed receipts say is caught even when its
+/// settlement and its root agree (the chain saw nothing wrong).
+#[test]
+fn leaves_that_overcharge_their_receipts_are_caught() {
+    use alx_gateway::settle::{BatchPolicy, next_batch};
+    let (chain, g) = setup();
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 4);
+    let receipts: Vec<_> = (0..2).filter_map(|n| g.receipts().by_number(n)).collect();
+    let state = chain.ledger.committed().state.clone();
+    let mut batch = next_batch(&state, 0, &receipts, BatchPolicy::Full).unwrap();
+    batch.leaves[1].fee = Amount(FEE + 1);
+    let root = alx_types::settled::root(&batch.leaves).unwrap();
+    let settlement = alx_types::usage::Settlement::from_root(0, root);
+    assert!(settlement.commits_to_its_totals(), "the chain would accept it");
+    let published = alx_types::settled_batch::SettledBatch {
+        provider: addr(0),
+        first_receipt: 0,
+        tx_hash: alx_types::hash::ZERO,
+        leaves: batch.leaves,
+        receipts,
+    };
+    let e = published.check(&settlement).unwrap_err();
+    assert_eq!(e.code(), "leaf_disagrees_with_receipt", "{e}");
 }

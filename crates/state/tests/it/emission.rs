@@ -82,7 +82,7 @@ fn epoch_pools_pay_usage_and_work() {
         datanet::{ContentRef, DatanetOp, DatanetSpec, MediaType, Policy},
         hash::sha256,
         model::{DatanetVersionRef, FeeSplit, ModelOp, ModelSpec},
-        usage::{Charge, Credit, Settlement, UsageOp},
+        usage::{Charge, Credit, UsageOp},
     };
     let e = params(
         Curve::Halving { initial_per_block: Amount(10_000), interval_blocks: 1 << 40 },
@@ -157,18 +157,17 @@ fn epoch_pools_pay_usage_and_work() {
     let create =
         UsageOp::CreateApiKey { key_hash: key, provider: addr(0), allowance: Amount(1_000) };
     block(&mut state, vec![(3, Payload::Usage(create))]);
-    let settle = Settlement {
-        first_receipt: 0,
-        receipts: 1,
-        receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge { key_hash: key, model: ModelId(0), amount: Amount(100) }],
-        credits: vec![Credit {
+    let settle = committed(
+        0,
+        1,
+        vec![Charge { key_hash: key, model: ModelId(0), amount: Amount(100) }],
+        vec![Credit {
             model: ModelId(0),
             datanet: DatanetId(0),
             contribution: ContributionId(0),
             amount: Amount(50),
         }],
-    };
+    );
     block(&mut state, vec![(0, Payload::Usage(UsageOp::Settle(Box::new(settle))))]);
     let data_pool = state.amount_global(POOL_DATA).unwrap().0;
     let compute_pool = state.amount_global(POOL_COMPUTE).unwrap().0;

@@ -103,3 +103,29 @@ pub(crate) fn held(
 pub(crate) fn attest(reports: Vec<alx_types::availability::DataReport>) -> Payload {
     Payload::Datanet(alx_types::datanet::DatanetOp::Attest { reports })
 }
+
+/// A settlement of `receipts` receipts from `first` whose root commits to these charges and
+/// credits (zero amounts dropped, each list sorted), over made-up children: what the chain
+/// checks of a root, without the leaves it cannot see.
+pub(crate) fn committed(
+    first: u64,
+    receipts: u32,
+    mut charges: Vec<alx_types::usage::Charge>,
+    mut credits: Vec<alx_types::usage::Credit>,
+) -> alx_types::usage::Settlement {
+    use alx_types::settled::{Root, Totals, node_digest};
+    charges.retain(|c| !c.amount.is_zero());
+    charges.sort_by_key(|c| (c.key_hash, c.model));
+    credits.retain(|c| !c.amount.is_zero());
+    credits.sort_by_key(|c| (c.model, c.datanet, c.contribution));
+    let totals = Totals {
+        receipts: u64::from(receipts),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        charges,
+        credits,
+    };
+    let children = [alx_types::hash::sha256(&[b"left"]), alx_types::hash::sha256(&[b"right"])];
+    let digest = node_digest(&children[0], &children[1], &totals);
+    alx_types::usage::Settlement::from_root(first, Root { digest, children, totals })
+}

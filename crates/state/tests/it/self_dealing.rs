@@ -15,7 +15,7 @@ use alx_types::{
     datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
     model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
-    usage::{Charge, Credit, Settlement, UsageOp},
+    usage::{Charge, Credit, UsageOp},
 };
 use proptest::prelude::*;
 
@@ -266,13 +266,12 @@ fn settle(
         })
         .filter(|c| !c.amount.is_zero() && (model == 0 || c.contribution.0 == 0))
         .collect();
-    Payload::Usage(UsageOp::Settle(Box::new(Settlement {
-        first_receipt: state.next_receipt(&addr(provider)).unwrap(),
-        receipts: 1,
-        receipts_root: sha256(&[&charge.to_be_bytes()]),
-        charges: vec![Charge { key_hash: key, model: ModelId(model), amount: Amount(charge) }],
+    Payload::Usage(UsageOp::Settle(Box::new(committed(
+        state.next_receipt(&addr(provider)).unwrap(),
+        1,
+        vec![Charge { key_hash: key, model: ModelId(model), amount: Amount(charge) }],
         credits,
-    })))
+    ))))
 }
 
 /// What the treasury took of `charge` under `split`: the part nobody gets back.

@@ -7,7 +7,7 @@ use alx_types::{
     datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec, MediaType, Policy},
     hash::sha256,
     model::{DatanetVersionRef, FeeSplit, ModelId, ModelOp, ModelSpec},
-    usage::{Charge, Credit, Settlement, UsageOp},
+    usage::{Charge, Credit, UsageOp},
 };
 
 struct Chain {
@@ -126,13 +126,12 @@ fn key_hash() -> alx_types::Hash {
 }
 
 fn settlement(first: u64, amount: u128, credits: Vec<Credit>) -> Payload {
-    usage(UsageOp::Settle(Box::new(Settlement {
-        first_receipt: first,
-        receipts: 3,
-        receipts_root: sha256(&[b"receipts"]),
-        charges: vec![Charge { key_hash: key_hash(), model: ModelId(0), amount: Amount(amount) }],
+    usage(UsageOp::Settle(Box::new(committed(
+        first,
+        3,
+        vec![Charge { key_hash: key_hash(), model: ModelId(0), amount: Amount(amount) }],
         credits,
-    })))
+    ))))
 }
 
 fn credit(contribution: u64, amount: u128) -> Credit {
@@ -201,6 +200,24 @@ fn bad_settlements_change_nothing() {
     c.refused(3, settlement(0, 10, vec![]), ErrorCode::NotKeyParty);
     c.refused(0, settlement(5, 10, vec![]), ErrorCode::BadReceiptRange);
     c.refused(0, settlement(0, 50_001, vec![]), ErrorCode::OverLimit);
+    // Totals other than the receipt root commits to: an amount, a token count, a receipt
+    // count, a credit added, the children swapped; and totals out of canonical order.
+    let good = match settlement(0, 10_000, vec![credit(0, 100), credit(1, 50)]) {
+        Payload::Usage(UsageOp::Settle(s)) => *s,
+        _ => unreachable!(),
+    };
+    let mut lies: Vec<alx_types::usage::Settlement> = vec![good; 7];
+    lies[0].charges[0].amount = Amount(9_999);
+    lies[1].completion_tokens += 1;
+    lies[2].receipts += 1;
+    lies[3].credits.push(credit(1, 1));
+    lies[4].receipts_children.swap(0, 1);
+    lies[5].credits.swap(0, 1);
+    lies[6].credits[0].amount = Amount(0);
+    for lie in lies {
+        assert!(!lie.commits_to_its_totals());
+        c.refused(0, usage(UsageOp::Settle(Box::new(lie))), ErrorCode::ReceiptRootMismatch);
+    }
     // Only the free deposit can be withdrawn: the allowance stays for the provider.
     c.refused(
         4,
@@ -265,13 +282,12 @@ fn two_providers_never_share_an_allowance() {
     c.refused(1, settlement(0, 10, vec![]), ErrorCode::NotKeyParty);
     c.ok(0, settlement(0, 50_000, vec![]));
     c.refused(0, settlement(3, 1, vec![]), ErrorCode::OverLimit);
-    let s = Settlement {
-        first_receipt: 0,
-        receipts: 1,
-        receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge { key_hash: second, model: ModelId(0), amount: Amount(50_000) }],
-        credits: vec![],
-    };
+    let s = committed(
+        0,
+        1,
+        vec![Charge { key_hash: second, model: ModelId(0), amount: Amount(50_000) }],
+        vec![],
+    );
     c.ok(1, usage(UsageOp::Settle(Box::new(s))));
     // Both served in full, and the payer paid exactly its deposit.
     let paid: u128 =
@@ -389,23 +405,52 @@ fn model_registration_rules() {
             allowance: Amount(10_000),
         }),
     );
-    let s = Settlement {
-        first_receipt: 0,
-        receipts: 1,
-        receipts_root: sha256(&[b"r"]),
-        charges: vec![Charge {
-            key_hash: sha256(&[b"k2"]),
-            model: ModelId(1),
-            amount: Amount(1_000),
-        }],
-        credits: vec![],
-    };
+    let s = committed(
+        0,
+        1,
+        vec![Charge { key_hash: sha256(&[b"k2"]), model: ModelId(1), amount: Amount(1_000) }],
+        vec![],
+    );
     c.ok(0, usage(UsageOp::Settle(Box::new(s))));
     assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(500));
 }
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// A settlement applies only if its receipt root commits to the totals it applies: any
+    /// change to one of them, or to the root, fails it and moves nothing.
+    #[test]
+    fn settlement_totals_and_root_agree_or_it_fails(
+        amount in 1u128..50_000,
+        c0 in 1u128..10_000,
+        which in 0usize..6,
+        delta in 1u128..1_000,
+    ) {
+        let mut c = setup();
+        let honest = match settlement(0, amount, vec![credit(0, c0.min(amount / 2).max(1))]) {
+            Payload::Usage(UsageOp::Settle(s)) => *s,
+            _ => unreachable!(),
+        };
+        let mut lie = honest.clone();
+        match which {
+            0 => lie.charges[0].amount = Amount(amount + delta),
+            1 => lie.credits[0].amount = Amount(lie.credits[0].amount.0 + delta),
+            2 => lie.prompt_tokens += u64::try_from(delta).unwrap(),
+            3 => lie.receipts += 1,
+            4 => lie.receipts_root = alx_types::hash::sha256(&[&delta.to_be_bytes()]),
+            _ => lie.receipts_children[1] = alx_types::hash::ZERO,
+        }
+        let before = c.state.api_key(&key_hash()).unwrap().unwrap();
+        proptest::prop_assert_eq!(
+            c.send(0, usage(UsageOp::Settle(Box::new(lie)))),
+            Some(ErrorCode::ReceiptRootMismatch)
+        );
+        proptest::prop_assert_eq!(c.state.api_key(&key_hash()).unwrap().unwrap(), before);
+        if c0 <= amount / 2 {
+            proptest::prop_assert_eq!(c.send(0, usage(UsageOp::Settle(Box::new(honest)))), None);
+        }
+    }
+
     /// Whatever is charged and credited, a settlement either applies and moves exactly what it
     /// charged (supply checked after every transaction by `send`), or changes nothing.
     #[test]
