@@ -117,6 +117,30 @@ pub(crate) async fn api_key(
     }))
 }
 
+pub(crate) async fn provider(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<alx_types::model_api::ProviderJson> {
+    let who: alx_types::Address = address
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let committed = s.chain.committed();
+    let state = &committed.state;
+    let bond = state.provider_bond(&who)?;
+    let epoch = committed.block.height().0 / state.params().epoch_length.max(1);
+    Ok(Json(alx_types::model_api::ProviderJson {
+        address: who,
+        bond: bond.amount,
+        settled_this_epoch: if bond.epoch == epoch {
+            bond.settled
+        } else {
+            alx_types::Amount::ZERO
+        },
+        locked_until: bond.locked_until,
+        next_receipt: state.next_receipt(&who)?,
+    }))
+}
+
 pub(crate) async fn emission(
     State(s): State<ApiState>,
 ) -> ApiResult<alx_types::model_api::EmissionJson> {

@@ -71,6 +71,9 @@ enum Command {
     /// Chat with a model through the node's OpenAI-compatible gateway (streamed, with its
     /// receipt and attribution).
     Chat(cmd::chat::ChatArgs),
+    /// Serving providers: bond to be named on API keys, unbond, show a bond.
+    #[command(subcommand)]
+    Provider(cmd::provider::ProviderCommand),
     /// Receipts of served requests: show one, or verify its signature and attribution.
     #[command(subcommand)]
     Receipt(cmd::receipt::ReceiptCommand),
@@ -186,6 +189,7 @@ fn main() -> ExitCode {
         Command::Model(c) => cmd::model::run(&globals, c),
         Command::Chat(a) => cmd::chat::run(&globals, &a),
         Command::Receipt(c) => cmd::receipt::run(&globals, c),
+        Command::Provider(c) => cmd::provider::run(&globals, c),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),

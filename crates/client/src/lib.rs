@@ -205,6 +205,14 @@ impl Client {
         self.get(&format!("/api/proofs?keys={}", keys.join(",")))
     }
 
+    /// `GET /api/providers/{address}`: a provider's bond.
+    pub fn provider(
+        &self,
+        address: &Address,
+    ) -> Result<alx_types::model_api::ProviderJson, ClientError> {
+        self.get(&format!("/api/providers/{address}"))
+    }
+
     /// `GET /api/settlements/{provider}/{number}`: the settled batch holding a receipt, from
     /// the node that served it.
     pub fn settled_batch(

@@ -267,6 +267,7 @@ mod tests {
                 })
                 .collect(),
             emission: None,
+            providers: vec![],
         };
         let mut state = State::from_genesis(&genesis).unwrap();
         let before = epoch_peers(&state).unwrap();

@@ -165,6 +165,13 @@ pub fn next_batch(
 ) -> Option<Batch> {
     let mut leaves: Vec<SettledReceipt> = Vec::new();
     let mut totals = Totals::default();
+    // What the provider's bond still lets it settle in this epoch: a batch stops before it,
+    // and the rest waits for the next epoch (a refusal would only write receipts off).
+    let epoch = state.height().map_or(0, |h| h.next().0 / state.params().epoch_length.max(1));
+    let capacity = state.provider_bond(&receipts.first()?.body.provider).map_or(0, |b| {
+        let settled = if b.epoch == epoch { b.settled.0 } else { 0 };
+        b.amount.0.saturating_sub(settled)
+    });
     let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
     let mut written_off = Vec::new();
     for r in receipts {
@@ -184,6 +191,15 @@ pub fn next_batch(
         // A leaf alone always fits (one charge, at most the credits a settlement holds); one
         // that would pass the limits starts the next batch.
         let Some(next) = leaf.totals().and_then(|t| totals.add(&t)) else { break };
+        if next.fee() > capacity {
+            if leaves.is_empty() {
+                tracing::warn!(
+                    receipt = number,
+                    "the provider bond's cap for this epoch is reached: settlement waits for the next epoch (bond more to settle more)"
+                );
+            }
+            break;
+        }
         totals = next;
         if let Some(why) = why {
             written_off.push((number, r.body.fee, why));
@@ -339,7 +355,7 @@ impl Settler {
     /// A settlement came back refused: about its content (escalate, unless the state moved
     /// under it), or about the transaction (submit again as is).
     fn note_refusal(&mut self, code: ErrorCode, f: InFlight) {
-        if !escalates(code) || code == ErrorCode::BadReceiptRange {
+        if !escalates(code) || matches!(code, ErrorCode::BadReceiptRange | ErrorCode::OverBondCap) {
             // A nonce or fee problem, or a range settled meanwhile (a resubmitted settlement
             // whose first copy committed): nothing about the receipts is wrong.
             tracing::warn!(first = f.first, tx = %to_hex(&f.tx), code = code.as_str(), "settlement transaction refused; building it again");

@@ -43,6 +43,7 @@ impl Chain {
                 p2p_addr: "127.0.0.1:1".parse().unwrap(),
             }],
             emission: None,
+            providers: vec![],
         };
         Self { state: State::from_genesis(&genesis).unwrap(), nonces: [0; 4] }
     }

@@ -270,6 +270,7 @@ mod tests {
                 p2p_addr: "127.0.0.1:1".parse().unwrap(),
             }],
             emission: None,
+            providers: vec![],
         })
         .unwrap()
     }

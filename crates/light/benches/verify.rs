@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
             p2p_addr: "127.0.0.1:1".parse().unwrap(),
         }],
         emission: None,
+        providers: vec![],
     };
     let mut state = alx_state::State::from_genesis(&genesis).unwrap();
     let root = state.root();

@@ -194,6 +194,7 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         accounts.push(GenesisAccount { address, balance: alx(1_000) });
         nodes.push(node_home);
     }
+    let validator_addresses: Vec<_> = validators.iter().map(|v| v.address).collect();
     let genesis = Genesis {
         chain_id: DEV_CHAIN_ID.parse().expect("valid chain id"),
         params: Params {
@@ -211,6 +212,12 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
             split: alx_emission::Split::DEFAULT,
             subnet_split: alx_emission::SubnetSplit::DEFAULT,
         }),
+        // Each node serves models as a bonded provider, so API keys can name it at once; the
+        // bond caps what it settles per epoch (10,000 ALX).
+        providers: validator_addresses
+            .iter()
+            .map(|&address| alx_state::GenesisProvider { address, bond: alx(10_000) })
+            .collect(),
     };
     genesis.validate()?;
     let path = root.join(GENESIS_FILE);

@@ -103,6 +103,7 @@ fn genesis(scenario: &Scenario, validators: &[PrivateKey]) -> Genesis {
             split: alx_emission::Split::DEFAULT,
             subnet_split: alx_emission::SubnetSplit::DEFAULT,
         }),
+        providers: vec![],
     }
 }
 

@@ -15,7 +15,7 @@ pub struct SupplyAudit {
     /// The recorded total supply.
     pub supply: Amount,
     /// What accounts and the chain hold: balances, bonded and unbonding stake, contribution
-    /// stakes, prepaid deposits and key allowances, claimable rewards, the treasury, the
+    /// stakes, prepaid deposits and key allowances, provider bonds, claimable rewards, the treasury, the
     /// emission pools and funds, and subnets' pending emission.
     pub held: Amount,
     /// Minted by emission so far.
@@ -45,6 +45,7 @@ impl State {
         add(self.datanet_stake_locked()?)?;
         add(self.subnet_pending_total()?)?;
         add(self.prepaid_total()?)?;
+        add(self.provider_bonds_total()?)?;
         add(self.claimable_total()?)?;
         add(self.treasury()?)?;
         for name in [POOL_SUBNETS, POOL_DATA, POOL_COMPUTE, PROTECTION_FUND] {

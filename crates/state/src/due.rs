@@ -6,6 +6,7 @@
 //! 0x1E ‖ height (BE) ‖ kind (u8) ‖ subject  → empty
 //!        kind 0: close an API key            subject: key hash
 //!        kind 1: a contribution's data deadline   subject: datanet (BE) ‖ contribution (BE)
+//!        kind 2: a settlement's challenge window closes   subject: provider ‖ first receipt (BE)
 //! ```
 //!
 //! Big-endian heights keep each height's entries together, so a block reads exactly the
@@ -14,13 +15,14 @@
 
 use crate::state::{CorruptState, State};
 use alx_types::{
-    Hash, Height,
+    Address, Hash, Height,
     datanet::{ContributionId, DatanetId},
 };
 
 pub(crate) const PREFIX_DUE: u8 = 0x1E;
 const KIND_CLOSE_API_KEY: u8 = 0;
 const KIND_DATA_DEADLINE: u8 = 1;
+const KIND_SETTLEMENT_WINDOW: u8 = 2;
 
 /// Something the chain does at a height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub(crate) enum Due {
     CloseApiKey(Hash),
     /// Drop a contribution still waiting for its data.
     DataDeadline(DatanetId, ContributionId),
+    /// Close a settlement's challenge window.
+    SettlementWindow(Address, u64),
 }
 
 fn height_prefix(height: Height) -> Vec<u8> {
@@ -50,6 +54,11 @@ fn due_key(height: Height, due: &Due) -> Vec<u8> {
             k.extend_from_slice(&datanet.0.to_be_bytes());
             k.extend_from_slice(&contribution.0.to_be_bytes());
         }
+        Due::SettlementWindow(provider, first) => {
+            k.push(KIND_SETTLEMENT_WINDOW);
+            k.extend_from_slice(provider.as_bytes());
+            k.extend_from_slice(&first.to_be_bytes());
+        }
     }
     k
 }
@@ -65,6 +74,10 @@ fn parse(subject: &[u8]) -> Option<Due> {
             let datanet = DatanetId(u64::from_be_bytes(rest[..8].try_into().ok()?));
             let contribution = ContributionId(u64::from_be_bytes(rest[8..].try_into().ok()?));
             Some(Due::DataDeadline(datanet, contribution))
+        }
+        KIND_SETTLEMENT_WINDOW if rest.len() == 40 => {
+            let provider = Address(rest[..32].try_into().ok()?);
+            Some(Due::SettlementWindow(provider, u64::from_be_bytes(rest[32..].try_into().ok()?)))
         }
         _ => None,
     }
@@ -104,7 +117,7 @@ impl State {
         for (key, _) in self.auth().scan_prefix(&[PREFIX_DUE]) {
             match key.get(9..).and_then(parse) {
                 Some(Due::DataDeadline(datanet, id)) => out.push((datanet, id)),
-                Some(Due::CloseApiKey(_)) => {}
+                Some(Due::CloseApiKey(_) | Due::SettlementWindow(..)) => {}
                 None => {
                     return Err(CorruptState {
                         key: crate::state::hex_key(key),
@@ -124,6 +137,9 @@ impl State {
                 Due::DataDeadline(datanet, contribution) => {
                     self.data_deadline(datanet, contribution)?;
                 }
+                Due::SettlementWindow(provider, first) => {
+                    self.close_settlement_window(&provider, first);
+                }
             }
         }
         Ok(())
@@ -139,6 +155,7 @@ mod tests {
         for due in [
             Due::CloseApiKey(alx_types::hash::sha256(&[b"k"])),
             Due::DataDeadline(DatanetId(3), ContributionId(u64::MAX)),
+            Due::SettlementWindow(Address([7; 32]), u64::MAX - 1),
         ] {
             let key = due_key(Height(77), &due);
             assert_eq!(parse(&key[9..]), Some(due));

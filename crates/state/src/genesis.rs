@@ -38,6 +38,17 @@ pub struct GenesisValidator {
     pub p2p_addr: std::net::SocketAddr,
 }
 
+/// A serving provider bonded at genesis (as `BondProvider` would), so a fresh chain can be
+/// named on API keys at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisProvider {
+    /// The provider's account.
+    pub address: Address,
+    /// Its bond (created at genesis, counted in the supply).
+    pub bond: Amount,
+}
+
 /// The genesis file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +64,9 @@ pub struct Genesis {
     /// What each block mints and how it is divided (none: nothing is minted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emission: Option<alx_emission::EmissionParams>,
+    /// Providers bonded at genesis.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<GenesisProvider>,
 }
 
 /// Why a genesis was refused.
@@ -139,15 +153,28 @@ impl Genesis {
                 return Err(GenesisError::BadP2pAddr(v.address, v.p2p_addr));
             }
         }
+        let mut seen_providers = std::collections::BTreeSet::new();
+        for p in &self.providers {
+            if !seen_providers.insert(p.address) {
+                return Err(GenesisError::Duplicate(p.address));
+            }
+            if p.bond.is_zero() {
+                return Err(GenesisError::ZeroStake(p.address));
+            }
+            if !p.address.is_strict_key() {
+                return Err(GenesisError::NotAKey(p.address));
+            }
+        }
         self.total_supply().map(|_| ())
     }
 
-    /// Balances plus stakes.
+    /// Balances plus stakes plus provider bonds.
     pub fn total_supply(&self) -> Result<Amount, GenesisError> {
         self.accounts
             .iter()
             .map(|a| a.balance)
             .chain(self.validators.iter().map(|v| v.stake))
+            .chain(self.providers.iter().map(|p| p.bond))
             .try_fold(Amount::ZERO, Amount::checked_add)
             .ok_or(GenesisError::SupplyOverflow)
     }

@@ -18,6 +18,7 @@
 pub mod audit;
 pub mod auth;
 mod availability;
+mod challenges;
 mod datanet_records;
 mod datanets;
 mod due;
@@ -36,10 +37,13 @@ mod subnets;
 mod usage;
 
 pub use audit::SupplyAudit;
+pub use challenges::{ProviderBond, SettlementRecord};
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
 pub use datanets::contribution_leaf;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
-pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator, Params};
+pub use genesis::{
+    Genesis, GenesisAccount, GenesisError, GenesisProvider, GenesisValidator, Params,
+};
 pub use keys::{Account, Validator};
 pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
 pub use state::{CorruptState, State};

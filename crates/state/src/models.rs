@@ -19,7 +19,7 @@ impl State {
         match op {
             ModelOp::Register(spec) => self.register_model(height, who, spec),
             ModelOp::SetPrices { model, input_per_1k, output_per_1k } => {
-                self.set_prices(who, *model, *input_per_1k, *output_per_1k)
+                self.set_prices(height, who, *model, *input_per_1k, *output_per_1k)
             }
             ModelOp::Retire { model } => {
                 let mut m = self.owned_model(who, *model)?;
@@ -60,12 +60,14 @@ impl State {
 
     fn set_prices(
         &mut self,
+        height: Height,
         who: &Address,
         id: ModelId,
         input: Amount,
         output: Amount,
     ) -> PayloadResult {
         let mut m = self.owned_model(who, id)?;
+        self.note_price_change(height, id, m.spec.price_input_per_1k, m.spec.price_output_per_1k)?;
         m.spec.price_input_per_1k = input;
         m.spec.price_output_per_1k = output;
         self.put_model(id, &m);

@@ -71,6 +71,11 @@ impl State {
         if let Some(emission) = &genesis.emission {
             state.put_emission_params(emission);
         }
+        for p in &genesis.providers {
+            state
+                .add_provider_bond(&p.address, p.bond)
+                .map_err(|_| GenesisError::SupplyOverflow)?;
+        }
         Ok(state)
     }
 

@@ -98,6 +98,9 @@ impl State {
             UsageOp::RevokeApiKey { key_hash } => self.revoke_api_key(height, who, key_hash),
             UsageOp::Settle(s) => self.settle(height, who, s),
             UsageOp::Claim => self.claim(who),
+            UsageOp::BondProvider { amount } => self.bond_provider(who, *amount),
+            UsageOp::UnbondProvider { amount } => self.unbond_provider(height, who, *amount),
+            UsageOp::Challenge(c) => self.challenge(who, c),
         }
     }
 
@@ -142,6 +145,7 @@ impl State {
         if !provider.is_strict_key() {
             return Err(ErrorCode::BadAddress.into());
         }
+        self.require_bonded(provider)?;
         let deposit =
             self.prepaid(who)?.checked_sub(allowance).ok_or(ErrorCode::InsufficientDeposit)?;
         let key = ApiKey {
@@ -319,7 +323,19 @@ impl State {
         if credited.keys().any(|m| !per_model.contains_key(m)) {
             return Err(ErrorCode::BadCredit.into());
         }
+        self.take_bond_capacity(height, provider, out.charged)?;
         self.record_matched_weights(height, provider, &out)?;
+        let prices = models
+            .iter()
+            .map(|(id, m)| (*id, m.spec.price_input_per_1k, m.spec.price_output_per_1k));
+        self.record_settlement(
+            height,
+            provider,
+            s.first_receipt,
+            s.receipts,
+            s.receipts_root,
+            prices,
+        )?;
         self.apply_payouts(out)?;
         self.put_next_receipt(provider, end);
         Ok(())

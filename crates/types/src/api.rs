@@ -200,6 +200,22 @@ pub enum PayloadJson {
     },
     /// See [`UsageOp::Claim`].
     Claim,
+    /// See [`UsageOp::BondProvider`].
+    ProviderBond {
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`UsageOp::UnbondProvider`].
+    ProviderUnbond {
+        /// Amount.
+        amount: Amount,
+    },
+    /// See [`UsageOp::Challenge`].
+    Challenge {
+        /// The challenge.
+        #[serde(flatten)]
+        challenge: crate::challenge::Challenge,
+    },
     /// See [`SubnetOp::Create`].
     SubnetCreate {
         /// The new subnet.
@@ -299,6 +315,9 @@ impl From<&Payload> for PayloadJson {
                 UsageOp::RevokeApiKey { key_hash } => Self::ApiKeyRevoke { key_hash: *key_hash },
                 UsageOp::Settle(s) => Self::Settle { settlement: (**s).clone() },
                 UsageOp::Claim => Self::Claim,
+                UsageOp::BondProvider { amount } => Self::ProviderBond { amount: *amount },
+                UsageOp::UnbondProvider { amount } => Self::ProviderUnbond { amount: *amount },
+                UsageOp::Challenge(c) => Self::Challenge { challenge: (**c).clone() },
             },
             Payload::Subnet(ref op) => match op {
                 SubnetOp::Create(spec) => Self::SubnetCreate { spec: (**spec).clone() },

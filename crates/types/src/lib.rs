@@ -15,6 +15,7 @@ pub mod attribution_api;
 pub mod availability;
 pub mod block;
 pub mod chain_id;
+pub mod challenge;
 pub mod datanet;
 pub mod datanet_api;
 pub mod hash;

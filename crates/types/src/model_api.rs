@@ -56,6 +56,23 @@ pub struct ApiKeyJson {
     pub closes_at: Option<Height>,
 }
 
+/// `GET /api/providers/{address}`: a serving provider's bond and what it settled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderJson {
+    /// The provider.
+    pub address: Address,
+    /// Its bond: it caps what the provider settles per epoch and is slashed on a proven
+    /// challenge.
+    pub bond: Amount,
+    /// Fees settled in the current epoch (of at most `bond`).
+    pub settled_this_epoch: Amount,
+    /// The bond cannot be withdrawn before this height (its last settlement's challenge
+    /// window).
+    pub locked_until: Height,
+    /// Receipts settled so far (its next receipt number).
+    pub next_receipt: u64,
+}
+
 /// `GET /api/emission`: the schedule's state and where minted tokens wait.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmissionJson {

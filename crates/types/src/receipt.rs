@@ -171,6 +171,20 @@ error_codes! {
     /// totals it applies (charges, credits, tokens, receipt count), or those totals are not in
     /// canonical order (sorted, none zero). Fee charged.
     ReceiptRootMismatch = 54, "receipt_root_mismatch";
+    /// The provider holds no provider bond: it cannot be named on API keys. Fee charged.
+    ProviderNotBonded = 55, "provider_not_bonded";
+    /// The settlement would take the provider's settled fees in this epoch past its bond.
+    /// Fee charged.
+    OverBondCap = 56, "over_bond_cap";
+    /// The bond cannot be withdrawn: a settlement of this provider is still challengeable, or
+    /// the bond is smaller than asked. Fee charged.
+    BondLocked = 57, "bond_locked";
+    /// No settlement of that provider from that receipt is open to challenge (never settled,
+    /// past its challenge window, or already slashed). Fee charged.
+    NoSuchSettlement = 58, "no_such_settlement";
+    /// The evidence does not show the settlement wrong (it does not open the settlement's
+    /// root, or what it opens adds up). Fee charged.
+    ChallengeRejected = 59, "challenge_rejected";
 }
 
 impl ErrorCode {

@@ -19,8 +19,10 @@
 //! transaction. The chain id and the per-sender nonce make every transaction unique.
 
 use crate::{
-    Address, Amount, ChainId, Hash, NAMESPACE_TX, datanet::DatanetOp, hash::sha256,
-    limits::TX_SIZE_MAX,
+    Address, Amount, ChainId, Hash, NAMESPACE_TX,
+    datanet::DatanetOp,
+    hash::sha256,
+    limits::{CHALLENGE_TX_SIZE_MAX, TX_SIZE_MAX},
 };
 use bytes::{BufMut, Bytes};
 use commonware_codec::{
@@ -312,13 +314,20 @@ impl SignedTx {
     }
 
     /// Decodes a signed transaction from exactly `bytes`, refusing anything over
-    /// [`TX_SIZE_MAX`] before reading it.
+    /// [`CHALLENGE_TX_SIZE_MAX`] before reading it, and anything over [`TX_SIZE_MAX`] but a
+    /// challenge after.
     pub fn decode_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
-        if bytes.len() > TX_SIZE_MAX {
+        if bytes.len() > CHALLENGE_TX_SIZE_MAX {
             return Err(CodecError::InvalidLength(bytes.len()));
         }
         use commonware_codec::DecodeExt as _;
-        Self::decode(commonware_codec::Copying(bytes))
+        let tx = Self::decode(commonware_codec::Copying(bytes))?;
+        let challenge =
+            matches!(tx.tx.payload, Payload::Usage(crate::usage::UsageOp::Challenge(_)));
+        if bytes.len() > TX_SIZE_MAX && !challenge {
+            return Err(CodecError::InvalidLength(bytes.len()));
+        }
+        Ok(tx)
     }
 
     /// The canonical encoding.

@@ -11,6 +11,11 @@
 //!         | 4 Settle { settlement }                       a provider charges served requests
 //!         | 5 Claim                                       claimable rewards → balance
 //!         | 6 FundApiKey { key_hash, amount }             deposit → the key's allowance
+//!         | 7 BondProvider { amount }                     balance → the sender's provider bond
+//!         | 8 UnbondProvider { amount }                   provider bond → balance (not while
+//!                                                         a settlement is challengeable)
+//!         | 9 Challenge { challenge }                     evidence against a settlement
+//!                                                         (`crate::challenge`)
 //! ```
 //!
 //! An API key is a secret the payer gives to a serving node; the chain holds only its hash,
@@ -180,6 +185,20 @@ pub enum UsageOp {
         /// Base units.
         amount: Amount,
     },
+    /// Move `amount` of the balance into the sender's provider bond: what lets it be named on
+    /// API keys, caps what it settles per epoch, and is slashed on a proven challenge.
+    BondProvider {
+        /// Base units.
+        amount: Amount,
+    },
+    /// Move `amount` of the sender's provider bond back to its balance (refused while one of
+    /// its settlements is challengeable).
+    UnbondProvider {
+        /// Base units.
+        amount: Amount,
+    },
+    /// Challenge a settlement with evidence the chain checks.
+    Challenge(Box<crate::challenge::Challenge>),
 }
 
 impl UsageOp {
@@ -194,6 +213,9 @@ impl UsageOp {
             Self::Settle(_) => "settle",
             Self::Claim => "claim",
             Self::FundApiKey { .. } => "api_key_fund",
+            Self::BondProvider { .. } => "provider_bond",
+            Self::UnbondProvider { .. } => "provider_unbond",
+            Self::Challenge(_) => "challenge",
         }
     }
 }
@@ -311,6 +333,18 @@ impl Write for UsageOp {
                 key_hash.write(buf);
                 amount.write(buf);
             }
+            Self::BondProvider { amount } => {
+                buf.put_u8(7);
+                amount.write(buf);
+            }
+            Self::UnbondProvider { amount } => {
+                buf.put_u8(8);
+                amount.write(buf);
+            }
+            Self::Challenge(c) => {
+                buf.put_u8(9);
+                c.write(buf);
+            }
         }
     }
 }
@@ -318,7 +352,11 @@ impl Write for UsageOp {
 impl EncodeSize for UsageOp {
     fn encode_size(&self) -> usize {
         1 + match self {
-            Self::Deposit { .. } | Self::Withdraw { .. } => Amount::SIZE,
+            Self::Deposit { .. }
+            | Self::Withdraw { .. }
+            | Self::BondProvider { .. }
+            | Self::UnbondProvider { .. } => Amount::SIZE,
+            Self::Challenge(c) => c.encode_size(),
             Self::CreateApiKey { .. } => Hash::SIZE + Address::SIZE + Amount::SIZE,
             Self::RevokeApiKey { .. } => Hash::SIZE,
             Self::Settle(s) => s.encode_size(),
@@ -343,6 +381,9 @@ impl Read for UsageOp {
             4 => Self::Settle(Box::new(Settlement::read(buf)?)),
             5 => Self::Claim,
             6 => Self::FundApiKey { key_hash: Hash::read(buf)?, amount: Amount::read(buf)? },
+            7 => Self::BondProvider { amount: Amount::read(buf)? },
+            8 => Self::UnbondProvider { amount: Amount::read(buf)? },
+            9 => Self::Challenge(Box::new(crate::challenge::Challenge::read(buf)?)),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -418,6 +459,14 @@ mod tests {
             crate::Payload::Usage(UsageOp::RevokeApiKey { key_hash: crate::hash::ZERO }),
             crate::Payload::Usage(UsageOp::Settle(Box::new(full_settlement()))),
             crate::Payload::Usage(UsageOp::Claim),
+            crate::Payload::Usage(UsageOp::BondProvider { amount: Amount(7) }),
+            crate::Payload::Usage(UsageOp::UnbondProvider { amount: Amount(7) }),
+            crate::Payload::Usage(UsageOp::Challenge(Box::new(
+                crate::challenge::tests::sums_challenge(),
+            ))),
+            crate::Payload::Usage(UsageOp::Challenge(Box::new(
+                crate::challenge::tests::leaf_challenge(),
+            ))),
         ];
         for p in payloads {
             let bytes = p.encode();

@@ -56,6 +56,9 @@ fn genesis() -> Genesis {
             split: Split::DEFAULT,
             subnet_split: SubnetSplit::DEFAULT,
         }),
+        providers: [0, 1]
+            .map(|i| alx_state::GenesisProvider { address: addr(i), bond: Amount(1_000 * ALX) })
+            .to_vec(),
     }
 }
 

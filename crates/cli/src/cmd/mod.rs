@@ -17,6 +17,7 @@ pub(crate) mod model;
 pub(crate) mod model_fetch;
 pub(crate) mod neuron;
 pub(crate) mod node;
+pub(crate) mod provider;
 pub(crate) mod receipt;
 pub(crate) mod receipt_settlement;
 pub(crate) mod sample;

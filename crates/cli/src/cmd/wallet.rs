@@ -7,7 +7,7 @@ use crate::{
     wallet::{self, Sent},
 };
 use alx_client::Client;
-use alx_types::{Amount, TxStatus, tx::Payload};
+use alx_types::{Amount, ErrorCode, TxStatus, tx::Payload};
 use clap::{Args, Subcommand};
 
 pub(crate) fn amount(text: &str) -> Result<Amount, String> {
@@ -122,11 +122,20 @@ pub(crate) struct TransferArgs {
 
 /// A failed receipt as an error (code: the receipt's), with the usual hint.
 pub(crate) fn failure(what: &str, sent: &Sent) -> Option<anyhow::Error> {
-    let failed = sent.failure(what, |_| {
-        format!(
+    let failed = sent.failure(what, |code| match code {
+        Some(ErrorCode::ProviderNotBonded) => {
+            "the provider must hold a bond first: `alx provider bond AMOUNT --from PROVIDER`".into()
+        }
+        Some(ErrorCode::BondLocked) => {
+            "a settlement of this provider is still challengeable (or the bond is smaller); see `alx provider show ADDRESS`".into()
+        }
+        Some(ErrorCode::ChallengeRejected) => {
+            "the evidence opens nothing wrong in that settlement; nothing moved but the fee".into()
+        }
+        _ => format!(
             "see `alx tx show {}`; failed transactions keep their fee when the code says so",
             sent.hash
-        )
+        ),
     })?;
     Some(failed.into())
 }

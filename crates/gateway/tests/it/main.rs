@@ -44,6 +44,7 @@ fn genesis() -> Genesis {
             p2p_addr: "127.0.0.1:1".parse().expect("socket address"),
         }],
         emission: None,
+        providers: vec![alx_state::GenesisProvider { address: addr(0), bond: Amount(1 << 100) }],
     }
 }
 

@@ -361,3 +361,26 @@ fn leaves_that_overcharge_their_receipts_are_caught() {
     let e = published.check(&settlement).unwrap_err();
     assert_eq!(e.code(), "leaf_disagrees_with_receipt", "{e}");
 }
+
+/// A provider whose bond's cap for the epoch is reached settles what fits and holds the rest
+/// until the next epoch or a larger bond: nothing is refused, nothing written off.
+#[test]
+fn the_bond_cap_delays_settlement_and_writes_nothing_off() {
+    let (chain, g) = setup();
+    let bond = chain.ledger.committed().state.provider_bond(&addr(0)).unwrap().amount.0;
+    chain.ok(0, Payload::Usage(UsageOp::UnbondProvider { amount: Amount(bond - 15_000) }));
+    let mut settler = Settler::default();
+    serve(&g, &chain, 4);
+    serve(&g, &chain, 4);
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 1, "one fee of 10,000 fits a bond of 15,000");
+    assert!(settler.round(&g).is_none(), "the second waits (for the next epoch, or more bond)");
+    chain.ok(0, Payload::Usage(UsageOp::BondProvider { amount: Amount(FEE) }));
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 2);
+    assert_eq!(spent(&chain, 4), 2 * FEE);
+    assert_eq!(g.stats().written_off(), 0);
+    assert_eq!(g.stats().failed(), 0);
+}

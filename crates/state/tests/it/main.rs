@@ -2,6 +2,7 @@
 //! and property tests of supply conservation and nonce monotonicity.
 
 mod availability;
+mod challenges;
 mod datanets;
 mod emission;
 mod properties;
@@ -40,6 +41,9 @@ pub(crate) fn genesis() -> Genesis {
             p2p_addr: "127.0.0.1:1".parse().unwrap(),
         }],
         emission: None,
+        providers: [0, 1]
+            .map(|i| alx_state::GenesisProvider { address: addr(i), bond: Amount(1 << 80) })
+            .to_vec(),
     }
 }
 

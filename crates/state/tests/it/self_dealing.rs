@@ -170,6 +170,9 @@ fn open_market(s: &Play) -> (Market, [(Hash, u64); 2]) {
     let mut g = genesis();
     g.accounts =
         (0..6).map(|i| GenesisAccount { address: addr(i), balance: Amount(FUNDS) }).collect();
+    g.providers = (0..6)
+        .map(|i| alx_state::GenesisProvider { address: addr(i), bond: Amount(FUNDS) })
+        .collect();
     g.emission = (s.per_block > 0).then(|| EmissionParams {
         schedule: Schedule::new(ScheduleParams {
             curve: Curve::Halving {
@@ -315,7 +318,7 @@ proptest! {
         }
         // Through the end of the epoch of the last settlement, when its pools pay.
         let before_pay = m.actor_wealth(&keys);
-        while (m.state.height().unwrap().0 + 1) % epoch != 0 {
+        while !(m.state.height().unwrap().0 + 1).is_multiple_of(epoch) {
             m.block(vec![]);
         }
         m.block(vec![]);
