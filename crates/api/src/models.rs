@@ -141,6 +141,40 @@ pub(crate) async fn provider(
     }))
 }
 
+pub(crate) async fn settlement_record(
+    State(s): State<ApiState>,
+    Path((address, first)): Path<(String, String)>,
+) -> ApiResult<alx_types::model_api::SettlementRecordJson> {
+    use alx_types::model_api::{RecordedPrice, SettlementRecordJson};
+    let provider: alx_types::Address = address
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let first: u64 = first
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{first:?} is not a receipt number")))?;
+    let committed = s.chain.committed();
+    let r = committed.state.settlement_record(&provider, first)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no settlement of {address} from receipt {first} is open to challenge (never settled, past its window, or slashed)"
+        ))
+    })?;
+    Ok(Json(SettlementRecordJson {
+        provider,
+        first_receipt: first,
+        receipts: r.receipts,
+        receipts_root: r.root,
+        prices: r
+            .prices
+            .iter()
+            .map(|&(model, input_per_1k, output_per_1k)| RecordedPrice {
+                model,
+                input_per_1k,
+                output_per_1k,
+            })
+            .collect(),
+    }))
+}
+
 pub(crate) async fn emission(
     State(s): State<ApiState>,
 ) -> ApiResult<alx_types::model_api::EmissionJson> {

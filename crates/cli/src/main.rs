@@ -71,6 +71,9 @@ enum Command {
     /// Chat with a model through the node's OpenAI-compatible gateway (streamed, with its
     /// receipt and attribution).
     Chat(cmd::chat::ChatArgs),
+    /// Audit settlements: check published receipts, prices and attribution; file challenges.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// Serving providers: bond to be named on API keys, unbond, show a bond.
     #[command(subcommand)]
     Provider(cmd::provider::ProviderCommand),
@@ -190,6 +193,7 @@ fn main() -> ExitCode {
         Command::Chat(a) => cmd::chat::run(&globals, &a),
         Command::Receipt(c) => cmd::receipt::run(&globals, c),
         Command::Provider(c) => cmd::provider::run(&globals, c),
+        Command::Audit(c) => cmd::audit::run(&globals, c),
         Command::Stake(c) => cmd::wallet::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),

@@ -213,6 +213,15 @@ impl Client {
         self.get(&format!("/api/providers/{address}"))
     }
 
+    /// `GET /api/providers/{address}/settlements/{first}`: a settlement open to challenge.
+    pub fn settlement_record(
+        &self,
+        provider: &Address,
+        first: u64,
+    ) -> Result<alx_types::model_api::SettlementRecordJson, ClientError> {
+        self.get(&format!("/api/providers/{provider}/settlements/{first}"))
+    }
+
     /// `GET /api/settlements/{provider}/{number}`: the settled batch holding a receipt, from
     /// the node that served it.
     pub fn settled_batch(

@@ -73,6 +73,34 @@ pub struct ProviderJson {
     pub next_receipt: u64,
 }
 
+/// A model's price as a settlement's challenge is judged by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPrice {
+    /// The model.
+    pub model: crate::model::ModelId,
+    /// Its highest input price in the window before the settlement (per 1,000 tokens).
+    pub input_per_1k: Amount,
+    /// Its highest output price in that window (per 1,000 tokens).
+    pub output_per_1k: Amount,
+}
+
+/// `GET /api/providers/{address}/settlements/{first}`: what the chain keeps of a settlement
+/// while it can be challenged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRecordJson {
+    /// The provider.
+    pub provider: Address,
+    /// Its first receipt.
+    pub first_receipt: u64,
+    /// Receipts settled.
+    pub receipts: u32,
+    /// The receipt root.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub receipts_root: crate::Hash,
+    /// Per model charged, the prices a challenge is judged by.
+    pub prices: Vec<RecordedPrice>,
+}
+
 /// `GET /api/emission`: the schedule's state and where minted tokens wait.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmissionJson {

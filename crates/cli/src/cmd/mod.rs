@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_inference;
 pub(crate) mod bench_ledger;

@@ -303,6 +303,8 @@ fn adversarial_payments_slow() {
         .as_str()
         .unwrap()
         .to_owned();
+    // bob serves too: bonded, so keys can name it.
+    ok(&["provider", "bond", "100", "--from", "bob"]);
     let elsewhere = ok(&[
         "keys",
         "api-key",

@@ -363,7 +363,7 @@ fn up_sets_up_the_sample_and_chat_answers_with_smollm2_slow() {
 
 /// A node on loopback serving a generated tiny model registered as `tiny`, and an API key of
 /// carol's with `alx_amount` ALX of allowance (the home lives as long as the returned guard).
-fn tiny_model_node(alx_amount: &str) -> (tempfile::TempDir, Node, String) {
+pub(crate) fn tiny_model_node(alx_amount: &str) -> (tempfile::TempDir, Node, String) {
     let home = tempfile::tempdir().unwrap();
     let node = Node::up(home.path(), free_port(), free_port());
     let h = home.path();

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod api;
+mod audit;
 mod competition;
 mod crash;
 mod datanet;

@@ -1,0 +1,66 @@
+//! Re-derives a receipt's attribution: the span part from its output against each datanet
+//! version it names (`POST /api/attribution`), the retrieval part from its citations, combined
+//! and turned into credits by the one rule (`alx_attribution::rule`).
+
+use crate::AuditError;
+use alx_attribution::rule::{self, Key};
+use alx_client::Client;
+use alx_types::{attribution_api::AttributionRequest, usage_api::UsageReceipt};
+use std::collections::BTreeMap;
+
+/// What differs between the receipt and its re-derived attribution (`None`: nothing).
+pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>, AuditError> {
+    let mut reports = Vec::new();
+    for d in &r.body.datanets {
+        let req = AttributionRequest {
+            datanet: d.datanet,
+            version: Some(d.version),
+            text: r.body.output.clone(),
+            min_len: None,
+        };
+        match chain.attribute(&req) {
+            Ok(report) => reports.push(report),
+            Err(e) if e.is_not_found() => {
+                return Ok(Some(format!(
+                    "datanet {} version {} is not indexed here",
+                    d.datanet, d.version
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let spans = alx_gateway::attribution::span_weights(&reports);
+    let ranked: Vec<Key> =
+        r.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
+    let shares = rule::combine(&ranked, &spans);
+    let claimed: BTreeMap<Key, u32> =
+        r.body.shares.iter().map(|e| ((e.datanet.0, e.contribution.0), e.bps)).collect();
+    if shares != claimed {
+        return Ok(Some(format!("shares re-derived {shares:?}, receipt names {claimed:?}")));
+    }
+    // Credits: the data share of the fee split by the shares; the receipt may name fewer (a
+    // flagged contribution's), never more or others.
+    let model = match chain.model(&r.body.model.to_string()) {
+        Ok(m) => m,
+        Err(e) if e.is_not_found() => {
+            return Ok(Some(format!("model {} is unknown", r.body.model)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let data = rule::data_share(r.body.fee.0, u32::from(model.spec.split.data_bps));
+    let expected: BTreeMap<Key, u128> =
+        rule::credits(data, &shares, |_| false).into_iter().collect();
+    for c in &r.body.credits {
+        let key = (c.datanet.0, c.contribution.0);
+        if expected.get(&key).is_none_or(|e| c.amount.0 > *e) {
+            return Ok(Some(format!(
+                "credits {} to contribution {}:{} where the rule gives {}",
+                c.amount,
+                c.datanet,
+                c.contribution,
+                expected.get(&key).copied().unwrap_or(0)
+            )));
+        }
+    }
+    Ok(None)
+}

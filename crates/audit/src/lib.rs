@@ -1,0 +1,287 @@
+//! The auditor: follows a chain's settlements, fetches each batch its provider published, and
+//! checks everything it can without trusting anyone:
+//!
+//! 1. The published leaves rebuild the settlement's receipt root.
+//! 2. Every leaf charges no more than its signed receipt and settles its tokens and credits.
+//! 3. Every fee is within the tokens at the model's price recorded for the settlement's window.
+//! 4. Every receipt's attribution, re-derived from its citations and the spans of its output
+//!    against the datanet versions (`POST /api/attribution` and the credit rule of
+//!    `alx_attribution::rule`), gives the shares and credits the receipt names.
+//!
+//! What the chain can check by itself becomes a [`Challenge`] ready to file. What needs the
+//! data or is not yet decidable on chain (attribution, unpublished or unmatched batches) is
+//! reported as a finding. The caller files challenges (the CLI signs them), so this crate
+//! holds no key.
+
+#![forbid(unsafe_code)]
+
+mod attribution;
+
+use alx_client::{Client, ClientError};
+use alx_types::{
+    Address, Hash, TxStatus,
+    api::PayloadJson,
+    challenge::{Challenge, Evidence},
+    hash::to_hex,
+    settled::{LeafProof, root},
+    usage::Settlement,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Why an audit could not go on (the chain's node failed; findings are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The node answering for the chain failed.
+    #[error("the chain's node: {0}")]
+    Chain(#[from] ClientError),
+}
+
+/// What one check found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// The provider does not publish the batch.
+    Unpublished,
+    /// The published batch does not match the settlement (its root, range or receipts).
+    BatchMismatch {
+        /// The stable code (`alx_types::settled_batch::BatchError::code`).
+        code: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A leaf charges more than its tokens at the model's price (challenged on chain).
+    Overcharge {
+        /// The receipt number.
+        receipt: u64,
+        /// What it charged.
+        fee: String,
+    },
+    /// A leaf numbered outside the settled range (challenged on chain).
+    OutOfRange {
+        /// The number it carries.
+        receipt: u64,
+    },
+    /// A receipt whose attribution, re-derived, gives other shares or credits.
+    Attribution {
+        /// The receipt number.
+        receipt: u64,
+        /// What differs.
+        detail: String,
+    },
+}
+
+/// The audit of one settlement.
+#[derive(Clone, Debug, Serialize)]
+pub struct SettlementAudit {
+    /// The settlement transaction.
+    pub tx: String,
+    /// Its block.
+    pub height: u64,
+    /// The provider.
+    pub provider: Address,
+    /// Its first receipt.
+    pub first_receipt: u64,
+    /// Receipts it settled.
+    pub receipts: u32,
+    /// Receipts whose leaf was checked against the signed receipt and the price.
+    pub receipts_checked: u64,
+    /// Receipts whose attribution was re-derived.
+    pub attributions_checked: u64,
+    /// Whether the settlement is still in its challenge window (challenges can be filed).
+    pub challengeable: bool,
+    /// What was found wrong.
+    pub findings: Vec<Finding>,
+    /// Challenges the chain will uphold, ready to file (at most one per settlement: a slash
+    /// closes the settlement).
+    #[serde(skip)]
+    pub challenges: Vec<Challenge>,
+}
+
+/// Where batches are published: the provider's node, else the default node.
+#[derive(Clone, Debug, Default)]
+pub struct Publishers {
+    /// Per provider, its node's API.
+    pub by_provider: BTreeMap<Address, String>,
+    /// Everyone else's.
+    pub default: String,
+}
+
+impl Publishers {
+    fn client(&self, provider: &Address) -> Client {
+        Client::new(self.by_provider.get(provider).unwrap_or(&self.default))
+    }
+}
+
+/// What to check beyond the batch itself.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditOptions {
+    /// Re-derive every receipt's attribution (one `POST /api/attribution` per datanet and
+    /// receipt).
+    pub attribution: bool,
+}
+
+/// The settlements committed in block `height`, successful ones only, with their tx hashes.
+pub fn settlements_at(
+    chain: &Client,
+    height: u64,
+) -> Result<Vec<(String, Address, Settlement)>, AuditError> {
+    let block = chain.block(&height.to_string())?;
+    Ok(block
+        .txs
+        .into_iter()
+        .filter(|t| t.receipt.status == TxStatus::Success)
+        .filter_map(|t| match t.tx.payload {
+            PayloadJson::Settle { settlement } => Some((t.tx.hash, t.tx.sender, settlement)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Audits one committed settlement.
+pub fn audit_settlement(
+    chain: &Client,
+    publishers: &Publishers,
+    options: AuditOptions,
+    (tx, height, provider, settlement): (&str, u64, Address, &Settlement),
+) -> Result<SettlementAudit, AuditError> {
+    let mut audit = SettlementAudit {
+        tx: tx.to_owned(),
+        height,
+        provider,
+        first_receipt: settlement.first_receipt,
+        receipts: settlement.receipts,
+        receipts_checked: 0,
+        attributions_checked: 0,
+        challengeable: false,
+        findings: Vec::new(),
+        challenges: Vec::new(),
+    };
+    let batch =
+        match publishers.client(&provider).settled_batch(&provider, settlement.first_receipt) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
+                audit.findings.push(Finding::Unpublished);
+                return Ok(audit);
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let rebuilt = root(&batch.leaves).map(|r| r.digest).ok();
+    if batch.provider != provider || rebuilt != Some(settlement.receipts_root) {
+        audit.findings.push(Finding::BatchMismatch {
+            code: "batch_root_mismatch".into(),
+            detail: "the published leaves do not rebuild the settlement's receipt root".into(),
+        });
+        return Ok(audit);
+    }
+    // The chain's own record of the window: the prices a challenge is judged by.
+    let record = match chain.settlement_record(&provider, settlement.first_receipt) {
+        Ok(r) => Some(r),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    // Without the record (the window closed), the model's current price stands in: the
+    // finding is reported, nothing can be filed.
+    let current = chain.models().unwrap_or_default();
+    let prices = |model| match &record {
+        Some(r) => {
+            r.prices.iter().find(|p| p.model == model).map(|p| (p.input_per_1k, p.output_per_1k))
+        }
+        None => current
+            .iter()
+            .find(|m| m.id == model)
+            .map(|m| (m.spec.price_input_per_1k, m.spec.price_output_per_1k)),
+    };
+    let end = settlement.first_receipt.saturating_add(u64::from(settlement.receipts));
+    for (i, leaf) in batch.leaves.iter().enumerate() {
+        audit.receipts_checked += 1;
+        let Some(proof) = LeafProof::of(&batch.leaves, i) else { continue };
+        let evidence = Evidence::Leaf { leaf: leaf.clone(), proof };
+        if !(settlement.first_receipt..end).contains(&leaf.number) {
+            audit.findings.push(Finding::OutOfRange { receipt: leaf.number });
+        } else if evidence.holds(
+            &settlement.receipts_root,
+            settlement.first_receipt,
+            settlement.receipts,
+            prices,
+        ) {
+            audit
+                .findings
+                .push(Finding::Overcharge { receipt: leaf.number, fee: leaf.fee.to_string() });
+        } else {
+            continue;
+        }
+        if record.is_some() && audit.challenges.is_empty() {
+            audit.challenges.push(Challenge {
+                provider,
+                first_receipt: settlement.first_receipt,
+                evidence,
+            });
+        }
+    }
+    audit.challengeable = record.is_some();
+    if let Err(e) = batch.check(settlement) {
+        audit
+            .findings
+            .push(Finding::BatchMismatch { code: e.code().into(), detail: e.to_string() });
+    }
+    if options.attribution {
+        for receipt in &batch.receipts {
+            audit.attributions_checked += 1;
+            if let Some(detail) = attribution::recheck(chain, receipt)? {
+                audit.findings.push(Finding::Attribution { receipt: receipt.body.number, detail });
+            }
+        }
+    }
+    Ok(audit)
+}
+
+/// The audit of a range of blocks.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AuditReport {
+    /// First block read.
+    pub from: u64,
+    /// Last block read.
+    pub to: u64,
+    /// Settlements audited.
+    pub settlements: u64,
+    /// Receipts whose leaf was checked.
+    pub receipts_checked: u64,
+    /// Receipts whose attribution was re-derived.
+    pub attributions_checked: u64,
+    /// Settlements with findings, with what was found.
+    pub flagged: Vec<SettlementAudit>,
+}
+
+/// Audits every settlement committed in blocks `from..=to`; `each` sees every settlement's
+/// audit as it is made (to file its challenges, or print it).
+pub fn audit_range(
+    chain: &Client,
+    publishers: &Publishers,
+    options: AuditOptions,
+    from: u64,
+    to: u64,
+    mut each: impl FnMut(&SettlementAudit),
+) -> Result<AuditReport, AuditError> {
+    let mut report = AuditReport { from, to, ..AuditReport::default() };
+    for height in from..=to {
+        for (tx, provider, settlement) in settlements_at(chain, height)? {
+            let audit =
+                audit_settlement(chain, publishers, options, (&tx, height, provider, &settlement))?;
+            report.settlements += 1;
+            report.receipts_checked += audit.receipts_checked;
+            report.attributions_checked += audit.attributions_checked;
+            each(&audit);
+            if !audit.findings.is_empty() {
+                report.flagged.push(audit);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The hex of a hash (for callers printing filed challenges).
+#[must_use]
+pub fn hex(hash: &Hash) -> String {
+    to_hex(hash)
+}

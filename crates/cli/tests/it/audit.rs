@@ -1,0 +1,199 @@
+//! `alx audit run` end to end on a dev node. The node serves chats honestly and settles them. A
+//! second provider, played by this test with its own key and its own published batch, is
+//! bonded, signs three receipts on carol's key and over-charges one of them. The auditor
+//! checks both providers' batches. It finds only the over-charge, files one challenge, and the
+//! chain slashes that provider's bond (half to the challenger). The honest node keeps its
+//! bond, and the supply adds up.
+
+use crate::{gateway::tiny_model_node, *};
+use alx_types::{
+    Address, Amount,
+    hash::sha256,
+    settled::{SettledReceipt, root},
+    settled_batch::SettledBatch,
+    tx::{Payload, Transaction},
+    usage::{Settlement, UsageOp},
+    usage_api::{NAMESPACE_RECEIPT, ReceiptBody, UsageReceipt},
+};
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+
+/// Serves `batch` at `/api/settlements/{provider}/{n}` for any `n`, as a provider's node would
+/// (one connection per request, for the life of the test).
+fn publish(batch: SettledBatch) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = serde_json::to_string(&batch).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Signs, submits and waits for a transaction of `key`.
+fn send(node: &Node, key: &PrivateKey, nonce: u64, payload: Payload) -> alx_types::api::TxResponse {
+    let client = node.client();
+    let chain_id = client.status().unwrap().chain_id;
+    let tx = Transaction {
+        chain_id,
+        sender: Address::from_public_key(&key.public_key()),
+        nonce,
+        fee: Amount(1_000),
+        payload,
+    }
+    .sign(key);
+    let hash = client.submit(&tx).unwrap();
+    client.wait_for_tx(&alx_types::hash::to_hex(&hash), Duration::from_secs(30)).unwrap()
+}
+
+#[test]
+fn the_auditor_slashes_an_overcharging_provider_and_spares_the_honest_one_slow() {
+    let (home, node, key) = tiny_model_node("5");
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    // Honest traffic: two chats, settled by the node.
+    let honest = ok(&["keys", "api-key", "show", &key])["provider"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let chat = serde_json::json!({"model": "tiny", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4});
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/chat/completions", node.api))
+            .bearer_auth(&key)
+            .json(&chat)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ok(&["provider", "show", &honest])["next_receipt"] != 2 {
+        assert!(std::time::Instant::now() < deadline, "the node never settled");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let honest_bond = ok(&["provider", "show", &honest])["bond"].clone();
+
+    // The dishonest provider: funded, bonded, named on a key of carol's.
+    let cheat = PrivateKey::from_seed(4_242);
+    let cheat_address = Address::from_public_key(&cheat.public_key());
+    let bond = Amount(1_000_000_000_000);
+    ok(&["transfer", "--from", "alice", "--to", &cheat_address.to_string(), "--amount", "2000"]);
+    let r = send(&node, &cheat, 0, Payload::Usage(UsageOp::BondProvider { amount: bond }));
+    assert_eq!(r.receipt.error, None);
+    ok(&["deposit", "5", "--from", "carol"]);
+    let created = ok(&[
+        "keys",
+        "api-key",
+        "create",
+        "--from",
+        "carol",
+        "--limit",
+        "5",
+        "--provider",
+        &cheat_address.to_string(),
+    ]);
+    let key_hash = sha256(&[created["api_key"].as_str().unwrap().as_bytes()]);
+    // Three receipts it signs; the second charges 1,000 base units over its tokens' price.
+    let model: alx_types::model_api::ModelJson = node.client().model("tiny").unwrap();
+    let spec = &model.spec;
+    let price = |p: u32, c: u32| {
+        (spec.price_input_per_1k.0 * u128::from(p) + spec.price_output_per_1k.0 * u128::from(c))
+            / 1000
+    };
+    let receipts: Vec<UsageReceipt> = (0..3u64)
+        .map(|number| {
+            let fee = price(100, 10) + if number == 1 { 1_000 } else { 0 };
+            let body = ReceiptBody {
+                number,
+                provider: cheat_address,
+                model: model.id,
+                model_name: "tiny".into(),
+                key_hash,
+                prompt_tokens: 100,
+                completion_tokens: 10,
+                fee: Amount(fee),
+                datanets: vec![],
+                citations: vec![],
+                span_shares: vec![],
+                shares: vec![],
+                credits: vec![],
+                output: format!("answer {number}"),
+            };
+            let id = body.id();
+            let signature = hex::encode(cheat.sign(NAMESPACE_RECEIPT, &id.0).encode());
+            UsageReceipt { id, body, signature }
+        })
+        .collect();
+    let leaves: Vec<SettledReceipt> = receipts
+        .iter()
+        .map(|r| SettledReceipt {
+            number: r.body.number,
+            id: r.id,
+            key_hash,
+            model: model.id,
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            fee: r.body.fee,
+            credits: vec![],
+        })
+        .collect();
+    let settlement = Settlement::from_root(0, root(&leaves).unwrap());
+    let settled = send(&node, &cheat, 1, Payload::Usage(UsageOp::Settle(Box::new(settlement))));
+    assert_eq!(settled.receipt.error, None, "the chain cannot see the over-charge by itself");
+    let batch_url = publish(SettledBatch {
+        provider: cheat_address,
+        first_receipt: 0,
+        tx_hash: alx_types::hash::parse_hex(&settled.tx.hash).unwrap(),
+        leaves,
+        receipts,
+    });
+
+    // The audit: both providers' batches, one challenge filed and upheld.
+    let alice_before: u128 =
+        ok(&["balance", "alice"])["account"]["balance"].as_str().unwrap().parse().unwrap();
+    let provider_node = format!("{cheat_address}={batch_url}");
+    let audit =
+        ok(&["audit", "run", "--challenge-from", "alice", "--provider-node", &provider_node]);
+    let report = &audit["report"];
+    assert!(report["settlements"].as_u64().unwrap() >= 2, "{audit}");
+    assert!(report["receipts_checked"].as_u64().unwrap() >= 5, "{audit}");
+    assert!(report["attributions_checked"].as_u64().unwrap() >= 2, "{audit}");
+    let flagged = report["flagged"].as_array().unwrap();
+    assert_eq!(flagged.len(), 1, "only the cheat is flagged: {audit}");
+    assert_eq!(flagged[0]["provider"], cheat_address.to_string());
+    assert_eq!(flagged[0]["findings"][0]["kind"], "overcharge", "{audit}");
+    assert_eq!(flagged[0]["findings"][0]["receipt"], 1);
+    let challenges = audit["challenges"].as_array().unwrap();
+    assert_eq!(challenges.len(), 1, "{audit}");
+    assert_eq!(challenges[0]["upheld"], true, "{audit}");
+
+    // Slashed: half the bond to alice (less the challenge's fee), the rest to the fund.
+    assert_eq!(ok(&["provider", "show", &cheat_address.to_string()])["bond"], "0");
+    let alice_after: u128 =
+        ok(&["balance", "alice"])["account"]["balance"].as_str().unwrap().parse().unwrap();
+    assert_eq!(alice_after, alice_before + bond.0 / 2 - 1_000);
+    assert_eq!(
+        ok(&["provider", "show", &honest])["bond"],
+        honest_bond,
+        "the honest node keeps its bond"
+    );
+    let supply: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/supply", node.api)).unwrap().json().unwrap();
+    assert_eq!(supply["supply"], supply["held"], "{supply}");
+
+    // A second run finds the same over-charge but the settlement is closed: nothing to file.
+    let again =
+        ok(&["audit", "run", "--challenge-from", "alice", "--provider-node", &provider_node]);
+    assert_eq!(again["challenges"], serde_json::json!([]), "{again}");
+}
