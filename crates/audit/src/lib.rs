@@ -21,7 +21,7 @@ use alx_client::{Client, ClientError};
 use alx_types::{
     Address, Hash, TxStatus,
     api::PayloadJson,
-    challenge::{Challenge, Evidence},
+    challenge::{Challenge, Evidence, fee_cap},
     hash::to_hex,
     settled::{LeafProof, root},
     usage::Settlement,
@@ -195,23 +195,29 @@ pub fn audit_settlement(
     let end = settlement.first_receipt.saturating_add(u64::from(settlement.receipts));
     for (i, leaf) in batch.leaves.iter().enumerate() {
         audit.receipts_checked += 1;
+        let outside = !(settlement.first_receipt..end).contains(&leaf.number);
+        let over = !leaf.fee.is_zero()
+            && prices(leaf.model)
+                .is_none_or(|(input, output)| leaf.fee.0 > fee_cap(leaf, input, output));
+        if !(outside || over) {
+            continue;
+        }
+        audit.findings.push(if outside {
+            Finding::OutOfRange { receipt: leaf.number }
+        } else {
+            Finding::Overcharge { receipt: leaf.number, fee: leaf.fee.to_string() }
+        });
+        // The path is built only for a leaf found wrong (each costs a pass over the tree), and
+        // the evidence filed only if the chain's own rule upholds it.
         let Some(proof) = LeafProof::of(&batch.leaves, i) else { continue };
         let evidence = Evidence::Leaf { leaf: leaf.clone(), proof };
-        if !(settlement.first_receipt..end).contains(&leaf.number) {
-            audit.findings.push(Finding::OutOfRange { receipt: leaf.number });
-        } else if evidence.holds(
+        let upheld = evidence.holds(
             &settlement.receipts_root,
             settlement.first_receipt,
             settlement.receipts,
             prices,
-        ) {
-            audit
-                .findings
-                .push(Finding::Overcharge { receipt: leaf.number, fee: leaf.fee.to_string() });
-        } else {
-            continue;
-        }
-        if record.is_some() && audit.challenges.is_empty() {
+        );
+        if record.is_some() && upheld && audit.challenges.is_empty() {
             audit.challenges.push(Challenge {
                 provider,
                 first_receipt: settlement.first_receipt,

@@ -50,6 +50,9 @@ pub enum BenchError {
         /// The first refusal, as the node sent it.
         first: String,
     },
+    /// A batch the benchmark built does not check out (a bug in the benchmark or the check).
+    #[error("the benchmark's own batch does not check: {0}")]
+    Check(String),
     /// A worker thread of the benchmark panicked.
     #[error("a {0} panicked")]
     Panicked(&'static str),

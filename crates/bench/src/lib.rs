@@ -25,6 +25,7 @@ pub mod inference;
 pub mod ledger;
 pub mod load;
 pub mod overhead;
+pub mod receipts;
 pub mod serving;
 mod stats;
 pub mod yuma;

@@ -10,6 +10,9 @@ pub(crate) enum BenchCommand {
     Ledger(crate::cmd::bench_ledger::LedgerArgs),
     /// Yuma Consensus: first and steady epochs at subtensor's limits, and a block of 128 subnets.
     Yuma(crate::cmd::bench_yuma::YumaArgs),
+    /// Settled receipts: the receipt root of 10,000 receipts against a plain Merkle tree, a
+    /// published batch checked, one leaf's proof.
+    Receipts(crate::cmd::bench_receipts::ReceiptsArgs),
     /// SmolLM2 tokens/s (prefill, decode, perplexity) against llama.cpp on the same file in the
     /// same run, and the gateway's overhead per request.
     Inference(crate::cmd::bench_inference::InferenceArgs),
@@ -25,6 +28,7 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
+        BenchCommand::Receipts(args) => crate::cmd::bench_receipts::run(g, &args),
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
         BenchCommand::GatewayLoad(args) => crate::cmd::bench_load::run(g, &args),
         BenchCommand::Gateway(args) => crate::cmd::bench_serve::run(g, &args),
