@@ -55,6 +55,7 @@ fn contribution_json(
         submitted_at: c.submitted_at,
         stake: c.stake,
         near_duplicate: c.near_duplicate,
+        copy_of: c.copy_of,
         first_version: c.first_version,
         earned: state.contribution_earned(datanet, id)?,
         base_version: c.base_version,

@@ -140,8 +140,10 @@ pub fn entries(state: &State, shares: &BTreeMap<Key, u32>) -> Vec<ShareEntry> {
         .collect()
 }
 
-/// The data fee of `fee` paid to each share (the rule's credits), skipping flagged
-/// contributions: the settlement gives what is not credited to the datanets' owners.
+/// The data fee of `fee` paid to each share (the rule's credits). A flagged near-duplicate is
+/// credited like any other: the chain pays its credit to the contribution it copies (or the
+/// protection fund), so receipts issued before and after a flag settle the same way. A
+/// contribution the state no longer holds is not credited.
 pub fn credits(
     state: &State,
     model: ModelId,
@@ -150,11 +152,11 @@ pub fn credits(
     shares: &BTreeMap<Key, u32>,
 ) -> Vec<Credit> {
     let data = rule::data_share(fee.0, u32::from(spec.split.data_bps));
-    let flagged = |key: Key| {
+    let gone = |key: Key| {
         let (d, c) = ids(key);
-        state.contribution(d, c).ok().flatten().is_none_or(|c| c.near_duplicate)
+        state.contribution(d, c).ok().flatten().is_none()
     };
-    rule::credits(data, shares, flagged)
+    rule::credits(data, shares, gone)
         .into_iter()
         .map(|(key, amount)| {
             let (datanet, contribution) = ids(key);

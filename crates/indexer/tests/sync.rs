@@ -182,7 +182,11 @@ async fn versions_are_indexed_and_attributed() {
     // Flagged: evidence stays, the share goes.
     chain.send(
         1,
-        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(1) },
+        DatanetOp::FlagNearDuplicate {
+            datanet: DatanetId(0),
+            contribution: ContributionId(1),
+            copies: ContributionId(0),
+        },
     );
     let flagged = indexes.attribute(&chain.state, DatanetId(0), Some(2), quote, None).unwrap();
     assert_eq!(flagged.excluded, vec![ContributionId(1)]);

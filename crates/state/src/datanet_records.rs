@@ -103,6 +103,8 @@ pub struct Contribution {
     pub stake: Amount,
     /// Flagged by a reviewer as mostly present already: it earns no data share.
     pub near_duplicate: bool,
+    /// The earlier contribution a flag says it copies: its data share goes there.
+    pub copy_of: Option<ContributionId>,
     /// The first version that holds it (0 until approved): the version published next after
     /// its approval. Version `v` holds exactly the approved contributions with
     /// `first_version <= v`, which lets anyone rebuild any version's content.
@@ -196,7 +198,15 @@ impl Write for Contribution {
         buf.put_u8(self.status as u8);
         self.submitted_at.write(buf);
         self.stake.write(buf);
-        buf.put_u8(u8::from(self.near_duplicate));
+        // 0: not flagged; 1: flagged, no original named; 2: flagged, the original follows.
+        match (self.near_duplicate, self.copy_of) {
+            (false, _) => buf.put_u8(0),
+            (true, None) => buf.put_u8(1),
+            (true, Some(original)) => {
+                buf.put_u8(2);
+                original.write(buf);
+            }
+        }
         self.first_version.write(buf);
         self.base_version.write(buf);
         match &self.refusal {
@@ -217,6 +227,7 @@ impl EncodeSize for Contribution {
             + u64::SIZE
             + Amount::SIZE
             + 1
+            + if self.near_duplicate && self.copy_of.is_some() { u64::SIZE } else { 0 }
             + 2 * u32::SIZE
             + 1
             + self.refusal.as_ref().map_or(0, EncodeSize::encode_size)
@@ -231,17 +242,22 @@ impl Read for Contribution {
         let tag = u8::read(buf)?;
         let status =
             *ContributionStatus::ALL.get(usize::from(tag)).ok_or(CodecError::InvalidEnum(tag))?;
+        let submitted_at = Height::read(buf)?;
+        let stake = Amount::read(buf)?;
+        let (near_duplicate, copy_of) = match u8::read(buf)? {
+            0 => (false, None),
+            1 => (true, None),
+            2 => (true, Some(ContributionId::read(buf)?)),
+            other => return Err(CodecError::InvalidEnum(other)),
+        };
         Ok(Self {
             contributor,
             content,
             status,
-            submitted_at: Height::read(buf)?,
-            stake: Amount::read(buf)?,
-            near_duplicate: match u8::read(buf)? {
-                0 => false,
-                1 => true,
-                other => return Err(CodecError::InvalidEnum(other)),
-            },
+            submitted_at,
+            stake,
+            near_duplicate,
+            copy_of,
             first_version: u32::read(buf)?,
             base_version: u32::read(buf)?,
             refusal: match u8::read(buf)? {

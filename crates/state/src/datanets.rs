@@ -47,8 +47,8 @@ impl State {
                 self.withdraw(who, *datanet, *contribution)
             }
             DatanetOp::PublishVersion { datanet } => self.publish_version(height, who, *datanet),
-            DatanetOp::FlagNearDuplicate { datanet, contribution } => {
-                self.flag_near_duplicate(who, *datanet, *contribution)
+            DatanetOp::FlagNearDuplicate { datanet, contribution, copies } => {
+                self.flag_near_duplicate(who, *datanet, *contribution, *copies)
             }
             DatanetOp::Attest { reports } => self.attest(who, reports),
             DatanetOp::Remove { datanet, contribution } => {
@@ -119,6 +119,7 @@ impl State {
             submitted_at: height,
             stake,
             near_duplicate: false,
+            copy_of: None,
             first_version: 0,
             base_version: datanet.version,
             refusal: None,
@@ -225,11 +226,15 @@ impl State {
         Ok(())
     }
 
+    /// The flag names the original it copies: an earlier, approved, unflagged contribution of
+    /// the same datanet. The flagged contribution's data share goes there from now on (see
+    /// `usage::settle`), so a curator gains nothing by flagging.
     fn flag_near_duplicate(
         &mut self,
         who: &Address,
         id: DatanetId,
         contribution_id: ContributionId,
+        copies: ContributionId,
     ) -> PayloadResult {
         let datanet = self.datanet(id)?.ok_or(ErrorCode::UnknownDatanet)?;
         if datanet.owner != *who && !datanet.spec.curators.contains(who) {
@@ -240,7 +245,15 @@ impl State {
         if !matches!(c.status, ContributionStatus::Pending | ContributionStatus::Approved) {
             return Err(ErrorCode::NotPending.into());
         }
+        let original = self.contribution(id, copies)?.ok_or(ErrorCode::UnknownContribution)?;
+        if copies >= contribution_id
+            || original.status != ContributionStatus::Approved
+            || original.near_duplicate
+        {
+            return Err(ErrorCode::BadOriginal.into());
+        }
         c.near_duplicate = true;
+        c.copy_of = Some(copies);
         self.put_contribution(id, contribution_id, &c);
         Ok(())
     }

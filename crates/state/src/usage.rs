@@ -21,7 +21,9 @@
 //! ```
 //!
 //! The data share pays the credited contributions (claimable rewards). A credit for a
-//! flagged near-duplicate, and whatever no credit claims, goes to the owners of the model's
+//! flagged near-duplicate goes to the contribution it copies (or the protection fund, if that
+//! one is flagged or gone): never to whoever flagged it. Whatever no credit claims goes to the
+//! owners of the model's
 //! datanets pro rata to their versions' bytes (floor; the dust to the first datanet's owner),
 //! or to the model owner's claimable rewards if it names no datanet. Nothing is created or
 //! lost: the charges equal the payouts. The protocol part is the fee burned, and the only thing
@@ -66,6 +68,8 @@ struct Payouts {
     data_paid: BTreeMap<(ModelId, Address), Amount>,
     /// What each model's fees gave the treasury: the part nobody can get back.
     burned: BTreeMap<ModelId, Amount>,
+    /// Shares of flagged copies whose original cannot take them.
+    protection: Amount,
     treasury: Amount,
     charged: Amount,
 }
@@ -273,7 +277,6 @@ impl State {
         }
         // Credits, checked against each model's datanet versions and data share.
         let mut credited: BTreeMap<ModelId, Amount> = BTreeMap::new();
-        let mut unpaid: BTreeMap<ModelId, Amount> = BTreeMap::new();
         for c in &s.credits {
             let model = models.get(&c.model).ok_or(ErrorCode::BadCredit)?;
             let version = model
@@ -293,9 +296,23 @@ impl State {
             let sum = credited.entry(c.model).or_default();
             *sum = add(*sum, c.amount)?;
             if contribution.near_duplicate {
-                // Flagged after it was served: its share falls to the datanets' owners.
-                let u = unpaid.entry(c.model).or_default();
-                *u = add(*u, c.amount)?;
+                // A flagged copy: its share goes to the original it copies while that one is
+                // approved and unflagged, else to the protection fund; never to the flagger.
+                let original = match contribution.copy_of {
+                    Some(o) => self
+                        .contribution(c.datanet, o)?
+                        .filter(|x| x.status == ContributionStatus::Approved && !x.near_duplicate)
+                        .map(|x| (o, x.contributor)),
+                    None => None,
+                };
+                match original {
+                    Some((o, contributor)) => {
+                        out.pay_data(c.model, contributor, c.amount)?;
+                        let e = out.earned.entry((c.datanet, o)).or_default();
+                        *e = add(*e, c.amount)?;
+                    }
+                    None => out.protection = add(out.protection, c.amount)?,
+                }
                 continue;
             }
             out.pay_data(c.model, contribution.contributor, c.amount)?;
@@ -311,7 +328,6 @@ impl State {
             let protocol = Amount(total.0 - data.0 - owner.0 - provider_part.0);
             let paid = credited.get(id).copied().unwrap_or_default();
             let rest = data.checked_sub(paid).ok_or(ErrorCode::BadCredit)?;
-            let rest = add(rest, unpaid.get(id).copied().unwrap_or_default())?;
             self.share_among_datanet_owners(*id, model, rest, &mut out)?;
             for (to, amount) in [(model.owner, owner), (*provider, provider_part)] {
                 let b = out.balances.entry(to).or_default();
@@ -432,6 +448,13 @@ impl State {
         }
         let treasury = self.treasury()?.checked_add(out.treasury).ok_or_else(overflow)?;
         self.put_amount_global_named(GLOBAL_TREASURY, treasury);
+        if !out.protection.is_zero() {
+            let fund = self
+                .amount_global(crate::emission::PROTECTION_FUND)?
+                .checked_add(out.protection)
+                .ok_or_else(overflow)?;
+            self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
+        }
         Ok(())
     }
 }

@@ -125,6 +125,8 @@ pub enum PayloadJson {
         datanet: DatanetId,
         /// The contribution.
         contribution: ContributionId,
+        /// The earlier contribution it copies.
+        copies: ContributionId,
     },
     /// See [`DatanetOp::Attest`].
     DatanetAttest {
@@ -281,10 +283,11 @@ impl From<&Payload> for PayloadJson {
                 DatanetOp::PublishVersion { datanet } => {
                     Self::DatanetPublishVersion { datanet: *datanet }
                 }
-                DatanetOp::FlagNearDuplicate { datanet, contribution } => {
+                DatanetOp::FlagNearDuplicate { datanet, contribution, copies } => {
                     Self::DatanetFlagNearDuplicate {
                         datanet: *datanet,
                         contribution: *contribution,
+                        copies: *copies,
                     }
                 }
                 DatanetOp::Attest { reports } => Self::DatanetAttest { reports: reports.clone() },

@@ -6,7 +6,8 @@
 //!           | 2 Review { datanet, contribution, approve }   owner or curator decides
 //!           | 3 Withdraw { datanet, contribution }    the contributor takes a pending one back
 //!           | 4 PublishVersion { datanet }            owner: a new version over all approved
-//!           | 5 FlagNearDuplicate { datanet, contribution }  owner or curator: no rewards
+//!           | 5 FlagNearDuplicate { datanet, contribution, copies }  owner or curator: its
+//!                                                   share goes to `copies`
 //!           | 6 Attest { reports }                    active validators: the data is held, and
 //!                                                     what it is (see `availability`)
 //!           | 7 Remove { datanet, contribution }      owner: drop one still awaiting its data
@@ -20,8 +21,10 @@
 //! dropped as `unavailable` after `availability::DATA_DEADLINE_BLOCKS`, so no version ever
 //! waits for bytes nobody has.
 //!
-//! Curators may still flag a near-duplicate by hand (`FlagNearDuplicate`): it stays in the
-//! datanet (and its versions) but earns no data share.
+//! Curators may still flag a near-duplicate by hand (`FlagNearDuplicate`), naming the earlier
+//! approved contribution it copies as evidence anyone can recompute (coverage against the
+//! index): it stays in the datanet (and its versions), and its data share goes to the
+//! contribution it copies, never to the flagger.
 //!
 //! Decoding checks structure only (lengths, UTF-8); what a field may contain (a name's
 //! characters, a license id) is checked by execution, which fails the transaction with a
@@ -173,13 +176,17 @@ pub enum DatanetOp {
         /// The datanet.
         datanet: DatanetId,
     },
-    /// Mark a pending or approved contribution as a near-duplicate: it earns no data share
-    /// (owner or curator).
+    /// Mark a pending or approved contribution as a near-duplicate of an earlier approved one
+    /// (owner or curator). Its data share then goes to the contribution it copies (or, if that
+    /// one is flagged or gone, the protection fund), never to the flagger: anyone can recompute
+    /// the overlap (`GET /api/datanets/{id}/contributions/{c}/coverage`).
     FlagNearDuplicate {
         /// The datanet.
         datanet: DatanetId,
         /// The contribution.
         contribution: ContributionId,
+        /// The earlier approved contribution it copies (the evidence).
+        copies: ContributionId,
     },
     /// An active validator's verdicts on contributions awaiting their data.
     Attest {
@@ -371,10 +378,11 @@ impl Write for DatanetOp {
                 buf.put_u8(4);
                 datanet.write(buf);
             }
-            Self::FlagNearDuplicate { datanet, contribution } => {
+            Self::FlagNearDuplicate { datanet, contribution, copies } => {
                 buf.put_u8(5);
                 datanet.write(buf);
                 contribution.write(buf);
+                copies.write(buf);
             }
             Self::Attest { reports } => {
                 buf.put_u8(6);
@@ -398,9 +406,8 @@ impl EncodeSize for DatanetOp {
             Self::Create(spec) => spec.encode_size(),
             Self::Contribute { .. } => u64::SIZE + ContentRef::SIZE,
             Self::Review { .. } => 2 * u64::SIZE + 1,
-            Self::Withdraw { .. } | Self::FlagNearDuplicate { .. } | Self::Remove { .. } => {
-                2 * u64::SIZE
-            }
+            Self::Withdraw { .. } | Self::Remove { .. } => 2 * u64::SIZE,
+            Self::FlagNearDuplicate { .. } => 3 * u64::SIZE,
             Self::PublishVersion { .. } => u64::SIZE,
             Self::Attest { reports } => {
                 1 + reports.iter().take(255).map(EncodeSize::encode_size).sum::<usize>()
@@ -434,6 +441,7 @@ impl Read for DatanetOp {
             5 => Self::FlagNearDuplicate {
                 datanet: DatanetId::read(buf)?,
                 contribution: ContributionId::read(buf)?,
+                copies: ContributionId::read(buf)?,
             },
             6 => Self::Attest {
                 reports: (0..read_count(buf, REPORTS_PER_TX_MAX)?)
@@ -488,7 +496,11 @@ mod tests {
             },
             DatanetOp::Withdraw { datanet: DatanetId(7), contribution: ContributionId(3) },
             DatanetOp::PublishVersion { datanet: DatanetId(7) },
-            DatanetOp::FlagNearDuplicate { datanet: DatanetId(7), contribution: ContributionId(3) },
+            DatanetOp::FlagNearDuplicate {
+                datanet: DatanetId(7),
+                contribution: ContributionId(3),
+                copies: ContributionId(1),
+            },
             DatanetOp::Remove { datanet: DatanetId(7), contribution: ContributionId(3) },
             DatanetOp::Attest {
                 reports: vec![

@@ -46,8 +46,11 @@ pub struct ContributionJson {
     pub submitted_at: Height,
     /// Stake still locked with it.
     pub stake: Amount,
-    /// Flagged as a near-duplicate: it earns no data share.
+    /// Flagged as a near-duplicate: its data share goes to `copy_of`.
     pub near_duplicate: bool,
+    /// The earlier contribution a flag says it copies (absent: not flagged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<crate::datanet::ContributionId>,
     /// The first version that holds it (0 until approved).
     pub first_version: u32,
     /// What it has earned from paid model use, in total.

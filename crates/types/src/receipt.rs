@@ -185,6 +185,9 @@ error_codes! {
     /// The evidence does not show the settlement wrong (it does not open the settlement's
     /// root, or what it opens adds up). Fee charged.
     ChallengeRejected = 59, "challenge_rejected";
+    /// A near-duplicate flag names as the original a contribution that is not an earlier,
+    /// approved, unflagged one of the same datanet. Fee charged.
+    BadOriginal = 60, "bad_original";
 }
 
 impl ErrorCode {

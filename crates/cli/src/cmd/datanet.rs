@@ -63,8 +63,11 @@ pub(crate) enum DatanetCommand {
     /// Drop a contribution still awaiting its data (owner); its stake returns to its
     /// contributor. Without this it is dropped anyway when its deadline passes.
     Remove(ReviewArgs),
-    /// Flag a contribution as a near-duplicate (owner or curator): it stays, earns nothing.
-    Flag(ReviewArgs),
+    /// Flag a contribution as a near-duplicate of an earlier one (owner or curator): it stays,
+    /// and its data share goes to the contribution it copies.
+    ///
+    /// Example: alx datanet flag 0 7 --copies 2 --from alice
+    Flag(FlagArgs),
     /// Publish a new version: a Merkle root over every approved contribution (owner).
     Version {
         /// Datanet id.
@@ -194,6 +197,24 @@ pub(crate) struct ReviewArgs {
     opts: TxOptions,
 }
 
+/// `alx datanet flag`.
+#[derive(clap::Args)]
+pub(crate) struct FlagArgs {
+    /// Datanet id.
+    id: DatanetId,
+    /// The contribution found to copy another.
+    contribution: ContributionId,
+    /// The earlier approved contribution it copies: its share goes there (check the overlap
+    /// first with `alx datanet coverage ID CONTRIBUTION`).
+    #[arg(long)]
+    copies: ContributionId,
+    /// The owner's or a curator's key.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    opts: TxOptions,
+}
+
 pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
     let client = Client::new(&g.node);
     match cmd {
@@ -244,7 +265,11 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
             report(g, "removal", &sent)
         }
         DatanetCommand::Flag(a) => {
-            let op = DatanetOp::FlagNearDuplicate { datanet: a.id, contribution: a.contribution };
+            let op = DatanetOp::FlagNearDuplicate {
+                datanet: a.id,
+                contribution: a.contribution,
+                copies: a.copies,
+            };
             let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
             report(g, "flag", &sent)
         }

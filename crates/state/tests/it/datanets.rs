@@ -232,26 +232,23 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     }
     assert_eq!((c0.first_version, c3.first_version), (1, 2));
 
-    // Near-duplicates: flagged by owner or curator, kept, marked.
-    c.refused(
-        2,
-        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(3) },
-        ErrorCode::NotCurator,
-    );
-    c.refused(
-        3,
-        DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(2) },
-        ErrorCode::NotPending,
-    );
-    assert_eq!(
-        c.send(
-            3,
-            DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(3) }
-        ),
-        None
-    );
+    // Near-duplicates: flagged by owner or curator, naming the earlier approved contribution
+    // copied; kept, marked.
+    let flag = |contribution: u64, copies: u64| DatanetOp::FlagNearDuplicate {
+        datanet: DatanetId(0),
+        contribution: ContributionId(contribution),
+        copies: ContributionId(copies),
+    };
+    c.refused(2, flag(3, 0), ErrorCode::NotCurator);
+    c.refused(3, flag(2, 0), ErrorCode::NotPending);
+    c.refused(3, flag(3, 3), ErrorCode::BadOriginal);
+    c.refused(3, flag(0, 3), ErrorCode::BadOriginal);
+    c.refused(3, flag(3, 2), ErrorCode::BadOriginal);
+    c.refused(3, flag(3, 9), ErrorCode::UnknownContribution);
+    assert_eq!(c.send(3, flag(3, 0)), None);
     let flagged = c.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap();
     assert!(flagged.near_duplicate);
+    assert_eq!(flagged.copy_of, Some(ContributionId(0)));
     assert_eq!(flagged.status, ContributionStatus::Approved);
 }
 

@@ -352,20 +352,36 @@ fn the_provider_closes_a_key_at_once() {
     assert_eq!(total_held(&c.state), c.state.supply().unwrap().0);
 }
 
+/// A flagged copy's share goes to the original it copies, not to the datanet's owner who
+/// flagged it. (An original no longer approved and unflagged passes the share to the
+/// protection fund instead.)
 #[test]
-fn flagged_contributions_earn_nothing() {
+fn flagged_copies_pay_their_original_never_the_flagger() {
+    use alx_state::emission::PROTECTION_FUND;
     let mut c = setup();
-    c.ok(
-        1,
+    let flag = |contribution: u64, copies: u64| {
         datanet(DatanetOp::FlagNearDuplicate {
             datanet: DatanetId(0),
-            contribution: ContributionId(1),
-        }),
-    );
+            contribution: ContributionId(contribution),
+            copies: ContributionId(copies),
+        })
+    };
+    c.ok(1, flag(1, 0));
     c.ok(0, settlement(0, 10_000, vec![credit(0, 2_000), credit(1, 3_000)]));
     assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount::ZERO);
-    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(2_000));
-    assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(3_000));
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(5_000));
+    assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount::ZERO, "the flagger");
+    assert_eq!(
+        c.state.contribution_earned(DatanetId(0), ContributionId(0)).unwrap(),
+        Amount(5_000)
+    );
+    // The original must be earlier: a later contribution is no evidence.
+    let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
+    c.ok(2, datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }));
+    let fund = c.state.amount_global(PROTECTION_FUND).unwrap();
+    c.refused(1, flag(0, 2), ErrorCode::BadOriginal);
+    c.refused(1, flag(0, 1), ErrorCode::BadOriginal);
+    assert_eq!(c.state.amount_global(PROTECTION_FUND).unwrap(), fund);
 }
 
 #[test]
@@ -462,7 +478,7 @@ proptest::proptest! {
     ) {
         let mut c = setup();
         if flag {
-            c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(0) }));
+            c.ok(1, datanet(DatanetOp::FlagNearDuplicate { datanet: DatanetId(0), contribution: ContributionId(1), copies: ContributionId(0) }));
         }
         let allowance = |s: &State| s.api_key(&key_hash()).unwrap().unwrap().allowance.0;
         let before = allowance(&c.state);
