@@ -127,15 +127,10 @@ pub(crate) async fn provider(
     let committed = s.chain.committed();
     let state = &committed.state;
     let bond = state.provider_bond(&who)?;
-    let epoch = committed.block.height().0 / state.params().epoch_length.max(1);
     Ok(Json(alx_types::model_api::ProviderJson {
         address: who,
         bond: bond.amount,
-        settled_this_epoch: if bond.epoch == epoch {
-            bond.settled
-        } else {
-            alx_types::Amount::ZERO
-        },
+        at_risk: bond.at_risk,
         locked_until: bond.locked_until,
         next_receipt: state.next_receipt(&who)?,
     }))

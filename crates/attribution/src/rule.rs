@@ -17,7 +17,7 @@
 //! 4. **Credits**: the data share of a fee is `floor(fee · data_bps / 10,000)` (computed
 //!    without overflow); each share gets `floor(data · bps / 10,000)`; contributions the
 //!    caller excludes get nothing, and what is not credited goes to the datanets' owners (the
-//!    chain pays a flagged near-duplicate's credit to the contribution it copies).
+//!    chain pays a flagged near-duplicate's credit to the protection fund).
 
 use std::collections::BTreeMap;
 

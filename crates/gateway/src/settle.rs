@@ -110,6 +110,27 @@ fn credit_ok(
 /// when one receipt credits more.
 fn settled_leaf(state: &State, r: &UsageReceipt, policy: BatchPolicy) -> SettledReceipt {
     let b = &r.body;
+    let model = state.model(b.model).ok().flatten();
+    // Never more than the tokens cost at the model's price now: a price cut since the request
+    // is the provider's loss, never a charge the chain's price record would find too high
+    // (the record keeps the highest price of the window, so it is at least this).
+    let fee = model.as_ref().map_or(b.fee, |m| {
+        let cap = alx_types::challenge::fee_cap(
+            &SettledReceipt {
+                number: b.number,
+                id: r.id,
+                key_hash: b.key_hash,
+                model: b.model,
+                prompt_tokens: b.prompt_tokens,
+                completion_tokens: b.completion_tokens,
+                fee: b.fee,
+                credits: Vec::new(),
+            },
+            m.spec.price_input_per_1k,
+            m.spec.price_output_per_1k,
+        );
+        Amount(b.fee.0.min(cap))
+    });
     let mut leaf = SettledReceipt {
         number: b.number,
         id: r.id,
@@ -117,13 +138,13 @@ fn settled_leaf(state: &State, r: &UsageReceipt, policy: BatchPolicy) -> Settled
         model: b.model,
         prompt_tokens: b.prompt_tokens,
         completion_tokens: b.completion_tokens,
-        fee: b.fee,
+        fee,
         credits: Vec::new(),
     };
-    if policy != BatchPolicy::Full || b.fee.is_zero() {
+    if policy != BatchPolicy::Full || fee.is_zero() {
         return leaf;
     }
-    let Some(model) = state.model(b.model).ok().flatten() else { return leaf };
+    let Some(model) = model else { return leaf };
     let mut credits: BTreeMap<(DatanetId, ContributionId), u128> = BTreeMap::new();
     for c in &b.credits {
         if c.model == b.model && credit_ok(state, &model.spec.datanets, c) {
@@ -132,7 +153,7 @@ fn settled_leaf(state: &State, r: &UsageReceipt, policy: BatchPolicy) -> Settled
         }
     }
     credits.retain(|_, a| *a > 0);
-    let share = alx_attribution::rule::data_share(b.fee.0, u32::from(model.spec.split.data_bps));
+    let share = alx_attribution::rule::data_share(fee.0, u32::from(model.spec.split.data_bps));
     if credits.values().fold(0u128, |a, c| a.saturating_add(*c)) > share {
         return leaf; // Its share falls to the datanets' owners, as the chain rules.
     }
@@ -165,13 +186,11 @@ pub fn next_batch(
 ) -> Option<Batch> {
     let mut leaves: Vec<SettledReceipt> = Vec::new();
     let mut totals = Totals::default();
-    // What the provider's bond still lets it settle in this epoch: a batch stops before it,
-    // and the rest waits for the next epoch (a refusal would only write receipts off).
-    let epoch = state.height().map_or(0, |h| h.next().0 / state.params().epoch_length.max(1));
-    let capacity = state.provider_bond(&receipts.first()?.body.provider).map_or(0, |b| {
-        let settled = if b.epoch == epoch { b.settled.0 } else { 0 };
-        b.amount.0.saturating_sub(settled)
-    });
+    // What the provider's bond still lets it put at risk: a batch stops before it, and the
+    // rest waits for earlier settlements' windows to close (a refusal would only write
+    // receipts off).
+    let bond = state.provider_bond(&receipts.first()?.body.provider).unwrap_or_default();
+    let capacity = bond.amount.0.saturating_sub(bond.at_risk.0);
     let mut per_key: BTreeMap<Hash, Amount> = BTreeMap::new();
     let mut written_off = Vec::new();
     for r in receipts {
@@ -184,6 +203,11 @@ pub fn next_batch(
             BatchPolicy::WriteOffAll => Some("written off after repeated refusals"),
             _ => refusal(state, r, on_key),
         };
+        // A fee larger than the whole bond could never settle, and would hold every later
+        // receipt behind it: written off.
+        let why = why.or_else(|| {
+            (r.body.fee.0 > bond.amount.0).then_some("fee above the provider's whole bond")
+        });
         let leaf = match why {
             Some(_) => SettledReceipt::written_off(number, r.id, r.body.key_hash, r.body.model),
             None => settled_leaf(state, r, policy),
@@ -232,7 +256,7 @@ pub const fn escalates(code: ErrorCode) -> bool {
 }
 
 /// Most receipts in one settlement.
-pub const RECEIPTS_PER_BATCH_MAX: usize = 1_024;
+pub const RECEIPTS_PER_BATCH_MAX: usize = alx_types::usage::SETTLEMENT_RECEIPTS_MAX;
 
 /// A settlement not seen in the mempool nor committed for this many blocks is considered
 /// dropped, and submitted again.

@@ -8,7 +8,8 @@
 //! 0x05 ‖ "provider_bonds"              → Amount              every bond (the supply audit)
 //! ```
 //!
-//! A settlement's record keeps its receipt root and, per model it charged, the highest price
+//! A bond caps the fees at risk: those of its provider's settlements still in their window. A
+//! settlement's record keeps its receipt root, its fees and, per model it charged, the highest price
 //! the model had in the window before (its price then, or an earlier one changed within
 //! [`CHALLENGE_WINDOW_BLOCKS`]): a provider that charged a request at the price of its time is
 //! never slashed because the owner changed the price before the settlement's block.
@@ -31,16 +32,15 @@ const PREFIX_PROVIDER_BOND: u8 = 0x22;
 const PREFIX_PRICE_CAP: u8 = 0x23;
 const GLOBAL_PROVIDER_BONDS: &str = "provider_bonds";
 
-/// A provider's bond, and what it settled in the current epoch.
+/// A provider's bond, and the fees it settled that are still challengeable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProviderBond {
     /// Bonded.
     pub amount: Amount,
-    /// The epoch `settled` counts.
-    pub epoch: u64,
-    /// Fees settled in that epoch.
-    pub settled: Amount,
-    /// The bond cannot be withdrawn before this height (its last settlement's window).
+    /// Fees of its settlements still in their challenge window: never more than `amount`, so
+    /// one slash always covers everything a provider could have taken unchallenged.
+    pub at_risk: Amount,
+    /// The bond cannot be withdrawn before this height (past its last settlement's window).
     pub locked_until: Height,
 }
 
@@ -49,6 +49,8 @@ pub struct ProviderBond {
 pub struct SettlementRecord {
     /// Receipts settled.
     pub receipts: u32,
+    /// Fees it charged (at risk on the bond until the window closes).
+    pub charged: Amount,
     /// The receipt root.
     pub root: Hash,
     /// Per model charged: the highest price in the window before (input, output per 1,000).
@@ -164,7 +166,9 @@ impl State {
         Ok(())
     }
 
-    /// Counts `charged` against the provider's bond for this epoch, or refuses it.
+    /// Puts `charged` at risk on the provider's bond until the settlement's window closes, or
+    /// refuses it if the fees at risk would pass the bond. The bond stays locked one block past
+    /// the window, so no unbonding can run ahead of a challenge in the window's last block.
     pub(crate) fn take_bond_capacity(
         &mut self,
         height: Height,
@@ -172,16 +176,11 @@ impl State {
         charged: Amount,
     ) -> PayloadResult {
         let mut bond = self.provider_bond(provider)?;
-        let epoch = height.0 / self.params().epoch_length;
-        if bond.epoch != epoch {
-            bond.epoch = epoch;
-            bond.settled = Amount::ZERO;
-        }
-        bond.settled = bond.settled.checked_add(charged).ok_or(ErrorCode::OverBondCap)?;
-        if bond.settled > bond.amount {
+        bond.at_risk = bond.at_risk.checked_add(charged).ok_or(ErrorCode::OverBondCap)?;
+        if bond.at_risk > bond.amount {
             return Err(ErrorCode::OverBondCap.into());
         }
-        bond.locked_until = height.checked_add(CHALLENGE_WINDOW_BLOCKS).ok_or_else(overflow)?;
+        bond.locked_until = height.checked_add(CHALLENGE_WINDOW_BLOCKS + 1).ok_or_else(overflow)?;
         self.put_bond(provider, &bond);
         Ok(())
     }
@@ -191,9 +190,8 @@ impl State {
         &mut self,
         height: Height,
         provider: &Address,
-        first: u64,
-        receipts: u32,
-        root: Hash,
+        (first, receipts, root): (u64, u32, Hash),
+        charged: Amount,
         models: impl Iterator<Item = (ModelId, Amount, Amount)>,
     ) -> Result<(), CorruptState> {
         let mut prices = Vec::new();
@@ -207,7 +205,7 @@ impl State {
             }
             prices.push((model, i, o));
         }
-        let record = SettlementRecord { receipts, root, prices };
+        let record = SettlementRecord { receipts, charged, root, prices };
         self.put(settlement_key(provider, first), &record);
         let until = height.checked_add(CHALLENGE_WINDOW_BLOCKS).ok_or_else(overflow)?;
         self.schedule(until, &Due::SettlementWindow(*provider, first));
@@ -236,9 +234,19 @@ impl State {
         Ok(())
     }
 
-    /// The window of a settlement closed: it can no longer be challenged.
-    pub(crate) fn close_settlement_window(&mut self, provider: &Address, first: u64) {
+    /// The window of a settlement closed (or it was slashed): it can no longer be challenged,
+    /// and its fees are no longer at risk on the bond.
+    pub(crate) fn close_settlement_window(
+        &mut self,
+        provider: &Address,
+        first: u64,
+    ) -> Result<(), CorruptState> {
+        let Some(record) = self.settlement_record(provider, first)? else { return Ok(()) };
+        let mut bond = self.provider_bond(provider)?;
+        bond.at_risk = Amount(bond.at_risk.0.saturating_sub(record.charged.0));
+        self.put_bond(provider, &bond);
         self.auth_mut().delete(&settlement_key(provider, first));
+        Ok(())
     }
 
     pub(crate) fn challenge(&mut self, challenger: &Address, c: &Challenge) -> PayloadResult {
@@ -264,7 +272,7 @@ impl State {
         self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
         self.credit(challenger, Amount(share))?;
         // One slash per settlement: the record goes (its due entry then finds nothing).
-        self.close_settlement_window(&c.provider, c.first_receipt);
+        self.close_settlement_window(&c.provider, c.first_receipt)?;
         Ok(())
     }
 }
@@ -272,15 +280,14 @@ impl State {
 impl Write for ProviderBond {
     fn write(&self, buf: &mut impl BufMut) {
         self.amount.write(buf);
-        self.epoch.write(buf);
-        self.settled.write(buf);
+        self.at_risk.write(buf);
         self.locked_until.0.write(buf);
     }
 }
 
 impl EncodeSize for ProviderBond {
     fn encode_size(&self) -> usize {
-        16 + 8 + 16 + 8
+        16 + 16 + 8
     }
 }
 
@@ -289,8 +296,7 @@ impl Read for ProviderBond {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Self {
             amount: Amount::read(buf)?,
-            epoch: u64::read(buf)?,
-            settled: Amount::read(buf)?,
+            at_risk: Amount::read(buf)?,
             locked_until: Height(u64::read(buf)?),
         })
     }
@@ -299,6 +305,7 @@ impl Read for ProviderBond {
 impl Write for SettlementRecord {
     fn write(&self, buf: &mut impl BufMut) {
         self.receipts.write(buf);
+        self.charged.write(buf);
         self.root.write(buf);
         buf.put_u8(self.prices.len().min(255) as u8);
         for (model, i, o) in self.prices.iter().take(255) {
@@ -311,7 +318,7 @@ impl Write for SettlementRecord {
 
 impl EncodeSize for SettlementRecord {
     fn encode_size(&self) -> usize {
-        4 + 32 + 1 + self.prices.len().min(255) * (8 + 16 + 16)
+        4 + 16 + 32 + 1 + self.prices.len().min(255) * (8 + 16 + 16)
     }
 }
 
@@ -319,12 +326,13 @@ impl Read for SettlementRecord {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         let receipts = u32::read(buf)?;
+        let charged = Amount::read(buf)?;
         let root = Hash::read(buf)?;
         let n = usize::from(u8::read(buf)?);
         let prices = (0..n)
             .map(|_| Ok((ModelId::read(buf)?, Amount::read(buf)?, Amount::read(buf)?)))
             .collect::<Result<_, CodecError>>()?;
-        Ok(Self { receipts, root, prices })
+        Ok(Self { receipts, charged, root, prices })
     }
 }
 

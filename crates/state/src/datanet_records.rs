@@ -103,7 +103,7 @@ pub struct Contribution {
     pub stake: Amount,
     /// Flagged by a reviewer as mostly present already: it earns no data share.
     pub near_duplicate: bool,
-    /// The earlier contribution a flag says it copies: its data share goes there.
+    /// The earlier contribution a flag says it copies (the flag's evidence).
     pub copy_of: Option<ContributionId>,
     /// The first version that holds it (0 until approved): the version published next after
     /// its approval. Version `v` holds exactly the approved contributions with

@@ -227,8 +227,8 @@ impl State {
     }
 
     /// The flag names the original it copies: an earlier, approved, unflagged contribution of
-    /// the same datanet. The flagged contribution's data share goes there from now on (see
-    /// `usage::settle`), so a curator gains nothing by flagging.
+    /// the same datanet. The flagged contribution's data share goes to the protection fund from
+    /// now on (see `usage::settle`), so a curator gains nothing by flagging.
     fn flag_near_duplicate(
         &mut self,
         who: &Address,

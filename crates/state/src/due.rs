@@ -138,7 +138,7 @@ impl State {
                     self.data_deadline(datanet, contribution)?;
                 }
                 Due::SettlementWindow(provider, first) => {
-                    self.close_settlement_window(&provider, first);
+                    self.close_settlement_window(&provider, first)?;
                 }
             }
         }

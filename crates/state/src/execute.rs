@@ -208,6 +208,10 @@ impl State {
                 self.put_account(&tx.sender, &sender);
                 self.subnet_op(ctx.height, &tx.sender, op)
             }
+            Payload::ReportEquivocation(ref e) => {
+                self.put_account(&tx.sender, &sender);
+                self.report_equivocation(&tx.sender, e)
+            }
         };
         match result {
             Ok(()) => Ok(Receipt::success(hash, tx.fee)),

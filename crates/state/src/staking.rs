@@ -1,6 +1,7 @@
-//! Staking: validator registration, bonding (delegation), unbonding with a waiting period, and
-//! the choice of the active set at epoch boundaries (top `validators_max` candidates by stake;
-//! every member gets one equal vote, as simplex counts participants, not weight).
+//! Staking: validator registration, bonding (delegation), unbonding with a waiting period, the
+//! choice of the active set at epoch boundaries (top `validators_max` candidates by stake;
+//! every member gets one equal vote, as simplex counts participants, not weight), and slashing
+//! a validator's own stake on equivocation evidence.
 
 use crate::{
     execute::{PayloadResult, overflow},
@@ -117,6 +118,56 @@ impl State {
         let mut set: Vec<Address> = candidates.into_iter().map(|(a, _)| a).collect();
         set.sort();
         self.put_active_set(&set);
+        Ok(())
+    }
+}
+
+/// `0x24 ‖ validator ‖ epoch (BE) ‖ view (BE)` → empty: a round already punished.
+const PREFIX_EQUIVOCATION: u8 = 0x24;
+
+fn equivocation_key(validator: &Address, epoch: u64, view: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(49);
+    k.push(PREFIX_EQUIVOCATION);
+    k.extend_from_slice(validator.as_bytes());
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k.extend_from_slice(&view.to_be_bytes());
+    k
+}
+
+impl State {
+    /// Evidence of two conflicting votes (checked by `Equivocation::verify`): the validator's
+    /// own stake (its self-delegation) is slashed whole, half to the reporter and the rest to
+    /// the protection fund, once per round. Delegators' stake is untouched; the validator,
+    /// with less stake, may fall out of the next active set.
+    pub(crate) fn report_equivocation(
+        &mut self,
+        reporter: &Address,
+        e: &alx_types::equivocation::Equivocation,
+    ) -> PayloadResult {
+        let (epoch, view) = e.verify().map_err(|_| ErrorCode::BadEvidence)?;
+        let key = equivocation_key(&e.validator, epoch, view);
+        if self.auth().get(&key).is_some() {
+            return Err(ErrorCode::BadEvidence.into());
+        }
+        let mut validator = self.validator(&e.validator)?.ok_or(ErrorCode::UnknownValidator)?;
+        let own = self.delegation(&e.validator, &e.validator)?;
+        if own.is_zero() {
+            return Err(ErrorCode::BadEvidence.into());
+        }
+        let mut account = self.existing_account(&e.validator)?;
+        account.bonded = account.bonded.checked_sub(own).ok_or_else(overflow)?;
+        validator.stake = validator.stake.checked_sub(own).ok_or_else(overflow)?;
+        let share = own.0 / 2;
+        let fund = self
+            .amount_global(crate::emission::PROTECTION_FUND)?
+            .checked_add(Amount(own.0 - share))
+            .ok_or_else(overflow)?;
+        self.put_account(&e.validator, &account);
+        self.put_validator(&e.validator, &validator);
+        self.put_delegation(&e.validator, &e.validator, Amount::ZERO);
+        self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
+        self.auth_mut().put(key, Vec::new());
+        self.credit(reporter, Amount(share))?;
         Ok(())
     }
 }

@@ -21,9 +21,8 @@
 //! ```
 //!
 //! The data share pays the credited contributions (claimable rewards). A credit for a
-//! flagged near-duplicate goes to the contribution it copies (or the protection fund, if that
-//! one is flagged or gone): never to whoever flagged it. Whatever no credit claims goes to the
-//! owners of the model's
+//! flagged near-duplicate goes to the protection fund: never to whoever flagged it. Whatever
+//! no credit claims goes to the owners of the model's
 //! datanets pro rata to their versions' bytes (floor; the dust to the first datanet's owner),
 //! or to the model owner's claimable rewards if it names no datanet. Nothing is created or
 //! lost: the charges equal the payouts. The protocol part is the fee burned, and the only thing
@@ -238,7 +237,10 @@ impl State {
 
     fn settle(&mut self, height: Height, provider: &Address, s: &Settlement) -> PayloadResult {
         let next = self.next_receipt(provider)?;
-        if s.receipts == 0 || s.first_receipt != next {
+        if s.receipts == 0
+            || s.first_receipt != next
+            || s.receipts as usize > alx_types::usage::SETTLEMENT_RECEIPTS_MAX
+        {
             return Err(ErrorCode::BadReceiptRange.into());
         }
         let end = next.checked_add(u64::from(s.receipts)).ok_or(ErrorCode::BadReceiptRange)?;
@@ -296,23 +298,11 @@ impl State {
             let sum = credited.entry(c.model).or_default();
             *sum = add(*sum, c.amount)?;
             if contribution.near_duplicate {
-                // A flagged copy: its share goes to the original it copies while that one is
-                // approved and unflagged, else to the protection fund; never to the flagger.
-                let original = match contribution.copy_of {
-                    Some(o) => self
-                        .contribution(c.datanet, o)?
-                        .filter(|x| x.status == ContributionStatus::Approved && !x.near_duplicate)
-                        .map(|x| (o, x.contributor)),
-                    None => None,
-                };
-                match original {
-                    Some((o, contributor)) => {
-                        out.pay_data(c.model, contributor, c.amount)?;
-                        let e = out.earned.entry((c.datanet, o)).or_default();
-                        *e = add(*e, c.amount)?;
-                    }
-                    None => out.protection = add(out.protection, c.amount)?,
-                }
+                // A flagged copy's share goes to the protection fund: never to whoever flagged
+                // it (the flag names the original it copies as evidence, `copy_of`, but a
+                // curator could name an original of its own; paying originals waits for flags
+                // that can be disputed).
+                out.protection = add(out.protection, c.amount)?;
                 continue;
             }
             out.pay_data(c.model, contribution.contributor, c.amount)?;
@@ -347,9 +337,8 @@ impl State {
         self.record_settlement(
             height,
             provider,
-            s.first_receipt,
-            s.receipts,
-            s.receipts_root,
+            (s.first_receipt, s.receipts, s.receipts_root),
+            out.charged,
             prices,
         )?;
         self.apply_payouts(out)?;

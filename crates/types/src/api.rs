@@ -218,6 +218,12 @@ pub enum PayloadJson {
         #[serde(flatten)]
         challenge: crate::challenge::Challenge,
     },
+    /// See [`Payload::ReportEquivocation`].
+    ReportEquivocation {
+        /// The evidence.
+        #[serde(flatten)]
+        evidence: crate::equivocation::Equivocation,
+    },
     /// See [`SubnetOp::Create`].
     SubnetCreate {
         /// The new subnet.
@@ -344,6 +350,9 @@ impl From<&Payload> for PayloadJson {
                     }
                 }
             },
+            Payload::ReportEquivocation(ref e) => {
+                Self::ReportEquivocation { evidence: (**e).clone() }
+            }
         }
     }
 }

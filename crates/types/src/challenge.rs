@@ -1,17 +1,19 @@
 //! Provider bonds and challenges of settlements.
 //!
-//! A provider must hold a bond to be named on API keys. In each epoch it may settle at most its
-//! bond in fees. Every settlement stays challengeable for [`CHALLENGE_WINDOW_BLOCKS`], and a
-//! bond cannot be withdrawn while one of its settlements is. A challenge names a settlement and
+//! A provider must hold a bond to be named on API keys. Every settlement stays challengeable for
+//! [`CHALLENGE_WINDOW_BLOCKS`]; the fees of its settlements still challengeable never pass its
+//! bond, so one slash covers anything it could have taken, and the bond cannot be withdrawn
+//! while one of them is. A challenge names a settlement and
 //! brings evidence the chain checks by itself against the settlement's receipt root:
 //!
 //! - [`Evidence::Sums`]: a node of the tree, opened from the root down, whose totals are not
-//!   the sum of its two children's (or a child that is not well formed). The money the
-//!   settlement moved is the root's totals, so a tree whose sums do not add up settled more (or
-//!   other) than its receipts.
+//!   the sum of its two children's, whose children do not have the tree's shape (see
+//!   `settled`), or with a child that is not well formed. The money the settlement moved is the
+//!   root's totals, so a tree whose sums do not add up settled more (or other) than its
+//!   receipts.
 //! - [`Evidence::Leaf`]: one leaf, proven under the root, that charges more than its tokens
-//!   cost at the highest price the model had within the window before the settlement, or that
-//!   carries a receipt number outside the settled range.
+//!   cost at the highest price the model had within the window before the settlement, or whose
+//!   receipt number is not `first + its position`.
 //!
 //! Evidence that holds slashes the provider's whole bond: [`CHALLENGER_SHARE_BPS`] of it to the
 //! challenger, the rest to the protection fund, and the settlement can no longer be challenged.
@@ -168,16 +170,27 @@ impl Evidence {
                 {
                     return false;
                 }
-                let sum =
-                    children[0].totals().zip(children[1].totals()).and_then(|(l, r)| l.add(&r));
-                sum.as_ref() != Some(&last.totals)
+                let (Some(l), Some(r)) = (children[0].totals(), children[1].totals()) else {
+                    return true; // A child that is not well formed.
+                };
+                l.add(&r).as_ref() != Some(&last.totals)
+                    || !canonical_shape(last.totals.receipts, path.len() == 1, children)
             }
             Self::Leaf { leaf, proof } => {
                 if proof.root_of(leaf).as_ref() != Some(root) {
                     return false;
                 }
+                // Its position under the root: the receipts left of it. An honest tree numbers
+                // leaf i `first + i`.
+                let index = proof
+                    .steps
+                    .iter()
+                    .filter(|s| s.left)
+                    .fold(0u64, |a, s| a.saturating_add(s.totals.receipts));
                 let end = first.saturating_add(u64::from(receipts));
-                if !(first..end).contains(&leaf.number) {
+                if !(first..end).contains(&leaf.number)
+                    || leaf.number != first.saturating_add(index)
+                {
                     return true;
                 }
                 if leaf.fee.is_zero() {
@@ -185,6 +198,29 @@ impl Evidence {
                 }
                 prices(leaf.model).is_none_or(|(i, o)| leaf.fee.0 > fee_cap(leaf, i, o))
             }
+        }
+    }
+}
+
+/// Whether a node of `n` receipts has the children the tree's shape gives it: the largest
+/// power of two below `n` on the left, the rest on the right, each an inner node unless it
+/// holds one receipt; the one-receipt root alone has a leaf and the empty tree. A tree of any
+/// other shape could hide a node deeper than evidence can reach.
+fn canonical_shape(n: u64, root: bool, children: &[Opened; 2]) -> bool {
+    let count = |o: &Opened| match o {
+        Opened::Empty => Some(0),
+        Opened::Leaf { .. } => Some(1),
+        Opened::Node { opening } => {
+            (opening.totals.receipts >= 2).then_some(opening.totals.receipts)
+        }
+    };
+    let (Some(l), Some(r)) = (count(&children[0]), count(&children[1])) else { return false };
+    match n {
+        0 => false,
+        1 => root && l == 1 && r == 0,
+        _ => {
+            let k = 1u64 << (63 - (n - 1).leading_zeros());
+            l == k && r == n - k
         }
     }
 }
@@ -418,7 +454,7 @@ pub(crate) mod tests {
         for i in 0..l.len() {
             let e = Evidence::Leaf { leaf: l[i].clone(), proof: LeafProof::of(&l, i).unwrap() };
             assert!(!e.holds(&r.digest, 0, 7, prices));
-            assert!(e.holds(&r.digest, 1, 7, prices) == (i == 0), "numbered outside 1..8");
+            assert!(e.holds(&r.digest, 1, 7, prices), "leaf {i} is not numbered 1 + {i}");
         }
         let e = Evidence::Leaf { leaf: l[2].clone(), proof: LeafProof::of(&l, 2).unwrap() };
         assert!(e.holds(&r.digest, 0, 7, |_| Some((Amount(1), Amount(1)))), "over its price");

@@ -7,7 +7,7 @@
 //!           | 3 Withdraw { datanet, contribution }    the contributor takes a pending one back
 //!           | 4 PublishVersion { datanet }            owner: a new version over all approved
 //!           | 5 FlagNearDuplicate { datanet, contribution, copies }  owner or curator: its
-//!                                                   share goes to `copies`
+//!                                                   share goes to the protection fund
 //!           | 6 Attest { reports }                    active validators: the data is held, and
 //!                                                     what it is (see `availability`)
 //!           | 7 Remove { datanet, contribution }      owner: drop one still awaiting its data
@@ -24,7 +24,7 @@
 //! Curators may still flag a near-duplicate by hand (`FlagNearDuplicate`), naming the earlier
 //! approved contribution it copies as evidence anyone can recompute (coverage against the
 //! index): it stays in the datanet (and its versions), and its data share goes to the
-//! contribution it copies, never to the flagger.
+//! protection fund, never to the flagger.
 //!
 //! Decoding checks structure only (lengths, UTF-8); what a field may contain (a name's
 //! characters, a license id) is checked by execution, which fails the transaction with a
@@ -177,9 +177,9 @@ pub enum DatanetOp {
         datanet: DatanetId,
     },
     /// Mark a pending or approved contribution as a near-duplicate of an earlier approved one
-    /// (owner or curator). Its data share then goes to the contribution it copies (or, if that
-    /// one is flagged or gone, the protection fund), never to the flagger: anyone can recompute
-    /// the overlap (`GET /api/datanets/{id}/contributions/{c}/coverage`).
+    /// (owner or curator). Its data share then goes to the protection fund, never to the
+    /// flagger; anyone can recompute the overlap with the original it names
+    /// (`GET /api/datanets/{id}/contributions/{c}/coverage`).
     FlagNearDuplicate {
         /// The datanet.
         datanet: DatanetId,

@@ -46,7 +46,7 @@ pub struct ContributionJson {
     pub submitted_at: Height,
     /// Stake still locked with it.
     pub stake: Amount,
-    /// Flagged as a near-duplicate: its data share goes to `copy_of`.
+    /// Flagged as a near-duplicate (of `copy_of`): its data share goes to the protection fund.
     pub near_duplicate: bool,
     /// The earlier contribution a flag says it copies (absent: not flagged).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ pub mod chain_id;
 pub mod challenge;
 pub mod datanet;
 pub mod datanet_api;
+pub mod equivocation;
 pub mod hash;
 mod id;
 pub mod limits;

@@ -61,11 +61,11 @@ pub struct ApiKeyJson {
 pub struct ProviderJson {
     /// The provider.
     pub address: Address,
-    /// Its bond: it caps what the provider settles per epoch and is slashed on a proven
-    /// challenge.
+    /// Its bond: it caps the fees at risk (settled, still challengeable) and is slashed on a
+    /// proven challenge.
     pub bond: Amount,
-    /// Fees settled in the current epoch (of at most `bond`).
-    pub settled_this_epoch: Amount,
+    /// Fees of settlements still in their challenge window (at most `bond`).
+    pub at_risk: Amount,
     /// The bond cannot be withdrawn before this height (its last settlement's challenge
     /// window).
     pub locked_until: Height,

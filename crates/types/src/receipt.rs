@@ -115,8 +115,8 @@ error_codes! {
     ApiKeyRevoked = 31, "api_key_revoked";
     /// Only the key's payer may revoke it, and only its provider may charge it. Fee charged.
     NotKeyParty = 32, "not_key_party";
-    /// The settlement does not start at the provider's next receipt, or is empty. Fee
-    /// charged.
+    /// The settlement does not start at the provider's next receipt, is empty, or settles more
+    /// than 1,024 receipts. Fee charged.
     BadReceiptRange = 33, "bad_receipt_range";
     /// A charge is more than what is left of the key's allowance. Fee charged.
     OverLimit = 34, "over_limit";
@@ -173,7 +173,8 @@ error_codes! {
     ReceiptRootMismatch = 54, "receipt_root_mismatch";
     /// The provider holds no provider bond: it cannot be named on API keys. Fee charged.
     ProviderNotBonded = 55, "provider_not_bonded";
-    /// The settlement would take the provider's settled fees in this epoch past its bond.
+    /// The settlement would put more of the provider's fees at risk (settled, still
+    /// challengeable) than its bond.
     /// Fee charged.
     OverBondCap = 56, "over_bond_cap";
     /// The bond cannot be withdrawn: a settlement of this provider is still challengeable, or
@@ -188,6 +189,10 @@ error_codes! {
     /// A near-duplicate flag names as the original a contribution that is not an earlier,
     /// approved, unflagged one of the same datanet. Fee charged.
     BadOriginal = 60, "bad_original";
+    /// The equivocation evidence does not hold (malformed proposals, votes that do not
+    /// conflict, or signatures that are not the validator's), or this round was already
+    /// reported, or the validator has no own stake left to slash. Fee charged.
+    BadEvidence = 61, "bad_evidence";
 }
 
 impl ErrorCode {

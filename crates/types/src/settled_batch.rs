@@ -148,11 +148,13 @@ impl SettledBatch {
                 report.credits_dropped += r.body.credits.len() as u64;
                 continue;
             }
-            if leaf.fee != r.body.fee
+            // A leaf may charge less than its receipt (the provider caps a fee at the model's
+            // price when settling), never more, and settles the receipt's tokens.
+            if leaf.fee > r.body.fee
                 || leaf.prompt_tokens != r.body.prompt_tokens
                 || leaf.completion_tokens != r.body.completion_tokens
             {
-                return Err(disagrees("charges another fee or other tokens than the receipt"));
+                return Err(disagrees("charges more than the receipt, or other tokens"));
             }
             let mut signed: BTreeMap<_, u128> = BTreeMap::new();
             for c in &r.body.credits {

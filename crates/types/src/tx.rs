@@ -79,6 +79,9 @@ pub enum Payload {
     Usage(crate::usage::UsageOp),
     /// Subnets: creation, registration of miners and validators, weights.
     Subnet(crate::subnet::SubnetOp),
+    /// Evidence that a validator signed two conflicting votes: slashes its own stake, half to
+    /// the sender (`crate::equivocation`).
+    ReportEquivocation(Box<crate::equivocation::Equivocation>),
 }
 
 impl Payload {
@@ -90,6 +93,7 @@ impl Payload {
     const TAG_MODEL: u8 = 5;
     const TAG_USAGE: u8 = 6;
     const TAG_SUBNET: u8 = 7;
+    const TAG_EQUIVOCATION: u8 = 8;
 
     /// A stable lowercase name of the payload kind, as shown by the API.
     #[must_use]
@@ -103,6 +107,7 @@ impl Payload {
             Self::Model(op) => op.kind(),
             Self::Usage(op) => op.kind(),
             Self::Subnet(op) => op.kind(),
+            Self::ReportEquivocation(_) => "report_equivocation",
         }
     }
 }
@@ -145,6 +150,10 @@ impl Write for Payload {
                 buf.put_u8(Self::TAG_SUBNET);
                 op.write(buf);
             }
+            Self::ReportEquivocation(e) => {
+                buf.put_u8(Self::TAG_EQUIVOCATION);
+                e.write(buf);
+            }
         }
     }
 }
@@ -160,6 +169,7 @@ impl EncodeSize for Payload {
             Self::Model(op) => 1 + op.encode_size(),
             Self::Usage(op) => 1 + op.encode_size(),
             Self::Subnet(op) => 1 + op.encode_size(),
+            Self::ReportEquivocation(e) => 1 + e.encode_size(),
         }
     }
 }
@@ -185,6 +195,9 @@ impl Read for Payload {
             Self::TAG_MODEL => Self::Model(crate::model::ModelOp::read(buf)?),
             Self::TAG_USAGE => Self::Usage(crate::usage::UsageOp::read(buf)?),
             Self::TAG_SUBNET => Self::Subnet(crate::subnet::SubnetOp::read(buf)?),
+            Self::TAG_EQUIVOCATION => {
+                Self::ReportEquivocation(Box::new(crate::equivocation::Equivocation::read(buf)?))
+            }
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -52,6 +52,9 @@ pub const REVOKE_DELAY_BLOCKS: u64 = 600;
 pub const SETTLEMENT_CHARGES_MAX: usize = 32;
 /// Most contribution credits in one settlement.
 pub const SETTLEMENT_CREDITS_MAX: usize = 64;
+/// Most receipts in one settlement: its tree is at most 11 levels deep, so evidence against
+/// any node fits a challenge transaction.
+pub const SETTLEMENT_RECEIPTS_MAX: usize = 1_024;
 
 /// What one API key owes for one model in a settlement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,7 +189,8 @@ pub enum UsageOp {
         amount: Amount,
     },
     /// Move `amount` of the balance into the sender's provider bond: what lets it be named on
-    /// API keys, caps what it settles per epoch, and is slashed on a proven challenge.
+    /// API keys, caps the fees of its settlements still challengeable, and is slashed on a
+    /// proven challenge.
     BondProvider {
         /// Base units.
         amount: Amount,

@@ -64,7 +64,7 @@ pub(crate) enum DatanetCommand {
     /// contributor. Without this it is dropped anyway when its deadline passes.
     Remove(ReviewArgs),
     /// Flag a contribution as a near-duplicate of an earlier one (owner or curator): it stays,
-    /// and its data share goes to the contribution it copies.
+    /// and its data share goes to the protection fund.
     ///
     /// Example: alx datanet flag 0 7 --copies 2 --from alice
     Flag(FlagArgs),
@@ -204,7 +204,7 @@ pub(crate) struct FlagArgs {
     id: DatanetId,
     /// The contribution found to copy another.
     contribution: ContributionId,
-    /// The earlier approved contribution it copies: its share goes there (check the overlap
+    /// The earlier approved contribution it copies: the flag's evidence (check the overlap
     /// first with `alx datanet coverage ID CONTRIBUTION`).
     #[arg(long)]
     copies: ContributionId,

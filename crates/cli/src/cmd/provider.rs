@@ -1,5 +1,5 @@
 //! `alx provider bond|unbond|show`: the bond a serving node holds to be named on API keys. It
-//! caps what the node settles per epoch, stays locked while a settlement is challengeable, and
+//! caps the fees of the node's settlements still challengeable, stays locked while one is, and
 //! is slashed when a challenge proves a settlement wrong.
 
 use crate::{
@@ -39,7 +39,7 @@ pub(crate) enum ProviderCommand {
         #[command(flatten)]
         opts: TxOptions,
     },
-    /// A provider's bond, what it settled this epoch and when the bond unlocks.
+    /// A provider's bond, the fees at risk on it and when it unlocks.
     Show {
         /// The provider (address or key name).
         provider: String,
@@ -63,8 +63,8 @@ pub(crate) fn run(g: &Globals, cmd: ProviderCommand) -> anyhow::Result<()> {
             let p = Client::new(&g.node).provider(&address)?;
             emit(g.json, &p, || {
                 format!(
-                    "provider {}\n  bond             {}\n  settled (epoch)  {} of {}\n  locked until     height {}\n  next receipt     {}",
-                    p.address, p.bond, p.settled_this_epoch, p.bond, p.locked_until, p.next_receipt
+                    "provider {}\n  bond             {}\n  at risk          {} of {} (settlements still challengeable)\n  locked until     height {}\n  next receipt     {}",
+                    p.address, p.bond, p.at_risk, p.bond, p.locked_until, p.next_receipt
                 )
             })
         }

@@ -15,10 +15,11 @@ use alx_types::{
 
 const FEE: u128 = 10_000;
 
-/// The served chain of `served_chain` at 1 base unit per 1,000 tokens (fees here are set by
-/// hand), and the gateway of provider 0 over an empty model directory.
+/// The served chain of `served_chain` at 500,000 base units per 1,000 tokens (so a receipt of
+/// 10 + 10 tokens costs exactly `FEE`; the settler never charges more than tokens cost), and
+/// the gateway of provider 0 over an empty model directory.
 fn setup() -> (Chain, Arc<Gateway>) {
-    let chain = served_chain(Amount(1));
+    let chain = served_chain(Amount(500_000));
     let backend = LocalBackend::new(
         Catalog::new(&chain.dir.path().join("models"), alx_model::LoadConfig::DEFAULT),
         BatchLimits { batch_max: 1, cache_budget_bytes: 1 << 20 },
@@ -201,8 +202,8 @@ fn a_retired_model_does_not_take_other_payers_receipts_with_it() {
         base_model: sha256(&[b"weights"]),
         adapter: None,
         datanets: vec![],
-        price_input_per_1k: Amount(1),
-        price_output_per_1k: Amount(1),
+        price_input_per_1k: Amount(500_000),
+        price_output_per_1k: Amount(500_000),
         split: FeeSplit::DEFAULT,
     };
     chain.ok(2, Payload::Model(ModelOp::Register(Box::new(second))));
@@ -383,4 +384,42 @@ fn the_bond_cap_delays_settlement_and_writes_nothing_off() {
     assert_eq!(spent(&chain, 4), 2 * FEE);
     assert_eq!(g.stats().written_off(), 0);
     assert_eq!(g.stats().failed(), 0);
+}
+
+/// A price cut between serving and settling: the receipt is charged at the new price (the
+/// provider's loss), so no challenge can ever find it over the model's price; and a receipt
+/// costing more than the provider's whole bond is written off rather than holding every later
+/// receipt behind it.
+#[test]
+fn fees_follow_a_price_cut_and_a_receipt_over_the_bond_is_written_off() {
+    let (chain, g) = setup();
+    let owner = chain.ledger.committed().state.model(ModelId(0)).unwrap().unwrap().owner;
+    let owner = (0..8).find(|&i| addr(i) == owner).expect("a test account owns the model");
+    let mut settler = Settler::default();
+    serve(&g, &chain, 4);
+    let cut = ModelOp::SetPrices {
+        model: ModelId(0),
+        input_per_1k: Amount(250_000),
+        output_per_1k: Amount(250_000),
+    };
+    chain.ok(owner, Payload::Model(cut));
+    let tx = settler.round(&g).expect("submitted");
+    chain.block(vec![]);
+    assert_eq!(spent(&chain, 4), FEE / 2, "charged at the price of the settlement");
+    let batch = g.settled_batch(&addr(0), 0).unwrap();
+    assert_eq!(batch.leaves[0].fee, Amount(FEE / 2));
+    batch.check(&committed_settlement(&chain, &tx)).expect("a discount is no disagreement");
+    // The bond down to less than one fee (nothing at risk once the window closed).
+    for _ in 0..=alx_types::challenge::CHALLENGE_WINDOW_BLOCKS {
+        chain.block(vec![]);
+    }
+    let bond = chain.ledger.committed().state.provider_bond(&addr(0)).unwrap().amount.0;
+    chain.ok(0, Payload::Usage(UsageOp::UnbondProvider { amount: Amount(bond - FEE / 4) }));
+    serve(&g, &chain, 4);
+    assert!(settler.round(&g).is_some());
+    chain.block(vec![]);
+    assert_eq!(next_receipt(&chain), 2, "the range moved on");
+    assert_eq!(spent(&chain, 4), FEE / 2, "the receipt over the bond was not charged");
+    assert!(settler.round(&g).is_none(), "nothing left");
+    assert_eq!(g.stats().written_off(), 1);
 }

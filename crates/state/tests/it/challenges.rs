@@ -140,26 +140,24 @@ fn leaf_evidence(leaves: &[SettledReceipt], i: usize) -> Evidence {
 }
 
 #[test]
-fn the_bond_caps_each_epoch_and_is_locked_while_challengeable() {
+fn the_bond_caps_the_fees_at_risk_and_is_locked_while_challengeable() {
     let mut m = market();
     m.refused(3, usage(UsageOp::BondProvider { amount: Amount(0) }), ErrorCode::ZeroAmount);
-    // 1,000 of bond: 50 receipts of 20 fill the epoch; one more waits for the next.
+    // 1,000 of bond: 50 receipts of 20 put it all at risk; one more waits for their window.
     let leaves: Vec<_> = (0..51).map(|n| leaf(n, 20)).collect();
     m.refused(PROVIDER, settle_leaves(0, &leaves), ErrorCode::OverBondCap);
     m.ok(PROVIDER, settle_leaves(0, &leaves[..50]));
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().at_risk, Amount(1_000));
     m.refused(PROVIDER, settle_leaves(50, &leaves[50..]), ErrorCode::OverBondCap);
-    let epoch = m.state.params().epoch_length;
-    while !(m.state.height().unwrap().0 + 1).is_multiple_of(epoch) {
-        m.empty_blocks(1);
-    }
-    m.ok(PROVIDER, settle_leaves(50, &leaves[50..]));
-    // Locked for the window after its last settlement, then free.
-    m.refused(
-        PROVIDER,
-        usage(UsageOp::UnbondProvider { amount: Amount(1) }),
-        ErrorCode::BondLocked,
-    );
     m.empty_blocks(CHALLENGE_WINDOW_BLOCKS);
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().at_risk, Amount::ZERO);
+    m.ok(PROVIDER, settle_leaves(50, &leaves[50..]));
+    // Locked one block past the window of its last settlement, then free.
+    let unbond = |amount| usage(UsageOp::UnbondProvider { amount: Amount(amount) });
+    m.refused(PROVIDER, unbond(1), ErrorCode::BondLocked);
+    // The window's last block (settled at h: refused at h + 1, then h + 300) is still locked.
+    m.empty_blocks(CHALLENGE_WINDOW_BLOCKS - 2);
+    m.refused(PROVIDER, unbond(1), ErrorCode::BondLocked);
     m.refused(
         PROVIDER,
         usage(UsageOp::UnbondProvider { amount: Amount(BOND + 1) }),
@@ -315,4 +313,85 @@ proptest::proptest! {
             proptest::prop_assert_eq!(slashed, 0);
         }
     }
+}
+
+#[test]
+fn a_number_settled_twice_is_slashed() {
+    let mut m = market();
+    // Receipt 1 twice, receipt 2 dropped: every number is in range, but leaf 2 is not
+    // `first + 2`.
+    let leaves = vec![leaf(0, 20), leaf(1, 20), leaf(1, 20)];
+    m.ok(PROVIDER, settle_leaves(0, &leaves));
+    m.refused(3, challenge(0, leaf_evidence(&leaves, 1)), ErrorCode::ChallengeRejected);
+    assert_slashed(&mut m, 0, leaf_evidence(&leaves, 2));
+}
+
+#[test]
+fn a_tree_of_another_shape_is_slashed_and_batches_are_bounded() {
+    use alx_types::settled::Totals;
+    let mut m = market();
+    // Three leaves as (l0, (l1, l2)) instead of ((l0, l1), l2): sums right, shape wrong, the
+    // way a deep tree would hide a node from evidence.
+    let leaves: Vec<_> = (0..3).map(|n| leaf(n, 20)).collect();
+    let t = |i: usize| leaves[i].totals().unwrap();
+    let right: Totals = t(1).add(&t(2)).unwrap();
+    let right_digest = node_digest(&leaves[1].digest(), &leaves[2].digest(), &right);
+    let totals = t(0).add(&right).unwrap();
+    let digest = node_digest(&leaves[0].digest(), &right_digest, &totals);
+    let lie = alx_types::settled::Root {
+        digest,
+        children: [leaves[0].digest(), right_digest],
+        totals: totals.clone(),
+    };
+    m.ok(PROVIDER, settle(Settlement::from_root(0, lie)));
+    let opening = Opening { left: leaves[0].digest(), right: right_digest, totals };
+    let inner = Opening { left: leaves[1].digest(), right: leaves[2].digest(), totals: right };
+    let children =
+        Box::new([Opened::Leaf { leaf: leaves[0].clone() }, Opened::Node { opening: inner }]);
+    assert_slashed(&mut m, 0, Evidence::Sums { path: vec![opening], children });
+    // More receipts than a settlement may hold are refused outright.
+    let mut m = market();
+    let many: Vec<_> = (0..1_025).map(|n| leaf(n, 0)).collect();
+    m.refused(PROVIDER, settle_leaves(0, &many), ErrorCode::BadReceiptRange);
+}
+
+#[test]
+fn an_equivocating_validator_loses_its_own_stake() {
+    use alx_types::equivocation::{Equivocation, Proposal, SignedVote, VoteKind};
+    use commonware_codec::Encode as _;
+    use commonware_cryptography::Signer as _;
+    let mut m = market();
+    let vote = |view: u64, payload: &[u8]| {
+        let proposal =
+            Proposal { epoch: 0, view, parent_view: view - 1, payload: sha256(&[payload]) }
+                .encode();
+        let signature =
+            crate::key(0).sign(&VoteKind::Finalize.namespace(), &proposal).encode().to_vec();
+        SignedVote { proposal, signature }
+    };
+    let evidence = Equivocation {
+        validator: addr(0),
+        kind: VoteKind::Finalize,
+        a: vote(7, b"a"),
+        b: vote(7, b"b"),
+    };
+    let report = |e: &Equivocation| Payload::ReportEquivocation(Box::new(e.clone()));
+    // What does not hold moves nothing.
+    let same = Equivocation { b: evidence.a.clone(), ..evidence.clone() };
+    m.refused(3, report(&same), ErrorCode::BadEvidence);
+    let other_round = Equivocation { b: vote(8, b"b"), ..evidence.clone() };
+    m.refused(3, report(&other_round), ErrorCode::BadEvidence);
+    let notarize = Equivocation { kind: VoteKind::Notarize, ..evidence.clone() };
+    m.refused(3, report(&notarize), ErrorCode::BadEvidence);
+    let framed = Equivocation { validator: addr(1), ..evidence.clone() };
+    m.refused(3, report(&framed), ErrorCode::BadEvidence);
+    // Evidence that holds: the validator's own 5,000 of stake, half to the reporter.
+    let (reporter, fund) = (m.balance(3), m.state.amount_global(PROTECTION_FUND).unwrap().0);
+    m.ok(3, report(&evidence));
+    assert_eq!(m.balance(3), reporter + 2_500 - MIN_FEE);
+    assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + 2_500);
+    assert_eq!(m.state.validator(&addr(0)).unwrap().unwrap().stake, Amount::ZERO);
+    assert_eq!(m.state.account(&addr(0)).unwrap().unwrap().bonded, Amount::ZERO);
+    // Once per round.
+    m.refused(3, report(&evidence), ErrorCode::BadEvidence);
 }

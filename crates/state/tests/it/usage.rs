@@ -352,11 +352,10 @@ fn the_provider_closes_a_key_at_once() {
     assert_eq!(total_held(&c.state), c.state.supply().unwrap().0);
 }
 
-/// A flagged copy's share goes to the original it copies, not to the datanet's owner who
-/// flagged it. (An original no longer approved and unflagged passes the share to the
-/// protection fund instead.)
+/// A flagged copy's share goes to the protection fund, never to the datanet's owner who
+/// flagged it; the flag names the original it copies, an earlier approved contribution.
 #[test]
-fn flagged_copies_pay_their_original_never_the_flagger() {
+fn flagged_copies_pay_the_protection_fund_never_the_flagger() {
     use alx_state::emission::PROTECTION_FUND;
     let mut c = setup();
     let flag = |contribution: u64, copies: u64| {
@@ -367,21 +366,19 @@ fn flagged_copies_pay_their_original_never_the_flagger() {
         })
     };
     c.ok(1, flag(1, 0));
+    let fund = c.state.amount_global(PROTECTION_FUND).unwrap();
     c.ok(0, settlement(0, 10_000, vec![credit(0, 2_000), credit(1, 3_000)]));
     assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount::ZERO);
-    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(5_000));
+    assert_eq!(c.state.rewards(&addr(2)).unwrap().claimable, Amount(2_000));
     assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount::ZERO, "the flagger");
-    assert_eq!(
-        c.state.contribution_earned(DatanetId(0), ContributionId(0)).unwrap(),
-        Amount(5_000)
-    );
+    assert_eq!(c.state.amount_global(PROTECTION_FUND).unwrap().0, fund.0 + 3_000);
+    let flagged = c.state.contribution(DatanetId(0), ContributionId(1)).unwrap().unwrap();
+    assert_eq!(flagged.copy_of, Some(ContributionId(0)));
     // The original must be earlier: a later contribution is no evidence.
     let content = ContentRef { hash: sha256(&[b"c"]), size: 10, media_type: MediaType::Text };
     c.ok(2, datanet(DatanetOp::Contribute { datanet: DatanetId(0), content }));
-    let fund = c.state.amount_global(PROTECTION_FUND).unwrap();
     c.refused(1, flag(0, 2), ErrorCode::BadOriginal);
     c.refused(1, flag(0, 1), ErrorCode::BadOriginal);
-    assert_eq!(c.state.amount_global(PROTECTION_FUND).unwrap(), fund);
 }
 
 #[test]
@@ -484,6 +481,7 @@ proptest::proptest! {
         let before = allowance(&c.state);
         let paid_out = |s: &State| {
             s.claimable_total().unwrap().0 + s.treasury().unwrap().0
+                + s.amount_global(alx_state::emission::PROTECTION_FUND).unwrap().0
                 + s.account(&addr(1)).unwrap().unwrap().balance.0
                 + s.account(&addr(0)).unwrap().unwrap().balance.0
         };
