@@ -13,6 +13,7 @@
 pub mod application;
 pub mod block;
 pub mod epochs;
+pub mod evidence;
 pub mod finalizer;
 pub mod gossip;
 pub mod network;

@@ -14,10 +14,12 @@ use crate::{
     application::App,
     block::ChainBlock,
     epochs::{self, EpochPeers, EpochSchemes},
+    evidence::EvidenceReporter,
     validator::Timeouts,
 };
 use alx_ledger::{Ledger, LedgerError};
 use commonware_consensus::{
+    Reporters,
     marshal::{core::Mailbox as MarshalMailbox, standard::Deferred, standard::Standard},
     simplex::{
         self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin, scheme::ed25519::Scheme,
@@ -249,9 +251,16 @@ where
         alx_types::Hash,
         Wrapper<E>,
         Wrapper<E>,
-        Wrapper<E>,
+        Reporters<Wrapper<E>, EvidenceReporter>,
         Sequential,
     > {
+        use commonware_cryptography::certificate::Scheme as _;
+        // Marshal sees every activity; conflicting votes also become evidence on chain.
+        let evidence = EvidenceReporter {
+            ledger: self.ledger.clone(),
+            signer: self.signer.clone(),
+            participants: scheme.participants().clone(),
+        };
         let buffer_size = NZUsize!(64 << 10);
         let timeouts = self.timeouts;
         simplex::Engine::new(
@@ -262,7 +271,7 @@ where
                 blocker: self.blocker.clone(),
                 automaton: self.wrapper.clone(),
                 relay: self.wrapper.clone(),
-                reporter: self.wrapper.clone(),
+                reporter: Reporters::from((self.wrapper.clone(), evidence)),
                 strategy: Sequential,
                 partition: self.partition(epoch),
                 mailbox_size: NZUsize!(1024),
