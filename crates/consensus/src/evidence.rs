@@ -73,6 +73,11 @@ impl Reporter for EvidenceReporter {
 
     fn report(&mut self, activity: Self::Activity) -> Feedback {
         let Some(e) = evidence(&activity, &self.participants) else { return Feedback::Ok };
+        // Once the equivocator's own stake is gone, later rounds' evidence would only fail.
+        let own = self.ledger.committed().state.delegation(&e.validator, &e.validator);
+        if own.is_ok_and(|a| a.is_zero()) {
+            return Feedback::Ok;
+        }
         // Checked as the chain will check it, so this validator never pays for a refusal.
         let Ok((epoch, view)) = e.verify() else {
             warn!("conflicting votes reported by the engine do not verify; not submitted");

@@ -12,6 +12,8 @@
 
 pub mod application;
 pub mod block;
+#[cfg(feature = "byzantine")]
+pub mod byzantine;
 pub mod epochs;
 pub mod evidence;
 pub mod finalizer;

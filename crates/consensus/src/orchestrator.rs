@@ -291,7 +291,9 @@ where
                 fetch_timeout: NZDuration!(Duration::from_secs(1)),
                 fetch_retry_delay: Duration::from_millis(100),
                 forward: ForwardPolicy::Disabled,
-                track_historical_votes: false,
+                // Keep every vote of the retained views, so a conflicting vote arriving after a
+                // certificate still yields evidence (`evidence`), not only a silent block.
+                track_historical_votes: true,
             },
         )
     }

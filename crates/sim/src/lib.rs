@@ -73,6 +73,11 @@ fn genesis(scenario: &Scenario, validators: &[PrivateKey]) -> Genesis {
         address: Address::from_public_key(&sender_key().public_key()),
         balance: Amount(1_000_000_000),
     }];
+    // Validators pay fees for their own transactions (equivocation reports).
+    accounts.extend(validators.iter().map(|k| GenesisAccount {
+        address: Address::from_public_key(&k.public_key()),
+        balance: Amount(1_000_000),
+    }));
     if let Some(stake) = scenario.joiner {
         accounts.push(GenesisAccount {
             address: Address::from_public_key(&joiner_key().public_key()),
@@ -191,6 +196,31 @@ async fn start_node(
     Node { ledger, running }
 }
 
+/// The genesis validators' public keys.
+fn validators_of(keys: &[PrivateKey], scenario: &Scenario) -> Vec<PublicKey> {
+    keys[..scenario.validators].iter().map(|k| k.public_key()).collect()
+}
+
+/// A Byzantine validator: only a vote channel, answering every vote with conflicting ones.
+async fn start_equivocator(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    key: &PrivateKey,
+    validators: &[PublicKey],
+) -> commonware_runtime::Handle<()> {
+    let control = oracle.control(key.public_key());
+    let votes = control.register(0, Quota::per_second(NZU32!(1_000))).await.expect("register");
+    let participants =
+        commonware_utils::ordered::Set::try_from(validators.to_vec()).expect("distinct validators");
+    alx_consensus::byzantine::start_conflicter(
+        context.child("equivocator"),
+        key.clone(),
+        participants,
+        votes,
+    )
+    .await
+}
+
 async fn link_all(
     oracle: &Oracle<PublicKey, deterministic::Context>,
     peers: &[PublicKey],
@@ -282,7 +312,16 @@ pub fn run(scenario: &Scenario) -> Outcome {
         link_all(&oracle, &everyone, None).await;
 
         let mut nodes: Vec<Option<Node>> = Vec::new();
+        let mut byzantine = Vec::new();
         for (i, key) in keys.iter().enumerate() {
+            if scenario.equivocator == Some(i) {
+                byzantine.push(
+                    start_equivocator(&context, &oracle, key, &validators_of(&keys, &scenario))
+                        .await,
+                );
+                nodes.push(None);
+                continue;
+            }
             nodes.push(Some(start_node(&mut context, &oracle, key, i, &stores[i], &genesis).await));
         }
 
@@ -358,6 +397,9 @@ pub fn run(scenario: &Scenario) -> Outcome {
         for node in nodes.iter().flatten() {
             node.running.abort();
         }
+        for handle in byzantine {
+            handle.abort();
+        }
         Outcome { auditor: context.auditor().state(), ..outcome }
     })
 }
@@ -427,7 +469,26 @@ fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> 
         .filter(|b| !b.txs.is_empty())
         .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
         .collect();
+    let own_stake =
+        addresses.iter().map(|a| committed.state.delegation(a, a).unwrap_or_default()).collect();
+    let equivocations_reported = (1..=scenario.target_height.0)
+        .map(|h| {
+            let receipts = alx_consensus::ChainView::receipts(first.ledger.as_ref(), Height(h));
+            (block(first, h), receipts.unwrap_or_default())
+        })
+        .map(|(b, receipts)| {
+            b.txs
+                .iter()
+                .zip(receipts)
+                .filter(|(t, r)| {
+                    matches!(t.tx.payload, Payload::ReportEquivocation(_)) && r.error.is_none()
+                })
+                .count()
+        })
+        .sum();
     Outcome {
+        own_stake,
+        equivocations_reported,
         certificates: (0, 0),
         chains,
         headers,

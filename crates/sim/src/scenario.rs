@@ -29,6 +29,9 @@ pub struct Scenario {
     pub stop: Option<Stop>,
     /// Abort every node once all reach this height, then restart them all.
     pub restart_all_at: Option<Height>,
+    /// This genesis validator is Byzantine: it runs no node, and answers every vote with
+    /// conflicting notarize and finalize votes (commonware's simplex `Conflicter`).
+    pub equivocator: Option<usize>,
 }
 
 impl Scenario {
@@ -47,6 +50,7 @@ impl Scenario {
             joiner: None,
             stop: None,
             restart_all_at: None,
+            equivocator: None,
         }
     }
 }
@@ -102,4 +106,9 @@ pub struct Outcome {
     /// Of epoch 0's heights, how many finalization certificates the first live node holds, and
     /// how many of those the light client verifies against the genesis validators.
     pub certificates: (usize, usize),
+    /// Each node's own stake (its self-delegation) at the end, by index, on the first live
+    /// node: what a slash takes.
+    pub own_stake: Vec<Amount>,
+    /// Equivocation reports committed (transactions that applied), on the first live node.
+    pub equivocations_reported: usize,
 }

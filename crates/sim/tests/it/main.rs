@@ -75,3 +75,21 @@ fn transactions_sent_to_one_validator_reach_the_others_by_gossip() {
         outcome.proposers_with_txs
     );
 }
+
+/// A Byzantine validator answers every vote with conflicting notarize and finalize votes. The
+/// three honest ones (a quorum of four) keep finalizing the same chain, report the
+/// equivocation from what simplex showed them, and the chain slashes the equivocator's own
+/// stake; the run is as deterministic as any other.
+#[test]
+fn an_equivocator_is_slashed_and_the_honest_keep_finalizing() {
+    let scenario = Scenario { equivocator: Some(3), target_height: Height(16), ..base(21) };
+    let outcome = run(&scenario);
+    assert_agreement(&outcome, 3, 16);
+    assert!(outcome.equivocations_reported >= 1, "no equivocation was reported");
+    assert_eq!(outcome.own_stake[3], Amount::ZERO, "the equivocator keeps its stake");
+    for honest in 0..3 {
+        assert!(!outcome.own_stake[honest].is_zero(), "validator {honest} was slashed");
+    }
+    let again = run(&scenario);
+    assert_eq!(again.auditor, outcome.auditor, "same seed, same run");
+}
