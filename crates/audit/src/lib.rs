@@ -57,6 +57,9 @@ pub enum Finding {
         /// What it charged.
         fee: String,
     },
+    /// The settlement's totals are not the sums of its published leaves, though its root names
+    /// their subtrees (challenged on chain).
+    InflatedTotals,
     /// A leaf numbered outside the settled range (challenged on chain).
     OutOfRange {
         /// The number it carries.
@@ -168,6 +171,17 @@ pub fn audit_settlement(
         };
     let rebuilt = root(&batch.leaves).map(|r| r.digest).ok();
     if batch.provider != provider || rebuilt != Some(settlement.receipts_root) {
+        // The leaves may be the settlement's own children under totals they do not add up to
+        // (a provider that inflated its charges): the opened children prove it on chain.
+        if let Some(challenge) = inflated(&batch.leaves, provider, settlement) {
+            audit.findings.push(Finding::InflatedTotals);
+            audit.challengeable =
+                chain.settlement_record(&provider, settlement.first_receipt).is_ok();
+            if audit.challengeable {
+                audit.challenges.push(challenge);
+            }
+            return Ok(audit);
+        }
         audit.findings.push(Finding::BatchMismatch {
             code: "batch_root_mismatch".into(),
             detail: "the published leaves do not rebuild the settlement's receipt root".into(),
@@ -240,6 +254,29 @@ pub fn audit_settlement(
         }
     }
     Ok(audit)
+}
+
+/// A challenge of a settlement whose root's children are those of `leaves` but whose totals
+/// are not their sums (`None` otherwise).
+fn inflated(
+    leaves: &[alx_types::settled::SettledReceipt],
+    provider: Address,
+    settlement: &Settlement,
+) -> Option<Challenge> {
+    use alx_types::challenge::{Opening, root_children};
+    let children = root_children(leaves)?;
+    if [children[0].digest(), children[1].digest()] != settlement.receipts_children {
+        return None;
+    }
+    let opening = Opening {
+        left: settlement.receipts_children[0],
+        right: settlement.receipts_children[1],
+        totals: settlement.totals(),
+    };
+    let evidence = Evidence::Sums { path: vec![opening], children: Box::new(children) };
+    evidence
+        .holds(&settlement.receipts_root, settlement.first_receipt, settlement.receipts, |_| None)
+        .then_some(Challenge { provider, first_receipt: settlement.first_receipt, evidence })
 }
 
 /// The audit of a range of blocks.

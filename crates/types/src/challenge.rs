@@ -132,6 +132,35 @@ pub struct Challenge {
     pub evidence: Evidence,
 }
 
+/// The two children of the root of the tree over `leaves`, opened: what `Evidence::Sums`
+/// needs when a settlement names the right children but totals they do not add up to.
+#[must_use]
+pub fn root_children(leaves: &[SettledReceipt]) -> Option<[Opened; 2]> {
+    let open = |part: &[SettledReceipt]| -> Option<Opened> {
+        match part {
+            [one] => Some(Opened::Leaf { leaf: one.clone() }),
+            _ => {
+                let r = crate::settled::root(part).ok()?;
+                Some(Opened::Node {
+                    opening: Opening {
+                        left: r.children[0],
+                        right: r.children[1],
+                        totals: r.totals,
+                    },
+                })
+            }
+        }
+    };
+    match leaves.len() {
+        0 => None,
+        1 => Some([open(leaves)?, Opened::Empty]),
+        n => {
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            Some([open(&leaves[..k])?, open(&leaves[k..])?])
+        }
+    }
+}
+
 /// The most a leaf may charge: its tokens at `(input, output)` per 1,000 tokens, rounded down
 /// as the gateway charges.
 #[must_use]
@@ -362,7 +391,7 @@ pub(crate) mod tests {
         datanet::{ContributionId, DatanetId},
         hash::sha256,
         model::ModelId,
-        settled::root,
+        settled::{node_digest, root},
         usage::Credit,
     };
 
@@ -444,6 +473,35 @@ pub(crate) mod tests {
             bytes.len()
         );
         assert_eq!(crate::SignedTx::decode_bytes(&bytes).unwrap(), signed);
+    }
+
+    /// A settlement that names the leaves' true children with inflated totals: the opened
+    /// children show it.
+    #[test]
+    fn inflated_totals_over_true_children_are_shown_by_the_children() {
+        for n in [1u64, 2, 3, 5, 8] {
+            let l = leaves(n, 2);
+            let r = root(&l).unwrap();
+            let children = root_children(&l).unwrap();
+            assert_eq!([children[0].digest(), children[1].digest()], r.children);
+            let honest = Evidence::Sums {
+                path: vec![Opening {
+                    left: r.children[0],
+                    right: r.children[1],
+                    totals: r.totals.clone(),
+                }],
+                children: Box::new(children.clone()),
+            };
+            assert!(!honest.holds(&r.digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
+            let mut inflated = r.totals.clone();
+            inflated.charges[0].amount = Amount(inflated.charges[0].amount.0 + 1);
+            let digest = node_digest(&r.children[0], &r.children[1], &inflated);
+            let lie = Evidence::Sums {
+                path: vec![Opening { left: r.children[0], right: r.children[1], totals: inflated }],
+                children: Box::new(children),
+            };
+            assert!(lie.holds(&digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
+        }
     }
 
     #[test]

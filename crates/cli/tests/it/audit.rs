@@ -3,7 +3,8 @@
 //! bonded, signs three receipts on carol's key and over-charges one of them. The auditor
 //! checks both providers' batches. It finds only the over-charge, files one challenge, and the
 //! chain slashes that provider's bond (half to the challenger). The honest node keeps its
-//! bond, and the supply adds up.
+//! bond, and the supply adds up. A third provider settles inflated totals over its true leaves;
+//! the auditor opens the root's children and that bond is slashed too.
 
 use crate::{gateway::tiny_model_node, *};
 use alx_types::{
@@ -196,4 +197,98 @@ fn the_auditor_slashes_an_overcharging_provider_and_spares_the_honest_one_slow()
     let again =
         ok(&["audit", "run", "--challenge-from", "alice", "--provider-node", &provider_node]);
     assert_eq!(again["challenges"], serde_json::json!([]), "{again}");
+
+    // A provider that publishes its true leaves but settles inflated totals over them: the
+    // chain sees a root that commits to what it applies; the auditor opens the children.
+    let inflater = PrivateKey::from_seed(4_243);
+    let inflater_address = Address::from_public_key(&inflater.public_key());
+    ok(&["transfer", "--from", "alice", "--to", &inflater_address.to_string(), "--amount", "2000"]);
+    let r = send(&node, &inflater, 0, Payload::Usage(UsageOp::BondProvider { amount: bond }));
+    assert_eq!(r.receipt.error, None);
+    ok(&["deposit", "5", "--from", "carol"]);
+    let created = ok(&[
+        "keys",
+        "api-key",
+        "create",
+        "--from",
+        "carol",
+        "--limit",
+        "5",
+        "--provider",
+        &inflater_address.to_string(),
+    ]);
+    let key_hash = sha256(&[created["api_key"].as_str().unwrap().as_bytes()]);
+    let receipts: Vec<UsageReceipt> = (0..2u64)
+        .map(|number| {
+            let body = ReceiptBody {
+                number,
+                provider: inflater_address,
+                model: model.id,
+                model_name: "tiny".into(),
+                key_hash,
+                prompt_tokens: 100,
+                completion_tokens: 10,
+                fee: Amount(price(100, 10)),
+                datanets: vec![],
+                citations: vec![],
+                span_shares: vec![],
+                shares: vec![],
+                credits: vec![],
+                output: format!("answer {number}"),
+            };
+            let id = body.id();
+            let signature = hex::encode(inflater.sign(NAMESPACE_RECEIPT, &id.0).encode());
+            UsageReceipt { id, body, signature }
+        })
+        .collect();
+    let leaves: Vec<SettledReceipt> = receipts
+        .iter()
+        .map(|r| SettledReceipt {
+            number: r.body.number,
+            id: r.id,
+            key_hash,
+            model: model.id,
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            fee: r.body.fee,
+            credits: vec![],
+        })
+        .collect();
+    let honest_root = root(&leaves).unwrap();
+    let mut totals = honest_root.totals.clone();
+    totals.charges[0].amount = Amount(totals.charges[0].amount.0 + 5_000);
+    let digest = alx_types::settled::node_digest(
+        &honest_root.children[0],
+        &honest_root.children[1],
+        &totals,
+    );
+    let lie = alx_types::settled::Root { digest, children: honest_root.children, totals };
+    let settled = send(
+        &node,
+        &inflater,
+        1,
+        Payload::Usage(UsageOp::Settle(Box::new(Settlement::from_root(0, lie)))),
+    );
+    assert_eq!(settled.receipt.error, None, "the chain sees a root consistent with its totals");
+    let url = publish(SettledBatch {
+        provider: inflater_address,
+        first_receipt: 0,
+        tx_hash: alx_types::hash::parse_hex(&settled.tx.hash).unwrap(),
+        leaves,
+        receipts,
+    });
+    let provider_node = format!("{inflater_address}={url}");
+    let audit = ok(&["audit", "run", "--challenge-from", "bob", "--provider-node", &provider_node]);
+    let flagged = audit["report"]["flagged"].as_array().unwrap();
+    let mine: Vec<_> =
+        flagged.iter().filter(|f| f["provider"] == inflater_address.to_string()).collect();
+    assert_eq!(mine.len(), 1, "{audit}");
+    assert_eq!(mine[0]["findings"][0]["kind"], "inflated_totals", "{audit}");
+    let challenges = audit["challenges"].as_array().unwrap();
+    assert_eq!(challenges.len(), 1, "{audit}");
+    assert_eq!(challenges[0]["upheld"], true, "{audit}");
+    assert_eq!(ok(&["provider", "show", &inflater_address.to_string()])["bond"], "0");
+    let supply: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/supply", node.api)).unwrap().json().unwrap();
+    assert_eq!(supply["supply"], supply["held"], "{supply}");
 }
