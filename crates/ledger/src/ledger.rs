@@ -310,15 +310,20 @@ impl Ledger {
         let sender = Address::from_public_key(&key.public_key());
         let account_nonce = state.account(&sender).ok().flatten().map_or(0, |a| a.nonce);
         let nonce = self.pool().next_free_nonce(&sender, account_nonce);
-        let tx = alx_types::Transaction {
+        let mut tx = alx_types::Transaction {
             chain_id: *state.chain_id(),
             sender,
             nonce,
             fee: state.params().min_fee,
             payload,
+        };
+        // A transaction over 8 KiB (a large challenge) pays the minimum per started 8 KiB; the
+        // fee's own encoding is fixed-width, so raising it does not change the size.
+        {
+            use commonware_codec::EncodeSize as _;
+            tx.fee = alx_types::tx::min_fee_for_size(tx.encode_size() + 64, tx.fee);
         }
-        .sign(key);
-        self.submit(vec![tx], rng).remove(0)
+        self.submit(vec![tx.sign(key)], rng).remove(0)
     }
 
     /// Sends locally admitted transactions to `gossip` from now on.
@@ -403,7 +408,7 @@ impl Ledger {
                         ),
                     );
                 }
-                let min_fee = state.params().min_fee;
+                let min_fee = tx.min_fee(state.params().min_fee);
                 if tx.tx.fee < min_fee {
                     return invalid(
                         ErrorCode::FeeTooLow,

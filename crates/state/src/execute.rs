@@ -164,7 +164,7 @@ impl State {
         if tx.nonce != sender.nonce {
             return reject(ErrorCode::BadNonce);
         }
-        if tx.fee < self.params.min_fee {
+        if tx.fee < signed.min_fee(self.params.min_fee) {
             return reject(ErrorCode::FeeTooLow);
         }
         let Some(balance) = sender.balance.checked_sub(tx.fee) else {

@@ -472,6 +472,13 @@ pub(crate) mod tests {
             "{}",
             bytes.len()
         );
+        // It pays the minimum for every started 8 KiB.
+        let units = bytes.len().div_ceil(TX_SIZE_MAX) as u128;
+        assert!(units >= 2);
+        assert_eq!(signed.min_fee(Amount(1_000)), Amount(1_000 * units));
+        assert_eq!(crate::tx::min_fee_for_size(1, Amount(7)), Amount(7));
+        assert_eq!(crate::tx::min_fee_for_size(TX_SIZE_MAX, Amount(7)), Amount(7));
+        assert_eq!(crate::tx::min_fee_for_size(TX_SIZE_MAX + 1, Amount(7)), Amount(14));
         assert_eq!(crate::SignedTx::decode_bytes(&bytes).unwrap(), signed);
     }
 

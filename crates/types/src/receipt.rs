@@ -54,7 +54,8 @@ error_codes! {
     WrongChainId = 2, "wrong_chain_id";
     /// The nonce is not the sender's next nonce (a replay or a gap). Nothing charged.
     BadNonce = 3, "bad_nonce";
-    /// The fee is below the chain's minimum. Nothing charged.
+    /// The fee is below the chain's minimum (times every started 8 KiB of the transaction).
+    /// Nothing charged.
     FeeTooLow = 4, "fee_too_low";
     /// The sender cannot pay the fee. Nothing charged.
     InsufficientFee = 5, "insufficient_fee";

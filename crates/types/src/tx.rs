@@ -348,6 +348,21 @@ impl SignedTx {
     pub fn to_bytes(&self) -> Bytes {
         self.encode()
     }
+
+    /// The least fee this transaction may offer on a chain whose minimum is `base`: `base` for
+    /// every started [`TX_SIZE_MAX`] bytes, so a large challenge pays for the block space it
+    /// takes like the transactions it displaces.
+    #[must_use]
+    pub fn min_fee(&self, base: Amount) -> Amount {
+        min_fee_for_size(self.encode_size(), base)
+    }
+}
+
+/// The least fee of a signed transaction of `size` encoded bytes (see [`SignedTx::min_fee`]).
+#[must_use]
+pub fn min_fee_for_size(size: usize, base: Amount) -> Amount {
+    let units = size.div_ceil(TX_SIZE_MAX).max(1) as u128;
+    Amount(base.0.saturating_mul(units))
 }
 
 impl Write for SignedTx {

@@ -41,7 +41,8 @@ pub(crate) enum AuditCommand {
         /// Skip re-deriving attribution (one attribution query per receipt and datanet).
         #[arg(long)]
         no_attribution: bool,
-        /// Fee of each challenge, in ALX.
+        /// Fee of each challenge, in ALX, per started 8 KiB of the challenge (the chain's
+        /// minimum is per 8 KiB).
         #[arg(long, default_value = FEE_DEFAULT, value_parser = amount)]
         fee: Amount,
     },
@@ -78,6 +79,10 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
         let Some(key) = &challenge_from else { return Ok(()) };
         for c in &audit.challenges {
             let payload = Payload::Usage(UsageOp::Challenge(Box::new(c.clone())));
+            // The chain asks its minimum fee per started 8 KiB; `fee` is taken as that minimum
+            // (the rest of a transaction is well under 256 bytes).
+            use commonware_codec::EncodeSize as _;
+            let fee = alx_types::tx::min_fee_for_size(payload.encode_size() + 256, fee);
             let sent = wallet::send(g, key, fee, payload, true)?;
             let error = sent
                 .committed
