@@ -8,9 +8,22 @@ use alx_client::Client;
 use alx_types::{attribution_api::AttributionRequest, usage_api::UsageReceipt};
 use std::collections::BTreeMap;
 
-/// What differs between the receipt and its re-derived attribution (`None`: nothing).
-pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>, AuditError> {
+/// A receipt's attribution re-derived: the span part from its output against each datanet
+/// version it names, and the shares combined with its citations by the one rule.
+#[derive(Debug)]
+pub struct Rederived {
+    /// The span part.
+    pub spans: BTreeMap<Key, u32>,
+    /// The combined shares.
+    pub shares: BTreeMap<Key, u32>,
+    /// Datanet versions the node asked has not indexed (left out of the span part).
+    pub missing: Vec<alx_types::model::DatanetVersionRef>,
+}
+
+/// Re-derives `r`'s attribution through `chain`'s `POST /api/attribution`.
+pub fn rederive(chain: &Client, r: &UsageReceipt) -> Result<Rederived, alx_client::ClientError> {
     let mut reports = Vec::new();
+    let mut missing = Vec::new();
     for d in &r.body.datanets {
         let req = AttributionRequest {
             datanet: d.datanet,
@@ -20,19 +33,26 @@ pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>
         };
         match chain.attribute(&req) {
             Ok(report) => reports.push(report),
-            Err(e) if e.is_not_found() => {
-                return Ok(Some(format!(
-                    "datanet {} version {} is not indexed here",
-                    d.datanet, d.version
-                )));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) if e.is_not_found() => missing.push(*d),
+            Err(e) => return Err(e),
         }
     }
     let spans = alx_gateway::attribution::span_weights(&reports);
     let ranked: Vec<Key> =
         r.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
     let shares = rule::combine(&ranked, &spans);
+    Ok(Rederived { spans, shares, missing })
+}
+
+/// What differs between the receipt and its re-derived attribution (`None`: nothing).
+pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>, AuditError> {
+    let Rederived { shares, missing, .. } = rederive(chain, r)?;
+    if let Some(d) = missing.first() {
+        return Ok(Some(format!(
+            "datanet {} version {} is not indexed here",
+            d.datanet, d.version
+        )));
+    }
     let claimed: BTreeMap<Key, u32> =
         r.body.shares.iter().map(|e| ((e.datanet.0, e.contribution.0), e.bps)).collect();
     if shares != claimed {

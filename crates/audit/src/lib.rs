@@ -17,6 +17,8 @@
 
 mod attribution;
 
+pub use attribution::{Rederived, rederive};
+
 use alx_client::{Client, ClientError};
 use alx_types::{
     Address, Hash, TxStatus,

@@ -22,12 +22,16 @@ pub struct Payer {
     pub payer: Address,
 }
 
-/// The fee of a request: `(prompt × input + completion × output) / 1000`, rounded down.
+/// The fee of a request: `(prompt × input + completion × output) / 1000`, rounded down
+/// (`alx_types::model::token_fee`, the formula challenges judge by).
 #[must_use]
 pub fn fee(spec: &ModelSpec, prompt_tokens: u32, completion_tokens: u32) -> Amount {
-    let input = spec.price_input_per_1k.0.saturating_mul(u128::from(prompt_tokens));
-    let output = spec.price_output_per_1k.0.saturating_mul(u128::from(completion_tokens));
-    Amount(input.saturating_add(output) / 1000)
+    alx_types::model::token_fee(
+        spec.price_input_per_1k,
+        spec.price_output_per_1k,
+        prompt_tokens,
+        completion_tokens,
+    )
 }
 
 /// Amounts held back per key: reserved for requests in flight, and served but not yet settled.

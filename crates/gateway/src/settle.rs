@@ -115,21 +115,7 @@ fn settled_leaf(state: &State, r: &UsageReceipt, policy: BatchPolicy) -> Settled
     // is the provider's loss, never a charge the chain's price record would find too high
     // (the record keeps the highest price of the window, so it is at least this).
     let fee = model.as_ref().map_or(b.fee, |m| {
-        let cap = alx_types::challenge::fee_cap(
-            &SettledReceipt {
-                number: b.number,
-                id: r.id,
-                key_hash: b.key_hash,
-                model: b.model,
-                prompt_tokens: b.prompt_tokens,
-                completion_tokens: b.completion_tokens,
-                fee: b.fee,
-                credits: Vec::new(),
-            },
-            m.spec.price_input_per_1k,
-            m.spec.price_output_per_1k,
-        );
-        Amount(b.fee.0.min(cap))
+        b.fee.min(crate::meter::fee(&m.spec, b.prompt_tokens, b.completion_tokens))
     });
     let mut leaf = SettledReceipt {
         number: b.number,

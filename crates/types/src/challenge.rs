@@ -165,9 +165,8 @@ pub fn root_children(leaves: &[SettledReceipt]) -> Option<[Opened; 2]> {
 /// as the gateway charges.
 #[must_use]
 pub fn fee_cap(leaf: &SettledReceipt, input_per_1k: Amount, output_per_1k: Amount) -> u128 {
-    let input = input_per_1k.0.saturating_mul(u128::from(leaf.prompt_tokens));
-    let output = output_per_1k.0.saturating_mul(u128::from(leaf.completion_tokens));
-    input.saturating_add(output) / 1000
+    crate::model::token_fee(input_per_1k, output_per_1k, leaf.prompt_tokens, leaf.completion_tokens)
+        .0
 }
 
 impl Evidence {

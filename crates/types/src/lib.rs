@@ -11,6 +11,7 @@
 pub mod address;
 pub mod amount;
 pub mod api;
+mod api_payload;
 pub mod attribution_api;
 pub mod availability;
 pub mod block;

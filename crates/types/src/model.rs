@@ -33,6 +33,21 @@ pub const DATA_BPS_MIN: u16 = 2_500;
 /// Least share of every fee that goes to the protocol (protocol bound).
 pub const PROTOCOL_BPS_MIN: u16 = 500;
 
+/// The fee of a request at `(input, output)` per 1,000 tokens:
+/// `(prompt × input + completion × output) / 1000`, rounded down. The one formula the gateway
+/// charges by and a challenge judges a leaf by.
+#[must_use]
+pub fn token_fee(
+    input_per_1k: Amount,
+    output_per_1k: Amount,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+) -> Amount {
+    let input = input_per_1k.0.saturating_mul(u128::from(prompt_tokens));
+    let output = output_per_1k.0.saturating_mul(u128::from(completion_tokens));
+    Amount(input.saturating_add(output) / 1000)
+}
+
 /// A datanet version a model draws on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DatanetVersionRef {

@@ -6,11 +6,9 @@ use crate::{
     Globals,
     output::{emit, hinted},
 };
-use alx_attribution::rule::{self, Key};
+use alx_attribution::rule::Key;
 use alx_client::Client;
-use alx_gateway::attribution::span_weights;
 use alx_types::{
-    attribution_api::AttributionRequest,
     hash::to_hex,
     usage_api::{ShareEntry, UsageReceipt},
 };
@@ -76,25 +74,9 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
         ReceiptCommand::Verify { id } => {
             let r = fetch(g, &id)?;
             let signed = r.verify();
-            let client = Client::new(&g.node);
-            let mut reports = Vec::new();
-            for d in &r.body.datanets {
-                let req = AttributionRequest {
-                    datanet: d.datanet,
-                    version: Some(d.version),
-                    text: r.body.output.clone(),
-                    min_len: None,
-                };
-                match client.attribute(&req) {
-                    Ok(report) => reports.push(report),
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            let spans = span_weights(&reports);
-            let ranked: Vec<Key> =
-                r.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
-            let shares = rule::combine(&ranked, &spans);
+            // Versions this node has not indexed are left out, as the gateway leaves them out.
+            let alx_audit::Rederived { spans, shares, .. } =
+                alx_audit::rederive(&Client::new(&g.node), &r)?;
             let spans_match = spans == as_map(&r.body.span_shares);
             let shares_match = shares == as_map(&r.body.shares);
             let value = serde_json::json!({

@@ -57,6 +57,55 @@ fn send(node: &Node, key: &PrivateKey, nonce: u64, payload: Payload) -> alx_type
     client.wait_for_tx(&alx_types::hash::to_hex(&hash), Duration::from_secs(30)).unwrap()
 }
 
+/// Receipts `key` signs as provider for `fees` on `key_hash` and `model` (100 prompt and 10
+/// generated tokens each, numbered from 0), and the leaves settling them as signed.
+fn signed_batch(
+    key: &PrivateKey,
+    key_hash: alx_types::Hash,
+    model: alx_types::model::ModelId,
+    fees: &[u128],
+) -> (Vec<UsageReceipt>, Vec<SettledReceipt>) {
+    let provider = Address::from_public_key(&key.public_key());
+    let receipts: Vec<UsageReceipt> = (0u64..)
+        .zip(fees)
+        .map(|(number, fee)| {
+            let body = ReceiptBody {
+                number,
+                provider,
+                model,
+                model_name: "tiny".into(),
+                key_hash,
+                prompt_tokens: 100,
+                completion_tokens: 10,
+                fee: Amount(*fee),
+                datanets: vec![],
+                citations: vec![],
+                span_shares: vec![],
+                shares: vec![],
+                credits: vec![],
+                output: format!("answer {number}"),
+            };
+            let id = body.id();
+            let signature = hex::encode(key.sign(NAMESPACE_RECEIPT, &id.0).encode());
+            UsageReceipt { id, body, signature }
+        })
+        .collect();
+    let leaves = receipts
+        .iter()
+        .map(|r| SettledReceipt {
+            number: r.body.number,
+            id: r.id,
+            key_hash,
+            model,
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            fee: r.body.fee,
+            credits: vec![],
+        })
+        .collect();
+    (receipts, leaves)
+}
+
 #[test]
 fn the_auditor_slashes_an_overcharging_provider_and_spares_the_honest_one_slow() {
     let (home, node, key) = tiny_model_node("5");
@@ -108,47 +157,9 @@ fn the_auditor_slashes_an_overcharging_provider_and_spares_the_honest_one_slow()
     // Three receipts it signs; the second charges 1,000 base units over its tokens' price.
     let model: alx_types::model_api::ModelJson = node.client().model("tiny").unwrap();
     let spec = &model.spec;
-    let price = |p: u32, c: u32| {
-        (spec.price_input_per_1k.0 * u128::from(p) + spec.price_output_per_1k.0 * u128::from(c))
-            / 1000
-    };
-    let receipts: Vec<UsageReceipt> = (0..3u64)
-        .map(|number| {
-            let fee = price(100, 10) + if number == 1 { 1_000 } else { 0 };
-            let body = ReceiptBody {
-                number,
-                provider: cheat_address,
-                model: model.id,
-                model_name: "tiny".into(),
-                key_hash,
-                prompt_tokens: 100,
-                completion_tokens: 10,
-                fee: Amount(fee),
-                datanets: vec![],
-                citations: vec![],
-                span_shares: vec![],
-                shares: vec![],
-                credits: vec![],
-                output: format!("answer {number}"),
-            };
-            let id = body.id();
-            let signature = hex::encode(cheat.sign(NAMESPACE_RECEIPT, &id.0).encode());
-            UsageReceipt { id, body, signature }
-        })
-        .collect();
-    let leaves: Vec<SettledReceipt> = receipts
-        .iter()
-        .map(|r| SettledReceipt {
-            number: r.body.number,
-            id: r.id,
-            key_hash,
-            model: model.id,
-            prompt_tokens: 100,
-            completion_tokens: 10,
-            fee: r.body.fee,
-            credits: vec![],
-        })
-        .collect();
+    let fair =
+        alx_types::model::token_fee(spec.price_input_per_1k, spec.price_output_per_1k, 100, 10).0;
+    let (receipts, leaves) = signed_batch(&cheat, key_hash, model.id, &[fair, fair + 1_000, fair]);
     let settlement = Settlement::from_root(0, root(&leaves).unwrap());
     let settled = send(&node, &cheat, 1, Payload::Usage(UsageOp::Settle(Box::new(settlement))));
     assert_eq!(settled.receipt.error, None, "the chain cannot see the over-charge by itself");
@@ -218,42 +229,7 @@ fn the_auditor_slashes_an_overcharging_provider_and_spares_the_honest_one_slow()
         &inflater_address.to_string(),
     ]);
     let key_hash = sha256(&[created["api_key"].as_str().unwrap().as_bytes()]);
-    let receipts: Vec<UsageReceipt> = (0..2u64)
-        .map(|number| {
-            let body = ReceiptBody {
-                number,
-                provider: inflater_address,
-                model: model.id,
-                model_name: "tiny".into(),
-                key_hash,
-                prompt_tokens: 100,
-                completion_tokens: 10,
-                fee: Amount(price(100, 10)),
-                datanets: vec![],
-                citations: vec![],
-                span_shares: vec![],
-                shares: vec![],
-                credits: vec![],
-                output: format!("answer {number}"),
-            };
-            let id = body.id();
-            let signature = hex::encode(inflater.sign(NAMESPACE_RECEIPT, &id.0).encode());
-            UsageReceipt { id, body, signature }
-        })
-        .collect();
-    let leaves: Vec<SettledReceipt> = receipts
-        .iter()
-        .map(|r| SettledReceipt {
-            number: r.body.number,
-            id: r.id,
-            key_hash,
-            model: model.id,
-            prompt_tokens: 100,
-            completion_tokens: 10,
-            fee: r.body.fee,
-            credits: vec![],
-        })
-        .collect();
+    let (receipts, leaves) = signed_batch(&inflater, key_hash, model.id, &[fair, fair]);
     let honest_root = root(&leaves).unwrap();
     let mut totals = honest_root.totals.clone();
     totals.charges[0].amount = Amount(totals.charges[0].amount.0 + 5_000);
