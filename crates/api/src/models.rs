@@ -222,3 +222,28 @@ pub(crate) async fn supply(State(s): State<ApiState>) -> ApiResult<serde_json::V
         "balanced": audit.balanced(),
     })))
 }
+
+/// `GET /api/disputes`: every open dispute, oldest first.
+pub(crate) async fn disputes(
+    State(s): State<ApiState>,
+) -> ApiResult<Vec<alx_types::dispute::DisputeJson>> {
+    let committed = s.chain.committed();
+    Ok(Json(
+        committed
+            .state
+            .open_disputes()?
+            .into_iter()
+            .map(|(id, r)| alx_types::dispute::DisputeJson {
+                id,
+                challenger: r.challenger,
+                provider: r.dispute.provider,
+                first_receipt: r.dispute.first_receipt,
+                receipt: r.dispute.leaf.number,
+                claim: r.dispute.claim,
+                deadline: r.deadline.0,
+                guilty: r.guilty,
+                innocent: r.innocent,
+            })
+            .collect(),
+    ))
+}

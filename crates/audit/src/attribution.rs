@@ -5,7 +5,13 @@
 use crate::AuditError;
 use alx_attribution::rule::{self, Key};
 use alx_client::Client;
-use alx_types::{attribution_api::AttributionRequest, usage_api::UsageReceipt};
+use alx_types::{
+    Amount,
+    attribution_api::AttributionRequest,
+    datanet::{ContributionId, DatanetId},
+    usage::Credit,
+    usage_api::UsageReceipt,
+};
 use std::collections::BTreeMap;
 
 /// A receipt's attribution re-derived: the span part from its output against each datanet
@@ -68,19 +74,14 @@ pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>
         Err(e) => return Err(e.into()),
     };
     let data = rule::data_share(r.body.fee.0, u32::from(model.spec.split.data_bps));
-    let expected: BTreeMap<Key, u128> =
-        rule::credits(data, &shares, |_| false).into_iter().collect();
-    for c in &r.body.credits {
-        let key = (c.datanet.0, c.contribution.0);
-        if expected.get(&key).is_none_or(|e| c.amount.0 > *e) {
-            return Ok(Some(format!(
-                "credits {} to contribution {}:{} where the rule gives {}",
-                c.amount,
-                c.datanet,
-                c.contribution,
-                expected.get(&key).copied().unwrap_or(0)
-            )));
-        }
-    }
-    Ok(None)
+    let expected: Vec<Credit> = rule::credits(data, &shares, |_| false)
+        .into_iter()
+        .map(|((d, c), amount)| Credit {
+            model: r.body.model,
+            datanet: DatanetId(d),
+            contribution: ContributionId(c),
+            amount: Amount(amount),
+        })
+        .collect();
+    Ok(alx_gateway::credits_within(&expected, &r.body.credits, |_| false).err())
 }

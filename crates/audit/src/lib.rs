@@ -8,10 +8,15 @@
 //!    against the datanet versions (`POST /api/attribution` and the credit rule of
 //!    `alx_attribution::rule`), gives the shares and credits the receipt names.
 //!
-//! What the chain can check by itself becomes a [`Challenge`] ready to file. What needs the
-//! data or is not yet decidable on chain (attribution, unpublished or unmatched batches) is
-//! reported as a finding. The caller files challenges (the CLI signs them), so this crate
-//! holds no key.
+//! 5. A sampled share of greedy answers is replayed, and every attribution finding is put to
+//!    the juror rule the validators vote with (`POST /api/disputes/judge` on the auditor's own
+//!    node: the request re-run, the attribution recomputed, the answer replayed on the same
+//!    weights).
+//!
+//! What the chain can check by itself becomes a [`Challenge`] ready to file; what the juror
+//! rule finds guilty becomes a [`Dispute`] ready to file (it escrows a challenge bond, lost if
+//! the validators disagree). Unpublished or unmatched batches are reported as findings. The
+//! caller files challenges and disputes (the CLI signs them), so this crate holds no key.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +29,7 @@ use alx_types::{
     Address, Hash, TxStatus,
     api::PayloadJson,
     challenge::{Challenge, Evidence, fee_cap},
+    dispute::{Claim, Dispute},
     hash::to_hex,
     settled::{LeafProof, root},
     usage::Settlement,
@@ -74,6 +80,13 @@ pub enum Finding {
         /// What differs.
         detail: String,
     },
+    /// A greedy answer the replay does not reproduce (disputed).
+    Generation {
+        /// The receipt number.
+        receipt: u64,
+        /// What differs.
+        detail: String,
+    },
 }
 
 /// The audit of one settlement.
@@ -93,6 +106,8 @@ pub struct SettlementAudit {
     pub receipts_checked: u64,
     /// Receipts whose attribution was re-derived.
     pub attributions_checked: u64,
+    /// Greedy answers replayed.
+    pub replays: u64,
     /// Whether the settlement is still in its challenge window (challenges can be filed).
     pub challengeable: bool,
     /// What was found wrong.
@@ -101,6 +116,10 @@ pub struct SettlementAudit {
     /// closes the settlement).
     #[serde(skip)]
     pub challenges: Vec<Challenge>,
+    /// Disputes the juror rule upholds, ready to file (at most one per settlement, and none
+    /// when a challenge is ready: one slash takes the whole bond).
+    #[serde(skip)]
+    pub disputes: Vec<Dispute>,
 }
 
 /// Where batches are published: the provider's node, else the default node.
@@ -124,6 +143,9 @@ pub struct AuditOptions {
     /// Re-derive every receipt's attribution (one `POST /api/attribution` per datanet and
     /// receipt).
     pub attribution: bool,
+    /// The share of greedy answers replayed, in basis points (each a forward pass on the
+    /// auditor's node). Which ones is decided by the receipt id, so no provider can tell.
+    pub replay_bps: u32,
 }
 
 /// The settlements committed in block `height`, successful ones only, with their tx hashes.
@@ -158,9 +180,11 @@ pub fn audit_settlement(
         receipts: settlement.receipts,
         receipts_checked: 0,
         attributions_checked: 0,
+        replays: 0,
         challengeable: false,
         findings: Vec::new(),
         challenges: Vec::new(),
+        disputes: Vec::new(),
     };
     let batch =
         match publishers.client(&provider).settled_batch(&provider, settlement.first_receipt) {
@@ -247,15 +271,80 @@ pub fn audit_settlement(
             .findings
             .push(Finding::BatchMismatch { code: e.code().into(), detail: e.to_string() });
     }
-    if options.attribution {
-        for receipt in &batch.receipts {
+    for receipt in &batch.receipts {
+        // A replay first: an answer the model did not give is the graver wrong (its
+        // attribution is then wrong too).
+        let mut claims = Vec::new();
+        if receipt.body.greedy
+            && !receipt.body.output_tokens.is_empty()
+            && sampled(receipt, options.replay_bps)
+        {
+            claims.push(Claim::Generation);
+        }
+        if options.attribution {
             audit.attributions_checked += 1;
             if let Some(detail) = attribution::recheck(chain, receipt)? {
                 audit.findings.push(Finding::Attribution { receipt: receipt.body.number, detail });
+                claims.push(Claim::Attribution);
+            }
+        }
+        for claim in claims {
+            let ready =
+                record.is_some() && audit.challenges.is_empty() && audit.disputes.is_empty();
+            if claim == Claim::Generation {
+                audit.replays += 1;
+            } else if !ready {
+                continue;
+            }
+            let Some(dispute) = dispute_of(&batch.leaves, provider, settlement, receipt, claim)
+            else {
+                continue;
+            };
+            let judged = match chain.judge(&dispute) {
+                Ok(j) => j,
+                Err(e) if e.is_not_found() => continue, // a node without a juror
+                Err(e) => return Err(e.into()),
+            };
+            if !judged.is_guilty() {
+                continue;
+            }
+            if claim == Claim::Generation {
+                let detail = judged.detail.clone().unwrap_or_default();
+                audit.findings.push(Finding::Generation { receipt: receipt.body.number, detail });
+            }
+            if ready {
+                audit.disputes.push(dispute);
             }
         }
     }
     Ok(audit)
+}
+
+/// Whether `receipt` is among the `bps` share replayed: by its id, which no provider chooses
+/// freely (it hashes the whole receipt).
+fn sampled(receipt: &alx_types::usage_api::UsageReceipt, bps: u32) -> bool {
+    let draw =
+        u32::from_be_bytes([receipt.id.0[0], receipt.id.0[1], receipt.id.0[2], receipt.id.0[3]]);
+    u64::from(draw % 10_000) < u64::from(bps)
+}
+
+/// A dispute of `receipt` in the batch of `leaves` (`None` if no leaf is the receipt's).
+fn dispute_of(
+    leaves: &[alx_types::settled::SettledReceipt],
+    provider: Address,
+    settlement: &Settlement,
+    receipt: &alx_types::usage_api::UsageReceipt,
+    claim: Claim,
+) -> Option<Dispute> {
+    let index = leaves.iter().position(|l| l.id == receipt.id)?;
+    Some(Dispute {
+        provider,
+        first_receipt: settlement.first_receipt,
+        leaf: leaves[index].clone(),
+        proof: LeafProof::of(leaves, index)?,
+        receipt: serde_json::to_string(receipt).ok()?,
+        claim,
+    })
 }
 
 /// A challenge of a settlement whose root's children are those of `leaves` but whose totals
@@ -294,6 +383,8 @@ pub struct AuditReport {
     pub receipts_checked: u64,
     /// Receipts whose attribution was re-derived.
     pub attributions_checked: u64,
+    /// Greedy answers replayed.
+    pub replays: u64,
     /// Settlements with findings, with what was found.
     pub flagged: Vec<SettlementAudit>,
 }
@@ -316,6 +407,7 @@ pub fn audit_range(
             report.settlements += 1;
             report.receipts_checked += audit.receipts_checked;
             report.attributions_checked += audit.attributions_checked;
+            report.replays += audit.replays;
             each(&audit);
             if !audit.findings.is_empty() {
                 report.flagged.push(audit);

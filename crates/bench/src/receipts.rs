@@ -103,6 +103,10 @@ fn batch(config: &Config) -> (Vec<UsageReceipt>, Vec<SettledReceipt>) {
             shares: vec![],
             credits: credits.clone(),
             output: "a generated answer of a few dozen bytes, as receipts carry them".into(),
+            input: alx_types::usage_api::RequestInput::None,
+            output_tokens: Vec::new(),
+            greedy: false,
+            penalties: None,
         };
         let id = body.id();
         let signature = hex::encode(key.sign(NAMESPACE_RECEIPT, &id.0).encode());

@@ -222,6 +222,21 @@ impl Client {
         self.get(&format!("/api/providers/{provider}/settlements/{first}"))
     }
 
+    /// `GET /api/disputes`: the open disputes.
+    pub fn disputes(&self) -> Result<Vec<alx_types::dispute::DisputeJson>, ClientError> {
+        self.get("/api/disputes")
+    }
+
+    /// `POST /api/disputes/judge`: how this node's juror decides `dispute` (filed or not).
+    pub fn judge(
+        &self,
+        dispute: &alx_types::dispute::Dispute,
+    ) -> Result<alx_types::dispute::JudgeResponse, ClientError> {
+        self.handle(
+            self.http.post(format!("{}/api/disputes/judge", self.base)).json(dispute).send(),
+        )
+    }
+
     /// `GET /api/settlements/{provider}/{number}`: the settled batch holding a receipt, from
     /// the node that served it.
     pub fn settled_batch(

@@ -69,6 +69,24 @@ pub trait ServedModel: Send + Sync {
     /// # Errors
     /// If the sequence cannot run (it can never fit the cache budget, the engine stopped).
     fn generate(&self, request: GenerationRequest) -> Result<Generated, GatewayError>;
+
+    /// The text of `tokens`.
+    ///
+    /// # Errors
+    /// An id outside the vocabulary.
+    fn decode(&self, tokens: &[TokenId]) -> Result<String, alx_model::Error>;
+
+    /// Replays a greedy answer (see `alx_model::Model::replay_greedy`).
+    ///
+    /// # Errors
+    /// If the forward pass fails or the sequence does not fit the context.
+    fn replay_greedy(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+        penalties: &alx_model::Penalties,
+        tolerance: f32,
+    ) -> Result<alx_model::Replay, alx_model::Error>;
 }
 
 /// A sequence to generate.
@@ -100,6 +118,8 @@ pub struct Generated {
     pub text: String,
     /// Tokens generated (each one is charged).
     pub tokens: usize,
+    /// Their ids, in order (what a receipt records so the answer can be replayed).
+    pub token_ids: Vec<TokenId>,
     /// Prompt tokens run through the model (fewer than the prompt's only when the client left
     /// during the prefill).
     pub prompt_fed: usize,
@@ -201,5 +221,19 @@ impl ServedModel for LocalModel {
             submitted: Instant::now(),
         };
         self.engines.generate(self.base, &self.model, sequence, &result)
+    }
+
+    fn decode(&self, tokens: &[TokenId]) -> Result<String, alx_model::Error> {
+        self.model.tokenizer().decode(tokens)
+    }
+
+    fn replay_greedy(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+        penalties: &alx_model::Penalties,
+        tolerance: f32,
+    ) -> Result<alx_model::Replay, alx_model::Error> {
+        self.model.replay_greedy(prompt, output, penalties, tolerance)
     }
 }

@@ -340,6 +340,7 @@ fn admit<'m>(
             let _ = s.done.send(Ok(Generated {
                 text: String::new(),
                 tokens: 0,
+                token_ids: Vec::new(),
                 prompt_fed: 0,
                 ending: Ending::ClientGone,
                 first_token: None,
@@ -392,6 +393,7 @@ fn finish(a: Active<'_>) {
     let _ = a.sequence.done.send(Ok(Generated {
         text: a.text,
         tokens: a.generation.tokens().len(),
+        token_ids: a.generation.tokens().to_vec(),
         prompt_fed: a.generation.prefilled_tokens(),
         ending,
         first_token: a.first_token,

@@ -86,8 +86,20 @@ enum Stopped {
     ClientGone,
 }
 
+/// What passages are retrieved for: a chat's last user message, or a completion's prompt when
+/// it asks for retrieval.
+pub(crate) fn retrieval_query(input: &Input) -> Option<&str> {
+    match input {
+        Input::Chat(messages) => {
+            messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
+        }
+        Input::Completion { prompt, retrieval } => retrieval.then_some(prompt.as_str()),
+        Input::Embeddings(_) => None,
+    }
+}
+
 /// The weights of `spec`'s base model, loaded on first use (404 when this node lacks them).
-fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<dyn ServedModel>, GatewayError> {
+pub(crate) fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<dyn ServedModel>, GatewayError> {
     g.backend.model(&spec.base_model)?.ok_or_else(|| {
         GatewayError::ModelNotFound(format!(
             "the model {:?} is not served here (see GET /v1/models)",
@@ -110,15 +122,9 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
         return Err(GatewayError::ClientGone);
     }
     let at = Instant::now();
-    let query = match &job.input {
-        Input::Chat(messages) => {
-            messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
-        }
-        Input::Completion { prompt, retrieval } => retrieval.then_some(prompt.as_str()),
-        Input::Embeddings(_) => None,
-    };
-    let passages =
-        query.map(|q| attribution::retrieve(&g.indexes, &job.spec, q)).unwrap_or_default();
+    let passages = retrieval_query(&job.input)
+        .map(|q| attribution::retrieve(&g.indexes, &job.spec, q))
+        .unwrap_or_default();
     t.retrieve = at.elapsed();
 
     let at = Instant::now();
@@ -134,7 +140,8 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     };
 
     let at = Instant::now();
-    let (text, generated, fed, stopped) = generate(g, model.as_ref(), prompt, &mut job)?;
+    let (text, token_ids, fed, stopped) = generate(g, model.as_ref(), prompt, &mut job)?;
+    let generated = token_ids.len();
     t.model = at.elapsed();
 
     // A client that left during the prefill pays for the prompt tokens that ran.
@@ -142,7 +149,8 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let completion_tokens = u32::try_from(generated).unwrap_or(u32::MAX);
     let fee = meter::fee(&job.spec, prompt_count, completion_tokens);
     let at = Instant::now();
-    let receipt = receipt_for(g, &job, &passages, &text, prompt_count, completion_tokens, fee)?;
+    let output = Output { text: &text, tokens: &token_ids };
+    let receipt = receipt_for(g, &job, &passages, output, (prompt_count, completion_tokens), fee)?;
     reservation.charge(fee);
     drop(reservation);
     t.receipt = at.elapsed();
@@ -210,7 +218,8 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
     }
     t.model = at.elapsed();
     let at = Instant::now();
-    let receipt = receipt_for(g, job, &[], "", prompt_count, 0, fee)?;
+    let output = Output { text: "", tokens: &[] };
+    let receipt = receipt_for(g, job, &[], output, (prompt_count, 0), fee)?;
     reservation.charge(fee);
     drop(reservation);
     t.receipt = at.elapsed();
@@ -244,21 +253,7 @@ fn prompt_tokens(
     if at_least > room {
         return Err(context_overflow(at_least, job.config.max_tokens, context));
     }
-    let prompt = match &job.input {
-        Input::Chat(messages) => {
-            let messages = with_context(messages.clone(), passages);
-            model.chat_prompt(&messages).map_err(|e| model_error(&e))?
-        }
-        Input::Completion { prompt, .. } => {
-            let mut text = String::new();
-            for (i, (_, passage)) in passages.iter().enumerate() {
-                text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
-            }
-            text.push_str(prompt);
-            model.encode(&text).map_err(|e| model_error(&e))?
-        }
-        Input::Embeddings(_) => Vec::new(),
-    };
+    let prompt = render_prompt(model, &job.input, passages).map_err(|e| model_error(&e))?;
     if prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
     }
@@ -266,6 +261,30 @@ fn prompt_tokens(
         return Err(context_overflow(prompt.len(), job.config.max_tokens, context));
     }
     Ok(prompt)
+}
+
+/// The tokens the model runs for `input` after `passages`: passages in a system message
+/// (chat) or before the text (completion). What a juror replaying a receipt rebuilds too.
+pub(crate) fn render_prompt(
+    model: &dyn ServedModel,
+    input: &Input,
+    passages: &[(DatanetId, Passage)],
+) -> Result<Vec<TokenId>, alx_model::Error> {
+    match input {
+        Input::Chat(messages) => {
+            let messages = with_context(messages.clone(), passages);
+            model.chat_prompt(&messages)
+        }
+        Input::Completion { prompt, .. } => {
+            let mut text = String::new();
+            for (i, (_, passage)) in passages.iter().enumerate() {
+                text.push_str(&format!("[{}] {}\n\n", i + 1, passage.text));
+            }
+            text.push_str(prompt);
+            model.encode(&text)
+        }
+        Input::Embeddings(_) => Ok(Vec::new()),
+    }
 }
 
 fn context_overflow(
@@ -297,7 +316,7 @@ fn with_context(mut messages: Vec<Message>, passages: &[(DatanetId, Passage)]) -
 }
 
 /// Generates on the model's batching engine (see `batch`), which streams pieces out if the
-/// job streams and stops early when the client is gone. Returns the text, the number of tokens
+/// job streams and stops early when the client is gone. Returns the text, the tokens
 /// generated, the prompt tokens run, and why it stopped; a client gone before its prompt ran
 /// is `ClientGone` (nothing was computed, nothing is charged).
 fn generate(
@@ -305,7 +324,7 @@ fn generate(
     model: &dyn ServedModel,
     prompt: Vec<TokenId>,
     job: &mut Job,
-) -> Result<(String, usize, usize, Stopped), GatewayError> {
+) -> Result<(String, Vec<TokenId>, usize, Stopped), GatewayError> {
     let generated = model.generate(GenerationRequest {
         prompt,
         config: job.config.clone(),
@@ -323,22 +342,28 @@ fn generate(
         Ending::ClientGone => Stopped::ClientGone,
         Ending::Finished(reason) => Stopped::Finished(reason),
     };
-    Ok((generated.text, generated.tokens, generated.prompt_fed, stopped))
+    Ok((generated.text, generated.token_ids, generated.prompt_fed, stopped))
+}
+
+/// What a request produced, for its receipt.
+#[derive(Clone, Copy)]
+struct Output<'a> {
+    text: &'a str,
+    tokens: &'a [TokenId],
 }
 
 fn receipt_for(
     g: &Gateway,
     job: &Job,
     passages: &[(DatanetId, Passage)],
-    output: &str,
-    prompt_tokens: u32,
-    completion_tokens: u32,
+    output: Output<'_>,
+    (prompt_tokens, completion_tokens): (u32, u32),
     fee: Amount,
 ) -> Result<UsageReceipt, GatewayError> {
     let committed = g.chain.committed();
     let state = &committed.state;
     let spec = &job.spec;
-    let spans = attribution::span_shares(&g.indexes, state, spec, output);
+    let spans = attribution::span_shares(&g.indexes, state, spec, output.text);
     let shares = attribution::combine(passages, &spans);
     let body = ReceiptBody {
         number: 0,
@@ -354,7 +379,11 @@ fn receipt_for(
         span_shares: attribution::entries(state, &spans),
         shares: attribution::entries(state, &shares),
         credits: attribution::credits(state, job.model_id, spec, fee, &shares),
-        output: output.to_owned(),
+        output: output.text.to_owned(),
+        input: crate::replay::recorded_input(&job.input),
+        output_tokens: output.tokens.to_vec(),
+        greedy: crate::replay::replayable(&job.config).is_some(),
+        penalties: crate::replay::replayable(&job.config).flatten(),
     };
     let floor = state.next_receipt(&g.me)?;
     g.receipts

@@ -31,6 +31,7 @@ pub mod meter;
 pub mod openai;
 pub mod pool;
 mod receipts;
+mod replay;
 mod serve;
 pub mod settle;
 mod stats;
@@ -44,6 +45,7 @@ pub use error::GatewayError;
 pub use infer::Served;
 pub use openai::Sampling;
 pub use receipts::ReceiptStore;
+pub use replay::{Judgement, credits_within};
 pub use stats::{EngineGauges, GatewayStats};
 
 use alx_indexer::DatanetIndexes;
@@ -126,6 +128,8 @@ pub struct Gateway {
     /// The chain's next unsettled receipt when the gateway started (`u64::MAX` until set).
     held_from: Mutex<u64>,
     config: GatewayConfig,
+    /// One dispute judged at a time (a replay is a forward pass over a whole answer).
+    judging: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -160,6 +164,7 @@ impl Gateway {
             pool,
             stats,
             held_from: Mutex::new(u64::MAX),
+            judging: Arc::new(tokio::sync::Semaphore::new(1)),
             config,
         });
         gateway.hold_unsettled();
@@ -233,6 +238,7 @@ impl Gateway {
             .route("/v1/chat/completions", post(serve::chat))
             .route("/v1/completions", post(serve::completion))
             .route("/v1/embeddings", post(serve::embeddings))
+            .route("/api/disputes/judge", post(replay::judge_handler))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .layer(axum::middleware::from_fn(refuse_declared_oversize))
             .with_state(self.clone())

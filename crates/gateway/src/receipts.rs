@@ -9,10 +9,9 @@ use alx_types::{
     hash::to_hex,
     settled::SettledReceipt,
     settled_batch::SettledBatch,
-    usage_api::{NAMESPACE_RECEIPT, ReceiptBody, UsageReceipt},
+    usage_api::{ReceiptBody, UsageReceipt},
 };
-use commonware_codec::Encode as _;
-use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+use commonware_cryptography::ed25519::PrivateKey;
 use std::{
     collections::BTreeMap,
     io::Write as _,
@@ -104,9 +103,8 @@ impl ReceiptStore {
     pub fn issue(&self, mut body: ReceiptBody, floor: u64) -> std::io::Result<UsageReceipt> {
         let mut index = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         body.number = index.1.max(floor);
-        let id = body.id();
-        let signature = hex::encode(self.key.sign(NAMESPACE_RECEIPT, &id.0).encode());
-        let receipt = UsageReceipt { id, body, signature };
+        let receipt = UsageReceipt::sign(body, &self.key);
+        let id = receipt.id;
         let path = file(&self.dir, receipt.body.number);
         write_atomically(
             &path,

@@ -9,6 +9,7 @@ pub mod chain;
 mod collect;
 pub mod config;
 pub mod descriptors;
+mod disputes;
 pub mod error;
 pub mod home;
 mod indexer;

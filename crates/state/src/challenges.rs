@@ -258,7 +258,22 @@ impl State {
         if !c.evidence.holds(&record.root, c.first_receipt, record.receipts, prices) {
             return Err(ErrorCode::ChallengeRejected.into());
         }
-        let mut bond = self.provider_bond(&c.provider)?;
+        self.slash_provider(&c.provider, challenger)?;
+        // One slash per settlement: the record goes (its due entry then finds nothing).
+        self.close_settlement_window(&c.provider, c.first_receipt)?;
+        Ok(())
+    }
+}
+
+impl State {
+    /// Takes `provider`'s whole bond: [`CHALLENGER_SHARE_BPS`] of it to `challenger`, the rest
+    /// to the protection fund. Returns what was taken.
+    pub(crate) fn slash_provider(
+        &mut self,
+        provider: &Address,
+        challenger: &Address,
+    ) -> Result<Amount, CorruptState> {
+        let mut bond = self.provider_bond(provider)?;
         let slashed = std::mem::take(&mut bond.amount);
         let share =
             crate::usage::mul_div(slashed.0, u128::from(CHALLENGER_SHARE_BPS), u128::from(BPS));
@@ -267,12 +282,22 @@ impl State {
             .amount_global(crate::emission::PROTECTION_FUND)?
             .checked_add(Amount(slashed.0 - share))
             .ok_or_else(overflow)?;
-        self.put_bond(&c.provider, &bond);
+        self.put_bond(provider, &bond);
         self.put_amount_global_named(GLOBAL_PROVIDER_BONDS, total);
         self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
         self.credit(challenger, Amount(share))?;
-        // One slash per settlement: the record goes (its due entry then finds nothing).
-        self.close_settlement_window(&c.provider, c.first_receipt)?;
+        Ok(slashed)
+    }
+
+    /// Keeps `provider`'s bond locked until `height` at least.
+    pub(crate) fn lock_bond_until(
+        &mut self,
+        provider: &Address,
+        height: Height,
+    ) -> Result<(), CorruptState> {
+        let mut bond = self.provider_bond(provider)?;
+        bond.locked_until = bond.locked_until.max(height);
+        self.put_bond(provider, &bond);
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //!        kind 0: close an API key            subject: key hash
 //!        kind 1: a contribution's data deadline   subject: datanet (BE) ‖ contribution (BE)
 //!        kind 2: a settlement's challenge window closes   subject: provider ‖ first receipt (BE)
+//!        kind 3: a dispute's vote ends        subject: dispute id (BE)
 //! ```
 //!
 //! Big-endian heights keep each height's entries together, so a block reads exactly the
@@ -23,6 +24,7 @@ pub(crate) const PREFIX_DUE: u8 = 0x1E;
 const KIND_CLOSE_API_KEY: u8 = 0;
 const KIND_DATA_DEADLINE: u8 = 1;
 const KIND_SETTLEMENT_WINDOW: u8 = 2;
+const KIND_DISPUTE_DEADLINE: u8 = 3;
 
 /// Something the chain does at a height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub(crate) enum Due {
     DataDeadline(DatanetId, ContributionId),
     /// Close a settlement's challenge window.
     SettlementWindow(Address, u64),
+    /// End a dispute's vote.
+    DisputeDeadline(u64),
 }
 
 fn height_prefix(height: Height) -> Vec<u8> {
@@ -59,6 +63,10 @@ fn due_key(height: Height, due: &Due) -> Vec<u8> {
             k.extend_from_slice(provider.as_bytes());
             k.extend_from_slice(&first.to_be_bytes());
         }
+        Due::DisputeDeadline(id) => {
+            k.push(KIND_DISPUTE_DEADLINE);
+            k.extend_from_slice(&id.to_be_bytes());
+        }
     }
     k
 }
@@ -78,6 +86,9 @@ fn parse(subject: &[u8]) -> Option<Due> {
         KIND_SETTLEMENT_WINDOW if rest.len() == 40 => {
             let provider = Address(rest[..32].try_into().ok()?);
             Some(Due::SettlementWindow(provider, u64::from_be_bytes(rest[32..].try_into().ok()?)))
+        }
+        KIND_DISPUTE_DEADLINE if rest.len() == 8 => {
+            Some(Due::DisputeDeadline(u64::from_be_bytes(rest.try_into().ok()?)))
         }
         _ => None,
     }
@@ -117,7 +128,8 @@ impl State {
         for (key, _) in self.auth().scan_prefix(&[PREFIX_DUE]) {
             match key.get(9..).and_then(parse) {
                 Some(Due::DataDeadline(datanet, id)) => out.push((datanet, id)),
-                Some(Due::CloseApiKey(_) | Due::SettlementWindow(..)) => {}
+                Some(Due::CloseApiKey(_) | Due::SettlementWindow(..) | Due::DisputeDeadline(_)) => {
+                }
                 None => {
                     return Err(CorruptState {
                         key: crate::state::hex_key(key),
@@ -140,6 +152,7 @@ impl State {
                 Due::SettlementWindow(provider, first) => {
                     self.close_settlement_window(&provider, first)?;
                 }
+                Due::DisputeDeadline(id) => self.dispute_deadline(id)?,
             }
         }
         Ok(())
@@ -156,6 +169,7 @@ mod tests {
             Due::CloseApiKey(alx_types::hash::sha256(&[b"k"])),
             Due::DataDeadline(DatanetId(3), ContributionId(u64::MAX)),
             Due::SettlementWindow(Address([7; 32]), u64::MAX - 1),
+            Due::DisputeDeadline(u64::MAX),
         ] {
             let key = due_key(Height(77), &due);
             assert_eq!(parse(&key[9..]), Some(due));

@@ -21,6 +21,7 @@ mod availability;
 mod challenges;
 mod datanet_records;
 mod datanets;
+mod disputes;
 mod due;
 pub mod emission;
 pub mod execute;
@@ -40,6 +41,7 @@ pub use audit::SupplyAudit;
 pub use challenges::{ProviderBond, SettlementRecord};
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
 pub use datanets::contribution_leaf;
+pub use disputes::DisputeRecord;
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
 pub use genesis::{
     Genesis, GenesisAccount, GenesisError, GenesisProvider, GenesisValidator, Params,

@@ -104,6 +104,8 @@ impl State {
             UsageOp::BondProvider { amount } => self.bond_provider(who, *amount),
             UsageOp::UnbondProvider { amount } => self.unbond_provider(height, who, *amount),
             UsageOp::Challenge(c) => self.challenge(who, c),
+            UsageOp::Dispute(d) => self.open_dispute(height, who, d),
+            UsageOp::Verdicts(v) => self.vote_disputes(who, v),
         }
     }
 

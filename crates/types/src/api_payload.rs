@@ -174,6 +174,17 @@ pub enum PayloadJson {
         #[serde(flatten)]
         challenge: crate::challenge::Challenge,
     },
+    /// See [`UsageOp::Dispute`].
+    Dispute {
+        /// The dispute.
+        #[serde(flatten)]
+        dispute: crate::dispute::Dispute,
+    },
+    /// See [`UsageOp::Verdicts`].
+    DisputeVerdicts {
+        /// The votes.
+        verdicts: Vec<crate::dispute::Verdict>,
+    },
     /// See [`Payload::ReportEquivocation`].
     ReportEquivocation {
         /// The evidence.
@@ -283,6 +294,8 @@ impl From<&Payload> for PayloadJson {
                 UsageOp::BondProvider { amount } => Self::ProviderBond { amount: *amount },
                 UsageOp::UnbondProvider { amount } => Self::ProviderUnbond { amount: *amount },
                 UsageOp::Challenge(c) => Self::Challenge { challenge: (**c).clone() },
+                UsageOp::Dispute(d) => Self::Dispute { dispute: (**d).clone() },
+                UsageOp::Verdicts(v) => Self::DisputeVerdicts { verdicts: v.clone() },
             },
             Payload::Subnet(ref op) => match op {
                 SubnetOp::Create(spec) => Self::SubnetCreate { spec: (**spec).clone() },

@@ -23,7 +23,7 @@ use crate::{
     Address, Amount, Hash,
     datanet::read_count,
     hash::ZERO,
-    settled::{LeafProof, PROOF_DEPTH_MAX, ProofStep, SettledReceipt, Totals, node_digest},
+    settled::{LeafProof, PROOF_DEPTH_MAX, SettledReceipt, Totals, node_digest},
 };
 use bytes::BufMut;
 use commonware_codec::{
@@ -208,13 +208,7 @@ impl Evidence {
                 if proof.root_of(leaf).as_ref() != Some(root) {
                     return false;
                 }
-                // Its position under the root: the receipts left of it. An honest tree numbers
-                // leaf i `first + i`.
-                let index = proof
-                    .steps
-                    .iter()
-                    .filter(|s| s.left)
-                    .fold(0u64, |a, s| a.saturating_add(s.totals.receipts));
+                let index = proof.position();
                 let end = first.saturating_add(u64::from(receipts));
                 if !(first..end).contains(&leaf.number)
                     || leaf.number != first.saturating_add(index)
@@ -311,12 +305,7 @@ impl Write for Challenge {
             Evidence::Leaf { leaf, proof } => {
                 buf.put_u8(1);
                 leaf.write(buf);
-                buf.put_u8(proof.steps.len().min(255) as u8);
-                for s in proof.steps.iter().take(255) {
-                    s.sibling.write(buf);
-                    s.totals.write(buf);
-                    buf.put_u8(u8::from(s.left));
-                }
+                proof.write(buf);
             }
         }
     }
@@ -333,16 +322,7 @@ impl EncodeSize for Challenge {
                         + opened_size(&children[0])
                         + opened_size(&children[1])
                 }
-                Evidence::Leaf { leaf, proof } => {
-                    leaf.encode_size()
-                        + 1
-                        + proof
-                            .steps
-                            .iter()
-                            .take(255)
-                            .map(|s| 32 + s.totals.encode_size() + 1)
-                            .sum::<usize>()
-                }
+                Evidence::Leaf { leaf, proof } => leaf.encode_size() + proof.encode_size(),
             }
     }
 }
@@ -362,20 +342,8 @@ impl Read for Challenge {
             }
             1 => {
                 let leaf = SettledReceipt::read(buf)?;
-                let steps = (0..read_count(buf, PROOF_DEPTH_MAX)?)
-                    .map(|_| {
-                        Ok(ProofStep {
-                            sibling: Hash::read(buf)?,
-                            totals: Totals::read(buf)?,
-                            left: match u8::read(buf)? {
-                                0 => false,
-                                1 => true,
-                                tag => return Err(CodecError::InvalidEnum(tag)),
-                            },
-                        })
-                    })
-                    .collect::<Result<_, CodecError>>()?;
-                Evidence::Leaf { leaf, proof: LeafProof { steps } }
+                let proof = LeafProof::read(buf)?;
+                Evidence::Leaf { leaf, proof }
             }
             tag => return Err(CodecError::InvalidEnum(tag)),
         };
@@ -394,7 +362,7 @@ pub(crate) mod tests {
         usage::Credit,
     };
 
-    fn leaves(n: u64, credits: u64) -> Vec<SettledReceipt> {
+    pub(crate) fn leaves(n: u64, credits: u64) -> Vec<SettledReceipt> {
         (0..n)
             .map(|i| SettledReceipt {
                 number: i,

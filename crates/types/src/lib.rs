@@ -19,6 +19,7 @@ pub mod chain_id;
 pub mod challenge;
 pub mod datanet;
 pub mod datanet_api;
+pub mod dispute;
 pub mod equivocation;
 pub mod hash;
 mod id;

@@ -6,9 +6,10 @@ pub const CHAIN_ID_LEN_MAX: usize = 32;
 /// Largest encoded signed transaction, in bytes (a full settlement batch is the largest),
 /// challenges aside.
 pub const TX_SIZE_MAX: usize = 8192;
-/// Largest encoded challenge transaction: evidence opens up to a tree's depth of nodes, each
-/// with totals of up to a settlement's size, so that no settlement is too large to challenge.
-pub const CHALLENGE_TX_SIZE_MAX: usize = 64 << 10;
+/// Largest encoded challenge or dispute transaction: evidence opens up to a tree's depth of
+/// nodes, each with totals of up to a settlement's size, and a dispute also carries the signed
+/// receipt (up to 60 KiB), so that no settlement is too large to challenge.
+pub const CHALLENGE_TX_SIZE_MAX: usize = 128 << 10;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 8192;
 /// Largest encoded block, in bytes (header plus transactions).

@@ -194,6 +194,12 @@ error_codes! {
     /// conflict, or signatures that are not the validator's), or this round was already
     /// reported, or the validator has no own stake left to slash. Fee charged.
     BadEvidence = 61, "bad_evidence";
+    /// The dispute cannot be opened: its proof does not open the settlement's root at the
+    /// leaf, the receipt it carries is not signed by the provider or is not the leaf's, or a
+    /// generation claim names a receipt that was not greedy. Fee charged.
+    DisputeRejected = 62, "dispute_rejected";
+    /// No dispute with this id is open. Fee charged.
+    UnknownDispute = 63, "unknown_dispute";
 }
 
 impl ErrorCode {

@@ -306,6 +306,13 @@ impl LeafProof {
         Some(Self { steps })
     }
 
+    /// The leaf's position under the root: the receipts left of it. An honest tree numbers
+    /// leaf i `first + i`.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.steps.iter().filter(|s| s.left).fold(0u64, |a, s| a.saturating_add(s.totals.receipts))
+    }
+
     /// The root digest this path gives for `leaf` (`None` if the sums overflow or the path is
     /// longer than any tree's).
     #[must_use]
@@ -457,6 +464,43 @@ impl Read for Totals {
                 .map(|_| read_credit(buf))
                 .collect::<Result<_, _>>()?,
         })
+    }
+}
+
+impl Write for LeafProof {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_u8(self.steps.len().min(255) as u8);
+        for s in self.steps.iter().take(255) {
+            s.sibling.write(buf);
+            s.totals.write(buf);
+            buf.put_u8(u8::from(s.left));
+        }
+    }
+}
+
+impl EncodeSize for LeafProof {
+    fn encode_size(&self) -> usize {
+        1 + self.steps.iter().take(255).map(|s| 32 + s.totals.encode_size() + 1).sum::<usize>()
+    }
+}
+
+impl Read for LeafProof {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let steps = (0..read_count(buf, PROOF_DEPTH_MAX)?)
+            .map(|_| {
+                Ok(ProofStep {
+                    sibling: Hash::read(buf)?,
+                    totals: Totals::read(buf)?,
+                    left: match u8::read(buf)? {
+                        0 => false,
+                        1 => true,
+                        tag => return Err(CodecError::InvalidEnum(tag)),
+                    },
+                })
+            })
+            .collect::<Result<_, CodecError>>()?;
+        Ok(Self { steps })
     }
 }
 

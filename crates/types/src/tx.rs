@@ -335,8 +335,10 @@ impl SignedTx {
         }
         use commonware_codec::DecodeExt as _;
         let tx = Self::decode(commonware_codec::Copying(bytes))?;
-        let challenge =
-            matches!(tx.tx.payload, Payload::Usage(crate::usage::UsageOp::Challenge(_)));
+        let challenge = matches!(
+            tx.tx.payload,
+            Payload::Usage(crate::usage::UsageOp::Challenge(_) | crate::usage::UsageOp::Dispute(_))
+        );
         if bytes.len() > TX_SIZE_MAX && !challenge {
             return Err(CodecError::InvalidLength(bytes.len()));
         }

@@ -16,6 +16,9 @@
 //!                                                         a settlement is challengeable)
 //!         | 9 Challenge { challenge }                     evidence against a settlement
 //!                                                         (`crate::challenge`)
+//!         | 10 Dispute { dispute }                        a claim on a settled receipt for
+//!                                                         the validators (`crate::dispute`)
+//!         | 11 Verdicts { verdicts }                      validators' votes on disputes
 //! ```
 //!
 //! An API key is a secret the payer gives to a serving node; the chain holds only its hash,
@@ -203,6 +206,10 @@ pub enum UsageOp {
     },
     /// Challenge a settlement with evidence the chain checks.
     Challenge(Box<crate::challenge::Challenge>),
+    /// Dispute a settled receipt: the validators decide (escrows the challenge bond).
+    Dispute(Box<crate::dispute::Dispute>),
+    /// An active validator's votes on open disputes.
+    Verdicts(Vec<crate::dispute::Verdict>),
 }
 
 impl UsageOp {
@@ -220,6 +227,8 @@ impl UsageOp {
             Self::BondProvider { .. } => "provider_bond",
             Self::UnbondProvider { .. } => "provider_unbond",
             Self::Challenge(_) => "challenge",
+            Self::Dispute(_) => "dispute",
+            Self::Verdicts(_) => "dispute_verdicts",
         }
     }
 }
@@ -349,6 +358,17 @@ impl Write for UsageOp {
                 buf.put_u8(9);
                 c.write(buf);
             }
+            Self::Dispute(d) => {
+                buf.put_u8(10);
+                d.write(buf);
+            }
+            Self::Verdicts(v) => {
+                buf.put_u8(11);
+                buf.put_u8(v.len().min(crate::dispute::VERDICTS_PER_TX_MAX) as u8);
+                for x in v.iter().take(crate::dispute::VERDICTS_PER_TX_MAX) {
+                    x.write(buf);
+                }
+            }
         }
     }
 }
@@ -361,6 +381,11 @@ impl EncodeSize for UsageOp {
             | Self::BondProvider { .. }
             | Self::UnbondProvider { .. } => Amount::SIZE,
             Self::Challenge(c) => c.encode_size(),
+            Self::Dispute(d) => d.encode_size(),
+            Self::Verdicts(v) => {
+                1 + v.len().min(crate::dispute::VERDICTS_PER_TX_MAX)
+                    * <crate::dispute::Verdict as commonware_codec::FixedSize>::SIZE
+            }
             Self::CreateApiKey { .. } => Hash::SIZE + Address::SIZE + Amount::SIZE,
             Self::RevokeApiKey { .. } => Hash::SIZE,
             Self::Settle(s) => s.encode_size(),
@@ -388,6 +413,12 @@ impl Read for UsageOp {
             7 => Self::BondProvider { amount: Amount::read(buf)? },
             8 => Self::UnbondProvider { amount: Amount::read(buf)? },
             9 => Self::Challenge(Box::new(crate::challenge::Challenge::read(buf)?)),
+            10 => Self::Dispute(Box::new(crate::dispute::Dispute::read(buf)?)),
+            11 => Self::Verdicts(
+                (0..read_count(buf, crate::dispute::VERDICTS_PER_TX_MAX)?)
+                    .map(|_| crate::dispute::Verdict::read(buf))
+                    .collect::<Result<_, _>>()?,
+            ),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -471,6 +502,11 @@ mod tests {
             crate::Payload::Usage(UsageOp::Challenge(Box::new(
                 crate::challenge::tests::leaf_challenge(),
             ))),
+            crate::Payload::Usage(UsageOp::Dispute(Box::new(crate::dispute::tests::dispute(3)))),
+            crate::Payload::Usage(UsageOp::Verdicts(vec![
+                crate::dispute::Verdict { dispute: u64::MAX, guilty: true },
+                crate::dispute::Verdict { dispute: 0, guilty: false },
+            ])),
         ];
         for p in payloads {
             let bytes = p.encode();

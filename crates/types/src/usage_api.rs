@@ -73,6 +73,62 @@ pub struct ReceiptBody {
     pub credits: Vec<Credit>,
     /// The generated text (kept so anyone can re-derive the span attribution).
     pub output: String,
+    /// What was asked: with the citations, enough to rebuild the prompt the model ran.
+    #[serde(default)]
+    pub input: RequestInput,
+    /// The generated token ids (the output is their text, less a stop sequence).
+    #[serde(default)]
+    pub output_tokens: Vec<u32>,
+    /// Whether every token was the most likely one, without penalties: then anyone holding
+    /// the weights can replay the answer (what a generation dispute checks).
+    #[serde(default)]
+    pub greedy: bool,
+    /// The penalties on repeated tokens the answer was chosen under (none: no penalty).
+    #[serde(default)]
+    pub penalties: Option<PenaltiesMilli>,
+}
+
+/// Penalties on repeated tokens, in thousandths (see `alx_model::Penalties`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PenaltiesMilli {
+    /// Subtracted once per earlier occurrence.
+    pub frequency: i32,
+    /// Subtracted once if the token occurred.
+    pub presence: i32,
+    /// Divides a positive logit, multiplies a negative one (1,000 is off).
+    pub repetition: u32,
+    /// Generated tokens looked back at.
+    pub window: u32,
+}
+
+/// What a request asked, as its receipt records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestInput {
+    /// Nothing to replay: an embedding request (or a receipt that did not record it).
+    #[default]
+    None,
+    /// A chat: the caller's messages (the retrieved notes are rebuilt from the citations).
+    Chat {
+        /// In order.
+        messages: Vec<InputMessage>,
+    },
+    /// A completion of a prompt, with or without retrieval.
+    Completion {
+        /// The caller's prompt.
+        prompt: String,
+        /// Whether passages were retrieved for it.
+        retrieval: bool,
+    },
+}
+
+/// One chat message of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// Its text.
+    pub content: String,
 }
 
 impl ReceiptBody {
@@ -97,6 +153,16 @@ pub struct UsageReceipt {
 }
 
 impl UsageReceipt {
+    /// `body` signed by `key` (its provider's).
+    #[must_use]
+    pub fn sign(body: ReceiptBody, key: &commonware_cryptography::ed25519::PrivateKey) -> Self {
+        use commonware_codec::Encode as _;
+        use commonware_cryptography::Signer as _;
+        let id = body.id();
+        let signature = hex::encode(key.sign(NAMESPACE_RECEIPT, &id.0).encode());
+        Self { id, body, signature }
+    }
+
     /// Whether the id matches the body and the provider signed it.
     #[must_use]
     pub fn verify(&self) -> bool {

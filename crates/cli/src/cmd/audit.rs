@@ -1,5 +1,5 @@
 //! `alx audit run`: the auditor (`alx-audit`) over a node's chain, filing the challenges the
-//! chain will uphold when given a key.
+//! chain will uphold, and the disputes the validators' juror rule upholds, when given a key.
 
 use crate::{
     Globals,
@@ -18,10 +18,15 @@ use std::time::Duration;
 pub(crate) enum AuditCommand {
     /// Audit the settlements committed in a range of blocks: fetch each batch its provider
     /// published, check every leaf against its signed receipt and the model's price, re-derive
-    /// every receipt's attribution, and (with --challenge-from) file the challenges the chain
-    /// will uphold.
+    /// every receipt's attribution, replay a share of greedy answers, and (with
+    /// --challenge-from) file the challenges the chain will uphold and the disputes the
+    /// validators' juror rule upholds (each escrows a 100 ALX challenge bond, lost if the
+    /// validators find the provider innocent).
     ///
-    /// Example: alx audit run --from 1 --challenge-from alice --json
+    /// Replays and disputed attributions are judged by --node's juror
+    /// (`POST /api/disputes/judge`): run the auditor next to a node you trust.
+    ///
+    /// Example: alx audit run --from 1 --challenge-from alice --replay-percent 100 --json
     Run {
         /// First block to read.
         #[arg(long, default_value_t = 1)]
@@ -41,16 +46,27 @@ pub(crate) enum AuditCommand {
         /// Skip re-deriving attribution (one attribution query per receipt and datanet).
         #[arg(long)]
         no_attribution: bool,
+        /// Share of greedy answers to replay on --node's weights, in percent (0 to 100; which
+        /// ones is decided by each receipt's id).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+        replay_percent: u32,
         /// Fee of each challenge, in ALX, per started 8 KiB of the challenge (the chain's
         /// minimum is per 8 KiB).
         #[arg(long, default_value = FEE_DEFAULT, value_parser = amount)]
         fee: Amount,
     },
+    /// List the open disputes: who filed them, against which receipt, and the validators'
+    /// votes so far (the provider's bond is slashed at a quorum of guilty votes).
+    ///
+    /// Example: alx audit disputes --json
+    Disputes,
 }
 
-/// A challenge filed, and what the chain said.
+/// A challenge or dispute filed, and what the chain said.
 #[derive(serde::Serialize)]
 struct Filed {
+    /// `challenge`, or the dispute's claim (`attribution`, `generation`).
+    kind: &'static str,
     provider: String,
     first_receipt: u64,
     tx: String,
@@ -59,8 +75,19 @@ struct Filed {
 }
 
 pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::Run { from, to, follow, challenge_from, provider_nodes, no_attribution, fee } =
-        cmd;
+    let AuditCommand::Run {
+        from,
+        to,
+        follow,
+        challenge_from,
+        provider_nodes,
+        no_attribution,
+        replay_percent,
+        fee,
+    } = cmd
+    else {
+        return disputes(g);
+    };
     let mut publishers = Publishers { default: g.node.clone(), ..Publishers::default() };
     for entry in &provider_nodes {
         let (address, url) = entry.split_once('=').ok_or_else(|| {
@@ -73,12 +100,18 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
         publishers.by_provider.insert(wallet::resolve_address(g, address)?, url.to_owned());
     }
     let chain = Client::new(&g.node);
-    let options = AuditOptions { attribution: !no_attribution };
+    let options = AuditOptions { attribution: !no_attribution, replay_bps: replay_percent * 100 };
     let mut filed = Vec::new();
     let mut file = |audit: &SettlementAudit| -> anyhow::Result<()> {
         let Some(key) = &challenge_from else { return Ok(()) };
-        for c in &audit.challenges {
-            let payload = Payload::Usage(UsageOp::Challenge(Box::new(c.clone())));
+        let challenges = audit.challenges.iter().map(|c| {
+            ("challenge", c.provider, c.first_receipt, UsageOp::Challenge(Box::new(c.clone())))
+        });
+        let disputes = audit.disputes.iter().map(|d| {
+            (d.claim.as_str(), d.provider, d.first_receipt, UsageOp::Dispute(Box::new(d.clone())))
+        });
+        for (kind, provider, first_receipt, op) in challenges.chain(disputes) {
+            let payload = Payload::Usage(op);
             // The chain asks its minimum fee per started 8 KiB; `fee` is taken as that minimum
             // (the rest of a transaction is well under 256 bytes).
             use commonware_codec::EncodeSize as _;
@@ -90,8 +123,9 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
                 .and_then(|c| c.receipt.error)
                 .map(|e| e.as_str().to_owned());
             filed.push(Filed {
-                provider: c.provider.to_string(),
-                first_receipt: c.first_receipt,
+                kind,
+                provider: provider.to_string(),
+                first_receipt,
                 tx: sent.hash.clone(),
                 upheld: sent.committed.is_some() && error.is_none(),
                 error,
@@ -140,24 +174,33 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
     let doc = serde_json::json!({ "report": report, "challenges": filed });
     emit(g.json, &doc, || {
         let mut text = format!(
-            "audited blocks {}..={}: {} settlements, {} receipts checked against their signatures and prices, {} attributions re-derived",
+            "audited blocks {}..={}: {} settlement{}, {} receipts checked against their signatures and prices, {} attributions re-derived, {} answers replayed",
             report.from,
             report.to,
             report.settlements,
+            if report.settlements == 1 { "" } else { "s" },
             report.receipts_checked,
-            report.attributions_checked
+            report.attributions_checked,
+            report.replays
         );
         for a in &report.flagged {
             text.push_str(&format!("\n  {}", line(a)));
         }
         for f in &filed {
             text.push_str(&format!(
-                "\n  challenge {} of {} from receipt {}: {}",
+                "\n  {} {} of {} from receipt {}: {}",
+                if f.kind == "challenge" {
+                    "challenge".to_owned()
+                } else {
+                    format!("{} dispute", f.kind)
+                },
                 f.tx,
                 f.provider,
                 f.first_receipt,
-                if f.upheld {
+                if f.upheld && f.kind == "challenge" {
                     "upheld, bond slashed".to_owned()
+                } else if f.upheld {
+                    "opened, the validators vote (alx audit disputes)".to_owned()
                 } else {
                     format!("refused ({})", f.error.as_deref().unwrap_or("not committed"))
                 }
@@ -181,4 +224,29 @@ fn line(a: &SettlementAudit) -> String {
         a.first_receipt,
         a.first_receipt + u64::from(a.receipts)
     )
+}
+
+fn disputes(g: &Globals) -> anyhow::Result<()> {
+    let open = Client::new(&g.node).disputes()?;
+    emit(g.json, &open, || {
+        if open.is_empty() {
+            return "no open disputes".to_owned();
+        }
+        let mut text = String::new();
+        for d in &open {
+            text.push_str(&format!(
+                "dispute {}: {} claim on receipt {} of {} (settlement from {}), by {}; votes guilty {} innocent {}; decided by block {}\n",
+                d.id,
+                d.claim.as_str(),
+                d.receipt,
+                d.provider,
+                d.first_receipt,
+                d.challenger,
+                d.guilty.len(),
+                d.innocent.len(),
+                d.deadline
+            ));
+        }
+        text.trim_end().to_owned()
+    })
 }

@@ -14,14 +14,13 @@ use alx_types::{
     settled_batch::SettledBatch,
     tx::{Payload, Transaction},
     usage::{Settlement, UsageOp},
-    usage_api::{NAMESPACE_RECEIPT, ReceiptBody, UsageReceipt},
+    usage_api::{ReceiptBody, UsageReceipt},
 };
-use commonware_codec::Encode as _;
 use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
 
 /// Serves `batch` at `/api/settlements/{provider}/{n}` for any `n`, as a provider's node would
 /// (one connection per request, for the life of the test).
-fn publish(batch: SettledBatch) -> String {
+pub(crate) fn publish(batch: SettledBatch) -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -42,7 +41,12 @@ fn publish(batch: SettledBatch) -> String {
 }
 
 /// Signs, submits and waits for a transaction of `key`.
-fn send(node: &Node, key: &PrivateKey, nonce: u64, payload: Payload) -> alx_types::api::TxResponse {
+pub(crate) fn send(
+    node: &Node,
+    key: &PrivateKey,
+    nonce: u64,
+    payload: Payload,
+) -> alx_types::api::TxResponse {
     let client = node.client();
     let chain_id = client.status().unwrap().chain_id;
     let tx = Transaction {
@@ -84,10 +88,12 @@ fn signed_batch(
                 shares: vec![],
                 credits: vec![],
                 output: format!("answer {number}"),
+                input: alx_types::usage_api::RequestInput::None,
+                output_tokens: Vec::new(),
+                greedy: false,
+                penalties: None,
             };
-            let id = body.id();
-            let signature = hex::encode(key.sign(NAMESPACE_RECEIPT, &id.0).encode());
-            UsageReceipt { id, body, signature }
+            UsageReceipt::sign(body, key)
         })
         .collect();
     let leaves = receipts

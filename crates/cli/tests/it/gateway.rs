@@ -5,7 +5,7 @@
 use crate::*;
 use alx_types::usage_api::UsageReceipt;
 
-const KNOWLEDGE: &str = "The quokka vault module stores coins in a quokka_vault resource. \
+pub(crate) const KNOWLEDGE: &str = "The quokka vault module stores coins in a quokka_vault resource. \
     To withdraw, call quokka_vault::withdraw with a signer and an amount; deposits use \
     quokka_vault::deposit. Every vault emits a QuokkaEvent on each change.";
 

@@ -7,6 +7,7 @@ mod audit;
 mod competition;
 mod crash;
 mod datanet;
+mod disputes;
 mod flows;
 mod gateway;
 mod index;

@@ -113,6 +113,24 @@ impl ServedModel for FakeModel {
         fake.finished.fetch_add(1, Ordering::SeqCst);
         result
     }
+
+    fn decode(&self, tokens: &[TokenId]) -> Result<String, alx_model::Error> {
+        Ok(tokens.iter().map(|t| format!("t{t} ")).collect())
+    }
+
+    fn replay_greedy(
+        &self,
+        _: &[TokenId],
+        output: &[TokenId],
+        _: &alx_model::Penalties,
+        _: f32,
+    ) -> Result<alx_model::Replay, alx_model::Error> {
+        // The fake generates t0, t1, … whatever the prompt: that is its greedy answer.
+        let departure = output.iter().zip(0..).find(|(t, i)| *t != i).map(|(&token, i)| {
+            alx_model::Departure { position: i as usize, token, best: i, gap: 1e9 }
+        });
+        Ok(alx_model::Replay { tokens: output.len(), max_gap: 0.0, departure })
+    }
 }
 
 fn run(fake: &Fake, request: GenerationRequest) -> Result<Generated, GatewayError> {
@@ -130,6 +148,7 @@ fn run(fake: &Fake, request: GenerationRequest) -> Result<Generated, GatewayErro
     let gone = |tokens: usize, prompt_fed: usize, text: String| Generated {
         text,
         tokens,
+        token_ids: (0..u32::try_from(tokens).unwrap()).collect(),
         prompt_fed,
         ending: Ending::ClientGone,
         first_token: None,
@@ -158,6 +177,7 @@ fn run(fake: &Fake, request: GenerationRequest) -> Result<Generated, GatewayErro
     Ok(Generated {
         text,
         tokens: limit,
+        token_ids: (0..u32::try_from(limit).unwrap()).collect(),
         prompt_fed: request.prompt.len(),
         ending: Ending::Finished(reason),
         first_token: None,

@@ -50,6 +50,10 @@ fn serve(g: &Gateway, chain: &Chain, payer: u64) {
             amount: Amount(FEE / 2),
         }],
         output: "answer".into(),
+        input: alx_types::usage_api::RequestInput::None,
+        output_tokens: Vec::new(),
+        greedy: false,
+        penalties: None,
     };
     let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
     g.receipts().issue(body, floor).unwrap();
@@ -172,6 +176,10 @@ fn a_receipt_with_too_many_credits_still_settles() {
         shares: vec![],
         credits: vec![],
         output: "a long answer".into(),
+        input: alx_types::usage_api::RequestInput::None,
+        output_tokens: Vec::new(),
+        greedy: false,
+        penalties: None,
     };
     // 100 credits, of which only contribution 0 exists: the rest the chain would refuse, and
     // the batch must not exceed 64 either way.

@@ -4,6 +4,7 @@
 mod generate;
 mod load;
 mod logits;
+mod replay;
 mod smollm2;
 mod support;
 mod tokenizer;

@@ -17,16 +17,16 @@ use alx_types::{
     usage::{Settlement, UsageOp},
 };
 
-const BOND: u128 = 1_000;
-const PROVIDER: u64 = 2;
+pub(crate) const BOND: u128 = 1_000;
+pub(crate) const PROVIDER: u64 = 2;
 
-struct Market {
-    state: State,
-    nonces: [u64; 5],
+pub(crate) struct Market {
+    pub(crate) state: State,
+    nonces: [u64; 6],
 }
 
 impl Market {
-    fn send(&mut self, from: u64, payload: Payload) -> Option<ErrorCode> {
+    pub(crate) fn send(&mut self, from: u64, payload: Payload) -> Option<ErrorCode> {
         let i = usize::try_from(from).unwrap();
         self.nonces[i] += 1;
         let receipt =
@@ -35,15 +35,15 @@ impl Market {
         receipt.error
     }
 
-    fn ok(&mut self, from: u64, payload: Payload) {
+    pub(crate) fn ok(&mut self, from: u64, payload: Payload) {
         assert_eq!(self.send(from, payload), None);
     }
 
     /// Refused with `code`, and nothing but the sender's fee moved.
-    fn refused(&mut self, from: u64, payload: Payload, code: ErrorCode) {
+    pub(crate) fn refused(&mut self, from: u64, payload: Payload, code: ErrorCode) {
         let before = self.state.clone();
         assert_eq!(self.send(from, payload), Some(code));
-        for i in 0..5 {
+        for i in 0..6 {
             let a = addr(i);
             assert_eq!(
                 self.state.provider_bond(&a).unwrap().amount,
@@ -59,22 +59,22 @@ impl Market {
         );
     }
 
-    fn balance(&self, who: u64) -> u128 {
+    pub(crate) fn balance(&self, who: u64) -> u128 {
         self.state.account(&addr(who)).unwrap().unwrap_or_default().balance.0
     }
 
-    fn empty_blocks(&mut self, n: u64) {
+    pub(crate) fn empty_blocks(&mut self, n: u64) {
         for _ in 0..n {
             run(&mut self.state, &[]);
         }
     }
 }
 
-fn usage(op: UsageOp) -> Payload {
+pub(crate) fn usage(op: UsageOp) -> Payload {
     Payload::Usage(op)
 }
 
-fn key() -> Hash {
+pub(crate) fn key() -> Hash {
     sha256(&[b"payer key"])
 }
 
@@ -82,7 +82,12 @@ fn key() -> Hash {
 fn market() -> Market {
     let mut g = genesis();
     g.accounts.push(alx_state::GenesisAccount { address: addr(4), balance: Amount(1_000_000) });
-    let mut m = Market { state: State::from_genesis(&g).unwrap(), nonces: [0; 5] };
+    market_from(&g)
+}
+
+/// [`market`] on genesis `g` (which funds account 4).
+pub(crate) fn market_from(g: &alx_state::Genesis) -> Market {
+    let mut m = Market { state: State::from_genesis(g).unwrap(), nonces: [0; 6] };
     let spec = ModelSpec {
         name: "plain".into(),
         base_model: sha256(&[b"w"]),
@@ -123,7 +128,7 @@ fn settle(s: Settlement) -> Payload {
     usage(UsageOp::Settle(Box::new(s)))
 }
 
-fn settle_leaves(first: u64, leaves: &[SettledReceipt]) -> Payload {
+pub(crate) fn settle_leaves(first: u64, leaves: &[SettledReceipt]) -> Payload {
     settle(Settlement::from_root(first, root(leaves).unwrap()))
 }
 

@@ -4,6 +4,7 @@
 mod availability;
 mod challenges;
 mod datanets;
+mod disputes;
 mod emission;
 mod properties;
 mod scenarios;

@@ -1,0 +1,241 @@
+//! Disputes on settled receipts, decided by the active validators' votes (the rules:
+//! `alx_types::dispute`).
+//!
+//! ```text
+//! 0x24 ‖ id (BE)             → DisputeRecord      while open
+//! 0x05 ‖ "dispute_next"      → u64                the next id
+//! 0x05 ‖ "dispute_bonds"     → Amount             challenge bonds in escrow (the supply audit)
+//! due at the deadline        → DisputeDeadline(id)
+//! ```
+//!
+//! Votes count only while their validator is in the active set, as data reports do: a
+//! validator that leaves the set no longer weighs on a verdict.
+
+use crate::{
+    due::Due,
+    execute::{PayloadResult, overflow},
+    keys::global_key,
+    state::{CorruptState, State},
+};
+use alx_types::{
+    Address, Amount, ErrorCode, Height,
+    availability::quorum,
+    dispute::{DISPUTE_BOND, DISPUTE_VOTING_BLOCKS, Dispute, Verdict},
+};
+use bytes::BufMut;
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
+
+const PREFIX_DISPUTE: u8 = 0x24;
+const GLOBAL_DISPUTE_NEXT: &str = "dispute_next";
+pub(crate) const GLOBAL_DISPUTE_BONDS: &str = "dispute_bonds";
+/// Most votes a record keeps per side (an active set is far smaller).
+const VOTERS_MAX: usize = 1_024;
+
+/// An open dispute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputeRecord {
+    /// Who filed it (and escrowed the challenge bond).
+    pub challenger: Address,
+    /// What it claims, with its evidence.
+    pub dispute: Dispute,
+    /// The last height votes count at.
+    pub deadline: Height,
+    /// Validators that found the provider guilty.
+    pub guilty: Vec<Address>,
+    /// Validators that found it innocent.
+    pub innocent: Vec<Address>,
+}
+
+fn dispute_key(id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(PREFIX_DISPUTE);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// How a dispute ends.
+enum Ending {
+    Guilty,
+    Innocent,
+    Undecided,
+}
+
+impl State {
+    /// An open dispute.
+    pub fn dispute(&self, id: u64) -> Result<Option<DisputeRecord>, CorruptState> {
+        self.get(&dispute_key(id))
+    }
+
+    /// Every open dispute, oldest first.
+    pub fn open_disputes(&self) -> Result<Vec<(u64, DisputeRecord)>, CorruptState> {
+        let mut out = Vec::new();
+        for (key, bytes) in self.auth().scan_prefix(&[PREFIX_DISPUTE]) {
+            let id = key.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+            let record = crate::keys::decode(bytes).ok();
+            match (id, record) {
+                (Some(id), Some(record)) => out.push((id, record)),
+                _ => {
+                    return Err(CorruptState {
+                        key: crate::state::hex_key(key),
+                        source: CodecError::Invalid("dispute", "record"),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Challenge bonds held in escrow.
+    pub fn dispute_bonds_total(&self) -> Result<Amount, CorruptState> {
+        self.amount_global(GLOBAL_DISPUTE_BONDS)
+    }
+
+    pub(crate) fn open_dispute(
+        &mut self,
+        height: Height,
+        challenger: &Address,
+        dispute: &Dispute,
+    ) -> PayloadResult {
+        let record = self
+            .settlement_record(&dispute.provider, dispute.first_receipt)?
+            .ok_or(ErrorCode::NoSuchSettlement)?;
+        dispute
+            .admissible(&record.root, dispute.first_receipt, record.receipts)
+            .map_err(|_| ErrorCode::DisputeRejected)?;
+        let mut account = self.existing_account(challenger)?;
+        account.balance =
+            account.balance.checked_sub(DISPUTE_BOND).ok_or(ErrorCode::InsufficientFunds)?;
+        self.put_account(challenger, &account);
+        let escrow = self.dispute_bonds_total()?.checked_add(DISPUTE_BOND).ok_or_else(overflow)?;
+        self.put_amount_global_named(GLOBAL_DISPUTE_BONDS, escrow);
+        let id: u64 = self.get(&global_key(GLOBAL_DISPUTE_NEXT))?.unwrap_or_default();
+        self.put(global_key(GLOBAL_DISPUTE_NEXT), &id.checked_add(1).ok_or_else(overflow)?);
+        let deadline = height.checked_add(DISPUTE_VOTING_BLOCKS).ok_or_else(overflow)?;
+        // The bond the verdict may take stays until the vote is over.
+        self.lock_bond_until(&dispute.provider, deadline.checked_add(1).ok_or_else(overflow)?)?;
+        let record = DisputeRecord {
+            challenger: *challenger,
+            dispute: dispute.clone(),
+            deadline,
+            guilty: Vec::new(),
+            innocent: Vec::new(),
+        };
+        self.put(dispute_key(id), &record);
+        self.schedule(deadline, &Due::DisputeDeadline(id));
+        Ok(())
+    }
+
+    pub(crate) fn vote_disputes(&mut self, who: &Address, verdicts: &[Verdict]) -> PayloadResult {
+        let set = self.active_set()?;
+        if !set.contains(who) {
+            return Err(ErrorCode::NotActiveValidator.into());
+        }
+        for v in verdicts {
+            if self.dispute(v.dispute)?.is_none() {
+                return Err(ErrorCode::UnknownDispute.into());
+            }
+        }
+        let needed = quorum(set.len());
+        for v in verdicts {
+            // An earlier verdict of this transaction may have closed it.
+            let Some(mut record) = self.dispute(v.dispute)? else { continue };
+            if record.guilty.contains(who) || record.innocent.contains(who) {
+                continue;
+            }
+            if v.guilty {
+                record.guilty.push(*who);
+            } else {
+                record.innocent.push(*who);
+            }
+            let count = |votes: &[Address]| votes.iter().filter(|a| set.contains(a)).count();
+            if count(&record.guilty) >= needed {
+                self.close_dispute(v.dispute, &record, &Ending::Guilty)?;
+            } else if count(&record.innocent) > set.len() - needed {
+                self.close_dispute(v.dispute, &record, &Ending::Innocent)?;
+            } else {
+                self.put(dispute_key(v.dispute), &record);
+            }
+        }
+        Ok(())
+    }
+
+    /// The deadline of a dispute passed: still open, it closes undecided.
+    pub(crate) fn dispute_deadline(&mut self, id: u64) -> Result<(), CorruptState> {
+        let Some(record) = self.dispute(id)? else { return Ok(()) };
+        self.close_dispute(id, &record, &Ending::Undecided)
+    }
+
+    fn close_dispute(
+        &mut self,
+        id: u64,
+        record: &DisputeRecord,
+        ending: &Ending,
+    ) -> Result<(), CorruptState> {
+        let escrow = self.dispute_bonds_total()?.checked_sub(DISPUTE_BOND).ok_or_else(overflow)?;
+        self.put_amount_global_named(GLOBAL_DISPUTE_BONDS, escrow);
+        match ending {
+            Ending::Guilty => {
+                let provider = record.dispute.provider;
+                self.slash_provider(&provider, &record.challenger)?;
+                self.close_settlement_window(&provider, record.dispute.first_receipt)?;
+                self.credit(&record.challenger, DISPUTE_BOND)?;
+            }
+            Ending::Undecided => self.credit(&record.challenger, DISPUTE_BOND)?,
+            Ending::Innocent => {
+                let name = crate::emission::PROTECTION_FUND;
+                let fund =
+                    self.amount_global(name)?.checked_add(DISPUTE_BOND).ok_or_else(overflow)?;
+                self.put_amount_global_named(name, fund);
+            }
+        }
+        self.auth_mut().delete(&dispute_key(id));
+        self.unschedule(record.deadline, &Due::DisputeDeadline(id));
+        Ok(())
+    }
+}
+
+fn write_voters(voters: &[Address], buf: &mut impl BufMut) {
+    let n = voters.len().min(VOTERS_MAX);
+    buf.put_u16(n as u16);
+    for a in &voters[..n] {
+        a.write(buf);
+    }
+}
+
+fn read_voters(buf: &mut impl Buf) -> Result<Vec<Address>, CodecError> {
+    let n = usize::from(u16::read(buf)?);
+    if n > VOTERS_MAX {
+        return Err(CodecError::InvalidLength(n));
+    }
+    (0..n).map(|_| Address::read(buf)).collect()
+}
+
+impl Write for DisputeRecord {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.challenger.write(buf);
+        self.dispute.write(buf);
+        self.deadline.0.write(buf);
+        write_voters(&self.guilty, buf);
+        write_voters(&self.innocent, buf);
+    }
+}
+
+impl EncodeSize for DisputeRecord {
+    fn encode_size(&self) -> usize {
+        let voters = |v: &[Address]| 2 + v.len().min(VOTERS_MAX) * 32;
+        32 + self.dispute.encode_size() + 8 + voters(&self.guilty) + voters(&self.innocent)
+    }
+}
+
+impl Read for DisputeRecord {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            challenger: Address::read(buf)?,
+            dispute: Dispute::read(buf)?,
+            deadline: Height(u64::read(buf)?),
+            guilty: read_voters(buf)?,
+            innocent: read_voters(buf)?,
+        })
+    }
+}
