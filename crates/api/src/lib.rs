@@ -23,6 +23,7 @@
 //! | GET  | `/api/providers/{address}` | a serving provider's bond, what it settled this epoch, when the bond unlocks |
 //! | GET  | `/api/providers/{address}/settlements/{first}` | a settlement in its challenge window: receipt root, recorded prices |
 //! | GET  | `/api/disputes` | open disputes on settled receipts, with the validators' votes so far |
+//! | GET  | `/api/demands` | open demands that a provider open a settled receipt on chain, with their deadlines |
 //! | GET  | `/api/receipts/{id}` | a usage receipt this node issued, as signed |
 //! | GET  | `/api/settlements/{provider}/{number}` | the batch this node settled holding receipt `number`: what was settled per receipt, with the signed receipts |
 //! | GET  | `/api/light/finalizations/{height}`, `/api/light/epochs/{epoch}`, `/api/proofs?keys=` | for light clients: certificates, validator sets, state proofs |
@@ -149,6 +150,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/providers/{address}", get(models::provider))
         .route("/api/providers/{address}/settlements/{first}", get(models::settlement_record))
         .route("/api/disputes", get(models::disputes))
+        .route("/api/demands", get(models::demands))
         .route("/api/receipts/{id}", get(receipts::show))
         .route("/api/settlements/{provider}/{number}", get(receipts::batch))
         .route("/api/light/finalizations/{height}", get(light::finalization))

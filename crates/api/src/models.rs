@@ -247,3 +247,22 @@ pub(crate) async fn disputes(
             .collect(),
     ))
 }
+
+/// `GET /api/demands`: every open demand that a provider open a settled receipt.
+pub(crate) async fn demands(
+    State(s): State<ApiState>,
+) -> ApiResult<Vec<alx_types::withheld::DemandJson>> {
+    let committed = s.chain.committed();
+    Ok(Json(
+        committed
+            .state
+            .open_demands(None)?
+            .into_iter()
+            .map(|(demand, r)| alx_types::withheld::DemandJson {
+                demand,
+                challenger: r.challenger,
+                deadline: r.deadline.0,
+            })
+            .collect(),
+    ))
+}

@@ -15,7 +15,8 @@
 //!
 //! What the chain can check by itself becomes a [`Challenge`] ready to file; what the juror
 //! rule finds guilty becomes a [`Dispute`] ready to file (it escrows a challenge bond, lost if
-//! the validators disagree). Unpublished or unmatched batches are reported as findings. The
+//! the validators disagree); an unpublished batch becomes a [`Demand`] that the provider open
+//! its first receipt on chain or be slashed. Unmatched batches are reported as findings. The
 //! caller files challenges and disputes (the CLI signs them), so this crate holds no key.
 
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ use alx_types::{
     hash::to_hex,
     settled::{LeafProof, root},
     usage::Settlement,
+    withheld::Demand,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -120,6 +122,10 @@ pub struct SettlementAudit {
     /// when a challenge is ready: one slash takes the whole bond).
     #[serde(skip)]
     pub disputes: Vec<Dispute>,
+    /// Demands that the provider open a receipt it did not publish, ready to file (its first;
+    /// one per settlement).
+    #[serde(skip)]
+    pub demands: Vec<Demand>,
 }
 
 /// Where batches are published: the provider's node, else the default node.
@@ -185,12 +191,22 @@ pub fn audit_settlement(
         findings: Vec::new(),
         challenges: Vec::new(),
         disputes: Vec::new(),
+        demands: Vec::new(),
     };
     let batch =
         match publishers.client(&provider).settled_batch(&provider, settlement.first_receipt) {
             Ok(b) => b,
             Err(e) if e.is_not_found() => {
                 audit.findings.push(Finding::Unpublished);
+                audit.challengeable =
+                    chain.settlement_record(&provider, settlement.first_receipt).is_ok();
+                if audit.challengeable {
+                    audit.demands.push(Demand {
+                        provider,
+                        first_receipt: settlement.first_receipt,
+                        number: settlement.first_receipt,
+                    });
+                }
                 return Ok(audit);
             }
             Err(e) => return Err(e.into()),

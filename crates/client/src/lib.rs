@@ -227,6 +227,11 @@ impl Client {
         self.get("/api/disputes")
     }
 
+    /// `GET /api/demands`: the open demands that providers open a settled receipt.
+    pub fn demands(&self) -> Result<Vec<alx_types::withheld::DemandJson>, ClientError> {
+        self.get("/api/demands")
+    }
+
     /// `POST /api/disputes/judge`: how this node's juror decides `dispute` (filed or not).
     pub fn judge(
         &self,

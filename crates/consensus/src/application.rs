@@ -29,6 +29,21 @@ pub struct AppConfig {
     pub empty_block_interval: Duration,
     /// Most transactions per block (at most [`BLOCK_TXS_MAX`]).
     pub block_txs_max: usize,
+    /// How this validator's proposals are built: honestly, unless the simulation makes it a
+    /// Byzantine proposer (feature `byzantine`, never in a node).
+    pub proposals: Proposals,
+}
+
+/// How proposals are built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Proposals {
+    /// Executed on the parent's state, with the roots of that execution.
+    #[default]
+    Honest,
+    /// With a state root that is not the execution's: every other validator refuses them
+    /// (the deterministic simulation's invalid proposer).
+    #[cfg(feature = "byzantine")]
+    WrongStateRoot,
 }
 
 /// The chain application.
@@ -165,6 +180,11 @@ where
         };
         header.receipts_root = receipts_root(&receipts);
         header.state_root = state.root();
+        #[cfg(feature = "byzantine")]
+        if self.cfg.proposals == Proposals::WrongStateRoot {
+            header.state_root =
+                alx_types::hash::sha256(&[b"not this block's state", &header.state_root.0]);
+        }
         let block = Arc::new(Block::new(header, draft.txs));
         debug!(height = %block.height(), txs = block.txs.len(), "proposed");
         self.ledger.insert_pending(alx_ledger::Executed { block: block.clone(), state, receipts });

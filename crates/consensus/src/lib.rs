@@ -26,5 +26,5 @@ pub use alx_ledger::{
     AdmitError, ChainView, Executed, Finalized, Ledger, LedgerError, MempoolConfig, SubmitError,
     ledger, mempool, signatures,
 };
-pub use application::AppConfig;
+pub use application::{AppConfig, Proposals};
 pub use validator::{Certificates, Channels, Running, Timeouts, ValidatorConfig};

@@ -25,6 +25,7 @@ mod backend;
 mod batch;
 mod catalog;
 mod core;
+mod demands;
 mod error;
 mod infer;
 pub mod meter;

@@ -264,6 +264,8 @@ pub struct Settler {
     refused: Option<Settlement>,
     /// Receipts below this number are no longer held in the meter.
     released: Option<u64>,
+    /// Demands answered (first receipt, number), with the height the answer was sent at.
+    pub(crate) answered: std::collections::BTreeMap<(u64, u64), alx_types::Height>,
 }
 
 impl Settler {
@@ -433,7 +435,9 @@ impl Gateway {
             let s = settler.clone();
             // Reading receipts is file I/O: off the async threads.
             let _ = tokio::task::spawn_blocking(move || {
-                s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).round(&g);
+                let mut settler = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                settler.round(&g);
+                settler.answer_demands(&g);
             })
             .await;
         }

@@ -28,6 +28,7 @@
 
 mod attention;
 pub mod bench;
+pub mod bench_replay;
 mod cache;
 mod chat;
 mod error;

@@ -28,7 +28,11 @@ impl NodeConfig {
         ValidatorConfig {
             signer,
             partition_prefix: partition_prefix.to_owned(),
-            app: AppConfig { empty_block_interval, block_txs_max: self.consensus.block_txs_max },
+            app: AppConfig {
+                empty_block_interval,
+                block_txs_max: self.consensus.block_txs_max,
+                proposals: alx_consensus::Proposals::Honest,
+            },
             timeouts: Timeouts { leader, certification },
         }
     }

@@ -163,6 +163,7 @@ async fn start_node(
     index: usize,
     store: &Path,
     genesis: &Genesis,
+    proposals: alx_consensus::Proposals,
 ) -> Node {
     // The node's own wiring (see `alx_node::chain`): its config, its ledger, its validator
     // settings; only the runtime and the network are simulated.
@@ -183,10 +184,12 @@ async fn start_node(
         backfill: channel(4).await,
         txs: channel(5).await,
     };
+    let mut validator_config = cfg.validator_config(key.clone(), &format!("validator{index}"));
+    validator_config.app.proposals = proposals;
     let running = validator::start(
         context.child("validator").with_attribute("index", index),
         ledger.clone(),
-        cfg.validator_config(key.clone(), &format!("validator{index}")),
+        validator_config,
         control.clone(),
         oracle.socket_manager(),
         channels,
@@ -194,6 +197,15 @@ async fn start_node(
     .await
     .expect("validator starts");
     Node { ledger, running }
+}
+
+/// How validator `i` builds its proposals in `scenario`.
+fn proposals(scenario: &Scenario, i: usize) -> alx_consensus::Proposals {
+    if scenario.invalid_proposer == Some(i) {
+        alx_consensus::Proposals::WrongStateRoot
+    } else {
+        alx_consensus::Proposals::Honest
+    }
 }
 
 /// The genesis validators' public keys.
@@ -322,7 +334,22 @@ pub fn run(scenario: &Scenario) -> Outcome {
                 nodes.push(None);
                 continue;
             }
-            nodes.push(Some(start_node(&mut context, &oracle, key, i, &stores[i], &genesis).await));
+            if scenario.silent == Some(i) {
+                nodes.push(None);
+                continue;
+            }
+            nodes.push(Some(
+                start_node(
+                    &mut context,
+                    &oracle,
+                    key,
+                    i,
+                    &stores[i],
+                    &genesis,
+                    proposals(&scenario, i),
+                )
+                .await,
+            ));
         }
 
         // Transfers from one account, submitted to every validator so whichever leads includes them.
@@ -369,8 +396,18 @@ pub fn run(scenario: &Scenario) -> Outcome {
             abort(&mut nodes, c.validator);
             context.sleep(c.down_for).await;
             let i = c.validator;
-            nodes[i] =
-                Some(start_node(&mut context, &oracle, &keys[i], i, &stores[i], &genesis).await);
+            nodes[i] = Some(
+                start_node(
+                    &mut context,
+                    &oracle,
+                    &keys[i],
+                    i,
+                    &stores[i],
+                    &genesis,
+                    proposals(&scenario, i),
+                )
+                .await,
+            );
         }
         if let Some(stop) = &scenario.stop {
             wait_height(&context, &nodes, &live(&nodes), stop.at_height).await;
@@ -387,7 +424,16 @@ pub fn run(scenario: &Scenario) -> Outcome {
             context.sleep(Duration::from_secs(1)).await;
             for &i in &all {
                 nodes[i] = Some(
-                    start_node(&mut context, &oracle, &keys[i], i, &stores[i], &genesis).await,
+                    start_node(
+                        &mut context,
+                        &oracle,
+                        &keys[i],
+                        i,
+                        &stores[i],
+                        &genesis,
+                        proposals(&scenario, i),
+                    )
+                    .await,
                 );
             }
         }
@@ -469,6 +515,12 @@ fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> 
         .filter(|b| !b.txs.is_empty())
         .filter_map(|b| addresses.iter().position(|a| *a == b.header.proposer))
         .collect();
+    let views_skipped = (1..=scenario.target_height.0)
+        .map(|h| {
+            let b = block(first, h);
+            b.header.view.saturating_sub(b.header.parent_view).saturating_sub(1)
+        })
+        .sum();
     let own_stake =
         addresses.iter().map(|a| committed.state.delegation(a, a).unwrap_or_default()).collect();
     let equivocations_reported = (1..=scenario.target_height.0)
@@ -489,6 +541,7 @@ fn outcome(scenario: &Scenario, nodes: &[Option<Node>], keys: &[PrivateKey]) -> 
     Outcome {
         own_stake,
         equivocations_reported,
+        views_skipped,
         certificates: (0, 0),
         chains,
         headers,

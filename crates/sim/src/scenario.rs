@@ -32,6 +32,10 @@ pub struct Scenario {
     /// This genesis validator is Byzantine: it runs no node, and answers every vote with
     /// conflicting notarize and finalize votes (commonware's simplex `Conflicter`).
     pub equivocator: Option<usize>,
+    /// This genesis validator proposes blocks whose state root is not their execution's.
+    pub invalid_proposer: Option<usize>,
+    /// This genesis validator never starts: it neither proposes nor votes.
+    pub silent: Option<usize>,
 }
 
 impl Scenario {
@@ -51,6 +55,8 @@ impl Scenario {
             stop: None,
             restart_all_at: None,
             equivocator: None,
+            invalid_proposer: None,
+            silent: None,
         }
     }
 }
@@ -111,4 +117,7 @@ pub struct Outcome {
     pub own_stake: Vec<Amount>,
     /// Equivocation reports committed (transactions that applied), on the first live node.
     pub equivocations_reported: usize,
+    /// Views that finalized no block (a leader's proposal refused or missing), over the
+    /// committed chain of the first live node.
+    pub views_skipped: u64,
 }

@@ -47,6 +47,7 @@ impl State {
         add(self.prepaid_total()?)?;
         add(self.provider_bonds_total()?)?;
         add(self.dispute_bonds_total()?)?;
+        add(self.demand_bonds_total()?)?;
         add(self.claimable_total()?)?;
         add(self.treasury()?)?;
         for name in [POOL_SUBNETS, POOL_DATA, POOL_COMPUTE, PROTECTION_FUND] {

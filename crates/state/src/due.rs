@@ -8,6 +8,7 @@
 //!        kind 1: a contribution's data deadline   subject: datanet (BE) ‖ contribution (BE)
 //!        kind 2: a settlement's challenge window closes   subject: provider ‖ first receipt (BE)
 //!        kind 3: a dispute's vote ends        subject: dispute id (BE)
+//!        kind 4: a receipt demand's deadline  subject: provider ‖ first receipt (BE) ‖ number (BE)
 //! ```
 //!
 //! Big-endian heights keep each height's entries together, so a block reads exactly the
@@ -25,6 +26,7 @@ const KIND_CLOSE_API_KEY: u8 = 0;
 const KIND_DATA_DEADLINE: u8 = 1;
 const KIND_SETTLEMENT_WINDOW: u8 = 2;
 const KIND_DISPUTE_DEADLINE: u8 = 3;
+const KIND_DEMAND_DEADLINE: u8 = 4;
 
 /// Something the chain does at a height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub(crate) enum Due {
     SettlementWindow(Address, u64),
     /// End a dispute's vote.
     DisputeDeadline(u64),
+    /// Slash a provider that did not answer a demand.
+    DemandDeadline(alx_types::withheld::Demand),
 }
 
 fn height_prefix(height: Height) -> Vec<u8> {
@@ -67,6 +71,12 @@ fn due_key(height: Height, due: &Due) -> Vec<u8> {
             k.push(KIND_DISPUTE_DEADLINE);
             k.extend_from_slice(&id.to_be_bytes());
         }
+        Due::DemandDeadline(d) => {
+            k.push(KIND_DEMAND_DEADLINE);
+            k.extend_from_slice(d.provider.as_bytes());
+            k.extend_from_slice(&d.first_receipt.to_be_bytes());
+            k.extend_from_slice(&d.number.to_be_bytes());
+        }
     }
     k
 }
@@ -86,6 +96,13 @@ fn parse(subject: &[u8]) -> Option<Due> {
         KIND_SETTLEMENT_WINDOW if rest.len() == 40 => {
             let provider = Address(rest[..32].try_into().ok()?);
             Some(Due::SettlementWindow(provider, u64::from_be_bytes(rest[32..].try_into().ok()?)))
+        }
+        KIND_DEMAND_DEADLINE if rest.len() == 48 => {
+            Some(Due::DemandDeadline(alx_types::withheld::Demand {
+                provider: Address(rest[..32].try_into().ok()?),
+                first_receipt: u64::from_be_bytes(rest[32..40].try_into().ok()?),
+                number: u64::from_be_bytes(rest[40..].try_into().ok()?),
+            }))
         }
         KIND_DISPUTE_DEADLINE if rest.len() == 8 => {
             Some(Due::DisputeDeadline(u64::from_be_bytes(rest.try_into().ok()?)))
@@ -128,8 +145,12 @@ impl State {
         for (key, _) in self.auth().scan_prefix(&[PREFIX_DUE]) {
             match key.get(9..).and_then(parse) {
                 Some(Due::DataDeadline(datanet, id)) => out.push((datanet, id)),
-                Some(Due::CloseApiKey(_) | Due::SettlementWindow(..) | Due::DisputeDeadline(_)) => {
-                }
+                Some(
+                    Due::CloseApiKey(_)
+                    | Due::SettlementWindow(..)
+                    | Due::DisputeDeadline(_)
+                    | Due::DemandDeadline(_),
+                ) => {}
                 None => {
                     return Err(CorruptState {
                         key: crate::state::hex_key(key),
@@ -153,6 +174,7 @@ impl State {
                     self.close_settlement_window(&provider, first)?;
                 }
                 Due::DisputeDeadline(id) => self.dispute_deadline(id)?,
+                Due::DemandDeadline(d) => self.demand_deadline(&d)?,
             }
         }
         Ok(())
@@ -170,6 +192,11 @@ mod tests {
             Due::DataDeadline(DatanetId(3), ContributionId(u64::MAX)),
             Due::SettlementWindow(Address([7; 32]), u64::MAX - 1),
             Due::DisputeDeadline(u64::MAX),
+            Due::DemandDeadline(alx_types::withheld::Demand {
+                provider: Address([9; 32]),
+                first_receipt: 3,
+                number: u64::MAX,
+            }),
         ] {
             let key = due_key(Height(77), &due);
             assert_eq!(parse(&key[9..]), Some(due));

@@ -36,6 +36,7 @@ mod subnet_records;
 mod subnet_views;
 mod subnets;
 mod usage;
+mod withheld;
 
 pub use audit::SupplyAudit;
 pub use challenges::{ProviderBond, SettlementRecord};
@@ -49,3 +50,4 @@ pub use genesis::{
 pub use keys::{Account, Validator};
 pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
 pub use state::{CorruptState, State};
+pub use withheld::DemandRecord;

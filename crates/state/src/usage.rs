@@ -106,6 +106,8 @@ impl State {
             UsageOp::Challenge(c) => self.challenge(who, c),
             UsageOp::Dispute(d) => self.open_dispute(height, who, d),
             UsageOp::Verdicts(v) => self.vote_disputes(who, v),
+            UsageOp::Demand(d) => self.open_demand(height, who, d),
+            UsageOp::Answer(a) => self.answer_demand(a),
         }
     }
 

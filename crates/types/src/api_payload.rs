@@ -180,6 +180,18 @@ pub enum PayloadJson {
         #[serde(flatten)]
         dispute: crate::dispute::Dispute,
     },
+    /// See [`UsageOp::Demand`].
+    ReceiptDemand {
+        /// What is demanded.
+        #[serde(flatten)]
+        demand: crate::withheld::Demand,
+    },
+    /// See [`UsageOp::Answer`].
+    ReceiptAnswer {
+        /// The opened receipt.
+        #[serde(flatten)]
+        answer: crate::withheld::Answer,
+    },
     /// See [`UsageOp::Verdicts`].
     DisputeVerdicts {
         /// The votes.
@@ -296,6 +308,8 @@ impl From<&Payload> for PayloadJson {
                 UsageOp::Challenge(c) => Self::Challenge { challenge: (**c).clone() },
                 UsageOp::Dispute(d) => Self::Dispute { dispute: (**d).clone() },
                 UsageOp::Verdicts(v) => Self::DisputeVerdicts { verdicts: v.clone() },
+                UsageOp::Demand(d) => Self::ReceiptDemand { demand: *d },
+                UsageOp::Answer(a) => Self::ReceiptAnswer { answer: (**a).clone() },
             },
             Payload::Subnet(ref op) => match op {
                 SubnetOp::Create(spec) => Self::SubnetCreate { spec: (**spec).clone() },

@@ -37,6 +37,7 @@ pub mod tx;
 pub mod upload;
 pub mod usage;
 pub mod usage_api;
+pub mod withheld;
 
 pub use address::{Address, AddressError};
 pub use amount::Amount;

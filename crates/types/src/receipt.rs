@@ -200,6 +200,12 @@ error_codes! {
     DisputeRejected = 62, "dispute_rejected";
     /// No dispute with this id is open. Fee charged.
     UnknownDispute = 63, "unknown_dispute";
+    /// The demand names a receipt outside the settlement's range, or one whose demand is
+    /// already open. Fee charged.
+    DemandRejected = 64, "demand_rejected";
+    /// No demand for this receipt is open, or the answer does not open the settlement's root
+    /// at it with the provider's signed receipt. Fee charged.
+    BadAnswer = 65, "bad_answer";
 }
 
 impl ErrorCode {

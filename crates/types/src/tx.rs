@@ -337,7 +337,11 @@ impl SignedTx {
         let tx = Self::decode(commonware_codec::Copying(bytes))?;
         let challenge = matches!(
             tx.tx.payload,
-            Payload::Usage(crate::usage::UsageOp::Challenge(_) | crate::usage::UsageOp::Dispute(_))
+            Payload::Usage(
+                crate::usage::UsageOp::Challenge(_)
+                    | crate::usage::UsageOp::Dispute(_)
+                    | crate::usage::UsageOp::Answer(_)
+            )
         );
         if bytes.len() > TX_SIZE_MAX && !challenge {
             return Err(CodecError::InvalidLength(bytes.len()));

@@ -19,6 +19,9 @@
 //!         | 10 Dispute { dispute }                        a claim on a settled receipt for
 //!                                                         the validators (`crate::dispute`)
 //!         | 11 Verdicts { verdicts }                      validators' votes on disputes
+//!         | 12 Demand { demand }                          open this settled receipt on chain
+//!                                                         or be slashed (`crate::withheld`)
+//!         | 13 Answer { answer }                          a demanded receipt, opened
 //! ```
 //!
 //! An API key is a secret the payer gives to a serving node; the chain holds only its hash,
@@ -210,6 +213,10 @@ pub enum UsageOp {
     Dispute(Box<crate::dispute::Dispute>),
     /// An active validator's votes on open disputes.
     Verdicts(Vec<crate::dispute::Verdict>),
+    /// Demand that a provider open one settled receipt on chain (escrows the demand bond).
+    Demand(crate::withheld::Demand),
+    /// A demanded receipt, opened.
+    Answer(Box<crate::withheld::Answer>),
 }
 
 impl UsageOp {
@@ -229,6 +236,8 @@ impl UsageOp {
             Self::Challenge(_) => "challenge",
             Self::Dispute(_) => "dispute",
             Self::Verdicts(_) => "dispute_verdicts",
+            Self::Demand(_) => "receipt_demand",
+            Self::Answer(_) => "receipt_answer",
         }
     }
 }
@@ -362,6 +371,14 @@ impl Write for UsageOp {
                 buf.put_u8(10);
                 d.write(buf);
             }
+            Self::Demand(d) => {
+                buf.put_u8(12);
+                d.write(buf);
+            }
+            Self::Answer(a) => {
+                buf.put_u8(13);
+                a.write(buf);
+            }
             Self::Verdicts(v) => {
                 buf.put_u8(11);
                 buf.put_u8(v.len().min(crate::dispute::VERDICTS_PER_TX_MAX) as u8);
@@ -382,6 +399,8 @@ impl EncodeSize for UsageOp {
             | Self::UnbondProvider { .. } => Amount::SIZE,
             Self::Challenge(c) => c.encode_size(),
             Self::Dispute(d) => d.encode_size(),
+            Self::Demand(_) => <crate::withheld::Demand as commonware_codec::FixedSize>::SIZE,
+            Self::Answer(a) => a.encode_size(),
             Self::Verdicts(v) => {
                 1 + v.len().min(crate::dispute::VERDICTS_PER_TX_MAX)
                     * <crate::dispute::Verdict as commonware_codec::FixedSize>::SIZE
@@ -414,6 +433,8 @@ impl Read for UsageOp {
             8 => Self::UnbondProvider { amount: Amount::read(buf)? },
             9 => Self::Challenge(Box::new(crate::challenge::Challenge::read(buf)?)),
             10 => Self::Dispute(Box::new(crate::dispute::Dispute::read(buf)?)),
+            12 => Self::Demand(crate::withheld::Demand::read(buf)?),
+            13 => Self::Answer(Box::new(crate::withheld::Answer::read(buf)?)),
             11 => Self::Verdicts(
                 (0..read_count(buf, crate::dispute::VERDICTS_PER_TX_MAX)?)
                     .map(|_| crate::dispute::Verdict::read(buf))
@@ -503,6 +524,18 @@ mod tests {
                 crate::challenge::tests::leaf_challenge(),
             ))),
             crate::Payload::Usage(UsageOp::Dispute(Box::new(crate::dispute::tests::dispute(3)))),
+            crate::Payload::Usage(UsageOp::Demand(crate::withheld::Demand {
+                provider: Address([2; 32]),
+                first_receipt: 5,
+                number: u64::MAX,
+            })),
+            crate::Payload::Usage(UsageOp::Answer(Box::new(crate::withheld::Answer {
+                provider: Address([2; 32]),
+                first_receipt: 0,
+                leaf: crate::dispute::tests::dispute(3).leaf,
+                proof: crate::dispute::tests::dispute(3).proof,
+                receipt: "{}".into(),
+            }))),
             crate::Payload::Usage(UsageOp::Verdicts(vec![
                 crate::dispute::Verdict { dispute: u64::MAX, guilty: true },
                 crate::dispute::Verdict { dispute: 0, guilty: false },

@@ -15,6 +15,7 @@
 //! ```
 
 mod network;
+mod settlements;
 mod transfers;
 
 use crate::BenchError;
@@ -42,6 +43,9 @@ pub struct Config {
     /// The `alx` binary, to run four validators with `alx up` for the 4-validator figures;
     /// `None` skips them.
     pub alx_binary: Option<PathBuf>,
+    /// The mixed run: one settlement (of 64 receipts) after every this many transfers, as
+    /// many transfers as the throughput run, on the same node; 0 skips it.
+    pub settlements_every: usize,
 }
 
 /// Where a run is, for a progress line.
@@ -63,6 +67,13 @@ pub enum Progress {
     },
     /// Measuring finality latency on one validator.
     LatencyOneValidator,
+    /// Transfers with settlements in the mix, on the same validator.
+    Mixed {
+        /// Transfers.
+        transfers: usize,
+        /// Settlements.
+        settlements: usize,
+    },
     /// Starting four validators, then measuring their finality latency.
     FourValidators,
 }
@@ -76,6 +87,11 @@ impl fmt::Display for Progress {
             Self::Verifying => f.write_str("measuring ed25519 batch verification…"),
             Self::Throughput { txs } => write!(f, "end-to-end throughput: {txs} transfers…"),
             Self::LatencyOneValidator => f.write_str("finality latency, 1 validator…"),
+            Self::Mixed { transfers, settlements } => write!(
+                f,
+                "end-to-end throughput with settlements: {transfers} transfers, {settlements} settlements of {} receipts…",
+                settlements::RECEIPTS_PER_SETTLEMENT
+            ),
             Self::FourValidators => f.write_str(
                 "4 validators on loopback (processes): cold start and finality latency…",
             ),
@@ -99,6 +115,15 @@ pub struct Report {
     pub tx_per_s_vs_verify_limit: f64,
     /// Transfers in the throughput run.
     pub txs: usize,
+    /// Transactions (transfers and settlements) committed per second in the mixed run, on
+    /// the same node (`None`: skipped).
+    pub mixed_tx_per_s: Option<f64>,
+    /// `mixed_tx_per_s / tx_per_s`: the transfer figure of the same run is the peer.
+    pub mixed_vs_transfers: Option<f64>,
+    /// Settlements in the mixed run (each of 64 receipts).
+    pub mixed_settlements: usize,
+    /// Receipts settled per second in the mixed run.
+    pub mixed_receipts_per_s: Option<f64>,
     /// Finality latency, one validator, median.
     pub finality_ms_p50_1v: f64,
     /// Finality latency, one validator, 99th percentile.
@@ -129,18 +154,24 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
     progress(Progress::Verifying);
     let (verify_all, verify_one) = transfers::verify_rates(&txs, cores, config.verify_duration);
 
-    let (tx_per_s, lat1, cold_1v) = {
+    let mix = (config.settlements_every > 0).then(|| Mix::new(txs_count, senders, config));
+    let (tx_per_s, lat1, cold_1v, mixed) = {
         // Declared first, so dropped last: the node stops before its directory goes away.
         let tmp = tempfile::tempdir().map_err(BenchError::io("create a temporary directory"))?;
-        let funded: Vec<Address> =
+        let mut funded: Vec<Address> =
             keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+        funded.extend(mix.iter().flat_map(Mix::funded));
         let node = SingleNode::start(tmp.path(), funded)?;
         progress(Progress::Throughput { txs: txs.len() });
-        let tx_per_s = transfers::throughput(&node.client, &txs, &keys, config)?;
+        let tx_per_s = transfers::throughput(&node.client, &txs, config)?;
         progress(Progress::LatencyOneValidator);
         let lat =
             transfers::latency(&node.client, &keys[0], txs_count / senders, config.samples.get())?;
-        (tx_per_s, lat, node.cold_start_ms)
+        let mixed = match mix.as_ref() {
+            Some(m) => Some(m.run(&node.client, config, &mut progress)?),
+            None => None,
+        };
+        (tx_per_s, lat, node.cold_start_ms, mixed)
     };
     let (lat4, cold_4v) = match &config.alx_binary {
         None => (None, None),
@@ -159,6 +190,10 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         tx_per_s,
         tx_per_s_vs_verify_limit: tx_per_s / verify_all,
         txs: txs.len(),
+        mixed_tx_per_s: mixed.map(|m| m.0),
+        mixed_vs_transfers: mixed.map(|m| m.0 / tx_per_s),
+        mixed_settlements: mixed.map_or(0, |m| m.1),
+        mixed_receipts_per_s: mixed.map(|m| m.2),
         finality_ms_p50_1v: lat1.0,
         finality_ms_p99_1v: lat1.1,
         finality_ms_p50_4v: lat4.map(|l| l.0),
@@ -166,6 +201,63 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         cold_start_ms_1v: cold_1v,
         cold_start_ms_4v: cold_4v,
     })
+}
+
+/// The mixed run's keys: transfer senders of its own, four providers, a model owner, a payer.
+struct Mix {
+    senders: Vec<PrivateKey>,
+    providers: Vec<PrivateKey>,
+    owner: PrivateKey,
+    payer: PrivateKey,
+    transfers: usize,
+    settlements: usize,
+}
+
+impl Mix {
+    fn new(transfers: usize, senders: usize, config: &Config) -> Self {
+        let key = PrivateKey::from_seed;
+        Self {
+            senders: (0..senders as u64).map(|i| key(20_000 + i)).collect(),
+            providers: (0..4).map(|i| key(30_000 + i)).collect(),
+            owner: key(30_100),
+            payer: key(30_101),
+            transfers,
+            settlements: (transfers / config.settlements_every).max(1),
+        }
+    }
+
+    fn funded(&self) -> Vec<Address> {
+        self.senders
+            .iter()
+            .chain(&self.providers)
+            .chain([&self.owner, &self.payer])
+            .map(|k| Address::from_public_key(&k.public_key()))
+            .collect()
+    }
+
+    /// (transactions per second, settlements, receipts settled per second).
+    fn run(
+        &self,
+        client: &alx_client::Client,
+        config: &Config,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<(f64, usize, f64), BenchError> {
+        let per_provider = self.settlements.div_ceil(self.providers.len());
+        let model =
+            settlements::set_up(client, &self.owner, &self.payer, &self.providers, per_provider)?;
+        let signed = settlements::sign(&self.providers, model, per_provider);
+        let settlements: usize = signed.iter().map(Vec::len).sum();
+        progress(Progress::Mixed { transfers: self.transfers, settlements });
+        let mixed = settlements::interleave(
+            transfers::sign(&self.senders, self.transfers),
+            signed,
+            config.settlements_every,
+        );
+        let tx_per_s = transfers::throughput(client, &mixed, config)?;
+        let seconds = mixed.len() as f64 / tx_per_s;
+        let receipts = settlements * settlements::RECEIPTS_PER_SETTLEMENT as usize;
+        Ok((tx_per_s, settlements, receipts as f64 / seconds))
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +281,7 @@ mod tests {
             clients: n(2),
             verify_duration: Duration::from_millis(50),
             alx_binary: None,
+            settlements_every: 4,
         };
         let mut seen = Vec::new();
         let report = run(&config, |p| seen.push(p)).expect("ledger bench");
@@ -199,8 +292,14 @@ mod tests {
                 Progress::Verifying,
                 Progress::Throughput { txs: 40 },
                 Progress::LatencyOneValidator,
+                Progress::Mixed { transfers: 40, settlements: 12 },
             ]
         );
+        // Ten settlements asked, three per provider of four: every one committed with success
+        // (a refused settlement fails the run's setup or stalls its nonces).
+        assert_eq!(report.mixed_settlements, 12);
+        assert!(report.mixed_tx_per_s.is_some_and(|t| t > 0.0));
+        assert!(report.mixed_receipts_per_s.is_some_and(|r| r > 0.0));
         assert_eq!(report.txs, 40);
         assert!(report.machine_cores >= 1);
         assert!(report.ed25519_batch_verify_per_s > 0.0);

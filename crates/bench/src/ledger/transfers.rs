@@ -73,30 +73,32 @@ pub(super) fn verify_rates(txs: &[SignedTx], cores: usize, duration: Duration) -
     (all, single)
 }
 
-/// Transfers per second from the first submission until every one is committed, sent by
+/// Transactions per second from the first submission until every one is committed, sent by
 /// [`Config::clients`](super::Config::clients) concurrent HTTP clients as many users would, in
-/// requests of [`Config::batch`](super::Config::batch) transactions; each owns a disjoint set of
-/// senders (so each sender's nonces arrive in order) and encodes its request bodies before
-/// the clock starts, since encoding is the client's work, not the ledger's.
+/// requests of [`Config::batch`](super::Config::batch) transactions; each client owns a disjoint
+/// set of senders (so each sender's nonces arrive in order, as `txs` lists them) and encodes
+/// its request bodies before the clock starts, since encoding is the client's work, not the
+/// ledger's.
 pub(super) fn throughput(
     client: &Client,
     txs: &[SignedTx],
-    keys: &[PrivateKey],
     config: &super::Config,
 ) -> Result<f64, BenchError> {
     let (clients, batch) = (config.clients.get(), config.batch.get());
-    let per_sender = (txs.len() / keys.len()) as u64;
-    let senders: Vec<Address> =
-        keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+    // Senders in order of first appearance, each with its last nonce.
+    let mut senders: Vec<(Address, u64)> = Vec::new();
+    let mut index = std::collections::BTreeMap::new();
+    for tx in txs {
+        let i = *index.entry(tx.tx.sender).or_insert_with(|| {
+            senders.push((tx.tx.sender, 0));
+            senders.len() - 1
+        });
+        senders[i].1 = tx.tx.nonce;
+    }
     let bodies: Vec<Vec<(Vec<SignedTx>, Vec<u8>)>> = (0..clients)
         .map(|c| {
-            // `sign` gives transaction i to sender i % senders.
-            let mine: Vec<SignedTx> = txs
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| (i % senders.len()) % clients == c)
-                .map(|(_, tx)| tx.clone())
-                .collect();
+            let mine: Vec<SignedTx> =
+                txs.iter().filter(|tx| index[&tx.tx.sender] % clients == c).cloned().collect();
             mine.chunks(batch)
                 .map(|chunk| (chunk.to_vec(), alx_client::encode_raw_batch(chunk)))
                 .collect()
@@ -123,11 +125,13 @@ pub(super) fn throughput(
         Ok(())
     })?;
     loop {
+        // Every client's first sender and the last sender: their last transactions are among
+        // the last of each client's stream.
         let done = senders
             .iter()
             .take(clients)
             .chain(senders.last())
-            .all(|a| client.account(a, false).is_ok_and(|r| r.account.nonce >= per_sender));
+            .all(|(a, last)| client.account(a, false).is_ok_and(|r| r.account.nonce > *last));
         if done && client.status().is_ok_and(|s| s.mempool_size == 0) {
             break;
         }

@@ -55,11 +55,33 @@ pub(crate) enum AuditCommand {
         #[arg(long, default_value = FEE_DEFAULT, value_parser = amount)]
         fee: Amount,
     },
-    /// List the open disputes: who filed them, against which receipt, and the validators'
-    /// votes so far (the provider's bond is slashed at a quorum of guilty votes).
+    /// List the open disputes (who filed them, against which receipt, the validators' votes so
+    /// far: the provider's bond is slashed at a quorum of guilty votes) and the open demands
+    /// that a provider open a receipt on chain (slashed at the deadline if it does not).
     ///
     /// Example: alx audit disputes --json
     Disputes,
+    /// Demand that a provider open one settled receipt on chain: it answers within 50 blocks
+    /// (its node does so by itself, from the batch it published) or its bond is slashed, half
+    /// to you. Escrows 10 ALX, paid to the provider when it answers.
+    ///
+    /// Example: alx audit demand alx1… --settlement 0 --receipt 3 --from alice
+    Demand {
+        /// The provider (address or key name).
+        provider: String,
+        /// The settlement's first receipt.
+        #[arg(long)]
+        settlement: u64,
+        /// The receipt to open (in the settlement's range).
+        #[arg(long)]
+        receipt: u64,
+        /// Who demands (and escrows the bond).
+        #[arg(long)]
+        from: String,
+        /// Fee, in ALX.
+        #[arg(long, default_value = FEE_DEFAULT, value_parser = amount)]
+        fee: Amount,
+    },
 }
 
 /// A challenge or dispute filed, and what the chain said.
@@ -86,7 +108,19 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
         fee,
     } = cmd
     else {
-        return disputes(g);
+        return match cmd {
+            AuditCommand::Demand { provider, settlement, receipt, from, fee } => {
+                let demand = alx_types::withheld::Demand {
+                    provider: wallet::resolve_address(g, &provider)?,
+                    first_receipt: settlement,
+                    number: receipt,
+                };
+                let payload = Payload::Usage(UsageOp::Demand(demand));
+                let sent = wallet::send(g, &from, fee, payload, true)?;
+                crate::cmd::wallet::report(g, "receipt demand", &sent)
+            }
+            _ => disputes(g),
+        };
     };
     let mut publishers = Publishers { default: g.node.clone(), ..Publishers::default() };
     for entry in &provider_nodes {
@@ -110,7 +144,11 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
         let disputes = audit.disputes.iter().map(|d| {
             (d.claim.as_str(), d.provider, d.first_receipt, UsageOp::Dispute(Box::new(d.clone())))
         });
-        for (kind, provider, first_receipt, op) in challenges.chain(disputes) {
+        let demands = audit
+            .demands
+            .iter()
+            .map(|d| ("demand", d.provider, d.first_receipt, UsageOp::Demand(*d)));
+        for (kind, provider, first_receipt, op) in challenges.chain(disputes).chain(demands) {
             let payload = Payload::Usage(op);
             // The chain asks its minimum fee per started 8 KiB; `fee` is taken as that minimum
             // (the rest of a transaction is well under 256 bytes).
@@ -199,6 +237,9 @@ pub(crate) fn run(g: &Globals, cmd: AuditCommand) -> anyhow::Result<()> {
                 f.first_receipt,
                 if f.upheld && f.kind == "challenge" {
                     "upheld, bond slashed".to_owned()
+                } else if f.upheld && f.kind == "demand" {
+                    "opened: the provider opens the receipt on chain or its bond is slashed"
+                        .to_owned()
                 } else if f.upheld {
                     "opened, the validators vote (alx audit disputes)".to_owned()
                 } else {
@@ -227,10 +268,13 @@ fn line(a: &SettlementAudit) -> String {
 }
 
 fn disputes(g: &Globals) -> anyhow::Result<()> {
-    let open = Client::new(&g.node).disputes()?;
-    emit(g.json, &open, || {
-        if open.is_empty() {
-            return "no open disputes".to_owned();
+    let client = Client::new(&g.node);
+    let open = client.disputes()?;
+    let demands = client.demands()?;
+    let doc = serde_json::json!({ "disputes": open, "demands": demands });
+    emit(g.json, &doc, || {
+        if open.is_empty() && demands.is_empty() {
+            return "no open disputes or demands".to_owned();
         }
         let mut text = String::new();
         for d in &open {
@@ -245,6 +289,12 @@ fn disputes(g: &Globals) -> anyhow::Result<()> {
                 d.guilty.len(),
                 d.innocent.len(),
                 d.deadline
+            ));
+        }
+        for d in &demands {
+            text.push_str(&format!(
+                "demand: {} must open receipt {} (settlement from {}) by block {}, or be slashed; by {}\n",
+                d.demand.provider, d.demand.number, d.demand.first_receipt, d.deadline, d.challenger
             ));
         }
         text.trim_end().to_owned()

@@ -13,6 +13,9 @@ pub(crate) enum BenchCommand {
     /// Settled receipts: the receipt root of 10,000 receipts against a plain Merkle tree, a
     /// published batch checked, one leaf's proof.
     Receipts(crate::cmd::bench_receipts::ReceiptsArgs),
+    /// Greedy answers replayed per minute (a juror's or auditor's check) against generating
+    /// them, SmolLM2 at the gateway's prompt length.
+    Replay(crate::cmd::bench_replay::ReplayArgs),
     /// SmolLM2 tokens/s (prefill, decode, perplexity) against llama.cpp on the same file in the
     /// same run, and the gateway's overhead per request.
     Inference(crate::cmd::bench_inference::InferenceArgs),
@@ -29,6 +32,7 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
         BenchCommand::Receipts(args) => crate::cmd::bench_receipts::run(g, &args),
+        BenchCommand::Replay(args) => crate::cmd::bench_replay::run(g, &args),
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
         BenchCommand::GatewayLoad(args) => crate::cmd::bench_load::run(g, &args),
         BenchCommand::Gateway(args) => crate::cmd::bench_serve::run(g, &args),

@@ -32,6 +32,10 @@ pub(crate) struct LedgerArgs {
     /// Skip the 4-validator runs (finality latency and cold start).
     #[arg(long)]
     single_only: bool,
+    /// The mixed run: one settlement of 64 receipts after every this many transfers (0 skips
+    /// it).
+    #[arg(long, default_value_t = 9)]
+    settlements_every: usize,
 }
 
 pub(crate) fn run(g: &Globals, args: &LedgerArgs) -> anyhow::Result<()> {
@@ -47,6 +51,7 @@ pub(crate) fn run(g: &Globals, args: &LedgerArgs) -> anyhow::Result<()> {
         verify_duration: VERIFY_DURATION,
         // The 4-validator network is this binary's `alx up`.
         alx_binary: if args.single_only { None } else { Some(std::env::current_exe()?) },
+        settlements_every: args.settlements_every,
     };
     let report = alx_bench::ledger::run(&config, |p| eprintln!("{p}"))?;
     crate::output::emit(g.json, &report, || text(&report))
@@ -57,6 +62,7 @@ fn text(r: &Report) -> String {
     format!(
         "ed25519 batch verify   {:>10.0} /s ({} cores; {:.0} /s on one)\n\
          transfers end to end   {:>10.0} /s ({:.0}% of the verify limit, {} txs)\n\
+         with settlements       {}\n\
          finality 1 validator   p50 {:.1} ms  p99 {:.1} ms\n\
          finality 4 validators  {}\n\
          cold start to block 1  {:.0} ms (1 validator){}",
@@ -66,6 +72,13 @@ fn text(r: &Report) -> String {
         r.tx_per_s,
         100.0 * r.tx_per_s_vs_verify_limit,
         r.txs,
+        match (r.mixed_tx_per_s, r.mixed_vs_transfers, r.mixed_receipts_per_s) {
+            (Some(t), Some(v), Some(rc)) => format!(
+                "{t:>10.0} /s ({:.2}× transfers alone; {} settlements, {rc:.0} receipts settled/s)",
+                v, r.mixed_settlements
+            ),
+            _ => "skipped".into(),
+        },
         r.finality_ms_p50_1v,
         r.finality_ms_p99_1v,
         four.map_or("skipped".into(), |(p50, p99)| format!("p50 {p50:.1} ms  p99 {p99:.1} ms")),

@@ -6,6 +6,7 @@ pub(crate) mod bench_inference;
 pub(crate) mod bench_ledger;
 pub(crate) mod bench_load;
 pub(crate) mod bench_receipts;
+pub(crate) mod bench_replay;
 pub(crate) mod bench_serve;
 pub(crate) mod bench_yuma;
 pub(crate) mod blob;

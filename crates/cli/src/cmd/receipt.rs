@@ -24,10 +24,18 @@ pub(crate) enum ReceiptCommand {
         id: String,
     },
     /// Check a receipt: its id and signature, then its span and combined shares re-derived from
-    /// its output against the datanet versions it names.
+    /// its output against the datanet versions it names. With --proof, also the settlement that
+    /// paid it, read from a block the light client has seen finalized (as `alx receipt
+    /// settlement --proof`).
+    ///
+    /// Example: alx receipt verify 3f2a…e1 --proof
     Verify {
         /// The receipt id.
         id: String,
+        /// Also prove its settlement against a finalized block (light client from
+        /// HOME/genesis.json); fails if it is not settled yet.
+        #[arg(long)]
+        proof: bool,
     },
     /// Check the settlement that paid a receipt: the batch its provider published (every
     /// receipt signed, every leaf charging and crediting what its receipt says) rebuilds the
@@ -71,8 +79,13 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
             let r = fetch(g, &id)?;
             emit(g.json, &r, || serde_json::to_string_pretty(&r).unwrap_or_default())
         }
-        ReceiptCommand::Verify { id } => {
+        ReceiptCommand::Verify { id, proof } => {
             let r = fetch(g, &id)?;
+            let settled = if proof {
+                Some(super::receipt_settlement::check_settlement(g, &r, true)?)
+            } else {
+                None
+            };
             let signed = r.verify();
             // Versions this node has not indexed are left out, as the gateway leaves them out.
             let alx_audit::Rederived { spans, shares, .. } =
@@ -83,17 +96,23 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
                 "receipt": to_hex(&r.id), "signature_valid": signed,
                 "span_shares_match": spans_match, "shares_match": shares_match,
                 "rederived_span_shares": spans.iter().map(|((d, c), b)| serde_json::json!({"datanet": d, "contribution": c, "bps": b})).collect::<Vec<_>>(),
+                "settlement": settled,
             });
             emit(g.json, &value, || {
                 let mark = |ok: bool| if ok { "ok" } else { "MISMATCH" };
-                format!(
+                let mut text = format!(
                     "receipt {}\n  signature by {}: {}\n  span shares re-derived from the output: {}\n  combined shares: {}",
                     to_hex(&r.id),
                     r.body.provider,
                     mark(signed),
                     mark(spans_match),
                     mark(shares_match)
-                )
+                );
+                if let Some(s) = &settled {
+                    text.push('\n');
+                    text.push_str(&super::receipt_settlement::text(s));
+                }
+                text
             })?;
             if !(signed && spans_match && shares_match) {
                 return Err(hinted(

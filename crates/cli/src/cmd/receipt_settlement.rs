@@ -20,7 +20,7 @@ use alx_types::{
 
 /// What was checked, as printed.
 #[derive(serde::Serialize)]
-struct Checked {
+pub(crate) struct Checked {
     receipt: String,
     provider: String,
     settlement_tx: String,
@@ -34,6 +34,16 @@ struct Checked {
 }
 
 pub(crate) fn run(g: &Globals, receipt: &UsageReceipt, proof: bool) -> anyhow::Result<()> {
+    let checked = check_settlement(g, receipt, proof)?;
+    emit(g.json, &checked, || text(&checked))
+}
+
+/// Checks the settlement that paid `receipt` (with `proof`, read from a finalized block).
+pub(crate) fn check_settlement(
+    g: &Globals,
+    receipt: &UsageReceipt,
+    proof: bool,
+) -> anyhow::Result<Checked> {
     let client = Client::new(&g.node);
     let provider = receipt.body.provider;
     let number = receipt.body.number;
@@ -103,7 +113,7 @@ pub(crate) fn run(g: &Globals, receipt: &UsageReceipt, proof: bool) -> anyhow::R
     }
     check(&batch, &settlement, receipt).map_err(|e| refused(e.code(), e.to_string()))?;
     let report = batch.check(&settlement).map_err(|e| refused(e.code(), e.to_string()))?;
-    let checked = Checked {
+    Ok(Checked {
         receipt: to_hex(&receipt.id),
         provider: provider.to_string(),
         settlement_tx: to_hex(&batch.tx_hash),
@@ -111,8 +121,12 @@ pub(crate) fn run(g: &Globals, receipt: &UsageReceipt, proof: bool) -> anyhow::R
         receipts_root: settlement.receipts_root,
         batch: report,
         verified,
-    };
-    emit(g.json, &checked, || {
+    })
+}
+
+/// The lines `alx receipt settlement` prints.
+pub(crate) fn text(checked: &Checked) -> String {
+    {
         let b = &checked.batch;
         let mut text = format!(
             "receipt {} settled by {}\n  batch     receipts {}..{} ({} charged as signed, {} written off, {} credits left to the datanets' owners)\n  fees      {}\n  root      {} rebuilt from the published leaves; every leaf matches its signed receipt",
@@ -133,7 +147,7 @@ pub(crate) fn run(g: &Globals, receipt: &UsageReceipt, proof: bool) -> anyhow::R
             ));
         }
         text
-    })
+    }
 }
 
 /// The receipt asked about is the one the batch settles at its number.

@@ -1,11 +1,13 @@
-//! Disputes end to end on a dev node: the node serves greedy chats over a datanet honestly and
-//! settles them. Two providers, played by this test with their own keys, copy one of its
-//! receipts and cheat: one serves an answer the model did not generate, the other credits a
-//! contribution the answer never used. Both settle fine (the chain cannot see either wrong).
-//! `alx audit run --replay-percent 100` replays every greedy answer and re-derives every
-//! attribution; it asks the node's juror before filing, files one dispute per cheat, and the
-//! validator's votes slash both bonds (half to the challenger, the challenge bonds back). The
-//! honest node's answers replay, its bond stays, and the supply adds up.
+//! Disputes and demands end to end on a dev node: the node serves greedy chats over a datanet
+//! honestly and settles them. Three providers, played by this test with their own keys, copy
+//! one of its receipts and cheat: one serves an answer the model did not generate, one credits
+//! a contribution the answer never used, one publishes nothing. All settle fine (the chain
+//! cannot see these wrongs by itself). `alx audit run --replay-percent 100` replays every
+//! greedy answer and re-derives every attribution; it asks the node's juror before filing,
+//! files one dispute per cheat and a demand on the withholder; the validator's votes slash the
+//! first two bonds, the demand's deadline the third (half to the challenger, its bonds back).
+//! The honest node's answers replay, it answers a demand on its own receipt by itself, its
+//! bond stays, and the supply adds up.
 
 use crate::{
     audit::{publish, send},
@@ -129,53 +131,60 @@ fn disputes_slash_providers_that_alter_answers_or_credits_slow() {
     // Two cheats, each bonded and named on a key of carol's, each settling one receipt.
     let tokenizer = alx_model::Model::load(&weights, &alx_model::LoadConfig::DEFAULT).unwrap();
     let bond = Amount(1_000_000_000_000);
-    let cheat = |seed: u64, edit: &dyn Fn(&mut alx_types::usage_api::ReceiptBody)| {
-        let signer = PrivateKey::from_seed(seed);
-        let address = Address::from_public_key(&signer.public_key());
-        ok(&["transfer", "--from", "alice", "--to", &address.to_string(), "--amount", "2000"]);
-        let r = send(&node, &signer, 0, Payload::Usage(UsageOp::BondProvider { amount: bond }));
-        assert_eq!(r.receipt.error, None);
-        let created = ok(&[
-            "keys",
-            "api-key",
-            "create",
-            "--from",
-            "carol",
-            "--limit",
-            "5",
-            "--provider",
-            &address.to_string(),
-        ]);
-        let mut body = honest.body.clone();
-        body.provider = address;
-        body.number = 0;
-        body.key_hash = sha256(&[created["api_key"].as_str().unwrap().as_bytes()]);
-        edit(&mut body);
-        let receipt = UsageReceipt::sign(body, &signer);
-        let leaves = vec![leaf_of(&receipt)];
-        let settlement = Settlement::from_root(0, root(&leaves).unwrap());
-        let settled =
-            send(&node, &signer, 1, Payload::Usage(UsageOp::Settle(Box::new(settlement))));
-        assert_eq!(settled.receipt.error, None, "the chain cannot see this wrong by itself");
-        let url = publish(SettledBatch {
-            provider: address,
-            first_receipt: 0,
-            tx_hash: alx_types::hash::parse_hex(&settled.tx.hash).unwrap(),
-            leaves,
-            receipts: vec![receipt],
-        });
-        (address, format!("{address}={url}"))
-    };
+    let cheat =
+        |seed: u64, publishes: bool, edit: &dyn Fn(&mut alx_types::usage_api::ReceiptBody)| {
+            let signer = PrivateKey::from_seed(seed);
+            let address = Address::from_public_key(&signer.public_key());
+            ok(&["transfer", "--from", "alice", "--to", &address.to_string(), "--amount", "2000"]);
+            let r = send(&node, &signer, 0, Payload::Usage(UsageOp::BondProvider { amount: bond }));
+            assert_eq!(r.receipt.error, None);
+            let created = ok(&[
+                "keys",
+                "api-key",
+                "create",
+                "--from",
+                "carol",
+                "--limit",
+                "5",
+                "--provider",
+                &address.to_string(),
+            ]);
+            let mut body = honest.body.clone();
+            body.provider = address;
+            body.number = 0;
+            body.key_hash = sha256(&[created["api_key"].as_str().unwrap().as_bytes()]);
+            edit(&mut body);
+            let receipt = UsageReceipt::sign(body, &signer);
+            let leaves = vec![leaf_of(&receipt)];
+            let settlement = Settlement::from_root(0, root(&leaves).unwrap());
+            let settled =
+                send(&node, &signer, 1, Payload::Usage(UsageOp::Settle(Box::new(settlement))));
+            assert_eq!(settled.receipt.error, None, "the chain cannot see this wrong by itself");
+            let batch = SettledBatch {
+                provider: address,
+                first_receipt: 0,
+                tx_hash: alx_types::hash::parse_hex(&settled.tx.hash).unwrap(),
+                leaves,
+                receipts: vec![receipt],
+            };
+            // A provider that publishes nothing: the auditor asks the node, which holds no batch
+            // of another provider's.
+            let url = if publishes { publish(batch) } else { node.api.clone() };
+            (address, format!("{address}={url}"))
+        };
     // The first serves another answer: its second token replaced, the text re-decoded.
-    let (rewriter, rewriter_node) = cheat(7_001, &|body| {
+    let (rewriter, rewriter_node) = cheat(7_001, true, &|body| {
         let t = body.output_tokens[1];
         body.output_tokens[1] = if t == 65 { 66 } else { 65 };
         body.output = tokenizer.tokenizer().decode(&body.output_tokens).unwrap();
     });
     // The second answers honestly but credits carol's text instead of bob's notes.
-    let (miscreditor, miscreditor_node) = cheat(7_002, &|body| {
+    let (miscreditor, miscreditor_node) = cheat(7_002, true, &|body| {
         body.credits[0].contribution = alx_types::datanet::ContributionId(1);
     });
+
+    // The third settles an honest copy and publishes nothing.
+    let (withholder, _) = cheat(7_003, false, &|_| {});
 
     let alice_before: u128 =
         ok(&["balance", "alice"])["account"]["balance"].as_str().unwrap().parse().unwrap();
@@ -210,12 +219,14 @@ fn disputes_slash_providers_that_alter_answers_or_credits_slow() {
     );
     let filed = audit["challenges"].as_array().unwrap();
     let kinds: Vec<&str> = filed.iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["generation", "attribution"], "{audit}");
+    assert_eq!(found(withholder), ["unpublished"], "{audit}");
+    assert_eq!(kinds, ["generation", "attribution", "demand"], "{audit}");
     assert!(filed.iter().all(|f| f["upheld"] == true), "{audit}");
 
-    // The node's validator votes; one validator is the whole quorum of a dev chain.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    for who in [rewriter, miscreditor] {
+    // The node's validator votes; one validator is the whole quorum of a dev chain. The
+    // withholder does not answer its demand: 50 blocks later its bond is slashed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    for who in [rewriter, miscreditor, withholder] {
         while ok(&["provider", "show", &who.to_string()])["bond"] != "0" {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -225,7 +236,8 @@ fn disputes_slash_providers_that_alter_answers_or_credits_slow() {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
-    assert_eq!(ok(&["audit", "disputes"]), serde_json::json!([]));
+    let open = ok(&["audit", "disputes"]);
+    assert_eq!(open, serde_json::json!({"disputes": [], "demands": []}));
     let alice_after: u128 =
         ok(&["balance", "alice"])["account"]["balance"].as_str().unwrap().parse().unwrap();
     let fees: u128 = filed
@@ -234,9 +246,18 @@ fn disputes_slash_providers_that_alter_answers_or_credits_slow() {
         .sum();
     assert_eq!(
         alice_after,
-        alice_before + bond.0 - fees,
-        "half of each bond, challenge bonds back"
+        alice_before + 3 * (bond.0 / 2) - fees,
+        "half of each bond, challenge and demand bonds back"
     );
+
+    // A demand on the honest node: it opens the receipt on chain by itself, before the
+    // deadline, and keeps its bond.
+    ok(&["audit", "demand", &node_address, "--settlement", "0", "--receipt", "0", "--from", "bob"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while !ok(&["audit", "disputes"])["demands"].as_array().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the node never answered its demand");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     assert_eq!(ok(&["provider", "show", &node_address])["bond"], honest_bond);
     let supply: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/supply", node.api)).unwrap().json().unwrap();

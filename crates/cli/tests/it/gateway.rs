@@ -166,11 +166,17 @@ fn chat_is_paid_attributed_and_settled_slow() {
         (crate::light::Lie::Certificate, "proof_refused"),
     ] {
         *lie.lock().unwrap() = told;
-        let out = alx(h, &proxy, &["receipt", "settlement", id, "--proof"]);
-        assert!(!out.status.success(), "{told:?} was believed");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["error"]["code"], code, "{told:?}: {doc}");
+        for command in ["settlement", "verify"] {
+            let out = alx(h, &proxy, &["receipt", command, id, "--proof"]);
+            assert!(!out.status.success(), "{told:?} was believed by receipt {command}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(doc["error"]["code"], code, "{told:?}: {doc}");
+        }
     }
+    // Told the truth, `receipt verify --proof` checks the receipt and proves its settlement.
+    let verified = ok(&["receipt", "verify", id, "--proof"]);
+    assert_eq!(verified["shares_match"], true, "{verified}");
+    assert!(verified["settlement"]["verified"]["signers_needed"].as_u64().unwrap() >= 1);
     // Carol paid exactly the two fees, out of the key's allowance; her free deposit is whole.
     let carol = ok(&["rewards", "show", "carol"]);
     assert_eq!(carol["prepaid"].as_str().unwrap().parse::<u128>().unwrap(), 50_000_000_000);

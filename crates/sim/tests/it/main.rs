@@ -22,6 +22,7 @@ pub(crate) fn assert_agreement(outcome: &Outcome, validators: usize, target: u64
 fn four_validators_finalize_the_same_blocks_and_roots() {
     let outcome = run(&base(1));
     assert_agreement(&outcome, 4, 12);
+    assert_eq!(outcome.views_skipped, 0, "an honest network skips no view");
     assert_eq!(outcome.recipient_balance, Amount(200));
     // The engine's certificates, signed by several of the four, verify with the light client.
     let (held, verified) = outcome.certificates;
@@ -90,6 +91,40 @@ fn an_equivocator_is_slashed_and_the_honest_keep_finalizing() {
     for honest in 0..3 {
         assert!(!outcome.own_stake[honest].is_zero(), "validator {honest} was slashed");
     }
+    let again = run(&scenario);
+    assert_eq!(again.auditor, outcome.auditor, "same seed, same run");
+}
+
+/// A Byzantine validator proposes blocks whose state root is not their execution's. The
+/// others refuse every one (their execution gives another root), skip its views, and keep
+/// finalizing the same chain; it follows that chain itself, and no block of its own is ever
+/// finalized.
+#[test]
+fn an_invalid_proposer_never_gets_a_block_finalized() {
+    let scenario = Scenario { invalid_proposer: Some(1), target_height: Height(16), ..base(23) };
+    let outcome = run(&scenario);
+    assert_agreement(&outcome, 4, 16);
+    let liar = outcome.addresses[1];
+    assert!(
+        outcome.headers.iter().all(|(_, proposer)| *proposer != liar),
+        "a block of the invalid proposer was finalized"
+    );
+    assert_eq!(outcome.recipient_balance, Amount(200), "every transfer still applied");
+    assert!(outcome.views_skipped >= 2, "its turns to lead were not refused: {outcome:?}");
+    let again = run(&scenario);
+    assert_eq!(again.auditor, outcome.auditor, "same seed, same run");
+}
+
+/// A validator that never starts (neither proposes nor votes): the other three are a quorum of
+/// four and keep finalizing, skipping its views.
+#[test]
+fn a_silent_validator_does_not_stop_the_others() {
+    let scenario = Scenario { silent: Some(2), target_height: Height(16), ..base(25) };
+    let outcome = run(&scenario);
+    assert_agreement(&outcome, 3, 16);
+    let silent = outcome.addresses[2];
+    assert!(outcome.headers.iter().all(|(_, proposer)| *proposer != silent));
+    assert!(outcome.views_skipped >= 2, "its turns to lead were not skipped: {outcome:?}");
     let again = run(&scenario);
     assert_eq!(again.auditor, outcome.auditor, "same seed, same run");
 }

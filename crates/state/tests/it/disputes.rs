@@ -237,3 +237,84 @@ fn an_undecided_dispute_returns_the_bond_at_its_deadline_and_unlocks_the_provide
     assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount(BOND));
     m.ok(PROVIDER, unbond);
 }
+
+fn demand(number: u64) -> Payload {
+    usage(UsageOp::Demand(alx_types::withheld::Demand {
+        provider: addr(PROVIDER),
+        first_receipt: 0,
+        number,
+    }))
+}
+
+fn answer(
+    receipts: &[UsageReceipt],
+    leaves: &[SettledReceipt],
+    i: usize,
+) -> alx_types::withheld::Answer {
+    alx_types::withheld::Answer {
+        provider: addr(PROVIDER),
+        first_receipt: 0,
+        leaf: leaves[i].clone(),
+        proof: LeafProof::of(leaves, i).unwrap(),
+        receipt: serde_json::to_string(&receipts[i]).unwrap(),
+    }
+}
+
+fn open(a: alx_types::withheld::Answer) -> Payload {
+    usage(UsageOp::Answer(Box::new(a)))
+}
+
+#[test]
+fn a_demanded_receipt_opened_on_chain_pays_the_provider_the_escrow() {
+    use alx_types::withheld::DEMAND_BOND;
+    let mut m = market();
+    let (receipts, leaves) = settled(&mut m);
+    m.refused(CHALLENGER, demand(3), ErrorCode::DemandRejected);
+    m.refused(
+        CHALLENGER,
+        usage(UsageOp::Demand(alx_types::withheld::Demand {
+            provider: addr(PROVIDER),
+            first_receipt: 9,
+            number: 9,
+        })),
+        ErrorCode::NoSuchSettlement,
+    );
+    let challenger = m.balance(CHALLENGER);
+    m.ok(CHALLENGER, demand(1));
+    assert_eq!(m.balance(CHALLENGER), challenger - DEMAND_BOND.0 - MIN_FEE);
+    assert_eq!(m.state.demand_bonds_total().unwrap(), DEMAND_BOND);
+    m.refused(CHALLENGER, demand(1), ErrorCode::DemandRejected);
+    // Answers that do not open receipt 1: another leaf, another receipt, a forged signature.
+    m.refused(PROVIDER, open(answer(&receipts, &leaves, 0)), ErrorCode::BadAnswer);
+    let mut other = answer(&receipts, &leaves, 1);
+    other.receipt = serde_json::to_string(&receipts[2]).unwrap();
+    m.refused(PROVIDER, open(other), ErrorCode::BadAnswer);
+    let mut forged = answer(&receipts, &leaves, 1);
+    forged.receipt = serde_json::to_string(&receipt(1, 3)).unwrap();
+    m.refused(3, open(forged), ErrorCode::BadAnswer);
+    // The provider opens it: the escrow is its pay, the demand is closed.
+    let provider = m.balance(PROVIDER);
+    m.ok(PROVIDER, open(answer(&receipts, &leaves, 1)));
+    assert_eq!(m.balance(PROVIDER), provider + DEMAND_BOND.0 - MIN_FEE);
+    assert_eq!(m.state.demand_bonds_total().unwrap(), Amount::ZERO);
+    assert!(m.state.open_demands(None).unwrap().is_empty());
+    m.refused(PROVIDER, open(answer(&receipts, &leaves, 1)), ErrorCode::BadAnswer);
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount(BOND));
+}
+
+#[test]
+fn an_unanswered_demand_slashes_the_provider_at_its_deadline() {
+    use alx_types::withheld::DEMAND_ANSWER_BLOCKS;
+    let mut m = market();
+    let _ = settled(&mut m);
+    let challenger = m.balance(CHALLENGER);
+    let fund = m.state.amount_global(PROTECTION_FUND).unwrap().0;
+    m.ok(CHALLENGER, demand(2));
+    m.empty_blocks(DEMAND_ANSWER_BLOCKS - 1);
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount(BOND));
+    m.empty_blocks(1);
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount::ZERO);
+    assert_eq!(m.balance(CHALLENGER), challenger - MIN_FEE + BOND / 2);
+    assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + BOND / 2);
+    assert_eq!(m.state.demand_bonds_total().unwrap(), Amount::ZERO);
+}
