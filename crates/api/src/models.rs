@@ -233,16 +233,33 @@ pub(crate) async fn disputes(
             .state
             .open_disputes()?
             .into_iter()
-            .map(|(id, r)| alx_types::dispute::DisputeJson {
-                id,
-                challenger: r.challenger,
-                provider: r.dispute.provider,
-                first_receipt: r.dispute.first_receipt,
-                receipt: r.dispute.leaf.number,
-                claim: r.dispute.claim,
-                deadline: r.deadline.0,
-                guilty: r.guilty,
-                innocent: r.innocent,
+            .map(|(id, r)| {
+                let mut json = alx_types::dispute::DisputeJson {
+                    id,
+                    challenger: r.challenger,
+                    claim: alx_types::dispute::Claim::Flag,
+                    provider: None,
+                    first_receipt: None,
+                    receipt: None,
+                    datanet: None,
+                    contribution: None,
+                    deadline: r.deadline.0,
+                    guilty: r.guilty,
+                    innocent: r.innocent,
+                };
+                match r.subject {
+                    alx_state::Subject::Receipt(d) => {
+                        json.claim = d.claim;
+                        json.provider = Some(d.provider);
+                        json.first_receipt = Some(d.first_receipt);
+                        json.receipt = Some(d.leaf.number);
+                    }
+                    alx_state::Subject::Flag { datanet, contribution } => {
+                        json.datanet = Some(datanet);
+                        json.contribution = Some(contribution);
+                    }
+                }
+                json
             })
             .collect(),
     ))

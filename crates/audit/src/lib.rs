@@ -268,6 +268,7 @@ pub fn audit_settlement(
         let Some(proof) = LeafProof::of(&batch.leaves, i) else { continue };
         let evidence = Evidence::Leaf { leaf: leaf.clone(), proof };
         let upheld = evidence.holds(
+            &provider,
             &settlement.receipts_root,
             settlement.first_receipt,
             settlement.receipts,
@@ -382,7 +383,13 @@ fn inflated(
     };
     let evidence = Evidence::Sums { path: vec![opening], children: Box::new(children) };
     evidence
-        .holds(&settlement.receipts_root, settlement.first_receipt, settlement.receipts, |_| None)
+        .holds(
+            &provider,
+            &settlement.receipts_root,
+            settlement.first_receipt,
+            settlement.receipts,
+            |_| None,
+        )
         .then_some(Challenge { provider, first_receipt: settlement.first_receipt, evidence })
 }
 

@@ -255,6 +255,8 @@ impl Gateway {
                 };
                 judge_generation(served.as_ref(), &receipt, &input, &passages)
             }
+            // `admissible` refuses it above; a flag is judged by the node's indexes.
+            Claim::Flag => Judgement::Abstain("a flag is not a receipt claim".into()),
         }
     }
 

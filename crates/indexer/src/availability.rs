@@ -63,3 +63,41 @@ impl DatanetIndexes {
         }))
     }
 }
+
+impl DatanetIndexes {
+    /// How much of flagged contribution `c` of `datanet` (its text from `bytes`) the original
+    /// its flag names covers, in basis points of its bytes: spans of the original found in it,
+    /// measured against the last version without `c` (so its own text cannot cover it). `None`
+    /// when this node cannot measure it: no flag, that version not indexed here, or the
+    /// original not in it.
+    pub fn flag_coverage(
+        &self,
+        state: &alx_state::State,
+        datanet: DatanetId,
+        c: &Contribution,
+        bytes: &[u8],
+    ) -> Result<Option<u16>, QueryError> {
+        let Some(copies) = c.copy_of else { return Ok(None) };
+        let Some(original) = state.contribution(datanet, copies)? else { return Ok(None) };
+        let indexed = self.indexed_version(datanet);
+        let version = if c.first_version == 0 { indexed } else { c.first_version - 1 };
+        if original.first_version == 0 || original.first_version > version || indexed < version {
+            return Ok(None);
+        }
+        let Ok(documents) = ingest::documents(c.content.media_type, bytes) else {
+            return Ok(Some(0));
+        };
+        let index = self.version(datanet, version)?;
+        let searcher = index.searcher();
+        let mut tally = BTreeMap::new();
+        let mut total = 0u64;
+        for doc in &documents {
+            total +=
+                searcher.sourced_coverage(doc, MIN_SPAN_BYTES_DEFAULT, &mut tally)?.total_bytes;
+        }
+        let by_original =
+            tally.iter().find(|(id, _)| id.0 == copies.0).map_or(0, |(_, bytes)| *bytes);
+        let bps = if total == 0 { 0 } else { u128::from(by_original) * 10_000 / u128::from(total) };
+        Ok(Some(u16::try_from(bps.min(10_000)).unwrap_or(10_000)))
+    }
+}

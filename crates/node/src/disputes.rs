@@ -1,15 +1,19 @@
 //! The validator as juror: after each finalized block, every open dispute this validator has
-//! not voted on is judged by the gateway's rule (`alx_gateway::Gateway::judge`: the request
-//! re-run, the attribution recomputed, a greedy answer replayed) and the verdicts are sent in
-//! one `Verdicts` transaction. A dispute it cannot decide (weights or datanet versions it does
+//! not voted on is judged, a receipt by the gateway's rule (`alx_gateway::Gateway::judge`: the
+//! request re-run, the attribution recomputed, a greedy answer replayed), a near-duplicate
+//! flag by the original's coverage of the contribution (`DatanetIndexes::flag_coverage`), and
+//! the verdicts are sent in one `Verdicts` transaction. A dispute it cannot decide (weights or datanet versions it does
 //! not hold) gets no vote; the chain decides by the quorum of those who can (see
 //! `alx_types::dispute`).
 
 use alx_gateway::{Gateway, Judgement};
+use alx_indexer::DatanetIndexes;
 use alx_ledger::ChainView;
+use alx_state::Subject;
 use alx_types::{
     Address, Height,
-    dispute::{VERDICTS_PER_TX_MAX, Verdict},
+    datanet::{ContributionId, DatanetId},
+    dispute::{FLAG_COVERAGE_MIN_BPS, VERDICTS_PER_TX_MAX, Verdict},
     tx::Payload,
     usage::UsageOp,
 };
@@ -27,13 +31,18 @@ const RETRY_ABSTAINED_BLOCKS: u64 = 30;
 const JUDGED_PER_BLOCK_MAX: usize = 8;
 
 /// Runs until the ledger stops publishing blocks.
-pub(crate) async fn run(ledger: Arc<dyn ChainView>, gateway: Arc<Gateway>, key: PrivateKey) {
+pub(crate) async fn run(
+    ledger: Arc<dyn ChainView>,
+    gateway: Arc<Gateway>,
+    indexes: Arc<DatanetIndexes>,
+    key: PrivateKey,
+) {
     let me = Address::from_public_key(&key.public_key());
     let mut blocks = ledger.subscribe();
     // Dispute id → the height to look at it again from (voted or abstained).
     let mut later: BTreeMap<u64, Height> = BTreeMap::new();
     loop {
-        round(&ledger, &gateway, &key, &me, &mut later).await;
+        round(&ledger, (&gateway, &indexes), &key, &me, &mut later).await;
         match blocks.recv().await {
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
@@ -44,7 +53,7 @@ pub(crate) async fn run(ledger: Arc<dyn ChainView>, gateway: Arc<Gateway>, key: 
 
 async fn round(
     ledger: &Arc<dyn ChainView>,
-    gateway: &Arc<Gateway>,
+    (gateway, indexes): (&Arc<Gateway>, &Arc<DatanetIndexes>),
     key: &PrivateKey,
     me: &Address,
     later: &mut BTreeMap<u64, Height>,
@@ -74,9 +83,15 @@ async fn round(
         {
             continue;
         }
-        let juror = gateway.clone();
-        let dispute = record.dispute.clone();
-        let judged = tokio::task::spawn_blocking(move || juror.judge(&dispute)).await;
+        let judged = match &record.subject {
+            Subject::Receipt(dispute) => {
+                let (juror, dispute) = (gateway.clone(), dispute.clone());
+                tokio::task::spawn_blocking(move || juror.judge(&dispute)).await
+            }
+            Subject::Flag { datanet, contribution } => {
+                Ok(judge_flag(ledger, indexes, *datanet, *contribution).await)
+            }
+        };
         let guilty = match judged {
             Ok(Judgement::Guilty(detail)) => {
                 info!(dispute = id, %detail, "dispute: the provider is guilty");
@@ -110,5 +125,44 @@ async fn round(
             }
         }
         Err(e) => warn!(err = %e, "dispute verdicts not admitted; trying again next block"),
+    }
+}
+
+/// Whether the flag on `contribution` holds: the original it names covers at least
+/// `FLAG_COVERAGE_MIN_BPS` of its bytes (guilty: the flag does not hold).
+async fn judge_flag(
+    ledger: &Arc<dyn ChainView>,
+    indexes: &Arc<DatanetIndexes>,
+    datanet: DatanetId,
+    contribution: ContributionId,
+) -> Judgement {
+    let committed = ledger.committed();
+    let Ok(Some(c)) = committed.state.contribution(datanet, contribution) else {
+        return Judgement::Abstain("the contribution is gone".into());
+    };
+    let hash = c.content.hash;
+    let bytes = match indexes.peers().fetch_into(indexes.blobs(), &hash).await {
+        Ok(true) => indexes.blobs().get_verified(&hash).await,
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let bytes = match bytes {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Judgement::Abstain("its data is not held here".into()),
+        Err(e) => return Judgement::Abstain(format!("its data: {e}")),
+    };
+    let (judge, state) = (indexes.clone(), committed.state.clone());
+    let measured =
+        tokio::task::spawn_blocking(move || judge.flag_coverage(&state, datanet, &c, &bytes)).await;
+    match measured {
+        Ok(Ok(Some(bps))) if bps < FLAG_COVERAGE_MIN_BPS => Judgement::Guilty(format!(
+            "the original covers {bps} bps of it, below {FLAG_COVERAGE_MIN_BPS}"
+        )),
+        Ok(Ok(Some(_))) => Judgement::Innocent,
+        Ok(Ok(None)) => {
+            Judgement::Abstain("the versions to measure it against are not here".into())
+        }
+        Ok(Err(e)) => Judgement::Abstain(format!("cannot measure it: {e}")),
+        Err(e) => Judgement::Abstain(format!("the measuring task failed: {e}")),
     }
 }

@@ -243,9 +243,10 @@ pub fn run_with(
         .context("cannot start the gateway")?;
         let _ = started_gateway.set(gateway.clone());
         let (juror_chain, juror_gateway, juror_key) = (chain.clone(), gateway.clone(), key.clone());
-        let _juror = context
-            .child("juror")
-            .spawn(move |_| crate::disputes::run(juror_chain, juror_gateway, juror_key));
+        let juror_indexes = indexes.clone();
+        let _juror = context.child("juror").spawn(move |_| {
+            crate::disputes::run(juror_chain, juror_gateway, juror_indexes, juror_key)
+        });
         let api = alx_api::router(state).merge(gateway.router());
         let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
         info!(

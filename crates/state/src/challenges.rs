@@ -255,7 +255,7 @@ impl State {
             .ok_or(ErrorCode::NoSuchSettlement)?;
         let prices =
             |model: ModelId| record.prices.iter().find(|p| p.0 == model).map(|&(_, i, o)| (i, o));
-        if !c.evidence.holds(&record.root, c.first_receipt, record.receipts, prices) {
+        if !c.evidence.holds(&c.provider, &record.root, c.first_receipt, record.receipts, prices) {
             return Err(ErrorCode::ChallengeRejected.into());
         }
         self.slash_provider(&c.provider, challenger)?;

@@ -54,6 +54,9 @@ impl State {
             DatanetOp::Remove { datanet, contribution } => {
                 self.remove_awaiting(who, *datanet, *contribution)
             }
+            DatanetOp::DisputeFlag { datanet, contribution } => {
+                self.dispute_flag(height, who, *datanet, *contribution)
+            }
         }
     }
 
@@ -254,6 +257,19 @@ impl State {
         }
         c.near_duplicate = true;
         c.copy_of = Some(copies);
+        self.put_contribution(id, contribution_id, &c);
+        Ok(())
+    }
+
+    /// A flag the validators found does not hold: the contribution is an original again.
+    pub(crate) fn lift_flag(
+        &mut self,
+        id: DatanetId,
+        contribution_id: ContributionId,
+    ) -> Result<(), CorruptState> {
+        let Some(mut c) = self.contribution(id, contribution_id)? else { return Ok(()) };
+        c.near_duplicate = false;
+        c.copy_of = None;
         self.put_contribution(id, contribution_id, &c);
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Disputes on settled receipts, decided by the active validators' votes (the rules:
-//! `alx_types::dispute`).
+//! Disputes on settled receipts and on near-duplicate flags, decided by the active validators'
+//! votes (the rules: `alx_types::dispute`).
 //!
 //! ```text
 //! 0x24 ‖ id (BE)             → DisputeRecord      while open
@@ -20,6 +20,7 @@ use crate::{
 use alx_types::{
     Address, Amount, ErrorCode, Height,
     availability::quorum,
+    datanet::{ContributionId, DatanetId},
     dispute::{DISPUTE_BOND, DISPUTE_VOTING_BLOCKS, Dispute, Verdict},
 };
 use bytes::BufMut;
@@ -31,13 +32,27 @@ pub(crate) const GLOBAL_DISPUTE_BONDS: &str = "dispute_bonds";
 /// Most votes a record keeps per side (an active set is far smaller).
 const VOTERS_MAX: usize = 1_024;
 
+/// What a dispute is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A settled receipt, with the claim and its evidence.
+    Receipt(Box<Dispute>),
+    /// A near-duplicate flag on a contribution (claimed not to hold).
+    Flag {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The flagged contribution.
+        contribution: ContributionId,
+    },
+}
+
 /// An open dispute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisputeRecord {
     /// Who filed it (and escrowed the challenge bond).
     pub challenger: Address,
-    /// What it claims, with its evidence.
-    pub dispute: Dispute,
+    /// What it is about.
+    pub subject: Subject,
     /// The last height votes count at.
     pub deadline: Height,
     /// Validators that found the provider guilty.
@@ -102,6 +117,36 @@ impl State {
         dispute
             .admissible(&record.root, dispute.first_receipt, record.receipts)
             .map_err(|_| ErrorCode::DisputeRejected)?;
+        let deadline =
+            self.escrow_dispute(height, challenger, Subject::Receipt(Box::new(dispute.clone())))?;
+        // The bond the verdict may take stays until the vote is over.
+        self.lock_bond_until(&dispute.provider, deadline.checked_add(1).ok_or_else(overflow)?)?;
+        Ok(())
+    }
+
+    /// A dispute of the near-duplicate flag on `contribution`.
+    pub(crate) fn dispute_flag(
+        &mut self,
+        height: Height,
+        challenger: &Address,
+        datanet: DatanetId,
+        contribution: ContributionId,
+    ) -> PayloadResult {
+        let c = self.contribution(datanet, contribution)?.ok_or(ErrorCode::UnknownContribution)?;
+        if c.copy_of.is_none() {
+            return Err(ErrorCode::DisputeRejected.into());
+        }
+        self.escrow_dispute(height, challenger, Subject::Flag { datanet, contribution })?;
+        Ok(())
+    }
+
+    /// Takes the challenge bond and opens the dispute; returns its deadline.
+    fn escrow_dispute(
+        &mut self,
+        height: Height,
+        challenger: &Address,
+        subject: Subject,
+    ) -> Result<Height, crate::execute::PayloadError> {
         let mut account = self.existing_account(challenger)?;
         account.balance =
             account.balance.checked_sub(DISPUTE_BOND).ok_or(ErrorCode::InsufficientFunds)?;
@@ -111,18 +156,16 @@ impl State {
         let id: u64 = self.get(&global_key(GLOBAL_DISPUTE_NEXT))?.unwrap_or_default();
         self.put(global_key(GLOBAL_DISPUTE_NEXT), &id.checked_add(1).ok_or_else(overflow)?);
         let deadline = height.checked_add(DISPUTE_VOTING_BLOCKS).ok_or_else(overflow)?;
-        // The bond the verdict may take stays until the vote is over.
-        self.lock_bond_until(&dispute.provider, deadline.checked_add(1).ok_or_else(overflow)?)?;
         let record = DisputeRecord {
             challenger: *challenger,
-            dispute: dispute.clone(),
+            subject,
             deadline,
             guilty: Vec::new(),
             innocent: Vec::new(),
         };
         self.put(dispute_key(id), &record);
         self.schedule(deadline, &Due::DisputeDeadline(id));
-        Ok(())
+        Ok(deadline)
     }
 
     pub(crate) fn vote_disputes(&mut self, who: &Address, verdicts: &[Verdict]) -> PayloadResult {
@@ -175,9 +218,15 @@ impl State {
         self.put_amount_global_named(GLOBAL_DISPUTE_BONDS, escrow);
         match ending {
             Ending::Guilty => {
-                let provider = record.dispute.provider;
-                self.slash_provider(&provider, &record.challenger)?;
-                self.close_settlement_window(&provider, record.dispute.first_receipt)?;
+                match &record.subject {
+                    Subject::Receipt(dispute) => {
+                        self.slash_provider(&dispute.provider, &record.challenger)?;
+                        self.close_settlement_window(&dispute.provider, dispute.first_receipt)?;
+                    }
+                    Subject::Flag { datanet, contribution } => {
+                        self.lift_flag(*datanet, *contribution)?;
+                    }
+                }
                 self.credit(&record.challenger, DISPUTE_BOND)?;
             }
             Ending::Undecided => self.credit(&record.challenger, DISPUTE_BOND)?,
@@ -213,7 +262,17 @@ fn read_voters(buf: &mut impl Buf) -> Result<Vec<Address>, CodecError> {
 impl Write for DisputeRecord {
     fn write(&self, buf: &mut impl BufMut) {
         self.challenger.write(buf);
-        self.dispute.write(buf);
+        match &self.subject {
+            Subject::Receipt(d) => {
+                buf.put_u8(0);
+                d.write(buf);
+            }
+            Subject::Flag { datanet, contribution } => {
+                buf.put_u8(1);
+                datanet.write(buf);
+                contribution.write(buf);
+            }
+        }
         self.deadline.0.write(buf);
         write_voters(&self.guilty, buf);
         write_voters(&self.innocent, buf);
@@ -223,7 +282,11 @@ impl Write for DisputeRecord {
 impl EncodeSize for DisputeRecord {
     fn encode_size(&self) -> usize {
         let voters = |v: &[Address]| 2 + v.len().min(VOTERS_MAX) * 32;
-        32 + self.dispute.encode_size() + 8 + voters(&self.guilty) + voters(&self.innocent)
+        let subject = match &self.subject {
+            Subject::Receipt(d) => d.encode_size(),
+            Subject::Flag { .. } => 16,
+        };
+        32 + 1 + subject + 8 + voters(&self.guilty) + voters(&self.innocent)
     }
 }
 
@@ -232,7 +295,14 @@ impl Read for DisputeRecord {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Self {
             challenger: Address::read(buf)?,
-            dispute: Dispute::read(buf)?,
+            subject: match u8::read(buf)? {
+                0 => Subject::Receipt(Box::new(Dispute::read(buf)?)),
+                1 => Subject::Flag {
+                    datanet: DatanetId::read(buf)?,
+                    contribution: ContributionId::read(buf)?,
+                },
+                tag => return Err(CodecError::InvalidEnum(tag)),
+            },
             deadline: Height(u64::read(buf)?),
             guilty: read_voters(buf)?,
             innocent: read_voters(buf)?,

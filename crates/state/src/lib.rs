@@ -42,7 +42,7 @@ pub use audit::SupplyAudit;
 pub use challenges::{ProviderBond, SettlementRecord};
 pub use datanet_records::{Contribution, ContributionStatus, Datanet, DatanetVersion};
 pub use datanets::contribution_leaf;
-pub use disputes::DisputeRecord;
+pub use disputes::{DisputeRecord, Subject};
 pub use execute::{BlockContext, BlockOutcome, ExecuteError};
 pub use genesis::{
     Genesis, GenesisAccount, GenesisError, GenesisProvider, GenesisValidator, Params,

@@ -96,6 +96,13 @@ pub enum PayloadJson {
         /// The contribution.
         contribution: ContributionId,
     },
+    /// See [`DatanetOp::DisputeFlag`].
+    DatanetDisputeFlag {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The flagged contribution.
+        contribution: ContributionId,
+    },
     /// See [`ModelOp::Register`].
     ModelRegister {
         /// The new model.
@@ -278,6 +285,9 @@ impl From<&Payload> for PayloadJson {
                 DatanetOp::Attest { reports } => Self::DatanetAttest { reports: reports.clone() },
                 DatanetOp::Remove { datanet, contribution } => {
                     Self::DatanetRemove { datanet: *datanet, contribution: *contribution }
+                }
+                DatanetOp::DisputeFlag { datanet, contribution } => {
+                    Self::DatanetDisputeFlag { datanet: *datanet, contribution: *contribution }
                 }
             },
             Payload::Model(ref op) => match op {

@@ -14,6 +14,13 @@
 //! - [`Evidence::Leaf`]: one leaf, proven under the root, that charges more than its tokens
 //!   cost at the highest price the model had within the window before the settlement, or whose
 //!   receipt number is not `first + its position`.
+//! - [`Evidence::Receipt`]: a receipt the provider signed for a request, and the leaf it
+//!   settled under the same number, proven under the root, with another receipt's id: two
+//!   receipts for one request (a leaf written off without its receipt, id zero, charges
+//!   nothing and is not evidence).
+//!
+//! Wrongs only the data shows (an attribution, a generation) are disputes (`crate::dispute`);
+//! a batch never published is answered by a demand (`crate::withheld`).
 //!
 //! Evidence that holds slashes the provider's whole bond: [`CHALLENGER_SHARE_BPS`] of it to the
 //! challenger, the rest to the protection fund, and the settlement can no longer be challenged.
@@ -119,6 +126,17 @@ pub enum Evidence {
         /// Its path to the root.
         proof: LeafProof,
     },
+    /// A receipt the provider signed for a request (held by whoever it served), and the leaf
+    /// the provider settled under the same number: another receipt. Two receipts for one
+    /// request, or one settled in place of the one given to the client.
+    Receipt {
+        /// The signed receipt (JSON), as the provider gave it.
+        receipt: String,
+        /// The leaf settled at its number.
+        leaf: SettledReceipt,
+        /// The leaf's path to the root.
+        proof: LeafProof,
+    },
 }
 
 /// A challenge of one settlement.
@@ -177,6 +195,7 @@ impl Evidence {
     #[must_use]
     pub fn holds(
         &self,
+        provider: &crate::Address,
         root: &Hash,
         first: u64,
         receipts: u32,
@@ -219,6 +238,24 @@ impl Evidence {
                     return false;
                 }
                 prices(leaf.model).is_none_or(|(i, o)| leaf.fee.0 > fee_cap(leaf, i, o))
+            }
+            Self::Receipt { receipt, leaf, proof } => {
+                let end = first.saturating_add(u64::from(receipts));
+                if proof.root_of(leaf).as_ref() != Some(root)
+                    || !(first..end).contains(&leaf.number)
+                    || leaf.number != first.saturating_add(proof.position())
+                    || leaf.id == crate::hash::ZERO
+                    || receipt.len() > crate::dispute::DISPUTE_RECEIPT_BYTES_MAX
+                {
+                    return false;
+                }
+                let Ok(r) = serde_json::from_str::<crate::usage_api::UsageReceipt>(receipt) else {
+                    return false;
+                };
+                r.verify()
+                    && r.body.provider == *provider
+                    && r.body.number == leaf.number
+                    && r.id != leaf.id
             }
         }
     }
@@ -307,6 +344,12 @@ impl Write for Challenge {
                 leaf.write(buf);
                 proof.write(buf);
             }
+            Evidence::Receipt { receipt, leaf, proof } => {
+                buf.put_u8(2);
+                leaf.write(buf);
+                proof.write(buf);
+                crate::datanet::write_str(receipt, buf);
+            }
         }
     }
 }
@@ -323,6 +366,12 @@ impl EncodeSize for Challenge {
                         + opened_size(&children[1])
                 }
                 Evidence::Leaf { leaf, proof } => leaf.encode_size() + proof.encode_size(),
+                Evidence::Receipt { receipt, leaf, proof } => {
+                    leaf.encode_size()
+                        + proof.encode_size()
+                        + 2
+                        + crate::datanet::str_bytes(receipt).len()
+                }
             }
     }
 }
@@ -345,6 +394,13 @@ impl Read for Challenge {
                 let proof = LeafProof::read(buf)?;
                 Evidence::Leaf { leaf, proof }
             }
+            2 => {
+                let leaf = SettledReceipt::read(buf)?;
+                let proof = LeafProof::read(buf)?;
+                let receipt =
+                    crate::datanet::read_str(buf, crate::dispute::DISPUTE_RECEIPT_BYTES_MAX)?;
+                Evidence::Receipt { receipt, leaf, proof }
+            }
             tag => return Err(CodecError::InvalidEnum(tag)),
         };
         Ok(Self { provider, first_receipt, evidence })
@@ -361,6 +417,9 @@ pub(crate) mod tests {
         settled::{node_digest, root},
         usage::Credit,
     };
+
+    /// The provider the tests' challenges name.
+    const P: Address = Address([3; 32]);
 
     pub(crate) fn leaves(n: u64, credits: u64) -> Vec<SettledReceipt> {
         (0..n)
@@ -466,7 +525,7 @@ pub(crate) mod tests {
                 }],
                 children: Box::new(children.clone()),
             };
-            assert!(!honest.holds(&r.digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
+            assert!(!honest.holds(&P, &r.digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
             let mut inflated = r.totals.clone();
             inflated.charges[0].amount = Amount(inflated.charges[0].amount.0 + 1);
             let digest = node_digest(&r.children[0], &r.children[1], &inflated);
@@ -474,7 +533,7 @@ pub(crate) mod tests {
                 path: vec![Opening { left: r.children[0], right: r.children[1], totals: inflated }],
                 children: Box::new(children),
             };
-            assert!(lie.holds(&digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
+            assert!(lie.holds(&P, &digest, 0, u32::try_from(n).unwrap(), |_| None), "{n}");
         }
     }
 
@@ -485,11 +544,11 @@ pub(crate) mod tests {
         let prices = |_| Some((Amount(1_000_000), Amount(1_000_000)));
         for i in 0..l.len() {
             let e = Evidence::Leaf { leaf: l[i].clone(), proof: LeafProof::of(&l, i).unwrap() };
-            assert!(!e.holds(&r.digest, 0, 7, prices));
-            assert!(e.holds(&r.digest, 1, 7, prices), "leaf {i} is not numbered 1 + {i}");
+            assert!(!e.holds(&P, &r.digest, 0, 7, prices));
+            assert!(e.holds(&P, &r.digest, 1, 7, prices), "leaf {i} is not numbered 1 + {i}");
         }
         let e = Evidence::Leaf { leaf: l[2].clone(), proof: LeafProof::of(&l, 2).unwrap() };
-        assert!(e.holds(&r.digest, 0, 7, |_| Some((Amount(1), Amount(1)))), "over its price");
-        assert!(!e.holds(&sha256(&[b"other"]), 0, 7, |_| Some((Amount(1), Amount(1)))));
+        assert!(e.holds(&P, &r.digest, 0, 7, |_| Some((Amount(1), Amount(1)))), "over its price");
+        assert!(!e.holds(&P, &sha256(&[b"other"]), 0, 7, |_| Some((Amount(1), Amount(1)))));
     }
 }

@@ -11,6 +11,8 @@
 //!           | 6 Attest { reports }                    active validators: the data is held, and
 //!                                                     what it is (see `availability`)
 //!           | 7 Remove { datanet, contribution }      owner: drop one still awaiting its data
+//!           | 8 DisputeFlag { datanet, contribution } anyone: the validators decide whether
+//!                                                     the flag holds (`crate::dispute`)
 //! ```
 //!
 //! A contribution waits for its data (`awaiting_data`) until a quorum of the active validators
@@ -200,6 +202,15 @@ pub enum DatanetOp {
         /// The contribution.
         contribution: ContributionId,
     },
+    /// Dispute a near-duplicate flag (anyone; escrows the challenge bond): the validators
+    /// measure how much of the contribution the original it names covers, and a flag that
+    /// does not hold is lifted.
+    DisputeFlag {
+        /// The datanet.
+        datanet: DatanetId,
+        /// The flagged contribution.
+        contribution: ContributionId,
+    },
 }
 
 impl DatanetOp {
@@ -215,6 +226,7 @@ impl DatanetOp {
             Self::FlagNearDuplicate { .. } => "datanet_flag_near_duplicate",
             Self::Attest { .. } => "datanet_attest",
             Self::Remove { .. } => "datanet_remove",
+            Self::DisputeFlag { .. } => "datanet_dispute_flag",
         }
     }
 }
@@ -396,6 +408,11 @@ impl Write for DatanetOp {
                 datanet.write(buf);
                 contribution.write(buf);
             }
+            Self::DisputeFlag { datanet, contribution } => {
+                buf.put_u8(8);
+                datanet.write(buf);
+                contribution.write(buf);
+            }
         }
     }
 }
@@ -406,7 +423,7 @@ impl EncodeSize for DatanetOp {
             Self::Create(spec) => spec.encode_size(),
             Self::Contribute { .. } => u64::SIZE + ContentRef::SIZE,
             Self::Review { .. } => 2 * u64::SIZE + 1,
-            Self::Withdraw { .. } | Self::Remove { .. } => 2 * u64::SIZE,
+            Self::Withdraw { .. } | Self::Remove { .. } | Self::DisputeFlag { .. } => 2 * u64::SIZE,
             Self::FlagNearDuplicate { .. } => 3 * u64::SIZE,
             Self::PublishVersion { .. } => u64::SIZE,
             Self::Attest { reports } => {
@@ -449,6 +466,10 @@ impl Read for DatanetOp {
                     .collect::<Result<_, _>>()?,
             },
             7 => Self::Remove {
+                datanet: DatanetId::read(buf)?,
+                contribution: ContributionId::read(buf)?,
+            },
+            8 => Self::DisputeFlag {
                 datanet: DatanetId::read(buf)?,
                 contribution: ContributionId::read(buf)?,
             },
@@ -502,6 +523,7 @@ mod tests {
                 copies: ContributionId(1),
             },
             DatanetOp::Remove { datanet: DatanetId(7), contribution: ContributionId(3) },
+            DatanetOp::DisputeFlag { datanet: DatanetId(7), contribution: ContributionId(3) },
             DatanetOp::Attest {
                 reports: vec![
                     crate::availability::DataReport {

@@ -63,6 +63,10 @@ pub const VERDICTS_PER_TX_MAX: usize = 64;
 /// puts tokens many logits below the best.
 pub const REPLAY_TOLERANCE_MILLI: u32 = 1_000;
 
+/// How much of a flagged contribution (in bytes of its text, basis points) the original its
+/// flag names must cover, in spans of the original, for the flag to hold.
+pub const FLAG_COVERAGE_MIN_BPS: u16 = 5_000;
+
 /// What a dispute claims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +75,9 @@ pub enum Claim {
     Attribution,
     /// The receipt's greedy answer is not what the model produces for its prompt.
     Generation,
+    /// A near-duplicate flag does not hold: the original it names covers less than
+    /// [`FLAG_COVERAGE_MIN_BPS`] of the contribution.
+    Flag,
 }
 
 impl Claim {
@@ -78,6 +85,7 @@ impl Claim {
         match self {
             Self::Attribution => 0,
             Self::Generation => 1,
+            Self::Flag => 2,
         }
     }
 
@@ -87,6 +95,7 @@ impl Claim {
         match self {
             Self::Attribution => "attribution",
             Self::Generation => "generation",
+            Self::Flag => "flag",
         }
     }
 }
@@ -123,6 +132,9 @@ pub enum DisputeError {
     /// A generation claim on a receipt that was not greedy or has no tokens to replay.
     #[error("only a greedy receipt with its output tokens can be replayed")]
     NotReplayable,
+    /// A flag claim on a receipt (a flag is disputed with `DatanetOp::DisputeFlag`).
+    #[error("a near-duplicate flag is disputed on its contribution, not on a receipt")]
+    NotAReceiptClaim,
 }
 
 impl Dispute {
@@ -158,6 +170,9 @@ impl Dispute {
             || receipt.id != self.leaf.id
         {
             return Err(DisputeError::NotTheLeafs);
+        }
+        if self.claim == Claim::Flag {
+            return Err(DisputeError::NotAReceiptClaim);
         }
         if self.claim == Claim::Generation
             && (!receipt.body.greedy || receipt.body.output_tokens.is_empty())
@@ -268,19 +283,28 @@ pub struct DisputeJson {
     pub id: u64,
     /// Who filed it.
     pub challenger: Address,
-    /// The settling provider.
-    pub provider: Address,
-    /// The settlement's first receipt.
-    pub first_receipt: u64,
-    /// The disputed receipt.
-    pub receipt: u64,
     /// What is claimed.
     pub claim: Claim,
+    /// A receipt claim: the settling provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Address>,
+    /// A receipt claim: the settlement's first receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_receipt: Option<u64>,
+    /// A receipt claim: the disputed receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<u64>,
+    /// A flag claim: the datanet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datanet: Option<crate::datanet::DatanetId>,
+    /// A flag claim: the flagged contribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contribution: Option<crate::datanet::ContributionId>,
     /// The last block votes count at.
     pub deadline: u64,
-    /// Validators that found the provider guilty.
+    /// Validators that found the claim true (the provider, or the flag, wrong).
     pub guilty: Vec<Address>,
-    /// Validators that found it innocent.
+    /// Validators that found it false.
     pub innocent: Vec<Address>,
 }
 

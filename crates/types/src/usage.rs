@@ -524,6 +524,15 @@ mod tests {
                 crate::challenge::tests::leaf_challenge(),
             ))),
             crate::Payload::Usage(UsageOp::Dispute(Box::new(crate::dispute::tests::dispute(3)))),
+            crate::Payload::Usage(UsageOp::Challenge(Box::new(crate::challenge::Challenge {
+                provider: Address([3; 32]),
+                first_receipt: 0,
+                evidence: crate::challenge::Evidence::Receipt {
+                    receipt: "{\"id\": 1}".into(),
+                    leaf: crate::dispute::tests::dispute(3).leaf,
+                    proof: crate::dispute::tests::dispute(3).proof,
+                },
+            }))),
             crate::Payload::Usage(UsageOp::Demand(crate::withheld::Demand {
                 provider: Address([2; 32]),
                 first_receipt: 5,

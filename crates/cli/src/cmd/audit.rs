@@ -278,13 +278,20 @@ fn disputes(g: &Globals) -> anyhow::Result<()> {
         }
         let mut text = String::new();
         for d in &open {
+            let about = match (d.provider, d.receipt, d.datanet, d.contribution) {
+                (Some(p), Some(r), _, _) => format!(
+                    "receipt {r} of {p} (settlement from {})",
+                    d.first_receipt.unwrap_or_default()
+                ),
+                (_, _, Some(dn), Some(c)) => {
+                    format!("the flag on contribution {c} of datanet {dn}")
+                }
+                _ => "?".to_owned(),
+            };
             text.push_str(&format!(
-                "dispute {}: {} claim on receipt {} of {} (settlement from {}), by {}; votes guilty {} innocent {}; decided by block {}\n",
+                "dispute {}: {} claim on {about}, by {}; votes guilty {} innocent {}; decided by block {}\n",
                 d.id,
                 d.claim.as_str(),
-                d.receipt,
-                d.provider,
-                d.first_receipt,
                 d.challenger,
                 d.guilty.len(),
                 d.innocent.len(),

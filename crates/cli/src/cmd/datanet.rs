@@ -68,6 +68,13 @@ pub(crate) enum DatanetCommand {
     ///
     /// Example: alx datanet flag 0 7 --copies 2 --from alice
     Flag(FlagArgs),
+    /// Dispute a near-duplicate flag (anyone, usually its contributor): the validators
+    /// measure how much of the contribution the named original covers; under half, the flag
+    /// is lifted and your 100 ALX challenge bond returns; otherwise the bond goes to the
+    /// protection fund. Watch it with `alx audit disputes`.
+    ///
+    /// Example: alx datanet dispute-flag 0 7 --from carol
+    DisputeFlag(ReviewArgs),
     /// Publish a new version: a Merkle root over every approved contribution (owner).
     Version {
         /// Datanet id.
@@ -263,6 +270,11 @@ pub(crate) fn run(g: &Globals, cmd: DatanetCommand) -> anyhow::Result<()> {
             let op = DatanetOp::Remove { datanet: a.id, contribution: a.contribution };
             let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
             report(g, "removal", &sent)
+        }
+        DatanetCommand::DisputeFlag(a) => {
+            let op = DatanetOp::DisputeFlag { datanet: a.id, contribution: a.contribution };
+            let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Datanet(op), !a.opts.no_wait)?;
+            report(g, "flag dispute", &sent)
         }
         DatanetCommand::Flag(a) => {
             let op = DatanetOp::FlagNearDuplicate {

@@ -263,3 +263,84 @@ fn disputes_slash_providers_that_alter_answers_or_credits_slow() {
         reqwest::blocking::get(format!("{}/api/supply", node.api)).unwrap().json().unwrap();
     assert_eq!(supply["supply"], supply["held"], "{supply}");
 }
+
+/// A curator flags two of carol's contributions as copies of bob's notes: one is unrelated
+/// text, the other repeats most of the notes. Carol disputes both flags. The validator measures
+/// how much of each the notes cover (against the version before it): the false flag is lifted
+/// and carol's bond returns; the true one stays and her bond goes to the protection fund.
+#[test]
+fn the_validators_lift_a_false_near_duplicate_flag_and_keep_a_true_one_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    let indexed = |version: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while ok(&["datanet", "show", "0"])["indexed_version"] != version {
+            assert!(std::time::Instant::now() < deadline, "never indexed");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let contribute = |name: &str, text: &str, from: &str| {
+        let path = h.join(name);
+        std::fs::write(&path, text).unwrap();
+        ok(&["datanet", "contribute", "0", path.to_str().unwrap(), "--from", from]);
+    };
+    ok(&[
+        "datanet",
+        "create",
+        "--from",
+        "alice",
+        "--name",
+        "vaults",
+        "--license",
+        "MIT",
+        "--policy",
+        "open",
+    ]);
+    contribute("notes.md", KNOWLEDGE, "bob");
+    ok(&["datanet", "version", "0", "--from", "alice"]);
+    indexed(1);
+    contribute("birds.md", "Puffins nest in burrows on cliffs and dive for small fish.", "carol");
+    // Two thirds of the notes, then a sentence of its own: below the automatic threshold.
+    let cut = KNOWLEDGE.char_indices().nth(KNOWLEDGE.len() * 2 / 3).unwrap().0;
+    let mostly = format!("{} Puffins, too, keep their eggs in burrows.", &KNOWLEDGE[..cut]);
+    contribute("mostly.md", &mostly, "carol");
+    ok(&["datanet", "version", "0", "--from", "alice"]);
+    indexed(2);
+    let balance = || -> u128 {
+        ok(&["balance", "carol"])["account"]["balance"].as_str().unwrap().parse().unwrap()
+    };
+    let carol_before = balance();
+    let mut fees = 0u128;
+    for c in ["1", "2"] {
+        ok(&["datanet", "flag", "0", c, "--copies", "0", "--from", "alice"]);
+        let sent = ok(&["datanet", "dispute-flag", "0", c, "--from", "carol"]);
+        fees += sent["committed"]["receipt"]["fee_paid"].as_str().unwrap().parse::<u128>().unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let open = ok(&["audit", "disputes"]);
+        if open["disputes"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never decided: {open}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let shown = ok(&["datanet", "show", "0"]);
+    let flagged = |i: usize| shown["contributions"][i]["near_duplicate"].as_bool().unwrap();
+    assert!(!flagged(1), "the false flag was lifted: {shown}");
+    assert!(flagged(2), "the true flag stays: {shown}");
+    assert_eq!(
+        balance(),
+        carol_before - fees - alx_types::dispute::DISPUTE_BOND.0,
+        "one challenge bond back, the other lost"
+    );
+    let supply: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/supply", node.api)).unwrap().json().unwrap();
+    assert_eq!(supply["supply"], supply["held"], "{supply}");
+}

@@ -43,9 +43,9 @@ struct Chain {
 
 impl Chain {
     fn new() -> Self {
-        // A fifth funded account, for an outsider.
+        // A fifth funded account, for an outsider (rich enough to dispute a flag).
         let mut g = genesis();
-        g.accounts.push(alx_state::GenesisAccount { address: addr(4), balance: Amount(1_000_000) });
+        g.accounts.push(alx_state::GenesisAccount { address: addr(4), balance: Amount(1 << 50) });
         Self { state: State::from_genesis(&g).unwrap(), nonces: [0; 5] }
     }
 
@@ -250,6 +250,44 @@ fn approval_datanet_fees_stakes_reviews_and_versions() {
     assert!(flagged.near_duplicate);
     assert_eq!(flagged.copy_of, Some(ContributionId(0)));
     assert_eq!(flagged.status, ContributionStatus::Approved);
+
+    // The flag is disputed: the validators' verdict decides. An unflagged contribution has no
+    // flag to dispute. Guilty (the flag does not hold): it is lifted, the bond returns.
+    use alx_types::{
+        dispute::{DISPUTE_BOND, Verdict},
+        usage::UsageOp,
+    };
+    let dispute = |contribution: u64| DatanetOp::DisputeFlag {
+        datanet: DatanetId(0),
+        contribution: ContributionId(contribution),
+    };
+    c.refused(4, dispute(0), ErrorCode::DisputeRejected);
+    c.refused(4, dispute(9), ErrorCode::UnknownContribution);
+    let before = c.balance(4);
+    assert_eq!(c.send(4, dispute(3)), None);
+    assert_eq!(c.balance(4), before - MIN_FEE - DISPUTE_BOND.0);
+    let vote = |guilty| Payload::Usage(UsageOp::Verdicts(vec![Verdict { dispute: 0, guilty }]));
+    assert_eq!(c.send_payload(4, vote(true)), Some(ErrorCode::NotActiveValidator));
+    assert_eq!(c.send_payload(0, vote(true)), None);
+    let lifted = c.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap();
+    assert!(!lifted.near_duplicate && lifted.copy_of.is_none(), "{lifted:?}");
+    assert_eq!(c.balance(4), before - 2 * MIN_FEE);
+    // Flagged again, disputed again, found to hold: the flag stays, the bond goes to the fund.
+    assert_eq!(c.send(3, flag(3, 0)), None);
+    assert_eq!(c.send(4, dispute(3)), None);
+    let fund = c.state.amount_global(alx_state::emission::PROTECTION_FUND).unwrap().0;
+    assert_eq!(
+        c.send_payload(
+            0,
+            Payload::Usage(UsageOp::Verdicts(vec![Verdict { dispute: 1, guilty: false }]))
+        ),
+        None
+    );
+    assert_eq!(
+        c.state.amount_global(alx_state::emission::PROTECTION_FUND).unwrap().0,
+        fund + DISPUTE_BOND.0
+    );
+    assert!(c.state.contribution(DatanetId(0), ContributionId(3)).unwrap().unwrap().near_duplicate);
 }
 
 #[test]

@@ -318,3 +318,37 @@ fn an_unanswered_demand_slashes_the_provider_at_its_deadline() {
     assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + BOND / 2);
     assert_eq!(m.state.demand_bonds_total().unwrap(), Amount::ZERO);
 }
+
+/// A client holds a receipt the provider signed for request 1; the provider settled another
+/// receipt under number 1. The chain checks both signatures against the root and slashes.
+#[test]
+fn two_receipts_for_one_request_are_slashed_at_once() {
+    use alx_types::challenge::{Challenge, Evidence};
+    let mut m = market();
+    let (receipts, leaves) = settled(&mut m);
+    let challenge = |receipt: &UsageReceipt, i: usize| {
+        usage(UsageOp::Challenge(Box::new(Challenge {
+            provider: addr(PROVIDER),
+            first_receipt: 0,
+            evidence: Evidence::Receipt {
+                receipt: serde_json::to_string(receipt).unwrap(),
+                leaf: leaves[i].clone(),
+                proof: LeafProof::of(&leaves, i).unwrap(),
+            },
+        })))
+    };
+    // The settled receipt itself, one of another number, one signed by someone else: nothing.
+    m.refused(CHALLENGER, challenge(&receipts[1], 1), ErrorCode::ChallengeRejected);
+    m.refused(CHALLENGER, challenge(&receipts[2], 1), ErrorCode::ChallengeRejected);
+    m.refused(CHALLENGER, challenge(&receipt(1, 3), 1), ErrorCode::ChallengeRejected);
+    // What the client was given for request 1: another answer, signed by the provider.
+    let mut given = receipts[1].body.clone();
+    given.output = "the answer the client saw".into();
+    let given = UsageReceipt::sign(given, &crate::key(PROVIDER));
+    let (challenger, fund) =
+        (m.balance(CHALLENGER), m.state.amount_global(PROTECTION_FUND).unwrap().0);
+    m.ok(CHALLENGER, challenge(&given, 1));
+    assert_eq!(m.balance(CHALLENGER), challenger - MIN_FEE + BOND / 2);
+    assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + BOND / 2);
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount::ZERO);
+}
