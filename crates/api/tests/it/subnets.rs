@@ -224,3 +224,17 @@ fn subnet_endpoints_are_in_the_openapi_document() {
     // An empty chain lists no subnets rather than failing.
     assert!(c.client.subnets().unwrap().is_empty());
 }
+
+/// The dispute and demand lists are documented, and an empty chain lists none of either.
+#[test]
+fn dispute_and_demand_endpoints_are_documented_and_empty_at_first() {
+    let c = Chain::new();
+    let (_, spec) = c.get("/api/openapi.json");
+    for (path, method) in
+        [("/api/disputes", "get"), ("/api/demands", "get"), ("/api/disputes/judge", "post")]
+    {
+        assert!(spec["paths"][path][method]["summary"].is_string(), "{path} is not documented");
+    }
+    assert!(c.client.disputes().unwrap().is_empty());
+    assert!(c.client.demands().unwrap().is_empty());
+}
