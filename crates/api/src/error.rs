@@ -138,6 +138,7 @@ impl From<alx_ledger::SubmitError> for ApiError {
             SubmitError::Mempool(AdmitError::Full(n)) => {
                 Self::Overloaded(format!("mempool is full ({n} transactions); retry later"))
             }
+            SubmitError::Mempool(e @ AdmitError::LargeFull(_)) => Self::Overloaded(e.to_string()),
             SubmitError::Mempool(err) => {
                 let kind = match err {
                     AdmitError::SenderFull(_) => "sender_queue_full",
@@ -145,7 +146,7 @@ impl From<alx_ledger::SubmitError> for ApiError {
                     AdmitError::Underpriced => "underpriced",
                     AdmitError::NonceTooLow { .. } => "bad_nonce",
                     AdmitError::NonceTooHigh { .. } => "nonce_too_high",
-                    AdmitError::Full(_) => "mempool_full",
+                    AdmitError::Full(_) | AdmitError::LargeFull(_) => "mempool_full",
                 };
                 Self::InvalidTransaction { kind, message: err.to_string() }
             }

@@ -248,7 +248,7 @@ pub(crate) async fn disputes(
                     innocent: r.innocent,
                 };
                 match r.subject {
-                    alx_state::Subject::Receipt(d) => {
+                    alx_state::Subject::Receipt { dispute: d, .. } => {
                         json.claim = d.claim;
                         json.provider = Some(d.provider);
                         json.first_receipt = Some(d.first_receipt);

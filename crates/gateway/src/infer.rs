@@ -253,6 +253,7 @@ fn prompt_tokens(
     if at_least > room {
         return Err(context_overflow(at_least, job.config.max_tokens, context));
     }
+    receipt_fits(job)?;
     let prompt = render_prompt(model, &job.input, passages).map_err(|e| model_error(&e))?;
     if prompt.is_empty() {
         return Err(GatewayError::bad("the prompt is empty", Some("prompt")));
@@ -286,6 +287,39 @@ pub(crate) fn render_prompt(
         Input::Embeddings(_) => Ok(Vec::new()),
     }
 }
+
+/// A receipt is bounded by what a dispute or a demand's answer can carry on chain
+/// (`DISPUTE_RECEIPT_BYTES_MAX`): one a provider could not open would get it slashed. A request
+/// whose recorded input and most output would not fit is refused before it runs; the output's
+/// tokens are counted at [`RECEIPT_BYTES_PER_TOKEN`], and `receipt_for` checks the real size.
+fn receipt_fits(job: &Job) -> Result<(), GatewayError> {
+    if matches!(job.input, Input::Embeddings(_)) {
+        return Ok(());
+    }
+    let recorded = serde_json::to_vec(&crate::replay::recorded_input(&job.input))
+        .map_or(usize::MAX, |v| v.len());
+    let most = recorded
+        .saturating_add(job.config.max_tokens.saturating_mul(RECEIPT_BYTES_PER_TOKEN))
+        .saturating_add(RECEIPT_OVERHEAD_BYTES);
+    if most > alx_types::dispute::DISPUTE_RECEIPT_BYTES_MAX {
+        return Err(GatewayError::BadRequest {
+            message: format!(
+                "this request's receipt could reach {} KiB, more than the {} KiB a receipt may \
+                 take on chain; shorten the prompt or lower max_tokens",
+                most >> 10,
+                alx_types::dispute::DISPUTE_RECEIPT_BYTES_MAX >> 10
+            ),
+            param: Some("max_tokens".into()),
+            code: "receipt_too_large",
+        });
+    }
+    Ok(())
+}
+
+/// What a receipt takes per generated token: its id in the token list and its text.
+const RECEIPT_BYTES_PER_TOKEN: usize = 10;
+/// A receipt without its input and output: ids, key, tokens, citations, shares, credits.
+const RECEIPT_OVERHEAD_BYTES: usize = 6 << 10;
 
 fn context_overflow(
     prompt_tokens: usize,
@@ -385,6 +419,19 @@ fn receipt_for(
         greedy: crate::replay::replayable(&job.config).is_some(),
         penalties: crate::replay::replayable(&job.config).flatten(),
     };
+    // The estimate before generation is not a bound: the real size decides (not charged).
+    let size = serde_json::to_vec(&body).map_or(usize::MAX, |v| v.len());
+    if size.saturating_add(512) > alx_types::dispute::DISPUTE_RECEIPT_BYTES_MAX {
+        return Err(GatewayError::BadRequest {
+            message: format!(
+                "the answer's receipt would take {} KiB, more than a receipt may take on chain; \
+                 nothing is charged: lower max_tokens",
+                size >> 10
+            ),
+            param: Some("max_tokens".into()),
+            code: "receipt_too_large",
+        });
+    }
     let floor = state.next_receipt(&g.me)?;
     g.receipts
         .issue(body, floor)

@@ -50,7 +50,13 @@ pub(crate) async fn judge_handler(
     };
     let judged = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        g.judge(&dispute)
+        // Unfiled: judged against the settlement while its window is open.
+        let committed = g.chain.committed();
+        let record = committed.state.settlement_record(&dispute.provider, dispute.first_receipt);
+        match record {
+            Ok(Some(r)) => g.judge(&dispute, (r.root, r.receipts)),
+            _ => Judgement::Abstain("the settlement is not open to challenge".into()),
+        }
     })
     .await
     .map_err(|e| crate::GatewayError::Internal(format!("the juror failed: {e}")))?;
@@ -193,28 +199,27 @@ pub fn credits_within(
 }
 
 impl Gateway {
-    /// Decides `dispute` as a juror (blocking: model work; run it off the async threads).
+    /// Decides `dispute` of the settlement with receipt root `root` over `receipts` receipts,
+    /// as a juror (blocking: model work; run it off the async threads).
     #[must_use]
-    pub fn judge(&self, dispute: &Dispute) -> Judgement {
+    pub fn judge(&self, dispute: &Dispute, (root, receipts): (alx_types::Hash, u32)) -> Judgement {
         let committed = self.chain.committed();
         let state = &committed.state;
-        let Some((root, receipts)) = state
-            .settlement_record(&dispute.provider, dispute.first_receipt)
-            .ok()
-            .flatten()
-            .map(|r| (r.root, r.receipts))
-        else {
-            return Judgement::Abstain("the settlement is no longer open".into());
-        };
         let receipt = match dispute.admissible(&root, dispute.first_receipt, receipts) {
             Ok(r) => r,
             Err(e) => return Judgement::Abstain(format!("not admissible: {e}")),
         };
+        // The leaf the chain settled names this model (`admissible` holds them equal).
         let Some(model) = state.model(receipt.body.model).ok().flatten() else {
             return Judgement::Abstain(format!("model {} is unknown", receipt.body.model));
         };
-        // The datanet versions the receipt says the model drew on when it answered.
-        let spec = ModelSpec { datanets: receipt.body.datanets.clone(), ..model.spec };
+        // A model's datanet versions never change: a receipt naming others lies about them.
+        if receipt.body.datanets != model.spec.datanets {
+            return Judgement::Guilty(
+                "the receipt names datanet versions the model does not draw on".into(),
+            );
+        }
+        let spec = model.spec;
         if let Some(d) =
             spec.datanets.iter().find(|d| self.indexes.indexed_version(d.datanet) < d.version)
         {
@@ -235,6 +240,14 @@ impl Gateway {
         let retrieved: Vec<Key> = passages.iter().map(|(d, p)| (d.0, p.contribution.0)).collect();
         let cited: Vec<Key> =
             receipt.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
+        let attributed_nothing = cited.is_empty()
+            && receipt.body.span_shares.is_empty()
+            && receipt.body.credits.is_empty();
+        if retrieved != cited && attributed_nothing {
+            // What a node serves while its index is behind the model's versions: no passages,
+            // no spans. Not provably a lie, so no vote (docs/design/disputes.md).
+            return Judgement::Abstain("the receipt attributes nothing at all".into());
+        }
         if retrieved != cited {
             return Judgement::Guilty(format!(
                 "the retrieval gives {retrieved:?}, the receipt cites {cited:?}"
@@ -268,6 +281,13 @@ impl Gateway {
         spec: &ModelSpec,
         passages: &[(DatanetId, Passage)],
     ) -> Judgement {
+        if let Some(d) = spec.datanets.iter().find(|d| state.flag_lifted_in(d.datanet)) {
+            return Judgement::Abstain(format!(
+                "a near-duplicate flag of datanet {} was lifted: receipts served while it stood \
+                 left the copy out of their spans",
+                d.datanet
+            ));
+        }
         let spans = attribution::span_shares(&self.indexes, state, spec, &receipt.body.output);
         let shares = attribution::combine(passages, &spans);
         let expected =
@@ -304,6 +324,13 @@ fn judge_generation(
             body.prompt_tokens
         ));
     }
+    if prompt.len() + body.output_tokens.len() > model.context_length() {
+        return Judgement::Guilty("its prompt and answer do not fit the model's context".into());
+    }
+    let penalties = penalties(body.penalties);
+    if penalties.validate().is_err() {
+        return Judgement::Guilty("it records penalties no request may set".into());
+    }
     if body.output_tokens.len() != body.completion_tokens as usize {
         return Judgement::Guilty(format!(
             "{} output tokens recorded, {} charged",
@@ -318,7 +345,7 @@ fn judge_generation(
     }
     #[allow(clippy::cast_precision_loss)]
     let tolerance = REPLAY_TOLERANCE_MILLI as f32 / 1000.0;
-    match model.replay_greedy(&prompt, &body.output_tokens, &penalties(body.penalties), tolerance) {
+    match model.replay_greedy(&prompt, &body.output_tokens, &penalties, tolerance) {
         Ok(r) => match r.departure {
             None => Judgement::Innocent,
             Some(d) => Judgement::Guilty(format!(

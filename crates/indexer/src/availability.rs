@@ -69,7 +69,8 @@ impl DatanetIndexes {
     /// its flag names covers, in basis points of its bytes: spans of the original found in it,
     /// measured against the last version without `c` (so its own text cannot cover it). `None`
     /// when this node cannot measure it: no flag, that version not indexed here, or the
-    /// original not in it.
+    /// original not in it (an original that entered the same version as its copy cannot be
+    /// measured this way).
     pub fn flag_coverage(
         &self,
         state: &alx_state::State,
@@ -79,8 +80,11 @@ impl DatanetIndexes {
     ) -> Result<Option<u16>, QueryError> {
         let Some(copies) = c.copy_of else { return Ok(None) };
         let Some(original) = state.contribution(datanet, copies)? else { return Ok(None) };
+        // The last version without it: before the one it entered, or (not in any version yet)
+        // the one it was offered against. Chosen by the chain's records, so every validator
+        // measures against the same version.
         let indexed = self.indexed_version(datanet);
-        let version = if c.first_version == 0 { indexed } else { c.first_version - 1 };
+        let version = if c.first_version == 0 { c.base_version } else { c.first_version - 1 };
         if original.first_version == 0 || original.first_version > version || indexed < version {
             return Ok(None);
         }

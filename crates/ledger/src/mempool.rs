@@ -1,7 +1,9 @@
 //! The mempool: signed transactions waiting for a block.
 //!
 //! - **Bounded**: at most `capacity` transactions, and `per_sender_max` per sender, so one
-//!   account cannot fill it.
+//!   account cannot fill it; at most [`LARGE_TXS_MAX`] transactions over the usual size
+//!   limit (challenges, disputes and answers, up to 128 KiB each), so the held bytes stay
+//!   bounded too.
 //! - **Deduplicated** by transaction hash; a second transaction with the same sender and nonce
 //!   replaces the first only if it pays a strictly higher fee.
 //! - **Nonce-ordered** per sender: a block takes a sender's transactions in nonce order starting
@@ -13,8 +15,12 @@
 //! - Signatures are verified once, in batches, on admission (see `Ledger::submit`).
 
 use alx_state::State;
-use alx_types::{Address, Amount, Hash, SignedTx};
+use alx_types::{Address, Amount, Hash, SignedTx, limits::TX_SIZE_MAX};
+use commonware_codec::EncodeSize as _;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// Most transactions over [`TX_SIZE_MAX`] held at once (8 MiB at their largest).
+pub const LARGE_TXS_MAX: usize = 64;
 
 /// Mempool limits.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +37,9 @@ pub enum AdmitError {
     /// The mempool is full.
     #[error("mempool is full ({0} transactions); retry later")]
     Full(usize),
+    /// The mempool holds the most large transactions it may.
+    #[error("mempool holds {0} large transactions (challenges, disputes, answers); retry later")]
+    LargeFull(usize),
     /// The sender has too many transactions waiting.
     #[error("sender has {0} transactions waiting; wait for some to be included")]
     SenderFull(usize),
@@ -64,6 +73,8 @@ pub struct Mempool {
     hashes: BTreeSet<Hash>,
     /// Each sender's tail (highest-nonce transaction) by fee: the eviction order.
     tails: BTreeSet<(Amount, Address)>,
+    /// Hashes of the large transactions admitted (some may have left since).
+    large: BTreeSet<Hash>,
     cfg: MempoolConfig,
 }
 
@@ -71,7 +82,13 @@ impl Mempool {
     /// An empty mempool.
     #[must_use]
     pub fn new(cfg: MempoolConfig) -> Self {
-        Self { senders: BTreeMap::new(), hashes: BTreeSet::new(), tails: BTreeSet::new(), cfg }
+        Self {
+            senders: BTreeMap::new(),
+            hashes: BTreeSet::new(),
+            tails: BTreeSet::new(),
+            large: BTreeSet::new(),
+            cfg,
+        }
     }
 
     /// Number of waiting transactions.
@@ -120,6 +137,14 @@ impl Mempool {
         if nonce - account_nonce >= cfg.per_sender_max as u64 {
             return Err(AdmitError::NonceTooHigh { expected: account_nonce, got: nonce });
         }
+        let large = tx.encode_size() > TX_SIZE_MAX;
+        if large {
+            let hashes = &self.hashes;
+            self.large.retain(|h| hashes.contains(h));
+            if self.large.len() >= LARGE_TXS_MAX {
+                return Err(AdmitError::LargeFull(LARGE_TXS_MAX));
+            }
+        }
         let queue = self.senders.get(&sender);
         match queue.and_then(|q| q.get(&nonce)) {
             Some(existing) if existing.tx.fee >= fee => return Err(AdmitError::Underpriced),
@@ -140,6 +165,9 @@ impl Mempool {
             }
             hashes.insert(hash);
         });
+        if large {
+            self.large.insert(hash);
+        }
         Ok(())
     }
 

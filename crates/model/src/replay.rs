@@ -69,8 +69,14 @@ impl Model {
         }
         let mut session = self.session_for(total);
         let mut replay = Replay { tokens: 0, max_gap: 0.0, departure: None };
-        // The last prompt position predicts output[0]; each output token predicts the next.
-        let last = session.feed(prompt, Positions::Last)?;
+        // The prompt in chunks, as serving prefills it, so attention over a long sequence never
+        // holds more than a chunk's rows at once. The last prompt position predicts output[0];
+        // each output token predicts the next.
+        let mut last = None;
+        for chunk in prompt.chunks(ROWS_PER_LOGITS_PASS) {
+            last = Some(session.feed(chunk, Positions::Last)?);
+        }
+        let Some(last) = last else { return Err(Error::TooFewTokens { needed: 1, got: 0 }) };
         let mut row = last.last().to_vec();
         if judge(&mut replay, 0, &mut row, (output, penalties), tolerance) {
             return Ok(replay);

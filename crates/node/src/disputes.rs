@@ -2,9 +2,10 @@
 //! not voted on is judged, a receipt by the gateway's rule (`alx_gateway::Gateway::judge`: the
 //! request re-run, the attribution recomputed, a greedy answer replayed), a near-duplicate
 //! flag by the original's coverage of the contribution (`DatanetIndexes::flag_coverage`), and
-//! the verdicts are sent in one `Verdicts` transaction. A dispute it cannot decide (weights or datanet versions it does
-//! not hold) gets no vote; the chain decides by the quorum of those who can (see
-//! `alx_types::dispute`).
+//! the verdicts are sent in one `Verdicts` transaction. A dispute it cannot decide (weights or
+//! datanet versions it does not hold) gets no vote. Guilt needs the quorum of the whole active
+//! set, so a model whose weights most validators lack cannot be convicted of a generation
+//! (see `alx_types::dispute` and docs/design/disputes.md).
 
 use alx_gateway::{Gateway, Judgement};
 use alx_indexer::DatanetIndexes;
@@ -84,9 +85,10 @@ async fn round(
             continue;
         }
         let judged = match &record.subject {
-            Subject::Receipt(dispute) => {
-                let (juror, dispute) = (gateway.clone(), dispute.clone());
-                tokio::task::spawn_blocking(move || juror.judge(&dispute)).await
+            Subject::Receipt { dispute, root, receipts } => {
+                let (juror, dispute, opened) =
+                    (gateway.clone(), dispute.clone(), (*root, *receipts));
+                tokio::task::spawn_blocking(move || juror.judge(&dispute, opened)).await
             }
             Subject::Flag { datanet, contribution } => {
                 Ok(judge_flag(ledger, indexes, *datanet, *contribution).await)

@@ -5,6 +5,7 @@
 //! 0x21 ‖ provider ‖ first receipt (BE) → SettlementRecord   until its window closes (due queue)
 //! 0x22 ‖ provider                      → ProviderBond
 //! 0x23 ‖ model (BE)                    → PriceCap            a model's highest recent price
+//! 0x26 ‖ provider ‖ first receipt (BE) → empty               the settlement was slashed
 //! 0x05 ‖ "provider_bonds"              → Amount              every bond (the supply audit)
 //! ```
 //!
@@ -30,6 +31,7 @@ use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt as _,
 const PREFIX_SETTLEMENT: u8 = 0x21;
 const PREFIX_PROVIDER_BOND: u8 = 0x22;
 const PREFIX_PRICE_CAP: u8 = 0x23;
+const PREFIX_SLASHED: u8 = 0x26;
 const GLOBAL_PROVIDER_BONDS: &str = "provider_bonds";
 
 /// A provider's bond, and the fees it settled that are still challengeable.
@@ -258,10 +260,30 @@ impl State {
         if !c.evidence.holds(&c.provider, &record.root, c.first_receipt, record.receipts, prices) {
             return Err(ErrorCode::ChallengeRejected.into());
         }
-        self.slash_provider(&c.provider, challenger)?;
-        // One slash per settlement: the record goes (its due entry then finds nothing).
-        self.close_settlement_window(&c.provider, c.first_receipt)?;
+        self.slash_settlement(&c.provider, c.first_receipt, challenger)?;
         Ok(())
+    }
+
+    /// Slashes `provider` for its settlement from `first`, once: a settlement already slashed
+    /// (by a challenge, a dispute or a demand) is never slashed again, so a bond posted since
+    /// is not taken for an old wrong. The settlement's window closes (its due entry then
+    /// finds nothing). Returns whether it slashed.
+    pub(crate) fn slash_settlement(
+        &mut self,
+        provider: &Address,
+        first: u64,
+        challenger: &Address,
+    ) -> Result<bool, CorruptState> {
+        let mut marker = vec![PREFIX_SLASHED];
+        marker.extend_from_slice(provider.as_bytes());
+        marker.extend_from_slice(&first.to_be_bytes());
+        if self.auth().get(&marker).is_some() {
+            return Ok(false);
+        }
+        self.slash_provider(provider, challenger)?;
+        self.auth_mut().put(marker, Vec::new());
+        self.close_settlement_window(provider, first)?;
+        Ok(true)
     }
 }
 

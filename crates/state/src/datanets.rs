@@ -28,6 +28,9 @@ use alx_types::{
     merkle::list_root,
 };
 
+/// Marks of near-duplicate flags lifted by disputes.
+const PREFIX_FLAG_LIFTED: u8 = 0x28;
+
 impl State {
     pub(crate) fn datanet_op(
         &mut self,
@@ -261,7 +264,10 @@ impl State {
         Ok(())
     }
 
-    /// A flag the validators found does not hold: the contribution is an original again.
+    /// A flag the validators found does not hold: the contribution is an original again. The
+    /// datanet keeps a mark of it (`0x28 ‖ datanet ‖ contribution`): span attribution left the
+    /// copy out while it was flagged, so receipts served then no longer match a recomputation,
+    /// and jurors abstain on their attribution (docs/design/disputes.md).
     pub(crate) fn lift_flag(
         &mut self,
         id: DatanetId,
@@ -271,7 +277,18 @@ impl State {
         c.near_duplicate = false;
         c.copy_of = None;
         self.put_contribution(id, contribution_id, &c);
+        let mut mark = vec![PREFIX_FLAG_LIFTED];
+        mark.extend_from_slice(&id.0.to_be_bytes());
+        mark.extend_from_slice(&contribution_id.0.to_be_bytes());
+        self.auth_mut().put(mark, Vec::new());
         Ok(())
+    }
+
+    /// Whether a near-duplicate flag of `datanet` was ever lifted by a dispute.
+    pub fn flag_lifted_in(&self, datanet: DatanetId) -> bool {
+        let mut prefix = vec![PREFIX_FLAG_LIFTED];
+        prefix.extend_from_slice(&datanet.0.to_be_bytes());
+        self.auth().scan_prefix(&prefix).next().is_some()
     }
 
     /// Adds `amount` to an account's balance (creating it).

@@ -2,7 +2,7 @@
 //! votes (the rules: `alx_types::dispute`).
 //!
 //! ```text
-//! 0x24 ‖ id (BE)             → DisputeRecord      while open
+//! 0x27 ‖ id (BE)             → DisputeRecord      while open
 //! 0x05 ‖ "dispute_next"      → u64                the next id
 //! 0x05 ‖ "dispute_bonds"     → Amount             challenge bonds in escrow (the supply audit)
 //! due at the deadline        → DisputeDeadline(id)
@@ -18,15 +18,15 @@ use crate::{
     state::{CorruptState, State},
 };
 use alx_types::{
-    Address, Amount, ErrorCode, Height,
+    Address, Amount, ErrorCode, Hash, Height,
     availability::quorum,
     datanet::{ContributionId, DatanetId},
-    dispute::{DISPUTE_BOND, DISPUTE_VOTING_BLOCKS, Dispute, Verdict},
+    dispute::{DISPUTE_BOND, DISPUTE_VOTING_BLOCKS, DISPUTES_OPEN_MAX, Dispute, Verdict},
 };
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
 
-const PREFIX_DISPUTE: u8 = 0x24;
+const PREFIX_DISPUTE: u8 = 0x27;
 const GLOBAL_DISPUTE_NEXT: &str = "dispute_next";
 pub(crate) const GLOBAL_DISPUTE_BONDS: &str = "dispute_bonds";
 /// Most votes a record keeps per side (an active set is far smaller).
@@ -35,8 +35,16 @@ const VOTERS_MAX: usize = 1_024;
 /// What a dispute is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
-    /// A settled receipt, with the claim and its evidence.
-    Receipt(Box<Dispute>),
+    /// A settled receipt, with the claim and its evidence, and the settlement's root and
+    /// range (kept, so jurors can check the evidence after the settlement's window closes).
+    Receipt {
+        /// The claim and its evidence.
+        dispute: Box<Dispute>,
+        /// The settlement's receipt root.
+        root: Hash,
+        /// Receipts it settled.
+        receipts: u32,
+    },
     /// A near-duplicate flag on a contribution (claimed not to hold).
     Flag {
         /// The datanet.
@@ -117,8 +125,15 @@ impl State {
         dispute
             .admissible(&record.root, dispute.first_receipt, record.receipts)
             .map_err(|_| ErrorCode::DisputeRejected)?;
-        let deadline =
-            self.escrow_dispute(height, challenger, Subject::Receipt(Box::new(dispute.clone())))?;
+        let deadline = self.escrow_dispute(
+            height,
+            challenger,
+            Subject::Receipt {
+                dispute: Box::new(dispute.clone()),
+                root: record.root,
+                receipts: record.receipts,
+            },
+        )?;
         // The bond the verdict may take stays until the vote is over.
         self.lock_bond_until(&dispute.provider, deadline.checked_add(1).ok_or_else(overflow)?)?;
         Ok(())
@@ -147,6 +162,10 @@ impl State {
         challenger: &Address,
         subject: Subject,
     ) -> Result<Height, crate::execute::PayloadError> {
+        let open = self.auth().scan_prefix(&[PREFIX_DISPUTE]).take(DISPUTES_OPEN_MAX).count();
+        if open >= DISPUTES_OPEN_MAX {
+            return Err(ErrorCode::DisputeRejected.into());
+        }
         let mut account = self.existing_account(challenger)?;
         account.balance =
             account.balance.checked_sub(DISPUTE_BOND).ok_or(ErrorCode::InsufficientFunds)?;
@@ -173,10 +192,14 @@ impl State {
         if !set.contains(who) {
             return Err(ErrorCode::NotActiveValidator.into());
         }
+        // Validators race: a verdict on a dispute another vote just closed is skipped, and only
+        // a transaction naming no open dispute at all fails.
+        let mut any_open = false;
         for v in verdicts {
-            if self.dispute(v.dispute)?.is_none() {
-                return Err(ErrorCode::UnknownDispute.into());
-            }
+            any_open |= self.dispute(v.dispute)?.is_some();
+        }
+        if !any_open {
+            return Err(ErrorCode::UnknownDispute.into());
         }
         let needed = quorum(set.len());
         for v in verdicts {
@@ -219,9 +242,9 @@ impl State {
         match ending {
             Ending::Guilty => {
                 match &record.subject {
-                    Subject::Receipt(dispute) => {
-                        self.slash_provider(&dispute.provider, &record.challenger)?;
-                        self.close_settlement_window(&dispute.provider, dispute.first_receipt)?;
+                    Subject::Receipt { dispute, .. } => {
+                        let (provider, first) = (dispute.provider, dispute.first_receipt);
+                        self.slash_settlement(&provider, first, &record.challenger)?;
                     }
                     Subject::Flag { datanet, contribution } => {
                         self.lift_flag(*datanet, *contribution)?;
@@ -263,9 +286,11 @@ impl Write for DisputeRecord {
     fn write(&self, buf: &mut impl BufMut) {
         self.challenger.write(buf);
         match &self.subject {
-            Subject::Receipt(d) => {
+            Subject::Receipt { dispute, root, receipts } => {
                 buf.put_u8(0);
-                d.write(buf);
+                dispute.write(buf);
+                root.write(buf);
+                receipts.write(buf);
             }
             Subject::Flag { datanet, contribution } => {
                 buf.put_u8(1);
@@ -283,7 +308,7 @@ impl EncodeSize for DisputeRecord {
     fn encode_size(&self) -> usize {
         let voters = |v: &[Address]| 2 + v.len().min(VOTERS_MAX) * 32;
         let subject = match &self.subject {
-            Subject::Receipt(d) => d.encode_size(),
+            Subject::Receipt { dispute, .. } => dispute.encode_size() + 32 + 4,
             Subject::Flag { .. } => 16,
         };
         32 + 1 + subject + 8 + voters(&self.guilty) + voters(&self.innocent)
@@ -296,7 +321,11 @@ impl Read for DisputeRecord {
         Ok(Self {
             challenger: Address::read(buf)?,
             subject: match u8::read(buf)? {
-                0 => Subject::Receipt(Box::new(Dispute::read(buf)?)),
+                0 => Subject::Receipt {
+                    dispute: Box::new(Dispute::read(buf)?),
+                    root: Hash::read(buf)?,
+                    receipts: u32::read(buf)?,
+                },
                 1 => Subject::Flag {
                     datanet: DatanetId::read(buf)?,
                     contribution: ContributionId::read(buf)?,

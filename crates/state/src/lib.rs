@@ -51,3 +51,55 @@ pub use keys::{Account, Validator};
 pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
 pub use state::{CorruptState, State};
 pub use withheld::DemandRecord;
+
+#[cfg(test)]
+mod tests {
+    /// Every key prefix of the state is its own: two domains sharing one would read each
+    /// other's records (the sources are scanned, so a new module's prefix is checked too).
+    #[test]
+    fn key_prefixes_are_distinct() {
+        let sources = [
+            include_str!("audit.rs"),
+            include_str!("auth.rs"),
+            include_str!("availability.rs"),
+            include_str!("challenges.rs"),
+            include_str!("datanet_records.rs"),
+            include_str!("datanets.rs"),
+            include_str!("disputes.rs"),
+            include_str!("due.rs"),
+            include_str!("emission.rs"),
+            include_str!("execute.rs"),
+            include_str!("genesis.rs"),
+            include_str!("keys.rs"),
+            include_str!("model_records.rs"),
+            include_str!("models.rs"),
+            include_str!("staking.rs"),
+            include_str!("state.rs"),
+            include_str!("subnet_epoch.rs"),
+            include_str!("subnet_records.rs"),
+            include_str!("subnet_views.rs"),
+            include_str!("subnets.rs"),
+            include_str!("usage.rs"),
+            include_str!("withheld.rs"),
+        ];
+        let mut seen = std::collections::BTreeMap::new();
+        for line in sources.iter().flat_map(|s| s.lines()) {
+            let line = line.trim();
+            let Some((name, value)) = line
+                .strip_prefix("const ")
+                .or_else(|| line.strip_prefix("pub(crate) const "))
+                .and_then(|rest| rest.split_once(": u8 = "))
+            else {
+                continue;
+            };
+            if !name.starts_with("PREFIX_") {
+                continue;
+            }
+            let value = value.trim_end_matches(';').to_owned();
+            if let Some(other) = seen.insert(value.clone(), name.to_owned()) {
+                panic!("{name} and {other} share the prefix {value}");
+            }
+        }
+        assert!(seen.len() >= 30, "only {} prefixes found", seen.len());
+    }
+}

@@ -17,7 +17,7 @@ use crate::{
 };
 use alx_types::{
     Address, Amount, ErrorCode, Hash, Height,
-    withheld::{Answer, DEMAND_ANSWER_BLOCKS, DEMAND_BOND, Demand},
+    withheld::{Answer, DEMAND_ANSWER_BLOCKS, DEMAND_BOND, DEMANDS_OPEN_PER_PROVIDER_MAX, Demand},
 };
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
@@ -101,7 +101,14 @@ impl State {
             .settlement_record(&d.provider, d.first_receipt)?
             .ok_or(ErrorCode::NoSuchSettlement)?;
         let end = d.first_receipt.saturating_add(u64::from(record.receipts));
-        if !(d.first_receipt..end).contains(&d.number) || self.demand(d)?.is_some() {
+        let mut on_provider = vec![PREFIX_DEMAND];
+        on_provider.extend_from_slice(d.provider.as_bytes());
+        let open =
+            self.auth().scan_prefix(&on_provider).take(DEMANDS_OPEN_PER_PROVIDER_MAX).count();
+        if !(d.first_receipt..end).contains(&d.number)
+            || self.demand(d)?.is_some()
+            || open >= DEMANDS_OPEN_PER_PROVIDER_MAX
+        {
             return Err(ErrorCode::DemandRejected.into());
         }
         let mut account = self.existing_account(challenger)?;
@@ -140,8 +147,7 @@ impl State {
     pub(crate) fn demand_deadline(&mut self, d: &Demand) -> Result<(), CorruptState> {
         let Some(record) = self.demand(d)? else { return Ok(()) };
         self.close_demand(d, &record)?;
-        self.slash_provider(&d.provider, &record.challenger)?;
-        self.close_settlement_window(&d.provider, d.first_receipt)?;
+        self.slash_settlement(&d.provider, d.first_receipt, &record.challenger)?;
         self.credit(&record.challenger, DEMAND_BOND)
     }
 

@@ -15,9 +15,10 @@
 //!   cost at the highest price the model had within the window before the settlement, or whose
 //!   receipt number is not `first + its position`.
 //! - [`Evidence::Receipt`]: a receipt the provider signed for a request, and the leaf it
-//!   settled under the same number, proven under the root, with another receipt's id: two
-//!   receipts for one request (a leaf written off without its receipt, id zero, charges
-//!   nothing and is not evidence).
+//!   settled under the same number, proven under the root, with another receipt's id (two
+//!   receipts for one request), or with its id but settling what it does not record (other
+//!   tokens, a higher fee, other credits, another key or model). A leaf written off without
+//!   its receipt (id zero) charges nothing and is not evidence.
 //!
 //! Wrongs only the data shows (an attribution, a generation) are disputes (`crate::dispute`);
 //! a batch never published is answered by a demand (`crate::withheld`).
@@ -252,10 +253,12 @@ impl Evidence {
                 let Ok(r) = serde_json::from_str::<crate::usage_api::UsageReceipt>(receipt) else {
                     return false;
                 };
+                // Another receipt under its number, or its own leaf settling what it does not
+                // record (other tokens, a higher fee, other credits, another key or model).
                 r.verify()
                     && r.body.provider == *provider
                     && r.body.number == leaf.number
-                    && r.id != leaf.id
+                    && (r.id != leaf.id || crate::settled_batch::leaf_agrees(leaf, &r).is_err())
             }
         }
     }

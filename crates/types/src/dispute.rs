@@ -57,6 +57,9 @@ pub const DISPUTE_RECEIPT_BYTES_MAX: usize = 60 << 10;
 /// Verdicts one transaction may carry.
 pub const VERDICTS_PER_TX_MAX: usize = 64;
 
+/// Most disputes open at once: what validators judge each block stays bounded.
+pub const DISPUTES_OPEN_MAX: usize = 256;
+
 /// How far below the most likely token's logit a replayed output token may be, in thousandths
 /// of a logit (1.0): the serving engine batches and the juror replays in one pass, so the two
 /// sum in different orders and differ by far less than this; an answer edited after the fact
@@ -165,9 +168,12 @@ impl Dispute {
         if !receipt.verify() {
             return Err(DisputeError::BadReceipt);
         }
+        // A leaf that settles what its receipt does not record is a challenge (the chain
+        // slashes it at once), not a dispute.
         if receipt.body.provider != self.provider
             || receipt.body.number != self.leaf.number
             || receipt.id != self.leaf.id
+            || crate::settled_batch::leaf_agrees(&self.leaf, &receipt).is_err()
         {
             return Err(DisputeError::NotTheLeafs);
         }

@@ -195,13 +195,15 @@ error_codes! {
     /// reported, or the validator has no own stake left to slash. Fee charged.
     BadEvidence = 61, "bad_evidence";
     /// The dispute cannot be opened: its proof does not open the settlement's root at the
-    /// leaf, the receipt it carries is not signed by the provider or is not the leaf's, or a
-    /// generation claim names a receipt that was not greedy. Fee charged.
+    /// leaf, the receipt it carries is not signed by the provider or is not the leaf's, a
+    /// generation claim names a receipt that was not greedy, the contribution it names is not
+    /// flagged, or 256 disputes are open already. Fee charged.
     DisputeRejected = 62, "dispute_rejected";
-    /// No dispute with this id is open. Fee charged.
+    /// No dispute the verdicts name is open (a verdict on one just closed is skipped; this
+    /// fails only a transaction naming none that is open). Fee charged.
     UnknownDispute = 63, "unknown_dispute";
     /// The demand names a receipt outside the settlement's range, or one whose demand is
-    /// already open. Fee charged.
+    /// already open, or 64 demands are open on the provider already. Fee charged.
     DemandRejected = 64, "demand_rejected";
     /// No demand for this receipt is open, or the answer does not open the settlement's root
     /// at it with the provider's signed receipt. Fee charged.

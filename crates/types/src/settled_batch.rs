@@ -140,36 +140,55 @@ impl SettledBatch {
             if r.id != leaf.id || !r.verify() || r.body.provider != self.provider {
                 return Err(BatchError::Unsigned(number));
             }
-            if r.body.key_hash != leaf.key_hash || r.body.model != leaf.model {
-                return Err(disagrees("names another key or model than the receipt"));
-            }
+            let dropped = leaf_agrees(leaf, r).map_err(disagrees)?;
+            report.credits_dropped += dropped;
             if !charged {
                 report.written_off += 1;
-                report.credits_dropped += r.body.credits.len() as u64;
                 continue;
             }
-            // A leaf may charge less than its receipt (the provider caps a fee at the model's
-            // price when settling), never more, and settles the receipt's tokens.
-            if leaf.fee > r.body.fee
-                || leaf.prompt_tokens != r.body.prompt_tokens
-                || leaf.completion_tokens != r.body.completion_tokens
-            {
-                return Err(disagrees("charges more than the receipt, or other tokens"));
-            }
-            let mut signed: BTreeMap<_, u128> = BTreeMap::new();
-            for c in &r.body.credits {
-                let e = signed.entry((c.model, c.datanet, c.contribution)).or_default();
-                *e = e.saturating_add(c.amount.0);
-            }
-            for c in &leaf.credits {
-                if signed.remove(&(c.model, c.datanet, c.contribution)) != Some(c.amount.0) {
-                    return Err(disagrees("credits a contribution other than the receipt does"));
-                }
-            }
-            report.credits_dropped += signed.len() as u64;
             report.charged += 1;
             report.fee = Amount(report.fee.0.saturating_add(leaf.fee.0));
         }
         Ok(report)
     }
+}
+
+/// Whether `leaf` settles what its signed receipt `r` records (the same key and model; unless
+/// written off, the receipt's tokens, at most its fee, and a subset of its credits at their
+/// amounts). Returns how many of the receipt's credits the leaf leaves out (refused by the
+/// chain, or all of them for a leaf written off), or what disagrees.
+///
+/// # Errors
+/// What the leaf settles that the receipt does not record.
+pub fn leaf_agrees(leaf: &SettledReceipt, r: &UsageReceipt) -> Result<u64, &'static str> {
+    if r.body.key_hash != leaf.key_hash || r.body.model != leaf.model {
+        return Err("names another key or model than the receipt");
+    }
+    let charged = !leaf.fee.is_zero() || leaf.prompt_tokens > 0 || leaf.completion_tokens > 0;
+    if !charged {
+        return if leaf.credits.is_empty() {
+            Ok(r.body.credits.len() as u64)
+        } else {
+            Err("credits a receipt it does not charge")
+        };
+    }
+    // A leaf may charge less than its receipt (the provider caps a fee at the model's price
+    // when settling), never more, and settles the receipt's tokens.
+    if leaf.fee > r.body.fee
+        || leaf.prompt_tokens != r.body.prompt_tokens
+        || leaf.completion_tokens != r.body.completion_tokens
+    {
+        return Err("charges more than the receipt, or other tokens");
+    }
+    let mut signed: BTreeMap<_, u128> = BTreeMap::new();
+    for c in &r.body.credits {
+        let e = signed.entry((c.model, c.datanet, c.contribution)).or_default();
+        *e = e.saturating_add(c.amount.0);
+    }
+    for c in &leaf.credits {
+        if signed.remove(&(c.model, c.datanet, c.contribution)) != Some(c.amount.0) {
+            return Err("credits a contribution other than the receipt does");
+        }
+    }
+    Ok(signed.len() as u64)
 }

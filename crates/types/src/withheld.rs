@@ -39,6 +39,10 @@ pub const DEMAND_BOND: Amount = Amount(10 * crate::amount::BASE_UNITS_PER_ALX);
 /// Blocks a provider has to answer a demand.
 pub const DEMAND_ANSWER_BLOCKS: u64 = 50;
 
+/// Most demands open on one provider at once: a flood of demands cannot outrun what it can
+/// answer in the window.
+pub const DEMANDS_OPEN_PER_PROVIDER_MAX: usize = 64;
+
 /// A demand that `provider` open receipt `number` of its settlement from `first_receipt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Demand {

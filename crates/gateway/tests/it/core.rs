@@ -389,3 +389,22 @@ fn embeddings_are_charged_their_tokens_at_the_input_price() {
     assert_eq!(served.receipt.body.fee, Amount(3));
     assert_eq!(g.held(&key_of(3)), Amount(3));
 }
+
+/// A request whose receipt could not be carried on chain (where a provider must be able to
+/// open any receipt it settled) is refused before it runs, and holds nothing.
+#[test]
+fn a_request_whose_receipt_could_not_go_on_chain_is_refused_and_holds_nothing() {
+    let (_chain, fake, g) = served(UNIT_PRICE, Script::Tokens(5), GatewayConfig::default());
+    // Thousands of empty messages: nothing for the context, kilobytes for the receipt.
+    let mut messages = vec![Message::new(Role::User, ""); 3_000];
+    messages.push(Message::new(Role::User, "hi"));
+    let request = Request {
+        model: "m".into(),
+        input: Input::Chat(messages),
+        sampling: Sampling { max_tokens: Some(4), ..Sampling::default() },
+    };
+    let err = block_on(g.start(KEY, request).unwrap().finish()).unwrap_err();
+    assert!(matches!(err, GatewayError::BadRequest { code: "receipt_too_large", .. }), "{err:?}");
+    assert_eq!(g.held(&key_of(3)), Amount::ZERO);
+    assert_eq!(fake.entered.load(Ordering::SeqCst), 0, "the model never ran");
+}

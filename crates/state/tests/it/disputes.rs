@@ -352,3 +352,31 @@ fn two_receipts_for_one_request_are_slashed_at_once() {
     assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + BOND / 2);
     assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount::ZERO);
 }
+
+/// A settlement is slashed once: a demand left unanswered after a dispute already slashed the
+/// same settlement takes nothing from the bond posted since; its escrow returns.
+#[test]
+fn a_settlement_is_slashed_once_whatever_convicts_it() {
+    use alx_types::withheld::DEMAND_ANSWER_BLOCKS;
+    let mut m = market();
+    let (receipts, leaves) = settled(&mut m);
+    m.ok(CHALLENGER, demand(2));
+    m.ok(CHALLENGER, file(dispute(&receipts, &leaves, 0, Claim::Generation)));
+    // Verdicts race: one naming a closed dispute beside an open one still counts.
+    for v in [0, 1, 3] {
+        m.ok(
+            v,
+            usage(UsageOp::Verdicts(vec![
+                Verdict { dispute: 7, guilty: true },
+                Verdict { dispute: 0, guilty: true },
+            ])),
+        );
+    }
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount::ZERO);
+    m.ok(PROVIDER, usage(UsageOp::BondProvider { amount: Amount(BOND) }));
+    let challenger = m.balance(CHALLENGER);
+    m.empty_blocks(DEMAND_ANSWER_BLOCKS);
+    assert!(m.state.open_demands(None).unwrap().is_empty(), "the demand's deadline passed");
+    assert_eq!(m.state.provider_bond(&addr(PROVIDER)).unwrap().amount, Amount(BOND));
+    assert_eq!(m.balance(CHALLENGER), challenger + alx_types::withheld::DEMAND_BOND.0);
+}
