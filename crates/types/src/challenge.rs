@@ -241,24 +241,15 @@ impl Evidence {
                 prices(leaf.model).is_none_or(|(i, o)| leaf.fee.0 > fee_cap(leaf, i, o))
             }
             Self::Receipt { receipt, leaf, proof } => {
-                let end = first.saturating_add(u64::from(receipts));
-                if proof.root_of(leaf).as_ref() != Some(root)
-                    || !(first..end).contains(&leaf.number)
-                    || leaf.number != first.saturating_add(proof.position())
-                    || leaf.id == crate::hash::ZERO
-                    || receipt.len() > crate::dispute::DISPUTE_RECEIPT_BYTES_MAX
-                {
+                if !proof.opens(root, leaf, first, receipts) || leaf.id == crate::hash::ZERO {
                     return false;
                 }
-                let Ok(r) = serde_json::from_str::<crate::usage_api::UsageReceipt>(receipt) else {
-                    return false;
-                };
                 // Another receipt under its number, or its own leaf settling what it does not
                 // record (other tokens, a higher fee, other credits, another key or model).
-                r.verify()
-                    && r.body.provider == *provider
-                    && r.body.number == leaf.number
-                    && (r.id != leaf.id || crate::settled_batch::leaf_agrees(leaf, &r).is_err())
+                crate::usage_api::UsageReceipt::parse_signed(receipt, provider, leaf.number)
+                    .is_some_and(|r| {
+                        r.id != leaf.id || crate::settled_batch::leaf_agrees(leaf, &r).is_err()
+                    })
             }
         }
     }

@@ -153,26 +153,14 @@ impl Dispute {
         first: u64,
         receipts: u32,
     ) -> Result<UsageReceipt, DisputeError> {
-        let end = first.saturating_add(u64::from(receipts));
-        if self.proof.root_of(&self.leaf).as_ref() != Some(root)
-            || !(first..end).contains(&self.leaf.number)
-            || self.leaf.number != first.saturating_add(self.proof.position())
-        {
+        if !self.proof.opens(root, &self.leaf, first, receipts) {
             return Err(DisputeError::NotUnderRoot);
         }
-        if self.receipt.len() > DISPUTE_RECEIPT_BYTES_MAX {
-            return Err(DisputeError::BadReceipt);
-        }
-        let receipt: UsageReceipt =
-            serde_json::from_str(&self.receipt).map_err(|_| DisputeError::BadReceipt)?;
-        if !receipt.verify() {
-            return Err(DisputeError::BadReceipt);
-        }
+        let receipt = UsageReceipt::parse_signed(&self.receipt, &self.provider, self.leaf.number)
+            .ok_or(DisputeError::BadReceipt)?;
         // A leaf that settles what its receipt does not record is a challenge (the chain
         // slashes it at once), not a dispute.
-        if receipt.body.provider != self.provider
-            || receipt.body.number != self.leaf.number
-            || receipt.id != self.leaf.id
+        if receipt.id != self.leaf.id
             || crate::settled_batch::leaf_agrees(&self.leaf, &receipt).is_err()
         {
             return Err(DisputeError::NotTheLeafs);

@@ -313,6 +313,16 @@ impl LeafProof {
         self.steps.iter().filter(|s| s.left).fold(0u64, |a, s| a.saturating_add(s.totals.receipts))
     }
 
+    /// Whether this path opens `root` at `leaf`, and the leaf is numbered by its place in a
+    /// settlement of `receipts` receipts from `first`.
+    #[must_use]
+    pub fn opens(&self, root: &Hash, leaf: &SettledReceipt, first: u64, receipts: u32) -> bool {
+        let end = first.saturating_add(u64::from(receipts));
+        self.root_of(leaf).as_ref() == Some(root)
+            && (first..end).contains(&leaf.number)
+            && leaf.number == first.saturating_add(self.position())
+    }
+
     /// The root digest this path gives for `leaf` (`None` if the sums overflow or the path is
     /// longer than any tree's).
     #[must_use]

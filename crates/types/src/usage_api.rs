@@ -163,6 +163,17 @@ impl UsageReceipt {
         Self { id, body, signature }
     }
 
+    /// The receipt in `json` if it is `provider`'s receipt `number` and its signature verifies
+    /// (`None` for anything over the 60 KiB a receipt may take on chain, or not JSON of one).
+    #[must_use]
+    pub fn parse_signed(json: &str, provider: &Address, number: u64) -> Option<Self> {
+        if json.len() > crate::dispute::DISPUTE_RECEIPT_BYTES_MAX {
+            return None;
+        }
+        let r: Self = serde_json::from_str(json).ok()?;
+        (r.verify() && r.body.provider == *provider && r.body.number == number).then_some(r)
+    }
+
     /// Whether the id matches the body and the provider signed it.
     #[must_use]
     pub fn verify(&self) -> bool {

@@ -74,29 +74,17 @@ impl Answer {
     /// root `root`, covering `receipts` receipts from `first`.
     #[must_use]
     pub fn answers(&self, root: &Hash, first: u64, receipts: u32, number: u64) -> bool {
-        let end = first.saturating_add(u64::from(receipts));
         if self.first_receipt != first
             || self.leaf.number != number
-            || !(first..end).contains(&number)
-            || number != first.saturating_add(self.proof.position())
-            || self.proof.root_of(&self.leaf).as_ref() != Some(root)
+            || !self.proof.opens(root, &self.leaf, first, receipts)
         {
             return false;
         }
         if self.leaf.id == crate::hash::ZERO {
             return true;
         }
-        if self.receipt.len() > DISPUTE_RECEIPT_BYTES_MAX {
-            return false;
-        }
-        let Ok(receipt) = serde_json::from_str::<crate::usage_api::UsageReceipt>(&self.receipt)
-        else {
-            return false;
-        };
-        receipt.verify()
-            && receipt.body.provider == self.provider
-            && receipt.body.number == number
-            && receipt.id == self.leaf.id
+        crate::usage_api::UsageReceipt::parse_signed(&self.receipt, &self.provider, number)
+            .is_some_and(|r| r.id == self.leaf.id)
     }
 }
 
