@@ -45,6 +45,7 @@ mod stop;
 mod stream;
 pub mod tiny;
 mod tokenizer;
+pub mod train;
 mod weights;
 
 pub use chat::{ChatTemplate, Message, PromptEnd, Role};

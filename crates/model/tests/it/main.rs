@@ -8,3 +8,4 @@ mod replay;
 mod smollm2;
 mod support;
 mod tokenizer;
+mod train;
