@@ -15,10 +15,12 @@
 //! A checkpoint holds the adapter, the optimizer's moments and the step: training resumed from
 //! one continues exactly as if it had never stopped (tested bit for bit).
 
+mod finetune;
 mod forward;
 mod frozen;
 mod lora;
 
+pub use finetune::{Corpus, Event, FinetuneOptions, FinetuneReport, finetune};
 pub use forward::FrozenBase;
 pub use lora::{LoraConfig, Projection};
 

@@ -97,3 +97,54 @@ fn the_schedule_warms_up_then_decays_to_its_floor() {
     assert!(lrs[4..].windows(2).all(|w| w[1] <= w[0]), "{lrs:?}");
     assert!((lrs[14] - 0.1).abs() < 1e-12 && (lrs[15] - 0.1).abs() < 1e-12);
 }
+
+/// A whole run over documents: held-out perplexity falls, the adapter is written, and a run
+/// stopped half way resumes from its checkpoint to the same adapter.
+#[test]
+fn a_run_over_documents_lowers_held_out_perplexity_and_resumes() {
+    use alx_model::train::{Corpus, FinetuneOptions, finetune};
+    let file = tiny_file(&spec());
+    let model = alx_model::Model::load(&file.path, &load_config(WeightFormat::F32)).unwrap();
+    let documents: Vec<String> = (0..24)
+        .map(|i| format!("the world is the world {i}; the system is the world and the user is the system {i}."))
+        .collect();
+    let corpus = Corpus::new(model.tokenizer(), &documents, 24, 2_500).unwrap();
+    assert!(!corpus.train.is_empty() && !corpus.held_out.is_empty());
+    assert!(corpus.train.iter().chain(&corpus.held_out).all(|w| w.len() >= 2 && w.len() <= 25));
+    let base = FrozenBase::load(&file.path, 128).unwrap();
+    let options = FinetuneOptions { train: config(20), micro_batches: 2, checkpoint_every: 5 };
+    let dir = tempfile::tempdir().unwrap();
+    let (adapter, checkpoint) =
+        (dir.path().join("a.safetensors"), dir.path().join("c.safetensors"));
+    let mut events = 0;
+    let report =
+        finetune(&base, &corpus, &options, (&adapter, &checkpoint), |_| events += 1).unwrap();
+    assert_eq!((report.steps, events), (20, 21));
+    assert!(
+        report.held_out_perplexity_after < report.held_out_perplexity_before * 0.9,
+        "{report:?}"
+    );
+    let whole = std::fs::read(&adapter).unwrap();
+
+    // A run that crashes at step 12 (its last checkpoint at 10) and is run again: it resumes
+    // from the checkpoint and ends with the same adapter, to the byte.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (adapter2, checkpoint2) =
+        (dir2.path().join("a.safetensors"), dir2.path().join("c.safetensors"));
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        finetune(&base, &corpus, &options, (&adapter2, &checkpoint2), |e| {
+            if let alx_model::train::Event::Step { report, .. } = e {
+                assert!(report.step < 12, "the process dies");
+            }
+        })
+    }));
+    assert!(crashed.is_err());
+    let resumed = finetune(&base, &corpus, &options, (&adapter2, &checkpoint2), |e| {
+        if let alx_model::train::Event::Start { from_step, .. } = e {
+            assert_eq!(*from_step, 10);
+        }
+    })
+    .unwrap();
+    assert_eq!(resumed.steps, 20);
+    assert_eq!(std::fs::read(&adapter2).unwrap(), whole, "resumed to the same adapter");
+}
