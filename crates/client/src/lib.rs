@@ -222,6 +222,15 @@ impl Client {
         self.get(&format!("/api/providers/{provider}/settlements/{first}"))
     }
 
+    /// `GET /api/datanets/{id}/versions/{version}`.
+    pub fn datanet_version(
+        &self,
+        id: DatanetId,
+        version: u32,
+    ) -> Result<alx_types::datanet_api::VersionJson, ClientError> {
+        self.get(&format!("/api/datanets/{id}/versions/{version}"))
+    }
+
     /// `GET /api/disputes`: the open disputes.
     pub fn disputes(&self) -> Result<Vec<alx_types::dispute::DisputeJson>, ClientError> {
         self.get("/api/disputes")

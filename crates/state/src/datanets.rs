@@ -24,7 +24,6 @@ use alx_types::{
         BLOCKS_PER_DAY, CONTRIBUTION_SIZE_MAX, ContentRef, ContributionId, DatanetId, DatanetOp,
         DatanetSpec,
     },
-    hash::sha256,
     merkle::list_root,
 };
 
@@ -317,12 +316,7 @@ impl State {
 /// The leaf of one approved contribution in a version's Merkle tree.
 #[must_use]
 pub fn contribution_leaf(id: ContributionId, c: &Contribution) -> Hash {
-    sha256(&[
-        &id.0.to_be_bytes(),
-        &c.content.hash.0,
-        &c.content.size.to_be_bytes(),
-        c.contributor.as_bytes(),
-    ])
+    alx_types::datanet::contribution_leaf(id, &c.content, &c.contributor)
 }
 
 pub(crate) fn slug(s: &str, max: usize) -> bool {

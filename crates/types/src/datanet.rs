@@ -145,6 +145,18 @@ pub struct ContentRef {
     pub media_type: MediaType,
 }
 
+/// The Merkle leaf of an approved contribution in a version's root: its id, content hash, size
+/// and contributor (what anyone holding the contributions recomputes a version's root from).
+#[must_use]
+pub fn contribution_leaf(id: ContributionId, content: &ContentRef, contributor: &Address) -> Hash {
+    crate::hash::sha256(&[
+        &id.0.to_be_bytes(),
+        &content.hash.0,
+        &content.size.to_be_bytes(),
+        contributor.as_bytes(),
+    ])
+}
+
 /// A datanet operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatanetOp {

@@ -271,3 +271,44 @@ impl Read for ModelOp {
         })
     }
 }
+
+/// What an adapter was trained from and how, written beside its weights by `alx model
+/// finetune`. Its BLAKE3 (of these JSON bytes, as the blob store keys them) is what a model
+/// registers as its `adapter`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct AdapterManifest {
+    /// BLAKE3 of the base model's GGUF file (the hash a model registers as its base).
+    #[serde(with = "crate::hash::serde_hex")]
+    pub base_model: Hash,
+    /// BLAKE3 of the adapter's safetensors file.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub adapter: Hash,
+    /// The datanet versions it was trained on, with their Merkle roots.
+    pub datanets: Vec<TrainedOn>,
+    /// The training configuration (adapter shape, optimizer, schedule), as the engine took it.
+    pub hyperparameters: serde_json::Value,
+    /// Tokens per training window, windows per step, held-out share in basis points.
+    pub data: serde_json::Value,
+    /// The engine and its version (`alx-model x.y.z`).
+    pub engine: String,
+    /// Held-out perplexity of the base model and of the base with the adapter.
+    pub held_out_perplexity_before: f64,
+    /// The same after training.
+    pub held_out_perplexity_after: f64,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+/// A datanet version an adapter was trained on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrainedOn {
+    /// The datanet.
+    pub datanet: crate::datanet::DatanetId,
+    /// The version.
+    pub version: u32,
+    /// Its Merkle root, recomputed from the contributions trained on.
+    #[serde(with = "crate::hash::serde_hex")]
+    pub root: Hash,
+    /// Contributions trained on.
+    pub contributions: u64,
+}

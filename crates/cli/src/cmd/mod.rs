@@ -18,6 +18,7 @@ pub(crate) mod keys;
 pub(crate) mod miner;
 pub(crate) mod model;
 pub(crate) mod model_fetch;
+pub(crate) mod model_finetune;
 pub(crate) mod neuron;
 pub(crate) mod node;
 pub(crate) mod provider;

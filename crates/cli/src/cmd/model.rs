@@ -38,6 +38,14 @@ pub(crate) enum ModelCommand {
         #[arg(value_parser = ["smollm2"])]
         name: String,
     },
+    /// Train a LoRA adapter on datanet versions over a frozen base: each version's
+    /// contributions are checked against its Merkle root, a share of documents is held out,
+    /// and the adapter is written with a manifest (base and adapter hashes, datanet roots,
+    /// hyper-parameters, held-out perplexity before and after). A run into the same --out
+    /// resumes from its checkpoint. On this CPU a SmolLM2 step of 512 tokens takes ~12 s.
+    ///
+    /// Example: alx model finetune --base smollm2 --datanet 0@1 --out adapters/move --steps 200
+    Finetune(super::model_finetune::FinetuneArgs),
     /// Retire a model you own: it can no longer be charged for.
     Retire {
         /// Id.
@@ -119,6 +127,7 @@ pub(crate) fn run(g: &Globals, cmd: ModelCommand) -> anyhow::Result<()> {
     let client = Client::new(&g.node);
     match cmd {
         ModelCommand::Register(a) => register(g, a),
+        ModelCommand::Finetune(a) => super::model_finetune::run(g, &a),
         ModelCommand::List => {
             let models = client.models()?;
             emit(g.json, &models, || {

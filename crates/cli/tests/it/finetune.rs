@@ -1,0 +1,103 @@
+//! `alx model finetune` end to end: a datanet version on a dev node, fetched and checked
+//! against its Merkle root, a LoRA adapter trained over the tiny model with `--json` events,
+//! and the manifest naming the base, the adapter, the version's root and the held-out
+//! perplexity, which falls.
+
+use crate::*;
+
+#[test]
+fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    ok(&[
+        "datanet",
+        "create",
+        "--from",
+        "alice",
+        "--name",
+        "worlds",
+        "--license",
+        "MIT",
+        "--policy",
+        "open",
+    ]);
+    for i in 0..12 {
+        let path = h.join(format!("doc{i}.md"));
+        let text = format!(
+            "the world {i} is the world; the system {i} is the world and the user is the system."
+        );
+        std::fs::write(&path, text).unwrap();
+        ok(&["datanet", "contribute", "0", path.to_str().unwrap(), "--from", "bob"]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = json(&ok(&["datanet", "show", "0"]));
+        let approved = shown["contributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "approved")
+            .count();
+        if approved == 12 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never approved: {shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(&["datanet", "version", "0", "--from", "alice"]);
+    let weights = h.join("tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 256, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    let out_dir = h.join("adapter");
+    let out = ok(&[
+        "model",
+        "finetune",
+        "--base",
+        weights.to_str().unwrap(),
+        "--datanet",
+        "0@1",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--steps",
+        "12",
+        "--window",
+        "24",
+        "--micro-batches",
+        "2",
+        "--lr",
+        "0.01",
+        "--held-out-percent",
+        "25",
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["event"], "start", "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l["event"] == "step").count(), 12);
+    let done = lines.last().unwrap();
+    assert_eq!(done["event"], "done");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
+    let version = reqwest::blocking::get(format!("{}/api/datanets/0/versions/1", node.api))
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(manifest["datanets"][0]["root"], version["root"], "{manifest}");
+    assert_eq!(manifest["datanets"][0]["contributions"], 12);
+    let adapter = std::fs::read(out_dir.join("adapter.safetensors")).unwrap();
+    assert_eq!(manifest["adapter"], blake3::hash(&adapter).to_hex().as_str());
+    let before = manifest["held_out_perplexity_before"].as_f64().unwrap();
+    let after = manifest["held_out_perplexity_after"].as_f64().unwrap();
+    assert!(after < before, "held-out perplexity {before} → {after}");
+    let bytes = std::fs::read(out_dir.join("manifest.json")).unwrap();
+    assert_eq!(done["manifest_blake3"], blake3::hash(&bytes).to_hex().as_str());
+}
