@@ -42,7 +42,8 @@ pub(crate) enum ModelCommand {
     /// contributions are checked against its Merkle root, a share of documents is held out,
     /// and the adapter is written with a manifest (base and adapter hashes, datanet roots,
     /// hyper-parameters, held-out perplexity before and after). A run into the same --out
-    /// resumes from its checkpoint. On this CPU a SmolLM2 step of 512 tokens takes ~12 s.
+    /// resumes from its checkpoint. On a 2-core CPU SmolLM2 trains at ~100 tokens/s (a step of
+    /// 4 windows of 128 tokens in ~5 s, 1.6 GB of memory).
     ///
     /// Example: alx model finetune --base smollm2 --datanet 0@1 --out adapters/move --steps 200
     Finetune(super::model_finetune::FinetuneArgs),
