@@ -74,6 +74,12 @@ pub(crate) struct RegisterArgs {
     /// A datanet version it draws on, as DATANET@VERSION (repeatable).
     #[arg(long = "datanet", value_parser = datanet_version)]
     datanets: Vec<DatanetVersionRef>,
+    /// An adapter's manifest (from `alx model finetune`): checked against the chain (its base
+    /// is --base-model, its datanet versions have the roots it names, its adapter file beside
+    /// it has the hash it names), then registered by its BLAKE3. The model draws on the
+    /// versions it was trained on (--datanet may add others, not leave them out).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// Price per 1,000 prompt tokens, in ALX.
     #[arg(long, default_value = "0.001", value_parser = amount)]
     price_input: Amount,
@@ -193,11 +199,16 @@ fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
             .ok_or_else(|| hinted(format!("{h:?} is not a hash"), "give 64 hex characters"))?,
         (None, None) => anyhow::bail!("give --base-model FILE or --base-model-hash HASH"),
     };
+    let mut datanets = a.datanets;
+    let adapter = match &a.adapter {
+        Some(path) => Some(checked_adapter(g, path, &base_model, &mut datanets)?),
+        None => None,
+    };
     let spec = ModelSpec {
         name: a.name,
         base_model,
-        adapter: None,
-        datanets: a.datanets,
+        adapter,
+        datanets,
         price_input_per_1k: a.price_input,
         price_output_per_1k: a.price_output,
         split: a.split,
@@ -205,4 +216,61 @@ fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
     let op = ModelOp::Register(Box::new(spec));
     let sent = wallet::send(g, &a.from, a.opts.fee, Payload::Model(op), !a.opts.no_wait)?;
     report(g, "model register", &sent)
+}
+
+/// The BLAKE3 of the adapter manifest at `path`, once it checks against the chain and
+/// `base_model`; the versions it was trained on are added to `datanets` if missing.
+fn checked_adapter(
+    g: &Globals,
+    path: &std::path::Path,
+    base_model: &alx_types::Hash,
+    datanets: &mut Vec<DatanetVersionRef>,
+) -> anyhow::Result<alx_types::Hash> {
+    use crate::output::coded;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest: alx_types::model::AdapterManifest =
+        serde_json::from_slice(&bytes).map_err(|e| {
+            coded(
+                "bad_manifest",
+                format!("{}: {e}", path.display()),
+                "give the manifest.json `alx model finetune` wrote",
+            )
+        })?;
+    if manifest.base_model != *base_model {
+        return Err(coded(
+            "adapter_base_mismatch",
+            format!(
+                "the adapter was trained on base {}, not this one",
+                alx_types::hash::to_hex(&manifest.base_model)
+            ),
+            "give the --base-model it was trained on",
+        ));
+    }
+    let weights = path.with_file_name("adapter.safetensors");
+    if !weights.exists() || file_hash(&weights)? != manifest.adapter {
+        return Err(coded(
+            "adapter_file_mismatch",
+            format!("{} is missing or is not the adapter the manifest names", weights.display()),
+            "keep the manifest beside the adapter.safetensors it was written with",
+        ));
+    }
+    let client = Client::new(&g.node);
+    for t in &manifest.datanets {
+        let version = client.datanet_version(t.datanet, t.version)?;
+        if version.root != t.root {
+            return Err(coded(
+                "adapter_root_mismatch",
+                format!(
+                    "datanet {}@{} has another root on chain than the adapter was trained on",
+                    t.datanet, t.version
+                ),
+                "train it again on the version the chain holds",
+            ));
+        }
+        let r = DatanetVersionRef { datanet: t.datanet, version: t.version };
+        if !datanets.contains(&r) {
+            datanets.push(r);
+        }
+    }
+    Ok(alx_blobs::blake3_hash(&bytes))
 }

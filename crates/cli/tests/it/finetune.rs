@@ -100,4 +100,71 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
     assert!(after < before, "held-out perplexity {before} → {after}");
     let bytes = std::fs::read(out_dir.join("manifest.json")).unwrap();
     assert_eq!(done["manifest_blake3"], blake3::hash(&bytes).to_hex().as_str());
+
+    // Registered with its adapter: the manifest checks against the chain.
+    let manifest_path = out_dir.join("manifest.json");
+    let registered = alx(
+        h,
+        &node.api,
+        &[
+            "model",
+            "register",
+            "--from",
+            "alice",
+            "--name",
+            "worlds-tuned",
+            "--base-model",
+            weights.to_str().unwrap(),
+            "--adapter",
+            manifest_path.to_str().unwrap(),
+        ],
+    );
+    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let model = json(&ok(&["model", "show", "worlds-tuned"]));
+    assert_eq!(model["adapter"], done["manifest_blake3"], "{model}");
+    assert_eq!(model["datanets"][0]["datanet"], 0, "{model}");
+    // Another base, or a manifest naming another root, is refused with a clear code.
+    let other = h.join("other.gguf");
+    alx_model::tiny::write(&other, &alx_model::tiny::TinySpec { seed: 9, ..spec }).unwrap();
+    let refused = alx(
+        h,
+        &node.api,
+        &[
+            "model",
+            "register",
+            "--from",
+            "alice",
+            "--name",
+            "worlds-other",
+            "--base-model",
+            other.to_str().unwrap(),
+            "--adapter",
+            manifest_path.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "adapter_base_mismatch", "{doc}");
+    let mut tampered = manifest;
+    tampered["datanets"][0]["root"] = serde_json::json!("00".repeat(32));
+    std::fs::write(&manifest_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let refused = alx(
+        h,
+        &node.api,
+        &[
+            "model",
+            "register",
+            "--from",
+            "alice",
+            "--name",
+            "worlds-lie",
+            "--base-model",
+            weights.to_str().unwrap(),
+            "--adapter",
+            manifest_path.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "adapter_root_mismatch", "{doc}");
 }
