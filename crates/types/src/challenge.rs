@@ -340,9 +340,7 @@ impl Write for Challenge {
             }
             Evidence::Receipt { receipt, leaf, proof } => {
                 buf.put_u8(2);
-                leaf.write(buf);
-                proof.write(buf);
-                crate::datanet::write_str(receipt, buf);
+                crate::dispute::write_opened(leaf, proof, receipt, buf);
             }
         }
     }
@@ -361,10 +359,7 @@ impl EncodeSize for Challenge {
                 }
                 Evidence::Leaf { leaf, proof } => leaf.encode_size() + proof.encode_size(),
                 Evidence::Receipt { receipt, leaf, proof } => {
-                    leaf.encode_size()
-                        + proof.encode_size()
-                        + 2
-                        + crate::datanet::str_bytes(receipt).len()
+                    crate::dispute::opened_size(leaf, proof, receipt)
                 }
             }
     }
@@ -389,10 +384,7 @@ impl Read for Challenge {
                 Evidence::Leaf { leaf, proof }
             }
             2 => {
-                let leaf = SettledReceipt::read(buf)?;
-                let proof = LeafProof::read(buf)?;
-                let receipt =
-                    crate::datanet::read_str(buf, crate::dispute::DISPUTE_RECEIPT_BYTES_MAX)?;
+                let (leaf, proof, receipt) = crate::dispute::read_opened(buf)?;
                 Evidence::Receipt { receipt, leaf, proof }
             }
             tag => return Err(CodecError::InvalidEnum(tag)),

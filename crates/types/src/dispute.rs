@@ -186,38 +186,62 @@ pub struct Verdict {
     pub guilty: bool,
 }
 
+/// A leaf, its proof and a signed receipt's JSON, as disputes, answers to demands and receipt
+/// evidence carry them.
+pub(crate) fn write_opened(
+    leaf: &SettledReceipt,
+    proof: &LeafProof,
+    receipt: &str,
+    buf: &mut impl BufMut,
+) {
+    leaf.write(buf);
+    proof.write(buf);
+    write_str(receipt, buf);
+}
+
+/// The size [`write_opened`] writes.
+pub(crate) fn opened_size(leaf: &SettledReceipt, proof: &LeafProof, receipt: &str) -> usize {
+    leaf.encode_size() + proof.encode_size() + 2 + crate::datanet::str_bytes(receipt).len()
+}
+
+/// Reads what [`write_opened`] wrote.
+pub(crate) fn read_opened(
+    buf: &mut impl Buf,
+) -> Result<(SettledReceipt, LeafProof, String), CodecError> {
+    Ok((
+        SettledReceipt::read(buf)?,
+        LeafProof::read(buf)?,
+        read_str(buf, DISPUTE_RECEIPT_BYTES_MAX)?,
+    ))
+}
+
 impl Write for Dispute {
     fn write(&self, buf: &mut impl BufMut) {
         self.provider.write(buf);
         self.first_receipt.write(buf);
-        self.leaf.write(buf);
-        self.proof.write(buf);
-        write_str(&self.receipt, buf);
+        write_opened(&self.leaf, &self.proof, &self.receipt, buf);
         buf.put_u8(self.claim.tag());
     }
 }
 
 impl EncodeSize for Dispute {
     fn encode_size(&self) -> usize {
-        Address::SIZE
-            + 8
-            + self.leaf.encode_size()
-            + self.proof.encode_size()
-            + 2
-            + crate::datanet::str_bytes(&self.receipt).len()
-            + 1
+        Address::SIZE + 8 + opened_size(&self.leaf, &self.proof, &self.receipt) + 1
     }
 }
 
 impl Read for Dispute {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let provider = Address::read(buf)?;
+        let first_receipt = u64::read(buf)?;
+        let (leaf, proof, receipt) = read_opened(buf)?;
         Ok(Self {
-            provider: Address::read(buf)?,
-            first_receipt: u64::read(buf)?,
-            leaf: SettledReceipt::read(buf)?,
-            proof: LeafProof::read(buf)?,
-            receipt: read_str(buf, DISPUTE_RECEIPT_BYTES_MAX)?,
+            provider,
+            first_receipt,
+            leaf,
+            proof,
+            receipt,
             claim: match u8::read(buf)? {
                 0 => Claim::Attribution,
                 1 => Claim::Generation,

@@ -22,8 +22,6 @@
 
 use crate::{
     Address, Amount, Hash,
-    datanet::{read_str, write_str},
-    dispute::DISPUTE_RECEIPT_BYTES_MAX,
     settled::{LeafProof, SettledReceipt},
 };
 use bytes::BufMut;
@@ -127,32 +125,22 @@ impl Write for Answer {
     fn write(&self, buf: &mut impl BufMut) {
         self.provider.write(buf);
         self.first_receipt.write(buf);
-        self.leaf.write(buf);
-        self.proof.write(buf);
-        write_str(&self.receipt, buf);
+        crate::dispute::write_opened(&self.leaf, &self.proof, &self.receipt, buf);
     }
 }
 
 impl EncodeSize for Answer {
     fn encode_size(&self) -> usize {
-        Address::SIZE
-            + 8
-            + self.leaf.encode_size()
-            + self.proof.encode_size()
-            + 2
-            + crate::datanet::str_bytes(&self.receipt).len()
+        Address::SIZE + 8 + crate::dispute::opened_size(&self.leaf, &self.proof, &self.receipt)
     }
 }
 
 impl Read for Answer {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            provider: Address::read(buf)?,
-            first_receipt: u64::read(buf)?,
-            leaf: SettledReceipt::read(buf)?,
-            proof: LeafProof::read(buf)?,
-            receipt: read_str(buf, DISPUTE_RECEIPT_BYTES_MAX)?,
-        })
+        let provider = Address::read(buf)?;
+        let first_receipt = u64::read(buf)?;
+        let (leaf, proof, receipt) = crate::dispute::read_opened(buf)?;
+        Ok(Self { provider, first_receipt, leaf, proof, receipt })
     }
 }

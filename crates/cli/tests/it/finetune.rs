@@ -103,22 +103,30 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
 
     // Registered with its adapter: the manifest checks against the chain.
     let manifest_path = out_dir.join("manifest.json");
-    let registered = alx(
-        h,
-        &node.api,
-        &[
-            "model",
-            "register",
-            "--from",
-            "alice",
-            "--name",
-            "worlds-tuned",
-            "--base-model",
-            weights.to_str().unwrap(),
-            "--adapter",
-            manifest_path.to_str().unwrap(),
-        ],
-    );
+    let register = |name: &str, base: &std::path::Path| {
+        alx(
+            h,
+            &node.api,
+            &[
+                "model",
+                "register",
+                "--from",
+                "alice",
+                "--name",
+                name,
+                "--base-model",
+                base.to_str().unwrap(),
+                "--adapter",
+                manifest_path.to_str().unwrap(),
+            ],
+        )
+    };
+    let refused_with = |out: std::process::Output, code: &str| {
+        assert!(!out.status.success());
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], code, "{doc}");
+    };
+    let registered = register("worlds-tuned", &weights);
     assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
     let model = json(&ok(&["model", "show", "worlds-tuned"]));
     assert_eq!(model["adapter"], done["manifest_blake3"], "{model}");
@@ -126,45 +134,9 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
     // Another base, or a manifest naming another root, is refused with a clear code.
     let other = h.join("other.gguf");
     alx_model::tiny::write(&other, &alx_model::tiny::TinySpec { seed: 9, ..spec }).unwrap();
-    let refused = alx(
-        h,
-        &node.api,
-        &[
-            "model",
-            "register",
-            "--from",
-            "alice",
-            "--name",
-            "worlds-other",
-            "--base-model",
-            other.to_str().unwrap(),
-            "--adapter",
-            manifest_path.to_str().unwrap(),
-        ],
-    );
-    assert!(!refused.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
-    assert_eq!(doc["error"]["code"], "adapter_base_mismatch", "{doc}");
+    refused_with(register("worlds-other", &other), "adapter_base_mismatch");
     let mut tampered = manifest;
     tampered["datanets"][0]["root"] = serde_json::json!("00".repeat(32));
     std::fs::write(&manifest_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
-    let refused = alx(
-        h,
-        &node.api,
-        &[
-            "model",
-            "register",
-            "--from",
-            "alice",
-            "--name",
-            "worlds-lie",
-            "--base-model",
-            weights.to_str().unwrap(),
-            "--adapter",
-            manifest_path.to_str().unwrap(),
-        ],
-    );
-    assert!(!refused.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
-    assert_eq!(doc["error"]["code"], "adapter_root_mismatch", "{doc}");
+    refused_with(register("worlds-lie", &weights), "adapter_root_mismatch");
 }
