@@ -57,6 +57,8 @@ pub(crate) struct Sequence {
     pub(crate) pieces: Option<Sender<String>>,
     /// Set when the client is gone.
     pub(crate) cancel: Arc<AtomicBool>,
+    /// Its model's adapter, added to the base for this sequence alone.
+    pub(crate) adapter: Option<Arc<alx_model::Adapter>>,
     pub(crate) done: SyncSender<Result<Generated, GatewayError>>,
     /// When the worker handed it over (time to first token counts from here).
     pub(crate) submitted: Instant,
@@ -354,7 +356,7 @@ fn admit<'m>(
             running = active.len(),
             "sequence joins the batch"
         );
-        match model.generation_pending(&s.prompt, &s.config) {
+        match model.generation_adapted(&s.prompt, &s.config, s.adapter.clone()) {
             Ok(generation) => {
                 *used += need;
                 active.push(Active {

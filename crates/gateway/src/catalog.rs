@@ -97,6 +97,23 @@ impl Catalog {
         known() || (self.scan().is_ok() && known())
     }
 
+    /// The file with these weights, if it is here (rescanning once if not).
+    pub fn path(&self, hash: &Hash) -> Option<PathBuf> {
+        let lookup = || {
+            self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
+        };
+        lookup().or_else(|| {
+            let _ = self.scan();
+            lookup()
+        })
+    }
+
+    /// How models are loaded.
+    #[must_use]
+    pub const fn load_config(&self) -> &LoadConfig {
+        &self.load
+    }
+
     /// The model with these weights, loading it on first use (blocking: call off the async
     /// threads).
     pub fn get(&self, hash: &Hash) -> Result<Option<Arc<Model>>, alx_model::Error> {
@@ -105,15 +122,8 @@ impl Catalog {
         {
             return Ok(Some(m.clone()));
         }
-        let lookup = || {
-            self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
-        };
         // A file copied in since the last scan is found without a restart.
-        let path = lookup().or_else(|| {
-            let _ = self.scan();
-            lookup()
-        });
-        let Some(path) = path else { return Ok(None) };
+        let Some(path) = self.path(hash) else { return Ok(None) };
         let model = Arc::new(Model::load(&path, &self.load)?);
         self.loaded
             .lock()

@@ -39,6 +39,15 @@ pub enum GatewayError {
     /// 499 as nginx names it, is never read).
     #[error("the client closed the request")]
     ClientGone,
+    /// The model cannot be served now, through no fault of the request (503), with a stable
+    /// code (`adapter_unavailable`, `adapter_invalid`) and a message saying what would fix it.
+    #[error("{message}")]
+    Unavailable {
+        /// Explanation and hint.
+        message: String,
+        /// Stable code.
+        code: &'static str,
+    },
     /// A failure on our side (500); details are logged.
     #[error("{0}")]
     Internal(String),
@@ -101,6 +110,9 @@ impl IntoResponse for GatewayError {
                 None,
                 Some("client_closed_request"),
             ),
+            Self::Unavailable { code, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "server_error", Some("model"), Some(*code))
+            }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "gateway request failed");
                 let body = json!({"error": {"message": "internal error", "type": "server_error", "param": null, "code": null}});

@@ -100,7 +100,7 @@ pub(crate) fn retrieval_query(input: &Input) -> Option<&str> {
 
 /// The weights of `spec`'s base model, loaded on first use (404 when this node lacks them).
 pub(crate) fn load(g: &Gateway, spec: &ModelSpec) -> Result<Arc<dyn ServedModel>, GatewayError> {
-    g.backend.model(&spec.base_model)?.ok_or_else(|| {
+    g.backend.model(spec)?.ok_or_else(|| {
         GatewayError::ModelNotFound(format!(
             "the model {:?} is not served here (see GET /v1/models)",
             spec.name

@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+mod adapters;
 pub mod attribution;
 mod backend;
 mod batch;
@@ -38,6 +39,7 @@ pub mod settle;
 mod stats;
 mod stream;
 
+pub use adapters::{AdapterSource, BlobAdapters, MANIFEST_BYTES_MAX};
 pub use backend::{Backend, Ending, Generated, GenerationRequest, LocalBackend, ServedModel};
 pub use batch::BatchLimits;
 pub use catalog::Catalog;

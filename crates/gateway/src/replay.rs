@@ -261,7 +261,7 @@ impl Gateway {
                 let Some(input) = input else {
                     return Judgement::Guilty("a greedy answer without its request".into());
                 };
-                let served = match self.backend.model(&spec.base_model) {
+                let served = match self.backend.model(&spec) {
                     Ok(Some(m)) => m,
                     Ok(None) => return Judgement::Abstain("the base weights are not here".into()),
                     Err(e) => return Judgement::Abstain(format!("the base weights: {e}")),

@@ -103,7 +103,8 @@ pub fn run(path: &Path, options: &ReplayOptions) -> Result<ReplayReport> {
         let answer = model.generate(&prompt, &config, |_| {})?;
         generate_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let started = Instant::now();
-        let replay = model.replay_greedy(&prompt, &answer.tokens, &Penalties::SERVING, 1.0)?;
+        let replay =
+            model.replay_greedy(&prompt, &answer.tokens, &Penalties::SERVING, 1.0, None)?;
         replay_ms.push(started.elapsed().as_secs_f64() * 1e3);
         output_tokens = answer.tokens.len();
         max_gap = max_gap.max(replay.max_gap);

@@ -116,6 +116,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An adapter file is not a well-formed LoRA adapter of this model.
+    #[error("not a usable adapter: {reason}")]
+    BadAdapter {
+        /// What is wrong.
+        reason: String,
+    },
     /// The compute engine failed while running the model.
     #[error("model computation failed")]
     Compute(#[from] candle_core::Error),

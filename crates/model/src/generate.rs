@@ -114,6 +114,17 @@ impl Model {
         prompt: &[TokenId],
         config: &GenerateConfig,
     ) -> Result<Generation<'_>> {
+        self.generation_adapted(prompt, config, None)
+    }
+
+    /// Like [`Model::generation_pending`], every token run with `adapter`'s updates added to
+    /// the base (see [`crate::Adapter`]); generations with different adapters batch together.
+    pub fn generation_adapted(
+        &self,
+        prompt: &[TokenId],
+        config: &GenerateConfig,
+        adapter: Option<std::sync::Arc<crate::Adapter>>,
+    ) -> Result<Generation<'_>> {
         config.sampling.validate()?;
         config.penalties.validate()?;
         let stop = StopText::new(&config.stop)?;
@@ -138,7 +149,7 @@ impl Model {
             return Err(Error::TokenOutOfRange { token, vocab_size });
         }
         Ok(Generation {
-            session: self.session_for(prompt.len() + config.max_tokens),
+            session: self.session_adapted(prompt.len() + config.max_tokens, adapter)?,
             sampler: Sampler::new(config.sampling),
             penalties: config.penalties,
             stop,

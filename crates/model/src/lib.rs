@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+mod adapter;
 mod attention;
 pub mod bench;
 pub mod bench_replay;
@@ -48,6 +49,7 @@ mod tokenizer;
 pub mod train;
 mod weights;
 
+pub use adapter::{ADAPTER_BYTES_MAX, Adapter, RANK_MAX};
 pub use chat::{ChatTemplate, Message, PromptEnd, Role};
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, GenerateConfig, Generation, step_batch};

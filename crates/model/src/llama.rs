@@ -22,11 +22,13 @@ use candle_nn::{
 };
 
 use crate::{
+    adapter::{Adapter, RowAdapters, add_updates},
     attention::{self, Heads},
     cache::KvCache,
     error::{Error, Result},
     params::LlamaParams,
-    weights::{Block, Weights},
+    train::Projection,
+    weights::{Block, Linear, Weights},
 };
 
 /// Which positions of a forward pass get logits.
@@ -79,8 +81,9 @@ impl Llama {
         tokens: &[u32],
         cache: &mut KvCache,
         positions: Positions,
+        adapter: Option<&Adapter>,
     ) -> Result<Tensor> {
-        let hidden = self.hidden(tokens, cache)?;
+        let hidden = self.hidden(tokens, cache, adapter)?;
         let hidden = match positions {
             Positions::Last => hidden.narrow(0, tokens.len() - 1, 1)?,
             Positions::All => hidden,
@@ -96,10 +99,10 @@ impl Llama {
 
     /// The embedding of `tokens` from an empty context: the final-normed hidden states (what
     /// the output projection reads) averaged over the positions, scaled to unit length.
-    pub(crate) fn embed(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+    pub(crate) fn embed(&self, tokens: &[u32], adapter: Option<&Adapter>) -> Result<Vec<f32>> {
         let mut cache = self.cache();
         cache.reserve(tokens.len());
-        let hidden = self.hidden(tokens, &mut cache)?;
+        let hidden = self.hidden(tokens, &mut cache, adapter)?;
         let x = rms_norm(&hidden, &self.weights.output_norm, self.params.rms_eps)?;
         let mean = x.mean(0)?;
         let norm = mean.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
@@ -109,7 +112,12 @@ impl Llama {
 
     /// Runs `tokens` after the ones already in `cache`, appends them to the cache and returns
     /// the last block's output `(tokens, hidden)`, before the final norm.
-    pub(crate) fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    pub(crate) fn hidden(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        adapter: Option<&Adapter>,
+    ) -> Result<Tensor> {
         let seq = tokens.len();
         let start = cache.len();
         if seq == 0 {
@@ -135,7 +143,8 @@ impl Llama {
         for (layer, block) in self.weights.blocks.iter().enumerate() {
             let h = rms_norm(&x, &block.attn_norm, eps)?;
             let rope = Rope { cos: &cos, sin: &sin };
-            let attn = self.attention(block, &h, rope, mask.as_ref(), cache, layer)?;
+            let at = At { layer, adapters: RowAdapters::All(adapter) };
+            let attn = self.attention(block, &h, rope, mask.as_ref(), cache, at)?;
             x = (x + attn)?;
             let h = rms_norm(&x, &block.ffn_norm, eps)?;
             let gate = block.w_gate.forward(&h)?.silu()?;
@@ -156,9 +165,10 @@ impl Llama {
         &self,
         tokens: &[u32],
         caches: &mut [&mut KvCache],
+        adapters: &[Option<&Adapter>],
     ) -> Result<Tensor> {
         let rows = tokens.len();
-        if rows == 0 || rows != caches.len() {
+        if rows == 0 || rows != caches.len() || rows != adapters.len() {
             return Err(Error::TooFewTokens { needed: caches.len().max(1), got: rows });
         }
         let vocab_size = self.params.vocab_size;
@@ -186,14 +196,15 @@ impl Llama {
             let h = rms_norm(&x, &block.attn_norm, eps)?;
             // (rows, n·d) → (n, rows, d): the rows take the place of a sequence's positions,
             // each with its own rotary row.
-            let heads = |w: &crate::weights::Linear, n: usize| -> Result<Tensor> {
-                let t = w.forward(&h)?.reshape((rows, n, p.head_dim))?.transpose(0, 1)?;
-                Ok(t.contiguous()?)
+            let at = At { layer, adapters: RowAdapters::PerRow(adapters) };
+            let heads = |w: &Linear, which: Projection, n: usize| -> Result<Tensor> {
+                let t = at.project(w, which, &h)?.reshape((rows, n, p.head_dim))?;
+                Ok(t.transpose(0, 1)?.contiguous()?)
             };
             let rope = Rope { cos: &cos, sin: &sin };
-            let q = rope.apply(&heads(&block.wq, p.heads)?)?;
-            let k = rope.apply(&heads(&block.wk, p.kv_heads)?)?;
-            let v = heads(&block.wv, p.kv_heads)?;
+            let q = rope.apply(&heads(&block.wq, Projection::Q, p.heads)?)?;
+            let k = rope.apply(&heads(&block.wk, Projection::K, p.kv_heads)?)?;
+            let v = heads(&block.wv, Projection::V, p.kv_heads)?;
             let mut out = Vec::with_capacity(rows * p.heads * p.head_dim);
             for (i, cache) in caches.iter_mut().enumerate() {
                 let ki = k.narrow(1, i, 1)?.contiguous()?;
@@ -209,7 +220,7 @@ impl Llama {
                 }
             }
             let attn = Tensor::from_vec(out, (rows, p.heads * p.head_dim), &Device::Cpu)?;
-            x = (x + block.wo.forward(&attn)?)?;
+            x = (x + at.project(&block.wo, Projection::O, &attn)?)?;
             let h = rms_norm(&x, &block.ffn_norm, eps)?;
             let gate = block.w_gate.forward(&h)?.silu()?;
             let up = block.w_up.forward(&h)?;
@@ -240,24 +251,24 @@ impl Llama {
         rope: Rope<'_>,
         mask: Option<&Tensor>,
         cache: &mut KvCache,
-        layer: usize,
+        at: At<'_>,
     ) -> Result<Tensor> {
         let p = &self.params;
         let seq = h.dim(0)?;
-        let heads = |w: &crate::weights::Linear, n: usize| -> Result<Tensor> {
-            let t = w.forward(h)?.reshape((seq, n, p.head_dim))?.transpose(0, 1)?;
-            Ok(t.contiguous()?)
+        let heads = |w: &Linear, which: Projection, n: usize| -> Result<Tensor> {
+            let t = at.project(w, which, h)?.reshape((seq, n, p.head_dim))?;
+            Ok(t.transpose(0, 1)?.contiguous()?)
         };
-        let q = rope.apply(&heads(&block.wq, p.heads)?)?;
-        let k = rope.apply(&heads(&block.wk, p.kv_heads)?)?;
-        let v = heads(&block.wv, p.kv_heads)?;
-        let (keys, values) = cache.append(layer, &k, &v)?;
+        let q = rope.apply(&heads(&block.wq, Projection::Q, p.heads)?)?;
+        let k = rope.apply(&heads(&block.wk, Projection::K, p.kv_heads)?)?;
+        let v = heads(&block.wv, Projection::V, p.kv_heads)?;
+        let (keys, values) = cache.append(at.layer, &k, &v)?;
         if seq == 1 {
             let shape = Heads { heads: p.heads, kv_heads: p.kv_heads, head_dim: p.head_dim };
             let query = q.flatten_all()?.to_vec1::<f32>()?;
             if let Some(out) = attention::one_token(&query, &keys, &values, shape) {
                 let out = Tensor::from_vec(out, (1, p.heads * p.head_dim), &Device::Cpu)?;
-                return Ok(block.wo.forward(&out)?);
+                return at.project(&block.wo, Projection::O, &out);
             }
         }
         let total = keys.dim(1)?;
@@ -272,7 +283,21 @@ impl Llama {
         let probs = softmax_last_dim(&scores)?.reshape((p.kv_heads, group * seq, total))?;
         let out = probs.matmul(&values)?.reshape((p.heads, seq, p.head_dim))?;
         let out = out.transpose(0, 1)?.reshape((seq, p.heads * p.head_dim))?;
-        Ok(block.wo.forward(&out)?)
+        at.project(&block.wo, Projection::O, &out)
+    }
+}
+
+/// A block of a forward pass and the adapters of its rows.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    layer: usize,
+    adapters: RowAdapters<'a>,
+}
+
+impl At<'_> {
+    /// `x·Wᵀ` plus each row's adapter update of `which`.
+    fn project(self, w: &Linear, which: Projection, x: &Tensor) -> Result<Tensor> {
+        add_updates(x, w.forward(x)?, self.layer, which, self.adapters)
     }
 }
 

@@ -1,11 +1,12 @@
 //! [`Model`]: a loaded llama GGUF model with its tokenizer, chat template and thread pool, and
 //! [`Session`], one sequence's key/value cache over it.
 
-use std::{num::NonZeroUsize, path::Path};
+use std::{num::NonZeroUsize, path::Path, sync::Arc};
 
 use serde::Serialize;
 
 use crate::{
+    adapter::Adapter,
     cache::KvCache,
     chat::{ChatTemplate, Message, PromptEnd, no_template},
     error::Result,
@@ -85,12 +86,33 @@ impl Model {
     /// [`Error::Io`](crate::Error::Io)), never a panic.
     #[tracing::instrument(name = "model.load", skip_all, fields(path = %path.display()))]
     pub fn load(path: &Path, config: &LoadConfig) -> Result<Self> {
+        Self::load_inner(path, config, None)
+    }
+
+    /// Loads a model with `adapter` folded into its weights (`W + (α/r)·B·A`, the adapted
+    /// projections held in Q8_0, or f32 for [`WeightFormat::F32`]): one model served at the
+    /// speed of the base, at the cost of its own copy of the weights. The adapter must have
+    /// been read for this file's shape.
+    ///
+    /// # Errors
+    /// As [`Self::load`], and [`Error::BadAdapter`](crate::Error::BadAdapter) for an adapter of
+    /// another shape.
+    pub fn load_merged(path: &Path, config: &LoadConfig, adapter: &Adapter) -> Result<Self> {
+        Self::load_inner(path, config, Some(adapter))
+    }
+
+    fn load_inner(path: &Path, config: &LoadConfig, merge: Option<&Adapter>) -> Result<Self> {
         let mut file = GgufFile::open(path)?;
         let params = LlamaParams::read(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         let chat = ChatTemplate::for_model(&tokenizer, file.string_opt("tokenizer.chat_template")?);
         let name = file.string_opt("general.name")?.map(str::to_owned);
-        let weights = Weights::read(&mut file, &params, config.weights)?;
+        if merge.is_some_and(|a| !a.fits(&params)) {
+            return Err(crate::Error::BadAdapter {
+                reason: "it was read for a model of another shape".into(),
+            });
+        }
+        let weights = Weights::read(&mut file, &params, config.weights, merge)?;
         let context_length = params.context_length.min(config.context_length_max.get());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads.get())
@@ -153,7 +175,7 @@ impl Model {
 
     /// A new, empty sequence.
     pub fn session(&self) -> Session<'_> {
-        Session { model: self, cache: self.llama.cache() }
+        Session { model: self, cache: self.llama.cache(), adapter: None }
     }
 
     /// A new, empty sequence whose cache is allocated once for `positions` tokens (the prompt
@@ -161,7 +183,33 @@ impl Model {
     pub fn session_for(&self, positions: usize) -> Session<'_> {
         let mut cache = self.llama.cache();
         cache.reserve(positions);
-        Session { model: self, cache }
+        Session { model: self, cache, adapter: None }
+    }
+
+    /// Like [`Self::session_for`], every token run with `adapter`'s updates added.
+    ///
+    /// # Errors
+    /// [`Error::BadAdapter`](crate::Error::BadAdapter) if the adapter was read for a model of
+    /// another shape.
+    pub fn session_adapted(
+        &self,
+        positions: usize,
+        adapter: Option<Arc<Adapter>>,
+    ) -> Result<Session<'_>> {
+        self.check_adapter(adapter.as_deref())?;
+        let mut session = self.session_for(positions);
+        session.adapter = adapter;
+        Ok(session)
+    }
+
+    /// Refuses an adapter read for a model of another shape.
+    pub(crate) fn check_adapter(&self, adapter: Option<&Adapter>) -> Result<()> {
+        match adapter {
+            Some(a) if !a.fits(&self.info.params) => Err(crate::Error::BadAdapter {
+                reason: "it was read for a model of another shape".into(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Bytes of cache one token of a sequence takes.
@@ -183,9 +231,12 @@ impl Model {
             });
         }
         let llama = self.llama();
+        // Cloned handles: the caches below borrow the sessions mutably.
+        let held: Vec<Option<Arc<Adapter>>> = sessions.iter().map(|s| s.adapter.clone()).collect();
+        let adapters: Vec<Option<&Adapter>> = held.iter().map(Option::as_deref).collect();
         let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
         self.install(|| {
-            let logits = llama.decode_batch(tokens, &mut caches)?;
+            let logits = llama.decode_batch(tokens, &mut caches, &adapters)?;
             let (rows, vocab) = logits.dims2()?;
             let values = logits.flatten_all()?.to_vec1::<f32>()?;
             Ok(Logits { rows, vocab, values })
@@ -197,11 +248,17 @@ impl Model {
     /// length, `hidden` values. A base language model's pooled states, not a trained
     /// embedding model: good for similarity among texts of one domain, no more.
     pub fn embed(&self, tokens: &[TokenId]) -> Result<Vec<f32>> {
+        self.embed_adapted(tokens, None)
+    }
+
+    /// [`Self::embed`] with `adapter`'s updates added to the base.
+    pub fn embed_adapted(&self, tokens: &[TokenId], adapter: Option<&Adapter>) -> Result<Vec<f32>> {
         if tokens.is_empty() {
             return Err(crate::Error::TooFewTokens { needed: 1, got: 0 });
         }
+        self.check_adapter(adapter)?;
         let llama = self.llama();
-        self.install(|| llama.embed(tokens))
+        self.install(|| llama.embed(tokens, adapter))
     }
 
     /// Logits of every position of `tokens`, from an empty context.
@@ -223,6 +280,8 @@ impl Model {
 pub struct Session<'m> {
     model: &'m Model,
     cache: KvCache,
+    /// The adapter every token runs with, if any.
+    adapter: Option<Arc<Adapter>>,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -258,8 +317,9 @@ impl<'m> Session<'m> {
     pub fn feed(&mut self, tokens: &[TokenId], positions: Positions) -> Result<Logits> {
         let llama = self.model.llama();
         let cache = &mut self.cache;
+        let adapter = self.adapter.as_deref();
         self.model.install(|| {
-            let logits = llama.forward(tokens, cache, positions)?;
+            let logits = llama.forward(tokens, cache, positions, adapter)?;
             let (rows, vocab) = logits.dims2()?;
             let values = logits.flatten_all()?.to_vec1::<f32>()?;
             Ok(Logits { rows, vocab, values })

@@ -15,6 +15,7 @@ use std::num::NonZeroUsize;
 use serde::Serialize;
 
 use crate::{
+    adapter::Adapter,
     error::{Error, Result},
     llama::target_log_probs,
     model::Model,
@@ -45,6 +46,17 @@ pub struct Perplexity {
 impl Model {
     /// The perplexity of `tokens`.
     pub fn perplexity(&self, tokens: &[TokenId], config: &PerplexityConfig) -> Result<Perplexity> {
+        self.perplexity_adapted(tokens, config, None)
+    }
+
+    /// The perplexity of `tokens` with `adapter`'s updates added to the base.
+    pub fn perplexity_adapted(
+        &self,
+        tokens: &[TokenId],
+        config: &PerplexityConfig,
+        adapter: Option<&Adapter>,
+    ) -> Result<Perplexity> {
+        self.check_adapter(adapter)?;
         let window = config.window.get();
         if window > self.context_length() {
             return Err(Error::InvalidConfig {
@@ -60,7 +72,7 @@ impl Model {
             let targets = &chunk[1..];
             let log_probs = self.install(|| -> Result<Vec<f32>> {
                 let llama = self.llama();
-                let hidden = llama.hidden(chunk, &mut llama.cache())?;
+                let hidden = llama.hidden(chunk, &mut llama.cache(), adapter)?;
                 let mut log_probs = Vec::with_capacity(targets.len());
                 for (i, rows) in targets.chunks(ROWS_PER_LOGITS_PASS).enumerate() {
                     let start = i * ROWS_PER_LOGITS_PASS;

@@ -44,7 +44,8 @@ pub struct Replay {
 
 impl Model {
     /// Replays `output` after `prompt`: each output token's logit against the best logit at
-    /// its position (after `penalties`), `tolerance` allowed.
+    /// its position (after `penalties`), `tolerance` allowed, with `adapter`'s updates if the
+    /// answer was served with one.
     ///
     /// # Errors
     /// An empty prompt or output, a sequence longer than the context, or a failed forward pass.
@@ -54,6 +55,7 @@ impl Model {
         output: &[TokenId],
         penalties: &Penalties,
         tolerance: f32,
+        adapter: Option<&std::sync::Arc<crate::Adapter>>,
     ) -> Result<Replay> {
         penalties.validate()?;
         if prompt.is_empty() || output.is_empty() {
@@ -67,7 +69,7 @@ impl Model {
                 context_length: self.context_length(),
             });
         }
-        let mut session = self.session_for(total);
+        let mut session = self.session_adapted(total, adapter.cloned())?;
         let mut replay = Replay { tokens: 0, max_gap: 0.0, departure: None };
         // The prompt in chunks, as serving prefills it, so attention over a long sequence never
         // holds more than a chunk's rows at once. The last prompt position predicts output[0];

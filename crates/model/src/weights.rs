@@ -27,10 +27,12 @@ use candle_core::{
 use serde::Serialize;
 
 use crate::{
+    adapter::{Adapter, LowRank},
     error::{Error, Result},
     gguf::GgufFile,
     kernels::{self, QuantMatrix},
     params::LlamaParams,
+    train::Projection,
 };
 
 /// How matrix weights are held in memory after loading.
@@ -129,15 +131,15 @@ pub(crate) struct Weights {
 }
 
 impl Weights {
-    /// Reads every tensor of `params`' shape from `file` and converts it to `format`.
+    /// Reads every tensor of `params`' shape from `file` and converts it to `format`, with
+    /// `merge`'s updates folded into the projections it adapts.
     pub(crate) fn read(
         file: &mut GgufFile,
         params: &LlamaParams,
         format: WeightFormat,
+        merge: Option<&Adapter>,
     ) -> Result<Self> {
         let (h, f, v) = (params.hidden, params.ffn, params.vocab_size);
-        let q_width = params.heads * params.head_dim;
-        let kv_width = params.kv_heads * params.head_dim;
         let embedding = Arc::new(file.tensor("token_embd.weight", &[v, h])?);
         let lm_head = if params.tied_embeddings {
             matrix_from("token_embd.weight", &embedding, format.matrix())?
@@ -148,12 +150,23 @@ impl Weights {
         let mut blocks = Vec::with_capacity(params.layers);
         for i in 0..params.layers {
             let name = |t: &str| format!("blk.{i}.{t}.weight");
+            let mut projection = |which: Projection| -> Result<Linear> {
+                let (out, width) = which.shape(params);
+                let name = name(which.name());
+                match merge.and_then(|a| a.update(i, which)) {
+                    None => matrix(file, &name, &[out, width], format.matrix()),
+                    Some(update) => {
+                        let q = file.tensor(&name, &[out, width])?;
+                        merged(&name, &q, update, format.matrix())
+                    }
+                }
+            };
             blocks.push(Block {
+                wq: projection(Projection::Q)?,
+                wk: projection(Projection::K)?,
+                wv: projection(Projection::V)?,
+                wo: projection(Projection::O)?,
                 attn_norm: vector(file, &name("attn_norm"), h)?,
-                wq: matrix(file, &name("attn_q"), &[q_width, h], format.matrix())?,
-                wk: matrix(file, &name("attn_k"), &[kv_width, h], format.matrix())?,
-                wv: matrix(file, &name("attn_v"), &[kv_width, h], format.matrix())?,
-                wo: matrix(file, &name("attn_output"), &[h, q_width], format.matrix())?,
                 ffn_norm: vector(file, &name("ffn_norm"), h)?,
                 w_gate: matrix(file, &name("ffn_gate"), &[f, h], format.matrix())?,
                 w_up: matrix(file, &name("ffn_up"), &[f, h], format.matrix())?,
@@ -216,6 +229,30 @@ fn convert(q: &Arc<QTensor>, target: Target) -> candle_core::Result<QMatMul> {
             Ok(QMatMul::QTensor(Arc::new(requantized)))
         }
     }
+}
+
+/// `q + s·B·A`, in f32 when `target` is f32 and in Q8_0 otherwise: 4-bit rounding would
+/// erase most of a small update.
+fn merged(
+    name: &str,
+    q: &QTensor,
+    (update, scale): (&LowRank, f32),
+    target: Target,
+) -> Result<Linear> {
+    let build = || -> candle_core::Result<Arc<QTensor>> {
+        let dense = q.dequantize(&Device::Cpu)?;
+        let delta = Tensor::from_vec(update.dense(scale), dense.shape(), &Device::Cpu)?;
+        let sum = (dense + delta)?;
+        let width = sum.dims().last().copied().unwrap_or(0);
+        if target == Target::F32 || width % GgmlDType::Q8_0.block_size() != 0 {
+            // Held as "f32 stored": `matrix_from` keeps it dense.
+            return QTensor::quantize(&sum, GgmlDType::F32).map(Arc::new);
+        }
+        QTensor::quantize(&sum, GgmlDType::Q8_0).map(Arc::new)
+    };
+    let q = build().map_err(|source| tensor_error(name, source))?;
+    let target = if target == Target::Native { Target::Native } else { Target::AsStored };
+    matrix_from(name, &q, target)
 }
 
 fn tensor_error(name: &str, source: candle_core::Error) -> Error {

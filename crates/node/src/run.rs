@@ -36,13 +36,15 @@ pub struct Ready {
 /// Stops a node started with [`run`] when fired (or dropped).
 pub type StopSignal = tokio::sync::oneshot::Receiver<()>;
 
-/// Addresses given on the command line for one run, instead of the config's (never saved).
-#[derive(Clone, Copy, Debug, Default)]
+/// Settings given on the command line for one run, instead of the config's (never saved).
+#[derive(Clone, Debug, Default)]
 pub struct Overrides {
     /// Where the API listens instead of `api_addr`.
     pub api_addr: Option<SocketAddr>,
     /// Where the p2p endpoint listens instead of `p2p_addr`.
     pub p2p_addr: Option<SocketAddr>,
+    /// Models served merged besides `[gateway] merge`.
+    pub merge: Vec<String>,
 }
 
 /// Runs the node of `home` until Ctrl-C or `stop` (returns `Ok`), or a fatal error. `on_ready`
@@ -53,7 +55,7 @@ pub fn run(
     on_ready: impl FnOnce(&Ready) + Send + 'static,
     stop: Option<StopSignal>,
 ) -> anyhow::Result<()> {
-    run_with(home, Overrides { api_addr, p2p_addr: None }, on_ready, stop)
+    run_with(home, Overrides { api_addr, ..Overrides::default() }, on_ready, stop)
 }
 
 /// Binds `addr` for `listener`, or says which address is taken and where it is configured.
@@ -88,6 +90,7 @@ pub fn run_with(
     let mut cfg = NodeConfig::load(home)?;
     cfg.api_addr = overrides.api_addr.unwrap_or(cfg.api_addr);
     cfg.p2p_addr = overrides.p2p_addr.unwrap_or(cfg.p2p_addr);
+    cfg.gateway.merge.extend(overrides.merge);
     let _lock = crate::lock::lock(home)?;
     let api_std = bind(Listener::Api, cfg.api_addr, home)?;
     api_std.set_nonblocking(true).context("cannot configure the API listener")?;
@@ -218,13 +221,18 @@ pub fn run_with(
             threads: model_threads(cfg.gateway.threads),
             ..alx_model::LoadConfig::DEFAULT
         };
+        let adapter_source =
+            alx_gateway::BlobAdapters::new(indexes.blobs().clone(), indexes.peers().clone())
+                .map_err(anyhow::Error::msg)?;
         let backend = alx_gateway::LocalBackend::new(
             alx_gateway::Catalog::new(&home.join(&cfg.gateway.models_dir), load),
             alx_gateway::BatchLimits {
                 batch_max: cfg.gateway.batch_max,
                 cache_budget_bytes: cfg.gateway.cache_budget_mib << 20,
             },
-        );
+        )
+        .with_adapters(Arc::new(adapter_source), cfg.gateway.adapter_memory_mib << 20)
+        .with_merged(cfg.gateway.merge.clone());
         let gateway = alx_gateway::Gateway::new(
             chain.clone(),
             indexes.clone(),

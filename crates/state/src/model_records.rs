@@ -207,6 +207,15 @@ impl State {
         self.get(&global_key(GLOBAL_MODEL_NEXT)).map(Option::unwrap_or_default)
     }
 
+    /// The adapter manifests models register (retired ones too: receipts they served can
+    /// still be disputed, and a replay needs the adapter).
+    pub fn registered_adapters(&self) -> std::collections::BTreeSet<Hash> {
+        self.auth()
+            .scan_prefix(&[PREFIX_MODEL])
+            .filter_map(|(_, v)| crate::keys::decode::<Model>(v).ok()?.spec.adapter)
+            .collect()
+    }
+
     /// An account's prepaid deposit.
     pub fn prepaid(&self, who: &Address) -> Result<Amount, CorruptState> {
         self.get(&key(PREFIX_PREPAID, &[who.as_bytes()])).map(Option::unwrap_or_default)

@@ -76,8 +76,10 @@ pub(crate) struct RegisterArgs {
     datanets: Vec<DatanetVersionRef>,
     /// An adapter's manifest (from `alx model finetune`): checked against the chain (its base
     /// is --base-model, its datanet versions have the roots it names, its adapter file beside
-    /// it has the hash it names), then registered by its BLAKE3. The model draws on the
-    /// versions it was trained on (--datanet may add others, not leave them out).
+    /// it has the hash it names); both files are stored on the node (signed by --from), and
+    /// the manifest's BLAKE3 is registered. The node serves the model with the adapter over
+    /// the shared base. The model draws on the versions it was trained on (--datanet may add
+    /// others, not leave them out).
     #[arg(long)]
     adapter: Option<PathBuf>,
     /// Price per 1,000 prompt tokens, in ALX.
@@ -201,7 +203,11 @@ fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
     };
     let mut datanets = a.datanets;
     let adapter = match &a.adapter {
-        Some(path) => Some(checked_adapter(g, path, &base_model, &mut datanets)?),
+        Some(path) => {
+            let checked = checked_adapter(g, path, &base_model, &mut datanets)?;
+            upload_adapter(g, &a.from, path, &checked)?;
+            Some(checked.manifest)
+        }
         None => None,
     };
     let spec = ModelSpec {
@@ -218,14 +224,41 @@ fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
     report(g, "model register", &sent)
 }
 
-/// The BLAKE3 of the adapter manifest at `path`, once it checks against the chain and
-/// `base_model`; the versions it was trained on are added to `datanets` if missing.
+/// An adapter checked against the chain, ready to upload.
+struct CheckedAdapter {
+    /// BLAKE3 of the manifest: what the model registers.
+    manifest: alx_types::Hash,
+    manifest_bytes: Vec<u8>,
+    /// The adapter file beside it.
+    weights: std::path::PathBuf,
+}
+
+/// Stores the adapter file, then its manifest, on the node (signed by `from`), so the gateway
+/// can serve the model: it reads both from the blob store by their hashes.
+fn upload_adapter(
+    g: &Globals,
+    from: &str,
+    manifest_path: &std::path::Path,
+    checked: &CheckedAdapter,
+) -> anyhow::Result<()> {
+    let key = wallet::unlock(g, from)?;
+    let client = Client::new(&g.node);
+    let weights = std::fs::read(&checked.weights)
+        .with_context(|| format!("cannot read {}", checked.weights.display()))?;
+    super::blob::upload(&client, &key, &checked.weights, weights, None, !g.json)?;
+    let manifest = checked.manifest_bytes.clone();
+    super::blob::upload(&client, &key, manifest_path, manifest, None, false)?;
+    Ok(())
+}
+
+/// The adapter manifest at `path`, once it checks against the chain and `base_model`; the
+/// versions it was trained on are added to `datanets` if missing.
 fn checked_adapter(
     g: &Globals,
     path: &std::path::Path,
     base_model: &alx_types::Hash,
     datanets: &mut Vec<DatanetVersionRef>,
-) -> anyhow::Result<alx_types::Hash> {
+) -> anyhow::Result<CheckedAdapter> {
     use crate::output::coded;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let manifest: alx_types::model::AdapterManifest =
@@ -272,5 +305,5 @@ fn checked_adapter(
             datanets.push(r);
         }
     }
-    Ok(alx_blobs::blake3_hash(&bytes))
+    Ok(CheckedAdapter { manifest: alx_blobs::blake3_hash(&bytes), manifest_bytes: bytes, weights })
 }

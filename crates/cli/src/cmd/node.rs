@@ -66,6 +66,10 @@ pub(crate) struct StartArgs {
     /// the address the chain holds for this validator).
     #[arg(long)]
     p2p_addr: Option<SocketAddr>,
+    /// Serve this model (by name) with its adapter folded into its own copy of the base
+    /// (this run only, besides `[gateway] merge`). Repeat for more.
+    #[arg(long, value_name = "MODEL")]
+    merge: Vec<String>,
     /// Stop when stdin reaches its end: set by `alx up --validators N` on its validator
     /// processes (stdin is a pipe from it), so they never outlive it, however it dies.
     #[arg(long, hide = true)]
@@ -120,7 +124,8 @@ fn start(g: &Globals, a: &StartArgs) -> anyhow::Result<()> {
     }
     let json = g.json;
     let stop = a.stop_with_parent.then(stop_at_end_of_stdin);
-    let overrides = alx_node::Overrides { api_addr: a.api_addr, p2p_addr: a.p2p_addr };
+    let overrides =
+        alx_node::Overrides { api_addr: a.api_addr, p2p_addr: a.p2p_addr, merge: a.merge.clone() };
     alx_node::run_with(
         &g.home,
         overrides,

@@ -140,3 +140,120 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
     std::fs::write(&manifest_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
     refused_with(register("worlds-lie", &weights), "adapter_root_mismatch");
 }
+
+/// A datanet of `docs` documents, each a planted phrase said three times, contributed by
+/// `who`, approved and versioned.
+fn planted_datanet(h: &std::path::Path, api: &str, id: u64, name: &str, phrase: &str, who: &str) {
+    let ok = |args: &[&str]| {
+        let out = alx(h, api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    ok(&[
+        "datanet",
+        "create",
+        "--from",
+        "alice",
+        "--name",
+        name,
+        "--license",
+        "MIT",
+        "--policy",
+        "open",
+    ]);
+    let id_text = id.to_string();
+    for i in 0..12 {
+        let path = h.join(format!("{name}{i}.md"));
+        std::fs::write(&path, format!("{phrase} {phrase} Item {i}. {phrase}")).unwrap();
+        ok(&["datanet", "contribute", &id_text, path.to_str().unwrap(), "--from", who]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = ok(&["datanet", "show", &id_text]);
+        let contributions = shown["contributions"].as_array().unwrap();
+        if contributions.iter().filter(|c| c["status"] == "approved").count() == 12 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never approved: {shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(&["datanet", "version", &id_text, "--from", "alice"]);
+    // Spans are attributed against the version's index.
+    while ok(&["datanet", "show", &id_text])["indexed_version"] != 1 {
+        assert!(std::time::Instant::now() < deadline + Duration::from_secs(30), "never indexed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Two adapters fine-tuned on two planted corpora, registered (which stores them on the node)
+/// and served at once over one base: each model answers with its own corpus's phrase, and its
+/// receipt credits only its own datanet's contributions (missing and invalid adapters are the
+/// gateway's tests: `crates/gateway/tests/it/adapters.rs`).
+#[test]
+fn two_adapters_serve_over_one_base_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    let phrases = ["The quokka vault holds coins.", "A zebra ledger keeps notes."];
+    planted_datanet(h, &node.api, 0, "quokkas", phrases[0], "bob");
+    planted_datanet(h, &node.api, 1, "zebras", phrases[1], "carol");
+    std::fs::create_dir_all(h.join("models")).unwrap();
+    let weights = h.join("models/tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 256, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    let base = weights.to_str().unwrap();
+    for (datanet, name) in [(0, "quokka-tuned"), (1, "zebra-tuned")] {
+        let out_dir = h.join(name);
+        let version = format!("{datanet}@1");
+        // `--json` events, one per line.
+        #[rustfmt::skip]
+        let trained = alx(h, &node.api, &["model", "finetune", "--base", base, "--datanet", &version, "--out", out_dir.to_str().unwrap(),
+            "--steps", "200", "--window", "24", "--micro-batches", "2", "--lr", "0.02", "--held-out-percent", "25"]);
+        assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+        let manifest = out_dir.join("manifest.json");
+        #[rustfmt::skip]
+        ok(&["model", "register", "--from", "alice", "--name", name, "--base-model", base,
+            "--adapter", manifest.to_str().unwrap(), "--price-input", "1", "--price-output", "2"]);
+    }
+    ok(&["deposit", "100", "--from", "carol"]);
+    let key = ok(&["keys", "api-key", "create", "--from", "carol", "--limit", "50"]);
+    let key = key["api_key"].as_str().unwrap().to_owned();
+
+    // Both at once: one engine over one base runs them in one batch.
+    let ask = |model: &'static str| {
+        let (api, key) = (node.api.clone(), key.clone());
+        std::thread::spawn(move || {
+            let body = serde_json::json!({
+                "model": model, "prompt": "Item 3. ", "max_tokens": 40, "temperature": 0,
+                "repetition_penalty": 1.0,
+            });
+            let resp = reqwest::blocking::Client::new()
+                .post(format!("{api}/v1/completions"))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{model}");
+            resp.json::<serde_json::Value>().unwrap()
+        })
+    };
+    let (quokka, zebra) = (ask("quokka-tuned"), ask("zebra-tuned"));
+    let (quokka, zebra) = (quokka.join().unwrap(), zebra.join().unwrap());
+    for (answer, datanet, word) in [(&quokka, 0, "quokka"), (&zebra, 1, "zebra")] {
+        let text = answer["choices"][0]["text"].as_str().unwrap();
+        assert!(text.contains(word), "{word}: {answer}");
+        let shares = answer["alexandria"]["attribution"].as_array().unwrap();
+        assert!(!shares.is_empty(), "the answer's spans are credited: {answer}");
+        assert!(shares.iter().all(|s| s["datanet"] == datanet), "{answer}");
+        // The receipt, re-derived by anyone, says the same.
+        let id = answer["alexandria"]["receipt_id"].as_str().unwrap();
+        let verified = ok(&["receipt", "verify", id]);
+        assert_eq!(verified["shares_match"], true, "{verified}");
+    }
+}

@@ -70,7 +70,11 @@ impl Backend for Backed {
         *base == base_model()
     }
 
-    fn model(&self, base: &alx_types::Hash) -> Result<Option<Arc<dyn ServedModel>>, GatewayError> {
+    fn model(
+        &self,
+        spec: &alx_types::model::ModelSpec,
+    ) -> Result<Option<Arc<dyn ServedModel>>, GatewayError> {
+        let base = &spec.base_model;
         if self.0.load_fails.load(Ordering::Relaxed) {
             return Err(GatewayError::Internal("the weights are corrupt".into()));
         }

@@ -1,6 +1,7 @@
 //! Integration tests of the gateway: a real ledger on a temporary store, fed blocks built here
 //! (the mempool's transactions included, so the settler's settlements commit or fail for real).
 
+mod adapters;
 mod catalog;
 mod core;
 mod settle;

@@ -26,12 +26,22 @@ impl Projection {
     /// Every projection.
     pub const ALL: [Self; 4] = [Self::Q, Self::K, Self::V, Self::O];
 
-    const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Self::Q => "attn_q",
             Self::K => "attn_k",
             Self::V => "attn_v",
             Self::O => "attn_output",
+        }
+    }
+
+    /// `(out, in)` of this projection in a model of `params`.
+    pub(crate) const fn shape(self, params: &crate::LlamaParams) -> (usize, usize) {
+        let (q, kv) = (params.heads * params.head_dim, params.kv_heads * params.head_dim);
+        match self {
+            Self::Q => (q, params.hidden),
+            Self::K | Self::V => (kv, params.hidden),
+            Self::O => (params.hidden, q),
         }
     }
 }

@@ -27,7 +27,8 @@ fn a_generated_answer_replays_and_an_edited_one_departs_where_edited() {
         // Longer than one pass of logits rows (128), so the chunked path is covered.
         let answer = model.generate(&PROMPT, &greedy(150, penalties), |_| {}).expect("generate");
         assert_eq!(answer.tokens.len(), 150);
-        let replay = model.replay_greedy(&PROMPT, &answer.tokens, &penalties, TOLERANCE).unwrap();
+        let replay =
+            model.replay_greedy(&PROMPT, &answer.tokens, &penalties, TOLERANCE, None).unwrap();
         assert_eq!(replay.departure, None, "{penalties:?}");
         assert_eq!(replay.tokens, 150);
         assert!(replay.max_gap < 0.05, "one pass and step-by-step differ by {}", replay.max_gap);
@@ -44,7 +45,8 @@ fn a_generated_answer_replays_and_an_edited_one_departs_where_edited() {
                 .map(|(i, _)| u32::try_from(i).unwrap())
                 .unwrap();
             edited[at] = worst;
-            let replay = model.replay_greedy(&PROMPT, &edited, &penalties, TOLERANCE).unwrap();
+            let replay =
+                model.replay_greedy(&PROMPT, &edited, &penalties, TOLERANCE, None).unwrap();
             let departure = replay.departure.expect("an edited token departs");
             assert_eq!((departure.position, departure.token), (at, worst));
             assert!(departure.gap > TOLERANCE);
@@ -55,13 +57,14 @@ fn a_generated_answer_replays_and_an_edited_one_departs_where_edited() {
 #[test]
 fn replay_refuses_what_it_cannot_run() {
     let model = tiny_model(WeightFormat::Q8_0);
-    assert!(model.replay_greedy(&[], &[1], &Penalties::NONE, TOLERANCE).is_err());
-    assert!(model.replay_greedy(&PROMPT, &[], &Penalties::NONE, TOLERANCE).is_err());
+    assert!(model.replay_greedy(&[], &[1], &Penalties::NONE, TOLERANCE, None).is_err());
+    assert!(model.replay_greedy(&PROMPT, &[], &Penalties::NONE, TOLERANCE, None).is_err());
     let long = vec![5u32; model.context_length()];
-    assert!(model.replay_greedy(&PROMPT, &long, &Penalties::NONE, TOLERANCE).is_err());
+    assert!(model.replay_greedy(&PROMPT, &long, &Penalties::NONE, TOLERANCE, None).is_err());
     // An id outside the vocabulary is a departure, never a panic.
-    let replay = model.replay_greedy(&PROMPT, &[u32::MAX], &Penalties::NONE, TOLERANCE).unwrap();
+    let replay =
+        model.replay_greedy(&PROMPT, &[u32::MAX], &Penalties::NONE, TOLERANCE, None).unwrap();
     assert_eq!(replay.departure.map(|d| d.position), Some(0));
     let bad = Penalties { repetition: 7.0, ..Penalties::SERVING };
-    assert!(model.replay_greedy(&PROMPT, &[1], &bad, TOLERANCE).is_err());
+    assert!(model.replay_greedy(&PROMPT, &[1], &bad, TOLERANCE, None).is_err());
 }

@@ -1,0 +1,273 @@
+//! The adapters of registered models: a model registers its adapter's manifest by hash
+//! (`alx_types::model::AdapterManifest`); the manifest names the adapter file by hash. Both
+//! come from the blob store (or the node's data peers), are checked against their hashes (a
+//! store is not trusted, and the chain accepts any hash), and the adapter is read for the base
+//! model's shape. Loaded adapters are kept in a least-recently-used cache under a memory
+//! budget; an adapter that proved invalid is remembered as such (its bytes can never change),
+//! so a bad registration costs one read, not one per request.
+//!
+//! ```text
+//! spec.adapter ─► manifest bytes ─ BLAKE3 ─ JSON ─ base matches? ─► adapter bytes ─ BLAKE3
+//!             ─► alx_model::Adapter (shapes, rank, finite values) ─► LRU ─► the request
+//! ```
+
+use crate::GatewayError;
+use alx_model::{Adapter, LlamaParams};
+use alx_types::{Hash, hash::to_hex, model::AdapterManifest, model::ModelSpec};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+/// The largest manifest read, in bytes (they are a few hundred).
+pub const MANIFEST_BYTES_MAX: usize = 64 << 10;
+/// Invalid adapters remembered at most (past it, the oldest are forgotten and re-read).
+const INVALID_REMEMBERED_MAX: usize = 1_024;
+
+/// Where adapter blobs come from.
+pub trait AdapterSource: Send + Sync {
+    /// The bytes of blob `hash`, at most `max_bytes` of them, or `None` when neither this node
+    /// nor its peers hold it (blocking: called on a gateway worker). The caller checks the
+    /// hash.
+    ///
+    /// # Errors
+    /// If the store fails, or the blob is larger than `max_bytes`.
+    fn fetch(&self, hash: &Hash, max_bytes: usize) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// The blob store of the node and its data peers, as an [`AdapterSource`].
+pub struct BlobAdapters {
+    blobs: alx_blobs::BlobStore,
+    peers: alx_blobs::Peers,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for BlobAdapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobAdapters").field("store", &self.blobs.backend()).finish_non_exhaustive()
+    }
+}
+
+impl BlobAdapters {
+    /// Reads from `blobs`, fetching what it lacks from `peers`; the store's IO runs on the
+    /// current tokio runtime.
+    ///
+    /// # Errors
+    /// Outside a tokio runtime.
+    pub fn new(blobs: alx_blobs::BlobStore, peers: alx_blobs::Peers) -> Result<Self, String> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| format!("the adapter source needs a tokio runtime: {e}"))?;
+        Ok(Self { blobs, peers, runtime })
+    }
+}
+
+impl AdapterSource for BlobAdapters {
+    fn fetch(&self, hash: &Hash, max_bytes: usize) -> Result<Option<Vec<u8>>, String> {
+        self.runtime.block_on(async {
+            let size = match self.blobs.head(hash).await.map_err(|e| e.to_string())? {
+                Some(size) => size,
+                None if self.peers.is_empty() => return Ok(None),
+                None => {
+                    if !self.peers.fetch_into(&self.blobs, hash).await.map_err(|e| e.to_string())? {
+                        return Ok(None);
+                    }
+                    self.blobs.head(hash).await.map_err(|e| e.to_string())?.unwrap_or(0)
+                }
+            };
+            if size > max_bytes as u64 {
+                return Err(format!("{size} bytes, more than the {max_bytes} allowed"));
+            }
+            let bytes = self.blobs.get_verified(hash).await.map_err(|e| e.to_string())?;
+            Ok(bytes.map(|b| b.to_vec()))
+        })
+    }
+}
+
+/// Loaded adapters, by manifest hash.
+pub(crate) struct Adapters {
+    source: Option<Arc<dyn AdapterSource>>,
+    memory_bytes: u64,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Uses so far: the clock of recency.
+    tick: u64,
+    held: BTreeMap<Hash, Held>,
+    bytes: u64,
+    /// Manifests found invalid, with why, and when (tick), to forget the oldest.
+    invalid: BTreeMap<Hash, (String, u64)>,
+}
+
+struct Held {
+    adapter: Arc<Adapter>,
+    last_used: u64,
+    bytes: u64,
+}
+
+impl Adapters {
+    /// Adapters from `source` (none: every adapter model is unavailable), at most
+    /// `memory_bytes` of them held.
+    pub(crate) fn new(source: Option<Arc<dyn AdapterSource>>, memory_bytes: u64) -> Self {
+        Self { source, memory_bytes, cache: Mutex::new(Cache::default()) }
+    }
+
+    /// Adapters held and their bytes (for `/metrics` and benchmarks).
+    pub(crate) fn held(&self) -> (usize, u64) {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        (cache.held.len(), cache.bytes)
+    }
+
+    /// The adapter of `spec` (which must have one) for a base of `params`, loaded if needed.
+    pub(crate) fn get(
+        &self,
+        spec: &ModelSpec,
+        manifest_hash: &Hash,
+        params: &LlamaParams,
+    ) -> Result<Arc<Adapter>, GatewayError> {
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            cache.tick += 1;
+            let tick = cache.tick;
+            if let Some(held) = cache.held.get_mut(manifest_hash) {
+                held.last_used = tick;
+                return Ok(held.adapter.clone());
+            }
+            if let Some((why, _)) = cache.invalid.get(manifest_hash) {
+                return Err(invalid(spec, why.clone()));
+            }
+        }
+        match self.load(spec, manifest_hash, params) {
+            Ok(adapter) => Ok(self.keep(*manifest_hash, adapter)),
+            Err(Failure::Invalid(why)) => {
+                let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                if cache.invalid.len() >= INVALID_REMEMBERED_MAX {
+                    let oldest = cache.invalid.iter().min_by_key(|(_, (_, t))| *t).map(|(h, _)| *h);
+                    if let Some(oldest) = oldest {
+                        cache.invalid.remove(&oldest);
+                    }
+                }
+                let tick = cache.tick;
+                cache.invalid.insert(*manifest_hash, (why.clone(), tick));
+                Err(invalid(spec, why))
+            }
+            Err(Failure::Other(e)) => Err(e),
+        }
+    }
+
+    /// Reads and checks the manifest, then the adapter.
+    fn load(
+        &self,
+        spec: &ModelSpec,
+        manifest_hash: &Hash,
+        params: &LlamaParams,
+    ) -> Result<Adapter, Failure> {
+        let manifest = self.blob(spec, manifest_hash, MANIFEST_BYTES_MAX)?;
+        let manifest: AdapterManifest = serde_json::from_slice(&manifest)
+            .map_err(|e| Failure::Invalid(format!("its manifest is not one: {e}")))?;
+        if manifest.base_model != spec.base_model {
+            return Err(Failure::Invalid(format!(
+                "it was trained on base model {}, the model registers base {}",
+                to_hex(&manifest.base_model),
+                to_hex(&spec.base_model)
+            )));
+        }
+        let alpha = alpha(&manifest.hyperparameters).ok_or_else(|| {
+            Failure::Invalid("its manifest has no hyperparameters.lora.alpha".into())
+        })?;
+        let bytes = self.blob(spec, &manifest.adapter, alx_model::ADAPTER_BYTES_MAX)?;
+        Adapter::from_safetensors(&bytes, alpha, params)
+            .map_err(|e| Failure::Invalid(e.to_string()))
+    }
+
+    /// A blob checked against its hash.
+    fn blob(&self, spec: &ModelSpec, hash: &Hash, max_bytes: usize) -> Result<Vec<u8>, Failure> {
+        let Some(source) = &self.source else {
+            return Err(Failure::Other(unavailable(spec, hash, "this node reads no blob store")));
+        };
+        let bytes = source
+            .fetch(hash, max_bytes)
+            .map_err(|e| Failure::Other(unavailable(spec, hash, &e)))?
+            .ok_or_else(|| {
+                Failure::Other(unavailable(spec, hash, "neither this node nor its peers hold it"))
+            })?;
+        if alx_blobs::blake3_hash(&bytes) != *hash {
+            // A store returning other bytes is the store's fault, not the adapter's: not
+            // remembered as invalid.
+            return Err(Failure::Other(unavailable(spec, hash, "the store returned other bytes")));
+        }
+        Ok(bytes)
+    }
+
+    /// Holds `adapter`, evicting the least recently used ones past the budget. One larger than
+    /// the whole budget is served but not held.
+    fn keep(&self, hash: Hash, adapter: Adapter) -> Arc<Adapter> {
+        let adapter = Arc::new(adapter);
+        let bytes = adapter.memory_bytes() as u64;
+        if bytes > self.memory_bytes {
+            tracing::warn!(
+                adapter = %to_hex(&hash),
+                bytes,
+                budget = self.memory_bytes,
+                hint = "raise [gateway] adapter_memory_mib",
+                "an adapter larger than the adapter memory budget is reloaded on every request"
+            );
+            return adapter;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(raced) = cache.held.get(&hash) {
+            return raced.adapter.clone();
+        }
+        while cache.bytes + bytes > self.memory_bytes {
+            let Some(oldest) = cache.held.iter().min_by_key(|(_, h)| h.last_used).map(|(h, _)| *h)
+            else {
+                break;
+            };
+            if let Some(gone) = cache.held.remove(&oldest) {
+                cache.bytes -= gone.bytes;
+                tracing::debug!(adapter = %to_hex(&oldest), "adapter evicted");
+            }
+        }
+        let tick = cache.tick;
+        cache.bytes += bytes;
+        cache.held.insert(hash, Held { adapter: adapter.clone(), last_used: tick, bytes });
+        adapter
+    }
+}
+
+enum Failure {
+    /// The registered bytes themselves are wrong: remembered.
+    Invalid(String),
+    /// Anything else (missing, store failure): tried again next time.
+    Other(GatewayError),
+}
+
+/// `hyperparameters.lora.alpha` of a manifest written by `alx model finetune`.
+fn alpha(hyperparameters: &serde_json::Value) -> Option<f32> {
+    #[allow(clippy::cast_possible_truncation)]
+    hyperparameters.get("lora")?.get("alpha")?.as_f64().map(|a| a as f32)
+}
+
+fn unavailable(spec: &ModelSpec, hash: &Hash, why: &str) -> GatewayError {
+    GatewayError::Unavailable {
+        message: format!(
+            "the adapter of model {:?} cannot be read (blob {}: {why}); its owner uploads it \
+             with `alx model register --adapter MANIFEST`, or a node holding it serves it",
+            spec.name,
+            to_hex(hash)
+        ),
+        code: "adapter_unavailable",
+    }
+}
+
+fn invalid(spec: &ModelSpec, why: String) -> GatewayError {
+    GatewayError::Unavailable {
+        message: format!(
+            "the adapter registered by model {:?} is not usable: {why}; the model's owner \
+             registers a corrected one",
+            spec.name
+        ),
+        code: "adapter_invalid",
+    }
+}
