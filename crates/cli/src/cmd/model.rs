@@ -47,6 +47,14 @@ pub(crate) enum ModelCommand {
     ///
     /// Example: alx model finetune --base smollm2 --datanet 0@1 --out adapters/move --steps 200
     Finetune(super::model_finetune::FinetuneArgs),
+    /// Re-run the fine-tune a manifest describes (same base, datanet versions, data settings
+    /// and hyperparameters) and say whether it reproduces the adapter's hash: training is
+    /// deterministic on one engine version, so an adapter that does not reproduce was not
+    /// trained as its manifest claims.
+    ///
+    /// Example: alx model verify-adapter adapters/move/manifest.json --base smollm2
+    /// Example: alx model verify-adapter move-tuned
+    VerifyAdapter(super::model_finetune::VerifyAdapterArgs),
     /// Retire a model you own: it can no longer be charged for.
     Retire {
         /// Id.
@@ -137,6 +145,7 @@ pub(crate) fn run(g: &Globals, cmd: ModelCommand) -> anyhow::Result<()> {
     match cmd {
         ModelCommand::Register(a) => register(g, a),
         ModelCommand::Finetune(a) => super::model_finetune::run(g, &a),
+        ModelCommand::VerifyAdapter(a) => super::model_finetune::verify_adapter(g, &a),
         ModelCommand::List => {
             let models = client.models()?;
             emit(g.json, &models, || {

@@ -50,9 +50,26 @@ pub(crate) struct FinetuneArgs {
     /// Share of documents held out to measure perplexity, in percent.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     held_out_percent: u32,
-    /// Seed of the adapter's initial values.
+    /// Share of the adapter's inputs dropped while training, in [0, 1) (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// The attention projections adapted, comma-separated from q, k, v, o.
+    #[arg(long, value_delimiter = ',', default_value = "q,k,v,o", value_parser = projection)]
+    targets: Vec<alx_model::train::Projection>,
+    /// Seed of the adapter's initial values and dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+fn projection(s: &str) -> Result<alx_model::train::Projection, String> {
+    use alx_model::train::Projection;
+    match s.trim() {
+        "q" => Ok(Projection::Q),
+        "k" => Ok(Projection::K),
+        "v" => Ok(Projection::V),
+        "o" => Ok(Projection::O),
+        other => Err(format!("{other:?} is not a projection: give q, k, v or o")),
+    }
 }
 
 /// The documents of one datanet version, checked against its root.
@@ -102,33 +119,54 @@ fn documents(client: &Client, d: DatanetVersionRef) -> anyhow::Result<(TrainedOn
     Ok((trained, docs))
 }
 
-pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
-    let base_path = if a.base == "smollm2" {
-        super::model_fetch::fetch_smollm2(&g.home.join("models"))?
-    } else {
-        PathBuf::from(&a.base)
-    };
+/// A fine-tune, fully specified: what `alx model finetune` builds from its flags and
+/// `alx model verify-adapter` from a manifest.
+struct Plan {
+    base_path: PathBuf,
+    datanets: Vec<DatanetVersionRef>,
+    train: TrainConfig,
+    window: usize,
+    micro_batches: usize,
+    held_out_bps: u32,
+}
+
+/// Runs `plan` into `out` (resuming from a checkpoint there) and writes the adapter and its
+/// manifest; returns the manifest, its bytes and the run's report.
+/// With `json_events`, each event is a JSON line on stdout (for `finetune --json`).
+fn run_plan(
+    g: &Globals,
+    plan: &Plan,
+    out: &std::path::Path,
+    json_events: bool,
+) -> anyhow::Result<(AdapterManifest, Vec<u8>, alx_model::train::FinetuneReport)> {
+    plan.train.validate().map_err(|e| {
+        coded(
+            "bad_hyperparameters",
+            e.to_string(),
+            "see `alx model finetune --help` for the ranges",
+        )
+    })?;
     let client = Client::new(&g.node);
     let (mut trained_on, mut docs) = (Vec::new(), Vec::new());
-    for d in &a.datanets {
+    for d in &plan.datanets {
         let (t, mut more) = documents(&client, *d)?;
         trained_on.push(t);
         docs.append(&mut more);
     }
-    std::fs::create_dir_all(&a.out)?;
-    let tokenizer = alx_model::Model::load(&base_path, &alx_model::LoadConfig::DEFAULT)?;
-    let corpus = Corpus::new(tokenizer.tokenizer(), &docs, a.window, a.held_out_percent * 100)?;
+    std::fs::create_dir_all(out)?;
+    let tokenizer = alx_model::Model::load(&plan.base_path, &alx_model::LoadConfig::DEFAULT)?;
+    let corpus = Corpus::new(tokenizer.tokenizer(), &docs, plan.window, plan.held_out_bps)?;
     drop(tokenizer);
-    let base = FrozenBase::load(&base_path, a.window + 1)?;
-    let mut train = TrainConfig { lr: a.lr, ..TrainConfig::new(a.steps) };
-    train.lora.rank = a.rank;
-    train.lora.alpha = a.alpha;
-    train.lora.seed = a.seed;
-    let options = FinetuneOptions { train, micro_batches: a.micro_batches, checkpoint_every: 10 };
+    let base = FrozenBase::load(&plan.base_path, plan.window + 1)?;
+    let options = FinetuneOptions {
+        train: plan.train.clone(),
+        micro_batches: plan.micro_batches,
+        checkpoint_every: 10,
+    };
     let (adapter_path, checkpoint) =
-        (a.out.join("adapter.safetensors"), a.out.join("checkpoint.safetensors"));
+        (out.join("adapter.safetensors"), out.join("checkpoint.safetensors"));
     let bar = (!g.json).then(|| {
-        let bar = indicatif::ProgressBar::new(a.steps);
+        let bar = indicatif::ProgressBar::new(plan.train.total_steps);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  eta {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -136,7 +174,7 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         bar
     });
     let report = finetune(&base, &corpus, &options, (&adapter_path, &checkpoint), |e| {
-        if g.json {
+        if json_events {
             println!("{}", serde_json::to_string(e).unwrap_or_default());
         }
         if let (Some(bar), Event::Step { report, tokens_per_s, .. }) = (&bar, e) {
@@ -151,14 +189,14 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let manifest = AdapterManifest {
-        base_model: super::model::file_hash(&base_path)?,
+        base_model: super::model::file_hash(&plan.base_path)?,
         adapter: super::model::file_hash(&adapter_path)?,
         datanets: trained_on,
         hyperparameters: serde_json::to_value(&options.train)?,
         data: serde_json::json!({
-            "window": a.window,
-            "micro_batches": a.micro_batches,
-            "held_out_bps": a.held_out_percent * 100,
+            "window": plan.window,
+            "micro_batches": plan.micro_batches,
+            "held_out_bps": plan.held_out_bps,
             "train_windows": corpus.train.len(),
             "held_out_windows": corpus.held_out.len(),
         }),
@@ -168,8 +206,44 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         steps: report.steps,
     };
     let bytes = serde_json::to_vec_pretty(&manifest)?;
-    let manifest_path = a.out.join("manifest.json");
-    std::fs::write(&manifest_path, &bytes)?;
+    std::fs::write(out.join("manifest.json"), &bytes)?;
+    Ok((manifest, bytes, report))
+}
+
+fn base_path(g: &Globals, base: &str) -> anyhow::Result<PathBuf> {
+    Ok(if base == "smollm2" {
+        super::model_fetch::fetch_smollm2(&g.home.join("models"))?
+    } else {
+        PathBuf::from(base)
+    })
+}
+
+pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
+    let mut train = TrainConfig { lr: a.lr, ..TrainConfig::new(a.steps) };
+    train.lora.rank = a.rank;
+    train.lora.alpha = a.alpha;
+    train.lora.seed = a.seed;
+    train.lora.dropout = a.dropout;
+    train.lora.targets = a.targets.clone();
+    // Checked before anything is fetched or loaded.
+    train.validate().map_err(|e| {
+        coded(
+            "bad_hyperparameters",
+            e.to_string(),
+            "see `alx model finetune --help` for the ranges",
+        )
+    })?;
+    let plan = Plan {
+        base_path: base_path(g, &a.base)?,
+        datanets: a.datanets.clone(),
+        train,
+        window: a.window,
+        micro_batches: a.micro_batches,
+        held_out_bps: a.held_out_percent * 100,
+    };
+    let (_, bytes, report) = run_plan(g, &plan, &a.out, g.json)?;
+    let (adapter_path, manifest_path) =
+        (a.out.join("adapter.safetensors"), a.out.join("manifest.json"));
     // BLAKE3, as the blob store keys the bytes it holds.
     let hash = to_hex(&alx_blobs::blake3_hash(&bytes));
     let done = serde_json::json!({
@@ -190,6 +264,130 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
             report.held_out_perplexity_before,
             report.held_out_perplexity_after,
             manifest_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// `alx model verify-adapter`.
+#[derive(Args)]
+pub(crate) struct VerifyAdapterArgs {
+    /// A manifest.json, or a registered model (name or id) whose manifest the node holds.
+    manifest: String,
+    /// The base model the manifest names: a GGUF file, or `smollm2`.
+    #[arg(long, default_value = "smollm2")]
+    base: String,
+}
+
+/// The manifest at a path, or the one a registered model names (fetched and checked against
+/// its hash).
+fn manifest_of(g: &Globals, what: &str) -> anyhow::Result<(AdapterManifest, alx_types::Hash)> {
+    let bytes = if std::path::Path::new(what).is_file() {
+        std::fs::read(what)?
+    } else {
+        let client = Client::new(&g.node);
+        let model = client.model(what)?;
+        let hash = model.spec.adapter.ok_or_else(|| {
+            coded("no_adapter", format!("model {what} has no adapter"), "give a fine-tuned model")
+        })?;
+        let (_, mut reader) = client.get_blob(&hash)?;
+        let mut bytes = Vec::new();
+        reader.by_ref().take(alx_gateway::MANIFEST_BYTES_MAX as u64 + 1).read_to_end(&mut bytes)?;
+        if alx_blobs::blake3_hash(&bytes) != hash {
+            return Err(coded(
+                "blob_mismatch",
+                "the node served another manifest than the model registers",
+                "the node may be lying; try another --node",
+            ));
+        }
+        bytes
+    };
+    let manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        coded(
+            "bad_manifest",
+            format!("not an adapter manifest: {e}"),
+            "give the manifest.json `alx model finetune` wrote",
+        )
+    })?;
+    Ok((manifest, alx_blobs::blake3_hash(&bytes)))
+}
+
+pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Result<()> {
+    let (manifest, manifest_hash) = manifest_of(g, &a.manifest)?;
+    let base_path = base_path(g, &a.base)?;
+    if super::model::file_hash(&base_path)? != manifest.base_model {
+        return Err(coded(
+            "adapter_base_mismatch",
+            format!("{} is not the base the adapter was trained on", base_path.display()),
+            format!("give --base the GGUF file whose BLAKE3 is {}", to_hex(&manifest.base_model)),
+        ));
+    }
+    let field = |name: &str| manifest.data.get(name).and_then(serde_json::Value::as_u64);
+    let (Some(window), Some(micro_batches), Some(held_out_bps)) =
+        (field("window"), field("micro_batches"), field("held_out_bps"))
+    else {
+        return Err(coded(
+            "bad_manifest",
+            "the manifest's data settings are incomplete",
+            "give a manifest `alx model finetune` wrote",
+        ));
+    };
+    let train: TrainConfig =
+        serde_json::from_value(manifest.hyperparameters.clone()).map_err(|e| {
+            coded(
+                "bad_manifest",
+                format!("its hyperparameters: {e}"),
+                "give a manifest `alx model finetune` wrote",
+            )
+        })?;
+    let plan = Plan {
+        base_path,
+        datanets: manifest
+            .datanets
+            .iter()
+            .map(|t| DatanetVersionRef { datanet: t.datanet, version: t.version })
+            .collect(),
+        train,
+        window: usize::try_from(window)?,
+        micro_batches: usize::try_from(micro_batches)?,
+        held_out_bps: u32::try_from(held_out_bps)?,
+    };
+    let scratch = tempfile::tempdir()?;
+    let (again, _, report) = run_plan(g, &plan, scratch.path(), false)?;
+    let same_roots = again.datanets == manifest.datanets;
+    let matches = again.adapter == manifest.adapter && same_roots;
+    let doc = serde_json::json!({
+        "manifest": to_hex(&manifest_hash),
+        "matches": matches,
+        "adapter_expected": to_hex(&manifest.adapter),
+        "adapter_reproduced": to_hex(&again.adapter),
+        "datanet_roots_match": same_roots,
+        "engine_expected": manifest.engine,
+        "engine": again.engine,
+        "held_out_perplexity_after": report.held_out_perplexity_after,
+        "seconds": report.seconds,
+    });
+    if !matches {
+        let engine = if again.engine == manifest.engine { "" } else { " (another engine version)" };
+        let roots = if same_roots { "" } else { "; the datanet versions have other roots now" };
+        return Err(coded(
+            "adapter_mismatch",
+            format!(
+                "the fine-tune reproduces adapter {}, the manifest names {}{engine}{roots}",
+                to_hex(&again.adapter),
+                to_hex(&manifest.adapter)
+            ),
+            "the adapter was not trained as its manifest says, or on another engine",
+        ));
+    }
+    if g.json {
+        println!("{doc}");
+    } else {
+        println!(
+            "adapter {} reproduced from its manifest ({} steps, {:.0} s)",
+            to_hex(&again.adapter),
+            report.steps,
+            report.seconds
         );
     }
     Ok(())

@@ -131,6 +131,26 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
     let model = json(&ok(&["model", "show", "worlds-tuned"]));
     assert_eq!(model["adapter"], done["manifest_blake3"], "{model}");
     assert_eq!(model["datanets"][0]["datanet"], 0, "{model}");
+    // Anyone re-runs the fine-tune from the manifest the model registers (fetched from the
+    // node, checked against its hash) and gets the adapter's hash back.
+    let base_arg = weights.to_str().unwrap();
+    let verified = json(&ok(&["model", "verify-adapter", "worlds-tuned", "--base", base_arg]));
+    assert_eq!(verified["matches"], true, "{verified}");
+    assert_eq!(verified["adapter_reproduced"], manifest["adapter"], "{verified}");
+    // A manifest that claims another adapter does not reproduce.
+    let mut claimed = manifest.clone();
+    claimed["adapter"] = serde_json::json!("11".repeat(32));
+    let claimed_path = h.join("claimed.json");
+    std::fs::write(&claimed_path, serde_json::to_vec(&claimed).unwrap()).unwrap();
+    let claimed_path = claimed_path.to_str().unwrap();
+    refused_with(
+        alx(h, &node.api, &["model", "verify-adapter", claimed_path, "--base", base_arg]),
+        "adapter_mismatch",
+    );
+    // Bad hyperparameters are refused before anything runs.
+    #[rustfmt::skip]
+    let bad = alx(h, &node.api, &["model", "finetune", "--base", base_arg, "--datanet", "0@1", "--out", h.join("bad").to_str().unwrap(), "--rank", "0"]);
+    refused_with(bad, "bad_hyperparameters");
     // Another base, or a manifest naming another root, is refused with a clear code.
     let other = h.join("other.gguf");
     alx_model::tiny::write(&other, &alx_model::tiny::TinySpec { seed: 9, ..spec }).unwrap();

@@ -55,15 +55,41 @@ pub struct LoraConfig {
     pub alpha: f32,
     /// The projections updated in every block.
     pub targets: Vec<Projection>,
-    /// Seed of `A`'s initial values.
+    /// Seed of `A`'s initial values (and of the dropout masks).
     pub seed: u64,
+    /// Share of the update's inputs zeroed while training (the survivors scaled up to keep
+    /// the mean), in `[0, 1)`; 0 is off. Masks come from the seed, the step and the
+    /// micro-batch, so a run resumed from a checkpoint draws the same ones.
+    #[serde(default)]
+    pub dropout: f32,
 }
 
 impl LoraConfig {
-    /// Rank 8, α 16, every attention projection, seed 0.
+    /// Refuses a shape that cannot be trained or served.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] saying which value and its range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidConfig { reason });
+        if !(1..=crate::RANK_MAX).contains(&self.rank) {
+            return bad(format!("rank {} is not 1 to {}", self.rank, crate::RANK_MAX));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return bad(format!("alpha {} is not a positive number", self.alpha));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout {} is not in [0, 1)", self.dropout));
+        }
+        if self.targets.is_empty() {
+            return bad("an adapter needs at least one projection".into());
+        }
+        Ok(())
+    }
+
+    /// Rank 8, α 16, every attention projection, seed 0, no dropout.
     #[must_use]
     pub fn default_for_attention() -> Self {
-        Self { rank: 8, alpha: 16.0, targets: Projection::ALL.to_vec(), seed: 0 }
+        Self { rank: 8, alpha: 16.0, targets: Projection::ALL.to_vec(), seed: 0, dropout: 0.0 }
     }
 }
 
@@ -72,18 +98,25 @@ pub(crate) struct Lora {
     pub(crate) config: LoraConfig,
     /// (block, projection) → (A, B).
     pairs: BTreeMap<(usize, Projection), (Var, Var)>,
+    /// The dropout stream of the forward pass being trained, if any (none when evaluating).
+    dropout_stream: std::cell::Cell<Option<u64>>,
 }
 
-/// SplitMix64, then Box–Muller: the same seed gives the same initial adapter on every machine.
-fn normal_stream(seed: u64, n: usize, std: f32) -> Vec<f32> {
+/// SplitMix64: a stream of 64-bit values from a seed, the same on every machine.
+pub(crate) fn splitmix(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
-    let mut next = move || {
+    move || {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
-    };
+    }
+}
+
+/// SplitMix64, then Box–Muller: the same seed gives the same initial adapter on every machine.
+fn normal_stream(seed: u64, n: usize, std: f32) -> Vec<f32> {
+    let mut next = splitmix(seed);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         #[allow(clippy::cast_precision_loss)]
@@ -105,11 +138,7 @@ impl Lora {
         config: LoraConfig,
         shapes: &BTreeMap<(usize, Projection), (usize, usize)>,
     ) -> Result<Self> {
-        if config.rank == 0 || config.targets.is_empty() {
-            return Err(Error::InvalidConfig {
-                reason: "a LoRA adapter needs a rank of at least 1 and a projection".into(),
-            });
-        }
+        config.validate()?;
         let mut pairs = BTreeMap::new();
         for (i, (&key, &(out, inp))) in
             shapes.iter().filter(|((_, p), _)| config.targets.contains(p)).enumerate()
@@ -125,7 +154,29 @@ impl Lora {
             let b = Var::zeros((out, config.rank), candle_core::DType::F32, &Device::Cpu)?;
             pairs.insert(key, (a, b));
         }
-        Ok(Self { config, pairs })
+        Ok(Self { config, pairs, dropout_stream: std::cell::Cell::new(None) })
+    }
+
+    /// Sets the dropout stream of the next forward passes (`None`: no dropout, as when
+    /// evaluating).
+    pub(crate) fn set_dropout_stream(&self, stream: Option<u64>) {
+        self.dropout_stream.set(stream);
+    }
+
+    /// `x` with the dropout of this pass for (block, projection) applied, if any.
+    fn dropped(&self, block: usize, which: Projection, x: &Tensor) -> Result<Tensor> {
+        let p = self.config.dropout;
+        let Some(stream) = self.dropout_stream.get().filter(|_| p > 0.0) else {
+            return Ok(x.clone());
+        };
+        let key = (block as u64) << 8 | which as u64;
+        let mut next = splitmix(stream ^ key.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        let keep = 1.0 / (1.0 - p);
+        #[allow(clippy::cast_precision_loss)]
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if ((next() >> 40) as f32 / (1u64 << 24) as f32) < p { 0.0 } else { keep })
+            .collect();
+        Ok((x * Tensor::from_vec(mask, x.shape(), &Device::Cpu)?)?)
     }
 
     /// The variables, in a fixed order (A then B of each (block, projection)).
@@ -143,7 +194,7 @@ impl Lora {
         let Some((a, b)) = self.pairs.get(&(block, which)) else { return Ok(None) };
         #[allow(clippy::cast_precision_loss)]
         let scale = f64::from(self.config.alpha) / self.config.rank as f64;
-        let low = x.matmul(&a.as_tensor().t()?)?;
+        let low = self.dropped(block, which, x)?.matmul(&a.as_tensor().t()?)?;
         Ok(Some((low.matmul(&b.as_tensor().t()?)? * scale)?))
     }
 

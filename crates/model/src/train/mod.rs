@@ -65,6 +65,37 @@ impl TrainConfig {
         }
     }
 
+    /// Refuses values that cannot train.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] saying which value and its range.
+    pub fn validate(&self) -> Result<()> {
+        self.lora.validate()?;
+        let bad = |reason: String| Err(Error::InvalidConfig { reason });
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(format!("learning rate {} is not in (0, 1]", self.lr));
+        }
+        if self.total_steps == 0 || self.total_steps > STEPS_MAX {
+            return bad(format!("{} steps is not 1 to {STEPS_MAX}", self.total_steps));
+        }
+        if self.warmup_steps > self.total_steps {
+            return bad(format!(
+                "{} warm-up steps is more than the {} steps",
+                self.warmup_steps, self.total_steps
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return bad(format!("min_lr_ratio {} is not in [0, 1]", self.min_lr_ratio));
+        }
+        if !(0.0..1.0).contains(&self.weight_decay) {
+            return bad(format!("weight decay {} is not in [0, 1)", self.weight_decay));
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
+            return bad(format!("clip norm {} is not a positive number", self.clip_norm));
+        }
+        Ok(())
+    }
+
     /// The learning rate of step `step` (from 0).
     #[must_use]
     pub fn lr_at(&self, step: u64) -> f64 {
@@ -105,6 +136,8 @@ pub struct Trainer<'b> {
     step: u64,
 }
 
+/// The most optimizer steps a run may take.
+pub const STEPS_MAX: u64 = 1_000_000;
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f64 = 1e-8;
@@ -115,6 +148,7 @@ impl<'b> Trainer<'b> {
     /// # Errors
     /// An adapter configuration that is not valid.
     pub fn new(base: &'b FrozenBase, config: TrainConfig) -> Result<Self> {
+        config.validate()?;
         let mut shapes = BTreeMap::new();
         for (i, b) in base.blocks.iter().enumerate() {
             for (p, w) in [
@@ -170,8 +204,15 @@ impl<'b> Trainer<'b> {
         let vars = self.lora.vars();
         let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
         let (mut loss_sum, mut tokens) = (0.0f32, 0usize);
-        for batch in batches {
-            let loss = self.loss_tensor(batch)?;
+        for (i, batch) in batches.iter().enumerate() {
+            // This micro-batch's dropout masks: from the seed, the step and its place alone.
+            let stream = self.config.lora.seed
+                ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (i as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+            self.lora.set_dropout_stream(Some(stream));
+            let loss = self.loss_tensor(batch);
+            self.lora.set_dropout_stream(None);
+            let loss = loss?;
             loss_sum += loss.to_scalar::<f32>()?;
             tokens += batch.len() - 1;
             let grads = loss.backward()?;

@@ -148,3 +148,59 @@ fn a_run_over_documents_lowers_held_out_perplexity_and_resumes() {
     assert_eq!(resumed.steps, 20);
     assert_eq!(std::fs::read(&adapter2).unwrap(), whole, "resumed to the same adapter");
 }
+
+/// Dropout masks come from the seed, the step and the micro-batch: a run with dropout trains
+/// differently from one without, and a run resumed from a checkpoint draws the same masks.
+#[test]
+fn dropout_is_seeded_and_resumes_bit_for_bit() {
+    let file = tiny_file(&spec());
+    let base = FrozenBase::load(&file.path, 128).unwrap();
+    let tokens = text();
+    let batches: [&[u32]; 2] = [&tokens[..33], &tokens[33..]];
+    let mut with = config(10);
+    with.lora.dropout = 0.2;
+    let run = |config: &TrainConfig, steps: usize, from: Option<&std::path::Path>| {
+        let mut trainer = Trainer::new(&base, config.clone()).unwrap();
+        if let Some(checkpoint) = from {
+            trainer.load_checkpoint(checkpoint).unwrap();
+        }
+        let reports: Vec<_> = (0..steps).map(|_| trainer.step(&batches).unwrap()).collect();
+        (trainer, reports)
+    };
+    let (_, plain) = run(&config(10), 6, None);
+    let (whole, dropped) = run(&with, 6, None);
+    assert_ne!(plain, dropped, "dropout changes the training");
+    let (half, _) = run(&with, 3, None);
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("c.safetensors");
+    half.save_checkpoint(&checkpoint).unwrap();
+    let (resumed, rest) = run(&with, 3, Some(&checkpoint));
+    assert_eq!(&rest[..], &dropped[3..]);
+    assert_eq!(resumed.loss(&tokens).unwrap(), whole.loss(&tokens).unwrap());
+}
+
+#[test]
+fn hyperparameters_out_of_range_are_refused() {
+    let file = tiny_file(&spec());
+    let base = FrozenBase::load(&file.path, 128).unwrap();
+    type Edit = Box<dyn Fn(&mut TrainConfig)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (Box::new(|c| c.lora.rank = 0), "rank"),
+        (Box::new(|c| c.lora.rank = 100_000), "rank"),
+        (Box::new(|c| c.lora.alpha = f32::NAN), "alpha"),
+        (Box::new(|c| c.lora.dropout = 1.0), "dropout"),
+        (Box::new(|c| c.lora.targets.clear()), "projection"),
+        (Box::new(|c| c.lr = -1.0), "learning rate"),
+        (Box::new(|c| c.lr = f64::INFINITY), "learning rate"),
+        (Box::new(|c| c.total_steps = 0), "steps"),
+        (Box::new(|c| c.warmup_steps = 11), "warm-up"),
+        (Box::new(|c| c.weight_decay = 2.0), "weight decay"),
+        (Box::new(|c| c.clip_norm = 0.0), "clip norm"),
+    ];
+    for (i, (edit, expected)) in cases.into_iter().enumerate() {
+        let mut c = config(10);
+        edit(&mut c);
+        let err = Trainer::new(&base, c).err().expect("refused");
+        assert!(err.to_string().contains(expected), "case {i}: {err}");
+    }
+}
