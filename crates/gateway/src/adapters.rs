@@ -42,6 +42,12 @@ pub struct BlobAdapters {
     runtime: tokio::runtime::Handle,
 }
 
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapters").field("memory_bytes", &self.memory_bytes).finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for BlobAdapters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlobAdapters").field("store", &self.blobs.backend()).finish_non_exhaustive()
@@ -84,7 +90,7 @@ impl AdapterSource for BlobAdapters {
 }
 
 /// Loaded adapters, by manifest hash.
-pub(crate) struct Adapters {
+pub struct Adapters {
     source: Option<Arc<dyn AdapterSource>>,
     memory_bytes: u64,
     cache: Mutex<Cache>,
@@ -109,18 +115,25 @@ struct Held {
 impl Adapters {
     /// Adapters from `source` (none: every adapter model is unavailable), at most
     /// `memory_bytes` of them held.
-    pub(crate) fn new(source: Option<Arc<dyn AdapterSource>>, memory_bytes: u64) -> Self {
+    #[must_use]
+    pub fn new(source: Option<Arc<dyn AdapterSource>>, memory_bytes: u64) -> Self {
         Self { source, memory_bytes, cache: Mutex::new(Cache::default()) }
     }
 
     /// Adapters held and their bytes (for `/metrics` and benchmarks).
-    pub(crate) fn held(&self) -> (usize, u64) {
+    #[must_use]
+    pub fn held(&self) -> (usize, u64) {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         (cache.held.len(), cache.bytes)
     }
 
-    /// The adapter of `spec` (which must have one) for a base of `params`, loaded if needed.
-    pub(crate) fn get(
+    /// The adapter of `spec` (registered as `manifest_hash`) for a base of `params`, loaded
+    /// if needed.
+    ///
+    /// # Errors
+    /// [`GatewayError::Unavailable`]: `adapter_unavailable` when it cannot be read (tried
+    /// again next time), `adapter_invalid` when its bytes are wrong (remembered).
+    pub fn get(
         &self,
         spec: &ModelSpec,
         manifest_hash: &Hash,

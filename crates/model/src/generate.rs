@@ -169,9 +169,21 @@ impl Model {
         &self,
         prompt: &[TokenId],
         config: &GenerateConfig,
+        on_text: impl FnMut(&str),
+    ) -> Result<Completion> {
+        self.generate_adapted(prompt, config, None, on_text)
+    }
+
+    /// [`Model::generate`] with `adapter`'s updates added to the base.
+    pub fn generate_adapted(
+        &self,
+        prompt: &[TokenId],
+        config: &GenerateConfig,
+        adapter: Option<std::sync::Arc<crate::Adapter>>,
         mut on_text: impl FnMut(&str),
     ) -> Result<Completion> {
-        let mut generation = self.generation(prompt, config)?;
+        let mut generation = self.generation_adapted(prompt, config, adapter)?;
+        generation.prefill(usize::MAX)?;
         let mut text = String::new();
         for piece in generation.by_ref() {
             let piece = piece?;

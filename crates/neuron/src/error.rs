@@ -148,6 +148,9 @@ pub enum NeuronError {
         /// Where they were looked for.
         dir: PathBuf,
     },
+    /// A model's adapter cannot be used (missing from the node's blob store, or invalid).
+    #[error("{0}")]
+    Adapter(String),
     /// The subnet's datanet versions hold no approved text to score models on.
     #[error("the subnet's datanet versions have no approved text to evaluate on")]
     NoHeldOut,
@@ -198,6 +201,7 @@ impl NeuronError {
             Self::Model(_) => "model_error",
             Self::MissingModel { .. } => "missing_model",
             Self::MissingWeights { .. } => "missing_weights",
+            Self::Adapter(_) => "adapter_unusable",
             Self::Io { .. } => "io_error",
             Self::BadStoreFile { .. } => "bad_weights_file",
             Self::NoRandomness(_) => "no_randomness",
@@ -209,7 +213,11 @@ impl NeuronError {
     #[must_use]
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::Client(_) | Self::Stopped | Self::NoRandomness(_) | Self::MissingModel { .. } => {
+            Self::Client(_)
+            | Self::Stopped
+            | Self::NoRandomness(_)
+            | Self::MissingModel { .. }
+            | Self::Adapter(_) => {
                 return None;
             }
             Self::Model(_) => "check the weights file with `alx model show`".into(),

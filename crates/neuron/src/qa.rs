@@ -22,9 +22,9 @@
 //! whitespace (SQuAD's rule without dropping articles); whole words, so that `4` is not found
 //! in `1945`.
 
-use alx_model::{GenerateConfig, Message, Model, Role, Sampling};
+use alx_model::{GenerateConfig, Message, Role, Sampling};
 
-use crate::NeuronError;
+use crate::{NeuronError, score::Weights};
 
 /// Most tokens generated for one answer.
 const ANSWER_TOKENS_MAX: usize = 64;
@@ -142,10 +142,10 @@ pub fn is_correct(expected: &str, generated: &str) -> bool {
 }
 
 /// Asks `model` every pair (see the module docs).
-pub fn accuracy(model: &Model, pairs: &[QaPair]) -> Result<Accuracy, NeuronError> {
+pub fn accuracy(weights: &Weights, pairs: &[QaPair]) -> Result<Accuracy, NeuronError> {
     let mut accuracy = Accuracy { correct: 0, asked: pairs.len() };
     for pair in pairs {
-        if answer(model, pair)?.is_some_and(|text| is_correct(&pair.answer, &text)) {
+        if answer(weights, pair)?.is_some_and(|text| is_correct(&pair.answer, &text)) {
             accuracy.correct += 1;
         }
     }
@@ -154,7 +154,8 @@ pub fn accuracy(model: &Model, pairs: &[QaPair]) -> Result<Accuracy, NeuronError
 
 /// The model's greedy answer to `pair`'s question; `None` when the prompt and the room for
 /// the answer exceed its context.
-fn answer(model: &Model, pair: &QaPair) -> Result<Option<String>, NeuronError> {
+fn answer(weights: &Weights, pair: &QaPair) -> Result<Option<String>, NeuronError> {
+    let model = &weights.model;
     let tokenizer = model.tokenizer();
     let expected = tokenizer.encode(&pair.answer)?.len();
     let max_tokens = expected.saturating_add(ANSWER_TOKENS_MARGIN).min(ANSWER_TOKENS_MAX);
@@ -173,13 +174,13 @@ fn answer(model: &Model, pair: &QaPair) -> Result<Option<String>, NeuronError> {
         stop,
         penalties: alx_model::Penalties::SERVING,
     };
-    Ok(Some(model.generate(&prompt, &config, |_| {})?.text))
+    Ok(Some(model.generate_adapted(&prompt, &config, weights.adapter.clone(), |_| {})?.text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alx_model::{LoadConfig, tiny};
+    use alx_model::{LoadConfig, Model, tiny};
 
     fn pair(question: &str, answer: &str) -> QaPair {
         QaPair { question: question.to_owned(), answer: answer.to_owned() }
@@ -271,13 +272,13 @@ mod tests {
         }
     }
 
-    fn tiny_model(context_length: usize) -> (tempfile::TempDir, Model) {
+    fn tiny_model(context_length: usize) -> (tempfile::TempDir, Weights) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("tiny.gguf");
         let spec = tiny::TinySpec { context_length, ..tiny::TinySpec::DEFAULT };
         tiny::write(&path, &spec).expect("write the tiny model");
         let model = Model::load(&path, &LoadConfig::DEFAULT).expect("load the tiny model");
-        (dir, model)
+        (dir, Weights::bare(model.into()))
     }
 
     #[test]
@@ -302,7 +303,7 @@ mod tests {
     #[test]
     fn smollm2_answers_the_capital_of_france_slow() {
         let path = crate::testing::smollm2();
-        let model = Model::load(&path, &LoadConfig::DEFAULT).expect("load SmolLM2");
+        let model = Weights::bare(Model::load(&path, &LoadConfig::DEFAULT).expect("load").into());
         let question = "What is the capital of France?";
         let right = accuracy(&model, &[pair(question, "Paris")]).expect("accuracy");
         assert_eq!(right, Accuracy { correct: 1, asked: 1 });

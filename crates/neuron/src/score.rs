@@ -26,10 +26,10 @@ use crate::{
     qa::{self, Accuracy, QaPair},
 };
 use alx_client::Client;
-use alx_model::{Model, PerplexityConfig};
+use alx_model::{Adapter, Model, PerplexityConfig};
 use alx_types::{
-    Hash,
     datanet::MediaType,
+    model::ModelSpec,
     subnet_api::{NeuronJson, SubnetJson},
 };
 use std::{io::Read as _, num::NonZeroUsize, path::PathBuf, sync::Arc};
@@ -48,10 +48,32 @@ pub trait Scorer {
     fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError>;
 }
 
-/// Model weights by content hash (the node's model directory, for the CLI).
+/// A registered model as scored: its base, and its fine-tuned adapter if it has one.
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// The base model.
+    pub model: Arc<Model>,
+    /// The adapter the model registers, applied over the base.
+    pub adapter: Option<Arc<Adapter>>,
+}
+
+impl Weights {
+    /// A model without an adapter.
+    #[must_use]
+    pub const fn bare(model: Arc<Model>) -> Self {
+        Self { model, adapter: None }
+    }
+}
+
+/// The weights of registered models (the node's model directory and the adapters in its blob
+/// store, for the CLI).
 pub trait ModelSource {
-    /// The model whose weights hash to `hash`, or `None` when they are not here.
-    fn model(&self, hash: &Hash) -> Result<Option<Arc<Model>>, NeuronError>;
+    /// The weights `spec` registers (its base by content hash, and its adapter, checked), or
+    /// `None` when the base is not here.
+    ///
+    /// # Errors
+    /// A base that does not load, or an adapter that is missing or invalid.
+    fn model(&self, spec: &ModelSpec) -> Result<Option<Weights>, NeuronError>;
     /// Where the weights are looked for, for messages.
     fn location(&self) -> PathBuf;
 }
@@ -116,9 +138,10 @@ pub struct Score {
     pub accuracy: Option<Accuracy>,
 }
 
-/// Scores `model` on at most `budget` tokens of `texts` (each text in windows of up to 256
-/// tokens).
-pub fn score(model: &Model, texts: &[String], budget: usize) -> Result<Score, NeuronError> {
+/// Scores `weights` (with its adapter, if any) on at most `budget` tokens of `texts` (each
+/// text in windows of up to 256 tokens).
+pub fn score(weights: &Weights, texts: &[String], budget: usize) -> Result<Score, NeuronError> {
+    let model = &weights.model;
     let (mut nll, mut tokens, mut bytes) = (0.0f64, 0usize, 0usize);
     let window = NonZeroUsize::new(WINDOW_TOKENS_MAX.min(model.context_length()))
         .ok_or(NeuronError::NoHeldOut)?;
@@ -132,7 +155,11 @@ pub fn score(model: &Model, texts: &[String], budget: usize) -> Result<Score, Ne
         if ids.len() < 2 {
             continue;
         }
-        let p = model.perplexity(&ids, &PerplexityConfig { window })?;
+        let p = model.perplexity_adapted(
+            &ids,
+            &PerplexityConfig { window },
+            weights.adapter.as_deref(),
+        )?;
         // The bytes of the scored tokens: every token but the first of each window.
         let scored: Vec<u32> = ids
             .chunks(window.get())
@@ -215,9 +242,9 @@ impl<M: ModelSource> Scorer for HeldOutScorer<M> {
 
     fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError> {
         let model = miner.model.ok_or(NeuronError::MissingModel { uid: miner.uid })?;
-        let hash = self.client.model(&model.to_string())?.spec.base_model;
-        let weights = self.models.model(&hash)?.ok_or_else(|| NeuronError::MissingWeights {
-            hash: alx_types::hash::to_hex(&hash),
+        let spec = self.client.model(&model.to_string())?.spec;
+        let weights = self.models.model(&spec)?.ok_or_else(|| NeuronError::MissingWeights {
+            hash: alx_types::hash::to_hex(&spec.base_model),
             dir: self.models.location(),
         })?;
         let mut score = score(&weights, &self.held_out.texts, self.config.eval_tokens)?;
@@ -275,7 +302,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
         alx_model::tiny::write(&path, &alx_model::tiny::TinySpec::DEFAULT).unwrap();
-        let model = Model::load(&path, &alx_model::LoadConfig::DEFAULT).unwrap();
+        let model =
+            Weights::bare(Model::load(&path, &alx_model::LoadConfig::DEFAULT).unwrap().into());
         let texts = vec!["Move modules publish resources under an account address.".to_owned()];
         let got = score(&model, &texts, 64).unwrap();
         assert!(got.nats_per_byte.is_finite() && got.nats_per_byte > 0.0, "{got:?}");

@@ -10,16 +10,19 @@ use super::{
 };
 use crate::Globals;
 use alx_client::Client;
-use alx_gateway::Catalog;
-use alx_model::{LoadConfig, Model};
+use alx_gateway::{AdapterSource, Adapters, Catalog};
+use alx_model::LoadConfig;
 use alx_neuron::{
     NeuronError,
-    score::{HeldOutConfig, HeldOutScorer, ModelSource},
+    score::{HeldOutConfig, HeldOutScorer, ModelSource, Weights},
     validator::{self, ValidatorConfig},
 };
-use alx_types::{Address, Amount, Hash};
+use alx_types::{Address, Amount, Hash, model::ModelSpec};
 use clap::Args;
-use std::{path::PathBuf, sync::Arc};
+use std::{io::Read as _, path::PathBuf, sync::Arc};
+
+/// Memory the miners' adapters may hold at once (least recently used first out).
+const ADAPTER_MEMORY: u64 = 512 << 20;
 
 /// `alx validator run`.
 #[derive(Args)]
@@ -58,23 +61,58 @@ pub(crate) struct ValidatorArgs {
     opts: TxOptions,
 }
 
-/// The miners' weights, from the gateway's catalog of a model directory.
-struct Models(Catalog);
+/// The miners' weights: bases from the gateway's catalog of a model directory, adapters
+/// from the node's blob store (checked by the gateway's loader, as serving checks them).
+struct Models {
+    catalog: Catalog,
+    adapters: Adapters,
+}
+
+/// Blobs read through the node's API.
+struct NodeBlobs(Client);
+
+impl AdapterSource for NodeBlobs {
+    fn fetch(&self, hash: &Hash, max_bytes: usize) -> Result<Option<Vec<u8>>, String> {
+        let (_, reader) = match self.0.get_blob(hash) {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut bytes = Vec::new();
+        reader.take(max_bytes as u64 + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        if bytes.len() > max_bytes {
+            return Err(format!("more than {max_bytes} bytes"));
+        }
+        Ok(Some(bytes))
+    }
+}
 
 impl ModelSource for Models {
-    fn model(&self, hash: &Hash) -> Result<Option<Arc<Model>>, NeuronError> {
-        Ok(self.0.get(hash)?)
+    fn model(&self, spec: &ModelSpec) -> Result<Option<Weights>, NeuronError> {
+        let Some(model) = self.catalog.get(&spec.base_model)? else { return Ok(None) };
+        let adapter = match &spec.adapter {
+            None => None,
+            Some(manifest) => Some(
+                self.adapters
+                    .get(spec, manifest, &model.info().params)
+                    .map_err(|e| NeuronError::Adapter(e.to_string()))?,
+            ),
+        };
+        Ok(Some(Weights { model, adapter }))
     }
 
     fn location(&self) -> PathBuf {
-        self.0.dir().to_owned()
+        self.catalog.dir().to_owned()
     }
 }
 
 pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
     let chain = chain(g, &a.from, a.opts.fee)?;
     let dir = a.models_dir.clone().unwrap_or_else(|| g.home.join("models"));
-    let models = Models(Catalog::new(&dir, LoadConfig::DEFAULT));
+    let models = Models {
+        catalog: Catalog::new(&dir, LoadConfig::DEFAULT),
+        adapters: Adapters::new(Some(Arc::new(NodeBlobs(Client::new(&g.node)))), ADAPTER_MEMORY),
+    };
     let held_out = HeldOutConfig { eval_tokens: a.eval_tokens, eval_questions: a.eval_questions };
     let mut scorer = HeldOutScorer::new(Client::new(&g.node), models, held_out);
     let config = ValidatorConfig {

@@ -1,8 +1,10 @@
-//! A subnet competition end to end: two miners serve different models (the real SmolLM2 and
-//! a tiny random model), one validator scores them on the held-out split of the subnet's
-//! datanet (text and question/answer pairs), commits and reveals weights every epoch, and Yuma
-//! pays the better model (lower held-out perplexity) the higher incentive; the gateway's
-//! `subnet/NAME` route then answers with it.
+//! A subnet competition end to end: three miners serve different models (SmolLM2 with a LoRA
+//! adapter fine-tuned on the subnet's datanet, the bare SmolLM2, and a tiny random model), one
+//! validator scores them on the held-out split of the subnet's datanet (text and
+//! question/answer pairs), commits and reveals weights every epoch, and Yuma pays the better
+//! model (lower held-out perplexity) the higher incentive: the fine-tune above its bare base,
+//! the base above noise. The gateway's `subnet/NAME` route then answers with the best, and its
+//! receipt credits the datanet.
 
 use crate::*;
 
@@ -103,11 +105,29 @@ fn the_better_model_earns_the_higher_incentive_slow() {
         "10",
     ]);
 
+    // A third: dave's SmolLM2 fine-tuned on the datanet (a few steps), registered with its
+    // adapter (stored on the node, served over the shared base).
+    ok(&["keys", "new", "dave", "--no-passphrase"]);
+    ok(&["transfer", "--from", "bob", "--to", "dave", "--amount", "1000"]);
+    let tuned_dir = h.join("tuned");
+    #[rustfmt::skip]
+    let trained = alx(h, &node.api, &["model", "finetune", "--base", smollm2.to_str().unwrap(),
+        "--datanet", "0@1", "--out", tuned_dir.to_str().unwrap(), "--steps", "8", "--window", "64",
+        "--micro-batches", "2", "--lr", "0.003", "--held-out-percent", "50"]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let manifest = tuned_dir.join("manifest.json");
+    #[rustfmt::skip]
+    ok(&["model", "register", "--from", "dave", "--name", "smol-tuned", "--base-model",
+        smollm2.to_str().unwrap(), "--adapter", manifest.to_str().unwrap(),
+        "--price-input", "1", "--price-output", "1"]);
+
     // The miners, then the validator: alice, with stake bonded to the node's validator (the
     // dev genesis bonds only the validators' own keys).
     let validator = node.client().status().unwrap().validators[0].to_string();
     ok(&["stake", "bond", "--from", "alice", "--validator", &validator, "--amount", "1000"]);
-    let mut miners: Vec<_> = [("bob", "smol", &smollm2), ("carol", "noise", &tiny)]
+    let miners =
+        [("bob", "smol", &smollm2), ("carol", "noise", &tiny), ("dave", "smol-tuned", &smollm2)];
+    let mut miners: Vec<_> = miners
         .into_iter()
         .map(|(who, model, weights)| {
             let w = weights.to_str().unwrap();
@@ -119,7 +139,7 @@ fn the_better_model_earns_the_higher_incentive_slow() {
         })
         .collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while ok(&["subnet", "metagraph", "0"])["neurons"].as_array().unwrap().len() < 2 {
+    while ok(&["subnet", "metagraph", "0"])["neurons"].as_array().unwrap().len() < 3 {
         assert!(std::time::Instant::now() < deadline, "the miners never registered");
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -131,6 +151,7 @@ fn the_better_model_earns_the_higher_incentive_slow() {
     let stderr = String::from_utf8_lossy(&validator.stderr);
     assert!(validator.status.success(), "{stderr}");
     assert!(stderr.contains("/3 answers ("), "the validator asked no question: {stderr}");
+    assert!(!stderr.contains("adapter_unusable"), "the adapter was not scored: {stderr}");
 
     // The second reveal counts in the epoch it was made in: wait for that epoch to end.
     let seen = ok(&["subnet", "show", "0"])["epochs"].as_u64().unwrap();
@@ -149,8 +170,9 @@ fn the_better_model_earns_the_higher_incentive_slow() {
             .map(|n| n["incentive"].as_u64().unwrap())
             .unwrap()
     };
-    let (smol, noise) = (incentive(0), incentive(1));
+    let (smol, noise, tuned) = (incentive(0), incentive(1), incentive(2));
     assert!(smol > noise, "SmolLM2 {smol} vs noise {noise}: {graph}");
+    assert!(tuned > smol, "the fine-tune {tuned} vs its bare base {smol}: {graph}");
     let validator = graph["neurons"].as_array().unwrap().iter().find(|n| n["kind"] == "validator");
     assert!(validator.unwrap()["dividends"].as_u64().unwrap() > 0, "{graph}");
 
@@ -168,13 +190,15 @@ fn the_better_model_earns_the_higher_incentive_slow() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(answer["model"], "smol", "{answer}");
+    assert_eq!(answer["model"], "smol-tuned", "{answer}");
+    let shares = answer["alexandria"]["attribution"].as_array().unwrap();
+    assert!(shares.iter().all(|s| s["datanet"] == 0), "{answer}");
     let listed: serde_json::Value =
         reqwest::blocking::get(format!("{}/v1/models/subnet/libraries", node.api))
             .unwrap()
             .json()
             .unwrap();
-    assert_eq!(listed["id"], "smol", "{listed}");
+    assert_eq!(listed["id"], "smol-tuned", "{listed}");
     for m in &mut miners {
         let _ = m.kill();
         let _ = m.wait();
