@@ -46,12 +46,10 @@ impl LowRank {
     pub(crate) fn add_row(&self, x: &[f32], y: &mut [f32], scale: f32) {
         let mut low = vec![0f32; self.rank];
         for (j, l) in low.iter_mut().enumerate() {
-            let a = &self.a[j * self.cols..(j + 1) * self.cols];
-            *l = a.iter().zip(x).map(|(a, x)| a * x).sum::<f32>() * scale;
+            *l = dot(&self.a[j * self.cols..(j + 1) * self.cols], x) * scale;
         }
         for (o, y) in y.iter_mut().enumerate().take(self.rows) {
-            let b = &self.b[o * self.rank..(o + 1) * self.rank];
-            *y += b.iter().zip(&low).map(|(b, l)| b * l).sum::<f32>();
+            *y += dot(&self.b[o * self.rank..(o + 1) * self.rank], &low);
         }
     }
 
@@ -70,6 +68,23 @@ impl LowRank {
         }
         out
     }
+}
+
+/// `a·x` in eight interleaved partial sums, added in a fixed order: the compiler can keep them
+/// in one vector register (a single running sum would force one lane), and the result is the
+/// same number on every call.
+fn dot(a: &[f32], x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a_chunks, x_chunks) = (a.chunks_exact(8), x.chunks_exact(8));
+    let tail: f32 = a_chunks.remainder().iter().zip(x_chunks.remainder()).map(|(a, x)| a * x).sum();
+    for (a, x) in a_chunks.zip(x_chunks) {
+        for k in 0..8 {
+            lanes[k] += a[k] * x[k];
+        }
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        + tail
 }
 
 /// A loaded adapter: the low-rank updates of some attention projections of some blocks.

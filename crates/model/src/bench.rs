@@ -184,7 +184,7 @@ fn rate(tokens: usize, seconds: f64) -> f64 {
 }
 
 /// Peak resident set size from `/proc/self/status` (`VmHWM: 1234 kB`).
-fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -29,6 +29,8 @@
 mod adapter;
 mod attention;
 pub mod bench;
+pub mod bench_adapters;
+pub mod bench_finetune;
 pub mod bench_replay;
 mod cache;
 mod chat;

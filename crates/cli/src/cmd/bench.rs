@@ -25,6 +25,12 @@ pub(crate) enum BenchCommand {
     /// Serving under concurrency: output tokens/s and time to first token at 1, 4 and 16
     /// clients against a running `alx up`, next to an OpenAI-compatible peer (`--peer`).
     Gateway(crate::cmd::bench_serve::ServeArgs),
+    /// LoRA fine-tuning: training tokens/s on SmolLM2 against its inference forward in the
+    /// same run, and peak memory.
+    Finetune(crate::cmd::bench_finetune::FinetuneBenchArgs),
+    /// Adapters over one base: decode tokens/s with 1, 10 and 100 resident against one merged
+    /// model in the same run, adapter load and merge times.
+    Adapters(crate::cmd::bench_finetune::AdaptersBenchArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
@@ -36,5 +42,7 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),
         BenchCommand::GatewayLoad(args) => crate::cmd::bench_load::run(g, &args),
         BenchCommand::Gateway(args) => crate::cmd::bench_serve::run(g, &args),
+        BenchCommand::Finetune(args) => crate::cmd::bench_finetune::finetune(g, &args),
+        BenchCommand::Adapters(args) => crate::cmd::bench_finetune::adapters(g, &args),
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod bench;
+pub(crate) mod bench_finetune;
 pub(crate) mod bench_inference;
 pub(crate) mod bench_ledger;
 pub(crate) mod bench_load;

@@ -212,3 +212,35 @@ fn malformed_adapters_are_refused() {
         assert!(err.to_string().contains(expected), "case {i}: {err}");
     }
 }
+
+/// `alx bench finetune` and `alx bench adapters` run on the tiny model and report their
+/// figures (the real measurements are SmolLM2's, in BENCHMARKS.md).
+#[test]
+fn the_finetune_and_adapter_benchmarks_run() {
+    use alx_model::{bench_adapters, bench_finetune};
+    let file = tiny_file(&alx_model::tiny::TinySpec {
+        context_length: 256,
+        ..alx_model::tiny::TinySpec::DEFAULT
+    });
+    let mut options = bench_finetune::FinetuneBenchOptions::new();
+    (options.window, options.micro_batches, options.train.total_steps) = (32, 2, 2);
+    let report = bench_finetune::run(&file.path, &options).unwrap();
+    assert!(report.train_tokens_per_s > 0.0 && report.forward_tokens_per_s > 0.0, "{report:?}");
+    assert!(report.loss_first.is_finite() && report.loss_last.is_finite(), "{report:?}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["train_tokens_per_s"].is_f64());
+
+    let options = bench_adapters::AdaptersBenchOptions {
+        resident: vec![1, 3],
+        batch: 2,
+        prompt_tokens: 8,
+        output_tokens: 4,
+        rounds: 2,
+        ..bench_adapters::AdaptersBenchOptions::new()
+    };
+    let report = bench_adapters::run(&file.path, &options).unwrap();
+    assert_eq!(report.resident.iter().map(|r| r.adapters).collect::<Vec<_>>(), [1, 3]);
+    assert!(report.resident.iter().all(|r| r.decode_tokens_per_s > 0.0), "{report:?}");
+    assert_eq!(report.resident[1].memory_bytes, 3 * report.adapter_memory_bytes);
+    assert!(report.merged_decode_tokens_per_s > 0.0 && report.adapter_file_bytes > 0);
+}
