@@ -56,7 +56,7 @@ pub use chat::{ChatTemplate, Message, PromptEnd, Role};
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, GenerateConfig, Generation, step_batch};
 pub use llama::Positions;
-pub use model::{LoadConfig, Logits, Model, ModelInfo, Session};
+pub use model::{LoadConfig, Logits, Model, ModelInfo, Session, kernel_threads};
 pub use params::LlamaParams;
 pub use perplexity::{Perplexity, PerplexityConfig};
 pub use replay::{Departure, Replay};

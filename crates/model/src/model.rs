@@ -48,6 +48,14 @@ impl LoadConfig {
     };
 }
 
+/// Threads of candle's process-wide pool for quantized kernels (see [`LoadConfig::threads`]):
+/// the count to load with so the two pools match.
+#[must_use]
+pub fn kernel_threads() -> NonZeroUsize {
+    NonZeroUsize::new(candle_core::utils::barrier_pool().n_workers() + 1)
+        .unwrap_or(NonZeroUsize::MIN)
+}
+
 /// What was loaded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelInfo {
@@ -118,7 +126,7 @@ impl Model {
             .num_threads(config.threads.get())
             .thread_name(|i| format!("alx-model-{i}"))
             .build()?;
-        let kernel_threads = candle_core::utils::barrier_pool().n_workers() + 1;
+        let kernel_threads = kernel_threads().get();
         if kernel_threads != config.threads.get() {
             tracing::warn!(
                 kernel_threads,

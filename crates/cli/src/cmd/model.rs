@@ -73,7 +73,8 @@ pub(crate) struct RegisterArgs {
     /// Short name: lowercase letters, digits and '-' (unique on chain).
     #[arg(long)]
     name: String,
-    /// The base weights file (its BLAKE3 hash is registered).
+    /// The base weights file (its BLAKE3 hash is registered), or `smollm2` (the home's copy,
+    /// fetched if missing).
     #[arg(long, conflicts_with = "base_model_hash", required_unless_present = "base_model_hash")]
     base_model: Option<PathBuf>,
     /// The base weights' BLAKE3 hash, if the file is not here.
@@ -205,6 +206,9 @@ fn line(m: &ModelJson) -> String {
 
 fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
     let base_model = match (&a.base_model, &a.base_model_hash) {
+        (Some(path), _) if path.as_os_str() == "smollm2" => {
+            file_hash(&super::model_fetch::fetch_smollm2(&g.home.join("models"))?)?
+        }
         (Some(path), _) => file_hash(path)?,
         (None, Some(h)) => parse_hex(h)
             .ok_or_else(|| hinted(format!("{h:?} is not a hash"), "give 64 hex characters"))?,

@@ -154,8 +154,20 @@ fn run_plan(
         docs.append(&mut more);
     }
     std::fs::create_dir_all(out)?;
-    let tokenizer = alx_model::Model::load(&plan.base_path, &alx_model::LoadConfig::DEFAULT)?;
-    let corpus = Corpus::new(tokenizer.tokenizer(), &docs, plan.window, plan.held_out_bps)?;
+    let load = alx_model::LoadConfig {
+        threads: alx_model::kernel_threads(),
+        ..alx_model::LoadConfig::DEFAULT
+    };
+    let tokenizer = alx_model::Model::load(&plan.base_path, &load)?;
+    let corpus = Corpus::new(tokenizer.tokenizer(), &docs, plan.window, plan.held_out_bps)
+        .map_err(|e| match e {
+            alx_model::Error::InvalidConfig { .. } => coded(
+                "datanet_too_small",
+                format!("{} documents cannot be split for training: {e}", docs.len()),
+                "train on a datanet version with at least two documents (or add --datanet)",
+            ),
+            other => other.into(),
+        })?;
     drop(tokenizer);
     let base = FrozenBase::load(&plan.base_path, plan.window + 1)?;
     let options = FinetuneOptions {

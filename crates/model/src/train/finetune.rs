@@ -31,21 +31,38 @@ impl Corpus {
     /// Tokenizes `documents` (each ended by the end-of-text token, if the vocabulary has one),
     /// puts those whose text hashes below `held_out_bps` of the range in the held-out split, and
     /// cuts each split's token stream into windows of `window + 1` tokens (the last, shorter
-    /// one kept if it has at least two).
+    /// one kept if it has at least two). A small datanet whose hashes put every document on
+    /// one side still gets one on the other: the lowest hash is held out, or the highest
+    /// trained on.
     ///
     /// # Errors
-    /// A document the tokenizer refuses, or a split left empty.
+    /// A document the tokenizer refuses, or a split left empty (fewer than two documents).
     pub fn new(
         tokenizer: &Tokenizer,
         documents: &[String],
         window: usize,
         held_out_bps: u32,
     ) -> Result<Self> {
+        let ranks: Vec<u64> = documents.iter().map(|d| fnv1a(d.as_bytes()) % 10_000).collect();
+        let mut held: Vec<bool> = ranks.iter().map(|&r| r < u64::from(held_out_bps)).collect();
+        if documents.len() >= 2 {
+            let lowest = (0..ranks.len()).min_by_key(|&i| (ranks[i], i));
+            let highest = (0..ranks.len()).max_by_key(|&i| (ranks[i], i));
+            if !held.contains(&true)
+                && let Some(i) = lowest
+            {
+                held[i] = true;
+            }
+            if !held.contains(&false)
+                && let Some(i) = highest
+            {
+                held[i] = false;
+            }
+        }
         let (mut train, mut held_out) = (Vec::new(), Vec::new());
-        for doc in documents {
+        for (doc, held) in documents.iter().zip(held) {
             let mut tokens = tokenizer.encode(doc)?;
             tokens.extend(tokenizer.eos());
-            let held = fnv1a(doc.as_bytes()) % 10_000 < u64::from(held_out_bps);
             if held { held_out.extend(tokens) } else { train.extend(tokens) }
         }
         let w = window.max(1);
@@ -60,7 +77,7 @@ impl Corpus {
         if corpus.train.is_empty() || corpus.held_out.is_empty() {
             return Err(Error::InvalidConfig {
                 reason: format!(
-                    "{} training and {} held-out windows: fine-tuning needs some of each (more documents, or another held-out share)",
+                    "{} training and {} held-out windows: fine-tuning needs some of each (at least two documents)",
                     corpus.train.len(),
                     corpus.held_out.len()
                 ),

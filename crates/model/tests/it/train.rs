@@ -204,3 +204,19 @@ fn hyperparameters_out_of_range_are_refused() {
         assert!(err.to_string().contains(expected), "case {i}: {err}");
     }
 }
+
+/// A datanet of a few documents whose hashes all fall on one side still gets both splits; a
+/// single document cannot.
+#[test]
+fn a_small_corpus_gets_both_splits() {
+    use alx_model::train::Corpus;
+    let model =
+        alx_model::Model::load(&tiny_file(&spec()).path, &load_config(WeightFormat::F32)).unwrap();
+    let docs: Vec<String> = (0..3).map(|i| format!("the world {i} is the system")).collect();
+    for bps in [0, 1, 9_999, 10_000] {
+        let corpus = Corpus::new(model.tokenizer(), &docs, 8, bps).unwrap();
+        assert!(!corpus.train.is_empty() && !corpus.held_out.is_empty(), "{bps} bps");
+    }
+    let err = Corpus::new(model.tokenizer(), &docs[..1], 8, 1_000).unwrap_err();
+    assert!(err.to_string().contains("at least two documents"), "{err}");
+}
