@@ -59,6 +59,9 @@ pub enum BenchError {
     /// A Yuma subnet refused to advance (a bug in the benchmark's inputs).
     #[error(transparent)]
     Yuma(#[from] alx_yuma::YumaError),
+    /// The attribution index of a benchmark failed.
+    #[error(transparent)]
+    Attribution(#[from] alx_attribution::IndexError),
     /// alx-model failed to load or run the model.
     #[error(transparent)]
     Model(#[from] alx_model::Error),

@@ -9,6 +9,7 @@
 //!   ledger      nothing (starts its own networks)     tx/s, verify limit, finality, cold start
 //!   yuma        nothing                               epoch and per-block times
 //!   inference   a GGUF file (a peer Python, a node)   tokens/s against llama.cpp
+//!   influence   a GGUF file                           LDS of influence against span attribution
 //!   overhead    a running node's gateway              gateway ms per request
 //!   serving     a running node's gateway (a peer)     tokens/s and TTFT by client count
 //!   load        a running node's gateway              chain pace under gateway load
@@ -22,6 +23,7 @@
 mod endpoint;
 mod error;
 pub mod inference;
+pub mod influence;
 pub mod ledger;
 pub mod load;
 pub mod overhead;

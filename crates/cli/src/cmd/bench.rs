@@ -31,6 +31,9 @@ pub(crate) enum BenchCommand {
     /// Adapters over one base: decode tokens/s with 1, 10 and 100 resident against one merged
     /// model in the same run, adapter load and merge times.
     Adapters(crate::cmd::bench_finetune::AdaptersBenchArgs),
+    /// Attribution quality: the linear datamodeling score (LDS) of influence estimators and of
+    /// span attribution, adapters retrained on random half-subsets of a generated datanet.
+    Influence(crate::cmd::bench_finetune::InfluenceBenchArgs),
 }
 
 pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Gateway(args) => crate::cmd::bench_serve::run(g, &args),
         BenchCommand::Finetune(args) => crate::cmd::bench_finetune::finetune(g, &args),
         BenchCommand::Adapters(args) => crate::cmd::bench_finetune::adapters(g, &args),
+        BenchCommand::Influence(args) => crate::cmd::bench_finetune::influence(g, &args),
     }
 }

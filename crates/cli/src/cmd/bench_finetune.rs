@@ -133,3 +133,68 @@ fn adapters_text(r: &AdaptersBenchReport) -> String {
     }
     out
 }
+
+/// `alx bench influence`.
+#[derive(Args)]
+pub(crate) struct InfluenceBenchArgs {
+    /// The base: a GGUF file, `smollm2` (the home's copy, fetched if missing), or `tiny` (a
+    /// generated 2-layer model: seconds instead of minutes, for trying the benchmark).
+    #[arg(long, default_value = "smollm2")]
+    model: String,
+    /// Random half-subsets retrained on.
+    #[arg(long, default_value_t = 16)]
+    subsets: usize,
+    /// Optimizer steps per adapter [default: 10, or 40 on `tiny`].
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Features per example (the gradient sketch's buckets).
+    #[arg(long, default_value_t = 1024)]
+    dims: usize,
+}
+
+pub(crate) fn influence(g: &Globals, a: &InfluenceBenchArgs) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let (path, tiny) = match a.model.as_str() {
+        "tiny" => {
+            let path = scratch.path().join("tiny.gguf");
+            let spec = alx_model::tiny::TinySpec {
+                context_length: 512,
+                ..alx_model::tiny::TinySpec::DEFAULT
+            };
+            alx_model::tiny::write(&path, &spec)?;
+            (path, true)
+        }
+        "smollm2" => (super::model_fetch::fetch_smollm2(&g.home.join("models"))?, false),
+        other => (PathBuf::from(other), false),
+    };
+    let mut config = alx_bench::influence::InfluenceConfig::new();
+    config.subsets = a.subsets;
+    config.steps = a.steps.unwrap_or(if tiny { 40 } else { 10 });
+    config.sketch.dims = a.dims.max(1);
+    if !tiny {
+        config.lr = 3e-3;
+    }
+    let report = alx_bench::influence::run(&path, &config)?;
+    emit(g.json, &report, || {
+        let mut out = format!(
+            "LDS over {} half-subsets of {} documents, {} queries ({} steps each; {:.0} s)\n",
+            report.config.subsets,
+            report.config.documents,
+            report.config.queries,
+            report.config.steps,
+            report.seconds
+        );
+        out.push_str("  method      LDS    quoting  restating  top-1\n");
+        for m in &report.methods {
+            out.push_str(&format!(
+                "  {:<10} {:>6.3} {:>8.3} {:>10.3} {:>6.2}\n",
+                m.method, m.lds, m.lds_quoting, m.lds_restating, m.top1
+            ));
+        }
+        out.push_str(&format!(
+            "  features {:.0} ms per document, {:.0} ms per query",
+            report.features_ms_per_document, report.query_ms
+        ));
+        out
+    })
+}

@@ -18,6 +18,7 @@
 mod finetune;
 mod forward;
 mod frozen;
+pub mod influence;
 mod lora;
 
 pub use finetune::{Corpus, Event, FinetuneOptions, FinetuneReport, finetune};
@@ -182,6 +183,31 @@ impl<'b> Trainer<'b> {
     /// Tokens out of the vocabulary or past the context.
     pub fn loss(&self, tokens: &[u32]) -> Result<f32> {
         Ok(self.loss_tensor(tokens)?.to_scalar::<f32>()?)
+    }
+
+    /// The summed loss of `tokens[from..]`, each predicted from the tokens before it.
+    fn summed_loss(&self, tokens: &[u32], from: usize) -> Result<Tensor> {
+        let from = from.max(1);
+        if tokens.len() <= from {
+            return Err(Error::TooFewTokens { needed: from + 1, got: tokens.len() });
+        }
+        let logits = self.base.forward(&tokens[..tokens.len() - 1], &self.lora)?;
+        let scored = tokens.len() - from;
+        let logits = logits.narrow(0, from - 1, scored)?;
+        let targets = Tensor::new(&tokens[from..], &Device::Cpu)?;
+        #[allow(clippy::cast_precision_loss)]
+        let sum = (candle_nn::loss::cross_entropy(&logits, &targets)? * scored as f64)?;
+        Ok(sum)
+    }
+
+    /// Replaces the adapter with the one in `path` (an adapter file this configuration wrote).
+    ///
+    /// # Errors
+    /// A file that does not hold this adapter's tensors in their shapes.
+    pub fn load_adapter(&mut self, path: &Path) -> Result<()> {
+        let read = candle_core::safetensors::load(path, &Device::Cpu)
+            .map_err(|source| Error::TensorData { name: path.display().to_string(), source })?;
+        self.lora.set_from(&read.into_iter().collect())
     }
 
     fn loss_tensor(&self, tokens: &[u32]) -> Result<Tensor> {
