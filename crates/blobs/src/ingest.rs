@@ -9,7 +9,10 @@
 //!   (`\r\n` and a lone `\r` alike), so the same text saved on two systems indexes the same.
 //! - Text, Markdown and code: the whole file is one document.
 //! - JSON lines: every non-blank line is a JSON object whose `text` field is a non-empty
-//!   string; each line is one document. Other fields are ignored.
+//!   string, or, without `text`, a conversation: a `messages` array of objects with a `role`
+//!   (`system`, `user` or `assistant`) and a non-empty string `content` (the format chat
+//!   fine-tunes take). Each line is one document; a conversation's text is its messages as
+//!   `role: content`, one per line. Other fields are ignored.
 //! - Duplicates are judged on the **normalized text** ([`text_hash`]): every run of whitespace
 //!   becomes one space, each document is trimmed, and the documents are joined by a line feed.
 //!   A copy that only changes line endings, indentation or spacing has the same text hash.
@@ -85,20 +88,52 @@ pub fn normalize_text(bytes: &[u8]) -> Result<String, IngestError> {
 
 /// The documents in `bytes` read as `media`.
 pub fn documents(media: MediaType, bytes: &[u8]) -> Result<Vec<String>, IngestError> {
-    let text = normalize_text(bytes)?;
     match media {
         MediaType::Text | MediaType::Markdown | MediaType::Code => {
+            let text = normalize_text(bytes)?;
             if text.trim().is_empty() {
                 return Err(IngestError::Empty);
             }
             Ok(vec![text])
         }
-        MediaType::Jsonl => json_lines(&text),
+        MediaType::Jsonl => Ok(json_lines(bytes)?.iter().map(Line::text).collect()),
     }
 }
 
-fn json_lines(text: &str) -> Result<Vec<String>, IngestError> {
-    let mut docs = Vec::new();
+/// One JSON line: a text, or a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// Its `text` field.
+    Text(String),
+    /// Its `messages`, as (role, content).
+    Chat(Vec<(String, String)>),
+}
+
+impl Line {
+    /// The document text of the line (a conversation as `role: content` lines).
+    #[must_use]
+    pub fn text(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Chat(messages) => messages
+                .iter()
+                .map(|(role, content)| format!("{role}: {content}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// The roles a conversation's messages may have.
+pub const CHAT_ROLES: [&str; 3] = ["system", "user", "assistant"];
+
+/// The lines of JSON-lines `bytes` (the rules of [`documents`]).
+///
+/// # Errors
+/// As [`documents`] for [`MediaType::Jsonl`].
+pub fn json_lines(bytes: &[u8]) -> Result<Vec<Line>, IngestError> {
+    let text = normalize_text(bytes)?;
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -106,24 +141,55 @@ fn json_lines(text: &str) -> Result<Vec<String>, IngestError> {
         let bad = |reason: String| IngestError::BadJsonLine { line: i + 1, reason };
         let value: serde_json::Value =
             serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let field = value
-            .as_object()
-            .ok_or_else(|| bad("not a JSON object".into()))?
-            .get("text")
-            .ok_or_else(|| bad("no \"text\" field".into()))?;
-        let doc = field.as_str().ok_or_else(|| bad("\"text\" is not a string".into()))?;
-        if doc.trim().is_empty() {
-            return Err(bad("\"text\" is empty".into()));
-        }
-        if let Some(offset) = doc.bytes().position(is_binary_byte) {
-            return Err(bad(format!("\"text\" holds control byte at offset {offset}")));
-        }
-        docs.push(doc.to_owned());
+        let object = value.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
+        let parsed = match (object.get("text"), object.get("messages")) {
+            (Some(field), _) => {
+                let doc = field.as_str().ok_or_else(|| bad("\"text\" is not a string".into()))?;
+                Line::Text(checked_text(doc, "\"text\"").map_err(bad)?.to_owned())
+            }
+            (None, Some(messages)) => Line::Chat(conversation(messages).map_err(bad)?),
+            (None, None) => return Err(bad("no \"text\" field (nor \"messages\")".into())),
+        };
+        lines.push(parsed);
     }
-    if docs.is_empty() {
+    if lines.is_empty() {
         return Err(IngestError::NoDocuments);
     }
-    Ok(docs)
+    Ok(lines)
+}
+
+/// `doc` if it is non-empty text.
+fn checked_text<'a>(doc: &'a str, what: &str) -> Result<&'a str, String> {
+    if doc.trim().is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if let Some(offset) = doc.bytes().position(is_binary_byte) {
+        return Err(format!("{what} holds control byte at offset {offset}"));
+    }
+    Ok(doc)
+}
+
+/// A `messages` array as (role, content) pairs.
+fn conversation(messages: &serde_json::Value) -> Result<Vec<(String, String)>, String> {
+    let messages = messages.as_array().ok_or("\"messages\" is not an array")?;
+    if messages.is_empty() {
+        return Err("\"messages\" is empty".into());
+    }
+    messages
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let field = |name: &str| m.get(name).and_then(serde_json::Value::as_str);
+            let role = field("role").ok_or(format!("message {k} has no string \"role\""))?;
+            if !CHAT_ROLES.contains(&role) {
+                return Err(format!("message {k} has role {role:?}: system, user or assistant"));
+            }
+            let content =
+                field("content").ok_or(format!("message {k} has no string \"content\""))?;
+            let content = checked_text(content, &format!("message {k}'s content"))?;
+            Ok((role.to_owned(), content.to_owned()))
+        })
+        .collect()
 }
 
 /// BLAKE3 of the documents' normalized text (see the module docs): equal for two contributions
@@ -194,6 +260,32 @@ mod tests {
             }
         }
         assert_eq!(documents(MediaType::Jsonl, b"\n \n"), Err(IngestError::NoDocuments));
+    }
+
+    #[test]
+    fn json_lines_take_conversations() {
+        let input = br#"{"messages":[{"role":"user","content":"Hi?"},{"role":"assistant","content":"Hello."}]}
+{"text":"plain"}"#;
+        let lines = json_lines(input).unwrap();
+        let chat = vec![("user".into(), "Hi?".into()), ("assistant".into(), "Hello.".into())];
+        assert_eq!(lines, vec![Line::Chat(chat), Line::Text("plain".into())]);
+        assert_eq!(
+            documents(MediaType::Jsonl, input).unwrap(),
+            vec!["user: Hi?\nassistant: Hello.", "plain"]
+        );
+        for bad in [
+            &br#"{"messages":[]}"#[..],
+            br#"{"messages":"hi"}"#,
+            br#"{"messages":[{"role":"robot","content":"x"}]}"#,
+            br#"{"messages":[{"role":"user"}]}"#,
+            br#"{"messages":[{"role":"user","content":" "}]}"#,
+            br#"{"messages":[{"role":"user","content":"a\u0001"}]}"#,
+        ] {
+            assert!(
+                matches!(json_lines(bad), Err(IngestError::BadJsonLine { line: 1, .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::{Globals, output::coded};
 use alx_client::Client;
-use alx_model::train::{Corpus, Event, FinetuneOptions, FrozenBase, TrainConfig, finetune};
+use alx_model::train::{Corpus, Event, FinetuneOptions, FrozenBase, Sample, TrainConfig, finetune};
 use alx_types::{
     datanet::contribution_leaf,
     hash::to_hex,
@@ -47,6 +47,11 @@ pub(crate) struct FinetuneArgs {
     /// Windows per step (their gradients accumulated).
     #[arg(long, default_value_t = 4)]
     micro_batches: usize,
+    /// How documents are read: `chat` renders JSON-lines conversations (`{"messages": [{"role",
+    /// "content"}, …]}`) in the base's chat template, `completion` trains on every text as it
+    /// is, `auto` takes conversations as chat and the rest as completion.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
     /// Share of documents held out to measure perplexity, in percent.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     held_out_percent: u32,
@@ -72,8 +77,70 @@ fn projection(s: &str) -> Result<alx_model::train::Projection, String> {
     }
 }
 
+/// How training documents are read.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Format {
+    /// Conversations as chat, the rest as completion.
+    Auto,
+    /// Every document as plain text.
+    Completion,
+    /// Conversations only, in the chat template.
+    Chat,
+}
+
+/// The training samples of a contribution's bytes, in `format`.
+fn samples(
+    media: alx_types::datanet::MediaType,
+    bytes: &[u8],
+    format: Format,
+) -> anyhow::Result<Vec<Sample>> {
+    use alx_blobs::ingest::{Line, json_lines};
+    let not_chat = || {
+        coded(
+            "not_chat",
+            "--format chat takes JSON-lines conversations only; this datanet version holds plain text",
+            "use --format auto (or completion), or a datanet of {\"messages\": [...]} lines",
+        )
+    };
+    if media != alx_types::datanet::MediaType::Jsonl {
+        if format == Format::Chat {
+            return Err(not_chat());
+        }
+        return Ok(alx_blobs::ingest::documents(media, bytes)?
+            .into_iter()
+            .map(Sample::Text)
+            .collect());
+    }
+    json_lines(bytes)?
+        .into_iter()
+        .map(|line| match (line, format) {
+            (Line::Chat(m), Format::Auto | Format::Chat) => Ok(Sample::Chat(
+                m.into_iter()
+                    .map(|(role, content)| {
+                        let role = match role.as_str() {
+                            "system" => alx_model::Role::System,
+                            "assistant" => alx_model::Role::Assistant,
+                            _ => alx_model::Role::User,
+                        };
+                        alx_model::Message::new(role, content)
+                    })
+                    .collect(),
+            )),
+            (Line::Text(_), Format::Chat) => Err(not_chat()),
+            (line, _) => Ok(Sample::Text(line.text())),
+        })
+        .collect()
+}
+
 /// The documents of one datanet version, checked against its root.
-fn documents(client: &Client, d: DatanetVersionRef) -> anyhow::Result<(TrainedOn, Vec<String>)> {
+fn documents(
+    client: &Client,
+    d: DatanetVersionRef,
+    format: Format,
+) -> anyhow::Result<(TrainedOn, Vec<Sample>)> {
     let version = client.datanet_version(d.datanet, d.version)?;
     let mut contributions: Vec<_> = client
         .contributions(d.datanet, Some("approved"))?
@@ -108,7 +175,7 @@ fn documents(client: &Client, d: DatanetVersionRef) -> anyhow::Result<(TrainedOn
                 "the node may be lying; try another --node",
             ));
         }
-        docs.extend(alx_blobs::ingest::documents(c.content.media_type, &bytes)?);
+        docs.extend(samples(c.content.media_type, &bytes, format)?);
     }
     let trained = TrainedOn {
         datanet: d.datanet,
@@ -128,6 +195,7 @@ struct Plan {
     window: usize,
     micro_batches: usize,
     held_out_bps: u32,
+    format: Format,
 }
 
 /// Runs `plan` into `out` (resuming from a checkpoint there) and writes the adapter and its
@@ -149,7 +217,7 @@ fn run_plan(
     let client = Client::new(&g.node);
     let (mut trained_on, mut docs) = (Vec::new(), Vec::new());
     for d in &plan.datanets {
-        let (t, mut more) = documents(&client, *d)?;
+        let (t, mut more) = documents(&client, *d, plan.format)?;
         trained_on.push(t);
         docs.append(&mut more);
     }
@@ -159,15 +227,21 @@ fn run_plan(
         ..alx_model::LoadConfig::DEFAULT
     };
     let tokenizer = alx_model::Model::load(&plan.base_path, &load)?;
-    let corpus = Corpus::new(tokenizer.tokenizer(), &docs, plan.window, plan.held_out_bps)
-        .map_err(|e| match e {
-            alx_model::Error::InvalidConfig { .. } => coded(
-                "datanet_too_small",
-                format!("{} documents cannot be split for training: {e}", docs.len()),
-                "train on a datanet version with at least two documents (or add --datanet)",
-            ),
-            other => other.into(),
-        })?;
+    let corpus = Corpus::from_samples(
+        tokenizer.tokenizer(),
+        tokenizer.chat_template(),
+        &docs,
+        plan.window,
+        plan.held_out_bps,
+    )
+    .map_err(|e| match e {
+        alx_model::Error::InvalidConfig { .. } => coded(
+            "datanet_too_small",
+            format!("{} documents cannot be split for training: {e}", docs.len()),
+            "train on a datanet version with at least two documents (or add --datanet)",
+        ),
+        other => other.into(),
+    })?;
     drop(tokenizer);
     let base = FrozenBase::load(&plan.base_path, plan.window + 1)?;
     let options = FinetuneOptions {
@@ -209,6 +283,7 @@ fn run_plan(
             "window": plan.window,
             "micro_batches": plan.micro_batches,
             "held_out_bps": plan.held_out_bps,
+            "format": plan.format,
             "train_windows": corpus.train.len(),
             "held_out_windows": corpus.held_out.len(),
         }),
@@ -252,6 +327,7 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         window: a.window,
         micro_batches: a.micro_batches,
         held_out_bps: a.held_out_percent * 100,
+        format: a.format,
     };
     let (_, bytes, report) = run_plan(g, &plan, &a.out, g.json)?;
     let (adapter_path, manifest_path) =
@@ -363,6 +439,20 @@ pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Resu
         window: usize::try_from(window)?,
         micro_batches: usize::try_from(micro_batches)?,
         held_out_bps: u32::try_from(held_out_bps)?,
+        // Manifests from before the format was recorded trained as `auto` does.
+        format: manifest
+            .data
+            .get("format")
+            .map(|f| serde_json::from_value(f.clone()))
+            .transpose()
+            .map_err(|e| {
+                coded(
+                    "bad_manifest",
+                    format!("its data format: {e}"),
+                    "give a manifest `alx model finetune` wrote",
+                )
+            })?
+            .unwrap_or(Format::Auto),
     };
     let scratch = tempfile::tempdir()?;
     let (again, _, report) = run_plan(g, &plan, scratch.path(), false)?;

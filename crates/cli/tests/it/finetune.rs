@@ -277,3 +277,63 @@ fn two_adapters_serve_over_one_base_slow() {
         assert_eq!(verified["shares_match"], true, "{verified}");
     }
 }
+
+/// A datanet of JSON-lines conversations trains in the chat template (`--format chat`, or
+/// `auto`); asking for chat on plain text is refused with a clear code.
+#[test]
+fn finetune_takes_conversations_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    let ok = |args: &[&str]| {
+        let out = alx(h, &node.api, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    #[rustfmt::skip]
+    ok(&["datanet", "create", "--from", "alice", "--name", "chats", "--license", "MIT", "--policy", "open"]);
+    let lines: Vec<String> = (0..12)
+        .map(|i| {
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Where is vault {i}?")},
+                {"role": "assistant", "content": format!("Vault {i} is under the quokka harbor.")},
+            ]})
+            .to_string()
+        })
+        .collect();
+    let chats = h.join("chats.jsonl");
+    std::fs::write(&chats, lines.join("\n")).unwrap();
+    let plain = h.join("plain.md");
+    std::fs::write(&plain, "The quokka harbor keeps the vaults.").unwrap();
+    ok(&["datanet", "contribute", "0", chats.to_str().unwrap(), "--from", "bob"]);
+    ok(&["datanet", "version", "0", "--from", "alice"]);
+    #[rustfmt::skip]
+    ok(&["datanet", "create", "--from", "alice", "--name", "plain", "--license", "MIT", "--policy", "open"]);
+    ok(&["datanet", "contribute", "1", plain.to_str().unwrap(), "--from", "bob"]);
+    ok(&["datanet", "version", "1", "--from", "alice"]);
+    let weights = h.join("tiny.gguf");
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 256, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
+    let base = weights.to_str().unwrap();
+    let out_dir = h.join("chat-adapter");
+    #[rustfmt::skip]
+    ok(&["model", "finetune", "--base", base, "--datanet", "0@1", "--out", out_dir.to_str().unwrap(),
+        "--steps", "4", "--window", "32", "--format", "chat"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["data"]["format"], "chat", "{manifest}");
+    assert!(manifest["held_out_perplexity_after"].as_f64().unwrap().is_finite());
+    // The same run from its manifest reproduces it (the format is part of the manifest).
+    let manifest_path = out_dir.join("manifest.json");
+    let verified =
+        json(&ok(&["model", "verify-adapter", manifest_path.to_str().unwrap(), "--base", base]));
+    assert_eq!(verified["matches"], true, "{verified}");
+    // Chat on a datanet of plain text: refused before training.
+    #[rustfmt::skip]
+    let refused = alx(h, &node.api, &["model", "finetune", "--base", base, "--datanet", "1@1",
+        "--out", h.join("nope").to_str().unwrap(), "--steps", "2", "--format", "chat"]);
+    assert!(!refused.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "not_chat", "{doc}");
+}

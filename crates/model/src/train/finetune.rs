@@ -5,6 +5,7 @@
 
 use super::{StepReport, TrainConfig, Trainer, forward::FrozenBase};
 use crate::{
+    chat::{ChatTemplate, Message, PromptEnd},
     error::{Error, Result},
     tokenizer::{TokenId, Tokenizer},
 };
@@ -27,7 +28,57 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
+/// One training document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sample {
+    /// Plain text, trained on as it is (completion format).
+    Text(String),
+    /// A conversation, rendered in the model's chat template and trained on whole.
+    Chat(Vec<Message>),
+}
+
+impl Sample {
+    /// The text its place in the split is decided by.
+    fn split_text(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Chat(messages) => messages
+                .iter()
+                .map(|m| format!("{}: {}", m.role.as_str(), m.content))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
 impl Corpus {
+    /// [`Corpus::new`] over samples of either format; conversations need `chat` (the model's
+    /// template).
+    ///
+    /// # Errors
+    /// As [`Corpus::new`], and a conversation without a template.
+    pub fn from_samples(
+        tokenizer: &Tokenizer,
+        chat: Option<&ChatTemplate>,
+        samples: &[Sample],
+        window: usize,
+        held_out_bps: u32,
+    ) -> Result<Self> {
+        let texts: Vec<String> = samples.iter().map(Sample::split_text).collect();
+        let tokens = samples
+            .iter()
+            .map(|s| match s {
+                Sample::Text(t) => tokenizer.encode(t),
+                Sample::Chat(messages) => chat.ok_or_else(crate::chat::no_template)?.tokens(
+                    tokenizer,
+                    messages,
+                    PromptEnd::LastMessage,
+                ),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::split(tokenizer, &texts, tokens, window, held_out_bps)
+    }
+
     /// Tokenizes `documents` (each ended by the end-of-text token, if the vocabulary has one),
     /// puts those whose text hashes below `held_out_bps` of the range in the held-out split, and
     /// cuts each split's token stream into windows of `window + 1` tokens (the last, shorter
@@ -43,9 +94,20 @@ impl Corpus {
         window: usize,
         held_out_bps: u32,
     ) -> Result<Self> {
-        let ranks: Vec<u64> = documents.iter().map(|d| fnv1a(d.as_bytes()) % 10_000).collect();
+        let tokens = documents.iter().map(|d| tokenizer.encode(d)).collect::<Result<Vec<_>>>()?;
+        Self::split(tokenizer, documents, tokens, window, held_out_bps)
+    }
+
+    fn split(
+        tokenizer: &Tokenizer,
+        texts: &[String],
+        tokens: Vec<Vec<TokenId>>,
+        window: usize,
+        held_out_bps: u32,
+    ) -> Result<Self> {
+        let ranks: Vec<u64> = texts.iter().map(|d| fnv1a(d.as_bytes()) % 10_000).collect();
         let mut held: Vec<bool> = ranks.iter().map(|&r| r < u64::from(held_out_bps)).collect();
-        if documents.len() >= 2 {
+        if texts.len() >= 2 {
             let lowest = (0..ranks.len()).min_by_key(|&i| (ranks[i], i));
             let highest = (0..ranks.len()).max_by_key(|&i| (ranks[i], i));
             if !held.contains(&true)
@@ -60,8 +122,7 @@ impl Corpus {
             }
         }
         let (mut train, mut held_out) = (Vec::new(), Vec::new());
-        for (doc, held) in documents.iter().zip(held) {
-            let mut tokens = tokenizer.encode(doc)?;
+        for (mut tokens, held) in tokens.into_iter().zip(held) {
             tokens.extend(tokenizer.eos());
             if held { held_out.extend(tokens) } else { train.extend(tokens) }
         }

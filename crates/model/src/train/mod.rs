@@ -21,7 +21,7 @@ mod frozen;
 pub mod influence;
 mod lora;
 
-pub use finetune::{Corpus, Event, FinetuneOptions, FinetuneReport, finetune};
+pub use finetune::{Corpus, Event, FinetuneOptions, FinetuneReport, Sample, finetune};
 pub use forward::FrozenBase;
 pub use lora::{LoraConfig, Projection};
 
