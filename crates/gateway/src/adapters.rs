@@ -3,8 +3,12 @@
 //! come from the blob store (or the node's data peers), are checked against their hashes (a
 //! store is not trusted, and the chain accepts any hash), and the adapter is read for the base
 //! model's shape. Loaded adapters are kept in a least-recently-used cache under a memory
-//! budget; an adapter that proved invalid is remembered as such (its bytes can never change),
-//! so a bad registration costs one read, not one per request.
+//! budget, keyed by the manifest and the base (another model registering the same manifest
+//! over another base can neither poison nor borrow the entry); an adapter that proved invalid
+//! for a base is remembered as such (its bytes can never change), so a bad registration costs
+//! one read, not one per request, and one that could not be read is not tried again for
+//! [`UNAVAILABLE_RETRY`]. Loads run one at a time: concurrent requests for an adapter wait
+//! for the one load, and a flood of requests cannot hold many files in memory at once.
 //!
 //! ```text
 //! spec.adapter ─► manifest bytes ─ BLAKE3 ─ JSON ─ base matches? ─► adapter bytes ─ BLAKE3
@@ -23,6 +27,12 @@ use std::{
 pub const MANIFEST_BYTES_MAX: usize = 64 << 10;
 /// Invalid adapters remembered at most (past it, the oldest are forgotten and re-read).
 const INVALID_REMEMBERED_MAX: usize = 1_024;
+/// How long an adapter that could not be read is answered from memory before a new attempt
+/// (the default of [`Adapters::retrying_after`]).
+pub const UNAVAILABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A cache key: the manifest and the base it is served over.
+type Key = (Hash, Hash);
 
 /// Where adapter blobs come from.
 pub trait AdapterSource: Send + Sync {
@@ -94,16 +104,28 @@ pub struct Adapters {
     source: Option<Arc<dyn AdapterSource>>,
     memory_bytes: u64,
     cache: Mutex<Cache>,
+    /// Held while an adapter is read: one load at a time.
+    loading: Mutex<()>,
+    retry: std::time::Duration,
 }
 
 #[derive(Default)]
 struct Cache {
     /// Uses so far: the clock of recency.
     tick: u64,
-    held: BTreeMap<Hash, Held>,
+    held: BTreeMap<Key, Held>,
     bytes: u64,
-    /// Manifests found invalid, with why, and when (tick), to forget the oldest.
-    invalid: BTreeMap<Hash, (String, u64)>,
+    /// Adapters found invalid, with why, and when (tick), to forget the oldest.
+    invalid: BTreeMap<Key, (String, u64)>,
+    /// Adapters that could not be read, with the error and when.
+    unavailable: BTreeMap<Key, (GatewayErrorText, std::time::Instant)>,
+}
+
+/// An unavailability, as it is answered again.
+#[derive(Clone)]
+struct GatewayErrorText {
+    message: String,
+    code: &'static str,
 }
 
 struct Held {
@@ -117,7 +139,20 @@ impl Adapters {
     /// `memory_bytes` of them held.
     #[must_use]
     pub fn new(source: Option<Arc<dyn AdapterSource>>, memory_bytes: u64) -> Self {
-        Self { source, memory_bytes, cache: Mutex::new(Cache::default()) }
+        Self {
+            source,
+            memory_bytes,
+            cache: Mutex::new(Cache::default()),
+            loading: Mutex::new(()),
+            retry: UNAVAILABLE_RETRY,
+        }
+    }
+
+    /// Tries an adapter that could not be read again only after `retry`.
+    #[must_use]
+    pub const fn retrying_after(mut self, retry: std::time::Duration) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Adapters held and their bytes (for `/metrics` and benchmarks).
@@ -139,33 +174,64 @@ impl Adapters {
         manifest_hash: &Hash,
         params: &LlamaParams,
     ) -> Result<Arc<Adapter>, GatewayError> {
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            cache.tick += 1;
-            let tick = cache.tick;
-            if let Some(held) = cache.held.get_mut(manifest_hash) {
-                held.last_used = tick;
-                return Ok(held.adapter.clone());
-            }
-            if let Some((why, _)) = cache.invalid.get(manifest_hash) {
-                return Err(invalid(spec, why.clone()));
-            }
+        let key = (*manifest_hash, spec.base_model);
+        if let Some(known) = self.known(spec, &key) {
+            return known;
+        }
+        let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another request may have loaded it while this one waited.
+        if let Some(known) = self.known(spec, &key) {
+            return known;
         }
         match self.load(spec, manifest_hash, params) {
-            Ok(adapter) => Ok(self.keep(*manifest_hash, adapter)),
+            Ok(adapter) => Ok(self.keep(key, adapter)),
             Err(Failure::Invalid(why)) => {
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
                 if cache.invalid.len() >= INVALID_REMEMBERED_MAX {
-                    let oldest = cache.invalid.iter().min_by_key(|(_, (_, t))| *t).map(|(h, _)| *h);
+                    let oldest = cache.invalid.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k);
                     if let Some(oldest) = oldest {
                         cache.invalid.remove(&oldest);
                     }
                 }
                 let tick = cache.tick;
-                cache.invalid.insert(*manifest_hash, (why.clone(), tick));
+                cache.invalid.insert(key, (why.clone(), tick));
                 Err(invalid(spec, why))
             }
-            Err(Failure::Other(e)) => Err(e),
+            Err(Failure::Other(e)) => {
+                if let GatewayError::Unavailable { message, code } = &e {
+                    let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                    let now = std::time::Instant::now();
+                    cache
+                        .unavailable
+                        .retain(|_, (_, at)| now.duration_since(*at) < UNAVAILABLE_RETRY);
+                    if cache.unavailable.len() < INVALID_REMEMBERED_MAX {
+                        let text = GatewayErrorText { message: message.clone(), code };
+                        cache.unavailable.insert(key, (text, now));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// What the cache knows of `key`: the adapter, or why it cannot be served.
+    fn known(&self, spec: &ModelSpec, key: &Key) -> Option<Result<Arc<Adapter>, GatewayError>> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.tick += 1;
+        let tick = cache.tick;
+        if let Some(held) = cache.held.get_mut(key) {
+            held.last_used = tick;
+            return Some(Ok(held.adapter.clone()));
+        }
+        if let Some((why, _)) = cache.invalid.get(key) {
+            return Some(Err(invalid(spec, why.clone())));
+        }
+        match cache.unavailable.get(key) {
+            Some((text, at)) if at.elapsed() < self.retry => Some(Err(GatewayError::Unavailable {
+                message: text.message.clone(),
+                code: text.code,
+            })),
+            _ => None,
         }
     }
 
@@ -215,12 +281,12 @@ impl Adapters {
 
     /// Holds `adapter`, evicting the least recently used ones past the budget. One larger than
     /// the whole budget is served but not held.
-    fn keep(&self, hash: Hash, adapter: Adapter) -> Arc<Adapter> {
+    fn keep(&self, key: Key, adapter: Adapter) -> Arc<Adapter> {
         let adapter = Arc::new(adapter);
         let bytes = adapter.memory_bytes() as u64;
         if bytes > self.memory_bytes {
             tracing::warn!(
-                adapter = %to_hex(&hash),
+                adapter = %to_hex(&key.0),
                 bytes,
                 budget = self.memory_bytes,
                 hint = "raise [gateway] adapter_memory_mib",
@@ -229,22 +295,22 @@ impl Adapters {
             return adapter;
         }
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(raced) = cache.held.get(&hash) {
+        if let Some(raced) = cache.held.get(&key) {
             return raced.adapter.clone();
         }
         while cache.bytes + bytes > self.memory_bytes {
-            let Some(oldest) = cache.held.iter().min_by_key(|(_, h)| h.last_used).map(|(h, _)| *h)
+            let Some(oldest) = cache.held.iter().min_by_key(|(_, h)| h.last_used).map(|(k, _)| *k)
             else {
                 break;
             };
             if let Some(gone) = cache.held.remove(&oldest) {
                 cache.bytes -= gone.bytes;
-                tracing::debug!(adapter = %to_hex(&oldest), "adapter evicted");
+                tracing::debug!(adapter = %to_hex(&oldest.0), "adapter evicted");
             }
         }
         let tick = cache.tick;
         cache.bytes += bytes;
-        cache.held.insert(hash, Held { adapter: adapter.clone(), last_used: tick, bytes });
+        cache.held.insert(key, Held { adapter: adapter.clone(), last_used: tick, bytes });
         adapter
     }
 }

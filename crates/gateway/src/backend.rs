@@ -6,7 +6,7 @@
 
 use crate::{
     GatewayError,
-    adapters::{AdapterSource, Adapters},
+    adapters::Adapters,
     batch::{BatchLimits, Engines, Sequence},
     catalog::Catalog,
     stats::EngineGauges,
@@ -145,6 +145,8 @@ pub struct LocalBackend {
     merge: BTreeSet<String>,
     /// Their merged weights, by adapter manifest hash.
     merged: Mutex<BTreeMap<Hash, Arc<Model>>>,
+    /// Held while a merged model is built.
+    merging: Mutex<()>,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -168,15 +170,16 @@ impl LocalBackend {
             adapters: Adapters::new(None, 0),
             merge: BTreeSet::new(),
             merged: Mutex::new(BTreeMap::new()),
+            merging: Mutex::new(()),
         }
     }
 
-    /// Reads the adapters of registered models from `source`, holding at most `memory_bytes`
-    /// of them (least recently used first out). Without it, models with an adapter are
-    /// unavailable.
+    /// Reads the adapters of registered models through `adapters` (see
+    /// [`Adapters::new`]: a source and a memory budget). Without it, models with an adapter
+    /// are unavailable.
     #[must_use]
-    pub fn with_adapters(mut self, source: Arc<dyn AdapterSource>, memory_bytes: u64) -> Self {
-        self.adapters = Adapters::new(Some(source), memory_bytes);
+    pub fn with_adapters(mut self, adapters: Adapters) -> Self {
+        self.adapters = adapters;
         self
     }
 
@@ -194,31 +197,33 @@ impl LocalBackend {
         self.adapters.held()
     }
 
-    /// The base with `adapter` folded in, loaded on first use.
+    /// The base with the model's adapter folded in, built on first use (one at a time: each
+    /// costs a copy of the base).
     fn merged(
         &self,
+        spec: &ModelSpec,
         manifest: Hash,
-        base: &Hash,
-        adapter: &Adapter,
+        base: &Arc<Model>,
     ) -> Result<Arc<Model>, GatewayError> {
-        if let Some(m) = self.merged.lock().unwrap_or_else(PoisonError::into_inner).get(&manifest) {
-            return Ok(m.clone());
+        let lookup =
+            || self.merged.lock().unwrap_or_else(PoisonError::into_inner).get(&manifest).cloned();
+        if let Some(m) = lookup() {
+            return Ok(m);
         }
+        let _building = self.merging.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = lookup() {
+            return Ok(m);
+        }
+        let adapter = self.adapters.get(spec, &manifest, &base.info().params)?;
         let path = self
             .catalog
-            .path(base)
+            .path(&spec.base_model)
             .ok_or_else(|| GatewayError::Internal("the base model's file is gone".into()))?;
-        let model = Model::load_merged(&path, self.catalog.load_config(), adapter)
+        let model = Model::load_merged(&path, self.catalog.load_config(), &adapter)
             .map_err(|e| GatewayError::Internal(format!("cannot merge the adapter: {e}")))?;
         let model = Arc::new(model);
         self.merged.lock().unwrap_or_else(PoisonError::into_inner).insert(manifest, model.clone());
         Ok(model)
-    }
-
-    /// The model files.
-    #[must_use]
-    pub const fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 }
 
@@ -237,14 +242,13 @@ impl Backend for LocalBackend {
         let engines = self.engines.clone();
         let served = match spec.adapter {
             None => LocalModel { engine: base, model, adapter: None, engines },
+            Some(manifest) if self.merge.contains(&spec.name) => {
+                let merged = self.merged(spec, manifest, &model)?;
+                LocalModel { engine: manifest, model: merged, adapter: None, engines }
+            }
             Some(manifest) => {
                 let adapter = self.adapters.get(spec, &manifest, &model.info().params)?;
-                if self.merge.contains(&spec.name) {
-                    let merged = self.merged(manifest, &base, &adapter)?;
-                    LocalModel { engine: manifest, model: merged, adapter: None, engines }
-                } else {
-                    LocalModel { engine: base, model, adapter: Some(adapter), engines }
-                }
+                LocalModel { engine: base, model, adapter: Some(adapter), engines }
             }
         };
         Ok(Some(Arc::new(served)))

@@ -39,7 +39,7 @@ pub mod settle;
 mod stats;
 mod stream;
 
-pub use adapters::{AdapterSource, Adapters, BlobAdapters, MANIFEST_BYTES_MAX};
+pub use adapters::{AdapterSource, Adapters, BlobAdapters, MANIFEST_BYTES_MAX, UNAVAILABLE_RETRY};
 pub use backend::{Backend, Ending, Generated, GenerationRequest, LocalBackend, ServedModel};
 pub use batch::BatchLimits;
 pub use catalog::Catalog;

@@ -24,8 +24,27 @@ use crate::{
 
 /// The largest rank an adapter may have (far above what fine-tunes use: 4 to 64).
 pub const RANK_MAX: usize = 256;
-/// The largest adapter file accepted, in bytes.
-pub const ADAPTER_BYTES_MAX: usize = 256 << 20;
+/// The largest adapter file accepted, in bytes (the blob store's limit).
+pub const ADAPTER_BYTES_MAX: usize = 64 << 20;
+/// The largest adapter weight accepted: trained LoRA weights are far below 1; weights large
+/// enough to overflow the forward pass would make every logit NaN.
+pub const VALUE_MAX: f32 = 1e3;
+/// The largest α accepted.
+pub const ALPHA_MAX: f32 = 1e4;
+/// The largest safetensors header accepted (an adapter's is a few KB).
+const HEADER_BYTES_MAX: u64 = 1 << 20;
+/// Longest reason an error gives (reasons quote the file's own names).
+const REASON_CHARS_MAX: usize = 300;
+
+/// `reason`, cut to [`REASON_CHARS_MAX`] characters.
+fn clip(reason: &str) -> String {
+    if reason.chars().count() <= REASON_CHARS_MAX {
+        return reason.to_owned();
+    }
+    let mut cut: String = reason.chars().take(REASON_CHARS_MAX).collect();
+    cut.push('…');
+    cut
+}
 
 /// `B·A`, one projection's low-rank update.
 #[derive(Debug, Clone)]
@@ -105,72 +124,82 @@ impl Adapter {
     /// # Errors
     /// [`Error::BadAdapter`] for anything but a well-formed adapter of this model's shape.
     pub fn from_safetensors(bytes: &[u8], alpha: f32, params: &LlamaParams) -> Result<Self> {
-        let bad = |reason: String| Error::BadAdapter { reason };
+        let bad = |reason: String| Error::BadAdapter { reason: clip(&reason) };
         if bytes.len() > ADAPTER_BYTES_MAX {
             return Err(bad(format!(
                 "{} bytes, more than the {ADAPTER_BYTES_MAX} an adapter may have",
                 bytes.len()
             )));
         }
-        if !alpha.is_finite() || alpha <= 0.0 {
-            return Err(bad(format!("alpha {alpha} is not a positive number")));
+        if !(alpha.is_finite() && alpha > 0.0 && alpha <= ALPHA_MAX) {
+            return Err(bad(format!("alpha {alpha} is not in (0, {ALPHA_MAX}]")));
         }
-        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+        // The header's length comes first: a header far larger than any adapter's is refused
+        // before it is parsed.
+        let header = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        if header.is_none_or(|h| h > HEADER_BYTES_MAX) {
+            return Err(bad("not a safetensors file: no header, or a header over 1 MiB".into()));
+        }
+        let file = candle_core::safetensors::SliceSafetensors::new(bytes)
             .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let expected: std::collections::BTreeSet<String> = (0..params.layers)
+            .flat_map(|l| Projection::ALL.map(move |p| (l, p)))
+            .flat_map(|(l, p)| {
+                ["lora_a", "lora_b"].map(|part| format!("blk.{l}.{}.{part}", p.name()))
+            })
+            .collect();
+        let names: Vec<(String, Vec<usize>)> =
+            file.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+        if let Some((unknown, _)) = names.iter().find(|(n, _)| !expected.contains(n)) {
+            return Err(bad(format!("a tensor this model has no place for: {unknown:?}")));
+        }
+        let shapes: BTreeMap<&str, &[usize]> =
+            names.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
         let mut updates = BTreeMap::new();
         let mut rank = None;
         for layer in 0..params.layers {
             for projection in Projection::ALL {
                 let name = |part: &str| format!("blk.{layer}.{}.{part}", projection.name());
                 let (a_name, b_name) = (name("lora_a"), name("lora_b"));
-                let (a, b) = match (tensors.get(&a_name), tensors.get(&b_name)) {
-                    (None, None) => continue,
-                    (Some(a), Some(b)) => (a, b),
-                    _ => return Err(bad(format!("{a_name} and {b_name} must come together"))),
-                };
+                let (a_shape, b_shape) =
+                    match (shapes.get(a_name.as_str()), shapes.get(b_name.as_str())) {
+                        (None, None) => continue,
+                        (Some(a), Some(b)) => (*a, *b),
+                        _ => return Err(bad(format!("{a_name} and {b_name} must come together"))),
+                    };
                 let (rows, cols) = projection.shape(params);
-                let r = a.dims().first().copied().unwrap_or(0);
+                let r = a_shape.first().copied().unwrap_or(0);
                 if r == 0 || r > RANK_MAX {
                     return Err(bad(format!("{a_name} has rank {r}, not 1 to {RANK_MAX}")));
                 }
                 if *rank.get_or_insert(r) != r {
                     return Err(bad(format!("{a_name} has rank {r}; the others {rank:?}")));
                 }
-                for (t, n, shape) in [(a, &a_name, [r, cols]), (b, &b_name, [rows, r])] {
-                    if t.dims() != shape || t.dtype() != DType::F32 {
-                        return Err(bad(format!(
-                            "{n} is {:?} {:?}, this model takes {shape:?} f32",
-                            t.dtype(),
-                            t.dims()
-                        )));
+                for (n, shape, want) in
+                    [(&a_name, a_shape, [r, cols]), (&b_name, b_shape, [rows, r])]
+                {
+                    if shape != want {
+                        let shown: Vec<usize> = shape.iter().copied().take(4).collect();
+                        return Err(bad(format!("{n} is {shown:?}, this model takes {want:?}")));
                     }
                 }
-                let values = |t: &Tensor, n: &str| -> Result<Vec<f32>> {
+                let values = |n: &str| -> Result<Vec<f32>> {
+                    let t = file.load(n, &Device::Cpu).map_err(|e| bad(format!("{n}: {e}")))?;
+                    if t.dtype() != DType::F32 {
+                        return Err(bad(format!("{n} is {:?}, adapters are f32", t.dtype())));
+                    }
                     let v = t.flatten_all()?.to_vec1::<f32>()?;
-                    if v.iter().all(|x| x.is_finite()) {
+                    if v.iter().all(|x| x.is_finite() && x.abs() <= VALUE_MAX) {
                         Ok(v)
                     } else {
-                        Err(bad(format!("{n} holds a value that is not finite")))
+                        Err(bad(format!(
+                            "{n} holds a value that is not finite or over {VALUE_MAX:e}"
+                        )))
                     }
                 };
-                let (a, b) = (values(a, &a_name)?, values(b, &b_name)?);
+                let (a, b) = (values(&a_name)?, values(&b_name)?);
                 updates.insert((layer, projection), LowRank { rank: r, cols, rows, a, b });
             }
-        }
-        if updates.len() * 2 != tensors.len() {
-            let known: std::collections::BTreeSet<String> = updates
-                .keys()
-                .flat_map(|&(l, p)| {
-                    ["lora_a", "lora_b"].map(|part| format!("blk.{l}.{}.{part}", p.name()))
-                })
-                .collect();
-            let mut unknown: Vec<&String> =
-                tensors.keys().filter(|k| !known.contains(*k)).collect();
-            unknown.sort();
-            return Err(bad(format!(
-                "tensors this model has no place for: {:?}",
-                unknown.into_iter().take(3).collect::<Vec<_>>()
-            )));
         }
         let Some(rank) = rank else {
             return Err(bad("no lora_a/lora_b tensors".into()));

@@ -51,7 +51,7 @@ mod tokenizer;
 pub mod train;
 mod weights;
 
-pub use adapter::{ADAPTER_BYTES_MAX, Adapter, RANK_MAX};
+pub use adapter::{ADAPTER_BYTES_MAX, ALPHA_MAX, Adapter, RANK_MAX, VALUE_MAX};
 pub use chat::{ChatTemplate, Message, PromptEnd, Role};
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, GenerateConfig, Generation, step_batch};

@@ -114,7 +114,9 @@ fn judge(
     let best = argmax(logits);
     let best_logit = logits.get(best as usize).copied().unwrap_or(f32::NEG_INFINITY);
     let chosen = logits.get(token as usize).copied().unwrap_or(f32::NEG_INFINITY);
-    let gap = best_logit - chosen;
+    // The token greedy sampling picks is never a departure, even where the logits are not
+    // finite (an adapter that overflows the forward pass): the answer is what the model gives.
+    let gap = if token == best { 0.0 } else { best_logit - chosen };
     if gap.is_nan() || gap > tolerance {
         replay.departure = Some(Departure {
             position,
@@ -126,4 +128,20 @@ fn judge(
     }
     replay.max_gap = replay.max_gap.max(gap);
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logits that are all NaN (a forward pass an adapter overflowed): greedy sampling takes
+    /// token 0, and an answer of token 0 is not a departure.
+    #[test]
+    fn the_greedy_token_of_non_finite_logits_is_not_a_departure() {
+        let mut replay = Replay { tokens: 0, max_gap: 0.0, departure: None };
+        let mut logits = vec![f32::NAN; 4];
+        assert!(!judge(&mut replay, 0, &mut logits, (&[0], &Penalties::NONE), 1.0));
+        let mut logits = vec![f32::NAN; 4];
+        assert!(judge(&mut replay, 0, &mut logits, (&[2], &Penalties::NONE), 1.0));
+    }
 }

@@ -1,7 +1,7 @@
 //! Sweeps the blob store: blobs no live contribution references (never offered, or refused,
-//! rejected, withdrawn, unavailable) and no model's adapter needs (its manifest, and the
-//! adapter file the manifest names) are deleted once older than the grace period, so uploads
-//! nobody pays for cannot fill the disk for long.
+//! rejected, withdrawn, unavailable) and no live model's adapter needs (its manifest, if it
+//! names the model's base, and the adapter file the manifest names) are deleted once older than
+//! the grace period, so uploads nobody pays for cannot fill the disk for long.
 
 use alx_blobs::BlobStore;
 use alx_ledger::ChainView;
@@ -36,21 +36,54 @@ pub(crate) async fn run(
     }
 }
 
-/// The manifests models register as adapters, and the adapter files they name (a manifest
-/// that is missing or unreadable keeps only itself).
+/// The manifests live models register as adapters and the adapter files they name, for the
+/// manifests that are here, parse, and name the model's base (anything else registered as an
+/// adapter is junk the gateway refuses, and is collected like any unreferenced blob).
 async fn adapter_blobs(ledger: &Arc<dyn ChainView>, blobs: &BlobStore) -> BTreeSet<Hash> {
-    let manifests = ledger.committed().state.registered_adapters();
-    let mut keep = manifests.clone();
-    for manifest in &manifests {
+    let registered = ledger.committed().state.registered_adapters();
+    let mut keep = BTreeSet::new();
+    for (manifest, base) in &registered {
         let small = matches!(blobs.head(manifest).await, Ok(Some(size)) if size <= alx_gateway::MANIFEST_BYTES_MAX as u64);
         if !small {
             continue;
         }
         if let Ok(Some(bytes)) = blobs.get_verified(manifest).await
-            && let Ok(m) = serde_json::from_slice::<alx_types::model::AdapterManifest>(&bytes)
+            && let Some(both) = kept(manifest, base, &bytes)
         {
-            keep.insert(m.adapter);
+            keep.extend(both);
         }
     }
     keep
+}
+
+/// The manifest and the adapter file it names, if `bytes` parse as a manifest over `base`.
+fn kept(manifest: &Hash, base: &Hash, bytes: &[u8]) -> Option<[Hash; 2]> {
+    let m = serde_json::from_slice::<alx_types::model::AdapterManifest>(bytes).ok()?;
+    (m.base_model == *base).then_some([*manifest, m.adapter])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_manifest_over_the_models_base_keeps_its_adapter() {
+        let h = alx_types::hash::from_bytes;
+        let (base, adapter, manifest) = (h([1; 32]), h([2; 32]), h([3; 32]));
+        let bytes = serde_json::to_vec(&alx_types::model::AdapterManifest {
+            base_model: base,
+            adapter,
+            datanets: vec![],
+            hyperparameters: serde_json::json!({}),
+            data: serde_json::json!({}),
+            engine: "test".into(),
+            held_out_perplexity_before: 1.0,
+            held_out_perplexity_after: 1.0,
+            steps: 1,
+        })
+        .unwrap();
+        assert_eq!(kept(&manifest, &base, &bytes), Some([manifest, adapter]));
+        assert_eq!(kept(&manifest, &adapter, &bytes), None, "another base");
+        assert_eq!(kept(&manifest, &base, b"{junk"), None);
+    }
 }

@@ -231,7 +231,10 @@ pub fn run_with(
                 cache_budget_bytes: cfg.gateway.cache_budget_mib << 20,
             },
         )
-        .with_adapters(Arc::new(adapter_source), cfg.gateway.adapter_memory_mib << 20)
+        .with_adapters(alx_gateway::Adapters::new(
+            Some(Arc::new(adapter_source)),
+            cfg.gateway.adapter_memory_mib << 20,
+        ))
         .with_merged(cfg.gateway.merge.clone());
         let gateway = alx_gateway::Gateway::new(
             chain.clone(),

@@ -207,12 +207,16 @@ impl State {
         self.get(&global_key(GLOBAL_MODEL_NEXT)).map(Option::unwrap_or_default)
     }
 
-    /// The adapter manifests models register (retired ones too: receipts they served can
-    /// still be disputed, and a replay needs the adapter).
-    pub fn registered_adapters(&self) -> std::collections::BTreeSet<Hash> {
+    /// The adapter manifests live models register, each with the model's base (a retired
+    /// model's adapter is no longer kept: a dispute over its receipts finds no adapter and is
+    /// not judged).
+    pub fn registered_adapters(&self) -> std::collections::BTreeSet<(Hash, Hash)> {
         self.auth()
             .scan_prefix(&[PREFIX_MODEL])
-            .filter_map(|(_, v)| crate::keys::decode::<Model>(v).ok()?.spec.adapter)
+            .filter_map(|(_, v)| {
+                let model = crate::keys::decode::<Model>(v).ok()?;
+                (!model.retired).then_some((model.spec.adapter?, model.spec.base_model))
+            })
             .collect()
     }
 

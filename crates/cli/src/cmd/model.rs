@@ -293,6 +293,18 @@ fn checked_adapter(
         ));
     }
     let weights = path.with_file_name("adapter.safetensors");
+    let size = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
+    if size > alx_types::datanet::CONTRIBUTION_SIZE_MAX {
+        return Err(coded(
+            "adapter_too_large",
+            format!(
+                "{} is {size} bytes; nodes store at most {} per blob",
+                weights.display(),
+                alx_types::datanet::CONTRIBUTION_SIZE_MAX
+            ),
+            "train a smaller adapter (a lower --rank, or fewer --targets)",
+        ));
+    }
     if !weights.exists() || file_hash(&weights)? != manifest.adapter {
         return Err(coded(
             "adapter_file_mismatch",

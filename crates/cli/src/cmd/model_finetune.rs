@@ -41,10 +41,10 @@ pub(crate) struct FinetuneArgs {
     /// Peak learning rate (after a warm-up of a tenth of the steps, then cosine decay).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    /// Tokens per training window.
+    /// Tokens per training window (2 to 8192).
     #[arg(long, default_value_t = 128)]
     window: usize,
-    /// Windows per step (their gradients accumulated).
+    /// Windows per step, their gradients accumulated (1 to 1024).
     #[arg(long, default_value_t = 4)]
     micro_batches: usize,
     /// How documents are read: `chat` renders JSON-lines conversations (`{"messages": [{"role",
@@ -186,6 +186,11 @@ fn documents(
     Ok((trained, docs))
 }
 
+/// The longest training window, in tokens.
+const WINDOW_MAX: usize = 8_192;
+/// The most windows in one step.
+const MICRO_BATCHES_MAX: usize = 1_024;
+
 /// A fine-tune, fully specified: what `alx model finetune` builds from its flags and
 /// `alx model verify-adapter` from a manifest.
 struct Plan {
@@ -214,6 +219,18 @@ fn run_plan(
             "see `alx model finetune --help` for the ranges",
         )
     })?;
+    let window_ok = (2..=WINDOW_MAX).contains(&plan.window);
+    if !window_ok || !(1..=MICRO_BATCHES_MAX).contains(&plan.micro_batches) {
+        return Err(coded(
+            "bad_hyperparameters",
+            format!(
+                "window {} and micro-batches {}: a window is 2 to {WINDOW_MAX} tokens, a step 1 \
+                 to {MICRO_BATCHES_MAX} windows",
+                plan.window, plan.micro_batches
+            ),
+            "see `alx model finetune --help` for the ranges",
+        ));
+    }
     let client = Client::new(&g.node);
     let (mut trained_on, mut docs) = (Vec::new(), Vec::new());
     for d in &plan.datanets {

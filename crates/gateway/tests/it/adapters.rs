@@ -4,7 +4,8 @@
 //! and served merged when the node is told to.
 
 use alx_gateway::{
-    AdapterSource, Backend, BatchLimits, Catalog, GatewayError, GenerationRequest, LocalBackend,
+    AdapterSource, Adapters, Backend, BatchLimits, Catalog, GatewayError, GenerationRequest,
+    LocalBackend,
 };
 use alx_model::{
     GenerateConfig, Sampling,
@@ -17,6 +18,7 @@ use alx_types::{
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, atomic::AtomicBool},
+    time::Duration,
 };
 
 /// Blobs in memory; `lie` makes it return other bytes for every blob.
@@ -135,7 +137,7 @@ fn adapters_are_checked_cached_and_refused_clearly() {
     // Room for one adapter: the second evicts the first.
     let backend =
         LocalBackend::new(Catalog::new(dir.path(), alx_model::LoadConfig::DEFAULT), limits)
-            .with_adapters(blobs.clone(), adapter_memory + adapter_memory / 2);
+            .with_adapters(Adapters::new(Some(blobs.clone()), adapter_memory + adapter_memory / 2));
 
     let bare = answer(&backend, &spec("bare", base, None));
     let first = answer(&backend, &spec("one", base, Some(m1)));
@@ -172,8 +174,9 @@ fn adapters_are_checked_cached_and_refused_clearly() {
 
     // A store that returns other bytes: refused, and not remembered as invalid (the adapter
     // serves again once the store tells the truth).
+    let retrying = Adapters::new(Some(blobs.clone()), 64 << 20).retrying_after(Duration::ZERO);
     let fresh = LocalBackend::new(Catalog::new(dir.path(), alx_model::LoadConfig::DEFAULT), limits)
-        .with_adapters(blobs.clone(), 64 << 20);
+        .with_adapters(retrying);
     blobs.lie.store(true, std::sync::atomic::Ordering::Relaxed);
     let (code, message) = refused(&fresh, &spec("one", base, Some(m1)));
     assert_eq!(code, "adapter_unavailable");
@@ -186,10 +189,32 @@ fn adapters_are_checked_cached_and_refused_clearly() {
     assert_eq!(answer(&plain, &spec("bare", base, None)), bare);
     assert_eq!(refused(&plain, &spec("one", base, Some(m1))).0, "adapter_unavailable");
 
+    // Another model registering the same manifest over another base neither poisons the
+    // entry nor borrows the adapter: the real model still serves.
+    let other_path = dir.path().join("other.gguf");
+    let other = alx_model::tiny::TinySpec { seed: 5, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&other_path, &other).unwrap();
+    let other_base = alx_blobs::blake3_hash(&std::fs::read(&other_path).unwrap());
+    let cold = LocalBackend::new(Catalog::new(dir.path(), alx_model::LoadConfig::DEFAULT), limits)
+        .with_adapters(Adapters::new(Some(blobs.clone()), 64 << 20));
+    assert_eq!(refused(&cold, &spec("thief", other_base, Some(m1))).0, "adapter_invalid");
+    assert_eq!(answer(&cold, &spec("one", base, Some(m1))), first);
+    assert_eq!(refused(&cold, &spec("thief", other_base, Some(m1))).0, "adapter_invalid");
+
+    // Unavailable is remembered for a while: the adapter uploaded meanwhile is served only
+    // after the retry delay (no store lookup per request for a missing adapter).
+    let late = adapter_bytes(&path, 9);
+    let late_manifest = manifest(base, alx_blobs::blake3_hash(&late));
+    let late_hash = alx_blobs::blake3_hash(&late_manifest);
+    assert_eq!(refused(&cold, &spec("late", base, Some(late_hash))).0, "adapter_unavailable");
+    blobs.put(late);
+    blobs.put(late_manifest);
+    assert_eq!(refused(&cold, &spec("late", base, Some(late_hash))).0, "adapter_unavailable");
+
     // Merged: its own copy of the base with the adapter folded in, answering as unmerged.
     let merged =
         LocalBackend::new(Catalog::new(dir.path(), alx_model::LoadConfig::DEFAULT), limits)
-            .with_adapters(blobs, 64 << 20)
+            .with_adapters(Adapters::new(Some(blobs), 64 << 20))
             .with_merged(["one".to_owned()]);
     assert_eq!(answer(&merged, &spec("one", base, Some(m1))), first);
 }

@@ -150,6 +150,10 @@ fn malformed_adapters_are_refused() {
     assert!(Adapter::from_safetensors(&good, 8.0, params).is_ok());
 
     let nan = candle_core::Tensor::full(f32::NAN, (out, 4), cpu).unwrap();
+    let huge = candle_core::Tensor::full(1e30f32, (out, 4), cpu).unwrap();
+    let long_name = "x".repeat(100_000);
+    let mut header_bomb = (2u64 << 20).to_le_bytes().to_vec();
+    header_bomb.extend(b"{}");
     let cases: Vec<(Vec<u8>, f32, &str)> = vec![
         (good[..good.len() / 2].to_vec(), 8.0, "not a safetensors file"),
         (b"garbage".to_vec(), 8.0, "not a safetensors file"),
@@ -205,11 +209,20 @@ fn malformed_adapters_are_refused() {
             "no place for",
         ),
         (save(vec![("other", zeros(1, 1))]), 8.0, "no place for"),
+        (good.clone(), 1e9, "alpha"),
+        (
+            save(vec![("blk.0.attn_q.lora_a", zeros(4, width)), ("blk.0.attn_q.lora_b", huge)]),
+            8.0,
+            "over",
+        ),
+        (save(vec![(long_name.as_str(), zeros(1, 1))]), 8.0, "no place for"),
+        (header_bomb, 8.0, "header over 1 MiB"),
     ];
     for (i, (bytes, alpha, expected)) in cases.into_iter().enumerate() {
         let err = Adapter::from_safetensors(&bytes, alpha, params).unwrap_err();
         assert!(matches!(err, alx_model::Error::BadAdapter { .. }), "case {i}: {err}");
         assert!(err.to_string().contains(expected), "case {i}: {err}");
+        assert!(err.to_string().len() < 400, "case {i}: a bounded message");
     }
 }
 
