@@ -94,8 +94,9 @@ pub struct InfluenceReport {
     pub model: String,
     /// The configuration.
     pub config: InfluenceConfig,
-    /// One entry per method: the influence estimators, span attribution, and the two combined
-    /// as the served rule would (TRAK's capped positive scores and the span part, half each).
+    /// One entry per method: the influence estimators, span attribution, TRAK as paid
+    /// (`trak_paid`: above the least influential example, capped) and that with the span part,
+    /// half each (`trak_and_span`).
     pub methods: Vec<MethodScore>,
     /// Features of one document, ms (mean).
     pub features_ms_per_document: f64,
@@ -141,9 +142,12 @@ fn query(q: usize, documents: usize, queries: usize) -> (usize, String, bool) {
     }
 }
 
-/// Positive scores, each capped at four times the mean of the positive ones, as basis points.
+/// Scores as money can follow them: above the least influential example's (never negative;
+/// every half-subset holds as many examples, so the shift leaves the LDS as it is, where
+/// clipping at zero loses it), each capped at four times their mean, as basis points.
 fn capped_bps(scores: &[f64]) -> Vec<f64> {
-    let positive: Vec<f64> = scores.iter().map(|s| s.max(0.0)).collect();
+    let least = scores.iter().copied().fold(f64::INFINITY, f64::min);
+    let positive: Vec<f64> = scores.iter().map(|s| (s - least).max(0.0)).collect();
     let count = positive.iter().filter(|s| **s > 0.0).count();
     if count == 0 {
         return vec![0.0; scores.len()];
@@ -303,8 +307,8 @@ pub fn run(path: &Path, config: &InfluenceConfig) -> Result<InfluenceReport, Ben
         scores[methods.len()].push(row);
     }
 
-    // The served rule's shape: TRAK's positive scores, each capped at four times their mean,
-    // as basis points, half and half with the span part when there is one.
+    // The served rule's shape: TRAK's scores above the least one's, each capped at four times
+    // their mean, as basis points, half and half with the span part when there is one.
     let combined: Vec<Vec<f64>> = (0..q_count)
         .map(|q| {
             let trak = capped_bps(&scores[2][q]);
