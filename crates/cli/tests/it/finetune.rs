@@ -5,16 +5,19 @@
 
 use crate::*;
 
+/// `alx` with `args`, which must succeed.
+fn succeeds(h: &std::path::Path, api: &str, args: &[&str]) -> std::process::Output {
+    let out = alx(h, api, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 #[test]
 fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
     let home = tempfile::tempdir().unwrap();
     let node = Node::up(home.path(), free_port(), free_port());
     let h = home.path();
-    let ok = |args: &[&str]| {
-        let out = alx(h, &node.api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    };
+    let ok = |args: &[&str]| succeeds(h, &node.api, args);
     ok(&[
         "datanet",
         "create",
@@ -164,11 +167,7 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
 /// A datanet of `docs` documents, each a planted phrase said three times, contributed by
 /// `who`, approved and versioned.
 fn planted_datanet(h: &std::path::Path, api: &str, id: u64, name: &str, phrase: &str, who: &str) {
-    let ok = |args: &[&str]| {
-        let out = alx(h, api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        json(&out)
-    };
+    let ok = |args: &[&str]| json(&succeeds(h, api, args));
     ok(&[
         "datanet",
         "create",
@@ -214,11 +213,7 @@ fn two_adapters_serve_over_one_base_slow() {
     let home = tempfile::tempdir().unwrap();
     let node = Node::up(home.path(), free_port(), free_port());
     let h = home.path();
-    let ok = |args: &[&str]| {
-        let out = alx(h, &node.api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        json(&out)
-    };
+    let ok = |args: &[&str]| json(&succeeds(h, &node.api, args));
     let phrases = ["The quokka vault holds coins.", "A zebra ledger keeps notes."];
     planted_datanet(h, &node.api, 0, "quokkas", phrases[0], "bob");
     planted_datanet(h, &node.api, 1, "zebras", phrases[1], "carol");
@@ -285,11 +280,7 @@ fn finetune_takes_conversations_slow() {
     let home = tempfile::tempdir().unwrap();
     let node = Node::up(home.path(), free_port(), free_port());
     let h = home.path();
-    let ok = |args: &[&str]| {
-        let out = alx(h, &node.api, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    };
+    let ok = |args: &[&str]| succeeds(h, &node.api, args);
     #[rustfmt::skip]
     ok(&["datanet", "create", "--from", "alice", "--name", "chats", "--license", "MIT", "--policy", "open"]);
     let lines: Vec<String> = (0..12)

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use alx_model::{
-    Adapter, GenerateConfig, Model, PerplexityConfig, Sampling, WeightFormat, step_batch,
+    Adapter, Model, PerplexityConfig, WeightFormat, step_batch,
     train::{FrozenBase, TrainConfig, Trainer},
 };
 
-use crate::support::{load_config, tiny_file};
+use crate::support::{greedy, load_config, tiny_file};
 
 fn spec() -> alx_model::tiny::TinySpec {
     alx_model::tiny::TinySpec { context_length: 128, ..alx_model::tiny::TinySpec::DEFAULT }
@@ -41,15 +41,6 @@ fn mean_nll(model: &Model, tokens: &[u32], adapter: Option<&Adapter>) -> f32 {
     #[allow(clippy::cast_precision_loss)]
     let mean = (p.nll_sum / p.tokens_scored as f64) as f32;
     mean
-}
-
-fn greedy(max_tokens: usize) -> GenerateConfig {
-    GenerateConfig {
-        max_tokens,
-        sampling: Sampling::Greedy,
-        stop: vec![],
-        penalties: Default::default(),
-    }
 }
 
 #[test]

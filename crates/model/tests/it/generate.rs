@@ -2,18 +2,9 @@
 
 use alx_model::{Error, FinishReason, GenerateConfig, Model, Penalties, Sampling, WeightFormat};
 
-use crate::support::tiny_model;
+use crate::support::{greedy, tiny_model};
 
 const PROMPT: [u32; 6] = [1, 40, 50, 60, 70, 80];
-
-fn greedy(max_tokens: usize) -> GenerateConfig {
-    GenerateConfig {
-        max_tokens,
-        sampling: Sampling::Greedy,
-        stop: vec![],
-        penalties: Default::default(),
-    }
-}
 
 fn seeded(seed: u64) -> GenerateConfig {
     GenerateConfig {

@@ -30,3 +30,13 @@ pub(crate) fn tiny_model(weights: WeightFormat) -> Model {
     let file = tiny_file(&TinySpec::DEFAULT);
     Model::load(&file.path, &load_config(weights)).expect("load tiny model")
 }
+
+/// Greedy decoding of at most `max_tokens`, no stop, no penalty.
+pub(crate) fn greedy(max_tokens: usize) -> alx_model::GenerateConfig {
+    alx_model::GenerateConfig {
+        max_tokens,
+        sampling: alx_model::Sampling::Greedy,
+        stop: vec![],
+        penalties: Default::default(),
+    }
+}
