@@ -15,6 +15,9 @@ pub struct Catalog {
     files: Mutex<BTreeMap<Hash, PathBuf>>,
     loaded: Mutex<BTreeMap<Hash, Arc<Model>>>,
     load: LoadConfig,
+    /// Held while a model loads: concurrent first requests wait for one load instead of
+    /// each loading a copy.
+    loading: Mutex<()>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -59,6 +62,7 @@ impl Catalog {
             files: Mutex::new(BTreeMap::new()),
             loaded: Mutex::new(BTreeMap::new()),
             load,
+            loading: Mutex::new(()),
         }
     }
 
@@ -117,10 +121,15 @@ impl Catalog {
     /// The model with these weights, loading it on first use (blocking: call off the async
     /// threads).
     pub fn get(&self, hash: &Hash) -> Result<Option<Arc<Model>>, alx_model::Error> {
-        if let Some(m) =
-            self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash)
-        {
-            return Ok(Some(m.clone()));
+        let loaded = || {
+            self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
+        };
+        if let Some(m) = loaded() {
+            return Ok(Some(m));
+        }
+        let _loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = loaded() {
+            return Ok(Some(m));
         }
         // A file copied in since the last scan is found without a restart.
         let Some(path) = self.path(hash) else { return Ok(None) };

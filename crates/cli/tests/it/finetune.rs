@@ -205,13 +205,20 @@ fn planted_datanet(h: &std::path::Path, api: &str, id: u64, name: &str, phrase: 
 }
 
 /// Two adapters fine-tuned on two planted corpora, registered (which stores them on the node)
-/// and served at once over one base: each model answers with its own corpus's phrase, and its
+/// and served at once (one over the shared base, one merged into its own copy with `alx up
+/// --merge`): each model answers with its own corpus's phrase, and its
 /// receipt credits only its own datanet's contributions (missing and invalid adapters are the
 /// gateway's tests: `crates/gateway/tests/it/adapters.rs`).
 #[test]
 fn two_adapters_serve_over_one_base_slow() {
     let home = tempfile::tempdir().unwrap();
-    let node = Node::up(home.path(), free_port(), free_port());
+    // One model merged into its own copy of the base (`--merge`), the other over the shared
+    // base: both paths serve at once.
+    let (api_port, p2p_port) = (free_port(), free_port());
+    #[rustfmt::skip]
+    let node = Node::spawn(home.path(), api_port, &["up", "--api-addr", &format!("127.0.0.1:{api_port}"),
+        "--p2p-port", &p2p_port.to_string(), "--no-sample", "--merge", "quokka-tuned"]);
+    node.wait_height(1, Duration::from_secs(90));
     let h = home.path();
     let ok = |args: &[&str]| json(&succeeds(h, &node.api, args));
     let phrases = ["The quokka vault holds coins.", "A zebra ledger keeps notes."];
