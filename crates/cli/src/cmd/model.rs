@@ -45,6 +45,10 @@ pub(crate) enum ModelCommand {
     /// resumes from its checkpoint. On a 2-core CPU SmolLM2 trains at ~100 tokens/s (a step of
     /// 4 windows of 128 tokens in ~5 s, 1.6 GB of memory).
     ///
+    /// Then `alx model register --adapter OUT/manifest.json` serves it (the node stores the
+    /// adapter and applies it over the shared base), and `alx model verify-adapter` lets anyone
+    /// reproduce it from its manifest.
+    ///
     /// Example: alx model finetune --base smollm2 --datanet 0@1 --out adapters/move --steps 200
     Finetune(super::model_finetune::FinetuneArgs),
     /// Re-run the fine-tune a manifest describes (same base, datanet versions, data settings
