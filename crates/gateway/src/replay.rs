@@ -111,15 +111,7 @@ fn replayed_input(input: &RequestInput) -> Option<Input> {
         RequestInput::Chat { messages } => {
             let messages = messages
                 .iter()
-                .map(|m| {
-                    let role = match m.role.as_str() {
-                        "system" => Role::System,
-                        "user" => Role::User,
-                        "assistant" => Role::Assistant,
-                        _ => return None,
-                    };
-                    Some(Message::new(role, m.content.clone()))
-                })
+                .map(|m| Some(Message::new(Role::from_name(&m.role)?, m.content.clone())))
                 .collect::<Option<Vec<_>>>()?;
             Some(Input::Chat(messages))
         }

@@ -119,12 +119,10 @@ pub(crate) async fn model(
 }
 
 fn role(name: &str) -> Result<Role, GatewayError> {
-    match name {
-        "system" | "developer" => Ok(Role::System),
-        "user" => Ok(Role::User),
-        "assistant" => Ok(Role::Assistant),
-        other => Err(GatewayError::bad(format!("unknown role {other:?}"), Some("messages"))),
-    }
+    // OpenAI's newer name for the system role.
+    let name = if name == "developer" { "system" } else { name };
+    Role::from_name(name)
+        .ok_or_else(|| GatewayError::bad(format!("unknown role {name:?}"), Some("messages")))
 }
 
 /// `Server-Timing` of a finished request: the model's time and the gateway's own (everything

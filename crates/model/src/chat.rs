@@ -41,6 +41,11 @@ impl Role {
             Self::Assistant => "assistant",
         }
     }
+
+    /// The role named `name` in the template (`as_str`'s inverse).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::System, Self::User, Self::Assistant].into_iter().find(|r| r.as_str() == name)
+    }
 }
 
 /// One turn of a conversation.

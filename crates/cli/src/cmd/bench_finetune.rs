@@ -164,8 +164,7 @@ pub(crate) fn influence(g: &Globals, a: &InfluenceBenchArgs) -> anyhow::Result<(
             alx_model::tiny::write(&path, &spec)?;
             (path, true)
         }
-        "smollm2" => (super::model_fetch::fetch_smollm2(&g.home.join("models"))?, false),
-        other => (PathBuf::from(other), false),
+        other => (super::model_fetch::file_or_smollm2(&g.home, other)?, false),
     };
     let mut config = alx_bench::influence::InfluenceConfig::new();
     config.subsets = a.subsets;

@@ -210,10 +210,9 @@ fn line(m: &ModelJson) -> String {
 
 fn register(g: &Globals, a: RegisterArgs) -> anyhow::Result<()> {
     let base_model = match (&a.base_model, &a.base_model_hash) {
-        (Some(path), _) if path.as_os_str() == "smollm2" => {
-            file_hash(&super::model_fetch::fetch_smollm2(&g.home.join("models"))?)?
+        (Some(path), _) => {
+            file_hash(&super::model_fetch::file_or_smollm2(&g.home, &path.to_string_lossy())?)?
         }
-        (Some(path), _) => file_hash(path)?,
         (None, Some(h)) => parse_hex(h)
             .ok_or_else(|| hinted(format!("{h:?} is not a hash"), "give 64 hex characters"))?,
         (None, None) => anyhow::bail!("give --base-model FILE or --base-model-hash HASH"),

@@ -29,6 +29,11 @@ fn check(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The GGUF file `name` names: a path, or `smollm2` (the home's copy, fetched if missing).
+pub(crate) fn file_or_smollm2(home: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    if name == "smollm2" { fetch_smollm2(&home.join("models")) } else { Ok(PathBuf::from(name)) }
+}
+
 /// Puts SmolLM2 in `models_dir` (unless a checked copy is there) and returns its path.
 pub(crate) fn fetch_smollm2(models_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(models_dir)

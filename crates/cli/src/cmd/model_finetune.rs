@@ -118,13 +118,11 @@ fn samples(
         .into_iter()
         .map(|line| match (line, format) {
             (Line::Chat(m), Format::Auto | Format::Chat) => Ok(Sample::Chat(
+                // Ingest admits only the template's roles.
                 m.into_iter()
                     .map(|(role, content)| {
-                        let role = match role.as_str() {
-                            "system" => alx_model::Role::System,
-                            "assistant" => alx_model::Role::Assistant,
-                            _ => alx_model::Role::User,
-                        };
+                        let role =
+                            alx_model::Role::from_name(&role).unwrap_or(alx_model::Role::User);
                         alx_model::Message::new(role, content)
                     })
                     .collect(),
@@ -314,14 +312,6 @@ fn run_plan(
     Ok((manifest, bytes, report))
 }
 
-fn base_path(g: &Globals, base: &str) -> anyhow::Result<PathBuf> {
-    Ok(if base == "smollm2" {
-        super::model_fetch::fetch_smollm2(&g.home.join("models"))?
-    } else {
-        PathBuf::from(base)
-    })
-}
-
 pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
     let mut train = TrainConfig { lr: a.lr, ..TrainConfig::new(a.steps) };
     train.lora.rank = a.rank;
@@ -338,7 +328,7 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         )
     })?;
     let plan = Plan {
-        base_path: base_path(g, &a.base)?,
+        base_path: super::model_fetch::file_or_smollm2(&g.home, &a.base)?,
         datanets: a.datanets.clone(),
         train,
         window: a.window,
@@ -419,7 +409,7 @@ fn manifest_of(g: &Globals, what: &str) -> anyhow::Result<(AdapterManifest, alx_
 
 pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Result<()> {
     let (manifest, manifest_hash) = manifest_of(g, &a.manifest)?;
-    let base_path = base_path(g, &a.base)?;
+    let base_path = super::model_fetch::file_or_smollm2(&g.home, &a.base)?;
     if super::model::file_hash(&base_path)? != manifest.base_model {
         return Err(coded(
             "adapter_base_mismatch",
