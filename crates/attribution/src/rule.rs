@@ -10,11 +10,14 @@
 //!    contribution cited twice sums its weights).
 //! 2. **Span part**: each datanet version's span attribution of the output (basis points per
 //!    contribution, [`crate::Searcher::attribute`]) weighted by the output bytes it covers.
-//! 3. Each part is normalized to 10,000 bps by [`to_bps`]; when both exist they count half
-//!    each (their bps are summed and normalized again); when one exists it counts whole; when
-//!    neither does there are no shares, and the settlement gives the data share to the
-//!    datanets' owners.
-//! 4. **Credits**: the data share of a fee is `floor(fee · data_bps / 10,000)` (computed
+//! 3. **Influence part** (adapter models): each training example's (contribution's) influence
+//!    on the answer, as the integer score the receipt records; the least score is subtracted
+//!    from each (the least influential example weighs 0), and each weight is capped at four
+//!    times their mean ([`influence_shares`]).
+//! 4. Each part is normalized to 10,000 bps by [`to_bps`]; the parts that exist count equally
+//!    (their bps are summed and normalized again); when none does there are no shares, and the
+//!    settlement gives the data share to the datanets' owners.
+//! 5. **Credits**: the data share of a fee is `floor(fee · data_bps / 10,000)` (computed
 //!    without overflow); each share gets `floor(data · bps / 10,000)`; contributions the
 //!    caller excludes get nothing, and what is not credited goes to the datanets' owners (the
 //!    chain pays a flagged near-duplicate's credit to the protection fund).
@@ -99,12 +102,36 @@ pub fn retrieval_shares(ranked: &[Key]) -> BTreeMap<Key, u32> {
     to_bps(&by_rank)
 }
 
-/// The shares of an answer: both parts combined (see the module docs). What a receipt's
-/// `shares` must equal.
+/// How many times their mean one example's influence weight may reach.
+pub const INFLUENCE_CAP_TIMES_MEAN: u128 = 4;
+
+/// The influence part: each example's recorded score minus the least score, capped at
+/// [`INFLUENCE_CAP_TIMES_MEAN`] times the mean of those differences (`floor(4 · Σ / n)`),
+/// normalized. Empty with fewer than two examples or when every score is the same.
 #[must_use]
-pub fn combine(ranked: &[Key], spans: &BTreeMap<Key, u32>) -> BTreeMap<Key, u32> {
+pub fn influence_shares(scores: &BTreeMap<Key, i64>) -> BTreeMap<Key, u32> {
+    let Some(least) = scores.values().min().copied() else {
+        return BTreeMap::new();
+    };
+    // i64 differences fit u64, so their sum over any count fits u128.
+    let paid: BTreeMap<Key, u128> =
+        scores.iter().map(|(k, q)| (*k, u128::from(q.abs_diff(least)))).collect();
+    let total: u128 = paid.values().sum();
+    let cap = INFLUENCE_CAP_TIMES_MEAN * total / paid.len() as u128;
+    to_bps(&paid.into_iter().map(|(k, w)| (k, w.min(cap))).collect())
+}
+
+/// The shares of an answer: its parts combined, each counting equally (see the module docs).
+/// What a receipt's `shares` must equal. `influence` is the influence part (already
+/// normalized by [`influence_shares`]; empty for a model without one).
+#[must_use]
+pub fn combine(
+    ranked: &[Key],
+    spans: &BTreeMap<Key, u32>,
+    influence: &BTreeMap<Key, u32>,
+) -> BTreeMap<Key, u32> {
     let mut raw: BTreeMap<Key, u128> = BTreeMap::new();
-    for (key, bps) in retrieval_shares(ranked).iter().chain(spans) {
+    for (key, bps) in retrieval_shares(ranked).iter().chain(spans).chain(influence) {
         *raw.entry(*key).or_default() += u128::from(*bps);
     }
     to_bps(&raw)
@@ -153,14 +180,42 @@ mod tests {
     #[test]
     fn shares_sum_to_a_whole_and_split_half_and_half() {
         let spans: BTreeMap<Key, u32> = [((0, 5), 10_000)].into_iter().collect();
-        let both = combine(&[(0, 1), (0, 2), (0, 3)], &spans);
+        let none = BTreeMap::new();
+        let both = combine(&[(0, 1), (0, 2), (0, 3)], &spans, &none);
         assert_eq!(both.values().sum::<u32>(), 10_000);
         assert_eq!(both[&(0, 5)], 5_000);
         // Ranks 3:2:1 of the other half; 1/6 of 5,000 leaves a remainder point.
         assert_eq!((both[&(0, 1)], both[&(0, 2)], both[&(0, 3)]), (2_500, 1_667, 833));
-        assert_eq!(combine(&[], &spans), spans);
-        assert!(combine(&[], &BTreeMap::new()).is_empty());
-        assert_eq!(combine(&[(1, 1), (1, 1)], &BTreeMap::new())[&(1, 1)], 10_000);
+        assert_eq!(combine(&[], &spans, &none), spans);
+        assert!(combine(&[], &none, &none).is_empty());
+        assert_eq!(combine(&[(1, 1), (1, 1)], &none, &none)[&(1, 1)], 10_000);
+        // Three parts count a third each.
+        let influence: BTreeMap<Key, u32> = [((0, 9), 10_000)].into_iter().collect();
+        let all = combine(&[(0, 1)], &spans, &influence);
+        assert_eq!((all[&(0, 1)], all[&(0, 5)], all[&(0, 9)]), (3_334, 3_333, 3_333));
+    }
+
+    #[test]
+    fn influence_subtracts_the_least_and_caps_at_four_means() {
+        let scores: BTreeMap<Key, i64> =
+            [((0, 1), -5), ((0, 2), -5), ((0, 3), 0), ((0, 4), 1_000_000)].into_iter().collect();
+        // Differences 0, 0, 5, 1,000,005; the cap 4 · 1,000,010 / 4 = 1,000,010 holds.
+        let bps = influence_shares(&scores);
+        assert_eq!(bps.get(&(0, 3)), None, "5 of 1,000,010 rounds to nothing");
+        assert_eq!(bps[&(0, 4)], 10_000);
+        let many: BTreeMap<Key, i64> =
+            (0..10).map(|c| ((0, c), if c == 0 { 900 } else { 100 })).collect();
+        // Differences 800, 0…: the cap 4 · 800 / 10 = 320 holds the one example alone.
+        assert_eq!(influence_shares(&many)[&(0, 0)], 10_000);
+        let spread: BTreeMap<Key, i64> =
+            [((0, 1), 0), ((0, 2), 10), ((0, 3), 20), ((0, 4), 1_000)].into_iter().collect();
+        // Differences 0, 10, 20, 1,000; cap 4 · 1,030 / 4 = 1,030: kept; 10 : 20 : 1000.
+        assert_eq!(influence_shares(&spread)[&(0, 2)], 97);
+        assert!(influence_shares(&BTreeMap::new()).is_empty());
+        assert!(influence_shares(&[((0, 1), 7)].into_iter().collect()).is_empty());
+        let extreme: BTreeMap<Key, i64> =
+            [((0, 1), i64::MIN), ((0, 2), i64::MAX)].into_iter().collect();
+        assert_eq!(influence_shares(&extreme)[&(0, 2)], 10_000);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The credit rule against golden vectors computed by an independent implementation of the
 //! rule as the crate README states it (`tests/golden/rule.json`): retrieval and span parts,
-//! their combination, the data share and the credits, exactly.
+//! their combination, the data share and the credits, exactly; and the influence part with the
+//! three parts combined (`tests/golden/influence.json`).
 
 use alx_attribution::rule::{self, Key, SpanReport};
 use std::collections::BTreeMap;
@@ -56,7 +57,7 @@ fn the_rule_matches_its_golden_vectors() {
             .collect();
         let spans = rule::span_shares(&reports);
         assert_eq!(spans, bps(&case["span_shares"]), "{name}: span shares");
-        let shares = rule::combine(&keys(&case["ranked"]), &spans);
+        let shares = rule::combine(&keys(&case["ranked"]), &spans, &BTreeMap::new());
         assert_eq!(shares, bps(&case["shares"]), "{name}: shares");
         if !shares.is_empty() {
             assert_eq!(shares.values().sum::<u32>(), 10_000, "{name}: a whole");
@@ -80,5 +81,32 @@ fn the_rule_matches_its_golden_vectors() {
             credits.iter().map(|c| c.1).sum::<u128>() <= data,
             "{name}: no more than the share"
         );
+    }
+}
+
+#[test]
+fn the_influence_part_matches_its_golden_vectors() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("golden/influence.json")).expect("golden vectors");
+    let cases = golden["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let scores: BTreeMap<Key, i64> = case["scores"]
+            .as_array()
+            .expect("scores")
+            .iter()
+            .map(|e| {
+                let key = (e[0].as_u64().expect("datanet"), e[1].as_u64().expect("contribution"));
+                (key, e[2].as_i64().expect("a score"))
+            })
+            .collect();
+        let influence = rule::influence_shares(&scores);
+        assert_eq!(influence, bps(&case["influence_shares"]), "{name}: influence shares");
+        let shares = rule::combine(&keys(&case["ranked"]), &bps(&case["span_shares"]), &influence);
+        assert_eq!(shares, bps(&case["shares"]), "{name}: shares");
+        if !shares.is_empty() {
+            assert_eq!(shares.values().sum::<u32>(), 10_000, "{name}: a whole");
+        }
     }
 }

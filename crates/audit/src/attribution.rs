@@ -1,6 +1,8 @@
 //! Re-derives a receipt's attribution: the span part from its output against each datanet
-//! version it names (`POST /api/attribution`), the retrieval part from its citations, combined
-//! and turned into credits by the one rule (`alx_attribution::rule`).
+//! version it names (`POST /api/attribution`), the retrieval part from its citations, the
+//! influence part from the scores it records (recomputing those takes the adapter's weights:
+//! a juror's work, `alx_gateway::influence`), combined and turned into credits by the one rule
+//! (`alx_attribution::rule`).
 
 use crate::AuditError;
 use alx_attribution::rule::{self, Key};
@@ -20,6 +22,9 @@ use std::collections::BTreeMap;
 pub struct Rederived {
     /// The span part.
     pub spans: BTreeMap<Key, u32>,
+    /// The influence part, from the receipt's recorded scores (empty if they name an example
+    /// twice).
+    pub influence: BTreeMap<Key, u32>,
     /// The combined shares.
     pub shares: BTreeMap<Key, u32>,
     /// Datanet versions the node asked has not indexed (left out of the span part).
@@ -46,12 +51,16 @@ pub fn rederive(chain: &Client, r: &UsageReceipt) -> Result<Rederived, alx_clien
     let spans = alx_gateway::attribution::span_weights(&reports);
     let ranked: Vec<Key> =
         r.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
-    let shares = rule::combine(&ranked, &spans);
-    Ok(Rederived { spans, shares, missing })
+    let influence = alx_gateway::attribution::influence_part(&r.body.influence).unwrap_or_default();
+    let shares = rule::combine(&ranked, &spans, &influence);
+    Ok(Rederived { spans, influence, shares, missing })
 }
 
 /// What differs between the receipt and its re-derived attribution (`None`: nothing).
 pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>, AuditError> {
+    if let Err(e) = alx_gateway::attribution::influence_part(&r.body.influence) {
+        return Ok(Some(e));
+    }
     let Rederived { shares, missing, .. } = rederive(chain, r)?;
     if let Some(d) = missing.first() {
         return Ok(Some(format!(

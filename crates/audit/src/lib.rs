@@ -8,8 +8,9 @@
 //!    against the datanet versions (`POST /api/attribution` and the credit rule of
 //!    `alx_attribution::rule`), gives the shares and credits the receipt names.
 //!
-//! 5. A sampled share of greedy answers is replayed, and every attribution finding is put to
-//!    the juror rule the validators vote with (`POST /api/disputes/judge` on the auditor's own
+//! 5. A sampled share of greedy answers is replayed, and every attribution finding (and a
+//!    sampled share of receipts recording influence scores, which only the adapter's weights
+//!    recompute) is put to the juror rule the validators vote with (`POST /api/disputes/judge` on the auditor's own
 //!    node: the request re-run, the attribution recomputed, the answer replayed on the same
 //!    weights).
 //!
@@ -298,10 +299,16 @@ pub fn audit_settlement(
         {
             claims.push(Claim::Generation);
         }
+        // Influence scores the rule takes as recorded: only the juror, holding the adapter,
+        // recomputes them (a backward pass, so sampled like a replay).
+        let mut influence_claim = false;
         if options.attribution {
             audit.attributions_checked += 1;
             if let Some(detail) = attribution::recheck(chain, receipt)? {
                 audit.findings.push(Finding::Attribution { receipt: receipt.body.number, detail });
+                claims.push(Claim::Attribution);
+            } else if !receipt.body.influence.is_empty() && sampled(receipt, options.replay_bps) {
+                influence_claim = true;
                 claims.push(Claim::Attribution);
             }
         }
@@ -325,9 +332,12 @@ pub fn audit_settlement(
             if !judged.is_guilty() {
                 continue;
             }
+            let (receipt_number, detail) =
+                (receipt.body.number, judged.detail.clone().unwrap_or_default());
             if claim == Claim::Generation {
-                let detail = judged.detail.clone().unwrap_or_default();
-                audit.findings.push(Finding::Generation { receipt: receipt.body.number, detail });
+                audit.findings.push(Finding::Generation { receipt: receipt_number, detail });
+            } else if influence_claim {
+                audit.findings.push(Finding::Attribution { receipt: receipt_number, detail });
             }
             if ready {
                 audit.disputes.push(dispute);

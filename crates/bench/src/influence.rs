@@ -13,7 +13,7 @@
 
 use crate::BenchError;
 use alx_attribution::{
-    AttributionConfig, ContributionId, DocKey, Document, Sampling, Searcher, SegmentData,
+    AttributionConfig, ContributionId, DocKey, Document, Sampling, Searcher, SegmentData, rule,
 };
 use alx_model::{
     Model,
@@ -142,21 +142,21 @@ fn query(q: usize, documents: usize, queries: usize) -> (usize, String, bool) {
     }
 }
 
-/// Scores as money can follow them: above the least influential example's (never negative;
-/// every half-subset holds as many examples, so the shift leaves the LDS as it is, where
-/// clipping at zero loses it), each capped at four times their mean, as basis points.
-fn capped_bps(scores: &[f64]) -> Vec<f64> {
-    let least = scores.iter().copied().fold(f64::INFINITY, f64::min);
-    let positive: Vec<f64> = scores.iter().map(|s| (s - least).max(0.0)).collect();
-    let count = positive.iter().filter(|s| **s > 0.0).count();
-    if count == 0 {
-        return vec![0.0; scores.len()];
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let cap = 4.0 * positive.iter().sum::<f64>() / count as f64;
-    let capped: Vec<f64> = positive.iter().map(|s| s.min(cap)).collect();
-    let total: f64 = capped.iter().sum();
-    capped.iter().map(|s| s * 10_000.0 / total).collect()
+/// Scores as the served rule pays them: quantized as a receipt records them
+/// (`alx_model::train::quantize`), then the rule's influence part
+/// (`alx_attribution::rule::influence_shares`: above the least influential example's, each
+/// capped at four times their mean; every half-subset holds as many examples, so the shift
+/// leaves the LDS as it is, where clipping at zero loses it), as basis points.
+fn paid_bps(scores: &[f64]) -> std::collections::BTreeMap<rule::Key, u32> {
+    let quantized = alx_model::train::quantize(scores);
+    rule::influence_shares(
+        &quantized.into_iter().enumerate().map(|(i, q)| ((0, i as u64), q)).collect(),
+    )
+}
+
+/// Basis points by example, as a row of `n`.
+fn row(bps: &std::collections::BTreeMap<rule::Key, u32>, n: usize) -> Vec<f64> {
+    (0..n).map(|i| f64::from(bps.get(&(0, i as u64)).copied().unwrap_or(0))).collect()
 }
 
 /// Ranks of `v` (1-based, ties averaged).
@@ -307,21 +307,21 @@ pub fn run(path: &Path, config: &InfluenceConfig) -> Result<InfluenceReport, Ben
         scores[methods.len()].push(row);
     }
 
-    // The served rule's shape: TRAK's scores above the least one's, each capped at four times
-    // their mean, as basis points, half and half with the span part when there is one.
+    // The served rule: TRAK's scores as a receipt records them, paid by the rule's influence
+    // part, combined with the span part (each counting equally when both exist).
     let combined: Vec<Vec<f64>> = (0..q_count)
         .map(|q| {
-            let trak = capped_bps(&scores[2][q]);
             let span = &scores[methods.len()][q];
-            if span.iter().all(|v| *v == 0.0) {
-                trak
-            } else {
-                trak.iter().zip(span).map(|(t, s)| (t + s) / 2.0).collect()
-            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let spans = (0..n)
+                .filter(|&i| span[i] > 0.0)
+                .map(|i| ((0, i as u64), span[i] as u32))
+                .collect();
+            row(&rule::combine(&[], &spans, &paid_bps(&scores[2][q])), n)
         })
         .collect();
     scores.push(combined);
-    let paid: Vec<Vec<f64>> = (0..q_count).map(|q| capped_bps(&scores[2][q])).collect();
+    let paid: Vec<Vec<f64>> = (0..q_count).map(|q| row(&paid_bps(&scores[2][q]), n)).collect();
     scores.push(paid);
 
     // The datamodels: an adapter per half, each query's log-likelihood under it.

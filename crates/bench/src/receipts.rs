@@ -107,6 +107,7 @@ fn batch(config: &Config) -> (Vec<UsageReceipt>, Vec<SettledReceipt>) {
             output_tokens: Vec::new(),
             greedy: false,
             penalties: None,
+            influence: Vec::new(),
         };
         let id = body.id();
         let signature = hex::encode(key.sign(NAMESPACE_RECEIPT, &id.0).encode());

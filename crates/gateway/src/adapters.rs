@@ -16,7 +16,12 @@
 //! ```
 
 use crate::GatewayError;
-use alx_model::{Adapter, LlamaParams};
+use alx_model::{
+    Adapter, LlamaParams,
+    train::{
+        AdapterInfluence, DIMS_MAX, FEATURES_BYTES_MAX, Features, Scoring, TrainConfig, influence,
+    },
+};
 use alx_types::{Hash, hash::to_hex, model::AdapterManifest, model::ModelSpec};
 use std::{
     collections::BTreeMap,
@@ -107,6 +112,8 @@ pub struct Adapters {
     /// Held while an adapter is read: one load at a time.
     loading: Mutex<()>,
     retry: std::time::Duration,
+    /// Whether influence features are read (a validator scoring models needs none).
+    influence: bool,
 }
 
 #[derive(Default)]
@@ -129,9 +136,26 @@ struct GatewayErrorText {
 }
 
 struct Held {
-    adapter: Arc<Adapter>,
+    loaded: Loaded,
     last_used: u64,
     bytes: u64,
+}
+
+/// An adapter read for a base, with what scores its answers' influence (if its manifest
+/// names influence features).
+#[derive(Clone)]
+pub struct Loaded {
+    /// The adapter.
+    pub adapter: Arc<Adapter>,
+    /// Its training examples' influence features, with its weights and configuration.
+    pub influence: Option<Arc<AdapterInfluence>>,
+}
+
+impl Loaded {
+    fn memory_bytes(&self) -> u64 {
+        let influence = self.influence.as_ref().map_or(0, |i| i.memory_bytes());
+        (self.adapter.memory_bytes() + influence) as u64
+    }
 }
 
 impl Adapters {
@@ -145,7 +169,15 @@ impl Adapters {
             cache: Mutex::new(Cache::default()),
             loading: Mutex::new(()),
             retry: UNAVAILABLE_RETRY,
+            influence: true,
         }
+    }
+
+    /// Reads adapters without their influence features (`Loaded::influence` stays `None`).
+    #[must_use]
+    pub const fn without_influence(mut self) -> Self {
+        self.influence = false;
+        self
     }
 
     /// Tries an adapter that could not be read again only after `retry`.
@@ -173,7 +205,30 @@ impl Adapters {
         spec: &ModelSpec,
         manifest_hash: &Hash,
         params: &LlamaParams,
-    ) -> Result<Arc<Adapter>, GatewayError> {
+    ) -> Result<Loaded, GatewayError> {
+        let loaded = self.cached_or_loaded(spec, manifest_hash, params)?;
+        // Per model, not per cached adapter: two models may register one manifest.
+        if let Some(i) = &loaded.influence
+            && let Some((d, c)) =
+                i.keys().iter().find(|(d, _)| !spec.datanets.iter().any(|r| r.datanet.0 == *d))
+        {
+            return Err(invalid(
+                spec,
+                format!(
+                    "its influence features credit contribution {c} of datanet {d}, which the \
+                     model does not draw on"
+                ),
+            ));
+        }
+        Ok(loaded)
+    }
+
+    fn cached_or_loaded(
+        &self,
+        spec: &ModelSpec,
+        manifest_hash: &Hash,
+        params: &LlamaParams,
+    ) -> Result<Loaded, GatewayError> {
         let key = (*manifest_hash, spec.base_model);
         if let Some(known) = self.known(spec, &key) {
             return known;
@@ -215,13 +270,13 @@ impl Adapters {
     }
 
     /// What the cache knows of `key`: the adapter, or why it cannot be served.
-    fn known(&self, spec: &ModelSpec, key: &Key) -> Option<Result<Arc<Adapter>, GatewayError>> {
+    fn known(&self, spec: &ModelSpec, key: &Key) -> Option<Result<Loaded, GatewayError>> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.tick += 1;
         let tick = cache.tick;
         if let Some(held) = cache.held.get_mut(key) {
             held.last_used = tick;
-            return Some(Ok(held.adapter.clone()));
+            return Some(Ok(held.loaded.clone()));
         }
         if let Some((why, _)) = cache.invalid.get(key) {
             return Some(Err(invalid(spec, why.clone())));
@@ -235,13 +290,13 @@ impl Adapters {
         }
     }
 
-    /// Reads and checks the manifest, then the adapter.
+    /// Reads and checks the manifest, then the adapter, then its influence features.
     fn load(
         &self,
         spec: &ModelSpec,
         manifest_hash: &Hash,
         params: &LlamaParams,
-    ) -> Result<Adapter, Failure> {
+    ) -> Result<Loaded, Failure> {
         let manifest = self.blob(spec, manifest_hash, MANIFEST_BYTES_MAX)?;
         let manifest: AdapterManifest = serde_json::from_slice(&manifest)
             .map_err(|e| Failure::Invalid(format!("its manifest is not one: {e}")))?;
@@ -256,7 +311,52 @@ impl Adapters {
             Failure::Invalid("its manifest has no hyperparameters.lora.alpha".into())
         })?;
         let bytes = self.blob(spec, &manifest.adapter, alx_model::ADAPTER_BYTES_MAX)?;
-        Adapter::from_safetensors(&bytes, alpha, params)
+        let adapter = Adapter::from_safetensors(&bytes, alpha, params)
+            .map_err(|e| Failure::Invalid(e.to_string()))?;
+        let influence = match &manifest.influence {
+            Some(f) if self.influence => {
+                Some(Arc::new(self.influence(spec, &manifest, f, bytes, params)?))
+            }
+            _ => None,
+        };
+        Ok(Loaded { adapter: Arc::new(adapter), influence })
+    }
+
+    /// The influence features a manifest names, checked: their shape, and examples of the
+    /// model's own datanets only (the credits they earn go to those contributions).
+    fn influence(
+        &self,
+        spec: &ModelSpec,
+        manifest: &AdapterManifest,
+        f: &alx_types::model::InfluenceFeatures,
+        adapter: Vec<u8>,
+        params: &LlamaParams,
+    ) -> Result<AdapterInfluence, Failure> {
+        let dims = usize::try_from(f.dims).unwrap_or(usize::MAX);
+        if !(1..=DIMS_MAX).contains(&dims) {
+            return Err(Failure::Invalid(format!(
+                "{} influence features, not 1 to {DIMS_MAX}",
+                f.dims
+            )));
+        }
+        let config: TrainConfig = serde_json::from_value(manifest.hyperparameters.clone())
+            .map_err(|e| Failure::Invalid(format!("its manifest's hyperparameters: {e}")))?;
+        let bytes = self.blob(spec, &f.features, FEATURES_BYTES_MAX)?;
+        let features = Features::from_safetensors(&bytes, dims)
+            .map_err(|e| Failure::Invalid(e.to_string()))?;
+        if features.keys.len() as u64 != f.examples {
+            return Err(Failure::Invalid(format!(
+                "its influence features hold {} examples, the manifest says {}",
+                features.keys.len(),
+                f.examples
+            )));
+        }
+        let scoring = Scoring {
+            sketch: influence::Sketch { dims, seed: f.seed },
+            damping: f.damping,
+            query_tokens: usize::try_from(f.query_tokens).unwrap_or(usize::MAX),
+        };
+        AdapterInfluence::new(config, adapter, features, scoring, params)
             .map_err(|e| Failure::Invalid(e.to_string()))
     }
 
@@ -281,9 +381,8 @@ impl Adapters {
 
     /// Holds `adapter`, evicting the least recently used ones past the budget. One larger than
     /// the whole budget is served but not held.
-    fn keep(&self, key: Key, adapter: Adapter) -> Arc<Adapter> {
-        let adapter = Arc::new(adapter);
-        let bytes = adapter.memory_bytes() as u64;
+    fn keep(&self, key: Key, loaded: Loaded) -> Loaded {
+        let bytes = loaded.memory_bytes();
         if bytes > self.memory_bytes {
             tracing::warn!(
                 adapter = %to_hex(&key.0),
@@ -292,11 +391,11 @@ impl Adapters {
                 hint = "raise [gateway] adapter_memory_mib",
                 "an adapter larger than the adapter memory budget is reloaded on every request"
             );
-            return adapter;
+            return loaded;
         }
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(raced) = cache.held.get(&key) {
-            return raced.adapter.clone();
+            return raced.loaded.clone();
         }
         while cache.bytes + bytes > self.memory_bytes {
             let Some(oldest) = cache.held.iter().min_by_key(|(_, h)| h.last_used).map(|(k, _)| *k)
@@ -310,8 +409,8 @@ impl Adapters {
         }
         let tick = cache.tick;
         cache.bytes += bytes;
-        cache.held.insert(key, Held { adapter: adapter.clone(), last_used: tick, bytes });
-        adapter
+        cache.held.insert(key, Held { loaded: loaded.clone(), last_used: tick, bytes });
+        loaded
     }
 }
 

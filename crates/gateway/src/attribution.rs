@@ -1,5 +1,6 @@
-//! Who an answer owes: the passages retrieved into its prompt and the spans of its output
-//! found in the model's datanet versions, combined into one split of the data fee by the rule
+//! Who an answer owes: the passages retrieved into its prompt, the spans of its output found
+//! in the model's datanet versions and (adapter models) its influence on the adapter's
+//! training examples, combined into one split of the data fee by the rule
 //! in [`alx_attribution::rule`] (the only copy of it; `alx receipt verify` calls it too). This
 //! module only gathers the rule's inputs from the node (indexes, state) and its outputs into a
 //! receipt.
@@ -14,7 +15,7 @@ use alx_types::{
     datanet::{ContributionId, DatanetId},
     model::{ModelId, ModelSpec},
     usage::Credit,
-    usage_api::{Citation, ShareEntry},
+    usage_api::{Citation, INFLUENCE_RECORDED_MAX, InfluenceScore, ShareEntry},
 };
 use std::collections::BTreeMap;
 
@@ -110,13 +111,47 @@ pub fn span_weights(
     rule::span_shares(&reports)
 }
 
-/// The combined shares (the rule's retrieval and span parts).
+/// The combined shares (the rule's retrieval, span and influence parts).
 pub fn combine(
     retrieved: &[(DatanetId, Passage)],
     spans: &BTreeMap<Key, u32>,
+    influence: &BTreeMap<Key, u32>,
 ) -> BTreeMap<Key, u32> {
     let ranked: Vec<Key> = retrieved.iter().map(|(d, p)| (d.0, p.contribution.0)).collect();
-    rule::combine(&ranked, spans)
+    rule::combine(&ranked, spans, influence)
+}
+
+/// What a receipt records of every example's influence score: the
+/// [`INFLUENCE_RECORDED_MAX`] highest (ties to the smaller key), in key order.
+#[must_use]
+pub fn recorded_influence(scores: &[(Key, i64)]) -> Vec<InfluenceScore> {
+    let mut best: Vec<(Key, i64)> = scores.to_vec();
+    best.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    best.truncate(INFLUENCE_RECORDED_MAX);
+    best.sort_by_key(|s| s.0);
+    best.into_iter()
+        .map(|(key, score)| {
+            let (datanet, contribution) = ids(key);
+            InfluenceScore { datanet, contribution, score }
+        })
+        .collect()
+}
+
+/// The influence part of a receipt's recorded scores (the rule's influence part).
+///
+/// # Errors
+/// An example recorded twice: no receipt the gateway writes does that.
+pub fn influence_part(recorded: &[InfluenceScore]) -> Result<BTreeMap<Key, u32>, String> {
+    let mut scores = BTreeMap::new();
+    for s in recorded {
+        if scores.insert((s.datanet.0, s.contribution.0), s.score).is_some() {
+            return Err(format!(
+                "contribution {} of datanet {} has two influence scores",
+                s.contribution, s.datanet
+            ));
+        }
+    }
+    Ok(rule::influence_shares(&scores))
 }
 
 /// Share entries with contributors, from the state.

@@ -9,9 +9,12 @@ use crate::{
     adapters::Adapters,
     batch::{BatchLimits, Engines, Sequence},
     catalog::Catalog,
+    influence::FrozenBases,
     stats::EngineGauges,
 };
-use alx_model::{Adapter, FinishReason, GenerateConfig, Message, Model, TokenId};
+use alx_model::{
+    Adapter, FinishReason, GenerateConfig, Message, Model, TokenId, train::AdapterInfluence,
+};
 use alx_types::{Hash, model::ModelSpec};
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -89,6 +92,20 @@ pub trait ServedModel: Send + Sync {
         penalties: &alx_model::Penalties,
         tolerance: f32,
     ) -> Result<alx_model::Replay, alx_model::Error>;
+
+    /// The quantized influence of `output` (after `prompt`) on each training example of the
+    /// model's adapter (`crate::influence`); empty for a model without influence features.
+    ///
+    /// # Errors
+    /// If the influence cannot be computed.
+    fn influence(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+    ) -> Result<Vec<(alx_model::train::ExampleKey, i64)>, GatewayError> {
+        let _ = (prompt, output);
+        Ok(Vec::new())
+    }
 }
 
 /// A sequence to generate.
@@ -141,6 +158,8 @@ pub struct LocalBackend {
     engines: Arc<Engines>,
     gauges: Arc<EngineGauges>,
     adapters: Adapters,
+    /// The f32 base influence queries run on.
+    frozen: Arc<FrozenBases>,
     /// Names of the models served merged.
     merge: BTreeSet<String>,
     /// Their merged weights, by adapter manifest hash.
@@ -168,6 +187,7 @@ impl LocalBackend {
             engines: Arc::new(Engines::new(limits, gauges.clone())),
             gauges,
             adapters: Adapters::new(None, 0),
+            frozen: Arc::default(),
             merge: BTreeSet::new(),
             merged: Mutex::new(BTreeMap::new()),
             merging: Mutex::new(()),
@@ -214,7 +234,7 @@ impl LocalBackend {
         if let Some(m) = lookup() {
             return Ok(m);
         }
-        let adapter = self.adapters.get(spec, &manifest, &base.info().params)?;
+        let adapter = self.adapters.get(spec, &manifest, &base.info().params)?.adapter;
         let path = self
             .catalog
             .path(&spec.base_model)
@@ -240,15 +260,29 @@ impl Backend for LocalBackend {
             .map_err(|e| GatewayError::Internal(format!("cannot load the model's weights: {e}")))?;
         let Some(model) = model else { return Ok(None) };
         let engines = self.engines.clone();
+        let path = self.catalog.path(&base);
+        let influence = |i: Option<Arc<AdapterInfluence>>| {
+            let path = path.clone()?;
+            i.map(|scores| Influence { frozen: self.frozen.clone(), path, base, scores })
+        };
         let served = match spec.adapter {
-            None => LocalModel { engine: base, model, adapter: None, engines },
+            None => LocalModel { engine: base, model, adapter: None, engines, influence: None },
             Some(manifest) if self.merge.contains(&spec.name) => {
                 let merged = self.merged(spec, manifest, &model)?;
-                LocalModel { engine: manifest, model: merged, adapter: None, engines }
+                let loaded = self.adapters.get(spec, &manifest, &model.info().params)?;
+                let influence = influence(loaded.influence);
+                LocalModel { engine: manifest, model: merged, adapter: None, engines, influence }
             }
             Some(manifest) => {
-                let adapter = self.adapters.get(spec, &manifest, &model.info().params)?;
-                LocalModel { engine: base, model, adapter: Some(adapter), engines }
+                let loaded = self.adapters.get(spec, &manifest, &model.info().params)?;
+                let influence = influence(loaded.influence);
+                LocalModel {
+                    engine: base,
+                    model,
+                    adapter: Some(loaded.adapter),
+                    engines,
+                    influence,
+                }
             }
         };
         Ok(Some(Arc::new(served)))
@@ -266,6 +300,15 @@ struct LocalModel {
     model: Arc<Model>,
     adapter: Option<Arc<Adapter>>,
     engines: Arc<Engines>,
+    influence: Option<Influence>,
+}
+
+/// What a served adapter model scores influence with.
+struct Influence {
+    frozen: Arc<FrozenBases>,
+    path: std::path::PathBuf,
+    base: Hash,
+    scores: Arc<AdapterInfluence>,
 }
 
 impl ServedModel for LocalModel {
@@ -315,5 +358,16 @@ impl ServedModel for LocalModel {
         tolerance: f32,
     ) -> Result<alx_model::Replay, alx_model::Error> {
         self.model.replay_greedy(prompt, output, penalties, tolerance, self.adapter.as_ref())
+    }
+
+    fn influence(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+    ) -> Result<Vec<(alx_model::train::ExampleKey, i64)>, GatewayError> {
+        match &self.influence {
+            None => Ok(Vec::new()),
+            Some(i) => i.frozen.scores(&i.path, &i.base, &i.scores, prompt, output),
+        }
     }
 }

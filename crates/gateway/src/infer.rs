@@ -4,8 +4,8 @@
 //! weights (load on first use) → retrieval → prompt (a cheap length bound first, then the
 //! tokenizer) → reservation of the most it may cost → generation (pieces streamed out; stops
 //! when the client leaves, stalls, or cancels) → fee for the prompt and every token generated
-//! → span attribution, credits, signed receipt → the reservation becomes the fee, held until
-//! settlement
+//! → influence of the answer on the adapter's examples (adapter models) → span attribution,
+//! credits, signed receipt → the reservation becomes the fee, held until settlement
 //! ```
 //!
 //! A request is charged for what it consumed: its prompt and every token generated, whether
@@ -140,6 +140,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     };
 
     let at = Instant::now();
+    let prompt_ids = prompt.clone();
     let (text, token_ids, fed, stopped) = generate(g, model.as_ref(), prompt, &mut job)?;
     let generated = token_ids.len();
     t.model = at.elapsed();
@@ -149,7 +150,9 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let completion_tokens = u32::try_from(generated).unwrap_or(u32::MAX);
     let fee = meter::fee(&job.spec, prompt_count, completion_tokens);
     let at = Instant::now();
-    let output = Output { text: &text, tokens: &token_ids };
+    // Nothing when no token was generated (a client gone during the prefill among them).
+    let influence = model.influence(&prompt_ids, &token_ids)?;
+    let output = Output { text: &text, tokens: &token_ids, influence: &influence };
     let receipt = receipt_for(g, &job, &passages, output, (prompt_count, completion_tokens), fee)?;
     reservation.charge(fee);
     drop(reservation);
@@ -218,7 +221,7 @@ fn execute_embeddings(g: &Gateway, job: &Job, queued: Duration) -> Result<Served
     }
     t.model = at.elapsed();
     let at = Instant::now();
-    let output = Output { text: "", tokens: &[] };
+    let output = Output { text: "", tokens: &[], influence: &[] };
     let receipt = receipt_for(g, job, &[], output, (prompt_count, 0), fee)?;
     reservation.charge(fee);
     drop(reservation);
@@ -384,6 +387,8 @@ fn generate(
 struct Output<'a> {
     text: &'a str,
     tokens: &'a [TokenId],
+    /// Every training example's influence on it (adapter models with influence features).
+    influence: &'a [(attribution::Key, i64)],
 }
 
 fn receipt_for(
@@ -398,7 +403,9 @@ fn receipt_for(
     let state = &committed.state;
     let spec = &job.spec;
     let spans = attribution::span_shares(&g.indexes, state, spec, output.text);
-    let shares = attribution::combine(passages, &spans);
+    let influence = attribution::recorded_influence(output.influence);
+    let influence_part = attribution::influence_part(&influence).map_err(GatewayError::Internal)?;
+    let shares = attribution::combine(passages, &spans, &influence_part);
     let body = ReceiptBody {
         number: 0,
         provider: g.me,
@@ -418,6 +425,7 @@ fn receipt_for(
         output_tokens: output.tokens.to_vec(),
         greedy: crate::replay::replayable(&job.config).is_some(),
         penalties: crate::replay::replayable(&job.config).flatten(),
+        influence,
     };
     // The estimate before generation is not a bound: the real size decides (not charged).
     let size = serde_json::to_vec(&body).map_or(usize::MAX, |v| v.len());

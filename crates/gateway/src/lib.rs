@@ -29,6 +29,7 @@ mod core;
 mod demands;
 mod error;
 mod infer;
+pub mod influence;
 pub mod meter;
 pub mod openai;
 pub mod pool;
@@ -39,7 +40,9 @@ pub mod settle;
 mod stats;
 mod stream;
 
-pub use adapters::{AdapterSource, Adapters, BlobAdapters, MANIFEST_BYTES_MAX, UNAVAILABLE_RETRY};
+pub use adapters::{
+    AdapterSource, Adapters, BlobAdapters, Loaded, MANIFEST_BYTES_MAX, UNAVAILABLE_RETRY,
+};
 pub use backend::{Backend, Ending, Generated, GenerationRequest, LocalBackend, ServedModel};
 pub use batch::BatchLimits;
 pub use catalog::Catalog;

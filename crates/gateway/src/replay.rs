@@ -247,7 +247,7 @@ impl Gateway {
         }
         match dispute.claim {
             Claim::Attribution => {
-                self.judge_attribution(state, dispute, &receipt, &spec, &passages)
+                self.judge_attribution(state, dispute, &receipt, &spec, (input.as_ref(), &passages))
             }
             Claim::Generation => {
                 let Some(input) = input else {
@@ -271,7 +271,7 @@ impl Gateway {
         dispute: &Dispute,
         receipt: &UsageReceipt,
         spec: &ModelSpec,
-        passages: &[(DatanetId, Passage)],
+        (input, passages): (Option<&Input>, &[(DatanetId, Passage)]),
     ) -> Judgement {
         if let Some(d) = spec.datanets.iter().find(|d| state.flag_lifted_in(d.datanet)) {
             return Judgement::Abstain(format!(
@@ -280,8 +280,15 @@ impl Gateway {
                 d.datanet
             ));
         }
+        if let Err(verdict) = self.judge_influence(receipt, spec, input, passages) {
+            return verdict;
+        }
+        let influence = match attribution::influence_part(&receipt.body.influence) {
+            Ok(part) => part,
+            Err(e) => return Judgement::Guilty(e),
+        };
         let spans = attribution::span_shares(&self.indexes, state, spec, &receipt.body.output);
-        let shares = attribution::combine(passages, &spans);
+        let shares = attribution::combine(passages, &spans, &influence);
         let expected =
             attribution::credits(state, receipt.body.model, spec, dispute.leaf.fee, &shares);
         let flagged = |(d, c): Key| {
@@ -294,6 +301,41 @@ impl Gateway {
         match credits_within(&expected, &dispute.leaf.credits, flagged) {
             Ok(()) => Judgement::Innocent,
             Err(detail) => Judgement::Guilty(detail),
+        }
+    }
+
+    /// Whether the receipt's influence scores are the answer's, recomputed here within
+    /// `INFLUENCE_TOLERANCE` (an adapter model's only: the others record none). `Err` is the
+    /// verdict when they are not, or when this node cannot tell.
+    fn judge_influence(
+        &self,
+        receipt: &UsageReceipt,
+        spec: &ModelSpec,
+        input: Option<&Input>,
+        passages: &[(DatanetId, Passage)],
+    ) -> Result<(), Judgement> {
+        let recorded = &receipt.body.influence;
+        let Some(input) = input.filter(|_| spec.adapter.is_some()) else {
+            return if recorded.is_empty() {
+                Ok(())
+            } else {
+                Err(Judgement::Guilty("influence recorded for an answer that has none".into()))
+            };
+        };
+        let served = match self.backend.model(spec) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(Judgement::Abstain("the base weights are not here".into())),
+            Err(e) => return Err(Judgement::Abstain(format!("the adapter model: {e}"))),
+        };
+        let Ok(prompt) = render_prompt(served.as_ref(), input, passages) else {
+            return Err(Judgement::Guilty("its request gives no prompt".into()));
+        };
+        match served.influence(&prompt, &receipt.body.output_tokens) {
+            Ok(recomputed) => crate::influence::influence_within(recorded, &recomputed)
+                .map_err(|e| Judgement::Guilty(format!("its influence scores: {e}"))),
+            Err(e) => {
+                Err(Judgement::Abstain(format!("the influence could not be recomputed: {e}")))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sweeps the blob store: blobs no live contribution references (never offered, or refused,
 //! rejected, withdrawn, unavailable) and no live model's adapter needs (its manifest, if it
-//! names the model's base, and the adapter file the manifest names) are deleted once older than
+//! names the model's base, and the adapter and influence features files the manifest names)
+//! are deleted once older than
 //! the grace period, so uploads nobody pays for cannot fill the disk for long.
 
 use alx_blobs::BlobStore;
@@ -56,21 +57,20 @@ async fn adapter_blobs(ledger: &Arc<dyn ChainView>, blobs: &BlobStore) -> BTreeS
     keep
 }
 
-/// The manifest and the adapter file it names, if `bytes` parse as a manifest over `base`.
-fn kept(manifest: &Hash, base: &Hash, bytes: &[u8]) -> Option<[Hash; 2]> {
+/// The manifest and the files it names (adapter, influence features), if `bytes` parse as a
+/// manifest over `base`.
+fn kept(manifest: &Hash, base: &Hash, bytes: &[u8]) -> Option<Vec<Hash>> {
     let m = serde_json::from_slice::<alx_types::model::AdapterManifest>(bytes).ok()?;
-    (m.base_model == *base).then_some([*manifest, m.adapter])
+    let features = m.influence.map(|f| f.features);
+    (m.base_model == *base).then(|| [*manifest, m.adapter].into_iter().chain(features).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_a_manifest_over_the_models_base_keeps_its_adapter() {
-        let h = alx_types::hash::from_bytes;
-        let (base, adapter, manifest) = (h([1; 32]), h([2; 32]), h([3; 32]));
-        let bytes = serde_json::to_vec(&alx_types::model::AdapterManifest {
+    fn manifest(base: Hash, adapter: Hash, features: Option<Hash>) -> Vec<u8> {
+        serde_json::to_vec(&alx_types::model::AdapterManifest {
             base_model: base,
             adapter,
             datanets: vec![],
@@ -80,10 +80,31 @@ mod tests {
             held_out_perplexity_before: 1.0,
             held_out_perplexity_after: 1.0,
             steps: 1,
+            influence: features.map(|features| alx_types::model::InfluenceFeatures {
+                features,
+                examples: 2,
+                dims: 8,
+                seed: 0,
+                damping: 0.1,
+                query_tokens: 128,
+            }),
         })
-        .unwrap();
-        assert_eq!(kept(&manifest, &base, &bytes), Some([manifest, adapter]));
-        assert_eq!(kept(&manifest, &adapter, &bytes), None, "another base");
-        assert_eq!(kept(&manifest, &base, b"{junk"), None);
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_manifest_over_the_models_base_keeps_its_adapter_and_features() {
+        let h = alx_types::hash::from_bytes;
+        let (base, adapter, manifest_hash, features) =
+            (h([1; 32]), h([2; 32]), h([3; 32]), h([4; 32]));
+        let bytes = manifest(base, adapter, None);
+        assert_eq!(kept(&manifest_hash, &base, &bytes), Some(vec![manifest_hash, adapter]));
+        assert_eq!(kept(&manifest_hash, &adapter, &bytes), None, "another base");
+        assert_eq!(kept(&manifest_hash, &base, b"{junk"), None);
+        let bytes = manifest(base, adapter, Some(features));
+        assert_eq!(
+            kept(&manifest_hash, &base, &bytes),
+            Some(vec![manifest_hash, adapter, features])
+        );
     }
 }

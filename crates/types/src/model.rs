@@ -297,6 +297,36 @@ pub struct AdapterManifest {
     pub held_out_perplexity_after: f64,
     /// Steps taken.
     pub steps: u64,
+    /// The influence features of its training examples, if they were computed: what the
+    /// gateway scores answers against to credit contributions by influence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub influence: Option<InfluenceFeatures>,
+}
+
+/// The influence features of an adapter's training examples, one row per contribution trained
+/// on (`alx_model::train::Features`), and how answers are scored against them.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct InfluenceFeatures {
+    /// BLAKE3 of the features file (safetensors).
+    #[serde(with = "crate::hash::serde_hex")]
+    pub features: Hash,
+    /// Examples (contributions) it holds.
+    pub examples: u64,
+    /// Features per example (buckets of the gradient sketch).
+    pub dims: u64,
+    /// Seed of the sketch.
+    pub seed: u64,
+    /// TRAK's relative damping.
+    pub damping: f64,
+    /// The most tokens of an answer's prompt and output its influence query runs (the last
+    /// ones): part of the rule, so every juror scores an answer as its server did.
+    #[serde(default = "default_query_tokens")]
+    pub query_tokens: u64,
+}
+
+/// The query window of manifests that do not state one.
+const fn default_query_tokens() -> u64 {
+    128
 }
 
 /// A datanet version an adapter was trained on.

@@ -86,7 +86,27 @@ pub struct ReceiptBody {
     /// The penalties on repeated tokens the answer was chosen under (none: no penalty).
     #[serde(default)]
     pub penalties: Option<PenaltiesMilli>,
+    /// The influence of the answer on the adapter's training examples with the highest
+    /// scores (models whose adapter carries influence features): the integer scores the
+    /// rule's influence part takes (`alx_attribution::rule::influence_shares`). Omitted when
+    /// empty, so receipts from before it keep their ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub influence: Vec<InfluenceScore>,
 }
+
+/// One training example's influence on an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfluenceScore {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// TRAK's estimate, the largest magnitude over all examples scaled to 1,000,000.
+    pub score: i64,
+}
+
+/// The most influence scores a receipt records (the highest; ~50 bytes each).
+pub const INFLUENCE_RECORDED_MAX: usize = 32;
 
 /// Penalties on repeated tokens, in thousandths (see `alx_model::Penalties`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ pub(crate) mod miner;
 pub(crate) mod model;
 pub(crate) mod model_fetch;
 pub(crate) mod model_finetune;
+pub(crate) mod model_influence;
 pub(crate) mod neuron;
 pub(crate) mod node;
 pub(crate) mod provider;

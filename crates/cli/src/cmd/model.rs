@@ -247,9 +247,11 @@ struct CheckedAdapter {
     manifest_bytes: Vec<u8>,
     /// The adapter file beside it.
     weights: std::path::PathBuf,
+    /// The influence features file beside it, if the manifest names one.
+    features: Option<std::path::PathBuf>,
 }
 
-/// Stores the adapter file, then its manifest, on the node (signed by `from`), so the gateway
+/// Stores the adapter file, its influence features, then its manifest, on the node (signed by `from`), so the gateway
 /// can serve the model: it reads both from the blob store by their hashes.
 fn upload_adapter(
     g: &Globals,
@@ -262,6 +264,11 @@ fn upload_adapter(
     let weights = std::fs::read(&checked.weights)
         .with_context(|| format!("cannot read {}", checked.weights.display()))?;
     super::blob::upload(&client, &key, &checked.weights, weights, None, !g.json)?;
+    if let Some(path) = &checked.features {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        super::blob::upload(&client, &key, path, bytes, None, !g.json)?;
+    }
     let manifest = checked.manifest_bytes.clone();
     super::blob::upload(&client, &key, manifest_path, manifest, None, false)?;
     Ok(())
@@ -315,6 +322,10 @@ fn checked_adapter(
             "keep the manifest beside the adapter.safetensors it was written with",
         ));
     }
+    let features = match &manifest.influence {
+        None => None,
+        Some(f) => Some(influence_file(path, &f.features)?),
+    };
     let client = Client::new(&g.node);
     for t in &manifest.datanets {
         let version = client.datanet_version(t.datanet, t.version)?;
@@ -333,5 +344,38 @@ fn checked_adapter(
             datanets.push(r);
         }
     }
-    Ok(CheckedAdapter { manifest: alx_blobs::blake3_hash(&bytes), manifest_bytes: bytes, weights })
+    let manifest = alx_blobs::blake3_hash(&bytes);
+    Ok(CheckedAdapter { manifest, manifest_bytes: bytes, weights, features })
+}
+
+/// The influence features file beside the manifest at `path`, checked against `hash`.
+fn influence_file(
+    path: &std::path::Path,
+    hash: &alx_types::Hash,
+) -> anyhow::Result<std::path::PathBuf> {
+    use crate::output::coded;
+    let features = path.with_file_name("influence.safetensors");
+    let size = std::fs::metadata(&features).map(|m| m.len()).unwrap_or(0);
+    if size > alx_types::datanet::CONTRIBUTION_SIZE_MAX {
+        return Err(coded(
+            "influence_too_large",
+            format!(
+                "{} is {size} bytes; nodes store at most {} per blob",
+                features.display(),
+                alx_types::datanet::CONTRIBUTION_SIZE_MAX
+            ),
+            "fine-tune again with --no-influence, or on fewer contributions",
+        ));
+    }
+    if !features.exists() || file_hash(&features)? != *hash {
+        return Err(coded(
+            "influence_file_mismatch",
+            format!(
+                "{} is missing or is not the features file the manifest names",
+                features.display()
+            ),
+            "keep the manifest beside the influence.safetensors it was written with",
+        ));
+    }
+    Ok(features)
 }

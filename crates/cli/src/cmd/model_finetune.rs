@@ -6,7 +6,9 @@
 
 use crate::{Globals, output::coded};
 use alx_client::Client;
-use alx_model::train::{Corpus, Event, FinetuneOptions, FrozenBase, Sample, TrainConfig, finetune};
+use alx_model::train::{
+    Corpus, Event, ExampleKey, FinetuneOptions, FrozenBase, Sample, TrainConfig, finetune,
+};
 use alx_types::{
     datanet::contribution_leaf,
     hash::to_hex,
@@ -64,6 +66,10 @@ pub(crate) struct FinetuneArgs {
     /// Seed of the adapter's initial values and dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Skip the influence features (a gradient per contribution trained on, after training):
+    /// the model's receipts then credit retrieval and spans only.
+    #[arg(long)]
+    no_influence: bool,
 }
 
 fn projection(s: &str) -> Result<alx_model::train::Projection, String> {
@@ -138,7 +144,7 @@ fn documents(
     client: &Client,
     d: DatanetVersionRef,
     format: Format,
-) -> anyhow::Result<(TrainedOn, Vec<Sample>)> {
+) -> anyhow::Result<(TrainedOn, Vec<(ExampleKey, Sample)>)> {
     let version = client.datanet_version(d.datanet, d.version)?;
     let mut contributions: Vec<_> = client
         .contributions(d.datanet, Some("approved"))?
@@ -173,7 +179,8 @@ fn documents(
                 "the node may be lying; try another --node",
             ));
         }
-        docs.extend(samples(c.content.media_type, &bytes, format)?);
+        let key = (d.datanet.0, c.id.0);
+        docs.extend(samples(c.content.media_type, &bytes, format)?.into_iter().map(|s| (key, s)));
     }
     let trained = TrainedOn {
         datanet: d.datanet,
@@ -199,6 +206,8 @@ struct Plan {
     micro_batches: usize,
     held_out_bps: u32,
     format: Format,
+    /// How the influence features are sketched and scored (`None`: not computed).
+    influence: Option<alx_model::train::Scoring>,
 }
 
 /// Runs `plan` into `out` (resuming from a checkpoint there) and writes the adapter and its
@@ -230,11 +239,14 @@ fn run_plan(
         ));
     }
     let client = Client::new(&g.node);
-    let (mut trained_on, mut docs) = (Vec::new(), Vec::new());
+    let (mut trained_on, mut keys, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     for d in &plan.datanets {
-        let (t, mut more) = documents(&client, *d, plan.format)?;
+        let (t, more) = documents(&client, *d, plan.format)?;
         trained_on.push(t);
-        docs.append(&mut more);
+        for (key, sample) in more {
+            keys.push(key);
+            docs.push(sample);
+        }
     }
     std::fs::create_dir_all(out)?;
     let load = alx_model::LoadConfig {
@@ -257,6 +269,7 @@ fn run_plan(
         ),
         other => other.into(),
     })?;
+    let examples = super::model_influence::examples(&tokenizer, &corpus, &keys, &docs)?;
     drop(tokenizer);
     let base = FrozenBase::load(&plan.base_path, plan.window + 1)?;
     let options = FinetuneOptions {
@@ -289,6 +302,17 @@ fn run_plan(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    let influence = match &plan.influence {
+        None => None,
+        Some(scoring) => super::model_influence::features(
+            g,
+            (&base, &plan.train, &adapter_path),
+            &examples,
+            plan.window,
+            scoring,
+            &out.join("influence.safetensors"),
+        )?,
+    };
     let manifest = AdapterManifest {
         base_model: super::model::file_hash(&plan.base_path)?,
         adapter: super::model::file_hash(&adapter_path)?,
@@ -306,6 +330,7 @@ fn run_plan(
         held_out_perplexity_before: report.held_out_perplexity_before,
         held_out_perplexity_after: report.held_out_perplexity_after,
         steps: report.steps,
+        influence,
     };
     let bytes = serde_json::to_vec_pretty(&manifest)?;
     std::fs::write(out.join("manifest.json"), &bytes)?;
@@ -335,6 +360,7 @@ pub(crate) fn run(g: &Globals, a: &FinetuneArgs) -> anyhow::Result<()> {
         micro_batches: a.micro_batches,
         held_out_bps: a.held_out_percent * 100,
         format: a.format,
+        influence: (!a.no_influence).then_some(alx_model::train::Scoring::DEFAULT),
     };
     let (_, bytes, report) = run_plan(g, &plan, &a.out, g.json)?;
     let (adapter_path, manifest_path) =
@@ -460,17 +486,20 @@ pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Resu
                 )
             })?
             .unwrap_or(Format::Auto),
+        influence: manifest.influence.as_ref().map(super::model_influence::scoring_of),
     };
     let scratch = tempfile::tempdir()?;
     let (again, _, report) = run_plan(g, &plan, scratch.path(), false)?;
     let same_roots = again.datanets == manifest.datanets;
-    let matches = again.adapter == manifest.adapter && same_roots;
+    let same_influence = again.influence == manifest.influence;
+    let matches = again.adapter == manifest.adapter && same_roots && same_influence;
     let doc = serde_json::json!({
         "manifest": to_hex(&manifest_hash),
         "matches": matches,
         "adapter_expected": to_hex(&manifest.adapter),
         "adapter_reproduced": to_hex(&again.adapter),
         "datanet_roots_match": same_roots,
+        "influence_features_match": same_influence,
         "engine_expected": manifest.engine,
         "engine": again.engine,
         "held_out_perplexity_after": report.held_out_perplexity_after,
@@ -479,6 +508,11 @@ pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Resu
     if !matches {
         let engine = if again.engine == manifest.engine { "" } else { " (another engine version)" };
         let roots = if same_roots { "" } else { "; the datanet versions have other roots now" };
+        let roots = if same_influence {
+            roots.to_owned()
+        } else {
+            format!("{roots}; the influence features differ")
+        };
         return Err(coded(
             "adapter_mismatch",
             format!(

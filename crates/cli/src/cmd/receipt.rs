@@ -88,7 +88,7 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
             };
             let signed = r.verify();
             // Versions this node has not indexed are left out, as the gateway leaves them out.
-            let alx_audit::Rederived { spans, shares, .. } =
+            let alx_audit::Rederived { spans, influence, shares, .. } =
                 alx_audit::rederive(&Client::new(&g.node), &r)?;
             let spans_match = spans == as_map(&r.body.span_shares);
             let shares_match = shares == as_map(&r.body.shares);
@@ -96,6 +96,8 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
                 "receipt": to_hex(&r.id), "signature_valid": signed,
                 "span_shares_match": spans_match, "shares_match": shares_match,
                 "rederived_span_shares": spans.iter().map(|((d, c), b)| serde_json::json!({"datanet": d, "contribution": c, "bps": b})).collect::<Vec<_>>(),
+                "influence_scores": r.body.influence.len(),
+                "influence_shares": influence.iter().map(|((d, c), b)| serde_json::json!({"datanet": d, "contribution": c, "bps": b})).collect::<Vec<_>>(),
                 "settlement": settled,
             });
             emit(g.json, &value, || {
@@ -108,6 +110,13 @@ pub(crate) fn run(g: &Globals, cmd: ReceiptCommand) -> anyhow::Result<()> {
                     mark(spans_match),
                     mark(shares_match)
                 );
+                if !r.body.influence.is_empty() {
+                    text.push_str(&format!(
+                        "\n  influence part: from the {} scores it records (a juror holding the \
+                         adapter recomputes them)",
+                        r.body.influence.len()
+                    ));
+                }
                 if let Some(s) = &settled {
                     text.push('\n');
                     text.push_str(&super::receipt_settlement::text(s));

@@ -95,7 +95,8 @@ impl ModelSource for Models {
             Some(manifest) => Some(
                 self.adapters
                     .get(spec, manifest, &model.info().params)
-                    .map_err(|e| NeuronError::Adapter(e.to_string()))?,
+                    .map_err(|e| NeuronError::Adapter(e.to_string()))?
+                    .adapter,
             ),
         };
         Ok(Some(Weights { model, adapter }))
@@ -111,7 +112,8 @@ pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
     let dir = a.models_dir.clone().unwrap_or_else(|| g.home.join("models"));
     let models = Models {
         catalog: Catalog::new(&dir, LoadConfig::DEFAULT),
-        adapters: Adapters::new(Some(Arc::new(NodeBlobs(Client::new(&g.node)))), ADAPTER_MEMORY),
+        adapters: Adapters::new(Some(Arc::new(NodeBlobs(Client::new(&g.node)))), ADAPTER_MEMORY)
+            .without_influence(),
     };
     let held_out = HeldOutConfig { eval_tokens: a.eval_tokens, eval_questions: a.eval_questions };
     let mut scorer = HeldOutScorer::new(Client::new(&g.node), models, held_out);

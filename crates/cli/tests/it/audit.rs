@@ -92,6 +92,7 @@ fn signed_batch(
                 output_tokens: Vec::new(),
                 greedy: false,
                 penalties: None,
+                influence: Vec::new(),
             };
             UsageReceipt::sign(body, key)
         })

@@ -6,7 +6,7 @@
 use crate::*;
 
 /// `alx` with `args`, which must succeed.
-fn succeeds(h: &std::path::Path, api: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn succeeds(h: &std::path::Path, api: &str, args: &[&str]) -> std::process::Output {
     let out = alx(h, api, args);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
@@ -150,6 +150,13 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
         alx(h, &node.api, &["model", "verify-adapter", claimed_path, "--base", base_arg]),
         "adapter_mismatch",
     );
+    assert_eq!(verified["influence_features_match"], true, "{verified}");
+    // Influence features other than the manifest's are refused at registration.
+    let features_path = out_dir.join("influence.safetensors");
+    let features = std::fs::read(&features_path).unwrap();
+    std::fs::write(&features_path, b"junk").unwrap();
+    refused_with(register("worlds-junk", &weights), "influence_file_mismatch");
+    std::fs::write(&features_path, features).unwrap();
     // Bad hyperparameters are refused before anything runs.
     #[rustfmt::skip]
     let bad = alx(h, &node.api, &["model", "finetune", "--base", base_arg, "--datanet", "0@1", "--out", h.join("bad").to_str().unwrap(), "--rank", "0"]);
@@ -166,7 +173,14 @@ fn finetune_trains_an_adapter_on_a_datanet_version_slow() {
 
 /// A datanet of `docs` documents, each a planted phrase said three times, contributed by
 /// `who`, approved and versioned.
-fn planted_datanet(h: &std::path::Path, api: &str, id: u64, name: &str, phrase: &str, who: &str) {
+pub(crate) fn planted_datanet(
+    h: &std::path::Path,
+    api: &str,
+    id: u64,
+    name: &str,
+    phrase: &str,
+    who: &str,
+) {
     let ok = |args: &[&str]| json(&succeeds(h, api, args));
     ok(&[
         "datanet",
@@ -277,6 +291,11 @@ fn two_adapters_serve_over_one_base_slow() {
         let id = answer["alexandria"]["receipt_id"].as_str().unwrap();
         let verified = ok(&["receipt", "verify", id]);
         assert_eq!(verified["shares_match"], true, "{verified}");
+        // Its influence part scores its own adapter's training examples only.
+        let receipt = ok(&["receipt", "show", id]);
+        let influence = receipt["influence"].as_array().unwrap();
+        assert!(influence.len() >= 2, "{receipt}");
+        assert!(influence.iter().all(|s| s["datanet"] == datanet), "{receipt}");
     }
 }
 
@@ -322,11 +341,22 @@ fn finetune_takes_conversations_slow() {
         serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["data"]["format"], "chat", "{manifest}");
     assert!(manifest["held_out_perplexity_after"].as_f64().unwrap().is_finite());
+    // One contribution holds every conversation: one influence example.
+    assert_eq!(manifest["influence"]["examples"], 1, "{manifest}");
     // The same run from its manifest reproduces it (the format is part of the manifest).
     let manifest_path = out_dir.join("manifest.json");
     let verified =
         json(&ok(&["model", "verify-adapter", manifest_path.to_str().unwrap(), "--base", base]));
     assert_eq!(verified["matches"], true, "{verified}");
+    // Without influence features: none in the manifest, and none written.
+    let bare = h.join("bare");
+    #[rustfmt::skip]
+    ok(&["model", "finetune", "--base", base, "--datanet", "0@1", "--out", bare.to_str().unwrap(),
+        "--steps", "2", "--window", "32", "--no-influence"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bare.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest.get("influence").is_none(), "{manifest}");
+    assert!(!bare.join("influence.safetensors").exists());
     // Chat on a datanet of plain text: refused before training.
     #[rustfmt::skip]
     let refused = alx(h, &node.api, &["model", "finetune", "--base", base, "--datanet", "1@1",

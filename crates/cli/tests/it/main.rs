@@ -12,6 +12,7 @@ mod finetune;
 mod flows;
 mod gateway;
 mod index;
+mod influence;
 mod join;
 mod light;
 mod models;

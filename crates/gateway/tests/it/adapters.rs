@@ -23,13 +23,13 @@ use std::{
 
 /// Blobs in memory; `lie` makes it return other bytes for every blob.
 #[derive(Default)]
-struct Blobs {
+pub(crate) struct Blobs {
     stored: Mutex<BTreeMap<Hash, Vec<u8>>>,
     lie: AtomicBool,
 }
 
 impl Blobs {
-    fn put(&self, bytes: Vec<u8>) -> Hash {
+    pub(crate) fn put(&self, bytes: Vec<u8>) -> Hash {
         let hash = alx_blobs::blake3_hash(&bytes);
         self.stored.lock().unwrap().insert(hash, bytes);
         hash
@@ -77,11 +77,12 @@ fn manifest(base: Hash, adapter: Hash) -> Vec<u8> {
         held_out_perplexity_before: 1.0,
         held_out_perplexity_after: 1.0,
         steps: 3,
+        influence: None,
     })
     .unwrap()
 }
 
-fn spec(name: &str, base: Hash, adapter: Option<Hash>) -> ModelSpec {
+pub(crate) fn spec(name: &str, base: Hash, adapter: Option<Hash>) -> ModelSpec {
     ModelSpec {
         name: name.into(),
         base_model: base,

@@ -4,6 +4,7 @@
 mod adapters;
 mod catalog;
 mod core;
+mod influence;
 mod settle;
 
 use alx_ledger::{

@@ -54,6 +54,7 @@ fn serve(g: &Gateway, chain: &Chain, payer: u64) {
         output_tokens: Vec::new(),
         greedy: false,
         penalties: None,
+        influence: Vec::new(),
     };
     let floor = chain.ledger.committed().state.next_receipt(&addr(0)).unwrap();
     g.receipts().issue(body, floor).unwrap();
@@ -180,6 +181,7 @@ fn a_receipt_with_too_many_credits_still_settles() {
         output_tokens: Vec::new(),
         greedy: false,
         penalties: None,
+        influence: Vec::new(),
     };
     // 100 credits, of which only contribution 0 exists: the rest the chain would refuse, and
     // the batch must not exceed 64 either way.

@@ -19,6 +19,9 @@ pub struct Corpus {
     pub train: Vec<Vec<TokenId>>,
     /// Held-out windows.
     pub held_out: Vec<Vec<TokenId>>,
+    /// Per document, in the order given: whether it is in the training split (the examples
+    /// influence is attributed to).
+    pub trained: Vec<bool>,
 }
 
 /// FNV-1a: a fixed hash of a document's text (the split must not change across versions).
@@ -67,16 +70,28 @@ impl Corpus {
         let texts: Vec<String> = samples.iter().map(Sample::split_text).collect();
         let tokens = samples
             .iter()
-            .map(|s| match s {
-                Sample::Text(t) => tokenizer.encode(t),
-                Sample::Chat(messages) => chat.ok_or_else(crate::chat::no_template)?.tokens(
-                    tokenizer,
-                    messages,
-                    PromptEnd::LastMessage,
-                ),
-            })
+            .map(|s| Self::sample_tokens(tokenizer, chat, s))
             .collect::<Result<Vec<_>>>()?;
         Self::split(tokenizer, &texts, tokens, window, held_out_bps)
+    }
+
+    /// The tokens one sample is trained on, without the end-of-text token the corpus adds.
+    ///
+    /// # Errors
+    /// Text the tokenizer refuses, or a conversation without a template.
+    pub fn sample_tokens(
+        tokenizer: &Tokenizer,
+        chat: Option<&ChatTemplate>,
+        sample: &Sample,
+    ) -> Result<Vec<TokenId>> {
+        match sample {
+            Sample::Text(t) => tokenizer.encode(t),
+            Sample::Chat(messages) => chat.ok_or_else(crate::chat::no_template)?.tokens(
+                tokenizer,
+                messages,
+                PromptEnd::LastMessage,
+            ),
+        }
     }
 
     /// Tokenizes `documents` (each ended by the end-of-text token, if the vocabulary has one),
@@ -122,6 +137,7 @@ impl Corpus {
             }
         }
         let (mut train, mut held_out) = (Vec::new(), Vec::new());
+        let trained = held.iter().map(|h| !h).collect();
         for (mut tokens, held) in tokens.into_iter().zip(held) {
             tokens.extend(tokenizer.eos());
             if held { held_out.extend(tokens) } else { train.extend(tokens) }
@@ -134,7 +150,7 @@ impl Corpus {
                 .filter(|win| win.len() >= 2)
                 .collect()
         };
-        let corpus = Self { train: cut(train), held_out: cut(held_out) };
+        let corpus = Self { train: cut(train), held_out: cut(held_out), trained };
         if corpus.train.is_empty() || corpus.held_out.is_empty() {
             return Err(Error::InvalidConfig {
                 reason: format!(

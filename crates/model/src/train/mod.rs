@@ -15,12 +15,17 @@
 //! A checkpoint holds the adapter, the optimizer's moments and the step: training resumed from
 //! one continues exactly as if it had never stopped (tested bit for bit).
 
+mod examples;
 mod finetune;
 mod forward;
 mod frozen;
 pub mod influence;
 mod lora;
 
+pub use examples::{
+    AdapterInfluence, DIMS_MAX, ExampleKey, FEATURES_BYTES_MAX, Features, QUERY_TOKENS_MAX,
+    SCORE_SCALE, Scoring, quantize, query_window,
+};
 pub use finetune::{Corpus, Event, FinetuneOptions, FinetuneReport, Sample, finetune};
 pub use forward::FrozenBase;
 pub use lora::{LoraConfig, Projection};
@@ -207,6 +212,17 @@ impl<'b> Trainer<'b> {
     pub fn load_adapter(&mut self, path: &Path) -> Result<()> {
         let read = candle_core::safetensors::load(path, &Device::Cpu)
             .map_err(|source| Error::TensorData { name: path.display().to_string(), source })?;
+        self.lora.set_from(&read.into_iter().collect())
+    }
+
+    /// Replaces the adapter with the safetensors `bytes` (an adapter file this configuration
+    /// wrote).
+    ///
+    /// # Errors
+    /// Bytes that do not hold this adapter's tensors in their shapes.
+    pub fn load_adapter_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let read = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(|source| Error::TensorData { name: "the adapter".into(), source })?;
         self.lora.set_from(&read.into_iter().collect())
     }
 

@@ -221,6 +221,17 @@ fn a_small_corpus_gets_both_splits() {
     assert!(err.to_string().contains("at least two documents"), "{err}");
 }
 
+/// Four planted documents (disjoint token cycles), and an adapter trained 60 steps on them.
+fn four_documents_learned(base: &FrozenBase) -> (Vec<Vec<u32>>, Trainer<'_>) {
+    let docs: Vec<Vec<u32>> =
+        (0..4u32).map(|d| (0..40).map(|i| 40 + d * 50 + (i * 7 % 23)).collect()).collect();
+    let mut trainer = Trainer::new(base, config(60)).unwrap();
+    for step in 0..60 {
+        trainer.step(&[&docs[step % 4], &docs[(step + 1) % 4]]).unwrap();
+    }
+    (docs, trainer)
+}
+
 /// Influence on the tiny model: an adapter trained on four planted documents, and a query that
 /// continues one of them, owes that one most.
 #[test]
@@ -228,12 +239,7 @@ fn influence_ranks_the_planted_source_first() {
     use alx_model::train::influence::{InfluenceIndex, Method, Sketch};
     let file = tiny_file(&spec());
     let base = FrozenBase::load(&file.path, 128).unwrap();
-    let docs: Vec<Vec<u32>> =
-        (0..4u32).map(|d| (0..40).map(|i| 40 + d * 50 + (i * 7 % 23)).collect()).collect();
-    let mut trainer = Trainer::new(&base, config(60)).unwrap();
-    for step in 0..60 {
-        trainer.step(&[&docs[step % 4], &docs[(step + 1) % 4]]).unwrap();
-    }
+    let (docs, trainer) = four_documents_learned(&base);
     let sketch = Sketch { dims: 512, seed: 1 };
     let features: Vec<Vec<f32>> =
         docs.iter().map(|d| trainer.example_features(d, 64, &sketch).unwrap()).collect();
@@ -255,4 +261,52 @@ fn influence_ranks_the_planted_source_first() {
     // The same inputs give the same features: the sketch is seeded.
     let again = trainer.example_features(&docs[0], 64, &sketch).unwrap();
     assert_eq!(again, trainer.example_features(&docs[0], 64, &sketch).unwrap());
+}
+
+/// What a gateway holds for an adapter model: its weights, configuration and the examples'
+/// features, read back from files; the quantized scores it records rank the source first.
+#[test]
+fn a_served_adapter_scores_influence_from_its_files() {
+    use alx_model::train::{AdapterInfluence, Features, Scoring, influence::Sketch};
+    let file = tiny_file(&spec());
+    let base = FrozenBase::load(&file.path, 128).unwrap();
+    let (docs, trainer) = four_documents_learned(&base);
+    let sketch = Sketch { dims: 512, seed: 1 };
+    let dir = tempfile::tempdir().unwrap();
+    let (adapter_path, features_path) =
+        (dir.path().join("adapter.safetensors"), dir.path().join("features.safetensors"));
+    trainer.save_adapter(&adapter_path).unwrap();
+    let keys = vec![(0, 3), (0, 8), (1, 0), (1, 2)];
+    let rows = docs.iter().map(|d| trainer.example_features(d, 64, &sketch).unwrap()).collect();
+    Features { keys: keys.clone(), rows }.save(&features_path).unwrap();
+    let adapter = std::fs::read(&adapter_path).unwrap();
+    let read = |dims| Features::from_safetensors(&std::fs::read(&features_path).unwrap(), dims);
+    let model = alx_model::Model::load(&file.path, &load_config(WeightFormat::F32)).unwrap();
+    let params = model.info().params.clone();
+    let scoring = Scoring { sketch, damping: 0.1, query_tokens: 128 };
+    let new = |config, adapter: &[u8], scoring| {
+        AdapterInfluence::new(config, adapter.to_vec(), read(512).unwrap(), scoring, &params)
+    };
+    let served = new(config(60), &adapter, scoring).unwrap();
+    assert_eq!(served.examples(), 4);
+    for (source, doc) in docs.iter().enumerate() {
+        // A prompt of 10 tokens, the answer the 20 after it.
+        let scores = served.answer_scores(&base, &doc[..10], &doc[10..30]).unwrap();
+        assert_eq!(scores, served.scores(&base, &doc[..30], 10).unwrap(), "a window of 30");
+        assert_eq!(scores.iter().map(|s| s.0).collect::<Vec<_>>(), keys);
+        let best = scores.iter().max_by_key(|s| s.1).unwrap();
+        assert_eq!(best.0, keys[source], "{scores:?}");
+        assert_eq!(scores.iter().map(|s| s.1.abs()).max(), Some(1_000_000));
+        assert_eq!(scores, served.scores(&base, &doc[..30], 10).unwrap(), "deterministic");
+    }
+    assert!(served.answer_scores(&base, &docs[0], &[]).unwrap().is_empty(), "no answer");
+    // An adapter its configuration does not describe, bytes that are no adapter, or a scoring
+    // out of range are refused.
+    let mut other = config(60);
+    other.lora.rank = 4;
+    assert!(new(other, &adapter, scoring).is_err());
+    assert!(new(config(60), b"junk", scoring).is_err());
+    assert!(new(config(60), &adapter, Scoring { damping: f64::NAN, ..scoring }).is_err());
+    assert!(new(config(60), &adapter, Scoring { query_tokens: 4_096, ..scoring }).is_err());
+    assert!(read(256).is_err(), "another width");
 }

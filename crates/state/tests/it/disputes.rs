@@ -59,6 +59,7 @@ fn receipt(number: u64, signer: u64) -> UsageReceipt {
         output_tokens: vec![1, 2, 3, 4, 5],
         greedy: true,
         penalties: None,
+        influence: Vec::new(),
     };
     UsageReceipt::sign(body, &crate::key(signer))
 }

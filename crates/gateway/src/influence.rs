@@ -1,0 +1,168 @@
+//! Influence attribution at answer time, for models whose adapter carries influence features
+//! (`alx_types::model::InfluenceFeatures`): the gradient of the answer's loss with respect to
+//! the adapter, taken on the base model dequantized to f32 (`alx_model::train::FrozenBase`,
+//! ~4 bytes per weight: 540 MB for SmolLM2-135M), sketched and scored against the features
+//! by TRAK (`alx_model::train::AdapterInfluence`).
+//!
+//! ```text
+//! prompt ‖ output ─ its last `query_tokens` (the manifest's) ─ loss of the output tokens
+//!                 ─ ∇ adapter ─ sketch ─ TRAK ─ quantized scores ─► the receipt's influence
+//! ```
+//!
+//! Bounds: a query runs at most `alx_model::train::QUERY_TOKENS_MAX` tokens whatever the
+//! context (the manifest's window, 128 by default: `alx_model::train::Scoring`), one frozen
+//! base is resident at a time, and queries run one at a time (a backward pass holds every
+//! layer's activations).
+
+use crate::GatewayError;
+use alx_model::train::{AdapterInfluence, ExampleKey, FrozenBase, QUERY_TOKENS_MAX};
+use alx_types::{Hash, usage_api::InfluenceScore};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+/// How far a recorded score may be from a juror's recomputation (of the ±1,000,000 scale):
+/// the gradient is float arithmetic, which another machine may round differently.
+pub const INFLUENCE_TOLERANCE: i64 = 50_000;
+
+/// The frozen base models influence queries run on: one resident at a time.
+#[derive(Default)]
+pub(crate) struct FrozenBases {
+    held: Mutex<Option<(Hash, Arc<FrozenBase>)>>,
+    /// Held while a base loads, and while a query runs.
+    busy: Mutex<()>,
+}
+
+impl FrozenBases {
+    /// The quantized influence of `output` after `prompt` on every example of `influence`,
+    /// with the adapter over base `base` (loaded from `path` if it is not the one held).
+    /// Nothing for an answer without tokens.
+    pub(crate) fn scores(
+        &self,
+        path: &std::path::Path,
+        base: &Hash,
+        influence: &AdapterInfluence,
+        prompt: &[u32],
+        output: &[u32],
+    ) -> Result<Vec<(ExampleKey, i64)>, GatewayError> {
+        if output.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let frozen = self.base(path, base)?;
+        influence
+            .answer_scores(&frozen, prompt, output)
+            .map_err(|e| GatewayError::Internal(format!("the influence of the answer: {e}")))
+    }
+
+    /// The base `hash` in f32 (the caller holds `busy`).
+    fn base(&self, path: &std::path::Path, hash: &Hash) -> Result<Arc<FrozenBase>, GatewayError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((h, base)) = held.as_ref()
+            && h == hash
+        {
+            return Ok(base.clone());
+        }
+        // Drop the other base before loading this one: never two resident.
+        *held = None;
+        let base = FrozenBase::load(path, QUERY_TOKENS_MAX).map_err(|e| {
+            GatewayError::Internal(format!("cannot load the base for influence: {e}"))
+        })?;
+        let base = Arc::new(base);
+        *held = Some((*hash, base.clone()));
+        Ok(base)
+    }
+}
+
+/// Whether a receipt's recorded scores agree with a recomputation of every example's: each
+/// recorded score within [`INFLUENCE_TOLERANCE`] of its recomputed one, as many recorded as the
+/// receipt must hold, and no example left out that scores clearly above one recorded.
+///
+/// # Errors
+/// What disagrees.
+pub fn influence_within(
+    recorded: &[InfluenceScore],
+    recomputed: &[(ExampleKey, i64)],
+) -> Result<(), String> {
+    let all: BTreeMap<ExampleKey, i64> = recomputed.iter().copied().collect();
+    let want = all.len().min(alx_types::usage_api::INFLUENCE_RECORDED_MAX);
+    if recorded.len() != want {
+        return Err(format!("{} influence scores recorded, {want} due", recorded.len()));
+    }
+    let mut lowest = i64::MAX;
+    let mut seen = std::collections::BTreeSet::new();
+    for s in recorded {
+        let key = (s.datanet.0, s.contribution.0);
+        let Some(&score) = all.get(&key) else {
+            return Err(format!("contribution {} of datanet {} is no example", key.1, key.0));
+        };
+        if !seen.insert(key) {
+            return Err(format!("contribution {} of datanet {} is recorded twice", key.1, key.0));
+        }
+        if s.score.abs_diff(score) > INFLUENCE_TOLERANCE.unsigned_abs() {
+            return Err(format!(
+                "contribution {} of datanet {}: influence {} recorded, {score} recomputed",
+                key.1, key.0, s.score
+            ));
+        }
+        lowest = lowest.min(score);
+    }
+    if let Some((key, score)) = all.iter().find(|(k, score)| {
+        !seen.contains(*k) && **score > lowest.saturating_add(INFLUENCE_TOLERANCE)
+    }) {
+        return Err(format!(
+            "contribution {} of datanet {} scores {score}, above a recorded one, and is left out",
+            key.1, key.0
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alx_types::datanet::{ContributionId, DatanetId};
+
+    fn recorded(v: &[(u64, u64, i64)]) -> Vec<InfluenceScore> {
+        v.iter()
+            .map(|&(d, c, score)| InfluenceScore {
+                datanet: DatanetId(d),
+                contribution: ContributionId(c),
+                score,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recorded_scores_are_checked_within_a_tolerance() {
+        let all = vec![((0, 1), 1_000_000), ((0, 2), -20_000), ((0, 3), 10_000)];
+        let honest = recorded(&[(0, 1, 990_000), (0, 2, -30_000), (0, 3, 12_000)]);
+        assert_eq!(influence_within(&honest, &all), Ok(()));
+        let inflated = recorded(&[(0, 1, 990_000), (0, 2, 500_000), (0, 3, 12_000)]);
+        assert!(influence_within(&inflated, &all).is_err());
+        assert!(influence_within(&honest[..2], &all).is_err(), "one left out");
+        let stranger = recorded(&[(0, 1, 1_000_000), (0, 2, -20_000), (0, 9, 10_000)]);
+        assert!(influence_within(&stranger, &all).is_err());
+        let twice = recorded(&[(0, 1, 1_000_000), (0, 1, 1_000_000), (0, 3, 10_000)]);
+        assert!(influence_within(&twice, &all).is_err());
+        assert_eq!(influence_within(&[], &[]), Ok(()));
+    }
+
+    #[test]
+    fn only_the_highest_scores_are_recorded_and_a_stronger_one_left_out_is_caught() {
+        use alx_types::usage_api::INFLUENCE_RECORDED_MAX;
+        let n = INFLUENCE_RECORDED_MAX as u64 + 8;
+        let all: Vec<(ExampleKey, i64)> =
+            (0..n).map(|c| ((0, c), i64::try_from(c).unwrap() * 10_000)).collect();
+        let kept = crate::attribution::recorded_influence(&all);
+        assert_eq!(kept.len(), INFLUENCE_RECORDED_MAX);
+        assert_eq!(kept[0].contribution, ContributionId(8), "the lowest eight are left out");
+        assert_eq!(influence_within(&kept, &all), Ok(()));
+        // Swapping the best example for a weak one is caught.
+        let mut swapped = kept;
+        swapped.pop();
+        swapped.insert(0, recorded(&[(0, 0, 0)])[0]);
+        assert!(influence_within(&swapped, &all).is_err());
+    }
+}
