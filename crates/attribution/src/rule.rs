@@ -12,8 +12,8 @@
 //!    contribution, [`crate::Searcher::attribute`]) weighted by the output bytes it covers.
 //! 3. **Influence part** (adapter models): each training example's (contribution's) influence
 //!    on the answer, as the integer score the receipt records; the least score is subtracted
-//!    from each (the least influential example weighs 0), and each weight is capped at four
-//!    times their mean ([`influence_shares`]).
+//!    from each (the least influential example weighs 0), and no example's share of the part
+//!    passes four times an even share ([`influence_shares`], water-filled).
 //! 4. Each part is normalized to 10,000 bps by [`to_bps`]; the parts that exist count equally
 //!    (their bps are summed and normalized again); when none does there are no shares, and the
 //!    settlement gives the data share to the datanets' owners.
@@ -102,12 +102,15 @@ pub fn retrieval_shares(ranked: &[Key]) -> BTreeMap<Key, u32> {
     to_bps(&by_rank)
 }
 
-/// How many times their mean one example's influence weight may reach.
+/// How many times an even share one example's influence share may reach.
 pub const INFLUENCE_CAP_TIMES_MEAN: u128 = 4;
 
-/// The influence part: each example's recorded score minus the least score, capped at
-/// [`INFLUENCE_CAP_TIMES_MEAN`] times the mean of those differences (`floor(4 · Σ / n)`),
-/// normalized. Empty with fewer than two examples or when every score is the same.
+/// The influence part: each example's recorded score minus the least score, as shares capped
+/// at [`INFLUENCE_CAP_TIMES_MEAN`] times an even share (`c = floor(4 · 10,000 / n)` bps for
+/// `n` examples; no cap when `c ≥ 10,000`). The cap is water-filled: examples whose
+/// proportional share of what is left would pass `c` get `c` each, and the rest share the
+/// remainder in proportion, until none passes. Empty with fewer than two examples or when every
+/// score is the same.
 #[must_use]
 pub fn influence_shares(scores: &BTreeMap<Key, i64>) -> BTreeMap<Key, u32> {
     let Some(least) = scores.values().min().copied() else {
@@ -116,9 +119,39 @@ pub fn influence_shares(scores: &BTreeMap<Key, i64>) -> BTreeMap<Key, u32> {
     // i64 differences fit u64, so their sum over any count fits u128.
     let paid: BTreeMap<Key, u128> =
         scores.iter().map(|(k, q)| (*k, u128::from(q.abs_diff(least)))).collect();
-    let total: u128 = paid.values().sum();
-    let cap = INFLUENCE_CAP_TIMES_MEAN * total / paid.len() as u128;
-    to_bps(&paid.into_iter().map(|(k, w)| (k, w.min(cap))).collect())
+    let cap = INFLUENCE_CAP_TIMES_MEAN * BPS / paid.len() as u128;
+    if cap >= BPS {
+        return to_bps(&paid);
+    }
+    let mut capped = std::collections::BTreeSet::new();
+    loop {
+        let rest: u128 = paid.iter().filter(|(k, _)| !capped.contains(*k)).map(|(_, w)| w).sum();
+        let budget = BPS - cap * capped.len() as u128;
+        // Share of `w` in what is left: `w · budget / rest`, over the cap when `w · budget > cap · rest`.
+        let over: Vec<Key> = paid
+            .iter()
+            .filter(|(k, w)| !capped.contains(*k) && **w * budget > cap * rest)
+            .map(|(k, _)| *k)
+            .collect();
+        if over.is_empty() {
+            // Capped: c of 10,000 each; the rest: w · budget / rest. Over the common
+            // denominator `rest`, the raw weights are c · rest and w · budget (summing to
+            // 10,000 · rest); with nothing left to share, the capped split it evenly.
+            let raw = paid
+                .iter()
+                .map(|(k, w)| {
+                    let weight = if capped.contains(k) {
+                        if rest == 0 { 1 } else { cap * rest }
+                    } else {
+                        w * budget
+                    };
+                    (*k, weight)
+                })
+                .collect();
+            return to_bps(&raw);
+        }
+        capped.extend(over);
+    }
 }
 
 /// The shares of an answer: its parts combined, each counting equally (see the module docs).
@@ -196,21 +229,25 @@ mod tests {
     }
 
     #[test]
-    fn influence_subtracts_the_least_and_caps_at_four_means() {
+    fn influence_subtracts_the_least_and_caps_at_four_even_shares() {
         let scores: BTreeMap<Key, i64> =
             [((0, 1), -5), ((0, 2), -5), ((0, 3), 0), ((0, 4), 1_000_000)].into_iter().collect();
-        // Differences 0, 0, 5, 1,000,005; the cap 4 · 1,000,010 / 4 = 1,000,010 holds.
+        // Four examples: the cap is 10,000, none; differences 0, 0, 5, 1,000,005.
         let bps = influence_shares(&scores);
         assert_eq!(bps.get(&(0, 3)), None, "5 of 1,000,010 rounds to nothing");
         assert_eq!(bps[&(0, 4)], 10_000);
+        // Ten examples: the cap is 4,000. One dominant example is held to it; the other nine
+        // (all but the least) share the rest in proportion.
         let many: BTreeMap<Key, i64> =
-            (0..10).map(|c| ((0, c), if c == 0 { 900 } else { 100 })).collect();
-        // Differences 800, 0…: the cap 4 · 800 / 10 = 320 holds the one example alone.
-        assert_eq!(influence_shares(&many)[&(0, 0)], 10_000);
-        let spread: BTreeMap<Key, i64> =
-            [((0, 1), 0), ((0, 2), 10), ((0, 3), 20), ((0, 4), 1_000)].into_iter().collect();
-        // Differences 0, 10, 20, 1,000; cap 4 · 1,030 / 4 = 1,030: kept; 10 : 20 : 1000.
-        assert_eq!(influence_shares(&spread)[&(0, 2)], 97);
+            (0..10).map(|c| ((0, c), if c == 0 { 900 } else { 100 + c as i64 })).collect();
+        let bps = influence_shares(&many);
+        assert_eq!(bps[&(0, 0)], 4_000);
+        assert_eq!(bps.values().sum::<u32>(), 10_000);
+        assert_eq!(bps.get(&(0, 1)), None, "the least influential");
+        assert!(bps[&(0, 9)] > bps[&(0, 2)]);
+        // Only one example above the least: it takes the whole part (nothing else to share).
+        let lone: BTreeMap<Key, i64> = (0..10).map(|c| ((0, c), i64::from(c == 3))).collect();
+        assert_eq!(influence_shares(&lone)[&(0, 3)], 10_000);
         assert!(influence_shares(&BTreeMap::new()).is_empty());
         assert!(influence_shares(&[((0, 1), 7)].into_iter().collect()).is_empty());
         let extreme: BTreeMap<Key, i64> =

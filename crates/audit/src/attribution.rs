@@ -82,6 +82,9 @@ pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(wrong) = influence_misfits(r, &model.spec) {
+        return Ok(Some(wrong));
+    }
     let data = rule::data_share(r.body.fee.0, u32::from(model.spec.split.data_bps));
     let expected: Vec<Credit> = rule::credits(data, &shares, |_| false)
         .into_iter()
@@ -93,4 +96,26 @@ pub(crate) fn recheck(chain: &Client, r: &UsageReceipt) -> Result<Option<String>
         })
         .collect();
     Ok(alx_gateway::credits_within(&expected, &r.body.credits, |_| false).err())
+}
+
+/// What is wrong with a receipt's influence scores on their face (the juror recomputes them):
+/// scores for a model without an adapter, more than a receipt records, or for contributions of
+/// datanets the model does not draw on.
+fn influence_misfits(r: &UsageReceipt, spec: &alx_types::model::ModelSpec) -> Option<String> {
+    let recorded = &r.body.influence;
+    if recorded.is_empty() {
+        return None;
+    }
+    if spec.adapter.is_none() {
+        return Some("influence scores for a model without an adapter".into());
+    }
+    if recorded.len() > alx_types::usage_api::INFLUENCE_RECORDED_MAX {
+        return Some(format!("{} influence scores, more than a receipt records", recorded.len()));
+    }
+    recorded.iter().find(|s| !spec.datanets.iter().any(|d| d.datanet == s.datanet)).map(|s| {
+        format!(
+            "an influence score for contribution {} of datanet {}, which the model does not draw on",
+            s.contribution, s.datanet
+        )
+    })
 }

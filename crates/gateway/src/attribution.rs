@@ -121,6 +121,21 @@ pub fn combine(
     rule::combine(&ranked, spans, influence)
 }
 
+/// The scores of examples that are contributions of the model's datanet versions (approved, in
+/// the version): a manifest's features may name any id, and those naming others are dropped
+/// before anything is recorded or judged.
+pub fn of_versions(state: &State, spec: &ModelSpec, scores: &[(Key, i64)]) -> Vec<(Key, i64)> {
+    let held = |&((d, c), _): &(Key, i64)| {
+        let Some(v) = spec.datanets.iter().find(|r| r.datanet.0 == d) else { return false };
+        let (datanet, contribution) = ids((d, c));
+        state.contribution(datanet, contribution).ok().flatten().is_some_and(|c| {
+            c.status == alx_state::ContributionStatus::Approved
+                && (1..=v.version).contains(&c.first_version)
+        })
+    };
+    scores.iter().copied().filter(held).collect()
+}
+
 /// What a receipt records of every example's influence score: the
 /// [`INFLUENCE_RECORDED_MAX`] highest (ties to the smaller key), in key order.
 #[must_use]

@@ -9,7 +9,7 @@ use crate::{
     adapters::Adapters,
     batch::{BatchLimits, Engines, Sequence},
     catalog::Catalog,
-    influence::FrozenBases,
+    influence::{FrozenBases, InfluencePlace},
     stats::EngineGauges,
 };
 use alx_model::{
@@ -105,6 +105,15 @@ pub trait ServedModel: Send + Sync {
     ) -> Result<Vec<(alx_model::train::ExampleKey, i64)>, GatewayError> {
         let _ = (prompt, output);
         Ok(Vec::new())
+    }
+
+    /// A place among the requests whose answers get an influence query, taken before a request
+    /// runs and held until it ends (`None` for a model without influence features).
+    ///
+    /// # Errors
+    /// `Busy` when the node has no place left; what scoring needs failing to load.
+    fn admit_influence(&self) -> Result<Option<InfluencePlace>, GatewayError> {
+        Ok(None)
     }
 }
 
@@ -369,5 +378,9 @@ impl ServedModel for LocalModel {
             None => Ok(Vec::new()),
             Some(i) => i.frozen.scores(&i.path, &i.base, &i.scores, prompt, output),
         }
+    }
+
+    fn admit_influence(&self) -> Result<Option<InfluencePlace>, GatewayError> {
+        self.influence.as_ref().map(|i| i.frozen.admit(&i.path, &i.base)).transpose()
     }
 }

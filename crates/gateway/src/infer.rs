@@ -116,6 +116,8 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let mut t = Timings { queued, ..Timings::default() };
     let started = Instant::now();
     let model = load(g, &job.spec)?;
+    // Taken before anything runs: the influence query comes after the answer.
+    let _influence_place = model.admit_influence()?;
     t.load = started.elapsed();
 
     if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -301,9 +303,11 @@ fn receipt_fits(job: &Job) -> Result<(), GatewayError> {
     }
     let recorded = serde_json::to_vec(&crate::replay::recorded_input(&job.input))
         .map_or(usize::MAX, |v| v.len());
+    let influence = if job.spec.adapter.is_some() { RECEIPT_INFLUENCE_BYTES } else { 0 };
     let most = recorded
         .saturating_add(job.config.max_tokens.saturating_mul(RECEIPT_BYTES_PER_TOKEN))
-        .saturating_add(RECEIPT_OVERHEAD_BYTES);
+        .saturating_add(RECEIPT_OVERHEAD_BYTES)
+        .saturating_add(influence);
     if most > alx_types::dispute::DISPUTE_RECEIPT_BYTES_MAX {
         return Err(GatewayError::BadRequest {
             message: format!(
@@ -323,6 +327,9 @@ fn receipt_fits(job: &Job) -> Result<(), GatewayError> {
 const RECEIPT_BYTES_PER_TOKEN: usize = 10;
 /// A receipt without its input and output: ids, key, tokens, citations, shares, credits.
 const RECEIPT_OVERHEAD_BYTES: usize = 6 << 10;
+/// What an adapter model's receipt may add: up to 32 influence scores, and a share and a
+/// credit for each example they pay (~250 bytes an example).
+const RECEIPT_INFLUENCE_BYTES: usize = 8 << 10;
 
 fn context_overflow(
     prompt_tokens: usize,
@@ -403,7 +410,8 @@ fn receipt_for(
     let state = &committed.state;
     let spec = &job.spec;
     let spans = attribution::span_shares(&g.indexes, state, spec, output.text);
-    let influence = attribution::recorded_influence(output.influence);
+    let scores = attribution::of_versions(state, spec, output.influence);
+    let influence = attribution::recorded_influence(&scores);
     let influence_part = attribution::influence_part(&influence).map_err(GatewayError::Internal)?;
     let shares = attribution::combine(passages, &spans, &influence_part);
     let body = ReceiptBody {

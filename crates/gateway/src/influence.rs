@@ -19,12 +19,24 @@ use alx_model::train::{AdapterInfluence, ExampleKey, FrozenBase, QUERY_TOKENS_MA
 use alx_types::{Hash, usage_api::InfluenceScore};
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 /// How far a recorded score may be from a juror's recomputation (of the ±1,000,000 scale):
 /// the gradient is float arithmetic, which another machine may round differently.
 pub const INFLUENCE_TOLERANCE: i64 = 50_000;
+/// How far any example's share of the influence part, from the recorded scores, may be from
+/// its share from the recomputed ones (basis points of the part): scores close together
+/// could otherwise be reshaped within [`INFLUENCE_TOLERANCE`] into a very different split.
+pub const INFLUENCE_SHARE_TOLERANCE_BPS: u32 = 500;
+
+/// Requests with an influence query to come that may run at once (the rest are refused with
+/// 429 before they run): queries run one at a time, so more would only tie up gateway workers
+/// that requests to other models need.
+pub const INFLUENCE_ADMITTED_MAX: usize = 4;
 
 /// The frozen base models influence queries run on: one resident at a time.
 #[derive(Default)]
@@ -32,9 +44,49 @@ pub(crate) struct FrozenBases {
     held: Mutex<Option<(Hash, Arc<FrozenBase>)>>,
     /// Held while a base loads, and while a query runs.
     busy: Mutex<()>,
+    /// Requests admitted whose query is still to come.
+    admitted: AtomicUsize,
+}
+
+/// A request's place among those admitted for an influence query (given back on drop).
+pub struct InfluencePlace(Arc<FrozenBases>);
+
+impl Drop for InfluencePlace {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl FrozenBases {
+    /// A place for a request whose answer will be scored over base `base` at `path`, with the
+    /// base loaded now, before the request runs: a failure after the answer was generated
+    /// would leave it unpaid.
+    ///
+    /// # Errors
+    /// `Busy` when [`INFLUENCE_ADMITTED_MAX`] requests hold places; the base failing to load.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        path: &std::path::Path,
+        base: &Hash,
+    ) -> Result<InfluencePlace, GatewayError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= INFLUENCE_ADMITTED_MAX {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(GatewayError::Busy(1));
+        }
+        let place = InfluencePlace(self.clone());
+        let loaded = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|(h, _)| h == base);
+        if !loaded {
+            let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+            self.base(path, base)?;
+        }
+        Ok(place)
+    }
+
     /// The quantized influence of `output` after `prompt` on every example of `influence`,
     /// with the adapter over base `base` (loaded from `path` if it is not the one held).
     /// Nothing for an answer without tokens.
@@ -77,7 +129,9 @@ impl FrozenBases {
 
 /// Whether a receipt's recorded scores agree with a recomputation of every example's: each
 /// recorded score within [`INFLUENCE_TOLERANCE`] of its recomputed one, as many recorded as the
-/// receipt must hold, and no example left out that scores clearly above one recorded.
+/// receipt must hold, no example left out that scores clearly above one recorded, and every
+/// example's share of the influence part within [`INFLUENCE_SHARE_TOLERANCE_BPS`] of the share
+/// the recomputed scores give it.
 ///
 /// # Errors
 /// What disagrees.
@@ -116,6 +170,25 @@ pub fn influence_within(
             key.1, key.0
         ));
     }
+    let claimed = crate::attribution::influence_part(recorded)?;
+    let due =
+        crate::attribution::influence_part(&crate::attribution::recorded_influence(recomputed))?;
+    let share =
+        |part: &BTreeMap<ExampleKey, u32>, k: &ExampleKey| part.get(k).copied().unwrap_or(0);
+    if let Some(k) = claimed
+        .keys()
+        .chain(due.keys())
+        .find(|k| share(&claimed, k).abs_diff(share(&due, k)) > INFLUENCE_SHARE_TOLERANCE_BPS)
+    {
+        return Err(format!(
+            "contribution {} of datanet {}: {} bps of the influence part from the recorded scores, \
+             {} from the recomputed ones",
+            k.1,
+            k.0,
+            share(&claimed, k),
+            share(&due, k)
+        ));
+    }
     Ok(())
 }
 
@@ -147,6 +220,27 @@ mod tests {
         let twice = recorded(&[(0, 1, 1_000_000), (0, 1, 1_000_000), (0, 3, 10_000)]);
         assert!(influence_within(&twice, &all).is_err());
         assert_eq!(influence_within(&[], &[]), Ok(()));
+    }
+
+    #[test]
+    fn scores_reshaped_within_the_tolerance_are_caught_by_their_shares() {
+        use alx_types::usage_api::INFLUENCE_RECORDED_MAX;
+        // The largest magnitude is an unrecorded example's −1,000,000; the 32 recorded ones
+        // sit between 0 and 40,000, so the tolerance is wide against their differences.
+        let mut all: Vec<(ExampleKey, i64)> = vec![((0, 99), -1_000_000)];
+        all.extend((0..INFLUENCE_RECORDED_MAX as u64).map(|c| ((0, c), c as i64 * 1_250)));
+        let honest = crate::attribution::recorded_influence(&all);
+        assert_eq!(influence_within(&honest, &all), Ok(()));
+        // Every recorded score moved by at most 40,000, and a friend's raised by 50,000: each
+        // within the tolerance, and the friend takes the whole part.
+        let mut reshaped = honest;
+        for s in &mut reshaped {
+            s.score = if s.contribution.0 == 4 { s.score + 50_000 } else { 0 };
+        }
+        let part = crate::attribution::influence_part(&reshaped).unwrap();
+        assert_eq!(part.values().copied().max(), Some(10_000), "the only one above the least");
+        let err = influence_within(&reshaped, &all).unwrap_err();
+        assert!(err.contains("bps of the influence part"), "{err}");
     }
 
     #[test]

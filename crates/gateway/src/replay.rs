@@ -232,13 +232,21 @@ impl Gateway {
         let retrieved: Vec<Key> = passages.iter().map(|(d, p)| (d.0, p.contribution.0)).collect();
         let cited: Vec<Key> =
             receipt.body.citations.iter().map(|c| (c.datanet.0, c.contribution.0)).collect();
+        // Credits may come from influence alone (it needs no index): they do not count here.
         let attributed_nothing = cited.is_empty()
             && receipt.body.span_shares.is_empty()
-            && receipt.body.credits.is_empty();
+            && (receipt.body.credits.is_empty() || !receipt.body.influence.is_empty());
         if retrieved != cited && attributed_nothing {
             // What a node serves while its index is behind the model's versions: no passages,
-            // no spans. Not provably a lie, so no vote (docs/design/disputes.md).
-            return Judgement::Abstain("the receipt attributes nothing at all".into());
+            // no spans. Not provably a lie, so no vote (docs/design/disputes.md), unless its
+            // influence scores are not those of the prompt it says it ran (without passages).
+            if dispute.claim == Claim::Attribution
+                && let Err(Judgement::Guilty(why)) =
+                    self.judge_influence(state, &receipt, &spec, (input.as_ref(), &[]))
+            {
+                return Judgement::Guilty(why);
+            }
+            return Judgement::Abstain("the receipt attributes nothing from the index".into());
         }
         if retrieved != cited {
             return Judgement::Guilty(format!(
@@ -280,7 +288,7 @@ impl Gateway {
                 d.datanet
             ));
         }
-        if let Err(verdict) = self.judge_influence(receipt, spec, input, passages) {
+        if let Err(verdict) = self.judge_influence(state, receipt, spec, (input, passages)) {
             return verdict;
         }
         let influence = match attribution::influence_part(&receipt.body.influence) {
@@ -309,10 +317,10 @@ impl Gateway {
     /// verdict when they are not, or when this node cannot tell.
     fn judge_influence(
         &self,
+        state: &State,
         receipt: &UsageReceipt,
         spec: &ModelSpec,
-        input: Option<&Input>,
-        passages: &[(DatanetId, Passage)],
+        (input, passages): (Option<&Input>, &[(DatanetId, Passage)]),
     ) -> Result<(), Judgement> {
         let recorded = &receipt.body.influence;
         let Some(input) = input.filter(|_| spec.adapter.is_some()) else {
@@ -331,8 +339,11 @@ impl Gateway {
             return Err(Judgement::Guilty("its request gives no prompt".into()));
         };
         match served.influence(&prompt, &receipt.body.output_tokens) {
-            Ok(recomputed) => crate::influence::influence_within(recorded, &recomputed)
-                .map_err(|e| Judgement::Guilty(format!("its influence scores: {e}"))),
+            Ok(all) => {
+                let recomputed = attribution::of_versions(state, spec, &all);
+                crate::influence::influence_within(recorded, &recomputed)
+                    .map_err(|e| Judgement::Guilty(format!("its influence scores: {e}")))
+            }
             Err(e) => {
                 Err(Judgement::Abstain(format!("the influence could not be recomputed: {e}")))
             }

@@ -105,10 +105,18 @@ fn an_answer_owes_its_planted_source_most_and_a_juror_agrees() {
         assert_eq!(*top.0, keys[source], "{part:?}");
     }
     assert!(model.influence(&[1, 2], &[]).unwrap().is_empty(), "no answer, no influence");
+    // Four requests at once may wait for their influence query; a fifth is refused before it
+    // runs (429), and gets in once one ends.
+    let places: Vec<_> =
+        (0..4).map(|_| model.admit_influence().unwrap().expect("a place")).collect();
+    assert!(matches!(model.admit_influence(), Err(GatewayError::Busy(_))));
+    drop(places);
+    assert!(model.admit_influence().unwrap().is_some());
     // A validator's loader skips the features; a model without them has no influence.
     let scoring = backend(Adapters::new(Some(blobs.clone()), 256 << 20).without_influence());
     let plain = scoring.model(&model_spec).unwrap().unwrap();
     assert!(plain.influence(&[1, 40], &[41, 42]).unwrap().is_empty());
+    assert!(plain.admit_influence().unwrap().is_none());
 
     // Features that are not what the manifest names, or that credit strangers, are refused.
     let refused = |manifest: Hash, datanet: u64| {

@@ -27,14 +27,17 @@ use crate::{
 use candle_core::{DType, Device, Tensor};
 use std::{collections::BTreeMap, path::Path};
 
-/// The most features per example.
-pub const DIMS_MAX: usize = 4_096;
+/// The most features per example (loading costs `N² · dims` for the Gram matrix).
+pub const DIMS_MAX: usize = 1_024;
 /// The largest features file read: [`EXAMPLES_MAX`] rows of [`DIMS_MAX`] floats and their keys.
 pub const FEATURES_BYTES_MAX: usize = EXAMPLES_MAX * (DIMS_MAX * 4 + 16) + (1 << 20);
 /// The magnitude the largest quantized score takes.
 pub const SCORE_SCALE: f64 = 1_000_000.0;
 /// The largest relative damping accepted.
 const DAMPING_MAX: f64 = 1_000.0;
+/// The smallest: less lets nearly collinear features swing the scores with float rounding,
+/// so that honest recomputations on two machines would disagree.
+const DAMPING_MIN: f64 = 0.01;
 /// The most tokens an answer's influence query may run (a manifest may ask fewer).
 pub const QUERY_TOKENS_MAX: usize = 512;
 
@@ -214,8 +217,8 @@ impl AdapterInfluence {
     ) -> Result<Self> {
         config.validate().map_err(|e| bad(format!("the training configuration: {e}")))?;
         let damping = scoring.damping;
-        if !(damping.is_finite() && damping > 0.0 && damping <= DAMPING_MAX) {
-            return Err(bad(format!("damping {damping}, not in (0, {DAMPING_MAX}]")));
+        if !(DAMPING_MIN..=DAMPING_MAX).contains(&damping) {
+            return Err(bad(format!("damping {damping}, not in [{DAMPING_MIN}, {DAMPING_MAX}]")));
         }
         if !(2..=QUERY_TOKENS_MAX).contains(&scoring.query_tokens) {
             return Err(bad(format!(

@@ -24,8 +24,9 @@ use super::{Trainer, lora::splitmix};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// Most examples an [`InfluenceIndex`] holds (its N×N system is factored in memory).
-pub const EXAMPLES_MAX: usize = 4_096;
+/// Most examples an [`InfluenceIndex`] holds (its N×N system is factored in memory: 32 MB and
+/// about N³/3 = 3·10⁹ multiply-adds at the most, once per load).
+pub const EXAMPLES_MAX: usize = 2_048;
 
 /// How gradients are projected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
