@@ -11,8 +11,8 @@
 //!
 //! Bounds: a query runs at most `alx_model::train::QUERY_TOKENS_MAX` tokens whatever the
 //! context (the manifest's window, 128 by default: `alx_model::train::Scoring`), one frozen
-//! base is resident at a time, and queries run one at a time (a backward pass holds every
-//! layer's activations).
+//! base is resident at a time, and queries run one at a time on one thread (a backward pass
+//! holds every layer's activations).
 
 use crate::GatewayError;
 use alx_model::train::{AdapterInfluence, ExampleKey, FrozenBase, QUERY_TOKENS_MAX};
@@ -38,15 +38,22 @@ pub const INFLUENCE_SHARE_TOLERANCE_BPS: u32 = 500;
 /// that requests to other models need.
 pub const INFLUENCE_ADMITTED_MAX: usize = 4;
 
-/// The frozen base models influence queries run on: one resident at a time.
+/// The frozen base models influence queries run on: one resident at a time, and every load and
+/// query on one thread of its own. Why one thread: a query's backward pass allocates ~700 MB
+/// that it frees at once, and the allocator keeps what a thread freed for that thread: run on
+/// each of the gateway's workers in turn, queries grew the node by ~700 MB per worker
+/// (measured: 0.5 → 4.7 GB after six SmolLM2 answers).
 #[derive(Default)]
 pub(crate) struct FrozenBases {
     held: Mutex<Option<(Hash, Arc<FrozenBase>)>>,
-    /// Held while a base loads, and while a query runs.
-    busy: Mutex<()>,
     /// Requests admitted whose query is still to come.
     admitted: AtomicUsize,
+    /// The thread loads and queries run on, started on first use.
+    worker: Mutex<Option<std::sync::mpsc::SyncSender<Task>>>,
 }
+
+/// Work for the influence thread.
+type Task = Box<dyn FnOnce() + Send>;
 
 /// A request's place among those admitted for an influence query (given back on drop).
 pub struct InfluencePlace(Arc<FrozenBases>);
@@ -81,8 +88,8 @@ impl FrozenBases {
             .as_ref()
             .is_some_and(|(h, _)| h == base);
         if !loaded {
-            let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-            self.base(path, base)?;
+            let (me, path, base) = (self.clone(), path.to_owned(), *base);
+            self.on_worker(move || me.base(&path, &base).map(|_| ()))??;
         }
         Ok(place)
     }
@@ -91,24 +98,60 @@ impl FrozenBases {
     /// with the adapter over base `base` (loaded from `path` if it is not the one held).
     /// Nothing for an answer without tokens.
     pub(crate) fn scores(
-        &self,
+        self: &Arc<Self>,
         path: &std::path::Path,
         base: &Hash,
-        influence: &AdapterInfluence,
+        influence: &Arc<AdapterInfluence>,
         prompt: &[u32],
         output: &[u32],
     ) -> Result<Vec<(ExampleKey, i64)>, GatewayError> {
         if output.is_empty() {
             return Ok(Vec::new());
         }
-        let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let frozen = self.base(path, base)?;
-        influence
-            .answer_scores(&frozen, prompt, output)
-            .map_err(|e| GatewayError::Internal(format!("the influence of the answer: {e}")))
+        let (me, path, base) = (self.clone(), path.to_owned(), *base);
+        let (influence, prompt, output) = (influence.clone(), prompt.to_vec(), output.to_vec());
+        self.on_worker(move || {
+            let frozen = me.base(&path, &base)?;
+            influence
+                .answer_scores(&frozen, &prompt, &output)
+                .map_err(|e| GatewayError::Internal(format!("the influence of the answer: {e}")))
+        })?
     }
 
-    /// The base `hash` in f32 (the caller holds `busy`).
+    /// Runs `work` on the influence thread (started if needed) and waits for it; a panic in it
+    /// is an error, and the thread serves on.
+    fn on_worker<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, GatewayError> {
+        let gone = || GatewayError::Internal("the influence thread is gone".into());
+        let (reply, result) = std::sync::mpsc::sync_channel(1);
+        let task: Task = Box::new(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            let _ = reply.send(outcome);
+        });
+        let sender = {
+            let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+            if worker.is_none() {
+                // Room for every admitted request and a juror's query.
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Task>(INFLUENCE_ADMITTED_MAX + 2);
+                std::thread::Builder::new()
+                    .name("alx-influence".into())
+                    .spawn(move || rx.into_iter().for_each(|task| task()))
+                    .map_err(|e| GatewayError::Internal(format!("no influence thread: {e}")))?;
+                *worker = Some(tx);
+            }
+            worker.clone().ok_or_else(gone)?
+        };
+        sender.send(task).map_err(|_| gone())?;
+        match result.recv() {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => Err(GatewayError::Internal("the influence query panicked".into())),
+            Err(_) => Err(gone()),
+        }
+    }
+
+    /// The base `hash` in f32 (on the influence thread).
     fn base(&self, path: &std::path::Path, hash: &Hash) -> Result<Arc<FrozenBase>, GatewayError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((h, base)) = held.as_ref()
