@@ -258,7 +258,8 @@ pub fn run_with(
         let _juror = context.child("juror").spawn(move |_| {
             crate::disputes::run(juror_chain, juror_gateway, juror_indexes, juror_key)
         });
-        let api = alx_api::router(state).merge(gateway.router());
+        // The explorer page at `/`, over the same API (issue 17).
+        let api = alx_api::router(state).merge(gateway.router()).merge(alx_explorer::router());
         let _settler = context.child("settler").spawn(move |_| gateway.run_settler());
         info!(
             connections_max = api_limits.connections_max,

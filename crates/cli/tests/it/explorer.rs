@@ -1,0 +1,96 @@
+//! The explorer as `alx up` serves it: the page at `/` beside the API, its assets, and the
+//! API's own answers unchanged (an unknown path is still the API's JSON 404). The script is
+//! valid JavaScript (`node --check`; CI installs Node.js).
+
+use crate::*;
+
+#[test]
+fn the_node_serves_the_explorer_beside_its_api_slow() {
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let page = reqwest::blocking::get(format!("{}/", node.api)).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().unwrap().contains("Alexandria explorer"));
+    for asset in ["/assets/app.js", "/assets/style.css"] {
+        let response = reqwest::blocking::get(format!("{}{asset}", node.api)).unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    let status: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/status", node.api)).unwrap().json().unwrap();
+    assert_eq!(status["chain_id"], "alx-dev");
+    let unknown = reqwest::blocking::get(format!("{}/nope", node.api)).unwrap();
+    assert_eq!(unknown.status(), 404);
+    let error: serde_json::Value = unknown.json().unwrap();
+    assert_eq!(error["error"]["type"], "not_found");
+}
+
+#[test]
+fn the_explorer_script_is_valid_javascript() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../explorer/assets/app.js");
+    let checked = std::process::Command::new("node")
+        .args(["--check", script])
+        .output()
+        .expect("Node.js runs (CI installs it: .ci/run)");
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+}
+
+/// Every page in headless Chromium (`crates/explorer/e2e/pages.mjs`, Playwright's
+/// `playwright-core` driving Debian's `chromium`; `.ci/run` installs both): no console errors,
+/// each page's title, "Not found" pages with a way back, the search box, and a transfer made
+/// here with the CLI appearing live. Screenshots go to `target/artifacts/explorer/`.
+#[test]
+fn the_explorer_pages_work_in_chromium_slow() {
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix crates/explorer/e2e` (.ci/run does)"
+    );
+    let chromium = std::env::var("ALX_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: `apt-get install chromium` (.ci/run does)"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let node = Node::up(home.path(), free_port(), free_port());
+    let h = home.path();
+    crate::finetune::planted_datanet(
+        h,
+        &node.api,
+        0,
+        "notes",
+        "The quokka vault holds coins.",
+        "bob",
+    );
+    let weights = h.join("tiny.gguf");
+    alx_model::tiny::write(&weights, &alx_model::tiny::TinySpec::DEFAULT).unwrap();
+    #[rustfmt::skip]
+    crate::finetune::succeeds(h, &node.api, &["model", "register", "--from", "alice", "--name", "tiny",
+        "--base-model", weights.to_str().unwrap(), "--datanet", "0@1"]);
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer");
+    let mut script = std::process::Command::new("node")
+        .arg(e2e.join("pages.mjs"))
+        .arg(&node.api)
+        .arg(&shots)
+        .env("ALX_CHROMIUM", &chromium)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stdout = script.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut said = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let ready = line == "ready";
+        said.push(line);
+        if ready {
+            #[rustfmt::skip]
+            crate::finetune::succeeds(h, &node.api, &["transfer", "--from", "alice", "--to", "bob", "--amount", "1"]);
+            break;
+        }
+    }
+    said.extend(lines.map(Result::unwrap));
+    let status = script.wait().unwrap();
+    assert!(status.success(), "the explorer in Chromium:\n{}", said.join("\n"));
+}

@@ -1,0 +1,307 @@
+// The Alexandria explorer: one page over the node's JSON API, routed by the URL's hash.
+// The DOM is built from text nodes only (el() below): nothing fetched is ever parsed as HTML.
+// A number that could not be fetched is shown as unavailable, never as zero.
+
+const main = document.getElementById('main');
+const connection = document.getElementById('connection');
+const BASE_UNITS = 1000000000n;
+
+/** A thing the node says does not exist, or a name or hash it cannot parse. */
+class NotFound extends Error {}
+
+/** An element: `attrs` are attributes (`on*` are listeners), children are nodes or text. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+const link = (href, text) => el('a', { href }, text);
+const short = (h) => (h && h.length > 20 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h);
+const account = (a) => link(`#/account/${a}`, short(a));
+const block = (h) => link(`#/block/${h}`, `#${h}`);
+
+/** Base units (a decimal string) as ALX with up to 9 decimals. */
+function alx(units) {
+  if (units === null || units === undefined) return el('span', { class: 'unknown' }, 'unavailable');
+  const v = BigInt(units);
+  const frac = (v % BASE_UNITS).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${(v / BASE_UNITS).toLocaleString('en-US')}${frac ? `.${frac}` : ''} ALX`;
+}
+
+const bps = (b) => `${(b / 100).toFixed(2)}%`;
+
+async function api(path) {
+  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  if (response.status === 404 || response.status === 400) {
+    const body = await response.json().catch(() => null);
+    throw new NotFound(body?.error?.message ?? path);
+  }
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** A definition list of [label, value] pairs. */
+const facts = (pairs) => el('dl', { class: 'facts' },
+  pairs.flatMap(([k, v, cls]) => [el('dt', {}, k), el('dd', cls ? { class: cls } : {}, v)]));
+
+/** A table: `head` labels, `rows` arrays of cells; `empty` when there are none. */
+function table(caption, head, rows, empty = 'none yet') {
+  if (rows.length === 0) return el('p', { class: 'empty' }, `${caption}: ${empty}.`);
+  return el('div', { class: 'table' }, el('table', {},
+    el('caption', { class: 'skip' }, caption),
+    el('thead', {}, el('tr', {}, head.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c)))))));
+}
+
+function show(title, ...content) {
+  document.title = `${title} · Alexandria explorer`;
+  main.replaceChildren(el('h1', {}, title), ...content);
+}
+
+function notFound(what, why) {
+  show('Not found', el('p', { class: 'notice error' }, `${what} does not exist on this chain`,
+    why ? ` (${why})` : '', '. ', link('#/', 'Back to the network')));
+}
+
+// ── pages ────────────────────────────────────────────────────────────────────────────────
+
+let liveBlocks = null; // the network page's block table body, while it is shown
+
+async function network() {
+  const status = await api('/api/status');
+  const latest = await api('/api/blocks/latest');
+  const heights = [];
+  for (let h = latest.header.height; h > 0 && heights.length < 10; h -= 1) heights.push(h);
+  const blocks = await Promise.all(heights.map((h) => api(`/api/blocks/${h}`).catch(() => null)));
+  const stakes = await Promise.all(status.validators.map((v) => api(`/api/accounts/${v}`).catch(() => null)));
+  const body = el('tbody', {}, blocks.filter(Boolean).map((b) => blockRow(b.header)));
+  show('Network',
+    facts([
+      ['chain', status.chain_id],
+      ['height', el('span', { id: 'height' }, status.height)],
+      ['epoch', `${status.epoch} (every ${status.epoch_length} blocks)`],
+      ['mempool', `${status.mempool_size} transactions`],
+      ['node version', status.version],
+    ]),
+    el('h2', {}, 'Validators'),
+    table('Validators', ['address', 'stake'], status.validators.map((v, i) =>
+      [account(v), stakes[i] ? alx(stakes[i].account.bonded) : alx(null)])),
+    el('h2', {}, 'Recent blocks'),
+    el('div', { class: 'table' }, el('table', { id: 'blocks' },
+      el('thead', {}, el('tr', {}, ['height', 'transactions', 'proposer', 'time'].map((h) => el('th', { scope: 'col' }, h)))),
+      body)));
+  liveBlocks = body;
+}
+
+function blockRow(header) {
+  return el('tr', {}, el('td', {}, block(header.height)), el('td', {}, header.tx_count),
+    el('td', {}, account(header.proposer)), el('td', {}, new Date(header.timestamp_ms).toLocaleTimeString()));
+}
+
+async function blockPage(id) {
+  const b = await api(`/api/blocks/${encodeURIComponent(id)}`);
+  const h = b.header;
+  show(`Block ${h.height}`,
+    facts([
+      ['hash', h.hash, 'hash'], ['parent', h.parent, 'hash'], ['epoch', h.epoch], ['view', h.view],
+      ['proposer', account(h.proposer)], ['time', new Date(h.timestamp_ms).toISOString()],
+      ['state root', h.state_root, 'hash'], ['transactions root', h.tx_root, 'hash'],
+    ]),
+    el('p', {}, h.height > 1 ? link(`#/block/${h.height - 1}`, '← previous') : null, ' ',
+      link(`#/block/${h.height + 1}`, 'next →')),
+    el('h2', {}, 'Transactions'),
+    table('Transactions', ['hash', 'kind', 'sender', 'status', 'fee'], b.txs.map((t) => [
+      link(`#/tx/${t.tx.hash}`, short(t.tx.hash)), t.tx.payload.kind, account(t.tx.sender),
+      t.receipt.status + (t.receipt.error ? ` (${t.receipt.error})` : ''), alx(t.receipt.fee_paid)])));
+}
+
+async function txPage(hash) {
+  const t = await api(`/api/txs/${encodeURIComponent(hash)}`);
+  const tx = t.tx ?? t;
+  const receipt = t.receipt ?? {};
+  const rest = Object.entries(tx.payload).filter(([k]) => k !== 'kind');
+  show(`Transaction ${short(tx.hash)}`,
+    facts([
+      ['hash', tx.hash, 'hash'], ['kind', tx.payload.kind], ['sender', account(tx.sender)],
+      ['nonce', tx.nonce], ['fee offered', alx(tx.fee)], ['fee paid', alx(receipt.fee_paid)],
+      ['status', receipt.status ?? 'unavailable'], ['error', receipt.error ?? 'none'],
+      ['block', t.height !== undefined ? block(t.height) : 'unavailable'],
+    ]),
+    el('h2', {}, 'Payload'),
+    facts(rest.map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])));
+}
+
+async function accountPage(address) {
+  const a = await api(`/api/accounts/${encodeURIComponent(address)}`);
+  const rewards = await api(`/api/accounts/${encodeURIComponent(address)}/rewards`).catch(() => null);
+  show('Account',
+    facts([
+      ['address', a.address, 'hash'], ['balance', alx(a.account.balance)],
+      ['bonded stake', alx(a.account.bonded)], ['unbonding', alx(a.account.unbonding)],
+      ['next nonce', a.next_nonce],
+      ['claimable rewards', alx(rewards?.claimable)], ['earned in all', alx(rewards?.earned)],
+      ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
+    ]));
+}
+
+async function datanets() {
+  const list = await api('/api/datanets');
+  show('Datanets', table('Datanets', ['id', 'name', 'licence', 'contributions', 'version', 'owner'],
+    list.map((d) => [d.id, link(`#/datanet/${d.id}`, d.name), d.license,
+      `${d.approved} approved of ${d.contributions}`, d.version, account(d.owner)])));
+}
+
+async function datanetPage(id) {
+  const d = await api(`/api/datanets/${encodeURIComponent(id)}`);
+  const contributions = await api(`/api/datanets/${d.datanet.id}/contributions`);
+  const n = d.datanet;
+  show(`Datanet ${n.name}`,
+    el('p', {}, n.description),
+    facts([['id', n.id], ['owner', account(n.owner)], ['licence', n.license], ['policy', n.policy],
+      ['tags', n.tags.join(', ') || 'none'], ['indexed version', d.indexed_version],
+      ['approved bytes', n.approved_bytes]]),
+    el('h2', {}, 'Versions'),
+    table('Versions', ['version', 'Merkle root', 'contributions', 'bytes', 'published'],
+      d.versions.map((v) => [v.version, el('span', { class: 'hash' }, v.root), v.contributions, v.bytes, block(v.published_at)])),
+    el('h2', {}, 'Contributions'),
+    table('Contributions', ['id', 'contributor', 'status', 'size', 'first version', 'earned'],
+      contributions.map((c) => [c.id, account(c.contributor),
+        c.status + (c.near_duplicate ? ' (near-duplicate)' : ''), `${c.size} B`, c.first_version || '—', alx(c.earned)])));
+}
+
+async function models() {
+  const list = await api('/api/models');
+  show('Models', table('Models', ['id', 'name', 'adapter', 'datanets', 'price in / out per 1k', 'owner'],
+    list.map((m) => [m.id, link(`#/model/${m.id}`, m.name + (m.retired ? ' (retired)' : '')),
+      m.adapter ? 'fine-tuned' : 'base', m.datanets.map((d) => `${d.datanet}@${d.version}`).join(', '),
+      [alx(m.price_input_per_1k), ' / ', alx(m.price_output_per_1k)], account(m.owner)])));
+}
+
+async function modelPage(id) {
+  const m = await api(`/api/models/${encodeURIComponent(id)}`);
+  show(`Model ${m.name}`,
+    facts([['id', m.id], ['owner', account(m.owner)], ['base model (BLAKE3)', m.base_model, 'hash'],
+      ['adapter manifest', m.adapter ?? 'none (the base model with retrieval)', 'hash'],
+      ['datanets', el('span', {}, m.datanets.map((d) => [link(`#/datanet/${d.datanet}`, `${d.datanet}@${d.version}`), ' ']))],
+      ['price per 1k input tokens', alx(m.price_input_per_1k)], ['price per 1k output tokens', alx(m.price_output_per_1k)],
+      ['registered at', block(m.registered_at)], ['retired', m.retired ? 'yes' : 'no']]),
+    el('h2', {}, 'Fee split'),
+    table('Fee split', ['data contributors', 'model owner', 'serving provider', 'protocol'],
+      [[bps(m.split.data_bps), bps(m.split.owner_bps), bps(m.split.provider_bps), bps(m.split.protocol_bps)]]));
+}
+
+async function subnets() {
+  const list = await api('/api/subnets');
+  show('Subnets', table('Subnets', ['id', 'name', 'neurons', 'epochs', 'next epoch', 'owner'],
+    list.map((s) => [s.id, link(`#/subnet/${s.id}`, s.spec.name), s.neurons, s.epochs, block(s.next_epoch_block), account(s.owner)])));
+}
+
+async function subnetPage(id) {
+  const s = await api(`/api/subnets/${encodeURIComponent(id)}`);
+  const g = await api(`/api/subnets/${s.id}/metagraph`);
+  const fraction = (x) => (x / 65535).toFixed(4);
+  show(`Subnet ${s.spec.name}`,
+    facts([['id', s.id], ['owner', account(s.owner)], ['neurons', s.neurons], ['epochs run', s.epochs],
+      ['pending emission', alx(s.pending)], ['last epoch', block(s.last_epoch_block)], ['next epoch', block(s.next_epoch_block)]]),
+    el('h2', {}, 'Metagraph'),
+    table('Metagraph', ['uid', 'address', 'kind', 'stake', 'permit', 'trust', 'incentive', 'dividends', 'last emission'],
+      g.neurons.map((n) => [n.uid, account(n.address), n.kind, alx(n.stake), n.validator_permit ? 'yes' : 'no',
+        fraction(n.validator_trust), fraction(n.incentive), fraction(n.dividends), alx(n.last_emission)])));
+}
+
+async function emission() {
+  const e = await api('/api/emission');
+  const split = e.params.split;
+  show('Emission',
+    facts([['minted so far', alx(e.minted)], ['supply', alx(e.supply)], ['next block mints', alx(e.next_block)],
+      ['cap', alx(e.params.schedule.cap)], ['protection fund', alx(e.protection_fund)], ['treasury', alx(e.treasury)]]),
+    el('h2', {}, 'Split of each block'),
+    table('Split', Object.keys(split), [Object.values(split).map(bps)]),
+    el('h2', {}, 'Pools'),
+    facts([['subnets', alx(e.pool_subnets)], ['data contributors', alx(e.pool_data)], ['compute', alx(e.pool_compute)]]));
+}
+
+/** Where a search goes: the first kind of thing the query names that exists. */
+async function search(q) {
+  const query = q.trim();
+  const tries = [];
+  if (/^\d+$/.test(query)) tries.push(['block', `/api/blocks/${query}`, `#/block/${query}`]);
+  if (/^[0-9a-f]{64}$/i.test(query)) {
+    tries.push(['tx', `/api/txs/${query}`, `#/tx/${query}`], ['block', `/api/blocks/${query}`, `#/block/${query}`]);
+  }
+  if (/^alx1[0-9a-z]+$/.test(query)) tries.push(['account', `/api/accounts/${query}`, `#/account/${query}`]);
+  if (query) {
+    const name = encodeURIComponent(query);
+    tries.push(['model', `/api/models/${name}`, null], ['subnet', `/api/subnets/${name}`, null]);
+  }
+  for (const [kind, path, to] of tries) {
+    try {
+      const found = await api(path);
+      location.hash = to ?? `#/${kind}/${found.id}`;
+      return;
+    } catch (e) {
+      if (!(e instanceof NotFound)) throw e;
+    }
+  }
+  const named = (await api('/api/datanets')).find((d) => d.name === query);
+  if (named) { location.hash = `#/datanet/${named.id}`; return; }
+  notFound(`Nothing named “${query}”`);
+}
+
+const routes = [
+  [/^#?\/?$/, network], [/^#\/block\/(.+)$/, blockPage], [/^#\/tx\/(.+)$/, txPage],
+  [/^#\/account\/(.+)$/, accountPage], [/^#\/datanets$/, datanets], [/^#\/datanet\/(.+)$/, datanetPage],
+  [/^#\/models$/, models], [/^#\/model\/(.+)$/, modelPage], [/^#\/subnets$/, subnets],
+  [/^#\/subnet\/(.+)$/, subnetPage], [/^#\/emission$/, emission],
+];
+
+async function render() {
+  liveBlocks = null;
+  const hash = location.hash || '#/';
+  const route = routes.find(([re]) => re.test(hash));
+  if (!route) { notFound(`The page ${hash}`); return; }
+  const arg = decodeURIComponent(hash.match(route[0])[1] ?? '');
+  main.replaceChildren(el('p', { class: 'empty' }, 'Loading…'));
+  try {
+    await route[1](arg);
+  } catch (e) {
+    if (e instanceof NotFound) notFound(arg || hash, e.message);
+    else show('Unavailable', el('p', { class: 'notice error' }, `The node did not answer: ${e.message}. `,
+      link(hash, 'Try again')));
+  }
+  main.focus({ preventScroll: true });
+}
+
+// ── live ─────────────────────────────────────────────────────────────────────────────────
+
+function follow() {
+  const stream = new EventSource('/api/stream/blocks');
+  stream.onopen = () => { connection.textContent = 'live'; connection.className = 'live'; };
+  stream.onerror = () => { connection.textContent = 'disconnected: reconnecting…'; connection.className = 'down'; };
+  stream.addEventListener('block', (event) => {
+    const header = JSON.parse(event.data);
+    const height = document.getElementById('height');
+    if (height) height.textContent = header.height;
+    if (liveBlocks) {
+      liveBlocks.prepend(blockRow(header));
+      while (liveBlocks.rows.length > 10) liveBlocks.deleteRow(-1);
+    }
+  });
+}
+
+document.getElementById('search').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const q = document.getElementById('q').value;
+  if (q.trim()) search(q).catch((e) => show('Unavailable', el('p', { class: 'notice error' }, e.message)));
+});
+window.addEventListener('hashchange', render);
+follow();
+render();

@@ -1,0 +1,87 @@
+// The explorer in headless Chromium against a node the Rust test started (argv: the node's
+// URL, the screenshot directory). Every page must load without console errors or page errors
+// and show its title; unknown things give a "Not found" page with a way back; the search box
+// finds a block; and a transfer the test makes with the CLI (after this script prints
+// "ready") shows up live in the network page's block table. Exits non-zero on any failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const [base, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.ALX_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+const failures = [];
+const fail = (what) => { failures.push(what); console.log(`FAIL ${what}`); };
+
+const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+let problems = [];
+page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+page.on('pageerror', (e) => problems.push(e.message));
+
+/** Opens a route and waits for its content; returns the page's heading. */
+async function open(route, shot) {
+  problems = [];
+  await page.goto(`${base}/#/${route}`);
+  await page.waitForFunction(() => {
+    const main = document.querySelector('main');
+    return main && main.querySelector('h1') && !main.textContent.includes('Loading…');
+  }, null, { timeout: 15000 });
+  await page.screenshot({ path: `${shots}/${shot}.png`, fullPage: true });
+  return page.textContent('main h1');
+}
+
+const status = await (await fetch(`${base}/api/status`)).json();
+let tx = null; // the chain's first transaction
+for (let h = 1; h <= status.height && !tx; h += 1) {
+  tx = (await (await fetch(`${base}/api/blocks/${h}`)).json()).txs[0]?.tx.hash;
+}
+const pages = [
+  ['', 'network', 'Network'], ['datanets', 'datanets', 'Datanets'], ['datanet/0', 'datanet', 'Datanet'],
+  ['models', 'models', 'Models'], ['model/0', 'model', 'Model'], ['block/1', 'block', 'Block 1'],
+  [`tx/${tx}`, 'tx', 'Transaction'], [`account/${status.validators[0]}`, 'account', 'Account'],
+  ['subnets', 'subnets', 'Subnets'], ['emission', 'emission', 'Emission'],
+];
+for (const [route, shot, title] of pages) {
+  try {
+    const heading = await open(route, shot);
+    if (!heading.startsWith(title)) fail(`#/${route}: heading "${heading}", expected "${title}"`);
+    if (problems.length) fail(`#/${route}: console errors ${JSON.stringify(problems)}`);
+  } catch (e) {
+    fail(`#/${route}: ${e.message}`);
+  }
+}
+
+// Unknown things: a page that says so, with a way back (the API's 404 is the only error).
+for (const route of ['block/99999999', 'model/no-such-model', 'account/bogus', 'nowhere']) {
+  const heading = await open(route, `unknown-${route.split('/')[0]}`);
+  if (heading !== 'Not found') fail(`#/${route}: heading "${heading}"`);
+  if (!(await page.$('main a[href="#/"]'))) fail(`#/${route}: no way back`);
+}
+
+// The search box, by keyboard.
+await open('', 'network');
+await page.focus('#q');
+await page.keyboard.type('1');
+await page.keyboard.press('Enter');
+await page.waitForFunction(() => location.hash === '#/block/1', null, { timeout: 10000 })
+  .catch(() => fail('searching "1" did not open block 1'));
+
+// Live: the network page's block table shows the test's transfer when its block finalizes.
+await open('', 'network-live');
+problems = [];
+const start = Number(await page.textContent('#height'));
+console.log('ready');
+const seen = await page.waitForFunction((after) => [...document.querySelectorAll('#blocks tbody tr')]
+  .some((row) => Number(row.children[0]?.textContent.slice(1)) > after
+    && Number(row.children[1]?.textContent) > 0), start, { timeout: 60000 })
+  .then(() => true, () => false);
+if (!seen) fail('the transfer never appeared live');
+if (problems.length) fail(`live: console errors ${JSON.stringify(problems)}`);
+await page.screenshot({ path: `${shots}/network-live.png`, fullPage: true });
+
+await browser.close();
+console.log(failures.length ? `${failures.length} failures` : 'all pages ok');
+process.exit(failures.length ? 1 : 0);

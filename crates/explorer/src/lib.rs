@@ -1,0 +1,61 @@
+//! The explorer: a web page the node serves at `/`, built on its JSON API (`/api/…`) and its
+//! block stream (`/api/stream/blocks`). The assets are compiled into the binary (no separate
+//! server, no CDN: the page works offline on loopback) and the page is one document with
+//! hash routes (`#/block/12`, `#/account/alx1…`), so the node serves three files and nothing
+//! else.
+//!
+//! | path | what |
+//! |---|---|
+//! | `/` | `index.html` |
+//! | `/assets/app.js` | the page's script (no framework, no build step) |
+//! | `/assets/style.css` | its styles |
+//!
+//! Every response forbids what the page does not need: scripts, styles and connections from
+//! this origin only (`Content-Security-Policy`), no sniffing, no framing. The script builds
+//! the DOM from text nodes only (never HTML from data), so nothing the chain holds (a datanet's
+//! description, a model's name) can run in a visitor's browser.
+
+#![forbid(unsafe_code)]
+
+use axum::{
+    Router,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+const INDEX: &str = include_str!("../assets/index.html");
+const APP: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/style.css");
+
+/// What the page may load: its own script, styles and API, images inline; nothing framed.
+const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+                      base-uri 'none'; form-action 'self'";
+
+/// The assets and their sizes in bytes (for `alx bench explorer` and the README).
+#[must_use]
+pub fn assets() -> [(&'static str, usize); 3] {
+    [("index.html", INDEX.len()), ("app.js", APP.len()), ("style.css", STYLE.len())]
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // The assets change only with the binary: a visitor revalidates, a reload is cheap.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The explorer's routes, to merge into the node's router (they take no state).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route("/assets/app.js", get(|| async { asset(APP, "text/javascript; charset=utf-8") }))
+        .route("/assets/style.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
+}
