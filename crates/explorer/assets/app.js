@@ -16,7 +16,7 @@ function el(tag, attrs = {}, ...children) {
     if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -195,7 +195,91 @@ async function modelPage(id) {
       ['registered at', block(m.registered_at)], ['retired', m.retired ? 'yes' : 'no']]),
     el('h2', {}, 'Fee split'),
     table('Fee split', ['data contributors', 'model owner', 'serving provider', 'protocol'],
-      [[bps(m.split.data_bps), bps(m.split.owner_bps), bps(m.split.provider_bps), bps(m.split.protocol_bps)]]));
+      [[bps(m.split.data_bps), bps(m.split.owner_bps), bps(m.split.provider_bps), bps(m.split.protocol_bps)]]),
+    m.retired ? null : tryIt(m));
+}
+
+// ── try it: a chat with the model, each answer's attribution inline ─────────────────────────
+
+/** The chat box of a model page: the answer with the spans its datanets hold highlighted, the
+ * fee and who it pays. The API key stays in this tab (sessionStorage) and goes to this node only. */
+function tryIt(m) {
+  const key = el('input', { id: 'key', type: 'password', autocomplete: 'off', placeholder: 'alx-sk-…' });
+  key.value = sessionStorage.getItem('alx-api-key') ?? '';
+  const question = el('textarea', { id: 'question', rows: '3' });
+  const answer = el('div', { id: 'answer', 'aria-live': 'polite' });
+  const ask = async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem('alx-api-key', key.value.trim());
+    answer.replaceChildren(el('p', { class: 'empty' }, 'Asking…'));
+    try {
+      answer.replaceChildren(...await chat(m, key.value.trim(), question.value));
+    } catch (e) {
+      answer.replaceChildren(el('p', { class: 'notice error' }, e.message));
+    }
+  };
+  return el('section', { 'aria-labelledby': 'try' },
+    el('h2', { id: 'try' }, 'Try it'),
+    el('form', { id: 'chat', onsubmit: ask },
+      el('label', { for: 'key' }, 'API key'), key,
+      el('label', { for: 'question' }, 'Your question'), question,
+      el('button', { type: 'submit' }, 'Ask')),
+    answer);
+}
+
+async function chat(m, key, content) {
+  const response = await fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: m.name, messages: [{ role: 'user', content }], max_tokens: 64, temperature: 0 }),
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
+  const text = body.choices[0].message.content;
+  const a = body.alexandria;
+  // The spans of the answer each datanet version holds (the node's index, as the receipt's
+  // span part was computed).
+  const reports = await Promise.all(m.datanets.map((d) => fetch('/api/attribution', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ datanet: d.datanet, version: d.version, text }),
+  }).then((r) => (r.ok ? r.json() : null)).catch(() => null)));
+  const spans = reports.filter(Boolean).flatMap((r) => r.spans.map((s) => ({ ...s, datanet: r.datanet })));
+  return [
+    el('p', { class: 'answer' }, highlight(text, spans)),
+    facts([
+      ['fee', alx(a.fee)],
+      ['tokens', `${a.tokens_in} in, ${a.tokens_out} out`],
+      ['receipt', link(`/api/receipts/${a.receipt_id}`, short(a.receipt_id))],
+    ]),
+    el('h3', {}, 'Who the data share pays'),
+    table('Attribution', ['datanet', 'contribution', 'contributor', 'share of the data fee'],
+      a.attribution.map((s) => [link(`#/datanet/${s.datanet}`, s.datanet), s.contribution,
+        s.contributor ? account(s.contributor) : '—', bps(s.bps)]),
+      'no contribution is credited: the data share goes to the datanets\' owners'),
+    el('h3', {}, 'Passages retrieved into the prompt'),
+    table('Citations', ['rank', 'datanet', 'contribution', 'excerpt'],
+      a.citations.map((c) => [c.rank + 1, link(`#/datanet/${c.datanet}`, c.datanet), c.contribution, c.excerpt])),
+  ];
+}
+
+/** `text` with the byte ranges of `spans` (UTF-8 offsets) marked, each naming its sources. */
+function highlight(text, spans) {
+  const bytes = new TextEncoder().encode(text);
+  const decode = (a, b) => new TextDecoder().decode(bytes.slice(a, b));
+  const sorted = [...spans].sort((x, y) => x.start - y.start);
+  const out = [];
+  let at = 0;
+  for (const s of sorted) {
+    if (s.end <= at) continue;
+    const start = Math.max(s.start, at);
+    if (start > at) out.push(decode(at, start));
+    const sources = s.contributions.map((c) => `contribution ${c} of datanet ${s.datanet}`).join(', ');
+    out.push(el('mark', { title: sources || `datanet ${s.datanet}` }, decode(start, s.end)));
+    at = s.end;
+  }
+  out.push(decode(at, bytes.length));
+  return out;
 }
 
 async function subnets() {

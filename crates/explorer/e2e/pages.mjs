@@ -82,6 +82,28 @@ if (!seen) fail('the transfer never appeared live');
 if (problems.length) fail(`live: console errors ${JSON.stringify(problems)}`);
 await page.screenshot({ path: `${shots}/network-live.png`, fullPage: true });
 
+// Timings: each page loaded cold in a tab of its own; first contentful paint (Chromium's
+// paint timing), and "interactive" when the page's content is in place (its heading rendered
+// from the API's answers), both from navigation start; and the bytes of the assets served.
+const timings = [];
+for (const [route, shot] of pages) {
+  const tab = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await tab.goto(`${base}/#/${route}`);
+  await tab.waitForFunction(() => document.querySelector('main h1')
+    && !document.querySelector('main').textContent.includes('Loading…'), null, { timeout: 15000 });
+  const t = await tab.evaluate(() => ({
+    first_paint_ms: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
+    interactive_ms: performance.now(),
+  }));
+  timings.push({ page: shot, ...t });
+  await tab.close();
+}
+const assets = {};
+for (const path of ['/', '/assets/app.js', '/assets/style.css']) {
+  assets[path] = (await (await fetch(`${base}${path}`)).arrayBuffer()).byteLength;
+}
+console.log(`timings ${JSON.stringify({ pages: timings, asset_bytes: assets })}`);
+
 await browser.close();
 console.log(failures.length ? `${failures.length} failures` : 'all pages ok');
 process.exit(failures.length ? 1 : 0);

@@ -93,4 +93,51 @@ fn the_explorer_pages_work_in_chromium_slow() {
     said.extend(lines.map(Result::unwrap));
     let status = script.wait().unwrap();
     assert!(status.success(), "the explorer in Chromium:\n{}", said.join("\n"));
+    // First paint and content per page (docs/BENCHMARKS.md), kept with the screenshots.
+    let timings = said.iter().find_map(|l| l.strip_prefix("timings ")).expect("the timings");
+    std::fs::write(shots.join("timings.json"), timings).unwrap();
+}
+
+/// The "try it" box with the real model (`alx up`'s sample: SmolLM2 over the Move notes), in
+/// headless Chromium (`crates/explorer/e2e/chat.mjs`): the answer comes back with the spans of
+/// the datanet highlighted, its fee, and the contributions paid.
+#[test]
+fn the_explorer_chat_box_shows_an_attributed_answer_slow() {
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci --prefix crates/explorer/e2e`"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let api_port = free_port();
+    #[rustfmt::skip]
+    let node = Node::spawn(h, api_port, &["up", "--api-addr", &format!("127.0.0.1:{api_port}"),
+        "--p2p-port", &free_port().to_string()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !h.join("sample.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "the sample was never set up");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let sample: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.join("sample.json")).unwrap()).unwrap();
+    let key = sample["api_key"].as_str().expect("the sample's API key");
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer");
+    let out = std::process::Command::new("node")
+        .arg(e2e.join("chat.mjs"))
+        .args([node.api.as_str(), key, "smollm2-move"])
+        .arg(&shots)
+        .env(
+            "ALX_CHROMIUM",
+            std::env::var("ALX_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        )
+        .output()
+        .expect("node runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the chat box in Chromium:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,0 +1,46 @@
+// The "try it" box of a model page in headless Chromium (argv: the node's URL, an API key, the
+// model's name, the screenshot directory): the answer comes back with the spans its datanet
+// holds highlighted, the fee, and the contributions its data share pays. Exits non-zero on
+// any failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const [base, key, model, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.ALX_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+const page = await browser.newPage({ viewport: { width: 1100, height: 1200 } });
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+page.on('pageerror', (e) => problems.push(e.message));
+const failures = [];
+const fail = (what) => { failures.push(what); console.log(`FAIL ${what}`); };
+
+await page.goto(`${base}/#/model/${model}`);
+await page.waitForSelector('#chat', { timeout: 15000 });
+await page.fill('#key', key);
+// A question whose answer quotes the datanet (the model repeats a sentence of the notes).
+await page.fill('#question', 'Repeat exactly: Because coins have no `drop` ability, a function '
+  + 'that withdraws a coin must deposit, burn or return it.');
+await page.click('#chat button');
+await page.waitForFunction(() => {
+  const answer = document.getElementById('answer');
+  return answer && !answer.textContent.includes('Asking…') && answer.textContent.trim() !== '';
+}, null, { timeout: 120000 });
+await page.screenshot({ path: `${shots}/try-it.png`, fullPage: true });
+const error = await page.$('#answer .notice.error');
+if (error) fail(`the chat failed: ${await error.textContent()}`);
+const marks = await page.$$eval('#answer mark', (ms) => ms.map((m) => [m.textContent, m.title]));
+if (marks.length === 0) fail('no span of the answer is highlighted');
+else console.log(`highlighted: ${JSON.stringify(marks)}`);
+const credited = await page.$$eval('#answer table', (ts) => ts.length);
+if (credited === 0) fail('no contribution is shown as paid');
+const fee = await page.textContent('#answer dl');
+if (!fee.includes('ALX')) fail(`no fee: ${fee}`);
+if (problems.length) fail(`console errors ${JSON.stringify(problems)}`);
+await browser.close();
+console.log(failures.length ? `${failures.length} failures` : 'the chat box is attributed');
+process.exit(failures.length ? 1 : 0);
