@@ -368,7 +368,13 @@ async function render() {
 
 function follow() {
   const stream = new EventSource('/api/stream/blocks');
-  stream.onopen = () => { connection.textContent = 'live'; connection.className = 'live'; };
+  stream.onopen = () => {
+    const wasDown = connection.className === 'down';
+    connection.textContent = 'live';
+    connection.className = 'live';
+    // Back after an outage: the page on screen may say it was unavailable.
+    if (wasDown) render();
+  };
   stream.onerror = () => { connection.textContent = 'disconnected: reconnecting…'; connection.className = 'down'; };
   stream.addEventListener('block', (event) => {
     const header = JSON.parse(event.data);

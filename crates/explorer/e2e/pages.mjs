@@ -1,8 +1,10 @@
 // The explorer in headless Chromium against a node the Rust test started (argv: the node's
 // URL, the screenshot directory). Every page must load without console errors or page errors
 // and show its title; unknown things give a "Not found" page with a way back; the search box
-// finds a block; and a transfer the test makes with the CLI (after this script prints
-// "ready") shows up live in the network page's block table. Exits non-zero on any failure.
+// finds a block; a transfer the test makes with the CLI (after this script prints "ready")
+// shows up live in the network page's block table; and when the test stops the node ("stop-
+// node") the page says it is disconnected and unavailable, then reconnects when it is back
+// ("start-node"). Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -81,6 +83,20 @@ const seen = await page.waitForFunction((after) => [...document.querySelectorAll
 if (!seen) fail('the transfer never appeared live');
 if (problems.length) fail(`live: console errors ${JSON.stringify(problems)}`);
 await page.screenshot({ path: `${shots}/network-live.png`, fullPage: true });
+
+// The node goes away mid-session: the header says so, a page needing the API says it is
+// unavailable (no zeros), and when the node is back the stream reconnects by itself.
+console.log('stop-node');
+const down = await page.waitForSelector('#connection.down', { timeout: 30000 }).then(() => true, () => false);
+if (!down) fail('a node that went away is not shown as disconnected');
+await page.evaluate(() => { location.hash = '#/emission'; });
+await page.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Unavailable', null, { timeout: 15000 })
+  .catch(() => fail('a page without its node does not say it is unavailable'));
+if ((await page.textContent('main')).includes('0 ALX')) fail('a value the node did not give is shown as 0');
+await page.screenshot({ path: `${shots}/disconnected.png`, fullPage: true });
+console.log('start-node');
+const back = await page.waitForSelector('#connection.live', { timeout: 90000 }).then(() => true, () => false);
+if (!back) fail('the stream did not reconnect when the node came back');
 
 // Timings: each page loaded cold in a tab of its own; first contentful paint (Chromium's
 // paint timing), and "interactive" when the page's content is in place (its heading rendered

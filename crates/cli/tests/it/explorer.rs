@@ -37,8 +37,9 @@ fn the_explorer_script_is_valid_javascript() {
 
 /// Every page in headless Chromium (`crates/explorer/e2e/pages.mjs`, Playwright's
 /// `playwright-core` driving Debian's `chromium`; `.ci/run` installs both): no console errors,
-/// each page's title, "Not found" pages with a way back, the search box, and a transfer made
-/// here with the CLI appearing live. Screenshots go to `target/artifacts/explorer/`.
+/// each page's title, "Not found" pages with a way back, the search box, a transfer made here
+/// with the CLI appearing live, and the node stopped and restarted mid-session (the page says
+/// it is disconnected and unavailable, then reconnects). Screenshots go to `target/artifacts/explorer/`.
 #[test]
 fn the_explorer_pages_work_in_chromium_slow() {
     let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
@@ -52,7 +53,8 @@ fn the_explorer_pages_work_in_chromium_slow() {
         "{chromium} is missing: `apt-get install chromium` (.ci/run does)"
     );
     let home = tempfile::tempdir().unwrap();
-    let node = Node::up(home.path(), free_port(), free_port());
+    let (api_port, p2p_port) = (free_port(), free_port());
+    let mut node = Node::up(home.path(), api_port, p2p_port);
     let h = home.path();
     crate::finetune::planted_datanet(
         h,
@@ -78,19 +80,22 @@ fn the_explorer_pages_work_in_chromium_slow() {
         .spawn()
         .expect("node runs");
     let stdout = script.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let mut said = Vec::new();
-    for line in lines.by_ref() {
+    for line in lines {
         let line = line.unwrap();
-        let ready = line == "ready";
-        said.push(line);
-        if ready {
+        match line.as_str() {
             #[rustfmt::skip]
-            crate::finetune::succeeds(h, &node.api, &["transfer", "--from", "alice", "--to", "bob", "--amount", "1"]);
-            break;
+            "ready" => { crate::finetune::succeeds(h, &node.api, &["transfer", "--from", "alice", "--to", "bob", "--amount", "1"]); }
+            "stop-node" => {
+                let _ = node.child.kill();
+                let _ = node.child.wait();
+            }
+            "start-node" => node = Node::up(h, api_port, p2p_port),
+            _ => {}
         }
+        said.push(line);
     }
-    said.extend(lines.map(Result::unwrap));
     let status = script.wait().unwrap();
     assert!(status.success(), "the explorer in Chromium:\n{}", said.join("\n"));
     // First paint and content per page (docs/BENCHMARKS.md), kept with the screenshots.
