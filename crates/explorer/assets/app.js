@@ -173,8 +173,38 @@ async function datanetPage(id) {
       d.versions.map((v) => [v.version, el('span', { class: 'hash' }, v.root), v.contributions, v.bytes, block(v.published_at)])),
     el('h2', {}, 'Contributions'),
     table('Contributions', ['id', 'contributor', 'status', 'size', 'first version', 'earned'],
-      contributions.map((c) => [c.id, account(c.contributor),
+      contributions.map((c) => [link(`#/contribution/${n.id}/${c.id}`, c.id), account(c.contributor),
         c.status + (c.near_duplicate ? ' (near-duplicate)' : ''), `${c.size} B`, c.first_version || '—', alx(c.earned)])));
+}
+
+/** The most bytes of a contribution shown inline (larger ones are linked). */
+const CONTENT_SHOWN_MAX = 65536;
+
+async function contributionPage(arg) {
+  const [d, id] = arg.split('/');
+  const list = await api(`/api/datanets/${encodeURIComponent(d)}/contributions`);
+  const c = list.find((x) => String(x.id) === id);
+  if (!c) throw new NotFound(`contribution ${id} of datanet ${d}`);
+  const coverage = await api(`/api/datanets/${d}/contributions/${c.id}/coverage`).catch(() => null);
+  let content = el('p', {}, `${c.size} bytes: `, link(`/api/blobs/${c.hash}`, 'download'));
+  if (c.size <= CONTENT_SHOWN_MAX) {
+    const response = await fetch(`/api/blobs/${c.hash}`).catch(() => null);
+    content = response?.ok
+      ? el('pre', { class: 'content' }, new TextDecoder().decode(await response.arrayBuffer()))
+      : el('p', { class: 'unknown' }, 'The content is not available from this node.');
+  }
+  show(`Contribution ${c.id} of datanet ${d}`,
+    facts([
+      ['datanet', link(`#/datanet/${d}`, d)], ['contributor', account(c.contributor)],
+      ['status', c.status + (c.near_duplicate ? ' (flagged as a near-duplicate)' : '')],
+      ['submitted at', block(c.submitted_at)],
+      ['first version holding it', c.first_version || 'none yet'],
+      ['earned', alx(c.earned)], ['stake locked', alx(c.stake)],
+      ['content (BLAKE3)', c.hash, 'hash'], ['media type', c.media_type],
+      ['already in earlier versions', coverage ? bps(coverage.bps) : el('span', { class: 'unknown' }, 'unavailable')],
+    ]),
+    el('h2', {}, 'Content'),
+    content);
 }
 
 async function models() {
@@ -343,6 +373,7 @@ async function search(q) {
 const routes = [
   [/^#?\/?$/, network], [/^#\/block\/(.+)$/, blockPage], [/^#\/tx\/(.+)$/, txPage],
   [/^#\/account\/(.+)$/, accountPage], [/^#\/datanets$/, datanets], [/^#\/datanet\/(.+)$/, datanetPage],
+  [/^#\/contribution\/(\d+\/\d+)$/, contributionPage],
   [/^#\/models$/, models], [/^#\/model\/(.+)$/, modelPage], [/^#\/subnets$/, subnets],
   [/^#\/subnet\/(.+)$/, subnetPage], [/^#\/emission$/, emission],
 ];

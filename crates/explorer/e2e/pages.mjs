@@ -42,6 +42,7 @@ for (let h = 1; h <= status.height && !tx; h += 1) {
 }
 const pages = [
   ['', 'network', 'Network'], ['datanets', 'datanets', 'Datanets'], ['datanet/0', 'datanet', 'Datanet'],
+  ['contribution/0/3', 'contribution', 'Contribution 3 of datanet 0'],
   ['models', 'models', 'Models'], ['model/0', 'model', 'Model'], ['block/1', 'block', 'Block 1'],
   [`tx/${tx}`, 'tx', 'Transaction'], [`account/${status.validators[0]}`, 'account', 'Account'],
   ['subnets', 'subnets', 'Subnets'], ['emission', 'emission', 'Emission'],
@@ -57,11 +58,15 @@ for (const [route, shot, title] of pages) {
 }
 
 // Unknown things: a page that says so, with a way back (the API's 404 is the only error).
-for (const route of ['block/99999999', 'model/no-such-model', 'account/bogus', 'nowhere']) {
+for (const route of ['block/99999999', 'model/no-such-model', 'account/bogus', 'contribution/0/999', 'nowhere']) {
   const heading = await open(route, `unknown-${route.split('/')[0]}`);
   if (heading !== 'Not found') fail(`#/${route}: heading "${heading}"`);
   if (!(await page.$('main a[href="#/"]'))) fail(`#/${route}: no way back`);
 }
+
+// A contribution's page shows its content (the planted note).
+await open('contribution/0/3', 'contribution');
+if (!(await page.textContent('pre.content'))?.includes('Item 3.')) fail('the contribution\'s content is not shown');
 
 // The search box, by keyboard.
 await open('', 'network');
