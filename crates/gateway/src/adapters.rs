@@ -18,9 +18,7 @@
 use crate::GatewayError;
 use alx_model::{
     Adapter, LlamaParams,
-    train::{
-        AdapterInfluence, DIMS_MAX, FEATURES_BYTES_MAX, Features, Scoring, TrainConfig, influence,
-    },
+    train::{AdapterInfluence, DIMS_MAX, FEATURES_BYTES_MAX, Features, TrainConfig},
 };
 use alx_types::{Hash, hash::to_hex, model::AdapterManifest, model::ModelSpec};
 use std::{
@@ -351,11 +349,7 @@ impl Adapters {
                 f.examples
             )));
         }
-        let scoring = Scoring {
-            sketch: influence::Sketch { dims, seed: f.seed },
-            damping: f.damping,
-            query_tokens: usize::try_from(f.query_tokens).unwrap_or(usize::MAX),
-        };
+        let scoring = crate::influence::scoring(f);
         AdapterInfluence::new(config, adapter, features, scoring, params)
             .map_err(|e| Failure::Invalid(e.to_string()))
     }

@@ -117,7 +117,7 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let started = Instant::now();
     let model = load(g, &job.spec)?;
     // Taken before anything runs: the influence query comes after the answer.
-    let _influence_place = model.admit_influence()?;
+    let influence_place = model.admit_influence()?;
     t.load = started.elapsed();
 
     if job.cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -142,7 +142,8 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     };
 
     let at = Instant::now();
-    let prompt_ids = prompt.clone();
+    // Kept for the influence query only (a model without one needs no copy).
+    let prompt_ids = influence_place.as_ref().map(|_| prompt.clone());
     let (text, token_ids, fed, stopped) = generate(g, model.as_ref(), prompt, &mut job)?;
     let generated = token_ids.len();
     t.model = at.elapsed();
@@ -153,7 +154,10 @@ pub(crate) fn execute(g: &Gateway, mut job: Job, queued: Duration) -> Result<Ser
     let fee = meter::fee(&job.spec, prompt_count, completion_tokens);
     let at = Instant::now();
     // Nothing when no token was generated (a client gone during the prefill among them).
-    let influence = model.influence(&prompt_ids, &token_ids)?;
+    let influence = match &prompt_ids {
+        Some(prompt) => model.influence(prompt, &token_ids)?,
+        None => Vec::new(),
+    };
     let output = Output { text: &text, tokens: &token_ids, influence: &influence };
     let receipt = receipt_for(g, &job, &passages, output, (prompt_count, completion_tokens), fee)?;
     reservation.charge(fee);

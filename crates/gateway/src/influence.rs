@@ -25,6 +25,21 @@ use std::{
     },
 };
 
+/// How answers are scored against an adapter's examples, as its manifest records it (the one
+/// reading of `InfluenceFeatures`: the gateway serves with it, `alx model verify-adapter`
+/// reproduces the features with it).
+#[must_use]
+pub fn scoring(f: &alx_types::model::InfluenceFeatures) -> alx_model::train::Scoring {
+    alx_model::train::Scoring {
+        sketch: alx_model::train::influence::Sketch {
+            dims: usize::try_from(f.dims).unwrap_or(usize::MAX),
+            seed: f.seed,
+        },
+        damping: f.damping,
+        query_tokens: usize::try_from(f.query_tokens).unwrap_or(usize::MAX),
+    }
+}
+
 /// How far a recorded score may be from a juror's recomputation (of the ±1,000,000 scale):
 /// the gradient is float arithmetic, which another machine may round differently.
 pub const INFLUENCE_TOLERANCE: i64 = 50_000;

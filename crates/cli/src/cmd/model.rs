@@ -302,29 +302,25 @@ fn checked_adapter(
             "give the --base-model it was trained on",
         ));
     }
-    let weights = path.with_file_name("adapter.safetensors");
-    let size = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
-    if size > alx_types::datanet::CONTRIBUTION_SIZE_MAX {
-        return Err(coded(
-            "adapter_too_large",
-            format!(
-                "{} is {size} bytes; nodes store at most {} per blob",
-                weights.display(),
-                alx_types::datanet::CONTRIBUTION_SIZE_MAX
-            ),
-            "train a smaller adapter (a lower --rank, or fewer --targets)",
-        ));
-    }
-    if !weights.exists() || file_hash(&weights)? != manifest.adapter {
-        return Err(coded(
-            "adapter_file_mismatch",
-            format!("{} is missing or is not the adapter the manifest names", weights.display()),
-            "keep the manifest beside the adapter.safetensors it was written with",
-        ));
-    }
+    let weights = file_beside(
+        path,
+        "adapter.safetensors",
+        &manifest.adapter,
+        ("adapter_too_large", "train a smaller adapter (a lower --rank, or fewer --targets)"),
+        ("adapter_file_mismatch", "the adapter"),
+    )?;
     let features = match &manifest.influence {
         None => None,
-        Some(f) => Some(influence_file(path, &f.features)?),
+        Some(f) => Some(file_beside(
+            path,
+            "influence.safetensors",
+            &f.features,
+            (
+                "influence_too_large",
+                "fine-tune again with --no-influence, or on fewer contributions",
+            ),
+            ("influence_file_mismatch", "the features file"),
+        )?),
     };
     let client = Client::new(&g.node);
     for t in &manifest.datanets {
@@ -348,34 +344,36 @@ fn checked_adapter(
     Ok(CheckedAdapter { manifest, manifest_bytes: bytes, weights, features })
 }
 
-/// The influence features file beside the manifest at `path`, checked against `hash`.
-fn influence_file(
+/// The file `name` beside the manifest at `path`, checked against `hash` and the size a node
+/// stores: `too_large` is the error code and hint when it is larger, `mismatch` the code and
+/// what it is when it is missing or other bytes.
+fn file_beside(
     path: &std::path::Path,
+    name: &str,
     hash: &alx_types::Hash,
+    too_large: (&'static str, &str),
+    mismatch: (&'static str, &str),
 ) -> anyhow::Result<std::path::PathBuf> {
     use crate::output::coded;
-    let features = path.with_file_name("influence.safetensors");
-    let size = std::fs::metadata(&features).map(|m| m.len()).unwrap_or(0);
+    let file = path.with_file_name(name);
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     if size > alx_types::datanet::CONTRIBUTION_SIZE_MAX {
         return Err(coded(
-            "influence_too_large",
+            too_large.0,
             format!(
                 "{} is {size} bytes; nodes store at most {} per blob",
-                features.display(),
+                file.display(),
                 alx_types::datanet::CONTRIBUTION_SIZE_MAX
             ),
-            "fine-tune again with --no-influence, or on fewer contributions",
+            too_large.1,
         ));
     }
-    if !features.exists() || file_hash(&features)? != *hash {
+    if !file.exists() || file_hash(&file)? != *hash {
         return Err(coded(
-            "influence_file_mismatch",
-            format!(
-                "{} is missing or is not the features file the manifest names",
-                features.display()
-            ),
-            "keep the manifest beside the influence.safetensors it was written with",
+            mismatch.0,
+            format!("{} is missing or is not {} the manifest names", file.display(), mismatch.1),
+            format!("keep the manifest beside the {name} it was written with"),
         ));
     }
-    Ok(features)
+    Ok(file)
 }

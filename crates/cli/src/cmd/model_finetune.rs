@@ -486,7 +486,7 @@ pub(crate) fn verify_adapter(g: &Globals, a: &VerifyAdapterArgs) -> anyhow::Resu
                 )
             })?
             .unwrap_or(Format::Auto),
-        influence: manifest.influence.as_ref().map(super::model_influence::scoring_of),
+        influence: manifest.influence.as_ref().map(alx_gateway::influence::scoring),
     };
     let scratch = tempfile::tempdir()?;
     let (again, _, report) = run_plan(g, &plan, scratch.path(), false)?;

@@ -9,20 +9,11 @@ use alx_model::{
     Model,
     train::{
         Corpus, ExampleKey, Features, FrozenBase, Sample, Scoring, TrainConfig, Trainer,
-        influence::{EXAMPLES_MAX, Sketch},
+        influence::EXAMPLES_MAX,
     },
 };
 use alx_types::model::InfluenceFeatures;
 use std::{collections::BTreeMap, path::Path};
-
-/// The scoring a manifest records.
-pub(crate) fn scoring_of(f: &InfluenceFeatures) -> Scoring {
-    Scoring {
-        sketch: Sketch { dims: usize::try_from(f.dims).unwrap_or(usize::MAX), seed: f.seed },
-        damping: f.damping,
-        query_tokens: usize::try_from(f.query_tokens).unwrap_or(usize::MAX),
-    }
-}
 
 /// The tokens of each contribution's documents in the training split (each ended by the
 /// end-of-text token, as the corpus trains on them), by contribution.

@@ -35,13 +35,9 @@ fn the_explorer_script_is_valid_javascript() {
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
 }
 
-/// Every page in headless Chromium (`crates/explorer/e2e/pages.mjs`, Playwright's
-/// `playwright-core` driving Debian's `chromium`; `.ci/run` installs both): no console errors,
-/// each page's title, "Not found" pages with a way back, the search box, a transfer made here
-/// with the CLI appearing live, and the node stopped and restarted mid-session (the page says
-/// it is disconnected and unavailable, then reconnects). Screenshots go to `target/artifacts/explorer/`.
-#[test]
-fn the_explorer_pages_work_in_chromium_slow() {
+/// `node crates/explorer/e2e/SCRIPT` driving Chromium (`ALX_CHROMIUM`, else Debian's); fails
+/// loudly when either is missing (`.ci/run` installs both).
+fn browser_script(script: &str) -> std::process::Command {
     let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
     assert!(
         e2e.join("node_modules/playwright-core").is_dir(),
@@ -52,6 +48,23 @@ fn the_explorer_pages_work_in_chromium_slow() {
         std::path::Path::new(&chromium).exists(),
         "{chromium} is missing: `apt-get install chromium` (.ci/run does)"
     );
+    let mut command = std::process::Command::new("node");
+    command.arg(e2e.join(script)).env("ALX_CHROMIUM", chromium);
+    command
+}
+
+/// Where the browser tests keep their screenshots and timings.
+fn shots() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer")
+}
+
+/// Every page in headless Chromium (`crates/explorer/e2e/pages.mjs`, Playwright's
+/// `playwright-core` driving Debian's `chromium`; `.ci/run` installs both): no console errors,
+/// each page's title, "Not found" pages with a way back, the search box, a transfer made here
+/// with the CLI appearing live, and the node stopped and restarted mid-session (the page says
+/// it is disconnected and unavailable, then reconnects). Screenshots go to `target/artifacts/explorer/`.
+#[test]
+fn the_explorer_pages_work_in_chromium_slow() {
     let home = tempfile::tempdir().unwrap();
     let (api_port, p2p_port) = (free_port(), free_port());
     let mut node = Node::up(home.path(), api_port, p2p_port);
@@ -69,13 +82,10 @@ fn the_explorer_pages_work_in_chromium_slow() {
     #[rustfmt::skip]
     crate::finetune::succeeds(h, &node.api, &["model", "register", "--from", "alice", "--name", "tiny",
         "--base-model", weights.to_str().unwrap(), "--datanet", "0@1"]);
-    let shots =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer");
-    let mut script = std::process::Command::new("node")
-        .arg(e2e.join("pages.mjs"))
+    let shots = shots();
+    let mut script = browser_script("pages.mjs")
         .arg(&node.api)
         .arg(&shots)
-        .env("ALX_CHROMIUM", &chromium)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("node runs");
@@ -108,11 +118,6 @@ fn the_explorer_pages_work_in_chromium_slow() {
 /// the datanet highlighted, its fee, and the contributions paid.
 #[test]
 fn the_explorer_chat_box_shows_an_attributed_answer_slow() {
-    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
-    assert!(
-        e2e.join("node_modules/playwright-core").is_dir(),
-        "run `npm ci --prefix crates/explorer/e2e`"
-    );
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let api_port = free_port();
@@ -127,16 +132,10 @@ fn the_explorer_chat_box_shows_an_attributed_answer_slow() {
     let sample: serde_json::Value =
         serde_json::from_slice(&std::fs::read(h.join("sample.json")).unwrap()).unwrap();
     let key = sample["api_key"].as_str().expect("the sample's API key");
-    let shots =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer");
-    let out = std::process::Command::new("node")
-        .arg(e2e.join("chat.mjs"))
+    let shots = shots();
+    let out = browser_script("chat.mjs")
         .args([node.api.as_str(), key, "smollm2-move"])
         .arg(&shots)
-        .env(
-            "ALX_CHROMIUM",
-            std::env::var("ALX_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
         .output()
         .expect("node runs");
     let said = String::from_utf8_lossy(&out.stdout);
