@@ -26,7 +26,7 @@
 //! | GET  | `/api/demands` | open demands that a provider open a settled receipt on chain, with their deadlines |
 //! | GET  | `/api/receipts/{id}` | a usage receipt this node issued, as signed |
 //! | GET  | `/api/settlements/{provider}/{number}` | the batch this node settled holding receipt `number`: what was settled per receipt, with the signed receipts |
-//! | GET  | `/api/light/finalizations/{height}`, `/api/light/epochs/{epoch}`, `/api/proofs?keys=` | for light clients: certificates, validator sets, state proofs |
+//! | GET  | `/api/light/genesis`, `/api/light/finalizations/{height}`, `/api/light/epochs/{epoch}`, `/api/proofs?keys=` | for light clients: certificates, validator sets, state proofs |
 //! | GET  | `/api/emission` | emission schedule, minted so far, next block, pools, funds |
 //! | GET  | `/api/supply` | the supply audit: recorded supply against everything held |
 //! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
@@ -95,6 +95,8 @@ pub struct ApiState {
     /// The last supply audit, by height: it reads every account, so it runs once per block at
     /// most whatever the request rate.
     pub audit: Arc<tokio::sync::Mutex<Option<(u64, alx_state::SupplyAudit)>>>,
+    /// The genesis file's chain, epoch length and validators: a light client's trust root.
+    pub light_genesis: Arc<alx_types::api::LightGenesis>,
 }
 
 /// Largest request body: a batch of transactions.
@@ -155,6 +157,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/settlements/{provider}/{number}", get(receipts::batch))
         .route("/api/light/finalizations/{height}", get(light::finalization))
         .route("/api/light/epochs/{epoch}", get(light::epoch_set))
+        .route("/api/light/genesis", get(light::genesis))
         .route("/api/proofs", get(light::proofs))
         .route("/api/emission", get(models::emission))
         .route("/api/supply", get(models::supply))

@@ -7,7 +7,10 @@
 use crate::{ApiError, ApiState};
 use alx_types::{
     Height,
-    api::{EpochSetProof, FinalizationResponse, PROOF_KEYS_MAX, ProvenEntry, StateProofsResponse},
+    api::{
+        EpochSetProof, FinalizationResponse, LightGenesis, PROOF_KEYS_MAX, ProvenEntry,
+        StateProofsResponse,
+    },
 };
 use axum::{
     Json,
@@ -66,6 +69,13 @@ pub(crate) async fn finalization(
     Err(ApiError::NotFound(format!(
         "this node holds no finalization certificate for heights {height} to {last}; ask another node"
     )))
+}
+
+/// `GET /api/light/genesis`: the trust root this node was started from (see
+/// [`LightGenesis`]). A client that pins it on first use is told by every later proof whether
+/// the node still serves the same chain.
+pub(crate) async fn genesis(State(s): State<ApiState>) -> Json<LightGenesis> {
+    Json((*s.light_genesis).clone())
 }
 
 pub(crate) async fn epoch_set(

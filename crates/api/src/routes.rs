@@ -17,6 +17,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response, Sse, sse::Event},
 };
+use commonware_codec::Encode as _;
 use futures::{Stream, StreamExt as _};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -48,7 +49,11 @@ fn block_response(s: &ApiState, block: &Block) -> Result<BlockResponse, ApiError
         .txs
         .iter()
         .zip(receipts)
-        .map(|(tx, receipt)| TxWithReceipt { tx: TxJson::from(tx), receipt })
+        .map(|(tx, receipt)| TxWithReceipt {
+            tx: TxJson::from(tx),
+            receipt_raw: hex::encode(receipt.encode()),
+            receipt,
+        })
         .collect();
     Ok(BlockResponse { header: BlockHeaderJson::from(block), txs })
 }
@@ -109,6 +114,7 @@ pub(crate) async fn tx(
         index,
         block_hash: to_hex(&block.digest()),
         raw: hex::encode(signed.to_bytes()),
+        receipt_raw: hex::encode(receipt.encode()),
     }))
 }
 

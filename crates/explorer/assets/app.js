@@ -1,75 +1,13 @@
 // The Alexandria explorer: one page over the node's JSON API, routed by the URL's hash.
-// The DOM is built from text nodes only (el() below): nothing fetched is ever parsed as HTML.
-// A number that could not be fetched is shown as unavailable, never as zero.
+// The DOM is built from text nodes only (el() in ui.mjs): nothing fetched is ever parsed as
+// HTML. A number that could not be fetched is shown as unavailable, never as zero.
 
-const main = document.getElementById('main');
+import {
+  NotFound, account, alx, api, block, bps, el, facts, link, main, notFound, short, show, table,
+} from './ui.mjs';
+import { accountProof, blockProof, txProof } from './verify.mjs';
+
 const connection = document.getElementById('connection');
-const BASE_UNITS = 1000000000n;
-
-/** A thing the node says does not exist, or a name or hash it cannot parse. */
-class NotFound extends Error {}
-
-/** An element: `attrs` are attributes (`on*` are listeners), children are nodes or text. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-const link = (href, text) => el('a', { href }, text);
-const short = (h) => (h && h.length > 20 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h);
-const account = (a) => link(`#/account/${a}`, short(a));
-const block = (h) => link(`#/block/${h}`, `#${h}`);
-
-/** Base units (a decimal string) as ALX with up to 9 decimals. */
-function alx(units) {
-  if (units === null || units === undefined) return el('span', { class: 'unknown' }, 'unavailable');
-  const v = BigInt(units);
-  const frac = (v % BASE_UNITS).toString().padStart(9, '0').replace(/0+$/, '');
-  return `${(v / BASE_UNITS).toLocaleString('en-US')}${frac ? `.${frac}` : ''} ALX`;
-}
-
-const bps = (b) => `${(b / 100).toFixed(2)}%`;
-
-async function api(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
-  if (response.status === 404 || response.status === 400) {
-    const body = await response.json().catch(() => null);
-    throw new NotFound(body?.error?.message ?? path);
-  }
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return response.json();
-}
-
-/** A definition list of [label, value] pairs. */
-const facts = (pairs) => el('dl', { class: 'facts' },
-  pairs.flatMap(([k, v, cls]) => [el('dt', {}, k), el('dd', cls ? { class: cls } : {}, v)]));
-
-/** A table: `head` labels, `rows` arrays of cells; `empty` when there are none. */
-function table(caption, head, rows, empty = 'none yet') {
-  if (rows.length === 0) return el('p', { class: 'empty' }, `${caption}: ${empty}.`);
-  return el('div', { class: 'table' }, el('table', {},
-    el('caption', { class: 'skip' }, caption),
-    el('thead', {}, el('tr', {}, head.map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c)))))));
-}
-
-function show(title, ...content) {
-  document.title = `${title} · Alexandria explorer`;
-  main.replaceChildren(el('h1', {}, title), ...content);
-}
-
-function notFound(what, why) {
-  show('Not found', el('p', { class: 'notice error' }, `${what} does not exist on this chain`,
-    why ? ` (${why})` : '', '. ', link('#/', 'Back to the network')));
-}
 
 // ── pages ────────────────────────────────────────────────────────────────────────────────
 
@@ -120,7 +58,8 @@ async function blockPage(id) {
     el('h2', {}, 'Transactions'),
     table('Transactions', ['hash', 'kind', 'sender', 'status', 'fee'], b.txs.map((t) => [
       link(`#/tx/${t.tx.hash}`, short(t.tx.hash)), t.tx.payload.kind, account(t.tx.sender),
-      t.receipt.status + (t.receipt.error ? ` (${t.receipt.error})` : ''), alx(t.receipt.fee_paid)])));
+      t.receipt.status + (t.receipt.error ? ` (${t.receipt.error})` : ''), alx(t.receipt.fee_paid)])),
+    blockProof(b));
 }
 
 async function txPage(hash) {
@@ -136,7 +75,8 @@ async function txPage(hash) {
       ['block', t.height !== undefined ? block(t.height) : 'unavailable'],
     ]),
     el('h2', {}, 'Payload'),
-    facts(rest.map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])));
+    facts(rest.map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])),
+    txProof(t));
 }
 
 async function accountPage(address) {
@@ -149,7 +89,8 @@ async function accountPage(address) {
       ['next nonce', a.next_nonce],
       ['claimable rewards', alx(rewards?.claimable)], ['earned in all', alx(rewards?.earned)],
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
-    ]));
+    ]),
+    accountProof(a.address));
 }
 
 async function datanets() {

@@ -4,7 +4,8 @@
 // finds a block; a transfer the test makes with the CLI (after this script prints "ready")
 // shows up live in the network page's block table; and when the test stops the node ("stop-
 // node") the page says it is disconnected and unavailable, then reconnects when it is back
-// ("start-node"). Exits non-zero on any failure.
+// ("start-node"); the verify buttons accept real proofs and refuse altered ones. Exits non-zero
+// on any failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -37,8 +38,10 @@ async function open(route, shot) {
 
 const status = await (await fetch(`${base}/api/status`)).json();
 let tx = null; // the chain's first transaction
+let txHeight = null; // and its block
 for (let h = 1; h <= status.height && !tx; h += 1) {
   tx = (await (await fetch(`${base}/api/blocks/${h}`)).json()).txs[0]?.tx.hash;
+  txHeight = h;
 }
 const pages = [
   ['', 'network', 'Network'], ['datanets', 'datanets', 'Datanets'], ['datanet/0', 'datanet', 'Datanet'],
@@ -55,6 +58,43 @@ for (const [route, shot, title] of pages) {
   } catch (e) {
     fail(`#/${route}: ${e.message}`);
   }
+}
+
+// The verify buttons: a block, a transaction and a balance proven in the browser against a
+// finalization certificate; an altered certificate, state proof or block refused.
+async function verify(route, shot) {
+  await open(route, shot);
+  problems = [];
+  await page.click('#verify');
+  const done = await page.waitForSelector('#verified, #refused', { timeout: 30000 }).then(() => true, () => false);
+  if (!done) return `no verdict: ${await page.textContent('main .proof')} ${JSON.stringify(problems)}`;
+  await page.screenshot({ path: `${shots}/${shot}.png`, fullPage: true });
+  return (await page.$('#verified')) ? 'verified' : page.textContent('#refused');
+}
+/** Serves `path`'s answers changed by `alter` (a node that lies). */
+async function lying(path, alter) {
+  const matches = (url) => new URL(url).pathname.startsWith(path);
+  await page.route(matches, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, json: alter(await response.json()) });
+  });
+  return () => page.unroute(matches);
+}
+const flip = (hex) => hex.slice(0, -2) + (parseInt(hex.slice(-2), 16) ^ 1).toString(16).padStart(2, '0');
+for (const route of [`block/${txHeight}`, `tx/${tx}`, `account/${status.validators[0]}`]) {
+  const got = await verify(route, `verified-${route.split('/')[0]}`);
+  if (got !== 'verified') fail(`#/${route}: the real proof was refused: ${got}`);
+  if (problems.length) fail(`#/${route} verify: console errors ${JSON.stringify(problems)}`);
+}
+for (const [path, alter, route, expected] of [
+  ['/api/light/finalizations/', (b) => ({ ...b, certificate: flip(b.certificate) }), `block/${txHeight}`, 'bad_signature'],
+  ['/api/proofs', (b) => { b.entries[0].value = flip(b.entries[0].value); return b; }, `account/${status.validators[0]}`, 'bad_state_proof'],
+  [`/api/blocks/${txHeight}`, (b) => { b.txs[0].receipt.fee_paid = '1'; return b; }, `block/${txHeight}`, 'wrong_contents'],
+]) {
+  const restore = await lying(path, alter);
+  const got = await verify(route, `refused-${expected}`);
+  if (!String(got).includes(expected)) fail(`#/${route} with ${path} altered: ${got}, expected ${expected}`);
+  await restore();
 }
 
 // Unknown things: a page that says so, with a way back (the API's 404 is the only error).
@@ -120,7 +160,7 @@ for (const [route, shot] of pages) {
   await tab.close();
 }
 const assets = {};
-for (const path of ['/', '/assets/app.js', '/assets/style.css']) {
+for (const path of ['/', '/assets/app.js', '/assets/ui.mjs', '/assets/light.mjs', '/assets/verify.mjs', '/assets/style.css']) {
   assets[path] = (await (await fetch(`${base}${path}`)).arrayBuffer()).byteLength;
 }
 console.log(`timings ${JSON.stringify({ pages: timings, asset_bytes: assets })}`);

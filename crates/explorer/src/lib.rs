@@ -1,14 +1,17 @@
 //! The explorer: a web page the node serves at `/`, built on its JSON API (`/api/…`) and its
 //! block stream (`/api/stream/blocks`). The assets are compiled into the binary (no separate
 //! server, no CDN: the page works offline on loopback) and the page is one document with
-//! hash routes (`#/block/12`, `#/account/alx1…`), so the node serves three files and nothing
+//! hash routes (`#/block/12`, `#/account/alx1…`), so the node serves a few files and nothing
 //! else.
 //!
 //! | path | what |
 //! |---|---|
 //! | `/` | `index.html` |
-//! | `/assets/app.js` | the page's script (no framework, no build step) |
-//! | `/assets/style.css` | its styles |
+//! | `/assets/app.js` | the pages and their routes (ES modules, no framework, no build step) |
+//! | `/assets/ui.mjs` | what pages are built with: elements from text, tables, amounts |
+//! | `/assets/light.mjs` | the light client's checks (alx-light's, reimplemented on WebCrypto) |
+//! | `/assets/verify.mjs` | the "verify" buttons: proofs checked in the browser |
+//! | `/assets/style.css` | the styles |
 //!
 //! Every response forbids what the page does not need: scripts, styles and connections from
 //! this origin only (`Content-Security-Policy`), no sniffing, no framing. The script builds
@@ -24,19 +27,28 @@ use axum::{
     routing::get,
 };
 
-const INDEX: &str = include_str!("../assets/index.html");
-const APP: &str = include_str!("../assets/app.js");
-const STYLE: &str = include_str!("../assets/style.css");
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file the explorer serves: path, body, type. Each script is an ES module of the page
+/// (`app.js` imports the others); `vendor/` holds third-party code with its licence.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/", include_str!("../assets/index.html"), "text/html; charset=utf-8"),
+    ("/assets/app.js", include_str!("../assets/app.js"), JS),
+    ("/assets/ui.mjs", include_str!("../assets/ui.mjs"), JS),
+    ("/assets/light.mjs", include_str!("../assets/light.mjs"), JS),
+    ("/assets/verify.mjs", include_str!("../assets/verify.mjs"), JS),
+    ("/assets/style.css", include_str!("../assets/style.css"), "text/css; charset=utf-8"),
+];
 
 /// What the page may load: its own script, styles and API, images inline; nothing framed.
 const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                       img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
                       base-uri 'none'; form-action 'self'";
 
-/// The assets and their sizes in bytes (for `alx bench explorer` and the README).
+/// The assets' paths and sizes in bytes (for the benchmark and the README).
 #[must_use]
-pub fn assets() -> [(&'static str, usize); 3] {
-    [("index.html", INDEX.len()), ("app.js", APP.len()), ("style.css", STYLE.len())]
+pub fn assets() -> Vec<(&'static str, usize)> {
+    ASSETS.iter().map(|(path, body, _)| (*path, body.len())).collect()
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -54,8 +66,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 
 /// The explorer's routes, to merge into the node's router (they take no state).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
-        .route("/assets/app.js", get(|| async { asset(APP, "text/javascript; charset=utf-8") }))
-        .route("/assets/style.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
+    ASSETS.iter().fold(Router::new(), |router, &(path, body, content_type)| {
+        router.route(path, get(move || async move { asset(body, content_type) }))
+    })
 }

@@ -190,6 +190,11 @@ pub fn run_with(
                 })
             },
             version: env!("CARGO_PKG_VERSION"),
+            light_genesis: Arc::new(alx_types::api::LightGenesis {
+                chain_id: genesis.chain_id.as_str().to_owned(),
+                epoch_length: genesis.params.epoch_length,
+                validators: genesis.validators.iter().map(|v| v.address).collect(),
+            }),
             blobs,
             indexes: indexes.clone(),
         };

@@ -124,6 +124,10 @@ pub struct TxWithReceipt {
     pub tx: TxJson,
     /// Its receipt.
     pub receipt: Receipt,
+    /// The receipt's canonical bytes (hex), whose SHA-256 is its leaf under the header's
+    /// receipts root: a client that cannot re-encode the receipt (a browser) checks these.
+    #[serde(default)]
+    pub receipt_raw: String,
 }
 
 /// `GET /api/txs/{hash}`.
@@ -143,6 +147,9 @@ pub struct TxResponse {
     /// has proven the hash (`alx tx show --proof`) can believe the contents decoded from them.
     #[serde(default)]
     pub raw: String,
+    /// The receipt's canonical bytes (hex), as in a block's transactions.
+    #[serde(default)]
+    pub receipt_raw: String,
 }
 
 /// An account's state.
@@ -228,6 +235,20 @@ pub type BlockEvent = BlockHeaderJson;
 #[must_use]
 pub fn hash_json(h: &Hash) -> String {
     to_hex(h)
+}
+
+/// `GET /api/light/genesis`: what a light client trusts, from this node's genesis file: the
+/// chain, its epoch length and epoch 0's validators. A client pins it once (or reads the
+/// genesis file itself) and checks every later proof against it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LightGenesis {
+    /// The chain id.
+    pub chain_id: String,
+    /// Blocks per epoch.
+    pub epoch_length: u64,
+    /// Epoch 0's validators, as in the genesis file.
+    pub validators: Vec<Address>,
 }
 
 /// `GET /api/light/finalizations/{height}`: proof that the block at `height` is final, for a

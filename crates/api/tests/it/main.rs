@@ -137,6 +137,11 @@ impl Chain {
             connections: connections.clone(),
             uploads: Arc::new(alx_api::UploadPolicy::new(addr(0), Amount(ALX), 1 << 20, 4 << 20)),
             audit: Arc::default(),
+            light_genesis: Arc::new(alx_types::api::LightGenesis {
+                chain_id: "test".into(),
+                epoch_length: 100,
+                validators: vec![addr(0)],
+            }),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
