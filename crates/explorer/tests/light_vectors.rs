@@ -214,14 +214,13 @@ fn one_bucket(entries: &[(&[u8], &[u8])], key: &[u8]) -> (Hash, StateProof) {
 fn state_cases() -> Vec<Value> {
     let key: &[u8] = b"\x01an-account";
     let (root, proof) = one_bucket(&[(key, b"value")], key);
-    let case =
-        |name: &str, proof: &StateProof, root: &Hash, key: &[u8], value: Option<&[u8]>| {
-            json!({
-                "kind": "state", "name": name, "root": hex::encode(root), "key": hex::encode(key),
-                "value": value.map(hex::encode), "proof": proof,
-                "expect": { "ok": proof.verify(root, key, value) },
-            })
-        };
+    let case = |name: &str, proof: &StateProof, root: &Hash, key: &[u8], value: Option<&[u8]>| {
+        json!({
+            "kind": "state", "name": name, "root": hex::encode(root), "key": hex::encode(key),
+            "value": value.map(hex::encode), "proof": proof,
+            "expect": { "ok": proof.verify(root, key, value) },
+        })
+    };
     let mut sibling = proof.clone();
     sibling.siblings[5] = ZERO;
     let mut short = proof.clone();
@@ -320,12 +319,7 @@ fn epoch_cases() -> Vec<Value> {
         ]),
         sets: BTreeMap::from([(
             1,
-            EpochSetProof {
-                epoch: 1,
-                boundary: Height(3),
-                validators: hex::encode(&value),
-                proof,
-            },
+            EpochSetProof { epoch: 1, boundary: Height(3), validators: hex::encode(&value), proof },
         )]),
     };
     let mut padded = honest.clone();
