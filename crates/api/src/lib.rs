@@ -13,12 +13,14 @@
 //! | GET  | `/api/stream/blocks` | server-sent events, one per finalized block |
 //! | GET  | `/api/datanets[/{id}[/contributions, /versions/{v}]]` | datanets, contributions, versions |
 //! | GET  | `/api/datanets/{id}/contributions/{c}/coverage` | how much of it earlier versions hold |
+//! | GET  | `/api/datanets/{id}/contributions/{c}/credits` | what it earned from each settlement, newest first |
 //! | PUT  | `/api/blobs/{hash}` | upload bytes that must hash to `hash` (streamed; an upload grant or API key) |
 //! | POST | `/api/blobs` | upload bytes, get their hash (an upload grant or API key) |
 //! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
+//! | GET  | `/api/accounts/{address}/txs[?before=H.I&limit=N]` | transactions that touched it, newest first |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
 //! | GET  | `/api/providers/{address}` | a serving provider's bond, what it settled this epoch, when the bond unlocks |
 //! | GET  | `/api/providers/{address}/settlements/{first}` | a settlement in its challenge window: receipt root, recorded prices |
@@ -44,6 +46,7 @@ mod attribution;
 mod blobs;
 mod datanets;
 mod error;
+mod history;
 mod light;
 mod models;
 mod receipts;
@@ -97,6 +100,8 @@ pub struct ApiState {
     pub audit: Arc<tokio::sync::Mutex<Option<(u64, alx_state::SupplyAudit)>>>,
     /// The genesis file's chain, epoch length and validators: a light client's trust root.
     pub light_genesis: Arc<alx_types::api::LightGenesis>,
+    /// The history index: transactions by address, credits by contribution.
+    pub history: Arc<alx_history::History>,
 }
 
 /// Largest request body: a batch of transactions.
@@ -144,10 +149,15 @@ pub fn router(state: ApiState) -> Router {
             "/api/datanets/{id}/contributions/{contribution}/coverage",
             get(attribution::coverage),
         )
+        .route(
+            "/api/datanets/{id}/contributions/{contribution}/credits",
+            get(history::contribution_credits),
+        )
         .route("/api/attribution", post(attribution::attribute))
         .route("/api/models", get(models::list))
         .route("/api/models/{id}", get(models::show))
         .route("/api/accounts/{address}/rewards", get(models::rewards))
+        .route("/api/accounts/{address}/txs", get(history::account_txs))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/providers/{address}", get(models::provider))
         .route("/api/providers/{address}/settlements/{first}", get(models::settlement_record))

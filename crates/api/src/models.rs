@@ -170,6 +170,9 @@ pub(crate) async fn settlement_record(
     }))
 }
 
+/// Points of the schedule `GET /api/emission` samples for a chart.
+const CURVE_POINTS: usize = 64;
+
 pub(crate) async fn emission(
     State(s): State<ApiState>,
 ) -> ApiResult<alx_types::model_api::EmissionJson> {
@@ -192,6 +195,17 @@ pub(crate) async fn emission(
         pool_compute: state.amount_global(POOL_COMPUTE)?,
         protection_fund: state.amount_global(PROTECTION_FUND)?,
         treasury: state.treasury()?,
+        curve: params.map_or_else(Vec::new, |p| {
+            p.schedule
+                .sample(CURVE_POINTS)
+                .into_iter()
+                .map(|c| alx_types::model_api::CurvePointJson {
+                    height: c.height,
+                    per_block: c.per_block,
+                    minted: c.minted,
+                })
+                .collect()
+        }),
     }))
 }
 

@@ -42,11 +42,13 @@ mod controller;
 mod curve;
 mod error;
 pub mod presets;
+mod sample;
 mod schedule;
 mod split;
 
 pub use controller::{BlockEmission, EmissionParams};
 pub use error::EmissionError;
+pub use sample::{POINTS_MAX, SchedulePoint};
 pub use schedule::{CAP_MAX, Curve, Schedule, ScheduleParams};
 pub use split::{
     Allocation, BPS_TOTAL, Class, Split, SplitBps, SubnetAllocation, SubnetSplit, SubnetSplitBps,

@@ -3,8 +3,10 @@
 // HTML. A number that could not be fetched is shown as unavailable, never as zero.
 
 import {
-  NotFound, account, alx, api, block, bps, el, facts, link, main, notFound, short, show, table,
+  NotFound, account, alx, api, block, bps, el, facts, highlight, link, main, notFound, short, show, table,
 } from './ui.mjs';
+import { heatmap, lineChart, toAlx } from './charts.mjs';
+import { accountHistory, contributionEarnings } from './history.mjs';
 import { accountProof, blockProof, txProof } from './verify.mjs';
 
 const connection = document.getElementById('connection');
@@ -90,7 +92,8 @@ async function accountPage(address) {
       ['claimable rewards', alx(rewards?.claimable)], ['earned in all', alx(rewards?.earned)],
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
     ]),
-    accountProof(a.address));
+    accountProof(a.address),
+    await accountHistory(a.address));
 }
 
 async function datanets() {
@@ -144,6 +147,7 @@ async function contributionPage(arg) {
       ['content (BLAKE3)', c.hash, 'hash'], ['media type', c.media_type],
       ['already in earlier versions', coverage ? bps(coverage.bps) : el('span', { class: 'unknown' }, 'unavailable')],
     ]),
+    await contributionEarnings(Number(d), c),
     el('h2', {}, 'Content'),
     content);
 }
@@ -234,54 +238,86 @@ async function chat(m, key, content) {
   ];
 }
 
-/** `text` with the byte ranges of `spans` (UTF-8 offsets) marked, each naming its sources. */
-function highlight(text, spans) {
-  const bytes = new TextEncoder().encode(text);
-  const decode = (a, b) => new TextDecoder().decode(bytes.slice(a, b));
-  const sorted = [...spans].sort((x, y) => x.start - y.start);
-  const out = [];
-  let at = 0;
-  for (const s of sorted) {
-    if (s.end <= at) continue;
-    const start = Math.max(s.start, at);
-    if (start > at) out.push(decode(at, start));
-    const sources = s.contributions.map((c) => `contribution ${c} of datanet ${s.datanet}`).join(', ');
-    out.push(el('mark', { title: sources || `datanet ${s.datanet}` }, decode(start, s.end)));
-    at = s.end;
-  }
-  out.push(decode(at, bytes.length));
-  return out;
-}
-
 async function subnets() {
   const list = await api('/api/subnets');
   show('Subnets', table('Subnets', ['id', 'name', 'neurons', 'epochs', 'next epoch', 'owner'],
-    list.map((s) => [s.id, link(`#/subnet/${s.id}`, s.spec.name), s.neurons, s.epochs, block(s.next_epoch_block), account(s.owner)])));
+    list.map((s) => [s.id, link(`#/subnet/${s.id}`, s.name), s.neurons, s.epochs, block(s.next_epoch_block), account(s.owner)])));
 }
+
+/** Most validators whose weights the heatmap shows, and uids charted over epochs. */
+const HEATMAP_ROWS_MAX = 64;
+const CHARTED_UIDS_MAX = 8;
 
 async function subnetPage(id) {
   const s = await api(`/api/subnets/${encodeURIComponent(id)}`);
   const g = await api(`/api/subnets/${s.id}/metagraph`);
+  const epochs = await api(`/api/subnets/${s.id}/epochs`).catch(() => null);
+  const setters = g.neurons.filter((n) => n.validator_permit).slice(0, HEATMAP_ROWS_MAX);
+  const rows = await Promise.all(setters.map((n) => api(`/api/subnets/${s.id}/weights/${n.uid}`)
+    .then((w) => ({ uid: n.uid, weights: w.weights })).catch(() => null)));
   const fraction = (x) => (x / 65535).toFixed(4);
-  show(`Subnet ${s.spec.name}`,
-    facts([['id', s.id], ['owner', account(s.owner)], ['neurons', s.neurons], ['epochs run', s.epochs],
+  show(`Subnet ${s.name}`,
+    el('p', {}, s.task),
+    facts([['id', s.id], ['owner', account(s.owner)],
+      ['evaluated on', el('span', {}, s.datanets.map((d) => [link(`#/datanet/${d.datanet}`, `${d.datanet}@${d.version}`), ' ']))],
+      ['tempo', `an epoch every ${s.tempo} blocks`], ['neurons', `${s.neurons} of ${s.max_uids} (at most ${s.max_validators} validators)`],
+      ['registration burn', alx(s.registration_burn)], ['consensus', s.yuma3 ? 'Yuma 3' : 'Yuma'], ['epochs run', s.epochs],
       ['pending emission', alx(s.pending)], ['last epoch', block(s.last_epoch_block)], ['next epoch', block(s.next_epoch_block)]]),
     el('h2', {}, 'Metagraph'),
-    table('Metagraph', ['uid', 'address', 'kind', 'stake', 'permit', 'trust', 'incentive', 'dividends', 'last emission'],
-      g.neurons.map((n) => [n.uid, account(n.address), n.kind, alx(n.stake), n.validator_permit ? 'yes' : 'no',
-        fraction(n.validator_trust), fraction(n.incentive), fraction(n.dividends), alx(n.last_emission)])));
+    table('Metagraph', ['uid', 'address', 'kind', 'model', 'stake', 'permit', 'trust', 'incentive', 'dividends', 'last emission'],
+      g.neurons.map((n) => [n.uid, account(n.address), n.kind, n.model === null || n.model === undefined ? '—' : link(`#/model/${n.model}`, n.model),
+        alx(n.stake), n.validator_permit ? 'yes' : 'no',
+        fraction(n.validator_trust), fraction(n.incentive), fraction(n.dividends), alx(n.last_emission)])),
+    el('h2', {}, 'Weights'),
+    heatmap(rows.filter((r) => r && r.weights.length > 0), g.neurons.map((n) => n.uid)),
+    el('h2', {}, 'Emission over epochs'),
+    epochs ? epochChart(epochs) : el('p', { class: 'unknown' }, 'The epochs are unavailable.'));
+}
+
+/** What each epoch paid: in all, to the owner, and to the uids that earned most over them. */
+function epochChart(epochs) {
+  if (epochs.length === 0) return el('p', { class: 'empty' }, 'No epoch has run yet.');
+  const uids = Math.max(...epochs.map((e) => e.emission.length));
+  const earned = Array.from({ length: uids }, (_, u) => epochs.reduce((n, e) => n + BigInt(e.emission[u] ?? 0), 0n));
+  const top = [...earned.keys()].sort((a, b) => (earned[b] > earned[a] ? 1 : earned[b] < earned[a] ? -1 : a - b))
+    .slice(0, CHARTED_UIDS_MAX).sort((a, b) => a - b);
+  return lineChart({
+    id: 'epochs', caption: 'Emission paid each epoch (ALX): in all, to the owner, and to each uid (incentive and dividends)',
+    xLabel: 'epoch', yLabel: 'ALX', x: epochs.map((e) => e.epoch),
+    series: [
+      { label: 'to the uids', values: epochs.map((e) => toAlx(e.total_emission)) },
+      { label: 'to the owner', values: epochs.map((e) => toAlx(e.owner_emission)) },
+      ...top.map((u) => ({ label: `uid ${u}`, values: epochs.map((e) => toAlx(e.emission[u] ?? 0)) })),
+    ],
+  });
 }
 
 async function emission() {
   const e = await api('/api/emission');
-  const split = e.params.split;
+  const split = e.params?.split;
+  const curve = e.curve ?? [];
   show('Emission',
     facts([['minted so far', alx(e.minted)], ['supply', alx(e.supply)], ['next block mints', alx(e.next_block)],
-      ['cap', alx(e.params.schedule.cap)], ['protection fund', alx(e.protection_fund)], ['treasury', alx(e.treasury)]]),
+      ['cap', e.params ? alx(e.params.schedule.cap) : 'none: this chain mints nothing'],
+      ['protection fund', alx(e.protection_fund)], ['treasury', alx(e.treasury)]]),
     el('h2', {}, 'Split of each block'),
-    table('Split', Object.keys(split), [Object.values(split).map(bps)]),
+    split ? table('Split', Object.keys(split).map((k) => k.replaceAll('_', ' ')), [Object.values(split).map(bps)]) : el('p', { class: 'empty' }, 'No split: nothing is minted.'),
     el('h2', {}, 'Pools'),
-    facts([['subnets', alx(e.pool_subnets)], ['data contributors', alx(e.pool_data)], ['compute', alx(e.pool_compute)]]));
+    facts([['subnets', alx(e.pool_subnets)], ['waiting for subnet epochs', alx(e.subnets_pending)],
+      ['data contributors', alx(e.pool_data)], ['compute', alx(e.pool_compute)]]),
+    el('h2', {}, 'Schedule'),
+    curve.length === 0 ? el('p', { class: 'empty' }, 'No schedule: nothing is minted.') : [
+      lineChart({
+        id: 'schedule-minted', caption: 'Minted in all by block height, as the schedule fixes it (ALX)',
+        xLabel: 'block', yLabel: 'ALX', x: curve.map((p) => p.height),
+        series: [{ label: 'minted in all', values: curve.map((p) => toAlx(p.minted)) }],
+      }),
+      lineChart({
+        id: 'schedule-rate', caption: 'What one block mints, by block height (ALX)',
+        xLabel: 'block', yLabel: 'ALX', x: curve.map((p) => p.height),
+        series: [{ label: 'per block', values: curve.map((p) => toAlx(p.per_block)) }], stepped: true,
+      }),
+    ]);
 }
 
 /** Where a search goes: the first kind of thing the query names that exists. */

@@ -62,10 +62,31 @@ export function table(caption, head, rows, empty = 'none yet') {
 
 export function show(title, ...content) {
   document.title = `${title} · Alexandria explorer`;
-  main.replaceChildren(el('h1', {}, title), ...content);
+  main.replaceChildren(el('h1', {}, title), ...content.flat(Infinity).filter((c) => c !== null && c !== undefined));
 }
 
 export function notFound(what, why) {
   show('Not found', el('p', { class: 'notice error' }, `${what} does not exist on this chain`,
     why ? ` (${why})` : '', '. ', link('#/', 'Back to the network')));
+}
+
+/** `text` with the byte ranges of `spans` (UTF-8 offsets) marked, each followed by links to
+ * the contributions that hold it (the first three; the mark's title names them all). */
+export function highlight(text, spans) {
+  const bytes = new TextEncoder().encode(text);
+  const decode = (a, b) => new TextDecoder().decode(bytes.slice(a, b));
+  const sorted = [...spans].sort((x, y) => x.start - y.start);
+  const out = [];
+  let at = 0;
+  for (const s of sorted) {
+    if (s.end <= at) continue;
+    const start = Math.max(s.start, at);
+    if (start > at) out.push(decode(at, start));
+    const sources = s.contributions.map((c) => `contribution ${c} of datanet ${s.datanet}`).join(', ');
+    out.push(el('mark', { title: sources || `datanet ${s.datanet}` }, decode(start, s.end)),
+      s.contributions.slice(0, 3).map((c) => el('sup', {}, link(`#/contribution/${s.datanet}/${c}`, `[${c}]`))));
+    at = s.end;
+  }
+  out.push(decode(at, bytes.length));
+  return out;
 }

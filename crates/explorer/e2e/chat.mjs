@@ -1,7 +1,9 @@
 // The "try it" box of a model page in headless Chromium (argv: the node's URL, an API key, the
 // model's name, the screenshot directory): the answer comes back with the spans its datanet
-// holds highlighted, the fee, and the contributions its data share pays. Exits non-zero on
-// any failure.
+// holds highlighted (linking to the contributions that hold them), the fee, and the
+// contributions its data share pays; once the node settles the request, the page of a
+// highlighted contribution shows what it earned (a chart and the settlement) and the answer it
+// was credited in, with its span highlighted. Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -40,6 +42,27 @@ const credited = await page.$$eval('#answer table', (ts) => ts.length);
 if (credited === 0) fail('no contribution is shown as paid');
 const fee = await page.textContent('#answer dl');
 if (!fee.includes('ALX')) fail(`no fee: ${fee}`);
+const source = await page.$eval('#answer mark + sup a', (a) => a.getAttribute('href')).catch(() => null);
+if (!source) fail('a highlighted span links to no contribution');
+
+// The contribution's page, once the node's gateway settles the request (every 5 s).
+if (source) {
+  const [, d, c] = source.match(/^#\/contribution\/(\d+)\/(\d+)$/) ?? [];
+  const deadline = Date.now() + 90000;
+  let credits = [];
+  while (credits.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    credits = (await (await fetch(`${base}/api/datanets/${d}/contributions/${c}/credits`)).json()).credits ?? [];
+  }
+  if (credits.length === 0) fail(`contribution ${d}/${c} was never credited`);
+  await page.goto(`${base}/${source}`);
+  await page.waitForSelector('#credits', { timeout: 15000 }).catch(() => fail('no settlement is listed'));
+  await page.waitForSelector('#earnings .uplot canvas', { timeout: 15000 }).catch(() => fail('no earnings chart'));
+  const answered = await page.$$eval('#answers article', (as) => as.map((a) => a.textContent));
+  if (!answered.some((t) => t.includes('drop'))) fail(`the answer is not among those credited: ${JSON.stringify(answered)}`);
+  if ((await page.$$('#answers mark')).length === 0) fail('the credited answer has no span highlighted');
+  await page.screenshot({ path: `${shots}/contribution-earnings.png`, fullPage: true });
+}
 if (problems.length) fail(`console errors ${JSON.stringify(problems)}`);
 await browser.close();
 console.log(failures.length ? `${failures.length} failures` : 'the chat box is attributed');

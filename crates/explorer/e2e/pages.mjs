@@ -97,6 +97,69 @@ for (const [path, alter, route, expected] of [
   await restore();
 }
 
+// The emission schedule is charted, with its data as a table.
+await open('emission', 'emission');
+await page.waitForSelector('#schedule-minted .uplot canvas', { timeout: 10000 }).catch(() => fail('no schedule chart'));
+if ((await page.$$('#schedule-rate details tbody tr')).length < 2) fail('the schedule chart has no data table');
+
+// On a phone-sized screen every page fits its width (tables scroll inside themselves), and
+// the sections are reachable from the keyboard.
+const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+for (const [route, shot] of pages) {
+  await phone.goto(`${base}/#/${route}`);
+  await phone.waitForFunction(() => document.querySelector('main h1')
+    && !document.querySelector('main').textContent.includes('Loading…'), null, { timeout: 15000 });
+  await phone.waitForTimeout(100);
+  const wide = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (wide > 1) fail(`#/${route} on a phone scrolls sideways by ${wide}px`);
+  await phone.screenshot({ path: `${shots}/phone-${shot}.png`, fullPage: true });
+}
+await phone.goto(`${base}/#/`);
+await phone.waitForSelector('main h1');
+// From the top of the document: its first focusable element (a page moves focus to its
+// content once it renders, as a screen reader expects).
+await phone.focus('a.skip');
+const reached = ['Skip to content'];
+for (let i = 0; i < 8; i += 1) {
+  await phone.keyboard.press('Tab');
+  reached.push(await phone.evaluate(() => document.activeElement?.textContent?.trim() || document.activeElement?.id));
+}
+for (const section of ['Skip to content', 'Datanets', 'Models', 'Subnets', 'Emission']) {
+  if (!reached.includes(section)) fail(`"${section}" is not reached by Tab: ${JSON.stringify(reached)}`);
+}
+await phone.close();
+
+// Contrast (WCAG AA, 4.5:1 for text) of every kind of text on a page with all of them.
+await open(`account/${status.validators[0]}`, 'account');
+const contrast = await page.evaluate(() => {
+  const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((n, v, i) => n + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (e) => {
+    for (; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  for (const sel of ['main p', 'main a', 'dl.facts dt', 'dl.facts dd', 'th', 'td', '.empty', '#connection', 'nav a', 'button', 'h1', 'summary']) {
+    for (const e of [...document.querySelectorAll(sel)].slice(0, 3)) {
+      const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      out.push([sel, Math.round(ratio * 100) / 100]);
+    }
+  }
+  return out;
+});
+for (const [sel, ratio] of contrast) if (ratio < 4.5) fail(`${sel}: contrast ${ratio}:1, below 4.5:1`);
+
+// An account's history: the first transaction's sender sees it, linked.
+const first = await (await fetch(`${base}/api/txs/${tx}`)).json();
+await open(`account/${first.tx.sender}`, 'account-history');
+await page.waitForSelector('#history tbody tr', { timeout: 15000 }).catch(() => fail('the account has no history'));
+if (!(await page.$(`#history a[href="#/tx/${tx}"]`))) fail('the history does not list the account\'s transaction');
+
 // Unknown things: a page that says so, with a way back (the API's 404 is the only error).
 for (const route of ['block/99999999', 'model/no-such-model', 'account/bogus', 'contribution/0/999', 'nowhere']) {
   const heading = await open(route, `unknown-${route.split('/')[0]}`);

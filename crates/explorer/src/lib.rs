@@ -11,7 +11,10 @@
 //! | `/assets/ui.mjs` | what pages are built with: elements from text, tables, amounts |
 //! | `/assets/light.mjs` | the light client's checks (alx-light's, reimplemented on WebCrypto) |
 //! | `/assets/verify.mjs` | the "verify" buttons: proofs checked in the browser |
+//! | `/assets/charts.mjs` | line charts (with their data as tables) and the weights heatmap |
+//! | `/assets/history.mjs` | an account's history; a contribution's earnings and credited answers |
 //! | `/assets/style.css` | the styles |
+//! | `/assets/vendor/uplot/…` | uPlot 1.6.32 (MIT), unmodified, with its `LICENSE` |
 //!
 //! Every response forbids what the page does not need: scripts, styles and connections from
 //! this origin only (`Content-Security-Policy`), no sniffing, no framing. The script builds
@@ -28,6 +31,7 @@ use axum::{
 };
 
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file the explorer serves: path, body, type. Each script is an ES module of the page
 /// (`app.js` imports the others); `vendor/` holds third-party code with its licence.
@@ -37,7 +41,25 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/ui.mjs", include_str!("../assets/ui.mjs"), JS),
     ("/assets/light.mjs", include_str!("../assets/light.mjs"), JS),
     ("/assets/verify.mjs", include_str!("../assets/verify.mjs"), JS),
-    ("/assets/style.css", include_str!("../assets/style.css"), "text/css; charset=utf-8"),
+    ("/assets/charts.mjs", include_str!("../assets/charts.mjs"), JS),
+    ("/assets/history.mjs", include_str!("../assets/history.mjs"), JS),
+    ("/assets/style.css", include_str!("../assets/style.css"), CSS),
+    // uPlot 1.6.32 (MIT, from npm's `uplot` package, unmodified): the charts.
+    (
+        "/assets/vendor/uplot/uPlot.iife.min.js",
+        include_str!("../assets/vendor/uplot/uPlot.iife.min.js"),
+        JS,
+    ),
+    (
+        "/assets/vendor/uplot/uPlot.min.css",
+        include_str!("../assets/vendor/uplot/uPlot.min.css"),
+        CSS,
+    ),
+    (
+        "/assets/vendor/uplot/LICENSE",
+        include_str!("../assets/vendor/uplot/LICENSE"),
+        "text/plain; charset=utf-8",
+    ),
 ];
 
 /// What the page may load: its own script, styles and API, images inline; nothing framed.

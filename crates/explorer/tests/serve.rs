@@ -23,6 +23,7 @@ async fn the_page_and_its_assets_are_served_with_their_types_and_policy() {
         let kind = match path.rsplit('.').next() {
             Some("js" | "mjs") => "text/javascript",
             Some("css") => "text/css",
+            _ if path.ends_with("LICENSE") => "text/plain",
             _ => "text/html",
         };
         let response = get(path).await;
@@ -41,13 +42,20 @@ async fn the_page_and_its_assets_are_served_with_their_types_and_policy() {
     assert_eq!(get("/assets/other.js").await.status(), 404);
 }
 
-/// The explorer's own scripts (not `vendor/`, which is checked by its licence and version).
+/// No asset names another origin (a vendored file's opening `/*! … */` credit line aside),
+/// and the explorer's own scripts never parse text as HTML.
 #[tokio::test]
 async fn the_scripts_never_parse_fetched_text_as_html_and_load_nothing_remote() {
     for (path, _) in alx_explorer::assets() {
         let body = text(get(path).await).await;
-        assert!(!body.contains("http://") && !body.contains("https://"), "{path}: a remote URL");
-        if path.contains("/vendor/") || !path.ends_with("js") {
+        let vendored = path.contains("/vendor/");
+        let code = match body.split_once('\n') {
+            Some((first, rest)) if vendored && first.starts_with("/*!") => rest,
+            _ if path.ends_with("LICENSE") => "",
+            _ => &body,
+        };
+        assert!(!code.contains("http://") && !code.contains("https://"), "{path}: a remote URL");
+        if vendored || !path.ends_with("js") {
             continue;
         }
         for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]
@@ -69,4 +77,17 @@ fn every_script_is_valid_javascript() {
             .expect("Node.js runs (CI installs it: .ci/run)");
         assert!(checked.status.success(), "{path}: {}", String::from_utf8_lossy(&checked.stderr));
     }
+}
+
+#[test]
+fn the_vendored_charting_library_carries_its_licence() {
+    let sizes = alx_explorer::assets();
+    let served = |p: &str| sizes.iter().any(|(path, _)| *path == p);
+    assert!(
+        served("/assets/vendor/uplot/LICENSE") && served("/assets/vendor/uplot/uPlot.iife.min.js")
+    );
+    let licence = include_str!("../assets/vendor/uplot/LICENSE");
+    assert!(licence.starts_with("The MIT License") && licence.contains("Leon Sorokin"));
+    let page = include_str!("../assets/index.html");
+    assert!(page.contains("/assets/vendor/uplot/uPlot.iife.min.js"));
 }

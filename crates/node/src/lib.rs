@@ -11,6 +11,7 @@ pub mod config;
 pub mod descriptors;
 mod disputes;
 pub mod error;
+mod history;
 pub mod home;
 mod indexer;
 pub mod lock;

@@ -166,7 +166,12 @@ pub fn run_with(
         ));
         // The services below see the chain only through this view (see `alx_ledger::view`).
         let chain: Arc<dyn alx_ledger::ChainView> = ledger.clone();
+        let history = Arc::new(
+            alx_history::History::open(&data.join("history.redb"), &chain.genesis().digest())
+                .context("cannot open the history index")?,
+        );
         let state = alx_api::ApiState {
+            history: history.clone(),
             uploads,
             audit: Arc::default(),
             connections: connections.clone(),
@@ -203,6 +208,9 @@ pub fn run_with(
         let _indexer = context
             .child("indexer")
             .spawn(move |_| crate::indexer::run(indexer_chain, indexer_indexes));
+        let history_chain = chain.clone();
+        let _history =
+            context.child("history").spawn(move |_| crate::history::run(history_chain, history));
         let (reporter_chain, reporter_indexes, reporter_key) =
             (chain.clone(), indexes.clone(), key.clone());
         let _reporter = context.child("data_reports").spawn(move |_| {

@@ -312,3 +312,30 @@ pub struct ProvenEntry {
     /// The proof against the state root at the response's height.
     pub proof: StateProof,
 }
+
+/// `GET /api/accounts/{address}/txs`: the transactions that touched an address (sent by it, or
+/// naming it in their payload), newest first, from the node's history index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTxsResponse {
+    /// The address.
+    pub address: Address,
+    /// The last height the history index covers (blocks after it are not listed yet).
+    pub indexed_height: Height,
+    /// The page, newest first.
+    pub txs: Vec<PlacedTx>,
+    /// The `before` of the next page (`HEIGHT.INDEX`), when there may be more.
+    pub next: Option<String>,
+}
+
+/// A transaction with its receipt and place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedTx {
+    /// The block.
+    pub height: Height,
+    /// Its index there.
+    pub index: u32,
+    /// The transaction.
+    pub tx: TxJson,
+    /// Its receipt.
+    pub receipt: Receipt,
+}

@@ -97,3 +97,37 @@ pub struct DatanetResponse {
     #[serde(default)]
     pub indexed_version: u32,
 }
+
+/// `GET /api/datanets/{id}/contributions/{c}/credits`: what a contribution earned from each
+/// settlement, newest first, from the node's history index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionCreditsResponse {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// The last height the history index covers.
+    pub indexed_height: Height,
+    /// The credits, newest first.
+    pub credits: Vec<CreditEventJson>,
+}
+
+/// One settlement's credit to a contribution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditEventJson {
+    /// The block of the settlement.
+    pub height: Height,
+    /// The settlement transaction's index there.
+    pub tx_index: u32,
+    /// The model whose fees paid it.
+    pub model: crate::model::ModelId,
+    /// Base units.
+    pub amount: Amount,
+    /// The provider that settled; its node serves the batch's receipts
+    /// (`/api/settlements/{provider}/{first_receipt}`).
+    pub provider: Address,
+    /// The provider's first receipt number in the batch.
+    pub first_receipt: u64,
+    /// Receipts in the batch.
+    pub receipts: u32,
+}

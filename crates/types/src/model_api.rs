@@ -127,4 +127,19 @@ pub struct EmissionJson {
     pub protection_fund: Amount,
     /// The community treasury (also receives the protocol's fee share).
     pub treasury: Amount,
+    /// The schedule sampled at 64 evenly spaced heights up to where it has minted 99.9% of
+    /// its total (empty when the chain mints nothing).
+    #[serde(default)]
+    pub curve: Vec<CurvePointJson>,
+}
+
+/// One sampled height of the emission schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurvePointJson {
+    /// The height.
+    pub height: crate::Height,
+    /// What the block at that height mints.
+    pub per_block: Amount,
+    /// The total minted through that height.
+    pub minted: Amount,
 }

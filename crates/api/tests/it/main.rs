@@ -142,6 +142,13 @@ impl Chain {
                 epoch_length: 100,
                 validators: vec![addr(0)],
             }),
+            history: Arc::new(
+                alx_history::History::open(
+                    &dir.path().join("history.redb"),
+                    &ledger.genesis().digest(),
+                )
+                .expect("history index"),
+            ),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

@@ -27,7 +27,7 @@ fn the_node_serves_the_explorer_beside_its_api_slow() {
 
 /// `node crates/explorer/e2e/SCRIPT` driving Chromium (`ALX_CHROMIUM`, else Debian's); fails
 /// loudly when either is missing (`.ci/run` installs both).
-fn browser_script(script: &str) -> std::process::Command {
+pub(crate) fn browser_script(script: &str) -> std::process::Command {
     let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../explorer/e2e");
     assert!(
         e2e.join("node_modules/playwright-core").is_dir(),
@@ -44,7 +44,7 @@ fn browser_script(script: &str) -> std::process::Command {
 }
 
 /// Where the browser tests keep their screenshots and timings.
-fn shots() -> std::path::PathBuf {
+pub(crate) fn shots() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts/explorer")
 }
 

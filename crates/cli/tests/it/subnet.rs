@@ -167,6 +167,19 @@ fn subnet_commit_reveal_and_epochs_pay_miner_and_validator_slow() {
     assert!(epochs.iter().all(|e| u128_of(&e["total_emission"]) > 0), "{epochs:?}");
     let text = alx_text(h, &node.api, &["subnet", "metagraph", "0"]);
     assert!(text.contains("incentive") && text.contains("validator") && text.contains("miner"));
+    // The explorer's page of the subnet, in headless Chromium: the weights just revealed in
+    // the heatmap, the epochs charted (crates/explorer/e2e/subnet.mjs).
+    let page = crate::explorer::browser_script("subnet.mjs")
+        .args([node.api.as_str(), "move-qa"])
+        .arg(crate::explorer::shots())
+        .output()
+        .expect("node runs");
+    assert!(
+        page.status.success(),
+        "the subnet page in Chromium:\n{}\n{}",
+        String::from_utf8_lossy(&page.stdout),
+        String::from_utf8_lossy(&page.stderr)
+    );
 
     // A saved file the chain has no commit for (as if the process died after its reveal).
     std::fs::write(&saved, &kept).unwrap();

@@ -1,0 +1,148 @@
+//! Looking back, from the node's history index (`alx-history`): the transactions that touched
+//! an address, and what a contribution earned from each settlement.
+
+use crate::{ApiError, ApiState, datanets::number};
+use alx_history::{History, HistoryError, TxPlace};
+use alx_types::{
+    Address, Height,
+    api::{AccountTxsResponse, PlacedTx, TxJson},
+    datanet::{ContributionId, DatanetId},
+    datanet_api::{ContributionCreditsResponse, CreditEventJson},
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+};
+use serde::Deserialize;
+
+/// Most transactions one page of an account's history holds.
+pub(crate) const ACCOUNT_PAGE_MAX: usize = 100;
+/// Most credits one answer holds.
+pub(crate) const CREDITS_MAX: usize = 1_000;
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+fn indexed(history: &History) -> Result<Height, ApiError> {
+    Ok(Height(history.next_height()?.0.saturating_sub(1)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountTxsQuery {
+    /// Only transactions before this place, `HEIGHT.INDEX` (the previous page's `next`).
+    before: Option<String>,
+    /// Page size (default 25, at most 100).
+    limit: Option<usize>,
+}
+
+fn place(text: &str) -> Result<TxPlace, ApiError> {
+    let bad = || ApiError::BadRequest(format!("before must be HEIGHT.INDEX, got {text:?}"));
+    let (height, index) = text.split_once('.').ok_or_else(bad)?;
+    Ok(TxPlace {
+        height: Height(height.parse().map_err(|_| bad())?),
+        index: index.parse().map_err(|_| bad())?,
+    })
+}
+
+/// `GET /api/accounts/{address}/txs?before=&limit=`.
+pub(crate) async fn account_txs(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+    Query(q): Query<AccountTxsQuery>,
+) -> Result<Json<AccountTxsResponse>, ApiError> {
+    let address: Address = address
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let limit = q.limit.unwrap_or(25);
+    if limit == 0 || limit > ACCOUNT_PAGE_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {ACCOUNT_PAGE_MAX}, got {limit}"
+        )));
+    }
+    let before = q.before.as_deref().map(place).transpose()?;
+    let history = s.history.clone();
+    let found = tokio::task::spawn_blocking(move || history.account_txs(&address, before, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut txs = Vec::with_capacity(found.len());
+    // A page holds at most 100 transactions; consecutive ones often share a block.
+    let mut loaded: Option<(Height, alx_types::Block, Vec<alx_types::Receipt>)> = None;
+    for t in &found {
+        let height = t.place.height;
+        if loaded.as_ref().is_none_or(|(h, _, _)| *h != height) {
+            let block = s.chain.block(height)?.ok_or_else(|| {
+                ApiError::Internal(format!("indexed block {height} is not stored"))
+            })?;
+            loaded = Some((height, block, s.chain.receipts(height)?));
+        }
+        let Some((_, block, receipts)) = loaded.as_ref() else { continue };
+        let i = t.place.index as usize;
+        let (Some(signed), Some(receipt)) = (block.txs.get(i), receipts.get(i)) else {
+            return Err(ApiError::Internal(format!("indexed tx {height}.{i} is not stored")));
+        };
+        txs.push(PlacedTx {
+            height,
+            index: t.place.index,
+            tx: TxJson::from(signed),
+            receipt: receipt.clone(),
+        });
+    }
+    let next = (found.len() == limit)
+        .then(|| found.last().map(|t| format!("{}.{}", t.place.height, t.place.index)))
+        .flatten();
+    Ok(Json(AccountTxsResponse { address, indexed_height: indexed(&s.history)?, txs, next }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreditsQuery {
+    /// How many (default 200, at most 1,000).
+    limit: Option<usize>,
+}
+
+/// `GET /api/datanets/{id}/contributions/{c}/credits?limit=`.
+pub(crate) async fn contribution_credits(
+    State(s): State<ApiState>,
+    Path((datanet, contribution)): Path<(String, String)>,
+    Query(q): Query<CreditsQuery>,
+) -> Result<Json<ContributionCreditsResponse>, ApiError> {
+    let datanet: DatanetId = number(&datanet, "datanet id")?;
+    let contribution: ContributionId = number(&contribution, "contribution id")?;
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit > CREDITS_MAX {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {CREDITS_MAX}, got {limit}")));
+    }
+    if s.chain.committed().state.contribution(datanet, contribution)?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no contribution {contribution} in datanet {datanet}"
+        )));
+    }
+    let history = s.history.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        history.contribution_credits(datanet, contribution, limit)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let credits = found
+        .into_iter()
+        .map(|c| CreditEventJson {
+            height: c.place.height,
+            tx_index: c.place.index,
+            model: c.model,
+            amount: c.amount,
+            provider: c.provider,
+            first_receipt: c.first_receipt,
+            receipts: c.receipts,
+        })
+        .collect();
+    Ok(Json(ContributionCreditsResponse {
+        datanet,
+        contribution,
+        indexed_height: indexed(&s.history)?,
+        credits,
+    }))
+}

@@ -1,0 +1,275 @@
+//! Indexes of the finalized chain for looking back, which consensus never reads: the
+//! transactions that touched an address (as sender or named in the payload), and the data
+//! credits each contribution received from settlements. The explorer's account history and a
+//! contribution's earnings over time are served from here.
+//!
+//! The index lives in its own redb file beside the chain's, written block by block in height
+//! order by a background task (the node's `history` sync), never in the commit path: a block
+//! is indexed whole in one write transaction or not at all, and re-indexing a height already
+//! indexed does nothing. It belongs to one genesis; opened for another, it starts over.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod touched;
+
+use alx_types::{
+    Address, Amount, Block, Hash, Height, Payload, Receipt, TxStatus,
+    datanet::{ContributionId, DatanetId},
+    hash::from_bytes,
+    model::ModelId,
+    usage::UsageOp,
+};
+use redb::{Database, ReadableTable as _, TableDefinition};
+use std::path::Path;
+
+pub use touched::addresses_touched;
+
+/// Address (32) ‖ height (8) ‖ tx index (4), big-endian: one entry per transaction touching it.
+const BY_ADDRESS: TableDefinition<'_, &[u8; 44], &[u8; 32]> = TableDefinition::new("by_address");
+/// Datanet ‖ contribution ‖ height ‖ tx index ‖ model (8 + 8 + 8 + 4 + 8) → the credit.
+const CREDITS: TableDefinition<'_, &[u8; 36], &[u8; CREDIT_VALUE]> =
+    TableDefinition::new("credits");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const META_NEXT: &str = "next_height";
+const META_GENESIS: &str = "genesis";
+/// Amount (16) ‖ provider (32) ‖ first receipt (8) ‖ receipts (4).
+const CREDIT_VALUE: usize = 60;
+
+/// Most entries one query returns.
+pub const PAGE_MAX: usize = 1_000;
+
+/// A failure of the index's database. The index can always be rebuilt from the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The database failed.
+    #[error("history index: {0}")]
+    Database(Box<redb::Error>),
+    /// A block was offered out of order.
+    #[error("block {got} offered to the history index, which expects {expected}")]
+    OutOfOrder {
+        /// The height expected next.
+        expected: u64,
+        /// The height offered.
+        got: u64,
+    },
+}
+
+impl<E: Into<redb::Error>> From<E> for HistoryError {
+    fn from(e: E) -> Self {
+        Self::Database(Box::new(e.into()))
+    }
+}
+
+/// A transaction's place: its block and its index there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TxPlace {
+    /// The block.
+    pub height: Height,
+    /// The index in it.
+    pub index: u32,
+}
+
+/// A transaction that touched an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TouchedBy {
+    /// Where it is.
+    pub place: TxPlace,
+    /// Its hash.
+    pub hash: Hash,
+}
+
+/// A settlement's credit to one contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditEvent {
+    /// The settlement transaction's place.
+    pub place: TxPlace,
+    /// The model whose fees paid it.
+    pub model: ModelId,
+    /// Base units credited.
+    pub amount: Amount,
+    /// The provider that settled (the transaction's sender).
+    pub provider: Address,
+    /// The provider's first receipt number in the batch.
+    pub first_receipt: u64,
+    /// Receipts in the batch.
+    pub receipts: u32,
+}
+
+/// The index.
+#[derive(Debug)]
+pub struct History {
+    db: Database,
+}
+
+fn be(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(array(&bytes[at..at + 8]))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(array(&bytes[at..at + 4]))
+}
+
+impl History {
+    /// Opens (or creates) the index at `path` for the chain whose genesis block is `genesis`;
+    /// an index of another genesis is emptied.
+    ///
+    /// # Errors
+    /// The database cannot be opened or written.
+    pub fn open(path: &Path, genesis: &Hash) -> Result<Self, HistoryError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let same = meta.get(META_GENESIS)?.is_some_and(|g| g.value() == genesis.as_ref());
+            if !same {
+                tx.delete_table(BY_ADDRESS)?;
+                tx.delete_table(CREDITS)?;
+                meta.insert(META_GENESIS, genesis.as_ref())?;
+                meta.insert(META_NEXT, 1u64.to_be_bytes().as_slice())?;
+            }
+            tx.open_table(BY_ADDRESS)?;
+            tx.open_table(CREDITS)?;
+        }
+        tx.commit()?;
+        Ok(Self { db })
+    }
+
+    /// The next height to index (every height below it is indexed).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn next_height(&self) -> Result<Height, HistoryError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let next = meta.get(META_NEXT)?.map_or(1, |v| u64_at(v.value(), 0));
+        Ok(Height(next))
+    }
+
+    /// Indexes `block` with its `receipts`, whole or not at all. A height already indexed is
+    /// skipped.
+    ///
+    /// # Errors
+    /// A height past the next one, or the database failing.
+    pub fn index_block(&self, block: &Block, receipts: &[Receipt]) -> Result<(), HistoryError> {
+        let height = block.height().0;
+        let next = self.next_height()?.0;
+        if height < next {
+            return Ok(());
+        }
+        if height > next {
+            return Err(HistoryError::OutOfOrder { expected: next, got: height });
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut by_address = tx.open_table(BY_ADDRESS)?;
+            let mut credits = tx.open_table(CREDITS)?;
+            for (i, (signed, receipt)) in block.txs.iter().zip(receipts).enumerate() {
+                let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
+                let hash = signed.hash();
+                for address in addresses_touched(signed) {
+                    let key = array(&be(&[address.as_bytes(), &height.to_be_bytes(), &index]));
+                    by_address.insert(&key, &hash.0)?;
+                }
+                let Payload::Usage(UsageOp::Settle(s)) = &signed.tx.payload else { continue };
+                if receipt.status != TxStatus::Success {
+                    continue;
+                }
+                for c in &s.credits {
+                    let key = array(&be(&[
+                        &c.datanet.0.to_be_bytes(),
+                        &c.contribution.0.to_be_bytes(),
+                        &height.to_be_bytes(),
+                        &index,
+                        &c.model.0.to_be_bytes(),
+                    ]));
+                    let value = array(&be(&[
+                        &c.amount.0.to_be_bytes(),
+                        signed.tx.sender.as_bytes(),
+                        &s.first_receipt.to_be_bytes(),
+                        &s.receipts.to_be_bytes(),
+                    ]));
+                    credits.insert(&key, &value)?;
+                }
+            }
+            tx.open_table(META)?.insert(META_NEXT, (height + 1).to_be_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Transactions that touched `address`, newest first, strictly before `before` when given;
+    /// at most `limit` (capped at [`PAGE_MAX`]).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn account_txs(
+        &self,
+        address: &Address,
+        before: Option<TxPlace>,
+        limit: usize,
+    ) -> Result<Vec<TouchedBy>, HistoryError> {
+        let low: [u8; 44] = array(&be(&[address.as_bytes(), &[0; 12]]));
+        let high: [u8; 44] = match before {
+            Some(p) => {
+                array(&be(&[address.as_bytes(), &p.height.0.to_be_bytes(), &p.index.to_be_bytes()]))
+            }
+            None => array(&be(&[address.as_bytes(), &[0xff; 12]])),
+        };
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BY_ADDRESS)?;
+        let mut out = Vec::new();
+        for entry in table.range::<&[u8; 44]>(&low..&high)?.rev().take(limit.min(PAGE_MAX)) {
+            let (key, hash) = entry?;
+            let key = key.value();
+            let place = TxPlace { height: Height(u64_at(key, 32)), index: u32_at(key, 40) };
+            out.push(TouchedBy { place, hash: from_bytes(*hash.value()) });
+        }
+        Ok(out)
+    }
+
+    /// The credits `contribution` of `datanet` received, newest first, at most `limit`
+    /// (capped at [`PAGE_MAX`]).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn contribution_credits(
+        &self,
+        datanet: DatanetId,
+        contribution: ContributionId,
+        limit: usize,
+    ) -> Result<Vec<CreditEvent>, HistoryError> {
+        let prefix = be(&[&datanet.0.to_be_bytes(), &contribution.0.to_be_bytes()]);
+        let low: [u8; 36] = array(&be(&[&prefix, &[0; 20]]));
+        let high: [u8; 36] = array(&be(&[&prefix, &[0xff; 20]]));
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CREDITS)?;
+        let mut out = Vec::new();
+        for entry in table.range::<&[u8; 36]>(&low..=&high)?.rev().take(limit.min(PAGE_MAX)) {
+            let (key, value) = entry?;
+            let (key, value) = (key.value(), value.value());
+            out.push(CreditEvent {
+                place: TxPlace { height: Height(u64_at(key, 16)), index: u32_at(key, 24) },
+                model: ModelId(u64_at(key, 28)),
+                amount: Amount(u128::from_be_bytes(array(&value[..16]))),
+                provider: Address(array(&value[16..48])),
+                first_receipt: u64_at(value, 48),
+                receipts: u32_at(value, 56),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
