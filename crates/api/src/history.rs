@@ -1,5 +1,6 @@
 //! Looking back, from the node's history index (`alx-history`): the transactions that touched
-//! an address, and what a contribution earned from each settlement.
+//! an address, what a contribution earned from each settlement, and what each settlement
+//! charged for a model.
 
 use crate::{ApiError, ApiState, datanets::number};
 use alx_history::{History, HistoryError, TxPlace};
@@ -8,6 +9,7 @@ use alx_types::{
     api::{AccountTxsResponse, PlacedTx, TxJson},
     datanet::{ContributionId, DatanetId},
     datanet_api::{ContributionCreditsResponse, CreditEventJson},
+    model_api::{ModelFeesJson, ModelUsageResponse},
 };
 use axum::{
     Json,
@@ -64,20 +66,41 @@ pub(crate) async fn account_txs(
         )));
     }
     let before = q.before.as_deref().map(place).transpose()?;
-    let history = s.history.clone();
-    let found = tokio::task::spawn_blocking(move || history.account_txs(&address, before, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let _permit = HEAVY.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (chain, history) = (s.chain.clone(), s.history.clone());
+    // Up to 100 block reads and decodes: on a blocking thread, never the runtime's workers
+    // (consensus shares them).
+    let page = tokio::task::spawn_blocking(move || {
+        account_page(&*chain, &history, &address, before, limit)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(page))
+}
+
+/// History requests that read blocks, at most, at once (the others wait their turn).
+static HEAVY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+fn account_page(
+    chain: &dyn alx_ledger::ChainView,
+    history: &History,
+    address: &Address,
+    before: Option<TxPlace>,
+    limit: usize,
+) -> Result<AccountTxsResponse, ApiError> {
+    // The covered height first: every transaction listed is at or below it.
+    let indexed_height = indexed(history)?;
+    let found = history.account_txs(address, before, limit)?;
     let mut txs = Vec::with_capacity(found.len());
-    // A page holds at most 100 transactions; consecutive ones often share a block.
+    // Consecutive transactions often share a block: each block is read once.
     let mut loaded: Option<(Height, alx_types::Block, Vec<alx_types::Receipt>)> = None;
     for t in &found {
         let height = t.place.height;
         if loaded.as_ref().is_none_or(|(h, _, _)| *h != height) {
-            let block = s.chain.block(height)?.ok_or_else(|| {
+            let block = chain.block(height)?.ok_or_else(|| {
                 ApiError::Internal(format!("indexed block {height} is not stored"))
             })?;
-            loaded = Some((height, block, s.chain.receipts(height)?));
+            loaded = Some((height, block, chain.receipts(height)?));
         }
         let Some((_, block, receipts)) = loaded.as_ref() else { continue };
         let i = t.place.index as usize;
@@ -94,7 +117,7 @@ pub(crate) async fn account_txs(
     let next = (found.len() == limit)
         .then(|| found.last().map(|t| format!("{}.{}", t.place.height, t.place.index)))
         .flatten();
-    Ok(Json(AccountTxsResponse { address, indexed_height: indexed(&s.history)?, txs, next }))
+    Ok(AccountTxsResponse { address: *address, indexed_height, txs, next })
 }
 
 #[derive(Deserialize)]
@@ -122,8 +145,11 @@ pub(crate) async fn contribution_credits(
         )));
     }
     let history = s.history.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        history.contribution_credits(datanet, contribution, limit)
+    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((
+            indexed(&history)?,
+            history.contribution_credits(datanet, contribution, limit)?,
+        ))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -139,10 +165,35 @@ pub(crate) async fn contribution_credits(
             receipts: c.receipts,
         })
         .collect();
-    Ok(Json(ContributionCreditsResponse {
-        datanet,
-        contribution,
-        indexed_height: indexed(&s.history)?,
-        credits,
-    }))
+    Ok(Json(ContributionCreditsResponse { datanet, contribution, indexed_height, credits }))
+}
+
+/// `GET /api/models/{id}/usage?limit=`.
+pub(crate) async fn model_usage(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<CreditsQuery>,
+) -> Result<Json<ModelUsageResponse>, ApiError> {
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit > CREDITS_MAX {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {CREDITS_MAX}, got {limit}")));
+    }
+    let (model, _) = crate::models::find_model(&s.chain.committed().state, &id)?;
+    let history = s.history.clone();
+    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((indexed(&history)?, history.model_fees(model, limit)?))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let settlements = found
+        .into_iter()
+        .map(|f| ModelFeesJson {
+            height: f.place.height,
+            tx_index: f.place.index,
+            fees: f.fees,
+            api_keys: f.api_keys,
+            provider: f.provider,
+        })
+        .collect();
+    Ok(Json(ModelUsageResponse { model, indexed_height, settlements }))
 }

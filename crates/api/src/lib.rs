@@ -19,6 +19,7 @@
 //! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/api/models[/{id or name}]` | registered models |
+//! | GET  | `/api/models/{id}/usage` | what each settlement charged for it, newest first |
 //! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
 //! | GET  | `/api/accounts/{address}/txs[?before=H.I&limit=N]` | transactions that touched it, newest first |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
@@ -156,6 +157,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/attribution", post(attribution::attribute))
         .route("/api/models", get(models::list))
         .route("/api/models/{id}", get(models::show))
+        .route("/api/models/{id}/usage", get(history::model_usage))
         .route("/api/accounts/{address}/rewards", get(models::rewards))
         .route("/api/accounts/{address}/txs", get(history::account_txs))
         .route("/api/api-keys/{hash}", get(models::api_key))

@@ -23,10 +23,19 @@ async function network() {
   const blocks = await Promise.all(heights.map((h) => api(`/api/blocks/${h}`).catch(() => null)));
   const stakes = await Promise.all(status.validators.map((v) => api(`/api/accounts/${v}`).catch(() => null)));
   const body = el('tbody', {}, blocks.filter(Boolean).map((b) => blockRow(b.header)));
+  const txs = el('tbody', {}, blocks.filter(Boolean).flatMap((b) => b.txs.map((t) => txRow(b.header.height, t)))
+    .slice(0, RECENT_TXS));
+  // Block time: the median interval between the recent blocks' timestamps.
+  const stamps = blocks.filter(Boolean).map((b) => b.header.timestamp_ms);
+  const gaps = stamps.slice(1).map((t, i) => stamps[i] - t).sort((a, b) => a - b);
+  finality.length = 0;
   show('Network',
     facts([
       ['chain', status.chain_id],
       ['height', el('span', { id: 'height' }, status.height)],
+      ['block time', gaps.length ? `${gaps[Math.floor(gaps.length / 2)]} ms (median of the last ${gaps.length + 1} blocks)` : 'not enough blocks yet'],
+      ['finality, seen here', el('span', { id: 'finality', title: 'from a block\'s proposal timestamp to this page receiving it final (the clocks of the proposer and this computer may differ)' },
+        'waiting for the next block…')],
       ['epoch', `${status.epoch} (every ${status.epoch_length} blocks)`],
       ['mempool', `${status.mempool_size} transactions`],
       ['node version', status.version],
@@ -37,8 +46,24 @@ async function network() {
     el('h2', {}, 'Recent blocks'),
     el('div', { class: 'table' }, el('table', { id: 'blocks' },
       el('thead', {}, el('tr', {}, ['height', 'transactions', 'proposer', 'time'].map((h) => el('th', { scope: 'col' }, h)))),
-      body)));
+      body)),
+    el('h2', {}, 'Recent transactions'),
+    el('div', { class: 'table' }, el('table', { id: 'txs' },
+      el('thead', {}, el('tr', {}, ['block', 'hash', 'kind', 'sender', 'status'].map((h) => el('th', { scope: 'col' }, h)))),
+      txs)));
   liveBlocks = body;
+  liveTxs = txs;
+}
+
+/** Transactions the network page lists, and live finality samples (ms) it takes the median of. */
+const RECENT_TXS = 10;
+const FINALITY_SAMPLES = 20;
+const finality = [];
+let liveTxs = null;
+
+function txRow(height, t) {
+  return el('tr', {}, el('td', {}, block(height)), el('td', {}, link(`#/tx/${t.tx.hash}`, short(t.tx.hash))),
+    el('td', {}, t.tx.payload.kind), el('td', {}, account(t.tx.sender)), el('td', {}, t.receipt.status));
 }
 
 function blockRow(header) {
@@ -61,7 +86,7 @@ async function blockPage(id) {
     table('Transactions', ['hash', 'kind', 'sender', 'status', 'fee'], b.txs.map((t) => [
       link(`#/tx/${t.tx.hash}`, short(t.tx.hash)), t.tx.payload.kind, account(t.tx.sender),
       t.receipt.status + (t.receipt.error ? ` (${t.receipt.error})` : ''), alx(t.receipt.fee_paid)])),
-    blockProof(b));
+    blockProof(b, id));
 }
 
 async function txPage(hash) {
@@ -78,11 +103,12 @@ async function txPage(hash) {
     ]),
     el('h2', {}, 'Payload'),
     facts(rest.map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])),
-    txProof(t));
+    txProof(t, hash));
 }
 
 async function accountPage(address) {
-  const a = await api(`/api/accounts/${encodeURIComponent(address)}`);
+  // With its proof: the verify button checks the values shown, at the height they are from.
+  const a = await api(`/api/accounts/${encodeURIComponent(address)}?proof=true`);
   const rewards = await api(`/api/accounts/${encodeURIComponent(address)}/rewards`).catch(() => null);
   show('Account',
     facts([
@@ -92,7 +118,7 @@ async function accountPage(address) {
       ['claimable rewards', alx(rewards?.claimable)], ['earned in all', alx(rewards?.earned)],
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
     ]),
-    accountProof(a.address),
+    accountProof(a, address),
     await accountHistory(a.address));
 }
 
@@ -171,7 +197,39 @@ async function modelPage(id) {
     el('h2', {}, 'Fee split'),
     table('Fee split', ['data contributors', 'model owner', 'serving provider', 'protocol'],
       [[bps(m.split.data_bps), bps(m.split.owner_bps), bps(m.split.provider_bps), bps(m.split.protocol_bps)]]),
+    el('h2', {}, 'Usage'),
+    await modelUsage(m),
     m.retired ? null : tryIt(m));
+}
+
+/** Most settlements a model's page charts (the API's limit). */
+const USAGE_MAX = 1000;
+
+/** What settlements charged for a model over time: a chart and the totals. */
+async function modelUsage(m) {
+  let usage;
+  try {
+    usage = await api(`/api/models/${m.id}/usage?limit=${USAGE_MAX}`);
+  } catch (e) {
+    return el('p', { class: 'unknown' }, `Its usage is unavailable: ${e.message}.`);
+  }
+  const list = [...usage.settlements].reverse();
+  if (list.length === 0) return el('p', { class: 'empty' }, `No request to it has been settled (up to block ${usage.indexed_height}).`);
+  // The node answers with the latest 1,000 settlements at most: then the sums are theirs.
+  const all = list.length < USAGE_MAX;
+  const over = all ? 'in all' : `over the last ${list.length} settlements`;
+  let sum = 0n;
+  const total = list.map((f) => { sum += BigInt(f.fees); return toAlx(sum); });
+  const start = all ? [[m.registered_at, 0]] : [];
+  return [
+    facts([[`fees charged ${over}`, alx(sum.toString())], ['settlements', all ? list.length : `${list.length} (the latest)`],
+      ['API keys charged, by settlement', list.reduce((n, f) => n + f.api_keys, 0)]]),
+    lineChart({
+      id: 'usage', caption: `Fees charged for ${m.name} ${over}, by block (ALX, before the split)`,
+      xLabel: 'block', yLabel: 'ALX', x: [...start.map(([h]) => h), ...list.map((f) => f.height), usage.indexed_height],
+      series: [{ label: `fees ${over}`, values: [...start.map(([, v]) => v), ...total, toAlx(sum)] }], stepped: true,
+    }),
+  ];
 }
 
 // ── try it: a chat with the model, each answer's attribution inline ─────────────────────────
@@ -357,15 +415,17 @@ const routes = [
 
 async function render() {
   liveBlocks = null;
+  liveTxs = null;
   const hash = location.hash || '#/';
   const route = routes.find(([re]) => re.test(hash));
   if (!route) { notFound(`The page ${hash}`); return; }
-  const arg = decodeURIComponent(hash.match(route[0])[1] ?? '');
   main.replaceChildren(el('p', { class: 'empty' }, 'Loading…'));
+  let arg = hash;
   try {
+    arg = decodeURIComponent(hash.match(route[0])[1] ?? '');
     await route[1](arg);
   } catch (e) {
-    if (e instanceof NotFound) notFound(arg || hash, e.message);
+    if (e instanceof NotFound || e instanceof URIError) notFound(arg || hash, e.message);
     else show('Unavailable', el('p', { class: 'notice error' }, `The node did not answer: ${e.message}. `,
       link(hash, 'Try again')));
   }
@@ -391,6 +451,20 @@ function follow() {
     if (liveBlocks) {
       liveBlocks.prepend(blockRow(header));
       while (liveBlocks.rows.length > 10) liveBlocks.deleteRow(-1);
+    }
+    finality.push(Date.now() - header.timestamp_ms);
+    if (finality.length > FINALITY_SAMPLES) finality.shift();
+    const shown = document.getElementById('finality');
+    if (shown) {
+      const sorted = [...finality].sort((a, b) => a - b);
+      shown.textContent = `${sorted[Math.floor(sorted.length / 2)]} ms (median of the last ${sorted.length} blocks)`;
+    }
+    const txs = liveTxs;
+    if (txs && header.tx_count > 0) {
+      api(`/api/blocks/${header.height}`).then((b) => {
+        txs.prepend(...b.txs.slice(0, RECENT_TXS).map((t) => txRow(header.height, t)));
+        while (txs.rows.length > RECENT_TXS) txs.deleteRow(-1);
+      }).catch(() => {});
     }
   });
 }

@@ -4,6 +4,8 @@
 import { lineChart, toAlx } from './charts.mjs';
 import { NotFound, account, alx, api, block, el, highlight, link, short } from './ui.mjs';
 
+/** Most credits a contribution's page charts (the API's limit). */
+const CREDITS_MAX = 1000;
 /** Settlements whose answers are shown on a contribution's page, newest first. */
 const SETTLEMENTS_SHOWN = 3;
 /** Answers shown, at most. */
@@ -61,7 +63,7 @@ export async function contributionEarnings(datanet, c) {
   let credits;
   let indexed;
   try {
-    const answer = await api(`/api/datanets/${datanet}/contributions/${c.id}/credits?limit=1000`);
+    const answer = await api(`/api/datanets/${datanet}/contributions/${c.id}/credits?limit=${CREDITS_MAX}`);
     ({ credits } = answer);
     indexed = answer.indexed_height;
   } catch (e) {
@@ -73,9 +75,12 @@ export async function contributionEarnings(datanet, c) {
   // From nothing when it was submitted, a step at each settlement, level to the last block
   // the index covers.
   const oldest = [...credits].reverse();
+  // The node answers with the latest 1,000 credits at most: then the sums are theirs.
+  const all = credits.length < CREDITS_MAX;
+  const over = all ? 'in all' : `over its last ${credits.length} credits`;
   let sum = 0n;
-  const heights = [c.submitted_at];
-  const cumulative = [0];
+  const heights = all ? [c.submitted_at] : [];
+  const cumulative = all ? [0] : [];
   for (const e of oldest) {
     sum += BigInt(e.amount);
     heights.push(e.height);
@@ -86,10 +91,12 @@ export async function contributionEarnings(datanet, c) {
   return [
     el('h2', {}, 'Earnings over time'),
     lineChart({
-      id: 'earnings', caption: `What contribution ${c.id} earned in all, by block (ALX)`,
+      id: 'earnings', caption: `What contribution ${c.id} was credited ${over}, by block (ALX)`,
       xLabel: 'block', yLabel: 'ALX', x: heights,
-      series: [{ label: 'earned in all', values: cumulative }], stepped: true,
+      series: [{ label: `credited ${over}`, values: cumulative }], stepped: true,
     }),
+    c.near_duplicate ? el('p', { class: 'notice' }, 'It is flagged as a near-duplicate: since the flag, what settlements '
+      + 'credit it is paid to the protection fund, not to its contributor (the earned figure above counts only what was paid).') : null,
     el('h3', {}, 'Settlements that paid it'),
     el('div', { class: 'table' }, el('table', { id: 'credits' },
       el('caption', { class: 'skip' }, 'Settlements that paid it, newest first'),

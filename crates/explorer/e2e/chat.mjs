@@ -3,7 +3,8 @@
 // holds highlighted (linking to the contributions that hold them), the fee, and the
 // contributions its data share pays; once the node settles the request, the page of a
 // highlighted contribution shows what it earned (a chart and the settlement) and the answer it
-// was credited in, with its span highlighted. Exits non-zero on any failure.
+// was credited in, with its span highlighted, and the model's page charts its fees. Exits
+// non-zero on any failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -62,6 +63,10 @@ if (source) {
   if (!answered.some((t) => t.includes('drop'))) fail(`the answer is not among those credited: ${JSON.stringify(answered)}`);
   if ((await page.$$('#answers mark')).length === 0) fail('the credited answer has no span highlighted');
   await page.screenshot({ path: `${shots}/contribution-earnings.png`, fullPage: true });
+  // The model's page now shows what it was paid.
+  await page.goto(`${base}/#/model/${model}`);
+  await page.waitForSelector('#usage .uplot canvas', { timeout: 15000 }).catch(() => fail('no usage chart on the model\'s page'));
+  await page.screenshot({ path: `${shots}/model-usage.png`, fullPage: true });
 }
 if (problems.length) fail(`console errors ${JSON.stringify(problems)}`);
 await browser.close();

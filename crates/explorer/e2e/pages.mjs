@@ -62,13 +62,16 @@ for (const [route, shot, title] of pages) {
 
 // The verify buttons: a block, a transaction and a balance proven in the browser against a
 // finalization certificate; an altered certificate, state proof or block refused.
+const verifyMs = {};
 async function verify(route, shot) {
   await open(route, shot);
   problems = [];
+  const started = Date.now();
   await page.click('#verify');
   const done = await page.waitForSelector('#verified, #refused', { timeout: 30000 }).then(() => true, () => false);
   if (!done) return `no verdict: ${await page.textContent('main .proof')} ${JSON.stringify(problems)}`;
   await page.screenshot({ path: `${shots}/${shot}.png`, fullPage: true });
+  verifyMs[shot] = Date.now() - started;
   return (await page.$('#verified')) ? 'verified' : page.textContent('#refused');
 }
 /** Serves `path`'s answers changed by `alter` (a node that lies). */
@@ -88,8 +91,12 @@ for (const route of [`block/${txHeight}`, `tx/${tx}`, `account/${status.validato
 }
 for (const [path, alter, route, expected] of [
   ['/api/light/finalizations/', (b) => ({ ...b, certificate: flip(b.certificate) }), `block/${txHeight}`, 'bad_signature'],
-  ['/api/proofs', (b) => { b.entries[0].value = flip(b.entries[0].value); return b; }, `account/${status.validators[0]}`, 'bad_state_proof'],
+  [`/api/accounts/${status.validators[0]}`, (b) => { if (b.proof) b.proof.value = flip(b.proof.value); return b; }, `account/${status.validators[0]}`, 'bad_state_proof'],
   [`/api/blocks/${txHeight}`, (b) => { b.txs[0].receipt.fee_paid = '1'; return b; }, `block/${txHeight}`, 'wrong_contents'],
+  [`/api/blocks/${txHeight}`, (b) => { b.header.timestamp_ms += 1; return b; }, `block/${txHeight}`, 'wrong_contents'],
+  ['/api/txs/', (b) => { b.tx.nonce += 1; return b; }, `tx/${tx}`, 'wrong_contents'],
+  [`/api/accounts/${status.validators[0]}`, (b) => { if (b.account) b.account.balance = '1'; return b; }, `account/${status.validators[0]}`, 'wrong_contents'],
+  ['/api/light/genesis', (b) => ({ ...b, chain_id: 'another-chain' }), `block/${txHeight}`, 'genesis_changed'],
 ]) {
   const restore = await lying(path, alter);
   const got = await verify(route, `refused-${expected}`);
@@ -189,6 +196,10 @@ const seen = await page.waitForFunction((after) => [...document.querySelectorAll
     && Number(row.children[1]?.textContent) > 0), start, { timeout: 60000 })
   .then(() => true, () => false);
 if (!seen) fail('the transfer never appeared live');
+const listed = await page.waitForFunction(() => [...document.querySelectorAll('#txs tbody tr')]
+  .some((row) => row.children[2]?.textContent === 'transfer'), null, { timeout: 15000 }).then(() => true, () => false);
+if (!listed) fail('the transfer is not among the recent transactions');
+if (!/\d+ ms/.test(await page.textContent('#finality'))) fail('no finality latency is shown');
 if (problems.length) fail(`live: console errors ${JSON.stringify(problems)}`);
 await page.screenshot({ path: `${shots}/network-live.png`, fullPage: true });
 
@@ -223,10 +234,12 @@ for (const [route, shot] of pages) {
   await tab.close();
 }
 const assets = {};
-for (const path of ['/', '/assets/app.js', '/assets/ui.mjs', '/assets/light.mjs', '/assets/verify.mjs', '/assets/style.css']) {
+for (const path of ['/', '/assets/app.js', '/assets/ui.mjs', '/assets/light.mjs', '/assets/verify.mjs',
+  '/assets/charts.mjs', '/assets/history.mjs', '/assets/style.css', '/assets/vendor/uplot/uPlot.iife.min.js',
+  '/assets/vendor/uplot/uPlot.min.css']) {
   assets[path] = (await (await fetch(`${base}${path}`)).arrayBuffer()).byteLength;
 }
-console.log(`timings ${JSON.stringify({ pages: timings, asset_bytes: assets })}`);
+console.log(`timings ${JSON.stringify({ pages: timings, verify_ms: verifyMs, asset_bytes: assets })}`);
 
 await browser.close();
 console.log(failures.length ? `${failures.length} failures` : 'all pages ok');

@@ -30,11 +30,16 @@ const BY_ADDRESS: TableDefinition<'_, &[u8; 44], &[u8; 32]> = TableDefinition::n
 /// Datanet ‖ contribution ‖ height ‖ tx index ‖ model (8 + 8 + 8 + 4 + 8) → the credit.
 const CREDITS: TableDefinition<'_, &[u8; 36], &[u8; CREDIT_VALUE]> =
     TableDefinition::new("credits");
+/// Model ‖ height ‖ tx index (8 + 8 + 4) → what one settlement charged for the model.
+const MODEL_FEES: TableDefinition<'_, &[u8; 20], &[u8; FEES_VALUE]> =
+    TableDefinition::new("model_fees");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const META_NEXT: &str = "next_height";
 const META_GENESIS: &str = "genesis";
 /// Amount (16) ‖ provider (32) ‖ first receipt (8) ‖ receipts (4).
 const CREDIT_VALUE: usize = 60;
+/// Fees (16) ‖ API keys charged (4) ‖ provider (32).
+const FEES_VALUE: usize = 52;
 
 /// Most entries one query returns.
 pub const PAGE_MAX: usize = 1_000;
@@ -45,6 +50,16 @@ pub enum HistoryError {
     /// The database failed.
     #[error("history index: {0}")]
     Database(Box<redb::Error>),
+    /// A block was offered with another number of receipts than transactions.
+    #[error("block {height} has {txs} transactions but {receipts} receipts")]
+    ReceiptCount {
+        /// The block.
+        height: u64,
+        /// Its transactions.
+        txs: usize,
+        /// The receipts offered.
+        receipts: usize,
+    },
     /// A block was offered out of order.
     #[error("block {got} offered to the history index, which expects {expected}")]
     OutOfOrder {
@@ -96,6 +111,19 @@ pub struct CreditEvent {
     pub receipts: u32,
 }
 
+/// What one settlement charged for one model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeesEvent {
+    /// The settlement transaction's place.
+    pub place: TxPlace,
+    /// The fees charged for the model (before they are split), in base units.
+    pub fees: Amount,
+    /// How many API keys were charged for it.
+    pub api_keys: u32,
+    /// The provider that settled.
+    pub provider: Address,
+}
+
 /// The index.
 #[derive(Debug)]
 pub struct History {
@@ -135,11 +163,13 @@ impl History {
             if !same {
                 tx.delete_table(BY_ADDRESS)?;
                 tx.delete_table(CREDITS)?;
+                tx.delete_table(MODEL_FEES)?;
                 meta.insert(META_GENESIS, genesis.as_ref())?;
                 meta.insert(META_NEXT, 1u64.to_be_bytes().as_slice())?;
             }
             tx.open_table(BY_ADDRESS)?;
             tx.open_table(CREDITS)?;
+            tx.open_table(MODEL_FEES)?;
         }
         tx.commit()?;
         Ok(Self { db })
@@ -170,10 +200,18 @@ impl History {
         if height > next {
             return Err(HistoryError::OutOfOrder { expected: next, got: height });
         }
+        if receipts.len() != block.txs.len() {
+            return Err(HistoryError::ReceiptCount {
+                height,
+                txs: block.txs.len(),
+                receipts: receipts.len(),
+            });
+        }
         let tx = self.db.begin_write()?;
         {
             let mut by_address = tx.open_table(BY_ADDRESS)?;
             let mut credits = tx.open_table(CREDITS)?;
+            let mut fees = tx.open_table(MODEL_FEES)?;
             for (i, (signed, receipt)) in block.txs.iter().zip(receipts).enumerate() {
                 let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
                 let hash = signed.hash();
@@ -200,6 +238,23 @@ impl History {
                         &s.receipts.to_be_bytes(),
                     ]));
                     credits.insert(&key, &value)?;
+                }
+                // Charges come in (key, model) order: sum them per model.
+                let mut per_model: std::collections::BTreeMap<u64, (u128, u32)> =
+                    std::collections::BTreeMap::new();
+                for c in &s.charges {
+                    let entry = per_model.entry(c.model.0).or_default();
+                    entry.0 = entry.0.saturating_add(c.amount.0);
+                    entry.1 = entry.1.saturating_add(1);
+                }
+                for (model, (amount, keys)) in per_model {
+                    let key = array(&be(&[&model.to_be_bytes(), &height.to_be_bytes(), &index]));
+                    let value = array(&be(&[
+                        &amount.to_be_bytes(),
+                        &keys.to_be_bytes(),
+                        signed.tx.sender.as_bytes(),
+                    ]));
+                    fees.insert(&key, &value)?;
                 }
             }
             tx.open_table(META)?.insert(META_NEXT, (height + 1).to_be_bytes().as_slice())?;
@@ -265,6 +320,32 @@ impl History {
                 provider: Address(array(&value[16..48])),
                 first_receipt: u64_at(value, 48),
                 receipts: u32_at(value, 56),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl History {
+    /// What settlements charged for `model`, newest first, at most `limit` (capped at
+    /// [`PAGE_MAX`]).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn model_fees(&self, model: ModelId, limit: usize) -> Result<Vec<FeesEvent>, HistoryError> {
+        let low: [u8; 20] = array(&be(&[&model.0.to_be_bytes(), &[0; 12]]));
+        let high: [u8; 20] = array(&be(&[&model.0.to_be_bytes(), &[0xff; 12]]));
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(MODEL_FEES)?;
+        let mut out = Vec::new();
+        for entry in table.range::<&[u8; 20]>(&low..=&high)?.rev().take(limit.min(PAGE_MAX)) {
+            let (key, value) = entry?;
+            let (key, value) = (key.value(), value.value());
+            out.push(FeesEvent {
+                place: TxPlace { height: Height(u64_at(key, 8)), index: u32_at(key, 16) },
+                fees: Amount(u128::from_be_bytes(array(&value[..16]))),
+                api_keys: u32_at(value, 16),
+                provider: Address(array(&value[20..52])),
             });
         }
         Ok(out)

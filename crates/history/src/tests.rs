@@ -2,7 +2,7 @@ use super::*;
 use alx_types::{
     BlockHeader, SignedTx, Transaction,
     hash::{ZERO, sha256},
-    usage::{Credit, Settlement},
+    usage::{Charge, Credit, Settlement},
 };
 use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
 
@@ -30,7 +30,7 @@ fn transfer(from: u64, nonce: u64, to: u64) -> SignedTx {
 }
 
 fn settle(provider: u64, nonce: u64, credits: &[(u64, u64, u128)]) -> SignedTx {
-    let credits = credits
+    let credits: Vec<Credit> = credits
         .iter()
         .map(|&(d, c, amount)| Credit {
             model: ModelId(0),
@@ -49,10 +49,21 @@ fn settle(provider: u64, nonce: u64, credits: &[(u64, u64, u128)]) -> SignedTx {
             receipts_children: [ZERO, ZERO],
             prompt_tokens: 0,
             completion_tokens: 0,
-            charges: vec![],
+            charges: (0..credits_count(&credits))
+                .map(|k| Charge {
+                    key_hash: sha256(&[&[k]]),
+                    model: ModelId(u64::from(k % 2)),
+                    amount: Amount(100),
+                })
+                .collect(),
             credits,
         }))),
     )
+}
+
+/// One charge per credit (at least one), alternating models 0 and 1.
+fn credits_count(credits: &[Credit]) -> u8 {
+    u8::try_from(credits.len().max(1)).unwrap()
 }
 
 fn block(height: u64, txs: Vec<SignedTx>) -> (Block, Vec<Receipt>) {
@@ -127,6 +138,7 @@ fn blocks_are_indexed_once_in_order_and_another_genesis_starts_over() {
         h.index_block(&b3, &r3),
         Err(HistoryError::OutOfOrder { expected: 1, got: 3 })
     ));
+    assert!(matches!(h.index_block(&b1, &[]), Err(HistoryError::ReceiptCount { .. })));
     h.index_block(&b1, &r1).unwrap();
     h.index_block(&b1, &r1).unwrap();
     assert_eq!(h.next_height().unwrap(), Height(2));
@@ -146,4 +158,25 @@ fn payload_addresses_are_found_once_and_the_sender_first() {
     assert_eq!(addresses_touched(&t), vec![address(1)]);
     let bond = signed(2, 0, Payload::Bond { validator: address(3), amount: Amount(1) });
     assert_eq!(addresses_touched(&bond), vec![address(2), address(3)]);
+}
+
+#[test]
+fn model_fees_sum_each_settlements_charges_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(&dir, 0);
+    // Three charges: models 0, 1, 0; then one charge for model 0; then a failed settlement.
+    let (b1, r1) = block(1, vec![settle(5, 0, &[(0, 1, 1), (0, 2, 1), (0, 3, 1)])]);
+    let (b2, mut r2) = block(2, vec![settle(5, 1, &[(0, 1, 1)]), settle(6, 0, &[(0, 1, 1)])]);
+    r2[1] = Receipt::failed(r2[1].tx_hash, alx_types::ErrorCode::BadNonce, Amount(1));
+    h.index_block(&b1, &r1).unwrap();
+    h.index_block(&b2, &r2).unwrap();
+    let zero = h.model_fees(ModelId(0), 10).unwrap();
+    assert_eq!(
+        zero.iter().map(|f| (f.place.height.0, f.fees.0, f.api_keys)).collect::<Vec<_>>(),
+        vec![(2, 100, 1), (1, 200, 2)]
+    );
+    assert_eq!(zero[0].provider, address(5));
+    let one = h.model_fees(ModelId(1), 10).unwrap();
+    assert_eq!(one.iter().map(|f| f.fees.0).collect::<Vec<_>>(), vec![100]);
+    assert!(h.model_fees(ModelId(2), 10).unwrap().is_empty());
 }

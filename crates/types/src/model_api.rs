@@ -143,3 +143,30 @@ pub struct CurvePointJson {
     /// The total minted through that height.
     pub minted: Amount,
 }
+
+/// `GET /api/models/{id}/usage`: what settlements charged for a model, newest first, from the
+/// node's history index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsageResponse {
+    /// The model.
+    pub model: crate::model::ModelId,
+    /// The last height the history index covers.
+    pub indexed_height: crate::Height,
+    /// The settlements, newest first.
+    pub settlements: Vec<ModelFeesJson>,
+}
+
+/// What one settlement charged for a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFeesJson {
+    /// The block of the settlement.
+    pub height: crate::Height,
+    /// The settlement transaction's index there.
+    pub tx_index: u32,
+    /// The fees charged for the model, before the split.
+    pub fees: Amount,
+    /// API keys charged for it.
+    pub api_keys: u32,
+    /// The provider that settled.
+    pub provider: Address,
+}
