@@ -8,7 +8,10 @@ use alx_types::{
     Address, Height,
     api::{AccountTxsResponse, PlacedTx, TxJson},
     datanet::{ContributionId, DatanetId},
-    datanet_api::{ContributionCreditsResponse, CreditEventJson},
+    datanet_api::{
+        ContributionCreditsResponse, ContributionEventJson, ContributionEventsResponse,
+        CreditEventJson,
+    },
     model_api::{ModelFeesJson, ModelUsageResponse},
 };
 use axum::{
@@ -196,4 +199,38 @@ pub(crate) async fn model_usage(
         })
         .collect();
     Ok(Json(ModelUsageResponse { model, indexed_height, settlements }))
+}
+
+/// `GET /api/datanets/{id}/contributions/{c}/events`.
+pub(crate) async fn contribution_events(
+    State(s): State<ApiState>,
+    Path((datanet, contribution)): Path<(String, String)>,
+) -> Result<Json<ContributionEventsResponse>, ApiError> {
+    let datanet: DatanetId = number(&datanet, "datanet id")?;
+    let contribution: ContributionId = number(&contribution, "contribution id")?;
+    if s.chain.committed().state.contribution(datanet, contribution)?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no contribution {contribution} in datanet {datanet}"
+        )));
+    }
+    let history = s.history.clone();
+    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((indexed(&history)?, history.contribution_events(datanet, contribution)?))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let events = found
+        .into_iter()
+        .map(|e| ContributionEventJson {
+            height: e.place.height,
+            tx_index: e.place.index,
+            event: e.event.name().to_owned(),
+            by: e.by,
+            copies: match e.event {
+                alx_history::ContributionEvent::Flagged { copies } => Some(copies),
+                _ => None,
+            },
+        })
+        .collect();
+    Ok(Json(ContributionEventsResponse { datanet, contribution, indexed_height, events }))
 }

@@ -14,6 +14,7 @@
 //! | GET  | `/api/datanets[/{id}[/contributions, /versions/{v}]]` | datanets, contributions, versions |
 //! | GET  | `/api/datanets/{id}/contributions/{c}/coverage` | how much of it earlier versions hold |
 //! | GET  | `/api/datanets/{id}/contributions/{c}/credits` | what it earned from each settlement, newest first |
+//! | GET  | `/api/datanets/{id}/contributions/{c}/events` | reviews, flags, withdrawal or removal, oldest first |
 //! | PUT  | `/api/blobs/{hash}` | upload bytes that must hash to `hash` (streamed; an upload grant or API key) |
 //! | POST | `/api/blobs` | upload bytes, get their hash (an upload grant or API key) |
 //! | GET, HEAD | `/api/blobs/{hash}` | download (streamed), or size only |
@@ -153,6 +154,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/datanets/{id}/contributions/{contribution}/credits",
             get(history::contribution_credits),
+        )
+        .route(
+            "/api/datanets/{id}/contributions/{contribution}/events",
+            get(history::contribution_events),
         )
         .route("/api/attribution", post(attribution::attribute))
         .route("/api/models", get(models::list))

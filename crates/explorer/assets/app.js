@@ -6,7 +6,7 @@ import {
   NotFound, account, alx, api, block, bps, el, facts, highlight, link, main, notFound, short, show, table,
 } from './ui.mjs';
 import { heatmap, lineChart, toAlx } from './charts.mjs';
-import { accountHistory, contributionEarnings } from './history.mjs';
+import { accountHistory, contributionEarnings, contributionTimeline } from './history.mjs';
 import { accountProof, blockProof, txProof } from './verify.mjs';
 
 const connection = document.getElementById('connection');
@@ -173,6 +173,7 @@ async function contributionPage(arg) {
       ['content (BLAKE3)', c.hash, 'hash'], ['media type', c.media_type],
       ['already in earlier versions', coverage ? bps(coverage.bps) : el('span', { class: 'unknown' }, 'unavailable')],
     ]),
+    await contributionTimeline(Number(d), c),
     await contributionEarnings(Number(d), c),
     el('h2', {}, 'Content'),
     content);

@@ -150,3 +150,36 @@ async function answers(datanet, id, credits) {
   if (shown.length === 0) return [el('p', { class: 'empty' }, 'No answer crediting it is held by this node.'), note];
   return [el('div', { id: 'answers' }, shown), note];
 }
+
+const EVENTS = {
+  approved: 'approved', rejected: 'rejected', withdrawn: 'withdrawn by its contributor',
+  removed: 'removed by the owner (its data never came)', flagged_near_duplicate: 'flagged as a near-duplicate',
+  flag_disputed: 'its flag disputed',
+  attested_held: 'its bytes attested as declared by a validator (an open datanet approves it on a quorum of these)',
+  attested_refused: 'its bytes attested not as declared by a validator',
+};
+
+/** What happened to a contribution, oldest first: offered, reviewed, flagged…, and the
+ * version that first published it. */
+export async function contributionTimeline(datanet, c) {
+  let events;
+  try {
+    events = (await api(`/api/datanets/${datanet}/contributions/${c.id}/events`)).events;
+  } catch (e) {
+    return [el('h2', {}, 'Timeline'), unavailable('Its timeline', e)];
+  }
+  const versions = await api(`/api/datanets/${datanet}`).then((d) => d.versions).catch(() => []);
+  const published = versions.find((v) => v.version === c.first_version);
+  const rows = [
+    [c.submitted_at, 'offered', account(c.contributor)],
+    ...events.map((e) => [e.height, [EVENTS[e.event] ?? e.event,
+      e.copies !== undefined ? [' (of ', link(`#/contribution/${datanet}/${e.copies}`, `contribution ${e.copies}`), ')'] : ''],
+    account(e.by)]),
+    ...(published ? [[published.published_at, `published in version ${published.version}`, '—']] : []),
+  ].sort((a, b) => a[0] - b[0]);
+  return [el('h2', {}, 'Timeline'),
+    el('div', { class: 'table' }, el('table', { id: 'timeline' },
+      el('caption', { class: 'skip' }, 'What happened to it, oldest first'),
+      el('thead', {}, el('tr', {}, ['block', 'what', 'by'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, rows.map(([h, what, by]) => el('tr', {}, el('td', {}, block(h)), el('td', {}, what), el('td', {}, by))))))];
+}

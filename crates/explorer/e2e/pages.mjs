@@ -177,6 +177,10 @@ for (const route of ['block/99999999', 'model/no-such-model', 'account/bogus', '
 // A contribution's page shows its content (the planted note).
 await open('contribution/0/3', 'contribution');
 if (!(await page.textContent('pre.content'))?.includes('Item 3.')) fail('the contribution\'s content is not shown');
+const timeline = await page.textContent('#timeline').catch(() => '');
+for (const step of ['offered', 'attested as declared', 'published in version 1']) {
+  if (!timeline.includes(step)) fail(`the contribution's timeline lacks "${step}": ${timeline}`);
+}
 
 // The search box, by keyboard.
 await open('', 'network');

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod events;
 mod touched;
 
 use alx_types::{
@@ -23,6 +24,7 @@ use alx_types::{
 use redb::{Database, ReadableTable as _, TableDefinition};
 use std::path::Path;
 
+pub use events::{ContributionEvent, contribution_events};
 pub use touched::addresses_touched;
 
 /// Address (32) ‖ height (8) ‖ tx index (4), big-endian: one entry per transaction touching it.
@@ -30,6 +32,9 @@ const BY_ADDRESS: TableDefinition<'_, &[u8; 44], &[u8; 32]> = TableDefinition::n
 /// Datanet ‖ contribution ‖ height ‖ tx index ‖ model (8 + 8 + 8 + 4 + 8) → the credit.
 const CREDITS: TableDefinition<'_, &[u8; 36], &[u8; CREDIT_VALUE]> =
     TableDefinition::new("credits");
+/// Datanet ‖ contribution ‖ height ‖ tx index (28) → event tag (1) ‖ its argument (8) ‖ the
+/// sender (32).
+const EVENTS: TableDefinition<'_, &[u8; 28], &[u8; 41]> = TableDefinition::new("events");
 /// Model ‖ height ‖ tx index (8 + 8 + 4) → what one settlement charged for the model.
 const MODEL_FEES: TableDefinition<'_, &[u8; 20], &[u8; FEES_VALUE]> =
     TableDefinition::new("model_fees");
@@ -164,12 +169,14 @@ impl History {
                 tx.delete_table(BY_ADDRESS)?;
                 tx.delete_table(CREDITS)?;
                 tx.delete_table(MODEL_FEES)?;
+                tx.delete_table(EVENTS)?;
                 meta.insert(META_GENESIS, genesis.as_ref())?;
                 meta.insert(META_NEXT, 1u64.to_be_bytes().as_slice())?;
             }
             tx.open_table(BY_ADDRESS)?;
             tx.open_table(CREDITS)?;
             tx.open_table(MODEL_FEES)?;
+            tx.open_table(EVENTS)?;
         }
         tx.commit()?;
         Ok(Self { db })
@@ -212,6 +219,7 @@ impl History {
             let mut by_address = tx.open_table(BY_ADDRESS)?;
             let mut credits = tx.open_table(CREDITS)?;
             let mut fees = tx.open_table(MODEL_FEES)?;
+            let mut events = tx.open_table(EVENTS)?;
             for (i, (signed, receipt)) in block.txs.iter().zip(receipts).enumerate() {
                 let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
                 let hash = signed.hash();
@@ -219,10 +227,22 @@ impl History {
                     let key = array(&be(&[address.as_bytes(), &height.to_be_bytes(), &index]));
                     by_address.insert(&key, &hash.0)?;
                 }
-                let Payload::Usage(UsageOp::Settle(s)) = &signed.tx.payload else { continue };
                 if receipt.status != TxStatus::Success {
                     continue;
                 }
+                for (datanet, contribution, event) in contribution_events(&signed.tx.payload) {
+                    let key = array(&be(&[
+                        &datanet.0.to_be_bytes(),
+                        &contribution.0.to_be_bytes(),
+                        &height.to_be_bytes(),
+                        &index,
+                    ]));
+                    let (tag, argument) = event.tag();
+                    let value =
+                        array(&be(&[&[tag], &argument.to_be_bytes(), signed.tx.sender.as_bytes()]));
+                    events.insert(&key, &value)?;
+                }
+                let Payload::Usage(UsageOp::Settle(s)) = &signed.tx.payload else { continue };
                 for c in &s.credits {
                     let key = array(&be(&[
                         &c.datanet.0.to_be_bytes(),
@@ -346,6 +366,49 @@ impl History {
                 fees: Amount(u128::from_be_bytes(array(&value[..16]))),
                 api_keys: u32_at(value, 16),
                 provider: Address(array(&value[20..52])),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A contribution's event, where it happened and who sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedEvent {
+    /// The transaction's place.
+    pub place: TxPlace,
+    /// What happened.
+    pub event: ContributionEvent,
+    /// Who sent the transaction.
+    pub by: Address,
+}
+
+impl History {
+    /// What happened to `contribution` of `datanet`, oldest first, at most [`PAGE_MAX`].
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn contribution_events(
+        &self,
+        datanet: DatanetId,
+        contribution: ContributionId,
+    ) -> Result<Vec<PlacedEvent>, HistoryError> {
+        let prefix = be(&[&datanet.0.to_be_bytes(), &contribution.0.to_be_bytes()]);
+        let low: [u8; 28] = array(&be(&[&prefix, &[0; 12]]));
+        let high: [u8; 28] = array(&be(&[&prefix, &[0xff; 12]]));
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range::<&[u8; 28]>(&low..=&high)?.take(PAGE_MAX) {
+            let (key, value) = entry?;
+            let (key, value) = (key.value(), value.value());
+            let Some(event) = ContributionEvent::from_tag(value[0], u64_at(value, 1)) else {
+                continue;
+            };
+            out.push(PlacedEvent {
+                place: TxPlace { height: Height(u64_at(key, 16)), index: u32_at(key, 24) },
+                event,
+                by: Address(array(&value[9..41])),
             });
         }
         Ok(out)

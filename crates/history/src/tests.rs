@@ -180,3 +180,36 @@ fn model_fees_sum_each_settlements_charges_per_model() {
     assert_eq!(one.iter().map(|f| f.fees.0).collect::<Vec<_>>(), vec![100]);
     assert!(h.model_fees(ModelId(2), 10).unwrap().is_empty());
 }
+
+#[test]
+fn a_contributions_reviews_and_flags_are_recorded_oldest_first_and_failed_ones_are_not() {
+    use alx_types::datanet::DatanetOp;
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(&dir, 0);
+    let op = |seed, nonce, op| signed(seed, nonce, Payload::Datanet(op));
+    let review = |approve| DatanetOp::Review {
+        datanet: DatanetId(0),
+        contribution: ContributionId(3),
+        approve,
+    };
+    let (b1, r1) = block(1, vec![op(1, 0, review(true))]);
+    let flag = DatanetOp::FlagNearDuplicate {
+        datanet: DatanetId(0),
+        contribution: ContributionId(3),
+        copies: ContributionId(1),
+    };
+    let (b2, mut r2) = block(2, vec![op(2, 0, flag), op(1, 1, review(false))]);
+    r2[1] = Receipt::failed(r2[1].tx_hash, alx_types::ErrorCode::BadNonce, Amount(1));
+    h.index_block(&b1, &r1).unwrap();
+    h.index_block(&b2, &r2).unwrap();
+    let got = h.contribution_events(DatanetId(0), ContributionId(3)).unwrap();
+    assert_eq!(
+        got.iter().map(|e| (e.place.height.0, e.event, e.by)).collect::<Vec<_>>(),
+        vec![
+            (1, ContributionEvent::Approved, address(1)),
+            (2, ContributionEvent::Flagged { copies: ContributionId(1) }, address(2)),
+        ]
+    );
+    assert_eq!(got[1].event.name(), "flagged_near_duplicate");
+    assert!(h.contribution_events(DatanetId(0), ContributionId(4)).unwrap().is_empty());
+}

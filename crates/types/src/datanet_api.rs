@@ -131,3 +131,36 @@ pub struct CreditEventJson {
     /// Receipts in the batch.
     pub receipts: u32,
 }
+
+/// `GET /api/datanets/{id}/contributions/{c}/events`: what happened to a contribution after it
+/// was offered (reviews, withdrawal, removal, flags, flag disputes), oldest first, from the
+/// node's history index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionEventsResponse {
+    /// The datanet.
+    pub datanet: DatanetId,
+    /// The contribution.
+    pub contribution: ContributionId,
+    /// The last height the history index covers.
+    pub indexed_height: Height,
+    /// The events, oldest first.
+    pub events: Vec<ContributionEventJson>,
+}
+
+/// One thing that happened to a contribution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionEventJson {
+    /// The block.
+    pub height: Height,
+    /// The transaction's index there.
+    pub tx_index: u32,
+    /// `attested_held` or `attested_refused` (one validator's verdict on its bytes),
+    /// `approved`, `rejected`, `withdrawn`, `removed`, `flagged_near_duplicate` or
+    /// `flag_disputed`.
+    pub event: String,
+    /// Who sent the transaction.
+    pub by: Address,
+    /// For a flag: the contribution it is said to copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<ContributionId>,
+}
