@@ -82,9 +82,13 @@ fn not_found(hash: &Hash) -> ApiError {
     ApiError::NotFound(format!("no blob {}", to_hex(hash)))
 }
 
-fn headers(hash: &Hash, size: u64) -> [(header::HeaderName, String); 4] {
+fn headers(hash: &Hash, size: u64) -> [(header::HeaderName, String); 6] {
     [
         (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+        // Anyone's bytes, served on the explorer's origin: never sniffed into a page, and a
+        // sandbox with nothing allowed should a browser render them anyway.
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_owned()),
         (header::CONTENT_LENGTH, size.to_string()),
         (header::ETAG, format!("\"{}\"", to_hex(hash))),
         // A blob's bytes never change under its hash.

@@ -87,6 +87,11 @@ fn anonymous_and_unfunded_uploads_store_nothing() {
     let (status, v) = put(&chain, &hash, body, &[ok]);
     assert_eq!(status, 201, "{v}");
     assert_eq!(chain.get(&format!("/api/blobs/{}", to_hex(&hash))).0, 200);
+    // Anyone's bytes on the explorer's origin: never sniffed, sandboxed if rendered.
+    let served =
+        reqwest::blocking::get(format!("{}/api/blobs/{}", chain.url, to_hex(&hash))).unwrap();
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(served.headers()["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
 }
 
 #[test]
