@@ -5,16 +5,12 @@
 // highlighted contribution shows what it earned (a chart and the settlement) and the answer it
 // was credited in, with its span highlighted, and the model's page charts its fees. Exits
 // non-zero on any failure.
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, key, model, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.ALX_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1100, height: 1200 } });
 const problems = [];
 page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });

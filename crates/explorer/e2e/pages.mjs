@@ -6,16 +6,12 @@
 // node") the page says it is disconnected and unavailable, then reconnects when it is back
 // ("start-node"); the verify buttons accept real proofs and refuse altered ones. Exits non-zero
 // on any failure.
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.ALX_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-});
+const browser = await launch();
 const failures = [];
 const fail = (what) => { failures.push(what); console.log(`FAIL ${what}`); };
 

@@ -3,16 +3,12 @@
 // directory): the metagraph, the weights heatmap with the validator's row, and the chart of
 // emission over epochs with its data as a table; on a phone-sized screen too. Exits non-zero
 // on any failure.
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, name, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.ALX_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-});
+const browser = await launch();
 const failures = [];
 const fail = (what) => { failures.push(what); console.log(`FAIL ${what}`); };
 for (const [shot, viewport] of [['subnet', { width: 1100, height: 1000 }], ['subnet-phone', { width: 390, height: 844 }]]) {
