@@ -176,6 +176,7 @@ const CURVE_POINTS: usize = 64;
 pub(crate) async fn emission(
     State(s): State<ApiState>,
 ) -> ApiResult<alx_types::model_api::EmissionJson> {
+    use alx_emission::presets::Preset;
     use alx_state::emission::{POOL_COMPUTE, POOL_DATA, POOL_SUBNETS, PROTECTION_FUND};
     let committed = s.chain.committed();
     let state = &committed.state;
@@ -186,6 +187,9 @@ pub(crate) async fn emission(
     });
     Ok(Json(alx_types::model_api::EmissionJson {
         params: params.and_then(|p| serde_json::to_value(p).ok()),
+        preset: params
+            .and_then(|p| Preset::of(&p, alx_types::datanet::BLOCKS_PER_DAY))
+            .map(|p| p.name().to_owned()),
         minted,
         supply: state.supply()?,
         next_block,

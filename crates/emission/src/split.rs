@@ -138,6 +138,15 @@ impl Split {
         Ok(Self { bps })
     }
 
+    /// A split fixed in the source; one whose weights do not sum to 10_000 fails to compile.
+    #[must_use]
+    pub const fn const_new(bps: SplitBps) -> Self {
+        let [a, b, c, d, e, f] = bps.as_array();
+        let sum = a as u32 + b as u32 + c as u32 + d as u32 + e as u32 + f as u32;
+        assert!(sum == BPS_TOTAL as u32, "a split's weights sum to 10_000");
+        Self { bps }
+    }
+
     /// The weights.
     #[must_use]
     pub const fn bps(&self) -> SplitBps {

@@ -356,7 +356,8 @@ async function emission() {
   const split = e.params?.split;
   const curve = e.curve ?? [];
   show('Emission',
-    facts([['minted so far', alx(e.minted)], ['supply', alx(e.supply)], ['next block mints', alx(e.next_block)],
+    facts([['preset', e.params ? (e.preset ?? 'custom (from a file at genesis)') : 'none'],
+      ['minted so far', alx(e.minted)], ['supply', alx(e.supply)], ['next block mints', alx(e.next_block)],
       ['cap', e.params ? alx(e.params.schedule.cap) : 'none: this chain mints nothing'],
       ['protection fund', alx(e.protection_fund)], ['treasury', alx(e.treasury)]]),
     el('h2', {}, 'Split of each block'),

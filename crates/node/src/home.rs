@@ -75,14 +75,52 @@ pub struct DevOptions {
     pub funded: Vec<Address>,
     /// Blocks per epoch (the validator set may change between epochs).
     pub epoch_length: u64,
+    /// What the chain mints and who gets it (see [`emission_params`]).
+    pub emission: alx_emission::EmissionParams,
 }
 
 impl DevOptions {
     /// One validator on the default ports, epochs of [`DEV_EPOCH_LENGTH`] blocks.
     #[must_use]
     pub fn new(validators: usize, api_addr: SocketAddr, p2p_port: u16) -> Self {
-        Self { validators, api_addr, p2p_port, funded: vec![], epoch_length: DEV_EPOCH_LENGTH }
+        Self {
+            validators,
+            api_addr,
+            p2p_port,
+            funded: vec![],
+            epoch_length: DEV_EPOCH_LENGTH,
+            emission: alx_emission::presets::Preset::Alexandria
+                .params(alx_types::datanet::BLOCKS_PER_DAY)
+                .expect("the preset is valid at the chain's pace"),
+        }
     }
+}
+
+/// The emission of a new chain from `--emission`: a preset's name (`alexandria`, `morpheus`,
+/// `bittensor`), or a TOML file of [`alx_emission::EmissionParams`] (`[schedule]` with its
+/// `cap` and `[schedule.curve]`, `[split]`, `[subnet_split]`), validated: splits summing to
+/// exactly 10,000 basis points, a cap within bounds.
+///
+/// # Errors
+/// Neither a preset nor a readable, valid file.
+pub fn emission_params(spec: &str) -> anyhow::Result<alx_emission::EmissionParams> {
+    use alx_emission::presets::Preset;
+    if let Some(preset) = Preset::named(spec) {
+        return preset
+            .params(alx_types::datanet::BLOCKS_PER_DAY)
+            .with_context(|| format!("the {spec} preset"));
+    }
+    let path = Path::new(spec);
+    if !path.exists() {
+        anyhow::bail!(
+            "{spec:?} is neither a preset ({}) nor a file",
+            Preset::ALL.map(Preset::name).join(", ")
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{} is not valid emission parameters", path.display()))
 }
 
 /// Blocks per epoch of a local network unless told otherwise (about 100 s when idle).
@@ -204,14 +242,10 @@ pub fn init_dev(root: &Path, opts: &DevOptions) -> anyhow::Result<DevHome> {
         },
         accounts,
         validators,
-        // The dev chain mints on Morpheus's published schedule (14,400 ALX a day at one block
-        // a second, falling by 2.468994701 a day), split by DESIGN.md's defaults.
-        emission: Some(alx_emission::EmissionParams {
-            schedule: alx_emission::presets::morpheus(alx_types::datanet::BLOCKS_PER_DAY)
-                .context("the Morpheus emission preset")?,
-            split: alx_emission::Split::DEFAULT,
-            subnet_split: alx_emission::SubnetSplit::DEFAULT,
-        }),
+        // A preset or a file (`alx up --emission`); by default DESIGN.md's split on Morpheus's
+        // published schedule (14,400 ALX a day at one block a second, falling by 2.468994701 a
+        // day).
+        emission: Some(opts.emission),
         // Each node serves models as a bonded provider, so API keys can name it at once; the
         // bond caps what it settles per epoch (10,000 ALX).
         providers: validator_addresses

@@ -106,6 +106,9 @@ pub struct SettlementRecordJson {
 pub struct EmissionJson {
     /// The genesis emission parameters (schedule, split, subnet split), if the chain mints.
     pub params: Option<serde_json::Value>,
+    /// The preset those parameters are (`alexandria`, `morpheus`, `bittensor`), if they are one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// Minted by emission so far.
     pub minted: Amount,
     /// The total supply.

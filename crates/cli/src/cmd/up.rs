@@ -56,6 +56,14 @@ pub(crate) struct UpArgs {
     /// the home.
     #[arg(long, default_value_t = home::DEV_EPOCH_LENGTH, value_parser = clap::value_parser!(u64).range(2..))]
     epoch_length: u64,
+    /// What the chain mints and who gets it, fixed at genesis: `alexandria` (DESIGN.md's
+    /// split on Morpheus's curve: subnets 40%, data 24%, compute 16%, validators and stakers
+    /// 12%, protection 4%, treasury 4%), `morpheus` (its curve and classes: capital, code,
+    /// compute and community 24% each, protection 4%), `bittensor` (its curve; everything to
+    /// subnets, 18/41/41 to owner, miners and validators inside each), or a TOML file of
+    /// emission parameters (crates/emission/README.md). Only when creating the home.
+    #[arg(long, value_name = "PRESET|FILE")]
+    emission: Option<String>,
     /// Do not set up the sample (SmolLM2, a Move datanet, a model and an API key) on a new
     /// home.
     #[arg(long)]
@@ -74,11 +82,20 @@ pub(crate) fn up(g: &Globals, args: &UpArgs) -> anyhow::Result<()> {
             let api_addr =
                 args.api_addr.unwrap_or_else(|| API_ADDR_DEFAULT.parse().expect("valid"));
             let p2p_port = args.p2p_port.unwrap_or(P2P_PORT_DEFAULT);
+            let emission = home::emission_params(args.emission.as_deref().unwrap_or("alexandria"))
+                .map_err(|e| {
+                    coded(
+                        "bad_emission",
+                        format!("{e:#}"),
+                        "pass alexandria, morpheus or bittensor, or a TOML file whose splits sum to 10000 (crates/emission/README.md)",
+                    )
+                })?;
             check_free(&g.home, args.validators, api_addr, p2p_port)?;
             home::init_dev(
                 &g.home,
                 &DevOptions {
                     epoch_length: args.epoch_length,
+                    emission,
                     ..DevOptions::new(args.validators, api_addr, p2p_port)
                 },
             )?
@@ -113,6 +130,13 @@ fn resume(g: &Globals, args: &UpArgs, existing: DevHome) -> anyhow::Result<DevHo
                 existing.nodes.len()
             ),
             "run `alx up` without --validators to resume it, or pass --home NEW_DIR for a new network",
+        ));
+    }
+    if args.emission.is_some() {
+        return Err(coded(
+            "emission_fixed",
+            format!("{} holds a chain whose emission was fixed at its genesis", g.home.display()),
+            "run `alx up` without --emission to resume it, or pass --home NEW_DIR for a chain with another emission",
         ));
     }
     if let Some(port) = args.p2p_port {

@@ -8,6 +8,7 @@ mod competition;
 mod crash;
 mod datanet;
 mod disputes;
+mod emission;
 mod explorer;
 mod finetune;
 mod flows;

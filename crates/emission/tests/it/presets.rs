@@ -136,3 +136,53 @@ fn bittensor_halvings_at_the_chain_pace() {
     assert_eq!(block_at(&schedule, 3_516_696_431), Amount::ZERO);
     assert!(schedule.total() <= BITTENSOR_CAP);
 }
+
+/// Every preset at the chain's pace: its name round-trips, its parameters are recognized as
+/// it, and a day of blocks divides as its class split says (Morpheus: capital, code, compute
+/// and community 24% each, protection 4%; Bittensor: everything to subnets, 18/41/41 inside).
+#[test]
+fn presets_carry_their_class_splits() {
+    use alx_emission::{Class, presets::Preset};
+    for preset in Preset::ALL {
+        assert_eq!(Preset::named(preset.name()), Some(preset));
+        let params = preset.params(BLOCKS_PER_DAY).unwrap();
+        assert_eq!(Preset::of(&params, BLOCKS_PER_DAY), Some(preset));
+        assert_eq!(Preset::of(&params, 7_200), None, "another pace is another schedule");
+    }
+    assert_eq!(Preset::named("tao"), None);
+    let day = |preset: Preset| {
+        let params = preset.params(BLOCKS_PER_DAY).unwrap();
+        let mut by_class = [0u128; 6];
+        let mut minted = Amount::ZERO;
+        for h in 1..=BLOCKS_PER_DAY {
+            let block = params.block(Height(h), minted);
+            minted = Amount(minted.0 + block.total.0);
+            for (i, (_, part)) in block.allocation.parts().iter().enumerate() {
+                by_class[i] += part.0;
+            }
+        }
+        (by_class, minted.0, params.subnet_split.split(Amount(100 * TOKEN)))
+    };
+    let (morpheus_day, total, inside) = day(Preset::Morpheus);
+    assert_eq!(total, 14_400 * TOKEN, "Morpheus's day 0");
+    let order = Class::ALL;
+    let share = |c: Class| morpheus_day[order.iter().position(|x| *x == c).unwrap()];
+    for class in [Class::Subnets, Class::DataContributors, Class::Compute, Class::ChainValidators] {
+        assert_eq!(share(class), 3_456 * TOKEN, "{class:?}: 24% of 14,400");
+    }
+    assert_eq!(share(Class::ProtectionFund), 576 * TOKEN);
+    assert_eq!(share(Class::CommunityTreasury), 0);
+    assert_eq!(
+        (inside.owner.0, inside.miners.0, inside.validators.0),
+        (18 * TOKEN, 41 * TOKEN, 41 * TOKEN)
+    );
+    let (bittensor_day, total, _) = day(Preset::Bittensor);
+    assert_eq!(bittensor_day[0], total, "all of it to subnets");
+    assert_eq!(
+        total,
+        83_333_333 * BLOCKS_PER_DAY as u128,
+        "7,200 tokens a day, less the per-block rounding"
+    );
+    let (alexandria_day, _, _) = day(Preset::Alexandria);
+    assert_eq!(alexandria_day[0], 5_760 * TOKEN, "DESIGN.md: 40% to subnets");
+}
