@@ -320,7 +320,7 @@ async function subnetPage(id) {
     facts([['id', s.id], ['owner', account(s.owner)],
       ['evaluated on', el('span', {}, s.datanets.map((d) => [link(`#/datanet/${d.datanet}`, `${d.datanet}@${d.version}`), ' ']))],
       ['tempo', `an epoch every ${s.tempo} blocks`], ['neurons', `${s.neurons} of ${s.max_uids} (at most ${s.max_validators} validators)`],
-      ['registration burn', alx(s.registration_burn)], ['consensus', s.yuma3 ? 'Yuma 3' : 'Yuma'], ['epochs run', s.epochs],
+      ['registration burn', alx(s.registration_burn)], ['consensus', s.yuma3 ? `Yuma 3${s.liquid_alpha?.enabled ? `, liquid alpha ${s.liquid_alpha.alpha_low}–${s.liquid_alpha.alpha_high} / 65535` : ''}` : 'Yuma'], ['epochs run', s.epochs],
       ['pending emission', alx(s.pending)], ['last epoch', block(s.last_epoch_block)], ['next epoch', block(s.next_epoch_block)]]),
     el('h2', {}, 'Metagraph'),
     table('Metagraph', ['uid', 'address', 'kind', 'model', 'stake', 'permit', 'trust', 'incentive', 'dividends', 'last emission'],

@@ -66,6 +66,7 @@ impl World {
             epochs: 0,
             last_epoch_block: Height(0),
             next_epoch_block: Height(10),
+            liquid_alpha: alx_types::subnet::LiquidAlpha::OFF,
         };
         let mut world = Self {
             height: Height(1),
@@ -227,7 +228,9 @@ impl World {
                 self.commits.remove(&uid);
                 self.rows.insert(uid, dests.iter().copied().zip(values.iter().copied()).collect());
             }
-            SubnetOp::Create(_) => unreachable!("neurons create no subnets"),
+            SubnetOp::Create(_) | SubnetOp::SetLiquidAlpha { .. } => {
+                unreachable!("neurons create no subnets and set no hyperparameters")
+            }
         }
         Ok(())
     }

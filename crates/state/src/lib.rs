@@ -32,6 +32,7 @@ mod models;
 mod staking;
 mod state;
 mod subnet_epoch;
+mod subnet_hyper;
 mod subnet_records;
 mod subnet_views;
 mod subnets;

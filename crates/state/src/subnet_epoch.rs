@@ -47,7 +47,7 @@ use alx_emission::SubnetSplit;
 use alx_types::{
     Amount,
     block::Height,
-    subnet::{SUBNET_EPOCHS_KEPT, SubnetId, SubnetSpec},
+    subnet::{LiquidAlpha, SUBNET_EPOCHS_KEPT, SubnetId, SubnetSpec},
 };
 use alx_yuma::{EpochOutput, Params, StateInit, SubnetState, limits::STAKE_TOTAL_MAX};
 use bytes::BufMut as _;
@@ -74,9 +74,12 @@ pub(crate) fn yuma_stakes(stakes: &[u128]) -> Vec<u64> {
 }
 
 /// Yuma's parameters for a subnet.
-pub(crate) fn yuma_params(spec: &SubnetSpec) -> Params {
+pub(crate) fn yuma_params(spec: &SubnetSpec, liquid: LiquidAlpha) -> Params {
     Params {
         yuma3: spec.yuma3,
+        liquid_alpha: liquid.enabled,
+        alpha_low: liquid.alpha_low,
+        alpha_high: liquid.alpha_high,
         tempo: spec.tempo,
         max_allowed_validators: spec.max_validators,
         activity_cutoff_blocks: alx_yuma::activity_cutoff_for_tempo(spec.tempo),
@@ -154,7 +157,8 @@ impl State {
         };
         let mut yuma = SubnetState::new(init).map_err(|e| yuma_corrupt(id, &e))?;
         let emission = u64::try_from(rest.0).unwrap_or(u64::MAX);
-        let out = alx_yuma::epoch(&yuma_params(&subnet.spec), &mut yuma, emission);
+        let params = yuma_params(&subnet.spec, self.liquid_alpha(id)?);
+        let out = alx_yuma::epoch(&params, &mut yuma, emission);
 
         // Pay each uid its serving and validating shares. Yuma's floors sum to at most
         // `emission`; the cap only makes that certain.
@@ -340,5 +344,27 @@ mod tests {
         assert_eq!((scaled[0], scaled[2]), (scaled[1], 2 * scaled[1]));
         let huge = yuma_stakes(&[u128::MAX, 1]);
         assert!(huge.iter().map(|&s| u128::from(s)).sum::<u128>() <= max);
+    }
+
+    #[test]
+    fn the_epoch_runs_with_the_subnets_liquid_alpha() {
+        let spec = SubnetSpec {
+            name: "s".into(),
+            task: "t".into(),
+            datanets: vec![],
+            tempo: 10,
+            max_uids: 8,
+            max_validators: 4,
+            registration_burn: alx_types::Amount::ZERO,
+            immunity_blocks: 0,
+            yuma3: true,
+        };
+        let off = yuma_params(&spec, LiquidAlpha::OFF);
+        assert!(!off.liquid_alpha);
+        let on = LiquidAlpha { enabled: true, alpha_low: 2_000, alpha_high: 60_000 };
+        let p = yuma_params(&spec, on);
+        assert!(p.liquid_alpha && p.yuma3);
+        assert_eq!((p.alpha_low, p.alpha_high), (2_000, 60_000));
+        assert_eq!(p.alpha_sigmoid_steepness, Params::subtensor_defaults().alpha_sigmoid_steepness);
     }
 }

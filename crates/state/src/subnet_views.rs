@@ -96,6 +96,7 @@ impl State {
             last_epoch_block: s.last_epoch_block,
             next_epoch_block,
             spec: s.spec,
+            liquid_alpha: self.liquid_alpha(id)?,
         })
     }
 }

@@ -78,6 +78,14 @@ impl State {
             SubnetOp::RevealWeights { subnet, dests, values, salt } => {
                 self.reveal_weights(height, who, *subnet, (dests, values), salt)
             }
+            SubnetOp::SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high } => {
+                let wanted = alx_types::subnet::LiquidAlpha {
+                    enabled: *enabled,
+                    alpha_low: *alpha_low,
+                    alpha_high: *alpha_high,
+                };
+                self.set_liquid_alpha(who, *subnet, wanted)
+            }
         }
     }
 

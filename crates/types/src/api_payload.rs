@@ -250,6 +250,17 @@ pub enum PayloadJson {
         #[serde(with = "crate::hash::serde_hex")]
         salt: Hash,
     },
+    /// See [`SubnetOp::SetLiquidAlpha`].
+    SubnetSetLiquidAlpha {
+        /// The subnet.
+        subnet: SubnetId,
+        /// On or off.
+        enabled: bool,
+        /// Lowest rate, `x / 65535`.
+        alpha_low: u16,
+        /// Highest rate, `x / 65535`.
+        alpha_high: u16,
+    },
 }
 
 impl From<&Payload> for PayloadJson {
@@ -340,6 +351,14 @@ impl From<&Payload> for PayloadJson {
                         dests: dests.clone(),
                         values: values.clone(),
                         salt: commonware_cryptography::sha256::Digest(*salt),
+                    }
+                }
+                SubnetOp::SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high } => {
+                    Self::SubnetSetLiquidAlpha {
+                        subnet: *subnet,
+                        enabled: *enabled,
+                        alpha_low: *alpha_low,
+                        alpha_high: *alpha_high,
                     }
                 }
             },

@@ -208,6 +208,15 @@ error_codes! {
     /// No demand for this receipt is open, or the answer does not open the settlement's root
     /// at it with the provider's signed receipt. Fee charged.
     BadAnswer = 65, "bad_answer";
+    /// The sender does not own the subnet. Fee charged.
+    NotSubnetOwner = 66, "not_subnet_owner";
+    /// Liquid alpha turned on for a subnet with legacy bonds (it applies to Yuma3 bonds
+    /// only). Fee charged.
+    LiquidAlphaNeedsYuma3 = 67, "liquid_alpha_needs_yuma3";
+    /// `alpha_high` below 1,638 (0.025). Fee charged.
+    AlphaHighTooLow = 68, "alpha_high_too_low";
+    /// `alpha_low` below 1,638 (0.025) or above `alpha_high`. Fee charged.
+    AlphaLowOutOfRange = 69, "alpha_low_out_of_range";
 }
 
 impl ErrorCode {

@@ -9,6 +9,8 @@
 //!          | 2 RegisterValidator { subnet }                  a uid that scores the miners
 //!          | 3 CommitWeights { subnet, commit }              hash of weights revealed later
 //!          | 4 RevealWeights { subnet, dests, values, salt } the weights behind the commit
+//!          | 5 SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high }
+//!                                                      the owner's liquid-alpha hyperparameters
 //! ```
 //!
 //! The commit of a reveal is [`weights_commit`]:
@@ -69,6 +71,27 @@ pub const IMMUNITY_BLOCKS_MAX: u64 = 100_000;
 pub const ENDPOINT_LEN_MAX: usize = 256;
 /// Epoch results kept per subnet (older ones are deleted).
 pub const SUBNET_EPOCHS_KEPT: u64 = 64;
+/// The lowest liquid-alpha bound a subnet owner may set, for `alpha_low` and `alpha_high`
+/// alike: `65535 / 40` (0.025), subtensor's `do_set_alpha_values`.
+pub const ALPHA_MIN: u16 = u16::MAX / 40;
+
+/// A subnet's liquid alpha (Yuma3 subnets only): per-entry bond EMA rates from a sigmoid
+/// between `alpha_low` and `alpha_high` (each `x / 65535`) instead of one fixed rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiquidAlpha {
+    /// On or off.
+    pub enabled: bool,
+    /// Lowest rate, `ALPHA_MIN..=alpha_high`.
+    pub alpha_low: u16,
+    /// Highest rate, at least `ALPHA_MIN`.
+    pub alpha_high: u16,
+}
+
+impl LiquidAlpha {
+    /// Off, with subtensor's default bounds (45,875 and 58,982: 0.7 and 0.9).
+    pub const OFF: Self = Self { enabled: false, alpha_low: 45_875, alpha_high: 58_982 };
+}
+
 /// Namespace of weight commits.
 pub const NAMESPACE_WEIGHTS: &[u8] = b"_ALX_WEIGHTS";
 
@@ -133,6 +156,18 @@ pub enum SubnetOp {
         /// The commit's salt.
         salt: Salt,
     },
+    /// Turn liquid alpha on with these bounds, or off (the subnet's owner; on only for a
+    /// Yuma3 subnet). Off keeps the bounds stored.
+    SetLiquidAlpha {
+        /// The subnet.
+        subnet: SubnetId,
+        /// On or off.
+        enabled: bool,
+        /// Lowest rate (`x / 65535`), `ALPHA_MIN..=alpha_high`; ignored when turning it off.
+        alpha_low: u16,
+        /// Highest rate (`x / 65535`), at least `ALPHA_MIN`; ignored when turning it off.
+        alpha_high: u16,
+    },
 }
 
 impl SubnetOp {
@@ -145,6 +180,7 @@ impl SubnetOp {
             Self::RegisterValidator { .. } => "subnet_register_validator",
             Self::CommitWeights { .. } => "subnet_commit_weights",
             Self::RevealWeights { .. } => "subnet_reveal_weights",
+            Self::SetLiquidAlpha { .. } => "subnet_set_liquid_alpha",
         }
     }
 }
@@ -351,6 +387,13 @@ impl Write for SubnetOp {
                 write_u16_list(values, buf);
                 buf.put_slice(salt);
             }
+            Self::SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high } => {
+                buf.put_u8(5);
+                subnet.write(buf);
+                enabled.write(buf);
+                buf.put_u16(*alpha_low);
+                buf.put_u16(*alpha_high);
+            }
         }
     }
 }
@@ -365,6 +408,7 @@ impl EncodeSize for SubnetOp {
             Self::RevealWeights { dests, values, .. } => {
                 u64::SIZE + u16_list_size(dests) + u16_list_size(values) + 32
             }
+            Self::SetLiquidAlpha { .. } => u64::SIZE + 1 + 2 + 2,
         }
     }
 }
@@ -392,6 +436,12 @@ impl Read for SubnetOp {
                 buf.copy_to_slice(&mut salt);
                 Self::RevealWeights { subnet, dests, values, salt }
             }
+            5 => Self::SetLiquidAlpha {
+                subnet: SubnetId::read(buf)?,
+                enabled: bool::read(buf)?,
+                alpha_low: u16::read(buf)?,
+                alpha_high: u16::read(buf)?,
+            },
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

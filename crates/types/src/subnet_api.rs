@@ -31,6 +31,13 @@ pub struct SubnetJson {
     pub last_epoch_block: Height,
     /// Height of the next epoch.
     pub next_epoch_block: Height,
+    /// Liquid alpha, as its owner set it (off until then).
+    #[serde(default = "liquid_alpha_off")]
+    pub liquid_alpha: crate::subnet::LiquidAlpha,
+}
+
+const fn liquid_alpha_off() -> crate::subnet::LiquidAlpha {
+    crate::subnet::LiquidAlpha::OFF
 }
 
 impl SubnetJson {

@@ -58,6 +58,27 @@ pub(crate) enum SubnetCommand {
         #[command(flatten)]
         opts: TxOptions,
     },
+    /// Turn liquid alpha on (subnet owner, Yuma3 subnets): each bond follows its weight at a
+    /// rate between --low and --high (x / 65535; subtensor's range: 1638 ≤ low ≤ high), faster
+    /// where a validator's weight departs from consensus. `--off` turns it off.
+    SetLiquidAlpha {
+        /// Id or name.
+        subnet: String,
+        /// The subnet owner's key.
+        #[arg(long)]
+        from: String,
+        /// Lowest rate, x / 65535 (subtensor's default 45875: 0.7).
+        #[arg(long, default_value_t = 45_875, conflicts_with = "off")]
+        low: u16,
+        /// Highest rate, x / 65535 (subtensor's default 58982: 0.9).
+        #[arg(long, default_value_t = 58_982, conflicts_with = "off")]
+        high: u16,
+        /// Turn it off (the bounds are kept).
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
     /// The weights a uid last revealed.
     Weights {
         /// Id or name.
@@ -202,6 +223,44 @@ fn dispatch(g: &Globals, cmd: SubnetCommand) -> anyhow::Result<()> {
             let op = SubnetOp::RegisterValidator { subnet: s.id };
             let sent = wallet::send(g, &from, opts.fee, Payload::Subnet(op), !opts.no_wait)?;
             registered(g, "subnet register-validator", &s, &from, sent)
+        }
+        SubnetCommand::SetLiquidAlpha { subnet, from, low, high, off, opts } => {
+            let s = find(&client, &subnet)?;
+            let op = SubnetOp::SetLiquidAlpha {
+                subnet: s.id,
+                enabled: !off,
+                alpha_low: low,
+                alpha_high: high,
+            };
+            let sent = wallet::send(g, &from, opts.fee, Payload::Subnet(op), !opts.no_wait)?;
+            if let Some(failed) = sent.failure("subnet set-liquid-alpha", |code| match code {
+                Some(ErrorCode::NotSubnetOwner) => {
+                    format!("only subnet {}'s owner ({}) sets it", s.id, s.owner)
+                }
+                Some(ErrorCode::LiquidAlphaNeedsYuma3) => {
+                    "liquid alpha applies to Yuma3 bonds: this subnet was created without --yuma3"
+                        .into()
+                }
+                Some(ErrorCode::AlphaHighTooLow | ErrorCode::AlphaLowOutOfRange) => {
+                    "pass 1638 ≤ --low ≤ --high (each x / 65535)".into()
+                }
+                _ => "see `alx tx show HASH`".into(),
+            }) {
+                return Err(failed.into());
+            }
+            let out = Outcome { subnet: Some(s.id), uid: None, sent: &sent };
+            emit(g.json, &out, || match (&sent.committed, off) {
+                (Some(t), false) => format!(
+                    "liquid alpha on in subnet {} at height {} (rates {low}–{high} / 65535)",
+                    s.id, t.height
+                ),
+                (Some(t), true) => {
+                    format!("liquid alpha off in subnet {} at height {}", s.id, t.height)
+                }
+                (None, _) => {
+                    format!("subnet set-liquid-alpha {} accepted; not waiting for it", sent.hash)
+                }
+            })
         }
         SubnetCommand::Weights { subnet, uid } => {
             let row = client.weights_row(&find(&client, &subnet)?.id.to_string(), uid)?;
@@ -425,7 +484,14 @@ fn details(s: &SubnetJson) -> String {
         s.spec.max_uids,
         s.spec.max_validators,
         s.spec.tempo,
-        if s.spec.yuma3 { ", Yuma3 bonds" } else { "" },
+        match (s.spec.yuma3, s.liquid_alpha.enabled) {
+            (true, true) => format!(
+                ", Yuma3 bonds, liquid alpha {}–{} / 65535",
+                s.liquid_alpha.alpha_low, s.liquid_alpha.alpha_high
+            ),
+            (true, false) => ", Yuma3 bonds".to_owned(),
+            _ => String::new(),
+        },
         s.spec.registration_burn,
         s.spec.immunity_blocks,
         s.pending,

@@ -420,16 +420,10 @@ fn adversarial_payments_slow() {
 fn adversarial_data_reaches_every_validator_slow() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    // Four consecutive free ports for the APIs and for p2p (the dev layout's rule).
-    let consecutive = || loop {
-        let base = free_port();
-        if base < 65_000
-            && (1..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    };
-    let (api, p2p) = (consecutive(), consecutive());
+    // Four consecutive free ports for the APIs and four for p2p (the dev layout's rule), the
+    // second range clear of the first (they are all free until the nodes bind them).
+    let api = free_ports(4, None);
+    let p2p = free_ports(4, Some((api, 4)));
     let opts = alx_node::home::DevOptions::new(4, format!("127.0.0.1:{api}").parse().unwrap(), p2p);
     let dev = alx_node::home::init_dev(h, &opts).unwrap();
     let mut nodes: Vec<Option<Node>> = dev

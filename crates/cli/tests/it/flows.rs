@@ -47,21 +47,6 @@ fn json_error(out: &Output) -> serde_json::Value {
     error
 }
 
-/// A base port with `n` free ports from it, away from `avoid` (an earlier range).
-fn free_ports(n: u16, avoid: Option<(u16, u16)>) -> u16 {
-    for _ in 0..100 {
-        let base = free_port();
-        let Some(last) = base.checked_add(n) else { continue };
-        if avoid.is_some_and(|(a, m)| base < a + m && a < last) {
-            continue;
-        }
-        if (base..last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports on loopback");
-}
-
 /// `alx up` with stdout and stderr captured: stdout lines must each be a JSON document (under
 /// `--json`); stderr is kept whole for inspection. Killed on drop.
 struct Up {

@@ -35,6 +35,21 @@ pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A base port with `n` free ports from it, away from `avoid` (an earlier range).
+pub(crate) fn free_ports(n: u16, avoid: Option<(u16, u16)>) -> u16 {
+    for _ in 0..100 {
+        let base = free_port();
+        let Some(last) = base.checked_add(n) else { continue };
+        if avoid.is_some_and(|(a, m)| base < a + m && a < last) {
+            continue;
+        }
+        if (base..last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports on loopback");
+}
+
 /// A node started with `alx up`, killed on drop.
 pub(crate) struct Node {
     pub(crate) child: Child,

@@ -167,6 +167,34 @@ fn subnet_commit_reveal_and_epochs_pay_miner_and_validator_slow() {
     assert!(epochs.iter().all(|e| u128_of(&e["total_emission"]) > 0), "{epochs:?}");
     let text = alx_text(h, &node.api, &["subnet", "metagraph", "0"]);
     assert!(text.contains("incentive") && text.contains("validator") && text.contains("miner"));
+    // Liquid alpha: the owner's, on Yuma3 subnets, in subtensor's ranges.
+    let set = |from: &str, subnet: &str, extra: &[&str]| {
+        alx(
+            h,
+            &node.api,
+            &[&["subnet", "set-liquid-alpha", subnet, "--from", from][..], extra].concat(),
+        )
+    };
+    failed_with(&set("bob", "move-qa", &[]), "not_subnet_owner");
+    failed_with(&set("alice", "move-qa", &[]), "liquid_alpha_needs_yuma3");
+    #[rustfmt::skip]
+    ok(&["subnet", "create", "--from", "alice", "--name", "move-qa3", "--task", "t",
+        "--datanet", "0@1", "--tempo", TEMPO, "--yuma3"]);
+    failed_with(&set("alice", "move-qa3", &["--low", "1637"]), "alpha_low_out_of_range");
+    failed_with(
+        &set("alice", "move-qa3", &["--low", "3000", "--high", "2000"]),
+        "alpha_low_out_of_range",
+    );
+    let on = json(&set("alice", "move-qa3", &["--low", "2000", "--high", "60000"]));
+    assert_eq!(on["committed"]["receipt"]["status"], "success", "{on}");
+    let shown = ok(&["subnet", "show", "move-qa3"]);
+    assert_eq!(
+        shown["liquid_alpha"],
+        serde_json::json!({"enabled": true, "alpha_low": 2000, "alpha_high": 60000})
+    );
+    assert!(
+        alx_text(h, &node.api, &["subnet", "show", "move-qa3"]).contains("liquid alpha 2000–60000")
+    );
     // The explorer's page of the subnet, in headless Chromium: the weights just revealed in
     // the heatmap, the epochs charted (crates/explorer/e2e/subnet.mjs).
     let page = crate::explorer::browser_script("subnet.mjs")

@@ -225,3 +225,31 @@ fn reveals_are_checked_against_their_commit_and_epoch() {
     }
     assert_eq!(c.state.weights_row(id, 0).unwrap(), good.to_vec(), "the last good reveal");
 }
+
+/// Liquid alpha: only the owner sets it, only on a Yuma3 subnet, only within subtensor's
+/// ranges (1,638 ≤ low ≤ high); each refusal changes nothing. Turning it off keeps the bounds.
+#[test]
+fn liquid_alpha_is_the_owners_within_subtensors_ranges() {
+    use alx_types::subnet::{ALPHA_MIN, LiquidAlpha};
+    let mut c = Chain::new(true);
+    let (legacy, _) = c.subnet(spec("legacy"));
+    let (id, _) = c.subnet(SubnetSpec { yuma3: true, ..spec("liquid") });
+    let set = |subnet, enabled, alpha_low, alpha_high| {
+        subnet_op(SubnetOp::SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high })
+    };
+    assert_eq!(ALPHA_MIN, 1_638);
+    assert_eq!(c.state.liquid_alpha(id).unwrap(), LiquidAlpha::OFF);
+    c.refused(2, set(id, true, 2_000, 60_000), ErrorCode::NotSubnetOwner);
+    c.refused(1, set(SubnetId(9), true, 2_000, 60_000), ErrorCode::UnknownSubnet);
+    c.refused(1, set(legacy, true, 2_000, 60_000), ErrorCode::LiquidAlphaNeedsYuma3);
+    c.refused(1, set(id, true, 1_638, 1_637), ErrorCode::AlphaHighTooLow);
+    c.refused(1, set(id, true, 1_637, 60_000), ErrorCode::AlphaLowOutOfRange);
+    c.refused(1, set(id, true, 60_001, 60_000), ErrorCode::AlphaLowOutOfRange);
+    // The bounds themselves are accepted.
+    c.ok(1, set(id, true, 1_638, 1_638));
+    let on = LiquidAlpha { enabled: true, alpha_low: 1_638, alpha_high: 1_638 };
+    assert_eq!(c.state.liquid_alpha(id).unwrap(), on);
+    c.ok(1, set(id, false, 0, 0));
+    assert_eq!(c.state.liquid_alpha(id).unwrap(), LiquidAlpha { enabled: false, ..on });
+    assert_eq!(c.state.liquid_alpha(legacy).unwrap(), LiquidAlpha::OFF);
+}
