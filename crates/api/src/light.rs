@@ -48,27 +48,39 @@ pub(crate) async fn finalization(
         )));
     }
     let last = Height(height.0.saturating_add(SCAN_MAX).min(tip.0));
-    let mut headers = Vec::new();
     let mut at = height;
-    while at <= last {
-        let block = s
-            .chain
-            .block(at)?
-            .ok_or_else(|| ApiError::Internal(format!("committed block {at} is missing")))?;
-        headers.push(hex::encode(block.header.encode()));
+    let certificate = loop {
         if let Some(certificate) = (s.finalizations)(at).await {
-            return Ok(Json(FinalizationResponse {
-                height,
-                certified_height: at,
-                headers,
-                certificate: hex::encode(certificate),
-            }));
+            break certificate;
+        }
+        if at >= last {
+            return Err(ApiError::NotFound(format!(
+                "this node holds no finalization certificate for heights {height} to {last}; ask another node"
+            )));
         }
         at = at.next();
-    }
-    Err(ApiError::NotFound(format!(
-        "this node holds no finalization certificate for heights {height} to {last}; ask another node"
-    )))
+    };
+    // Up to 65 block reads and decodes: on a blocking thread, not the runtime's workers
+    // (consensus shares them).
+    let chain = s.chain.clone();
+    let headers = tokio::task::spawn_blocking(move || {
+        (height.0..=at.0)
+            .map(|h| {
+                let block = chain
+                    .block(Height(h))?
+                    .ok_or_else(|| ApiError::Internal(format!("committed block {h} is missing")))?;
+                Ok(hex::encode(block.header.encode()))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(FinalizationResponse {
+        height,
+        certified_height: at,
+        headers,
+        certificate: hex::encode(certificate),
+    }))
 }
 
 /// `GET /api/light/genesis`: the trust root this node was started from (see

@@ -30,6 +30,7 @@ pub mod keys;
 mod model_records;
 mod models;
 mod staking;
+pub mod staking_rewards;
 mod state;
 mod subnet_epoch;
 mod subnet_hyper;
