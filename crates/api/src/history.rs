@@ -35,6 +35,41 @@ fn indexed(history: &History) -> Result<Height, ApiError> {
     Ok(Height(history.next_height()?.0.saturating_sub(1)))
 }
 
+/// A page size: `default` when absent, refused outside `1..=max`.
+fn page_size(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > max {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {max}, got {limit}")));
+    }
+    Ok(limit)
+}
+
+/// The height the index covers, read first, and what `query` finds: on a blocking thread
+/// (redb reads), never the runtime's workers.
+async fn from_index<T: Send + 'static>(
+    history: &std::sync::Arc<History>,
+    query: impl FnOnce(&History) -> Result<T, HistoryError> + Send + 'static,
+) -> Result<(Height, T), ApiError> {
+    let history = history.clone();
+    tokio::task::spawn_blocking(move || Ok((indexed(&history)?, query(&history)?)))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// Refuses a contribution the chain does not hold.
+fn existing(
+    s: &ApiState,
+    datanet: DatanetId,
+    contribution: ContributionId,
+) -> Result<(), ApiError> {
+    if s.chain.committed().state.contribution(datanet, contribution)?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no contribution {contribution} in datanet {datanet}"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AccountTxsQuery {
@@ -59,15 +94,8 @@ pub(crate) async fn account_txs(
     Path(address): Path<String>,
     Query(q): Query<AccountTxsQuery>,
 ) -> Result<Json<AccountTxsResponse>, ApiError> {
-    let address: Address = address
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
-    let limit = q.limit.unwrap_or(25);
-    if limit == 0 || limit > ACCOUNT_PAGE_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be 1 to {ACCOUNT_PAGE_MAX}, got {limit}"
-        )));
-    }
+    let address = crate::parse_address(&address)?;
+    let limit = page_size(q.limit, 25, ACCOUNT_PAGE_MAX)?;
     let before = q.before.as_deref().map(place).transpose()?;
     let _permit = HEAVY.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let (chain, history) = (s.chain.clone(), s.history.clone());
@@ -138,24 +166,11 @@ pub(crate) async fn contribution_credits(
 ) -> Result<Json<ContributionCreditsResponse>, ApiError> {
     let datanet: DatanetId = number(&datanet, "datanet id")?;
     let contribution: ContributionId = number(&contribution, "contribution id")?;
-    let limit = q.limit.unwrap_or(200);
-    if limit == 0 || limit > CREDITS_MAX {
-        return Err(ApiError::BadRequest(format!("limit must be 1 to {CREDITS_MAX}, got {limit}")));
-    }
-    if s.chain.committed().state.contribution(datanet, contribution)?.is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no contribution {contribution} in datanet {datanet}"
-        )));
-    }
-    let history = s.history.clone();
-    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
-        Ok::<_, ApiError>((
-            indexed(&history)?,
-            history.contribution_credits(datanet, contribution, limit)?,
-        ))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let limit = page_size(q.limit, 200, CREDITS_MAX)?;
+    existing(&s, datanet, contribution)?;
+    let (indexed_height, found) =
+        from_index(&s.history, move |h| h.contribution_credits(datanet, contribution, limit))
+            .await?;
     let credits = found
         .into_iter()
         .map(|c| CreditEventJson {
@@ -177,17 +192,10 @@ pub(crate) async fn model_usage(
     Path(id): Path<String>,
     Query(q): Query<CreditsQuery>,
 ) -> Result<Json<ModelUsageResponse>, ApiError> {
-    let limit = q.limit.unwrap_or(200);
-    if limit == 0 || limit > CREDITS_MAX {
-        return Err(ApiError::BadRequest(format!("limit must be 1 to {CREDITS_MAX}, got {limit}")));
-    }
+    let limit = page_size(q.limit, 200, CREDITS_MAX)?;
     let (model, _) = crate::models::find_model(&s.chain.committed().state, &id)?;
-    let history = s.history.clone();
-    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
-        Ok::<_, ApiError>((indexed(&history)?, history.model_fees(model, limit)?))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (indexed_height, found) =
+        from_index(&s.history, move |h| h.model_fees(model, limit)).await?;
     let settlements = found
         .into_iter()
         .map(|f| ModelFeesJson {
@@ -208,17 +216,9 @@ pub(crate) async fn contribution_events(
 ) -> Result<Json<ContributionEventsResponse>, ApiError> {
     let datanet: DatanetId = number(&datanet, "datanet id")?;
     let contribution: ContributionId = number(&contribution, "contribution id")?;
-    if s.chain.committed().state.contribution(datanet, contribution)?.is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no contribution {contribution} in datanet {datanet}"
-        )));
-    }
-    let history = s.history.clone();
-    let (indexed_height, found) = tokio::task::spawn_blocking(move || {
-        Ok::<_, ApiError>((indexed(&history)?, history.contribution_events(datanet, contribution)?))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    existing(&s, datanet, contribution)?;
+    let (indexed_height, found) =
+        from_index(&s.history, move |h| h.contribution_events(datanet, contribution)).await?;
     let events = found
         .into_iter()
         .map(|e| ContributionEventJson {

@@ -106,6 +106,11 @@ pub struct ApiState {
     pub history: Arc<alx_history::History>,
 }
 
+/// An address from a path, or a 400 that says why not.
+pub(crate) fn parse_address(text: &str) -> Result<alx_types::Address, ApiError> {
+    text.parse().map_err(|e| ApiError::BadRequest(format!("{text:?} is not an address: {e}")))
+}
+
 /// Largest request body: a batch of transactions.
 pub const BODY_LIMIT_BYTES: usize = 8 << 20;
 /// Most transactions in one batch request.

@@ -4,7 +4,7 @@
 use crate::{ApiError, ApiState};
 use alx_state::{Model, State as ChainState};
 use alx_types::{
-    Address, Height,
+    Height,
     hash::parse_hex,
     model::ModelId,
     model_api::{ApiKeyJson, ModelJson, RewardsJson},
@@ -81,9 +81,7 @@ pub(crate) async fn rewards(
     State(s): State<ApiState>,
     Path(address): Path<String>,
 ) -> ApiResult<RewardsJson> {
-    let address: Address = address
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let address = crate::parse_address(&address)?;
     let committed = s.chain.committed();
     let state = &committed.state;
     let r = state.rewards(&address)?;
@@ -121,9 +119,7 @@ pub(crate) async fn provider(
     State(s): State<ApiState>,
     Path(address): Path<String>,
 ) -> ApiResult<alx_types::model_api::ProviderJson> {
-    let who: alx_types::Address = address
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let who = crate::parse_address(&address)?;
     let committed = s.chain.committed();
     let state = &committed.state;
     let bond = state.provider_bond(&who)?;
@@ -141,9 +137,7 @@ pub(crate) async fn settlement_record(
     Path((address, first)): Path<(String, String)>,
 ) -> ApiResult<alx_types::model_api::SettlementRecordJson> {
     use alx_types::model_api::{RecordedPrice, SettlementRecordJson};
-    let provider: alx_types::Address = address
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("{address:?} is not an address: {e}")))?;
+    let provider = crate::parse_address(&address)?;
     let first: u64 = first
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("{first:?} is not a receipt number")))?;

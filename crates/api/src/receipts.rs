@@ -38,9 +38,7 @@ pub(crate) async fn batch(
     State(s): State<ApiState>,
     Path((provider, number)): Path<(String, String)>,
 ) -> Result<Json<SettledBatch>, ApiError> {
-    let address: Address = provider
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("{provider:?} is not an address: {e}")))?;
+    let address = crate::parse_address(&provider)?;
     let number: u64 = number
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("{number:?} is not a receipt number")))?;
