@@ -21,7 +21,8 @@
 //! | POST | `/api/attribution` | a text's spans and shares against a datanet version |
 //! | GET  | `/api/models[/{id or name}]` | registered models |
 //! | GET  | `/api/models/{id}/usage` | what each settlement charged for it, newest first |
-//! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards, prepaid deposit |
+//! | GET  | `/api/accounts/{address}/rewards` | claimable and lifetime rewards by source and per epoch, delegations and staking accrued, prepaid deposit |
+//! | GET  | `/api/validators/{address}` | a validator's stake, commission (and an announced change), activity |
 //! | GET  | `/api/accounts/{address}/txs[?before=H.I&limit=N]` | transactions that touched it, newest first |
 //! | GET  | `/api/api-keys/{hash}` | an API key's payer, provider, allowance, spending and revocation |
 //! | GET  | `/api/providers/{address}` | a serving provider's bond, what it settled this epoch, when the bond unlocks |
@@ -54,6 +55,7 @@ mod models;
 mod receipts;
 mod routes;
 pub mod server;
+mod staking;
 mod subnets;
 mod uploads;
 
@@ -168,7 +170,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/models", get(models::list))
         .route("/api/models/{id}", get(models::show))
         .route("/api/models/{id}/usage", get(history::model_usage))
-        .route("/api/accounts/{address}/rewards", get(models::rewards))
+        .route("/api/accounts/{address}/rewards", get(staking::rewards))
+        .route("/api/validators/{address}", get(staking::validator))
         .route("/api/accounts/{address}/txs", get(history::account_txs))
         .route("/api/api-keys/{hash}", get(models::api_key))
         .route("/api/providers/{address}", get(models::provider))

@@ -1,5 +1,5 @@
-//! `/api/models…`, `/api/accounts/{address}/rewards`, `/api/api-keys/{hash}`: models, what
-//! accounts earned and prepaid, and API keys, read from the committed state.
+//! `/api/models…`, `/api/api-keys/{hash}`: models and API keys, read from the committed
+//! state.
 
 use crate::{ApiError, ApiState};
 use alx_state::{Model, State as ChainState};
@@ -7,7 +7,7 @@ use alx_types::{
     Height,
     hash::parse_hex,
     model::ModelId,
-    model_api::{ApiKeyJson, ModelJson, RewardsJson},
+    model_api::{ApiKeyJson, ModelJson},
 };
 use axum::{
     Json,
@@ -75,22 +75,6 @@ pub(crate) async fn show(
     let committed = s.chain.committed();
     let (id, m) = find_model(&committed.state, &id)?;
     Ok(Json(model_json(id, m)))
-}
-
-pub(crate) async fn rewards(
-    State(s): State<ApiState>,
-    Path(address): Path<String>,
-) -> ApiResult<RewardsJson> {
-    let address = crate::parse_address(&address)?;
-    let committed = s.chain.committed();
-    let state = &committed.state;
-    let r = state.rewards(&address)?;
-    Ok(Json(RewardsJson {
-        address,
-        claimable: r.claimable,
-        earned: r.earned,
-        prepaid: state.prepaid(&address)?,
-    }))
 }
 
 pub(crate) async fn api_key(

@@ -53,6 +53,9 @@ pub enum BenchError {
     /// A batch the benchmark built does not check out (a bug in the benchmark or the check).
     #[error("the benchmark's own batch does not check: {0}")]
     Check(String),
+    /// The in-memory chain of a state benchmark could not be built, or refused a block.
+    #[error("the benchmark's in-memory chain failed: {0}")]
+    Chain(String),
     /// A worker thread of the benchmark panicked.
     #[error("a {0} panicked")]
     Panicked(&'static str),

@@ -8,6 +8,7 @@
 //!   module      needs                                 reports
 //!   ledger      nothing (starts its own networks)     tx/s, verify limit, finality, cold start
 //!   yuma        nothing                               epoch and per-block times
+//!   staking     nothing (an in-memory chain)          a block's reward distribution by delegators
 //!   inference   a GGUF file (a peer Python, a node)   tokens/s against llama.cpp
 //!   influence   a GGUF file                           LDS of influence against span attribution
 //!   overhead    a running node's gateway              gateway ms per request
@@ -29,6 +30,7 @@ pub mod load;
 pub mod overhead;
 pub mod receipts;
 pub mod serving;
+pub mod staking;
 mod stats;
 pub mod yuma;
 

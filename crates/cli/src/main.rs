@@ -85,7 +85,7 @@ enum Command {
     Model(cmd::model::ModelCommand),
     /// Bond, unbond, or register as a validator.
     #[command(subcommand)]
-    Stake(cmd::wallet::StakeCommand),
+    Stake(cmd::stake::StakeCommand),
     /// Blobs: upload a file under its hash, download one and check it.
     #[command(subcommand)]
     Blob(cmd::blob::BlobCommand),
@@ -194,7 +194,7 @@ fn main() -> ExitCode {
         Command::Receipt(c) => cmd::receipt::run(&globals, c),
         Command::Provider(c) => cmd::provider::run(&globals, c),
         Command::Audit(c) => cmd::audit::run(&globals, c),
-        Command::Stake(c) => cmd::wallet::stake(&globals, c),
+        Command::Stake(c) => cmd::stake::stake(&globals, c),
         Command::Tx(c) => cmd::wallet::tx(&globals, c),
         Command::Datanet(c) => cmd::datanet::run(&globals, c),
         Command::Subnet(c) => cmd::subnet::run(&globals, c),

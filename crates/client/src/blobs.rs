@@ -113,6 +113,14 @@ impl Client {
         self.get(&format!("/api/accounts/{address}/rewards"))
     }
 
+    /// `GET /api/validators/{address}`.
+    pub fn validator(
+        &self,
+        address: &alx_types::Address,
+    ) -> Result<alx_types::staking_api::ValidatorJson, ClientError> {
+        self.get(&format!("/api/validators/{address}"))
+    }
+
     /// `GET /api/api-keys/{hash}`.
     pub fn api_key(&self, hash: &Hash) -> Result<alx_types::model_api::ApiKeyJson, ClientError> {
         self.get(&format!("/api/api-keys/{}", to_hex(hash)))

@@ -16,7 +16,7 @@ pub struct SupplyAudit {
     pub supply: Amount,
     /// What accounts and the chain hold: balances, bonded and unbonding stake, contribution
     /// stakes, prepaid deposits and key allowances, provider bonds, claimable rewards, the treasury, the
-    /// emission pools and funds, and subnets' pending emission.
+    /// emission pools and funds, staking rewards not yet settled, and subnets' pending emission.
     pub held: Amount,
     /// Minted by emission so far.
     pub minted: Amount,
@@ -50,6 +50,7 @@ impl State {
         add(self.demand_bonds_total()?)?;
         add(self.claimable_total()?)?;
         add(self.treasury()?)?;
+        add(self.amount_global(crate::staking_pools::STAKING_POOL)?)?;
         for name in [POOL_SUBNETS, POOL_DATA, POOL_COMPUTE, PROTECTION_FUND] {
             add(self.amount_global(name)?)?;
         }

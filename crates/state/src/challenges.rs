@@ -307,7 +307,8 @@ impl State {
         self.put_bond(provider, &bond);
         self.put_amount_global_named(GLOBAL_PROVIDER_BONDS, total);
         self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
-        self.credit(challenger, Amount(share))?;
+        let source = alx_types::staking::RewardSource::Reporter;
+        self.earn(challenger, source, Amount(share), crate::reward_ledger::PaidTo::Balance)?;
         Ok(slashed)
     }
 

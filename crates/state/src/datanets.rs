@@ -133,7 +133,8 @@ impl State {
         let due = height.checked_add(DATA_DEADLINE_BLOCKS).ok_or_else(overflow)?;
         self.put_datanet_stake_locked(locked);
         self.put_account(who, &account);
-        self.credit(&datanet.owner, fee)?;
+        let source = alx_types::staking::RewardSource::DatanetFees { datanet: id };
+        self.earn(&datanet.owner, source, fee, crate::reward_ledger::PaidTo::Balance)?;
         self.put_contribution(id, contribution_id, &contribution);
         self.put_contribution_by_content(id, &content.hash, contribution_id);
         self.put_bytes_contributed(id, who, day, used);

@@ -3,7 +3,7 @@
 //!
 //! | class | where it goes |
 //! |---|---|
-//! | chain validators | the block's proposer (balance), like fees |
+//! | chain validators | with the block's fees, the active set by stake: commission, then each validator's pool (`staking_pools`) |
 //! | data contributors | the epoch's data pool, paid at the epoch's last block by the epoch's data weights (below) |
 //! | compute | the epoch's compute pool, paid the same way by the compute weights |
 //! | subnets | shared equally among the subnets' pending balances (floor), paid at each subnet's epoch (`subnet_epoch`); the dust, and everything while no subnet exists, goes to the subnet pool, which is released to the subnets again at most at the class's rate per block |
@@ -31,11 +31,12 @@
 
 use crate::{
     keys::{self, global_key},
-    model_records::{GLOBAL_CLAIMABLE_TOTAL, GLOBAL_TREASURY, Rewards},
+    model_records::GLOBAL_TREASURY,
+    reward_ledger::PaidTo,
     state::{CorruptState, State, hex_key},
 };
 use alx_emission::EmissionParams;
-use alx_types::{Address, Amount, block::Height};
+use alx_types::{Address, Amount, block::Height, staking::RewardSource};
 use commonware_codec::Error as CodecError;
 
 const PREFIX_EPOCH_USAGE: u8 = 0x13;
@@ -87,13 +88,14 @@ impl State {
         self.amount_global(GLOBAL_MINTED)
     }
 
-    /// Mints the block's emission and divides it (see the module docs).
-    pub(crate) fn emit(&mut self, height: Height, proposer: &Address) -> Result<(), CorruptState> {
-        let Some(params) = self.emission_params()? else { return Ok(()) };
+    /// Mints the block's emission and divides it (see the module docs). Returns the
+    /// chain-validator class, which the caller shares with the block's fees.
+    pub(crate) fn emit(&mut self, height: Height) -> Result<Amount, CorruptState> {
+        let Some(params) = self.emission_params()? else { return Ok(Amount::ZERO) };
         let minted = self.minted()?;
         let block = params.block(height, minted);
         if block.total.is_zero() {
-            return Ok(());
+            return Ok(Amount::ZERO);
         }
         let a = block.allocation;
         self.put_amount_global_named(GLOBAL_MINTED, add(minted, block.total)?);
@@ -109,8 +111,7 @@ impl State {
             let held = add(self.amount_global(name)?, part)?;
             self.put_amount_global_named(name, held);
         }
-        self.credit(proposer, a.chain_validators)?;
-        Ok(())
+        Ok(a.chain_validators)
     }
 
     /// Records `amount` of data-share earnings (`data`) or settled fees (`!data`) for `who` in
@@ -157,22 +158,16 @@ impl State {
             let available = self.amount_global(pool)?;
             let mut paid = 0u128;
             if total > 0 && !available.is_zero() {
-                let mut claimable_total = self.claimable_total()?;
+                let source = if pool == POOL_DATA {
+                    RewardSource::DataPool
+                } else {
+                    RewardSource::ComputePool
+                };
                 for (_, who, weight) in &weights {
                     let part = crate::usage::mul_div(available.0, weight.0, total).min(weight.0);
-                    if part == 0 {
-                        continue;
-                    }
                     paid += part;
-                    let old = self.rewards(who)?;
-                    let new = Rewards {
-                        claimable: add(old.claimable, Amount(part))?,
-                        earned: add(old.earned, Amount(part))?,
-                    };
-                    self.put_rewards(who, &new);
-                    claimable_total = add(claimable_total, Amount(part))?;
+                    self.earn(who, source, Amount(part), PaidTo::Claimable)?;
                 }
-                self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, claimable_total);
             }
             self.put_amount_global_named(pool, Amount(available.0 - paid));
             for (k, _, _) in weights {

@@ -19,8 +19,9 @@
 //!
 //! After the transactions: what was scheduled for this height runs (API keys whose revocation
 //! delay ended close, contributions whose data never came are dropped); unbondings that
-//! matured at this height return to balances; the
-//! block's fees go to its proposer; the block's emission is minted and split; subnets whose
+//! matured at this height return to balances; the block's emission is minted and split, and
+//! its chain-validator class with the block's fees is shared by the active set's stake
+//! (`staking_pools`: commission, then each validator's delegators); subnets whose
 //! tempo ends at this height run their Yuma epoch; the last block of an epoch pays the epoch
 //! pools and re-chooses the active set for the next epoch. A failed transaction never makes the block invalid.
 
@@ -35,7 +36,8 @@ use alx_types::{Address, Amount, ErrorCode, Hash, Receipt, SignedTx, block::Heig
 pub struct BlockContext {
     /// The block's height: the state's height plus one.
     pub height: Height,
-    /// The proposer, who receives the fees.
+    /// The block's proposer. Fees are not its alone: they are shared by the active set's
+    /// stake with the chain-validator emission.
     pub proposer: Address,
 }
 
@@ -124,12 +126,11 @@ impl State {
         // Revocations whose delay ended, data deadlines that passed.
         self.run_due(ctx.height)?;
         self.mature_unbondings(ctx.height)?;
-        if !fees.is_zero() {
-            let mut proposer = self.account(&ctx.proposer)?.unwrap_or_default();
-            proposer.balance = proposer.balance.checked_add(fees).ok_or_else(overflow)?;
-            self.put_account(&ctx.proposer, &proposer);
-        }
-        self.emit(ctx.height, &ctx.proposer)?;
+        // The block's fees and its chain-validator emission are the active set's staking
+        // reward, shared by stake (`staking_pools`).
+        let validators_class = self.emit(ctx.height)?;
+        let staking = fees.checked_add(validators_class).ok_or_else(overflow)?;
+        self.distribute_staking(ctx.height, staking)?;
         // Subnets whose tempo ends here run Yuma over the weights revealed so far, this
         // block's included, and pay what is pending (this block's share included).
         self.run_subnet_epochs(ctx.height)?;
@@ -211,6 +212,10 @@ impl State {
             Payload::ReportEquivocation(ref e) => {
                 self.put_account(&tx.sender, &sender);
                 self.report_equivocation(&tx.sender, e)
+            }
+            Payload::Staking(op) => {
+                self.put_account(&tx.sender, &sender);
+                self.staking_op(ctx.height, &tx.sender, op)
             }
         };
         match result {

@@ -64,7 +64,9 @@ pub(crate) fn p2p_addr_key(address: &Address) -> Vec<u8> {
     k
 }
 
-pub(crate) fn global_key(name: &str) -> Vec<u8> {
+/// The state key of a chain-wide value.
+#[must_use]
+pub fn global_key(name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + name.len());
     k.push(PREFIX_GLOBAL);
     k.extend_from_slice(name.as_bytes());

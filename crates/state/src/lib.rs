@@ -29,7 +29,9 @@ pub mod genesis;
 pub mod keys;
 mod model_records;
 mod models;
+mod reward_ledger;
 mod staking;
+pub mod staking_pools;
 pub mod staking_rewards;
 mod state;
 mod subnet_epoch;
@@ -51,6 +53,8 @@ pub use genesis::{
 };
 pub use keys::{Account, Validator};
 pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
+pub use reward_ledger::{REWARD_EPOCHS_KEPT, SourceLine, SourceRecord};
+pub use staking_pools::{Accrued, PoolRecord, apportion};
 pub use state::{CorruptState, State};
 pub use withheld::DemandRecord;
 
@@ -75,7 +79,10 @@ mod tests {
             include_str!("keys.rs"),
             include_str!("model_records.rs"),
             include_str!("models.rs"),
+            include_str!("reward_ledger.rs"),
             include_str!("staking.rs"),
+            include_str!("staking_pools.rs"),
+            include_str!("subnet_hyper.rs"),
             include_str!("state.rs"),
             include_str!("subnet_epoch.rs"),
             include_str!("subnet_records.rs"),

@@ -38,13 +38,16 @@ impl State {
             return Err(ErrorCode::ZeroAmount.into());
         }
         let mut validator = self.validator(to)?.ok_or(ErrorCode::UnknownValidator)?;
+        self.check_new_delegation(who, to)?;
         let mut account = self.existing_account(who)?;
         account.balance =
             account.balance.checked_sub(amount).ok_or(ErrorCode::InsufficientFunds)?;
         account.bonded = account.bonded.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         validator.stake = validator.stake.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
-        let delegation =
-            self.delegation(who, to)?.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        let before = self.delegation(who, to)?;
+        let delegation = before.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
+        // What the delegation earned at its old stake is settled before the stake changes.
+        self.rebase_delegation(who, to, before, delegation)?;
         self.put_account(who, &account);
         self.put_validator(to, &validator);
         self.put_delegation(who, to, delegation);
@@ -75,6 +78,8 @@ impl State {
         account.unbonding = account.unbonding.checked_add(amount).ok_or_else(overflow)?;
         account.unbonding_count += 1;
         let mature = height.saturating_add(UNBONDING_PERIOD_BLOCKS);
+        let before = delegation.checked_add(amount).ok_or_else(overflow)?;
+        self.rebase_delegation(who, from, before, delegation)?;
         self.put_account(who, &account);
         self.put_validator(from, &validator);
         self.put_delegation(who, from, delegation);
@@ -158,6 +163,8 @@ impl State {
         account.bonded = account.bonded.checked_sub(own).ok_or_else(overflow)?;
         validator.stake = validator.stake.checked_sub(own).ok_or_else(overflow)?;
         let share = own.0 / 2;
+        // The stake earned its rewards until now: they are its owner's, the slash is not.
+        self.rebase_delegation(&e.validator, &e.validator, own, Amount::ZERO)?;
         let fund = self
             .amount_global(crate::emission::PROTECTION_FUND)?
             .checked_add(Amount(own.0 - share))
@@ -167,7 +174,8 @@ impl State {
         self.put_delegation(&e.validator, &e.validator, Amount::ZERO);
         self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
         self.auth_mut().put(key, Vec::new());
-        self.credit(reporter, Amount(share))?;
+        let source = alx_types::staking::RewardSource::Reporter;
+        self.earn(reporter, source, Amount(share), crate::reward_ledger::PaidTo::Balance)?;
         Ok(())
     }
 }

@@ -38,6 +38,7 @@ use crate::{
     emission::POOL_SUBNETS,
     execute::overflow,
     keys,
+    reward_ledger::PaidTo,
     state::{CorruptState, State, hex_key},
     subnet_records::{PREFIX_EPOCH_SCHEDULE, PREFIX_SUBNET_EPOCH, key, read_count},
     subnets::yuma_corrupt,
@@ -47,6 +48,7 @@ use alx_emission::SubnetSplit;
 use alx_types::{
     Amount,
     block::Height,
+    staking::RewardSource,
     subnet::{LiquidAlpha, SUBNET_EPOCHS_KEPT, SubnetId, SubnetSpec},
 };
 use alx_yuma::{EpochOutput, Params, StateInit, SubnetState, limits::STAKE_TOTAL_MAX};
@@ -136,7 +138,8 @@ impl State {
         subnet.emission_mark = acc;
         let split = self.emission_params()?.map_or(SubnetSplit::DEFAULT, |p| p.subnet_split);
         let owner_emission = Amount(mul_div(pending.0, u128::from(split.bps().owner), 10_000));
-        self.credit(&subnet.owner, owner_emission)?;
+        let source = RewardSource::SubnetOwner { subnet: id };
+        self.earn(&subnet.owner, source, owner_emission, PaidTo::Balance)?;
         let rest = sub(pending, owner_emission)?;
 
         let mut neurons = self.neuron_records(id, subnet.n)?;
@@ -165,10 +168,16 @@ impl State {
         let mut left = u128::from(emission);
         let mut paid = Vec::with_capacity(neurons.len());
         for (i, neuron) in neurons.iter().enumerate() {
-            let want = u128::from(out.server_emission[i]) + u128::from(out.validator_emission[i]);
-            let pay = want.min(left);
+            let serving = u128::from(out.server_emission[i]).min(left);
+            let validating = u128::from(out.validator_emission[i]).min(left - serving);
+            let pay = serving + validating;
             left -= pay;
-            self.credit(&neuron.address, Amount(pay))?;
+            for (source, amount) in [
+                (RewardSource::SubnetIncentive { subnet: id }, serving),
+                (RewardSource::SubnetDividends { subnet: id }, validating),
+            ] {
+                self.earn(&neuron.address, source, Amount(amount), PaidTo::Balance)?;
+            }
             paid.push(u64::try_from(pay).unwrap_or(u64::MAX));
         }
         let total_emission = Amount(u128::from(emission) - left);

@@ -33,15 +33,15 @@ use crate::{
     due::Due,
     emission::{COMPUTE_MATCH_BPS, DATA_MATCH_BPS},
     execute::{PayloadError, PayloadResult, overflow},
-    model_records::{
-        ApiKey, GLOBAL_CLAIMABLE_TOTAL, GLOBAL_PREPAID_TOTAL, GLOBAL_TREASURY, Model, Rewards,
-    },
+    model_records::{ApiKey, GLOBAL_CLAIMABLE_TOTAL, GLOBAL_PREPAID_TOTAL, GLOBAL_TREASURY, Model},
+    reward_ledger::PaidTo,
     state::{CorruptState, State},
 };
 use alx_types::{
     Address, Amount, ErrorCode, Hash, Height,
     datanet::{ContributionId, DatanetId},
     model::{BPS, ModelId},
+    staking::RewardSource,
     usage::{REVOKE_DELAY_BLOCKS, Settlement, UsageOp},
 };
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ fn add(a: Amount, b: Amount) -> Result<Amount, PayloadError> {
     a.checked_add(b).ok_or_else(|| ErrorCode::AmountOverflow.into())
 }
 
-fn bps_of(total: Amount, bps: u16) -> Amount {
+pub(crate) fn bps_of(total: Amount, bps: u16) -> Amount {
     // total < 2^128 and bps ≤ 10^4: split to avoid overflow of total * bps.
     let (q, r) = (total.0 / u128::from(BPS), total.0 % u128::from(BPS));
     Amount(q * u128::from(bps) + r * u128::from(bps) / u128::from(BPS))
@@ -60,8 +60,8 @@ fn bps_of(total: Amount, bps: u16) -> Amount {
 #[derive(Default)]
 struct Payouts {
     keys: BTreeMap<Hash, ApiKey>,
-    balances: BTreeMap<Address, Amount>,
-    rewards: BTreeMap<Address, Amount>,
+    balances: BTreeMap<(Address, RewardSource), Amount>,
+    rewards: BTreeMap<(Address, RewardSource), Amount>,
     earned: BTreeMap<(DatanetId, ContributionId), Amount>,
     /// What each account was paid of each model's data share (emission weights follow it).
     data_paid: BTreeMap<(ModelId, Address), Amount>,
@@ -74,9 +74,15 @@ struct Payouts {
 }
 
 impl Payouts {
-    /// Pays `amount` of `model`'s data share to `who`'s claimable rewards.
-    fn pay_data(&mut self, model: ModelId, who: Address, amount: Amount) -> PayloadResult {
-        let r = self.rewards.entry(who).or_default();
+    /// Pays `amount` of `model`'s data share to `who`'s claimable rewards, from `source`.
+    fn pay_data(
+        &mut self,
+        model: ModelId,
+        who: Address,
+        source: RewardSource,
+        amount: Amount,
+    ) -> PayloadResult {
+        let r = self.rewards.entry((who, source)).or_default();
         *r = add(*r, amount)?;
         let d = self.data_paid.entry((model, who)).or_default();
         *d = add(*d, amount)?;
@@ -226,15 +232,19 @@ impl State {
         Ok(())
     }
 
+    /// Pays `who`'s claimable rewards to its balance, staking settled first (every
+    /// delegation's share and, for a validator, its commission).
     fn claim(&mut self, who: &Address) -> PayloadResult {
-        let mut rewards = self.rewards(who)?;
-        if rewards.claimable.is_zero() {
+        if self.rewards(who)?.claimable.is_zero() && self.staking_unsettled(who)?.is_zero() {
             return Err(ErrorCode::NothingToClaim.into());
         }
+        self.settle_staking(who)?;
+        let mut rewards = self.rewards(who)?;
         let amount = std::mem::take(&mut rewards.claimable);
         let total = self.claimable_total()?.checked_sub(amount).ok_or_else(overflow)?;
         self.put_rewards(who, &rewards);
         self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, total);
+        self.mark_claimed(who)?;
         self.credit(who, amount)?;
         Ok(())
     }
@@ -309,7 +319,8 @@ impl State {
                 out.protection = add(out.protection, c.amount)?;
                 continue;
             }
-            out.pay_data(c.model, contribution.contributor, c.amount)?;
+            let source = RewardSource::DataCredits { datanet: c.datanet };
+            out.pay_data(c.model, contribution.contributor, source, c.amount)?;
             let e = out.earned.entry((c.datanet, c.contribution)).or_default();
             *e = add(*e, c.amount)?;
         }
@@ -323,8 +334,11 @@ impl State {
             let paid = credited.get(id).copied().unwrap_or_default();
             let rest = data.checked_sub(paid).ok_or(ErrorCode::BadCredit)?;
             self.share_among_datanet_owners(*id, model, rest, &mut out)?;
-            for (to, amount) in [(model.owner, owner), (*provider, provider_part)] {
-                let b = out.balances.entry(to).or_default();
+            for (to, source, amount) in [
+                (model.owner, RewardSource::ModelOwner { model: *id }, owner),
+                (*provider, RewardSource::Provider { model: *id }, provider_part),
+            ] {
+                let b = out.balances.entry((to, source)).or_default();
                 *b = add(*b, amount)?;
             }
             out.treasury = add(out.treasury, protocol)?;
@@ -367,21 +381,25 @@ impl State {
             let owner = self.datanet(d.datanet)?.map(|n| n.owner);
             let bytes = self.datanet_version(d.datanet, d.version)?.map_or(0, |v| v.bytes);
             if let Some(owner) = owner {
-                owners.push((owner, u128::from(bytes)));
+                owners.push((
+                    owner,
+                    RewardSource::DatanetOwner { datanet: d.datanet },
+                    u128::from(bytes),
+                ));
             }
         }
-        let weight: u128 = owners.iter().map(|(_, b)| *b).sum();
+        let weight: u128 = owners.iter().map(|(_, _, b)| *b).sum();
         if owners.is_empty() || weight == 0 {
-            return out.pay_data(id, model.owner, amount);
+            return out.pay_data(id, model.owner, RewardSource::ModelOwner { model: id }, amount);
         }
         let mut given = 0u128;
-        for (owner, bytes) in &owners {
+        for (owner, source, bytes) in &owners {
             // amount * bytes / weight without overflow: bytes ≤ weight < 2^64·8.
             let part = mul_div(amount.0, *bytes, weight);
             given += part;
-            out.pay_data(id, *owner, Amount(part))?;
+            out.pay_data(id, *owner, *source, Amount(part))?;
         }
-        out.pay_data(id, owners[0].0, Amount(amount.0 - given))
+        out.pay_data(id, owners[0].0, owners[0].1, Amount(amount.0 - given))
     }
 
     /// Records this settlement's emission weights: each model's burned part, matched at
@@ -417,20 +435,12 @@ impl State {
         }
         let prepaid_total = self.prepaid_total()?.checked_sub(out.charged).ok_or_else(overflow)?;
         self.put_amount_global_named(GLOBAL_PREPAID_TOTAL, prepaid_total);
-        for (to, amount) in &out.balances {
-            self.credit(to, *amount)?;
+        for ((to, source), amount) in &out.balances {
+            self.earn(to, *source, *amount, PaidTo::Balance)?;
         }
-        let mut claimable_total = self.claimable_total()?;
-        for (to, amount) in &out.rewards {
-            let old = self.rewards(to)?;
-            let new = Rewards {
-                claimable: old.claimable.checked_add(*amount).ok_or_else(overflow)?,
-                earned: old.earned.checked_add(*amount).ok_or_else(overflow)?,
-            };
-            self.put_rewards(to, &new);
-            claimable_total = claimable_total.checked_add(*amount).ok_or_else(overflow)?;
+        for ((to, source), amount) in &out.rewards {
+            self.earn(to, *source, *amount, PaidTo::Claimable)?;
         }
-        self.put_amount_global_named(GLOBAL_CLAIMABLE_TOTAL, claimable_total);
         for ((datanet, contribution), amount) in &out.earned {
             let e = self.contribution_earned(*datanet, *contribution)?;
             self.put_contribution_earned(

@@ -4,6 +4,7 @@ use crate::{
     Address, Amount, Hash,
     datanet::{ContentRef, ContributionId, DatanetId, DatanetOp, DatanetSpec},
     model::ModelOp,
+    staking::StakingOp,
     subnet::{SubnetId, SubnetOp, Uid},
     tx::Payload,
     usage::UsageOp,
@@ -250,6 +251,20 @@ pub enum PayloadJson {
         #[serde(with = "crate::hash::serde_hex")]
         salt: Hash,
     },
+    /// See [`StakingOp::SetCommission`].
+    StakingSetCommission {
+        /// Basis points of the validator's share.
+        bps: u16,
+    },
+    /// See [`StakingOp::Redelegate`].
+    StakingRedelegate {
+        /// The validator the stake leaves.
+        from: Address,
+        /// The validator it joins.
+        to: Address,
+        /// Amount moved.
+        amount: Amount,
+    },
     /// See [`SubnetOp::SetLiquidAlpha`].
     SubnetSetLiquidAlpha {
         /// The subnet.
@@ -364,6 +379,12 @@ impl From<&Payload> for PayloadJson {
             },
             Payload::ReportEquivocation(ref e) => {
                 Self::ReportEquivocation { evidence: (**e).clone() }
+            }
+            Payload::Staking(StakingOp::SetCommission { bps }) => {
+                Self::StakingSetCommission { bps }
+            }
+            Payload::Staking(StakingOp::Redelegate { from, to, amount }) => {
+                Self::StakingRedelegate { from, to, amount }
             }
         }
     }

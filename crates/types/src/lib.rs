@@ -30,6 +30,8 @@ pub mod model_api;
 pub mod receipt;
 pub mod settled;
 pub mod settled_batch;
+pub mod staking;
+pub mod staking_api;
 pub mod strict;
 pub mod subnet;
 pub mod subnet_api;

@@ -33,6 +33,22 @@ pub struct RewardsJson {
     pub earned: Amount,
     /// Prepaid deposit for model use.
     pub prepaid: Amount,
+    /// Staking rewards earned and not settled yet (every delegation's share and, for a
+    /// validator, its commission): claimable too, and settled by the next claim.
+    #[serde(default)]
+    pub staking_accrued: Amount,
+    /// What was earned, source by source (settled amounts; `staking_accrued` aside).
+    #[serde(default)]
+    pub sources: Vec<crate::staking_api::RewardLineJson>,
+    /// The account's delegations and what each has accrued.
+    #[serde(default)]
+    pub delegations: Vec<crate::staking_api::DelegationJson>,
+    /// A validator's commission earned and not paid yet (in `staking_accrued`).
+    #[serde(default)]
+    pub commission_unpaid: Amount,
+    /// Earnings per epoch and source, oldest first (the chain keeps the last 64 epochs).
+    #[serde(default)]
+    pub epochs: Vec<crate::staking_api::RewardEpochJson>,
 }
 
 /// An API key's on-chain record.

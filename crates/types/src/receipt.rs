@@ -217,6 +217,17 @@ error_codes! {
     AlphaHighTooLow = 68, "alpha_high_too_low";
     /// `alpha_low` below 1,638 (0.025) or above `alpha_high`. Fee charged.
     AlphaLowOutOfRange = 69, "alpha_low_out_of_range";
+    /// A commission above 5,000 basis points (50%). Fee charged.
+    CommissionTooHigh = 70, "commission_too_high";
+    /// The sender is not a registered validator. Fee charged.
+    NotValidator = 71, "not_validator";
+    /// Redelegating stake that arrived at this validator by redelegation less than an
+    /// unbonding period ago (no chains of hops). Fee charged.
+    RedelegationLocked = 72, "redelegation_locked";
+    /// A redelegation from a validator to itself. Fee charged.
+    RedelegateToSelf = 73, "redelegate_to_self";
+    /// The account already delegates to 16 validators. Fee charged.
+    TooManyDelegations = 74, "too_many_delegations";
 }
 
 impl ErrorCode {

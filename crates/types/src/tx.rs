@@ -10,6 +10,8 @@
 //!             | 5 Model(ModelOp)                  models: register, prices, retire (model.rs)
 //!             | 6 Usage(UsageOp)                  deposits, API keys, settlement, claims (usage.rs)
 //!             | 7 Subnet(SubnetOp)                subnets: create, register, weights (subnet.rs)
+//!             | 8 ReportEquivocation(Equivocation)  slashes a validator that voted twice
+//!             | 9 Staking(StakingOp)              commission, redelegation (staking.rs)
 //! SignedTx    = Transaction | signature (64 bytes, ed25519 over NAMESPACE_TX ‖ Transaction)
 //! TxHash      = SHA-256(Transaction)
 //! ```
@@ -82,6 +84,8 @@ pub enum Payload {
     /// Evidence that a validator signed two conflicting votes: slashes its own stake, half to
     /// the sender (`crate::equivocation`).
     ReportEquivocation(Box<crate::equivocation::Equivocation>),
+    /// Commission and redelegation.
+    Staking(crate::staking::StakingOp),
 }
 
 impl Payload {
@@ -94,6 +98,7 @@ impl Payload {
     const TAG_USAGE: u8 = 6;
     const TAG_SUBNET: u8 = 7;
     const TAG_EQUIVOCATION: u8 = 8;
+    const TAG_STAKING: u8 = 9;
 
     /// A stable lowercase name of the payload kind, as shown by the API.
     #[must_use]
@@ -108,6 +113,7 @@ impl Payload {
             Self::Usage(op) => op.kind(),
             Self::Subnet(op) => op.kind(),
             Self::ReportEquivocation(_) => "report_equivocation",
+            Self::Staking(op) => op.kind(),
         }
     }
 }
@@ -154,6 +160,10 @@ impl Write for Payload {
                 buf.put_u8(Self::TAG_EQUIVOCATION);
                 e.write(buf);
             }
+            Self::Staking(op) => {
+                buf.put_u8(Self::TAG_STAKING);
+                op.write(buf);
+            }
         }
     }
 }
@@ -170,6 +180,7 @@ impl EncodeSize for Payload {
             Self::Usage(op) => 1 + op.encode_size(),
             Self::Subnet(op) => 1 + op.encode_size(),
             Self::ReportEquivocation(e) => 1 + e.encode_size(),
+            Self::Staking(op) => 1 + op.encode_size(),
         }
     }
 }
@@ -198,6 +209,7 @@ impl Read for Payload {
             Self::TAG_EQUIVOCATION => {
                 Self::ReportEquivocation(Box::new(crate::equivocation::Equivocation::read(buf)?))
             }
+            Self::TAG_STAKING => Self::Staking(crate::staking::StakingOp::read(buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -10,6 +10,9 @@ pub(crate) enum BenchCommand {
     Ledger(crate::cmd::bench_ledger::LedgerArgs),
     /// Yuma Consensus: first and steady epochs at subtensor's limits, and a block of 128 subnets.
     Yuma(crate::cmd::bench_yuma::YumaArgs),
+    /// Staking rewards: a block's distribution with one delegator and with 100,000 (it must
+    /// not grow with them), and one delegator's claim among them.
+    Staking(crate::cmd::bench_staking::StakingArgs),
     /// Settled receipts: the receipt root of 10,000 receipts against a plain Merkle tree, a
     /// published batch checked, one leaf's proof.
     Receipts(crate::cmd::bench_receipts::ReceiptsArgs),
@@ -40,6 +43,7 @@ pub(crate) fn run(g: &Globals, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ledger(args) => crate::cmd::bench_ledger::run(g, &args),
         BenchCommand::Yuma(args) => crate::cmd::bench_yuma::run(g, &args),
+        BenchCommand::Staking(args) => crate::cmd::bench_staking::run(g, &args),
         BenchCommand::Receipts(args) => crate::cmd::bench_receipts::run(g, &args),
         BenchCommand::Replay(args) => crate::cmd::bench_replay::run(g, &args),
         BenchCommand::Inference(args) => crate::cmd::bench_inference::run(g, &args),

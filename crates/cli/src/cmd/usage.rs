@@ -79,7 +79,11 @@ pub(crate) enum ApiKeyCommand {
 /// `alx rewards …`.
 #[derive(Subcommand)]
 pub(crate) enum RewardsCommand {
-    /// Claimable and lifetime rewards, and the prepaid deposit, of an account.
+    /// What an account earned, explained: claimable and lifetime rewards by source (data
+    /// credits per datanet, model-owner and provider shares, staking per validator,
+    /// commission, subnet incentive, dividends and owner cut, emission pools, reporters'
+    /// shares), what its delegations accrued, the last epochs one by one, and its prepaid
+    /// deposit.
     Show {
         /// An address or a key name.
         who: String,
@@ -193,12 +197,7 @@ pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
         RewardsCommand::Show { who, proof: false } => {
             let address = wallet::resolve_address(g, &who)?;
             let r = Client::new(&g.node).rewards(&address)?;
-            emit(g.json, &r, || {
-                format!(
-                    "claimable {} (earned {} in total); prepaid deposit {}",
-                    r.claimable, r.earned, r.prepaid
-                )
-            })
+            emit(g.json, &r, || rewards_text(&r))
         }
         RewardsCommand::Claim { from, opts } => {
             let sent =
@@ -206,6 +205,66 @@ pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
             report(g, "claim", &sent)
         }
     }
+}
+
+fn source_text(source: &alx_types::staking::RewardSource) -> String {
+    let name = source.name().replace('_', " ");
+    source.subject().map_or(name.clone(), |subject| format!("{name} · {subject}"))
+}
+
+/// The explained rewards as text: totals, one line per source, delegations, recent epochs.
+fn rewards_text(r: &alx_types::model_api::RewardsJson) -> String {
+    let mut out = format!(
+        "{}\n  claimable  {} now, and {} of staking accrued (paid by the next claim)\n  earned     {} into claimable rewards in all\n  prepaid    {}",
+        r.address, r.claimable, r.staking_accrued, r.earned, r.prepaid
+    );
+    if r.sources.is_empty() && r.delegations.is_empty() {
+        out.push_str("\n  nothing earned yet");
+        return out;
+    }
+    out.push_str(&format!("\n\n  {:<58}  {:>20}  {:>20}", "source", "earned", "claimable"));
+    for l in &r.sources {
+        let claimable = if l.claimable.is_zero() && !l.earned.is_zero() {
+            "-".to_owned()
+        } else {
+            l.claimable.to_string()
+        };
+        out.push_str(&format!(
+            "\n  {:<58}  {:>20}  {:>20}",
+            source_text(&l.source),
+            l.earned.to_string(),
+            claimable
+        ));
+    }
+    for d in &r.delegations {
+        out.push_str(&format!(
+            "\n  {:<58}  {:>20}  {:>20}",
+            format!("staking · validator {} (accrued, stake {})", d.validator, d.stake),
+            "",
+            d.accrued.to_string()
+        ));
+    }
+    if !r.commission_unpaid.is_zero() {
+        out.push_str(&format!(
+            "\n  {:<58}  {:>20}  {:>20}",
+            "commission (accrued)",
+            "",
+            r.commission_unpaid.to_string()
+        ));
+    }
+    if !r.epochs.is_empty() {
+        out.push_str("\n\n  per epoch (the chain keeps the last 64; staking counts when settled)");
+        for e in &r.epochs {
+            out.push_str(&format!(
+                "\n  epoch {:>8}  {:<58}  {:>20}",
+                e.epoch,
+                source_text(&e.source),
+                e.amount.to_string()
+            ));
+        }
+    }
+    out.push_str("\n\n  '-': paid straight to the balance. Claim the rest with `alx rewards claim --from KEY`.");
+    out
 }
 
 /// `alx deposit` and `alx withdraw`.

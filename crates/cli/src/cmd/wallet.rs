@@ -1,4 +1,4 @@
-//! `alx balance`, `alx transfer`, `alx stake`, `alx tx`.
+//! `alx balance`, `alx transfer`, `alx tx`.
 
 use crate::light::Verified;
 use crate::{
@@ -132,6 +132,23 @@ pub(crate) fn failure(what: &str, sent: &Sent) -> Option<anyhow::Error> {
         Some(ErrorCode::ChallengeRejected) => {
             "the evidence opens nothing wrong in that settlement; nothing moved but the fee".into()
         }
+        Some(ErrorCode::RedelegationLocked) => format!(
+            "this stake arrived by redelegation; it can move again {} blocks after it arrived (or unbond it)",
+            alx_types::limits::UNBONDING_PERIOD_BLOCKS
+        ),
+        Some(ErrorCode::CommissionTooHigh) => "a commission is at most 5000 bps (50%)".into(),
+        Some(ErrorCode::NotValidator) => {
+            "only a registered validator sets a commission: `alx stake register --from KEY --p2p-addr IP:PORT`".into()
+        }
+        Some(ErrorCode::TooManyDelegations) => {
+            "an account delegates to at most 16 validators; unbond or redelegate from one first".into()
+        }
+        Some(ErrorCode::UnknownValidator) => {
+            "no validator is registered at that address; see `alx status` for the active set".into()
+        }
+        Some(ErrorCode::NothingToClaim) => {
+            "nothing is claimable yet; `alx rewards show NAME` lists what accrues".into()
+        }
         _ => format!(
             "see `alx tx show {}`; failed transactions keep their fee when the code says so",
             sent.hash
@@ -165,64 +182,6 @@ pub(crate) fn transfer(g: &Globals, a: &TransferArgs) -> anyhow::Result<()> {
         !a.opts.no_wait,
     )?;
     report(g, "transfer", &sent)
-}
-
-/// Who delegates how much to which validator.
-#[derive(Args)]
-pub(crate) struct DelegationArgs {
-    /// The delegating key.
-    #[arg(long)]
-    from: String,
-    /// The validator (address or key name).
-    #[arg(long)]
-    validator: String,
-    /// Amount in ALX.
-    #[arg(long, value_parser = amount)]
-    amount: Amount,
-    #[command(flatten)]
-    opts: TxOptions,
-}
-
-/// `alx stake …`.
-#[derive(Subcommand)]
-pub(crate) enum StakeCommand {
-    /// Delegate stake to a validator.
-    Bond(DelegationArgs),
-    /// Start unbonding stake (spendable after the unbonding period).
-    Unbond(DelegationArgs),
-    /// Register this key as a validator candidate, reachable by peers at `--p2p-addr`.
-    ///
-    /// Bond stake to it afterwards; the candidates with the most stake form the active set
-    /// from the next epoch on.
-    Register {
-        /// The key to register.
-        #[arg(long)]
-        from: String,
-        /// The `ip:port` other validators dial to reach this node's p2p endpoint (the
-        /// `p2p_addr` of its config, as seen from the network).
-        #[arg(long, value_name = "IP:PORT")]
-        p2p_addr: std::net::SocketAddr,
-        #[command(flatten)]
-        opts: TxOptions,
-    },
-}
-
-pub(crate) fn stake(g: &Globals, cmd: StakeCommand) -> anyhow::Result<()> {
-    let (what, from, payload, opts) = match cmd {
-        StakeCommand::Bond(a) => {
-            let validator = wallet::resolve_address(g, &a.validator)?;
-            ("bond", a.from, Payload::Bond { validator, amount: a.amount }, a.opts)
-        }
-        StakeCommand::Unbond(a) => {
-            let validator = wallet::resolve_address(g, &a.validator)?;
-            ("unbond", a.from, Payload::Unbond { validator, amount: a.amount }, a.opts)
-        }
-        StakeCommand::Register { from, p2p_addr, opts } => {
-            ("register", from, Payload::RegisterValidator { p2p_addr }, opts)
-        }
-    };
-    let sent = wallet::send(g, &from, opts.fee, payload, !opts.no_wait)?;
-    report(g, what, &sent)
 }
 
 /// `alx tx …`.

@@ -19,6 +19,7 @@ mod join;
 mod light;
 mod models;
 mod neuron;
+mod staking;
 mod subnet;
 mod wallet;
 mod yuma;

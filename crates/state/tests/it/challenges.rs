@@ -394,9 +394,12 @@ fn an_equivocating_validator_loses_its_own_stake() {
     let (reporter, fund) = (m.balance(3), m.state.amount_global(PROTECTION_FUND).unwrap().0);
     m.ok(3, report(&evidence));
     assert_eq!(m.balance(3), reporter + 2_500 - MIN_FEE);
-    assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + 2_500);
+    // With no stake left in the active set, the block's fee (its staking reward) goes to the
+    // fund as well.
+    assert_eq!(m.state.amount_global(PROTECTION_FUND).unwrap().0, fund + 2_500 + MIN_FEE);
     assert_eq!(m.state.validator(&addr(0)).unwrap().unwrap().stake, Amount::ZERO);
     assert_eq!(m.state.account(&addr(0)).unwrap().unwrap().bonded, Amount::ZERO);
-    // Once per round.
+    // Once per round (the validator bonds again, so block fees have stake to go to).
+    m.ok(0, Payload::Bond { validator: addr(0), amount: Amount(1_000) });
     m.refused(3, report(&evidence), ErrorCode::BadEvidence);
 }

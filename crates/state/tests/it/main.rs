@@ -9,6 +9,7 @@ mod emission;
 mod properties;
 mod scenarios;
 mod self_dealing;
+mod staking;
 mod subnet_refusals;
 mod subnets;
 mod usage;

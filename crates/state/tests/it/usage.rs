@@ -162,8 +162,8 @@ fn settlement_splits_fees_exactly_and_rewards_are_claimed() {
     assert_eq!(c.state.rewards(&addr(3)).unwrap().claimable, Amount(1_000));
     assert_eq!(c.state.rewards(&addr(1)).unwrap().claimable, Amount(1_000));
     assert_eq!(c.balance(1), owner0 + 2_500);
-    // The provider pays its fee to itself as the proposer: it nets its share.
-    assert_eq!(c.balance(0) - provider0, 1_500);
+    // The provider gets its share and pays its fee (to the validators' staking rewards).
+    assert_eq!(c.balance(0) - provider0, 1_500 - MIN_FEE);
     assert_eq!(c.state.treasury().unwrap(), Amount(1_001));
     assert_eq!(
         c.state.contribution_earned(DatanetId(0), ContributionId(0)).unwrap(),
@@ -484,6 +484,7 @@ proptest::proptest! {
                 + s.amount_global(alx_state::emission::PROTECTION_FUND).unwrap().0
                 + s.account(&addr(1)).unwrap().unwrap().balance.0
                 + s.account(&addr(0)).unwrap().unwrap().balance.0
+                + s.amount_global(alx_state::staking_pools::STAKING_POOL).unwrap().0
         };
         let out_before = paid_out(&c.state);
         match c.send(0, settlement(0, amount, vec![credit(0, c0), credit(1, c1)])) {
