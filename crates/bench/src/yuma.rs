@@ -41,7 +41,8 @@ pub struct Mode {
     pub mode: &'static str,
     /// `all_subnets_ms / subnets`.
     pub per_subnet_ms: f64,
-    /// `first` (no bonds yet) or `steady` (the bonds of the previous epoch).
+    /// `first` (no bonds yet), `steady` (the bonds of the previous epoch) or `churn` (bonds
+    /// converged, then every weight redrawn).
     pub state: &'static str,
     /// Subnets in the block figure.
     pub subnets: usize,
@@ -56,7 +57,7 @@ pub struct Mode {
 pub struct Report {
     /// Always `yuma`.
     pub bench: &'static str,
-    /// Every mode in both states: legacy, yuma3, yuma3+liquid; first then steady.
+    /// Every mode in every state: legacy, yuma3, yuma3+liquid; first, steady, then churn.
     pub modes: Vec<Mode>,
     /// Timed epochs per mode.
     pub runs: usize,
@@ -72,7 +73,7 @@ const MODES: [(&str, bool, bool); 3] =
 /// [`BenchError::Yuma`] if a benchmark subnet refuses to advance a tempo (a bug here).
 pub fn run(config: &Config) -> Result<Report, BenchError> {
     let (runs, subnets) = (config.runs.get(), config.subnets.get());
-    let mut modes = Vec::with_capacity(MODES.len() * 2);
+    let mut modes = Vec::with_capacity(MODES.len() * 3);
     for (name, yuma3, liquid_alpha) in MODES {
         let params = Params { yuma3, liquid_alpha, ..Params::subtensor_defaults() };
         let first: Vec<SubnetState> = (0..subnets as u64).map(subnet).collect();
@@ -82,7 +83,19 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
             epoch(&params, s, EMISSION);
             s.advance_blocks(u64::from(params.tempo))?;
         }
-        for (state, bases) in [("first", &first), ("steady", &steady)] {
+        // Churn: bonds converged over 30 more tempos, then every validator redraws its
+        // weights. Liquid alpha's rates then come from differences inside (0, 1) (a bond above
+        // its new weight), each needing its own exponential: the mode's worst case; a steady
+        // network mostly clamps them (a weight at or below consensus).
+        let mut churn = steady.clone();
+        for (seed, s) in (0u64..).zip(&mut churn) {
+            for _ in 0..30 {
+                epoch(&params, s, EMISSION);
+                s.advance_blocks(u64::from(params.tempo))?;
+            }
+            s.set_weights(weight_rows(seed.wrapping_add(0x5EED)))?;
+        }
+        for (state, bases) in [("first", &first), ("steady", &steady), ("churn", &churn)] {
             let (epoch_us, block_ms) = time_mode(&params, bases, runs);
             modes.push(Mode {
                 all_subnets_ms: block_ms,
@@ -112,15 +125,10 @@ fn subnet(seed: u64) -> SubnetState {
     let stake: Vec<u64> = (0..UIDS)
         .map(|i| if i < VALIDATORS { 1_000_000_000 + next() % 1_000_000_000_000 } else { 0 })
         .collect();
-    let weights = (0..UIDS)
-        .map(|i| {
-            if i < VALIDATORS {
-                (0..UIDS as u16).map(|j| (j, (next() % 65_535) as u16 + 1)).collect()
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    let mut weights: Vec<Vec<(u16, u16)>> = vec![Vec::new(); UIDS];
+    for (i, row) in weight_rows(seed) {
+        weights[usize::from(i)] = row;
+    }
     let init = StateInit {
         current_block: 1_000,
         last_epoch_block: 640,
@@ -134,6 +142,20 @@ fn subnet(seed: u64) -> SubnetState {
     };
     // The inputs are built valid; a failure here is a bug in this benchmark.
     SubnetState::new(init).expect("a valid benchmark subnet")
+}
+
+/// Every validator's row of random weights on every uid.
+fn weight_rows(seed: u64) -> Vec<(u16, Vec<(u16, u16)>)> {
+    let mut x = seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..VALIDATORS as u16)
+        .map(|i| (i, (0..UIDS as u16).map(|j| (j, (next() % 65_535) as u16 + 1)).collect()))
+        .collect()
 }
 
 /// Median time of one epoch on the `bases` in turn, in microseconds, and the time of all of
@@ -161,7 +183,7 @@ mod tests {
     use std::num::NonZeroUsize;
 
     #[test]
-    fn every_mode_in_both_states_with_positive_timings() {
+    fn every_mode_in_every_state_with_positive_timings() {
         let config = Config { runs: NonZeroUsize::MIN, subnets: NonZeroUsize::new(2).unwrap() };
         let report = run(&config).expect("yuma bench");
         assert_eq!(report.bench, "yuma");
@@ -172,10 +194,13 @@ mod tests {
             [
                 ("legacy", "first"),
                 ("legacy", "steady"),
+                ("legacy", "churn"),
                 ("yuma3", "first"),
                 ("yuma3", "steady"),
+                ("yuma3", "churn"),
                 ("yuma3+liquid", "first"),
                 ("yuma3+liquid", "steady"),
+                ("yuma3+liquid", "churn"),
             ]
         );
         for m in &report.modes {
@@ -185,7 +210,7 @@ mod tests {
         }
         // The shape docs/BENCHMARKS.md and scripts read.
         let json = serde_json::to_value(&report).expect("serialize");
-        assert_eq!(json["modes"][5]["mode"], "yuma3+liquid");
+        assert_eq!(json["modes"][8]["mode"], "yuma3+liquid");
         assert_eq!(json["modes"][0]["goal_per_subnet_ms"], 1.0);
     }
 }

@@ -7,6 +7,7 @@ import {
 } from './ui.mjs';
 import { heatmap, lineChart, toAlx } from './charts.mjs';
 import { accountHistory, contributionEarnings, contributionTimeline } from './history.mjs';
+import { rewardSections } from './rewards.mjs';
 import { accountProof, blockProof, txProof } from './verify.mjs';
 
 const connection = document.getElementById('connection');
@@ -115,10 +116,12 @@ async function accountPage(address) {
       ['address', a.address, 'hash'], ['balance', alx(a.account.balance)],
       ['bonded stake', alx(a.account.bonded)], ['unbonding', alx(a.account.unbonding)],
       ['next nonce', a.next_nonce],
-      ['claimable rewards', alx(rewards?.claimable)], ['earned in all', alx(rewards?.earned)],
+      ['claimable rewards', alx(rewards?.claimable)],
+      ['staking accrued', alx(rewards?.staking_accrued)], ['earned in all', alx(rewards?.earned)],
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
     ]),
     accountProof(a, address),
+    ...rewardSections(rewards),
     await accountHistory(a.address));
 }
 

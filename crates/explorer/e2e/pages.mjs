@@ -134,6 +134,12 @@ await phone.close();
 
 // Contrast (WCAG AA, 4.5:1 for text) of every kind of text on a page with all of them.
 await open(`account/${status.validators[0]}`, 'account');
+// The validator is bonded to itself: its delegation and what it accrued are listed.
+const rewardsShown = await page.evaluate(() => [...document.querySelectorAll('main h2')].map((h) => h.textContent));
+if (!rewardsShown.includes('Delegations')) fail(`the validator's page lists no delegation: ${JSON.stringify(rewardsShown)}`);
+if (!(await page.evaluate(() => document.querySelector('main').textContent.includes('staking accrued')))) {
+  fail('the account page does not show the staking accrued');
+}
 const contrast = await page.evaluate(() => {
   const rgb = (c) => c.match(/[\d.]+/g).map(Number);
   const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
@@ -235,7 +241,7 @@ for (const [route, shot] of pages) {
 }
 const assets = {};
 for (const path of ['/', '/assets/app.js', '/assets/ui.mjs', '/assets/light.mjs', '/assets/verify.mjs',
-  '/assets/charts.mjs', '/assets/history.mjs', '/assets/style.css', '/assets/vendor/uplot/uPlot.iife.min.js',
+  '/assets/charts.mjs', '/assets/history.mjs', '/assets/rewards.mjs', '/assets/style.css', '/assets/vendor/uplot/uPlot.iife.min.js',
   '/assets/vendor/uplot/uPlot.min.css']) {
   assets[path] = (await (await fetch(`${base}${path}`)).arrayBuffer()).byteLength;
 }

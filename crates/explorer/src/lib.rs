@@ -13,6 +13,7 @@
 //! | `/assets/verify.mjs` | the "verify" buttons: proofs checked in the browser |
 //! | `/assets/charts.mjs` | line charts (with their data as tables) and the weights heatmap |
 //! | `/assets/history.mjs` | an account's history; a contribution's earnings and credited answers |
+//! | `/assets/rewards.mjs` | an account's rewards by source, delegations and per epoch |
 //! | `/assets/style.css` | the styles |
 //! | `/assets/vendor/uplot/…` | uPlot 1.6.32 (MIT), unmodified, with its `LICENSE` |
 //!
@@ -43,6 +44,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/verify.mjs", include_str!("../assets/verify.mjs"), JS),
     ("/assets/charts.mjs", include_str!("../assets/charts.mjs"), JS),
     ("/assets/history.mjs", include_str!("../assets/history.mjs"), JS),
+    ("/assets/rewards.mjs", include_str!("../assets/rewards.mjs"), JS),
     ("/assets/style.css", include_str!("../assets/style.css"), CSS),
     // uPlot 1.6.32 (MIT, from npm's `uplot` package, unmodified): the charts.
     (

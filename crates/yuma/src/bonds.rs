@@ -19,8 +19,8 @@
 use crate::{
     Params,
     fixed_point::{
-        Divisor, ONE, U16_ONE, ZERO, div, div64, exp_clamped_all, from_u16_proportion, mul,
-        normalize,
+        Divisor, ONE, U16_ONE, ZERO, div, div64, exp_clamped, exp_clamped_all, from_u16_proportion,
+        mul, normalize,
     },
     sparse::{self, Sparse},
 };
@@ -77,16 +77,35 @@ struct LiquidRates {
     high: I32F32,
     /// `−steepness / 100`.
     slope: I32F32,
+    /// The exponents of the clamped differences 0 and 1, with their rates: most entries of a
+    /// real epoch clamp (a weight below consensus gives 0), so their rate is computed once.
+    clamped: [(I32F32, I32F32); 2],
 }
 
 impl LiquidRates {
     fn new(params: &Params) -> Self {
         let steepness = I32F32::saturating_from_num(params.alpha_sigmoid_steepness);
-        Self {
+        let mut rates = Self {
             low: from_u16_proportion(params.alpha_low),
             high: from_u16_proportion(params.alpha_high),
             slope: steepness.saturating_div(I32F32::saturating_from_num(-100)),
-        }
+            clamped: [(ZERO, ZERO); 2],
+        };
+        rates.clamped = [ZERO, ONE].map(|diff| {
+            let x = rates.exponent_of(diff);
+            (x, rates.alpha(exp_clamped(x)))
+        });
+        rates
+    }
+
+    /// The rate of an exponent both clamped differences share, if it is one of theirs.
+    fn known(&self, exponent: I32F32) -> Option<I32F32> {
+        self.clamped.iter().find(|(x, _)| *x == exponent).map(|(_, alpha)| *alpha)
+    }
+
+    fn exponent_of(&self, diff: I32F32) -> I32F32 {
+        let half = I32F32::from_bits(1 << 31);
+        mul(self.slope, diff.saturating_sub(half))
     }
 
     /// The exponent of an entry's sigmoid, from its consensus, weight and bond.
@@ -97,8 +116,7 @@ impl LiquidRates {
         } else {
             clamp(bond.saturating_sub(weight))
         };
-        let half = I32F32::from_bits(1 << 31);
-        mul(self.slope, diff.saturating_sub(half))
+        self.exponent_of(diff)
     }
 
     /// The rate from `e^exponent`.
@@ -146,15 +164,17 @@ fn ema_liquid(
                 // Only entries of `W̃` survive.
                 return Vec::new();
             }
+            // Only columns of `W̃` are read back (a bond without a weight does not survive),
+            // so only their rates are needed.
             used.fill(false);
-            for &(j, _) in w_row.iter().chain(b_row) {
+            for &(j, _) in w_row {
                 if let Some(u) = used.get_mut(usize::from(j)) {
                     *u = true;
                 }
             }
             // The scan visits every column (it decides which entries a column sees); the
             // rate, an exponential, is computed only where an entry will read it, all the
-            // row's exponentials together.
+            // row's exponentials together; a clamped difference's rate is known already.
             let (mut wp, mut bp) = (0, 0);
             needed.clear();
             exps.clear();
@@ -162,8 +182,14 @@ fn ema_liquid(
                 let w = scan_to(w_row, &mut wp, sparse::column(j));
                 let b = scan_to(b_row, &mut bp, sparse::column(j));
                 if u {
-                    needed.push(j);
-                    exps.push(rates.exponent(c, w, b));
+                    let x = rates.exponent(c, w, b);
+                    match (rates.known(x), alphas.get_mut(j)) {
+                        (Some(known), Some(alpha)) => *alpha = known,
+                        _ => {
+                            needed.push(j);
+                            exps.push(x);
+                        }
+                    }
                 }
             }
             exp_clamped_all(&mut exps);
