@@ -37,6 +37,7 @@
 //! | GET  | `/api/subnets[/{id or name}]` | subnets: spec, owner, pending emission, epochs |
 //! | GET  | `/api/subnets/{id}/metagraph` | every uid: kind, stake, permit, Yuma results |
 //! | GET  | `/api/subnets/{id}/epochs` | the kept epochs: owner and per-uid emission |
+//! | GET  | `/api/subnets/{id}/evals` | sealed evaluation sets: commitments, and the reveals made |
 //! | GET  | `/api/subnets/{id}/weights/{uid}` | the weights a uid last revealed |
 //! | GET  | `/api/subnets/{id}/commits/{uid}` | a uid's outstanding weight commit (404: none) |
 //! | GET  | `/metrics` | Prometheus text |
@@ -190,6 +191,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/subnets/{id}", get(subnets::show))
         .route("/api/subnets/{id}/metagraph", get(subnets::metagraph))
         .route("/api/subnets/{id}/epochs", get(subnets::epochs))
+        .route("/api/subnets/{id}/evals", get(subnets::evals))
         .route("/api/subnets/{id}/weights/{uid}", get(subnets::weights))
         .route("/api/subnets/{id}/commits/{uid}", get(subnets::commit))
         .route("/api/blobs", post(blobs::post).layer(DefaultBodyLimit::disable()))

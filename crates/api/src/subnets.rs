@@ -1,15 +1,16 @@
-//! `/api/subnets…`: subnets, their metagraphs, epoch history, weights and outstanding commits,
+//! `/api/subnets…`: subnets, their metagraphs, epoch history, weights, outstanding commits and
+//! sealed evaluation sets,
 //! read from the committed state.
 //!
 //! Every answer is bounded by the chain's own limits: at most `SUBNETS_MAX` subnets,
-//! `UIDS_MAX` neurons per metagraph, `SUBNET_EPOCHS_KEPT` epochs and `UIDS_MAX` weights per
-//! row, so none of these listings needs paging.
+//! `UIDS_MAX` neurons per metagraph, `SUBNET_EPOCHS_KEPT` epochs, `UIDS_MAX` weights per
+//! row and 16 evaluation seals, so none of these listings needs paging.
 
 use crate::{ApiError, ApiState};
 use alx_state::State as ChainState;
 use alx_types::subnet::{SUBNET_NAME_LEN_MAX, SubnetId, Uid};
 use alx_types::subnet_api::{
-    MetagraphJson, PendingCommitJson, SubnetEpochJson, SubnetJson, WeightsRowJson,
+    EvalSealJson, MetagraphJson, PendingCommitJson, SubnetEpochJson, SubnetJson, WeightsRowJson,
 };
 use axum::{
     Json,
@@ -100,6 +101,27 @@ pub(crate) async fn epochs(
     let committed = s.chain.committed();
     let subnet = find_subnet(&committed.state, &id)?;
     Ok(Json(committed.state.subnet_epochs(subnet.id)?))
+}
+
+pub(crate) async fn evals(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<EvalSealJson>> {
+    let committed = s.chain.committed();
+    let subnet = find_subnet(&committed.state, &id)?;
+    let seals = committed.state.eval_seals(subnet.id)?;
+    Ok(Json(
+        seals
+            .into_iter()
+            .map(|(seal, e)| EvalSealJson {
+                seal,
+                commitment: e.commitment,
+                sealed_at: e.sealed_at,
+                revealed_at: e.revealed.map(|(at, _)| at),
+                content: e.revealed.map(|(_, c)| c),
+            })
+            .collect(),
+    ))
 }
 
 pub(crate) async fn weights(

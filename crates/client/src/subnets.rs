@@ -4,7 +4,7 @@
 use crate::{Client, ClientError};
 use alx_types::subnet::Uid;
 use alx_types::subnet_api::{
-    MetagraphJson, PendingCommitJson, SubnetEpochJson, SubnetJson, WeightsRowJson,
+    EvalSealJson, MetagraphJson, PendingCommitJson, SubnetEpochJson, SubnetJson, WeightsRowJson,
 };
 
 impl Client {
@@ -26,6 +26,11 @@ impl Client {
     /// `GET /api/subnets/{id or name}/epochs`: the kept epochs, oldest first.
     pub fn subnet_epochs(&self, id: &str) -> Result<Vec<SubnetEpochJson>, ClientError> {
         self.get(&format!("/api/subnets/{}/epochs", segment(id)))
+    }
+
+    /// `GET /api/subnets/{id or name}/evals`: the kept evaluation seals, by number.
+    pub fn subnet_evals(&self, id: &str) -> Result<Vec<EvalSealJson>, ClientError> {
+        self.get(&format!("/api/subnets/{}/evals", segment(id)))
     }
 
     /// `GET /api/subnets/{id or name}/weights/{uid}`: the weights `uid` last revealed.

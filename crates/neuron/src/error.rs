@@ -154,6 +154,19 @@ pub enum NeuronError {
     /// The subnet's datanet versions hold no approved text to score models on.
     #[error("the subnet's datanet versions have no approved text to evaluate on")]
     NoHeldOut,
+    /// A miner registered after the subnet's latest evaluation set was revealed: its model may
+    /// have been trained on it, so it waits for the next set (weight 0 until then).
+    #[error(
+        "uid {uid} registered at block {registered_at}, after the latest evaluation set was revealed (block {revealed_at})"
+    )]
+    NotYetEvaluable {
+        /// The uid.
+        uid: Uid,
+        /// Its registration.
+        registered_at: u64,
+        /// The latest reveal.
+        revealed_at: u64,
+    },
     /// A file of the weights store (or a miner's weights) could not be read or written.
     #[error("cannot use {path}")]
     Io {
@@ -198,6 +211,7 @@ impl NeuronError {
             Self::BadWeights { .. } => "bad_weights",
             Self::NothingToReveal { .. } => "nothing_to_reveal",
             Self::NoHeldOut => "no_held_out_data",
+            Self::NotYetEvaluable { .. } => "not_yet_evaluable",
             Self::Model(_) => "model_error",
             Self::MissingModel { .. } => "missing_model",
             Self::MissingWeights { .. } => "missing_weights",
@@ -272,6 +286,9 @@ impl NeuronError {
             ),
             Self::NoHeldOut => "contribute to the datanet and publish a version, then create a \
                  subnet naming it"
+                .into(),
+            Self::NotYetEvaluable { .. } => "the subnet's owner reveals a new sealed set \
+                 (`alx subnet reveal-eval`); the miner is scored from then on"
                 .into(),
             Self::Io { .. } => "check the path's permissions and free space".into(),
             Self::BadStoreFile { path, .. } => format!(

@@ -228,8 +228,11 @@ impl World {
                 self.commits.remove(&uid);
                 self.rows.insert(uid, dests.iter().copied().zip(values.iter().copied()).collect());
             }
-            SubnetOp::Create(_) | SubnetOp::SetLiquidAlpha { .. } => {
-                unreachable!("neurons create no subnets and set no hyperparameters")
+            SubnetOp::Create(_)
+            | SubnetOp::SetLiquidAlpha { .. }
+            | SubnetOp::SealEval { .. }
+            | SubnetOp::RevealEval { .. } => {
+                unreachable!("neurons create no subnets, set no hyperparameters, seal no sets")
             }
         }
         Ok(())

@@ -2,11 +2,15 @@
 //! versions, as nats per byte (tokenizer-independent) and, where the split has question/answer
 //! pairs, as task accuracy ([`crate::qa`]), turned into weights.
 //!
-//! Held-out split: the approved contributions of each named version whose content hash starts
-//! with a byte divisible by 5 (a fifth of them, fixed by content, the same for every validator
-//! and unknown to nobody, but not chosen by the miner); a version where that picks nothing is
-//! evaluated whole. Miners may train on anything, so what the split buys is comparability, not
-//! secrecy: every validator scores the same text and asks the same questions. A text, markdown
+//! What is scored: the subnet's latest **sealed evaluation set** once its owner has revealed
+//! one (docs/design/evaluation.md): a set committed on chain while private and published a
+//! subnet epoch or more later. A miner's model is fixed when its uid registers, so a set
+//! revealed after that is one the model cannot have been trained on; a miner registered after
+//! the latest reveal is not scored (weight 0) until the next set. Before a subnet's first
+//! reveal, the public held-out split: the approved contributions of each named version whose
+//! content hash starts with a byte divisible by 5 (a fifth of them, fixed by content, the same
+//! for every validator); a version where that picks nothing is evaluated whole. Miners may
+//! train on that split, so it buys comparability, not secrecy. A text, markdown
 //! or code contribution is one text; a JSONL one gives a text per line and its
 //! question/answer pairs (see [`crate::qa`] for the line format). Only the first pairs, in
 //! version, contribution and line order, are asked (`questions_max`).
@@ -28,7 +32,7 @@ use crate::{
 use alx_client::Client;
 use alx_model::{Adapter, Model, PerplexityConfig};
 use alx_types::{
-    datanet::MediaType,
+    datanet::{ContentRef, MediaType},
     model::ModelSpec,
     subnet_api::{NeuronJson, SubnetJson},
 };
@@ -87,8 +91,8 @@ pub struct HeldOut {
     pub pairs: Vec<QaPair>,
 }
 
-/// The held-out split of `subnet`, from the node's blob store, with at most `questions_max`
-/// pairs.
+/// The public held-out split of `subnet`, from the node's blob store, with at most
+/// `questions_max` pairs.
 pub fn held_out(
     client: &Client,
     subnet: &SubnetJson,
@@ -104,25 +108,55 @@ pub fn held_out(
         let held: Vec<_> = approved.iter().filter(|c| c.content.hash.0[0] % 5 == 0).collect();
         let chosen: Vec<_> = if held.is_empty() { approved.iter().collect() } else { held };
         for c in chosen {
-            let (_, body) = client.get_blob(&c.content.hash)?;
-            let mut bytes = Vec::new();
-            body.take(BLOB_BYTES_MAX).read_to_end(&mut bytes).map_err(|source| {
-                NeuronError::Io { path: format!("blob {}", c.content.hash).into(), source }
-            })?;
-            // Contributions are stored as UTF-8 text (the datanet ingest rules); a lying node
-            // gets its bad bytes replaced, not a panic.
-            let text = String::from_utf8_lossy(&bytes);
-            if c.content.media_type != MediaType::Jsonl {
-                held_out.texts.push(text.into_owned());
-                continue;
-            }
-            let lines = qa::json_lines(&text);
-            held_out.texts.extend(lines.texts);
-            let room = questions_max.saturating_sub(held_out.pairs.len());
-            held_out.pairs.extend(lines.pairs.into_iter().take(room));
+            read_into(client, &c.content, questions_max, &mut held_out)?;
         }
     }
     Ok(held_out)
+}
+
+/// The subnet's latest revealed evaluation set, if it has one: the block it was revealed at
+/// and what it holds (at most `questions_max` pairs).
+pub fn sealed_set(
+    client: &Client,
+    subnet: &SubnetJson,
+    questions_max: usize,
+) -> Result<Option<(u64, HeldOut)>, NeuronError> {
+    let latest = client
+        .subnet_evals(&subnet.id.to_string())?
+        .into_iter()
+        .filter_map(|e| Some((e.revealed_at?, e.content?)))
+        .max_by_key(|(at, _)| *at);
+    let Some((at, content)) = latest else { return Ok(None) };
+    let mut set = HeldOut::default();
+    read_into(client, &content, questions_max, &mut set)?;
+    Ok(Some((at.0, set)))
+}
+
+/// Adds a blob's texts and pairs (a JSONL blob's lines, any other blob as one text).
+fn read_into(
+    client: &Client,
+    content: &ContentRef,
+    questions_max: usize,
+    held_out: &mut HeldOut,
+) -> Result<(), NeuronError> {
+    let (_, body) = client.get_blob(&content.hash)?;
+    let mut bytes = Vec::new();
+    body.take(BLOB_BYTES_MAX).read_to_end(&mut bytes).map_err(|source| NeuronError::Io {
+        path: format!("blob {}", content.hash).into(),
+        source,
+    })?;
+    // Contributions are stored as UTF-8 text (the datanet ingest rules); a lying node gets its
+    // bad bytes replaced, not a panic.
+    let text = String::from_utf8_lossy(&bytes);
+    if content.media_type != MediaType::Jsonl {
+        held_out.texts.push(text.into_owned());
+        return Ok(());
+    }
+    let lines = qa::json_lines(&text);
+    held_out.texts.extend(lines.texts);
+    let room = questions_max.saturating_sub(held_out.pairs.len());
+    held_out.pairs.extend(lines.pairs.into_iter().take(room));
+    Ok(())
 }
 
 /// A model's score on the held-out split.
@@ -200,6 +234,19 @@ pub fn weights(scores: &[Option<Score>]) -> Vec<u16> {
         .collect()
 }
 
+/// Refuses to score a miner on a set revealed at or after its registration (its model could
+/// have been trained on it).
+pub fn check_evaluable(revealed_at: Option<u64>, miner: &NeuronJson) -> Result<(), NeuronError> {
+    match revealed_at {
+        Some(at) if miner.registered_at.0 >= at => Err(NeuronError::NotYetEvaluable {
+            uid: miner.uid,
+            registered_at: miner.registered_at.0,
+            revealed_at: at,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What [`HeldOutScorer`] scores with.
 #[derive(Clone, Copy, Debug)]
 pub struct HeldOutConfig {
@@ -216,6 +263,8 @@ pub struct HeldOutScorer<M> {
     models: M,
     config: HeldOutConfig,
     held_out: HeldOut,
+    /// The block the scored set was revealed at (`None`: the public split).
+    revealed_at: Option<u64>,
 }
 
 impl<M> std::fmt::Debug for HeldOutScorer<M> {
@@ -227,13 +276,17 @@ impl<M> std::fmt::Debug for HeldOutScorer<M> {
 impl<M: ModelSource> HeldOutScorer<M> {
     /// A scorer reading the split through `client` and the models from `models`.
     pub fn new(client: Client, models: M, config: HeldOutConfig) -> Self {
-        Self { client, models, config, held_out: HeldOut::default() }
+        Self { client, models, config, held_out: HeldOut::default(), revealed_at: None }
     }
 }
 
 impl<M: ModelSource> Scorer for HeldOutScorer<M> {
     fn prepare(&mut self, subnet: &SubnetJson) -> Result<(), NeuronError> {
-        self.held_out = held_out(&self.client, subnet, self.config.eval_questions)?;
+        let questions = self.config.eval_questions;
+        (self.revealed_at, self.held_out) = match sealed_set(&self.client, subnet, questions)? {
+            Some((at, set)) => (Some(at), set),
+            None => (None, held_out(&self.client, subnet, questions)?),
+        };
         if self.held_out.texts.is_empty() {
             return Err(NeuronError::NoHeldOut);
         }
@@ -241,6 +294,7 @@ impl<M: ModelSource> Scorer for HeldOutScorer<M> {
     }
 
     fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError> {
+        check_evaluable(self.revealed_at, miner)?;
         let model = miner.model.ok_or(NeuronError::MissingModel { uid: miner.uid })?;
         let spec = self.client.model(&model.to_string())?.spec;
         let weights = self.models.model(&spec)?.ok_or_else(|| NeuronError::MissingWeights {

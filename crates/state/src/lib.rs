@@ -35,6 +35,7 @@ pub mod staking_pools;
 pub mod staking_rewards;
 mod state;
 mod subnet_epoch;
+mod subnet_evals;
 mod subnet_hyper;
 mod subnet_records;
 mod subnet_views;
@@ -56,6 +57,7 @@ pub use model_records::{ApiKey, Model, Rewards, prepaid_key, rewards_key};
 pub use reward_ledger::{REWARD_EPOCHS_KEPT, SourceLine, SourceRecord};
 pub use staking_pools::{Accrued, PoolRecord, apportion};
 pub use state::{CorruptState, State};
+pub use subnet_evals::{EVALS_REVEALED_KEPT, EvalSeal};
 pub use withheld::DemandRecord;
 
 #[cfg(test)]
@@ -85,6 +87,7 @@ mod tests {
             include_str!("subnet_hyper.rs"),
             include_str!("state.rs"),
             include_str!("subnet_epoch.rs"),
+            include_str!("subnet_evals.rs"),
             include_str!("subnet_records.rs"),
             include_str!("subnet_views.rs"),
             include_str!("subnets.rs"),

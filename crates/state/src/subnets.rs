@@ -86,6 +86,12 @@ impl State {
                 };
                 self.set_liquid_alpha(who, *subnet, wanted)
             }
+            SubnetOp::SealEval { subnet, commitment } => {
+                self.seal_eval(height, who, *subnet, *commitment)
+            }
+            SubnetOp::RevealEval { subnet, seal, salt, content } => {
+                self.reveal_eval(height, who, *subnet, (*seal, salt, *content))
+            }
         }
     }
 

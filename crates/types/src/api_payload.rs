@@ -251,6 +251,27 @@ pub enum PayloadJson {
         #[serde(with = "crate::hash::serde_hex")]
         salt: Hash,
     },
+    /// See [`SubnetOp::SealEval`].
+    SubnetSealEval {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The commitment (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        commitment: Hash,
+    },
+    /// See [`SubnetOp::RevealEval`].
+    SubnetRevealEval {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The seal's number.
+        seal: u64,
+        /// The commitment's salt (hex).
+        #[serde(with = "crate::hash::serde_hex")]
+        salt: Hash,
+        /// The set.
+        #[serde(flatten)]
+        content: ContentRef,
+    },
     /// See [`StakingOp::SetCommission`].
     StakingSetCommission {
         /// Basis points of the validator's share.
@@ -368,6 +389,15 @@ impl From<&Payload> for PayloadJson {
                         salt: commonware_cryptography::sha256::Digest(*salt),
                     }
                 }
+                SubnetOp::SealEval { subnet, commitment } => {
+                    Self::SubnetSealEval { subnet: *subnet, commitment: *commitment }
+                }
+                SubnetOp::RevealEval { subnet, seal, salt, content } => Self::SubnetRevealEval {
+                    subnet: *subnet,
+                    seal: *seal,
+                    salt: commonware_cryptography::sha256::Digest(*salt),
+                    content: *content,
+                },
                 SubnetOp::SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high } => {
                     Self::SubnetSetLiquidAlpha {
                         subnet: *subnet,

@@ -96,7 +96,7 @@ pub enum MediaType {
 impl MediaType {
     const ALL: [Self; 4] = [Self::Text, Self::Markdown, Self::Jsonl, Self::Code];
 
-    const fn tag(self) -> u8 {
+    pub(crate) const fn tag(self) -> u8 {
         self as u8
     }
 }

@@ -228,6 +228,15 @@ error_codes! {
     RedelegateToSelf = 73, "redelegate_to_self";
     /// The account already delegates to 16 validators. Fee charged.
     TooManyDelegations = 74, "too_many_delegations";
+    /// The subnet holds 8 evaluation sets sealed and not revealed already. Fee charged.
+    TooManySeals = 75, "too_many_seals";
+    /// No sealed, unrevealed evaluation set has that number. Fee charged.
+    UnknownSeal = 76, "unknown_seal";
+    /// An evaluation set revealed in the subnet epoch it was sealed in (it must be sealed
+    /// an epoch ahead). Fee charged.
+    EvalRevealTooEarly = 77, "eval_reveal_too_early";
+    /// An evaluation set that is not a `text` or `jsonl` blob of 1 byte to 64 MiB. Fee charged.
+    BadEvalContent = 78, "bad_eval_content";
 }
 
 impl ErrorCode {

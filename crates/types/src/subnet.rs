@@ -11,7 +11,15 @@
 //!          | 4 RevealWeights { subnet, dests, values, salt } the weights behind the commit
 //!          | 5 SetLiquidAlpha { subnet, enabled, alpha_low, alpha_high }
 //!                                                      the owner's liquid-alpha hyperparameters
+//!          | 6 SealEval { subnet, commitment }           the owner commits to a private eval set
+//!          | 7 RevealEval { subnet, seal, salt, content } the set, published (a blob)
 //! ```
+//!
+//! Sealed evaluation sets (docs/design/evaluation.md): the owner commits to an evaluation set
+//! it keeps private, [`eval_commitment`] of its content and a salt, and reveals it in a later
+//! subnet epoch. A miner's model is fixed when its uid registers (a model's weights never
+//! change), so a set revealed after a miner registered is one its model cannot have been
+//! trained on: validators score each miner on the latest such set.
 //!
 //! The commit of a reveal is [`weights_commit`]:
 //!
@@ -164,6 +172,50 @@ pub enum SubnetOp {
         /// Highest rate (`x / 65535`), at least `ALPHA_MIN`; ignored when turning it off.
         alpha_high: u16,
     },
+    /// Commit to a private evaluation set (the subnet's owner; at most
+    /// [`EVAL_SEALS_PENDING_MAX`] sealed and not revealed).
+    SealEval {
+        /// The subnet.
+        subnet: SubnetId,
+        /// [`eval_commitment`] of the set.
+        commitment: Hash,
+    },
+    /// Publish a sealed set (the owner, in a subnet epoch after the seal's): its bytes must be
+    /// the blob `content` names, and they are public from now on.
+    RevealEval {
+        /// The subnet.
+        subnet: SubnetId,
+        /// The seal's number in the subnet.
+        seal: u64,
+        /// The salt of the commitment.
+        salt: Salt,
+        /// The set: a `text` or `jsonl` blob (question/answer pairs, as a datanet's).
+        content: crate::datanet::ContentRef,
+    },
+}
+
+/// Most evaluation sets a subnet may hold sealed and not revealed.
+pub const EVAL_SEALS_PENDING_MAX: usize = 8;
+/// Namespace of evaluation commitments.
+pub const NAMESPACE_EVAL: &[u8] = b"_ALX_EVAL";
+
+/// The commitment to an evaluation set:
+/// `SHA-256("_ALX_EVAL" ‖ subnet (u64 BE) ‖ salt (32) ‖ BLAKE3 hash (32) ‖ size (u64 BE) ‖ media
+/// type tag)`. The salt keeps a guessable set hidden until its reveal.
+#[must_use]
+pub fn eval_commitment(
+    subnet: SubnetId,
+    salt: &Salt,
+    content: &crate::datanet::ContentRef,
+) -> Hash {
+    sha256(&[
+        NAMESPACE_EVAL,
+        &subnet.0.to_be_bytes(),
+        salt,
+        &content.hash.0,
+        &content.size.to_be_bytes(),
+        &[content.media_type.tag()],
+    ])
 }
 
 impl SubnetOp {
@@ -177,6 +229,8 @@ impl SubnetOp {
             Self::CommitWeights { .. } => "subnet_commit_weights",
             Self::RevealWeights { .. } => "subnet_reveal_weights",
             Self::SetLiquidAlpha { .. } => "subnet_set_liquid_alpha",
+            Self::SealEval { .. } => "subnet_seal_eval",
+            Self::RevealEval { .. } => "subnet_reveal_eval",
         }
     }
 }

@@ -145,3 +145,19 @@ pub struct PendingCommitJson {
     /// The subnet epoch it was made in; it may be revealed only in the next.
     pub epoch: u64,
 }
+
+/// `GET /api/subnets/{id}/evals`: a sealed evaluation set, and its reveal once made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalSealJson {
+    /// Its number in the subnet.
+    pub seal: u64,
+    /// The commitment (hex).
+    #[serde(with = "crate::hash::serde_hex")]
+    pub commitment: crate::Hash,
+    /// The height it was sealed at.
+    pub sealed_at: Height,
+    /// The height it was revealed at (`null`: still sealed).
+    pub revealed_at: Option<Height>,
+    /// The revealed set's blob.
+    pub content: Option<crate::datanet::ContentRef>,
+}

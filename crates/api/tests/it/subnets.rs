@@ -208,6 +208,7 @@ fn subnet_endpoints_are_in_the_openapi_document() {
         "/api/subnets/{id}",
         "/api/subnets/{id}/metagraph",
         "/api/subnets/{id}/epochs",
+        "/api/subnets/{id}/evals",
         "/api/subnets/{id}/weights/{uid}",
         "/api/subnets/{id}/commits/{uid}",
     ] {

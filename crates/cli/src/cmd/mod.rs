@@ -31,6 +31,7 @@ pub(crate) mod sample;
 pub(crate) mod stake;
 pub(crate) mod status;
 pub(crate) mod subnet;
+pub(crate) mod subnet_eval;
 pub(crate) mod subnet_table;
 pub(crate) mod up;
 pub(crate) mod usage;

@@ -58,6 +58,40 @@ pub(crate) enum SubnetCommand {
         #[command(flatten)]
         opts: TxOptions,
     },
+    /// Seal a private evaluation set (subnet owner): commit to a `.jsonl` (question/answer
+    /// lines) or text file on chain while keeping it private; reveal it from the next subnet
+    /// epoch on. Validators score each miner on the latest set revealed after it registered,
+    /// which its model cannot have been trained on. The salt is saved in HOME/evals.
+    SealEval {
+        /// Id or name.
+        subnet: String,
+        /// The set: a `.jsonl` file of {"question", "answer"} lines, or text.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The subnet owner's key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Publish a sealed evaluation set (uploads it, then reveals it on chain).
+    RevealEval {
+        /// Id or name.
+        subnet: String,
+        /// The seal's number (`alx subnet evals SUBNET`).
+        #[arg(long)]
+        seal: u64,
+        /// The subnet owner's key.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// A subnet's evaluation sets: sealed, and revealed with their blobs.
+    Evals {
+        /// Id or name.
+        subnet: String,
+    },
     /// Turn liquid alpha on (subnet owner, Yuma3 subnets): each bond follows its weight at a
     /// rate between --low and --high (x / 65535; subtensor's range: 1638 ≤ low ≤ high), faster
     /// where a validator's weight departs from consensus. `--off` turns it off.
@@ -224,6 +258,13 @@ fn dispatch(g: &Globals, cmd: SubnetCommand) -> anyhow::Result<()> {
             let sent = wallet::send(g, &from, opts.fee, Payload::Subnet(op), !opts.no_wait)?;
             registered(g, "subnet register-validator", &s, &from, sent)
         }
+        SubnetCommand::SealEval { subnet, file, from, opts } => {
+            super::subnet_eval::seal(g, &find(&client, &subnet)?.id, &file, &from, &opts)
+        }
+        SubnetCommand::RevealEval { subnet, seal, from, opts } => {
+            super::subnet_eval::reveal(g, &find(&client, &subnet)?.id, seal, &from, &opts)
+        }
+        SubnetCommand::Evals { subnet } => super::subnet_eval::list(g, &find(&client, &subnet)?.id),
         SubnetCommand::SetLiquidAlpha { subnet, from, low, high, off, opts } => {
             let s = find(&client, &subnet)?;
             let op = SubnetOp::SetLiquidAlpha {

@@ -9,6 +9,7 @@ mod crash;
 mod datanet;
 mod disputes;
 mod emission;
+mod evals;
 mod explorer;
 mod finetune;
 mod flows;

@@ -10,6 +10,7 @@ mod properties;
 mod scenarios;
 mod self_dealing;
 mod staking;
+mod subnet_evals;
 mod subnet_refusals;
 mod subnets;
 mod usage;

@@ -7,12 +7,12 @@ use super::{
 };
 use crate::{
     Amount, Hash,
-    datanet::{DatanetId, read_count, read_str, str_bytes, write_str},
+    datanet::{ContentRef, DatanetId, read_count, read_str, str_bytes, write_str},
     model::{DatanetVersionRef, ModelId},
 };
 use bytes::BufMut;
 use commonware_codec::{
-    Buf, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
+    Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt as _, Write,
 };
 
 fn read_bool(buf: &mut impl Buf) -> Result<bool, CodecError> {
@@ -134,6 +134,18 @@ impl Write for SubnetOp {
                 buf.put_u16(*alpha_low);
                 buf.put_u16(*alpha_high);
             }
+            Self::SealEval { subnet, commitment } => {
+                buf.put_u8(6);
+                subnet.write(buf);
+                commitment.write(buf);
+            }
+            Self::RevealEval { subnet, seal, salt, content } => {
+                buf.put_u8(7);
+                subnet.write(buf);
+                seal.write(buf);
+                buf.put_slice(salt);
+                content.write(buf);
+            }
         }
     }
 }
@@ -149,6 +161,8 @@ impl EncodeSize for SubnetOp {
                 u64::SIZE + u16_list_size(dests) + u16_list_size(values) + 32
             }
             Self::SetLiquidAlpha { .. } => u64::SIZE + 1 + 2 + 2,
+            Self::SealEval { .. } => u64::SIZE + Hash::SIZE,
+            Self::RevealEval { .. } => 2 * u64::SIZE + 32 + ContentRef::SIZE,
         }
     }
 }
@@ -169,11 +183,7 @@ impl Read for SubnetOp {
                 let subnet = SubnetId::read(buf)?;
                 let dests = read_u16_list(buf)?;
                 let values = read_u16_list(buf)?;
-                let mut salt = [0u8; 32];
-                if buf.remaining() < salt.len() {
-                    return Err(CodecError::EndOfBuffer);
-                }
-                buf.copy_to_slice(&mut salt);
+                let salt = read_salt(buf)?;
                 Self::RevealWeights { subnet, dests, values, salt }
             }
             5 => Self::SetLiquidAlpha {
@@ -182,7 +192,23 @@ impl Read for SubnetOp {
                 alpha_low: u16::read(buf)?,
                 alpha_high: u16::read(buf)?,
             },
+            6 => Self::SealEval { subnet: SubnetId::read(buf)?, commitment: Hash::read(buf)? },
+            7 => {
+                let subnet = SubnetId::read(buf)?;
+                let seal = u64::read(buf)?;
+                let salt = read_salt(buf)?;
+                Self::RevealEval { subnet, seal, salt, content: ContentRef::read(buf)? }
+            }
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
+}
+
+fn read_salt(buf: &mut impl Buf) -> Result<[u8; 32], CodecError> {
+    let mut salt = [0u8; 32];
+    if buf.remaining() < salt.len() {
+        return Err(CodecError::EndOfBuffer);
+    }
+    buf.copy_to_slice(&mut salt);
+    Ok(salt)
 }
