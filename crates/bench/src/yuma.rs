@@ -85,7 +85,7 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
         }
         // Churn: bonds converged over 30 more tempos, then every validator redraws its
         // weights. Liquid alpha's rates then come from differences inside (0, 1) (a bond above
-        // its new weight), each needing its own exponential: the mode's worst case; a steady
+        // its new weight), each needing its own exponential: the mode's hard case; a steady
         // network mostly clamps them (a weight at or below consensus).
         let mut churn = steady.clone();
         for (seed, s) in (0u64..).zip(&mut churn) {

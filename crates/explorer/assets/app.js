@@ -117,7 +117,7 @@ async function accountPage(address) {
       ['bonded stake', alx(a.account.bonded)], ['unbonding', alx(a.account.unbonding)],
       ['next nonce', a.next_nonce],
       ['claimable rewards', alx(rewards?.claimable)],
-      ['staking accrued', alx(rewards?.staking_accrued)], ['earned in all', alx(rewards?.earned)],
+      ['staking accrued', alx(rewards?.staking_accrued)], ['earned into claimable rewards', alx(rewards?.earned)],
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
     ]),
     accountProof(a, address),

@@ -24,6 +24,10 @@ function subject(line) {
 
 const sourceName = (line) => NAMES[line.source] ?? line.source;
 
+/** Sources paid only to the balance (the chain's `RewardSource::paid_to_balance`). */
+const TO_BALANCE = new Set(['datanet_fees', 'provider', 'subnet_incentive', 'subnet_dividends',
+  'subnet_owner', 'reporter']);
+
 /** The rewards sections of an account's page (nothing when it never earned or delegated). */
 export function rewardSections(r) {
   if (!r || (r.sources.length === 0 && r.delegations.length === 0)) return [];
@@ -34,7 +38,7 @@ export function rewardSections(r) {
         el('code', {}, 'alx rewards claim'), '); the others were paid straight to the balance.'),
       table('Rewards by source', ['source', 'from', 'earned', 'claimable'],
         r.sources.map((l) => [sourceName(l), subject(l), alx(l.earned),
-          l.claimable === '0' ? '—' : alx(l.claimable)])));
+          TO_BALANCE.has(l.source) ? '—' : alx(l.claimable)])));
   }
   if (r.delegations.length > 0) {
     sections.push(el('h2', {}, 'Delegations'),

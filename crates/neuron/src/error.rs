@@ -154,6 +154,10 @@ pub enum NeuronError {
     /// The subnet's datanet versions hold no approved text to score models on.
     #[error("the subnet's datanet versions have no approved text to evaluate on")]
     NoHeldOut,
+    /// The subnet's latest revealed evaluation set could not be read from the node, or its
+    /// bytes are not the ones revealed: nothing is committed this epoch.
+    #[error("the latest evaluation set is unavailable: {0}")]
+    EvalUnavailable(String),
     /// A miner registered after the subnet's latest evaluation set was revealed: its model may
     /// have been trained on it, so it waits for the next set (weight 0 until then).
     #[error(
@@ -212,6 +216,7 @@ impl NeuronError {
             Self::NothingToReveal { .. } => "nothing_to_reveal",
             Self::NoHeldOut => "no_held_out_data",
             Self::NotYetEvaluable { .. } => "not_yet_evaluable",
+            Self::EvalUnavailable(_) => "eval_unavailable",
             Self::Model(_) => "model_error",
             Self::MissingModel { .. } => "missing_model",
             Self::MissingWeights { .. } => "missing_weights",
@@ -286,6 +291,9 @@ impl NeuronError {
             ),
             Self::NoHeldOut => "contribute to the datanet and publish a version, then create a \
                  subnet naming it"
+                .into(),
+            Self::EvalUnavailable(_) => "the node must hold the revealed set's blob (see `alx \
+                 subnet evals SUBNET`); the validator tries again next epoch"
                 .into(),
             Self::NotYetEvaluable { .. } => "the subnet's owner reveals a new sealed set \
                  (`alx subnet reveal-eval`); the miner is scored from then on"

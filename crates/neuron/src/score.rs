@@ -127,8 +127,18 @@ pub fn sealed_set(
         .filter_map(|e| Some((e.revealed_at?, e.content?)))
         .max_by_key(|(at, _)| *at);
     let Some((at, content)) = latest else { return Ok(None) };
+    let unavailable = |why: String| NeuronError::EvalUnavailable(why);
+    let (_, body) = client.get_blob(&content.hash).map_err(|e| unavailable(e.to_string()))?;
+    let mut bytes = Vec::new();
+    body.take(BLOB_BYTES_MAX)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unavailable(format!("reading blob {}: {e}", content.hash)))?;
+    // The node is this validator's own, but the chain names the bytes: hold it to them.
+    if bytes.len() as u64 != content.size || blake3::hash(&bytes).as_bytes() != &content.hash.0 {
+        return Err(unavailable(format!("blob {} is not the set revealed", content.hash)));
+    }
     let mut set = HeldOut::default();
-    read_into(client, &content, questions_max, &mut set)?;
+    add_text(&bytes, content.media_type, questions_max, &mut set);
     Ok(Some((at.0, set)))
 }
 
@@ -145,18 +155,23 @@ fn read_into(
         path: format!("blob {}", content.hash).into(),
         source,
     })?;
+    add_text(&bytes, content.media_type, questions_max, held_out);
+    Ok(())
+}
+
+/// Adds a blob's bytes: a JSONL blob's lines (texts and pairs), any other blob as one text.
+fn add_text(bytes: &[u8], media: MediaType, questions_max: usize, held_out: &mut HeldOut) {
     // Contributions are stored as UTF-8 text (the datanet ingest rules); a lying node gets its
     // bad bytes replaced, not a panic.
-    let text = String::from_utf8_lossy(&bytes);
-    if content.media_type != MediaType::Jsonl {
+    let text = String::from_utf8_lossy(bytes);
+    if media != MediaType::Jsonl {
         held_out.texts.push(text.into_owned());
-        return Ok(());
+        return;
     }
     let lines = qa::json_lines(&text);
     held_out.texts.extend(lines.texts);
     let room = questions_max.saturating_sub(held_out.pairs.len());
     held_out.pairs.extend(lines.pairs.into_iter().take(room));
-    Ok(())
 }
 
 /// A model's score on the held-out split.

@@ -446,7 +446,19 @@ impl Validator<'_> {
             self.emit(ValidatorEvent::NoMiners { epoch });
             return Ok(None);
         }
-        scorer.prepare(&self.subnet)?;
+        match scorer.prepare(&self.subnet) {
+            Ok(()) => {}
+            // One node missing a blob must not stop the subnet's validators: this epoch
+            // commits nothing, the next tries again.
+            Err(e @ NeuronError::EvalUnavailable(_)) => {
+                let reason = e.to_string();
+                for n in &miners {
+                    self.emit(ValidatorEvent::NotScored { uid: n.uid, reason: reason.clone() });
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
         let mut scores = Vec::with_capacity(miners.len());
         for n in &miners {
             match scorer.score(n) {

@@ -395,6 +395,11 @@ impl State {
         if from == to {
             return Err(ErrorCode::RedelegateToSelf.into());
         }
+        // A validator's own stake is what equivocation slashes: moving it away at once would
+        // dodge the slash. It can only unbond, which takes the unbonding period.
+        if who == from {
+            return Err(ErrorCode::SelfStakeNotRedelegable.into());
+        }
         let mut source = self.validator(from)?.ok_or(ErrorCode::UnknownValidator)?;
         let mut target = self.validator(to)?.ok_or(ErrorCode::UnknownValidator)?;
         let had = self.delegation(who, from)?;
@@ -403,7 +408,10 @@ impl State {
         if locked.is_some_and(|until| height < until) {
             return Err(ErrorCode::RedelegationLocked.into());
         }
-        self.check_new_delegation(who, to)?;
+        // Moving all of it swaps one validator for another: no new delegation in number.
+        if !left.is_zero() {
+            self.check_new_delegation(who, to)?;
+        }
         let joined = self.delegation(who, to)?;
         let grown = joined.checked_add(amount).ok_or(ErrorCode::AmountOverflow)?;
         source.stake = source.stake.checked_sub(amount).ok_or_else(overflow)?;

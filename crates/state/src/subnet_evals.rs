@@ -10,8 +10,9 @@
 //! 0x31 ‖ subnet               → SealCount     the next seal number, and how many are pending
 //! ```
 //!
-//! A subnet holds at most 8 sets sealed and not revealed, and keeps the last 8 revealed (a
-//! validator needs only the latest; older ones are pruned at each reveal).
+//! A subnet holds at most 8 sets sealed and not revealed, revealed in the order they were
+//! sealed, and keeps the last 8 revealed (a validator needs only the latest; older ones are
+//! pruned at each reveal).
 
 use crate::{
     execute::PayloadResult,
@@ -173,6 +174,12 @@ impl State {
             .get(&seal_key(subnet, number))?
             .filter(|s: &EvalSeal| s.revealed.is_none())
             .ok_or(ErrorCode::UnknownSeal)?;
+        // Oldest first: an owner holding several sets cannot reveal the one that suits a
+        // miner it favours.
+        let oldest = self.eval_seals(subnet)?.into_iter().find(|(_, s)| s.revealed.is_none());
+        if oldest.is_some_and(|(n, _)| n != number) {
+            return Err(ErrorCode::EvalSealOutOfOrder.into());
+        }
         if !matches!(content.media_type, MediaType::Text | MediaType::Jsonl)
             || content.size == 0
             || content.size > CONTRIBUTION_SIZE_MAX

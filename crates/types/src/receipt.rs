@@ -237,6 +237,12 @@ error_codes! {
     EvalRevealTooEarly = 77, "eval_reveal_too_early";
     /// An evaluation set that is not a `text` or `jsonl` blob of 1 byte to 64 MiB. Fee charged.
     BadEvalContent = 78, "bad_eval_content";
+    /// A reveal of a sealed evaluation set while an older one waits: sets are revealed in the
+    /// order they were sealed, so an owner cannot pick among them. Fee charged.
+    EvalSealOutOfOrder = 79, "eval_seal_out_of_order";
+    /// A validator redelegating its own stake: it stays slashable where it is (unbond it
+    /// instead). Fee charged.
+    SelfStakeNotRedelegable = 80, "self_stake_not_redelegable";
 }
 
 impl ErrorCode {

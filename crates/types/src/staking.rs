@@ -189,6 +189,20 @@ impl RewardSource {
         }
     }
 
+    /// True if the source pays only to the balance, never into claimable rewards.
+    #[must_use]
+    pub const fn paid_to_balance(&self) -> bool {
+        matches!(
+            self,
+            Self::DatanetFees { .. }
+                | Self::Provider { .. }
+                | Self::SubnetIncentive { .. }
+                | Self::SubnetDividends { .. }
+                | Self::SubnetOwner { .. }
+                | Self::Reporter
+        )
+    }
+
     /// What the source names, for display: `datanet 3`, `model 1`, `subnet 2`, a validator's
     /// address, or nothing.
     #[must_use]

@@ -95,7 +95,7 @@ pub(crate) fn seal(
     }
     let out = Out { subnet: *subnet, seal, commitment, saved: &path, sent: &sent };
     emit(g.json, &out, || {
-        let seal = seal.map_or_else(|| "?".to_owned(), |s| s.to_string());
+        let seal = seal.map_or_else(|| "N (see `alx subnet evals`)".to_owned(), |s| s.to_string());
         format!(
             "sealed set {seal} of subnet {subnet} ({} bytes, commitment {}); the salt is in {}\n  keep the file private; from the next subnet epoch: alx subnet reveal-eval {subnet} --seal {seal} --from {from}",
             content.size,
@@ -124,6 +124,27 @@ pub(crate) fn reveal(
                 format!("list them with `alx subnet evals {subnet}`"),
             )
         })?;
+    // Refused before anything is uploaded: a reveal the chain turns down would publish the set
+    // (the blob on the node, the salt in a block) while it still counted as sealed.
+    let schedule = client.subnet(&subnet.to_string())?.schedule();
+    let next_block = client.status()?.height.next();
+    if schedule.epoch_of(next_block) <= schedule.epoch_of(sealed.sealed_at) {
+        return Err(crate::output::coded(
+            "eval_reveal_too_early",
+            format!("seal {seal} was made in this subnet epoch; nothing was uploaded or sent"),
+            format!(
+                "reveal it from block {} on (the next subnet epoch)",
+                schedule.next_epoch_after(sealed.sealed_at).next()
+            ),
+        ));
+    }
+    if let Some(older) = evals_waiting_before(&client, *subnet, seal)? {
+        return Err(crate::output::coded(
+            "eval_seal_out_of_order",
+            format!("seal {older} is older and still sealed; nothing was uploaded or sent"),
+            format!("sets are revealed in the order they were sealed: reveal seal {older} first"),
+        ));
+    }
     let path = store_path(g, *subnet, &sealed.commitment);
     let record: Sealed = std::fs::read(&path)
         .ok()
@@ -160,6 +181,16 @@ pub(crate) fn reveal(
             "revealed set {seal} of subnet {subnet}: validators score every miner registered before this block on it"
         )
     })
+}
+
+/// The oldest seal of `subnet` still waiting, if it is older than `seal`.
+fn evals_waiting_before(
+    client: &Client,
+    subnet: SubnetId,
+    seal: u64,
+) -> anyhow::Result<Option<u64>> {
+    let evals = client.subnet_evals(&subnet.to_string())?;
+    Ok(evals.iter().filter(|e| e.revealed_at.is_none()).map(|e| e.seal).find(|n| *n < seal))
 }
 
 /// `alx subnet evals`.

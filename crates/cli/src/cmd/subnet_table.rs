@@ -9,7 +9,7 @@ fn fraction(x: u16) -> String {
 }
 
 /// `alx1abcdef…wxyz`: enough to tell accounts apart in a table.
-fn short(address: &str) -> String {
+pub(crate) fn short(address: &str) -> String {
     match (address.get(..10), address.len().checked_sub(4).and_then(|i| address.get(i..))) {
         (Some(head), Some(tail)) if address.len() > 16 => format!("{head}…{tail}"),
         _ => address.to_owned(),

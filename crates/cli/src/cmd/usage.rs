@@ -209,7 +209,13 @@ pub(crate) fn rewards(g: &Globals, cmd: RewardsCommand) -> anyhow::Result<()> {
 
 fn source_text(source: &alx_types::staking::RewardSource) -> String {
     let name = source.name().replace('_', " ");
-    source.subject().map_or(name.clone(), |subject| format!("{name} · {subject}"))
+    match source {
+        // A whole address overflows the table; its head and tail tell validators apart.
+        alx_types::staking::RewardSource::Staking { validator } => {
+            format!("{name} · validator {}", super::subnet_table::short(&validator.to_string()))
+        }
+        _ => source.subject().map_or(name.clone(), |subject| format!("{name} · {subject}")),
+    }
 }
 
 /// The explained rewards as text: totals, one line per source, delegations, recent epochs.
@@ -224,11 +230,8 @@ fn rewards_text(r: &alx_types::model_api::RewardsJson) -> String {
     }
     out.push_str(&format!("\n\n  {:<58}  {:>20}  {:>20}", "source", "earned", "claimable"));
     for l in &r.sources {
-        let claimable = if l.claimable.is_zero() && !l.earned.is_zero() {
-            "-".to_owned()
-        } else {
-            l.claimable.to_string()
-        };
+        let claimable =
+            if l.source.paid_to_balance() { "-".to_owned() } else { l.claimable.to_string() };
         out.push_str(&format!(
             "\n  {:<58}  {:>20}  {:>20}",
             source_text(&l.source),
@@ -239,7 +242,11 @@ fn rewards_text(r: &alx_types::model_api::RewardsJson) -> String {
     for d in &r.delegations {
         out.push_str(&format!(
             "\n  {:<58}  {:>20}  {:>20}",
-            format!("staking · validator {} (accrued, stake {})", d.validator, d.stake),
+            format!(
+                "staking · validator {} (accrued, stake {})",
+                super::subnet_table::short(&d.validator.to_string()),
+                d.stake
+            ),
             "",
             d.accrued.to_string()
         ));

@@ -75,6 +75,11 @@ fn bad_staking_moves_nothing() {
     c.block(vec![(4, register())]);
     c.refused(3, bond(4, ALX), ErrorCode::TooManyDelegations);
     c.refused(3, redelegate(0, 4, ALX), ErrorCode::TooManyDelegations);
+    // Moving a whole delegation swaps one validator for another: allowed at the limit.
+    c.ok(3, redelegate(7, 4, ALX));
+    assert_eq!(c.state.delegations_of(&addr(3)).unwrap().len(), 16);
+    // A validator's own stake stays where equivocation can slash it.
+    c.refused(5, redelegate(5, 6, ALX), ErrorCode::SelfStakeNotRedelegable);
 }
 
 #[test]

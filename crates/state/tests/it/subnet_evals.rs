@@ -1,6 +1,7 @@
 //! Sealed evaluation sets: only the owner seals and reveals, a reveal must open its commitment
-//! in a later subnet epoch and name a text or JSONL blob, at most 8 sets wait sealed, and the
-//! last 8 revealed are kept. Every refusal moves nothing.
+//! in a later subnet epoch and name a text or JSONL blob, sets are revealed in the order they
+//! were sealed, at most 8 wait sealed, and the last 8 revealed are kept. Every refusal moves
+//! nothing.
 
 use crate::{subnets::*, *};
 use alx_types::{
@@ -66,6 +67,8 @@ fn at_most_eight_wait_sealed_and_eight_revealed_are_kept() {
     }
     c.refused(1, seal_op(id, 99), ErrorCode::TooManySeals);
     c.advance_to(created + tempo + 1);
+    // In the order they were sealed: the owner cannot pick among its sets.
+    c.refused(1, reveal_op(id, 1, 1, set(1)), ErrorCode::EvalSealOutOfOrder);
     // Revealing frees room; twelve reveals in all keep the last eight.
     for n in 0..12u8 {
         if n >= EVAL_SEALS_PENDING_MAX as u8 {
