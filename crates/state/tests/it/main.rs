@@ -11,6 +11,7 @@ mod scenarios;
 mod self_dealing;
 mod staking;
 mod subnet_evals;
+mod subnet_properties;
 mod subnet_refusals;
 mod subnets;
 mod usage;
