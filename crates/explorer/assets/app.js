@@ -7,7 +7,7 @@ import {
 } from './ui.mjs';
 import { heatmap, lineChart, toAlx } from './charts.mjs';
 import { accountHistory, contributionEarnings, contributionTimeline } from './history.mjs';
-import { rewardSections } from './rewards.mjs';
+import { rewardSections, validatorSection } from './rewards.mjs';
 import { accountProof, blockProof, txProof } from './verify.mjs';
 
 const connection = document.getElementById('connection');
@@ -111,6 +111,7 @@ async function accountPage(address) {
   // With its proof: the verify button checks the values shown, at the height they are from.
   const a = await api(`/api/accounts/${encodeURIComponent(address)}?proof=true`);
   const rewards = await api(`/api/accounts/${encodeURIComponent(address)}/rewards`).catch(() => null);
+  const validator = await api(`/api/validators/${encodeURIComponent(address)}`).catch(() => null);
   show('Account',
     facts([
       ['address', a.address, 'hash'], ['balance', alx(a.account.balance)],
@@ -121,6 +122,7 @@ async function accountPage(address) {
       ['prepaid deposit', alx(rewards?.prepaid)], ['as of height', block(a.height)],
     ]),
     accountProof(a, address),
+    ...validatorSection(validator),
     ...rewardSections(rewards),
     await accountHistory(a.address));
 }

@@ -1,9 +1,9 @@
 // Where an account's rewards came from: every earning the chain recorded with its source
 // (data credits per datanet, owner and provider shares, staking, commission, subnet emission,
 // emission pools, reporters' shares), its delegations with what each accrued, and the last
-// epochs one by one.
+// epochs one by one; for a validator, its stake and commission (its unpaid commission too).
 
-import { account, alx, el, link, table } from './ui.mjs';
+import { account, alx, bps, el, facts, link, table } from './ui.mjs';
 
 const NAMES = {
   data_credits: 'data credits', datanet_owner: 'datanet owner (unattributed data share)',
@@ -45,10 +45,6 @@ export function rewardSections(r) {
       table('Delegations', ['validator', 'stake', 'accrued, paid at the next claim'],
         r.delegations.map((d) => [account(d.validator), alx(d.stake), alx(d.accrued)])));
   }
-  if (r.commission_unpaid !== '0') {
-    sections.push(el('p', {}, 'As a validator, commission earned and paid at the next claim: ',
-      alx(r.commission_unpaid), '.'));
-  }
   if (r.epochs.length > 0) {
     sections.push(el('h2', {}, 'Rewards per epoch'),
       el('p', {}, 'The chain keeps the last 64 epochs; staking counts in the epoch it was settled.'),
@@ -56,4 +52,21 @@ export function rewardSections(r) {
         [...r.epochs].reverse().map((e) => [e.epoch, sourceName(e), subject(e), alx(e.amount)])));
   }
   return sections;
+}
+
+/** A validator's section of its account page: stake, activity, commission and an announced
+ * change (nothing for an account that is not a registered validator). */
+export function validatorSection(v) {
+  if (!v) return [];
+  const pending = v.pending_commission
+    ? `${bps(v.pending_commission.bps)} from epoch ${v.pending_commission.from_epoch}` : 'none';
+  return [
+    el('h2', {}, 'Validator'),
+    facts([
+      ['stake', alx(v.stake)], ['its own stake', alx(v.self_stake)],
+      ['active this epoch', v.active ? 'yes' : 'no'],
+      ['commission', `${bps(v.commission_bps)} in epoch ${v.epoch}`],
+      ['announced change', pending], ['commission not yet paid', alx(v.commission_unpaid)],
+    ]),
+  ];
 }

@@ -137,6 +137,7 @@ await open(`account/${status.validators[0]}`, 'account');
 // The validator is bonded to itself: its delegation and what it accrued are listed.
 const rewardsShown = await page.evaluate(() => [...document.querySelectorAll('main h2')].map((h) => h.textContent));
 if (!rewardsShown.includes('Delegations')) fail(`the validator's page lists no delegation: ${JSON.stringify(rewardsShown)}`);
+if (!rewardsShown.includes('Validator')) fail(`the validator's page shows no commission: ${JSON.stringify(rewardsShown)}`);
 if (!(await page.evaluate(() => document.querySelector('main').textContent.includes('staking accrued')))) {
   fail('the account page does not show the staking accrued');
 }

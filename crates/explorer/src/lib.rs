@@ -13,7 +13,7 @@
 //! | `/assets/verify.mjs` | the "verify" buttons: proofs checked in the browser |
 //! | `/assets/charts.mjs` | line charts (with their data as tables) and the weights heatmap |
 //! | `/assets/history.mjs` | an account's history; a contribution's earnings and credited answers |
-//! | `/assets/rewards.mjs` | an account's rewards by source, delegations and per epoch |
+//! | `/assets/rewards.mjs` | an account's rewards by source, delegations and per epoch; a validator's stake and commission |
 //! | `/assets/style.css` | the styles |
 //! | `/assets/vendor/uplot/…` | uPlot 1.6.32 (MIT), unmodified, with its `LICENSE` |
 //!
