@@ -128,11 +128,7 @@ pub fn sealed_set(
         .max_by_key(|(at, _)| *at);
     let Some((at, content)) = latest else { return Ok(None) };
     let unavailable = |why: String| NeuronError::EvalUnavailable(why);
-    let (_, body) = client.get_blob(&content.hash).map_err(|e| unavailable(e.to_string()))?;
-    let mut bytes = Vec::new();
-    body.take(BLOB_BYTES_MAX)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unavailable(format!("reading blob {}: {e}", content.hash)))?;
+    let bytes = blob_bytes(client, &content).map_err(|e| unavailable(e.to_string()))?;
     // The node is this validator's own, but the chain names the bytes: hold it to them.
     if bytes.len() as u64 != content.size || blake3::hash(&bytes).as_bytes() != &content.hash.0 {
         return Err(unavailable(format!("blob {} is not the set revealed", content.hash)));
@@ -149,14 +145,20 @@ fn read_into(
     questions_max: usize,
     held_out: &mut HeldOut,
 ) -> Result<(), NeuronError> {
+    let bytes = blob_bytes(client, content)?;
+    add_text(&bytes, content.media_type, questions_max, held_out);
+    Ok(())
+}
+
+/// A blob's bytes from the node, at most [`BLOB_BYTES_MAX`].
+fn blob_bytes(client: &Client, content: &ContentRef) -> Result<Vec<u8>, NeuronError> {
     let (_, body) = client.get_blob(&content.hash)?;
     let mut bytes = Vec::new();
     body.take(BLOB_BYTES_MAX).read_to_end(&mut bytes).map_err(|source| NeuronError::Io {
         path: format!("blob {}", content.hash).into(),
         source,
     })?;
-    add_text(&bytes, content.media_type, questions_max, held_out);
-    Ok(())
+    Ok(bytes)
 }
 
 /// Adds a blob's bytes: a JSONL blob's lines (texts and pairs), any other blob as one text.

@@ -314,6 +314,14 @@ impl State {
         self.put(k, &amount);
     }
 
+    /// Adds `amount` to a chain-wide amount.
+    pub(crate) fn add_to_global(&mut self, name: &str, amount: Amount) -> Result<(), CorruptState> {
+        let held =
+            self.amount_global(name)?.checked_add(amount).ok_or_else(crate::execute::overflow)?;
+        self.put_amount_global_named(name, held);
+        Ok(())
+    }
+
     pub(crate) fn put_amount_global_named(&mut self, name: &str, amount: Amount) {
         self.put(global_key(name), &amount);
     }

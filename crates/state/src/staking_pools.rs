@@ -82,6 +82,14 @@ impl PoolRecord {
     }
 }
 
+impl PoolRecord {
+    /// What a delegation of `stake` that last settled at index `start` is owed now.
+    #[must_use]
+    pub fn owed(&self, stake: Amount, start: u128) -> Amount {
+        Amount(Pool { index: self.index, ..Pool::default() }.owed(stake.0, start))
+    }
+}
+
 impl Write for PoolRecord {
     fn write(&self, buf: &mut impl bytes::BufMut) {
         self.index.write(buf);
@@ -180,12 +188,6 @@ impl State {
         self.get(&pair_key(PREFIX_START, delegator, validator)).map(Option::unwrap_or_default)
     }
 
-    fn add_staking_pool(&mut self, amount: Amount) -> Result<(), CorruptState> {
-        let held = self.amount_global(STAKING_POOL)?.checked_add(amount).ok_or_else(overflow)?;
-        self.put_amount_global_named(STAKING_POOL, held);
-        Ok(())
-    }
-
     fn take_staking_pool(&mut self, amount: Amount) -> Result<(), CorruptState> {
         let held = self.amount_global(STAKING_POOL)?.checked_sub(amount).ok_or_else(overflow)?;
         self.put_amount_global_named(STAKING_POOL, held);
@@ -229,10 +231,9 @@ impl State {
         self.delegations_of(delegator)?
             .into_iter()
             .map(|(validator, stake)| {
-                let index = self.staking_pool(&validator)?.index;
                 let start = self.delegation_start(delegator, &validator)?;
-                let owed = Pool { index, ..Pool::default() }.owed(stake.0, start);
-                Ok(Accrued { validator, stake, owed: Amount(owed) })
+                let owed = self.staking_pool(&validator)?.owed(stake, start);
+                Ok(Accrued { validator, stake, owed })
             })
             .collect()
     }
@@ -250,7 +251,7 @@ impl State {
     ) -> Result<(), CorruptState> {
         let mut pool = self.staking_pool(validator)?;
         let start = self.delegation_start(delegator, validator)?;
-        let owed = Amount(Pool { index: pool.index, ..Pool::default() }.owed(before.0, start));
+        let owed = pool.owed(before, start);
         if !owed.is_zero() {
             self.take_staking_pool(owed)?;
             let source = RewardSource::Staking { validator: *validator };
@@ -318,10 +319,7 @@ impl State {
             stakes.push(self.validator(v)?.map_or(0, |r| r.stake.0));
         }
         if stakes.iter().all(|s| *s == 0) {
-            let fund = self.amount_global(crate::emission::PROTECTION_FUND)?;
-            let fund = fund.checked_add(amount).ok_or_else(overflow)?;
-            self.put_amount_global_named(crate::emission::PROTECTION_FUND, fund);
-            return Ok(());
+            return self.add_to_global(crate::emission::PROTECTION_FUND, amount);
         }
         let epoch = height.0 / self.params.epoch_length;
         for ((v, stake), part) in set.iter().zip(&stakes).zip(apportion(amount.0, &stakes)) {
@@ -339,7 +337,7 @@ impl State {
             record.carry = pool.carry;
             self.put_staking_pool(v, &record);
         }
-        self.add_staking_pool(amount)
+        self.add_to_global(STAKING_POOL, amount)
     }
 
     pub(crate) fn staking_op(

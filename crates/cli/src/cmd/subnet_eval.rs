@@ -114,11 +114,9 @@ pub(crate) fn reveal(
     opts: &TxOptions,
 ) -> anyhow::Result<()> {
     let client = Client::new(&g.node);
-    let sealed = client
-        .subnet_evals(&subnet.to_string())?
-        .into_iter()
-        .find(|e| e.seal == seal && e.revealed_at.is_none())
-        .ok_or_else(|| {
+    let evals = client.subnet_evals(&subnet.to_string())?;
+    let sealed =
+        evals.iter().find(|e| e.seal == seal && e.revealed_at.is_none()).ok_or_else(|| {
             hinted(
                 format!("subnet {subnet} has no sealed set {seal} waiting to be revealed"),
                 format!("list them with `alx subnet evals {subnet}`"),
@@ -138,7 +136,9 @@ pub(crate) fn reveal(
             ),
         ));
     }
-    if let Some(older) = evals_waiting_before(&client, *subnet, seal)? {
+    let older =
+        evals.iter().filter(|e| e.revealed_at.is_none()).map(|e| e.seal).find(|n| *n < seal);
+    if let Some(older) = older {
         return Err(crate::output::coded(
             "eval_seal_out_of_order",
             format!("seal {older} is older and still sealed; nothing was uploaded or sent"),
@@ -181,16 +181,6 @@ pub(crate) fn reveal(
             "revealed set {seal} of subnet {subnet}: validators score every miner registered before this block on it"
         )
     })
-}
-
-/// The oldest seal of `subnet` still waiting, if it is older than `seal`.
-fn evals_waiting_before(
-    client: &Client,
-    subnet: SubnetId,
-    seal: u64,
-) -> anyhow::Result<Option<u64>> {
-    let evals = client.subnet_evals(&subnet.to_string())?;
-    Ok(evals.iter().filter(|e| e.revealed_at.is_none()).map(|e| e.seal).find(|n| *n < seal))
 }
 
 /// `alx subnet evals`.
