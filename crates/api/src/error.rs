@@ -60,7 +60,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "insufficient_funds", m),
             Self::QuotaExceeded { message, retry_after_secs } => {
                 let body = ErrorResponse {
-                    error: ErrorBody { kind: "quota_exceeded".to_owned(), message },
+                    error: ErrorBody { kind: "quota_exceeded".to_owned(), message, code: None },
                 };
                 let retry = [(axum::http::header::RETRY_AFTER, retry_after_secs.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, retry, Json(body)).into_response();
@@ -99,7 +99,8 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
             }
         };
-        let body = ErrorResponse { error: ErrorBody { kind: kind.to_owned(), message } };
+        let body =
+            ErrorResponse { error: ErrorBody { kind: kind.to_owned(), message, code: None } };
         (status, Json(body)).into_response()
     }
 }

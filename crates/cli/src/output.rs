@@ -303,8 +303,12 @@ mod tests {
         check(coded("insufficient_balance", "too much", "less"), "insufficient_balance", true);
         check(hinted("bad", "fix").context("while sending"), CODE_HINTED_DEFAULT, true);
         check(anyhow::anyhow!("plain"), "error", false);
-        let api =
-            |kind: &str| ClientError::Api { status: 400, kind: kind.into(), message: "m".into() };
+        let api = |kind: &str| ClientError::Api {
+            status: 400,
+            kind: kind.into(),
+            message: "m".into(),
+            code: None,
+        };
         check(api("bad_nonce").into(), "bad_nonce", true);
         // A node's error type is hostile text: anything but a short snake_case name is replaced.
         check(api("\u{1b}[31mred").into(), "node_error", false);

@@ -44,6 +44,8 @@ pub enum ClientError {
         kind: String,
         /// Explanation.
         message: String,
+        /// The finer code the error carries, if any (see `ErrorBody::code`).
+        code: Option<String>,
     },
     /// The answer did not parse.
     #[error("unexpected answer from the node: {0}")]
@@ -123,10 +125,14 @@ impl Client {
                     status: status.as_u16(),
                     kind: e.error.kind,
                     message: e.error.message,
+                    code: e.error.code,
                 },
-                Err(_) => {
-                    ClientError::Api { status: status.as_u16(), kind: "http".into(), message: text }
-                }
+                Err(_) => ClientError::Api {
+                    status: status.as_u16(),
+                    kind: "http".into(),
+                    message: text,
+                    code: None,
+                },
             });
         }
         serde_json::from_str(&text).map_err(|e| ClientError::Decode(format!("{e}: {text}")))
@@ -249,6 +255,15 @@ impl Client {
         self.handle(
             self.http.post(format!("{}/api/disputes/judge", self.base)).json(dispute).send(),
         )
+    }
+
+    /// `POST /api/evaluate`: `request`'s items scored on its model as this node serves it
+    /// (retrieval and prompt included). The node answers its own machine only.
+    pub fn evaluate(
+        &self,
+        request: &alx_types::eval_api::EvalRequest,
+    ) -> Result<alx_types::eval_api::EvalResponse, ClientError> {
+        self.handle(self.http.post(format!("{}/api/evaluate", self.base)).json(request).send())
     }
 
     /// `GET /api/settlements/{provider}/{number}`: the settled batch holding a receipt, from

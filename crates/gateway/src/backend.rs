@@ -93,6 +93,17 @@ pub trait ServedModel: Send + Sync {
         tolerance: f32,
     ) -> Result<alx_model::Replay, alx_model::Error>;
 
+    /// The likelihood of `output` following `prompt` (see `alx_model::Model::continuation`),
+    /// with the model's adapter: what a validator scores an expected answer by.
+    ///
+    /// # Errors
+    /// If the forward pass fails or the sequence does not fit the context.
+    fn continuation(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+    ) -> Result<alx_model::Continuation, alx_model::Error>;
+
     /// The quantized influence of `output` (after `prompt`) on each training example of the
     /// model's adapter (`crate::influence`); empty for a model without influence features.
     ///
@@ -367,6 +378,14 @@ impl ServedModel for LocalModel {
         tolerance: f32,
     ) -> Result<alx_model::Replay, alx_model::Error> {
         self.model.replay_greedy(prompt, output, penalties, tolerance, self.adapter.as_ref())
+    }
+
+    fn continuation(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+    ) -> Result<alx_model::Continuation, alx_model::Error> {
+        self.model.continuation(prompt, output, self.adapter.as_ref())
     }
 
     fn influence(

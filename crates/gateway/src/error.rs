@@ -23,6 +23,9 @@ pub enum GatewayError {
     /// No or bad API key (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller may not use this endpoint (403): `POST /api/evaluate` from another machine.
+    #[error("{0}")]
+    Forbidden(String),
     /// Unknown model (404).
     #[error("{0}")]
     ModelNotFound(String),
@@ -79,6 +82,9 @@ impl IntoResponse for GatewayError {
             }
             Self::Unauthorized(_) => {
                 (StatusCode::UNAUTHORIZED, "invalid_request_error", None, Some("invalid_api_key"))
+            }
+            Self::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, "permission_error", None, Some("forbidden"))
             }
             Self::ModelNotFound(_) => (
                 StatusCode::NOT_FOUND,

@@ -28,6 +28,7 @@ mod catalog;
 mod core;
 mod demands;
 mod error;
+mod evaluate;
 mod infer;
 pub mod influence;
 pub mod meter;
@@ -136,6 +137,8 @@ pub struct Gateway {
     config: GatewayConfig,
     /// One dispute judged at a time (a replay is a forward pass over a whole answer).
     judging: Arc<tokio::sync::Semaphore>,
+    /// One evaluation at a time (a validator's; see `evaluate`).
+    evaluating: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -171,6 +174,7 @@ impl Gateway {
             stats,
             held_from: Mutex::new(u64::MAX),
             judging: Arc::new(tokio::sync::Semaphore::new(1)),
+            evaluating: Arc::new(tokio::sync::Semaphore::new(1)),
             config,
         });
         gateway.hold_unsettled();
@@ -245,6 +249,7 @@ impl Gateway {
             .route("/v1/completions", post(serve::completion))
             .route("/v1/embeddings", post(serve::embeddings))
             .route("/api/disputes/judge", post(replay::judge_handler))
+            .route("/api/evaluate", post(evaluate::evaluate_handler))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .layer(axum::middleware::from_fn(refuse_declared_oversize))
             .with_state(self.clone())

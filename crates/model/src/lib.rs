@@ -34,6 +34,7 @@ pub mod bench_finetune;
 pub mod bench_replay;
 mod cache;
 mod chat;
+mod continuation;
 mod error;
 mod generate;
 mod gguf;
@@ -53,6 +54,7 @@ mod weights;
 
 pub use adapter::{ADAPTER_BYTES_MAX, ALPHA_MAX, Adapter, RANK_MAX, VALUE_MAX};
 pub use chat::{ChatTemplate, Message, PromptEnd, Role};
+pub use continuation::Continuation;
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, GenerateConfig, Generation, step_batch};
 pub use llama::Positions;

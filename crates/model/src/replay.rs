@@ -58,27 +58,9 @@ impl Model {
         adapter: Option<&std::sync::Arc<crate::Adapter>>,
     ) -> Result<Replay> {
         penalties.validate()?;
-        if prompt.is_empty() || output.is_empty() {
-            return Err(Error::TooFewTokens { needed: 1, got: 0 });
-        }
-        let total = prompt.len() + output.len();
-        if total > self.context_length() {
-            return Err(Error::ContextOverflow {
-                prompt_tokens: prompt.len(),
-                max_tokens: output.len(),
-                context_length: self.context_length(),
-            });
-        }
-        let mut session = self.session_adapted(total, adapter.cloned())?;
+        let (mut session, last) = self.prefilled(prompt, output, adapter)?;
         let mut replay = Replay { tokens: 0, max_gap: 0.0, departure: None };
-        // The prompt in chunks, as serving prefills it, so attention over a long sequence never
-        // holds more than a chunk's rows at once. The last prompt position predicts output[0];
-        // each output token predicts the next.
-        let mut last = None;
-        for chunk in prompt.chunks(ROWS_PER_LOGITS_PASS) {
-            last = Some(session.feed(chunk, Positions::Last)?);
-        }
-        let Some(last) = last else { return Err(Error::TooFewTokens { needed: 1, got: 0 }) };
+        // The last prompt position predicts output[0]; each output token predicts the next.
         let mut row = last.last().to_vec();
         if judge(&mut replay, 0, &mut row, (output, penalties), tolerance) {
             return Ok(replay);
@@ -96,6 +78,40 @@ impl Model {
             }
         }
         Ok(replay)
+    }
+}
+
+impl Model {
+    /// A session over `prompt` with room for `output` after it, the prompt fed in chunks as
+    /// serving prefills it (so attention over a long sequence never holds more than a chunk's
+    /// rows at once), and the logits of its last position: what predicts `output[0]`.
+    ///
+    /// # Errors
+    /// An empty prompt or output, a sequence longer than the context, or a failed forward pass.
+    pub(crate) fn prefilled(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+        adapter: Option<&std::sync::Arc<crate::Adapter>>,
+    ) -> Result<(crate::Session<'_>, crate::Logits)> {
+        if prompt.is_empty() || output.is_empty() {
+            return Err(Error::TooFewTokens { needed: 1, got: 0 });
+        }
+        let total = prompt.len() + output.len();
+        if total > self.context_length() {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: prompt.len(),
+                max_tokens: output.len(),
+                context_length: self.context_length(),
+            });
+        }
+        let mut session = self.session_adapted(total, adapter.cloned())?;
+        let mut last = None;
+        for chunk in prompt.chunks(ROWS_PER_LOGITS_PASS) {
+            last = Some(session.feed(chunk, Positions::Last)?);
+        }
+        let last = last.ok_or(Error::TooFewTokens { needed: 1, got: 0 })?;
+        Ok((session, last))
     }
 }
 

@@ -158,6 +158,24 @@ pub enum NeuronError {
     /// bytes are not the ones revealed: nothing is committed this epoch.
     #[error("the latest evaluation set is unavailable: {0}")]
     EvalUnavailable(String),
+    /// The node cannot score models as it serves them now (busy with another evaluation past
+    /// the retries, or its index behind a model's datanet versions): nothing is committed this
+    /// epoch, rather than weights that blame miners for the node.
+    #[error("the node cannot evaluate now: {0}")]
+    EvaluatorUnavailable(String),
+    /// None of the evaluation items could be scored on a miner's model (each too long for its
+    /// context, or a chat item for a model without a chat template).
+    #[error("uid {uid}: no evaluation item could be scored: {reason}")]
+    NothingScored {
+        /// The uid.
+        uid: Uid,
+        /// Why the first item was not.
+        reason: String,
+    },
+    /// The node refuses to evaluate for this validator (`POST /api/evaluate` answers its own
+    /// machine only): the validator stops.
+    #[error("the node refuses to evaluate: {0}")]
+    EvaluatorRefused(String),
     /// A miner registered after the subnet's latest evaluation set was revealed: its model may
     /// have been trained on it, so it waits for the next set (weight 0 until then).
     #[error(
@@ -217,6 +235,9 @@ impl NeuronError {
             Self::NoHeldOut => "no_held_out_data",
             Self::NotYetEvaluable { .. } => "not_yet_evaluable",
             Self::EvalUnavailable(_) => "eval_unavailable",
+            Self::EvaluatorUnavailable(_) => "evaluator_unavailable",
+            Self::EvaluatorRefused(_) => "evaluator_refused",
+            Self::NothingScored { .. } => "nothing_scored",
             Self::Model(_) => "model_error",
             Self::MissingModel { .. } => "missing_model",
             Self::MissingWeights { .. } => "missing_weights",
@@ -236,6 +257,7 @@ impl NeuronError {
             | Self::Stopped
             | Self::NoRandomness(_)
             | Self::MissingModel { .. }
+            | Self::NothingScored { .. }
             | Self::Adapter(_) => {
                 return None;
             }
@@ -294,6 +316,12 @@ impl NeuronError {
                 .into(),
             Self::EvalUnavailable(_) => "the node must hold the revealed set's blob (see `alx \
                  subnet evals SUBNET`); the validator tries again next epoch"
+                .into(),
+            Self::EvaluatorUnavailable(_) => "the validator tries again next epoch; a node \
+                 whose index stays behind needs its datanet blobs (see `alx status`)"
+                .into(),
+            Self::EvaluatorRefused(_) => "run the validator on the node's machine (--node \
+                 http://127.0.0.1:PORT), or score local weights with --score weights"
                 .into(),
             Self::NotYetEvaluable { .. } => "the subnet's owner reveals a new sealed set \
                  (`alx subnet reveal-eval`); the miner is scored from then on"

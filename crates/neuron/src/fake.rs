@@ -20,6 +20,8 @@ use alx_types::{
 };
 use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
 
+mod evaluator;
+
 /// Most blocks a test may take: a loop that never ends fails instead of hanging.
 const BLOCKS_MAX: u64 = 2_000;
 

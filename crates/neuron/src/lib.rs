@@ -30,6 +30,7 @@ mod error;
 pub mod miner;
 pub mod qa;
 pub mod score;
+pub mod served;
 pub mod store;
 pub mod validator;
 pub mod weights;

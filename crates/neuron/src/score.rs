@@ -138,6 +138,27 @@ pub fn sealed_set(
     Ok(Some((at.0, set)))
 }
 
+/// What an epoch scores on: the latest revealed set with the block it was revealed at, or
+/// the public split (`None`) before the subnet's first reveal; at most `questions_max` pairs.
+///
+/// # Errors
+/// A set the node cannot give ([`NeuronError::EvalUnavailable`]), a failed read, or nothing to
+/// score ([`NeuronError::NoHeldOut`]).
+pub fn evaluation_set(
+    client: &Client,
+    subnet: &SubnetJson,
+    questions_max: usize,
+) -> Result<(Option<u64>, HeldOut), NeuronError> {
+    let (at, set) = match sealed_set(client, subnet, questions_max)? {
+        Some((at, set)) => (Some(at), set),
+        None => (None, held_out(client, subnet, questions_max)?),
+    };
+    if set.texts.is_empty() {
+        return Err(NeuronError::NoHeldOut);
+    }
+    Ok((at, set))
+}
+
 /// Adds a blob's texts and pairs (a JSONL blob's lines, any other blob as one text).
 fn read_into(
     client: &Client,
@@ -299,14 +320,8 @@ impl<M: ModelSource> HeldOutScorer<M> {
 
 impl<M: ModelSource> Scorer for HeldOutScorer<M> {
     fn prepare(&mut self, subnet: &SubnetJson) -> Result<(), NeuronError> {
-        let questions = self.config.eval_questions;
-        (self.revealed_at, self.held_out) = match sealed_set(&self.client, subnet, questions)? {
-            Some((at, set)) => (Some(at), set),
-            None => (None, held_out(&self.client, subnet, questions)?),
-        };
-        if self.held_out.texts.is_empty() {
-            return Err(NeuronError::NoHeldOut);
-        }
+        (self.revealed_at, self.held_out) =
+            evaluation_set(&self.client, subnet, self.config.eval_questions)?;
         Ok(())
     }
 

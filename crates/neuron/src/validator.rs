@@ -446,15 +446,17 @@ impl Validator<'_> {
             self.emit(ValidatorEvent::NoMiners { epoch });
             return Ok(None);
         }
+        // One node missing a blob, busy or behind must not stop the subnet's validators, nor
+        // blame the miners: this epoch commits nothing, the next tries again.
+        let skip = |me: &mut Self, e: &NeuronError| {
+            for n in &miners {
+                me.emit(ValidatorEvent::NotScored { uid: n.uid, reason: e.to_string() });
+            }
+        };
         match scorer.prepare(&self.subnet) {
             Ok(()) => {}
-            // One node missing a blob must not stop the subnet's validators: this epoch
-            // commits nothing, the next tries again.
             Err(e @ NeuronError::EvalUnavailable(_)) => {
-                let reason = e.to_string();
-                for n in &miners {
-                    self.emit(ValidatorEvent::NotScored { uid: n.uid, reason: reason.clone() });
-                }
+                skip(self, &e);
                 return Ok(None);
             }
             Err(e) => return Err(e),
@@ -466,6 +468,11 @@ impl Validator<'_> {
                     self.emit(ValidatorEvent::Scored { uid: n.uid, score });
                     scores.push(Some(score));
                 }
+                Err(e @ NeuronError::EvaluatorUnavailable(_)) => {
+                    skip(self, &e);
+                    return Ok(None);
+                }
+                Err(e @ NeuronError::EvaluatorRefused(_)) => return Err(e),
                 Err(e) => {
                     self.emit(ValidatorEvent::NotScored { uid: n.uid, reason: e.to_string() });
                     scores.push(None);

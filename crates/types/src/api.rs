@@ -226,6 +226,10 @@ pub struct ErrorBody {
     pub kind: String,
     /// A human-readable explanation.
     pub message: String,
+    /// A finer stable code where the error carries one (the gateway's OpenAI-style errors:
+    /// `model_not_found`, `index_behind`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A finalized block event on the stream (`GET /api/stream/blocks`).

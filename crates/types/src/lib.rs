@@ -21,6 +21,7 @@ pub mod datanet;
 pub mod datanet_api;
 pub mod dispute;
 pub mod equivocation;
+pub mod eval_api;
 pub mod hash;
 mod id;
 pub mod limits;

@@ -231,9 +231,12 @@ fn subnet_endpoints_are_in_the_openapi_document() {
 fn dispute_and_demand_endpoints_are_documented_and_empty_at_first() {
     let c = Chain::new();
     let (_, spec) = c.get("/api/openapi.json");
-    for (path, method) in
-        [("/api/disputes", "get"), ("/api/demands", "get"), ("/api/disputes/judge", "post")]
-    {
+    for (path, method) in [
+        ("/api/disputes", "get"),
+        ("/api/demands", "get"),
+        ("/api/disputes/judge", "post"),
+        ("/api/evaluate", "post"),
+    ] {
         assert!(spec["paths"][path][method]["summary"].is_string(), "{path} is not documented");
     }
     assert!(c.client.disputes().unwrap().is_empty());

@@ -2,7 +2,9 @@
 //! validator loop (see `alx_neuron::validator`): it refuses a key that holds a miner's uid or
 //! has no stake, bonds `--stake` first when asked, waits for a validator permit, and every
 //! subnet epoch reveals the weights it committed (saved with their salt in `<home>/weights/`,
-//! so a restart reveals them too), scores the miners and commits anew.
+//! so a restart reveals them too), scores the miners and commits anew. Miners are scored as
+//! users are served (`--score served`: the node's gateway, retrieval included) or on their
+//! bare weights in this process (`--score weights`).
 
 use super::{
     neuron::{chain, cli_error, print_event, store},
@@ -14,7 +16,8 @@ use alx_gateway::{AdapterSource, Adapters, Catalog};
 use alx_model::LoadConfig;
 use alx_neuron::{
     NeuronError,
-    score::{HeldOutConfig, HeldOutScorer, ModelSource, Weights},
+    score::{HeldOutConfig, HeldOutScorer, ModelSource, Scorer, Weights},
+    served::ServedScorer,
     validator::{self, ValidatorConfig},
 };
 use alx_types::{Address, Amount, Hash, model::ModelSpec};
@@ -54,11 +57,27 @@ pub(crate) struct ValidatorArgs {
     /// Stop after revealing weights this many times (default: run until stopped).
     #[arg(long)]
     epochs: Option<u64>,
-    /// Where the miners' weight files are, found by content hash (default: the home's models/).
+    /// How miners are scored. `served`: by the node (--node must be this machine's), through
+    /// the code that serves users: the model's adapter, passages retrieved from its datanet
+    /// versions, the chat or completion prompt. `weights`: the base weights and adapter in
+    /// this process, without retrieval (for a node that does not serve the miners' bases).
+    #[arg(long, value_enum, default_value_t = ScoreMode::Served)]
+    score: ScoreMode,
+    /// With --score weights: where the miners' weight files are, found by content hash
+    /// (default: the home's models/).
     #[arg(long)]
     models_dir: Option<PathBuf>,
     #[command(flatten)]
     opts: TxOptions,
+}
+
+/// How `alx validator run` scores miners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ScoreMode {
+    /// By the node, as users are served.
+    Served,
+    /// On the weights, in this process.
+    Weights,
 }
 
 /// The miners' weights: bases from the gateway's catalog of a model directory, adapters
@@ -108,15 +127,26 @@ impl ModelSource for Models {
 }
 
 pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
+    if a.models_dir.is_some() && a.score == ScoreMode::Served {
+        anyhow::bail!(
+            "--models-dir is where --score weights finds the miners' weights; the node finds them \
+             when scoring as served (drop --models-dir, or add --score weights)"
+        );
+    }
     let chain = chain(g, &a.from, a.opts.fee)?;
-    let dir = a.models_dir.clone().unwrap_or_else(|| g.home.join("models"));
-    let models = Models {
-        catalog: Catalog::new(&dir, LoadConfig::DEFAULT),
-        adapters: Adapters::new(Some(Arc::new(NodeBlobs(Client::new(&g.node)))), ADAPTER_MEMORY)
-            .without_influence(),
-    };
     let held_out = HeldOutConfig { eval_tokens: a.eval_tokens, eval_questions: a.eval_questions };
-    let mut scorer = HeldOutScorer::new(Client::new(&g.node), models, held_out);
+    let mut scorer: Box<dyn Scorer> = match a.score {
+        ScoreMode::Served => Box::new(ServedScorer::new(Client::new(&g.node), held_out)),
+        ScoreMode::Weights => {
+            let dir = a.models_dir.clone().unwrap_or_else(|| g.home.join("models"));
+            let blobs = Arc::new(NodeBlobs(Client::new(&g.node)));
+            let models = Models {
+                catalog: Catalog::new(&dir, LoadConfig::DEFAULT),
+                adapters: Adapters::new(Some(blobs), ADAPTER_MEMORY).without_influence(),
+            };
+            Box::new(HeldOutScorer::new(Client::new(&g.node), models, held_out))
+        }
+    };
     let config = ValidatorConfig {
         subnet: a.subnet.clone(),
         key: a.from.clone(),
@@ -125,6 +155,6 @@ pub(crate) fn run(g: &Globals, a: &ValidatorArgs) -> anyhow::Result<()> {
         permit_wait_epochs: a.permit_wait_epochs,
         epochs: a.epochs,
     };
-    validator::run(&chain, &store(g), &mut scorer, &config, &mut |e| print_event(g, e))
+    validator::run(&chain, &store(g), scorer.as_mut(), &config, &mut |e| print_event(g, e))
         .map_err(cli_error)
 }

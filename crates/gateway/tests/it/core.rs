@@ -23,18 +23,18 @@ use std::time::{Duration, Instant};
 /// Tokens the fake model's context holds.
 const CONTEXT: usize = 64;
 /// 1,000 base units per 1,000 tokens: every token costs one base unit.
-const UNIT_PRICE: Amount = Amount(1_000);
+pub(crate) const UNIT_PRICE: Amount = Amount(1_000);
 
 /// What the fake model does when asked to generate.
 #[derive(Clone, Copy, Debug)]
-enum Script {
+pub(crate) enum Script {
     /// Generates this many tokens (fewer if `max_tokens` is lower), then stops.
     Tokens(usize),
     /// Fails without running anything.
     Fail,
 }
 
-struct Fake {
+pub(crate) struct Fake {
     script: Mutex<Script>,
     /// Permits for the next generation: one for the prefill, then one per token. Taken by the
     /// generation that starts next; a dropped sender lets it run freely.
@@ -135,6 +135,17 @@ impl ServedModel for FakeModel {
         });
         Ok(alx_model::Replay { tokens: output.len(), max_gap: 0.0, departure })
     }
+
+    fn continuation(
+        &self,
+        prompt: &[TokenId],
+        output: &[TokenId],
+    ) -> Result<alx_model::Continuation, alx_model::Error> {
+        // One nat per output token, less the more prompt it follows: a longer prompt (one with
+        // passages) predicts better.
+        let nll = output.len() as f64 / (1.0 + prompt.len() as f64).ln();
+        Ok(alx_model::Continuation { tokens: output.len(), nll_sum: nll })
+    }
 }
 
 fn run(fake: &Fake, request: GenerationRequest) -> Result<Generated, GatewayError> {
@@ -188,7 +199,7 @@ fn run(fake: &Fake, request: GenerationRequest) -> Result<Generated, GatewayErro
     })
 }
 
-fn served(
+pub(crate) fn served(
     price: Amount,
     script: Script,
     config: GatewayConfig,
@@ -209,7 +220,7 @@ fn chat(text: &str, max_tokens: i64, stream: bool) -> Request {
 
 const KEY: Option<&str> = Some("alx-sk-3");
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 

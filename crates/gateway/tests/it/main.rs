@@ -4,6 +4,7 @@
 mod adapters;
 mod catalog;
 mod core;
+mod evaluate;
 mod influence;
 mod settle;
 

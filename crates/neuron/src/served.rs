@@ -1,0 +1,244 @@
+//! Scoring as served: the validator's node scores each miner's model through its gateway
+//! (`POST /api/evaluate`), with the retrieval over the model's datanet versions and the prompt
+//! users' requests get, instead of this process running the bare weights. The set scored is
+//! the one [`crate::score`] picks (the latest revealed sealed set, else the public split).
+//!
+//! ```text
+//! question/answer pair → chat item: the question as the user's turn; the answer's likelihood
+//!                        after the served prompt, and a greedy answer judged as qa judges
+//! text                 → completion item (retrieval on): its first half the prompt, the
+//!                        rest the continuation whose likelihood is scored
+//! ```
+//!
+//! Likelihood is nats per byte of the expected continuations scored (pairs and texts, texts
+//! until `eval_tokens` tokens are scored); accuracy is over the pairs asked, an answer the node
+//! could not score counting as wrong. The node answers its own machine only, one evaluation at
+//! a time: a busy node is waited for, and a node that stays busy or whose index is behind a
+//! model's datanet versions makes the validator skip the epoch rather than blame the miners.
+
+use crate::{
+    NeuronError,
+    qa::{self, Accuracy},
+    score::{HeldOut, HeldOutConfig, Score, Scorer, check_evaluable, evaluation_set},
+};
+use alx_client::{Client, ClientError};
+use alx_types::{
+    eval_api::{
+        EVAL_EXPECTED_BYTES_MAX, EVAL_PROMPT_BYTES_MAX, EvalItem, EvalKind, EvalRequest,
+        EvalResponse,
+    },
+    subnet_api::{NeuronJson, SubnetJson},
+};
+use std::time::Duration;
+
+/// Items per request: each is up to a prefill and a short answer, and a request must finish
+/// inside the client's timeout on a loaded machine.
+const ITEMS_PER_REQUEST: usize = 2;
+/// Bytes of a text put to the model as one completion item (half prompt, half continuation).
+const TEXT_ITEM_BYTES_MAX: usize = 1024;
+// Both halves of a text item stay within what the node takes.
+const _: () = assert!(
+    TEXT_ITEM_BYTES_MAX <= EVAL_EXPECTED_BYTES_MAX && TEXT_ITEM_BYTES_MAX <= EVAL_PROMPT_BYTES_MAX
+);
+/// Shortest text worth splitting into a prompt and a continuation.
+const TEXT_ITEM_BYTES_MIN: usize = 16;
+/// Tries of a request the node refuses as busy or behind, and the pause between them.
+const RETRIES: u32 = 30;
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// The items of a set: its pairs as chat items (answers generated when `generate`), then its
+/// texts as completion items.
+#[must_use]
+pub fn items(set: &HeldOut, generate: bool) -> Vec<EvalItem> {
+    let pairs = set.pairs.iter().map(|p| EvalItem {
+        kind: EvalKind::Chat,
+        prompt: p.question.clone(),
+        expected: p.answer.clone(),
+        generate,
+    });
+    let texts = set.texts.iter().filter_map(|t| split_text(t)).map(|(prompt, expected)| EvalItem {
+        kind: EvalKind::Completion,
+        prompt,
+        expected,
+        generate: false,
+    });
+    pairs.chain(texts).collect()
+}
+
+/// A text's first [`TEXT_ITEM_BYTES_MAX`] bytes cut in two at the whitespace nearest before
+/// its middle (after it when the first half has none, the middle character when the text has
+/// none), so that the continuation starts with the space its first word is tokenized with.
+fn split_text(text: &str) -> Option<(String, String)> {
+    let text = text.trim();
+    let mut end = text.len().min(TEXT_ITEM_BYTES_MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
+    if text.len() < TEXT_ITEM_BYTES_MIN {
+        return None;
+    }
+    let middle = text.len() / 2;
+    let is_space = |(_, c): &(usize, char)| c.is_whitespace();
+    let before = text.char_indices().filter(|(i, _)| *i <= middle).rfind(is_space);
+    let after = || text.char_indices().filter(|(i, _)| *i > middle).find(is_space);
+    let at = before.filter(|(i, _)| *i > 0).or_else(after).map_or_else(
+        || text.char_indices().map(|(i, _)| i).find(|&i| i >= middle).unwrap_or(middle),
+        |(i, _)| i,
+    );
+    let (prompt, expected) = text.split_at(at);
+    let usable = !prompt.trim().is_empty() && !expected.trim().is_empty();
+    usable.then(|| (prompt.to_owned(), expected.to_owned()))
+}
+
+/// The validator's scorer as served: every miner's model scored by the node's gateway.
+pub struct ServedScorer {
+    client: Client,
+    config: HeldOutConfig,
+    items: Vec<EvalItem>,
+    /// The block the scored set was revealed at (`None`: the public split).
+    revealed_at: Option<u64>,
+}
+
+impl std::fmt::Debug for ServedScorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedScorer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl ServedScorer {
+    /// A scorer asking the node behind `client` (the validator's own).
+    #[must_use]
+    pub const fn new(client: Client, config: HeldOutConfig) -> Self {
+        Self { client, config, items: Vec::new(), revealed_at: None }
+    }
+
+    /// `request` answered by the node, waiting out a busy node or a lagging index.
+    fn ask(&self, request: &EvalRequest) -> Result<EvalResponse, NeuronError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let error = match self.client.evaluate(request) {
+                Ok(r) if r.items.len() == request.items.len() => return Ok(r),
+                Ok(r) => {
+                    let got = r.items.len();
+                    return Err(NeuronError::EvaluatorUnavailable(format!(
+                        "the node answered {got} items of {}",
+                        request.items.len()
+                    )));
+                }
+                Err(e) => e,
+            };
+            let waitable = match &error {
+                ClientError::Api { status: 403, message, .. } => {
+                    return Err(NeuronError::EvaluatorRefused(message.clone()));
+                }
+                ClientError::Api { status: 429, .. } => true,
+                ClientError::Api { status: 503, code: Some(code), .. } => code == "index_behind",
+                // The node is down or too slow: no miner's fault.
+                ClientError::Connect { .. } | ClientError::Timeout(_) => true,
+                _ => false,
+            };
+            if !waitable {
+                // The model's own problem (its weights or adapter unavailable here): this
+                // miner is not scored.
+                return Err(error.into());
+            }
+            if tries >= RETRIES {
+                return Err(NeuronError::EvaluatorUnavailable(error.to_string()));
+            }
+            std::thread::sleep(RETRY_PAUSE);
+        }
+    }
+}
+
+impl Scorer for ServedScorer {
+    fn prepare(&mut self, subnet: &SubnetJson) -> Result<(), NeuronError> {
+        let (revealed_at, set) = evaluation_set(&self.client, subnet, self.config.eval_questions)?;
+        self.revealed_at = revealed_at;
+        self.items = items(&set, self.config.eval_questions > 0);
+        if self.items.is_empty() {
+            return Err(NeuronError::NoHeldOut);
+        }
+        Ok(())
+    }
+
+    fn score(&mut self, miner: &NeuronJson) -> Result<Score, NeuronError> {
+        check_evaluable(self.revealed_at, miner)?;
+        let model = miner.model.ok_or(NeuronError::MissingModel { uid: miner.uid })?;
+        let asked = self.items.iter().filter(|i| i.generate).count();
+        let (mut nll, mut tokens, mut bytes, mut correct) = (0.0f64, 0usize, 0usize, 0usize);
+        let mut unscored = None;
+        for chunk in self.items.chunks(ITEMS_PER_REQUEST) {
+            let texts_only = chunk.iter().all(|i| i.kind == EvalKind::Completion);
+            if texts_only && tokens >= self.config.eval_tokens {
+                break;
+            }
+            let request = EvalRequest { model: model.to_string(), items: chunk.to_vec() };
+            for (item, got) in chunk.iter().zip(self.ask(&request)?.items) {
+                if let Some(why) = got.error {
+                    unscored.get_or_insert(why);
+                    continue;
+                }
+                nll += got.nll;
+                tokens += got.expected_tokens as usize;
+                bytes += item.expected.len();
+                let right = got.answer.is_some_and(|a| qa::is_correct(&item.expected, &a));
+                correct += usize::from(item.generate && right);
+            }
+        }
+        if bytes == 0 {
+            let why = unscored.unwrap_or_else(|| "no item was scored".into());
+            return Err(NeuronError::NothingScored { uid: miner.uid, reason: why });
+        }
+        let accuracy = (asked > 0).then_some(Accuracy { correct, asked });
+        Ok(Score { nats_per_byte: nll / bytes as f64, tokens, bytes, accuracy })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qa::QaPair;
+
+    #[test]
+    fn texts_split_before_a_space_near_their_middle() {
+        let (p, e) = split_text("  the quick brown fox jumps over the lazy dog ").unwrap();
+        assert_eq!((p.as_str(), e.as_str()), ("the quick brown fox", " jumps over the lazy dog"));
+        // No space in the first half: the first one after it.
+        let (p, e) = split_text("abcdefghijklmnopqrstuvwx yz").unwrap();
+        assert_eq!((p.as_str(), e.as_str()), ("abcdefghijklmnopqrstuvwx", " yz"));
+        // No space at all: the middle character boundary.
+        let (p, e) = split_text("ééééééééééééééééé").unwrap();
+        assert_eq!((p.chars().count(), e.chars().count()), (9, 8));
+        assert!(split_text("too short").is_none());
+        // A long text is cut to its first TEXT_ITEM_BYTES_MAX bytes first.
+        let long = "word ".repeat(1000);
+        let (p, e) = split_text(&long).unwrap();
+        assert!(p.len() + e.len() <= TEXT_ITEM_BYTES_MAX && e.starts_with(' '), "{}", e.len());
+    }
+
+    #[test]
+    fn pairs_are_chat_items_and_texts_completions() {
+        let set = HeldOut {
+            texts: vec!["Libraries lend books to readers for weeks.".into(), "tiny".into()],
+            pairs: vec![QaPair {
+                question: "What do libraries lend?".into(),
+                answer: "books".into(),
+            }],
+        };
+        let got = items(&set, true);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].kind, got[0].generate), (EvalKind::Chat, true));
+        assert_eq!(
+            (got[0].prompt.as_str(), got[0].expected.as_str()),
+            ("What do libraries lend?", "books")
+        );
+        assert_eq!((got[1].kind, got[1].generate), (EvalKind::Completion, false));
+        assert_eq!(
+            got[1].prompt.clone() + &got[1].expected,
+            "Libraries lend books to readers for weeks."
+        );
+        assert!(!items(&set, false)[0].generate);
+    }
+}
