@@ -37,7 +37,9 @@ pub(crate) async fn evaluate_handler(
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     body: Result<axum::Json<EvalRequest>, JsonRejection>,
 ) -> Result<axum::Json<EvalResponse>, GatewayError> {
-    let local = peer.is_some_and(|axum::Extension(ConnectInfo(a))| a.ip().is_loopback());
+    // Canonical: a listener on `[::]` sees an IPv4 caller as `::ffff:127.0.0.1`.
+    let local =
+        peer.is_some_and(|axum::Extension(ConnectInfo(a))| a.ip().to_canonical().is_loopback());
     if !local {
         return Err(GatewayError::Forbidden(
             "POST /api/evaluate scores models for the validator running beside this node and \
@@ -78,7 +80,8 @@ impl Gateway {
             ))
         };
         let id = resolve(state, &request.model)?.ok_or_else(unknown)?;
-        let spec = state.model(id)?.ok_or_else(unknown)?.spec;
+        // A retired model is served to no one: it is scored as no one's.
+        let spec = state.model(id)?.filter(|m| !m.retired).ok_or_else(unknown)?.spec;
         if let Some(d) =
             spec.datanets.iter().find(|d| self.indexes.indexed_version(d.datanet) < d.version)
         {
@@ -100,8 +103,9 @@ impl Gateway {
         Ok(EvalResponse { model: id, items })
     }
 
-    /// One item. An item the model cannot take (too long, no chat template) is reported in its
-    /// `error`; a failure of the engine fails the request.
+    /// One item. What the model itself cannot do (take the item in its context, render a chat,
+    /// run the forward pass, give a finite likelihood) is reported in the item's `error`; a
+    /// failure of the serving engine (busy, stopped) fails the request: it is the node's.
     fn evaluate_item(
         &self,
         model: &dyn ServedModel,
@@ -156,9 +160,13 @@ impl Gateway {
                 ),
             );
         }
-        let scored = model
-            .continuation(&prompt, &expected)
-            .map_err(|e| GatewayError::Internal(format!("the likelihood: {e}")))?;
+        let scored = match model.continuation(&prompt, &expected) {
+            Ok(s) if s.nll_sum.is_finite() => s,
+            Ok(_) => {
+                return unscored(out, "its likelihood of the expected text is not finite".into());
+            }
+            Err(e) => return unscored(out, format!("the forward pass: {e}")),
+        };
         out.expected_tokens = u32::try_from(scored.tokens).unwrap_or(u32::MAX);
         out.nll = scored.nll_sum;
         if answer_tokens > 0 {

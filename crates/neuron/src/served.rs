@@ -10,11 +10,18 @@
 //!                        rest the continuation whose likelihood is scored
 //! ```
 //!
-//! Likelihood is nats per byte of the expected continuations scored (pairs and texts, texts
-//! until `eval_tokens` tokens are scored); accuracy is over the pairs asked, an answer the node
-//! could not score counting as wrong. The node answers its own machine only, one evaluation at
-//! a time: a busy node is waited for, and a node that stays busy or whose index is behind a
-//! model's datanet versions makes the validator skip the epoch rather than blame the miners.
+//! Likelihood is nats per byte of the expected continuations (pairs first, then texts until
+//! `eval_tokens` tokens are scored, pairs' included). An item the model cannot take (too long
+//! for its context with the passages, a chat for a model without a chat template, a likelihood
+//! that is not finite) is charged [`UNSCORED_NATS_PER_BYTE`], as a model that knows nothing of
+//! its bytes: a miner cannot better its score by having the hard items dropped. Accuracy is
+//! over the pairs asked, an answer the node could not score counting as wrong.
+//!
+//! Whose failure a failed request is ([`Blame`]): the node's (busy, overloaded, failing,
+//! unreachable) is waited for up to [`WAIT_MAX`], then the validator skips the epoch rather
+//! than blame the miners; the model's (weights or adapter unavailable here, retired) leaves
+//! that miner unscored; a model whose datanet versions the node has not indexed yet is waited
+//! for, then left unscored, so one miner's fresh version cannot stall the epoch for all.
 
 use crate::{
     NeuronError,
@@ -29,11 +36,11 @@ use alx_types::{
     },
     subnet_api::{NeuronJson, SubnetJson},
 };
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Items per request: each is up to a prefill and a short answer, and a request must finish
-/// inside the client's timeout on a loaded machine.
-const ITEMS_PER_REQUEST: usize = 2;
+/// well inside the client's timeout on a loaded machine.
+const ITEMS_PER_REQUEST: usize = 1;
 /// Bytes of a text put to the model as one completion item (half prompt, half continuation).
 const TEXT_ITEM_BYTES_MAX: usize = 1024;
 // Both halves of a text item stay within what the node takes.
@@ -42,9 +49,46 @@ const _: () = assert!(
 );
 /// Shortest text worth splitting into a prompt and a continuation.
 const TEXT_ITEM_BYTES_MIN: usize = 16;
-/// Tries of a request the node refuses as busy or behind, and the pause between them.
-const RETRIES: u32 = 30;
+/// Longest wait for one request the node cannot answer now, and the pause between tries.
+const WAIT_MAX: Duration = Duration::from_secs(60);
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// What an item the model cannot take costs: ln 256, a uniform guess over bytes.
+pub const UNSCORED_NATS_PER_BYTE: f64 = 5.545_177_444_479_562;
+
+/// Whose failure a failed evaluation request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blame {
+    /// The node refuses this validator (403): the validator stops.
+    Refused,
+    /// The node is busy, overloaded, failing or unreachable: wait, then skip the epoch.
+    Node,
+    /// The node has not indexed the model's datanet versions yet: wait, then leave the miner
+    /// unscored.
+    ModelNotYet,
+    /// The model cannot be scored here (unknown or retired, weights or adapter unavailable):
+    /// the miner is not scored.
+    Model,
+}
+
+/// Whose failure `error` is (see [`Blame`]).
+#[must_use]
+pub fn blame(error: &ClientError) -> Blame {
+    match error {
+        ClientError::Api { status: 403, .. } => Blame::Refused,
+        ClientError::Api { status: 404, .. } => Blame::Model,
+        ClientError::Api { status: 503, code: Some(code), .. } => match code.as_str() {
+            "index_behind" => Blame::ModelNotYet,
+            "adapter_unavailable" | "adapter_invalid" => Blame::Model,
+            _ => Blame::Node,
+        },
+        // 429 (busy), a 503 without a code (the listener shedding load), 5xx, a request this
+        // validator got wrong (400), an answer that does not parse, a node down or too slow.
+        ClientError::Api { .. }
+        | ClientError::Connect { .. }
+        | ClientError::Decode(_)
+        | ClientError::Timeout(_) => Blame::Node,
+    }
+}
 
 /// The items of a set: its pairs as chat items (answers generated when `generate`), then its
 /// texts as completion items.
@@ -113,11 +157,11 @@ impl ServedScorer {
         Self { client, config, items: Vec::new(), revealed_at: None }
     }
 
-    /// `request` answered by the node, waiting out a busy node or a lagging index.
+    /// `request` answered by the node, waiting up to [`WAIT_MAX`] out a busy node or a lagging
+    /// index (see [`Blame`]).
     fn ask(&self, request: &EvalRequest) -> Result<EvalResponse, NeuronError> {
-        let mut tries = 0;
+        let started = Instant::now();
         loop {
-            tries += 1;
             let error = match self.client.evaluate(request) {
                 Ok(r) if r.items.len() == request.items.len() => return Ok(r),
                 Ok(r) => {
@@ -129,25 +173,17 @@ impl ServedScorer {
                 }
                 Err(e) => e,
             };
-            let waitable = match &error {
-                ClientError::Api { status: 403, message, .. } => {
-                    return Err(NeuronError::EvaluatorRefused(message.clone()));
+            let blame = blame(&error);
+            let out_of_time = started.elapsed() + RETRY_PAUSE > WAIT_MAX;
+            match blame {
+                Blame::Refused => return Err(NeuronError::EvaluatorRefused(error.to_string())),
+                Blame::Model => return Err(error.into()),
+                Blame::ModelNotYet if out_of_time => return Err(error.into()),
+                Blame::Node if out_of_time => {
+                    return Err(NeuronError::EvaluatorUnavailable(error.to_string()));
                 }
-                ClientError::Api { status: 429, .. } => true,
-                ClientError::Api { status: 503, code: Some(code), .. } => code == "index_behind",
-                // The node is down or too slow: no miner's fault.
-                ClientError::Connect { .. } | ClientError::Timeout(_) => true,
-                _ => false,
-            };
-            if !waitable {
-                // The model's own problem (its weights or adapter unavailable here): this
-                // miner is not scored.
-                return Err(error.into());
+                Blame::Node | Blame::ModelNotYet => std::thread::sleep(RETRY_PAUSE),
             }
-            if tries >= RETRIES {
-                return Err(NeuronError::EvaluatorUnavailable(error.to_string()));
-            }
-            std::thread::sleep(RETRY_PAUSE);
         }
     }
 }
@@ -168,7 +204,7 @@ impl Scorer for ServedScorer {
         let model = miner.model.ok_or(NeuronError::MissingModel { uid: miner.uid })?;
         let asked = self.items.iter().filter(|i| i.generate).count();
         let (mut nll, mut tokens, mut bytes, mut correct) = (0.0f64, 0usize, 0usize, 0usize);
-        let mut unscored = None;
+        let (mut unscored, mut scored_any) = (None, false);
         for chunk in self.items.chunks(ITEMS_PER_REQUEST) {
             let texts_only = chunk.iter().all(|i| i.kind == EvalKind::Completion);
             if texts_only && tokens >= self.config.eval_tokens {
@@ -176,18 +212,20 @@ impl Scorer for ServedScorer {
             }
             let request = EvalRequest { model: model.to_string(), items: chunk.to_vec() };
             for (item, got) in chunk.iter().zip(self.ask(&request)?.items) {
+                bytes += item.expected.len();
                 if let Some(why) = got.error {
+                    nll += UNSCORED_NATS_PER_BYTE * item.expected.len() as f64;
                     unscored.get_or_insert(why);
                     continue;
                 }
+                scored_any = true;
                 nll += got.nll;
                 tokens += got.expected_tokens as usize;
-                bytes += item.expected.len();
                 let right = got.answer.is_some_and(|a| qa::is_correct(&item.expected, &a));
                 correct += usize::from(item.generate && right);
             }
         }
-        if bytes == 0 {
+        if !scored_any {
             let why = unscored.unwrap_or_else(|| "no item was scored".into());
             return Err(NeuronError::NothingScored { uid: miner.uid, reason: why });
         }
@@ -200,6 +238,28 @@ impl Scorer for ServedScorer {
 mod tests {
     use super::*;
     use crate::qa::QaPair;
+
+    fn api(status: u16, code: Option<&str>) -> ClientError {
+        let code = code.map(str::to_owned);
+        ClientError::Api { status, kind: "k".into(), message: "m".into(), code }
+    }
+
+    #[test]
+    fn failures_are_blamed_on_whom_they_belong_to() {
+        assert_eq!(blame(&api(403, Some("forbidden"))), Blame::Refused);
+        assert_eq!(blame(&api(404, Some("model_not_found"))), Blame::Model);
+        assert_eq!(blame(&api(503, Some("adapter_unavailable"))), Blame::Model);
+        assert_eq!(blame(&api(503, Some("adapter_invalid"))), Blame::Model);
+        assert_eq!(blame(&api(503, Some("index_behind"))), Blame::ModelNotYet);
+        // The node's own trouble never zeroes a miner: busy, shedding load, failing, a request
+        // this validator got wrong, an answer that does not parse, too slow.
+        for node in [api(429, None), api(503, None), api(500, None), api(400, None)] {
+            assert_eq!(blame(&node), Blame::Node, "{node}");
+        }
+        assert_eq!(blame(&ClientError::Decode("x".into())), Blame::Node);
+        assert_eq!(blame(&ClientError::Timeout(Duration::from_secs(30))), Blame::Node);
+        assert!((UNSCORED_NATS_PER_BYTE - 256f64.ln()).abs() < 1e-12);
+    }
 
     #[test]
     fn texts_split_before_a_space_near_their_middle() {

@@ -81,7 +81,9 @@ pub(crate) struct CountArgs {
     /// The text to count.
     #[arg(required_unless_present = "queries")]
     text: Option<String>,
-    /// A file of queries, one per line; prints one JSON line per query.
+    /// A file of queries, one per line; prints one JSON line per query (`count` and `micros`,
+    /// or `error` for a query the index cannot count: the others are still counted, and the
+    /// command fails at the end).
     #[arg(long, conflicts_with = "text")]
     queries: Option<PathBuf>,
 }
@@ -300,11 +302,28 @@ fn count(g: &Globals, a: &CountArgs) -> anyhow::Result<()> {
         .and_then(|mut f| f.read_to_end(&mut raw))
         .with_context(|| format!("read {}", path.display()))?;
     let all = alx_attribution::utf8(&raw).with_context(|| format!("{}", path.display()))?;
+    let (mut asked, mut failed) = (0usize, 0usize);
     for query in all.lines().filter(|q| !q.is_empty()) {
+        asked += 1;
         let started = Instant::now();
-        let count = searcher.count(query).with_context(|| format!("query {query:?}"))?;
-        let micros = started.elapsed().as_secs_f64() * 1e6;
-        println!("{}", serde_json::to_string(&CountLine { query, count, micros })?);
+        let line = match searcher.count(query) {
+            Ok(count) => {
+                let micros = started.elapsed().as_secs_f64() * 1e6;
+                serde_json::to_value(CountLine { query, count, micros })?
+            }
+            Err(e) => {
+                failed += 1;
+                let error = output::error_document(&anyhow::Error::from(e));
+                serde_json::json!({ "query": query, "error": error["error"] })
+            }
+        };
+        println!("{line}");
+    }
+    if failed > 0 {
+        return Err(output::hinted(
+            format!("{failed} of {asked} queries could not be counted (their lines say why)"),
+            "a word-start index counts queries that start at a word: drop leading spaces",
+        ));
     }
     Ok(())
 }

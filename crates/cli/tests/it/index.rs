@@ -92,3 +92,36 @@ fn index_rejects_bad_input_with_a_hint() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
 }
+
+/// A batch of counts reports a query the index cannot count on its own line and counts the
+/// rest (a word-start index refuses a query that starts with a space), then fails.
+#[test]
+fn a_batch_count_reports_each_bad_query_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.jsonl");
+    std::fs::write(&corpus, "{\"text\": \"the tide turns and the ships sail\"}\n").unwrap();
+    let idx = dir.path().join("idx");
+    let (c, i) = (corpus.to_str().unwrap(), idx.to_str().unwrap());
+    stdout(&alx(&["index", "build", "--input", c, "--out", i]));
+    let queries = dir.path().join("queries.txt");
+    std::fs::write(&queries, "the\n ships\nships sail\n").unwrap();
+    let out =
+        alx(&["--json", "index", "count", "--index", i, "--queries", queries.to_str().unwrap()]);
+    assert!(!out.status.success(), "a batch with a failed query fails");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 4, "three query lines and the error document: {lines:?}");
+    assert_eq!((lines[0]["query"].as_str(), lines[0]["count"].as_u64()), (Some("the"), Some(2)));
+    assert_eq!(lines[1]["query"], " ships");
+    assert!(
+        lines[1]["error"]["message"].is_string() && lines[1]["count"].is_null(),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2]["count"], 1, "the query after the bad one is counted");
+    let summary = lines[3]["error"]["message"].as_str().unwrap();
+    assert!(summary.contains("1 of 3 queries"), "{summary}");
+}

@@ -216,7 +216,7 @@ fn readme_subnet_section_pays_the_miner_slow() {
 }
 
 /// A subnet (tempo 10) evaluated on a one-document datanet, with bob's tiny model registered
-/// as a miner at uid 0 and its weights in the home's models/ for the validator to find.
+/// as a miner at uid 0 and its weights in the home's models/ for the node to serve.
 fn subnet_with_a_tiny_miner(h: &Path, node: &Node) {
     let ok = |args: &[&str]| json(&alx(h, &node.api, args));
     let open = ["--license", "MIT", "--policy", "open"];
@@ -227,7 +227,10 @@ fn subnet_with_a_tiny_miner(h: &Path, node: &Node) {
     ok(&["datanet", "version", "0", "--from", "alice"]);
     std::fs::create_dir_all(h.join("models")).unwrap();
     let weights = h.join("models/tiny.gguf");
-    alx_model::tiny::write(&weights, &alx_model::tiny::TinySpec::DEFAULT).unwrap();
+    // Room for the passage the node retrieves into the prompt when it scores the model.
+    let spec =
+        alx_model::tiny::TinySpec { context_length: 256, ..alx_model::tiny::TinySpec::DEFAULT };
+    alx_model::tiny::write(&weights, &spec).unwrap();
     let weights = weights.to_str().unwrap();
     let model = ["--name", "tiny", "--base-model", weights, "--datanet", "0@1"];
     ok(&[&["model", "register", "--from", "bob"][..], &model].concat());

@@ -66,11 +66,17 @@ fn items_are_scored_on_the_served_prompt_and_one_that_cannot_fit_is_reported() {
 }
 
 #[test]
-fn unknown_models_and_unindexed_datanets_are_refused() {
-    let (_chain, _fake, g) = served(UNIT_PRICE, Script::Tokens(4), GatewayConfig::default());
+fn unknown_retired_and_unindexed_models_are_refused() {
+    let (chain, _fake, g) = served(UNIT_PRICE, Script::Tokens(4), GatewayConfig::default());
     let one = || vec![item(EvalKind::Chat, "abcd", "abcd", false)];
     let missing = g.evaluate(&request("nope", one())).unwrap_err();
     assert!(matches!(missing, GatewayError::ModelNotFound(_)), "{missing:?}");
+    // A retired model is served to no one, so it is scored as no one's.
+    register_bare(&chain);
+    g.evaluate(&request("bare", one())).unwrap();
+    chain.ok(1, Payload::Model(ModelOp::Retire { model: alx_types::model::ModelId(1) }));
+    let retired = g.evaluate(&request("bare", one())).unwrap_err();
+    assert!(matches!(retired, GatewayError::ModelNotFound(_)), "{retired:?}");
     // Model "m" draws on datanet 0 version 1, which this gateway's empty index lacks: scoring it
     // without its passages would not be what users are served.
     match g.evaluate(&request("m", one())).unwrap_err() {
@@ -113,8 +119,10 @@ fn only_the_nodes_own_machine_may_ask_and_bad_bodies_are_refused() {
     assert_eq!(status, 200, "{ok}");
     assert_eq!(ok["items"][0]["expected_tokens"], 1, "{ok}");
     assert!(ok["items"][0]["answer"].is_string(), "{ok}");
-    let (status, _) = post(&g, Some("[::1]:5000"), body);
-    assert_eq!(status, 200);
+    // IPv6 loopback, and IPv4 loopback as a listener on `[::]` sees it.
+    for peer in ["[::1]:5000", "[::ffff:127.0.0.1]:5000"] {
+        assert_eq!(post(&g, Some(peer), body).0, 200, "{peer}");
+    }
     let too_many = format!(
         r#"{{"model":"bare","items":[{}]}}"#,
         [r#"{"kind":"chat","prompt":"a","expected":"b"}"#; 9].join(",")
