@@ -5,13 +5,14 @@
 //! - `tx_per_s`: signed transfers per second end to end on one validator: submitted over HTTP,
 //!   admitted, proposed, finalized and committed to disk.
 //! - finality latency p50/p99 with 1 validator (and 4, as `alx up` processes on loopback, when
-//!   [`Config::alx_binary`] is given).
+//!   [`Config::alx_binary`] is given), and with 4 the same throughput run (`tx_per_s_4v`).
 //! - cold start of a network to its first finalized block.
 //!
 //! ```text
 //!   sign transfers ─► verify rates (no node) ─► 1 validator in process: throughput,
 //!                                            │  latency, cold start
-//!                                            └► 4 validators (`alx up`): cold start, latency
+//!                                            └► 4 validators (`alx up`): cold start,
+//!                                               throughput, latency
 //! ```
 
 mod network;
@@ -74,8 +75,11 @@ pub enum Progress {
         /// Settlements.
         settlements: usize,
     },
-    /// Starting four validators, then measuring their finality latency.
-    FourValidators,
+    /// Starting four validators, then measuring their throughput and finality latency.
+    FourValidators {
+        /// Transfers in their throughput run.
+        txs: usize,
+    },
 }
 
 impl fmt::Display for Progress {
@@ -92,8 +96,10 @@ impl fmt::Display for Progress {
                 "end-to-end throughput with settlements: {transfers} transfers, {settlements} settlements of {} receipts…",
                 settlements::RECEIPTS_PER_SETTLEMENT
             ),
-            Self::FourValidators => f.write_str(
-                "4 validators on loopback (processes): cold start and finality latency…",
+            Self::FourValidators { txs } => write!(
+                f,
+                "4 validators on loopback (processes): cold start, throughput ({txs} transfers) \
+                 and finality latency…"
             ),
         }
     }
@@ -128,6 +134,11 @@ pub struct Report {
     pub finality_ms_p50_1v: f64,
     /// Finality latency, one validator, 99th percentile.
     pub finality_ms_p99_1v: f64,
+    /// Transfers committed per second end to end by four validator processes on loopback:
+    /// the same transfers as `tx_per_s`, sent to validator 0.
+    pub tx_per_s_4v: Option<f64>,
+    /// `tx_per_s_4v / ed25519_batch_verify_per_s`.
+    pub tx_per_s_4v_vs_verify_limit: Option<f64>,
     /// Finality latency, four validators, median.
     pub finality_ms_p50_4v: Option<f64>,
     /// Finality latency, four validators, 99th percentile.
@@ -173,14 +184,18 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         };
         (tx_per_s, lat, node.cold_start_ms, mixed)
     };
-    let (lat4, cold_4v) = match &config.alx_binary {
-        None => (None, None),
+    let (tx_per_s_4v, lat4, cold_4v) = match &config.alx_binary {
+        None => (None, None, None),
         Some(alx) => {
-            progress(Progress::FourValidators);
-            let funded = vec![Address::from_public_key(&keys[0].public_key())];
+            progress(Progress::FourValidators { txs: txs.len() });
+            let funded = keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
             let nodes = FourNodes::start(alx, funded)?;
-            let lat = transfers::latency(&nodes.client, &keys[0], 0, config.samples.get())?;
-            (Some(lat), Some(nodes.cold_start_ms))
+            // The same signed transfers: every benchmark network runs the dev chain.
+            let tx_per_s = transfers::throughput(&nodes.client, &txs, config)?;
+            let next_nonce = txs_count / senders;
+            let lat =
+                transfers::latency(&nodes.client, &keys[0], next_nonce, config.samples.get())?;
+            (Some(tx_per_s), Some(lat), Some(nodes.cold_start_ms))
         }
     };
     Ok(Report {
@@ -196,6 +211,8 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         mixed_receipts_per_s: mixed.map(|m| m.2),
         finality_ms_p50_1v: lat1.0,
         finality_ms_p99_1v: lat1.1,
+        tx_per_s_4v,
+        tx_per_s_4v_vs_verify_limit: tx_per_s_4v.map(|t| t / verify_all),
         finality_ms_p50_4v: lat4.map(|l| l.0),
         finality_ms_p99_4v: lat4.map(|l| l.1),
         cold_start_ms_1v: cold_1v,
@@ -323,7 +340,7 @@ mod tests {
         assert!(report.finality_ms_p50_1v > 0.0);
         assert!(report.finality_ms_p99_1v >= report.finality_ms_p50_1v);
         assert!(report.cold_start_ms_1v > 0.0);
-        assert_eq!(report.finality_ms_p50_4v, None);
+        assert_eq!((report.finality_ms_p50_4v, report.tx_per_s_4v), (None, None));
         assert_eq!(report.cold_start_ms_4v, None);
         let json = serde_json::to_value(&report).expect("serialize");
         assert!(json["finality_ms_p99_4v"].is_null(), "skipped figures stay in the JSON");

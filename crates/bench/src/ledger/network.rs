@@ -8,6 +8,7 @@ use alx_node::home::{DevOptions, init_dev};
 use alx_types::{Address, Height};
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
+    os::unix::process::CommandExt as _,
     path::Path,
     process::{Child, Command, Stdio},
     thread::JoinHandle,
@@ -20,6 +21,8 @@ const COLD_START_1V_MAX: Duration = Duration::from_secs(60);
 const COLD_START_4V_MAX: Duration = Duration::from_secs(120);
 /// How often the benchmark polls for a new block.
 const POLL: Duration = Duration::from_millis(10);
+/// How long the four-validator network's processes may take to be gone once killed.
+const STOP_4V_MAX: Duration = Duration::from_secs(10);
 
 /// A one-validator node running on a thread of this process.
 pub(super) struct SingleNode {
@@ -81,7 +84,9 @@ impl Drop for SingleNode {
     }
 }
 
-/// Four validators run by `alx up` as a child process, in a temporary home.
+/// Four validators run by `alx up` as a child process, in a temporary home. `alx up` and the
+/// validator processes it starts share a process group of their own, killed whole when the
+/// guard drops: killing `alx up` alone would leave its validators to notice on their own.
 pub(super) struct FourNodes {
     /// A client of validator 0's API.
     pub(super) client: Client,
@@ -109,6 +114,7 @@ impl FourNodes {
             .args(["up", "--api-addr", &api.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .map_err(BenchError::io("start `alx up`"))?;
         let mut nodes = Self {
@@ -135,9 +141,23 @@ fn exited(child: &mut Child) -> Option<BenchError> {
 
 impl Drop for FourNodes {
     fn drop(&mut self) {
+        use nix::{
+            sys::signal::{Signal, killpg},
+            unistd::Pid,
+        };
+        // The group's id is its leader's pid: `alx up`, started with `process_group(0)`.
+        let group = i32::try_from(self.child.id()).ok().map(Pid::from_raw);
+        if let Some(group) = group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
         // Already gone is fine: the point is that it is gone before its home is deleted.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The validators were `alx up`'s children: wait until the group is empty (bounded).
+        let deadline = Instant::now() + STOP_4V_MAX;
+        while group.is_some_and(|g| killpg(g, None).is_ok()) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) struct LedgerArgs {
     /// Concurrent HTTP clients in the throughput run.
     #[arg(long, default_value_t = 2)]
     clients: usize,
-    /// Skip the 4-validator runs (finality latency and cold start).
+    /// Skip the 4-validator runs (throughput, finality latency and cold start).
     #[arg(long)]
     single_only: bool,
     /// The mixed run: one settlement of 64 receipts after every this many transfers (0 skips
@@ -63,6 +63,7 @@ fn text(r: &Report) -> String {
         "ed25519 batch verify   {:>10.0} /s ({} cores; {:.0} /s on one)\n\
          transfers end to end   {:>10.0} /s ({:.0}% of the verify limit, {} txs)\n\
          with settlements       {}\n\
+         4 validators           {}\n\
          finality 1 validator   p50 {:.1} ms  p99 {:.1} ms\n\
          finality 4 validators  {}\n\
          cold start to block 1  {:.0} ms (1 validator){}",
@@ -79,6 +80,9 @@ fn text(r: &Report) -> String {
             ),
             _ => "skipped".into(),
         },
+        r.tx_per_s_4v.zip(r.tx_per_s_4v_vs_verify_limit).map_or("skipped".into(), |(t, v)| {
+            format!("{t:>10.0} /s ({:.0}% of the verify limit)", 100.0 * v)
+        }),
         r.finality_ms_p50_1v,
         r.finality_ms_p99_1v,
         four.map_or("skipped".into(), |(p50, p99)| format!("p50 {p50:.1} ms  p99 {p99:.1} ms")),

@@ -4,6 +4,7 @@
 mod adversarial;
 mod api;
 mod audit;
+mod bench;
 mod competition;
 mod crash;
 mod datanet;
