@@ -143,6 +143,8 @@ impl Gateway {
             Ok(_) => return unscored(out, "the expected text has no tokens".into()),
             Err(e) => return unscored(out, format!("the expected text: {e}")),
         };
+        // Reported scored or not: the validator spends its token budget on it either way.
+        out.expected_tokens = u32::try_from(expected.len()).unwrap_or(u32::MAX);
         let answer_tokens = if item.generate {
             expected.len().saturating_add(EVAL_ANSWER_TOKENS_MARGIN).min(EVAL_ANSWER_TOKENS_MAX)
         } else {
@@ -167,7 +169,6 @@ impl Gateway {
             }
             Err(e) => return unscored(out, format!("the forward pass: {e}")),
         };
-        out.expected_tokens = u32::try_from(scored.tokens).unwrap_or(u32::MAX);
         out.nll = scored.nll_sum;
         if answer_tokens > 0 {
             let config = GenerateConfig {

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Likelihood is nats per byte of the expected continuations (pairs first, then texts until
-//! `eval_tokens` tokens are scored, pairs' included). An item the model cannot take (too long
+//! `eval_tokens` tokens were asked, pairs' included, or [`TEXT_ITEMS_MAX`] texts). An item the model cannot take (too long
 //! for its context with the passages, a chat for a model without a chat template, a likelihood
 //! that is not finite) is charged [`UNSCORED_NATS_PER_BYTE`], as a model that knows nothing of
 //! its bytes: a miner cannot better its score by having the hard items dropped. Accuracy is
@@ -47,6 +47,9 @@ const TEXT_ITEM_BYTES_MAX: usize = 1024;
 const _: () = assert!(
     TEXT_ITEM_BYTES_MAX <= EVAL_EXPECTED_BYTES_MAX && TEXT_ITEM_BYTES_MAX <= EVAL_PROMPT_BYTES_MAX
 );
+/// Most texts asked per model: each is a request, and a model that can take none must not make
+/// the validator ask every line of a large set.
+const TEXT_ITEMS_MAX: usize = 256;
 /// Shortest text worth splitting into a prompt and a continuation.
 const TEXT_ITEM_BYTES_MIN: usize = 16;
 /// Longest wait for one request the node cannot answer now, and the pause between tries.
@@ -205,14 +208,18 @@ impl Scorer for ServedScorer {
         let asked = self.items.iter().filter(|i| i.generate).count();
         let (mut nll, mut tokens, mut bytes, mut correct) = (0.0f64, 0usize, 0usize, 0usize);
         let (mut unscored, mut scored_any) = (None, false);
+        // Tokens asked, scored or not, and texts asked: the budget bounds both.
+        let (mut spent, mut texts) = (0usize, 0usize);
         for chunk in self.items.chunks(ITEMS_PER_REQUEST) {
             let texts_only = chunk.iter().all(|i| i.kind == EvalKind::Completion);
-            if texts_only && tokens >= self.config.eval_tokens {
+            if texts_only && (spent >= self.config.eval_tokens || texts >= TEXT_ITEMS_MAX) {
                 break;
             }
+            texts += usize::from(texts_only);
             let request = EvalRequest { model: model.to_string(), items: chunk.to_vec() };
             for (item, got) in chunk.iter().zip(self.ask(&request)?.items) {
                 bytes += item.expected.len();
+                spent += got.expected_tokens as usize;
                 if let Some(why) = got.error {
                     nll += UNSCORED_NATS_PER_BYTE * item.expected.len() as f64;
                     unscored.get_or_insert(why);

@@ -90,7 +90,7 @@ impl EvalRequest {
 pub struct EvaluatedItem {
     /// Tokens of the prompt as served (retrieved passages and chat template included).
     pub prompt_tokens: u32,
-    /// Tokens of the expected continuation scored (0 when the item could not be scored).
+    /// Tokens of the expected continuation, scored or not (0 when it could not be tokenized).
     pub expected_tokens: u32,
     /// The sum of their negative log-likelihoods, in nats.
     pub nll: f64,

@@ -188,8 +188,9 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         None => (None, None, None),
         Some(alx) => {
             progress(Progress::FourValidators { txs: txs.len() });
-            let funded = keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
-            let nodes = FourNodes::start(alx, funded)?;
+            let funded: Vec<Address> =
+                keys.iter().map(|k| Address::from_public_key(&k.public_key())).collect();
+            let nodes = FourNodes::start(alx, &funded)?;
             // The same signed transfers: every benchmark network runs the dev chain.
             let tx_per_s = transfers::throughput(&nodes.client, &txs, config)?;
             let next_nonce = txs_count / senders;

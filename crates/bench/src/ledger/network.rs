@@ -23,6 +23,11 @@ const COLD_START_4V_MAX: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(10);
 /// How long the four-validator network's processes may take to be gone once killed.
 const STOP_4V_MAX: Duration = Duration::from_secs(10);
+/// Starts of the four-validator network tried: a port picked free may be taken by another
+/// process before `alx up` binds it.
+const START_4V_TRIES: usize = 3;
+/// Validators of the network `alx up` runs: as many API ports and p2p ports from their bases.
+const VALIDATORS_4V: u16 = 4;
 
 /// A one-validator node running on a thread of this process.
 pub(super) struct SingleNode {
@@ -94,47 +99,70 @@ pub(super) struct FourNodes {
     pub(super) cold_start_ms: f64,
     child: Child,
     // Dropped after the child is killed (fields drop after `Drop::drop`).
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl FourNodes {
     /// Lays out a four-validator home funding `funded`, then runs `alx up` (the binary `alx`)
-    /// on it and waits for the first finalized block.
-    pub(super) fn start(alx: &Path, funded: Vec<Address>) -> Result<Self, BenchError> {
+    /// on it and waits for the first finalized block; a start whose `alx up` exits (a port
+    /// taken meanwhile) is tried again on other ports, [`START_4V_TRIES`] times in all.
+    pub(super) fn start(alx: &Path, funded: &[Address]) -> Result<Self, BenchError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::start_once(alx, funded.to_vec()) {
+                Err(BenchError::Node(_)) if tries < START_4V_TRIES => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(alx: &Path, funded: Vec<Address>) -> Result<Self, BenchError> {
         let dir = tempfile::tempdir().map_err(BenchError::io("create a temporary directory"))?;
-        let api = loopback(free_port()?);
-        let p2p_port = free_port()?;
+        let api_base = free_ports(VALIDATORS_4V, None)?;
+        let api = loopback(api_base);
+        let p2p_port = free_ports(VALIDATORS_4V, Some(api_base))?;
         let start = Instant::now();
         // Lay out the home here so the keys are funded, then let `alx up` resume it.
         init_dev(dir.path(), &DevOptions { funded, ..DevOptions::new(4, api, p2p_port) })
             .map_err(BenchError::Home)?;
+        // Its errors are kept for the report of a start that failed.
+        let log = std::fs::File::create(dir.path().join(UP_LOG))
+            .map_err(BenchError::io("create the log of `alx up`"))?;
         let child = Command::new(alx)
             .arg("--home")
             .arg(dir.path())
             .args(["up", "--api-addr", &api.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .process_group(0)
             .spawn()
             .map_err(BenchError::io("start `alx up`"))?;
-        let mut nodes = Self {
-            client: Client::new(&format!("http://{api}")),
-            cold_start_ms: 0.0,
-            child,
-            _dir: dir,
-        };
-        let Self { client, child, .. } = &mut nodes;
-        wait_height(client, Height(1), COLD_START_4V_MAX, || exited(child))?;
+        let mut nodes =
+            Self { client: Client::new(&format!("http://{api}")), cold_start_ms: 0.0, child, dir };
+        let Self { client, child, dir, .. } = &mut nodes;
+        let log = dir.path().join(UP_LOG);
+        wait_height(client, Height(1), COLD_START_4V_MAX, || exited(child, &log))?;
         nodes.cold_start_ms = start.elapsed().as_secs_f64() * 1e3;
         Ok(nodes)
     }
 }
 
-/// Why `alx up` is gone, if it is.
-fn exited(child: &mut Child) -> Option<BenchError> {
+/// Where `alx up`'s errors go, in its home.
+const UP_LOG: &str = "alx-up.log";
+/// The end of that log quoted in an error, in bytes.
+const UP_LOG_QUOTED: usize = 2048;
+
+/// Why `alx up` is gone, if it is, with the end of what it said (`log`).
+fn exited(child: &mut Child, log: &Path) -> Option<BenchError> {
     match child.try_wait() {
         Ok(None) => None,
-        Ok(Some(status)) => Some(BenchError::Node(anyhow::anyhow!("`alx up` exited: {status}"))),
+        Ok(Some(status)) => {
+            let said = std::fs::read(log).unwrap_or_default();
+            let tail = String::from_utf8_lossy(&said[said.len().saturating_sub(UP_LOG_QUOTED)..]);
+            let tail = tail.trim();
+            Some(BenchError::Node(anyhow::anyhow!("`alx up` exited ({status}): {tail}")))
+        }
         Err(source) => Some(BenchError::Io { what: "watch `alx up`", source }),
     }
 }
@@ -163,6 +191,22 @@ impl Drop for FourNodes {
 
 const fn loopback(port: u16) -> SocketAddr {
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
+
+/// A base port with `n` ports from it that nobody listens on now, clear of the `n` ports from
+/// `avoid` (the system picks the base; the rest are checked by binding them).
+fn free_ports(n: u16, avoid: Option<u16>) -> Result<u16, BenchError> {
+    for _ in 0..100 {
+        let base = free_port()?;
+        let Some(end) = base.checked_add(n) else { continue };
+        if avoid.is_some_and(|a| base < a.saturating_add(n) && a < end) {
+            continue;
+        }
+        if (base..end).all(|p| TcpListener::bind(loopback(p)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    Err(BenchError::Node(anyhow::anyhow!("no {n} consecutive free ports on loopback")))
 }
 
 /// A port nobody listens on now (the system's pick). Another process may take it before the
