@@ -246,7 +246,7 @@ impl Gateway {
         Ok(Prepared { payer, model_id, spec: record.spec, config })
     }
 
-    fn generate_config(&self, s: &Sampling) -> Result<GenerateConfig, GatewayError> {
+    pub(crate) fn generate_config(&self, s: &Sampling) -> Result<GenerateConfig, GatewayError> {
         if s.n.is_some_and(|n| n != 1) {
             return Err(GatewayError::bad("only n = 1 is supported", Some("n")));
         }

@@ -7,7 +7,7 @@
 //!   retrieval over the model's datanet versions (attribution::retrieve, as serving)
 //!   prompt rendered with the passages (infer::render_prompt, as serving)
 //!   likelihood of the expected continuation after that prompt (base + adapter)
-//!   greedy answer on the serving engine, when asked (the node's default penalties)
+//!   greedy answer on the serving engine, when asked (configured as a user's greedy request)
 //! ```
 //!
 //! It is free model work, so it answers only its own machine (a loopback peer: the validator
@@ -20,7 +20,7 @@ use crate::{
     core::{Input, resolve},
     infer::{load, render_prompt, retrieval_query},
 };
-use alx_model::{GenerateConfig, Message, Penalties, Role, Sampling};
+use alx_model::{Message, Role};
 use alx_types::{
     eval_api::{
         EVAL_ANSWER_TOKENS_MARGIN, EVAL_ANSWER_TOKENS_MAX, EvalItem, EvalKind, EvalRequest,
@@ -171,15 +171,13 @@ impl Gateway {
         };
         out.nll = scored.nll_sum;
         if answer_tokens > 0 {
-            let config = GenerateConfig {
-                max_tokens: answer_tokens,
-                sampling: Sampling::Greedy,
-                stop: Vec::new(),
-                penalties: Penalties {
-                    repetition: self.config.repetition_penalty,
-                    ..Penalties::SERVING
-                },
+            // What a user's greedy request of that length gets (the node's default penalties).
+            let sampling = crate::Sampling {
+                max_tokens: i64::try_from(answer_tokens).ok(),
+                temperature: Some(0.0),
+                ..crate::Sampling::default()
             };
+            let config = self.generate_config(&sampling)?;
             let request =
                 GenerationRequest { prompt, config, pieces: None, cancel: Arc::default() };
             out.answer = Some(model.generate(request)?.text);

@@ -25,11 +25,10 @@
 use alx_model::{GenerateConfig, Message, Role, Sampling};
 
 use crate::{NeuronError, score::Weights};
-
-/// Most tokens generated for one answer.
-const ANSWER_TOKENS_MAX: usize = 64;
-/// Tokens allowed beyond the expected answer's own.
-const ANSWER_TOKENS_MARGIN: usize = 24;
+// The answer's room, the same whether this process or the node asks (`POST /api/evaluate`).
+use alx_types::eval_api::{
+    EVAL_ANSWER_TOKENS_MARGIN as ANSWER_TOKENS_MARGIN, EVAL_ANSWER_TOKENS_MAX as ANSWER_TOKENS_MAX,
+};
 /// Longest question asked, in bytes.
 const QUESTION_BYTES_MAX: usize = 2048;
 /// Longest expected answer asked, in bytes.
