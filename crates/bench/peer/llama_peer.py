@@ -2,10 +2,11 @@
 
 Reads a JSON job from the file named by argv[1]:
   {"model": path, "threads": n, "prompt": [token ids], "decode_tokens": n,
-   "perplexity": [token ids], "window": n}
+   "perplexity": [token ids], "window": n,
+   "contexts": [{"prompt": [token ids], "decode_tokens": n}]}
 runs the same measurements as alx-model's benchmark on the same token ids (prefill of the
 prompt in one batch, greedy decoding of a fixed number of tokens, perplexity over windows),
-and prints one JSON object. Timings are wall-clock around llama.cpp's decode calls; Python
+decode again after each of the `contexts` prompts, and prints one JSON object. Timings are wall-clock around llama.cpp's decode calls; Python
 adds a few tens of microseconds per call (an argmax over the vocabulary in numpy), under 1 % of
 a decoded token here. (llama.cpp's own counters, llama_perf_context, read zero through this
 binding.)
@@ -33,30 +34,57 @@ def rate(tokens, seconds):
     return tokens / seconds if seconds > 0 else 0.0
 
 
-def generation(job):
-    llm = llama_cpp.Llama(
+def load(job, n_ctx):
+    n_ctx = max(n_ctx, 2048)
+    return llama_cpp.Llama(
         model_path=job["model"],
-        n_ctx=2048,
-        n_batch=2048,
-        n_ubatch=2048,
+        n_ctx=n_ctx,
+        n_batch=n_ctx,
+        n_ubatch=n_ctx,
         n_threads=job["threads"],
         n_threads_batch=job["threads"],
         verbose=False,
     )
+
+
+def greedy(llm, count):
+    """Decodes `count` tokens greedily after what was fed; returns them and the seconds."""
+    generated = []
+    nxt = int(np.argmax(last_logits(llm)))
+    started = time.perf_counter()
+    for _ in range(count):
+        generated.append(nxt)
+        llm.eval([nxt])
+        nxt = int(np.argmax(last_logits(llm)))
+    return generated, time.perf_counter() - started
+
+
+def contexts(job):
+    asked = job.get("contexts", [])
+    if not asked:
+        return []
+    llm = load(job, max(len(c["prompt"]) + c["decode_tokens"] for c in asked))
+    rows = []
+    for c in asked:
+        reset(llm)
+        llm.eval(c["prompt"])
+        generated, seconds = greedy(llm, c["decode_tokens"])
+        rows.append({
+            "context_tokens": len(c["prompt"]),
+            "decode_tokens": len(generated),
+            "decode_tokens_per_s": rate(len(generated), seconds),
+        })
+    return rows
+
+
+def generation(job):
+    llm = load(job, len(job["prompt"]) + job["decode_tokens"])
     prompt = job["prompt"]
     reset(llm)
     started = time.perf_counter()
     llm.eval(prompt)
     prefill_s = time.perf_counter() - started
-
-    generated = []
-    nxt = int(np.argmax(last_logits(llm)))
-    started = time.perf_counter()
-    for _ in range(job["decode_tokens"]):
-        generated.append(nxt)
-        llm.eval([nxt])
-        nxt = int(np.argmax(last_logits(llm)))
-    decode_s = time.perf_counter() - started
+    generated, decode_s = greedy(llm, job["decode_tokens"])
     text = llm.detokenize(generated).decode("utf-8", errors="replace")
     return {
         "prompt_tokens": len(prompt),
@@ -109,6 +137,7 @@ def main():
     report = {"engine": "llama.cpp", "version": llama_cpp.__version__, "threads": job["threads"]}
     report.update(generation(job))
     report.update(perplexity(job))
+    report["contexts"] = contexts(job)
     json.dump(report, sys.stdout)
 
 

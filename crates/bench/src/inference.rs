@@ -8,7 +8,7 @@
 //! that both see the same machine load; medians are reported.
 
 use crate::{BenchError, overhead, stats::median};
-use alx_model::bench::{BenchOptions, BenchReport};
+use alx_model::bench::{BenchOptions, BenchReport, ContextReport};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::{
@@ -34,6 +34,10 @@ pub struct Config {
     pub options: BenchOptions,
     /// Runs of each engine (alternating); medians are reported.
     pub runs: NonZeroUsize,
+    /// Context lengths at which decode is measured again (tokens fed before decoding).
+    pub contexts: Vec<usize>,
+    /// Tokens decoded at each context length.
+    pub context_decode_tokens: usize,
     /// A Python with llama-cpp-python to run the peer; `None` skips the peer.
     pub peer_python: Option<String>,
     /// The gateway overhead measurement; `None` skips it.
@@ -144,6 +148,21 @@ pub struct Ratios {
     pub prefill: Option<f64>,
 }
 
+/// Decode at one context length: both engines' medians over the runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextSummary {
+    /// Tokens in the cache when decoding starts.
+    pub context_tokens: usize,
+    /// Tokens decoded per run.
+    pub decode_tokens: usize,
+    /// alx-model's generated tokens per second, median.
+    pub alx_model_tokens_per_s: f64,
+    /// llama.cpp's, median, if the peer ran.
+    pub llama_cpp_tokens_per_s: Option<f64>,
+    /// alx-model over llama.cpp.
+    pub ratio: Option<f64>,
+}
+
 /// The report of `alx bench inference`. Fields are in the order of the JSON the CLI has always
 /// printed (alphabetical).
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +181,8 @@ pub struct Report {
     pub kernel_threads: usize,
     /// llama.cpp's figures, if the peer ran.
     pub llama_cpp: Option<EngineSummary>,
+    /// Decode by context length (empty when no lengths were asked for).
+    pub decode_by_context: Vec<ContextSummary>,
     /// The GGUF file.
     pub model: PathBuf,
     /// alx-model over llama.cpp, if the peer ran.
@@ -187,15 +208,26 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
     };
     let runs = config.runs.get();
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_at, mut theirs_at) = (Vec::new(), Vec::new());
     for run in 1..=runs {
         progress(Progress::Run { run, runs, engine: Engine::AlxModel });
         let report = alx_model::bench::run(&config.model, &config.options)?;
+        let at = alx_model::bench::decode_at_contexts(
+            &config.model,
+            &config.options.load,
+            &config.contexts,
+            config.context_decode_tokens,
+        )?;
         if let Some(python) = peer {
             progress(Progress::Run { run, runs, engine: Engine::LlamaCpp });
-            theirs.push(peer_run(python, config, &report)?);
+            let peer_report = peer_run(python, config, &report, &at)?;
+            theirs_at.push(peer_contexts(&peer_report));
+            theirs.push(peer_report);
         }
         ours.push(report);
+        ours_at.push(at);
     }
+    let decode_by_context = by_context(config, &ours_at, peer.map(|_| theirs_at.as_slice()));
     let kernel_threads = ours.first().map_or(0, |r| r.kernel_threads);
     if kernel_threads != threads {
         progress(Progress::KernelThreads { ran: kernel_threads, asked: threads });
@@ -221,6 +253,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
     Ok(Report {
         alx_model: ours,
         bench: "inference",
+        decode_by_context,
         gateway,
         goal_decode_ratio: GOAL_DECODE_RATIO,
         goal_gateway_overhead_ms_p50: GOAL_GATEWAY_OVERHEAD_MS_P50,
@@ -230,6 +263,38 @@ pub fn run(config: &Config, mut progress: impl FnMut(Progress)) -> Result<Report
         ratio_alx_to_llama_cpp: ratios,
         threads,
     })
+}
+
+/// The peer's decode rates by context, in the order asked (0 where it reported none).
+fn peer_contexts(report: &Value) -> Vec<f64> {
+    let rows = report["contexts"].as_array().map_or(&[][..], Vec::as_slice);
+    rows.iter().map(|r| r["decode_tokens_per_s"].as_f64().unwrap_or(0.0)).collect()
+}
+
+/// Medians by context length over the runs of both engines.
+fn by_context(
+    config: &Config,
+    ours: &[Vec<ContextReport>],
+    theirs: Option<&[Vec<f64>]>,
+) -> Vec<ContextSummary> {
+    config
+        .contexts
+        .iter()
+        .enumerate()
+        .map(|(i, &context_tokens)| {
+            let alx = median(
+                ours.iter().filter_map(|r| r.get(i)).map(|r| r.decode_tokens_per_s).collect(),
+            );
+            let peer = theirs.map(|t| median(t.iter().filter_map(|r| r.get(i).copied()).collect()));
+            ContextSummary {
+                context_tokens,
+                decode_tokens: config.context_decode_tokens,
+                alx_model_tokens_per_s: alx,
+                llama_cpp_tokens_per_s: peer,
+                ratio: peer.and_then(|p| ratio(alx, p)),
+            }
+        })
+        .collect()
 }
 
 /// alx-model's report as the JSON object every run has always been printed as.
@@ -275,13 +340,20 @@ fn peer_available(python: &str) -> bool {
 }
 
 /// One run of the llama.cpp peer on the token ids of `ours`.
-fn peer_run(python: &str, config: &Config, ours: &BenchReport) -> Result<Value, BenchError> {
+fn peer_run(
+    python: &str,
+    config: &Config,
+    ours: &BenchReport,
+    at: &[ContextReport],
+) -> Result<Value, BenchError> {
     let dir = tempfile::tempdir().map_err(BenchError::io("create a temporary directory"))?;
     let job = dir.path().join("job.json");
     let body = json!({
         "model": config.model, "threads": config.options.load.threads.get(),
         "prompt": ours.prompt_ids, "decode_tokens": config.options.decode_tokens,
         "perplexity": ours.perplexity_ids, "window": ours.options.perplexity_window.get(),
+        "contexts": at.iter().map(|c| json!({"prompt": c.prompt_ids, "decode_tokens": c.decode_tokens}))
+            .collect::<Vec<_>>(),
     });
     std::fs::write(&job, body.to_string()).map_err(BenchError::io("write the peer's job"))?;
     let out = run_script(python, &job)?;
@@ -324,6 +396,8 @@ mod tests {
                 ..BenchOptions::DEFAULT
             },
             runs: NonZeroUsize::new(2).expect("2"),
+            contexts: vec![16, 200],
+            context_decode_tokens: 4,
             peer_python: Some(dir.path().join("no-python").display().to_string()),
             gateway: None,
         };
@@ -350,6 +424,12 @@ mod tests {
         assert!(ours.runs.iter().all(|r| r["decode_tokens"] == 8));
         assert!(report.llama_cpp.is_none() && report.ratio_alx_to_llama_cpp.is_none());
         assert!(report.gateway.is_none());
+        let at: Vec<_> = report.decode_by_context.iter().map(|c| c.context_tokens).collect();
+        assert_eq!(at, [16, 200]);
+        assert!(report.decode_by_context.iter().all(|c| c.alx_model_tokens_per_s > 0.0
+            && c.decode_tokens == 4
+            && c.llama_cpp_tokens_per_s.is_none()
+            && c.ratio.is_none()));
         let json = serde_json::to_value(&report).expect("serialize");
         assert!(json["llama_cpp"].is_null() && json["gateway"].is_null());
         assert_eq!(json["goal_gateway_overhead_ms_p50"], 2.0);

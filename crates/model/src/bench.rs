@@ -152,6 +152,57 @@ pub fn run(path: &Path, options: &BenchOptions) -> Result<BenchReport> {
     })
 }
 
+/// Decode speed with a given number of tokens already in the cache.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextReport {
+    /// Tokens fed before decoding starts (the context the first decoded token attends to).
+    pub context_tokens: usize,
+    /// Tokens generated after them.
+    pub decode_tokens: usize,
+    /// Generated tokens per second.
+    pub decode_tokens_per_s: f64,
+    /// The token ids fed, so that a peer engine can be measured on the same input.
+    #[serde(skip)]
+    pub prompt_ids: Vec<TokenId>,
+}
+
+/// Loads `path` once and, for each length in `contexts`, feeds that many tokens of the
+/// benchmark text (not timed), then decodes `decode_tokens` greedily (timed): how decode
+/// slows as attention reads a longer cache.
+pub fn decode_at_contexts(
+    path: &Path,
+    load: &LoadConfig,
+    contexts: &[usize],
+    decode_tokens: usize,
+) -> Result<Vec<ContextReport>> {
+    let model = Model::load(path, load)?;
+    let mut reports = Vec::with_capacity(contexts.len());
+    for &context in contexts {
+        if context == 0 || context + decode_tokens > model.context_length() {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: context,
+                max_tokens: decode_tokens,
+                context_length: model.context_length(),
+            });
+        }
+        let prompt = perplexity_text(&model, context)?;
+        let mut session = model.session_for(context + decode_tokens);
+        let logits = session.feed(&prompt, Positions::Last)?;
+        let mut next = argmax(logits.last());
+        let started = Instant::now();
+        for _ in 0..decode_tokens {
+            next = argmax(session.feed(&[next], Positions::Last)?.last());
+        }
+        reports.push(ContextReport {
+            context_tokens: context,
+            decode_tokens,
+            decode_tokens_per_s: rate(decode_tokens, started.elapsed().as_secs_f64()),
+            prompt_ids: prompt,
+        });
+    }
+    Ok(reports)
+}
+
 /// `len` tokens of the benchmark text (repeated as needed).
 fn perplexity_text(model: &Model, len: usize) -> Result<Vec<TokenId>> {
     let mut tokens = Vec::new();

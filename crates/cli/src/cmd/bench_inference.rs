@@ -29,6 +29,13 @@ pub(crate) struct InferenceArgs {
     /// Tokens scored for perplexity per run (0 skips it).
     #[arg(long, default_value_t = 1024)]
     perplexity_tokens: usize,
+    /// Context lengths (tokens in the cache) at which decode is measured again, both engines
+    /// (0 skips them).
+    #[arg(long, value_delimiter = ',', default_value = "128,512,1024,2048")]
+    contexts: Vec<usize>,
+    /// Tokens decoded at each context length.
+    #[arg(long, default_value_t = 32)]
+    context_decode_tokens: usize,
     /// Threads for generation, both engines (candle's kernels take theirs from
     /// CANDLE_NUM_THREADS; start the process with the same value).
     #[arg(long, default_value_t = NonZeroUsize::MIN)]
@@ -55,6 +62,8 @@ pub(crate) fn run(g: &Globals, a: &InferenceArgs) -> anyhow::Result<()> {
             ..BenchOptions::DEFAULT
         },
         runs: NonZeroUsize::new(a.runs).unwrap_or(NonZeroUsize::MIN),
+        contexts: a.contexts.iter().copied().filter(|&c| c > 0).collect(),
+        context_decode_tokens: a.context_decode_tokens,
         peer_python: (a.peer_python != "none").then(|| a.peer_python.clone()),
         gateway: gateway(g, a.gateway_requests),
     };
@@ -101,6 +110,15 @@ fn text(r: &Report) -> String {
             x(ratio.prefill),
             x(ratio.decode),
             x(ratio.perplexity)
+        ));
+    }
+    for c in &r.decode_by_context {
+        let peer = c.llama_cpp_tokens_per_s.map_or_else(|| "-".to_owned(), f);
+        let ratio = c.ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}×"));
+        lines.push(format!(
+            "decode at {:>5} tokens of context: alx-model {} t/s, llama.cpp {peer} t/s ({ratio})",
+            c.context_tokens,
+            f(c.alx_model_tokens_per_s),
         ));
     }
     if let Some(gw) = &r.gateway {

@@ -2,7 +2,9 @@
 
 use std::num::NonZeroUsize;
 
-use alx_model::{Error, Model, PerplexityConfig, Positions, WeightFormat, tiny::TinySpec};
+use alx_model::{
+    Error, LoadConfig, Model, PerplexityConfig, Positions, WeightFormat, tiny::TinySpec,
+};
 
 use crate::support::{load_config, tiny_file, tiny_model};
 
@@ -39,6 +41,30 @@ fn all_position_logits_match_incremental_decoding() {
         // The last-position pass agrees with the all-position pass.
         let last = model.session().feed(&TOKENS, Positions::Last).expect("last");
         assert!(max_diff(last.last(), all.last()) < tol);
+    }
+}
+
+/// Past several blocks of the decode step's split softmax (256 positions each), every
+/// incremental step still agrees with the all-position pass, with one thread and with two.
+#[test]
+fn incremental_decoding_agrees_across_attention_blocks() {
+    let spec = TinySpec { context_length: 700, ..TinySpec::DEFAULT };
+    let file = tiny_file(&spec);
+    let tokens: Vec<u32> = (0..600u32).map(|i| (i * 37 + 11) % 250 + 1).collect();
+    for threads in [1, 2] {
+        let config = LoadConfig {
+            threads: NonZeroUsize::new(threads).expect("threads"),
+            ..load_config(WeightFormat::F32)
+        };
+        let model = Model::load(&file.path, &config).expect("load");
+        let all = model.logits(&tokens).expect("logits");
+        let mut session = model.session();
+        session.feed(&tokens[..2], Positions::Last).expect("prefill");
+        for (i, &token) in tokens.iter().enumerate().skip(2) {
+            let step = session.feed(&[token], Positions::Last).expect("step");
+            let d = max_diff(step.last(), all.row(i).expect("row"));
+            assert!(d < 1e-3, "{threads} threads, position {i}: {d}");
+        }
     }
 }
 
