@@ -15,16 +15,29 @@ both engines see exactly the same byte sequences and every-byte counts must agre
 is measured in both samplings: `word_starts` (the default) and `every_byte` (the exact
 counterpart of infini-gram's byte index).
 
+Past the ~300 MB of source text a machine holds, the corpus grows by variants: copy k of a
+file has a quarter of its words (chosen by a hash of the word, its place and k) suffixed with
+k, so copies share only short runs, as different code with the same idioms does, instead of
+being duplicates that no real datanet holds 10 times over.
+
+`--segments 1,10` also measures queries with the word-start index kept as 10 segments (what
+appends produce); build time and peak memory (`VmHWM` of the build, mapped files included) are
+reported per corpus byte.
+
 Usage:
     pip install infini-gram   # 2.6.0, prebuilt engine and indexer
     cargo build --release -p alx-cli
     python3 crates/attribution/bench/compare.py --alx target/release/alx --sizes-mb 10,100
+    python3 crates/attribution/bench/compare.py --sizes-mb 1000 --skip-infini \
+        --samplings word_starts --segments 1,10
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import struct
@@ -51,19 +64,50 @@ def source_files():
                     yield path
 
 
-def collect(total_bytes, skip_bytes=0):
-    """Documents (str) from the source files, skipping the first `skip_bytes` bytes' worth."""
-    docs, size, skipped = [], 0, 0
-    for path in source_files():
-        try:
-            if path.stat().st_size > FILE_BYTES_MAX:
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def variant(text, k):
+    """Copy k of a text: a quarter of its words suffixed with k (k = 0: the text itself)."""
+    if k == 0:
+        return text
+
+    def change(m):
+        h = hashlib.blake2b(f"{k}:{m.start()}:{m.group(0)}".encode(), digest_size=1).digest()[0]
+        return m.group(0) + str(k) if h < 64 else m.group(0)
+
+    return WORD.sub(change, text)
+
+
+FIRST_VARIANT = 0
+
+
+def sources():
+    """Source texts, then their variants 1, 2, …: an endless stream."""
+    k = FIRST_VARIANT
+    while True:
+        found = False
+        for path in source_files():
+            try:
+                if path.stat().st_size > FILE_BYTES_MAX:
+                    continue
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
                 continue
-            raw = path.read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if not text.strip():
-            continue
+            if not text.strip():
+                continue
+            found = True
+            yield variant(text, k)
+        if not found:
+            return
+        k += 1
+
+
+def collect(total_bytes, skip_bytes=0):
+    """Documents (str) from the sources, skipping the first `skip_bytes` bytes' worth."""
+    docs, size, skipped = [], 0, 0
+    for text in sources():
+        raw = text.encode("utf-8")
         if skipped < skip_bytes:
             skipped += len(raw)
             continue
@@ -141,16 +185,16 @@ def dir_bytes(path):
     return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
 
 
-def bench_alx(alx, work, corpus, contribution, queries_file, outputs_file, sampling):
+def bench_alx(alx, work, corpus, contribution, queries_file, outputs_file, sampling, segment_mib=None, part_mib=None):
     idx = work / f"alx-{sampling}"
     shutil.rmtree(idx, ignore_errors=True)
     t = time.perf_counter()
-    build = json.loads(
-        subprocess.run(
-            [alx, "--json", "index", "build", "--input", corpus, "--out", idx, "--sampling", sampling.replace("_", "-")],
-            check=True, capture_output=True, text=True,
-        ).stdout
-    )
+    cmd = [alx, "--json", "index", "build", "--input", corpus, "--out", idx, "--sampling", sampling.replace("_", "-")]
+    if segment_mib:
+        cmd += ["--segment-mib", str(segment_mib)]
+    if part_mib:
+        cmd += ["--part-mib", str(part_mib)]
+    build = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     build["wall_seconds"] = time.perf_counter() - t
     counts = run_json_lines([alx, "index", "count", "--index", idx, "--queries", queries_file])
     run_json_lines([alx, "index", "attribute", "--index", idx, "--outputs", outputs_file])  # warm
@@ -164,9 +208,14 @@ def bench_alx(alx, work, corpus, contribution, queries_file, outputs_file, sampl
     shutil.rmtree(idx, ignore_errors=True)
     micros = [c["micros"] for c in counts]
     attr_ms = [a["micros"] / 1000 for a in attrs]
+    corpus_bytes = max(1, build["corpus_bytes"])
     return {
-        "build_seconds": build["index_seconds"],
+        "segments": build["segments"],
+        "build_seconds": build["index_seconds"] + build.get("merge_seconds", 0.0),
+        "build_sort_seconds": build["index_seconds"],
+        "build_merge_seconds": build.get("merge_seconds", 0.0),
         "build_read_seconds": build["read_seconds"],
+        "build_peak_rss_per_corpus_byte": (build.get("peak_rss_bytes") or 0) / corpus_bytes,
         "index_bytes_per_corpus_byte": build["index_bytes_per_corpus_byte"],
         "count_us_p50": pct(micros, 0.5),
         "count_us_p99": pct(micros, 0.99),
@@ -258,7 +307,14 @@ def main():
     ap.add_argument("--work", default="/tmp/alx-index-bench")
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--skip-infini", action="store_true")
+    ap.add_argument("--samplings", default="word_starts,every_byte")
+    ap.add_argument("--segments", default="1", help="word-start index as these many segments, e.g. 1,10")
+    ap.add_argument("--parts", type=int, default=0, help="also build the word-start index in this many parts, merged")
+    ap.add_argument("--variants-only", action="store_true",
+                    help="corpus of variants only (no file as found): text without long runs shared across files")
     args = ap.parse_args()
+    global FIRST_VARIANT
+    FIRST_VARIANT = 1 if args.variants_only else 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -279,11 +335,28 @@ def main():
             "documents": len(docs),
             "cores": os.cpu_count(),
         }
-        for sampling in ["word_starts", "every_byte"]:
+        for sampling in args.samplings.split(","):
             row[f"alx_{sampling}"] = bench_alx(args.alx, work, corpus, contribution, queries_file, outputs_file, sampling)
+        for n in [int(x) for x in args.segments.split(",") if int(x) > 1]:
+            mib = max(1, -(-row["corpus_bytes"] // (n << 20)))
+            seg = bench_alx(args.alx, work, corpus, contribution, queries_file, outputs_file, "word_starts", mib)
+            one = row.get("alx_word_starts")
+            if one:
+                seg["counts_agree_with_one_segment"] = seg["_counts"] == one["_counts"]
+                seg["count_p50_vs_one_segment"] = seg["count_us_p50"] / one["count_us_p50"]
+                seg["attribute_p50_vs_one_segment"] = seg["attribute_ms_p50"] / one["attribute_ms_p50"]
+            row[f"alx_word_starts_{n}_segments"] = seg
+        if args.parts > 1:
+            mib = max(1, -(-row["corpus_bytes"] // (args.parts << 20)))
+            merged = bench_alx(args.alx, work, corpus, contribution, queries_file, outputs_file, "word_starts", None, mib)
+            one = row.get("alx_word_starts")
+            if one:
+                merged["counts_agree_with_one_segment"] = merged["_counts"] == one["_counts"]
+                merged["count_p50_vs_one_segment"] = merged["count_us_p50"] / one["count_us_p50"]
+            row[f"alx_word_starts_{args.parts}_parts_merged"] = merged
         if not args.skip_infini:
             ig = bench_infini(work, docs, queries, outputs, args.cpus)
-            exact = row["alx_every_byte"]["_counts"] == ig["_counts"]
+            exact = row.get("alx_every_byte", {}).get("_counts") == ig["_counts"]
             below = all(a <= b for a, b in zip(row["alx_word_starts"]["_counts"], ig["_counts"]))
             row["counts_agree_every_byte_vs_infini_gram"] = exact
             row["counts_word_starts_at_most_infini_gram"] = below

@@ -47,6 +47,17 @@ pub enum IndexError {
     /// A query that the index cannot answer exactly.
     #[error("invalid query: {0}")]
     Query(&'static str),
+    /// Segments past one construction's size repeat too much of each other's text to be
+    /// merged by comparison (see `merge::scan_budget`); they stay separate segments.
+    #[error(
+        "the segments repeat too much text to merge ({scanned} bytes compared, budget {budget}); they stay separate"
+    )]
+    TooRepetitive {
+        /// Bytes compared when the merge stopped.
+        scanned: u64,
+        /// The budget.
+        budget: u64,
+    },
     /// The suffix array construction library failed.
     #[error("suffix array construction failed: {0}")]
     Construction(String),

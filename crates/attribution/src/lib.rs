@@ -47,6 +47,7 @@ pub mod coverage;
 mod docs;
 mod error;
 mod manifest;
+pub mod merge;
 pub mod retrieval;
 pub mod rule;
 pub mod search;
@@ -60,12 +61,12 @@ pub use docs::{CONTRIBUTOR_BYTES_MAX, DocTable};
 pub use error::IndexError;
 pub use retrieval::{Hit, RetrievalConfig, RetrievalIndex};
 pub use search::{Coverage, MIN_SPAN_BYTES_DEFAULT, Match, QUERY_BYTES_MAX, Searcher};
-pub use segment::{SEGMENT_BYTES_MAX, SegmentData, SegmentView};
+pub use segment::{MERGED_SEGMENT_BYTES_MAX, SEGMENT_BYTES_MAX, SegmentData, SegmentView};
 pub use shares::{
     Attribution, AttributionConfig, BPS_TOTAL, ContributionShare, ContributorShare, Span,
     SpanSource,
 };
-pub use store::{Index, IndexStats, MergePolicy};
+pub use store::{BUILD_PART_BYTES, Index, IndexStats, MergePolicy};
 
 use serde::{Deserialize, Serialize};
 

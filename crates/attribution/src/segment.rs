@@ -7,13 +7,17 @@
 //!
 //! Suffix array: the anchors (see [`crate::anchor`]) in lexicographic order of their suffixes,
 //! each stored as a little-endian integer of [`pointer_width`] bytes (3 bytes up to 16 MiB of
-//! text, 4 bytes up to 4 GiB).
+//! text, 4 bytes up to 4 GiB, 5 bytes up to 1 TiB).
 
 use crate::{CONTRIBUTOR_BYTES_MAX, DocKey, DocTable, Document, IndexError, SEPARATOR, Sampling};
 use std::{cmp::Ordering, ops::Range};
 
-/// Largest segment text in bytes: the suffix array is built with 32-bit positions.
+/// Largest text one suffix-array construction takes, in bytes (it works on 32-bit positions).
+/// Larger segments are merges of smaller ones.
 pub const SEGMENT_BYTES_MAX: usize = i32::MAX as usize - 1;
+
+/// Largest segment text in bytes, merged or built: 1 TiB, five bytes per pointer.
+pub const MERGED_SEGMENT_BYTES_MAX: u64 = 1 << 40;
 
 /// Bytes per suffix-array pointer for a text of `text_len` bytes: the fewest whole bytes that
 /// hold every position.
@@ -106,26 +110,52 @@ impl SegmentData {
         Self::build(text, table, sampling)
     }
 
-    /// Concatenates segments (in order) and builds the merged segment.
+    /// Concatenates segments (in order) and merges their suffix arrays (see [`crate::merge`]):
+    /// no suffix is sorted again, so the result may pass [`SEGMENT_BYTES_MAX`]. Segments
+    /// that repeat too much of each other's text are sorted again instead (see
+    /// [`crate::merge::scan_budget`]), which needs them to fit one construction.
     pub fn merge(parts: &[SegmentView<'_>], sampling: Sampling) -> Result<Self, IndexError> {
+        let total: u64 = parts.iter().map(|p| p.text.len() as u64).sum();
+        Self::merge_with_budget(parts, sampling, crate::merge::scan_budget(total))
+    }
+
+    /// Concatenates segments (in order) and sorts the concatenation's suffixes again: linear
+    /// whatever the text repeats, within one construction's [`SEGMENT_BYTES_MAX`].
+    pub fn rebuild(parts: &[SegmentView<'_>], sampling: Sampling) -> Result<Self, IndexError> {
         let total: usize = parts.iter().map(|p| p.text.len()).sum();
-        if total > SEGMENT_BYTES_MAX {
-            return Err(IndexError::TooLarge {
-                what: "merged segment",
-                actual: total as u64,
-                limit: SEGMENT_BYTES_MAX as u64,
-            });
-        }
         let mut text = Vec::with_capacity(total);
-        let mut table = DocTable::default();
         for p in parts {
-            let base = text.len() as u64;
-            for i in 0..p.docs.len() {
-                table.push(base + p.docs.start(i), p.docs.key(i), p.docs.contributor(i));
-            }
             text.extend_from_slice(p.text);
         }
-        Self::build(text, table, sampling)
+        Self::build(text, merged_docs(parts), sampling)
+    }
+
+    pub(crate) fn merge_with_budget(
+        parts: &[SegmentView<'_>],
+        sampling: Sampling,
+        budget: u64,
+    ) -> Result<Self, IndexError> {
+        let total: u64 = parts.iter().map(|p| p.text.len() as u64).sum();
+        if total > MERGED_SEGMENT_BYTES_MAX {
+            return Err(IndexError::TooLarge {
+                what: "merged segment",
+                actual: total,
+                limit: MERGED_SEGMENT_BYTES_MAX,
+            });
+        }
+        let width = pointer_width(total as usize);
+        let mut sa = Vec::with_capacity(parts.iter().map(|p| p.anchors()).sum::<usize>() * width);
+        let mut text = Vec::with_capacity(total as usize);
+        for p in parts {
+            text.extend_from_slice(p.text);
+        }
+        match crate::merge::write_merged(parts, width, budget, &mut sa) {
+            Ok(_) => Ok(Self { text, sa, width, docs: merged_docs(parts) }),
+            Err(crate::merge::MergeError::TooRepetitive { .. }) => {
+                Self::build(text, merged_docs(parts), sampling)
+            }
+            Err(e) => Err(IndexError::Construction(e.to_string())),
+        }
     }
 
     /// A search view over this segment.
@@ -133,6 +163,19 @@ impl SegmentData {
     pub fn view(&self) -> SegmentView<'_> {
         SegmentView { text: &self.text, sa: &self.sa, width: self.width, docs: &self.docs }
     }
+}
+
+/// The document table of the concatenation of `parts` (in order).
+pub(crate) fn merged_docs(parts: &[SegmentView<'_>]) -> DocTable {
+    let mut table = DocTable::default();
+    let mut base = 0u64;
+    for p in parts {
+        for i in 0..p.docs.len() {
+            table.push(base + p.docs.start(i), p.docs.key(i), p.docs.contributor(i));
+        }
+        base += p.text.len() as u64;
+    }
+    table
 }
 
 /// Packs the positions of `full` that `keep` accepts, `width` bytes each, in order. The scan

@@ -16,6 +16,7 @@
 //! One writer at a time: appends and merges of two processes on one directory are not
 //! coordinated (the chain's state layer is the single writer of a datanet's index).
 
+use crate::merge::MergeError;
 use crate::{
     ContributionId, DocTable, Document, IndexError, Sampling, Searcher, SegmentData, SegmentView,
     manifest::{FORMAT_VERSION, Manifest, SEGMENTS_MAX, SegmentMeta},
@@ -108,6 +109,47 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
     fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))
 }
 
+/// Hashes what passes through it on its way to the file.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The writer [`write_streamed`] fills.
+type Streamed = Hashing<std::io::BufWriter<fs::File>>;
+
+/// Writes `path` through `fill` (buffered, hashed) via a synced temporary file and a rename;
+/// returns the hash and what `fill` returned. Nothing is held in memory but the buffer. If
+/// `fill` fails, the temporary file is left for the next sweep.
+fn write_streamed<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut Streamed, &Path) -> Result<T, IndexError>,
+) -> Result<(String, T), IndexError> {
+    let tmp = path.with_extension("tmp");
+    let file = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+    let mut out = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+    };
+    let value = fill(&mut out, &tmp)?;
+    let file = out.inner.into_inner().map_err(|e| IndexError::io(&tmp, e.into_error()))?;
+    file.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))?;
+    Ok((out.hasher.finalize().to_hex().to_string(), value))
+}
+
 fn sync_dir(dir: &Path) -> Result<(), IndexError> {
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| IndexError::io(dir, e))
 }
@@ -153,6 +195,16 @@ impl Index {
     }
 
     fn load(&mut self, meta: SegmentMeta) -> Result<(), IndexError> {
+        let loaded = self.open_segment(meta)?;
+        for c in loaded.docs.contributions() {
+            self.contributions.insert(c);
+        }
+        self.segments.push(loaded);
+        Ok(())
+    }
+
+    /// Maps segment `meta`'s files and checks their sizes and document table.
+    fn open_segment(&self, meta: SegmentMeta) -> Result<Loaded, IndexError> {
         let text = map(&seg_path(&self.dir, meta.id, "text"), meta.text_bytes)?;
         let sa_len = meta.anchors.checked_mul(u64::from(meta.pointer_bytes));
         let sa_path = seg_path(&self.dir, meta.id, "sa");
@@ -168,11 +220,7 @@ impl Index {
                 "document count differs from the manifest",
             ));
         }
-        for c in docs.contributions() {
-            self.contributions.insert(c);
-        }
-        self.segments.push(Loaded { meta, text, sa, docs });
-        Ok(())
+        Ok(Loaded { meta, text, sa, docs })
     }
 
     /// The index's sampling.
@@ -216,8 +264,19 @@ impl Index {
     }
 
     /// Adds a batch of documents as one new segment, searchable once this returns. Every
-    /// contribution in the batch must be new to the index.
+    /// contribution in the batch must be new to the index. A batch of more than
+    /// [`BUILD_PART_BYTES`] is sorted in parts that are then merged, so an append may pass what
+    /// one construction takes (2 GiB).
     pub fn append(&mut self, docs: &[Document]) -> Result<(), IndexError> {
+        self.append_in_parts(docs, BUILD_PART_BYTES)
+    }
+
+    /// [`Index::append`], sorting parts of at most `part_bytes` of text.
+    pub(crate) fn append_in_parts(
+        &mut self,
+        docs: &[Document],
+        part_bytes: usize,
+    ) -> Result<(), IndexError> {
         if self.segments.len() >= SEGMENTS_MAX {
             return Err(IndexError::TooLarge {
                 what: "segment count",
@@ -231,13 +290,37 @@ impl Index {
         if let Some(d) = docs.iter().find(|d| self.contributions.contains(&d.key.contribution)) {
             return Err(IndexError::DuplicateContribution(d.key.contribution.0));
         }
-        let data = SegmentData::from_documents(docs, self.manifest.sampling)?;
-        self.commit(data, &[])
+        let batches = build_batches(docs, part_bytes);
+        let id = self.manifest.next_segment;
+        if let [only] = batches.as_slice() {
+            let data = SegmentData::from_documents(only, self.manifest.sampling)?;
+            let meta = self.write_segment(id, &data)?;
+            drop(data);
+            return self.install(meta, &[], id + 1);
+        }
+        // A batch larger than one construction should hold: build it in parts, each written
+        // to files no manifest lists (swept if anything fails), then merge them into the one
+        // new segment. Memory stays at one part's construction, then the merge's inputs.
+        let mut seen = BTreeSet::new();
+        if let Some(d) = docs.iter().find(|d| !seen.insert(d.key)) {
+            return Err(IndexError::DuplicateContribution(d.key.contribution.0));
+        }
+        let mut parts = Vec::with_capacity(batches.len());
+        for (i, batch) in batches.iter().enumerate() {
+            let data = SegmentData::from_documents(batch, self.manifest.sampling)?;
+            let part = self.write_segment(id + 1 + i as u64, &data)?;
+            drop(data);
+            parts.push(self.open_segment(part)?);
+        }
+        let views: Vec<SegmentView<'_>> = parts.iter().map(Loaded::view).collect();
+        let meta = self.write_merged(id, &views)?;
+        drop(views);
+        drop(parts);
+        self.install(meta, &[], id + 1 + batches.len() as u64)
     }
 
-    /// Writes `data` as a new segment and replaces the segments `replaced` (ids) by it.
-    fn commit(&mut self, data: SegmentData, replaced: &[u64]) -> Result<(), IndexError> {
-        let id = self.manifest.next_segment;
+    /// Writes `data`'s files as segment `id` (not yet listed in the manifest).
+    fn write_segment(&self, id: u64, data: &SegmentData) -> Result<SegmentMeta, IndexError> {
         let docs = data.docs.encode();
         let meta = SegmentMeta {
             id,
@@ -252,9 +335,71 @@ impl Index {
         write_atomic(&seg_path(&self.dir, id, "text"), &data.text)?;
         write_atomic(&seg_path(&self.dir, id, "sa"), &data.sa)?;
         write_atomic(&seg_path(&self.dir, id, "docs"), &docs)?;
-        drop(data);
+        Ok(meta)
+    }
+
+    /// Writes the merge of `parts` (in order) as segment `id` (not yet listed), streaming:
+    /// the text is copied and the suffix arrays merged straight into the files.
+    fn write_merged(&self, id: u64, parts: &[SegmentView<'_>]) -> Result<SegmentMeta, IndexError> {
+        let text_bytes: u64 = parts.iter().map(|p| p.text().len() as u64).sum();
+        if text_bytes > crate::MERGED_SEGMENT_BYTES_MAX {
+            return Err(IndexError::TooLarge {
+                what: "merged segment",
+                actual: text_bytes,
+                limit: crate::MERGED_SEGMENT_BYTES_MAX,
+            });
+        }
+        let width = crate::segment::pointer_width(text_bytes as usize);
+        let budget = crate::merge::scan_budget(text_bytes);
+        let sa = write_streamed(&seg_path(&self.dir, id, "sa"), |out, tmp| {
+            crate::merge::write_merged(parts, width, budget, out).map_err(|e| match e {
+                MergeError::Io(e) => IndexError::io(tmp, e),
+                MergeError::TooRepetitive { scanned, budget } => {
+                    IndexError::TooRepetitive { scanned, budget }
+                }
+            })
+        });
+        let (sa_hash, merged) = match sa {
+            Err(IndexError::TooRepetitive { .. })
+                if text_bytes <= crate::SEGMENT_BYTES_MAX as u64 =>
+            {
+                // Long shared text: sorting the concatenation is linear whatever it repeats.
+                let data = SegmentData::rebuild(parts, self.manifest.sampling)?;
+                return self.write_segment(id, &data);
+            }
+            other => other?,
+        };
+        let (text_hash, ()) = write_streamed(&seg_path(&self.dir, id, "text"), |out, tmp| {
+            parts
+                .iter()
+                .try_for_each(|p| out.write_all(p.text()))
+                .map_err(|e| IndexError::io(tmp, e))
+        })?;
+        let table = crate::segment::merged_docs(parts);
+        let docs = table.encode();
+        write_atomic(&seg_path(&self.dir, id, "docs"), &docs)?;
+        Ok(SegmentMeta {
+            id,
+            text_bytes,
+            anchors: merged.pointers,
+            pointer_bytes: width as u8,
+            documents: table.len() as u64,
+            text_hash,
+            sa_hash,
+            docs_hash: hash(&docs),
+        })
+    }
+
+    /// Lists the written segment `meta` in place of the segments `replaced` (ids): the
+    /// manifest's rename is the commit. `next_id` is the next free segment id.
+    fn install(
+        &mut self,
+        meta: SegmentMeta,
+        replaced: &[u64],
+        next_id: u64,
+    ) -> Result<(), IndexError> {
         let mut next = self.manifest.clone();
-        next.next_segment = id + 1;
+        next.next_segment = next_id;
         next.segments.retain(|s| !replaced.contains(&s.id));
         next.segments.push(meta.clone());
         sync_dir(&self.dir)?;
@@ -290,8 +435,10 @@ impl Index {
     fn merge_ids(&mut self, ids: &[u64]) -> Result<(), IndexError> {
         let views: Vec<SegmentView<'_>> =
             self.segments.iter().filter(|l| ids.contains(&l.meta.id)).map(Loaded::view).collect();
-        let data = SegmentData::merge(&views, self.manifest.sampling)?;
-        self.commit(data, ids)
+        let id = self.manifest.next_segment;
+        let meta = self.write_merged(id, &views)?;
+        drop(views);
+        self.install(meta, ids, id + 1)
     }
 
     /// Applies `policy` until no tier is full. Returns the number of merges done.
@@ -311,11 +458,15 @@ impl Index {
             group.sort_unstable();
             let ids: Vec<u64> = group.iter().take(fan_in).map(|(id, _)| *id).collect();
             let bytes: u64 = group.iter().take(fan_in).map(|(_, b)| *b).sum();
-            if bytes > crate::SEGMENT_BYTES_MAX as u64 {
+            if bytes > crate::MERGED_SEGMENT_BYTES_MAX {
                 return Ok(merges);
             }
-            self.merge_ids(&ids)?;
-            merges += 1;
+            match self.merge_ids(&ids) {
+                Ok(()) => merges += 1,
+                // Too repetitive to merge past one construction: keep the segments apart.
+                Err(IndexError::TooRepetitive { .. }) => return Ok(merges),
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -392,6 +543,28 @@ impl Index {
     }
 }
 
+/// Text bytes one suffix-array construction of an append takes at most: larger batches are
+/// built in parts of this size and merged (SA-IS needs about five bytes per text byte, and
+/// one construction takes at most 2 GiB).
+pub const BUILD_PART_BYTES: usize = 1 << 30;
+
+/// `docs` cut into consecutive runs of at most `part_bytes` of text (a larger document is a
+/// run of its own).
+fn build_batches(docs: &[Document], part_bytes: usize) -> Vec<&[Document]> {
+    let mut out = Vec::new();
+    let (mut from, mut bytes) = (0, 0usize);
+    for (i, d) in docs.iter().enumerate() {
+        let len = d.text.len() + 1;
+        if i > from && bytes + len > part_bytes {
+            out.push(&docs[from..i]);
+            (from, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    out.push(&docs[from..]);
+    out
+}
+
 fn tier_of(bytes: u64, fan_in: u64) -> u32 {
     let mut tier = 0;
     let mut size = bytes.max(1);
@@ -401,3 +574,7 @@ fn tier_of(bytes: u64, fan_in: u64) -> u32 {
     }
     tier
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -26,6 +26,27 @@ pub(crate) fn segments(docs: &[Document], split: usize, sampling: Sampling) -> V
     docs.chunks(chunk).map(|c| SegmentData::from_documents(c, sampling).unwrap()).collect()
 }
 
+/// `segs` rearranged: 0 as they are; 1 merged into one (suffix arrays merged, not rebuilt);
+/// 2 merged in pairs, then the pairs merged (a merge of merges).
+pub(crate) fn arrange(
+    segs: Vec<SegmentData>,
+    layout: usize,
+    sampling: Sampling,
+) -> Vec<SegmentData> {
+    let merge = |parts: &[SegmentData]| {
+        let views: Vec<_> = parts.iter().map(SegmentData::view).collect();
+        SegmentData::merge(&views, sampling).unwrap()
+    };
+    match layout {
+        0 => segs,
+        1 => vec![merge(&segs)],
+        _ => {
+            let pairs: Vec<SegmentData> = segs.chunks(2).map(merge).collect();
+            vec![merge(&pairs)]
+        }
+    }
+}
+
 pub(crate) fn searcher(segs: &[SegmentData], sampling: Sampling) -> Searcher<'_> {
     Searcher::new(segs.iter().map(SegmentData::view).collect(), sampling)
 }

@@ -1,7 +1,9 @@
-//! Counts and maximal matches agree with a naive scan of random corpora (small alphabets, so
-//! repeats are common), under both samplings and any segmentation.
+//! Counts and maximal matches agree with a naive scan of random corpora (small alphabets and
+//! a long repeated word, so repeats and long common prefixes are common), under both
+//! samplings, any segmentation, and segments merged (and merges merged) by their suffix
+//! arrays.
 
-use crate::{docs, searcher, segments};
+use crate::{arrange, docs, searcher, segments};
 use alx_attribution::{Document, Match, Sampling};
 use proptest::prelude::*;
 
@@ -46,7 +48,14 @@ fn naive_matches(corpus: &[Document], sampling: Sampling, out: &str, min_len: us
 
 fn text() -> impl Strategy<Value = String> {
     proptest::collection::vec(
-        prop_oneof![Just("a"), Just("b"), Just(" "), Just("é"), Just(",")],
+        prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just(" "),
+            Just("é"),
+            Just(","),
+            Just("abababababababababab")
+        ],
         0..40,
     )
     .prop_map(|v| v.concat())
@@ -64,11 +73,12 @@ proptest! {
         texts in proptest::collection::vec(text(), 1..6),
         queries in proptest::collection::vec(text(), 1..8),
         split in 0usize..4,
+        layout in 0usize..3,
         sampling in sampling(),
     ) {
         let pairs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
         let corpus = docs(&pairs);
-        let segs = segments(&corpus, split, sampling);
+        let segs = arrange(segments(&corpus, split, sampling), layout, sampling);
         let s = searcher(&segs, sampling);
         // Queries: random strings and substrings of the corpus.
         let mut all: Vec<String> = queries;
@@ -98,11 +108,12 @@ proptest! {
         output in text(),
         min_len in 1usize..6,
         split in 0usize..4,
+        layout in 0usize..3,
         sampling in sampling(),
     ) {
         let pairs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
         let corpus = docs(&pairs);
-        let segs = segments(&corpus, split, sampling);
+        let segs = arrange(segments(&corpus, split, sampling), layout, sampling);
         let got = searcher(&segs, sampling).maximal_matches(&output, min_len).unwrap();
         prop_assert_eq!(got, naive_matches(&corpus, sampling, &output, min_len));
     }

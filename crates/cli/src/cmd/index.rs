@@ -7,7 +7,8 @@
 
 use crate::{Globals, output};
 use alx_attribution::{
-    AttributionConfig, ContributionId, DocKey, Document, Index, MergePolicy, Sampling,
+    AttributionConfig, BUILD_PART_BYTES, ContributionId, DocKey, Document, Index, IndexError,
+    MergePolicy, Sampling,
 };
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -53,9 +54,14 @@ pub(crate) struct BuildArgs {
     /// Which positions the suffix array indexes.
     #[arg(long, value_enum, default_value = "word-starts")]
     sampling: SamplingArg,
-    /// Split the corpus into segments of about this many MiB (default: one segment).
-    #[arg(long)]
+    /// Keep the corpus as segments of about this many MiB (default: one segment; a corpus over
+    /// 1 GiB is sorted in parts of 1 GiB that are then merged).
+    #[arg(long, conflicts_with = "part_mib")]
     segment_mib: Option<u64>,
+    /// Sort the corpus in parts of this many MiB, then merge them into one segment (default
+    /// 1024; smaller parts need less memory while sorting).
+    #[arg(long)]
+    part_mib: Option<u64>,
 }
 
 /// `alx index append`.
@@ -125,6 +131,21 @@ struct Line {
 
 /// Reads a JSONL corpus; ids are `first_id + line number - 1`. Shows a progress bar by bytes.
 fn read_corpus(path: &Path, first_id: u64) -> anyhow::Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    each_document(path, first_id, |d| {
+        docs.push(d);
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+/// Calls `f` with each document of a JSONL corpus in order, holding one line at a time; ids
+/// are `first_id + line number - 1`. Shows a progress bar by bytes.
+fn each_document(
+    path: &Path,
+    first_id: u64,
+    mut f: impl FnMut(Document) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     let len = file.metadata().map_or(0, |m| m.len());
     let bar = ProgressBar::new(len).with_style(
@@ -132,7 +153,6 @@ fn read_corpus(path: &Path, first_id: u64) -> anyhow::Result<Vec<Document>> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-    let mut docs = Vec::new();
     let mut raw = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -151,14 +171,14 @@ fn read_corpus(path: &Path, first_id: u64) -> anyhow::Result<Vec<Document>> {
                 "each line must be an object like {\"text\": \"…\", \"contributor\": \"…\"}",
             )
         })?;
-        docs.push(Document {
+        f(Document {
             key: DocKey { contribution: ContributionId(first_id + line_no - 1), ordinal: 0 },
             contributor: line.contributor,
             text: line.text,
-        });
+        })?;
     }
     bar.finish_and_clear();
-    Ok(docs)
+    Ok(())
 }
 
 fn spinner(message: &'static str) -> ProgressBar {
@@ -176,7 +196,12 @@ struct BuildReport {
     anchors: u64,
     segments: usize,
     read_seconds: f64,
+    /// Sorting the parts (each appended as a segment).
     index_seconds: f64,
+    /// Merging the parts into one segment (0 with `--segment-mib`).
+    merge_seconds: f64,
+    /// Peak resident memory of the build (Linux `VmHWM`: mapped index files count).
+    peak_rss_bytes: Option<u64>,
 }
 
 fn build(g: &Globals, a: &BuildArgs) -> anyhow::Result<()> {
@@ -185,29 +210,97 @@ fn build(g: &Globals, a: &BuildArgs) -> anyhow::Result<()> {
         SamplingArg::EveryByte => Sampling::EveryByte,
     };
     let started = Instant::now();
-    let docs = read_corpus(&a.input, 1)?;
-    let read_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let mut index = Index::create(&a.out, sampling).map_err(|e| {
-        output::hinted(e.to_string(), "pick a new --out directory, or delete the old index")
-    })?;
-    let chunk_bytes = a.segment_mib.map_or(u64::MAX, |m| m.max(1) << 20);
-    let s = spinner("sorting suffixes");
-    let mut from = 0;
-    while from < docs.len() {
-        let mut to = from;
-        let mut bytes = 0u64;
-        while to < docs.len() && (to == from || bytes + docs[to].text.len() as u64 <= chunk_bytes) {
-            bytes += docs[to].text.len() as u64 + 1;
-            to += 1;
-        }
-        index.append(&docs[from..to])?;
-        from = to;
+    let exists = || {
+        output::hinted(
+            format!("an index already exists in {}", a.out.display()),
+            "pick a new --out directory, or delete the old index",
+        )
+    };
+    if a.out.join("MANIFEST").exists() {
+        return Err(exists());
     }
-    s.finish_and_clear();
-    let index_seconds = started.elapsed().as_secs_f64();
+    // Built beside --out and renamed into place once whole: a build that fails (a bad line
+    // of the corpus, a full disk) leaves nothing behind.
+    let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let building = a.out.with_file_name(format!(".{name}.building"));
+    let _ = std::fs::remove_dir_all(&building);
+    let result = build_into(&building, sampling, a, started);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+        return result.map(|_| ());
+    }
+    if a.out.exists() && std::fs::remove_dir(&a.out).is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(exists());
+    }
+    std::fs::rename(&building, &a.out)
+        .with_context(|| format!("move the new index to {}", a.out.display()))?;
+    let report = result?;
+    output::emit(g.json, &report, || {
+        format!(
+            "indexed {} documents ({} bytes) in {:.2} s (+{:.2} s reading, {:.2} s merging): {} bytes of index, {:.2} per corpus byte; {} segment(s)",
+            report.documents,
+            report.corpus_bytes,
+            report.index_seconds,
+            report.read_seconds,
+            report.merge_seconds,
+            report.index_bytes,
+            report.index_bytes_per_corpus_byte,
+            report.segments,
+        )
+    })
+}
+
+/// Builds the index of `a.input` in `dir` (see [`build`]).
+fn build_into(
+    dir: &Path,
+    sampling: Sampling,
+    a: &BuildArgs,
+    started: Instant,
+) -> anyhow::Result<BuildReport> {
+    let mut index = Index::create(dir, sampling)?;
+    // The corpus is read a part at a time and never held whole: each part (1 GiB, or what
+    // --segment-mib asks) is sorted on its own; then, unless segments were asked for, the
+    // parts are merged into one.
+    let part_bytes =
+        a.segment_mib.or(a.part_mib).map_or(BUILD_PART_BYTES as u64, |m| m.max(1) << 20);
+    let (mut part, mut bytes, mut index_seconds) = (Vec::new(), 0u64, 0.0);
+    let mut flush = |part: &mut Vec<Document>, index: &mut Index| -> anyhow::Result<()> {
+        let started = Instant::now();
+        index.append(part)?;
+        index_seconds += started.elapsed().as_secs_f64();
+        part.clear();
+        Ok(())
+    };
+    each_document(&a.input, 1, |doc| {
+        let len = doc.text.len() as u64 + 1;
+        if !part.is_empty() && bytes + len > part_bytes {
+            flush(&mut part, &mut index)?;
+            bytes = 0;
+        }
+        bytes += len;
+        part.push(doc);
+        Ok(())
+    })?;
+    if !part.is_empty() {
+        flush(&mut part, &mut index)?;
+    }
+    let read_seconds = started.elapsed().as_secs_f64() - index_seconds;
+    let started = Instant::now();
+    if a.segment_mib.is_none() && index.stats().segments > 1 {
+        let s = spinner("merging the parts into one segment");
+        let merged = index.compact();
+        s.finish_and_clear();
+        match merged {
+            Err(IndexError::TooRepetitive { .. }) => eprintln!(
+                "note: the parts repeat too much of each other's text to merge by comparison and are too large to sort again together; the index keeps them as separate segments (answers are the same, queries slower)"
+            ),
+            other => other?,
+        }
+    }
+    let merge_seconds = started.elapsed().as_secs_f64();
     let st = index.stats();
-    let report = BuildReport {
+    Ok(BuildReport {
         documents: st.documents,
         corpus_bytes: st.corpus_bytes,
         index_bytes: st.index_bytes,
@@ -216,18 +309,17 @@ fn build(g: &Globals, a: &BuildArgs) -> anyhow::Result<()> {
         segments: st.segments,
         read_seconds,
         index_seconds,
-    };
-    output::emit(g.json, &report, || {
-        format!(
-            "indexed {} documents ({} bytes) in {:.2} s (+{:.2} s reading): {} bytes of index, {:.2} per corpus byte",
-            report.documents,
-            report.corpus_bytes,
-            report.index_seconds,
-            report.read_seconds,
-            report.index_bytes,
-            report.index_bytes_per_corpus_byte
-        )
+        merge_seconds,
+        peak_rss_bytes: peak_rss_bytes(),
     })
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 #[derive(Serialize)]

@@ -79,6 +79,9 @@ fn index_rejects_bad_input_with_a_hint() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2") && err.contains("hint:"), "{err}");
+    // The failed build left nothing: no index directory, no half-built one beside it.
+    assert!(!idx.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the corpus");
 
     std::fs::write(&corpus, b"{\"text\": \"ok \xff\"}\n").unwrap();
     let out = alx(&[
