@@ -17,8 +17,8 @@ counterpart of infini-gram's byte index).
 
 Past the ~300 MB of source text a machine holds, the corpus grows by variants: copy k of a
 file has a quarter of its words (chosen by a hash of the word, its place and k) suffixed with
-k, so copies share only short runs, as different code with the same idioms does, instead of
-being duplicates that no real datanet holds 10 times over.
+k, so that copies are not byte-identical duplicates. (They keep the near-copies of the source
+text itself: files of two versions of a crate get the same changes where they agree.)
 
 `--segments 1,10` also measures queries with the word-start index kept as 10 segments (what
 appends produce); build time and peak memory (`VmHWM` of the build, mapped files included) are
@@ -79,12 +79,9 @@ def variant(text, k):
     return WORD.sub(change, text)
 
 
-FIRST_VARIANT = 0
-
-
 def sources():
     """Source texts, then their variants 1, 2, …: an endless stream."""
-    k = FIRST_VARIANT
+    k = 0
     while True:
         found = False
         for path in source_files():
@@ -310,11 +307,7 @@ def main():
     ap.add_argument("--samplings", default="word_starts,every_byte")
     ap.add_argument("--segments", default="1", help="word-start index as these many segments, e.g. 1,10")
     ap.add_argument("--parts", type=int, default=0, help="also build the word-start index in this many parts, merged")
-    ap.add_argument("--variants-only", action="store_true",
-                    help="corpus of variants only (no file as found): text without long runs shared across files")
     args = ap.parse_args()
-    global FIRST_VARIANT
-    FIRST_VARIANT = 1 if args.variants_only else 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results = []

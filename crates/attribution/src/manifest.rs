@@ -13,6 +13,9 @@ const MANIFEST_BYTES_MAX: u64 = 16 << 20;
 /// Largest number of segments an index may list.
 pub(crate) const SEGMENTS_MAX: usize = 4096;
 
+/// Largest next segment id a manifest may name: ids are counted up from it with room to spare.
+pub(crate) const NEXT_SEGMENT_MAX: u64 = 1 << 48;
+
 /// The manifest file's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +39,10 @@ pub(crate) struct SegmentMeta {
     pub(crate) text_hash: String,
     pub(crate) sa_hash: String,
     pub(crate) docs_hash: String,
+    /// A merge that included this segment stopped at its budget and could not sort the
+    /// group again (past one construction): the merge policy leaves it alone from then on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) merge_refused: bool,
 }
 
 impl Manifest {
@@ -52,6 +59,9 @@ impl Manifest {
                 path,
                 format!("manifest format {} (this build reads {FORMAT_VERSION})", m.format),
             ));
+        }
+        if m.next_segment > NEXT_SEGMENT_MAX {
+            return Err(IndexError::corrupt(path, "next segment id out of range"));
         }
         if m.segments.len() > SEGMENTS_MAX {
             return Err(IndexError::corrupt(path, "too many segments"));

@@ -128,6 +128,12 @@ pub enum MergeError {
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// An input's suffix array points past its text.
+    #[error("suffix array of segment {part} of the merge points past its text")]
+    Corrupt {
+        /// Which input (0-based, in merge order).
+        part: usize,
+    },
     /// The inputs share so much text that comparing them passed the budget.
     #[error(
         "the segments repeat too much text to merge by comparison ({scanned} bytes scanned, budget {budget})"
@@ -160,12 +166,13 @@ fn compare_tail(x: &Side<'_>, a: usize, y: &Side<'_>, b: usize, scanned: &mut u6
         let sa = x.text.get(a..).unwrap_or(&[]);
         let sb = y.text.get(b..).unwrap_or(&[]);
         let n = STEP.min(sa.len()).min(sb.len());
-        *scanned += n as u64 + 1;
         let (ca, cb) = (&sa[..n], &sb[..n]);
         if ca != cb {
             let d = ca.iter().zip(cb).position(|(p, q)| p != q).unwrap_or(n);
+            *scanned += d as u64 + 1;
             return if ca[..d].contains(&SEPARATOR) { Ordering::Equal } else { ca[d].cmp(&cb[d]) };
         }
+        *scanned += n as u64 + 1;
         if ca.contains(&SEPARATOR) {
             return Ordering::Equal;
         }
@@ -192,11 +199,14 @@ struct Cursor<'a> {
     /// `(key, position)` of the ranks read ahead; `heads[at]` is the current one.
     heads: Vec<(u64, usize)>,
     at: usize,
+    /// A position read past the text: the merge stops rather than write it into another
+    /// segment's range.
+    corrupt: bool,
 }
 
 impl<'a> Cursor<'a> {
     fn new(view: SegmentView<'a>, offset: u64) -> Self {
-        let mut c = Self { view, offset, rank: 0, heads: Vec::new(), at: 0 };
+        let mut c = Self { view, offset, rank: 0, heads: Vec::new(), at: 0, corrupt: false };
         c.refill();
         c
     }
@@ -210,6 +220,7 @@ impl<'a> Cursor<'a> {
         for (k, p) in &mut self.heads {
             *k = key(text, *p);
         }
+        self.corrupt |= self.heads.iter().any(|&(_, p)| p >= text.len());
         self.rank = end;
         self.at = 0;
     }
@@ -275,10 +286,11 @@ impl Merge<'_> {
 /// bytes per little-endian pointer: the merge of their suffix arrays (see the module docs).
 ///
 /// # Errors
-/// `out`'s, or [`MergeError::TooRepetitive`] once more than `budget` bytes were compared past
-/// the keys (what was written is then incomplete). `width` must hold every position of the
-/// concatenated text (see [`crate::segment::pointer_width`]); corrupt inputs give a wrong
-/// order, never a panic.
+/// `out`'s; [`MergeError::Corrupt`] for a suffix array pointing past its text; or
+/// [`MergeError::TooRepetitive`] once more than `budget` bytes were compared past the keys.
+/// What was written is then incomplete. `width` must hold every position of the concatenated
+/// text (see [`crate::segment::pointer_width`]); unsorted inputs give a wrong order, never a
+/// panic.
 pub fn write_merged(
     parts: &[SegmentView<'_>],
     width: usize,
@@ -299,14 +311,20 @@ pub fn write_merged(
     for at in (0..heap.len() / 2).rev() {
         merge.sift_down(&mut heap, at);
     }
+    if let Some(part) = merge.cursors.iter().position(|c| c.corrupt) {
+        return Err(MergeError::Corrupt { part });
+    }
     let mut pointers = 0u64;
     while let Some(&top) = heap.first() {
         let cursor = &mut merge.cursors[top];
         let Some((_, pos)) = cursor.head() else { break };
-        let global = cursor.offset + pos as u64;
+        let global = cursor.offset.saturating_add(pos as u64);
         out.write_all(&global.to_le_bytes()[..width])?;
         pointers += 1;
         cursor.advance();
+        if cursor.corrupt {
+            return Err(MergeError::Corrupt { part: top });
+        }
         if cursor.head().is_none() {
             heap.swap_remove(0);
         }

@@ -132,7 +132,7 @@ type Streamed = Hashing<std::io::BufWriter<fs::File>>;
 
 /// Writes `path` through `fill` (buffered, hashed) via a synced temporary file and a rename;
 /// returns the hash and what `fill` returned. Nothing is held in memory but the buffer. If
-/// `fill` fails, the temporary file is left for the next sweep.
+/// `fill` fails, the temporary file is removed.
 fn write_streamed<T>(
     path: &Path,
     fill: impl FnOnce(&mut Streamed, &Path) -> Result<T, IndexError>,
@@ -143,7 +143,14 @@ fn write_streamed<T>(
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         hasher: blake3::Hasher::new(),
     };
-    let value = fill(&mut out, &tmp)?;
+    let value = match fill(&mut out, &tmp) {
+        Ok(value) => value,
+        Err(e) => {
+            drop(out);
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     let file = out.inner.into_inner().map_err(|e| IndexError::io(&tmp, e.into_error()))?;
     file.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))?;
@@ -296,7 +303,7 @@ impl Index {
             let data = SegmentData::from_documents(only, self.manifest.sampling)?;
             let meta = self.write_segment(id, &data)?;
             drop(data);
-            return self.install(meta, &[], id + 1);
+            return self.install(vec![meta], &[], id + 1);
         }
         // A batch larger than one construction should hold: build it in parts, each written
         // to files no manifest lists (swept if anything fails), then merge them into the one
@@ -313,10 +320,25 @@ impl Index {
             parts.push(self.open_segment(part)?);
         }
         let views: Vec<SegmentView<'_>> = parts.iter().map(Loaded::view).collect();
-        let meta = self.write_merged(id, &views)?;
+        let merged = self.write_merged(id, &views);
         drop(views);
-        drop(parts);
-        self.install(meta, &[], id + 1 + batches.len() as u64)
+        let next_id = id + 1 + batches.len() as u64;
+        match merged {
+            Ok(meta) => {
+                drop(parts);
+                self.install(vec![meta], &[], next_id)
+            }
+            Err(IndexError::TooRepetitive { .. }) => {
+                // Too repetitive to merge, too large to sort again together: the parts become
+                // segments of their own, all listed at once, and the policy leaves them alone.
+                let metas = parts
+                    .into_iter()
+                    .map(|l| SegmentMeta { merge_refused: true, ..l.meta })
+                    .collect();
+                self.install(metas, &[], next_id)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes `data`'s files as segment `id` (not yet listed in the manifest).
@@ -331,6 +353,7 @@ impl Index {
             text_hash: hash(&data.text),
             sa_hash: hash(&data.sa),
             docs_hash: hash(&docs),
+            merge_refused: false,
         };
         write_atomic(&seg_path(&self.dir, id, "text"), &data.text)?;
         write_atomic(&seg_path(&self.dir, id, "sa"), &data.sa)?;
@@ -354,6 +377,10 @@ impl Index {
         let sa = write_streamed(&seg_path(&self.dir, id, "sa"), |out, tmp| {
             crate::merge::write_merged(parts, width, budget, out).map_err(|e| match e {
                 MergeError::Io(e) => IndexError::io(tmp, e),
+                MergeError::Corrupt { part } => IndexError::corrupt(
+                    tmp,
+                    format!("input {part} of the merge has a suffix array pointing past its text"),
+                ),
                 MergeError::TooRepetitive { scanned, budget } => {
                     IndexError::TooRepetitive { scanned, budget }
                 }
@@ -387,28 +414,50 @@ impl Index {
             text_hash,
             sa_hash,
             docs_hash: hash(&docs),
+            merge_refused: false,
         })
     }
 
-    /// Lists the written segment `meta` in place of the segments `replaced` (ids): the
+    /// Lists the written segments `metas` in place of the segments `replaced` (ids): the
     /// manifest's rename is the commit. `next_id` is the next free segment id.
     fn install(
         &mut self,
-        meta: SegmentMeta,
+        metas: Vec<SegmentMeta>,
         replaced: &[u64],
         next_id: u64,
     ) -> Result<(), IndexError> {
         let mut next = self.manifest.clone();
         next.next_segment = next_id;
         next.segments.retain(|s| !replaced.contains(&s.id));
-        next.segments.push(meta.clone());
+        next.segments.extend(metas.iter().cloned());
+        self.write_manifest(next)?;
+        self.segments.retain(|l| !replaced.contains(&l.meta.id));
+        for meta in metas {
+            self.load(meta)?;
+        }
+        self.sweep();
+        Ok(())
+    }
+
+    /// Replaces the manifest by `next` (synced, renamed).
+    fn write_manifest(&mut self, next: Manifest) -> Result<(), IndexError> {
         sync_dir(&self.dir)?;
         write_atomic(&self.dir.join(MANIFEST), &next.encode())?;
         sync_dir(&self.dir)?;
         self.manifest = next;
-        self.segments.retain(|l| !replaced.contains(&l.meta.id));
-        self.load(meta)?;
-        self.sweep();
+        Ok(())
+    }
+
+    /// Marks the segments `ids` as refused by a merge, so that the policy leaves them alone.
+    fn refuse_merge(&mut self, ids: &[u64]) -> Result<(), IndexError> {
+        let mut next = self.manifest.clone();
+        for s in next.segments.iter_mut().filter(|s| ids.contains(&s.id)) {
+            s.merge_refused = true;
+        }
+        self.write_manifest(next)?;
+        for l in self.segments.iter_mut().filter(|l| ids.contains(&l.meta.id)) {
+            l.meta.merge_refused = true;
+        }
         Ok(())
     }
 
@@ -438,7 +487,7 @@ impl Index {
         let id = self.manifest.next_segment;
         let meta = self.write_merged(id, &views)?;
         drop(views);
-        self.install(meta, ids, id + 1)
+        self.install(vec![meta], ids, id + 1)
     }
 
     /// Applies `policy` until no tier is full. Returns the number of merges done.
@@ -447,7 +496,7 @@ impl Index {
         let mut merges = 0;
         loop {
             let mut tiers: std::collections::BTreeMap<u32, Vec<(u64, u64)>> = Default::default();
-            for l in &self.segments {
+            for l in self.segments.iter().filter(|l| !l.meta.merge_refused) {
                 let tier = tier_of(l.meta.text_bytes, fan_in as u64);
                 tiers.entry(tier).or_default().push((l.meta.id, l.meta.text_bytes));
             }
@@ -463,8 +512,9 @@ impl Index {
             }
             match self.merge_ids(&ids) {
                 Ok(()) => merges += 1,
-                // Too repetitive to merge past one construction: keep the segments apart.
-                Err(IndexError::TooRepetitive { .. }) => return Ok(merges),
+                // Too repetitive to merge past one construction: the segments stay apart, and
+                // are not tried again (each try would cost the merge's budget).
+                Err(IndexError::TooRepetitive { .. }) => self.refuse_merge(&ids)?,
                 Err(e) => return Err(e),
             }
         }

@@ -87,3 +87,51 @@ fn copies_past_the_budget_are_sorted_again_with_the_same_answers() {
         assert_eq!(x.count(q).expect("count"), y.count(q).expect("count"), "{q}");
     }
 }
+
+/// A suffix array pointing past its text stops a merge as corrupt, before the merged files
+/// are listed: the index is unchanged and nothing is left behind.
+#[test]
+fn a_merge_refuses_a_suffix_array_pointing_past_its_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("idx");
+    let docs = corpus();
+    let mut index = Index::create(&path, Sampling::WordStarts).expect("create");
+    index.append(&docs[..20]).expect("append");
+    index.append(&docs[20..]).expect("append");
+    drop(index);
+    let sa = path.join("seg-0000000000.sa");
+    let mut bytes = std::fs::read(&sa).expect("read");
+    let width = bytes.len() / Index::open(&path).expect("open").segments[0].meta.anchors as usize;
+    bytes[..width].fill(0xFF);
+    std::fs::write(&sa, &bytes).expect("write");
+    let mut index = Index::open(&path).expect("open");
+    let err = index.compact().expect_err("a corrupt input");
+    assert!(err.to_string().contains("past its text"), "{err}");
+    assert_eq!(index.stats().segments, 2);
+    let names: Vec<String> = std::fs::read_dir(&path)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(Index::open(&path).expect("reopen").stats().segments, 2);
+}
+
+/// Segments a merge refused are left alone by the policy, and the mark survives a reopen.
+#[test]
+fn the_policy_leaves_refused_segments_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("idx");
+    let docs = corpus();
+    let mut index = Index::create(&path, Sampling::WordStarts).expect("create");
+    for part in docs.chunks(10) {
+        index.append(part).expect("append");
+    }
+    let ids: Vec<u64> = index.segments.iter().map(|l| l.meta.id).collect();
+    index.refuse_merge(&ids[..2]).expect("refuse");
+    let mut index = Index::open(&path).expect("reopen");
+    assert_eq!(index.merge(super::MergePolicy { fan_in: 2 }).expect("merge"), 1);
+    let left: Vec<(u64, bool)> =
+        index.segments.iter().map(|l| (l.meta.id, l.meta.merge_refused)).collect();
+    assert_eq!(left, [(ids[0], true), (ids[1], true), (ids[3] + 1, false)]);
+    assert_eq!(index.searcher().count("doc").expect("count"), 40);
+}

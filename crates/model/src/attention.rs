@@ -93,7 +93,7 @@ pub(crate) fn one_token(
     let (k, v) = (Strided::of(k, keys)?, Strided::of(v, values)?);
     let total = keys.dims().get(1).copied()?;
     let Heads { heads, kv_heads, head_dim: d } = shape;
-    if q.len() != heads * d || kv_heads == 0 || heads % kv_heads != 0 {
+    if d == 0 || q.len() != heads * d || kv_heads == 0 || heads % kv_heads != 0 {
         return None;
     }
     let job = Job { q, k: &k, v: &v, shape };
@@ -159,8 +159,10 @@ fn partial(job: &Job<'_>, kv: usize, span: Range<usize>) -> Option<Partial> {
     let mut sum = vec![0.0f32; group];
     for (g, row) in scores.chunks_exact_mut(n).enumerate() {
         peak[g] = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+        // A block whose scores are all −∞ weighs nothing (not NaN from −∞ − −∞).
+        let shift = if peak[g] == f32::NEG_INFINITY { 0.0 } else { peak[g] };
         for s in row.iter_mut() {
-            *s = exp_nonpositive(*s - peak[g]);
+            *s = exp_nonpositive(*s - shift);
         }
         sum[g] = sum8(row);
     }
@@ -189,7 +191,11 @@ fn combine(parts: &[Partial], shape: Heads, blocks: usize) -> Vec<f32> {
             let mut sum = 0.0f32;
             let o = &mut out[(kv * group + g) * d..(kv * group + g + 1) * d];
             for p in parts {
-                let rescale = exp_nonpositive(p.peak[g] - peak);
+                let rescale = if p.peak[g] == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    exp_nonpositive(p.peak[g] - peak)
+                };
                 sum += p.sum[g] * rescale;
                 for (o, a) in o.iter_mut().zip(&p.acc[g * d..(g + 1) * d]) {
                     *o += a * rescale;

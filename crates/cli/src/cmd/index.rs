@@ -210,31 +210,42 @@ fn build(g: &Globals, a: &BuildArgs) -> anyhow::Result<()> {
         SamplingArg::EveryByte => Sampling::EveryByte,
     };
     let started = Instant::now();
-    let exists = || {
-        output::hinted(
-            format!("an index already exists in {}", a.out.display()),
-            "pick a new --out directory, or delete the old index",
-        )
+    let Some(name) = a.out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Err(output::hinted(
+            format!("--out {} names no directory of its own", a.out.display()),
+            "give the new index's directory, e.g. --out ./my-index",
+        ));
     };
-    if a.out.join("MANIFEST").exists() {
-        return Err(exists());
+    let occupied = match std::fs::read_dir(&a.out) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    };
+    if occupied {
+        return Err(output::hinted(
+            format!("{} already exists and is not an empty directory", a.out.display()),
+            "pick a new --out directory, or delete the old index",
+        ));
     }
-    // Built beside --out and renamed into place once whole: a build that fails (a bad line
-    // of the corpus, a full disk) leaves nothing behind.
-    let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let building = a.out.with_file_name(format!(".{name}.building"));
-    let _ = std::fs::remove_dir_all(&building);
+    // Built beside --out under a name of this process's own and renamed into place once
+    // whole: a build that fails (a bad line of the corpus, a full disk) leaves nothing, and
+    // two builds never share a directory.
+    let building = a.out.with_file_name(format!(".{name}.building-{}", std::process::id()));
+    if building.exists() {
+        return Err(output::hinted(
+            format!("{} is in the way", building.display()),
+            "it is left by an earlier build that was killed: delete it",
+        ));
+    }
     let result = build_into(&building, sampling, a, started);
+    let result = result.and_then(|report| {
+        // Replaces an empty --out directory, as rename does on Linux.
+        std::fs::rename(&building, &a.out)
+            .with_context(|| format!("move the new index to {}", a.out.display()))?;
+        Ok(report)
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&building);
-        return result.map(|_| ());
     }
-    if a.out.exists() && std::fs::remove_dir(&a.out).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-        return Err(exists());
-    }
-    std::fs::rename(&building, &a.out)
-        .with_context(|| format!("move the new index to {}", a.out.display()))?;
     let report = result?;
     output::emit(g.json, &report, || {
         format!(
@@ -263,7 +274,7 @@ fn build_into(
     // --segment-mib asks) is sorted on its own; then, unless segments were asked for, the
     // parts are merged into one.
     let part_bytes =
-        a.segment_mib.or(a.part_mib).map_or(BUILD_PART_BYTES as u64, |m| m.max(1) << 20);
+        a.segment_mib.or(a.part_mib).map_or(BUILD_PART_BYTES as u64, |m| m.clamp(1, 1 << 40) << 20);
     let (mut part, mut bytes, mut index_seconds) = (Vec::new(), 0u64, 0.0);
     let mut flush = |part: &mut Vec<Document>, index: &mut Index| -> anyhow::Result<()> {
         let started = Instant::now();
