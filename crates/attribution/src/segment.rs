@@ -122,12 +122,15 @@ impl SegmentData {
     /// Concatenates segments (in order) and sorts the concatenation's suffixes again: linear
     /// whatever the text repeats, within one construction's [`SEGMENT_BYTES_MAX`].
     pub fn rebuild(parts: &[SegmentView<'_>], sampling: Sampling) -> Result<Self, IndexError> {
-        let total: usize = parts.iter().map(|p| p.text.len()).sum();
-        let mut text = Vec::with_capacity(total);
-        for p in parts {
-            text.extend_from_slice(p.text);
+        let total: u64 = parts.iter().map(|p| p.text.len() as u64).sum();
+        if total > SEGMENT_BYTES_MAX as u64 {
+            return Err(IndexError::TooLarge {
+                what: "segment text",
+                actual: total,
+                limit: SEGMENT_BYTES_MAX as u64,
+            });
         }
-        Self::build(text, merged_docs(parts), sampling)
+        Self::build(concat_text(parts), merged_docs(parts), sampling)
     }
 
     pub(crate) fn merge_with_budget(
@@ -145,15 +148,9 @@ impl SegmentData {
         }
         let width = pointer_width(total as usize);
         let mut sa = Vec::with_capacity(parts.iter().map(|p| p.anchors()).sum::<usize>() * width);
-        let mut text = Vec::with_capacity(total as usize);
-        for p in parts {
-            text.extend_from_slice(p.text);
-        }
         match crate::merge::write_merged(parts, width, budget, &mut sa) {
-            Ok(_) => Ok(Self { text, sa, width, docs: merged_docs(parts) }),
-            Err(crate::merge::MergeError::TooRepetitive { .. }) => {
-                Self::build(text, merged_docs(parts), sampling)
-            }
+            Ok(_) => Ok(Self { text: concat_text(parts), sa, width, docs: merged_docs(parts) }),
+            Err(crate::merge::MergeError::TooRepetitive { .. }) => Self::rebuild(parts, sampling),
             Err(e) => Err(IndexError::Construction(e.to_string())),
         }
     }
@@ -163,6 +160,15 @@ impl SegmentData {
     pub fn view(&self) -> SegmentView<'_> {
         SegmentView { text: &self.text, sa: &self.sa, width: self.width, docs: &self.docs }
     }
+}
+
+/// The texts of `parts`, concatenated in order.
+fn concat_text(parts: &[SegmentView<'_>]) -> Vec<u8> {
+    let mut text = Vec::with_capacity(parts.iter().map(|p| p.text.len()).sum());
+    for p in parts {
+        text.extend_from_slice(p.text);
+    }
+    text
 }
 
 /// The document table of the concatenation of `parts` (in order).

@@ -16,10 +16,10 @@
 //! One writer at a time: appends and merges of two processes on one directory are not
 //! coordinated (the chain's state layer is the single writer of a datanet's index).
 
-use crate::merge::MergeError;
 use crate::{
     ContributionId, DocTable, Document, IndexError, Sampling, Searcher, SegmentData, SegmentView,
     manifest::{FORMAT_VERSION, Manifest, SEGMENTS_MAX, SegmentMeta},
+    merge::MergeError,
 };
 use filebuffer::FileBuffer;
 use std::{
