@@ -37,32 +37,37 @@ const READ_AHEAD: usize = 1024;
 /// Bytes compared per step when two keys tie.
 const STEP: usize = 256;
 
-/// One input's text and documents, with a hash of each document's bytes: two suffixes at the
-/// same offset of documents with the same bytes are equal without reading them.
+/// One input's text and documents, with a hash of each document's bytes (computed the first
+/// time a tie reaches the document): two suffixes at the same offset of documents with the
+/// same bytes are equal without reading them.
 struct Side<'a> {
     text: &'a [u8],
     docs: &'a crate::DocTable,
-    hashes: Vec<[u8; 16]>,
+    hashes: Vec<std::cell::OnceCell<[u8; 16]>>,
 }
 
 impl<'a> Side<'a> {
     fn new(view: &SegmentView<'a>) -> Self {
         let (text, docs) = (view.text(), view.docs());
-        let hashes = (0..docs.len())
-            .map(|i| {
-                let start = usize::try_from(docs.start(i)).unwrap_or(usize::MAX);
-                let end = if i + 1 < docs.len() {
-                    usize::try_from(docs.start(i + 1)).unwrap_or(usize::MAX)
-                } else {
-                    text.len()
-                };
-                let bytes = text.get(start..end).unwrap_or(&[]);
-                let mut h = [0u8; 16];
-                h.copy_from_slice(&blake3::hash(bytes).as_bytes()[..16]);
-                h
-            })
-            .collect();
-        Self { text, docs, hashes }
+        Self { text, docs, hashes: (0..docs.len()).map(|_| std::cell::OnceCell::new()).collect() }
+    }
+
+    /// The hash of document `d`'s bytes, from its start to the next document's.
+    fn hash(&self, d: usize) -> Option<[u8; 16]> {
+        let cell = self.hashes.get(d)?;
+        Some(*cell.get_or_init(|| {
+            let start = usize::try_from(self.docs.start(d)).unwrap_or(usize::MAX);
+            let end = if d + 1 < self.docs.len() {
+                usize::try_from(self.docs.start(d + 1)).unwrap_or(usize::MAX)
+            } else {
+                self.text.len()
+            };
+            let mut h = [0u8; 16];
+            h.copy_from_slice(
+                &blake3::hash(self.text.get(start..end).unwrap_or(&[])).as_bytes()[..16],
+            );
+            h
+        }))
     }
 
     /// The document holding `pos` and `pos`'s offset in it.
@@ -75,7 +80,9 @@ impl<'a> Side<'a> {
 /// Whether `a` of `x` and `b` of `y` are the same offset of two copies of one document.
 fn same_copy(x: &Side<'_>, a: usize, y: &Side<'_>, b: usize) -> bool {
     match (x.locate(a), y.locate(b)) {
-        (Some((da, oa)), Some((db, ob))) => oa == ob && x.hashes.get(da) == y.hashes.get(db),
+        (Some((da, oa)), Some((db, ob))) => {
+            oa == ob && x.hash(da).is_some_and(|h| y.hash(db) == Some(h))
+        }
         _ => false,
     }
 }
