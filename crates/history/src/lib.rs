@@ -14,6 +14,7 @@
 mod events;
 mod touched;
 
+use alx_storage::runs::Runs;
 use alx_types::{
     Address, Amount, Block, Hash, Height, Payload, Receipt, TxStatus,
     datanet::{ContributionId, DatanetId},
@@ -27,8 +28,16 @@ use std::path::Path;
 pub use events::{ContributionEvent, contribution_events};
 pub use touched::addresses_touched;
 
-/// Address (32) ‖ height (8) ‖ tx index (4), big-endian: one entry per transaction touching it.
-const BY_ADDRESS: TableDefinition<'_, &[u8; 44], &[u8; 32]> = TableDefinition::new("by_address");
+/// Where the transactions touching each address were before they moved to sorted runs
+/// (dropped at open).
+const OLD_BY_ADDRESS: TableDefinition<'_, &[u8; 44], &[u8; 32]> =
+    TableDefinition::new("by_address");
+/// Records of the address index: address (32) ‖ height (8) ‖ tx index (4), big-endian, then
+/// the transaction's hash (32). One per transaction touching the address; two or more per
+/// transaction, so they go to sorted runs (`alx_storage::runs`), which take a batch as one
+/// sequential write where a B-tree takes microseconds per record.
+const ADDRESS_KEY: usize = 44;
+const ADDRESS_VALUE: usize = 32;
 /// Datanet ‖ contribution ‖ height ‖ tx index ‖ model (8 + 8 + 8 + 4 + 8) → the credit.
 const CREDITS: TableDefinition<'_, &[u8; 36], &[u8; CREDIT_VALUE]> =
     TableDefinition::new("credits");
@@ -55,6 +64,9 @@ pub enum HistoryError {
     /// The database failed.
     #[error("history index: {0}")]
     Database(Box<redb::Error>),
+    /// The address index's files failed.
+    #[error("history index: {0}")]
+    Runs(alx_storage::StorageError),
     /// A block was offered with another number of receipts than transactions.
     #[error("block {height} has {txs} transactions but {receipts} receipts")]
     ReceiptCount {
@@ -129,10 +141,91 @@ pub struct FeesEvent {
     pub provider: Address,
 }
 
+/// The rows a run of blocks adds to each table.
+#[derive(Default)]
+struct Rows {
+    by_address: Vec<([u8; 44], [u8; 32])>,
+    events: Vec<([u8; 28], [u8; 41])>,
+    credits: Vec<([u8; 36], [u8; CREDIT_VALUE])>,
+    fees: Vec<([u8; 20], [u8; FEES_VALUE])>,
+}
+
+impl Rows {
+    fn sort(&mut self) {
+        self.events.sort_unstable();
+        self.credits.sort_unstable();
+        self.fees.sort_unstable();
+    }
+
+    fn add_block(&mut self, block: &Block, receipts: &[Receipt]) {
+        let height = block.height().0;
+        for (i, (signed, receipt)) in block.txs.iter().zip(receipts).enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
+            // Receipt i names transaction i's hash (execution computed it): no rehashing.
+            for address in addresses_touched(signed) {
+                let mut key = [0; 44];
+                key[..32].copy_from_slice(address.as_bytes());
+                key[32..40].copy_from_slice(&height.to_be_bytes());
+                key[40..].copy_from_slice(&index);
+                self.by_address.push((key, receipt.tx_hash.0));
+            }
+            if receipt.status != TxStatus::Success {
+                continue;
+            }
+            for (datanet, contribution, event) in contribution_events(&signed.tx.payload) {
+                let key = array(&be(&[
+                    &datanet.0.to_be_bytes(),
+                    &contribution.0.to_be_bytes(),
+                    &height.to_be_bytes(),
+                    &index,
+                ]));
+                let (tag, argument) = event.tag();
+                let value =
+                    array(&be(&[&[tag], &argument.to_be_bytes(), signed.tx.sender.as_bytes()]));
+                self.events.push((key, value));
+            }
+            let Payload::Usage(UsageOp::Settle(s)) = &signed.tx.payload else { continue };
+            for c in &s.credits {
+                let key = array(&be(&[
+                    &c.datanet.0.to_be_bytes(),
+                    &c.contribution.0.to_be_bytes(),
+                    &height.to_be_bytes(),
+                    &index,
+                    &c.model.0.to_be_bytes(),
+                ]));
+                let value = array(&be(&[
+                    &c.amount.0.to_be_bytes(),
+                    signed.tx.sender.as_bytes(),
+                    &s.first_receipt.to_be_bytes(),
+                    &s.receipts.to_be_bytes(),
+                ]));
+                self.credits.push((key, value));
+            }
+            // Charges come in (key, model) order: sum them per model.
+            let mut per_model: std::collections::BTreeMap<u64, (u128, u32)> =
+                std::collections::BTreeMap::new();
+            for c in &s.charges {
+                let entry = per_model.entry(c.model.0).or_default();
+                entry.0 = entry.0.saturating_add(c.amount.0);
+                entry.1 = entry.1.saturating_add(1);
+            }
+            for (model, (amount, keys)) in per_model {
+                let key = array(&be(&[&model.to_be_bytes(), &height.to_be_bytes(), &index]));
+                let value = array(&be(&[
+                    &amount.to_be_bytes(),
+                    &keys.to_be_bytes(),
+                    signed.tx.sender.as_bytes(),
+                ]));
+                self.fees.push((key, value));
+            }
+        }
+    }
+}
+
 /// The index.
-#[derive(Debug)]
 pub struct History {
     db: Database,
+    by_address: Runs,
 }
 
 fn be(parts: &[&[u8]]) -> Vec<u8> {
@@ -154,32 +247,39 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 impl History {
-    /// Opens (or creates) the index at `path` for the chain whose genesis block is `genesis`;
-    /// an index of another genesis is emptied.
+    /// Opens (or creates) the index at `path` (and its address index in a directory beside
+    /// it, the same name ending in `.addresses`) for the chain whose genesis block is
+    /// `genesis`; an index of another genesis is emptied.
     ///
     /// # Errors
     /// The database cannot be opened or written.
     pub fn open(path: &Path, genesis: &Hash) -> Result<Self, HistoryError> {
         let db = Database::create(path)?;
+        let dir = path.with_extension("addresses");
+        let by_address = Runs::open_or_start_over(&dir, ADDRESS_KEY, ADDRESS_VALUE)
+            .map_err(HistoryError::Runs)?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
             let same = meta.get(META_GENESIS)?.is_some_and(|g| g.value() == genesis.as_ref());
-            if !same {
-                tx.delete_table(BY_ADDRESS)?;
+            // Indexed before addresses had their runs, or the runs started over (damaged or
+            // lost): start over so they are filled.
+            let old = tx.delete_table(OLD_BY_ADDRESS)?;
+            let next = meta.get(META_NEXT)?.map_or(1, |v| u64_at(v.value(), 0));
+            if !same || old || by_address.next_height() < next {
                 tx.delete_table(CREDITS)?;
                 tx.delete_table(MODEL_FEES)?;
                 tx.delete_table(EVENTS)?;
+                by_address.reset().map_err(HistoryError::Runs)?;
                 meta.insert(META_GENESIS, genesis.as_ref())?;
                 meta.insert(META_NEXT, 1u64.to_be_bytes().as_slice())?;
             }
-            tx.open_table(BY_ADDRESS)?;
             tx.open_table(CREDITS)?;
             tx.open_table(MODEL_FEES)?;
             tx.open_table(EVENTS)?;
         }
         tx.commit()?;
-        Ok(Self { db })
+        Ok(Self { db, by_address })
     }
 
     /// The next height to index (every height below it is indexed).
@@ -199,85 +299,70 @@ impl History {
     /// # Errors
     /// A height past the next one, or the database failing.
     pub fn index_block(&self, block: &Block, receipts: &[Receipt]) -> Result<(), HistoryError> {
-        let height = block.height().0;
-        let next = self.next_height()?.0;
-        if height < next {
+        self.index_blocks([(block, receipts)])
+    }
+
+    /// Indexes consecutive blocks with their receipts in one write transaction: all of them
+    /// or none. Heights already indexed are skipped. One transaction for a run of blocks
+    /// writes each touched page of the index once, not once per block, which is what keeps
+    /// the index cheap behind a chain under load.
+    ///
+    /// # Errors
+    /// A height past the next one (a gap), a block whose receipts do not match it, or the
+    /// database failing.
+    pub fn index_blocks<'a>(
+        &self,
+        blocks: impl IntoIterator<Item = (&'a Block, &'a [Receipt])>,
+    ) -> Result<(), HistoryError> {
+        let start = self.next_height()?.0;
+        let mut next = start;
+        let mut rows = Rows::default();
+        for (block, receipts) in blocks {
+            let height = block.height().0;
+            if height < next {
+                continue;
+            }
+            if height > next {
+                return Err(HistoryError::OutOfOrder { expected: next, got: height });
+            }
+            if receipts.len() != block.txs.len() {
+                return Err(HistoryError::ReceiptCount {
+                    height,
+                    txs: block.txs.len(),
+                    receipts: receipts.len(),
+                });
+            }
+            rows.add_block(block, receipts);
+            next += 1;
+        }
+        if next == start {
             return Ok(());
         }
-        if height > next {
-            return Err(HistoryError::OutOfOrder { expected: next, got: height });
+        // The address runs first: if the database's write below fails, the next try appends
+        // the same records again, which the runs keep once.
+        let mut records = Vec::with_capacity(rows.by_address.len() * (ADDRESS_KEY + ADDRESS_VALUE));
+        for (key, hash) in &rows.by_address {
+            records.extend_from_slice(key);
+            records.extend_from_slice(hash);
         }
-        if receipts.len() != block.txs.len() {
-            return Err(HistoryError::ReceiptCount {
-                height,
-                txs: block.txs.len(),
-                receipts: receipts.len(),
-            });
-        }
+        self.by_address.append(records, next).map_err(HistoryError::Runs)?;
         let tx = self.db.begin_write()?;
         {
-            let mut by_address = tx.open_table(BY_ADDRESS)?;
-            let mut credits = tx.open_table(CREDITS)?;
-            let mut fees = tx.open_table(MODEL_FEES)?;
+            // Keys in order: each B-tree page is visited once.
+            rows.sort();
             let mut events = tx.open_table(EVENTS)?;
-            for (i, (signed, receipt)) in block.txs.iter().zip(receipts).enumerate() {
-                let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
-                let hash = signed.hash();
-                for address in addresses_touched(signed) {
-                    let key = array(&be(&[address.as_bytes(), &height.to_be_bytes(), &index]));
-                    by_address.insert(&key, &hash.0)?;
-                }
-                if receipt.status != TxStatus::Success {
-                    continue;
-                }
-                for (datanet, contribution, event) in contribution_events(&signed.tx.payload) {
-                    let key = array(&be(&[
-                        &datanet.0.to_be_bytes(),
-                        &contribution.0.to_be_bytes(),
-                        &height.to_be_bytes(),
-                        &index,
-                    ]));
-                    let (tag, argument) = event.tag();
-                    let value =
-                        array(&be(&[&[tag], &argument.to_be_bytes(), signed.tx.sender.as_bytes()]));
-                    events.insert(&key, &value)?;
-                }
-                let Payload::Usage(UsageOp::Settle(s)) = &signed.tx.payload else { continue };
-                for c in &s.credits {
-                    let key = array(&be(&[
-                        &c.datanet.0.to_be_bytes(),
-                        &c.contribution.0.to_be_bytes(),
-                        &height.to_be_bytes(),
-                        &index,
-                        &c.model.0.to_be_bytes(),
-                    ]));
-                    let value = array(&be(&[
-                        &c.amount.0.to_be_bytes(),
-                        signed.tx.sender.as_bytes(),
-                        &s.first_receipt.to_be_bytes(),
-                        &s.receipts.to_be_bytes(),
-                    ]));
-                    credits.insert(&key, &value)?;
-                }
-                // Charges come in (key, model) order: sum them per model.
-                let mut per_model: std::collections::BTreeMap<u64, (u128, u32)> =
-                    std::collections::BTreeMap::new();
-                for c in &s.charges {
-                    let entry = per_model.entry(c.model.0).or_default();
-                    entry.0 = entry.0.saturating_add(c.amount.0);
-                    entry.1 = entry.1.saturating_add(1);
-                }
-                for (model, (amount, keys)) in per_model {
-                    let key = array(&be(&[&model.to_be_bytes(), &height.to_be_bytes(), &index]));
-                    let value = array(&be(&[
-                        &amount.to_be_bytes(),
-                        &keys.to_be_bytes(),
-                        signed.tx.sender.as_bytes(),
-                    ]));
-                    fees.insert(&key, &value)?;
-                }
+            for (key, value) in &rows.events {
+                events.insert(key, value)?;
             }
-            tx.open_table(META)?.insert(META_NEXT, (height + 1).to_be_bytes().as_slice())?;
+            let mut credits = tx.open_table(CREDITS)?;
+            for (key, value) in &rows.credits {
+                credits.insert(key, value)?;
+            }
+            let mut fees = tx.open_table(MODEL_FEES)?;
+            for (key, value) in &rows.fees {
+                fees.insert(key, value)?;
+            }
+            tx.open_table(META)?.insert(META_NEXT, next.to_be_bytes().as_slice())?;
         }
         tx.commit()?;
         Ok(())
@@ -301,16 +386,14 @@ impl History {
             }
             None => array(&be(&[address.as_bytes(), &[0xff; 12]])),
         };
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(BY_ADDRESS)?;
-        let mut out = Vec::new();
-        for entry in table.range::<&[u8; 44]>(&low..&high)?.rev().take(limit.min(PAGE_MAX)) {
-            let (key, hash) = entry?;
-            let key = key.value();
-            let place = TxPlace { height: Height(u64_at(key, 32)), index: u32_at(key, 40) };
-            out.push(TouchedBy { place, hash: from_bytes(*hash.value()) });
-        }
-        Ok(out)
+        let records = self.by_address.range_rev(&low, &high, limit.min(PAGE_MAX));
+        Ok(records
+            .iter()
+            .map(|r| TouchedBy {
+                place: TxPlace { height: Height(u64_at(r, 32)), index: u32_at(r, 40) },
+                hash: from_bytes(array(&r[ADDRESS_KEY..])),
+            })
+            .collect())
     }
 
     /// The credits `contribution` of `datanet` received, newest first, at most `limit`

@@ -213,3 +213,52 @@ fn a_contributions_reviews_and_flags_are_recorded_oldest_first_and_failed_ones_a
     assert_eq!(got[1].event.name(), "flagged_near_duplicate");
     assert!(h.contribution_events(DatanetId(0), ContributionId(4)).unwrap().is_empty());
 }
+
+#[test]
+fn a_run_of_blocks_is_indexed_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(&dir, 0);
+    let (b1, r1) = block(1, vec![transfer(1, 0, 2)]);
+    let (b2, r2) = block(2, vec![transfer(2, 0, 1), transfer(3, 0, 1)]);
+    let (b3, r3) = block(3, vec![]);
+    let (b4, r4) = block(4, vec![transfer(1, 1, 3)]);
+    h.index_block(&b1, &r1).unwrap();
+    // A gap inside the run refuses all of it.
+    assert!(matches!(
+        h.index_blocks([(&b2, r2.as_slice()), (&b4, r4.as_slice())]),
+        Err(HistoryError::OutOfOrder { expected: 3, got: 4 })
+    ));
+    assert_eq!(h.next_height().unwrap(), Height(2));
+    assert!(h.account_txs(&address(3), None, 10).unwrap().is_empty());
+    // A run that starts with a block already indexed skips it; an empty block moves on.
+    let run = [(&b1, r1.as_slice()), (&b2, &r2), (&b3, &r3), (&b4, &r4)];
+    h.index_blocks(run).unwrap();
+    assert_eq!(h.next_height().unwrap(), Height(5));
+    let places: Vec<_> =
+        h.account_txs(&address(1), None, 10).unwrap().iter().map(|t| t.place).collect();
+    let at = |height, index| TxPlace { height: Height(height), index };
+    assert_eq!(places, vec![at(4, 0), at(2, 1), at(2, 0), at(1, 0)]);
+    assert_eq!(h.account_txs(&address(3), None, 10).unwrap()[0].hash, b4.txs[0].hash());
+}
+
+#[test]
+fn damaged_or_lost_address_runs_start_the_index_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b1, r1) = block(1, vec![transfer(1, 0, 2)]);
+    let runs = dir.path().join("history.addresses");
+    for damage in [
+        |runs: &std::path::Path| std::fs::remove_dir_all(runs).unwrap(),
+        |runs: &std::path::Path| std::fs::write(runs.join("MANIFEST"), b"damaged").unwrap(),
+    ] {
+        let h = open(&dir, 0);
+        h.index_block(&b1, &r1).unwrap();
+        assert_eq!(h.account_txs(&address(2), None, 10).unwrap().len(), 1);
+        drop(h);
+        damage(&runs);
+        // The index starts over, so the node indexes every block again.
+        let h = open(&dir, 0);
+        assert_eq!(h.next_height().unwrap(), Height(1));
+        h.index_block(&b1, &r1).unwrap();
+        assert_eq!(h.account_txs(&address(2), None, 10).unwrap().len(), 1);
+    }
+}

@@ -17,7 +17,7 @@
 use alx_state::State;
 use alx_types::{Address, Amount, Hash, SignedTx, limits::TX_SIZE_MAX};
 use commonware_codec::EncodeSize as _;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashSet};
 
 /// Most transactions over [`TX_SIZE_MAX`] held at once (8 MiB at their largest).
 pub const LARGE_TXS_MAX: usize = 64;
@@ -70,7 +70,9 @@ pub enum AdmitError {
 /// Waiting transactions.
 pub struct Mempool {
     senders: BTreeMap<Address, BTreeMap<u64, SignedTx>>,
-    hashes: BTreeSet<Hash>,
+    /// Membership only, never iterated: a hash set (randomly keyed) is a third of a B-tree's
+    /// cost at a full pool's size.
+    hashes: HashSet<Hash>,
     /// Each sender's tail (highest-nonce transaction) by fee: the eviction order.
     tails: BTreeSet<(Amount, Address)>,
     /// Hashes of the large transactions admitted (some may have left since).
@@ -84,7 +86,7 @@ impl Mempool {
     pub fn new(cfg: MempoolConfig) -> Self {
         Self {
             senders: BTreeMap::new(),
-            hashes: BTreeSet::new(),
+            hashes: HashSet::new(),
             tails: BTreeSet::new(),
             large: BTreeSet::new(),
             cfg,
@@ -197,19 +199,23 @@ impl Mempool {
     fn with_queue(
         &mut self,
         sender: Address,
-        change: impl FnOnce(&mut BTreeMap<u64, SignedTx>, &mut BTreeSet<Hash>),
+        change: impl FnOnce(&mut BTreeMap<u64, SignedTx>, &mut HashSet<Hash>),
     ) {
         let queue = self.senders.entry(sender).or_default();
-        if let Some((_, tail)) = queue.last_key_value() {
-            self.tails.remove(&(tail.tx.fee, sender));
-        }
+        let before = queue.last_key_value().map(|(_, tail)| tail.tx.fee);
         change(queue, &mut self.hashes);
-        match queue.last_key_value() {
-            Some((_, tail)) => {
-                self.tails.insert((tail.tx.fee, sender));
+        let after = queue.last_key_value().map(|(_, tail)| tail.tx.fee);
+        if after.is_none() {
+            self.senders.remove(&sender);
+        }
+        // A sender's transactions usually pay the same fee: its entry in the eviction order
+        // then stays as it is.
+        if before != after {
+            if let Some(fee) = before {
+                self.tails.remove(&(fee, sender));
             }
-            None => {
-                self.senders.remove(&sender);
+            if let Some(fee) = after {
+                self.tails.insert((fee, sender));
             }
         }
     }
@@ -248,11 +254,10 @@ impl Mempool {
             }
             let next = committed.account(&sender).ok().flatten().map_or(0, |a| a.nonce);
             self.with_queue(sender, |queue, hashes| {
-                let stale: Vec<u64> = queue.range(..next).map(|(n, _)| *n).collect();
-                for n in stale {
-                    if let Some(tx) = queue.remove(&n) {
-                        hashes.remove(&tx.hash());
-                    }
+                // Split the stale prefix off in one piece rather than removing one by one.
+                let fresh = queue.split_off(&next);
+                for (_, tx) in std::mem::replace(queue, fresh) {
+                    hashes.remove(&tx.hash());
                 }
             });
         }

@@ -3,17 +3,20 @@
 //! a failed receipt and never hides behind or condemns the others.
 
 use alx_types::{Address, NAMESPACE_TX, SignedTx};
-use commonware_codec::Encode as _;
+use commonware_codec::{Encode as _, EncodeSize as _, Write as _};
 use commonware_cryptography::{
     BatchEntry, BatchVerifier as _, Verifier as _,
     ed25519::{PublicKey, Signature},
 };
 use commonware_parallel::Strategy;
 use rand_core::CryptoRng;
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 struct Item {
-    key: PublicKey,
+    key: Arc<PublicKey>,
     message: bytes::Bytes,
     signature: Signature,
     index: usize,
@@ -31,7 +34,8 @@ fn project(_: usize, item: &Item) -> BatchEntry<'_, PublicKey> {
 /// Decompressed public keys of recent senders. Decompressing a point costs about as much as
 /// verifying a signature in a batch, and the same accounts send again and again.
 pub struct KeyCache {
-    keys: Mutex<HashMap<Address, PublicKey>>,
+    /// Shared, so a batch takes its keys without copying their points.
+    keys: Mutex<HashMap<Address, Arc<PublicKey>>>,
     capacity: usize,
 }
 
@@ -43,13 +47,13 @@ impl KeyCache {
     }
 
     /// The key of `address`, or `None` if it is not a strict ed25519 key.
-    pub fn get(&self, address: &Address) -> Option<PublicKey> {
+    pub fn get(&self, address: &Address) -> Option<Arc<PublicKey>> {
         let keys = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(k) = keys.get(address) {
             return Some(k.clone());
         }
         drop(keys);
-        let key = address.to_public_key()?;
+        let key = Arc::new(address.to_public_key()?);
         let mut keys = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if keys.len() >= self.capacity {
             keys.clear();
@@ -74,7 +78,12 @@ impl PreparedBatch {
             .enumerate()
             .filter_map(|(index, tx)| {
                 let key = tx.tx.sender.to_public_key().filter(|_| tx.has_strict_signature())?;
-                Some(Item { key, message: tx.tx.encode(), signature: tx.signature.clone(), index })
+                Some(Item {
+                    key: Arc::new(key),
+                    message: tx.tx.encode(),
+                    signature: tx.signature.clone(),
+                    index,
+                })
             })
             .collect();
         Self { items }
@@ -107,6 +116,9 @@ pub fn verify_signatures(
 ) -> Vec<bool> {
     let mut valid = vec![false; txs.len()];
     let mut items = Vec::with_capacity(txs.len());
+    // Every message encoded into one buffer, each item a view of its part: one allocation
+    // per batch, not one per transaction.
+    let mut messages = bytes::BytesMut::with_capacity(txs.iter().map(|t| t.tx.encode_size()).sum());
     for (index, tx) in txs.iter().enumerate() {
         // A sender that is not a strict key, or a signature that is not strictly encoded, is
         // invalid whatever the batch equation says (see `alx_types::strict`).
@@ -114,12 +126,9 @@ pub fn verify_signatures(
             continue;
         }
         if let Some(key) = keys.get(&tx.tx.sender) {
-            items.push(Item {
-                key,
-                message: tx.tx.encode(),
-                signature: tx.signature.clone(),
-                index,
-            });
+            tx.tx.write(&mut messages);
+            let message = messages.split().freeze();
+            items.push(Item { key, message, signature: tx.signature.clone(), index });
         }
     }
     if items.is_empty() {

@@ -7,6 +7,10 @@
 //! power loss) the store holds exactly the blocks it acknowledged, and the state root recomputed
 //! from it equals the root in the last committed block's header.
 //!
+//! The transaction-hash index is the exception: sorted runs in a directory of their own beside
+//! the chain's file, written behind the commits (`tx_index.rs`, `runs.rs`), and rebuilt from
+//! the receipts when they are behind.
+//!
 //! No business rules live here: the state machine decides what to write.
 
 #![forbid(unsafe_code)]
@@ -21,7 +25,8 @@ const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
 const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
 const BLOCK_INDEX: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("block_index");
-const TX_INDEX: TableDefinition<'_, &[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+/// Where the transaction-hash index lived before it had its own file (dropped at open).
+const OLD_TX_INDEX: TableDefinition<'_, &[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// Per epoch from 1: the proof of its validator set at the boundary block that chose it (an
 /// `alx_types::api::EpochSetProof` as JSON), for light clients. Only the latest state is
@@ -54,6 +59,12 @@ pub enum StorageError {
         /// Given genesis hash (hex).
         given: String,
     },
+    /// The transaction-hash index could not be written.
+    #[error("transaction index: {0}")]
+    TxIndex(String),
+    /// Files of sorted runs could not be read or written, or are damaged.
+    #[error("sorted runs: {0}")]
+    Runs(String),
     /// A block was committed out of order.
     #[error("block {got} committed after height {committed}")]
     OutOfOrder {
@@ -91,10 +102,13 @@ pub type StateChange = (Vec<u8>, Option<Vec<u8>>);
 /// The node's durable store.
 pub struct Store {
     db: Database,
+    txs: tx_index::TxIndex,
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`, with its transaction index beside it (a
+    /// directory of the same name ending in `.txs`), which is brought level with the chain
+    /// first.
     pub fn open(path: &Path) -> Result<Self> {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
@@ -104,22 +118,18 @@ impl Store {
             tx.open_table(BLOCKS)?;
             tx.open_table(RECEIPTS)?;
             tx.open_table(BLOCK_INDEX)?;
-            tx.open_table(TX_INDEX)?;
             tx.open_table(META)?;
         }
+        tx.delete_table(OLD_TX_INDEX)?;
         tx.commit()?;
-        Ok(Self { db })
+        let committed = committed_height(&db)?.map(|h| h.0);
+        let txs = tx_index::TxIndex::open(&path.with_extension("txs"), &db, committed)?;
+        Ok(Self { db, txs })
     }
 
     /// Height of the last committed block, or `None` before genesis was written.
     pub fn committed_height(&self) -> Result<Option<Height>> {
-        let tx = self.db.begin_read()?;
-        let meta = tx.open_table(META)?;
-        let Some(v) = meta.get(META_HEIGHT)? else {
-            return Ok(None);
-        };
-        let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("height", META_HEIGHT))?;
-        Ok(Some(Height(u64::from_be_bytes(bytes))))
+        committed_height(&self.db)
     }
 
     /// Writes the genesis state (height 0). `genesis_hash` identifies the genesis file; opening
@@ -152,7 +162,9 @@ impl Store {
         Ok(())
     }
 
-    /// Commits a finalized block with its receipts and state changes, atomically and durably.
+    /// Commits a finalized block with its receipts and state changes, atomically and durably;
+    /// its transactions are found by hash once it returns (their index entries reach their
+    /// own file soon after).
     /// Committing a height that is already committed does nothing (delivery of finalized
     /// blocks is at-least-once); skipping a height is an error.
     pub fn commit_block(
@@ -187,22 +199,14 @@ impl Store {
             }
             tx.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
             tx.open_table(BLOCK_INDEX)?.insert(&block.digest().0, height)?;
-            let mut tx_index = tx.open_table(TX_INDEX)?;
-            // Hashes are random: inserting them in key order touches each B-tree page once.
-            // Block size limits keep the index far below u32::MAX. Receipt i names tx i's
-            // hash (execution computed it): no rehashing.
-            let mut entries: Vec<([u8; 32], u32)> =
-                receipts.iter().enumerate().map(|(i, r)| (r.tx_hash.0, i as u32)).collect();
-            entries.sort_unstable();
-            for (hash, i) in &entries {
-                tx_index.insert(hash, (height, *i))?;
-            }
             tx.open_table(META)?.insert(META_HEIGHT, height.to_be_bytes().as_slice())?;
             if let Some((epoch, record)) = epoch_set {
                 tx.open_table(EPOCH_SETS)?.insert(epoch, record)?;
             }
         }
         tx.commit()?;
+        // Receipt i names transaction i's hash (execution computed it): no rehashing.
+        self.txs.record(height, receipts)?;
         Ok(true)
     }
 
@@ -264,12 +268,18 @@ impl Store {
 
     /// Where a committed transaction is: its block height and index.
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<(Height, u32)>> {
-        let tx = self.db.begin_read()?;
-        Ok(tx.open_table(TX_INDEX)?.get(&hash.0)?.map(|v| {
-            let (h, i) = v.value();
-            (Height(h), i)
-        }))
+        Ok(self.txs.get(&hash.0)?.map(|(h, i)| (Height(h), i)))
     }
+}
+
+fn committed_height(db: &Database) -> Result<Option<Height>> {
+    let tx = db.begin_read()?;
+    let meta = tx.open_table(META)?;
+    let Some(v) = meta.get(META_HEIGHT)? else {
+        return Ok(None);
+    };
+    let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("height", META_HEIGHT))?;
+    Ok(Some(Height(u64::from_be_bytes(bytes))))
 }
 
 fn apply_changes(table: &mut redb::Table<'_, &[u8], &[u8]>, changes: &[StateChange]) -> Result<()> {
@@ -293,6 +303,9 @@ fn corrupt(what: &'static str, at: &str) -> StorageError {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+pub mod runs;
+mod tx_index;
 
 #[cfg(test)]
 mod tests;

@@ -9,12 +9,16 @@ fn block(height: u64, parent: Hash) -> Block {
 }
 
 fn transfer() -> alx_types::SignedTx {
+    transfer_numbered(0)
+}
+
+fn transfer_numbered(nonce: u64) -> alx_types::SignedTx {
     use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
     let key = PrivateKey::from_seed(1);
     alx_types::Transaction {
         chain_id: "alx-test".parse().unwrap(),
         sender: Address::from_public_key(&key.public_key()),
-        nonce: 0,
+        nonce,
         fee: Amount(3),
         payload: alx_types::Payload::Transfer { to: Address([9; 32]), amount: Amount(1) },
     }
@@ -100,4 +104,80 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
     let b2 = store.block(Height(2)).unwrap().unwrap();
     assert_eq!(store.height_of(&b2.digest()).unwrap(), Some(Height(2)));
     assert_eq!(store.block(Height(9)).unwrap(), None);
+}
+
+/// Commits `blocks` blocks of `per_block` transfers after genesis; returns each block's
+/// transaction hashes.
+fn commit_transfers(store: &Store, blocks: u64, per_block: u64) -> Vec<Vec<Hash>> {
+    store.commit_genesis(&sha256(&[b"genesis"]), &[]).unwrap();
+    let mut parent = ZERO;
+    (1..=blocks)
+        .map(|height| {
+            let txs: Vec<_> =
+                (0..per_block).map(|i| transfer_numbered(height * per_block + i)).collect();
+            let receipts: Vec<_> =
+                txs.iter().map(|t| Receipt::success(t.hash(), Amount(3))).collect();
+            let b = block_with(height, parent, txs);
+            parent = b.digest();
+            store.commit_block(&b, &receipts, &[], None).unwrap();
+            receipts.iter().map(|r| r.tx_hash).collect()
+        })
+        .collect()
+}
+
+fn assert_all_found(store: &Store, hashes: &[Vec<Hash>]) {
+    for (height, block) in (1..).zip(hashes) {
+        for (i, hash) in (0..).zip(block) {
+            assert_eq!(store.tx_location(hash).unwrap(), Some((Height(height), i)));
+        }
+    }
+}
+
+#[test]
+fn transactions_are_found_as_soon_as_committed_and_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let hashes = {
+        let store = Store::open(&path).unwrap();
+        // No pause between commits and lookups: entries not yet in their file are found in
+        // memory.
+        let hashes = commit_transfers(&store, 60, 40);
+        assert_all_found(&store, &hashes);
+        hashes
+    };
+    assert!(dir.path().join("chain.txs").is_dir());
+    let store = Store::open(&path).unwrap();
+    assert_all_found(&store, &hashes);
+    assert_eq!(store.tx_location(&sha256(&[b"never sent"])).unwrap(), None);
+}
+
+#[test]
+fn a_lost_transaction_index_is_rebuilt_from_the_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let hashes = commit_transfers(&Store::open(&path).unwrap(), 5, 3);
+    std::fs::remove_dir_all(dir.path().join("chain.txs")).unwrap();
+    assert_all_found(&Store::open(&path).unwrap(), &hashes);
+}
+
+#[test]
+fn a_transaction_index_ahead_of_its_chain_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let hashes = commit_transfers(&Store::open(&path).unwrap(), 5, 3);
+    // The chain is replaced by a new one; the old index stays beside it.
+    std::fs::remove_file(&path).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.tx_location(&hashes[0][0]).unwrap(), None);
+    let again = commit_transfers(&store, 2, 3);
+    assert_all_found(&store, &again);
+}
+
+#[test]
+fn a_damaged_transaction_index_is_rebuilt_from_the_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let hashes = commit_transfers(&Store::open(&path).unwrap(), 5, 3);
+    std::fs::write(dir.path().join("chain.txs").join("MANIFEST"), b"damaged").unwrap();
+    assert_all_found(&Store::open(&path).unwrap(), &hashes);
 }
