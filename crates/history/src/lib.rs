@@ -151,10 +151,12 @@ struct Rows {
 }
 
 impl Rows {
+    /// Sorts each table's rows by key, stably: of two rows with one key, the later in the
+    /// chain is inserted last and stays.
     fn sort(&mut self) {
-        self.events.sort_unstable();
-        self.credits.sort_unstable();
-        self.fees.sort_unstable();
+        self.events.sort_by_key(|(key, _)| *key);
+        self.credits.sort_by_key(|(key, _)| *key);
+        self.fees.sort_by_key(|(key, _)| *key);
     }
 
     fn add_block(&mut self, block: &Block, receipts: &[Receipt]) {

@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-use alx_types::{Block, Hash, Receipt, block::Height};
+use alx_types::{Block, Hash, Receipt, block::Height, hash};
 use commonware_codec::{DecodeExt as _, Encode as _, FixedSize as _};
 use redb::{Database, ReadableTable as _, ReadableTableMetadata as _, TableDefinition};
 use std::path::Path;
@@ -101,8 +101,9 @@ pub type StateChange = (Vec<u8>, Option<Vec<u8>>);
 
 /// The node's durable store.
 pub struct Store {
-    db: Database,
+    /// First, so it is dropped first: its writer stops before the database closes.
     txs: tx_index::TxIndex,
+    db: Database,
 }
 
 impl Store {
@@ -124,7 +125,7 @@ impl Store {
         tx.commit()?;
         let committed = committed_height(&db)?.map(|h| h.0);
         let txs = tx_index::TxIndex::open(&path.with_extension("txs"), &db, committed)?;
-        Ok(Self { db, txs })
+        Ok(Self { txs, db })
     }
 
     /// Height of the last committed block, or `None` before genesis was written.
@@ -188,6 +189,7 @@ impl Store {
         if receipts.len() != block.txs.len() {
             return Err(corrupt("receipts", &height.to_string()));
         }
+        self.txs.check()?;
         let tx = self.db.begin_write()?;
         {
             let mut state = tx.open_table(STATE)?;
@@ -267,8 +269,22 @@ impl Store {
     }
 
     /// Where a committed transaction is: its block height and index.
+    ///
+    /// The place is checked against the receipt stored there, which names its transaction's
+    /// hash: an index that disagrees with its chain is reported, never believed.
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<(Height, u32)>> {
-        Ok(self.txs.get(&hash.0)?.map(|(h, i)| (Height(h), i)))
+        let Some((height, index)) = self.txs.get(&hash.0)? else { return Ok(None) };
+        let tx = self.db.begin_read()?;
+        let receipts = tx.open_table(RECEIPTS)?;
+        let receipt = receipts.get(height)?.and_then(|bytes| {
+            let at = index as usize * Receipt::SIZE;
+            let chunk = bytes.value().get(at..at + Receipt::SIZE)?.to_vec();
+            Receipt::decode(commonware_codec::Copying(chunk.as_slice())).ok()
+        });
+        match receipt {
+            Some(r) if r.tx_hash == *hash => Ok(Some((Height(height), index))),
+            _ => Err(corrupt("transaction index", &hash::to_hex(hash))),
+        }
     }
 }
 

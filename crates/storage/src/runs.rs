@@ -10,8 +10,9 @@
 //! Durability: a run is written to a temporary file, synced and renamed into place, then the
 //! manifest (runs, and the height the records reach) is replaced the same way. After a crash
 //! the manifest lists whole runs only, and files it does not list are deleted at open.
-//! Equal keys are the same record appended twice (a replay after a crash): searches and merges
-//! keep one.
+//! Of records with equal keys, the last appended wins: within an append the last in its input
+//! order, across runs the newer run's (a replay after a crash appends the same records again;
+//! a block may hold two transactions with one hash, the later one answering, as before runs).
 
 use crate::{Result, StorageError};
 use alx_types::hash::sha256;
@@ -71,7 +72,13 @@ impl Runs {
         let mut runs = Vec::with_capacity(listed.len());
         for (id, count) in listed {
             let path = run_path(dir, id);
-            let len = fs::metadata(&path).map_err(|e| io(&path, &e))?.len();
+            let len = match fs::metadata(&path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(corrupt(&path, "listed in the manifest but missing"));
+                }
+                Err(e) => return Err(io(&path, &e)),
+            };
             if Some(len) != count.checked_mul(record_len as u64) {
                 return Err(corrupt(&path, "its length does not match the manifest"));
             }
@@ -109,7 +116,7 @@ impl Runs {
     /// The directory cannot be read, removed or written.
     pub fn open_or_start_over(dir: &Path, key_len: usize, value_len: usize) -> Result<Self> {
         match Self::open(dir, key_len, value_len) {
-            Err(StorageError::Runs(_)) if dir.join(MANIFEST).exists() => {
+            Err(StorageError::Corrupt { .. }) if dir.join(MANIFEST).exists() => {
                 fs::remove_dir_all(dir).map_err(|e| io(dir, &e))?;
                 Self::open(dir, key_len, value_len)
             }
@@ -128,11 +135,23 @@ impl Runs {
     }
 
     /// Adds `records` (concatenated, in any order) as a new run, and records that the runs now
-    /// reach `next_height`; then merges runs as the policy says. Whole or not at all.
+    /// reach `next_height`; then merges runs as the policy says ([`Runs::compact`]). Whole or
+    /// not at all.
     ///
     /// # Errors
     /// A file cannot be written.
-    pub fn append(&self, mut records: Vec<u8>, next_height: u64) -> Result<()> {
+    pub fn append(&self, records: Vec<u8>, next_height: u64) -> Result<()> {
+        self.add(records, next_height)?;
+        self.compact()
+    }
+
+    /// Adds `records` (concatenated, in any order) as a new run, and records that the runs now
+    /// reach `next_height`, without merging: once it returns, lookups find the records. Whole
+    /// or not at all.
+    ///
+    /// # Errors
+    /// A file cannot be written.
+    pub fn add(&self, mut records: Vec<u8>, next_height: u64) -> Result<()> {
         let _writer = self.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut listing = (*self.listing()).clone();
         if !records.is_empty() {
@@ -142,7 +161,17 @@ impl Runs {
             listing.runs.push(Arc::new(run));
         }
         listing.next_height = next_height;
-        self.install(listing.clone())?;
+        self.install(listing)
+    }
+
+    /// Merges the two newest runs while the newer holds at least half as many records as the
+    /// older, so run sizes fall geometrically. Lookups are served throughout.
+    ///
+    /// # Errors
+    /// A file cannot be written (the runs stay as they were before the failed merge).
+    pub fn compact(&self) -> Result<()> {
+        let _writer = self.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut listing = (*self.listing()).clone();
         while let [.., older, newer] = listing.runs.as_slice()
             && older.count <= newer.count.saturating_mul(2)
         {
@@ -307,11 +336,20 @@ fn read_manifest(dir: &Path, record_len: usize) -> Result<Manifest> {
     if &body[..8] != MAGIC || u64_at(8) != record_len as u64 {
         return Err(bad());
     }
-    let runs = body[32..].chunks_exact(16).map(|c| {
-        let id = u64::from_be_bytes(c[..8].try_into().unwrap_or_default());
-        (id, u64::from_be_bytes(c[8..].try_into().unwrap_or_default()))
-    });
-    Ok(Manifest { next_height: u64_at(16), next_id: u64_at(24), runs: runs.collect() })
+    let runs: Vec<(u64, u64)> = body[32..]
+        .chunks_exact(16)
+        .map(|c| {
+            let id = u64::from_be_bytes(c[..8].try_into().unwrap_or_default());
+            (id, u64::from_be_bytes(c[8..].try_into().unwrap_or_default()))
+        })
+        .collect();
+    let next_id = u64_at(24);
+    // Ids are handed out in increasing order: a list that is not, or names an id not yet
+    // handed out, would let a new run overwrite a listed one.
+    if !runs.windows(2).all(|w| w[0].0 < w[1].0) || runs.last().is_some_and(|r| r.0 >= next_id) {
+        return Err(bad());
+    }
+    Ok(Manifest { next_height: u64_at(16), next_id, runs })
 }
 
 fn run_name(id: u64) -> String {
@@ -345,12 +383,18 @@ fn last_key<'a>(
     bytes.get((end - 1) * len..(end - 1) * len + key_len).unwrap_or_default()
 }
 
-/// Sorts concatenated records by key, keeping one of each key.
+/// Sorts concatenated records by key, keeping of each key the last in input order.
 fn sort_records(records: &mut Vec<u8>, len: usize, key_len: usize) {
     let mut order: Vec<&[u8]> = records.chunks_exact(len).collect();
-    order.sort_unstable_by(|a, b| a[..key_len].cmp(&b[..key_len]));
-    order.dedup_by(|a, b| a[..key_len] == b[..key_len]);
-    let sorted = order.concat();
+    // Stable, so equal keys stay in input order; then the last of each group is kept.
+    order.sort_by(|a, b| a[..key_len].cmp(&b[..key_len]));
+    let mut sorted = Vec::with_capacity(records.len());
+    for (i, record) in order.iter().enumerate() {
+        let last_of_key = order.get(i + 1).is_none_or(|next| next[..key_len] != record[..key_len]);
+        if last_of_key {
+            sorted.extend_from_slice(record);
+        }
+    }
     *records = sorted;
 }
 
@@ -388,7 +432,7 @@ fn io(path: &Path, e: &std::io::Error) -> StorageError {
 }
 
 fn corrupt(path: &Path, why: &str) -> StorageError {
-    StorageError::Runs(format!("{}: {why}", path.display()))
+    StorageError::Corrupt { what: "sorted runs", at: format!("{}: {why}", path.display()) }
 }
 
 #[cfg(test)]

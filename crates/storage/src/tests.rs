@@ -181,3 +181,34 @@ fn a_damaged_transaction_index_is_rebuilt_from_the_receipts() {
     std::fs::write(dir.path().join("chain.txs").join("MANIFEST"), b"damaged").unwrap();
     assert_all_found(&Store::open(&path).unwrap(), &hashes);
 }
+
+#[test]
+fn an_index_that_disagrees_with_its_chain_is_reported_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let hashes = commit_transfers(&Store::open(&path).unwrap(), 3, 2);
+    let index = dir.path().join("chain.txs");
+    std::fs::rename(&index, dir.path().join("kept")).unwrap();
+    // Another chain of the same height, whose blocks hold other transactions.
+    std::fs::remove_file(&path).unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        store.commit_genesis(&sha256(&[b"other"]), &[]).unwrap();
+        let mut parent = ZERO;
+        for height in 1..=3 {
+            let txs: Vec<_> = (0..2).map(|i| transfer_numbered(100 + height * 2 + i)).collect();
+            let receipts: Vec<_> =
+                txs.iter().map(|t| Receipt::success(t.hash(), Amount(3))).collect();
+            let b = block_with(height, parent, txs);
+            parent = b.digest();
+            store.commit_block(&b, &receipts, &[], None).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::rename(dir.path().join("kept"), &index).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(matches!(
+        store.tx_location(&hashes[1][0]),
+        Err(StorageError::Corrupt { what: "transaction index", .. })
+    ));
+}

@@ -83,6 +83,7 @@ impl TxIndex {
             write_run(&runs, &blocks)?;
             next = last + 1;
         }
+        runs.compact()?;
         let shared = Arc::new(Shared {
             runs,
             pending: Mutex::new(Pending::default()),
@@ -119,6 +120,15 @@ impl TxIndex {
         Ok(())
     }
 
+    /// Fails if the writer stopped: a commit checks it before it writes, so a block is not
+    /// committed only to be refused after.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.shared.pending().failed {
+            Some(why) => Err(StorageError::TxIndex(why.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Where the committed transaction `hash` is: (height, index).
     pub(crate) fn get(&self, hash: &[u8; 32]) -> Result<Option<(u64, u32)>> {
         if let Some(place) = self.shared.pending().by_hash.get(hash) {
@@ -143,8 +153,23 @@ impl Drop for TxIndex {
     }
 }
 
-/// The writer thread: each turn writes every block waiting, in one transaction.
+/// Marks the index failed if the writer thread unwinds, so commits stop with an error instead
+/// of waiting for a writer that is gone.
+struct FailOnPanic<'a>(&'a Shared);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.pending().failed = Some("its writer thread panicked".to_owned());
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+/// The writer thread: each turn writes every block waiting as one run, lets go of their
+/// entries in memory, then merges runs (commits go on meanwhile).
 fn write_behind(shared: &Shared) {
+    let _guard = FailOnPanic(shared);
     loop {
         let run: Vec<BlockHashes> = {
             let mut pending = shared.pending();
@@ -156,31 +181,34 @@ fn write_behind(shared: &Shared) {
             }
             pending.blocks.iter().cloned().collect()
         };
-        let written = write_run(&shared.runs, &run);
-        let mut pending = shared.pending();
-        match written {
-            Ok(()) => {
-                for (height, hashes) in &run {
-                    pending.blocks.pop_front();
-                    for hash in hashes.iter() {
-                        if pending.by_hash.get(hash).is_some_and(|(h, _)| h == height) {
-                            pending.by_hash.remove(hash);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                // Entries stay in memory (lookups still find them); commits stop with the
-                // error, and the next start catches the file up from the chain.
-                pending.failed = Some(e.to_string());
-                drop(pending);
-                shared.changed.notify_all();
-                return;
+        let written = write_run(&shared.runs, &run).and_then(|()| {
+            forget(shared, &run);
+            shared.runs.compact()
+        });
+        if let Err(e) = written {
+            // Entries not written stay in memory (lookups still find them); commits stop
+            // with the error, and the next start catches the runs up from the chain.
+            shared.pending().failed = Some(e.to_string());
+            shared.changed.notify_all();
+            return;
+        }
+    }
+}
+
+/// Drops from memory the entries of `run`, now in the runs (an entry for the same hash from a
+/// later block stays).
+fn forget(shared: &Shared, run: &[BlockHashes]) {
+    let mut pending = shared.pending();
+    for (height, hashes) in run {
+        pending.blocks.pop_front();
+        for hash in hashes.iter() {
+            if pending.by_hash.get(hash).is_some_and(|(h, _)| h == height) {
+                pending.by_hash.remove(hash);
             }
         }
-        drop(pending);
-        shared.changed.notify_all();
     }
+    drop(pending);
+    shared.changed.notify_all();
 }
 
 /// Writes consecutive blocks' entries as one run, which reaches past the last of them.
@@ -195,14 +223,16 @@ fn write_run(runs: &Runs, blocks: &[BlockHashes]) -> Result<()> {
             records.extend_from_slice(&(i as u32).to_be_bytes());
         }
     }
-    runs.append(records, last + 1)
+    runs.add(records, last + 1)
 }
 
 /// The transaction hashes of the committed block at `height`, from its receipts.
 fn stored_hashes(chain: &Database, height: u64) -> Result<Vec<[u8; 32]>> {
     let tx = chain.begin_read()?;
     let table = tx.open_table(RECEIPTS)?;
-    let Some(bytes) = table.get(height)? else { return Ok(Vec::new()) };
+    let Some(bytes) = table.get(height)? else {
+        return Err(StorageError::Corrupt { what: "receipts", at: height.to_string() });
+    };
     bytes
         .value()
         .chunks(Receipt::SIZE)

@@ -100,5 +100,27 @@ fn leftovers_of_a_crash_are_removed_and_a_damaged_manifest_is_refused() {
     let mut bytes = fs::read(&manifest).unwrap();
     bytes[20] ^= 1;
     fs::write(&manifest, bytes).unwrap();
-    assert!(matches!(Runs::open(dir.path(), KEY, VALUE), Err(StorageError::Runs(_))));
+    assert!(matches!(Runs::open(dir.path(), KEY, VALUE), Err(StorageError::Corrupt { .. })));
+    // Damaged runs start over, empty.
+    let runs = Runs::open_or_start_over(dir.path(), KEY, VALUE).unwrap();
+    assert_eq!((runs.next_height(), runs.get(&[0, 0, 1])), (1, None));
+}
+
+#[test]
+fn of_equal_keys_the_last_appended_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::open(dir.path(), KEY, VALUE).unwrap();
+    // Within one append: the later in input order.
+    runs.add(vec![0, 0, 5, 1, 1, 0, 0, 4, 7, 7, 0, 0, 5, 2, 2], 2).unwrap();
+    assert_eq!(runs.get(&[0, 0, 5]), Some(vec![2, 2]));
+    // Across appends, before and after merging: the newer.
+    runs.add(vec![0, 0, 5, 3, 3], 3).unwrap();
+    assert_eq!(runs.get(&[0, 0, 5]), Some(vec![3, 3]));
+    runs.compact().unwrap();
+    assert_eq!(runs.listing().runs.len(), 1);
+    assert_eq!(runs.get(&[0, 0, 5]), Some(vec![3, 3]));
+    assert_eq!(
+        runs.range_rev(&[0, 0, 0], &[0, 0, 9], 10),
+        vec![vec![0, 0, 5, 3, 3], vec![0, 0, 4, 7, 7]]
+    );
 }
