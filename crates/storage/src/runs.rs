@@ -82,12 +82,7 @@ impl Runs {
             if Some(len) != count.checked_mul(record_len as u64) {
                 return Err(corrupt(&path, "its length does not match the manifest"));
             }
-            let map = if len == 0 {
-                None
-            } else {
-                Some(FileBuffer::open(&path).map_err(|e| io(&path, &e))?)
-            };
-            runs.push(Arc::new(Run { id, count, map }));
+            runs.push(Arc::new(Run { id, count, map: map_run(&path, len)? }));
         }
         // Runs written or merged before a crash but never listed.
         for entry in fs::read_dir(dir).map_err(|e| io(dir, &e))?.flatten() {
@@ -272,9 +267,7 @@ impl Runs {
             return Err(io(&path, &e));
         }
         let len = fs::metadata(&path).map_err(|e| io(&path, &e))?.len();
-        let map =
-            if len == 0 { None } else { Some(FileBuffer::open(&path).map_err(|e| io(&path, &e))?) };
-        Ok(Run { id, count: len / self.record_len as u64, map })
+        Ok(Run { id, count: len / self.record_len as u64, map: map_run(&path, len)? })
     }
 
     /// Replaces the manifest with `listing` (synced, renamed, directory synced), then serves it.
@@ -350,6 +343,14 @@ fn read_manifest(dir: &Path, record_len: usize) -> Result<Manifest> {
         return Err(bad());
     }
     Ok(Manifest { next_height: u64_at(16), next_id, runs })
+}
+
+/// Maps a run file of `len` bytes (an empty one is not mapped).
+fn map_run(path: &Path, len: u64) -> Result<Option<FileBuffer>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    FileBuffer::open(path).map(Some).map_err(|e| io(path, &e))
 }
 
 fn run_name(id: u64) -> String {

@@ -109,12 +109,23 @@ fn commits_are_ordered_idempotent_and_survive_reopen() {
 /// Commits `blocks` blocks of `per_block` transfers after genesis; returns each block's
 /// transaction hashes.
 fn commit_transfers(store: &Store, blocks: u64, per_block: u64) -> Vec<Vec<Hash>> {
-    store.commit_genesis(&sha256(&[b"genesis"]), &[]).unwrap();
+    commit_transfers_of(store, b"genesis", blocks, per_block, 0)
+}
+
+/// [`commit_transfers`] on the genesis `genesis`, transfers numbered from `first`.
+fn commit_transfers_of(
+    store: &Store,
+    genesis: &[u8],
+    blocks: u64,
+    per_block: u64,
+    first: u64,
+) -> Vec<Vec<Hash>> {
+    store.commit_genesis(&sha256(&[genesis]), &[]).unwrap();
     let mut parent = ZERO;
     (1..=blocks)
         .map(|height| {
             let txs: Vec<_> =
-                (0..per_block).map(|i| transfer_numbered(height * per_block + i)).collect();
+                (0..per_block).map(|i| transfer_numbered(first + height * per_block + i)).collect();
             let receipts: Vec<_> =
                 txs.iter().map(|t| Receipt::success(t.hash(), Amount(3))).collect();
             let b = block_with(height, parent, txs);
@@ -191,19 +202,7 @@ fn an_index_that_disagrees_with_its_chain_is_reported_not_believed() {
     std::fs::rename(&index, dir.path().join("kept")).unwrap();
     // Another chain of the same height, whose blocks hold other transactions.
     std::fs::remove_file(&path).unwrap();
-    {
-        let store = Store::open(&path).unwrap();
-        store.commit_genesis(&sha256(&[b"other"]), &[]).unwrap();
-        let mut parent = ZERO;
-        for height in 1..=3 {
-            let txs: Vec<_> = (0..2).map(|i| transfer_numbered(100 + height * 2 + i)).collect();
-            let receipts: Vec<_> =
-                txs.iter().map(|t| Receipt::success(t.hash(), Amount(3))).collect();
-            let b = block_with(height, parent, txs);
-            parent = b.digest();
-            store.commit_block(&b, &receipts, &[], None).unwrap();
-        }
-    }
+    commit_transfers_of(&Store::open(&path).unwrap(), b"other", 3, 2, 100);
     std::fs::remove_dir_all(&index).unwrap();
     std::fs::rename(dir.path().join("kept"), &index).unwrap();
     let store = Store::open(&path).unwrap();
