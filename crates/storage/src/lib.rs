@@ -254,18 +254,7 @@ impl Store {
 
     /// The receipts of the committed block at `height`.
     pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>> {
-        let tx = self.db.begin_read()?;
-        let Some(bytes) = tx.open_table(RECEIPTS)?.get(height.0)? else {
-            return Ok(Vec::new());
-        };
-        bytes
-            .value()
-            .chunks(Receipt::SIZE)
-            .map(|c| {
-                Receipt::decode(commonware_codec::Copying(c))
-                    .map_err(|_| corrupt("receipt", &height.to_string()))
-            })
-            .collect()
+        Ok(stored_receipts(&self.db, height.0)?.unwrap_or_default())
     }
 
     /// Where a committed transaction is: its block height and index.
@@ -278,14 +267,31 @@ impl Store {
         let receipts = tx.open_table(RECEIPTS)?;
         let receipt = receipts.get(height)?.and_then(|bytes| {
             let at = index as usize * Receipt::SIZE;
-            let chunk = bytes.value().get(at..at + Receipt::SIZE)?.to_vec();
-            Receipt::decode(commonware_codec::Copying(chunk.as_slice())).ok()
+            let chunk = bytes.value().get(at..at + Receipt::SIZE)?;
+            Receipt::decode(commonware_codec::Copying(chunk)).ok()
         });
         match receipt {
             Some(r) if r.tx_hash == *hash => Ok(Some((Height(height), index))),
             _ => Err(corrupt("transaction index", &hash::to_hex(hash))),
         }
     }
+}
+
+/// The receipts stored for `height`, or `None` if there are none.
+fn stored_receipts(db: &Database, height: u64) -> Result<Option<Vec<Receipt>>> {
+    let tx = db.begin_read()?;
+    let Some(bytes) = tx.open_table(RECEIPTS)?.get(height)? else {
+        return Ok(None);
+    };
+    bytes
+        .value()
+        .chunks(Receipt::SIZE)
+        .map(|c| {
+            Receipt::decode(commonware_codec::Copying(c))
+                .map_err(|_| corrupt("receipt", &height.to_string()))
+        })
+        .collect::<Result<_>>()
+        .map(Some)
 }
 
 fn committed_height(db: &Database) -> Result<Option<Height>> {

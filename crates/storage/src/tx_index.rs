@@ -13,9 +13,8 @@
 //! chain's receipts (after a crash between the two commits, or a store from before the runs
 //! existed); runs ahead of their chain (a chain replaced under them) start over.
 
-use crate::{RECEIPTS, Result, StorageError, runs::Runs};
+use crate::{Result, StorageError, runs::Runs, stored_receipts};
 use alx_types::Receipt;
-use commonware_codec::{DecodeExt as _, FixedSize as _};
 use redb::Database;
 use std::{
     collections::{HashMap, VecDeque},
@@ -228,18 +227,7 @@ fn write_run(runs: &Runs, blocks: &[BlockHashes]) -> Result<()> {
 
 /// The transaction hashes of the committed block at `height`, from its receipts.
 fn stored_hashes(chain: &Database, height: u64) -> Result<Vec<[u8; 32]>> {
-    let tx = chain.begin_read()?;
-    let table = tx.open_table(RECEIPTS)?;
-    let Some(bytes) = table.get(height)? else {
-        return Err(StorageError::Corrupt { what: "receipts", at: height.to_string() });
-    };
-    bytes
-        .value()
-        .chunks(Receipt::SIZE)
-        .map(|c| {
-            Receipt::decode(commonware_codec::Copying(c))
-                .map(|r| r.tx_hash.0)
-                .map_err(|_| StorageError::Corrupt { what: "receipt", at: height.to_string() })
-        })
-        .collect()
+    let receipts = stored_receipts(chain, height)?
+        .ok_or_else(|| StorageError::Corrupt { what: "receipts", at: height.to_string() })?;
+    Ok(receipts.iter().map(|r| r.tx_hash.0).collect())
 }
